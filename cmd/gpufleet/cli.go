@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+// Exit statuses.
+const (
+	exitOK         = 0
+	exitUsage      = 1
+	exitInfeasible = 2
+)
+
+const usage = `gpufleet plans GPU capacity across AWS, GCP and Azure.
+
+Usage:
+  gpufleet offers [flags]        list offers, cheapest per GPU-hour first
+  gpufleet plan --gpus N [flags] choose the cheapest placement for N GPUs
+
+Run "gpufleet <command> -h" for the flags of a command.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "offers":
+		return runOffers(args[1:], stdout, stderr)
+	case "plan":
+		return runPlan(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "gpufleet: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// listFlag is a comma-separated list flag that may also be repeated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
+
+// filterFlags are the offer filters shared by offers and plan.
+type filterFlags struct {
+	gpuModels, residency, denyResidency, clouds, capacityTypes listFlag
+	minGPUMemory, maxPrice                                     float64
+	gpusPerNode, minGPUsPerNode                                int
+	interconnect, catalog, format                              string
+}
+
+func (f *filterFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.gpuModels, "gpu-models", "allowed GPU models, comma-separated (e.g. H100,H200)")
+	fs.Float64Var(&f.minGPUMemory, "min-gpu-memory-gib", 0, "minimum memory per GPU in GiB")
+	fs.IntVar(&f.gpusPerNode, "gpus-per-node", 0, "exact GPUs per node")
+	fs.IntVar(&f.minGPUsPerNode, "min-gpus-per-node", 0, "minimum GPUs per node")
+	fs.StringVar(&f.interconnect, "interconnect", "", "minimum GPU interconnect: pcie, nvlink or nvswitch")
+	fs.Var(&f.residency, "residency", "allowed jurisdictions (EU, US, UK, CH, ...), ISO countries or cloud/region")
+	fs.Var(&f.denyResidency, "deny-residency", "excluded jurisdictions, countries or cloud/region")
+	fs.Var(&f.clouds, "clouds", "allowed clouds: aws,gcp,azure")
+	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot")
+	fs.Float64Var(&f.maxPrice, "max-price-per-gpu-hour", 0, "maximum USD per GPU-hour (0: no cap)")
+	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV file replacing the embedded catalog")
+	fs.StringVar(&f.format, "format", "table", "output format: table or json")
+}
+
+func (f *filterFlags) request() planner.Request {
+	r := planner.Request{
+		GPUModels: f.gpuModels, MinGPUMemoryGiB: f.minGPUMemory, GPUsPerNode: f.gpusPerNode,
+		MinGPUsPerNode: f.minGPUsPerNode, Interconnect: planner.Interconnect(f.interconnect),
+		Residency: f.residency, DenyResidency: f.denyResidency, Clouds: f.clouds, MaxPricePerGPUHour: f.maxPrice,
+	}
+	for _, ct := range f.capacityTypes {
+		r.CapacityTypes = append(r.CapacityTypes, planner.CapacityType(ct))
+	}
+	return r
+}
+
+func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
+	if f.catalog == "" {
+		return planner.Embedded(), nil
+	}
+	return planner.LoadCatalogFile(f.catalog)
+}
+
+// parse parses flags; on error it prints the error and the usage to stderr.
+func parse(fs *flag.FlagSet, args []string, f *filterFlags, stderr io.Writer) bool {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return false
+	}
+	if f.format != "table" && f.format != "json" {
+		fmt.Fprintf(stderr, "invalid value %q for flag -format: expected table or json\n", f.format)
+		fs.Usage()
+		return false
+	}
+	return true
+}
+
+func runOffers(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gpufleet offers", flag.ContinueOnError)
+	var f filterFlags
+	f.register(fs)
+	limit := fs.Int("limit", 0, "show at most this many offers (0: all)")
+	if !parse(fs, args, &f, stderr) {
+		return exitUsage
+	}
+	cat, err := f.loadCatalog()
+	if err != nil {
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	offers, err := planner.Offers(cat, f.request())
+	if err != nil {
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	total := len(offers)
+	if *limit > 0 && len(offers) > *limit {
+		offers = offers[:*limit]
+	}
+	if f.format == "json" {
+		return writeJSON(stdout, stderr, offersJSON(cat, offers))
+	}
+	writeOffersTable(stdout, cat, offers, total)
+	return exitOK
+}
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gpufleet plan", flag.ContinueOnError)
+	var f filterFlags
+	f.register(fs)
+	gpus := fs.Int("gpus", 0, "GPUs wanted (required)")
+	maxShare := fs.Float64("max-share", 0, "largest fraction of the GPUs on any one cloud, in (0,1]")
+	minClouds := fs.Int("min-clouds", 0, "least number of clouds with nodes")
+	gang := fs.Bool("gang", false, "all nodes in one zone (one region where the cloud has no zones)")
+	explain := fs.Bool("explain", false, "table format: list every rejected offer with its reason")
+	if !parse(fs, args, &f, stderr) {
+		return exitUsage
+	}
+	if *gpus <= 0 {
+		fmt.Fprintln(stderr, "flag -gpus is required and must be at least 1")
+		fs.Usage()
+		return exitUsage
+	}
+	cat, err := f.loadCatalog()
+	if err != nil {
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	req := f.request()
+	req.GPUs = *gpus
+	req.Spread = planner.Spread{MinClouds: *minClouds, MaxShare: *maxShare}
+	req.Gang = *gang
+	p, err := planner.Plan(cat, req)
+	var infeasible *planner.InfeasibleError
+	switch {
+	case errors.As(err, &infeasible):
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitInfeasible
+	case err != nil:
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	if f.format == "json" {
+		return writeJSON(stdout, stderr, placementJSON(p))
+	}
+	writePlanTable(stdout, p, *explain)
+	return exitOK
+}
+
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}

@@ -1,0 +1,129 @@
+package planner
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Region is one cloud region and where it is: the facts residency rules are
+// checked against.
+type Region struct {
+	Cloud    string `json:"cloud"`
+	Name     string `json:"region"`
+	Location string `json:"location"`
+	// Country is the ISO 3166-1 alpha-2 code (GB for the United Kingdom).
+	Country string `json:"country"`
+	// Jurisdiction groups countries under one data-protection regime: "EU"
+	// for the EU and EEA, "UK", "CH", and otherwise the country code.
+	Jurisdiction string `json:"jurisdiction"`
+	Continent    string `json:"continent"`
+}
+
+// Key is the region's cloud/region name.
+func (r Region) Key() string { return r.Cloud + "/" + r.Name }
+
+// Catalog is a set of offers and the region table they are placed in.
+// Build one with NewCatalog, LoadCatalogFile or Embedded; the zero value is
+// empty. A Catalog is not modified by the planner and may be shared by
+// concurrent Plan calls.
+type Catalog struct {
+	// Version identifies the catalog's content: its date where known and a
+	// digest of its offers, so that two catalogs with the same version hold
+	// the same offers.
+	Version string
+	// Offers in canonical order (compareOffers).
+	Offers []Offer
+	// Sources says where the prices come from, one line per cloud or file.
+	Sources []string
+
+	regions map[string]Region
+}
+
+// NewCatalog builds a catalog from offers and a region table. Offers are
+// validated, must have unique IDs and must be in a region of the table; they
+// are stored in the canonical order, so the catalog does not depend on the
+// order of its inputs. date (may be empty) goes into the version.
+func NewCatalog(offers []Offer, regions []Region, date string, sources []string) (*Catalog, error) {
+	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources)}
+	for _, r := range regions {
+		c.regions[r.Key()] = r
+	}
+	seen := make(map[string]bool, len(offers))
+	c.Offers = make([]Offer, 0, len(offers))
+	for _, o := range offers {
+		if err := o.validate(); err != nil {
+			return nil, fmt.Errorf("offer %s: %w", o.ID(), err)
+		}
+		if _, ok := c.regions[o.Site()]; !ok {
+			return nil, fmt.Errorf("offer %s: region %q is not in the region table of %s", o.ID(), o.Region, o.Cloud)
+		}
+		if seen[o.ID()] {
+			return nil, fmt.Errorf("offer %s appears twice", o.ID())
+		}
+		seen[o.ID()] = true
+		c.Offers = append(c.Offers, o)
+	}
+	sort.SliceStable(c.Offers, func(i, j int) bool { return compareOffers(&c.Offers[i], &c.Offers[j]) < 0 })
+	c.Version = versionOf(c.Offers, date)
+	return c, nil
+}
+
+// versionOf digests the offers in canonical order.
+func versionOf(offers []Offer, date string) string {
+	h := sha256.New()
+	for _, o := range offers {
+		fmt.Fprintf(h, "%s|%s|%d|%g|%d|%g|%d|%d|%s|%s\n", o.ID(), o.GPUModel, o.GPUCount, o.GPUMemoryGiB,
+			o.VCPUs, o.MemoryGiB, o.priceMicros(), o.MaxNodes, o.Interconnect, o.Fabric)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:12]
+	if date == "" {
+		return "sha256:" + sum
+	}
+	return date + "+sha256:" + sum
+}
+
+// Region returns the region table entry for cloud/region.
+func (c *Catalog) Region(cloud, region string) (Region, bool) {
+	r, ok := c.regions[cloud+"/"+region]
+	return r, ok
+}
+
+// Regions returns the region table sorted by cloud and region.
+func (c *Catalog) Regions() []Region {
+	out := make([]Region, 0, len(c.regions))
+	for _, r := range c.regions {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Region) int {
+		return cmp.Or(strings.Compare(a.Cloud, b.Cloud), strings.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// GPUModels returns the distinct GPU models of the catalog's offers, sorted.
+func (c *Catalog) GPUModels() []string {
+	return c.distinct(func(o *Offer) string { return o.GPUModel })
+}
+
+// Clouds returns the distinct clouds of the catalog's offers, sorted.
+func (c *Catalog) Clouds() []string {
+	return c.distinct(func(o *Offer) string { return o.Cloud })
+}
+
+func (c *Catalog) distinct(key func(*Offer) string) []string {
+	set := map[string]bool{}
+	for i := range c.Offers {
+		set[key(&c.Offers[i])] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

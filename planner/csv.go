@@ -1,0 +1,299 @@
+package planner
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// CatalogColumns are the columns of a catalog file, in this order. A
+// twelfth column, max_nodes, is optional.
+var CatalogColumns = []string{
+	"cloud", "instance_type", "gpu_model", "gpu_count", "gpu_memory_gib", "vcpus", "memory_gib",
+	"region", "zone", "price_usd_hour", "spot_price_usd_hour",
+}
+
+// MaxNodesColumn is the optional last column of a catalog file: how many
+// nodes of the row's instance type can be obtained in its zone, for each
+// capacity type separately; empty means unlimited.
+const MaxNodesColumn = "max_nodes"
+
+// CSVError is a malformed catalog file: it names the file, the 1-based line
+// and column, and the column's name when known.
+type CSVError struct {
+	File   string
+	Line   int
+	Column int
+	Name   string
+	Err    error
+}
+
+func (e *CSVError) Error() string {
+	if e.Name != "" {
+		return fmt.Sprintf("%s:%d:%d: column %s: %v", e.File, e.Line, e.Column, e.Name, e.Err)
+	}
+	return fmt.Sprintf("%s:%d:%d: %v", e.File, e.Line, e.Column, e.Err)
+}
+
+func (e *CSVError) Unwrap() error { return e.Err }
+
+// LoadCatalogFile reads a catalog file (see ParseCatalog) and places its
+// offers in the embedded region table.
+func LoadCatalogFile(path string) (*Catalog, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCatalog(path, data)
+}
+
+// ParseCatalog reads a catalog file's content; name is used in errors.
+//
+// The file is CSV with the header CatalogColumns, optionally followed by
+// max_nodes. Each row yields an on-demand offer and, where
+// spot_price_usd_hour is not empty, a spot offer; max_nodes bounds each of
+// them separately. Lines starting with '#' are comments; "# date: ..." and
+// "# source: ..." comments are kept as the catalog's date and sources.
+// Regions must be in the embedded region table, and the interconnect of
+// known instance types comes from the embedded instance-type table (PCIe
+// otherwise).
+func ParseCatalog(name string, data []byte) (*Catalog, error) {
+	offers, meta, err := readOffers(name, data, embeddedInstanceKinds())
+	if err != nil {
+		return nil, err
+	}
+	return NewCatalog(offers, embeddedRegions(), meta.date, meta.sources)
+}
+
+type catalogMeta struct {
+	date    string
+	sources []string
+}
+
+func readMeta(data []byte) catalogMeta {
+	var m catalogMeta
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "#")), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(key) {
+		case "date":
+			m.date = strings.TrimSpace(value)
+		case "source":
+			m.sources = append(m.sources, strings.TrimSpace(value))
+		}
+	}
+	return m
+}
+
+// instanceKind is what the catalog knows about an instance type beyond the
+// CSV columns.
+type instanceKind struct {
+	interconnect Interconnect
+	fabric       string
+}
+
+func readOffers(name string, data []byte, kinds map[string]instanceKind) ([]Offer, catalogMeta, error) {
+	meta := readMeta(data)
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comment = '#'
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return nil, meta, csvReadError(name, err, 1)
+	}
+	if err := checkHeader(name, r, header); err != nil {
+		return nil, meta, err
+	}
+	hasMaxNodes := len(header) == len(CatalogColumns)+1
+	var offers []Offer
+	firstLine := map[string]int{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, meta, csvReadError(name, err, 0)
+		}
+		line, _ := r.FieldPos(0)
+		if len(rec) != len(header) {
+			return nil, meta, &CSVError{File: name, Line: line, Column: 1,
+				Err: fmt.Errorf("has %d fields, the header has %d", len(rec), len(header))}
+		}
+		row, err := parseRow(name, r, rec, hasMaxNodes, kinds)
+		if err != nil {
+			return nil, meta, err
+		}
+		for _, o := range row {
+			if prev, dup := firstLine[o.ID()]; dup {
+				return nil, meta, &CSVError{File: name, Line: line, Column: 1,
+					Err: fmt.Errorf("offer %s is already defined on line %d", o.ID(), prev)}
+			}
+			firstLine[o.ID()] = line
+			offers = append(offers, o)
+		}
+	}
+	return offers, meta, nil
+}
+
+func csvReadError(name string, err error, line int) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &CSVError{File: name, Line: pe.Line, Column: pe.Column, Err: pe.Err}
+	}
+	if err == io.EOF {
+		err = errors.New("file is empty; expected the header " + strings.Join(CatalogColumns, ","))
+	}
+	return &CSVError{File: name, Line: line, Column: 1, Err: err}
+}
+
+func checkHeader(name string, r *csv.Reader, header []string) error {
+	want := CatalogColumns
+	for i := range max(len(header), len(want)) {
+		var got string
+		if i < len(header) {
+			got = strings.TrimSpace(header[i])
+		}
+		switch {
+		case i < len(want) && got == want[i]:
+			continue
+		case i == len(want) && got == MaxNodesColumn && len(header) == len(want)+1:
+			continue
+		}
+		line, col := 1, 1
+		if i < len(header) {
+			line, col = r.FieldPos(i)
+		}
+		expected := "no more columns (optional last column: max_nodes)"
+		if i < len(want) {
+			expected = fmt.Sprintf("column %q", want[i])
+		}
+		return &CSVError{File: name, Line: line, Column: col,
+			Err: fmt.Errorf("header field %d is %q, expected %s; the header must be %s[,%s]",
+				i+1, got, expected, strings.Join(want, ","), MaxNodesColumn)}
+	}
+	return nil
+}
+
+// parseRow turns one record into its on-demand offer and, where priced, its
+// spot offer.
+func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds map[string]instanceKind) ([]Offer, error) {
+	fail := func(i int, format string, args ...any) error {
+		line, col := r.FieldPos(i)
+		return &CSVError{File: name, Line: line, Column: col, Name: columnName(i), Err: fmt.Errorf(format, args...)}
+	}
+	field := func(i int) string { return strings.TrimSpace(rec[i]) }
+	for _, i := range []int{0, 1, 2, 7} {
+		if field(i) == "" {
+			return nil, fail(i, "is empty")
+		}
+	}
+	gpuCount, err := strconv.Atoi(field(3))
+	if err != nil || gpuCount <= 0 {
+		return nil, fail(3, "%q is not a positive whole number of GPUs (fractional GPUs are not supported)", field(3))
+	}
+	number := func(i int, what string, allowEmpty bool) (float64, bool, error) {
+		s := field(i)
+		if s == "" {
+			if allowEmpty {
+				return 0, false, nil
+			}
+			return 0, false, fail(i, "is empty; expected %s", what)
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return 0, false, fail(i, "%q is not %s", s, what)
+		}
+		return v, true, nil
+	}
+	gpuMem, _, err := number(4, "a non-negative number of GiB", false)
+	if err != nil {
+		return nil, err
+	}
+	vcpus, err := strconv.Atoi(field(5))
+	if err != nil || vcpus < 0 {
+		return nil, fail(5, "%q is not a non-negative whole number of vCPUs", field(5))
+	}
+	mem, _, err := number(6, "a non-negative number of GiB", false)
+	if err != nil {
+		return nil, err
+	}
+	price, _, err := number(9, "a positive price in USD per hour", false)
+	if err != nil {
+		return nil, err
+	}
+	if price == 0 {
+		return nil, fail(9, "is 0; expected a positive price in USD per hour")
+	}
+	spot, hasSpot, err := number(10, "empty or a positive price in USD per hour", true)
+	if err != nil {
+		return nil, err
+	}
+	if hasSpot && spot == 0 {
+		return nil, fail(10, "is 0; expected empty (no spot offer) or a positive price in USD per hour")
+	}
+	maxNodes := Unlimited
+	if hasMaxNodes && field(11) != "" {
+		n, err := strconv.Atoi(field(11))
+		if err != nil || n < 0 {
+			return nil, fail(11, "%q is not empty (unlimited) or a non-negative whole number of nodes", field(11))
+		}
+		maxNodes = n
+	}
+	cloud := strings.ToLower(field(0))
+	kind, ok := kinds[cloud+"/"+field(1)]
+	if !ok {
+		kind = instanceKind{interconnect: PCIe}
+	}
+	base := Offer{
+		Cloud: cloud, InstanceType: field(1), GPUModel: field(2), GPUCount: gpuCount, GPUMemoryGiB: gpuMem,
+		VCPUs: vcpus, MemoryGiB: mem, Region: field(7), Zone: field(8), CapacityType: OnDemand,
+		PriceUSDHour: price, MaxNodes: maxNodes, Interconnect: kind.interconnect, Fabric: kind.fabric,
+	}
+	if _, known := embeddedRegionIndex()[base.Site()]; !known {
+		return nil, fail(7, "region %q is not a known %s region (known: %s)", base.Region, cloud, knownRegionsOf(cloud))
+	}
+	offers := []Offer{base}
+	if hasSpot {
+		s := base
+		s.CapacityType = Spot
+		s.PriceUSDHour = spot
+		offers = append(offers, s)
+	}
+	return offers, nil
+}
+
+func columnName(i int) string {
+	if i < len(CatalogColumns) {
+		return CatalogColumns[i]
+	}
+	return MaxNodesColumn
+}
+
+func knownRegionsOf(cloud string) string {
+	var names []string
+	for _, r := range embeddedRegions() {
+		if r.Cloud == cloud {
+			names = append(names, r.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none; clouds are aws, gcp and azure"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,321 @@
+package planner
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// InfeasibleError is a request that no placement satisfies. Constraint is
+// the binding one, as a request attribute ("gpu_models", "residency",
+// "availability", "spread.max_share", "gang", ...); Relaxations are the
+// nearest requests that would succeed, each changing one attribute.
+type InfeasibleError struct {
+	GPUs       int
+	Constraint string
+	Message    string
+	// Obtainable is the most GPUs the request could get with only its GPU
+	// count lowered (0 when no offer is eligible).
+	Obtainable  int
+	Relaxations []Relaxation
+}
+
+// Relaxation is one change to a request that would make it feasible.
+type Relaxation struct {
+	// Field is the request attribute to change.
+	Field string `json:"field"`
+	// Change says how, e.g. "<= 48", ">= 0.75", "add spot".
+	Change string `json:"change"`
+}
+
+func (r Relaxation) String() string { return r.Field + " " + r.Change }
+
+func (e *InfeasibleError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cannot place %d GPUs: %s (binding constraint: %s)", e.GPUs, e.Message, e.Constraint)
+	if len(e.Relaxations) > 0 {
+		parts := make([]string, len(e.Relaxations))
+		for i, r := range e.Relaxations {
+			parts[i] = r.String()
+		}
+		b.WriteString("; nearest feasible requests: " + strings.Join(parts, ", or "))
+	} else {
+		b.WriteString("; no single change to the request makes it feasible")
+	}
+	return b.String()
+}
+
+// feasible solves a normalized request without building a placement.
+func feasible(c *Catalog, req *Request) bool {
+	_, ok := solve(c, req, eligibleOffers(c, req))
+	return ok
+}
+
+func eligibleOffers(c *Catalog, req *Request) []int {
+	var out []int
+	for i := range c.Offers {
+		if r, _ := filter(c, req, &c.Offers[i]); r == "" {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func explainInfeasible(c *Catalog, req *Request, eligible []int, reasons []Rejection) *InfeasibleError {
+	e := &InfeasibleError{GPUs: req.GPUs}
+	if len(eligible) == 0 {
+		e.Constraint, e.Message = bindingFilter(req, reasons)
+	} else {
+		avail, bestZone, bestZoneName := 0, 0, ""
+		zones := map[string]int{}
+		clouds := map[string]bool{}
+		for _, idx := range eligible {
+			o := &c.Offers[idx]
+			it := item{size: o.GPUCount, cap: o.MaxNodes}
+			avail = addGPUs(avail, it.capGPUs())
+			zones[zoneName(o)] = addGPUs(zones[zoneName(o)], it.capGPUs())
+			clouds[o.Cloud] = true
+		}
+		for _, z := range sortedKeys(zones) {
+			if zones[z] > bestZone {
+				bestZone, bestZoneName = zones[z], z
+			}
+		}
+		e.Obtainable = maxFeasibleGPUs(c, req)
+		switch {
+		case avail < req.GPUs:
+			e.Constraint = "availability"
+			e.Message = fmt.Sprintf("at most %d GPUs are obtainable from the %d offers that meet the request (%s)", avail, len(eligible), describe(req))
+		case req.Gang:
+			e.Constraint = "gang"
+			e.Message = fmt.Sprintf("no single zone has %d GPUs; the largest, %s, has %d", req.GPUs, bestZoneName, bestZone)
+		case len(clouds) < req.Spread.minClouds():
+			e.Constraint = "spread.min_clouds"
+			e.Message = fmt.Sprintf("only %d clouds (%s) have offers that meet the request (%s)", len(clouds), strings.Join(sortedKeys(clouds), ", "), describe(req))
+		case req.Spread.sharePPM() < ppm:
+			e.Constraint = "spread.max_share"
+			e.Message = fmt.Sprintf("with at most %g of the GPUs on any one cloud, at most %d GPUs can be placed (%s)", req.Spread.MaxShare, e.Obtainable, describe(req))
+		default:
+			e.Constraint = "spread.min_clouds"
+			e.Message = fmt.Sprintf("%d GPUs cannot be spread over %d clouds (%s)", req.GPUs, req.Spread.minClouds(), describe(req))
+		}
+	}
+	e.Relaxations = relaxations(c, req, e.Obtainable)
+	return e
+}
+
+// describe summarizes the request's filters for messages.
+func describe(req *Request) string {
+	var parts []string
+	if len(req.GPUModels) > 0 {
+		parts = append(parts, strings.Join(req.GPUModels, "/"))
+	}
+	if req.MinGPUMemoryGiB > 0 {
+		parts = append(parts, fmt.Sprintf(">= %g GiB per GPU", req.MinGPUMemoryGiB))
+	}
+	parts = append(parts, strings.Join(stringsOf(req.CapacityTypes), "+"))
+	if len(req.Residency) > 0 {
+		parts = append(parts, "in "+strings.Join(req.Residency, "/"))
+	}
+	if len(req.DenyResidency) > 0 {
+		parts = append(parts, "not in "+strings.Join(req.DenyResidency, "/"))
+	}
+	if len(req.Clouds) > 0 {
+		parts = append(parts, "on "+strings.Join(req.Clouds, "/"))
+	}
+	if req.GPUsPerNode > 0 {
+		parts = append(parts, fmt.Sprintf("%d GPUs per node", req.GPUsPerNode))
+	}
+	if req.MinGPUsPerNode > 0 {
+		parts = append(parts, fmt.Sprintf(">= %d GPUs per node", req.MinGPUsPerNode))
+	}
+	if req.MaxPricePerGPUHour > 0 {
+		parts = append(parts, fmt.Sprintf("<= %g USD per GPU-hour", req.MaxPricePerGPUHour))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bindingFilter finds the filter that removes the last offers when the
+// filters apply one after another in Reasons order.
+func bindingFilter(req *Request, reasons []Rejection) (string, string) {
+	counts := map[Reason]int{}
+	for _, r := range reasons {
+		counts[r.Reason]++
+	}
+	// Filters apply in Reasons order and an offer gets the first that fails,
+	// so the last reason with any offer is where the survivors ran out.
+	last := Reason("")
+	for _, r := range Reasons {
+		if counts[r] > 0 {
+			last = r
+		}
+	}
+	if last == "" {
+		return "catalog", "the catalog has no offers"
+	}
+	return reasonField(last), fmt.Sprintf("no offer in the catalog meets the request (%s); %s removes the last %d candidates",
+		describe(req), reasonField(last), counts[last])
+}
+
+func reasonField(r Reason) string {
+	switch r {
+	case ReasonCloud:
+		return "clouds"
+	case ReasonCapacityType:
+		return "capacity_types"
+	case ReasonGPUModel:
+		return "gpu_models"
+	case ReasonGPUMemory:
+		return "min_gpu_memory_gib"
+	case ReasonPriceCap:
+		return "max_price_per_gpu_hour"
+	case ReasonAvailability:
+		return "availability"
+	}
+	return string(r)
+}
+
+// maxFeasibleGPUs is the largest GPU count the request could get with
+// nothing else changed (0 if none), by bisection: feasibility is monotone
+// in the GPU count.
+func maxFeasibleGPUs(c *Catalog, req *Request) int {
+	try := *req
+	lo, hi := 0, req.GPUs-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		try.GPUs = mid
+		if feasible(c, &try) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// relaxations tries one change at a time, from the mildest.
+func relaxations(c *Catalog, req *Request, obtainable int) []Relaxation {
+	var out []Relaxation
+	if obtainable > 0 {
+		out = append(out, Relaxation{Field: "gpus", Change: fmt.Sprintf("<= %d", obtainable)})
+	}
+	if !slices.Contains(req.CapacityTypes, Spot) {
+		try := *req
+		try.CapacityTypes = []CapacityType{OnDemand, Spot}
+		if feasible(c, &try) {
+			out = append(out, Relaxation{Field: "capacity_types", Change: "add spot"})
+		}
+	}
+	if share := req.Spread.sharePPM(); share < ppm {
+		try := *req
+		try.Spread.MaxShare = 1
+		if feasible(c, &try) {
+			// Bisect on whole percent.
+			lo, hi := int(share/10_000), 100
+			for lo < hi {
+				mid := (lo + hi) / 2
+				try.Spread.MaxShare = float64(mid) / 100
+				if feasible(c, &try) {
+					hi = mid
+				} else {
+					lo = mid + 1
+				}
+			}
+			out = append(out, Relaxation{Field: "spread.max_share", Change: fmt.Sprintf(">= %.2f", float64(lo)/100)})
+		}
+	}
+	if k := req.Spread.minClouds(); k > 1 {
+		try := *req
+		for try.Spread.MinClouds = k - 1; try.Spread.MinClouds >= 1; try.Spread.MinClouds-- {
+			if feasible(c, &try) {
+				out = append(out, Relaxation{Field: "spread.min_clouds", Change: fmt.Sprintf("<= %d", try.Spread.MinClouds)})
+				break
+			}
+		}
+	}
+	if req.MaxPricePerGPUHour > 0 {
+		try := *req
+		try.MaxPricePerGPUHour = 0
+		if feasible(c, &try) {
+			var prices []float64
+			for _, idx := range eligibleOffers(c, &try) {
+				if p := c.Offers[idx].PricePerGPUHour(); p > req.MaxPricePerGPUHour {
+					prices = append(prices, p)
+				}
+			}
+			sort.Float64s(prices)
+			prices = slices.Compact(prices)
+			i := sort.Search(len(prices), func(i int) bool {
+				try.MaxPricePerGPUHour = math.Nextafter(prices[i], math.Inf(1))
+				return feasible(c, &try)
+			})
+			if i < len(prices) {
+				out = append(out, Relaxation{Field: "max_price_per_gpu_hour", Change: fmt.Sprintf(">= %.4f", prices[i])})
+			}
+		}
+	}
+	for _, rel := range []struct {
+		field string
+		apply func(*Request) bool
+		change func(*Request, *Placement) string
+	}{
+		{"gang", func(r *Request) bool { ok := r.Gang; r.Gang = false; return ok }, func(*Request, *Placement) string { return "= false" }},
+		{"gpus_per_node", func(r *Request) bool {
+			ok := r.GPUsPerNode > 0 || r.MinGPUsPerNode > 0
+			r.GPUsPerNode, r.MinGPUsPerNode = 0, 0
+			return ok
+		}, func(*Request, *Placement) string { return "unset (any node size)" }},
+		{"interconnect", func(r *Request) bool { ok := r.Interconnect != ""; r.Interconnect = ""; return ok },
+			func(*Request, *Placement) string { return "unset" }},
+		{"clouds", func(r *Request) bool { ok := len(r.Clouds) > 0; r.Clouds = nil; return ok },
+			func(_ *Request, p *Placement) string { return "include " + strings.Join(p.Clouds(), ", ") }},
+		{"gpu_models", func(r *Request) bool {
+			ok := len(r.GPUModels) > 0 || r.MinGPUMemoryGiB > 0
+			r.GPUModels = nil
+			return ok
+		}, func(orig *Request, p *Placement) string { return "add " + strings.Join(newValues(orig.GPUModels, p, modelOf), ", ") }},
+		{"residency", func(r *Request) bool { ok := len(r.Residency) > 0; r.Residency = nil; return ok },
+			func(orig *Request, p *Placement) string {
+				return "add " + strings.Join(newValues(orig.Residency, p, func(o *Offer) string {
+					reg, _ := c.Region(o.Cloud, o.Region)
+					return reg.Jurisdiction
+				}), ", ")
+			}},
+	} {
+		try := *req
+		if !rel.apply(&try) {
+			continue
+		}
+		p, err := planNormalized(c, &try, false)
+		if err != nil {
+			continue
+		}
+		out = append(out, Relaxation{Field: rel.field, Change: rel.change(req, p)})
+	}
+	return out
+}
+
+func modelOf(o *Offer) string { return o.GPUModel }
+
+// newValues lists the values of key over the placement's allocations that
+// are not already in have.
+func newValues(have []string, p *Placement, key func(*Offer) string) []string {
+	var out []string
+	for i := range p.Allocations {
+		if v := key(&p.Allocations[i].Offer); !slices.Contains(have, v) {
+			out = append(out, v)
+		}
+	}
+	return sortedUnique(out)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

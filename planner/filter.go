@@ -1,0 +1,82 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Reason says why an offer is not part of a placement.
+type Reason string
+
+// Rejection reasons, in the order the filters apply: an offer gets the
+// first that fits.
+const (
+	ReasonCloud         Reason = "cloud"          // its cloud is not in clouds
+	ReasonCapacityType  Reason = "capacity_type"  // its capacity type is not in capacity_types
+	ReasonGPUModel      Reason = "gpu_model"      // its GPU model is not in gpu_models
+	ReasonGPUMemory     Reason = "gpu_memory"     // its GPU memory is below min_gpu_memory_gib
+	ReasonGPUsPerNode   Reason = "gpus_per_node"  // its GPUs per node differ from gpus_per_node / min_gpus_per_node
+	ReasonInterconnect  Reason = "interconnect"   // its interconnect is below the one required
+	ReasonResidency     Reason = "residency"      // its region is outside residency or inside deny_residency
+	ReasonPriceCap      Reason = "price_cap"      // its price per GPU-hour is above max_price_per_gpu_hour
+	ReasonAvailability  Reason = "availability"   // no node can be obtained (max_nodes = 0)
+	ReasonGang          Reason = "gang"           // eligible, but not in the zone the gang was placed in
+	ReasonSpread        Reason = "spread"         // cheaper than what was used, but its cloud is at max_share
+	ReasonMoreExpensive Reason = "more_expensive" // eligible, but the placement is cheaper without it
+)
+
+// Reasons lists every rejection reason in filter order.
+var Reasons = []Reason{
+	ReasonCloud, ReasonCapacityType, ReasonGPUModel, ReasonGPUMemory, ReasonGPUsPerNode, ReasonInterconnect,
+	ReasonResidency, ReasonPriceCap, ReasonAvailability, ReasonGang, ReasonSpread, ReasonMoreExpensive,
+}
+
+// Rejection explains why one offer of the catalog is not used.
+type Rejection struct {
+	OfferID string `json:"offer"`
+	Reason  Reason `json:"reason"`
+	Detail  string `json:"detail"`
+}
+
+// filter decides, before any solving, whether an offer may be used at all.
+// It returns "" for an eligible offer.
+func filter(c *Catalog, req *Request, o *Offer) (Reason, string) {
+	if len(req.Clouds) > 0 && !slices.Contains(req.Clouds, o.Cloud) {
+		return ReasonCloud, fmt.Sprintf("cloud %s is not in clouds [%s]", o.Cloud, strings.Join(req.Clouds, ", "))
+	}
+	if !slices.Contains(req.CapacityTypes, o.CapacityType) {
+		return ReasonCapacityType, fmt.Sprintf("capacity type %s is not in capacity_types [%s]", o.CapacityType, strings.Join(stringsOf(req.CapacityTypes), ", "))
+	}
+	if len(req.GPUModels) > 0 && !slices.Contains(req.GPUModels, o.GPUModel) {
+		return ReasonGPUModel, fmt.Sprintf("GPU model %s is not in gpu_models [%s]", o.GPUModel, strings.Join(req.GPUModels, ", "))
+	}
+	if o.GPUMemoryGiB < req.MinGPUMemoryGiB {
+		return ReasonGPUMemory, fmt.Sprintf("%g GiB per GPU is below min_gpu_memory_gib %g", o.GPUMemoryGiB, req.MinGPUMemoryGiB)
+	}
+	if req.GPUsPerNode > 0 && o.GPUCount != req.GPUsPerNode {
+		return ReasonGPUsPerNode, fmt.Sprintf("%d GPUs per node, gpus_per_node is %d", o.GPUCount, req.GPUsPerNode)
+	}
+	if req.MinGPUsPerNode > 0 && o.GPUCount < req.MinGPUsPerNode {
+		return ReasonGPUsPerNode, fmt.Sprintf("%d GPUs per node, min_gpus_per_node is %d", o.GPUCount, req.MinGPUsPerNode)
+	}
+	if req.Interconnect != "" && o.Interconnect.Rank() < req.Interconnect.Rank() {
+		return ReasonInterconnect, fmt.Sprintf("interconnect %s is below %s", o.Interconnect, req.Interconnect)
+	}
+	region, _ := c.Region(o.Cloud, o.Region)
+	if len(req.Residency) > 0 && !matchesResidency(region, req.Residency) {
+		return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), not in residency [%s]",
+			o.Site(), region.Country, region.Jurisdiction, strings.Join(req.Residency, ", "))
+	}
+	if matchesResidency(region, req.DenyResidency) {
+		return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), which deny_residency excludes",
+			o.Site(), region.Country, region.Jurisdiction)
+	}
+	if req.MaxPricePerGPUHour > 0 && o.PricePerGPUHour() > req.MaxPricePerGPUHour {
+		return ReasonPriceCap, fmt.Sprintf("%.4f USD per GPU-hour is above max_price_per_gpu_hour %.4f", o.PricePerGPUHour(), req.MaxPricePerGPUHour)
+	}
+	if o.MaxNodes == 0 {
+		return ReasonAvailability, "no nodes obtainable (max_nodes = 0)"
+	}
+	return "", ""
+}

@@ -1,0 +1,24 @@
+package planner
+
+// Offers returns the catalog's offers that pass the request's offer filters
+// (clouds, capacity types, GPU models and memory, GPUs per node,
+// interconnect, residency, price cap, availability), sorted by price per
+// GPU-hour with the canonical tie-breaks. GPUs, Spread and Gang are ignored;
+// empty CapacityTypes allows every capacity type. Errors are *RequestError.
+func Offers(c *Catalog, req Request) ([]Offer, error) {
+	req.GPUs, req.Spread, req.Gang = 1, Spread{}, false
+	if len(req.CapacityTypes) == 0 {
+		req.CapacityTypes = CapacityTypes
+	}
+	n, err := req.Normalize(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []Offer
+	for i := range c.Offers {
+		if r, _ := filter(c, &n, &c.Offers[i]); r == "" {
+			out = append(out, c.Offers[i])
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,254 @@
+package planner
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Placement is the planner's decision.
+type Placement struct {
+	// CatalogVersion is the version of the catalog the placement was made from.
+	CatalogVersion string `json:"catalog_version"`
+	// Request is the request in normalized form (see Request.Normalize).
+	Request Request `json:"request"`
+	// Allocations are the offers used, sorted by cloud, region, zone,
+	// instance type and capacity type.
+	Allocations []Allocation `json:"allocations"`
+	TotalGPUs   int          `json:"total_gpus"`
+	TotalNodes  int          `json:"total_nodes"`
+	// TotalHourlyUSD is the sum of the allocations' hourly prices.
+	TotalHourlyUSD float64 `json:"total_hourly_usd"`
+	// Rejected explains every catalog offer not used, in catalog order.
+	Rejected []Rejection `json:"rejected"`
+}
+
+// Allocation is a number of nodes of one offer.
+type Allocation struct {
+	Offer     Offer   `json:"offer"`
+	Nodes     int     `json:"nodes"`
+	GPUs      int     `json:"gpus"`
+	HourlyUSD float64 `json:"hourly_usd"`
+	// Fallbacks are the best replacements for the whole allocation, cheapest
+	// first, each keeping every constraint of the request when it replaces
+	// this allocation alone (see MaxFallbacks).
+	Fallbacks []Fallback `json:"fallbacks"`
+}
+
+// Fallback is an offer that can take over an allocation.
+type Fallback struct {
+	Offer     Offer   `json:"offer"`
+	Nodes     int     `json:"nodes"`
+	HourlyUSD float64 `json:"hourly_usd"`
+}
+
+// MaxFallbacks is how many fallbacks each allocation lists.
+const MaxFallbacks = 3
+
+// RejectedCounts counts the rejections per reason.
+func (p *Placement) RejectedCounts() map[Reason]int {
+	out := map[Reason]int{}
+	for _, r := range p.Rejected {
+		out[r.Reason]++
+	}
+	return out
+}
+
+// Clouds returns the distinct clouds of the allocations, sorted.
+func (p *Placement) Clouds() []string {
+	var out []string
+	for _, a := range p.Allocations {
+		out = append(out, a.Offer.Cloud)
+	}
+	return sortedUnique(out)
+}
+
+// GPUsByCloud sums the allocated GPUs per cloud.
+func (p *Placement) GPUsByCloud() map[string]int {
+	out := map[string]int{}
+	for _, a := range p.Allocations {
+		out[a.Offer.Cloud] += a.GPUs
+	}
+	return out
+}
+
+// Plan places the request on the catalog.
+//
+// The placement has the minimum total hourly price over all sets of nodes
+// that satisfy every constraint: at least req.GPUs GPUs, the offer filters
+// (clouds, capacity types, models, memory, GPUs per node, interconnect,
+// residency, price cap), availability (max_nodes per offer), spread and gang.
+// Ties in price are broken by fewer GPUs, then fewer allocations, then by the
+// solver's deterministic order over the canonical offer order (price per
+// GPU-hour, price per node, cloud, region, zone, instance type, capacity
+// type); the result depends only on the catalog's content and the request,
+// never on the order of the catalog's rows.
+//
+// Errors: *RequestError for a malformed request, *InfeasibleError when no
+// placement satisfies it.
+func Plan(c *Catalog, req Request) (*Placement, error) {
+	n, err := req.Normalize(c)
+	if err != nil {
+		return nil, err
+	}
+	return planNormalized(c, &n, true)
+}
+
+// planNormalized plans a normalized request; without explain an infeasible
+// request returns a bare *InfeasibleError (no diagnosis, no relaxations).
+func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) {
+	n := *req
+	reasons := make([]Rejection, len(c.Offers))
+	var eligible []int
+	for i := range c.Offers {
+		if r, d := filter(c, &n, &c.Offers[i]); r != "" {
+			reasons[i] = Rejection{OfferID: c.Offers[i].ID(), Reason: r, Detail: d}
+		} else {
+			eligible = append(eligible, i)
+		}
+	}
+	sol, ok := solve(c, &n, eligible)
+	if !ok {
+		if !explain {
+			return nil, &InfeasibleError{GPUs: n.GPUs, Constraint: "unknown", Message: "no placement"}
+		}
+		return nil, explainInfeasible(c, &n, eligible, reasons)
+	}
+	p := &Placement{CatalogVersion: c.Version, Request: n}
+	for idx, nodes := range sol.nodes {
+		o := c.Offers[idx]
+		p.Allocations = append(p.Allocations, Allocation{
+			Offer: o, Nodes: nodes, GPUs: nodes * o.GPUCount, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes)),
+		})
+		p.TotalGPUs += nodes * o.GPUCount
+		p.TotalNodes += nodes
+	}
+	p.TotalHourlyUSD = microsToUSD(sol.value.cost)
+	slices.SortFunc(p.Allocations, func(a, b Allocation) int { return compareSites(&a.Offer, &b.Offer) })
+	addFallbacks(c, &n, p, eligible, sol)
+	p.Rejected = explainUnused(c, &n, p, eligible, sol, reasons)
+	return p, nil
+}
+
+// compareSites orders offers by cloud, region, zone, instance type and
+// capacity type: the order placements list their allocations in.
+func compareSites(a, b *Offer) int {
+	return cmp.Or(strings.Compare(a.Cloud, b.Cloud), strings.Compare(a.Region, b.Region),
+		strings.Compare(a.Zone, b.Zone), strings.Compare(a.InstanceType, b.InstanceType),
+		strings.Compare(string(a.CapacityType), string(b.CapacityType)))
+}
+
+// spreadOK reports whether GPUs per cloud satisfy the request's spread.
+func spreadOK(req *Request, byCloud map[string]int, total int) bool {
+	nonEmpty := 0
+	limit := shareCap(total, req.Spread.sharePPM())
+	for _, g := range byCloud {
+		if g > 0 {
+			nonEmpty++
+		}
+		if g > limit {
+			return false
+		}
+	}
+	return nonEmpty >= req.Spread.minClouds()
+}
+
+// addFallbacks ranks, for each allocation, the eligible offers that could
+// replace it whole: enough spare nodes, the same zone for a gang, and the
+// spread and GPU total still met after the swap.
+func addFallbacks(c *Catalog, req *Request, p *Placement, eligible []int, sol solution) {
+	byCloud := p.GPUsByCloud()
+	for ai := range p.Allocations {
+		a := &p.Allocations[ai]
+		var fbs []Fallback
+		for _, idx := range eligible {
+			o := &c.Offers[idx]
+			if o.ID() == a.Offer.ID() {
+				continue
+			}
+			if req.Gang && (o.Cloud != a.Offer.Cloud || o.Region != a.Offer.Region || o.Zone != a.Offer.Zone) {
+				continue
+			}
+			nodes := (a.GPUs + o.GPUCount - 1) / o.GPUCount
+			if o.MaxNodes != Unlimited && o.MaxNodes-sol.nodes[idx] < nodes {
+				continue
+			}
+			total := p.TotalGPUs - a.GPUs + nodes*o.GPUCount
+			if total < req.GPUs {
+				continue
+			}
+			after := map[string]int{}
+			for k, v := range byCloud {
+				after[k] = v
+			}
+			after[a.Offer.Cloud] -= a.GPUs
+			after[o.Cloud] += nodes * o.GPUCount
+			if !spreadOK(req, after, total) {
+				continue
+			}
+			fbs = append(fbs, Fallback{Offer: *o, Nodes: nodes, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes))})
+		}
+		slices.SortFunc(fbs, func(x, y Fallback) int {
+			return cmp.Or(cmpInt64(usdToMicros(x.HourlyUSD), usdToMicros(y.HourlyUSD)), compareOffers(&x.Offer, &y.Offer))
+		})
+		if len(fbs) > MaxFallbacks {
+			fbs = fbs[:MaxFallbacks]
+		}
+		a.Fallbacks = fbs
+	}
+}
+
+// explainUnused gives every eligible offer that the placement does not use
+// its reason (gang, spread or more_expensive) and returns all rejections in
+// catalog order.
+func explainUnused(c *Catalog, req *Request, p *Placement, eligible []int, sol solution, reasons []Rejection) []Rejection {
+	byCloud := p.GPUsByCloud()
+	limit := shareCap(p.TotalGPUs, req.Spread.sharePPM())
+	// The dearest price per GPU among the allocations, compared exactly as
+	// micro-USD per node over GPUs per node.
+	var dearest *Offer
+	for i := range p.Allocations {
+		if o := &p.Allocations[i].Offer; dearest == nil || o.priceMicros()*int64(dearest.GPUCount) > dearest.priceMicros()*int64(o.GPUCount) {
+			dearest = o
+		}
+	}
+	site := p.Allocations[0].Offer
+	for _, idx := range eligible {
+		if sol.nodes[idx] > 0 {
+			continue
+		}
+		o := &c.Offers[idx]
+		cheaper := o.priceMicros()*int64(dearest.GPUCount) < dearest.priceMicros()*int64(o.GPUCount)
+		var r Rejection
+		switch {
+		case req.Gang && (o.Cloud != site.Cloud || o.Region != site.Region || o.Zone != site.Zone):
+			r = Rejection{Reason: ReasonGang, Detail: fmt.Sprintf("the gang is placed in %s", zoneName(&site))}
+		case req.Spread.active() && cheaper && byCloud[o.Cloud]+o.GPUCount > limit:
+			r = Rejection{Reason: ReasonSpread, Detail: fmt.Sprintf("%.4f USD per GPU-hour is cheaper than %s, but %s already holds %d of %d GPUs and max_share allows %d",
+				o.PricePerGPUHour(), dearest.InstanceType, o.Cloud, byCloud[o.Cloud], p.TotalGPUs, limit)}
+		case cheaper:
+			r = Rejection{Reason: ReasonMoreExpensive, Detail: fmt.Sprintf("%.4f USD per GPU-hour, but whole %d-GPU nodes of it do not lower the total of %.2f USD per hour",
+				o.PricePerGPUHour(), o.GPUCount, p.TotalHourlyUSD)}
+		default:
+			r = Rejection{Reason: ReasonMoreExpensive, Detail: fmt.Sprintf("%.4f USD per GPU-hour; the dearest GPU used costs %.4f",
+				o.PricePerGPUHour(), dearest.PricePerGPUHour())}
+		}
+		r.OfferID = o.ID()
+		reasons[idx] = r
+	}
+	out := make([]Rejection, 0, len(c.Offers)-len(sol.nodes))
+	for idx, r := range reasons {
+		if sol.nodes[idx] == 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func zoneName(o *Offer) string {
+	if o.Zone == "" {
+		return o.Site()
+	}
+	return o.Site() + " zone " + o.Zone
+}

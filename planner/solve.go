@@ -1,0 +1,302 @@
+package planner
+
+import (
+	"math"
+	"sort"
+)
+
+// solution is the solver's answer: nodes per offer index.
+type solution struct {
+	gpus  int
+	value value
+	nodes map[int]int
+}
+
+// solve finds the best solution over the eligible offers (indices into
+// c.Offers); ok is false when none satisfies the request.
+func solve(c *Catalog, req *Request, eligible []int) (solution, bool) {
+	items := make([]item, len(eligible))
+	for i, idx := range eligible {
+		o := &c.Offers[idx]
+		items[i] = item{offer: idx, size: o.GPUCount, price: o.priceMicros(), cap: o.MaxNodes}
+	}
+	switch {
+	case req.Gang:
+		return solveGang(c, req.GPUs, items)
+	case !req.Spread.active():
+		return solveSingle(req.GPUs, items)
+	default:
+		return solveSpread(c, req, items)
+	}
+}
+
+// singleLimit is the largest total worth considering when nothing but the
+// GPU count constrains the total: with G or more GPUs and a node of at most
+// maxSize GPUs, G+maxSize-1 GPUs always suffice, since dropping any node
+// from a larger solution keeps at least G GPUs and costs less.
+func singleLimit(gpus int, items []item) int {
+	maxSize, avail := 0, 0
+	for _, it := range items {
+		maxSize = max(maxSize, it.size)
+		avail = addGPUs(avail, it.capGPUs())
+	}
+	return min(gpus+maxSize-1, avail)
+}
+
+func solveSingle(gpus int, items []item) (solution, bool) {
+	limit := singleLimit(gpus, items)
+	if limit < gpus {
+		return solution{}, false
+	}
+	t := buildTable(items, limit)
+	g, v, ok := t.best(gpus)
+	if !ok {
+		return solution{}, false
+	}
+	s := solution{gpus: g, value: v, nodes: map[int]int{}}
+	t.nodes(g, s.nodes)
+	return s, true
+}
+
+// solveGang solves each zone (region, for clouds without zones) on its own
+// and keeps the best: value, then fewer GPUs, then the zone that comes first
+// (cloud, region, zone).
+func solveGang(c *Catalog, gpus int, items []item) (solution, bool) {
+	bySite := map[[3]string][]item{}
+	for _, it := range items {
+		o := &c.Offers[it.offer]
+		k := [3]string{o.Cloud, o.Region, o.Zone}
+		bySite[k] = append(bySite[k], it)
+	}
+	keys := make([][3]string, 0, len(bySite))
+	for k := range bySite {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		if a[1] != b[1] {
+			return a[1] < b[1]
+		}
+		return a[2] < b[2]
+	})
+	var best solution
+	found := false
+	for _, k := range keys {
+		s, ok := solveSingle(gpus, bySite[k])
+		if !ok {
+			continue
+		}
+		if !found || s.value.cost < best.value.cost ||
+			(s.value.cost == best.value.cost && (s.gpus < best.gpus || (s.gpus == best.gpus && s.value.allocs < best.value.allocs))) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+// spreadGroup is one cloud's items in a spread search.
+type spreadGroup struct {
+	cloud string
+	items []item
+	avail int
+	rate  float64
+	t     *table
+}
+
+// ppm is the denominator of max_share in the solver's integer arithmetic.
+const ppm = 1_000_000
+
+// shareCap is the most GPUs one cloud may hold in a placement of total GPUs.
+func shareCap(total int, sharePPM int64) int {
+	return int(int64(total) * sharePPM / ppm)
+}
+
+// solveSpread handles min_clouds and max_share exactly. For a candidate
+// total T the clouds' exact-count tables are combined by branch and bound
+// (each cloud at most floor(max_share*T) GPUs, at least min_clouds clouds
+// non-empty); totals are tried in increasing order and the search stops as
+// soon as a lower bound for T (a fractional fill of the cheapest clouds up
+// to their share) reaches the best cost found, which no larger total can
+// beat since that bound never decreases with T.
+func solveSpread(c *Catalog, req *Request, items []item) (solution, bool) {
+	gpus, k, share := req.GPUs, req.Spread.minClouds(), req.Spread.sharePPM()
+	byCloud := map[string][]item{}
+	for _, it := range items {
+		cl := c.Offers[it.offer].Cloud
+		byCloud[cl] = append(byCloud[cl], it)
+	}
+	if len(byCloud) < k {
+		return solution{}, false
+	}
+	groups := make([]*spreadGroup, 0, len(byCloud))
+	maxSize, unlimitedClouds, limitedGPUs, total := 0, 0, 0, 0
+	for cl, its := range byCloud {
+		g := &spreadGroup{cloud: cl, items: its, rate: math.Inf(1)}
+		for _, it := range its {
+			g.avail = addGPUs(g.avail, it.capGPUs())
+			g.rate = min(g.rate, float64(it.price)/float64(it.size))
+			maxSize = max(maxSize, it.size)
+		}
+		if g.avail == unlimitedGPUs {
+			unlimitedClouds++
+		} else {
+			limitedGPUs += g.avail
+		}
+		total = addGPUs(total, g.avail)
+		groups = append(groups, g)
+	}
+	// Cheapest clouds first: the branch and bound finds good incumbents early.
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].rate != groups[j].rate {
+			return groups[i].rate < groups[j].rate
+		}
+		return groups[i].cloud < groups[j].cloud
+	})
+	// The largest total any solution can have: every cloud holds at most
+	// share*T and at most what it has, so T <= u*share*T + limited.
+	tCap := total
+	if int64(unlimitedClouds)*share < ppm {
+		tCap = min(tCap, int(int64(limitedGPUs)*ppm/(ppm-int64(unlimitedClouds)*share)))
+	}
+	if tCap < gpus {
+		return solution{}, false
+	}
+	// Search ceiling: generous, and only reached when no cheaper total
+	// exists below it (documented in docs/planner.md).
+	ceiling := min(tCap, 16*gpus+64*maxSize)
+	perCloud := int(math.Ceil(float64(ppm) / float64(share)))
+	limit := min(ceiling, gpus+maxSize*(k+perCloud))
+	for {
+		for _, g := range groups {
+			g.t = buildTable(g.items, min(limit, g.avail))
+		}
+		s := &spreadSearch{groups: groups, k: k, share: share}
+		done := s.run(gpus, limit)
+		if done || limit >= ceiling {
+			if !s.found {
+				return solution{}, false
+			}
+			sol := solution{gpus: s.bestT, value: s.best, nodes: map[int]int{}}
+			for i, g := range groups {
+				g.t.nodes(s.bestGS[i], sol.nodes)
+			}
+			return sol, true
+		}
+		limit = min(2*limit, ceiling)
+	}
+}
+
+type spreadSearch struct {
+	groups []*spreadGroup
+	k      int
+	share  int64
+
+	found  bool
+	best   value
+	bestT  int
+	bestGS []int
+
+	gs []int
+	t  int
+	m  int
+}
+
+// run searches totals gpus..limit; done reports that the lower bound proved
+// no larger total can be better.
+func (s *spreadSearch) run(gpus, limit int) bool {
+	s.gs = make([]int, len(s.groups))
+	for t := gpus; t <= limit; t++ {
+		s.t, s.m = t, shareCap(t, s.share)
+		lb := s.lowerBound(0, t)
+		if s.found && lb >= s.pruneLevel(false) {
+			return true
+		}
+		if math.IsInf(lb, 1) {
+			continue
+		}
+		s.branch(0, t, value{}, 0)
+	}
+	return false
+}
+
+// pruneLevel is the cost a partial solution's lower bound must stay under
+// to be explored: strictly under the incumbent for a larger total (a tie in
+// cost loses on GPUs), at most equal for the incumbent's own total (it may
+// win on allocations). A small tolerance keeps floating-point bounds safe.
+func (s *spreadSearch) pruneLevel(sameTotal bool) float64 {
+	tol := 1 + 1e-9*float64(s.best.cost)
+	if sameTotal {
+		return float64(s.best.cost) + tol
+	}
+	return float64(s.best.cost) - tol + 1
+}
+
+// lowerBound is the least cost of exactly r GPUs from groups i.. with each
+// at most m GPUs, filling the cheapest groups first at their lowest price per
+// GPU; +Inf when they cannot hold r GPUs.
+func (s *spreadSearch) lowerBound(i, r int) float64 {
+	cost := 0.0
+	for _, g := range s.groups[i:] {
+		if r == 0 {
+			break
+		}
+		take := min(r, s.m, g.t.limit)
+		cost += float64(take) * g.rate
+		r -= take
+	}
+	if r > 0 {
+		return math.Inf(1)
+	}
+	return cost
+}
+
+func (s *spreadSearch) branch(i, r int, acc value, nonEmpty int) {
+	n := len(s.groups)
+	if nonEmpty+(n-i) < s.k {
+		return
+	}
+	if s.found {
+		lb := float64(acc.cost) + s.lowerBound(i, r)
+		if s.t == s.bestT {
+			if lb > s.pruneLevel(true) {
+				return
+			}
+		} else if lb >= s.pruneLevel(false) {
+			return
+		}
+	}
+	g := s.groups[i]
+	if i == n-1 {
+		if r > s.m || r > g.t.limit || !g.t.f[r].finite() {
+			return
+		}
+		if r > 0 {
+			nonEmpty++
+		}
+		if nonEmpty < s.k {
+			return
+		}
+		v := value{cost: acc.cost + g.t.f[r].cost, allocs: acc.allocs + g.t.f[r].allocs}
+		s.gs[i] = r
+		if !s.found || v.cost < s.best.cost || (v.cost == s.best.cost && s.t == s.bestT && v.allocs < s.best.allocs) {
+			s.found, s.best, s.bestT = true, v, s.t
+			s.bestGS = append(s.bestGS[:0], s.gs...)
+		}
+		return
+	}
+	for x := min(r, s.m, g.t.limit); x >= 0; x-- {
+		fv := g.t.f[x]
+		if !fv.finite() {
+			continue
+		}
+		s.gs[i] = x
+		ne := nonEmpty
+		if x > 0 {
+			ne++
+		}
+		s.branch(i+1, r-x, value{cost: acc.cost + fv.cost, allocs: acc.allocs + fv.allocs}, ne)
+	}
+}

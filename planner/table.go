@@ -1,0 +1,175 @@
+package planner
+
+import (
+	"math"
+	"sort"
+)
+
+// value is the solver's objective for a set of nodes: total price in
+// micro-USD per hour, then the number of allocations (offers used), compared
+// lexicographically.
+type value struct {
+	cost   int64
+	allocs int32
+}
+
+var infinite = value{cost: math.MaxInt64}
+
+func (v value) finite() bool { return v.cost != math.MaxInt64 }
+
+func (v value) less(w value) bool {
+	if v.cost != w.cost {
+		return v.cost < w.cost
+	}
+	return v.allocs < w.allocs
+}
+
+// item is one eligible offer as the solver sees it.
+type item struct {
+	offer int   // index in Catalog.Offers
+	size  int   // GPUs per node
+	price int64 // micro-USD per node-hour
+	cap   int   // nodes obtainable, or Unlimited
+}
+
+// capGPUs is the GPUs obtainable from the item, or unlimitedGPUs.
+func (it item) capGPUs() int {
+	if it.cap == Unlimited {
+		return unlimitedGPUs
+	}
+	return it.cap * it.size
+}
+
+// unlimitedGPUs stands for "no known bound" in GPU counts; sums saturate at it.
+const unlimitedGPUs = math.MaxInt32
+
+func addGPUs(a, b int) int { return min(a+b, unlimitedGPUs) }
+
+// table holds, for one group of items (a cloud, a zone, or everything), the
+// cheapest way to obtain exactly g GPUs for every g up to limit: a bounded
+// knapsack solved item by item, each item in O(limit) with a sliding-window
+// minimum per residue class of its node size.
+type table struct {
+	items []item
+	limit int
+	f     []value   // f[g]: best value for exactly g GPUs
+	used  [][]int32 // used[k][g]: nodes of items[k] in the best way to reach g with items[0..k]
+	avail int       // GPUs obtainable from the group, or unlimitedGPUs
+	rate  float64   // lowest price per GPU among the items (micro-USD), a linear lower bound
+}
+
+// pruneItems keeps, for each node size, only the cheapest items whose nodes
+// cover limit GPUs: an optimal solution never uses a dearer item of a size
+// while a cheaper one of the same size has nodes left (swapping a node never
+// costs more), and among equal prices the largest availability comes first,
+// which gives the fewest allocations. Items are returned by size, then in
+// that order.
+func pruneItems(items []item, limit int) []item {
+	sorted := append([]item(nil), items...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.size != b.size {
+			return a.size < b.size
+		}
+		if a.price != b.price {
+			return a.price < b.price
+		}
+		if a.cap != b.cap {
+			return a.cap == Unlimited || (b.cap != Unlimited && a.cap > b.cap)
+		}
+		return a.offer < b.offer
+	})
+	out := sorted[:0:0]
+	covered := map[int]int{}
+	for _, it := range sorted {
+		if covered[it.size] >= limit || it.cap == 0 {
+			continue
+		}
+		out = append(out, it)
+		covered[it.size] = addGPUs(covered[it.size], it.capGPUs())
+	}
+	return out
+}
+
+func buildTable(all []item, limit int) *table {
+	t := &table{items: pruneItems(all, limit), limit: limit, rate: math.Inf(1)}
+	for _, it := range all {
+		t.avail = addGPUs(t.avail, it.capGPUs())
+		t.rate = min(t.rate, float64(it.price)/float64(it.size))
+	}
+	prev := make([]value, limit+1)
+	cur := make([]value, limit+1)
+	for g := range prev {
+		prev[g] = infinite
+	}
+	prev[0] = value{}
+	t.used = make([][]int32, len(t.items))
+	dq := make([]int, 0, limit+1)
+	for k, it := range t.items {
+		used := make([]int32, limit+1)
+		a, p := it.size, it.price
+		key := func(r, tp int) value {
+			v := prev[r+a*tp]
+			return value{cost: v.cost - p*int64(tp), allocs: v.allocs}
+		}
+		for r := 0; r < a && r <= limit; r++ {
+			dq = dq[:0]
+			head := 0
+			for s := 0; r+a*s <= limit; s++ {
+				g := r + a*s
+				if s >= 1 && prev[g-a].finite() {
+					kn := key(r, s-1)
+					for len(dq) > head && !key(r, dq[len(dq)-1]).less(kn) {
+						dq = dq[:len(dq)-1]
+					}
+					dq = append(dq, s-1)
+				}
+				if it.cap != Unlimited {
+					for len(dq) > head && dq[head] < s-it.cap {
+						head++
+					}
+				}
+				best, n := prev[g], 0
+				if len(dq) > head {
+					tp := dq[head]
+					v := prev[r+a*tp]
+					cand := value{cost: v.cost + p*int64(s-tp), allocs: v.allocs + 1}
+					if cand.less(best) {
+						best, n = cand, s-tp
+					}
+				}
+				cur[g], used[g] = best, int32(n)
+			}
+		}
+		t.used[k] = used
+		prev, cur = cur, prev
+	}
+	t.f = prev
+	return t
+}
+
+// nodes reconstructs the nodes per item of the best way to reach exactly g
+// GPUs, adding them to out (offer index → nodes).
+func (t *table) nodes(g int, out map[int]int) {
+	for k := len(t.items) - 1; k >= 0; k-- {
+		n := int(t.used[k][g])
+		if n > 0 {
+			out[t.items[k].offer] += n
+			g -= n * t.items[k].size
+		}
+	}
+	if g != 0 {
+		panic("planner: table reconstruction did not reach zero GPUs")
+	}
+}
+
+// best returns the best total in [lo, limit] by value, then fewer GPUs.
+func (t *table) best(lo int) (int, value, bool) {
+	bestG, bestV := -1, infinite
+	for g := lo; g <= t.limit; g++ {
+		if t.f[g].less(bestV) {
+			bestG, bestV = g, t.f[g]
+		}
+	}
+	return bestG, bestV, bestG >= 0
+}
