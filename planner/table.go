@@ -163,11 +163,13 @@ func (t *table) nodes(g int, out map[int]int) {
 	}
 }
 
-// best returns the best total in [lo, limit] by value, then fewer GPUs.
+// best returns the best total in [lo, limit]: lowest cost, then fewest
+// GPUs, then fewest allocations (f[g] already has the fewest allocations
+// for its cost).
 func (t *table) best(lo int) (int, value, bool) {
 	bestG, bestV := -1, infinite
 	for g := lo; g <= t.limit; g++ {
-		if t.f[g].less(bestV) {
+		if t.f[g].cost < bestV.cost {
 			bestG, bestV = g, t.f[g]
 		}
 	}
