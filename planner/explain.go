@@ -257,8 +257,8 @@ func relaxations(c *Catalog, req *Request, obtainable int) []Relaxation {
 		}
 	}
 	for _, rel := range []struct {
-		field string
-		apply func(*Request) bool
+		field  string
+		apply  func(*Request) bool
 		change func(*Request, *Placement) string
 	}{
 		{"gang", func(r *Request) bool { ok := r.Gang; r.Gang = false; return ok }, func(*Request, *Placement) string { return "= false" }},
@@ -275,7 +275,9 @@ func relaxations(c *Catalog, req *Request, obtainable int) []Relaxation {
 			ok := len(r.GPUModels) > 0 || r.MinGPUMemoryGiB > 0
 			r.GPUModels = nil
 			return ok
-		}, func(orig *Request, p *Placement) string { return "add " + strings.Join(newValues(orig.GPUModels, p, modelOf), ", ") }},
+		}, func(orig *Request, p *Placement) string {
+			return "add " + strings.Join(newValues(orig.GPUModels, p, modelOf), ", ")
+		}},
 		{"residency", func(r *Request) bool { ok := len(r.Residency) > 0; r.Residency = nil; return ok },
 			func(orig *Request, p *Placement) string {
 				return "add " + strings.Join(newValues(orig.Residency, p, func(o *Offer) string {

@@ -108,7 +108,7 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 		canon, ok := lookupFold(models, strings.TrimSpace(m))
 		if !ok {
 			return n, &RequestError{Field: fmt.Sprintf("gpu_models[%d]", i),
-				Message: fmt.Sprintf("unknown GPU model %q; the catalog has %s", m, strings.Join(models, ", ")),
+				Message:     fmt.Sprintf("unknown GPU model %q; the catalog has %s", m, strings.Join(models, ", ")),
 				Suggestions: nearest(m, models, 3)}
 		}
 		n.GPUModels = append(n.GPUModels, canon)
@@ -290,23 +290,25 @@ func matchesResidency(r Region, codes []string) bool {
 	return false
 }
 
-// nearest returns up to n candidates closest to s by edit distance
-// (case-insensitive), closest first, ties alphabetical; only candidates
-// within a distance that makes them plausible typos.
+// nearest returns up to n candidates closest to s, closest first, ties
+// alphabetical; only candidates within a distance that makes them plausible
+// typos. Distance is the edit distance after folding case and look-alike
+// characters (O/0, I/l/1), less a half for a candidate that s begins (an
+// unfinished name).
 func nearest(s string, candidates []string, n int) []string {
 	type scored struct {
 		name string
-		d    int
+		d    float64
 	}
 	var list []scored
-	ls := strings.ToLower(s)
+	ls := fold(s)
 	for _, c := range candidates {
-		lc := strings.ToLower(c)
-		d := levenshtein(ls, lc)
-		if strings.HasPrefix(lc, ls) || strings.HasPrefix(ls, lc) {
-			d = min(d, 1)
+		lc := fold(c)
+		d := float64(levenshtein(ls, lc))
+		if strings.HasPrefix(lc, ls) {
+			d -= 0.5
 		}
-		if d <= max(2, len(s)/3) {
+		if d <= float64(max(2, len(s)/3)) {
 			list = append(list, scored{c, d})
 		}
 	}
@@ -321,6 +323,10 @@ func nearest(s string, candidates []string, n int) []string {
 		out = append(out, list[i].name)
 	}
 	return out
+}
+
+func fold(s string) string {
+	return strings.NewReplacer("o", "0", "i", "1", "l", "1").Replace(strings.ToLower(s))
 }
 
 func levenshtein(a, b string) int {
