@@ -42,6 +42,11 @@ type Catalog struct {
 	Sources []string
 
 	regions map[string]Region
+	// Derived at construction: offer IDs by index, distinct GPU models,
+	// residency codes.
+	ids       []string
+	models    []string
+	residency []string
 }
 
 // NewCatalog builds a catalog from offers and a region table. Offers are
@@ -68,8 +73,14 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 		seen[o.ID()] = true
 		c.Offers = append(c.Offers, o)
 	}
-	sort.SliceStable(c.Offers, func(i, j int) bool { return compareOffers(&c.Offers[i], &c.Offers[j]) < 0 })
+	slices.SortFunc(c.Offers, func(a, b Offer) int { return compareOffers(&a, &b) })
 	c.Version = versionOf(c.Offers, date)
+	c.ids = make([]string, len(c.Offers))
+	for i := range c.Offers {
+		c.ids[i] = c.Offers[i].ID()
+	}
+	c.models = c.distinct(func(o *Offer) string { return o.GPUModel })
+	c.residency = residencyCodes(c.regions)
 	return c, nil
 }
 
@@ -106,9 +117,7 @@ func (c *Catalog) Regions() []Region {
 }
 
 // GPUModels returns the distinct GPU models of the catalog's offers, sorted.
-func (c *Catalog) GPUModels() []string {
-	return c.distinct(func(o *Offer) string { return o.GPUModel })
-}
+func (c *Catalog) GPUModels() []string { return slices.Clone(c.models) }
 
 // Clouds returns the distinct clouds of the catalog's offers, sorted.
 func (c *Catalog) Clouds() []string {

@@ -55,8 +55,9 @@ func feasible(c *Catalog, req *Request) bool {
 
 func eligibleOffers(c *Catalog, req *Request) []int {
 	var out []int
+	f := newOfferFilter(c, req)
 	for i := range c.Offers {
-		if r, _ := filter(c, req, &c.Offers[i]); r == "" {
+		if f.eligible(&c.Offers[i]) {
 			out = append(out, i)
 		}
 	}

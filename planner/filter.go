@@ -39,17 +39,38 @@ type Rejection struct {
 	Detail  string `json:"detail"`
 }
 
-// filter decides, before any solving, whether an offer may be used at all.
-// It returns "" for an eligible offer.
-func filter(c *Catalog, req *Request, o *Offer) (Reason, string) {
+// offerFilter decides, before any solving, whether an offer may be used at
+// all. Build one per request with newOfferFilter: it prepares the lists
+// that rejection details quote.
+type offerFilter struct {
+	c   *Catalog
+	req *Request
+
+	clouds, capacityTypes, models, residency string
+}
+
+func newOfferFilter(c *Catalog, req *Request) *offerFilter {
+	return &offerFilter{
+		c: c, req: req,
+		clouds:        strings.Join(req.Clouds, ", "),
+		capacityTypes: strings.Join(stringsOf(req.CapacityTypes), ", "),
+		models:        strings.Join(req.GPUModels, ", "),
+		residency:     strings.Join(req.Residency, ", "),
+	}
+}
+
+// check returns "" for an eligible offer, else the first reason it fails
+// and a detail a person can act on.
+func (f *offerFilter) check(o *Offer) (Reason, string) {
+	req := f.req
 	if len(req.Clouds) > 0 && !slices.Contains(req.Clouds, o.Cloud) {
-		return ReasonCloud, fmt.Sprintf("cloud %s is not in clouds [%s]", o.Cloud, strings.Join(req.Clouds, ", "))
+		return ReasonCloud, fmt.Sprintf("cloud %s is not in clouds [%s]", o.Cloud, f.clouds)
 	}
 	if !slices.Contains(req.CapacityTypes, o.CapacityType) {
-		return ReasonCapacityType, fmt.Sprintf("capacity type %s is not in capacity_types [%s]", o.CapacityType, strings.Join(stringsOf(req.CapacityTypes), ", "))
+		return ReasonCapacityType, fmt.Sprintf("capacity type %s is not in capacity_types [%s]", o.CapacityType, f.capacityTypes)
 	}
 	if len(req.GPUModels) > 0 && !slices.Contains(req.GPUModels, o.GPUModel) {
-		return ReasonGPUModel, fmt.Sprintf("GPU model %s is not in gpu_models [%s]", o.GPUModel, strings.Join(req.GPUModels, ", "))
+		return ReasonGPUModel, fmt.Sprintf("GPU model %s is not in gpu_models [%s]", o.GPUModel, f.models)
 	}
 	if o.GPUMemoryGiB < req.MinGPUMemoryGiB {
 		return ReasonGPUMemory, fmt.Sprintf("%g GiB per GPU is below min_gpu_memory_gib %g", o.GPUMemoryGiB, req.MinGPUMemoryGiB)
@@ -63,14 +84,16 @@ func filter(c *Catalog, req *Request, o *Offer) (Reason, string) {
 	if req.Interconnect != "" && o.Interconnect.Rank() < req.Interconnect.Rank() {
 		return ReasonInterconnect, fmt.Sprintf("interconnect %s is below %s", o.Interconnect, req.Interconnect)
 	}
-	region, _ := c.Region(o.Cloud, o.Region)
-	if len(req.Residency) > 0 && !matchesResidency(region, req.Residency) {
-		return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), not in residency [%s]",
-			o.Site(), region.Country, region.Jurisdiction, strings.Join(req.Residency, ", "))
-	}
-	if matchesResidency(region, req.DenyResidency) {
-		return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), which deny_residency excludes",
-			o.Site(), region.Country, region.Jurisdiction)
+	if len(req.Residency) > 0 || len(req.DenyResidency) > 0 {
+		region, _ := f.c.Region(o.Cloud, o.Region)
+		if len(req.Residency) > 0 && !matchesResidency(region, req.Residency) {
+			return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), not in residency [%s]",
+				o.Site(), region.Country, region.Jurisdiction, f.residency)
+		}
+		if matchesResidency(region, req.DenyResidency) {
+			return ReasonResidency, fmt.Sprintf("%s is in %s (jurisdiction %s), which deny_residency excludes",
+				o.Site(), region.Country, region.Jurisdiction)
+		}
 	}
 	if req.MaxPricePerGPUHour > 0 && o.PricePerGPUHour() > req.MaxPricePerGPUHour {
 		return ReasonPriceCap, fmt.Sprintf("%.4f USD per GPU-hour is above max_price_per_gpu_hour %.4f", o.PricePerGPUHour(), req.MaxPricePerGPUHour)
@@ -79,4 +102,28 @@ func filter(c *Catalog, req *Request, o *Offer) (Reason, string) {
 		return ReasonAvailability, "no nodes obtainable (max_nodes = 0)"
 	}
 	return "", ""
+}
+
+// eligible reports whether an offer passes every filter, without building
+// a detail.
+func (f *offerFilter) eligible(o *Offer) bool {
+	req := f.req
+	if len(req.Clouds) > 0 && !slices.Contains(req.Clouds, o.Cloud) ||
+		!slices.Contains(req.CapacityTypes, o.CapacityType) ||
+		len(req.GPUModels) > 0 && !slices.Contains(req.GPUModels, o.GPUModel) ||
+		o.GPUMemoryGiB < req.MinGPUMemoryGiB ||
+		req.GPUsPerNode > 0 && o.GPUCount != req.GPUsPerNode ||
+		req.MinGPUsPerNode > 0 && o.GPUCount < req.MinGPUsPerNode ||
+		req.Interconnect != "" && o.Interconnect.Rank() < req.Interconnect.Rank() ||
+		req.MaxPricePerGPUHour > 0 && o.PricePerGPUHour() > req.MaxPricePerGPUHour ||
+		o.MaxNodes == 0 {
+		return false
+	}
+	if len(req.Residency) > 0 || len(req.DenyResidency) > 0 {
+		region, _ := f.c.Region(o.Cloud, o.Region)
+		if len(req.Residency) > 0 && !matchesResidency(region, req.Residency) || matchesResidency(region, req.DenyResidency) {
+			return false
+		}
+	}
+	return true
 }

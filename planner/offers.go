@@ -15,8 +15,9 @@ func Offers(c *Catalog, req Request) ([]Offer, error) {
 		return nil, err
 	}
 	var out []Offer
+	f := newOfferFilter(c, &n)
 	for i := range c.Offers {
-		if r, _ := filter(c, &n, &c.Offers[i]); r == "" {
+		if f.eligible(&c.Offers[i]) {
 			out = append(out, c.Offers[i])
 		}
 	}

@@ -101,9 +101,10 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 	n := *req
 	reasons := make([]Rejection, len(c.Offers))
 	var eligible []int
+	f := newOfferFilter(c, &n)
 	for i := range c.Offers {
-		if r, d := filter(c, &n, &c.Offers[i]); r != "" {
-			reasons[i] = Rejection{OfferID: c.Offers[i].ID(), Reason: r, Detail: d}
+		if r, d := f.check(&c.Offers[i]); r != "" {
+			reasons[i] = Rejection{OfferID: c.ids[i], Reason: r, Detail: d}
 		} else {
 			eligible = append(eligible, i)
 		}
@@ -116,8 +117,15 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 		return nil, explainInfeasible(c, &n, eligible, reasons)
 	}
 	p := &Placement{CatalogVersion: c.Version, Request: n}
-	for idx, nodes := range sol.nodes {
-		o := c.Offers[idx]
+	var allocIdx []int
+	for idx := range sol.nodes {
+		allocIdx = append(allocIdx, idx)
+	}
+	// Offer indices follow the canonical order, which is not the order
+	// allocations are listed in: sort indices by site.
+	slices.SortFunc(allocIdx, func(a, b int) int { return compareSites(&c.Offers[a], &c.Offers[b]) })
+	for _, idx := range allocIdx {
+		o, nodes := c.Offers[idx], sol.nodes[idx]
 		p.Allocations = append(p.Allocations, Allocation{
 			Offer: o, Nodes: nodes, GPUs: nodes * o.GPUCount, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes)),
 		})
@@ -125,8 +133,7 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 		p.TotalNodes += nodes
 	}
 	p.TotalHourlyUSD = microsToUSD(sol.value.cost)
-	slices.SortFunc(p.Allocations, func(a, b Allocation) int { return compareSites(&a.Offer, &b.Offer) })
-	addFallbacks(c, &n, p, eligible, sol)
+	addFallbacks(c, &n, p, allocIdx, eligible, sol)
 	p.Rejected = explainUnused(c, &n, p, eligible, sol, reasons)
 	return p, nil
 }
@@ -156,17 +163,28 @@ func spreadOK(req *Request, byCloud map[string]int, total int) bool {
 
 // addFallbacks ranks, for each allocation, the eligible offers that could
 // replace it whole: enough spare nodes, the same zone for a gang, and the
-// spread and GPU total still met after the swap.
-func addFallbacks(c *Catalog, req *Request, p *Placement, eligible []int, sol solution) {
+// spread and GPU total still met after the swap. Only the best MaxFallbacks
+// are kept, by hourly price, then the canonical offer order.
+func addFallbacks(c *Catalog, req *Request, p *Placement, allocIdx []int, eligible []int, sol solution) {
 	byCloud := p.GPUsByCloud()
+	type candidate struct {
+		idx, nodes int
+		cost       int64
+	}
+	better := func(x, y candidate) bool {
+		if x.cost != y.cost {
+			return x.cost < y.cost
+		}
+		return compareOffers(&c.Offers[x.idx], &c.Offers[y.idx]) < 0
+	}
 	for ai := range p.Allocations {
 		a := &p.Allocations[ai]
-		var fbs []Fallback
+		top := make([]candidate, 0, MaxFallbacks+1)
 		for _, idx := range eligible {
-			o := &c.Offers[idx]
-			if o.ID() == a.Offer.ID() {
+			if idx == allocIdx[ai] {
 				continue
 			}
+			o := &c.Offers[idx]
 			if req.Gang && (o.Cloud != a.Offer.Cloud || o.Region != a.Offer.Region || o.Zone != a.Offer.Zone) {
 				continue
 			}
@@ -174,29 +192,56 @@ func addFallbacks(c *Catalog, req *Request, p *Placement, eligible []int, sol so
 			if o.MaxNodes != Unlimited && o.MaxNodes-sol.nodes[idx] < nodes {
 				continue
 			}
+			cand := candidate{idx: idx, nodes: nodes, cost: o.priceMicros() * int64(nodes)}
+			if len(top) == MaxFallbacks && !better(cand, top[len(top)-1]) {
+				continue
+			}
 			total := p.TotalGPUs - a.GPUs + nodes*o.GPUCount
-			if total < req.GPUs {
+			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, o.Cloud, nodes*o.GPUCount) {
 				continue
 			}
-			after := map[string]int{}
-			for k, v := range byCloud {
-				after[k] = v
+			pos := len(top)
+			for pos > 0 && better(cand, top[pos-1]) {
+				pos--
 			}
-			after[a.Offer.Cloud] -= a.GPUs
-			after[o.Cloud] += nodes * o.GPUCount
-			if !spreadOK(req, after, total) {
-				continue
+			top = append(top[:pos], append([]candidate{cand}, top[pos:]...)...)
+			if len(top) > MaxFallbacks {
+				top = top[:MaxFallbacks]
 			}
-			fbs = append(fbs, Fallback{Offer: *o, Nodes: nodes, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes))})
 		}
-		slices.SortFunc(fbs, func(x, y Fallback) int {
-			return cmp.Or(cmpInt64(usdToMicros(x.HourlyUSD), usdToMicros(y.HourlyUSD)), compareOffers(&x.Offer, &y.Offer))
-		})
-		if len(fbs) > MaxFallbacks {
-			fbs = fbs[:MaxFallbacks]
+		a.Fallbacks = make([]Fallback, len(top))
+		for i, f := range top {
+			a.Fallbacks[i] = Fallback{Offer: c.Offers[f.idx], Nodes: f.nodes, HourlyUSD: microsToUSD(f.cost)}
 		}
-		a.Fallbacks = fbs
 	}
+}
+
+// spreadOKAfterSwap is spreadOK for byCloud with removed GPUs taken from
+// cloud from and added GPUs put on cloud to.
+func spreadOKAfterSwap(req *Request, byCloud map[string]int, total int, from string, removed int, to string, added int) bool {
+	limit := shareCap(total, req.Spread.sharePPM())
+	nonEmpty := 0
+	check := func(cloud string, g int) bool {
+		if cloud == from {
+			g -= removed
+		}
+		if cloud == to {
+			g += added
+		}
+		if g > 0 {
+			nonEmpty++
+		}
+		return g <= limit
+	}
+	for cloud, g := range byCloud {
+		if !check(cloud, g) {
+			return false
+		}
+	}
+	if _, ok := byCloud[to]; !ok && !check(to, 0) {
+		return false
+	}
+	return nonEmpty >= req.Spread.minClouds()
 }
 
 // explainUnused gives every eligible offer that the placement does not use
@@ -234,7 +279,7 @@ func explainUnused(c *Catalog, req *Request, p *Placement, eligible []int, sol s
 			r = Rejection{Reason: ReasonMoreExpensive, Detail: fmt.Sprintf("%.4f USD per GPU-hour; the dearest GPU used costs %.4f",
 				o.PricePerGPUHour(), dearest.PricePerGPUHour())}
 		}
-		r.OfferID = o.ID()
+		r.OfferID = c.ids[idx]
 		reasons[idx] = r
 	}
 	out := make([]Rejection, 0, len(c.Offers)-len(sol.nodes))

@@ -135,7 +135,7 @@ func checkPlacement(t *testing.T, c *Catalog, req Request, p *Placement) value {
 	zones := map[string]bool{}
 	for _, a := range p.Allocations {
 		o := a.Offer
-		if r, d := filter(c, &n, &o); r != "" {
+		if r, d := newOfferFilter(c, &n).check(&o); r != "" {
 			t.Fatalf("allocation %s violates %s: %s", o.ID(), r, d)
 		}
 		if o.MaxNodes != Unlimited && a.Nodes > o.MaxNodes {

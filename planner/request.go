@@ -102,7 +102,7 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 	if r.GPUs <= 0 {
 		return n, &RequestError{Field: "gpus", Message: fmt.Sprintf("must be at least 1, got %d", r.GPUs)}
 	}
-	models := c.GPUModels()
+	models := c.models
 	n.GPUModels = nil
 	for i, m := range r.GPUModels {
 		canon, ok := lookupFold(models, strings.TrimSpace(m))
@@ -227,9 +227,11 @@ var residencyAliases = map[string]string{"EEA": "EU", "EU/EEA": "EU", "GB": "GB"
 
 // ResidencyCodes returns every residency value the catalog's region table
 // accepts: jurisdictions, countries and cloud/region names, sorted.
-func (c *Catalog) ResidencyCodes() []string {
+func (c *Catalog) ResidencyCodes() []string { return slices.Clone(c.residency) }
+
+func residencyCodes(regions map[string]Region) []string {
 	set := map[string]bool{}
-	for _, r := range c.regions {
+	for _, r := range regions {
 		set[r.Jurisdiction] = true
 		set[r.Country] = true
 		set[r.Key()] = true
@@ -243,7 +245,7 @@ func (c *Catalog) ResidencyCodes() []string {
 }
 
 func normalizeResidency(c *Catalog, field string, values []string) ([]string, error) {
-	codes := c.ResidencyCodes()
+	codes := c.residency
 	var out []string
 	for i, v := range values {
 		v = strings.TrimSpace(v)

@@ -1,0 +1,105 @@
+package planner
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchRequests are the request shapes the benchmarks plan.
+var benchRequests = []struct {
+	name string
+	req  Request
+}{
+	// The README's request: H100/H200 in the EU over at least two clouds.
+	{"eu-spread", Request{GPUModels: []string{"H100", "H200"}, Residency: []string{"EU"},
+		CapacityTypes: []CapacityType{OnDemand, Spot}, Spread: Spread{MinClouds: 2, MaxShare: 0.6}}},
+	// Any GPU with at least 40 GiB anywhere, any node size: the largest
+	// eligible set and every node size at once.
+	{"global-any", Request{MinGPUMemoryGiB: 40, CapacityTypes: []CapacityType{OnDemand, Spot}}},
+	// Three clouds, none above 40%.
+	{"three-clouds", Request{GPUModels: []string{"H100", "A100"}, Spread: Spread{MinClouds: 3, MaxShare: 0.4}}},
+}
+
+func BenchmarkPlanEmbedded(b *testing.B) {
+	c := Embedded()
+	for _, rq := range benchRequests {
+		for _, gpus := range []int{8, 512, 4096} {
+			b.Run(fmt.Sprintf("%s/gpus=%d", rq.name, gpus), func(b *testing.B) {
+				req := rq.req
+				req.GPUs = gpus
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Plan(c, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// syntheticCatalog builds n offers over the embedded region table: four GPU
+// models, node sizes 1/2/4/8, on-demand and spot, prices spread ±30% around
+// a per-model base, a third of the offers with a max_nodes of 1-20.
+func syntheticCatalog(tb testing.TB, n int) *Catalog {
+	rng := rand.New(rand.NewPCG(uint64(n), 42))
+	regions := EmbeddedRegions()
+	models := []struct {
+		name string
+		mem  float64
+		base float64
+	}{{"H100", 80, 10}, {"H200", 141, 12}, {"A100", 40, 4}, {"L4", 24, 1}}
+	offers := make([]Offer, 0, n)
+	for i := 0; len(offers) < n; i++ {
+		r := regions[rng.IntN(len(regions))]
+		m := models[rng.IntN(len(models))]
+		size := []int{1, 2, 4, 8}[rng.IntN(4)]
+		o := Offer{
+			Cloud: r.Cloud, Region: r.Name, Zone: fmt.Sprintf("%s-%c", r.Name, 'a'+rng.IntN(3)),
+			InstanceType: fmt.Sprintf("syn-%s-%dg-%d", m.name, size, i), GPUModel: m.name, GPUCount: size,
+			GPUMemoryGiB: m.mem, CapacityType: CapacityTypes[rng.IntN(2)],
+			PriceUSDHour: float64(size) * m.base * (0.7 + 0.6*rng.Float64()), MaxNodes: Unlimited, Interconnect: NVLink,
+		}
+		if rng.IntN(3) == 0 {
+			o.MaxNodes = 1 + rng.IntN(20)
+		}
+		offers = append(offers, o)
+	}
+	c, err := NewCatalog(offers, regions, "", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+func BenchmarkPlanSynthetic(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		c := syntheticCatalog(b, n)
+		for _, rq := range benchRequests {
+			for _, gpus := range []int{512, 4096} {
+				b.Run(fmt.Sprintf("offers=%d/%s/gpus=%d", n, rq.name, gpus), func(b *testing.B) {
+					req := rq.req
+					req.GPUs = gpus
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := Plan(c, req); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkParseEmbedded measures loading the embedded catalog (done once
+// per process).
+func BenchmarkParseEmbedded(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseCatalog("offers.csv", embeddedOffersCSV); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
