@@ -104,6 +104,22 @@ type spreadGroup struct {
 	avail int
 	rate  float64
 	t     *table
+	segs  []segment // the table's items by price per GPU, for lowerBound
+}
+
+// segment is GPUs available at one price per GPU (micro-USD).
+type segment struct {
+	perGPU float64
+	gpus   int
+}
+
+func segmentsOf(items []item) []segment {
+	segs := make([]segment, len(items))
+	for i, it := range items {
+		segs[i] = segment{perGPU: float64(it.price) / float64(it.size), gpus: it.capGPUs()}
+	}
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].perGPU < segs[j].perGPU })
+	return segs
 }
 
 // ppm is the denominator of max_share in the solver's integer arithmetic.
@@ -172,6 +188,7 @@ func solveSpread(c *Catalog, req *Request, items []item) (solution, bool) {
 	for {
 		for _, g := range groups {
 			g.t = buildTable(g.items, min(limit, g.avail))
+			g.segs = segmentsOf(g.t.items)
 		}
 		s := &spreadSearch{groups: groups, k: k, share: share}
 		done := s.run(gpus, limit)
@@ -234,10 +251,46 @@ func (s *spreadSearch) pruneLevel(sameTotal bool) float64 {
 	return float64(s.best.cost) - tol + 1
 }
 
-// lowerBound is the least cost of exactly r GPUs from groups i.. with each
-// at most m GPUs, filling the cheapest groups first at their lowest price per
-// GPU; +Inf when they cannot hold r GPUs.
+// lowerBound is a lower bound on the cost of exactly r GPUs from groups
+// i.. with each group at most m GPUs: the fractional relaxation, filling
+// from the cheapest price per GPU across the groups' items within their
+// availability. It is +Inf when the groups cannot hold r GPUs.
 func (s *spreadSearch) lowerBound(i, r int) float64 {
+	rest := s.groups[i:]
+	var pos, taken [8]int
+	if len(rest) > len(pos) {
+		return s.linearBound(i, r)
+	}
+	cost := 0.0
+	for r > 0 {
+		best := -1
+		for j, g := range rest {
+			if pos[j] < len(g.segs) && taken[j] < min(s.m, g.t.limit) &&
+				(best < 0 || g.segs[pos[j]].perGPU < rest[best].segs[pos[best]].perGPU) {
+				best = j
+			}
+		}
+		if best < 0 {
+			return math.Inf(1)
+		}
+		g := rest[best]
+		seg := g.segs[pos[best]]
+		take := min(r, seg.gpus, min(s.m, g.t.limit)-taken[best])
+		cost += float64(take) * seg.perGPU
+		r -= take
+		taken[best] += take
+		// A segment only partly taken means r or the group's cap ran out:
+		// the loop ends or the group is skipped from now on.
+		if take == seg.gpus {
+			pos[best]++
+		}
+	}
+	return cost
+}
+
+// linearBound is the cruder bound used for very many groups: every GPU of a
+// group at its lowest price per GPU.
+func (s *spreadSearch) linearBound(i, r int) float64 {
 	cost := 0.0
 	for _, g := range s.groups[i:] {
 		if r == 0 {
