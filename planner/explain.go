@@ -94,7 +94,12 @@ func explainInfeasible(c *Catalog, req *Request, eligible []int, reasons []Rejec
 			e.Message = fmt.Sprintf("no single zone has %d GPUs; the largest, %s, has %d", req.GPUs, bestZoneName, bestZone)
 		case len(clouds) < req.Spread.minClouds():
 			e.Constraint = "spread.min_clouds"
-			e.Message = fmt.Sprintf("only %d clouds (%s) have offers that meet the request (%s)", len(clouds), strings.Join(sortedKeys(clouds), ", "), describe(req))
+			verb := "clouds (%s) have"
+			if len(clouds) == 1 {
+				verb = "cloud (%s) has"
+			}
+			e.Message = fmt.Sprintf("only %d "+verb+" offers that meet the request (%s), spread.min_clouds is %d",
+				len(clouds), strings.Join(sortedKeys(clouds), ", "), describe(req), req.Spread.minClouds())
 		case req.Spread.sharePPM() < ppm:
 			e.Constraint = "spread.max_share"
 			e.Message = fmt.Sprintf("with at most %g of the GPUs on any one cloud, at most %d GPUs can be placed (%s)", req.Spread.MaxShare, e.Obtainable, describe(req))

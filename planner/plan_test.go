@@ -300,7 +300,7 @@ func TestInfeasibleExplains(t *testing.T) {
 			"spread.max_share", "at most 40 GPUs can be placed",
 			[]string{"gpus <= 40", "spread.max_share >= 0.67", "residency add US"}},
 		{"min_clouds", Request{GPUs: 8, GPUModels: []string{"A100"}, Spread: Spread{MinClouds: 2}},
-			"spread.min_clouds", "only 1 clouds (aws)",
+			"spread.min_clouds", "only 1 cloud (aws) has offers",
 			[]string{"spread.min_clouds <= 1", "gpu_models add H100"}},
 		{"gang", Request{GPUs: 40, GPUModels: []string{"H100"}, Residency: []string{"EU"}, Gang: true},
 			"gang", "no single zone has 40 GPUs; the largest, aws/eu-central-1 zone euc1-az1, has 32",

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestPlanJSON(t *testing.T) {
+	code, out, stderr := runCLI("plan", "--gpus", "64", "--gpu-models", "H100,H200", "--gpus-per-node", "8",
+		"--residency", "EU", "--min-clouds", "2", "--max-share", "0.6", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"allocations", "catalog_version", "rejected", "total_gpus", "total_hourly_usd"}; !slices.Equal(keys, want) {
+		t.Fatalf("keys %v, want %v", keys, want)
+	}
+	var p placementOutput
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	clouds := map[string]int{}
+	sum := 0.0
+	for _, a := range p.Allocations {
+		if a.GPUsPerNode != 8 || a.Nodes <= 0 || a.CapacityType != "on_demand" {
+			t.Fatalf("allocation %+v", a)
+		}
+		clouds[a.Cloud] += a.Nodes * a.GPUsPerNode
+		sum += a.HourlyUSD
+	}
+	if len(clouds) < 2 || p.TotalGPUs < 64 {
+		t.Fatalf("placement over %v with %d GPUs", clouds, p.TotalGPUs)
+	}
+	for c, g := range clouds {
+		if float64(g) > 0.6*float64(p.TotalGPUs) {
+			t.Fatalf("%s holds %d of %d GPUs", c, g, p.TotalGPUs)
+		}
+	}
+	if d := sum - p.TotalHourlyUSD; d > 1e-6 || d < -1e-6 {
+		t.Fatalf("allocations sum to %v, total %v", sum, p.TotalHourlyUSD)
+	}
+	if p.Rejected["gpu_model"] == 0 || p.Rejected["residency"] == 0 {
+		t.Fatalf("rejected %v", p.Rejected)
+	}
+	// Same input, same bytes.
+	_, again, _ := runCLI("plan", "--gpus", "64", "--gpu-models", "H100,H200", "--gpus-per-node", "8",
+		"--residency", "EU", "--min-clouds", "2", "--max-share", "0.6", "--format", "json")
+	if again != out {
+		t.Fatal("second run printed different JSON")
+	}
+}
+
+func TestPlanTable(t *testing.T) {
+	code, out, stderr := runCLI("plan", "--gpus", "16", "--gpu-models", "H100", "--residency", "CH")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"Placement: 16 GPUs", "CLOUD  REGION", "switzerlandnorth", "Fallbacks", "Rejected offers"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanExitStatuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"infeasible", []string{"plan", "--gpus", "64", "--gpu-models", "H100", "--residency", "CH", "--min-clouds", "2"}, exitInfeasible, "nearest feasible requests: spread.min_clouds <= 1"},
+		{"missing gpus", []string{"plan", "--gpu-models", "H100"}, exitUsage, "flag -gpus is required"},
+		{"bad flag", []string{"plan", "--gpus", "8", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
+		{"bad number", []string{"plan", "--gpus", "many"}, exitUsage, "invalid value \"many\" for flag -gpus"},
+		{"bad format", []string{"plan", "--gpus", "8", "--format", "yaml"}, exitUsage, "expected table or json"},
+		{"unknown model", []string{"plan", "--gpus", "8", "--gpu-models", "H1OO"}, exitUsage, "did you mean \"H100\""},
+		{"bad share", []string{"plan", "--gpus", "8", "--max-share", "1.5"}, exitUsage, "spread.max_share: must be in (0, 1]"},
+		{"stray argument", []string{"plan", "--gpus", "8", "extra"}, exitUsage, "unexpected argument \"extra\""},
+		{"no command", nil, exitUsage, "Usage:"},
+		{"unknown command", []string{"apply"}, exitUsage, "unknown command \"apply\""},
+		{"missing catalog", []string{"offers", "--catalog", "/nonexistent.csv"}, exitUsage, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestOffersWithCatalogFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rates.csv")
+	data := "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour,max_nodes\n" +
+		"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,40,16,3\n" +
+		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,72,,\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI("offers", "--catalog", path, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var o offersOutput
+	if err := json.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range o.Offers {
+		got = append(got, x.ID())
+	}
+	want := []string{"aws/eu-central-1/euc1-az1/p5.48xlarge/spot", "aws/eu-central-1/euc1-az1/p5.48xlarge/on_demand", "gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("offers %v, want %v (cheapest per GPU-hour first)", got, want)
+	}
+	// The catalog file replaces the embedded catalog for plan too: 5 nodes
+	// are needed and aws has only 3 on-demand.
+	code, out, stderr = runCLI("plan", "--catalog", path, "--gpus", "40", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var p placementOutput
+	json.Unmarshal([]byte(out), &p)
+	if len(p.Allocations) != 2 || p.Allocations[0].Nodes != 3 || p.Allocations[1].Nodes != 2 {
+		t.Fatalf("allocations %+v", p.Allocations)
+	}
+	// Malformed catalog: file, line and column.
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte(strings.Replace(data, ",40,16,3", ",forty,16,3", 1)), 0o644)
+	code, _, stderr = runCLI("plan", "--catalog", bad, "--gpus", "8")
+	if code != exitUsage || !strings.Contains(stderr, bad+":2:") || !strings.Contains(stderr, "column price_usd_hour") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestOffersTable(t *testing.T) {
+	code, out, _ := runCLI("offers", "--gpu-models", "H200", "--limit", "3")
+	if code != exitOK || !strings.Contains(out, "USD/GPU-H") || !strings.Contains(out, "3 of ") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
