@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -80,7 +79,7 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 		c.ids[i] = c.Offers[i].ID()
 	}
 	c.models = c.distinct(func(o *Offer) string { return o.GPUModel })
-	c.residency = residencyCodes(c.regions)
+	c.residency = c.regionValues(regionJurisdiction, regionCountry, Region.Key)
 	return c, nil
 }
 
@@ -129,10 +128,5 @@ func (c *Catalog) distinct(key func(*Offer) string) []string {
 	for i := range c.Offers {
 		set[key(&c.Offers[i])] = true
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(set)
 }

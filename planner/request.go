@@ -137,7 +137,7 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 	if n.DenyResidency, err = normalizeResidency(c, "deny_residency", r.DenyResidency); err != nil {
 		return n, err
 	}
-	known := cloudsOfRegions(c)
+	known := c.regionValues(regionCloud)
 	n.Clouds = nil
 	for i, cl := range r.Clouds {
 		canon, ok := lookupFold(known, strings.TrimSpace(cl))
@@ -209,19 +209,6 @@ func sortedUnique(xs []string) []string {
 	return slices.Compact(out)
 }
 
-func cloudsOfRegions(c *Catalog) []string {
-	set := map[string]bool{}
-	for _, r := range c.regions {
-		set[r.Cloud] = true
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // residencyAliases are accepted spellings of jurisdiction codes.
 var residencyAliases = map[string]string{"EEA": "EU", "EU/EEA": "EU", "GB": "GB"}
 
@@ -229,20 +216,21 @@ var residencyAliases = map[string]string{"EEA": "EU", "EU/EEA": "EU", "GB": "GB"
 // accepts: jurisdictions, countries and cloud/region names, sorted.
 func (c *Catalog) ResidencyCodes() []string { return slices.Clone(c.residency) }
 
-func residencyCodes(regions map[string]Region) []string {
+// regionValues collects the distinct values of the region table's fields,
+// sorted.
+func (c *Catalog) regionValues(fields ...func(Region) string) []string {
 	set := map[string]bool{}
-	for _, r := range regions {
-		set[r.Jurisdiction] = true
-		set[r.Country] = true
-		set[r.Key()] = true
+	for _, r := range c.regions {
+		for _, f := range fields {
+			set[f(r)] = true
+		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(set)
 }
+
+func regionCloud(r Region) string        { return r.Cloud }
+func regionJurisdiction(r Region) string { return r.Jurisdiction }
+func regionCountry(r Region) string      { return r.Country }
 
 func normalizeResidency(c *Catalog, field string, values []string) ([]string, error) {
 	codes := c.residency
@@ -261,25 +249,12 @@ func normalizeResidency(c *Catalog, field string, values []string) ([]string, er
 		if !slices.Contains(codes, canon) {
 			return nil, &RequestError{Field: fmt.Sprintf("%s[%d]", field, i),
 				Message: fmt.Sprintf("unknown jurisdiction, country or cloud/region %q; expected a jurisdiction (%s), an ISO country code (DE, FR, ...) or a cloud/region such as aws/eu-central-1",
-					v, strings.Join(jurisdictions(c), ", ")),
+					v, strings.Join(c.regionValues(regionJurisdiction), ", ")),
 				Suggestions: nearest(v, codes, 3)}
 		}
 		out = append(out, canon)
 	}
 	return sortedUnique(out), nil
-}
-
-func jurisdictions(c *Catalog) []string {
-	set := map[string]bool{}
-	for _, r := range c.regions {
-		set[r.Jurisdiction] = true
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // matchesResidency reports whether a region matches one of the codes.
