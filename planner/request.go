@@ -267,6 +267,10 @@ func matchesResidency(r Region, codes []string) bool {
 	return false
 }
 
+// Nearest returns up to n candidates that look like typos of s, closest
+// first: the suggestions of RequestError, for callers validating names.
+func Nearest(s string, candidates []string, n int) []string { return nearest(s, candidates, n) }
+
 // nearest returns up to n candidates closest to s, closest first, ties
 // alphabetical; only candidates within a distance that makes them plausible
 // typos. Distance is the edit distance after folding case and look-alike

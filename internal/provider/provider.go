@@ -1,14 +1,27 @@
 // Package provider is the Terraform glue of gpufleet: schema, validation
-// and state; the work happens in planner and the packages below it.
+// and state; the decisions are made by the planner package.
 package provider
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 var _ provider.Provider = &GPUFleetProvider{}
@@ -23,25 +36,284 @@ func New(version string) func() provider.Provider {
 	return func() provider.Provider { return &GPUFleetProvider{version: version} }
 }
 
+// providerData is what Configure hands to resources and data sources.
+type providerData struct {
+	// catalog is the embedded catalog or the configured file, restricted to
+	// the enabled clouds and regions, with discounts and overrides applied.
+	catalog  *planner.Catalog
+	simulate bool
+	// enabledClouds are the clouds the configuration enables (all when no
+	// cloud block is set).
+	enabledClouds []string
+}
+
+type providerModel struct {
+	Simulate types.Bool    `tfsdk:"simulate"`
+	AWS      *awsModel     `tfsdk:"aws"`
+	GCP      *gcpModel     `tfsdk:"gcp"`
+	Azure    *azureModel   `tfsdk:"azure"`
+	Catalog  *catalogModel `tfsdk:"catalog"`
+}
+
+type awsModel struct {
+	Regions   types.List         `tfsdk:"regions"`
+	Endpoints *awsEndpointsModel `tfsdk:"endpoints"`
+}
+
+type awsEndpointsModel struct {
+	EKS     types.String `tfsdk:"eks"`
+	EC2     types.String `tfsdk:"ec2"`
+	IAM     types.String `tfsdk:"iam"`
+	Pricing types.String `tfsdk:"pricing"`
+	STS     types.String `tfsdk:"sts"`
+}
+
+type gcpModel struct {
+	Project   types.String       `tfsdk:"project"`
+	Regions   types.List         `tfsdk:"regions"`
+	Endpoints *gcpEndpointsModel `tfsdk:"endpoints"`
+}
+
+type gcpEndpointsModel struct {
+	Container types.String `tfsdk:"container"`
+	Compute   types.String `tfsdk:"compute"`
+	Billing   types.String `tfsdk:"billing"`
+}
+
+type azureModel struct {
+	SubscriptionID types.String         `tfsdk:"subscription_id"`
+	Regions        types.List           `tfsdk:"regions"`
+	Endpoints      *azureEndpointsModel `tfsdk:"endpoints"`
+}
+
+type azureEndpointsModel struct {
+	ResourceManager types.String `tfsdk:"resource_manager"`
+	ActiveDirectory types.String `tfsdk:"active_directory"`
+}
+
+type catalogModel struct {
+	File            types.String          `tfsdk:"file"`
+	DiscountPercent types.Map             `tfsdk:"discount_percent"`
+	PriceOverrides  []priceOverrideModel `tfsdk:"price_overrides"`
+}
+
+type priceOverrideModel struct {
+	Cloud        types.String  `tfsdk:"cloud"`
+	InstanceType types.String  `tfsdk:"instance_type"`
+	Region       types.String  `tfsdk:"region"`
+	CapacityType types.String  `tfsdk:"capacity_type"`
+	PriceUSDHour types.Float64 `tfsdk:"price_usd_hour"`
+}
+
+var cloudNames = []string{"aws", "gcp", "azure"}
+
 // Metadata names the provider.
 func (p *GPUFleetProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
 	resp.TypeName = "gpufleet"
 	resp.Version = p.version
 }
 
-// Schema describes the provider configuration.
-func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "Plans and provisions GPU fleets across AWS, GCP and Azure.",
+func endpointAttr(service string) schema.StringAttribute {
+	return schema.StringAttribute{
+		Optional:    true,
+		Description: fmt.Sprintf("Base URL of the %s API, replacing the SDK's default endpoint (tests, proxies, private endpoints).", service),
+		Validators:  []validator.String{httpURL()},
 	}
 }
 
-// Configure prepares the provider; nothing to configure yet.
-func (p *GPUFleetProvider) Configure(context.Context, provider.ConfigureRequest, *provider.ConfigureResponse) {
+func regionsAttr(cloud string) schema.ListAttribute {
+	return schema.ListAttribute{
+		ElementType: types.StringType,
+		Optional:    true,
+		Description: fmt.Sprintf("%s regions gpufleet may place capacity in. Unset: every region of the catalog.", cloud),
+		Validators:  []validator.List{listvalidator.UniqueValues(), listvalidator.SizeAtLeast(1)},
+	}
+}
+
+// Schema describes the provider configuration.
+func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "Plans GPU capacity across AWS, GCP and Azure by price, availability and residency rules, " +
+			"and provisions it. Planning needs no credentials. A cloud is enabled by configuring its block; " +
+			"with no cloud block, every cloud is enabled for planning.",
+		Attributes: map[string]schema.Attribute{
+			"simulate": schema.BoolAttribute{
+				Optional:    true,
+				Description: "Use simulated clouds on the local machine instead of real ones (offline demos and tests).",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"aws": schema.SingleNestedBlock{
+				Description: "Enables AWS. Credentials come from the AWS SDK's default chain (environment, shared config, web identity).",
+				Attributes:  map[string]schema.Attribute{"regions": regionsAttr("AWS")},
+				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{
+					Description: "Endpoint overrides per AWS service.",
+					Attributes: map[string]schema.Attribute{
+						"eks": endpointAttr("EKS"), "ec2": endpointAttr("EC2"), "iam": endpointAttr("IAM"),
+						"pricing": endpointAttr("Pricing"), "sts": endpointAttr("STS"),
+					},
+				}},
+			},
+			"gcp": schema.SingleNestedBlock{
+				Description: "Enables GCP. Credentials come from Application Default Credentials.",
+				Attributes: map[string]schema.Attribute{
+					"project": schema.StringAttribute{Optional: true, Description: "Project to create clusters in."},
+					"regions": regionsAttr("GCP"),
+				},
+				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{
+					Description: "Endpoint overrides per GCP service.",
+					Attributes: map[string]schema.Attribute{
+						"container": endpointAttr("GKE (container)"), "compute": endpointAttr("Compute Engine"),
+						"billing": endpointAttr("Cloud Billing Catalog"),
+					},
+				}},
+			},
+			"azure": schema.SingleNestedBlock{
+				Description: "Enables Azure. Credentials come from azidentity's default chain.",
+				Attributes: map[string]schema.Attribute{
+					"subscription_id": schema.StringAttribute{Optional: true, Description: "Subscription to create clusters in."},
+					"regions":         regionsAttr("Azure"),
+				},
+				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{
+					Description: "Endpoint overrides for Azure.",
+					Attributes: map[string]schema.Attribute{
+						"resource_manager": endpointAttr("Azure Resource Manager"),
+						"active_directory": endpointAttr("Microsoft Entra ID authority"),
+					},
+				}},
+			},
+			"catalog": schema.SingleNestedBlock{
+				Description: "Where offers and prices come from. Unset: the catalog embedded in the provider.",
+				Attributes: map[string]schema.Attribute{
+					"file": schema.StringAttribute{
+						Optional: true,
+						Description: "Catalog CSV replacing the embedded catalog. Columns: " + strings.Join(planner.CatalogColumns, ",") +
+							"[,max_nodes].",
+					},
+					"discount_percent": schema.MapAttribute{
+						ElementType: types.Float64Type,
+						Optional:    true,
+						Description: "Discount per cloud in percent, e.g. `{ aws = 12 }`, applied to every price of that cloud.",
+						Validators: []validator.Map{
+							mapvalidator.KeysAre(stringvalidator.OneOf(cloudNames...)),
+							mapvalidator.ValueFloat64sAre(float64validator.AtLeast(0), float64validator.AtMost(99.99)),
+						},
+					},
+					"price_overrides": schema.ListNestedAttribute{
+						Optional:    true,
+						Description: "Negotiated prices per instance type; not discounted. The most specific match wins.",
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"cloud": schema.StringAttribute{Required: true, Description: "Cloud of the instance type.",
+								Validators: []validator.String{stringvalidator.OneOf(cloudNames...)}},
+							"instance_type": schema.StringAttribute{Required: true, Description: "Instance type, machine type or VM size."},
+							"region":        schema.StringAttribute{Optional: true, Description: "Only this region. Unset: every region."},
+							"capacity_type": schema.StringAttribute{Optional: true, Description: "Only this capacity type (`on_demand` or `spot`). Unset: both.",
+								Validators: []validator.String{stringvalidator.OneOf(string(planner.OnDemand), string(planner.Spot))}},
+							"price_usd_hour": schema.Float64Attribute{Required: true, Description: "Price of one node for one hour, in USD.",
+								Validators: []validator.Float64{float64validator.AtLeast(0.000001)}},
+						}},
+					},
+				},
+			},
+		},
+	}
+}
+
+// Configure builds the catalog the provider plans with.
+func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	base := planner.Embedded()
+	adj := planner.Adjustments{Regions: map[string][]string{}, DiscountPercent: map[string]float64{}}
+	for _, c := range []struct {
+		name    string
+		enabled bool
+		regions types.List
+	}{
+		{"aws", cfg.AWS != nil, listOrNull(cfg.AWS, func(m *awsModel) types.List { return m.Regions })},
+		{"gcp", cfg.GCP != nil, listOrNull(cfg.GCP, func(m *gcpModel) types.List { return m.Regions })},
+		{"azure", cfg.Azure != nil, listOrNull(cfg.Azure, func(m *azureModel) types.List { return m.Regions })},
+	} {
+		if !c.enabled {
+			continue
+		}
+		adj.Clouds = append(adj.Clouds, c.name)
+		regions := stringList(ctx, c.regions, &resp.Diagnostics)
+		known := regionNames(base, c.name)
+		for i, r := range regions {
+			if !slices.Contains(known, r) {
+				resp.Diagnostics.AddAttributeError(path.Root(c.name).AtName("regions").AtListIndex(i), "Unknown region",
+					fmt.Sprintf("%q is not a %s region gpufleet knows.%s Known regions: %s.", r, c.name,
+						didYouMean(r, known), strings.Join(known, ", ")))
+			}
+		}
+		adj.Regions[c.name] = regions
+	}
+	data := &providerData{simulate: cfg.Simulate.ValueBool(), enabledClouds: adj.Clouds}
+	if len(data.enabledClouds) == 0 {
+		data.enabledClouds = cloudNames
+	}
+	if cfg.Catalog != nil {
+		if f := cfg.Catalog.File; !f.IsNull() && !f.IsUnknown() && f.ValueString() != "" {
+			c, err := planner.LoadCatalogFile(f.ValueString())
+			if err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("catalog").AtName("file"), "Cannot read the catalog file", err.Error())
+				return
+			}
+			base = c
+		}
+		for cloud, v := range floatMap(ctx, cfg.Catalog.DiscountPercent, &resp.Diagnostics) {
+			adj.DiscountPercent[cloud] = v
+		}
+		for _, o := range cfg.Catalog.PriceOverrides {
+			adj.Overrides = append(adj.Overrides, planner.PriceOverride{
+				Cloud: o.Cloud.ValueString(), InstanceType: o.InstanceType.ValueString(), Region: o.Region.ValueString(),
+				CapacityType: planner.CapacityType(o.CapacityType.ValueString()), PriceUSDHour: o.PriceUSDHour.ValueFloat64(),
+			})
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cat, err := base.Adjust(adj)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("catalog"), "Invalid catalog adjustments", err.Error())
+		return
+	}
+	data.catalog = cat
+	tflog.Debug(ctx, "gpufleet catalog ready", map[string]any{
+		"catalog_version": cat.Version, "offers": len(cat.Offers), "clouds": data.enabledClouds, "simulate": data.simulate,
+	})
+	resp.DataSourceData = data
+	resp.ResourceData = data
 }
 
 // Resources lists the provider's resources.
-func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource { return nil }
+func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{NewPlacementResource}
+}
 
 // DataSources lists the provider's data sources.
-func (p *GPUFleetProvider) DataSources(context.Context) []func() datasource.DataSource { return nil }
+func (p *GPUFleetProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{NewOffersDataSource}
+}
+
+func listOrNull[M any](m *M, get func(*M) types.List) types.List {
+	if m == nil {
+		return types.ListNull(types.StringType)
+	}
+	return get(m)
+}
+
+func regionNames(c *planner.Catalog, cloud string) []string {
+	var out []string
+	for _, r := range c.Regions() {
+		if r.Cloud == cloud {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}

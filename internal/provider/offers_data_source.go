@@ -1,0 +1,158 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+var (
+	_ datasource.DataSource              = &OffersDataSource{}
+	_ datasource.DataSourceWithConfigure = &OffersDataSource{}
+)
+
+// OffersDataSource lists catalog offers, like `gpufleet offers`.
+type OffersDataSource struct {
+	data *providerData
+}
+
+// NewOffersDataSource is the gpufleet_offers constructor.
+func NewOffersDataSource() datasource.DataSource { return &OffersDataSource{} }
+
+type offersModel struct {
+	filterModel
+	Limit          types.Int64  `tfsdk:"limit"`
+	ID             types.String `tfsdk:"id"`
+	CatalogVersion types.String `tfsdk:"catalog_version"`
+	Offers         types.List   `tfsdk:"offers"`
+}
+
+// offerModel is one offer in gpufleet_offers.
+type offerModel struct {
+	ID              string  `tfsdk:"id"`
+	Cloud           string  `tfsdk:"cloud"`
+	Region          string  `tfsdk:"region"`
+	Zone            string  `tfsdk:"zone"`
+	Country         string  `tfsdk:"country"`
+	Jurisdiction    string  `tfsdk:"jurisdiction"`
+	InstanceType    string  `tfsdk:"instance_type"`
+	GPUModel        string  `tfsdk:"gpu_model"`
+	GPUCount        int64   `tfsdk:"gpu_count"`
+	GPUMemoryGiB    float64 `tfsdk:"gpu_memory_gib"`
+	VCPUs           int64   `tfsdk:"vcpus"`
+	MemoryGiB       float64 `tfsdk:"memory_gib"`
+	CapacityType    string  `tfsdk:"capacity_type"`
+	PriceUSDHour    float64 `tfsdk:"price_usd_hour"`
+	PricePerGPUHour float64 `tfsdk:"price_per_gpu_hour"`
+	MaxNodes        int64   `tfsdk:"max_nodes"`
+	Interconnect    string  `tfsdk:"interconnect"`
+	Fabric          string  `tfsdk:"fabric"`
+}
+
+var offerAttrTypes = map[string]attr.Type{
+	"id": types.StringType, "cloud": types.StringType, "region": types.StringType, "zone": types.StringType,
+	"country": types.StringType, "jurisdiction": types.StringType, "instance_type": types.StringType,
+	"gpu_model": types.StringType, "gpu_count": types.Int64Type, "gpu_memory_gib": types.Float64Type,
+	"vcpus": types.Int64Type, "memory_gib": types.Float64Type, "capacity_type": types.StringType,
+	"price_usd_hour": types.Float64Type, "price_per_gpu_hour": types.Float64Type, "max_nodes": types.Int64Type,
+	"interconnect": types.StringType, "fabric": types.StringType,
+}
+
+// Metadata names the data source.
+func (d *OffersDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_offers"
+}
+
+// Schema describes gpufleet_offers.
+func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := dataSourceFilterAttributes()
+	attrs["limit"] = schema.Int64Attribute{Optional: true, Description: "Return at most this many offers (the cheapest).",
+		Validators: []validator.Int64{int64validator.AtLeast(1)}}
+	attrs["id"] = schema.StringAttribute{Computed: true, Description: "The catalog version the offers come from."}
+	attrs["catalog_version"] = schema.StringAttribute{Computed: true, Description: "Version of the catalog: its date and a digest of its offers."}
+	attrs["offers"] = schema.ListNestedAttribute{
+		Computed:    true,
+		Description: "Offers passing the filters, cheapest per GPU-hour first (ties: price per node, cloud, region, zone, instance type, capacity type).",
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"id":                 schema.StringAttribute{Computed: true, Description: "cloud/region/zone/instance_type/capacity_type."},
+			"cloud":              schema.StringAttribute{Computed: true, Description: "Cloud."},
+			"region":             schema.StringAttribute{Computed: true, Description: "Region."},
+			"zone":               schema.StringAttribute{Computed: true, Description: "Zone (empty for clouds priced per region)."},
+			"country":            schema.StringAttribute{Computed: true, Description: "ISO 3166 country of the region."},
+			"jurisdiction":       schema.StringAttribute{Computed: true, Description: "Jurisdiction of the region (`EU`, `US`, `UK`, ...)."},
+			"instance_type":      schema.StringAttribute{Computed: true, Description: "Instance type, machine type or VM size."},
+			"gpu_model":          schema.StringAttribute{Computed: true, Description: "GPU model."},
+			"gpu_count":          schema.Int64Attribute{Computed: true, Description: "GPUs per node."},
+			"gpu_memory_gib":     schema.Float64Attribute{Computed: true, Description: "Memory per GPU in GiB."},
+			"vcpus":              schema.Int64Attribute{Computed: true, Description: "vCPUs per node."},
+			"memory_gib":         schema.Float64Attribute{Computed: true, Description: "Memory per node in GiB."},
+			"capacity_type":      schema.StringAttribute{Computed: true, Description: "`on_demand` or `spot`."},
+			"price_usd_hour":     schema.Float64Attribute{Computed: true, Description: "Price of one node for one hour, USD."},
+			"price_per_gpu_hour": schema.Float64Attribute{Computed: true, Description: "Price per GPU-hour, USD."},
+			"max_nodes":          schema.Int64Attribute{Computed: true, Description: "Nodes obtainable; -1 when unknown (unlimited)."},
+			"interconnect":       schema.StringAttribute{Computed: true, Description: "GPU interconnect: `pcie`, `nvlink` or `nvswitch`."},
+			"fabric":             schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric (`efa`, `infiniband`, `gpudirect-tcpx`, ...), empty if none."},
+		}},
+	}
+	resp.Schema = schema.Schema{
+		Description: "Lists GPU offers from the provider's catalog that pass the filters, cheapest per GPU-hour first, like `gpufleet offers`.",
+		Attributes:  attrs,
+	}
+}
+
+// Configure receives the provider's catalog.
+func (d *OffersDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	d.data = data
+}
+
+// Read filters the catalog.
+func (d *OffersDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m offersModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || d.data == nil {
+		return
+	}
+	cat := d.data.catalog
+	offers, err := planner.Offers(cat, m.request(ctx, &resp.Diagnostics))
+	if err != nil {
+		addPlannerError(&resp.Diagnostics, err)
+		return
+	}
+	if n := m.Limit.ValueInt64(); n > 0 && int64(len(offers)) > n {
+		offers = offers[:n]
+	}
+	values := make([]offerModel, len(offers))
+	for i, o := range offers {
+		r, _ := cat.Region(o.Cloud, o.Region)
+		values[i] = offerModel{
+			ID: o.ID(), Cloud: o.Cloud, Region: o.Region, Zone: o.Zone, Country: r.Country, Jurisdiction: r.Jurisdiction,
+			InstanceType: o.InstanceType, GPUModel: o.GPUModel, GPUCount: int64(o.GPUCount), GPUMemoryGiB: o.GPUMemoryGiB,
+			VCPUs: int64(o.VCPUs), MemoryGiB: o.MemoryGiB, CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour,
+			PricePerGPUHour: o.PricePerGPUHour(), MaxNodes: int64(o.MaxNodes), Interconnect: string(o.Interconnect), Fabric: o.Fabric,
+		}
+	}
+	list, diags := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: offerAttrTypes}, values)
+	resp.Diagnostics.Append(diags...)
+	m.Offers = list
+	m.CatalogVersion = types.StringValue(cat.Version)
+	m.ID = types.StringValue(cat.Version)
+	tflog.Debug(ctx, "listed offers", map[string]any{"offers": len(values), "catalog_version": cat.Version})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

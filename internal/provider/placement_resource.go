@@ -1,0 +1,479 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+var (
+	_ resource.Resource                   = &PlacementResource{}
+	_ resource.ResourceWithConfigure      = &PlacementResource{}
+	_ resource.ResourceWithModifyPlan     = &PlacementResource{}
+	_ resource.ResourceWithImportState    = &PlacementResource{}
+	_ resource.ResourceWithValidateConfig = &PlacementResource{}
+)
+
+// PlacementResource is gpufleet_placement: the planner's decision, made
+// during plan so that it can be reviewed, and kept stable once applied.
+type PlacementResource struct {
+	data *providerData
+}
+
+// NewPlacementResource is the gpufleet_placement constructor.
+func NewPlacementResource() resource.Resource { return &PlacementResource{} }
+
+// Metadata names the resource.
+func (r *PlacementResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_placement"
+}
+
+// Schema describes gpufleet_placement.
+func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := resourceFilterAttributes()
+	attrs["gpus"] = schema.Int64Attribute{Required: true, Description: "GPUs wanted; the placement has at least this many.",
+		Validators: []validator.Int64{int64validator.AtLeast(1)}}
+	attrs["spread"] = schema.SingleNestedAttribute{
+		Optional:    true,
+		Description: "How the GPUs are spread across clouds.",
+		Attributes: map[string]schema.Attribute{
+			"min_clouds": schema.Int64Attribute{Optional: true, Description: "Least number of distinct clouds with nodes.",
+				Validators: []validator.Int64{int64validator.Between(1, int64(len(cloudNames)))}},
+			"max_share": schema.Float64Attribute{Optional: true, Description: "Largest fraction of the placement's GPUs on any one cloud, in (0, 1].",
+				Validators: []validator.Float64{openUnitInterval()}},
+		},
+	}
+	attrs["gang"] = schema.BoolAttribute{Optional: true,
+		Description: "Put every node in one zone (one region for clouds without zones), for tightly coupled training. Conflicts with a spread over several clouds."}
+	attrs["keepers"] = schema.MapAttribute{ElementType: types.StringType, Optional: true,
+		Description: "Arbitrary values; changing any of them makes the placement plan again with the current catalog."}
+	attrs["replan_threshold_percent"] = schema.Float64Attribute{Optional: true, Computed: true,
+		Default:     float64default.StaticFloat64(defaultReplanThresholdPercent),
+		Description: fmt.Sprintf("When the catalog later offers a placement cheaper by more than this percentage, the plan shows a warning with the saving (never a diff). Default %d.", defaultReplanThresholdPercent),
+		Validators:  []validator.Float64{float64validator.Between(0, 100)}}
+	attrs["id"] = schema.StringAttribute{Computed: true,
+		Description: "The request as written, `attribute=value` pairs joined by `;` (lists comma-separated): also the import ID."}
+	attrs["allocations"] = schema.ListNestedAttribute{Computed: true,
+		Description: "Offers used and their node counts, by cloud, region, zone, instance type and capacity type.",
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"key":            schema.StringAttribute{Computed: true, Description: "Offer ID: cloud/region/zone/instance_type/capacity_type."},
+			"site":           schema.StringAttribute{Computed: true, Description: "cloud/region, the key of `sites`."},
+			"cloud":          schema.StringAttribute{Computed: true, Description: "Cloud."},
+			"region":         schema.StringAttribute{Computed: true, Description: "Region."},
+			"zone":           schema.StringAttribute{Computed: true, Description: "Zone; empty for clouds priced per region."},
+			"instance_type":  schema.StringAttribute{Computed: true, Description: "Instance type, machine type or VM size."},
+			"gpu_model":      schema.StringAttribute{Computed: true, Description: "GPU model."},
+			"gpus_per_node":  schema.Int64Attribute{Computed: true, Description: "GPUs per node."},
+			"gpu_memory_gib": schema.Float64Attribute{Computed: true, Description: "Memory per GPU in GiB."},
+			"nodes":          schema.Int64Attribute{Computed: true, Description: "Nodes of this offer."},
+			"gpus":           schema.Int64Attribute{Computed: true, Description: "GPUs of this allocation."},
+			"capacity_type":  schema.StringAttribute{Computed: true, Description: "`on_demand` or `spot`."},
+			"price_usd_hour": schema.Float64Attribute{Computed: true, Description: "Price of one node for one hour, USD."},
+			"hourly_usd":     schema.Float64Attribute{Computed: true, Description: "Price of the allocation for one hour, USD."},
+			"interconnect":   schema.StringAttribute{Computed: true, Description: "GPU interconnect inside the node."},
+			"fabric":         schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric, empty if none."},
+		}},
+	}
+	attrs["sites"] = schema.MapNestedAttribute{Computed: true,
+		Description: "The placement per cloud/region, known at plan time: use it in `for_each` to create one cluster per site.",
+		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+			"cloud":       schema.StringAttribute{Computed: true, Description: "Cloud."},
+			"region":      schema.StringAttribute{Computed: true, Description: "Region."},
+			"zones":       schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "Zones used, sorted."},
+			"gpus":        schema.Int64Attribute{Computed: true, Description: "GPUs in this site."},
+			"nodes":       schema.Int64Attribute{Computed: true, Description: "Nodes in this site."},
+			"hourly_usd":  schema.Float64Attribute{Computed: true, Description: "Hourly price of this site's nodes, USD."},
+			"allocations": schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "Keys of the allocations in this site."},
+		}},
+	}
+	attrs["fallbacks"] = schema.MapAttribute{Computed: true,
+		ElementType: types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}},
+		Description: "Per allocation key, up to three offers that can replace the whole allocation while every constraint still holds, cheapest first: `key`, `cloud`, `region`, `zone`, `instance_type`, `capacity_type`, `nodes`, `hourly_usd`."}
+	attrs["total_gpus"] = schema.Int64Attribute{Computed: true, Description: "GPUs placed (at least `gpus`)."}
+	attrs["total_nodes"] = schema.Int64Attribute{Computed: true, Description: "Nodes placed."}
+	attrs["hourly_cost_usd"] = schema.Float64Attribute{Computed: true, Description: "Total price per hour, USD."}
+	attrs["catalog_version"] = schema.StringAttribute{Computed: true, Description: "Version of the catalog the placement was made from."}
+	attrs["rejected"] = schema.MapAttribute{Computed: true, ElementType: types.Int64Type,
+		Description: "Offers not used, counted by reason (`residency`, `gpu_model`, `capacity_type`, `price_cap`, `availability`, `spread`, `more_expensive`, ...)."}
+	attrs["summary"] = schema.StringAttribute{Computed: true,
+		Description: "The decision in words: allocations, hourly cost, and why each enabled cloud without GPUs lost."}
+	resp.Schema = schema.Schema{
+		Description: "The cheapest placement of GPUs over the provider's catalog that meets every constraint, " +
+			"computed during `terraform plan` so that it can be reviewed and used in `for_each`. " +
+			"Once applied it changes only when its request or `keepers` change; a cheaper catalog only adds a warning.",
+		Attributes: attrs,
+	}
+}
+
+// Configure receives the provider's catalog.
+func (r *PlacementResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ValidateConfig rejects combinations no placement can have.
+func (r *PlacementResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m placementModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !m.Gang.ValueBool() || m.Spread == nil {
+		return
+	}
+	if m.Spread.MinClouds.ValueInt64() > 1 || (!m.Spread.MaxShare.IsNull() && m.Spread.MaxShare.ValueFloat64() < 1) {
+		resp.Diagnostics.AddAttributeError(path.Root("gang"), "Conflicting options",
+			"gang = true puts every node in one zone of one cloud, so spread.min_clouds must be at most 1 and spread.max_share 1 or unset. Remove gang or the spread.")
+	}
+}
+
+// ModifyPlan makes the decision at plan time.
+func (r *PlacementResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan placementModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *placementModel
+	if !req.State.Raw.IsNull() {
+		state = &placementModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	r.decide(ctx, &plan, state, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// decide fills plan's computed attributes: the prior decision when the
+// request has not changed (with a warning if the catalog now has a cheaper
+// placement), otherwise a new one.
+func (r *PlacementResource) decide(ctx context.Context, plan, state *placementModel, diags *diag.Diagnostics) {
+	if r.data == nil || !plan.requestKnown() {
+		plan.setDecisionUnknown()
+		return
+	}
+	for i, c := range stringList(ctx, plan.Clouds, diags) {
+		if !slices.Contains(r.data.enabledClouds, c) {
+			diags.AddAttributeError(path.Root("clouds").AtListIndex(i), "Cloud not enabled",
+				fmt.Sprintf("%q is not enabled in the provider configuration, which enables %s. Add a %s {} block to the provider or remove it from clouds.",
+					c, strings.Join(r.data.enabledClouds, ", "), c))
+		}
+	}
+	if diags.HasError() {
+		return
+	}
+	req := plan.request(ctx, diags)
+	fresh, err := planner.Plan(r.data.catalog, req)
+	if state != nil && sameRequest(plan, state) && !state.Allocations.IsNull() && !state.Allocations.IsUnknown() {
+		plan.copyDecision(state)
+		warnIfCheaper(plan, state, fresh, err, diags)
+		return
+	}
+	if err != nil {
+		addPlannerError(diags, err)
+		return
+	}
+	plan.ID = types.StringValue(placementID(plan))
+	plan.setDecision(ctx, fresh, r.data.catalog, r.data.enabledClouds, diags)
+	tflog.Info(ctx, "planned GPU placement", map[string]any{
+		"total_gpus": fresh.TotalGPUs, "hourly_usd": fresh.TotalHourlyUSD, "allocations": len(fresh.Allocations),
+		"clouds": fresh.Clouds(), "catalog_version": fresh.CatalogVersion,
+	})
+}
+
+// warnIfCheaper tells the user about a cheaper placement without changing
+// the applied one.
+func warnIfCheaper(plan, state *placementModel, fresh *planner.Placement, err error, diags *diag.Diagnostics) {
+	current := state.HourlyCostUSD.ValueFloat64()
+	if err != nil {
+		diags.AddAttributeWarning(path.Root("gpus"), "Placement kept, but no longer feasible with the current catalog",
+			fmt.Sprintf("The applied placement (%.2f USD/hour, catalog %s) is kept because its request has not changed, "+
+				"but planning the same request now fails: %v", current, state.CatalogVersion.ValueString(), err))
+		return
+	}
+	if current <= 0 {
+		return
+	}
+	saving := (current - fresh.TotalHourlyUSD) / current * 100
+	threshold := plan.ReplanThresholdPercent.ValueFloat64()
+	if saving > threshold {
+		diags.AddAttributeWarning(path.Root("keepers"), "A cheaper placement is available",
+			fmt.Sprintf("With catalog %s the same request costs %.2f USD/hour instead of %.2f (%.1f%% less, above replan_threshold_percent %g). "+
+				"The applied placement is kept; change keepers (or the request) to move to the cheaper one.",
+				fresh.CatalogVersion, fresh.TotalHourlyUSD, current, saving, threshold))
+	}
+}
+
+// Create records the planned decision.
+func (r *PlacementResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan placementModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Allocations.IsUnknown() {
+		// The request was unknown at plan time; decide now.
+		r.decide(ctx, &plan, nil, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Read keeps the decision; after an import it makes it.
+func (r *PlacementResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state placementModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !state.Allocations.IsNull() {
+		return
+	}
+	if state.ReplanThresholdPercent.IsNull() {
+		state.ReplanThresholdPercent = types.Float64Value(defaultReplanThresholdPercent)
+	}
+	r.decide(ctx, &state, nil, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update records the planned decision.
+func (r *PlacementResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan placementModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Allocations.IsUnknown() {
+		r.decide(ctx, &plan, nil, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete forgets the decision; nothing exists outside the state.
+func (r *PlacementResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+
+// ImportState takes the request from the ID (see placementID).
+func (r *PlacementResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	m, err := parsePlacementID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error()+
+			". Expected attribute=value pairs joined by ';', e.g. gpus=64;gpu_models=H100,H200;residency=EU;spread.min_clouds=2;spread.max_share=0.6")
+		return
+	}
+	m.ID = types.StringValue(req.ID)
+	m.setDecisionNull()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// setDecisionNull clears the computed attributes (before Read decides).
+func (m *placementModel) setDecisionNull() {
+	m.Allocations = types.ListNull(types.ObjectType{AttrTypes: allocationAttrTypes})
+	m.Sites = types.MapNull(types.ObjectType{AttrTypes: siteAttrTypes})
+	m.Fallbacks = types.MapNull(types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}})
+	m.TotalGPUs, m.TotalNodes = types.Int64Null(), types.Int64Null()
+	m.HourlyCostUSD = types.Float64Null()
+	m.CatalogVersion, m.Summary = types.StringNull(), types.StringNull()
+	m.Rejected = types.MapNull(types.Int64Type)
+	m.Keepers = types.MapNull(types.StringType)
+	m.ReplanThresholdPercent = types.Float64Null()
+}
+
+// idField is one request attribute in the placement ID.
+type idField struct {
+	name string
+	get  func(*placementModel) string
+	set  func(*placementModel, string) error
+}
+
+func listID(l types.List) string {
+	if l.IsNull() {
+		return ""
+	}
+	var parts []string
+	for _, e := range l.Elements() {
+		if s, ok := e.(types.String); ok {
+			parts = append(parts, s.ValueString())
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func setList(dst *types.List, v string) error {
+	var elems []string
+	for _, s := range strings.Split(v, ",") {
+		if s == "" {
+			return fmt.Errorf("empty list element in %q", v)
+		}
+		elems = append(elems, s)
+	}
+	l, d := types.ListValueFrom(context.Background(), types.StringType, elems)
+	if d.HasError() {
+		return fmt.Errorf("%q: %v", v, d)
+	}
+	*dst = l
+	return nil
+}
+
+func int64ID(v types.Int64) string {
+	if v.IsNull() {
+		return ""
+	}
+	return strconv.FormatInt(v.ValueInt64(), 10)
+}
+
+func setInt64(dst *types.Int64, v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	*dst = types.Int64Value(n)
+	return nil
+}
+
+func float64ID(v types.Float64) string {
+	if v.IsNull() {
+		return ""
+	}
+	return strconv.FormatFloat(v.ValueFloat64(), 'f', -1, 64)
+}
+
+func setFloat64(dst *types.Float64, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a number", v)
+	}
+	*dst = types.Float64Value(f)
+	return nil
+}
+
+func spreadOf(m *placementModel) *spreadModel {
+	if m.Spread == nil {
+		m.Spread = &spreadModel{MinClouds: types.Int64Null(), MaxShare: types.Float64Null()}
+	}
+	return m.Spread
+}
+
+var idFields = []idField{
+	{"gpus", func(m *placementModel) string { return int64ID(m.GPUs) }, func(m *placementModel, v string) error { return setInt64(&m.GPUs, v) }},
+	{"gpu_models", func(m *placementModel) string { return listID(m.GPUModels) }, func(m *placementModel, v string) error { return setList(&m.GPUModels, v) }},
+	{"min_gpu_memory_gib", func(m *placementModel) string { return float64ID(m.MinGPUMemoryGiB) }, func(m *placementModel, v string) error { return setFloat64(&m.MinGPUMemoryGiB, v) }},
+	{"gpus_per_node", func(m *placementModel) string { return int64ID(m.GPUsPerNode) }, func(m *placementModel, v string) error { return setInt64(&m.GPUsPerNode, v) }},
+	{"min_gpus_per_node", func(m *placementModel) string { return int64ID(m.MinGPUsPerNode) }, func(m *placementModel, v string) error { return setInt64(&m.MinGPUsPerNode, v) }},
+	{"interconnect", func(m *placementModel) string { return m.Interconnect.ValueString() }, func(m *placementModel, v string) error {
+		m.Interconnect = types.StringValue(v)
+		return nil
+	}},
+	{"residency", func(m *placementModel) string { return listID(m.Residency) }, func(m *placementModel, v string) error { return setList(&m.Residency, v) }},
+	{"deny_residency", func(m *placementModel) string { return listID(m.DenyResidency) }, func(m *placementModel, v string) error { return setList(&m.DenyResidency, v) }},
+	{"clouds", func(m *placementModel) string { return listID(m.Clouds) }, func(m *placementModel, v string) error { return setList(&m.Clouds, v) }},
+	{"capacity_types", func(m *placementModel) string { return listID(m.CapacityTypes) }, func(m *placementModel, v string) error { return setList(&m.CapacityTypes, v) }},
+	{"max_price_per_gpu_hour", func(m *placementModel) string { return float64ID(m.MaxPricePerGPUHour) }, func(m *placementModel, v string) error { return setFloat64(&m.MaxPricePerGPUHour, v) }},
+	{"spread.min_clouds", func(m *placementModel) string {
+		if m.Spread == nil {
+			return ""
+		}
+		return int64ID(m.Spread.MinClouds)
+	}, func(m *placementModel, v string) error { return setInt64(&spreadOf(m).MinClouds, v) }},
+	{"spread.max_share", func(m *placementModel) string {
+		if m.Spread == nil {
+			return ""
+		}
+		return float64ID(m.Spread.MaxShare)
+	}, func(m *placementModel, v string) error { return setFloat64(&spreadOf(m).MaxShare, v) }},
+	{"gang", func(m *placementModel) string {
+		if m.Gang.IsNull() {
+			return ""
+		}
+		return strconv.FormatBool(m.Gang.ValueBool())
+	}, func(m *placementModel, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		m.Gang = types.BoolValue(b)
+		return nil
+	}},
+}
+
+// placementID writes the request as written in the configuration:
+// attribute=value pairs in a fixed order, joined by ';'.
+func placementID(m *placementModel) string {
+	var parts []string
+	for _, f := range idFields {
+		if v := f.get(m); v != "" {
+			parts = append(parts, f.name+"="+v)
+		}
+	}
+	return strings.Join(parts, ";")
+}
+
+// parsePlacementID reads an ID written by placementID (or by hand).
+func parsePlacementID(id string) (placementModel, error) {
+	m := placementModel{filterModel: filterModel{
+		GPUModels: types.ListNull(types.StringType), MinGPUMemoryGiB: types.Float64Null(), GPUsPerNode: types.Int64Null(),
+		MinGPUsPerNode: types.Int64Null(), Interconnect: types.StringNull(), Residency: types.ListNull(types.StringType),
+		DenyResidency: types.ListNull(types.StringType), Clouds: types.ListNull(types.StringType),
+		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(),
+	}, GPUs: types.Int64Null(), Gang: types.BoolNull()}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(id, ";") {
+		name, value, ok := strings.Cut(part, "=")
+		if !ok || value == "" {
+			return m, fmt.Errorf("%q is not attribute=value", part)
+		}
+		i := slices.IndexFunc(idFields, func(f idField) bool { return f.name == name })
+		if i < 0 {
+			names := make([]string, len(idFields))
+			for j, f := range idFields {
+				names[j] = f.name
+			}
+			return m, fmt.Errorf("unknown attribute %q (known: %s)", name, strings.Join(names, ", "))
+		}
+		if seen[name] {
+			return m, fmt.Errorf("attribute %q appears twice", name)
+		}
+		seen[name] = true
+		if err := idFields[i].set(&m, value); err != nil {
+			return m, fmt.Errorf("%s: %v", name, err)
+		}
+	}
+	if m.GPUs.IsNull() {
+		return m, fmt.Errorf("gpus is required")
+	}
+	return m, nil
+}

@@ -1,0 +1,55 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+)
+
+// testAccProtoV6ProviderFactories serves the provider in-process to the
+// real Terraform CLI that terraform-plugin-testing drives.
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"gpufleet": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+const catalogHeader = "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour,max_nodes"
+
+// baseCatalogRows is a small EU/US catalog with known prices, so that the
+// tests do not depend on the embedded snapshot.
+var baseCatalogRows = []string{
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,60,20,4",
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az1,58,,2",
+	"aws,p5.48xlarge,H100,8,80,192,2048,us-east-1,use1-az1,40,,",
+	"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,96,30,",
+	"azure,Standard_ND96isr_H100_v5,H100,8,80,96,1900,westeurope,,110,,",
+	"aws,p4d.24xlarge,A100,8,40,96,1152,eu-central-1,euc1-az1,30,,",
+}
+
+// writeCatalog writes a catalog file into a test directory.
+func writeCatalog(t *testing.T, name string, rows []string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	data := "# date: 2026-11-01\n# source: test prices\n" + catalogHeader + "\n" + strings.Join(rows, "\n") + "\n"
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// providerConfig is a provider block with the catalog file and extra lines.
+func providerConfig(catalogFile string, extra ...string) string {
+	return fmt.Sprintf(`
+provider "gpufleet" {
+  simulate = true
+  catalog {
+    file = %q
+  }
+%s
+}
+`, catalogFile, strings.Join(extra, "\n"))
+}
