@@ -82,7 +82,9 @@ func (openUnitIntervalValidator) Description(context.Context) string {
 	return "must be greater than 0 and at most 1"
 }
 
-func (v openUnitIntervalValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v openUnitIntervalValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v openUnitIntervalValidator) ValidateFloat64(ctx context.Context, req validator.Float64Request, resp *validator.Float64Response) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {

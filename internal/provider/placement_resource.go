@@ -285,7 +285,8 @@ func (r *PlacementResource) Update(ctx context.Context, req resource.UpdateReque
 }
 
 // Delete forgets the decision; nothing exists outside the state.
-func (r *PlacementResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *PlacementResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
 
 // ImportState takes the request from the ID (see placementID).
 func (r *PlacementResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -92,8 +92,8 @@ type azureEndpointsModel struct {
 }
 
 type catalogModel struct {
-	File            types.String          `tfsdk:"file"`
-	DiscountPercent types.Map             `tfsdk:"discount_percent"`
+	File            types.String         `tfsdk:"file"`
+	DiscountPercent types.Map            `tfsdk:"discount_percent"`
 	PriceOverrides  []priceOverrideModel `tfsdk:"price_overrides"`
 }
 
