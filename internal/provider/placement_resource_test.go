@@ -319,3 +319,32 @@ func TestAttributePath(t *testing.T) {
 		}
 	}
 }
+
+// TestAccPlacement_unknownRequest: a request known only at apply is
+// planned as unknown and decided during apply.
+func TestAccPlacement_unknownRequest(t *testing.T) {
+	cat := writeCatalog(t, "prices.csv", baseCatalogRows)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: providerConfig(cat) + `
+resource "terraform_data" "size" {
+  input = 16
+}
+resource "gpufleet_placement" "p" {
+  gpus       = terraform_data.size.output
+  gpu_models = ["H100"]
+  residency  = ["EU"]
+}
+`,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectUnknownValue("gpufleet_placement.p", tfjsonpath.New("allocations")),
+				plancheck.ExpectUnknownValue("gpufleet_placement.p", tfjsonpath.New("hourly_cost_usd")),
+			}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_placement.p", tfjsonpath.New("hourly_cost_usd"), knownvalue.Float64Exact(116)),
+				statecheck.ExpectKnownValue("gpufleet_placement.p", tfjsonpath.New("id"), knownvalue.StringExact("gpus=16;gpu_models=H100;residency=EU")),
+			},
+		}},
+	})
+}
