@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -95,3 +96,6 @@ func (v openUnitIntervalValidator) ValidateFloat64(ctx context.Context, req vali
 			fmt.Sprintf("%v is outside (0, 1]: it is the largest fraction of the GPUs allowed on one cloud, e.g. 0.6 for 60%%.", f))
 	}
 }
+
+// versionPattern is a dotted numeric version such as 550.54.15.
+var versionPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)

@@ -298,7 +298,7 @@ func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource
 
 // DataSources lists the provider's data sources.
 func (p *GPUFleetProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{NewOffersDataSource}
+	return []func() datasource.DataSource{NewOffersDataSource, NewNodeBootstrapDataSource}
 }
 
 func listOrNull[M any](m *M, get func(*M) types.List) types.List {
