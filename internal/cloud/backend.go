@@ -1,0 +1,148 @@
+// Package cloud is the contract between the apply orchestration and the
+// clouds: one Backend interface for Kubernetes clusters and GPU node pools,
+// classified errors, and decorators (retries, metrics) that wrap any
+// backend. Only the packages below it (aws, gcp, azure) import a cloud SDK.
+package cloud
+
+import (
+	"context"
+	"maps"
+	"slices"
+)
+
+// ClusterSpec is a Kubernetes control plane to create.
+type ClusterSpec struct {
+	// Name is unique per cloud and region; gpufleet derives it
+	// deterministically so that a retried create finds its own cluster.
+	Name              string
+	Region            string
+	KubernetesVersion string
+	PublicEndpoint    bool
+	PrivateEndpoint   bool
+	Tags              map[string]string
+}
+
+// Status is the lifecycle state of a cluster or node pool.
+type Status string
+
+// Statuses.
+const (
+	StatusCreating     Status = "creating"
+	StatusActive       Status = "active"
+	StatusUpdating     Status = "updating"
+	StatusDeleting     Status = "deleting"
+	StatusCreateFailed Status = "create_failed"
+	StatusDegraded     Status = "degraded"
+)
+
+// Cluster is a control plane as the cloud reports it.
+type Cluster struct {
+	Name              string
+	Region            string
+	Status            Status
+	KubernetesVersion string
+	Endpoint          string
+	// CACertificate is the cluster CA, base64-encoded PEM.
+	CACertificate string
+	// ServiceCIDR is the cluster's Kubernetes service range.
+	ServiceCIDR string
+	// ID is the cloud's identifier (ARN, self link, resource ID).
+	ID string
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	Key, Value, Effect string
+}
+
+// NodePoolSpec is a GPU node pool to create: nodes of one instance type,
+// in one zone, with one capacity type.
+type NodePoolSpec struct {
+	Cluster      string
+	Region       string
+	Name         string
+	InstanceType string
+	// Zone is the zone (AWS zone ID or name, GCP zone); empty for clouds
+	// without zones in the offer.
+	Zone         string
+	CapacityType string // "on_demand" or "spot"
+	Nodes        int
+	Labels       map[string]string
+	Taints       []Taint
+	// UserData is the node bootstrap (EKS); other clouds ignore it.
+	UserData string
+	// IdempotencyToken makes a retried create return the first create's
+	// pool instead of a second one.
+	IdempotencyToken string
+}
+
+// Issue is a problem the cloud reports on a node pool (EKS health issues,
+// GKE operation errors, Azure provisioning errors).
+type Issue struct {
+	Code    string
+	Message string
+}
+
+// NodePool is a node pool as the cloud reports it.
+type NodePool struct {
+	Spec       NodePoolSpec
+	Status     Status
+	ReadyNodes int
+	Issues     []Issue
+	ID         string
+}
+
+// NodePoolUpdate changes a node pool in place; nil fields are unchanged.
+type NodePoolUpdate struct {
+	Nodes  *int
+	Labels map[string]string
+	Taints *[]Taint
+}
+
+// Backend creates and deletes clusters and GPU node pools on one cloud.
+//
+// Every method is safe to retry: creates are idempotent (by name and
+// idempotency token), deletes of what is already gone succeed. Methods that
+// wait honour ctx: when it is cancelled they return ctx's error and leave
+// the operation running in the cloud, which a later Get observes.
+// Errors are *Error (see Kind), or ctx's error.
+type Backend interface {
+	// Cloud names the cloud: "aws", "gcp" or "azure".
+	Cloud() string
+
+	// CreateCluster creates a cluster and waits until it is active. If a
+	// cluster of that name exists with the same spec, it waits for it and
+	// returns it; with another spec it returns a KindConflict error.
+	CreateCluster(ctx context.Context, spec ClusterSpec) (Cluster, error)
+	// GetCluster returns a cluster in any state, or KindNotFound.
+	GetCluster(ctx context.Context, region, name string) (Cluster, error)
+	// DeleteCluster deletes a cluster and waits until it is gone. A cluster
+	// that is already gone is not an error. Node pools must be deleted
+	// first (KindConflict otherwise).
+	DeleteCluster(ctx context.Context, region, name string) error
+
+	// CreateNodePool creates a node pool and waits until it is active. When
+	// the pool fails (capacity, quota, launch errors) it returns the pool
+	// as it exists, in StatusCreateFailed with its issues, together with a
+	// KindCapacity or KindQuota error naming the zone, instance type and
+	// capacity type: the caller decides whether to delete it or keep it.
+	// A pool of that name with another spec is a KindConflict error.
+	CreateNodePool(ctx context.Context, spec NodePoolSpec) (NodePool, error)
+	// GetNodePool returns a node pool in any state, or KindNotFound (also
+	// when the cluster is gone).
+	GetNodePool(ctx context.Context, region, cluster, name string) (NodePool, error)
+	// UpdateNodePool changes node count, labels or taints in place and
+	// waits until the pool is active again.
+	UpdateNodePool(ctx context.Context, region, cluster, name string, u NodePoolUpdate) (NodePool, error)
+	// DeleteNodePool deletes a node pool and waits until it is gone. A pool
+	// that is already gone is not an error.
+	DeleteNodePool(ctx context.Context, region, cluster, name string) error
+}
+
+// Equal reports whether two specs ask for the same pool (the idempotency
+// token and user data aside, which do not change what exists).
+func (s NodePoolSpec) Equal(o NodePoolSpec) bool {
+	return s.Cluster == o.Cluster && s.Region == o.Region && s.Name == o.Name && s.InstanceType == o.InstanceType &&
+		s.Zone == o.Zone && s.CapacityType == o.CapacityType && s.Nodes == o.Nodes &&
+		maps.Equal(s.Labels, o.Labels) && slices.Equal(s.Taints, o.Taints)
+}

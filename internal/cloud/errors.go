@@ -1,0 +1,118 @@
+package cloud
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies a cloud error by what the caller should do about it.
+type Kind int
+
+// Error kinds.
+const (
+	// KindFatal: nothing automatic helps; report it.
+	KindFatal Kind = iota
+	// KindCapacity: the zone has no capacity for this instance type and
+	// capacity type right now; fail over to another offer.
+	KindCapacity
+	// KindQuota: the account's quota for the region and GPU family is
+	// exhausted; fail over to another region or cloud, or raise the quota.
+	KindQuota
+	// KindThrottled: the API rate limit was hit; retry with backoff.
+	KindThrottled
+	// KindTransient: a server-side error or timeout; retry with backoff.
+	KindTransient
+	// KindNotFound: the object does not exist (deleted out of band: drift).
+	KindNotFound
+	// KindInvalid: the request is wrong; fix the configuration.
+	KindInvalid
+	// KindConflict: the object exists with another configuration, or is in
+	// a state that does not allow the operation.
+	KindConflict
+)
+
+var kindNames = map[Kind]string{
+	KindFatal: "fatal", KindCapacity: "capacity", KindQuota: "quota", KindThrottled: "throttled",
+	KindTransient: "transient", KindNotFound: "not_found", KindInvalid: "invalid", KindConflict: "conflict",
+}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Error is a classified cloud error. Code and Message are the cloud's own
+// ("InsufficientInstanceCapacity", "ZONE_RESOURCE_POOL_EXHAUSTED", ...), so
+// that users see what the cloud said.
+type Error struct {
+	Kind    Kind
+	Cloud   string
+	Op      string
+	Code    string
+	Message string
+	// Offer names what ran out, for capacity and quota errors.
+	Zone, InstanceType, CapacityType string
+	Err                              error
+}
+
+func (e *Error) Error() string {
+	where := ""
+	if e.Zone != "" || e.InstanceType != "" {
+		where = fmt.Sprintf(" (%s %s %s)", e.Zone, e.InstanceType, e.CapacityType)
+	}
+	msg := fmt.Sprintf("%s %s: %s: %s%s", e.Cloud, e.Op, e.Code, e.Message, where)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of a classified error; KindFatal for any other
+// non-nil error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindFatal
+}
+
+func is(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
+
+// IsCapacity reports a capacity error.
+func IsCapacity(err error) bool { return is(err, KindCapacity) }
+
+// IsQuota reports a quota error.
+func IsQuota(err error) bool { return is(err, KindQuota) }
+
+// IsThrottled reports a rate-limit error.
+func IsThrottled(err error) bool { return is(err, KindThrottled) }
+
+// IsTransient reports a server-side or timeout error.
+func IsTransient(err error) bool { return is(err, KindTransient) }
+
+// IsNotFound reports a missing object.
+func IsNotFound(err error) bool { return is(err, KindNotFound) }
+
+// IsInvalid reports an invalid request.
+func IsInvalid(err error) bool { return is(err, KindInvalid) }
+
+// IsConflict reports a conflicting object or state.
+func IsConflict(err error) bool { return is(err, KindConflict) }
+
+// IsRetryable reports errors that a retry with backoff may cure.
+func IsRetryable(err error) bool { return IsThrottled(err) || IsTransient(err) }
+
+// IsFailover reports errors that another offer (zone, region, cloud) may
+// avoid.
+func IsFailover(err error) bool { return IsCapacity(err) || IsQuota(err) }
+
+// IgnoreNotFound returns nil for a not-found error and err otherwise.
+func IgnoreNotFound(err error) error {
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}

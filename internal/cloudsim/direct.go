@@ -1,0 +1,168 @@
+package cloudsim
+
+import (
+	"context"
+	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+// DirectBackend is a cloud.Backend that calls the engine without a wire
+// protocol: the reference for what every cloud's backend must do, and the
+// backend for orchestration tests. Its waits poll the engine; with a
+// FakeClock, Sleep should advance the clock.
+type DirectBackend struct {
+	Engine    *Engine
+	CloudName string
+	// Options describe an instance type (quota family, GPUs per node).
+	Options func(instanceType string) PoolOptions
+	// Poll is the wait between status reads; 100ms when zero.
+	Poll time.Duration
+	// Sleep waits; a context-aware sleep when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+var _ cloud.Backend = (*DirectBackend)(nil)
+
+// Cloud names the simulated cloud.
+func (b *DirectBackend) Cloud() string { return b.CloudName }
+
+func (b *DirectBackend) wait(ctx context.Context) error {
+	d := b.Poll
+	if d == 0 {
+		d = 100 * time.Millisecond
+	}
+	if b.Sleep != nil {
+		return b.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (b *DirectBackend) cluster(c Cluster) cloud.Cluster {
+	return cloud.Cluster{Name: c.Name, Region: c.Region, Status: b.Engine.ClusterStatus(c), KubernetesVersion: c.Spec.KubernetesVersion,
+		Endpoint: c.Endpoint, CACertificate: c.CACertificate, ServiceCIDR: c.ServiceCIDR, ID: c.ID}
+}
+
+func (b *DirectBackend) pool(p Pool) cloud.NodePool {
+	status, ready := b.Engine.PoolStatus(p)
+	return cloud.NodePool{Spec: p.Spec, Status: status, ReadyNodes: ready, Issues: append([]cloud.Issue(nil), p.Issues...), ID: p.ID}
+}
+
+// CreateCluster creates and waits (see cloud.Backend).
+func (b *DirectBackend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
+	if _, err := b.Engine.CreateCluster(b.CloudName, spec); err != nil {
+		return cloud.Cluster{}, err
+	}
+	for {
+		c, err := b.GetCluster(ctx, spec.Region, spec.Name)
+		if err != nil || c.Status == cloud.StatusActive {
+			return c, err
+		}
+		if err := b.wait(ctx); err != nil {
+			return c, err
+		}
+	}
+}
+
+// GetCluster reads a cluster.
+func (b *DirectBackend) GetCluster(_ context.Context, region, name string) (cloud.Cluster, error) {
+	c, err := b.Engine.GetCluster(b.CloudName, region, name)
+	if err != nil {
+		return cloud.Cluster{}, err
+	}
+	return b.cluster(c), nil
+}
+
+// DeleteCluster deletes and waits until gone.
+func (b *DirectBackend) DeleteCluster(ctx context.Context, region, name string) error {
+	if _, err := b.Engine.DeleteCluster(b.CloudName, region, name); err != nil {
+		return cloud.IgnoreNotFound(err)
+	}
+	for {
+		if _, err := b.Engine.GetCluster(b.CloudName, region, name); err != nil {
+			return cloud.IgnoreNotFound(err)
+		}
+		if err := b.wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// CreateNodePool creates and waits; a pool that fails is returned with a
+// capacity or quota error (see cloud.Backend).
+func (b *DirectBackend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
+	var o PoolOptions
+	if b.Options != nil {
+		o = b.Options(spec.InstanceType)
+	}
+	if _, err := b.Engine.CreateNodePool(b.CloudName, spec, o); err != nil {
+		return cloud.NodePool{}, err
+	}
+	return b.waitPool(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodePool")
+}
+
+func (b *DirectBackend) waitPool(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
+	for {
+		p, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name)
+		if err != nil {
+			return cloud.NodePool{}, err
+		}
+		np := b.pool(p)
+		switch np.Status {
+		case cloud.StatusActive:
+			return np, nil
+		case cloud.StatusCreateFailed, cloud.StatusDegraded:
+			return np, poolError(b.CloudName, op, p)
+		}
+		if err := b.wait(ctx); err != nil {
+			return np, err
+		}
+	}
+}
+
+// poolError classifies the issue a failed pool reports.
+func poolError(cl, op string, p Pool) error {
+	kind, _ := PendingKind(p)
+	last := p.Issues[len(p.Issues)-1]
+	return &cloud.Error{Kind: kind, Cloud: cl, Op: op, Code: last.Code, Message: last.Message,
+		Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+}
+
+// GetNodePool reads a node pool.
+func (b *DirectBackend) GetNodePool(_ context.Context, region, cluster, name string) (cloud.NodePool, error) {
+	p, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
+	return b.pool(p), nil
+}
+
+// UpdateNodePool updates in place and waits.
+func (b *DirectBackend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
+	if _, err := b.Engine.UpdateNodePool(b.CloudName, region, cluster, name, u); err != nil {
+		return cloud.NodePool{}, err
+	}
+	return b.waitPool(ctx, region, cluster, name, "UpdateNodePool")
+}
+
+// DeleteNodePool deletes and waits until gone.
+func (b *DirectBackend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
+	if _, err := b.Engine.DeleteNodePool(b.CloudName, region, cluster, name); err != nil {
+		return cloud.IgnoreNotFound(err)
+	}
+	for {
+		if _, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name); err != nil {
+			return cloud.IgnoreNotFound(err)
+		}
+		if err := b.wait(ctx); err != nil {
+			return err
+		}
+	}
+}

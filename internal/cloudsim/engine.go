@@ -1,0 +1,690 @@
+// Package cloudsim simulates the parts of AWS, GCP and Azure that gpufleet
+// uses, so that the real SDK clients can be exercised over loopback: one
+// engine (clusters, node pools, auxiliary objects such as launch templates
+// and roles, asynchronous operations that take time, capacity per zone and
+// SKU that runs out, quotas per region and GPU family, throttling, fault
+// injection), with wire front ends per cloud on top.
+//
+// The engine is deterministic: time comes from a Clock, identifiers from a
+// counter, and operations complete when the clock passes their deadline,
+// observed lazily by the next call, so there are no background goroutines.
+// With a state file it persists after every change, so separate processes
+// (terraform plan, apply, destroy) see one world.
+package cloudsim
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+// Clock tells the engine the time.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// FakeClock is a clock that moves only when told to.
+type FakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewFakeClock starts a fake clock at t.
+func NewFakeClock(t time.Time) *FakeClock { return &FakeClock{t: t} }
+
+// Now returns the fake time.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the fake time forward.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Durations are how long asynchronous operations take.
+type Durations struct {
+	ClusterCreate, ClusterDelete, PoolCreate, PoolUpdate, PoolDelete time.Duration
+}
+
+// DefaultDurations are short enough for demos and tests on a real clock.
+var DefaultDurations = Durations{
+	ClusterCreate: 3 * time.Second, ClusterDelete: 2 * time.Second,
+	PoolCreate: 2 * time.Second, PoolUpdate: time.Second, PoolDelete: time.Second,
+}
+
+// Config configures an engine.
+type Config struct {
+	Clock     Clock     // real time when nil
+	Durations Durations // DefaultDurations when zero
+	// StateFile persists the world after every change; empty keeps it in
+	// memory only.
+	StateFile string
+}
+
+// Engine is one simulated world holding all three clouds.
+type Engine struct {
+	mu        sync.Mutex
+	clock     Clock
+	durations Durations
+	file      string
+	st        *state
+	faults    []*Fault
+	limits    map[string]*bucket
+}
+
+// state is the persisted world.
+type state struct {
+	Clusters map[string]*Cluster `json:"clusters"`
+	Pools    map[string]*Pool    `json:"pools"`
+	Objects  map[string]*Object  `json:"objects"`
+	// Capacity: nodes obtainable per cloud/zone/instance_type/capacity_type
+	// (absent: unlimited).
+	Capacity map[string]int `json:"capacity"`
+	// Quotas: GPUs allowed per cloud/region/family (absent: unlimited).
+	Quotas map[string]int `json:"quotas"`
+	// Tokens maps idempotency tokens to the pool they created.
+	Tokens map[string]string `json:"tokens"`
+	Seq    int64             `json:"seq"`
+}
+
+// Cluster is a simulated control plane.
+type Cluster struct {
+	Cloud, Region, Name string
+	Spec                cloud.ClusterSpec
+	ID                  string
+	ReadyAt             time.Time
+	DeleteAt            *time.Time
+	Endpoint            string
+	CACertificate       string
+	ServiceCIDR         string
+}
+
+// Pool is a simulated node pool.
+type Pool struct {
+	Cloud       string
+	Spec        cloud.NodePoolSpec
+	ID          string
+	Family      string
+	GPUsPerNode int
+	ReadyAt     time.Time
+	DeleteAt    *time.Time
+	// Reserved is the number of nodes holding capacity and quota.
+	Reserved int
+	// Pending is the issue the running operation ends with, if any.
+	Pending *PendingIssue
+	// Issues are what the cloud reports once the operation ended.
+	Issues []cloud.Issue
+	Failed bool
+	// Updating is true while an update (not the create) is in progress.
+	Updating bool
+}
+
+// PendingIssue is how an operation will fail when it completes.
+type PendingIssue struct {
+	Kind  cloud.Kind
+	Issue cloud.Issue
+}
+
+// Object is an auxiliary cloud object (launch template, IAM role, VPC, ...).
+type Object struct {
+	Cloud, Kind, Name string
+	ID                string
+	Attrs             map[string]string
+}
+
+// New creates an engine, loading cfg.StateFile when it exists.
+func New(cfg Config) (*Engine, error) {
+	e := &Engine{clock: cfg.Clock, durations: cfg.Durations, file: cfg.StateFile, limits: map[string]*bucket{}}
+	if e.clock == nil {
+		e.clock = realClock{}
+	}
+	if e.durations == (Durations{}) {
+		e.durations = DefaultDurations
+	}
+	e.st = newState()
+	if e.file != "" {
+		data, err := os.ReadFile(e.file)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("cloudsim: reading state %s: %w", e.file, err)
+		default:
+			if err := json.Unmarshal(data, e.st); err != nil {
+				return nil, fmt.Errorf("cloudsim: state %s is corrupt: %w", e.file, err)
+			}
+			e.st.fill()
+		}
+	}
+	return e, nil
+}
+
+func newState() *state {
+	s := &state{}
+	s.fill()
+	return s
+}
+
+func (s *state) fill() {
+	if s.Clusters == nil {
+		s.Clusters = map[string]*Cluster{}
+	}
+	if s.Pools == nil {
+		s.Pools = map[string]*Pool{}
+	}
+	if s.Objects == nil {
+		s.Objects = map[string]*Object{}
+	}
+	if s.Capacity == nil {
+		s.Capacity = map[string]int{}
+	}
+	if s.Quotas == nil {
+		s.Quotas = map[string]int{}
+	}
+	if s.Tokens == nil {
+		s.Tokens = map[string]string{}
+	}
+}
+
+// save persists the state (atomically: temp file and rename).
+func (e *Engine) save() error {
+	if e.file == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(e.st, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(e.file), 0o755); err != nil {
+		return err
+	}
+	tmp := e.file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, e.file)
+}
+
+func (e *Engine) nextID(prefix string) string {
+	e.st.Seq++
+	return fmt.Sprintf("%s-%06d", prefix, e.st.Seq)
+}
+
+func clusterKey(cl, region, name string) string { return cl + "/" + region + "/" + name }
+
+func poolKey(cl, region, cluster, name string) string { return cl + "/" + region + "/" + cluster + "/" + name }
+
+func capacityKey(cl, zone, instanceType, capacityType string) string {
+	return cl + "/" + zone + "/" + instanceType + "/" + capacityType
+}
+
+func quotaKey(cl, region, family string) string { return cl + "/" + region + "/" + family }
+
+func objectKey(cl, kind, name string) string { return cl + "/" + kind + "/" + name }
+
+// SetCapacity sets the nodes obtainable for a zone, instance type and
+// capacity type; negative removes the limit.
+func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := capacityKey(cl, zone, instanceType, capacityType)
+	if nodes < 0 {
+		delete(e.st.Capacity, k)
+	} else {
+		e.st.Capacity[k] = nodes
+	}
+	_ = e.save()
+}
+
+// SetQuota sets the GPUs allowed in a region for a GPU family (e.g. "p"
+// for AWS P instances); negative removes the limit.
+func (e *Engine) SetQuota(cl, region, family string, gpus int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := quotaKey(cl, region, family)
+	if gpus < 0 {
+		delete(e.st.Quotas, k)
+	} else {
+		e.st.Quotas[k] = gpus
+	}
+	_ = e.save()
+}
+
+// reap finishes operations whose time has come: deletions are removed
+// (releasing capacity), failures become visible.
+func (e *Engine) reap() {
+	now := e.clock.Now()
+	for k, p := range e.st.Pools {
+		if p.DeleteAt != nil && !now.Before(*p.DeleteAt) {
+			e.release(p)
+			delete(e.st.Pools, k)
+			continue
+		}
+		if p.Pending != nil && !now.Before(p.ReadyAt) {
+			p.Issues = append(p.Issues, p.Pending.Issue)
+			p.Failed = true
+			p.Pending = nil
+		}
+	}
+	for k, c := range e.st.Clusters {
+		if c.DeleteAt != nil && !now.Before(*c.DeleteAt) {
+			delete(e.st.Clusters, k)
+		}
+	}
+}
+
+func (e *Engine) release(p *Pool) {
+	if p.Reserved == 0 {
+		return
+	}
+	if k := capacityKey(p.Cloud, p.Spec.Zone, p.Spec.InstanceType, p.Spec.CapacityType); hasKey(e.st.Capacity, k) {
+		e.st.Capacity[k] += p.Reserved
+	}
+	p.Reserved = 0
+}
+
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// begin runs the checks every call shares: rate limits and injected
+// faults. It is called with e.mu held.
+func (e *Engine) begin(cl, op string, match Target) error {
+	e.reap()
+	if err := e.throttled(cl, op); err != nil {
+		return err
+	}
+	if f := e.takeFault(cl, op, match, false); f != nil {
+		return f.Err
+	}
+	return nil
+}
+
+func notFound(cl, op, what string) error {
+	return &cloud.Error{Kind: cloud.KindNotFound, Cloud: cl, Op: op, Code: "NotFound", Message: what + " not found"}
+}
+
+// CreateCluster starts creating a cluster. An existing cluster of the same
+// name is returned when its spec matches (a retried create), and is a
+// KindConflict error otherwise.
+func (e *Engine) CreateCluster(cl string, spec cloud.ClusterSpec) (Cluster, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "CreateCluster", Target{Region: spec.Region}); err != nil {
+		return Cluster{}, err
+	}
+	k := clusterKey(cl, spec.Region, spec.Name)
+	if c, ok := e.st.Clusters[k]; ok {
+		if c.DeleteAt == nil && c.Spec.KubernetesVersion == spec.KubernetesVersion {
+			return *c, nil
+		}
+		return Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "CreateCluster", Code: "ResourceInUseException",
+			Message: fmt.Sprintf("cluster %s already exists with another configuration or is being deleted", spec.Name)}
+	}
+	now := e.clock.Now()
+	c := &Cluster{
+		Cloud: cl, Region: spec.Region, Name: spec.Name, Spec: spec, ID: e.nextID(cl + "-cluster"),
+		ReadyAt:       now.Add(e.durations.ClusterCreate),
+		Endpoint:      fmt.Sprintf("https://%s.%s.%s.cloudsim.invalid", spec.Name, spec.Region, cl),
+		CACertificate: base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nY2xvdWRzaW0=\n-----END CERTIFICATE-----\n")),
+		ServiceCIDR:   "10.100.0.0/16",
+	}
+	e.st.Clusters[k] = c
+	return *c, e.save()
+}
+
+// ClusterStatus is the state of a cluster now.
+func (e *Engine) ClusterStatus(c Cluster) cloud.Status {
+	now := e.clock.Now()
+	switch {
+	case c.DeleteAt != nil:
+		return cloud.StatusDeleting
+	case now.Before(c.ReadyAt):
+		return cloud.StatusCreating
+	}
+	return cloud.StatusActive
+}
+
+// GetCluster returns a cluster, or KindNotFound.
+func (e *Engine) GetCluster(cl, region, name string) (Cluster, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "GetCluster", Target{Region: region}); err != nil {
+		return Cluster{}, err
+	}
+	c, ok := e.st.Clusters[clusterKey(cl, region, name)]
+	if !ok {
+		return Cluster{}, notFound(cl, "GetCluster", "cluster "+name)
+	}
+	return *c, nil
+}
+
+// DeleteCluster starts deleting a cluster; its node pools must be gone.
+func (e *Engine) DeleteCluster(cl, region, name string) (Cluster, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "DeleteCluster", Target{Region: region}); err != nil {
+		return Cluster{}, err
+	}
+	c, ok := e.st.Clusters[clusterKey(cl, region, name)]
+	if !ok {
+		return Cluster{}, notFound(cl, "DeleteCluster", "cluster "+name)
+	}
+	for _, p := range e.st.Pools {
+		if p.Cloud == cl && p.Spec.Region == region && p.Spec.Cluster == name {
+			return Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "DeleteCluster", Code: "ResourceInUseException",
+				Message: fmt.Sprintf("cluster %s has node pool %s; delete the node pools first", name, p.Spec.Name)}
+		}
+	}
+	if c.DeleteAt == nil {
+		t := e.clock.Now().Add(e.durations.ClusterDelete)
+		c.DeleteAt = &t
+	}
+	return *c, e.save()
+}
+
+// PoolOptions describe the instance type of a pool for capacity and quota.
+type PoolOptions struct {
+	// Family is the quota family of the instance type (e.g. AWS "p").
+	Family      string
+	GPUsPerNode int
+}
+
+// CreateNodePool starts creating a node pool. Quota and capacity are
+// decided now; when they are short the pool is still created (as real
+// clouds accept the request) and fails when the operation completes, with
+// an issue naming what ran out. A retry with the same idempotency token
+// returns the first pool.
+func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOptions) (Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	target := Target{Region: spec.Region, Zone: spec.Zone, InstanceType: spec.InstanceType}
+	if err := e.begin(cl, "CreateNodePool", target); err != nil {
+		return Pool{}, err
+	}
+	if _, ok := e.st.Clusters[clusterKey(cl, spec.Region, spec.Cluster)]; !ok {
+		return Pool{}, notFound(cl, "CreateNodePool", "cluster "+spec.Cluster)
+	}
+	k := poolKey(cl, spec.Region, spec.Cluster, spec.Name)
+	if spec.IdempotencyToken != "" {
+		if pk, ok := e.st.Tokens[cl+"/"+spec.IdempotencyToken]; ok {
+			if p, ok := e.st.Pools[pk]; ok && p.Spec.Equal(spec) {
+				return *p, nil
+			}
+		}
+	}
+	if p, ok := e.st.Pools[k]; ok {
+		if p.Spec.Equal(spec) && p.DeleteAt == nil {
+			return *p, nil
+		}
+		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "CreateNodePool", Code: "ResourceInUseException",
+			Message: fmt.Sprintf("node pool %s already exists with another configuration or is being deleted", spec.Name)}
+	}
+	now := e.clock.Now()
+	p := &Pool{Cloud: cl, Spec: spec, ID: e.nextID(cl + "-pool"), Family: o.Family, GPUsPerNode: o.GPUsPerNode,
+		ReadyAt: now.Add(e.durations.PoolCreate)}
+	p.Spec.Labels = maps.Clone(spec.Labels)
+	p.Spec.Taints = slices.Clone(spec.Taints)
+	if f := e.takeFault(cl, "CreateNodePool", target, true); f != nil {
+		p.Pending = f.Midway
+	} else if issue := e.reserve(p, spec.Nodes); issue != nil {
+		p.Pending = issue
+	}
+	e.st.Pools[k] = p
+	if spec.IdempotencyToken != "" {
+		e.st.Tokens[cl+"/"+spec.IdempotencyToken] = k
+	}
+	return *p, e.save()
+}
+
+// reserve takes quota and capacity for n more nodes of p, or says why not.
+func (e *Engine) reserve(p *Pool, n int) *PendingIssue {
+	if n <= 0 {
+		return nil
+	}
+	qk := quotaKey(p.Cloud, p.Spec.Region, p.Family)
+	if quota, ok := e.st.Quotas[qk]; ok {
+		used := 0
+		for _, other := range e.st.Pools {
+			if other.Cloud == p.Cloud && other.Spec.Region == p.Spec.Region && other.Family == p.Family {
+				used += other.Reserved * other.GPUsPerNode
+			}
+		}
+		used += p.Reserved * p.GPUsPerNode
+		if used+n*p.GPUsPerNode > quota {
+			return &PendingIssue{Kind: cloud.KindQuota, Issue: cloud.Issue{Code: "QuotaExceeded",
+				Message: fmt.Sprintf("quota for %s GPUs in %s is %d; %d in use, %d more requested", p.Family, p.Spec.Region, quota, used, n*p.GPUsPerNode)}}
+		}
+	}
+	ck := capacityKey(p.Cloud, p.Spec.Zone, p.Spec.InstanceType, p.Spec.CapacityType)
+	if avail, ok := e.st.Capacity[ck]; ok {
+		if avail < n {
+			return &PendingIssue{Kind: cloud.KindCapacity, Issue: cloud.Issue{Code: "InsufficientCapacity",
+				Message: fmt.Sprintf("%d %s %s nodes available in %s, %d requested", avail, p.Spec.CapacityType, p.Spec.InstanceType, p.Spec.Zone, n)}}
+		}
+		e.st.Capacity[ck] = avail - n
+	}
+	p.Reserved += n
+	return nil
+}
+
+// PoolStatus is the state of a node pool now, and its ready nodes.
+func (e *Engine) PoolStatus(p Pool) (cloud.Status, int) {
+	now := e.clock.Now()
+	switch {
+	case p.DeleteAt != nil:
+		return cloud.StatusDeleting, p.Reserved
+	case now.Before(p.ReadyAt):
+		if p.Updating {
+			return cloud.StatusUpdating, p.Reserved
+		}
+		return cloud.StatusCreating, 0
+	case p.Failed && p.Reserved == 0:
+		return cloud.StatusCreateFailed, 0
+	case p.Failed:
+		return cloud.StatusDegraded, p.Reserved
+	}
+	return cloud.StatusActive, p.Reserved
+}
+
+// PendingKind returns the kind of the failure a pool ended with, if any.
+func PendingKind(p Pool) (cloud.Kind, bool) {
+	if len(p.Issues) == 0 {
+		return 0, false
+	}
+	switch p.Issues[len(p.Issues)-1].Code {
+	case "QuotaExceeded":
+		return cloud.KindQuota, true
+	case "InsufficientCapacity":
+		return cloud.KindCapacity, true
+	}
+	return cloud.KindFatal, true
+}
+
+// GetNodePool returns a node pool, or KindNotFound.
+func (e *Engine) GetNodePool(cl, region, cluster, name string) (Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "GetNodePool", Target{Region: region}); err != nil {
+		return Pool{}, err
+	}
+	p, ok := e.st.Pools[poolKey(cl, region, cluster, name)]
+	if !ok {
+		return Pool{}, notFound(cl, "GetNodePool", "node pool "+name)
+	}
+	return *p, nil
+}
+
+// UpdateNodePool starts an in-place update: node count (with quota and
+// capacity checks for growth; a shortfall degrades the pool with an issue),
+// labels and taints.
+func (e *Engine) UpdateNodePool(cl, region, cluster, name string, u cloud.NodePoolUpdate) (Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "UpdateNodePool", Target{Region: region}); err != nil {
+		return Pool{}, err
+	}
+	p, ok := e.st.Pools[poolKey(cl, region, cluster, name)]
+	if !ok {
+		return Pool{}, notFound(cl, "UpdateNodePool", "node pool "+name)
+	}
+	now := e.clock.Now()
+	if p.DeleteAt != nil || now.Before(p.ReadyAt) {
+		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "UpdateNodePool", Code: "ResourceInUseException",
+			Message: fmt.Sprintf("node pool %s is busy (another operation is in progress)", name)}
+	}
+	if p.Failed && p.Reserved == 0 {
+		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "UpdateNodePool", Code: "InvalidRequestException",
+			Message: fmt.Sprintf("node pool %s failed to create; delete it", name)}
+	}
+	if u.Labels != nil {
+		p.Spec.Labels = maps.Clone(u.Labels)
+	}
+	if u.Taints != nil {
+		p.Spec.Taints = slices.Clone(*u.Taints)
+	}
+	p.Issues, p.Failed, p.Updating = nil, false, true
+	if u.Nodes != nil {
+		n := *u.Nodes
+		switch {
+		case n > p.Reserved:
+			if issue := e.reserve(p, n-p.Reserved); issue != nil {
+				p.Pending = issue
+			}
+		case n < p.Reserved:
+			drop := p.Reserved - n
+			if k := capacityKey(p.Cloud, p.Spec.Zone, p.Spec.InstanceType, p.Spec.CapacityType); hasKey(e.st.Capacity, k) {
+				e.st.Capacity[k] += drop
+			}
+			p.Reserved = n
+		}
+		p.Spec.Nodes = n
+	}
+	p.ReadyAt = now.Add(e.durations.PoolUpdate)
+	return *p, e.save()
+}
+
+// DeleteNodePool starts deleting a node pool.
+func (e *Engine) DeleteNodePool(cl, region, cluster, name string) (Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "DeleteNodePool", Target{Region: region}); err != nil {
+		return Pool{}, err
+	}
+	p, ok := e.st.Pools[poolKey(cl, region, cluster, name)]
+	if !ok {
+		return Pool{}, notFound(cl, "DeleteNodePool", "node pool "+name)
+	}
+	if p.DeleteAt == nil {
+		t := e.clock.Now().Add(e.durations.PoolDelete)
+		p.DeleteAt = &t
+		p.Pending = nil
+	}
+	return *p, e.save()
+}
+
+// PutObject creates an auxiliary object, or returns the existing one when
+// its attributes match (KindConflict otherwise).
+func (e *Engine) PutObject(cl, kind, name string, attrs map[string]string) (Object, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "Create"+kind, Target{}); err != nil {
+		return Object{}, err
+	}
+	k := objectKey(cl, kind, name)
+	if o, ok := e.st.Objects[k]; ok {
+		if maps.Equal(o.Attrs, attrs) {
+			return *o, nil
+		}
+		return Object{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "Create" + kind, Code: "AlreadyExists",
+			Message: fmt.Sprintf("%s %s already exists", kind, name)}
+	}
+	o := &Object{Cloud: cl, Kind: kind, Name: name, ID: e.nextID(cl + "-" + kind), Attrs: maps.Clone(attrs)}
+	e.st.Objects[k] = o
+	return *o, e.save()
+}
+
+// GetObject returns an auxiliary object, or KindNotFound.
+func (e *Engine) GetObject(cl, kind, name string) (Object, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "Get"+kind, Target{}); err != nil {
+		return Object{}, err
+	}
+	o, ok := e.st.Objects[objectKey(cl, kind, name)]
+	if !ok {
+		return Object{}, notFound(cl, "Get"+kind, kind+" "+name)
+	}
+	return *o, nil
+}
+
+// DeleteObject removes an auxiliary object; KindNotFound when absent.
+func (e *Engine) DeleteObject(cl, kind, name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.begin(cl, "Delete"+kind, Target{}); err != nil {
+		return err
+	}
+	k := objectKey(cl, kind, name)
+	if _, ok := e.st.Objects[k]; !ok {
+		return notFound(cl, "Delete"+kind, kind+" "+name)
+	}
+	delete(e.st.Objects, k)
+	return e.save()
+}
+
+// Inventory lists everything that exists, sorted, for leak checks and for
+// people.
+type Inventory struct {
+	Clusters []Cluster
+	Pools    []Pool
+	Objects  []Object
+}
+
+// Empty reports whether nothing exists.
+func (i Inventory) Empty() bool { return len(i.Clusters)+len(i.Pools)+len(i.Objects) == 0 }
+
+// Inventory returns what exists now (operations whose time has come are
+// finished first).
+func (e *Engine) Inventory() Inventory {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reap()
+	var inv Inventory
+	for _, k := range sortedKeys(e.st.Clusters) {
+		inv.Clusters = append(inv.Clusters, *e.st.Clusters[k])
+	}
+	for _, k := range sortedKeys(e.st.Pools) {
+		inv.Pools = append(inv.Pools, *e.st.Pools[k])
+	}
+	for _, k := range sortedKeys(e.st.Objects) {
+		inv.Objects = append(inv.Objects, *e.st.Objects[k])
+	}
+	return inv
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
