@@ -228,7 +228,9 @@ func (e *Engine) nextID(prefix string) string {
 
 func clusterKey(cl, region, name string) string { return cl + "/" + region + "/" + name }
 
-func poolKey(cl, region, cluster, name string) string { return cl + "/" + region + "/" + cluster + "/" + name }
+func poolKey(cl, region, cluster, name string) string {
+	return cl + "/" + region + "/" + cluster + "/" + name
+}
 
 func capacityKey(cl, zone, instanceType, capacityType string) string {
 	return cl + "/" + zone + "/" + instanceType + "/" + capacityType
