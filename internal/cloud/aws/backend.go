@@ -1,0 +1,658 @@
+// Package aws is the EKS backend: clusters and GPU node groups through
+// aws-sdk-go-v2 (eks, plus ec2 for launch templates and iam for the
+// cluster and node roles). It is the only package that imports the AWS SDK.
+package aws
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/smithy-go"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+// Endpoints override the SDK's endpoint per service (tests, proxies,
+// cloudsim). The standard AWS_ENDPOINT_URL_<SERVICE> variables work too.
+type Endpoints struct {
+	EKS, EC2, IAM string
+}
+
+// Config configures the backend.
+type Config struct {
+	// Region is the default region of the SDK configuration; every call
+	// names its own region.
+	Region    string
+	Endpoints Endpoints
+	// Credentials replace the SDK's default chain (environment, shared
+	// config and profiles, web identity) when set.
+	Credentials awssdk.CredentialsProvider
+	// ClusterRoleName and NodeRoleName are the IAM roles gpufleet creates
+	// (once per account) for EKS control planes and nodes.
+	ClusterRoleName, NodeRoleName string
+	// SubnetForZone maps a zone ID of the catalog (euc1-az1) to the subnet
+	// the nodes go in; the networking resources provide it. Identity when
+	// nil (cloudsim accepts zone IDs as subnets).
+	SubnetForZone func(region, zone string) string
+	// ZoneForSubnet inverts SubnetForZone; identity when nil.
+	ZoneForSubnet func(region, subnet string) string
+	// ClusterSubnets are the subnets of the control plane per region.
+	ClusterSubnets func(region string) []string
+	// Poll and Timeout tune the SDK waiters.
+	Poll, Timeout time.Duration
+}
+
+// Backend implements cloud.Backend on EKS.
+type Backend struct {
+	cfg     Config
+	sdk     awssdk.Config
+	mu      sync.Mutex
+	regions map[string]*regional
+	iam     *iam.Client
+}
+
+type regional struct {
+	eks *eks.Client
+	ec2 *ec2.Client
+}
+
+var _ cloud.Backend = (*Backend)(nil)
+
+// New loads the SDK configuration (the default credential chain unless
+// cfg.Credentials is set). Retries are left to cloud.WithRetries: the SDK
+// makes one attempt per call.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.ClusterRoleName == "" {
+		cfg.ClusterRoleName = "gpufleet-eks-cluster"
+	}
+	if cfg.NodeRoleName == "" {
+		cfg.NodeRoleName = "gpufleet-eks-node"
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 15 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 45 * time.Minute
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
+	if cfg.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	}
+	sdk, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws: loading the SDK configuration: %w", err)
+	}
+	b := &Backend{cfg: cfg, sdk: sdk, regions: map[string]*regional{}}
+	b.iam = iam.NewFromConfig(sdk, func(o *iam.Options) {
+		if cfg.Endpoints.IAM != "" {
+			o.BaseEndpoint = awssdk.String(cfg.Endpoints.IAM)
+		}
+	})
+	return b, nil
+}
+
+func (b *Backend) in(region string) *regional {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.regions[region]
+	if !ok {
+		r = &regional{
+			eks: eks.NewFromConfig(b.sdk, func(o *eks.Options) {
+				o.Region = region
+				if b.cfg.Endpoints.EKS != "" {
+					o.BaseEndpoint = awssdk.String(b.cfg.Endpoints.EKS)
+				}
+			}),
+			ec2: ec2.NewFromConfig(b.sdk, func(o *ec2.Options) {
+				o.Region = region
+				if b.cfg.Endpoints.EC2 != "" {
+					o.BaseEndpoint = awssdk.String(b.cfg.Endpoints.EC2)
+				}
+			}),
+		}
+		b.regions[region] = r
+	}
+	return r
+}
+
+// Cloud is "aws".
+func (b *Backend) Cloud() string { return "aws" }
+
+// token derives an idempotency token from what identifies a request.
+func token(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return "gpufleet-" + hex.EncodeToString(h[:12])
+}
+
+// CreateCluster creates the control plane (and the cluster role once) and
+// waits until it is active.
+func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
+	roleARN, err := b.ensureRole(ctx, b.cfg.ClusterRoleName, "eks.amazonaws.com",
+		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
+	if err != nil {
+		return cloud.Cluster{}, err
+	}
+	var subnets []string
+	if b.cfg.ClusterSubnets != nil {
+		subnets = b.cfg.ClusterSubnets(spec.Region)
+	}
+	r := b.in(spec.Region)
+	_, err = r.eks.CreateCluster(ctx, &eks.CreateClusterInput{
+		Name: awssdk.String(spec.Name), RoleArn: awssdk.String(roleARN), Version: nonEmpty(spec.KubernetesVersion),
+		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: subnets,
+			EndpointPublicAccess: awssdk.Bool(spec.PublicEndpoint), EndpointPrivateAccess: awssdk.Bool(spec.PrivateEndpoint)},
+		ClientRequestToken: awssdk.String(token("cluster", spec.Region, spec.Name, spec.KubernetesVersion)),
+		Tags:               spec.Tags,
+	})
+	if err != nil {
+		cerr := classify("CreateCluster", err)
+		if !cloud.IsConflict(cerr) {
+			return cloud.Cluster{}, cerr
+		}
+		// It exists: the same cluster from a retried apply, or another one.
+		existing, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
+		if gerr != nil {
+			return cloud.Cluster{}, gerr
+		}
+		if existing.Status == cloud.StatusDeleting || (spec.KubernetesVersion != "" && existing.KubernetesVersion != spec.KubernetesVersion) {
+			return cloud.Cluster{}, cerr
+		}
+	}
+	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+	})
+	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(spec.Name)}, b.cfg.Timeout); err != nil {
+		if ctx.Err() != nil {
+			return cloud.Cluster{}, ctx.Err()
+		}
+		c, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
+		if gerr != nil {
+			return cloud.Cluster{}, gerr
+		}
+		return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: "CreateCluster", Code: string(c.Status),
+			Message: fmt.Sprintf("cluster %s did not become active: %v", spec.Name, err)}
+	}
+	return b.GetCluster(ctx, spec.Region, spec.Name)
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return awssdk.String(s)
+}
+
+// GetCluster describes a cluster.
+func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
+	out, err := b.in(region).eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)})
+	if err != nil {
+		return cloud.Cluster{}, classify("DescribeCluster", err)
+	}
+	c := out.Cluster
+	res := cloud.Cluster{Name: name, Region: region, Status: clusterStatus(c.Status), KubernetesVersion: awssdk.ToString(c.Version),
+		Endpoint: awssdk.ToString(c.Endpoint), ID: awssdk.ToString(c.Arn)}
+	if c.CertificateAuthority != nil {
+		res.CACertificate = awssdk.ToString(c.CertificateAuthority.Data)
+	}
+	if c.KubernetesNetworkConfig != nil {
+		res.ServiceCIDR = awssdk.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr)
+	}
+	return res, nil
+}
+
+func clusterStatus(s ekstypes.ClusterStatus) cloud.Status {
+	switch s {
+	case ekstypes.ClusterStatusActive:
+		return cloud.StatusActive
+	case ekstypes.ClusterStatusDeleting:
+		return cloud.StatusDeleting
+	case ekstypes.ClusterStatusFailed:
+		return cloud.StatusCreateFailed
+	case ekstypes.ClusterStatusUpdating:
+		return cloud.StatusUpdating
+	}
+	return cloud.StatusCreating
+}
+
+// DeleteCluster deletes the control plane and waits until it is gone.
+func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error {
+	r := b.in(region)
+	if _, err := r.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: awssdk.String(name)}); err != nil {
+		cerr := classify("DeleteCluster", err)
+		if cloud.IsNotFound(cerr) {
+			return nil
+		}
+		if !cloud.IsConflict(cerr) || !b.deleting(ctx, region, name) {
+			return cerr
+		}
+	}
+	waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+	})
+	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return classify("DeleteCluster", err)
+	}
+	return nil
+}
+
+// deleting reports a cluster already being deleted (a retried delete).
+func (b *Backend) deleting(ctx context.Context, region, name string) bool {
+	c, err := b.GetCluster(ctx, region, name)
+	return err == nil && c.Status == cloud.StatusDeleting
+}
+
+func (b *Backend) subnet(region, zone string) string {
+	if b.cfg.SubnetForZone != nil {
+		return b.cfg.SubnetForZone(region, zone)
+	}
+	return zone
+}
+
+func launchTemplateName(cluster, pool string) string { return "gpufleet-" + cluster + "-" + pool }
+
+// CreateNodePool creates the node role (once), a launch template carrying
+// the bootstrap user data, and the node group; it waits until the group is
+// active. A group that fails to launch is returned with a classified error
+// (capacity, quota) and left for the caller to delete.
+func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
+	roleARN, err := b.ensureRole(ctx, b.cfg.NodeRoleName, "ec2.amazonaws.com",
+		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+		"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
+	r := b.in(spec.Region)
+	var lt *ekstypes.LaunchTemplateSpecification
+	if spec.UserData != "" {
+		name := launchTemplateName(spec.Cluster, spec.Name)
+		if err := b.ensureLaunchTemplate(ctx, r, name, spec.UserData); err != nil {
+			return cloud.NodePool{}, err
+		}
+		lt = &ekstypes.LaunchTemplateSpecification{Name: awssdk.String(name), Version: awssdk.String("1")}
+	}
+	capacity := ekstypes.CapacityTypesOnDemand
+	if spec.CapacityType == "spot" {
+		capacity = ekstypes.CapacityTypesSpot
+	}
+	nodes := int32(spec.Nodes)
+	tok := spec.IdempotencyToken
+	if tok == "" {
+		tok = token("nodegroup", spec.Region, spec.Cluster, spec.Name, spec.InstanceType, spec.Zone, spec.CapacityType)
+	}
+	_, err = r.eks.CreateNodegroup(ctx, &eks.CreateNodegroupInput{
+		ClusterName: awssdk.String(spec.Cluster), NodegroupName: awssdk.String(spec.Name), NodeRole: awssdk.String(roleARN),
+		Subnets: []string{b.subnet(spec.Region, spec.Zone)}, InstanceTypes: []string{spec.InstanceType},
+		AmiType: ekstypes.AMITypesAl2023X8664Nvidia, CapacityType: capacity,
+		ScalingConfig: &ekstypes.NodegroupScalingConfig{MinSize: awssdk.Int32(0), DesiredSize: awssdk.Int32(nodes), MaxSize: awssdk.Int32(max(nodes, 1))},
+		Labels:        maps.Clone(spec.Labels), Taints: toEKSTaints(spec.Taints), LaunchTemplate: lt,
+		ClientRequestToken: awssdk.String(tok),
+	})
+	if err != nil {
+		cerr := classify("CreateNodegroup", err)
+		if !cloud.IsConflict(cerr) {
+			return cloud.NodePool{}, cerr
+		}
+		existing, gerr := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
+		if gerr != nil {
+			return cloud.NodePool{}, gerr
+		}
+		if !existing.Spec.Equal(spec) || existing.Status == cloud.StatusDeleting {
+			return existing, cerr
+		}
+	}
+	return b.waitNodegroup(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodegroup")
+}
+
+// waitNodegroup waits for ACTIVE, stopping early on CREATE_FAILED and
+// DEGRADED, whose health issues become the error.
+func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
+	r := b.in(region)
+	waiter := eks.NewNodegroupActiveWaiter(r.eks, func(o *eks.NodegroupActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+		o.Retryable = func(_ context.Context, _ *eks.DescribeNodegroupInput, out *eks.DescribeNodegroupOutput, err error) (bool, error) {
+			if err != nil {
+				return false, err
+			}
+			switch out.Nodegroup.Status {
+			case ekstypes.NodegroupStatusActive, ekstypes.NodegroupStatusCreateFailed, ekstypes.NodegroupStatusDegraded:
+				return false, nil
+			}
+			return true, nil
+		}
+	})
+	if err := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); err != nil {
+		if ctx.Err() != nil {
+			return cloud.NodePool{}, ctx.Err()
+		}
+		return cloud.NodePool{}, classify(op, err)
+	}
+	p, err := b.GetNodePool(ctx, region, cluster, name)
+	if err != nil {
+		return p, err
+	}
+	if p.Status == cloud.StatusCreateFailed || p.Status == cloud.StatusDegraded {
+		return p, issueError(op, p)
+	}
+	return p, nil
+}
+
+// issueError classifies the health issues of a failed or degraded node
+// group. EKS reports launch failures as AsgInstanceLaunchFailures with the
+// EC2 error in the message.
+func issueError(op string, p cloud.NodePool) error {
+	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "NodegroupFailed",
+		Message: "node group " + p.Spec.Name + " failed", Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+	for _, is := range p.Issues {
+		text := is.Code + " " + is.Message
+		switch {
+		case strings.Contains(text, "InsufficientInstanceCapacity"), strings.Contains(text, "UnsupportedAvailabilityZone"),
+			strings.Contains(text, "InsufficientCapacity"):
+			e.Kind = cloud.KindCapacity
+		case strings.Contains(text, "VcpuLimitExceeded"), strings.Contains(text, "InstanceLimitExceeded"),
+			strings.Contains(text, "MaxSpotInstanceCountExceeded"), strings.Contains(text, "QuotaExceeded"):
+			e.Kind = cloud.KindQuota
+		}
+		e.Code, e.Message = is.Code, is.Message
+		if e.Kind != cloud.KindFatal {
+			break
+		}
+	}
+	return e
+}
+
+// GetNodePool describes a node group.
+func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
+	out, err := b.in(region).eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)})
+	if err != nil {
+		return cloud.NodePool{}, classify("DescribeNodegroup", err)
+	}
+	ng := out.Nodegroup
+	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, Labels: ng.Labels, Taints: fromEKSTaints(ng.Taints),
+		CapacityType: "on_demand"}
+	if ng.CapacityType == ekstypes.CapacityTypesSpot {
+		spec.CapacityType = "spot"
+	}
+	if len(ng.InstanceTypes) > 0 {
+		spec.InstanceType = ng.InstanceTypes[0]
+	}
+	if len(ng.Subnets) > 0 {
+		spec.Zone = b.zoneOf(region, ng.Subnets[0])
+	}
+	if ng.ScalingConfig != nil {
+		spec.Nodes = int(awssdk.ToInt32(ng.ScalingConfig.DesiredSize))
+	}
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	p := cloud.NodePool{Spec: spec, Status: nodegroupStatus(ng.Status), ID: awssdk.ToString(ng.NodegroupArn)}
+	if p.Status == cloud.StatusActive || p.Status == cloud.StatusDegraded || p.Status == cloud.StatusUpdating {
+		p.ReadyNodes = spec.Nodes
+	}
+	if ng.Health != nil {
+		for _, is := range ng.Health.Issues {
+			p.Issues = append(p.Issues, cloud.Issue{Code: string(is.Code), Message: awssdk.ToString(is.Message)})
+		}
+	}
+	return p, nil
+}
+
+func (b *Backend) zoneOf(region, subnet string) string {
+	if b.cfg.ZoneForSubnet == nil {
+		return subnet
+	}
+	return b.cfg.ZoneForSubnet(region, subnet)
+}
+
+func nodegroupStatus(s ekstypes.NodegroupStatus) cloud.Status {
+	switch s {
+	case ekstypes.NodegroupStatusActive:
+		return cloud.StatusActive
+	case ekstypes.NodegroupStatusUpdating:
+		return cloud.StatusUpdating
+	case ekstypes.NodegroupStatusDeleting, ekstypes.NodegroupStatusDeleteFailed:
+		return cloud.StatusDeleting
+	case ekstypes.NodegroupStatusCreateFailed:
+		return cloud.StatusCreateFailed
+	case ekstypes.NodegroupStatusDegraded:
+		return cloud.StatusDegraded
+	}
+	return cloud.StatusCreating
+}
+
+// UpdateNodePool scales and relabels/retaints in place and waits.
+func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
+	cur, err := b.GetNodePool(ctx, region, cluster, name)
+	if err != nil {
+		return cur, err
+	}
+	// The token is derived from the desired state: a retried update is the
+	// same request, a different update a new one.
+	in := &eks.UpdateNodegroupConfigInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name),
+		ClientRequestToken: awssdk.String(token("update", region, cluster, name, derefInt(u.Nodes), fmt.Sprint(u.Labels), fmt.Sprint(u.Taints)))}
+	changed := false
+	if u.Nodes != nil && *u.Nodes != cur.Spec.Nodes {
+		n := int32(*u.Nodes)
+		in.ScalingConfig = &ekstypes.NodegroupScalingConfig{MinSize: awssdk.Int32(0), DesiredSize: awssdk.Int32(n), MaxSize: awssdk.Int32(max(n, 1))}
+		changed = true
+	}
+	if u.Labels != nil && !maps.Equal(u.Labels, cur.Spec.Labels) {
+		lp := &ekstypes.UpdateLabelsPayload{AddOrUpdateLabels: map[string]string{}}
+		for k, v := range u.Labels {
+			if cur.Spec.Labels[k] != v {
+				lp.AddOrUpdateLabels[k] = v
+			}
+		}
+		for k := range cur.Spec.Labels {
+			if _, keep := u.Labels[k]; !keep {
+				lp.RemoveLabels = append(lp.RemoveLabels, k)
+			}
+		}
+		slices.Sort(lp.RemoveLabels)
+		in.Labels = lp
+		changed = true
+	}
+	if u.Taints != nil && !slices.Equal(*u.Taints, cur.Spec.Taints) {
+		tp := &ekstypes.UpdateTaintsPayload{AddOrUpdateTaints: toEKSTaints(*u.Taints)}
+		for _, t := range cur.Spec.Taints {
+			if !slices.ContainsFunc(*u.Taints, func(n cloud.Taint) bool { return n.Key == t.Key && n.Effect == t.Effect }) {
+				tp.RemoveTaints = append(tp.RemoveTaints, toEKSTaints([]cloud.Taint{t})...)
+			}
+		}
+		in.Taints = tp
+		changed = true
+	}
+	if !changed {
+		return cur, nil
+	}
+	if _, err := b.in(region).eks.UpdateNodegroupConfig(ctx, in); err != nil {
+		return cur, classify("UpdateNodegroupConfig", err)
+	}
+	return b.waitNodegroup(ctx, region, cluster, name, "UpdateNodegroupConfig")
+}
+
+// DeleteNodePool deletes the node group, waits until it is gone, then
+// deletes its launch template.
+func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
+	r := b.in(region)
+	_, err := r.eks.DeleteNodegroup(ctx, &eks.DeleteNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)})
+	if err != nil {
+		cerr := classify("DeleteNodegroup", err)
+		if !cloud.IsNotFound(cerr) && !cloud.IsConflict(cerr) {
+			return cerr
+		}
+	}
+	if err == nil || cloud.IsConflict(classify("DeleteNodegroup", err)) {
+		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
+			o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+		})
+		if werr := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); werr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return classify("DeleteNodegroup", werr)
+		}
+	}
+	_, err = r.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: awssdk.String(launchTemplateName(cluster, name))})
+	return cloud.IgnoreNotFound(classify("DeleteLaunchTemplate", err))
+}
+
+// ensureLaunchTemplate creates the template once; an existing one with the
+// same name is reused (the client token makes the create idempotent).
+func (b *Backend) ensureLaunchTemplate(ctx context.Context, r *regional, name, userData string) error {
+	_, err := r.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: awssdk.String(name),
+		ClientToken:        awssdk.String(token("lt", name, userData)),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{UserData: awssdk.String(base64.StdEncoding.EncodeToString([]byte(userData)))},
+	})
+	if err == nil {
+		return nil
+	}
+	cerr := classify("CreateLaunchTemplate", err)
+	if cloud.IsConflict(cerr) {
+		return nil
+	}
+	return cerr
+}
+
+// ensureRole creates an IAM role trusted by service with the policies, or
+// reuses it.
+func (b *Backend) ensureRole(ctx context.Context, name, service string, policies ...string) (string, error) {
+	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"%s"},"Action":"sts:AssumeRole"}]}`, service)
+	var arn string
+	out, err := b.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(name)})
+	switch cerr := classify("GetRole", err); {
+	case err == nil:
+		arn = awssdk.ToString(out.Role.Arn)
+	case cloud.IsNotFound(cerr):
+		created, err := b.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: awssdk.String(name), AssumeRolePolicyDocument: awssdk.String(trust),
+			Description: awssdk.String("gpufleet: " + service)})
+		if err != nil {
+			if cerr := classify("CreateRole", err); !cloud.IsConflict(cerr) {
+				return "", cerr
+			}
+			again, err := b.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: awssdk.String(name)})
+			if err != nil {
+				return "", classify("GetRole", err)
+			}
+			arn = awssdk.ToString(again.Role.Arn)
+		} else {
+			arn = awssdk.ToString(created.Role.Arn)
+		}
+	default:
+		return "", cerr
+	}
+	for _, p := range policies {
+		if _, err := b.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: awssdk.String(name), PolicyArn: awssdk.String(p)}); err != nil {
+			return "", classify("AttachRolePolicy", err)
+		}
+	}
+	return arn, nil
+}
+
+func toEKSTaints(ts []cloud.Taint) []ekstypes.Taint {
+	var out []ekstypes.Taint
+	for _, t := range ts {
+		out = append(out, ekstypes.Taint{Key: awssdk.String(t.Key), Value: awssdk.String(t.Value), Effect: eksEffect(t.Effect)})
+	}
+	return out
+}
+
+func fromEKSTaints(ts []ekstypes.Taint) []cloud.Taint {
+	var out []cloud.Taint
+	for _, t := range ts {
+		out = append(out, cloud.Taint{Key: awssdk.ToString(t.Key), Value: awssdk.ToString(t.Value), Effect: k8sEffect(t.Effect)})
+	}
+	return out
+}
+
+func eksEffect(e string) ekstypes.TaintEffect {
+	switch e {
+	case "NoExecute":
+		return ekstypes.TaintEffectNoExecute
+	case "PreferNoSchedule":
+		return ekstypes.TaintEffectPreferNoSchedule
+	}
+	return ekstypes.TaintEffectNoSchedule
+}
+
+func k8sEffect(e ekstypes.TaintEffect) string {
+	switch e {
+	case ekstypes.TaintEffectNoExecute:
+		return "NoExecute"
+	case ekstypes.TaintEffectPreferNoSchedule:
+		return "PreferNoSchedule"
+	}
+	return "NoSchedule"
+}
+
+// classify maps SDK errors to cloud errors by the API's error code.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *cloud.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "Error", Message: err.Error(), Err: err}
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return e
+	}
+	e.Code, e.Message = api.ErrorCode(), api.ErrorMessage()
+	switch code := api.ErrorCode(); {
+	case code == "ResourceNotFoundException" || code == "NoSuchEntity" || strings.HasSuffix(code, ".NotFound") ||
+		strings.HasSuffix(code, "NotFoundException"):
+		e.Kind = cloud.KindNotFound
+	case code == "ResourceInUseException" || code == "EntityAlreadyExists" || strings.HasSuffix(code, "AlreadyExistsException") ||
+		code == "DeleteConflict":
+		e.Kind = cloud.KindConflict
+	case code == "InvalidParameterException" || code == "InvalidRequestException" || code == "ValidationError" ||
+		strings.HasPrefix(code, "InvalidParameter") || code == "MissingParameter":
+		e.Kind = cloud.KindInvalid
+	case code == "ThrottlingException" || code == "Throttling" || code == "TooManyRequestsException" ||
+		code == "RequestLimitExceeded" || code == "RequestThrottled":
+		e.Kind = cloud.KindThrottled
+	case code == "ServerException" || code == "ServiceUnavailableException" || code == "ServiceUnavailable" ||
+		code == "InternalFailure" || code == "InternalError" || code == "Unavailable":
+		e.Kind = cloud.KindTransient
+	case code == "UnsupportedAvailabilityZoneException" || code == "InsufficientInstanceCapacity":
+		e.Kind = cloud.KindCapacity
+	case code == "InstanceLimitExceeded" || code == "VcpuLimitExceeded" || code == "LimitExceeded" || code == "ResourceLimitExceededException":
+		e.Kind = cloud.KindQuota
+	}
+	return e
+}
+
+func derefInt(p *int) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
+}
