@@ -91,7 +91,9 @@ func (f *Fleet) logf(format string, args ...any) {
 	}
 }
 
-func blockKey(o Offer) string { return o.Cloud + "/" + o.Zone + "/" + o.InstanceType + "/" + o.CapacityType }
+func blockKey(o Offer) string {
+	return o.Cloud + "/" + o.Zone + "/" + o.InstanceType + "/" + o.CapacityType
+}
 
 // Create creates a pool for every allocation, concurrently. With failover,
 // a capacity or quota error blocks that (zone, instance type, capacity
