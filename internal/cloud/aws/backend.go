@@ -43,9 +43,6 @@ type Config struct {
 	// Credentials replace the SDK's default chain (environment, shared
 	// config and profiles, web identity) when set.
 	Credentials awssdk.CredentialsProvider
-	// ClusterRoleName and NodeRoleName are the IAM roles gpufleet creates
-	// (once per account) for EKS control planes and nodes.
-	ClusterRoleName, NodeRoleName string
 	// SubnetForZone maps a zone ID of the catalog (euc1-az1) to the subnet
 	// the nodes go in; the networking resources provide it. Identity when
 	// nil (cloudsim accepts zone IDs as subnets).
@@ -80,12 +77,6 @@ var _ cloud.Backend = (*Backend)(nil)
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
-	}
-	if cfg.ClusterRoleName == "" {
-		cfg.ClusterRoleName = "gpufleet-eks-cluster"
-	}
-	if cfg.NodeRoleName == "" {
-		cfg.NodeRoleName = "gpufleet-eks-node"
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 15 * time.Second
@@ -143,12 +134,28 @@ func token(parts ...string) string {
 	return "gpufleet-" + hex.EncodeToString(h[:12])
 }
 
-// CreateCluster creates the control plane (and the cluster role once) and
-// waits until it is active.
+// IAM roles belong to their cluster: created with it, deleted after it, so
+// that nothing outlives the clusters gpufleet manages.
+func clusterRole(cluster string) string { return cluster + "-cluster" }
+func nodeRole(cluster string) string    { return cluster + "-node" }
+
+var (
+	clusterPolicies = []string{"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"}
+	nodePolicies    = []string{
+		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+		"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+	}
+)
+
+// CreateCluster creates the cluster's IAM roles (control plane and nodes)
+// and the control plane, and waits until it is active.
 func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
-	roleARN, err := b.ensureRole(ctx, b.cfg.ClusterRoleName, "eks.amazonaws.com",
-		"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy")
+	roleARN, err := b.ensureRole(ctx, clusterRole(spec.Name), "eks.amazonaws.com", clusterPolicies...)
 	if err != nil {
+		return cloud.Cluster{}, err
+	}
+	if _, err := b.ensureRole(ctx, nodeRole(spec.Name), "ec2.amazonaws.com", nodePolicies...); err != nil {
 		return cloud.Cluster{}, err
 	}
 	var subnets []string
@@ -233,28 +240,48 @@ func clusterStatus(s ekstypes.ClusterStatus) cloud.Status {
 	return cloud.StatusCreating
 }
 
-// DeleteCluster deletes the control plane and waits until it is gone.
+// DeleteCluster deletes the control plane, waits until it is gone, then
+// deletes its IAM roles.
 func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error {
 	r := b.in(region)
+	gone := false
 	if _, err := r.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: awssdk.String(name)}); err != nil {
 		cerr := classify("DeleteCluster", err)
-		if cloud.IsNotFound(cerr) {
-			return nil
-		}
-		if !cloud.IsConflict(cerr) || !b.deleting(ctx, region, name) {
+		switch {
+		case cloud.IsNotFound(cerr):
+			gone = true
+		case !cloud.IsConflict(cerr) || !b.deleting(ctx, region, name):
 			return cerr
 		}
 	}
-	waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
-	})
-	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	if !gone {
+		waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
+			o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+		})
+		if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return classify("DeleteCluster", err)
 		}
-		return classify("DeleteCluster", err)
 	}
-	return nil
+	if err := b.deleteRole(ctx, nodeRole(name), nodePolicies); err != nil {
+		return err
+	}
+	return b.deleteRole(ctx, clusterRole(name), clusterPolicies)
+}
+
+// deleteRole detaches the policies and deletes the role; a role already
+// gone is fine.
+func (b *Backend) deleteRole(ctx context.Context, name string, policies []string) error {
+	for _, p := range policies {
+		_, err := b.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: awssdk.String(name), PolicyArn: awssdk.String(p)})
+		if err := cloud.IgnoreNotFound(classify("DetachRolePolicy", err)); err != nil {
+			return err
+		}
+	}
+	_, err := b.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: awssdk.String(name)})
+	return cloud.IgnoreNotFound(classify("DeleteRole", err))
 }
 
 // deleting reports a cluster already being deleted (a retried delete).
@@ -272,15 +299,12 @@ func (b *Backend) subnet(region, zone string) string {
 
 func launchTemplateName(cluster, pool string) string { return "gpufleet-" + cluster + "-" + pool }
 
-// CreateNodePool creates the node role (once), a launch template carrying
+// CreateNodePool ensures the cluster's node role, creates a launch template carrying
 // the bootstrap user data, and the node group; it waits until the group is
 // active. A group that fails to launch is returned with a classified error
 // (capacity, quota) and left for the caller to delete.
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
-	roleARN, err := b.ensureRole(ctx, b.cfg.NodeRoleName, "ec2.amazonaws.com",
-		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-		"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy")
+	roleARN, err := b.ensureRole(ctx, nodeRole(spec.Cluster), "ec2.amazonaws.com", nodePolicies...)
 	if err != nil {
 		return cloud.NodePool{}, err
 	}
