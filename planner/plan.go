@@ -148,8 +148,15 @@ func compareSites(a, b *Offer) int {
 
 // spreadOK reports whether GPUs per cloud satisfy the request's spread.
 func spreadOK(req *Request, byCloud map[string]int, total int) bool {
+	return SpreadSatisfied(req.Spread, byCloud, total)
+}
+
+// SpreadSatisfied reports whether GPUs per cloud meet a spread: no cloud
+// above MaxShare of total, and at least MinClouds clouds with GPUs. Apply
+// uses it to keep failovers within the placement's rules.
+func SpreadSatisfied(s Spread, byCloud map[string]int, total int) bool {
 	nonEmpty := 0
-	limit := shareCap(total, req.Spread.sharePPM())
+	limit := shareCap(total, s.sharePPM())
 	for _, g := range byCloud {
 		if g > 0 {
 			nonEmpty++
@@ -158,7 +165,7 @@ func spreadOK(req *Request, byCloud map[string]int, total int) bool {
 			return false
 		}
 	}
-	return nonEmpty >= req.Spread.minClouds()
+	return nonEmpty >= s.minClouds()
 }
 
 // addFallbacks ranks, for each allocation, the eligible offers that could

@@ -42,17 +42,20 @@ type providerData struct {
 	// the enabled clouds and regions, with discounts and overrides applied.
 	catalog  *planner.Catalog
 	simulate bool
+	// backends create clusters and node pools (built on first use).
+	backends *backends
 	// enabledClouds are the clouds the configuration enables (all when no
 	// cloud block is set).
 	enabledClouds []string
 }
 
 type providerModel struct {
-	Simulate types.Bool    `tfsdk:"simulate"`
-	AWS      *awsModel     `tfsdk:"aws"`
-	GCP      *gcpModel     `tfsdk:"gcp"`
-	Azure    *azureModel   `tfsdk:"azure"`
-	Catalog  *catalogModel `tfsdk:"catalog"`
+	Simulate    types.Bool    `tfsdk:"simulate"`
+	SimulateDir types.String  `tfsdk:"simulate_dir"`
+	AWS         *awsModel     `tfsdk:"aws"`
+	GCP         *gcpModel     `tfsdk:"gcp"`
+	Azure       *azureModel   `tfsdk:"azure"`
+	Catalog     *catalogModel `tfsdk:"catalog"`
 }
 
 type awsModel struct {
@@ -138,8 +141,13 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"with no cloud block, every cloud is enabled for planning.",
 		Attributes: map[string]schema.Attribute{
 			"simulate": schema.BoolAttribute{
+				Optional: true,
+				Description: "Create clusters and node pools in simulated clouds on this machine instead of real ones (offline demos and tests): " +
+					"the real SDK clients talk to a local simulator over loopback, no credentials needed.",
+			},
+			"simulate_dir": schema.StringAttribute{
 				Optional:    true,
-				Description: "Use simulated clouds on the local machine instead of real ones (offline demos and tests).",
+				Description: "Where `simulate = true` keeps the simulated world between Terraform runs. Default `" + DefaultSimulateDir + "`.",
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -284,6 +292,11 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	data.catalog = cat
+	simDir := cfg.SimulateDir.ValueString()
+	if simDir == "" {
+		simDir = DefaultSimulateDir
+	}
+	data.backends = &backends{simulate: data.simulate, simDir: simDir, awsConfig: awsSDKConfig(cfg.AWS), catalog: cat}
 	tflog.Debug(ctx, "gpufleet catalog ready", map[string]any{
 		"catalog_version": cat.Version, "offers": len(cat.Offers), "clouds": data.enabledClouds, "simulate": data.simulate,
 	})
@@ -293,7 +306,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 
 // Resources lists the provider's resources.
 func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewPlacementResource}
+	return []func() resource.Resource{NewPlacementResource, NewClusterResource, NewPoolResource}
 }
 
 // DataSources lists the provider's data sources.

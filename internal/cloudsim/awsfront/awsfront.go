@@ -1,0 +1,196 @@
+// Package awsfront puts the AWS wire protocols in front of a cloudsim
+// engine, so that the real aws-sdk-go-v2 clients for EKS (REST-JSON), EC2
+// (ec2 query, XML replies) and IAM (awsQuery, XML replies) can be pointed at
+// it over loopback (httptest) with a base endpoint. All three services share
+// one URL; a request is routed by the service in its SigV4 credential scope
+// (…/20261125/eu-central-1/eks/aws4_request), falling back to the Action and
+// Version form parameters (EC2 2016-11-15, IAM 2010-05-08) and to the REST
+// path (/clusters…). Signatures are not verified. The region of EKS and EC2
+// calls is the credential scope's region; IAM is global.
+//
+// Engine state maps to AWS as follows (cloud name "aws"):
+//
+//   - EKS clusters are engine clusters; node groups are engine node pools
+//     (nodegroup name = pool name, first element of subnets = pool zone,
+//     scalingConfig.desiredSize = node count, capacityType ON_DEMAND/SPOT =
+//     "on_demand"/"spot", instanceTypes[0] or the launch template's instance
+//     type = instance type, clientRequestToken = idempotency token). What the
+//     engine does not model (min/max size, all subnets, launch template, node
+//     role, tags, timestamps) is kept in engine objects of kind
+//     "ClusterMeta" and "NodegroupMeta" (name region/cluster[/nodegroup]),
+//     removed when the cluster or node group is deleted.
+//   - EC2 launch templates are engine objects of kind "LaunchTemplate" named
+//     region/LaunchTemplateName (attrs user_data, instance_type, region,
+//     name, client_token, created); their ID is "lt-" and 17 hex digits.
+//   - IAM roles are engine objects of kind "Role" named by RoleName (attrs
+//     assume_role_policy, path, description, created); each attached
+//     managed policy is an object of kind "RolePolicyAttachment" named
+//     RoleName|PolicyArn.
+//
+// As on AWS, a create of an existing name fails (EKS ResourceInUseException
+// 409, EC2 InvalidLaunchTemplateName.AlreadyExistsException, IAM
+// EntityAlreadyExists 409) unless an EKS/EC2 retry carries the first
+// create's clientRequestToken/ClientToken; the SDK makes up a fresh token
+// per call, so a backend must Describe and compare after a conflict. A
+// cluster's endpoint and certificateAuthority appear once it is ACTIVE;
+// CreateNodegroup on a cluster that is not ACTIVE is
+// InvalidRequestException.
+//
+// Engine operations, for SetRateLimit and Inject: DescribeCluster ->
+// GetCluster, CreateCluster, DeleteCluster; CreateNodegroup ->
+// CreateNodePool, DescribeNodegroup and DescribeUpdate -> GetNodePool,
+// UpdateNodegroupConfig -> UpdateNodePool, DeleteNodegroup ->
+// DeleteNodePool; CreateLaunchTemplate, DescribeLaunchTemplates and
+// DescribeLaunchTemplateVersions with names or IDs -> GetLaunchTemplate
+// (per template), DeleteLaunchTemplate; CreateRole, GetRole (also first in
+// AttachRolePolicy, DetachRolePolicy, ListAttachedRolePolicies),
+// DeleteRole, AttachRolePolicy -> CreateRolePolicyAttachment,
+// DetachRolePolicy -> DeleteRolePolicyAttachment. ListClusters,
+// ListNodegroups and unfiltered DescribeLaunchTemplates read the inventory
+// and are never throttled. Engine errors (*cloud.Error, from injected
+// faults and rate limits too) are answered the way each service reports
+// them; see eksErrorCode, ec2Error and iamError.
+package awsfront
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// cloudName is the engine's name for AWS.
+const cloudName = "aws"
+
+// Options configure the front end.
+type Options struct {
+	// InstanceOptions describes an instance type for quota and capacity
+	// (family, GPUs per node); nil: family = the leading letters of the
+	// instance type (p5.48xlarge -> "p"), 1 GPU per node.
+	InstanceOptions func(instanceType string) cloudsim.PoolOptions
+	// AccountID appears in ARNs; default "123456789012".
+	AccountID string
+	// Clock stamps createdAt/modifiedAt/CreateDate (the engine keeps no
+	// creation times); real time when nil. Pass the engine's clock.
+	Clock cloudsim.Clock
+}
+
+// DefaultKubernetesVersion is the cluster version when CreateCluster names
+// none.
+const DefaultKubernetesVersion = "1.33"
+
+type server struct {
+	e    *cloudsim.Engine
+	opts Options
+
+	mu  sync.Mutex
+	seq int64
+	// updates are the node group updates started here (not persisted).
+	updates map[string]nodegroupUpdate
+	// gone keeps the metadata of node groups being deleted, whose
+	// NodegroupMeta object is already removed.
+	gone map[string]nodegroupMeta
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// New returns a handler for EKS (REST-JSON), EC2 (query/XML) and IAM
+// (query/XML) on one base URL.
+func New(e *cloudsim.Engine, opts Options) http.Handler {
+	if opts.AccountID == "" {
+		opts.AccountID = "123456789012"
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.InstanceOptions == nil {
+		opts.InstanceOptions = DefaultInstanceOptions
+	}
+	return &server{e: e, opts: opts, updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{}}
+}
+
+// DefaultInstanceOptions is the family (leading letters of the instance
+// type) and one GPU per node.
+func DefaultInstanceOptions(instanceType string) cloudsim.PoolOptions {
+	i := strings.IndexFunc(instanceType, func(r rune) bool { return !unicode.IsLetter(r) })
+	if i < 0 {
+		i = len(instanceType)
+	}
+	return cloudsim.PoolOptions{Family: instanceType[:i], GPUsPerNode: 1}
+}
+
+func (s *server) now() time.Time { return s.opts.Clock.Now().UTC() }
+
+// requestID returns a fresh request ID shaped like AWS's (a UUID).
+func (s *server) requestID() string {
+	s.mu.Lock()
+	s.seq++
+	n := s.seq
+	s.mu.Unlock()
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n)
+}
+
+// uuidFor derives a stable UUID-shaped string from a seed.
+func uuidFor(seed string) string {
+	h := sha1.Sum([]byte(seed))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// scope returns the region and service of a SigV4-signed request.
+func scope(r *http.Request) (region, service string) {
+	cred := ""
+	if a := r.Header.Get("Authorization"); a != "" {
+		if i := strings.Index(a, "Credential="); i >= 0 {
+			cred = a[i+len("Credential="):]
+			if j := strings.IndexAny(cred, ", "); j >= 0 {
+				cred = cred[:j]
+			}
+		}
+	} else {
+		cred = r.URL.Query().Get("X-Amz-Credential")
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) >= 5 {
+		return parts[2], parts[3]
+	}
+	return "", ""
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	region, service := scope(r)
+	if region == "" {
+		region = "us-east-1"
+	}
+	switch {
+	case service == "eks", service == "" && strings.HasPrefix(r.URL.Path, "/clusters"):
+		s.serveEKS(w, r, region)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	switch {
+	case service == "ec2", service == "" && r.Form.Get("Version") == "2016-11-15":
+		s.serveEC2(w, r, region)
+	case service == "iam", service == "" && r.Form.Get("Version") == "2010-05-08":
+		s.serveIAM(w, r)
+	case ec2Actions[r.Form.Get("Action")]:
+		s.serveEC2(w, r, region)
+	case iamActions[r.Form.Get("Action")]:
+		s.serveIAM(w, r)
+	case strings.HasPrefix(r.URL.Path, "/clusters"):
+		s.serveEKS(w, r, region)
+	default:
+		http.Error(w, "awsfront: unknown service", http.StatusNotFound)
+	}
+}

@@ -1,0 +1,575 @@
+package awsfront
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+func createClusterInput(name string) *eks.CreateClusterInput {
+	return &eks.CreateClusterInput{
+		Name: aws.String(name), Version: aws.String("1.32"), RoleArn: aws.String("arn:aws:iam::123456789012:role/eks"),
+		ResourcesVpcConfig: &types.VpcConfigRequest{SubnetIds: []string{"subnet-a", "subnet-b"}},
+		Tags:               map[string]string{"owner": "gpufleet"},
+	}
+}
+
+// activeCluster creates a cluster and advances the fake clock past its
+// creation.
+func (ev *env) activeCluster(t *testing.T, name string) {
+	t.Helper()
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, createClusterInput(name)))
+	ev.clock.Advance(testDurations.ClusterCreate)
+}
+
+func nodegroupInput(cluster, name string) *eks.CreateNodegroupInput {
+	return &eks.CreateNodegroupInput{
+		ClusterName: aws.String(cluster), NodegroupName: aws.String(name), NodeRole: aws.String("arn:aws:iam::123456789012:role/node"),
+		Subnets:       []string{"euc1-az1"},
+		InstanceTypes: []string{"p5.48xlarge"},
+		CapacityType:  types.CapacityTypesOnDemand,
+		ScalingConfig: &types.NodegroupScalingConfig{MinSize: aws.Int32(0), MaxSize: aws.Int32(4), DesiredSize: aws.Int32(2)},
+		Labels:        map[string]string{"gpufleet.io/pool": name},
+		Taints:        []types.Taint{{Key: aws.String("nvidia.com/gpu"), Value: aws.String("true"), Effect: types.TaintEffectNoSchedule}},
+	}
+}
+
+func TestClusterLifecycle(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	out := must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, createClusterInput("c1")))
+	if c := out.Cluster; c.Status != types.ClusterStatusCreating || aws.ToString(c.Name) != "c1" || c.Endpoint != nil || c.CertificateAuthority != nil {
+		t.Fatalf("create: %+v", c)
+	}
+	d := must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}))
+	if d.Cluster.Status != types.ClusterStatusCreating {
+		t.Fatalf("status %s, want CREATING", d.Cluster.Status)
+	}
+	ev.clock.Advance(testDurations.ClusterCreate)
+	c := must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")})).Cluster
+	switch {
+	case c.Status != types.ClusterStatusActive:
+		t.Fatalf("status %s, want ACTIVE", c.Status)
+	case aws.ToString(c.Endpoint) == "" || c.CertificateAuthority == nil || aws.ToString(c.CertificateAuthority.Data) == "":
+		t.Fatalf("endpoint/CA missing: %+v", c)
+	case aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr) != "10.100.0.0/16":
+		t.Fatalf("service CIDR %v", aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr))
+	case aws.ToString(c.Version) != "1.32":
+		t.Fatalf("version %s", aws.ToString(c.Version))
+	case aws.ToString(c.Arn) != "arn:aws:eks:eu-central-1:123456789012:cluster/c1":
+		t.Fatalf("arn %s", aws.ToString(c.Arn))
+	case aws.ToString(c.RoleArn) != "arn:aws:iam::123456789012:role/eks" || !slices.Equal(c.ResourcesVpcConfig.SubnetIds, []string{"subnet-a", "subnet-b"}):
+		t.Fatalf("role/subnets %+v", c)
+	case !c.ResourcesVpcConfig.EndpointPublicAccess || c.ResourcesVpcConfig.EndpointPrivateAccess:
+		t.Fatalf("endpoint access %+v", c.ResourcesVpcConfig)
+	case c.Tags["owner"] != "gpufleet" || c.CreatedAt == nil || !c.CreatedAt.Equal(epoch0):
+		t.Fatalf("tags/createdAt %+v %v", c.Tags, c.CreatedAt)
+	}
+	// The engine saw the region from the SigV4 scope.
+	if _, err := ev.e.GetCluster("aws", region, "c1"); err != nil {
+		t.Fatal(err)
+	}
+
+	list := must[*eks.ListClustersOutput](t)(ev.eks.ListClusters(ctx, &eks.ListClustersInput{}))
+	if !slices.Equal(list.Clusters, []string{"c1"}) {
+		t.Fatalf("list %v", list.Clusters)
+	}
+
+	// A second create of the same name is ResourceInUseException (the SDK
+	// makes up a fresh clientRequestToken); a retry with the first token is
+	// idempotent.
+	_, err := ev.eks.CreateCluster(ctx, createClusterInput("c1"), noRetryEKS)
+	var inUse *types.ResourceInUseException
+	if !errors.As(err, &inUse) {
+		t.Fatalf("duplicate create: %v, want ResourceInUseException", err)
+	}
+	in := createClusterInput("c2")
+	in.ClientRequestToken = aws.String("tok-1")
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, in))
+	again := must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, in))
+	if aws.ToString(again.Cluster.ClientRequestToken) != "tok-1" {
+		t.Fatalf("retry token %v", again.Cluster.ClientRequestToken)
+	}
+
+	del := must[*eks.DeleteClusterOutput](t)(ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}))
+	if del.Cluster.Status != types.ClusterStatusDeleting {
+		t.Fatalf("delete status %s", del.Cluster.Status)
+	}
+	must[*eks.DeleteClusterOutput](t)(ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c2")}))
+	ev.clock.Advance(testDurations.ClusterDelete)
+	_, err = ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}, noRetryEKS)
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) || aws.ToString(nf.ClusterName) != "c1" {
+		t.Fatalf("after delete: %v, want ResourceNotFoundException for c1", err)
+	}
+	if inv := ev.e.Inventory(); !inv.Empty() {
+		t.Fatalf("leftovers: %+v", inv)
+	}
+}
+
+func TestClusterWaiters(t *testing.T) {
+	ev := newEnv(t, envConfig{realClock: true, durations: fastDurations})
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, createClusterInput("w1")))
+	fast := func(o *eks.ClusterActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}
+	out, err := eks.NewClusterActiveWaiter(ev.eks, fast).WaitForOutput(ctx, &eks.DescribeClusterInput{Name: aws.String("w1")}, 5*time.Second)
+	if err != nil || out.Cluster.Status != types.ClusterStatusActive {
+		t.Fatalf("active waiter: %v %+v", err, out)
+	}
+	must[*eks.DeleteClusterOutput](t)(ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("w1")}))
+	err = eks.NewClusterDeletedWaiter(ev.eks, func(o *eks.ClusterDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}).Wait(ctx, &eks.DescribeClusterInput{Name: aws.String("w1")}, 5*time.Second)
+	if err != nil {
+		t.Fatalf("deleted waiter: %v", err)
+	}
+}
+
+// TestClusterActiveWaiterFakeClock drives the waiter while a goroutine
+// advances the fake clock.
+func TestClusterActiveWaiterFakeClock(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, createClusterInput("w2")))
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+				ev.clock.Advance(time.Minute)
+			}
+		}
+	}()
+	err := eks.NewClusterActiveWaiter(ev.eks, func(o *eks.ClusterActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}).Wait(ctx, &eks.DescribeClusterInput{Name: aws.String("w2")}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNodegroupLifecycle(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	ev.activeCluster(t, "c1")
+	lt := must[*ec2.CreateLaunchTemplateOutput](t)(ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("gpufleet-c1-ng1"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{UserData: aws.String("IyEvYmluL2Jhc2g=")},
+	}))
+	in := nodegroupInput("c1", "ng1")
+	in.LaunchTemplate = &types.LaunchTemplateSpecification{Name: aws.String("gpufleet-c1-ng1")}
+	in.ClientRequestToken = aws.String("ng-token")
+	ng := must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in)).Nodegroup
+	if ng.Status != types.NodegroupStatusCreating {
+		t.Fatalf("create status %s", ng.Status)
+	}
+	// A retry with the same token returns the node group; another token
+	// is ResourceInUseException.
+	must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in))
+	in2 := nodegroupInput("c1", "ng1")
+	_, err := ev.eks.CreateNodegroup(ctx, in2, noRetryEKS)
+	var inUse *types.ResourceInUseException
+	if !errors.As(err, &inUse) {
+		t.Fatalf("duplicate nodegroup: %v", err)
+	}
+
+	p, err := ev.e.GetNodePool("aws", region, "c1", "ng1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.Zone != "euc1-az1" || p.Spec.Nodes != 2 || p.Spec.CapacityType != "on_demand" || p.Spec.InstanceType != "p5.48xlarge" ||
+		p.Spec.UserData != "IyEvYmluL2Jhc2g=" || p.Spec.IdempotencyToken != "ng-token" || p.Family != "p" || p.GPUsPerNode != 1 ||
+		!slices.Equal(p.Spec.Taints, []cloud.Taint{{Key: "nvidia.com/gpu", Value: "true", Effect: "NoSchedule"}}) {
+		t.Fatalf("engine pool %+v", p)
+	}
+
+	ev.clock.Advance(testDurations.PoolCreate)
+	describe := func() *types.Nodegroup {
+		t.Helper()
+		return must[*eks.DescribeNodegroupOutput](t)(ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{
+			ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")})).Nodegroup
+	}
+	ng = describe()
+	switch {
+	case ng.Status != types.NodegroupStatusActive:
+		t.Fatalf("status %s", ng.Status)
+	case aws.ToInt32(ng.ScalingConfig.DesiredSize) != 2 || aws.ToInt32(ng.ScalingConfig.MinSize) != 0 || aws.ToInt32(ng.ScalingConfig.MaxSize) != 4:
+		t.Fatalf("scaling %+v", ng.ScalingConfig)
+	case ng.CapacityType != types.CapacityTypesOnDemand || !slices.Equal(ng.InstanceTypes, []string{"p5.48xlarge"}) || !slices.Equal(ng.Subnets, []string{"euc1-az1"}):
+		t.Fatalf("capacity/instance/subnets %+v", ng)
+	case ng.Labels["gpufleet.io/pool"] != "ng1" || len(ng.Taints) != 1 || ng.Taints[0].Effect != types.TaintEffectNoSchedule:
+		t.Fatalf("labels/taints %+v %+v", ng.Labels, ng.Taints)
+	case ng.LaunchTemplate == nil || aws.ToString(ng.LaunchTemplate.Name) != "gpufleet-c1-ng1" ||
+		aws.ToString(ng.LaunchTemplate.Id) != aws.ToString(lt.LaunchTemplate.LaunchTemplateId) || aws.ToString(ng.LaunchTemplate.Version) != "1":
+		t.Fatalf("launch template %+v", ng.LaunchTemplate)
+	case ng.Health == nil || len(ng.Health.Issues) != 0:
+		t.Fatalf("health %+v", ng.Health)
+	case aws.ToString(ng.Version) != "1.32" || !ng.CreatedAt.Equal(epoch0.Add(testDurations.ClusterCreate)):
+		t.Fatalf("version/createdAt %v %v", aws.ToString(ng.Version), ng.CreatedAt)
+	case !strings.HasPrefix(aws.ToString(ng.NodegroupArn), "arn:aws:eks:eu-central-1:123456789012:nodegroup/c1/ng1/"):
+		t.Fatalf("arn %s", aws.ToString(ng.NodegroupArn))
+	}
+	list := must[*eks.ListNodegroupsOutput](t)(ev.eks.ListNodegroups(ctx, &eks.ListNodegroupsInput{ClusterName: aws.String("c1")}))
+	if !slices.Equal(list.Nodegroups, []string{"ng1"}) {
+		t.Fatalf("list %v", list.Nodegroups)
+	}
+
+	up := must[*eks.UpdateNodegroupConfigOutput](t)(ev.eks.UpdateNodegroupConfig(ctx, &eks.UpdateNodegroupConfigInput{
+		ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1"),
+		ScalingConfig: &types.NodegroupScalingConfig{DesiredSize: aws.Int32(4), MaxSize: aws.Int32(8)},
+		Labels:        &types.UpdateLabelsPayload{AddOrUpdateLabels: map[string]string{"tier": "gold"}, RemoveLabels: []string{"gpufleet.io/pool"}},
+		Taints: &types.UpdateTaintsPayload{
+			AddOrUpdateTaints: []types.Taint{{Key: aws.String("dedicated"), Value: aws.String("ml"), Effect: types.TaintEffectNoExecute}},
+			RemoveTaints:      []types.Taint{{Key: aws.String("nvidia.com/gpu"), Effect: types.TaintEffectNoSchedule}},
+		},
+	})).Update
+	if up.Status != types.UpdateStatusInProgress || up.Type != types.UpdateTypeConfigUpdate || aws.ToString(up.Id) == "" {
+		t.Fatalf("update %+v", up)
+	}
+	var params []string
+	for _, p := range up.Params {
+		params = append(params, string(p.Type)+"="+aws.ToString(p.Value))
+	}
+	for _, want := range []string{"DesiredSize=4", "MaxSize=8", `LabelsToAdd={"tier":"gold"}`, `LabelsToRemove=["gpufleet.io/pool"]`} {
+		if !slices.Contains(params, want) {
+			t.Errorf("update params %v lack %s", params, want)
+		}
+	}
+	if ng := describe(); ng.Status != types.NodegroupStatusUpdating {
+		t.Fatalf("status after update %s", ng.Status)
+	}
+	// A second update while one is running is ResourceInUseException.
+	_, err = ev.eks.UpdateNodegroupConfig(ctx, &eks.UpdateNodegroupConfigInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1"),
+		ScalingConfig: &types.NodegroupScalingConfig{DesiredSize: aws.Int32(3)}}, noRetryEKS)
+	if !errors.As(err, &inUse) {
+		t.Fatalf("concurrent update: %v", err)
+	}
+	du := must[*eks.DescribeUpdateOutput](t)(ev.eks.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String("c1"), UpdateId: up.Id, NodegroupName: aws.String("ng1")}))
+	if du.Update.Status != types.UpdateStatusInProgress {
+		t.Fatalf("describe update %s", du.Update.Status)
+	}
+	ev.clock.Advance(testDurations.PoolUpdate)
+	ng = describe()
+	switch {
+	case ng.Status != types.NodegroupStatusActive:
+		t.Fatalf("status %s", ng.Status)
+	case aws.ToInt32(ng.ScalingConfig.DesiredSize) != 4 || aws.ToInt32(ng.ScalingConfig.MaxSize) != 8 || aws.ToInt32(ng.ScalingConfig.MinSize) != 0:
+		t.Fatalf("scaling %+v", ng.ScalingConfig)
+	case len(ng.Labels) != 1 || ng.Labels["tier"] != "gold":
+		t.Fatalf("labels %v", ng.Labels)
+	case len(ng.Taints) != 1 || aws.ToString(ng.Taints[0].Key) != "dedicated" || ng.Taints[0].Effect != types.TaintEffectNoExecute:
+		t.Fatalf("taints %+v", ng.Taints)
+	case !ng.ModifiedAt.After(*ng.CreatedAt):
+		t.Fatalf("modifiedAt %v createdAt %v", ng.ModifiedAt, ng.CreatedAt)
+	}
+	du = must[*eks.DescribeUpdateOutput](t)(ev.eks.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String("c1"), UpdateId: up.Id, NodegroupName: aws.String("ng1")}))
+	if du.Update.Status != types.UpdateStatusSuccessful {
+		t.Fatalf("describe update %s", du.Update.Status)
+	}
+
+	// Deleting the cluster first is refused.
+	_, err = ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}, noRetryEKS)
+	if !errors.As(err, &inUse) {
+		t.Fatalf("delete cluster with nodegroups: %v", err)
+	}
+	dn := must[*eks.DeleteNodegroupOutput](t)(ev.eks.DeleteNodegroup(ctx, &eks.DeleteNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")}))
+	if dn.Nodegroup.Status != types.NodegroupStatusDeleting {
+		t.Fatalf("delete status %s", dn.Nodegroup.Status)
+	}
+	if ng := describe(); ng.Status != types.NodegroupStatusDeleting || ng.LaunchTemplate == nil {
+		t.Fatalf("deleting: %s %+v", ng.Status, ng.LaunchTemplate)
+	}
+	ev.clock.Advance(testDurations.PoolDelete)
+	_, err = ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")}, noRetryEKS)
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) || aws.ToString(nf.NodegroupName) != "ng1" {
+		t.Fatalf("after delete: %v", err)
+	}
+	must[*ec2.DeleteLaunchTemplateOutput](t)(ev.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String("gpufleet-c1-ng1")}))
+	must[*eks.DeleteClusterOutput](t)(ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}))
+	ev.clock.Advance(testDurations.ClusterDelete)
+	if inv := ev.e.Inventory(); !inv.Empty() {
+		t.Fatalf("leftovers: %+v", inv)
+	}
+}
+
+func TestNodegroupWaiters(t *testing.T) {
+	ev := newEnv(t, envConfig{realClock: true, durations: fastDurations})
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, createClusterInput("c1")))
+	if err := eks.NewClusterActiveWaiter(ev.eks, func(o *eks.ClusterActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}).Wait(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, nodegroupInput("c1", "ng1")))
+	in := &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")}
+	if err := eks.NewNodegroupActiveWaiter(ev.eks, func(o *eks.NodegroupActiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}).Wait(ctx, in, 5*time.Second); err != nil {
+		t.Fatalf("active waiter: %v", err)
+	}
+	must[*eks.DeleteNodegroupOutput](t)(ev.eks.DeleteNodegroup(ctx, &eks.DeleteNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")}))
+	if err := eks.NewNodegroupDeletedWaiter(ev.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	}).Wait(ctx, in, 5*time.Second); err != nil {
+		t.Fatalf("deleted waiter: %v", err)
+	}
+}
+
+func TestNodegroupLaunchFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(e *cloudsim.Engine)
+		capacity types.CapacityTypes
+		want     []string
+	}{
+		{
+			name:     "on-demand capacity",
+			setup:    func(e *cloudsim.Engine) { e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 1) },
+			capacity: types.CapacityTypesOnDemand,
+			want: []string{"Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient p5.48xlarge capacity in the Availability Zone you requested (euc1-az1).",
+				"Launching EC2 instance failed."},
+		},
+		{
+			name:     "spot capacity",
+			setup:    func(e *cloudsim.Engine) { e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "spot", 0) },
+			capacity: types.CapacityTypesSpot,
+			want:     []string{"Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available"},
+		},
+		{
+			name:     "quota",
+			setup:    func(e *cloudsim.Engine) { e.SetQuota("aws", region, "p", 1) },
+			capacity: types.CapacityTypesOnDemand,
+			want: []string{"Could not launch On-Demand Instances. VcpuLimitExceeded - You have requested more vCPU capacity than your current vCPU limit",
+				"http://aws.amazon.com/contact-us/ec2-request"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := newEnv(t, envConfig{})
+			ev.activeCluster(t, "c1")
+			tt.setup(ev.e)
+			in := nodegroupInput("c1", "ng1")
+			in.CapacityType = tt.capacity
+			must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in))
+			ev.clock.Advance(testDurations.PoolCreate)
+			ng := must[*eks.DescribeNodegroupOutput](t)(ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{
+				ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")})).Nodegroup
+			if ng.Status != types.NodegroupStatusCreateFailed {
+				t.Fatalf("status %s, want CREATE_FAILED", ng.Status)
+			}
+			if len(ng.Health.Issues) != 1 {
+				t.Fatalf("issues %+v", ng.Health.Issues)
+			}
+			is := ng.Health.Issues[0]
+			if is.Code != types.NodegroupIssueCodeAsgInstanceLaunchFailures || len(is.ResourceIds) != 1 || !strings.HasPrefix(is.ResourceIds[0], "eks-ng1-") {
+				t.Fatalf("issue %+v", is)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(aws.ToString(is.Message), w) {
+					t.Errorf("message %q lacks %q", aws.ToString(is.Message), w)
+				}
+			}
+			// The active waiter gives up on CREATE_FAILED.
+			err := eks.NewNodegroupActiveWaiter(ev.eks, func(o *eks.NodegroupActiveWaiterOptions) {
+				o.MinDelay, o.MaxDelay = time.Millisecond, 2*time.Millisecond
+			}).Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")}, time.Second)
+			if err == nil || !strings.Contains(err.Error(), "Failure") {
+				t.Fatalf("waiter: %v", err)
+			}
+		})
+	}
+}
+
+func TestEKSErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    *cloudsim.Fault
+		call     func(ev *env) error
+		wantCode string
+		wantType func(error) bool
+	}{
+		{
+			name: "missing cluster",
+			call: func(ev *env) error {
+				_, err := ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("nope")}, noRetryEKS)
+				return err
+			},
+			wantCode: "ResourceNotFoundException", wantType: isA[*types.ResourceNotFoundException],
+		},
+		{
+			name: "missing nodegroup",
+			call: func(ev *env) error {
+				_, err := ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("nope")}, noRetryEKS)
+				return err
+			},
+			wantCode: "ResourceNotFoundException", wantType: isA[*types.ResourceNotFoundException],
+		},
+		{
+			name: "nodegroup on missing cluster",
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateNodegroup(ctx, nodegroupInput("nope", "ng1"), noRetryEKS)
+				return err
+			},
+			wantCode: "ResourceNotFoundException", wantType: isA[*types.ResourceNotFoundException],
+		},
+		{
+			name: "bad taint effect",
+			call: func(ev *env) error {
+				in := nodegroupInput("c1", "ng1")
+				in.Taints = []types.Taint{{Key: aws.String("k"), Effect: "SOMETIMES"}}
+				_, err := ev.eks.CreateNodegroup(ctx, in, noRetryEKS)
+				return err
+			},
+			wantCode: "InvalidParameterException", wantType: isA[*types.InvalidParameterException],
+		},
+		{
+			name: "desired above max",
+			call: func(ev *env) error {
+				in := nodegroupInput("c1", "ng1")
+				in.ScalingConfig.DesiredSize = aws.Int32(9)
+				_, err := ev.eks.CreateNodegroup(ctx, in, noRetryEKS)
+				return err
+			},
+			wantCode: "InvalidParameterException", wantType: isA[*types.InvalidParameterException],
+		},
+		{
+			name: "missing launch template",
+			call: func(ev *env) error {
+				in := nodegroupInput("c1", "ng1")
+				in.LaunchTemplate = &types.LaunchTemplateSpecification{Name: aws.String("nope")}
+				_, err := ev.eks.CreateNodegroup(ctx, in, noRetryEKS)
+				return err
+			},
+			wantCode: "InvalidParameterException", wantType: isA[*types.InvalidParameterException],
+		},
+		{
+			name:  "transient fault",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "try later"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}, noRetryEKS)
+				return err
+			},
+			wantCode: "ServiceUnavailableException", wantType: isA[*types.ServiceUnavailableException],
+		},
+		{
+			name:  "server exception fault",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Err: &cloud.Error{Kind: cloud.KindTransient, Code: "ServerException", Message: "boom"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")}, noRetryEKS)
+				return err
+			},
+			wantCode: "ServerException", wantType: isA[*types.ServerException],
+		},
+		{
+			name:  "fatal fault",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "no"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateNodegroup(ctx, nodegroupInput("c1", "ng1"), noRetryEKS)
+				return err
+			},
+			wantCode: "ServerException", wantType: isA[*types.ServerException],
+		},
+		{
+			name:  "invalid fault",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Err: &cloud.Error{Kind: cloud.KindInvalid, Message: "bad version"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateCluster(ctx, createClusterInput("c9"), noRetryEKS)
+				return err
+			},
+			wantCode: "InvalidParameterException", wantType: isA[*types.InvalidParameterException],
+		},
+		{
+			name:  "quota fault",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Err: &cloud.Error{Kind: cloud.KindQuota, Message: "too many clusters"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateCluster(ctx, createClusterInput("c9"), noRetryEKS)
+				return err
+			},
+			wantCode: "ResourceLimitExceededException", wantType: isA[*types.ResourceLimitExceededException],
+		},
+		{
+			name: "nodegroup on creating cluster",
+			call: func(ev *env) error {
+				if _, err := ev.eks.CreateCluster(ctx, createClusterInput("c2")); err != nil {
+					return err
+				}
+				_, err := ev.eks.CreateNodegroup(ctx, nodegroupInput("c2", "ng1"), noRetryEKS)
+				return err
+			},
+			wantCode: "InvalidRequestException", wantType: isA[*types.InvalidRequestException],
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := newEnv(t, envConfig{})
+			ev.activeCluster(t, "c1")
+			if tt.fault != nil {
+				ev.e.Inject(*tt.fault)
+			}
+			err := tt.call(ev)
+			if got := apiCode(err); got != tt.wantCode {
+				t.Fatalf("error %v: code %q, want %q", err, got, tt.wantCode)
+			}
+			if !tt.wantType(err) {
+				t.Fatalf("error %T %v is not the modeled %s type", err, err, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestEKSThrottling(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	ev.activeCluster(t, "c1")
+	ev.e.SetRateLimit("aws", "GetCluster", 0.001, 1)
+	in := &eks.DescribeClusterInput{Name: aws.String("c1")}
+	must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, in))
+	before := ev.count("eks GET /clusters/c1")
+	_, err := ev.eks.DescribeCluster(ctx, in)
+	var th *types.ThrottlingException
+	if !errors.As(err, &th) || apiCode(err) != "ThrottlingException" {
+		t.Fatalf("throttled call: %v", err)
+	}
+	if n := ev.count("eks GET /clusters/c1") - before; n != 3 {
+		t.Fatalf("%d requests, want 3 (the SDK retries throttling)", n)
+	}
+	// With time the bucket refills and the call succeeds again.
+	ev.clock.Advance(time.Hour)
+	must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, in))
+}
+
+// TestNodegroupMetaPersists: a second engine and front end on the same
+// state file still report the launch template and scaling bounds.
+func TestNodegroupMetaPersists(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "world.json")
+	ev := newEnv(t, envConfig{stateFile: file})
+	ev.activeCluster(t, "c1")
+	must[*ec2.CreateLaunchTemplateOutput](t)(ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("lt1"), LaunchTemplateData: &ec2types.RequestLaunchTemplateData{UserData: aws.String("dXNlcmRhdGE=")},
+	}))
+	in := nodegroupInput("c1", "ng1")
+	in.LaunchTemplate = &types.LaunchTemplateSpecification{Name: aws.String("lt1"), Version: aws.String("$Latest")}
+	must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in))
+
+	ev2 := newEnv(t, envConfig{stateFile: file})
+	ev2.clock.Advance(testDurations.ClusterCreate + testDurations.PoolCreate)
+	ng := must[*eks.DescribeNodegroupOutput](t)(ev2.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{
+		ClusterName: aws.String("c1"), NodegroupName: aws.String("ng1")})).Nodegroup
+	if ng.Status != types.NodegroupStatusActive || ng.LaunchTemplate == nil || aws.ToString(ng.LaunchTemplate.Name) != "lt1" ||
+		aws.ToInt32(ng.ScalingConfig.MaxSize) != 4 || aws.ToString(ng.NodeRole) != "arn:aws:iam::123456789012:role/node" {
+		t.Fatalf("after restart: %+v", ng)
+	}
+}

@@ -1,0 +1,340 @@
+package awsfront
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+const iamNS = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+var iamActions = map[string]bool{
+	"CreateRole": true, "GetRole": true, "DeleteRole": true, "AttachRolePolicy": true,
+	"DetachRolePolicy": true, "ListAttachedRolePolicies": true,
+}
+
+// iamErr is an IAM error reply: <ErrorResponse><Error><Type>Sender</Type>
+// <Code>…</Code><Message>…</Message></Error><RequestId>…</RequestId>
+// </ErrorResponse>.
+type iamErr struct {
+	Status        int
+	Code, Message string
+}
+
+func (e *iamErr) Error() string { return e.Code + ": " + e.Message }
+
+// iamError maps an engine error to IAM's: NotFound -> NoSuchEntity 404,
+// Conflict -> EntityAlreadyExists 409, Invalid -> InvalidInput 400,
+// Throttled -> Throttling 400, Quota -> LimitExceeded 409, Transient,
+// Capacity and Fatal -> ServiceFailure 500. Injected faults with their own
+// code keep it (status by kind).
+func iamError(err error) *iamErr {
+	var ie *iamErr
+	if errors.As(err, &ie) {
+		return ie
+	}
+	var ce *cloud.Error
+	if !errors.As(err, &ce) {
+		return &iamErr{500, "ServiceFailure", err.Error()}
+	}
+	out := &iamErr{Message: ce.Message}
+	switch ce.Kind {
+	case cloud.KindNotFound:
+		out.Status, out.Code = 404, "NoSuchEntity"
+	case cloud.KindConflict:
+		out.Status, out.Code = 409, "EntityAlreadyExists"
+	case cloud.KindInvalid:
+		out.Status, out.Code = 400, "InvalidInput"
+	case cloud.KindThrottled:
+		out.Status, out.Code, out.Message = 400, "Throttling", "Rate exceeded"
+	case cloud.KindQuota:
+		out.Status, out.Code = 409, "LimitExceeded"
+	default:
+		out.Status, out.Code = 500, "ServiceFailure"
+	}
+	if !engineCodes[ce.Code] {
+		out.Code = ce.Code
+	}
+	return out
+}
+
+type iamErrorResponse struct {
+	XMLName   xml.Name `xml:"ErrorResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	Type      string   `xml:"Error>Type"`
+	Code      string   `xml:"Error>Code"`
+	Message   string   `xml:"Error>Message"`
+	RequestID string   `xml:"RequestId"`
+}
+
+type iamRole struct {
+	Path                     string `xml:"Path"`
+	RoleName                 string `xml:"RoleName"`
+	RoleID                   string `xml:"RoleId"`
+	Arn                      string `xml:"Arn"`
+	CreateDate               string `xml:"CreateDate"`
+	AssumeRolePolicyDocument string `xml:"AssumeRolePolicyDocument,omitempty"`
+	Description              string `xml:"Description,omitempty"`
+	MaxSessionDuration       int    `xml:"MaxSessionDuration"`
+}
+
+type iamAttachedPolicy struct {
+	PolicyName string `xml:"PolicyName"`
+	PolicyArn  string `xml:"PolicyArn"`
+}
+
+// iamResponse is <{Action}Response xmlns=…><{Action}Result>…</…Result>
+// <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata></…Response>.
+type iamResponse struct {
+	XMLName   xml.Name
+	Xmlns     string     `xml:"xmlns,attr"`
+	Result    *iamResult `xml:",omitempty"`
+	RequestID string     `xml:"ResponseMetadata>RequestId"`
+}
+
+type iamResult struct {
+	XMLName          xml.Name
+	Role             *iamRole             `xml:"Role,omitempty"`
+	AttachedPolicies *[]iamAttachedPolicy `xml:"AttachedPolicies>member,omitempty"`
+	IsTruncated      *bool                `xml:"IsTruncated,omitempty"`
+}
+
+// policyEscape encodes a policy document the way IAM returns it
+// (RFC 3986 percent-encoding); callers url.QueryUnescape it.
+func policyEscape(doc string) string {
+	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
+}
+
+func (s *server) roleXML(o cloudsim.Object) *iamRole {
+	i := strings.LastIndex(o.ID, "-")
+	n, _ := strconv.ParseInt(o.ID[i+1:], 10, 64)
+	path := o.Attrs["path"]
+	return &iamRole{
+		Path: path, RoleName: o.Name, RoleID: fmt.Sprintf("AROA%017X", n),
+		Arn:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", s.opts.AccountID, path, o.Name),
+		CreateDate: o.Attrs["created"], AssumeRolePolicyDocument: policyEscape(o.Attrs["assume_role_policy"]),
+		Description: o.Attrs["description"], MaxSessionDuration: 3600,
+	}
+}
+
+func (s *server) serveIAM(w http.ResponseWriter, r *http.Request) {
+	reqID := s.requestID()
+	action := r.Form.Get("Action")
+	var (
+		res *iamResult
+		err error
+	)
+	switch action {
+	case "CreateRole":
+		res, err = s.createRole(r)
+	case "GetRole":
+		res, err = s.getRole(r)
+	case "DeleteRole":
+		err = s.deleteRole(r)
+	case "AttachRolePolicy":
+		err = s.attachRolePolicy(r)
+	case "DetachRolePolicy":
+		err = s.detachRolePolicy(r)
+	case "ListAttachedRolePolicies":
+		res, err = s.listAttachedRolePolicies(r)
+	default:
+		err = &iamErr{400, "InvalidAction", fmt.Sprintf("Could not find operation %s for version 2010-05-08", action)}
+	}
+	if err != nil {
+		ie := iamError(err)
+		typ := "Sender"
+		if ie.Status >= 500 {
+			typ = "Receiver"
+		}
+		writeXML(w, ie.Status, iamErrorResponse{Xmlns: iamNS, Type: typ, Code: ie.Code, Message: ie.Message, RequestID: reqID})
+		return
+	}
+	if res != nil {
+		res.XMLName = xml.Name{Local: action + "Result"}
+	}
+	writeXML(w, http.StatusOK, iamResponse{XMLName: xml.Name{Local: action + "Response"}, Xmlns: iamNS, Result: res, RequestID: reqID})
+}
+
+func noSuchRole(name string) error {
+	return &iamErr{404, "NoSuchEntity", fmt.Sprintf("The role with name %s cannot be found.", name)}
+}
+
+func (s *server) roleName(r *http.Request) (string, error) {
+	name := r.Form.Get("RoleName")
+	if name == "" {
+		return "", &iamErr{400, "ValidationError", "1 validation error detected: Value null at 'roleName' failed to satisfy constraint: Member must not be null"}
+	}
+	return name, nil
+}
+
+// attachments lists a role's attached policy ARNs, sorted, without going
+// through rate limits and faults.
+func (s *server) attachments(role string) []string {
+	var out []string
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud == cloudName && o.Kind == "RolePolicyAttachment" && o.Attrs["role"] == role {
+			out = append(out, o.Attrs["policy_arn"])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *server) roleExists(name string) bool {
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud == cloudName && o.Kind == "Role" && o.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// createRole: an existing name is EntityAlreadyExists (409), as on IAM.
+func (s *server) createRole(r *http.Request) (*iamResult, error) {
+	name, err := s.roleName(r)
+	if err != nil {
+		return nil, err
+	}
+	doc := r.Form.Get("AssumeRolePolicyDocument")
+	if doc == "" {
+		return nil, &iamErr{400, "ValidationError", "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null"}
+	}
+	if !strings.HasPrefix(strings.TrimSpace(doc), "{") {
+		return nil, &iamErr{400, "MalformedPolicyDocument", "This policy contains invalid Json"}
+	}
+	path := r.Form.Get("Path")
+	if path == "" {
+		path = "/"
+	}
+	if s.roleExists(name) {
+		return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
+	}
+	o, err := s.e.PutObject(cloudName, "Role", name, map[string]string{
+		"assume_role_policy": doc, "path": path, "description": r.Form.Get("Description"),
+		"created": s.now().Format("2006-01-02T15:04:05Z"),
+	})
+	if err != nil {
+		if ie := iamError(err); ie.Code == "EntityAlreadyExists" {
+			return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
+		}
+		return nil, err
+	}
+	return &iamResult{Role: s.roleXML(o)}, nil
+}
+
+func (s *server) getRole(r *http.Request) (*iamResult, error) {
+	name, err := s.roleName(r)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.e.GetObject(cloudName, "Role", name)
+	if err != nil {
+		if cloud.IsNotFound(err) {
+			return nil, noSuchRole(name)
+		}
+		return nil, err
+	}
+	return &iamResult{Role: s.roleXML(o)}, nil
+}
+
+// deleteRole: attached policies make it DeleteConflict (409).
+func (s *server) deleteRole(r *http.Request) error {
+	name, err := s.roleName(r)
+	if err != nil {
+		return err
+	}
+	if len(s.attachments(name)) > 0 {
+		return &iamErr{409, "DeleteConflict", "Cannot delete entity, must detach all policies first."}
+	}
+	if err := s.e.DeleteObject(cloudName, "Role", name); err != nil {
+		if cloud.IsNotFound(err) {
+			return noSuchRole(name)
+		}
+		return err
+	}
+	return nil
+}
+
+func policyArn(r *http.Request) (string, error) {
+	arn := r.Form.Get("PolicyArn")
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":policy/") {
+		return "", &iamErr{400, "InvalidInput", fmt.Sprintf("ARN %s is not valid.", arn)}
+	}
+	return arn, nil
+}
+
+// attachRolePolicy is idempotent, as on IAM (engine ops GetRole, then
+// CreateRolePolicyAttachment).
+func (s *server) attachRolePolicy(r *http.Request) error {
+	name, err := s.roleName(r)
+	if err != nil {
+		return err
+	}
+	arn, err := policyArn(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
+		if cloud.IsNotFound(err) {
+			return noSuchRole(name)
+		}
+		return err
+	}
+	_, err = s.e.PutObject(cloudName, "RolePolicyAttachment", name+"|"+arn, map[string]string{"role": name, "policy_arn": arn})
+	return err
+}
+
+// detachRolePolicy: a policy that is not attached is NoSuchEntity (engine
+// ops GetRole, then DeleteRolePolicyAttachment).
+func (s *server) detachRolePolicy(r *http.Request) error {
+	name, err := s.roleName(r)
+	if err != nil {
+		return err
+	}
+	arn, err := policyArn(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
+		if cloud.IsNotFound(err) {
+			return noSuchRole(name)
+		}
+		return err
+	}
+	if err := s.e.DeleteObject(cloudName, "RolePolicyAttachment", name+"|"+arn); err != nil {
+		if cloud.IsNotFound(err) {
+			return &iamErr{404, "NoSuchEntity", fmt.Sprintf("Policy %s was not found.", arn)}
+		}
+		return err
+	}
+	return nil
+}
+
+// listAttachedRolePolicies lists all attachments in one page (engine op
+// GetRole for the role).
+func (s *server) listAttachedRolePolicies(r *http.Request) (*iamResult, error) {
+	name, err := s.roleName(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
+		if cloud.IsNotFound(err) {
+			return nil, noSuchRole(name)
+		}
+		return nil, err
+	}
+	pols := []iamAttachedPolicy{}
+	for _, arn := range s.attachments(name) {
+		pols = append(pols, iamAttachedPolicy{PolicyName: arn[strings.LastIndex(arn, "/")+1:], PolicyArn: arn})
+	}
+	f := false
+	return &iamResult{AttachedPolicies: &pols, IsTruncated: &f}, nil
+}

@@ -1,0 +1,139 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+// DefaultSimulateDir is where simulate = true keeps the simulated world.
+const DefaultSimulateDir = ".gpufleet-sim"
+
+// simTimeScaleEnv shortens (or lengthens) simulated operations: 0.01 makes
+// a 3 s cluster creation take 30 ms (tests).
+const simTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
+
+// backends builds the cloud backends on first use: real SDK clients, talking
+// either to the clouds or, with simulate = true, to cloudsim on loopback.
+type backends struct {
+	simulate  bool
+	simDir    string
+	awsConfig awsbackend.Config
+	catalog   *planner.Catalog
+
+	once   sync.Once
+	err    error
+	byName map[string]cloud.Backend
+	engine *cloudsim.Engine
+}
+
+// get returns the backend of a cloud.
+func (b *backends) get(ctx context.Context, cl string) (cloud.Backend, error) {
+	b.once.Do(func() { b.err = b.init(ctx) })
+	if b.err != nil {
+		return nil, b.err
+	}
+	be, ok := b.byName[cl]
+	if !ok {
+		return nil, fmt.Errorf("gpufleet cannot create clusters and node pools on %s yet: the %s backend comes with the GKE/AKS work; "+
+			"place on aws (clouds = [\"aws\"] in the placement) for now", cl, cl)
+	}
+	return be, nil
+}
+
+func timeScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(simTimeScaleEnv), 64); err == nil && v > 0 {
+		return v
+	}
+	return 1
+}
+
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
+
+func (b *backends) init(ctx context.Context) error {
+	cfg := b.awsConfig
+	if b.simulate {
+		d := cloudsim.DefaultDurations
+		e, err := cloudsim.New(cloudsim.Config{
+			StateFile: filepath.Join(b.simDir, "state.json"),
+			Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
+				PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)},
+		})
+		if err != nil {
+			return err
+		}
+		b.engine = e
+		url, err := serveLoopback(awsfront.New(e, awsfront.Options{InstanceOptions: instanceOptions(b.catalog)}))
+		if err != nil {
+			return err
+		}
+		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url}
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
+		cfg.Poll = scaled(500 * time.Millisecond)
+		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": filepath.Join(b.simDir, "state.json"), "endpoint": url})
+	}
+	a, err := awsbackend.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	policy := cloud.DefaultRetryPolicy
+	if b.simulate {
+		policy.Base = scaled(policy.Base)
+	}
+	policy.OnRetry = func(op string, attempt int, err error, delay time.Duration) {
+		tflog.Warn(ctx, "retrying cloud call", map[string]any{"op": op, "attempt": attempt, "error": err.Error(), "delay": delay.String()})
+	}
+	b.byName = map[string]cloud.Backend{"aws": cloud.WithRetries(a, policy)}
+	return nil
+}
+
+// serveLoopback serves h on 127.0.0.1 for the life of the provider process.
+func serveLoopback(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("simulated clouds: %w", err)
+	}
+	go http.Serve(l, h) //nolint:errcheck // ends with the process
+	return "http://" + l.Addr().String(), nil
+}
+
+// instanceOptions tells cloudsim the GPU count and quota family of an
+// instance type, from the catalog.
+func instanceOptions(c *planner.Catalog) func(string) cloudsim.PoolOptions {
+	gpus := map[string]int{}
+	for _, o := range c.Offers {
+		gpus[o.InstanceType] = o.GPUCount
+	}
+	return func(it string) cloudsim.PoolOptions {
+		family := it // AWS quota families are the letters before the generation: p5.48xlarge -> p
+		if i := strings.IndexFunc(it, func(r rune) bool { return r >= '0' && r <= '9' }); i > 0 {
+			family = it[:i]
+		}
+		return cloudsim.PoolOptions{Family: family, GPUsPerNode: max(gpus[it], 1)}
+	}
+}
+
+// awsSDKConfig turns the provider's aws block into backend settings.
+func awsSDKConfig(m *awsModel) awsbackend.Config {
+	cfg := awsbackend.Config{}
+	if m != nil && m.Endpoints != nil {
+		cfg.Endpoints = awsbackend.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString()}
+	}
+	return cfg
+}

@@ -1,0 +1,295 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+var (
+	_ resource.Resource                = &ClusterResource{}
+	_ resource.ResourceWithConfigure   = &ClusterResource{}
+	_ resource.ResourceWithImportState = &ClusterResource{}
+	_ resource.ResourceWithModifyPlan  = &ClusterResource{}
+)
+
+// ClusterResource is gpufleet_cluster: one Kubernetes control plane at one
+// site (EKS today; GKE and AKS with their backends).
+type ClusterResource struct {
+	data *providerData
+}
+
+// NewClusterResource is the gpufleet_cluster constructor.
+func NewClusterResource() resource.Resource { return &ClusterResource{} }
+
+type clusterModel struct {
+	Site                  types.String `tfsdk:"site"`
+	Name                  types.String `tfsdk:"name"`
+	KubernetesVersion     types.String `tfsdk:"kubernetes_version"`
+	EndpointPublicAccess  types.Bool   `tfsdk:"endpoint_public_access"`
+	EndpointPrivateAccess types.Bool   `tfsdk:"endpoint_private_access"`
+	Network               types.String `tfsdk:"network"`
+	ID                    types.String `tfsdk:"id"`
+	Cloud                 types.String `tfsdk:"cloud"`
+	Region                types.String `tfsdk:"region"`
+	Endpoint              types.String `tfsdk:"endpoint"`
+	CACertificate         types.String `tfsdk:"ca_certificate"`
+	ServiceCIDR           types.String `tfsdk:"service_cidr"`
+	Kubeconfig            types.String `tfsdk:"kubeconfig"`
+	CloudID               types.String `tfsdk:"cloud_id"`
+}
+
+// DefaultKubernetesVersion is used when kubernetes_version is not set.
+const DefaultKubernetesVersion = "1.31"
+
+var siteRe = regexp.MustCompile(`^(aws|gcp|azure)/[a-z0-9-]+$`)
+
+// Metadata names the resource.
+func (r *ClusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster"
+}
+
+// Schema describes gpufleet_cluster.
+func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	known := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		Description: "A Kubernetes control plane at one site of a placement (EKS on AWS). Delete waits until the cluster is gone; a cluster deleted out of band is planned for re-creation.",
+		Attributes: map[string]schema.Attribute{
+			"site": schema.StringAttribute{Required: true, PlanModifiers: replace,
+				Description: "The site, `cloud/region`: a key of `gpufleet_placement.sites` (use `each.key` with `for_each`).",
+				Validators:  []validator.String{stringvalidator.RegexMatches(siteRe, "must be cloud/region, e.g. aws/eu-central-1")}},
+			"name": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
+				Description: "Cluster name. Default: `gpufleet-` and the site, e.g. `gpufleet-aws-eu-central-1`.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 40),
+					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*$`), "must start with a letter and hold only letters, digits and hyphens")}},
+			"kubernetes_version": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(DefaultKubernetesVersion),
+				PlanModifiers: replace, Description: "Kubernetes version. Default " + DefaultKubernetesVersion + ". Changing it replaces the cluster (in-place upgrades come later).",
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^1\.[0-9]+$`), "must be like 1.31")}},
+			"endpoint_public_access": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}, Description: "Expose the API server publicly. Default true."},
+			"endpoint_private_access": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}, Description: "Expose the API server inside the VPC. Default true."},
+			"network": schema.StringAttribute{Optional: true, PlanModifiers: replace,
+				Description: "ID of a `gpufleet_network` (the networking resources come later; unused until then)."},
+			"id":             schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "`cloud/region/name`; also the import ID."},
+			"cloud":          schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cloud of the site."},
+			"region":         schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Region of the site."},
+			"endpoint":       schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "API server URL."},
+			"ca_certificate": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cluster CA, base64-encoded PEM."},
+			"service_cidr":   schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Kubernetes service CIDR."},
+			"kubeconfig": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: known,
+				Description: "A kubeconfig for the cluster (authentication through the cloud's CLI: `aws eks get-token`)."},
+			"cloud_id": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
+		},
+	}
+}
+
+// Configure receives the provider's backends.
+func (r *ClusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// defaultClusterName derives a name from the site.
+func defaultClusterName(site string) string {
+	return "gpufleet-" + strings.ReplaceAll(site, "/", "-")
+}
+
+// ModifyPlan fills the default name and refuses clouds without a backend.
+func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Site.IsUnknown() {
+		return
+	}
+	site := plan.Site.ValueString()
+	cl, region, _ := strings.Cut(site, "/")
+	if cl != "aws" {
+		resp.Diagnostics.AddAttributeError(path.Root("site"), "Cloud not supported yet",
+			fmt.Sprintf("gpufleet creates clusters on aws today; %s comes with the GKE and AKS backends. Place on aws (clouds = [\"aws\"]) or leave this site out.", cl))
+		return
+	}
+	if plan.Name.IsUnknown() {
+		plan.Name = types.StringValue(defaultClusterName(site))
+	}
+	plan.Cloud, plan.Region = types.StringValue(cl), types.StringValue(region)
+	plan.ID = types.StringValue(site + "/" + plan.Name.ValueString())
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *ClusterResource) backend(ctx context.Context, m *clusterModel, diags *diag.Diagnostics) cloud.Backend {
+	if r.data == nil {
+		diags.AddError("Provider not configured", "the gpufleet provider has no configuration")
+		return nil
+	}
+	b, err := r.data.backends.get(ctx, m.Cloud.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("site"), "No backend for the site's cloud", err.Error())
+		return nil
+	}
+	return b
+}
+
+// Create creates the control plane and waits until it is active. A cluster
+// that fails to become active is deleted, so nothing is left unknown.
+func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	b := r.backend(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec := cloud.ClusterSpec{Name: m.Name.ValueString(), Region: m.Region.ValueString(), KubernetesVersion: m.KubernetesVersion.ValueString(),
+		PublicEndpoint: m.EndpointPublicAccess.ValueBool(), PrivateEndpoint: m.EndpointPrivateAccess.ValueBool(),
+		Tags: map[string]string{"gpufleet.dev/managed-by": "terraform", "gpufleet.dev/site": m.Site.ValueString()}}
+	tflog.Info(ctx, "creating cluster", map[string]any{"site": m.Site.ValueString(), "name": spec.Name})
+	c, err := b.CreateCluster(ctx, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted: the cluster keeps being created; record it so that
+			// the next apply (or destroy) continues from it.
+			resp.Diagnostics.AddWarning("Cluster creation interrupted", "The cluster is recorded in the state and will be read again by the next plan.")
+			setClusterComputed(&m, cloud.Cluster{Name: spec.Name, Region: spec.Region})
+			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			return
+		}
+		if derr := b.DeleteCluster(context.WithoutCancel(ctx), spec.Region, spec.Name); derr != nil {
+			resp.Diagnostics.AddError("Cluster creation failed, and cleaning up failed too",
+				fmt.Sprintf("%v\n\nDeleting the half-created cluster %s failed: %v. Delete it in the cloud console.", err, spec.Name, derr))
+			return
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("site"), "Cluster creation failed", err.Error())
+		return
+	}
+	setClusterComputed(&m, c)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func setClusterComputed(m *clusterModel, c cloud.Cluster) {
+	m.Endpoint, m.CACertificate = types.StringValue(c.Endpoint), types.StringValue(c.CACertificate)
+	m.ServiceCIDR, m.CloudID = types.StringValue(c.ServiceCIDR), types.StringValue(c.ID)
+	m.Kubeconfig = types.StringValue(kubeconfig(c))
+}
+
+// kubeconfig renders a kubeconfig that authenticates with `aws eks get-token`.
+func kubeconfig(c cloud.Cluster) string {
+	if c.Endpoint == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(c.Endpoint))
+	user := "gpufleet-" + hex.EncodeToString(h[:4])
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: %[1]s
+  cluster:
+    server: %[2]s
+    certificate-authority-data: %[3]s
+contexts:
+- name: %[1]s
+  context:
+    cluster: %[1]s
+    user: %[4]s
+current-context: %[1]s
+users:
+- name: %[4]s
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: ["eks", "get-token", "--cluster-name", "%[1]s", "--region", "%[5]s"]
+`, c.Name, c.Endpoint, c.CACertificate, user, c.Region)
+}
+
+// Read refreshes the cluster; one deleted out of band leaves the state.
+func (r *ClusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	b := r.backend(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, err := b.GetCluster(ctx, m.Region.ValueString(), m.Name.ValueString())
+	if cloud.IsNotFound(err) {
+		tflog.Warn(ctx, "cluster deleted outside Terraform; it will be created again", map[string]any{"id": m.ID.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the cluster", err.Error())
+		return
+	}
+	if c.KubernetesVersion != "" {
+		m.KubernetesVersion = types.StringValue(c.KubernetesVersion)
+	}
+	setClusterComputed(&m, c)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update has nothing to change in place: every attribute replaces.
+func (r *ClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Delete deletes the cluster and waits until it is gone.
+func (r *ClusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	b := r.backend(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tflog.Info(ctx, "deleting cluster", map[string]any{"id": m.ID.ValueString()})
+	if err := b.DeleteCluster(ctx, m.Region.ValueString(), m.Name.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the cluster", err.Error())
+	}
+}
+
+// ImportState reads "cloud/region/name".
+func (r *ClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	parts := strings.Split(req.ID, "/")
+	if len(parts) != 3 || !siteRe.MatchString(parts[0]+"/"+parts[1]) || parts[2] == "" {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not cloud/region/name, e.g. aws/eu-central-1/gpufleet-aws-eu-central-1", req.ID))
+		return
+	}
+	m := clusterModel{
+		Site: types.StringValue(parts[0] + "/" + parts[1]), Name: types.StringValue(parts[2]), ID: types.StringValue(req.ID),
+		Cloud: types.StringValue(parts[0]), Region: types.StringValue(parts[1]),
+		KubernetesVersion: types.StringValue(DefaultKubernetesVersion), EndpointPublicAccess: types.BoolValue(true),
+		EndpointPrivateAccess: types.BoolValue(true), Network: types.StringNull(),
+		Endpoint: types.StringNull(), CACertificate: types.StringNull(), ServiceCIDR: types.StringNull(), Kubeconfig: types.StringNull(), CloudID: types.StringNull(),
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -1,0 +1,548 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/bootstrap"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+var (
+	_ resource.Resource               = &PoolResource{}
+	_ resource.ResourceWithConfigure  = &PoolResource{}
+	_ resource.ResourceWithModifyPlan = &PoolResource{}
+)
+
+// PoolResource is gpufleet_pool: the GPU node pools of every allocation of
+// a placement, in the clusters of their sites.
+type PoolResource struct {
+	data *providerData
+}
+
+// NewPoolResource is the gpufleet_pool constructor.
+func NewPoolResource() resource.Resource { return &PoolResource{} }
+
+type poolModel struct {
+	Placement     types.String    `tfsdk:"placement"`
+	Allocations   types.List      `tfsdk:"allocations"`
+	Fallbacks     types.Map       `tfsdk:"fallbacks"`
+	Clusters      types.Map       `tfsdk:"clusters"`
+	Labels        types.Map       `tfsdk:"labels"`
+	Taints        []taintModel    `tfsdk:"taints"`
+	Bootstrap     *bootstrapModel `tfsdk:"bootstrap"`
+	Failover      types.Bool      `tfsdk:"failover"`
+	ID            types.String    `tfsdk:"id"`
+	Pools         types.Map       `tfsdk:"pools"`
+	TotalNodes    types.Int64     `tfsdk:"total_nodes"`
+	HourlyCostUSD types.Float64   `tfsdk:"hourly_cost_usd"`
+}
+
+type taintModel struct {
+	Key    types.String `tfsdk:"key"`
+	Value  types.String `tfsdk:"value"`
+	Effect types.String `tfsdk:"effect"`
+}
+
+type bootstrapModel struct {
+	NVMLValidation   types.Bool   `tfsdk:"nvml_validation"`
+	MinDriverVersion types.String `tfsdk:"min_driver_version"`
+	NodecheckURL     types.String `tfsdk:"nodecheck_url"`
+	NodecheckSHA256  types.String `tfsdk:"nodecheck_sha256"`
+	FailAction       types.String `tfsdk:"fail_action"`
+}
+
+// poolStateModel is one node pool in the `pools` attribute.
+type poolStateModel struct {
+	Offer        string  `tfsdk:"offer"`
+	Cloud        string  `tfsdk:"cloud"`
+	Region       string  `tfsdk:"region"`
+	Zone         string  `tfsdk:"zone"`
+	Cluster      string  `tfsdk:"cluster"`
+	Name         string  `tfsdk:"name"`
+	InstanceType string  `tfsdk:"instance_type"`
+	CapacityType string  `tfsdk:"capacity_type"`
+	Nodes        int64   `tfsdk:"nodes"`
+	ReadyNodes   int64   `tfsdk:"ready_nodes"`
+	GPUsPerNode  int64   `tfsdk:"gpus_per_node"`
+	Status       string  `tfsdk:"status"`
+	FailedOver   bool    `tfsdk:"failed_over"`
+	HourlyUSD    float64 `tfsdk:"hourly_usd"`
+}
+
+var poolStateAttrTypes = map[string]attr.Type{
+	"offer": types.StringType, "cloud": types.StringType, "region": types.StringType, "zone": types.StringType,
+	"cluster": types.StringType, "name": types.StringType, "instance_type": types.StringType, "capacity_type": types.StringType,
+	"nodes": types.Int64Type, "ready_nodes": types.Int64Type, "gpus_per_node": types.Int64Type, "status": types.StringType,
+	"failed_over": types.BoolType, "hourly_usd": types.Float64Type,
+}
+
+// Metadata names the resource.
+func (r *PoolResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_pool"
+}
+
+// allocationAttributes mirrors gpufleet_placement.allocations so that the
+// placement's value can be passed as is.
+func allocationAttributes() map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for name, t := range allocationAttrTypes {
+		switch t {
+		case types.StringType:
+			out[name] = schema.StringAttribute{Required: true, Description: "See gpufleet_placement.allocations."}
+		case types.Int64Type:
+			out[name] = schema.Int64Attribute{Required: true, Description: "See gpufleet_placement.allocations."}
+		case types.Float64Type:
+			out[name] = schema.Float64Attribute{Required: true, Description: "See gpufleet_placement.allocations."}
+		}
+	}
+	return out
+}
+
+// Schema describes gpufleet_pool.
+func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		Description: "GPU node pools for every allocation of a placement, created concurrently in the clusters of their sites. " +
+			"Nodes start tainted `" + bootstrap.UnvalidatedTaint + "` until `gpufleet-nodecheck` validates their GPUs. " +
+			"On a capacity or quota error an allocation moves to its next fallback that has a cluster (with `failover`); " +
+			"nothing is left in the cloud that the state does not know.",
+		Attributes: map[string]schema.Attribute{
+			"placement": schema.StringAttribute{Required: true, PlanModifiers: replace,
+				Description: "`gpufleet_placement.<name>.id`: the request, whose spread rules every failover keeps."},
+			"allocations": schema.ListNestedAttribute{Required: true,
+				Description:  "`gpufleet_placement.<name>.allocations`.",
+				NestedObject: schema.NestedAttributeObject{Attributes: allocationAttributes()}},
+			"fallbacks": schema.MapAttribute{Optional: true,
+				ElementType: types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}},
+				Description: "`gpufleet_placement.<name>.fallbacks`: where an allocation may go when its offer has no capacity."},
+			"clusters": schema.MapAttribute{Required: true, ElementType: types.StringType,
+				Description: "Cluster IDs by site: `{ for k, c in gpufleet_cluster.site : k => c.id }`."},
+			"labels": schema.MapAttribute{Optional: true, ElementType: types.StringType, Description: "Kubernetes labels of every node (changed in place)."},
+			"taints": schema.ListNestedAttribute{Optional: true, Description: "Extra Kubernetes taints of every node (changed in place).",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"key":   schema.StringAttribute{Required: true, Description: "Taint key."},
+					"value": schema.StringAttribute{Optional: true, Description: "Taint value."},
+					"effect": schema.StringAttribute{Required: true, Description: "NoSchedule, PreferNoSchedule or NoExecute.",
+						Validators: []validator.String{stringvalidator.OneOf("NoSchedule", "PreferNoSchedule", "NoExecute")}},
+				}}},
+			"bootstrap": schema.SingleNestedAttribute{Optional: true, Description: "Node validation; see gpufleet_node_bootstrap.",
+				Attributes: map[string]schema.Attribute{
+					"nvml_validation":    schema.BoolAttribute{Optional: true, Description: "Register nodes with the unvalidated taint. Default true."},
+					"min_driver_version": schema.StringAttribute{Optional: true, Description: "Oldest acceptable NVIDIA driver."},
+					"nodecheck_url":      schema.StringAttribute{Optional: true, Description: "HTTPS URL of gpufleet-nodecheck for EKS boot-time checks."},
+					"nodecheck_sha256":   schema.StringAttribute{Optional: true, Description: "Its SHA-256."},
+					"fail_action": schema.StringAttribute{Optional: true, Description: "`taint` or `cordon`.",
+						Validators: []validator.String{stringvalidator.OneOf("taint", "cordon")}},
+				}},
+			"failover": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				Description: "Move an allocation to its fallbacks on capacity or quota errors. With false every attribute is known at plan time and such an error fails the apply."},
+			"id": schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Description: "The placement ID."},
+			"pools": schema.MapAttribute{Computed: true, ElementType: types.ObjectType{AttrTypes: poolStateAttrTypes},
+				Description: "Node pools by allocation key: where each is (a fallback after failover), its status and node counts."},
+			"total_nodes":     schema.Int64Attribute{Computed: true, Description: "Nodes requested over all pools."},
+			"hourly_cost_usd": schema.Float64Attribute{Computed: true, Description: "Hourly price of the pools as placed."},
+		},
+	}
+}
+
+// Configure receives the provider's backends.
+func (r *PoolResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// desired reads the allocations and fallbacks.
+func (m *poolModel) desired(ctx context.Context, diags *diag.Diagnostics) []fleet.Allocation {
+	var allocs []allocationModel
+	diags.Append(m.Allocations.ElementsAs(ctx, &allocs, false)...)
+	fbs := map[string][]fallbackModel{}
+	if !m.Fallbacks.IsNull() && !m.Fallbacks.IsUnknown() {
+		diags.Append(m.Fallbacks.ElementsAs(ctx, &fbs, false)...)
+	}
+	gpus := map[string]int{}
+	var out []fleet.Allocation
+	for _, a := range allocs {
+		gpus[a.InstanceType] = int(a.GPUsPerNode)
+		fa := fleet.Allocation{Offer: fleet.Offer{Key: a.Key, Cloud: a.Cloud, Region: a.Region, Zone: a.Zone, InstanceType: a.InstanceType,
+			CapacityType: a.CapacityType, Nodes: int(a.Nodes), GPUsPerNode: int(a.GPUsPerNode), HourlyUSD: a.HourlyUSD}}
+		for _, f := range fbs[a.Key] {
+			fa.Fallbacks = append(fa.Fallbacks, fleet.Offer{Key: f.Key, Cloud: f.Cloud, Region: f.Region, Zone: f.Zone,
+				InstanceType: f.InstanceType, CapacityType: f.CapacityType, Nodes: int(f.Nodes), HourlyUSD: f.HourlyUSD})
+		}
+		out = append(out, fa)
+	}
+	for i := range out {
+		for j := range out[i].Fallbacks {
+			if g, ok := gpus[out[i].Fallbacks[j].InstanceType]; ok {
+				out[i].Fallbacks[j].GPUsPerNode = g
+			} else {
+				out[i].Fallbacks[j].GPUsPerNode = out[i].GPUsPerNode * out[i].Nodes / max(out[i].Fallbacks[j].Nodes, 1)
+			}
+		}
+	}
+	return out
+}
+
+func (m *poolModel) clusterNames(ctx context.Context, diags *diag.Diagnostics) map[string]string {
+	ids := map[string]string{}
+	if !m.Clusters.IsUnknown() {
+		diags.Append(m.Clusters.ElementsAs(ctx, &ids, false)...)
+	}
+	out := map[string]string{}
+	for site, id := range ids {
+		parts := strings.Split(id, "/")
+		if len(parts) != 3 || parts[0]+"/"+parts[1] != site {
+			diags.AddAttributeError(path.Root("clusters").AtMapKey(site), "Invalid cluster ID",
+				fmt.Sprintf("%q is not a gpufleet_cluster ID of site %s (cloud/region/name)", id, site))
+			continue
+		}
+		out[site] = parts[2]
+	}
+	return out
+}
+
+func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagnostics) fleet.Spec {
+	s := fleet.Spec{Labels: map[string]string{}}
+	if !m.Labels.IsNull() {
+		diags.Append(m.Labels.ElementsAs(ctx, &s.Labels, false)...)
+	}
+	validate := m.Bootstrap == nil || m.Bootstrap.NVMLValidation.IsNull() || m.Bootstrap.NVMLValidation.ValueBool()
+	if validate {
+		s.Taints = append(s.Taints, cloud.Taint{Key: "gpufleet.dev/unvalidated", Value: "true", Effect: "NoSchedule"})
+	}
+	for _, t := range m.Taints {
+		s.Taints = append(s.Taints, cloud.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
+	}
+	if validate && m.Bootstrap != nil && m.Bootstrap.NodecheckURL.ValueString() != "" {
+		settings := bootstrap.Settings{NVMLValidation: true, MinDriverVersion: m.Bootstrap.MinDriverVersion.ValueString(),
+			NodecheckURL: m.Bootstrap.NodecheckURL.ValueString(), NodecheckSHA256: m.Bootstrap.NodecheckSHA256.ValueString(),
+			FailAction: m.Bootstrap.FailAction.ValueString()}
+		if err := settings.Validate(); err != nil {
+			addBootstrapErrors(diags, err)
+			return s
+		}
+		s.UserData = func(o fleet.Offer, cluster string) string {
+			b, err := r.data.backends.get(ctx, o.Cloud)
+			if err != nil || o.Cloud != "aws" {
+				return ""
+			}
+			c, err := b.GetCluster(ctx, o.Region, cluster)
+			if err != nil {
+				return ""
+			}
+			ud, err := bootstrap.EKSUserData(bootstrap.EKSCluster{Name: cluster, APIServerEndpoint: c.Endpoint, CertificateAuthority: c.CACertificate,
+				ServiceCIDR: c.ServiceCIDR}, bootstrap.EKSNode{InstanceType: o.InstanceType, Labels: s.Labels}, settings)
+			if err != nil {
+				return ""
+			}
+			return ud
+		}
+	}
+	return s
+}
+
+// ModifyPlan decides what is known at plan time: with failover, where
+// pools end up is known only after apply.
+func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan poolModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Allocations.IsUnknown() || plan.Clusters.IsUnknown() {
+		return
+	}
+	allocs := plan.desired(ctx, &resp.Diagnostics)
+	clusters := plan.clusterNames(ctx, &resp.Diagnostics)
+	for i, a := range allocs {
+		if _, ok := clusters[a.Site()]; !ok {
+			resp.Diagnostics.AddAttributeError(path.Root("clusters"), "No cluster for an allocation",
+				fmt.Sprintf("allocation %d (%s) is in site %s, which clusters does not name; create a gpufleet_cluster for every site of the placement (for_each = gpufleet_placement.<name>.sites)", i, a.Key, a.Site()))
+		}
+		if a.Cloud != "aws" {
+			resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), "Cloud not supported yet",
+				fmt.Sprintf("allocation %s is on %s; gpufleet creates node pools on aws today", a.Key, a.Cloud))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.ID = plan.Placement
+	var state *poolModel
+	if !req.State.Raw.IsNull() {
+		state = &poolModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	total, cost := 0, 0.0
+	for _, a := range allocs {
+		total += a.Nodes
+		cost += a.HourlyUSD
+	}
+	if state != nil && !state.Pools.IsNull() && !state.Pools.IsUnknown() && plan.Allocations.Equal(state.Allocations) &&
+		plan.Clusters.Equal(state.Clusters) && poolsComplete(ctx, state, allocs) {
+		// Only labels or taints may change: pools stay where they are.
+		plan.Pools, plan.TotalNodes, plan.HourlyCostUSD = state.Pools, state.TotalNodes, state.HourlyCostUSD
+	} else if plan.Failover.ValueBool() {
+		plan.Pools = types.MapUnknown(types.ObjectType{AttrTypes: poolStateAttrTypes})
+		plan.TotalNodes, plan.HourlyCostUSD = types.Int64Value(int64(total)), types.Float64Unknown()
+	} else {
+		var pools []fleet.Pool
+		for _, a := range allocs {
+			pools = append(pools, fleet.Pool{Allocation: a.Key, Offer: a.Offer, Cluster: clusters[a.Site()], Name: fleet.PoolName(a.Key), Status: cloud.StatusActive, ReadyNodes: a.Nodes})
+		}
+		plan.setPools(ctx, pools, &resp.Diagnostics)
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// poolsComplete reports whether the state has a pool for every allocation
+// (a pool deleted out of band makes the next plan create it again).
+func poolsComplete(ctx context.Context, state *poolModel, allocs []fleet.Allocation) bool {
+	pools := map[string]poolStateModel{}
+	state.Pools.ElementsAs(ctx, &pools, false)
+	for _, a := range allocs {
+		if _, ok := pools[a.Key]; !ok {
+			return false
+		}
+	}
+	return len(pools) == len(allocs)
+}
+
+func (m *poolModel) setPools(ctx context.Context, pools []fleet.Pool, diags *diag.Diagnostics) {
+	out := map[string]poolStateModel{}
+	total, cost := int64(0), 0.0
+	for _, p := range pools {
+		out[p.Allocation] = poolStateModel{Offer: p.Offer.Key, Cloud: p.Offer.Cloud, Region: p.Offer.Region, Zone: p.Offer.Zone,
+			Cluster: p.Cluster, Name: p.Name, InstanceType: p.Offer.InstanceType, CapacityType: p.Offer.CapacityType,
+			Nodes: int64(p.Offer.Nodes), ReadyNodes: int64(p.ReadyNodes), GPUsPerNode: int64(p.Offer.GPUsPerNode),
+			Status: string(p.Status), FailedOver: p.Offer.Key != p.Allocation, HourlyUSD: p.Offer.HourlyUSD}
+		total += int64(p.Offer.Nodes)
+		cost += p.Offer.HourlyUSD
+	}
+	v, d := types.MapValueFrom(ctx, types.ObjectType{AttrTypes: poolStateAttrTypes}, out)
+	diags.Append(d...)
+	m.Pools, m.TotalNodes, m.HourlyCostUSD = v, types.Int64Value(total), types.Float64Value(roundUSD(cost))
+}
+
+// statePools reads the pools recorded in the state.
+func (m *poolModel) statePools(ctx context.Context, diags *diag.Diagnostics) []fleet.Pool {
+	if m.Pools.IsNull() || m.Pools.IsUnknown() {
+		return nil
+	}
+	recorded := map[string]poolStateModel{}
+	diags.Append(m.Pools.ElementsAs(ctx, &recorded, false)...)
+	var out []fleet.Pool
+	for _, k := range slices.Sorted(maps.Keys(recorded)) {
+		p := recorded[k]
+		out = append(out, fleet.Pool{Allocation: k, Cluster: p.Cluster, Name: p.Name, Status: cloud.Status(p.Status), ReadyNodes: int(p.ReadyNodes),
+			Offer: fleet.Offer{Key: p.Offer, Cloud: p.Cloud, Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType,
+				CapacityType: p.CapacityType, Nodes: int(p.Nodes), GPUsPerNode: int(p.GPUsPerNode), HourlyUSD: p.HourlyUSD}})
+	}
+	return out
+}
+
+func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diagnostics) *fleet.Fleet {
+	if r.data == nil {
+		diags.AddError("Provider not configured", "the gpufleet provider has no configuration")
+		return nil
+	}
+	b, err := r.data.backends.get(ctx, "aws")
+	if err != nil {
+		diags.AddError("No backend", err.Error())
+		return nil
+	}
+	f := &fleet.Fleet{Backends: map[string]cloud.Backend{"aws": b}, Clusters: m.clusterNames(ctx, diags),
+		Log: func(format string, args ...any) { tflog.Info(ctx, fmt.Sprintf(format, args...)) }}
+	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
+		var d diag.Diagnostics
+		pr := req.request(ctx, &d)
+		if n, err := pr.Normalize(r.data.catalog); err == nil {
+			f.Accept = spreadAccept(n)
+		}
+	}
+	return f
+}
+
+// spreadAccept keeps a placement's spread rules through failover.
+func spreadAccept(req planner.Request) func([]fleet.Offer, fleet.Offer, fleet.Offer) bool {
+	return func(placed []fleet.Offer, candidate, _ fleet.Offer) bool {
+		byCloud := map[string]int{}
+		total := 0
+		for _, o := range append(slices.Clone(placed), candidate) {
+			g := o.Nodes * o.GPUsPerNode
+			byCloud[o.Cloud] += g
+			total += g
+		}
+		return total >= req.GPUs && planner.SpreadSatisfied(req.Spread, byCloud, total)
+	}
+}
+
+// Create creates every pool; on failure the pools that exist are recorded.
+func (r *PoolResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m poolModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	f := r.fleet(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec := m.spec(ctx, r, &resp.Diagnostics)
+	allocs := m.desired(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	pools, err := f.Create(ctx, allocs, spec, m.Failover.ValueBool())
+	r.finish(ctx, &m, pools, err, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// finish records the pools that exist and reports what failed.
+func (r *PoolResource) finish(ctx context.Context, m *poolModel, pools []fleet.Pool, err error, diags *diag.Diagnostics) {
+	m.ID = m.Placement
+	sort.Slice(pools, func(i, j int) bool { return pools[i].Allocation < pools[j].Allocation })
+	m.setPools(ctx, pools, diags)
+	for _, p := range pools {
+		if p.Offer.Key != p.Allocation {
+			diags.AddWarning("Allocation moved to a fallback",
+				fmt.Sprintf("%s is placed at %s (%d x %s) instead: %s", p.Allocation, p.Offer.Key, p.Offer.Nodes, p.Offer.InstanceType, strings.Join(p.Tried, "; ")))
+		}
+	}
+	if err != nil {
+		diags.AddError("Some node pools could not be created",
+			fmt.Sprintf("%v\n\nThe node pools that exist are recorded in the state; the next apply continues from them, destroy removes them.", err))
+	}
+}
+
+// Read refreshes every pool; pools deleted out of band leave the map (the
+// next plan creates them again).
+func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m poolModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || r.data == nil {
+		return
+	}
+	b, err := r.data.backends.get(ctx, "aws")
+	if err != nil {
+		resp.Diagnostics.AddError("No backend", err.Error())
+		return
+	}
+	var kept []fleet.Pool
+	for _, p := range m.statePools(ctx, &resp.Diagnostics) {
+		np, err := b.GetNodePool(ctx, p.Offer.Region, p.Cluster, p.Name)
+		if cloud.IsNotFound(err) {
+			tflog.Warn(ctx, "node pool deleted outside Terraform; it will be created again", map[string]any{"pool": p.Name})
+			continue
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot read a node pool", err.Error())
+			return
+		}
+		p.Status, p.ReadyNodes, p.Offer.Nodes = np.Status, np.ReadyNodes, np.Spec.Nodes
+		kept = append(kept, p)
+	}
+	m.setPools(ctx, kept, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update reconciles: pools whose allocation is gone are deleted, missing
+// ones created, node counts, labels and taints changed in place.
+func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state poolModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	f := r.fleet(ctx, &plan, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec := plan.spec(ctx, r, &resp.Diagnostics)
+	allocs := plan.desired(ctx, &resp.Diagnostics)
+	existing := map[string]fleet.Pool{}
+	for _, p := range state.statePools(ctx, &resp.Diagnostics) {
+		existing[p.Allocation] = p
+	}
+	var keep, create []fleet.Allocation
+	for _, a := range allocs {
+		if _, ok := existing[a.Key]; ok {
+			keep = append(keep, a)
+		} else {
+			create = append(create, a)
+		}
+	}
+	var remove []fleet.Pool
+	wanted := map[string]bool{}
+	for _, a := range allocs {
+		wanted[a.Key] = true
+	}
+	for k, p := range existing {
+		if !wanted[k] {
+			remove = append(remove, p)
+		}
+	}
+	var result []fleet.Pool
+	b := f.Backends["aws"]
+	for _, a := range keep {
+		p := existing[a.Key]
+		nodes := a.Nodes
+		if p.Offer.Key != a.Key && p.Offer.GPUsPerNode > 0 {
+			nodes = (a.Nodes*a.GPUsPerNode + p.Offer.GPUsPerNode - 1) / p.Offer.GPUsPerNode
+		}
+		taints := spec.Taints
+		np, err := b.UpdateNodePool(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodePoolUpdate{Nodes: &nodes, Labels: spec.Labels, Taints: &taints})
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot update a node pool", fmt.Sprintf("%s: %v", p.Name, err))
+		} else {
+			p.Status, p.ReadyNodes = np.Status, np.ReadyNodes
+		}
+		p.Offer.Nodes = nodes
+		p.Offer.HourlyUSD = a.HourlyUSD
+		result = append(result, p)
+	}
+	if err := f.Delete(ctx, remove); err != nil {
+		resp.Diagnostics.AddError("Cannot delete node pools", err.Error())
+		result = append(result, remove...) // still exist: keep them in state
+	}
+	created, err := f.Create(ctx, create, spec, plan.Failover.ValueBool())
+	result = append(result, created...)
+	r.finish(ctx, &plan, result, err, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete deletes every pool and waits until they are gone.
+func (r *PoolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m poolModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	f := r.fleet(ctx, &m, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := f.Delete(ctx, m.statePools(ctx, &resp.Diagnostics)); err != nil {
+		resp.Diagnostics.AddError("Cannot delete node pools", err.Error())
+	}
+}

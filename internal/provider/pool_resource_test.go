@@ -1,0 +1,231 @@
+package provider
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
+)
+
+// awsRows: two EU regions with two zones each; eu-north-1 is cheaper.
+var awsRows = []string{
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,60,,",
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az2,60,,",
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az1,58,,2",
+	"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az2,58.5,,",
+}
+
+// simWorld is a simulated world shared by the provider and the test.
+type simWorld struct {
+	dir, catalog string
+}
+
+func newSimWorld(t *testing.T) simWorld {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	return simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "aws.csv", awsRows)}
+}
+
+func (w simWorld) engine(t *testing.T) *cloudsim.Engine {
+	t.Helper()
+	ms := time.Millisecond
+	e, err := cloudsim.New(cloudsim.Config{StateFile: filepath.Join(w.dir, "state.json"),
+		Durations: cloudsim.Durations{ClusterCreate: ms, ClusterDelete: ms, PoolCreate: ms, PoolUpdate: ms, PoolDelete: ms}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// noLeaks is a CheckDestroy: the simulated clouds hold nothing.
+func (w simWorld) noLeaks(t *testing.T) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if inv := w.engine(t).Inventory(); !inv.Empty() {
+			return fmt.Errorf("leaked in the simulated cloud: %d clusters, %d node pools, %d objects (%+v)",
+				len(inv.Clusters), len(inv.Pools), len(inv.Objects), inv.Objects)
+		}
+		return nil
+	}
+}
+
+func (w simWorld) config(gpus int, labels string) string {
+	return fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    file = %q
+  }
+  aws {}
+}
+
+resource "gpufleet_placement" "train" {
+  gpus          = %d
+  gpu_models    = ["H100"]
+  gpus_per_node = 8
+  residency     = ["EU"]
+}
+
+resource "gpufleet_cluster" "central" {
+  site = "aws/eu-central-1"
+}
+
+resource "gpufleet_cluster" "north" {
+  site = "aws/eu-north-1"
+}
+
+resource "gpufleet_pool" "train" {
+  placement   = gpufleet_placement.train.id
+  allocations = gpufleet_placement.train.allocations
+  fallbacks   = gpufleet_placement.train.fallbacks
+  clusters = {
+    "aws/eu-central-1" = gpufleet_cluster.central.id
+    "aws/eu-north-1"   = gpufleet_cluster.north.id
+  }
+  labels = %s
+}
+`, w.dir, w.catalog, gpus, labels)
+}
+
+const northKey = "aws/eu-north-1/eun1-az1/p5.48xlarge/on_demand"
+
+func TestAccPool_lifecycle(t *testing.T) {
+	w := newSimWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				// 16 GPUs: both eu-north-1 az1 nodes (the cheapest).
+				Config: w.config(16, `{ team = "ml" }`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"status": knownvalue.StringExact("active"), "nodes": knownvalue.Int64Exact(2), "ready_nodes": knownvalue.Int64Exact(2),
+						"cluster": knownvalue.StringExact("gpufleet-aws-eu-north-1"), "failed_over": knownvalue.Bool(false),
+					})),
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("hourly_cost_usd"), knownvalue.Float64Exact(116)),
+					statecheck.ExpectKnownValue("gpufleet_cluster.north", tfjsonpath.New("endpoint"), knownvalue.StringRegexp(regexp.MustCompile(`\.cloudsim\.invalid$`))),
+				},
+				Check: func(*terraform.State) error {
+					inv := w.engine(t).Inventory()
+					if len(inv.Clusters) != 2 || len(inv.Pools) != 1 {
+						return fmt.Errorf("simulated cloud holds %d clusters and %d pools", len(inv.Clusters), len(inv.Pools))
+					}
+					p := inv.Pools[0]
+					if p.Spec.Labels["team"] != "ml" || len(p.Spec.Taints) != 1 || p.Spec.Taints[0].Key != "gpufleet.dev/unvalidated" {
+						return fmt.Errorf("pool labels %v taints %v", p.Spec.Labels, p.Spec.Taints)
+					}
+					return nil
+				},
+			},
+			{
+				Config:           w.config(16, `{ team = "ml" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Labels change in place.
+				Config: w.config(16, `{ team = "research" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_pool.train", plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					if l := w.engine(t).Inventory().Pools[0].Spec.Labels["team"]; l != "research" {
+						return fmt.Errorf("label %q", l)
+					}
+					return nil
+				},
+			},
+			{
+				// More GPUs: a second allocation in eu-north-1 az2.
+				Config: w.config(24, `{ team = "research" }`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools"), knownvalue.MapSizeExact(2)),
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("total_nodes"), knownvalue.Int64Exact(3)),
+				},
+			},
+			{
+				// Drift: a node pool deleted out of band is created again.
+				PreConfig: func() {
+					e := w.engine(t)
+					if _, err := e.DeleteNodePool("aws", "eu-north-1", "gpufleet-aws-eu-north-1", poolName(northKey)); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(5 * time.Millisecond)
+					e.Inventory() // finishes the deletion in the persisted state
+				},
+				Config: w.config(24, `{ team = "research" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_pool.train", plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools"), knownvalue.MapSizeExact(2)),
+				},
+			},
+			{
+				ResourceName:            "gpufleet_cluster.north",
+				ImportState:             true,
+				ImportStateId:           "aws/eu-north-1/gpufleet-aws-eu-north-1",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"network"},
+			},
+		},
+	})
+}
+
+func TestAccPool_failover(t *testing.T) {
+	w := newSimWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			// No p5 capacity left in eun1-az1: the allocation moves to its
+			// first fallback, eun1-az2.
+			PreConfig: func() { w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0) },
+			Config:    w.config(16, `{}`),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectUnknownValue("gpufleet_pool.train", tfjsonpath.New("pools")),
+			}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"zone": knownvalue.StringExact("eun1-az2"), "failed_over": knownvalue.Bool(true), "status": knownvalue.StringExact("active"),
+				})),
+			},
+			Check: func(*terraform.State) error {
+				if inv := w.engine(t).Inventory(); len(inv.Pools) != 1 || inv.Pools[0].Spec.Zone != "eun1-az2" {
+					return fmt.Errorf("the failed pool was left behind: %+v", inv.Pools)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func TestAccPool_capacityEverywhere(t *testing.T) {
+	w := newSimWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				e := w.engine(t)
+				for _, z := range []string{"euc1-az1", "euc1-az2", "eun1-az1", "eun1-az2"} {
+					e.SetCapacity("aws", z, "p5.48xlarge", "on_demand", 0)
+				}
+			},
+			Config:      w.config(16, `{}`),
+			ExpectError: regexp.MustCompile(`(?s)Some node pools could not be created.*InsufficientInstanceCapacity`),
+		}},
+	})
+}
+
+func poolName(key string) string { return fleet.PoolName(key) }
