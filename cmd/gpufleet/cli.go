@@ -23,6 +23,7 @@ const usage = `gpufleet plans GPU capacity across AWS, GCP and Azure.
 Usage:
   gpufleet offers [flags]        list offers, cheapest per GPU-hour first
   gpufleet plan --gpus N [flags] choose the cheapest placement for N GPUs
+  gpufleet sim list [--dir DIR]  list what exists in the simulated clouds (simulate = true)
 
 Run "gpufleet <command> -h" for the flags of a command.
 `
@@ -37,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runOffers(args[1:], stdout, stderr)
 	case "plan":
 		return runPlan(args[1:], stdout, stderr)
+	case "sim":
+		return runSim(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,5 +1,6 @@
-# gpufleet quickstart: plan 64 H100/H200 GPUs in the EU over at least two
-# clouds, offline. Run it with `make demo` from the repository root.
+# gpufleet quickstart: 64 H100/H200 GPUs in the EU, planned, then created
+# offline in the simulated clouds (the real AWS SDK talks to a local
+# simulator). Run it with `make demo` from the repository root.
 terraform {
   required_providers {
     gpufleet = {
@@ -17,10 +18,21 @@ resource "gpufleet_placement" "train" {
   gpu_models    = ["H100", "H200"]
   gpus_per_node = 8
   residency     = ["EU"]
-  spread = {
-    min_clouds = 2
-    max_share  = 0.6
-  }
+}
+
+# One Kubernetes control plane per site of the placement.
+resource "gpufleet_cluster" "site" {
+  for_each = gpufleet_placement.train.sites
+  site     = each.key
+}
+
+# The GPU node pools, tainted until their GPUs are validated.
+resource "gpufleet_pool" "train" {
+  placement   = gpufleet_placement.train.id
+  allocations = gpufleet_placement.train.allocations
+  fallbacks   = gpufleet_placement.train.fallbacks
+  clusters    = { for k, c in gpufleet_cluster.site : k => c.id }
+  labels      = { "gpufleet.dev/fleet" = "quickstart" }
 }
 
 output "placement" {
@@ -28,11 +40,14 @@ output "placement" {
   value       = gpufleet_placement.train.summary
 }
 
-output "hourly_cost_usd" {
-  value = gpufleet_placement.train.hourly_cost_usd
+output "clusters" {
+  value = { for k, c in gpufleet_cluster.site : k => c.endpoint }
 }
 
-output "sites" {
-  description = "GPUs per cloud/region: what the cluster and pool resources will create."
-  value       = { for k, s in gpufleet_placement.train.sites : k => "${s.nodes} nodes, ${s.gpus} GPUs" }
+output "pools" {
+  value = { for k, p in gpufleet_pool.train.pools : k => "${p.nodes} x ${p.instance_type} in ${p.zone}: ${p.status}, ${p.ready_nodes} ready" }
+}
+
+output "hourly_cost_usd" {
+  value = gpufleet_pool.train.hourly_cost_usd
 }
