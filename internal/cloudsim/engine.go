@@ -85,8 +85,6 @@ type Engine struct {
 	durations Durations
 	file      string
 	st        *state
-	faults    []*Fault
-	limits    map[string]*bucket
 }
 
 // state is the persisted world.
@@ -102,6 +100,10 @@ type state struct {
 	// Tokens maps idempotency tokens to the pool they created.
 	Tokens map[string]string `json:"tokens"`
 	Seq    int64             `json:"seq"`
+	// Faults and Limits are persisted too, so that a test can inject them
+	// into the world a separate process (the provider) runs against.
+	Faults []*Fault           `json:"faults,omitempty"`
+	Limits map[string]*bucket `json:"limits,omitempty"`
 }
 
 // Cluster is a simulated control plane.
@@ -151,7 +153,7 @@ type Object struct {
 
 // New creates an engine, loading cfg.StateFile when it exists.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{clock: cfg.Clock, durations: cfg.Durations, file: cfg.StateFile, limits: map[string]*bucket{}}
+	e := &Engine{clock: cfg.Clock, durations: cfg.Durations, file: cfg.StateFile}
 	if e.clock == nil {
 		e.clock = realClock{}
 	}
@@ -199,6 +201,9 @@ func (s *state) fill() {
 	}
 	if s.Tokens == nil {
 		s.Tokens = map[string]string{}
+	}
+	if s.Limits == nil {
+		s.Limits = map[string]*bucket{}
 	}
 }
 

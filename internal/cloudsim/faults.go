@@ -37,27 +37,30 @@ func (e *Engine) Inject(f Fault) {
 	if f.Times <= 0 {
 		f.Times = 1
 	}
-	e.faults = append(e.faults, &f)
+	e.st.Faults = append(e.st.Faults, &f)
+	_ = e.save()
 }
 
 // ClearFaults removes every fault not yet consumed.
 func (e *Engine) ClearFaults() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.faults = nil
+	e.st.Faults = nil
+	_ = e.save()
 }
 
 // takeFault consumes the first matching fault: synchronous ones (Err) when
 // midway is false, Midway ones when true.
 func (e *Engine) takeFault(cl, op string, t Target, midway bool) *Fault {
-	for i, f := range e.faults {
+	for i, f := range e.st.Faults {
 		if f.Cloud != cl || f.Op != op || !f.Target.matches(t) || (f.Midway != nil) != midway {
 			continue
 		}
 		f.Times--
 		if f.Times <= 0 {
-			e.faults = append(e.faults[:i], e.faults[i+1:]...)
+			e.st.Faults = append(e.st.Faults[:i], e.st.Faults[i+1:]...)
 		}
+		_ = e.save()
 		return f
 	}
 	return nil
@@ -65,10 +68,10 @@ func (e *Engine) takeFault(cl, op string, t Target, midway bool) *Fault {
 
 // bucket is a token bucket on the engine's clock.
 type bucket struct {
-	perSecond float64
-	burst     float64
-	tokens    float64
-	last      time.Time
+	PerSecond float64   `json:"per_second"`
+	Burst     float64   `json:"burst"`
+	Tokens    float64   `json:"tokens"`
+	Last      time.Time `json:"last"`
 }
 
 // SetRateLimit limits an operation to perSecond calls with bursts of
@@ -79,24 +82,25 @@ func (e *Engine) SetRateLimit(cl, op string, perSecond float64, burst int) {
 	defer e.mu.Unlock()
 	k := cl + "/" + op
 	if perSecond <= 0 {
-		delete(e.limits, k)
-		return
+		delete(e.st.Limits, k)
+	} else {
+		e.st.Limits[k] = &bucket{PerSecond: perSecond, Burst: float64(burst), Tokens: float64(burst), Last: e.clock.Now()}
 	}
-	e.limits[k] = &bucket{perSecond: perSecond, burst: float64(burst), tokens: float64(burst), last: e.clock.Now()}
+	_ = e.save()
 }
 
 func (e *Engine) throttled(cl, op string) error {
-	b, ok := e.limits[cl+"/"+op]
+	b, ok := e.st.Limits[cl+"/"+op]
 	if !ok {
 		return nil
 	}
 	now := e.clock.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
-	b.last = now
-	if b.tokens < 1 {
+	b.Tokens = min(b.Burst, b.Tokens+now.Sub(b.Last).Seconds()*b.PerSecond)
+	b.Last = now
+	if b.Tokens < 1 {
 		return &cloud.Error{Kind: cloud.KindThrottled, Cloud: cl, Op: op, Code: "ThrottlingException",
-			Message: fmt.Sprintf("rate exceeded (%g requests per second)", b.perSecond)}
+			Message: fmt.Sprintf("rate exceeded (%g requests per second)", b.PerSecond)}
 	}
-	b.tokens--
+	b.Tokens--
 	return nil
 }

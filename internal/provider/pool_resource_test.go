@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 )
@@ -229,3 +230,46 @@ func TestAccPool_capacityEverywhere(t *testing.T) {
 }
 
 func poolName(key string) string { return fleet.PoolName(key) }
+
+// TestAccPool_faults injects cloud failures into the simulated world the
+// provider runs against.
+func TestAccPool_faults(t *testing.T) {
+	transient := &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "CreateNodePool", Code: "ServiceUnavailableException", Message: "try again"}
+	tests := []struct {
+		name   string
+		inject func(e *cloudsim.Engine)
+		err    string
+		zone   string // where the allocation lands
+	}{
+		{"5xx and throttling are retried", func(e *cloudsim.Engine) {
+			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Times: 2, Err: transient})
+			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Times: 2,
+				Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: "GetCluster", Code: "ThrottlingException", Message: "slow down"}})
+		}, "", "eun1-az1"},
+		{"quota exceeded fails over to another region", func(e *cloudsim.Engine) {
+			e.SetQuota("aws", "eu-north-1", "p", 8)
+		}, "", "euc1-az1"},
+		{"failure midway fails the apply and leaks nothing", func(e *cloudsim.Engine) {
+			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
+				Issue: cloud.Issue{Code: "NodeCreationFailure", Message: "Instances failed to join the kubernetes cluster"}}})
+		}, `(?s)Some node pools could not be created.*NodeCreationFailure`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newSimWorld(t)
+			step := resource.TestStep{PreConfig: func() { tt.inject(w.engine(t)) }, Config: w.config(16, `{}`)}
+			if tt.err != "" {
+				step.ExpectError = regexp.MustCompile(tt.err)
+			} else {
+				step.ConfigStateChecks = []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey).AtMapKey("zone"), knownvalue.StringExact(tt.zone)),
+				}
+			}
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy:             w.noLeaks(t),
+				Steps:                    []resource.TestStep{step},
+			})
+		})
+	}
+}
