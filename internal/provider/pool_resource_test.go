@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,4 +273,47 @@ func TestAccPool_faults(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAccCluster_drift: a cluster deleted out of band is planned for
+// re-creation; an unsupported cloud fails at plan time.
+func TestAccCluster_drift(t *testing.T) {
+	w := newSimWorld(t)
+	config := fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+}
+resource "gpufleet_cluster" "c" {
+  site = "aws/eu-west-1"
+}
+`, w.dir)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{Config: config, ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_cluster.c", tfjsonpath.New("id"), knownvalue.StringExact("aws/eu-west-1/gpufleet-aws-eu-west-1")),
+				statecheck.ExpectKnownValue("gpufleet_cluster.c", tfjsonpath.New("kubeconfig"), knownvalue.StringRegexp(regexp.MustCompile(`"eks", "get-token", "--cluster-name", "gpufleet-aws-eu-west-1"`))),
+			}},
+			{
+				PreConfig: func() {
+					e := w.engine(t)
+					if _, err := e.DeleteCluster("aws", "eu-west-1", "gpufleet-aws-eu-west-1"); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(5 * time.Millisecond)
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_cluster.c", plancheck.ResourceActionCreate),
+				}},
+			},
+			{
+				Config:      strings.Replace(config, "aws/eu-west-1", "gcp/europe-west4", 1),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Cloud not supported yet.*gpufleet creates clusters on aws today`),
+			},
+		},
+	})
 }
