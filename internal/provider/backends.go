@@ -39,8 +39,17 @@ type backends struct {
 
 	once   sync.Once
 	err    error
-	byName map[string]cloud.Backend
-	engine *cloudsim.Engine
+	byName  map[string]cloud.Backend
+	engine  *cloudsim.Engine
+	metrics cloud.Metrics
+}
+
+// logMetrics reports the cloud calls made so far (calls, errors by kind,
+// time spent) at debug level.
+func (b *backends) logMetrics(ctx context.Context) {
+	for op, s := range b.metrics.Snapshot() {
+		tflog.Debug(ctx, "cloud calls", map[string]any{"op": op, "calls": s.Calls, "errors": s.Errors, "time": s.Time.String()})
+	}
 }
 
 // get returns the backend of a cloud.
@@ -99,7 +108,7 @@ func (b *backends) init(ctx context.Context) error {
 	policy.OnRetry = func(op string, attempt int, err error, delay time.Duration) {
 		tflog.Warn(ctx, "retrying cloud call", map[string]any{"op": op, "attempt": attempt, "error": err.Error(), "delay": delay.String()})
 	}
-	b.byName = map[string]cloud.Backend{"aws": cloud.WithRetries(a, policy)}
+	b.byName = map[string]cloud.Backend{"aws": cloud.WithMetrics(cloud.WithRetries(a, policy), &b.metrics, nil)}
 	return nil
 }
 

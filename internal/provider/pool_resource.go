@@ -425,6 +425,7 @@ func (r *PoolResource) Create(ctx context.Context, req resource.CreateRequest, r
 
 // finish records the pools that exist and reports what failed.
 func (r *PoolResource) finish(ctx context.Context, m *poolModel, pools []fleet.Pool, err error, diags *diag.Diagnostics) {
+	r.data.backends.logMetrics(ctx)
 	m.ID = m.Placement
 	sort.Slice(pools, func(i, j int) bool { return pools[i].Allocation < pools[j].Allocation })
 	m.setPools(ctx, pools, diags)
