@@ -37,8 +37,8 @@ type backends struct {
 	awsConfig awsbackend.Config
 	catalog   *planner.Catalog
 
-	once   sync.Once
-	err    error
+	once    sync.Once
+	err     error
 	byName  map[string]cloud.Backend
 	engine  *cloudsim.Engine
 	metrics cloud.Metrics
