@@ -191,6 +191,11 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		if ctx.Err() != nil {
 			return cloud.Cluster{}, ctx.Err()
 		}
+		if cerr := classify("DescribeCluster", err); cloud.IsRetryable(cerr) {
+			// A throttled or failed poll, not a failed cluster: the caller's
+			// retries call CreateCluster again, which finds and waits for it.
+			return cloud.Cluster{}, cerr
+		}
 		c, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
 		if gerr != nil {
 			return cloud.Cluster{}, gerr
