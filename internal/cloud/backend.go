@@ -69,6 +69,10 @@ type NodePoolSpec struct {
 	Nodes        int
 	Labels       map[string]string
 	Taints       []Taint
+	// GPUModel and GPUsPerNode describe the accelerators, for clouds that
+	// attach them explicitly (GKE); informational elsewhere.
+	GPUModel    string
+	GPUsPerNode int
 	// UserData is the node bootstrap (EKS); other clouds ignore it.
 	UserData string
 	// IdempotencyToken makes a retried create return the first create's

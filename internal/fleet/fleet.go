@@ -24,6 +24,7 @@ type Offer struct {
 	Zone         string
 	InstanceType string
 	CapacityType string
+	GPUModel     string
 	Nodes        int
 	GPUsPerNode  int
 	HourlyUSD    float64
@@ -171,6 +172,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
 			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.Labels, Taints: spec.Taints,
+			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {
 			ps.UserData = spec.UserData(o, clusterName)

@@ -180,31 +180,35 @@ func (r *PoolResource) Configure(_ context.Context, req resource.ConfigureReques
 }
 
 // desired reads the allocations and fallbacks.
-func (m *poolModel) desired(ctx context.Context, diags *diag.Diagnostics) []fleet.Allocation {
+func (m *poolModel) desired(ctx context.Context, cat *planner.Catalog, diags *diag.Diagnostics) []fleet.Allocation {
 	var allocs []allocationModel
 	diags.Append(m.Allocations.ElementsAs(ctx, &allocs, false)...)
 	fbs := map[string][]fallbackModel{}
 	if !m.Fallbacks.IsNull() && !m.Fallbacks.IsUnknown() {
 		diags.Append(m.Fallbacks.ElementsAs(ctx, &fbs, false)...)
 	}
-	gpus := map[string]int{}
 	var out []fleet.Allocation
 	for _, a := range allocs {
-		gpus[a.InstanceType] = int(a.GPUsPerNode)
 		fa := fleet.Allocation{Offer: fleet.Offer{Key: a.Key, Cloud: a.Cloud, Region: a.Region, Zone: a.Zone, InstanceType: a.InstanceType,
-			CapacityType: a.CapacityType, Nodes: int(a.Nodes), GPUsPerNode: int(a.GPUsPerNode), HourlyUSD: a.HourlyUSD}}
+			CapacityType: a.CapacityType, GPUModel: a.GPUModel, Nodes: int(a.Nodes), GPUsPerNode: int(a.GPUsPerNode), HourlyUSD: a.HourlyUSD}}
 		for _, f := range fbs[a.Key] {
 			fa.Fallbacks = append(fa.Fallbacks, fleet.Offer{Key: f.Key, Cloud: f.Cloud, Region: f.Region, Zone: f.Zone,
 				InstanceType: f.InstanceType, CapacityType: f.CapacityType, Nodes: int(f.Nodes), HourlyUSD: f.HourlyUSD})
 		}
 		out = append(out, fa)
 	}
+	// Fallbacks may be other instance types: their GPUs come from the catalog.
 	for i := range out {
 		for j := range out[i].Fallbacks {
-			if g, ok := gpus[out[i].Fallbacks[j].InstanceType]; ok {
-				out[i].Fallbacks[j].GPUsPerNode = g
-			} else {
-				out[i].Fallbacks[j].GPUsPerNode = out[i].GPUsPerNode * out[i].Nodes / max(out[i].Fallbacks[j].Nodes, 1)
+			f := &out[i].Fallbacks[j]
+			f.GPUModel, f.GPUsPerNode = out[i].GPUModel, out[i].GPUsPerNode
+			if cat != nil {
+				for _, o := range cat.Offers {
+					if o.Cloud == f.Cloud && o.InstanceType == f.InstanceType {
+						f.GPUModel, f.GPUsPerNode = o.GPUModel, o.GPUCount
+						break
+					}
+				}
 			}
 		}
 	}
@@ -280,7 +284,7 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 	if resp.Diagnostics.HasError() || plan.Allocations.IsUnknown() || plan.Clusters.IsUnknown() {
 		return
 	}
-	allocs := plan.desired(ctx, &resp.Diagnostics)
+	allocs := plan.desired(ctx, r.catalog(), &resp.Diagnostics)
 	clusters := plan.clusterNames(ctx, &resp.Diagnostics)
 	for i, a := range allocs {
 		if _, ok := clusters[a.Site()]; !ok {
@@ -414,7 +418,7 @@ func (r *PoolResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	spec := m.spec(ctx, r, &resp.Diagnostics)
-	allocs := m.desired(ctx, &resp.Diagnostics)
+	allocs := m.desired(ctx, r.catalog(), &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -483,7 +487,7 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	spec := plan.spec(ctx, r, &resp.Diagnostics)
-	allocs := plan.desired(ctx, &resp.Diagnostics)
+	allocs := plan.desired(ctx, r.catalog(), &resp.Diagnostics)
 	existing := map[string]fleet.Pool{}
 	for _, p := range state.statePools(ctx, &resp.Diagnostics) {
 		existing[p.Allocation] = p
@@ -546,4 +550,11 @@ func (r *PoolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	if err := f.Delete(ctx, m.statePools(ctx, &resp.Diagnostics)); err != nil {
 		resp.Diagnostics.AddError("Cannot delete node pools", err.Error())
 	}
+}
+
+func (r *PoolResource) catalog() *planner.Catalog {
+	if r.data == nil {
+		return nil
+	}
+	return r.data.catalog
 }

@@ -1,0 +1,496 @@
+// Package gcp is the GKE backend: clusters and GPU node pools through
+// cloud.google.com/go/container/apiv1, with operation polling. It is the
+// only package that imports the GKE SDK.
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	container "cloud.google.com/go/container/apiv1"
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+// Config configures the backend.
+type Config struct {
+	Project string
+	// ClientOptions add to the defaults (Application Default Credentials,
+	// workload identity federation included): an endpoint override, or
+	// no authentication for cloudsim.
+	ClientOptions []option.ClientOption
+	// Poll and Timeout tune operation polling.
+	Poll, Timeout time.Duration
+}
+
+// Backend implements cloud.Backend on GKE.
+type Backend struct {
+	cfg    Config
+	client *container.ClusterManagerClient
+}
+
+var _ cloud.Backend = (*Backend)(nil)
+
+// New connects the GKE client.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	if cfg.Project == "" {
+		return nil, errors.New("gcp: a project is required (gcp { project = \"...\" } in the provider)")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 10 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 45 * time.Minute
+	}
+	c, err := container.NewClusterManagerClient(ctx, cfg.ClientOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("gcp: connecting to GKE: %w", err)
+	}
+	return &Backend{cfg: cfg, client: c}, nil
+}
+
+// Cloud is "gcp".
+func (b *Backend) Cloud() string { return "gcp" }
+
+func (b *Backend) location(region string) string {
+	return "projects/" + b.cfg.Project + "/locations/" + region
+}
+
+func (b *Backend) clusterPath(region, name string) string {
+	return b.location(region) + "/clusters/" + name
+}
+
+func (b *Backend) poolPath(region, cluster, name string) string {
+	return b.clusterPath(region, cluster) + "/nodePools/" + name
+}
+
+// CreateCluster creates a regional cluster (its default pool holds the
+// system workloads) and waits until it runs.
+func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
+	op, err := b.client.CreateCluster(ctx, &containerpb.CreateClusterRequest{
+		Parent: b.location(spec.Region),
+		Cluster: &containerpb.Cluster{
+			Name: spec.Name, InitialClusterVersion: spec.KubernetesVersion, InitialNodeCount: 1,
+			ResourceLabels: sanitizeLabels(spec.Tags),
+		},
+	})
+	if err != nil {
+		cerr := classify("CreateCluster", err)
+		if !cloud.IsConflict(cerr) {
+			return cloud.Cluster{}, cerr
+		}
+		existing, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
+		if gerr != nil {
+			return cloud.Cluster{}, gerr
+		}
+		if existing.Status == cloud.StatusDeleting {
+			return cloud.Cluster{}, cerr
+		}
+		return b.waitCluster(ctx, spec.Region, spec.Name)
+	}
+	if err := b.wait(ctx, spec.Region, op, "CreateCluster"); err != nil {
+		return cloud.Cluster{}, err
+	}
+	return b.waitCluster(ctx, spec.Region, spec.Name)
+}
+
+// waitCluster polls until the cluster runs.
+func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for {
+		c, err := b.GetCluster(ctx, region, name)
+		if err != nil || c.Status == cloud.StatusActive {
+			return c, err
+		}
+		if c.Status == cloud.StatusCreateFailed {
+			return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: "CreateCluster", Code: "ERROR", Message: "cluster " + name + " is in ERROR"}
+		}
+		if time.Now().After(deadline) {
+			return c, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "CreateCluster", Code: "Timeout", Message: "cluster " + name + " is not running yet"}
+		}
+		if err := sleep(ctx, b.cfg.Poll); err != nil {
+			return c, err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// wait polls an operation until it is done; its error becomes a classified
+// error (the client does not poll for us).
+func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Operation, what string) error {
+	name := op.GetName()
+	if !strings.Contains(name, "/") {
+		name = b.location(region) + "/operations/" + name
+	}
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for op.GetStatus() != containerpb.Operation_DONE {
+		if time.Now().After(deadline) {
+			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout", Message: "operation " + name + " still running"}
+		}
+		if err := sleep(ctx, b.cfg.Poll); err != nil {
+			return err
+		}
+		var err error
+		op, err = b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
+		if err != nil {
+			return classify(what, err)
+		}
+	}
+	if e := op.GetError(); e != nil && e.GetCode() != 0 {
+		return classifyStatus(what, codes.Code(e.GetCode()), e.GetMessage())
+	}
+	return nil
+}
+
+// GetCluster reads a cluster.
+func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
+	c, err := b.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: b.clusterPath(region, name)})
+	if err != nil {
+		return cloud.Cluster{}, classify("GetCluster", err)
+	}
+	out := cloud.Cluster{Name: name, Region: region, KubernetesVersion: c.GetCurrentMasterVersion(), ServiceCIDR: c.GetServicesIpv4Cidr(),
+		ID: c.GetSelfLink(), CACertificate: c.GetMasterAuth().GetClusterCaCertificate()}
+	if ep := c.GetEndpoint(); ep != "" {
+		out.Endpoint = "https://" + strings.TrimPrefix(ep, "https://")
+	}
+	switch c.GetStatus() {
+	case containerpb.Cluster_RUNNING, containerpb.Cluster_RECONCILING:
+		out.Status = cloud.StatusActive
+	case containerpb.Cluster_STOPPING:
+		out.Status = cloud.StatusDeleting
+	case containerpb.Cluster_ERROR, containerpb.Cluster_DEGRADED:
+		out.Status = cloud.StatusCreateFailed
+	default:
+		out.Status = cloud.StatusCreating
+	}
+	return out, nil
+}
+
+// DeleteCluster deletes a cluster and waits until it is gone.
+func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error {
+	op, err := b.client.DeleteCluster(ctx, &containerpb.DeleteClusterRequest{Name: b.clusterPath(region, name)})
+	if err != nil {
+		cerr := classify("DeleteCluster", err)
+		if cloud.IsNotFound(cerr) {
+			return nil
+		}
+		if !cloud.IsConflict(cerr) {
+			return cerr
+		}
+	} else if err := b.wait(ctx, region, op, "DeleteCluster"); err != nil {
+		return cloud.IgnoreNotFound(err)
+	}
+	return b.waitGone(ctx, func() error { _, err := b.GetCluster(ctx, region, name); return err })
+}
+
+func (b *Backend) waitGone(ctx context.Context, get func() error) error {
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for {
+		err := get()
+		if cloud.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "Delete", Code: "Timeout", Message: "still deleting"}
+		}
+		if err := sleep(ctx, b.cfg.Poll); err != nil {
+			return err
+		}
+	}
+}
+
+// acceleratorTypes maps catalog GPU models to GKE accelerator types.
+var acceleratorTypes = map[string]string{
+	"H100": "nvidia-h100-80gb", "H200": "nvidia-h200-141gb", "B200": "nvidia-b200", "A100": "nvidia-tesla-a100",
+	"A100-80GB": "nvidia-a100-80gb", "L4": "nvidia-l4", "T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100",
+	"P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4",
+}
+
+// CreateNodePool creates a node pool in one zone with the GPUs attached
+// and the driver installed explicitly (unset means no driver), and waits.
+func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
+	cfg := &containerpb.NodeConfig{MachineType: spec.InstanceType, Spot: spec.CapacityType == "spot",
+		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints)}
+	if t, ok := acceleratorTypes[spec.GPUModel]; ok && spec.GPUsPerNode > 0 {
+		latest := containerpb.GPUDriverInstallationConfig_LATEST
+		cfg.Accelerators = []*containerpb.AcceleratorConfig{{AcceleratorType: t, AcceleratorCount: int64(spec.GPUsPerNode),
+			GpuDriverInstallationConfig: &containerpb.GPUDriverInstallationConfig{GpuDriverVersion: &latest}}}
+	}
+	pool := &containerpb.NodePool{Name: spec.Name, InitialNodeCount: int32(spec.Nodes), Config: cfg}
+	if spec.Zone != "" {
+		pool.Locations = []string{spec.Zone}
+	}
+	op, err := b.client.CreateNodePool(ctx, &containerpb.CreateNodePoolRequest{Parent: b.clusterPath(spec.Region, spec.Cluster), NodePool: pool})
+	if err != nil {
+		cerr := classify("CreateNodePool", err)
+		if !cloud.IsConflict(cerr) {
+			return cloud.NodePool{}, cerr
+		}
+		existing, gerr := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
+		if gerr != nil {
+			return cloud.NodePool{}, gerr
+		}
+		if !existing.Spec.Equal(spec) {
+			return existing, cerr
+		}
+		return b.waitPool(ctx, spec, "CreateNodePool")
+	}
+	if err := b.wait(ctx, spec.Region, op, "CreateNodePool"); err != nil {
+		p, _ := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
+		return p, withOffer(err, spec)
+	}
+	return b.waitPool(ctx, spec, "CreateNodePool")
+}
+
+// withOffer names the zone, machine type and capacity type in a capacity
+// or quota error.
+func withOffer(err error, spec cloud.NodePoolSpec) error {
+	var ce *cloud.Error
+	if errors.As(err, &ce) {
+		ce.Zone, ce.InstanceType, ce.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
+	}
+	return err
+}
+
+func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op string) (cloud.NodePool, error) {
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for {
+		p, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
+		if err != nil {
+			return p, err
+		}
+		switch p.Status {
+		case cloud.StatusActive:
+			return p, nil
+		case cloud.StatusCreateFailed, cloud.StatusDegraded:
+			msg := "node pool " + spec.Name + " is in error"
+			if len(p.Issues) > 0 {
+				msg = p.Issues[0].Message
+			}
+			return p, withOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
+		}
+		if time.Now().After(deadline) {
+			return p, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: op, Code: "Timeout", Message: "node pool not running yet"}
+		}
+		if err := sleep(ctx, b.cfg.Poll); err != nil {
+			return p, err
+		}
+	}
+}
+
+// GetNodePool reads a node pool.
+func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
+	np, err := b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: b.poolPath(region, cluster, name)})
+	if err != nil {
+		return cloud.NodePool{}, classify("GetNodePool", err)
+	}
+	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, InstanceType: np.GetConfig().GetMachineType(),
+		CapacityType: "on_demand", Nodes: int(np.GetInitialNodeCount()), Labels: np.GetConfig().GetLabels(), Taints: fromTaints(np.GetConfig().GetTaints())}
+	if np.GetConfig().GetSpot() {
+		spec.CapacityType = "spot"
+	}
+	if locs := np.GetLocations(); len(locs) > 0 {
+		spec.Zone = locs[0]
+	}
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	p := cloud.NodePool{Spec: spec, ID: np.GetSelfLink()}
+	switch np.GetStatus() {
+	case containerpb.NodePool_RUNNING:
+		p.Status, p.ReadyNodes = cloud.StatusActive, spec.Nodes
+	case containerpb.NodePool_RUNNING_WITH_ERROR:
+		p.Status, p.ReadyNodes = cloud.StatusDegraded, spec.Nodes
+	case containerpb.NodePool_RECONCILING:
+		p.Status, p.ReadyNodes = cloud.StatusUpdating, spec.Nodes
+	case containerpb.NodePool_STOPPING:
+		p.Status = cloud.StatusDeleting
+	case containerpb.NodePool_ERROR:
+		p.Status = cloud.StatusCreateFailed
+	default:
+		p.Status = cloud.StatusCreating
+	}
+	if msg := np.GetStatusMessage(); msg != "" {
+		p.Issues = append(p.Issues, cloud.Issue{Code: np.GetStatus().String(), Message: msg})
+	}
+	return p, nil
+}
+
+// UpdateNodePool resizes and relabels/retaints, waiting for each operation.
+func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
+	cur, err := b.GetNodePool(ctx, region, cluster, name)
+	if err != nil {
+		return cur, err
+	}
+	if u.Nodes != nil && *u.Nodes != cur.Spec.Nodes {
+		op, err := b.client.SetNodePoolSize(ctx, &containerpb.SetNodePoolSizeRequest{Name: b.poolPath(region, cluster, name), NodeCount: int32(*u.Nodes)})
+		if err != nil {
+			return cur, classify("SetNodePoolSize", err)
+		}
+		if err := b.wait(ctx, region, op, "SetNodePoolSize"); err != nil {
+			return cur, withOffer(err, cur.Spec)
+		}
+	}
+	labelsChanged := u.Labels != nil && !maps.Equal(u.Labels, cur.Spec.Labels)
+	taintsChanged := u.Taints != nil && !slices.Equal(*u.Taints, cur.Spec.Taints)
+	if labelsChanged || taintsChanged {
+		req := &containerpb.UpdateNodePoolRequest{Name: b.poolPath(region, cluster, name), NodeVersion: "-", ImageType: "-"}
+		if labelsChanged {
+			req.Labels = &containerpb.NodeLabels{Labels: maps.Clone(u.Labels)}
+		}
+		if taintsChanged {
+			req.Taints = &containerpb.NodeTaints{Taints: toTaints(*u.Taints)}
+		}
+		op, err := b.client.UpdateNodePool(ctx, req)
+		if err != nil {
+			return cur, classify("UpdateNodePool", err)
+		}
+		if err := b.wait(ctx, region, op, "UpdateNodePool"); err != nil {
+			return cur, err
+		}
+	}
+	return b.waitPool(ctx, cloud.NodePoolSpec{Region: region, Cluster: cluster, Name: name, Zone: cur.Spec.Zone,
+		InstanceType: cur.Spec.InstanceType, CapacityType: cur.Spec.CapacityType}, "UpdateNodePool")
+}
+
+// DeleteNodePool deletes a node pool and waits until it is gone.
+func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
+	op, err := b.client.DeleteNodePool(ctx, &containerpb.DeleteNodePoolRequest{Name: b.poolPath(region, cluster, name)})
+	if err != nil {
+		cerr := classify("DeleteNodePool", err)
+		if cloud.IsNotFound(cerr) {
+			return nil
+		}
+		if !cloud.IsConflict(cerr) {
+			return cerr
+		}
+	} else if err := b.wait(ctx, region, op, "DeleteNodePool"); err != nil {
+		return cloud.IgnoreNotFound(err)
+	}
+	return b.waitGone(ctx, func() error { _, err := b.GetNodePool(ctx, region, cluster, name); return err })
+}
+
+func toTaints(ts []cloud.Taint) []*containerpb.NodeTaint {
+	var out []*containerpb.NodeTaint
+	for _, t := range ts {
+		e := containerpb.NodeTaint_NO_SCHEDULE
+		switch t.Effect {
+		case "NoExecute":
+			e = containerpb.NodeTaint_NO_EXECUTE
+		case "PreferNoSchedule":
+			e = containerpb.NodeTaint_PREFER_NO_SCHEDULE
+		}
+		out = append(out, &containerpb.NodeTaint{Key: t.Key, Value: t.Value, Effect: e})
+	}
+	return out
+}
+
+func fromTaints(ts []*containerpb.NodeTaint) []cloud.Taint {
+	var out []cloud.Taint
+	for _, t := range ts {
+		e := "NoSchedule"
+		switch t.GetEffect() {
+		case containerpb.NodeTaint_NO_EXECUTE:
+			e = "NoExecute"
+		case containerpb.NodeTaint_PREFER_NO_SCHEDULE:
+			e = "PreferNoSchedule"
+		}
+		out = append(out, cloud.Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: e})
+	}
+	return out
+}
+
+// sanitizeLabels turns tags into GCP resource labels (lower case, [a-z0-9_-]).
+func sanitizeLabels(tags map[string]string) map[string]string {
+	clean := func(s string) string {
+		s = strings.ToLower(s)
+		return strings.Map(func(r rune) rune {
+			if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-' || r == '_' {
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	out := map[string]string{}
+	for k, v := range tags {
+		out[clean(k)] = clean(v)
+	}
+	return out
+}
+
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *cloud.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	s, ok := status.FromError(err)
+	if !ok {
+		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "Error", Message: err.Error(), Err: err}
+	}
+	return classifyStatus(op, s.Code(), s.Message())
+}
+
+// classifyStatus maps a gRPC status (from a call or an operation's error)
+// to a cloud error. RESOURCE_EXHAUSTED covers rate limits, quotas and
+// stockouts alike; the message tells them apart.
+func classifyStatus(op string, code codes.Code, msg string) error {
+	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: code.String(), Message: msg}
+	upper := strings.ToUpper(msg)
+	switch {
+	case strings.Contains(upper, "ZONE_RESOURCE_POOL_EXHAUSTED") || strings.Contains(upper, "GCE_STOCKOUT") ||
+		strings.Contains(upper, "STOCKOUT") || strings.Contains(upper, "DOES NOT HAVE ENOUGH RESOURCES"):
+		e.Kind, e.Code = cloud.KindCapacity, firstToken(upper, "ZONE_RESOURCE_POOL_EXHAUSTED", "GCE_STOCKOUT", "STOCKOUT")
+	case strings.Contains(upper, "RATE_LIMIT") || strings.Contains(upper, "'REQUESTS'"):
+		e.Kind = cloud.KindThrottled
+	case strings.Contains(upper, "QUOTA_EXCEEDED") || strings.Contains(upper, "QUOTA"):
+		e.Kind, e.Code = cloud.KindQuota, "QUOTA_EXCEEDED"
+	case code == codes.NotFound:
+		e.Kind = cloud.KindNotFound
+	case code == codes.AlreadyExists || code == codes.FailedPrecondition || code == codes.Aborted:
+		e.Kind = cloud.KindConflict
+	case code == codes.InvalidArgument || code == codes.OutOfRange:
+		e.Kind = cloud.KindInvalid
+	case code == codes.ResourceExhausted:
+		e.Kind = cloud.KindThrottled
+	case code == codes.Unavailable || code == codes.DeadlineExceeded || code == codes.Internal:
+		e.Kind = cloud.KindTransient
+	}
+	return e
+}
+
+func firstToken(s string, tokens ...string) string {
+	for _, t := range tokens {
+		if strings.Contains(s, t) {
+			return t
+		}
+	}
+	return "ZONE_RESOURCE_POOL_EXHAUSTED"
+}
