@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,8 +17,10 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -35,7 +37,10 @@ type backends struct {
 	simulate  bool
 	simDir    string
 	awsConfig awsbackend.Config
-	catalog   *planner.Catalog
+	gcpConfig gcpbackend.Config
+	// enabled are the clouds the configuration enables (all in simulate).
+	enabled []string
+	catalog *planner.Catalog
 
 	once    sync.Once
 	err     error
@@ -52,6 +57,13 @@ func (b *backends) logMetrics(ctx context.Context) {
 	}
 }
 
+// supports reports whether a cloud can get a backend: every cloud in
+// simulate mode, otherwise the clouds the configuration enables (AKS needs
+// its subscription, GKE its project).
+func (b *backends) supports(cl string) bool {
+	return b.simulate || slices.Contains(b.enabled, cl)
+}
+
 // get returns the backend of a cloud.
 func (b *backends) get(ctx context.Context, cl string) (cloud.Backend, error) {
 	b.once.Do(func() { b.err = b.init(ctx) })
@@ -60,8 +72,7 @@ func (b *backends) get(ctx context.Context, cl string) (cloud.Backend, error) {
 	}
 	be, ok := b.byName[cl]
 	if !ok {
-		return nil, fmt.Errorf("gpufleet cannot create clusters and node pools on %s yet: the %s backend comes with the GKE/AKS work; "+
-			"place on aws (clouds = [\"aws\"] in the placement) for now", cl, cl)
+		return nil, fmt.Errorf("no %s backend: enable %s in the provider configuration (a %s {} block with its project or subscription), or use simulate = true", cl, cl, cl)
 	}
 	return be, nil
 }
@@ -88,7 +99,7 @@ func (b *backends) init(ctx context.Context) error {
 			return err
 		}
 		b.engine = e
-		url, err := serveLoopback(awsfront.New(e, awsfront.Options{InstanceOptions: instanceOptions(b.catalog)}))
+		url, err := serveLoopback(awsfront.New(e, awsfront.Options{InstanceOptions: instanceOptions(b.catalog, awsfront.DefaultInstanceOptions)}))
 		if err != nil {
 			return err
 		}
@@ -101,6 +112,25 @@ func (b *backends) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	raw := map[string]cloud.Backend{"aws": a}
+	gcfg := b.gcpConfig
+	if b.simulate {
+		addr, _, err := gkefront.Serve(b.engine, gkefront.Options{InstanceOptions: instanceOptions(b.catalog, gkefront.DefaultInstanceOptions)})
+		if err != nil {
+			return err
+		}
+		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = addr, true, scaled(500*time.Millisecond)
+		if gcfg.Project == "" {
+			gcfg.Project = "gpufleet-sim"
+		}
+	}
+	if b.simulate || slices.Contains(b.enabled, "gcp") {
+		g, err := gcpbackend.New(ctx, gcfg)
+		if err != nil {
+			return err
+		}
+		raw["gcp"] = g
+	}
 	policy := cloud.DefaultRetryPolicy
 	if b.simulate {
 		policy.Base = scaled(policy.Base)
@@ -108,7 +138,10 @@ func (b *backends) init(ctx context.Context) error {
 	policy.OnRetry = func(op string, attempt int, err error, delay time.Duration) {
 		tflog.Warn(ctx, "retrying cloud call", map[string]any{"op": op, "attempt": attempt, "error": err.Error(), "delay": delay.String()})
 	}
-	b.byName = map[string]cloud.Backend{"aws": cloud.WithMetrics(cloud.WithRetries(a, policy), &b.metrics, nil)}
+	b.byName = map[string]cloud.Backend{}
+	for name, be := range raw {
+		b.byName[name] = cloud.WithMetrics(cloud.WithRetries(be, policy), &b.metrics, nil)
+	}
 	return nil
 }
 
@@ -122,19 +155,19 @@ func serveLoopback(h http.Handler) (string, error) {
 	return "http://" + l.Addr().String(), nil
 }
 
-// instanceOptions tells cloudsim the GPU count and quota family of an
-// instance type, from the catalog.
-func instanceOptions(c *planner.Catalog) func(string) cloudsim.PoolOptions {
+// instanceOptions tells cloudsim the GPU count of an instance type from
+// the catalog, and its quota family from the front end's own rule.
+func instanceOptions(c *planner.Catalog, family func(string) cloudsim.PoolOptions) func(string) cloudsim.PoolOptions {
 	gpus := map[string]int{}
 	for _, o := range c.Offers {
 		gpus[o.InstanceType] = o.GPUCount
 	}
 	return func(it string) cloudsim.PoolOptions {
-		family := it // AWS quota families are the letters before the generation: p5.48xlarge -> p
-		if i := strings.IndexFunc(it, func(r rune) bool { return r >= '0' && r <= '9' }); i > 0 {
-			family = it[:i]
+		o := family(it)
+		if n, ok := gpus[it]; ok {
+			o.GPUsPerNode = n
 		}
-		return cloudsim.PoolOptions{Family: family, GPUsPerNode: max(gpus[it], 1)}
+		return o
 	}
 }
 
@@ -143,6 +176,18 @@ func awsSDKConfig(m *awsModel) awsbackend.Config {
 	cfg := awsbackend.Config{}
 	if m != nil && m.Endpoints != nil {
 		cfg.Endpoints = awsbackend.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString()}
+	}
+	return cfg
+}
+
+// gcpSDKConfig turns the provider's gcp block into backend settings.
+func gcpSDKConfig(m *gcpModel) gcpbackend.Config {
+	cfg := gcpbackend.Config{}
+	if m != nil {
+		cfg.Project = m.Project.ValueString()
+		if m.Endpoints != nil {
+			cfg.Endpoint = m.Endpoints.Container.ValueString()
+		}
 	}
 	return cfg
 }

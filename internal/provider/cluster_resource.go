@@ -134,9 +134,9 @@ func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	site := plan.Site.ValueString()
 	cl, region, _ := strings.Cut(site, "/")
-	if cl != "aws" {
-		resp.Diagnostics.AddAttributeError(path.Root("site"), "Cloud not supported yet",
-			fmt.Sprintf("gpufleet creates clusters on aws today; %s comes with the GKE and AKS backends. Place on aws (clouds = [\"aws\"]) or leave this site out.", cl))
+	if r.data != nil && !r.data.backends.supports(cl) {
+		resp.Diagnostics.AddAttributeError(path.Root("site"), "Cloud not enabled",
+			fmt.Sprintf("%s is not enabled in the provider configuration: add a %s {} block (or use simulate = true).", cl, cl))
 		return
 	}
 	if plan.Name.IsUnknown() {

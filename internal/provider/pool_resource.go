@@ -291,9 +291,9 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			resp.Diagnostics.AddAttributeError(path.Root("clusters"), "No cluster for an allocation",
 				fmt.Sprintf("allocation %d (%s) is in site %s, which clusters does not name; create a gpufleet_cluster for every site of the placement (for_each = gpufleet_placement.<name>.sites)", i, a.Key, a.Site()))
 		}
-		if a.Cloud != "aws" {
-			resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), "Cloud not supported yet",
-				fmt.Sprintf("allocation %s is on %s; gpufleet creates node pools on aws today", a.Key, a.Cloud))
+		if r.data != nil && !r.data.backends.supports(a.Cloud) {
+			resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), "Cloud not enabled",
+				fmt.Sprintf("allocation %s is on %s, which the provider configuration does not enable", a.Key, a.Cloud))
 		}
 	}
 	if resp.Diagnostics.HasError() {
@@ -378,12 +378,18 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 		diags.AddError("Provider not configured", "the gpufleet provider has no configuration")
 		return nil
 	}
-	b, err := r.data.backends.get(ctx, "aws")
-	if err != nil {
-		diags.AddError("No backend", err.Error())
+	all := map[string]cloud.Backend{}
+	for _, cl := range cloudNames {
+		if b, err := r.data.backends.get(ctx, cl); err == nil {
+			all[cl] = b
+		}
+	}
+	if len(all) == 0 {
+		_, err := r.data.backends.get(ctx, "aws")
+		diags.AddError("No cloud backend", fmt.Sprint(err))
 		return nil
 	}
-	f := &fleet.Fleet{Backends: map[string]cloud.Backend{"aws": b}, Clusters: m.clusterNames(ctx, diags),
+	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags),
 		Log: func(format string, args ...any) { tflog.Info(ctx, fmt.Sprintf(format, args...)) }}
 	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
 		var d diag.Diagnostics
@@ -453,13 +459,13 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	if resp.Diagnostics.HasError() || r.data == nil {
 		return
 	}
-	b, err := r.data.backends.get(ctx, "aws")
-	if err != nil {
-		resp.Diagnostics.AddError("No backend", err.Error())
-		return
-	}
 	var kept []fleet.Pool
 	for _, p := range m.statePools(ctx, &resp.Diagnostics) {
+		b, err := r.data.backends.get(ctx, p.Offer.Cloud)
+		if err != nil {
+			resp.Diagnostics.AddError("No backend", err.Error())
+			return
+		}
 		np, err := b.GetNodePool(ctx, p.Offer.Region, p.Cluster, p.Name)
 		if cloud.IsNotFound(err) {
 			tflog.Warn(ctx, "node pool deleted outside Terraform; it will be created again", map[string]any{"pool": p.Name})
@@ -511,9 +517,14 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		}
 	}
 	var result []fleet.Pool
-	b := f.Backends["aws"]
 	for _, a := range keep {
 		p := existing[a.Key]
+		b, ok := f.Backends[p.Offer.Cloud]
+		if !ok {
+			resp.Diagnostics.AddError("No backend", "no backend for "+p.Offer.Cloud)
+			result = append(result, p)
+			continue
+		}
 		nodes := a.Nodes
 		if p.Offer.Key != a.Key && p.Offer.GPUsPerNode > 0 {
 			nodes = (a.Nodes*a.GPUsPerNode + p.Offer.GPUsPerNode - 1) / p.Offer.GPUsPerNode

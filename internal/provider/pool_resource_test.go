@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -276,7 +275,7 @@ func TestAccPool_faults(t *testing.T) {
 }
 
 // TestAccCluster_drift: a cluster deleted out of band is planned for
-// re-creation; an unsupported cloud fails at plan time.
+// re-creation.
 func TestAccCluster_drift(t *testing.T) {
 	w := newSimWorld(t)
 	config := fmt.Sprintf(`
@@ -309,11 +308,83 @@ resource "gpufleet_cluster" "c" {
 					plancheck.ExpectResourceAction("gpufleet_cluster.c", plancheck.ResourceActionCreate),
 				}},
 			},
-			{
-				Config:      strings.Replace(config, "aws/eu-west-1", "gcp/europe-west4", 1),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)Cloud not supported yet.*gpufleet creates clusters on aws today`),
-			},
 		},
+	})
+}
+
+// TestAccCluster_cloudNotEnabled: outside simulate, only the configured
+// clouds have backends, and that is known at plan time. (Plan only, from an
+// empty state: no request leaves the machine.)
+func TestAccCluster_cloudNotEnabled(t *testing.T) {
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "gpufleet" {
+  aws {}
+}
+resource "gpufleet_cluster" "g" {
+  site = "gcp/europe-west4"
+}
+`,
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)Cloud not enabled.*gcp is not enabled in the provider configuration`),
+		}},
+	})
+}
+
+// TestAccPool_multiCloud: one apply creates clusters and pools on AWS and
+// GCP concurrently, keeping the spread; destroy leaves nothing behind.
+func TestAccPool_multiCloud(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	dir := t.TempDir()
+	rows := append(append([]string{}, awsRows...),
+		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,96,,",
+		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-c,96.5,,")
+	w := simWorld{dir: dir, catalog: writeCatalog(t, "multi.csv", rows)}
+	config := fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    file = %q
+  }
+}
+resource "gpufleet_placement" "train" {
+  gpus          = 32
+  gpu_models    = ["H100"]
+  gpus_per_node = 8
+  residency     = ["EU"]
+  spread        = { min_clouds = 2, max_share = 0.5 }
+}
+resource "gpufleet_cluster" "aws" {
+  site = "aws/eu-north-1"
+}
+resource "gpufleet_cluster" "gcp" {
+  site = "gcp/europe-west4"
+}
+resource "gpufleet_pool" "train" {
+  placement   = gpufleet_placement.train.id
+  allocations = gpufleet_placement.train.allocations
+  fallbacks   = gpufleet_placement.train.fallbacks
+  clusters = {
+    "aws/eu-north-1"   = gpufleet_cluster.aws.id
+    "gcp/europe-west4" = gpufleet_cluster.gcp.id
+  }
+}
+`, w.dir, w.catalog)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey("gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"),
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"status": knownvalue.StringExact("active"), "nodes": knownvalue.Int64Exact(2),
+						"cluster": knownvalue.StringExact("gpufleet-gcp-europe-west4")})),
+				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey).AtMapKey("status"), knownvalue.StringExact("active")),
+				statecheck.ExpectKnownValue("gpufleet_cluster.gcp", tfjsonpath.New("endpoint"), knownvalue.StringRegexp(regexp.MustCompile(`^https://`))),
+			},
+		}},
 	})
 }

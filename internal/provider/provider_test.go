@@ -53,3 +53,10 @@ provider "gpufleet" {
 }
 `, catalogFile, strings.Join(extra, "\n"))
 }
+
+// TestMain keeps the tests on loopback: should any test reach the real
+// AWS credential chain, it must not query the instance metadata service.
+func TestMain(m *testing.M) {
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	os.Exit(m.Run())
+}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -34,8 +36,11 @@ type Config struct {
 	// Credential replaces azidentity's default chain (environment, workload
 	// identity / OIDC, managed identity, Azure CLI) when set.
 	Credential azcore.TokenCredential
-	// ClientOptions carry endpoint overrides (cloud configuration) and the
-	// transport; zero for the public cloud.
+	// Endpoint overrides Azure Resource Manager (and the token authority)
+	// with one base URL, e.g. a local simulator; HTTPClient is its transport.
+	Endpoint   string
+	HTTPClient *http.Client
+	// ClientOptions for anything else; zero for the public cloud.
 	ClientOptions arm.ClientOptions
 	// Poll is the LRO polling frequency.
 	Poll time.Duration
@@ -74,6 +79,15 @@ func New(cfg Config) (*Backend, error) {
 	}
 	opts := cfg.ClientOptions
 	opts.Retry.MaxRetries = -1
+	if cfg.Endpoint != "" {
+		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Endpoint,
+			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
+				azcloud.ResourceManager: {Endpoint: cfg.Endpoint, Audience: "https://management.azure.com"},
+			}}
+	}
+	if cfg.HTTPClient != nil {
+		opts.Transport = cfg.HTTPClient
+	}
 	b := &Backend{cfg: cfg}
 	var err error
 	if b.groups, err = armresources.NewResourceGroupsClient(cfg.SubscriptionID, cred, &opts); err != nil {
@@ -427,4 +441,12 @@ func str(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// StaticToken is a credential with a fixed token, for a local simulator.
+type StaticToken string
+
+// GetToken returns the token, valid for an hour.
+func (t StaticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }

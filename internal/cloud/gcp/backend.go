@@ -15,7 +15,9 @@ import (
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -24,9 +26,13 @@ import (
 // Config configures the backend.
 type Config struct {
 	Project string
+	// Endpoint overrides the GKE API endpoint (host:port).
+	Endpoint string
+	// Insecure talks plaintext gRPC without credentials: only for a local
+	// simulator on loopback.
+	Insecure bool
 	// ClientOptions add to the defaults (Application Default Credentials,
-	// workload identity federation included): an endpoint override, or
-	// no authentication for cloudsim.
+	// workload identity federation included).
 	ClientOptions []option.ClientOption
 	// Poll and Timeout tune operation polling.
 	Poll, Timeout time.Duration
@@ -51,7 +57,15 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 45 * time.Minute
 	}
-	c, err := container.NewClusterManagerClient(ctx, cfg.ClientOptions...)
+	opts := slices.Clone(cfg.ClientOptions)
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+	}
+	if cfg.Insecure {
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	c, err := container.NewClusterManagerClient(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("gcp: connecting to GKE: %w", err)
 	}

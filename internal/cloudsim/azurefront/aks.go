@@ -1,0 +1,449 @@
+package azurefront
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// Object kinds this front end keeps besides resource groups.
+const (
+	kindClusterMeta = "ClusterMeta"
+	kindPoolMeta    = "AgentPoolMeta"
+	kindOperation   = "AzureOperation"
+)
+
+// profile is an agent pool given in the managed cluster PUT (metadata
+// only).
+type profile struct {
+	Name   string   `json:"name"`
+	VMSize string   `json:"vmSize"`
+	Count  int      `json:"count"`
+	Mode   string   `json:"mode"`
+	OSType string   `json:"osType"`
+	Zones  []string `json:"zones,omitempty"`
+}
+
+// clusterMeta is what AKS reports about a managed cluster that the engine
+// does not keep (object kind "ClusterMeta", name rg/cluster).
+type clusterMeta struct {
+	Name          string            `json:"name"`
+	ResourceGroup string            `json:"resourceGroup"`
+	Location      string            `json:"location"`
+	DNSPrefix     string            `json:"dnsPrefix"`
+	Tags          map[string]string `json:"tags,omitempty"`
+	Profiles      []profile         `json:"profiles"`
+	NetworkPlugin string            `json:"networkPlugin"`
+	CreatedAt     time.Time         `json:"createdAt"`
+}
+
+// poolMeta is what AKS reports about an agent pool that the engine does
+// not keep (object kind "AgentPoolMeta", name rg/cluster/pool).
+type poolMeta struct {
+	Mode                string            `json:"mode"`
+	EvictionPolicy      string            `json:"evictionPolicy,omitempty"`
+	SpotMaxPrice        *float64          `json:"spotMaxPrice,omitempty"`
+	OSType              string            `json:"osType"`
+	OSSKU               string            `json:"osSKU"`
+	OSDiskSizeGB        int               `json:"osDiskSizeGB"`
+	MaxPods             int               `json:"maxPods"`
+	OrchestratorVersion string            `json:"orchestratorVersion"`
+	Zones               []string          `json:"zones,omitempty"`
+	Tags                map[string]string `json:"tags,omitempty"`
+	// LastOp is the provisioningState of an update: Scaling or Updating.
+	LastOp    string    `json:"lastOp,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func clusterMetaName(rg, name string) string { return strings.ToLower(rg) + "/" + name }
+
+func poolMetaName(rg, cluster, pool string) string {
+	return strings.ToLower(rg) + "/" + cluster + "/" + pool
+}
+
+func clusterID(sub, rg, name string) string {
+	return fmt.Sprintf("/subscriptions/%s/resourcegroups/%s/providers/Microsoft.ContainerService/managedClusters/%s", sub, rg, name)
+}
+
+func clusterNotFound(rg, name string) error {
+	return newErr(404, "ResourceNotFound",
+		"The Resource 'Microsoft.ContainerService/managedClusters/%s' under resource group '%s' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", name, rg)
+}
+
+func poolNotFound(cluster, pool string) error {
+	return newErr(404, "NotFound", "Could not find agent pool %s in managed cluster %s.", pool, cluster)
+}
+
+// clusterMetaFor finds the metadata of a managed cluster (on the side):
+// 404 ResourceGroupNotFound or ResourceNotFound when missing.
+func (s *server) clusterMetaFor(rg, name string) (clusterMeta, error) {
+	if _, _, ok := s.resourceGroup(rg); !ok {
+		return clusterMeta{}, rgNotFound(rg)
+	}
+	var m clusterMeta
+	if !s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m) {
+		return m, clusterNotFound(rg, name)
+	}
+	return m, nil
+}
+
+func clusterState(st cloud.Status) string {
+	switch st {
+	case cloud.StatusCreating:
+		return "Creating"
+	case cloud.StatusDeleting:
+		return "Deleting"
+	case cloud.StatusActive:
+		return "Succeeded"
+	}
+	return "Failed"
+}
+
+func (s *server) clusterPools(c cloudsim.Cluster) []cloudsim.Pool {
+	var out []cloudsim.Pool
+	for _, p := range s.e.Inventory().Pools {
+		if p.Cloud == cloudName && p.Spec.Region == c.Region && p.Spec.Cluster == c.Name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func profileProps(pr profile, state, version string) map[string]any {
+	props := map[string]any{
+		"count": pr.Count, "vmSize": pr.VMSize, "mode": pr.Mode, "osType": pr.OSType, "osSKU": "Ubuntu",
+		"type": "VirtualMachineScaleSets", "provisioningState": state, "powerState": map[string]string{"code": "Running"},
+		"orchestratorVersion": version, "currentOrchestratorVersion": version, "maxPods": 110, "osDiskSizeGB": 128,
+		"nodeImageVersion": "AKSUbuntu-2204gen2containerd-202611.01.0",
+	}
+	if len(pr.Zones) > 0 {
+		props["availabilityZones"] = pr.Zones
+	}
+	return props
+}
+
+func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[string]any {
+	state := clusterState(s.e.ClusterStatus(c))
+	version := c.Spec.KubernetesVersion
+	var profiles []map[string]any
+	for _, pr := range m.Profiles {
+		props := profileProps(pr, state, version)
+		props["name"] = pr.Name
+		profiles = append(profiles, props)
+	}
+	for _, p := range s.clusterPools(c) {
+		props := s.poolProps(p, s.poolMetaFor(m.ResourceGroup, c.Name, p.Spec.Name))
+		props["name"] = p.Spec.Name
+		profiles = append(profiles, props)
+	}
+	fqdn := strings.TrimPrefix(c.Endpoint, "https://")
+	props := map[string]any{
+		"provisioningState": state, "powerState": map[string]string{"code": "Running"},
+		"kubernetesVersion": version, "currentKubernetesVersion": version,
+		"dnsPrefix": m.DNSPrefix, "fqdn": fqdn, "azurePortalFQDN": fqdn,
+		"agentPoolProfiles": profiles,
+		"nodeResourceGroup": fmt.Sprintf("MC_%s_%s_%s", m.ResourceGroup, c.Name, c.Region),
+		"enableRBAC":        true,
+		"maxAgentPools":     100,
+		"networkProfile": map[string]any{
+			"networkPlugin": m.NetworkPlugin, "serviceCidr": c.ServiceCIDR, "serviceCidrs": []string{c.ServiceCIDR},
+			"dnsServiceIP": dnsServiceIP(c.ServiceCIDR), "outboundType": "loadBalancer", "loadBalancerSku": "standard",
+		},
+		"apiServerAccessProfile": map[string]any{"enablePrivateCluster": c.Spec.PrivateEndpoint && !c.Spec.PublicEndpoint},
+	}
+	if c.Spec.PrivateEndpoint {
+		props["privateFQDN"] = "private." + fqdn
+	}
+	out := map[string]any{
+		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
+		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
+		"sku":      map[string]string{"name": "Base", "tier": "Free"},
+		"identity": map[string]string{"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-000000000001", "tenantId": "00000000-0000-0000-0000-000000000002"},
+	}
+	if len(m.Tags) > 0 {
+		out["tags"] = m.Tags
+	}
+	return out
+}
+
+// dnsServiceIP is the tenth address of a /n IPv4 range (10.100.0.0/16 ->
+// 10.100.0.10).
+func dnsServiceIP(cidr string) string {
+	ip, _, _ := strings.Cut(cidr, "/")
+	parts := strings.Split(ip, ".")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[0] + "." + parts[1] + "." + parts[2] + ".10"
+}
+
+// asyncHeaders are the polling headers of an operation.
+func asyncHeaders(q *req, loc, id string, withLocation bool) map[string]string {
+	base := q.base + "/subscriptions/" + q.sub + "/providers/Microsoft.ContainerService/locations/" + loc
+	h := map[string]string{"Azure-AsyncOperation": base + "/operations/" + id + "?api-version=" + q.apiVersion}
+	if withLocation {
+		h["Location"] = base + "/operationresults/" + id + "?api-version=" + q.apiVersion
+	}
+	return h
+}
+
+func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
+	switch q.r.Method {
+	case http.MethodPut:
+		return s.putCluster(q, rg, name)
+	case http.MethodGet:
+		m, err := s.clusterMetaFor(rg, name)
+		if err != nil {
+			return reply{}, err
+		}
+		c, err := s.e.GetCluster(cloudName, m.Location, name)
+		if err != nil {
+			if cloud.IsNotFound(err) {
+				s.gcCluster(rg, name)
+				return reply{}, clusterNotFound(rg, name)
+			}
+			return reply{}, err
+		}
+		return reply{status: http.StatusOK, body: s.clusterJSON(q, c, m)}, nil
+	case http.MethodDelete:
+		m, err := s.clusterMetaFor(rg, name)
+		if err != nil {
+			if ae := toARM(err); ae.Code == "ResourceNotFound" {
+				return reply{status: http.StatusNoContent}, nil
+			}
+			return reply{}, err
+		}
+		if _, err := s.e.DeleteCluster(cloudName, m.Location, name); err != nil {
+			var pools []string
+			if c, ok := s.findCluster(m.Location, name); ok {
+				for _, p := range s.clusterPools(c) {
+					pools = append(pools, p.Spec.Name)
+				}
+			}
+			switch {
+			case cloud.IsNotFound(err):
+				s.gcCluster(rg, name)
+				return reply{status: http.StatusNoContent}, nil
+			case cloud.IsConflict(err) && len(pools) > 0:
+				return reply{}, newErr(409, "OperationNotAllowed",
+					"Managed cluster %s still has agent pools (%s); cloudsim deletes a managed cluster only once its agentPools-created pools are deleted.",
+					name, strings.Join(pools, ", "))
+			}
+			return reply{}, err
+		}
+		id := deleteOpID(opRecord{Op: "DeleteCluster", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: name,
+			Location: m.Location, Start: s.now()})
+		return reply{status: http.StatusAccepted, header: asyncHeaders(q, m.Location, id, true)}, nil
+	}
+	return reply{}, newErr(405, "MethodNotAllowed", "cloudsim: method %s is not supported on managed clusters", q.r.Method)
+}
+
+func (s *server) putCluster(q *req, rg, name string) (reply, error) {
+	var body struct {
+		Location   string            `json:"location"`
+		Tags       map[string]string `json:"tags"`
+		Properties struct {
+			KubernetesVersion string `json:"kubernetesVersion"`
+			DNSPrefix         string `json:"dnsPrefix"`
+			AgentPoolProfiles []struct {
+				Name              string   `json:"name"`
+				Count             *int     `json:"count"`
+				VMSize            string   `json:"vmSize"`
+				Mode              string   `json:"mode"`
+				OSType            string   `json:"osType"`
+				AvailabilityZones []string `json:"availabilityZones"`
+			} `json:"agentPoolProfiles"`
+			NetworkProfile *struct {
+				NetworkPlugin string `json:"networkPlugin"`
+			} `json:"networkProfile"`
+			APIServerAccessProfile *struct {
+				EnablePrivateCluster *bool `json:"enablePrivateCluster"`
+			} `json:"apiServerAccessProfile"`
+		} `json:"properties"`
+	}
+	if err := decode(q.r, &body); err != nil {
+		return reply{}, err
+	}
+	rgName, _, ok := s.resourceGroup(rg)
+	if !ok {
+		return reply{}, rgNotFound(rg)
+	}
+	if body.Location == "" {
+		return reply{}, newErr(400, "LocationRequired", "The location property is required for this definition.")
+	}
+	loc := normLocation(body.Location)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var m clusterMeta
+	existed := s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m)
+	if existed {
+		if _, ok := s.findCluster(m.Location, name); !ok {
+			s.gcCluster(rg, name)
+			existed = false
+		}
+	}
+	if existed && m.Location != loc {
+		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'location' is not allowed.")
+	}
+	if !existed {
+		if c, ok := s.findCluster(loc, name); ok {
+			return reply{}, newErr(409, "Conflict",
+				"A managed cluster named %s already exists in %s in another resource group; cloudsim needs managed cluster names unique per location (%s).", name, loc, c.ID)
+		}
+	}
+	version := body.Properties.KubernetesVersion
+	if version == "" {
+		version = DefaultKubernetesVersion
+		if c, ok := s.findCluster(loc, name); ok && existed {
+			version = c.Spec.KubernetesVersion
+		}
+	}
+	private := false
+	if a := body.Properties.APIServerAccessProfile; a != nil && a.EnablePrivateCluster != nil {
+		private = *a.EnablePrivateCluster
+	}
+	spec := cloud.ClusterSpec{Name: name, Region: loc, KubernetesVersion: version, PublicEndpoint: !private, PrivateEndpoint: private, Tags: body.Tags}
+	c, err := s.e.CreateCluster(cloudName, spec)
+	if err != nil {
+		return reply{}, err
+	}
+	if !existed {
+		m = clusterMeta{Name: name, ResourceGroup: rgName, Location: loc, CreatedAt: s.now(), NetworkPlugin: "azure"}
+	}
+	m.Tags = body.Tags
+	if body.Properties.DNSPrefix != "" || m.DNSPrefix == "" {
+		m.DNSPrefix = body.Properties.DNSPrefix
+		if m.DNSPrefix == "" {
+			m.DNSPrefix = name + "-dns"
+		}
+	}
+	if np := body.Properties.NetworkProfile; np != nil && np.NetworkPlugin != "" {
+		m.NetworkPlugin = np.NetworkPlugin
+	}
+	if ps := body.Properties.AgentPoolProfiles; len(ps) > 0 || len(m.Profiles) == 0 {
+		m.Profiles = nil
+		for _, p := range ps {
+			pr := profile{Name: p.Name, VMSize: p.VMSize, Count: 1, Mode: p.Mode, OSType: p.OSType, Zones: p.AvailabilityZones}
+			if p.Count != nil {
+				pr.Count = *p.Count
+			}
+			if pr.Mode == "" {
+				pr.Mode = "System"
+			}
+			if pr.OSType == "" {
+				pr.OSType = "Linux"
+			}
+			if pr.VMSize == "" {
+				pr.VMSize = "Standard_D4ds_v5"
+			}
+			m.Profiles = append(m.Profiles, pr)
+		}
+		if len(m.Profiles) == 0 {
+			m.Profiles = []profile{{Name: "nodepool1", VMSize: "Standard_D4ds_v5", Count: 1, Mode: "System", OSType: "Linux"}}
+		}
+	}
+	s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m)
+	op := "CreateCluster"
+	status := http.StatusCreated
+	if existed {
+		op, status = "UpdateCluster", http.StatusOK
+	}
+	id, err := s.recordOp(opRecord{Op: op, RG: strings.ToLower(rg), ResourceGroup: rgName, Cluster: name, Location: loc, Start: s.now()})
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: status, body: s.clusterJSON(q, c, m), header: asyncHeaders(q, loc, id, false)}, nil
+}
+
+// credentials answers listClusterUserCredential and
+// listClusterAdminCredential with one kubeconfig.
+func (s *server) credentials(q *req, rg, name string, admin bool) (reply, error) {
+	m, err := s.clusterMetaFor(rg, name)
+	if err != nil {
+		return reply{}, err
+	}
+	c, err := s.e.GetCluster(cloudName, m.Location, name)
+	if err != nil {
+		if cloud.IsNotFound(err) {
+			return reply{}, clusterNotFound(rg, name)
+		}
+		return reply{}, err
+	}
+	user, credName := "clusterUser_"+m.ResourceGroup+"_"+name, "clusterUser"
+	if admin {
+		user, credName = "clusterAdmin_"+m.ResourceGroup+"_"+name, "clusterAdmin"
+	}
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: %s
+    server: %s:443
+  name: %s
+contexts:
+- context:
+    cluster: %s
+    user: %s
+  name: %s
+current-context: %s
+kind: Config
+preferences: {}
+users:
+- name: %s
+  user:
+    token: cloudsim-%s
+`, c.CACertificate, c.Endpoint, name, name, user, name, name, user, c.ID)
+	return reply{status: http.StatusOK, body: map[string]any{"kubeconfigs": []map[string]string{
+		{"name": credName, "value": base64.StdEncoding.EncodeToString([]byte(kubeconfig))},
+	}}}, nil
+}
+
+// gcCluster removes the metadata and operation records of a managed
+// cluster that is gone.
+func (s *server) gcCluster(rg, name string) {
+	var m clusterMeta
+	if s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m) {
+		if _, ok := s.findCluster(m.Location, name); ok {
+			return
+		}
+		_ = s.e.DeleteObject(cloudName, kindClusterMeta, clusterMetaName(rg, name))
+	}
+	prefix := clusterMetaName(rg, name) + "/"
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud != cloudName {
+			continue
+		}
+		if (o.Kind == kindPoolMeta && strings.HasPrefix(o.Name, prefix)) ||
+			(o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) && o.Attrs["cluster"] == name) {
+			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		}
+	}
+}
+
+// gcPool removes the metadata and operation records of an agent pool that
+// is gone.
+func (s *server) gcPool(rg, location, cluster, pool string) {
+	if _, ok := s.findPool(location, cluster, pool); ok {
+		return
+	}
+	_ = s.e.DeleteObject(cloudName, kindPoolMeta, poolMetaName(rg, cluster, pool))
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud == cloudName && o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) &&
+			o.Attrs["cluster"] == cluster && o.Attrs["pool"] == pool {
+			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		}
+	}
+}
+
+// poolMetaFor returns the metadata of an agent pool, or a default.
+func (s *server) poolMetaFor(rg, cluster, pool string) poolMeta {
+	var m poolMeta
+	if !s.getMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), &m) {
+		m = poolMeta{Mode: "User", OSType: "Linux", OSSKU: "Ubuntu", OSDiskSizeGB: 128, MaxPods: 110}
+	}
+	return m
+}

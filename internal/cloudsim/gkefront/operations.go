@@ -1,0 +1,281 @@
+package gkefront
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// opRecord is an operation as persisted (object kind "GKEOperation").
+type opRecord struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"type"` // containerpb.Operation_Type name
+	Project  string    `json:"project"`
+	Location string    `json:"location"`
+	Region   string    `json:"region"`
+	Cluster  string    `json:"cluster"`
+	Pool     string    `json:"pool,omitempty"`
+	Start    time.Time `json:"start"`
+	Done     bool      `json:"done,omitempty"`
+	End      time.Time `json:"end,omitzero"`
+	ErrCode  int32     `json:"errCode,omitempty"`
+	ErrMsg   string    `json:"errMsg,omitempty"`
+}
+
+func (o *opRecord) typ() containerpb.Operation_Type {
+	return containerpb.Operation_Type(containerpb.Operation_Type_value[o.Type])
+}
+
+func (o *opRecord) ref() ref {
+	return ref{Project: o.Project, Location: o.Location, Cluster: o.Cluster, Pool: o.Pool}
+}
+
+func (o *opRecord) poolOp() bool { return o.Pool != "" }
+
+// targetKey names the engine object an operation is about.
+func (o *opRecord) targetKey() string {
+	if o.poolOp() {
+		return o.Region + "/" + o.Cluster + "/" + o.Pool
+	}
+	return o.Region + "/" + o.Cluster
+}
+
+func (o *opRecord) proto() *containerpb.Operation {
+	r := o.ref()
+	target := r.clusterName()
+	if o.poolOp() {
+		target = r.poolName()
+	}
+	op := &containerpb.Operation{
+		Name: o.Name, Zone: o.Location, Location: o.Location, OperationType: o.typ(), Status: containerpb.Operation_RUNNING,
+		SelfLink: apiBase + r.parent() + "/operations/" + o.Name, TargetLink: apiBase + target, StartTime: stamp(o.Start),
+	}
+	if o.Done {
+		op.Status = containerpb.Operation_DONE
+		op.EndTime = stamp(o.End)
+		if o.ErrCode != 0 {
+			op.Error = &spb.Status{Code: o.ErrCode, Message: o.ErrMsg}
+			op.StatusMessage = o.ErrMsg
+		}
+	}
+	return op
+}
+
+// startOp records a new operation on r (a node pool operation when
+// r.Pool is set).
+func (s *server) startOp(r ref, t containerpb.Operation_Type) *containerpb.Operation {
+	now := s.now()
+	rec := &opRecord{
+		Name: "operation-" + strconv.FormatInt(now.UnixMilli(), 10) + "-" + randHex(4) + "-" + randHex(4), Type: t.String(),
+		Project: r.Project, Location: r.Location, Region: r.region(), Cluster: r.Cluster, Pool: r.Pool, Start: now,
+	}
+	s.putMeta(kindOperation, rec.Name, rec)
+	return rec.proto()
+}
+
+// finish freezes an operation as DONE (with an error status if any).
+func (s *server) finish(rec *opRecord, st *spb.Status) {
+	rec.Done, rec.End = true, s.now()
+	if st != nil {
+		rec.ErrCode, rec.ErrMsg = st.Code, st.Message
+	}
+}
+
+func aborted(msg string) *spb.Status { return &spb.Status{Code: int32(codes.Aborted), Message: msg} }
+
+// evaluate decides whether an operation has finished, from the engine's
+// view of its target: found is false when the target is gone.
+func (s *server) evaluate(rec *opRecord, c cloudsim.Cluster, p cloudsim.Pool, found bool) {
+	switch rec.typ() {
+	case containerpb.Operation_DELETE_CLUSTER, containerpb.Operation_DELETE_NODE_POOL:
+		if !found {
+			s.finish(rec, nil)
+		}
+	case containerpb.Operation_CREATE_CLUSTER:
+		switch {
+		case !found:
+			s.finish(rec, aborted("Cluster "+rec.Cluster+" was deleted while it was being created."))
+		case s.e.ClusterStatus(c) != cloud.StatusCreating:
+			s.finish(rec, nil)
+		}
+	case containerpb.Operation_CREATE_NODE_POOL:
+		if !found {
+			s.finish(rec, aborted("Node pool "+rec.Pool+" was deleted while it was being created."))
+			return
+		}
+		switch st, _ := s.e.PoolStatus(p); st {
+		case cloud.StatusCreating:
+		case cloud.StatusCreateFailed, cloud.StatusDegraded, cloud.StatusDeleting:
+			s.finish(rec, s.poolError(p, rec))
+		default:
+			s.finish(rec, nil)
+		}
+	default: // node pool updates
+		if !found {
+			s.finish(rec, aborted("Node pool "+rec.Pool+" was deleted while it was being updated."))
+			return
+		}
+		switch st, _ := s.e.PoolStatus(p); st {
+		case cloud.StatusUpdating:
+		case cloud.StatusCreateFailed, cloud.StatusDegraded, cloud.StatusDeleting:
+			s.finish(rec, s.poolError(p, rec))
+		default:
+			s.finish(rec, nil)
+		}
+	}
+}
+
+// poolError is the error of a pool that ended with an issue, or nil.
+func (s *server) poolError(p cloudsim.Pool, rec *opRecord) *spb.Status {
+	if !p.Failed || len(p.Issues) == 0 {
+		return nil
+	}
+	meta := s.poolMetaProto(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+	st, _ := operationError(p, meta, rec.Project, s.now().Sub(rec.Start))
+	return st
+}
+
+func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperationRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	var r ref
+	name := req.GetName()
+	opName := req.GetOperationId()
+	if name != "" {
+		segs := strings.Split(strings.Trim(name, "/"), "/")
+		if len(segs) != 6 || segs[0] != "projects" || (segs[2] != "locations" && segs[2] != "zones") || segs[4] != "operations" {
+			return nil, invalid("Invalid operation name %q.", name)
+		}
+		r = ref{Project: segs[1], Location: segs[3]}
+		opName = segs[5]
+	} else {
+		r = ref{Project: req.GetProjectId(), Location: req.GetZone()}
+	}
+	if opName == "" {
+		return nil, invalid("Operation name must be specified.")
+	}
+	full := r.parent() + "/operations/" + opName
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rec opRecord
+	if !s.getMeta(kindOperation, opName, &rec) {
+		if f, ok := s.finished[opName]; ok {
+			return f.proto(), nil
+		}
+		return nil, notFoundStatus(full)
+	}
+	if rec.Done {
+		return rec.proto(), nil
+	}
+	var (
+		c     cloudsim.Cluster
+		p     cloudsim.Pool
+		err   error
+		found = true
+	)
+	if rec.poolOp() {
+		p, err = s.e.GetNodePool(cloudName, rec.Region, rec.Cluster, rec.Pool)
+	} else {
+		c, err = s.e.GetCluster(cloudName, rec.Region, rec.Cluster)
+	}
+	if cloud.IsNotFound(err) {
+		found, err = false, nil
+	}
+	if err != nil {
+		return nil, grpcError(err, full)
+	}
+	s.evaluate(&rec, c, p, found)
+	if rec.Done {
+		s.putMeta(kindOperation, rec.Name, rec)
+	}
+	if !found {
+		s.sweepLocked()
+	}
+	return rec.proto(), nil
+}
+
+func (s *server) ListOperations(ctx context.Context, req *containerpb.ListOperationsRequest) (*containerpb.ListOperationsResponse, error) {
+	r, err := parseName(req.GetParent(), req.GetProjectId(), req.GetZone(), "", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &containerpb.ListOperationsResponse{}
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud != cloudName || o.Kind != kindOperation {
+			continue
+		}
+		var rec opRecord
+		if json.Unmarshal([]byte(o.Attrs["json"]), &rec) != nil {
+			continue
+		}
+		if r.Location == "-" || rec.Location == r.Location || rec.Region == r.Location {
+			out.Operations = append(out.Operations, rec.proto())
+		}
+	}
+	return out, nil
+}
+
+// sweep removes the metadata and operations of clusters and node pools
+// that are gone, keeping their operations (finished) in memory.
+func (s *server) sweep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked()
+}
+
+func (s *server) sweepLocked() {
+	inv := s.e.Inventory()
+	clusters, pools := map[string]bool{}, map[string]bool{}
+	for _, c := range inv.Clusters {
+		if c.Cloud == cloudName {
+			clusters[c.Region+"/"+c.Name] = true
+		}
+	}
+	for _, p := range inv.Pools {
+		if p.Cloud == cloudName {
+			pools[p.Spec.Region+"/"+p.Spec.Cluster+"/"+p.Spec.Name] = true
+		}
+	}
+	for _, o := range inv.Objects {
+		if o.Cloud != cloudName {
+			continue
+		}
+		switch o.Kind {
+		case kindClusterMeta:
+			if !clusters[o.Name] {
+				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			}
+		case kindPoolMeta:
+			if !pools[o.Name] {
+				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			}
+		case kindOperation:
+			var rec opRecord
+			if json.Unmarshal([]byte(o.Attrs["json"]), &rec) != nil {
+				continue
+			}
+			gone := !clusters[rec.Region+"/"+rec.Cluster]
+			if rec.poolOp() {
+				gone = !pools[rec.targetKey()]
+			}
+			if !gone {
+				continue
+			}
+			if !rec.Done {
+				s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false)
+			}
+			s.finished[rec.Name] = &rec
+			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		}
+	}
+}

@@ -1,0 +1,535 @@
+package gkefront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// clusterMeta is what GKE reports about a cluster that the engine does not
+// keep (object kind "GKEClusterMeta", name region/cluster).
+type clusterMeta struct {
+	Project  string    `json:"project"`
+	Location string    `json:"location"`
+	Created  time.Time `json:"created"`
+	Proto    string    `json:"proto"` // protojson of the requested Cluster
+}
+
+// poolMeta is what GKE reports about a node pool that the engine does not
+// keep (object kind "GKENodePoolMeta", name region/cluster/pool).
+type poolMeta struct {
+	Project  string    `json:"project"`
+	Location string    `json:"location"`
+	Version  string    `json:"version"`
+	Created  time.Time `json:"created"`
+	Proto    string    `json:"proto"` // protojson of the requested NodePool
+}
+
+func marshalProto(m proto.Message) string {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (s *server) clusterMetaFor(region, name string) (clusterMeta, *containerpb.Cluster) {
+	var m clusterMeta
+	c := &containerpb.Cluster{}
+	if s.getMeta(kindClusterMeta, region+"/"+name, &m) && m.Proto != "" {
+		if err := protojson.Unmarshal([]byte(m.Proto), c); err != nil {
+			c = &containerpb.Cluster{}
+		}
+	}
+	return m, c
+}
+
+func (s *server) poolMetaFor(region, cluster, name string) (poolMeta, *containerpb.NodePool) {
+	var m poolMeta
+	np := &containerpb.NodePool{}
+	if s.getMeta(kindPoolMeta, region+"/"+cluster+"/"+name, &m) && m.Proto != "" {
+		if err := protojson.Unmarshal([]byte(m.Proto), np); err != nil {
+			np = &containerpb.NodePool{}
+		}
+	}
+	return m, np
+}
+
+func (s *server) poolMetaProto(region, cluster, name string) *containerpb.NodePool {
+	_, np := s.poolMetaFor(region, cluster, name)
+	return np
+}
+
+var clusterStatuses = map[cloud.Status]containerpb.Cluster_Status{
+	cloud.StatusCreating: containerpb.Cluster_PROVISIONING, cloud.StatusActive: containerpb.Cluster_RUNNING,
+	cloud.StatusUpdating: containerpb.Cluster_RECONCILING, cloud.StatusDeleting: containerpb.Cluster_STOPPING,
+	cloud.StatusCreateFailed: containerpb.Cluster_ERROR, cloud.StatusDegraded: containerpb.Cluster_DEGRADED,
+}
+
+var poolStatuses = map[cloud.Status]containerpb.NodePool_Status{
+	cloud.StatusCreating: containerpb.NodePool_PROVISIONING, cloud.StatusActive: containerpb.NodePool_RUNNING,
+	cloud.StatusUpdating: containerpb.NodePool_RECONCILING, cloud.StatusDeleting: containerpb.NodePool_STOPPING,
+	cloud.StatusCreateFailed: containerpb.NodePool_ERROR, cloud.StatusDegraded: containerpb.NodePool_RUNNING_WITH_ERROR,
+}
+
+// clusterProto reports an engine cluster: the requested message with the
+// engine's live fields on top. Endpoint and CA appear once RUNNING.
+func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
+	m, out := s.clusterMetaFor(c.Region, c.Name)
+	if m.Location != "" {
+		r.Location = m.Location
+	}
+	if m.Project != "" {
+		r.Project = m.Project
+	}
+	r.Cluster = c.Name
+	st := s.e.ClusterStatus(c)
+	out.Name = c.Name
+	out.Location, out.Zone = r.Location, r.Location
+	out.Status = clusterStatuses[st]
+	out.SelfLink = apiBase + r.clusterName()
+	out.Id = uuidHex(c.ID)
+	out.InitialClusterVersion = c.Spec.KubernetesVersion
+	out.CurrentMasterVersion = c.Spec.KubernetesVersion
+	out.CurrentNodeVersion = c.Spec.KubernetesVersion
+	out.ServicesIpv4Cidr = c.ServiceCIDR
+	out.CreateTime = stamp(m.Created)
+	if len(out.Locations) == 0 {
+		if isZone(r.Location) {
+			out.Locations = []string{r.Location}
+		} else {
+			out.Locations = []string{r.Location + "-a", r.Location + "-b", r.Location + "-c"}
+		}
+	}
+	out.NodePools = nil
+	if st == cloud.StatusActive {
+		out.Endpoint = strings.TrimPrefix(c.Endpoint, "https://")
+		if out.MasterAuth == nil {
+			out.MasterAuth = &containerpb.MasterAuth{}
+		}
+		out.MasterAuth.ClusterCaCertificate = c.CACertificate
+	} else {
+		out.Endpoint = ""
+		if out.MasterAuth != nil {
+			out.MasterAuth.ClusterCaCertificate = ""
+		}
+	}
+	return out
+}
+
+var effects = map[containerpb.NodeTaint_Effect]string{
+	containerpb.NodeTaint_NO_SCHEDULE: "NoSchedule", containerpb.NodeTaint_PREFER_NO_SCHEDULE: "PreferNoSchedule",
+	containerpb.NodeTaint_NO_EXECUTE: "NoExecute",
+}
+
+func toTaints(in []*containerpb.NodeTaint) ([]cloud.Taint, error) {
+	out := []cloud.Taint{}
+	for _, t := range in {
+		eff, ok := effects[t.GetEffect()]
+		if !ok {
+			return nil, invalid("Taint %q: effect must be one of NO_SCHEDULE, PREFER_NO_SCHEDULE, NO_EXECUTE.", t.GetKey())
+		}
+		if t.GetKey() == "" {
+			return nil, invalid("Taint key must not be empty.")
+		}
+		out = append(out, cloud.Taint{Key: t.GetKey(), Value: t.GetValue(), Effect: eff})
+	}
+	return out, nil
+}
+
+func fromTaints(in []cloud.Taint) []*containerpb.NodeTaint {
+	var out []*containerpb.NodeTaint
+	for _, t := range in {
+		eff := containerpb.NodeTaint_EFFECT_UNSPECIFIED
+		for k, v := range effects {
+			if v == t.Effect {
+				eff = k
+			}
+		}
+		out = append(out, &containerpb.NodeTaint{Key: t.Key, Value: t.Value, Effect: eff})
+	}
+	return out
+}
+
+// poolProto reports an engine node pool: the requested message with the
+// engine's live fields on top, and the last issue as StatusMessage and
+// Conditions while the pool is ERROR or RUNNING_WITH_ERROR.
+func (s *server) poolProto(p cloudsim.Pool, r ref) *containerpb.NodePool {
+	m, out := s.poolMetaFor(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+	if m.Location != "" {
+		r.Location = m.Location
+	}
+	if m.Project != "" {
+		r.Project = m.Project
+	}
+	r.Cluster, r.Pool = p.Spec.Cluster, p.Spec.Name
+	st, _ := s.e.PoolStatus(p)
+	out.Name = p.Spec.Name
+	if out.Config == nil {
+		out.Config = &containerpb.NodeConfig{}
+	}
+	cfg := out.Config
+	cfg.MachineType = p.Spec.InstanceType
+	if p.Spec.CapacityType == "spot" {
+		cfg.Spot = !cfg.Preemptible
+	} else {
+		cfg.Spot, cfg.Preemptible = false, false
+	}
+	cfg.Labels = maps.Clone(p.Spec.Labels)
+	cfg.Taints = fromTaints(p.Spec.Taints)
+	out.InitialNodeCount = int32(p.Spec.Nodes)
+	if len(out.Locations) == 0 {
+		out.Locations = []string{p.Spec.Zone}
+	}
+	out.SelfLink = apiBase + r.poolName()
+	if m.Version != "" {
+		out.Version = m.Version
+	}
+	h := uuidHex(p.ID)
+	out.InstanceGroupUrls = []string{fmt.Sprintf("https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instanceGroupManagers/gke-%s-%s-%s-grp",
+		r.Project, p.Spec.Zone, trunc(p.Spec.Cluster, 14), trunc(p.Spec.Name, 14), h[:8])}
+	out.Status = poolStatuses[st]
+	out.StatusMessage, out.Conditions = "", nil
+	if p.Failed && len(p.Issues) > 0 && (st == cloud.StatusCreateFailed || st == cloud.StatusDegraded) {
+		after := p.ReadyAt.Sub(m.Created)
+		if m.Created.IsZero() {
+			after = 0
+		}
+		if es, cond := operationError(p, out, r.Project, after); es != nil {
+			out.StatusMessage = es.Message
+			out.Conditions = []*containerpb.StatusCondition{cond}
+		}
+	}
+	return out
+}
+
+// ---- clusters ----
+
+func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClusterRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetParent(), req.GetProjectId(), req.GetZone(), "", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	c := req.GetCluster()
+	if c.GetName() == "" {
+		return nil, invalid("Cluster.name must be specified.")
+	}
+	r.Cluster = c.GetName()
+	s.sweep()
+	if _, ok := s.findCluster(r.region(), r.Cluster); ok {
+		return nil, alreadyExists(r.clusterName())
+	}
+	version := c.GetInitialClusterVersion()
+	if version == "" || version == "latest" || version == "-" {
+		version = DefaultKubernetesVersion
+	}
+	spec := cloud.ClusterSpec{Name: r.Cluster, Region: r.region(), KubernetesVersion: version, PublicEndpoint: true, Tags: c.GetResourceLabels()}
+	if pc := c.GetPrivateClusterConfig(); pc != nil {
+		spec.PrivateEndpoint = pc.GetEnablePrivateNodes() || pc.GetEnablePrivateEndpoint()
+		spec.PublicEndpoint = !pc.GetEnablePrivateEndpoint()
+	}
+	if _, err := s.e.CreateCluster(cloudName, spec); err != nil {
+		return nil, grpcError(err, r.clusterName())
+	}
+	stored := proto.Clone(c).(*containerpb.Cluster)
+	stored.NodePools = nil
+	s.putMeta(kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project, Location: r.Location, Created: s.now(), Proto: marshalProto(stored)})
+	return s.startOp(r, containerpb.Operation_CREATE_CLUSTER), nil
+}
+
+func (s *server) GetCluster(ctx context.Context, req *containerpb.GetClusterRequest) (*containerpb.Cluster, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), "", 1)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.e.GetCluster(cloudName, r.region(), r.Cluster)
+	if err != nil {
+		if cloud.IsNotFound(err) {
+			s.sweep()
+		}
+		return nil, grpcError(err, r.clusterName())
+	}
+	return s.clusterProto(c, r), nil
+}
+
+func (s *server) DeleteCluster(ctx context.Context, req *containerpb.DeleteClusterRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), "", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.e.DeleteCluster(cloudName, r.region(), r.Cluster); err != nil {
+		if cloud.IsConflict(err) {
+			var ce *cloud.Error
+			errors.As(err, &ce)
+			return nil, status.Errorf(codes.FailedPrecondition, "Cluster %s can't be deleted: %s (the simulator does not delete node pools with their cluster).", r.clusterName(), ce.Message)
+		}
+		return nil, grpcError(err, r.clusterName())
+	}
+	return s.startOp(r, containerpb.Operation_DELETE_CLUSTER), nil
+}
+
+func (s *server) ListClusters(ctx context.Context, req *containerpb.ListClustersRequest) (*containerpb.ListClustersResponse, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetParent(), req.GetProjectId(), req.GetZone(), "", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &containerpb.ListClustersResponse{}
+	for _, c := range s.e.Inventory().Clusters {
+		if c.Cloud == cloudName && (r.Location == "-" || c.Region == r.region()) {
+			out.Clusters = append(out.Clusters, s.clusterProto(c, r))
+		}
+	}
+	return out, nil
+}
+
+// ---- node pools ----
+
+func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNodePoolRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetParent(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), "", 1)
+	if err != nil {
+		return nil, err
+	}
+	np := req.GetNodePool()
+	if np.GetName() == "" {
+		return nil, invalid("NodePool.name must be specified.")
+	}
+	r.Pool = np.GetName()
+	c, ok := s.findCluster(r.region(), r.Cluster)
+	if !ok {
+		return nil, notFoundStatus(r.clusterName())
+	}
+	if st := s.e.ClusterStatus(c); st != cloud.StatusActive {
+		return nil, busy(r.clusterName(), fmt.Sprintf("cluster %s is %s", r.Cluster, clusterStatuses[st]))
+	}
+	s.sweep()
+	if _, ok := s.findPool(r.region(), r.Cluster, r.Pool); ok {
+		return nil, alreadyExists(r.poolName())
+	}
+	if np.GetInitialNodeCount() < 0 {
+		return nil, invalid("NodePool.initial_node_count must be non-negative.")
+	}
+	cfg := np.GetConfig()
+	machineType := cfg.GetMachineType()
+	if machineType == "" {
+		machineType = DefaultMachineType
+	}
+	taints, err := toTaints(cfg.GetTaints())
+	if err != nil {
+		return nil, err
+	}
+	zone := ""
+	switch cm, cp := s.clusterMetaFor(r.region(), r.Cluster); {
+	case len(np.GetLocations()) > 0:
+		zone = np.GetLocations()[0]
+	case len(cp.GetLocations()) > 0:
+		zone = cp.GetLocations()[0]
+	case isZone(cm.Location):
+		zone = cm.Location
+	case isZone(r.Location):
+		zone = r.Location
+	default:
+		zone = r.region() + "-a"
+	}
+	if RegionOf(zone) != r.region() {
+		return nil, invalid("Node location %q is not in the cluster's region %q.", zone, r.region())
+	}
+	ct := "on_demand"
+	if cfg.GetSpot() || cfg.GetPreemptible() {
+		ct = "spot"
+	}
+	spec := cloud.NodePoolSpec{
+		Cluster: r.Cluster, Region: r.region(), Name: r.Pool, InstanceType: machineType, Zone: zone, CapacityType: ct,
+		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
+	}
+	opts := s.opts.InstanceOptions(machineType)
+	if s.defaultOptions && !gpuSuffix(machineType) {
+		for _, a := range cfg.GetAccelerators() {
+			if a.GetAcceleratorCount() > 0 {
+				opts.GPUsPerNode = int(a.GetAcceleratorCount())
+				break
+			}
+		}
+	}
+	if _, err := s.e.CreateNodePool(cloudName, spec, opts); err != nil {
+		return nil, grpcError(err, r.poolName())
+	}
+	stored := proto.Clone(np).(*containerpb.NodePool)
+	if len(stored.Locations) == 0 {
+		stored.Locations = []string{zone}
+	}
+	if stored.Config == nil {
+		stored.Config = &containerpb.NodeConfig{}
+	}
+	stored.Config.MachineType = machineType
+	version := np.GetVersion()
+	if version == "" {
+		version = c.Spec.KubernetesVersion
+	}
+	s.putMeta(kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
+		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)})
+	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL), nil
+}
+
+func gpuSuffix(machineType string) bool {
+	i := strings.LastIndex(machineType, "-")
+	if i < 0 || !strings.HasSuffix(machineType, "g") || len(machineType) < i+3 {
+		return false
+	}
+	for _, r := range machineType[i+1 : len(machineType)-1] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// poolNotFound answers for a pool that the engine does not have: the
+// cluster's name when the cluster is gone too.
+func (s *server) poolNotFound(r ref) error {
+	s.sweep()
+	if _, ok := s.findCluster(r.region(), r.Cluster); !ok {
+		return notFoundStatus(r.clusterName())
+	}
+	return notFoundStatus(r.poolName())
+}
+
+func (s *server) GetNodePool(ctx context.Context, req *containerpb.GetNodePoolRequest) (*containerpb.NodePool, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId(), 2)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.e.GetNodePool(cloudName, r.region(), r.Cluster, r.Pool)
+	if err != nil {
+		if cloud.IsNotFound(err) {
+			return nil, s.poolNotFound(r)
+		}
+		return nil, grpcError(err, r.poolName())
+	}
+	return s.poolProto(p, r), nil
+}
+
+func (s *server) ListNodePools(ctx context.Context, req *containerpb.ListNodePoolsRequest) (*containerpb.ListNodePoolsResponse, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetParent(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), "", 1)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.findCluster(r.region(), r.Cluster); !ok {
+		return nil, notFoundStatus(r.clusterName())
+	}
+	out := &containerpb.ListNodePoolsResponse{}
+	for _, p := range s.e.Inventory().Pools {
+		if p.Cloud == cloudName && p.Spec.Region == r.region() && p.Spec.Cluster == r.Cluster {
+			out.NodePools = append(out.NodePools, s.poolProto(p, r))
+		}
+	}
+	return out, nil
+}
+
+// update applies an engine update and starts its operation.
+func (s *server) update(r ref, u cloud.NodePoolUpdate, t containerpb.Operation_Type) (*containerpb.Operation, error) {
+	if _, err := s.e.UpdateNodePool(cloudName, r.region(), r.Cluster, r.Pool, u); err != nil {
+		if cloud.IsNotFound(err) {
+			return nil, s.poolNotFound(r)
+		}
+		return nil, grpcError(err, r.poolName())
+	}
+	return s.startOp(r, t), nil
+}
+
+func (s *server) SetNodePoolSize(ctx context.Context, req *containerpb.SetNodePoolSizeRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId(), 2)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetNodeCount() < 0 {
+		return nil, invalid("node_count must be non-negative.")
+	}
+	n := int(req.GetNodeCount())
+	return s.update(r, cloud.NodePoolUpdate{Nodes: &n}, containerpb.Operation_SET_NODE_POOL_SIZE)
+}
+
+// UpdateNodePool replaces labels (NodeLabels) and taints (NodeTaints); a
+// different machine type is InvalidArgument (not modeled); other fields
+// are accepted and ignored.
+func (s *server) UpdateNodePool(ctx context.Context, req *containerpb.UpdateNodePoolRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId(), 2)
+	if err != nil {
+		return nil, err
+	}
+	var u cloud.NodePoolUpdate
+	if l := req.GetLabels(); l != nil {
+		u.Labels = maps.Clone(l.GetLabels())
+		if u.Labels == nil {
+			u.Labels = map[string]string{}
+		}
+	}
+	if t := req.GetTaints(); t != nil {
+		taints, err := toTaints(t.GetTaints())
+		if err != nil {
+			return nil, err
+		}
+		u.Taints = &taints
+	}
+	if mt := req.GetMachineType(); mt != "" {
+		if p, ok := s.findPool(r.region(), r.Cluster, r.Pool); ok && p.Spec.InstanceType != mt {
+			return nil, invalid("Changing the machine type of node pool %s from %s to %s is not supported by the simulator.", r.Pool, p.Spec.InstanceType, mt)
+		}
+	}
+	return s.update(r, u, containerpb.Operation_UPGRADE_NODES)
+}
+
+func (s *server) DeleteNodePool(ctx context.Context, req *containerpb.DeleteNodePoolRequest) (*containerpb.Operation, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	r, err := parseName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId(), 2)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.e.DeleteNodePool(cloudName, r.region(), r.Cluster, r.Pool); err != nil {
+		if cloud.IsNotFound(err) {
+			return nil, s.poolNotFound(r)
+		}
+		return nil, grpcError(err, r.poolName())
+	}
+	return s.startOp(r, containerpb.Operation_DELETE_NODE_POOL), nil
+}
