@@ -41,7 +41,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			p.Spec.Nodes, p.Spec.InstanceType, p.Spec.Zone, p.Spec.CapacityType, p.Spec.Cluster, status, ready)
 	}
 	for _, o := range inv.Objects {
-		if strings.HasSuffix(o.Kind, "Meta") {
+		if strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation") {
 			continue // the simulator's own bookkeeping
 		}
 		fmt.Fprintf(tw, "%s\t%s\t-\t%s\t%s\t-\n", o.Kind, o.Cloud, o.Name, o.ID)

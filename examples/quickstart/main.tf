@@ -1,6 +1,7 @@
-# gpufleet quickstart: 64 H100/H200 GPUs in the EU, planned, then created
-# offline in the simulated clouds (the real AWS SDK talks to a local
-# simulator). Run it with `make demo` from the repository root.
+# gpufleet quickstart: 64 H100/H200 GPUs in the EU, at most 60% on any one
+# cloud, planned, then created offline in the simulated clouds (the real AWS,
+# GKE and AKS SDK clients talk to a local simulator). Run it with `make demo`
+# from the repository root.
 terraform {
   required_providers {
     gpufleet = {
@@ -18,6 +19,10 @@ resource "gpufleet_placement" "train" {
   gpu_models    = ["H100", "H200"]
   gpus_per_node = 8
   residency     = ["EU"]
+  spread = {
+    min_clouds = 2
+    max_share  = 0.6
+  }
 }
 
 # One Kubernetes control plane per site of the placement.

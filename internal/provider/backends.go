@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,9 +18,11 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -38,6 +41,7 @@ type backends struct {
 	simDir    string
 	awsConfig awsbackend.Config
 	gcpConfig gcpbackend.Config
+	azConfig  azbackend.Config
 	// enabled are the clouds the configuration enables (all in simulate).
 	enabled []string
 	catalog *planner.Catalog
@@ -131,6 +135,22 @@ func (b *backends) init(ctx context.Context) error {
 		}
 		raw["gcp"] = g
 	}
+	acfg := b.azConfig
+	if b.simulate {
+		srv := httptest.NewTLSServer(azurefront.New(b.engine, azurefront.Options{InstanceOptions: instanceOptions(b.catalog, azurefront.DefaultInstanceOptions)}))
+		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = srv.URL, srv.Client(), azbackend.StaticToken("SIMULATED")
+		acfg.Poll = scaled(500 * time.Millisecond)
+		if acfg.SubscriptionID == "" {
+			acfg.SubscriptionID = "00000000-0000-0000-0000-000000000000"
+		}
+	}
+	if b.simulate || slices.Contains(b.enabled, "azure") {
+		z, err := azbackend.New(acfg)
+		if err != nil {
+			return err
+		}
+		raw["azure"] = z
+	}
 	policy := cloud.DefaultRetryPolicy
 	if b.simulate {
 		policy.Base = scaled(policy.Base)
@@ -187,6 +207,18 @@ func gcpSDKConfig(m *gcpModel) gcpbackend.Config {
 		cfg.Project = m.Project.ValueString()
 		if m.Endpoints != nil {
 			cfg.Endpoint = m.Endpoints.Container.ValueString()
+		}
+	}
+	return cfg
+}
+
+// azureSDKConfig turns the provider's azure block into backend settings.
+func azureSDKConfig(m *azureModel) azbackend.Config {
+	cfg := azbackend.Config{}
+	if m != nil {
+		cfg.SubscriptionID = m.SubscriptionID.ValueString()
+		if m.Endpoints != nil {
+			cfg.Endpoint = m.Endpoints.ResourceManager.ValueString()
 		}
 	}
 	return cfg

@@ -297,7 +297,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		simDir = DefaultSimulateDir
 	}
 	data.backends = &backends{simulate: data.simulate, simDir: simDir, awsConfig: awsSDKConfig(cfg.AWS),
-		gcpConfig: gcpSDKConfig(cfg.GCP), enabled: data.enabledClouds, catalog: cat}
+		gcpConfig: gcpSDKConfig(cfg.GCP), azConfig: azureSDKConfig(cfg.Azure), enabled: data.enabledClouds, catalog: cat}
 	tflog.Debug(ctx, "gpufleet catalog ready", map[string]any{
 		"catalog_version": cat.Version, "offers": len(cat.Offers), "clouds": data.enabledClouds, "simulate": data.simulate,
 	})
