@@ -37,8 +37,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, p := range inv.Pools {
 		status, ready := e.PoolStatus(p)
+		zone := p.Spec.Zone
+		if zone == "" {
+			zone = "the region"
+		}
 		fmt.Fprintf(tw, "node pool\t%s\t%s\t%s\t%d x %s in %s (%s), cluster %s\t%s, %d ready\n", p.Cloud, p.Spec.Region, p.Spec.Name,
-			p.Spec.Nodes, p.Spec.InstanceType, p.Spec.Zone, p.Spec.CapacityType, p.Spec.Cluster, status, ready)
+			p.Spec.Nodes, p.Spec.InstanceType, zone, p.Spec.CapacityType, p.Spec.Cluster, status, ready)
 	}
 	for _, o := range inv.Objects {
 		if strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation") {

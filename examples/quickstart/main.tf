@@ -1,5 +1,5 @@
-# gpufleet quickstart: 64 H100/H200 GPUs in the EU, at most 60% on any one
-# cloud, planned, then created offline in the simulated clouds (the real AWS,
+# gpufleet quickstart: 64 H100/H200 GPUs in the EU on all three clouds, at
+# most 40% on any one, planned, then created offline in the simulated clouds (the real AWS,
 # GKE and AKS SDK clients talk to a local simulator). Run it with `make demo`
 # from the repository root.
 terraform {
@@ -20,8 +20,8 @@ resource "gpufleet_placement" "train" {
   gpus_per_node = 8
   residency     = ["EU"]
   spread = {
-    min_clouds = 2
-    max_share  = 0.6
+    min_clouds = 3
+    max_share  = 0.4
   }
 }
 

@@ -139,7 +139,12 @@ func (b *backends) init(ctx context.Context) error {
 	if b.simulate {
 		srv := httptest.NewTLSServer(azurefront.New(b.engine, azurefront.Options{InstanceOptions: instanceOptions(b.catalog, azurefront.DefaultInstanceOptions)}))
 		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = srv.URL, srv.Client(), azbackend.StaticToken("SIMULATED")
-		acfg.Poll = scaled(500 * time.Millisecond)
+		// The Azure SDK refuses polling faster than once a second outside
+		// test binaries; only tests shrink time (GPUFLEET_SIM_TIME_SCALE).
+		acfg.Poll = time.Second
+		if timeScale() < 1 {
+			acfg.Poll = scaled(time.Second)
+		}
 		if acfg.SubscriptionID == "" {
 			acfg.SubscriptionID = "00000000-0000-0000-0000-000000000000"
 		}

@@ -33,7 +33,7 @@ var (
 )
 
 // ClusterResource is gpufleet_cluster: one Kubernetes control plane at one
-// site (EKS today; GKE and AKS with their backends).
+// site (EKS, GKE or AKS).
 type ClusterResource struct {
 	data *providerData
 }
@@ -73,7 +73,7 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	known := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
-		Description: "A Kubernetes control plane at one site of a placement (EKS on AWS). Delete waits until the cluster is gone; a cluster deleted out of band is planned for re-creation.",
+		Description: "A Kubernetes control plane at one site of a placement: EKS on AWS, GKE on GCP, AKS on Azure. Delete waits until the cluster is gone; a cluster deleted out of band is planned for re-creation.",
 		Attributes: map[string]schema.Attribute{
 			"site": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				Description: "The site, `cloud/region`: a key of `gpufleet_placement.sites` (use `each.key` with `for_each`).",
@@ -98,7 +98,7 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"ca_certificate": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cluster CA, base64-encoded PEM."},
 			"service_cidr":   schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Kubernetes service CIDR."},
 			"kubeconfig": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: known,
-				Description: "A kubeconfig for the cluster (authentication through the cloud's CLI: `aws eks get-token`)."},
+				Description: "A kubeconfig for the cluster (on EKS, authentication through `aws eks get-token`)."},
 			"cloud_id": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
 		},
 	}
@@ -198,16 +198,30 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 func setClusterComputed(m *clusterModel, c cloud.Cluster) {
 	m.Endpoint, m.CACertificate = types.StringValue(c.Endpoint), types.StringValue(c.CACertificate)
 	m.ServiceCIDR, m.CloudID = types.StringValue(c.ServiceCIDR), types.StringValue(c.ID)
-	m.Kubeconfig = types.StringValue(kubeconfig(c))
+	m.Kubeconfig = types.StringValue(kubeconfig(m.Cloud.ValueString(), c))
 }
 
-// kubeconfig renders a kubeconfig that authenticates with `aws eks get-token`.
-func kubeconfig(c cloud.Cluster) string {
+// execAuth is each cloud's kubectl credential plugin invocation.
+func execAuth(cl string, c cloud.Cluster) (string, string) {
+	switch cl {
+	case "gcp":
+		return "gke-gcloud-auth-plugin", "[]"
+	case "azure":
+		// 6dae42f8-... is the AKS AAD server application ID.
+		return "kubelogin", `["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]`
+	}
+	return "aws", fmt.Sprintf(`["eks", "get-token", "--cluster-name", "%s", "--region", "%s"]`, c.Name, c.Region)
+}
+
+// kubeconfig renders a kubeconfig that authenticates through the cloud's
+// credential plugin.
+func kubeconfig(cl string, c cloud.Cluster) string {
 	if c.Endpoint == "" {
 		return ""
 	}
 	h := sha256.Sum256([]byte(c.Endpoint))
 	user := "gpufleet-" + hex.EncodeToString(h[:4])
+	cmd, args := execAuth(cl, c)
 	return fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
@@ -226,9 +240,9 @@ users:
   user:
     exec:
       apiVersion: client.authentication.k8s.io/v1beta1
-      command: aws
-      args: ["eks", "get-token", "--cluster-name", "%[1]s", "--region", "%[5]s"]
-`, c.Name, c.Endpoint, c.CACertificate, user, c.Region)
+      command: %[5]s
+      args: %[6]s
+`, c.Name, c.Endpoint, c.CACertificate, user, cmd, args)
 }
 
 // Read refreshes the cluster; one deleted out of band leaves the state.
