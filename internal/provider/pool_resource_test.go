@@ -395,3 +395,164 @@ resource "gpufleet_pool" "train" {
 		}},
 	})
 }
+
+// singleCloudConfig places on one cloud and site.
+func singleCloudConfig(w simWorld, cl, site, labels string) string {
+	return fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    file = %q
+  }
+}
+resource "gpufleet_placement" "p" {
+  gpus       = 16
+  gpu_models = ["H100"]
+  residency  = ["EU"]
+  clouds     = [%q]
+}
+resource "gpufleet_cluster" "c" {
+  site = %q
+}
+resource "gpufleet_pool" "p" {
+  placement   = gpufleet_placement.p.id
+  allocations = gpufleet_placement.p.allocations
+  fallbacks   = gpufleet_placement.p.fallbacks
+  clusters    = { %q = gpufleet_cluster.c.id }
+  labels      = %s
+}
+`, w.dir, w.catalog, cl, site, site, labels)
+}
+
+var gcpAzureRows = []string{
+	"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,96,,",
+	"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-c,96.5,,",
+	"azure,Standard_ND96isr_H100_v5,H100,8,80,96,1900,westeurope,,110,,",
+}
+
+// TestAccPool_perCloud runs the lifecycle on GKE and AKS: create, no-op
+// plan, in-place update, drift, cluster import, destroy with a leak check.
+func TestAccPool_perCloud(t *testing.T) {
+	for _, tt := range []struct{ cloud, site, cluster string }{
+		{"gcp", "gcp/europe-west4", "gpufleet-gcp-europe-west4"},
+		{"azure", "azure/westeurope", "gpufleet-azure-westeurope"},
+	} {
+		t.Run(tt.cloud, func(t *testing.T) {
+			t.Setenv(simTimeScaleEnv, "0.01")
+			w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy:             w.noLeaks(t),
+				Steps: []resource.TestStep{
+					{
+						Config: singleCloudConfig(w, tt.cloud, tt.site, `{ team = "ml" }`),
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("total_nodes"), knownvalue.Int64Exact(2)),
+							statecheck.ExpectKnownValue("gpufleet_cluster.c", tfjsonpath.New("id"), knownvalue.StringExact(tt.site+"/"+tt.cluster)),
+						},
+					},
+					{
+						Config:           singleCloudConfig(w, tt.cloud, tt.site, `{ team = "ml" }`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+					},
+					{
+						Config: singleCloudConfig(w, tt.cloud, tt.site, `{ team = "research" }`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction("gpufleet_pool.p", plancheck.ResourceActionUpdate),
+						}},
+						Check: func(*terraform.State) error {
+							if l := w.engine(t).Inventory().Pools[0].Spec.Labels["team"]; l != "research" {
+								return fmt.Errorf("label %q", l)
+							}
+							return nil
+						},
+					},
+					{
+						PreConfig: func() {
+							e := w.engine(t)
+							p := e.Inventory().Pools[0]
+							if _, err := e.DeleteNodePool(p.Cloud, p.Spec.Region, p.Spec.Cluster, p.Spec.Name); err != nil {
+								t.Fatal(err)
+							}
+							time.Sleep(5 * time.Millisecond)
+						},
+						Config: singleCloudConfig(w, tt.cloud, tt.site, `{ team = "research" }`),
+						ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+							plancheck.ExpectResourceAction("gpufleet_pool.p", plancheck.ResourceActionUpdate),
+						}},
+						ConfigStateChecks: []statecheck.StateCheck{
+							statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("total_nodes"), knownvalue.Int64Exact(2)),
+						},
+					},
+					{
+						ResourceName:            "gpufleet_cluster.c",
+						ImportState:             true,
+						ImportStateId:           tt.site + "/" + tt.cluster,
+						ImportStateVerify:       true,
+						ImportStateVerifyIgnore: []string{"network", "kubernetes_version"},
+					},
+				},
+			})
+		})
+	}
+}
+
+// TestAccPool_crossCloudFailover: with no GKE capacity left in either zone,
+// the GCP allocation fails over to the AWS site, which has a cluster.
+func TestAccPool_crossCloudFailover(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	rows := []string{
+		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,50,,",
+		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-c,51,,",
+		"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az1,58,,",
+	}
+	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "x.csv", rows)}
+	config := fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    file = %q
+  }
+}
+resource "gpufleet_placement" "p" {
+  gpus          = 16
+  gpus_per_node = 8
+  residency     = ["EU"]
+}
+resource "gpufleet_cluster" "gcp" {
+  site = "gcp/europe-west4"
+}
+resource "gpufleet_cluster" "aws" {
+  site = "aws/eu-north-1"
+}
+resource "gpufleet_pool" "p" {
+  placement   = gpufleet_placement.p.id
+  allocations = gpufleet_placement.p.allocations
+  fallbacks   = gpufleet_placement.p.fallbacks
+  clusters = {
+    "gcp/europe-west4" = gpufleet_cluster.gcp.id
+    "aws/eu-north-1"   = gpufleet_cluster.aws.id
+  }
+}
+`, w.dir, w.catalog)
+	key := "gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				e := w.engine(t)
+				e.SetCapacity("gcp", "europe-west4-b", "a3-highgpu-8g", "on_demand", 0)
+				e.SetCapacity("gcp", "europe-west4-c", "a3-highgpu-8g", "on_demand", 0)
+			},
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"cloud": knownvalue.StringExact("aws"), "failed_over": knownvalue.Bool(true), "status": knownvalue.StringExact("active"),
+				})),
+			},
+		}},
+	})
+}
