@@ -556,3 +556,104 @@ resource "gpufleet_pool" "p" {
 		}},
 	})
 }
+
+// threeCloudConfig is a 24-GPU placement over all three clouds.
+func threeCloudConfig(w simWorld) string {
+	return fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    file = %q
+  }
+}
+resource "gpufleet_placement" "p" {
+  gpus          = 24
+  gpus_per_node = 8
+  residency     = ["EU"]
+  spread        = { min_clouds = 3, max_share = 0.4 }
+}
+resource "gpufleet_cluster" "aws" {
+  site = "aws/eu-north-1"
+}
+resource "gpufleet_cluster" "gcp" {
+  site = "gcp/europe-west4"
+}
+resource "gpufleet_cluster" "azure" {
+  site = "azure/westeurope"
+}
+resource "gpufleet_pool" "p" {
+  placement   = gpufleet_placement.p.id
+  allocations = gpufleet_placement.p.allocations
+  fallbacks   = gpufleet_placement.p.fallbacks
+  clusters = {
+    "aws/eu-north-1"   = gpufleet_cluster.aws.id
+    "gcp/europe-west4" = gpufleet_cluster.gcp.id
+    "azure/westeurope" = gpufleet_cluster.azure.id
+  }
+}
+`, w.dir, w.catalog)
+}
+
+func threeCloudWorld(t *testing.T) simWorld {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	return simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "three.csv", append(append([]string{}, awsRows...), gcpAzureRows...))}
+}
+
+// TestAccPool_failureOnOneCloud: a node pool failing midway on Azure fails
+// the apply, while the AWS and GCP pools stay recorded in the state (the
+// post-test destroy removes them, which the leak check proves).
+func TestAccPool_failureOnOneCloud(t *testing.T) {
+	w := threeCloudWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					w.engine(t).Inject(cloudsim.Fault{Cloud: "azure", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
+						Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}})
+				},
+				Config:      threeCloudConfig(w),
+				ExpectError: regexp.MustCompile(`(?s)Some node pools could not be created.*VMExtensionProvisioningError`),
+			},
+			{
+				// The other clouds' pools exist and the state knows them: the
+				// next apply replaces the tainted resource and succeeds.
+				PreConfig: func() {
+					if inv := w.engine(t).Inventory(); len(inv.Pools) != 2 {
+						t.Fatalf("%d pools after the failed apply, want the AWS and GCP ones", len(inv.Pools))
+					}
+				},
+				Config: threeCloudConfig(w),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools"), knownvalue.MapSizeExact(3)),
+				},
+			},
+		},
+	})
+}
+
+// TestAccPool_throttlingStorm: every cloud rate-limits its node pool and
+// cluster calls at once; retries with backoff get the apply through.
+func TestAccPool_throttlingStorm(t *testing.T) {
+	w := threeCloudWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			PreConfig: func() {
+				e := w.engine(t)
+				for _, cl := range []string{"aws", "gcp", "azure"} {
+					for _, op := range []string{"CreateNodePool", "GetNodePool", "GetCluster", "CreateCluster"} {
+						e.SetRateLimit(cl, op, 40, 2)
+					}
+				}
+			},
+			Config: threeCloudConfig(w),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools"), knownvalue.MapSizeExact(3)),
+			},
+		}},
+	})
+}
