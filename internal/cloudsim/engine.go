@@ -85,6 +85,9 @@ type Engine struct {
 	durations Durations
 	file      string
 	st        *state
+	// calls counts API calls per cloud/operation (not persisted), for
+	// benchmarks.
+	calls map[string]int
 }
 
 // state is the persisted world.
@@ -314,6 +317,10 @@ func hasKey[V any](m map[string]V, k string) bool {
 // begin runs the checks every call shares: rate limits and injected
 // faults. It is called with e.mu held.
 func (e *Engine) begin(cl, op string, match Target) error {
+	if e.calls == nil {
+		e.calls = map[string]int{}
+	}
+	e.calls[cl+"/"+op]++
 	e.reap()
 	if err := e.throttled(cl, op); err != nil {
 		return err
@@ -694,4 +701,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Calls returns the API calls served so far per cloud/operation.
+func (e *Engine) Calls() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.calls)
 }

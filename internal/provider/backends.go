@@ -109,7 +109,7 @@ func (b *backends) init(ctx context.Context) error {
 		}
 		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
-		cfg.Poll = scaled(500 * time.Millisecond)
+		cfg.Poll = scaled(250 * time.Millisecond)
 		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": filepath.Join(b.simDir, "state.json"), "endpoint": url})
 	}
 	a, err := awsbackend.New(ctx, cfg)
@@ -123,7 +123,7 @@ func (b *backends) init(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = addr, true, scaled(500*time.Millisecond)
+		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = addr, true, scaled(250*time.Millisecond)
 		if gcfg.Project == "" {
 			gcfg.Project = "gpufleet-sim"
 		}
@@ -143,7 +143,7 @@ func (b *backends) init(ctx context.Context) error {
 		// test binaries; only tests shrink time (GPUFLEET_SIM_TIME_SCALE).
 		acfg.Poll = time.Second
 		if timeScale() < 1 {
-			acfg.Poll = scaled(time.Second)
+			acfg.Poll = scaled(250 * time.Millisecond)
 		}
 		if acfg.SubscriptionID == "" {
 			acfg.SubscriptionID = "00000000-0000-0000-0000-000000000000"

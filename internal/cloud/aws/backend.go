@@ -185,7 +185,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		}
 	}
 	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
-		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+		o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 	})
 	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(spec.Name)}, b.cfg.Timeout); err != nil {
 		if ctx.Err() != nil {
@@ -261,7 +261,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	}
 	if !gone {
 		waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
-			o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 		})
 		if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
 			if ctx.Err() != nil {
@@ -360,7 +360,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
 	r := b.in(region)
 	waiter := eks.NewNodegroupActiveWaiter(r.eks, func(o *eks.NodegroupActiveWaiterOptions) {
-		o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+		o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 		o.Retryable = func(_ context.Context, _ *eks.DescribeNodegroupInput, out *eks.DescribeNodegroupOutput, err error) (bool, error) {
 			if err != nil {
 				return false, err
@@ -535,7 +535,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	}
 	if err == nil || cloud.IsConflict(classify("DeleteNodegroup", err)) {
 		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
-			o.MinDelay, o.MaxDelay = b.cfg.Poll, max(b.cfg.Poll, 4*b.cfg.Poll)
+			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 		})
 		if werr := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); werr != nil {
 			if ctx.Err() != nil {
