@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -29,7 +28,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
 		return exitUsage
 	}
-	inv := e.Inventory()
+	inv := e.Inventory().Resources()
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tCLOUD\tREGION\tNAME\tDETAIL\tSTATUS")
 	for _, c := range inv.Clusters {
@@ -45,9 +44,6 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			p.Spec.Nodes, p.Spec.InstanceType, zone, p.Spec.CapacityType, p.Spec.Cluster, status, ready)
 	}
 	for _, o := range inv.Objects {
-		if strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation") {
-			continue // the simulator's own bookkeeping
-		}
 		fmt.Fprintf(tw, "%s\t%s\t-\t%s\t%s\t-\n", o.Kind, o.Cloud, o.Name, o.ID)
 	}
 	tw.Flush()

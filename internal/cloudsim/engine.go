@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -708,4 +709,23 @@ func (e *Engine) Calls() map[string]int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return maps.Clone(e.calls)
+}
+
+// Bookkeeping reports objects the front ends keep for themselves (kinds
+// ending in "Meta" or "Operation": request metadata, operation records),
+// which are not cloud resources anyone pays for.
+func (o Object) Bookkeeping() bool {
+	return strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation")
+}
+
+// Resources is the inventory without bookkeeping objects: what a leak
+// check looks at.
+func (i Inventory) Resources() Inventory {
+	out := Inventory{Clusters: i.Clusters, Pools: i.Pools}
+	for _, o := range i.Objects {
+		if !o.Bookkeeping() {
+			out.Objects = append(out.Objects, o)
+		}
+	}
+	return out
 }

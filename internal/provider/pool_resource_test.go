@@ -51,7 +51,7 @@ func (w simWorld) engine(t *testing.T) *cloudsim.Engine {
 // noLeaks is a CheckDestroy: the simulated clouds hold nothing.
 func (w simWorld) noLeaks(t *testing.T) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		if inv := w.engine(t).Inventory(); !inv.Empty() {
+		if inv := w.engine(t).Inventory().Resources(); !inv.Empty() {
 			return fmt.Errorf("leaked in the simulated cloud: %d clusters, %d node pools, %d objects (%+v)",
 				len(inv.Clusters), len(inv.Pools), len(inv.Objects), inv.Objects)
 		}
