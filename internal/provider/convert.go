@@ -99,3 +99,16 @@ func (v openUnitIntervalValidator) ValidateFloat64(ctx context.Context, req vali
 
 // versionPattern is a dotted numeric version such as 550.54.15.
 var versionPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+
+// providerDataFrom takes the provider's data out of a Configure request; nil
+// (without error) before the provider is configured.
+func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
+	if v == nil {
+		return nil
+	}
+	data, ok := v.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", v))
+	}
+	return data
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64default"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -122,15 +123,7 @@ func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 
 // Configure receives the provider's catalog.
 func (r *PlacementResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig rejects combinations no placement can have.
@@ -233,19 +226,24 @@ func warnIfCheaper(plan, state *placementModel, fresh *planner.Placement, err er
 
 // Create records the planned decision.
 func (r *PlacementResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply stores the plan, deciding first when the request was unknown at
+// plan time.
+func (r *PlacementResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var plan placementModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
 	if plan.Allocations.IsUnknown() {
-		// The request was unknown at plan time; decide now.
-		r.decide(ctx, &plan, nil, &resp.Diagnostics)
-		if resp.Diagnostics.HasError() {
+		r.decide(ctx, &plan, nil, diags)
+		if diags.HasError() {
 			return
 		}
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 // Read keeps the decision; after an import it makes it.
@@ -270,18 +268,7 @@ func (r *PlacementResource) Read(ctx context.Context, req resource.ReadRequest, 
 
 // Update records the planned decision.
 func (r *PlacementResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan placementModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if plan.Allocations.IsUnknown() {
-		r.decide(ctx, &plan, nil, &resp.Diagnostics)
-		if resp.Diagnostics.HasError() {
-			return
-		}
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 // Delete forgets the decision; nothing exists outside the state.

@@ -336,60 +336,19 @@ resource "gpufleet_cluster" "g" {
 // TestAccPool_multiCloud: one apply creates clusters and pools on AWS, GCP
 // and Azure concurrently, keeping the spread; destroy leaves nothing behind.
 func TestAccPool_multiCloud(t *testing.T) {
-	t.Setenv(simTimeScaleEnv, "0.01")
-	dir := t.TempDir()
-	rows := append(append([]string{}, awsRows...),
-		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,96,,",
-		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-c,96.5,,",
-		"azure,Standard_ND96isr_H100_v5,H100,8,80,96,1900,westeurope,,110,,")
-	w := simWorld{dir: dir, catalog: writeCatalog(t, "multi.csv", rows)}
-	config := fmt.Sprintf(`
-provider "gpufleet" {
-  simulate     = true
-  simulate_dir = %q
-  catalog {
-    file = %q
-  }
-}
-resource "gpufleet_placement" "train" {
-  gpus          = 24
-  gpu_models    = ["H100"]
-  gpus_per_node = 8
-  residency     = ["EU"]
-  spread        = { min_clouds = 3, max_share = 0.4 }
-}
-resource "gpufleet_cluster" "azure" {
-  site = "azure/westeurope"
-}
-resource "gpufleet_cluster" "aws" {
-  site = "aws/eu-north-1"
-}
-resource "gpufleet_cluster" "gcp" {
-  site = "gcp/europe-west4"
-}
-resource "gpufleet_pool" "train" {
-  placement   = gpufleet_placement.train.id
-  allocations = gpufleet_placement.train.allocations
-  fallbacks   = gpufleet_placement.train.fallbacks
-  clusters = {
-    "aws/eu-north-1"   = gpufleet_cluster.aws.id
-    "gcp/europe-west4" = gpufleet_cluster.gcp.id
-    "azure/westeurope" = gpufleet_cluster.azure.id
-  }
-}
-`, w.dir, w.catalog)
+	w := threeCloudWorld(t)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{{
-			Config: config,
+			Config: threeCloudConfig(w),
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey("gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"),
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey("gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"),
 					knownvalue.ObjectPartial(map[string]knownvalue.Check{"status": knownvalue.StringExact("active"), "nodes": knownvalue.Int64Exact(1),
 						"cluster": knownvalue.StringExact("gpufleet-gcp-europe-west4")})),
-				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey("azure/westeurope//Standard_ND96isr_H100_v5/on_demand"),
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey("azure/westeurope//Standard_ND96isr_H100_v5/on_demand"),
 					knownvalue.ObjectPartial(map[string]knownvalue.Check{"status": knownvalue.StringExact("active"), "nodes": knownvalue.Int64Exact(1)})),
-				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey).AtMapKey("status"), knownvalue.StringExact("active")),
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(northKey).AtMapKey("status"), knownvalue.StringExact("active")),
 				statecheck.ExpectKnownValue("gpufleet_cluster.gcp", tfjsonpath.New("endpoint"), knownvalue.StringRegexp(regexp.MustCompile(`^https://`))),
 			},
 		}},
