@@ -28,10 +28,20 @@ import (
 )
 
 var (
-	_ resource.Resource               = &PoolResource{}
-	_ resource.ResourceWithConfigure  = &PoolResource{}
-	_ resource.ResourceWithModifyPlan = &PoolResource{}
+	_ resource.Resource                = &PoolResource{}
+	_ resource.ResourceWithConfigure   = &PoolResource{}
+	_ resource.ResourceWithModifyPlan  = &PoolResource{}
+	_ resource.ResourceWithImportState = &PoolResource{}
 )
+
+// replaceUnlessImported replaces the resource when the placement changes,
+// but not when the prior state has none (just imported): the pools that
+// exist are then adopted and reconciled in place.
+func replaceUnlessImported() planmodifier.String {
+	return stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !req.StateValue.IsNull()
+	}, "A new placement replaces the pools.", "A new placement replaces the pools.")
+}
 
 // PoolResource is gpufleet_pool: the GPU node pools of every allocation of
 // a placement, in the clusters of their sites.
@@ -120,14 +130,13 @@ func allocationAttributes() map[string]schema.Attribute {
 
 // Schema describes gpufleet_pool.
 func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
 		Description: "GPU node pools for every allocation of a placement, created concurrently in the clusters of their sites. " +
 			"Nodes start tainted `" + bootstrap.UnvalidatedTaint + "` until `gpufleet-nodecheck` validates their GPUs. " +
 			"On a capacity or quota error an allocation moves to its next fallback that has a cluster (with `failover`); " +
 			"nothing is left in the cloud that the state does not know.",
 		Attributes: map[string]schema.Attribute{
-			"placement": schema.StringAttribute{Required: true, PlanModifiers: replace,
+			"placement": schema.StringAttribute{Required: true, PlanModifiers: []planmodifier.String{replaceUnlessImported()},
 				Description: "`gpufleet_placement.<name>.id`: the request, whose spread rules every failover keeps."},
 			"allocations": schema.ListNestedAttribute{Required: true,
 				Description:  "`gpufleet_placement.<name>.allocations`.",
@@ -468,9 +477,48 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 			return
 		}
 		p.Status, p.ReadyNodes, p.Offer.Nodes = np.Status, np.ReadyNodes, np.Spec.Nodes
+		if p.Offer.InstanceType == "" {
+			adopt(&p, np, r.data.catalog)
+		}
 		kept = append(kept, p)
 	}
 	m.setPools(ctx, kept, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// adopt fills an imported pool from what the cloud reports; its allocation
+// is the offer it runs on.
+func adopt(p *fleet.Pool, np cloud.NodePool, cat *planner.Catalog) {
+	o := &p.Offer
+	o.Zone, o.InstanceType, o.CapacityType = np.Spec.Zone, np.Spec.InstanceType, np.Spec.CapacityType
+	o.Key = strings.Join([]string{o.Cloud, o.Region, o.Zone, o.InstanceType, o.CapacityType}, "/")
+	p.Allocation = o.Key
+	for _, c := range cat.Offers {
+		if c.ID() == o.Key {
+			o.GPUModel, o.GPUsPerNode, o.HourlyUSD = c.GPUModel, c.GPUCount, c.PriceUSDHour*float64(o.Nodes)
+			break
+		}
+	}
+}
+
+// ImportState adopts node pools by cloud/region/cluster/pool, several
+// separated by commas. The next plan reconciles them with the
+// configuration in place.
+func (r *PoolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	var pools []fleet.Pool
+	for _, part := range strings.Split(req.ID, ",") {
+		f := strings.Split(strings.TrimSpace(part), "/")
+		if len(f) != 4 || !siteRe.MatchString(f[0]+"/"+f[1]) || f[2] == "" || f[3] == "" {
+			resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not cloud/region/cluster/pool (several separated by commas), e.g. aws/eu-north-1/gpufleet-aws-eu-north-1/gpufleet-74dbc4bc799d", part))
+			return
+		}
+		pools = append(pools, fleet.Pool{Allocation: part, Cluster: f[2], Name: f[3], Offer: fleet.Offer{Cloud: f[0], Region: f[1]}})
+	}
+	m := poolModel{Placement: types.StringNull(), Allocations: types.ListNull(types.ObjectType{AttrTypes: allocationAttrTypes}),
+		Fallbacks: types.MapNull(types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}}),
+		Clusters:  types.MapNull(types.StringType), Labels: types.MapNull(types.StringType), Failover: types.BoolValue(true),
+		ID: types.StringValue(req.ID)}
+	m.setPools(ctx, pools, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 

@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // awsRows: two EU regions with two zones each; eu-north-1 is cheaper.
@@ -614,5 +617,53 @@ func TestAccPool_throttlingStorm(t *testing.T) {
 				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools"), knownvalue.MapSizeExact(3)),
 			},
 		}},
+	})
+}
+
+// TestAccPool_import adopts a node pool created outside Terraform: an
+// import block brings it into the state, and the plan reconciles it in
+// place instead of creating it again.
+func TestAccPool_import(t *testing.T) {
+	w := newSimWorld(t)
+	clustersOnly := strings.Split(w.config(16, `{ team = "ml" }`), `resource "gpufleet_pool"`)[0]
+	poolName := fleet.PoolName(northKey)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{Config: clustersOnly},
+			{
+				PreConfig: func() {
+					be := &backends{simulate: true, simDir: w.dir, catalog: planner.Embedded()}
+					b, err := be.get(context.Background(), "aws")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := b.CreateNodePool(context.Background(), cloud.NodePoolSpec{Cluster: "gpufleet-aws-eu-north-1", Region: "eu-north-1",
+						Name: poolName, InstanceType: "p5.48xlarge", Zone: "eun1-az1", CapacityType: "on_demand", Nodes: 2}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.config(16, `{ team = "ml" }`) + fmt.Sprintf(`
+import {
+  to = gpufleet_pool.train
+  id = "aws/eu-north-1/gpufleet-aws-eu-north-1/%s"
+}
+`, poolName),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_pool.train", plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey).AtMapKey("name"), knownvalue.StringExact(poolName)),
+				},
+				Check: func(*terraform.State) error {
+					inv := w.engine(t).Inventory()
+					if len(inv.Pools) != 1 || inv.Pools[0].Spec.Labels["team"] != "ml" {
+						return fmt.Errorf("pools after import: %+v", inv.Pools)
+					}
+					return nil
+				},
+			},
+		},
 	})
 }
