@@ -73,6 +73,9 @@ type NodePoolSpec struct {
 	// attach them explicitly (GKE); informational elsewhere.
 	GPUModel    string
 	GPUsPerNode int
+	// Compact asks for physically close nodes (a gang placement): GKE's
+	// compact placement policy; informational elsewhere.
+	Compact bool
 	// UserData is the node bootstrap (EKS); other clouds ignore it.
 	UserData string
 	// IdempotencyToken makes a retried create return the first create's

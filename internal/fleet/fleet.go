@@ -63,6 +63,8 @@ func PoolName(offerKey string) string {
 
 // Spec is what every pool of a fleet shares.
 type Spec struct {
+	// Compact places each pool's nodes close together (gang placements).
+	Compact  bool
 	Labels   map[string]string
 	Taints   []cloud.Taint
 	UserData func(Offer, string) string // per offer and cluster; may be nil
@@ -172,7 +174,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
 			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.Labels, Taints: spec.Taints,
-			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode,
+			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {
 			ps.UserData = spec.UserData(o, clusterName)

@@ -236,6 +236,9 @@ func (m *poolModel) clusterNames(ctx context.Context, diags *diag.Diagnostics) m
 
 func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagnostics) fleet.Spec {
 	s := fleet.Spec{Labels: map[string]string{}}
+	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
+		s.Compact = req.Gang.ValueBool() // a gang asks for nodes close together
+	}
 	if !m.Labels.IsNull() {
 		diags.Append(m.Labels.ElementsAs(ctx, &s.Labels, false)...)
 	}

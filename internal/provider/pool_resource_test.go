@@ -667,3 +667,26 @@ import {
 		},
 	})
 }
+
+// TestAccPool_gangCompactOnGKE: a gang placement asks GKE for a compact
+// placement policy.
+func TestAccPool_gangCompactOnGKE(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+	config := strings.Replace(singleCloudConfig(w, "gcp", "gcp/europe-west4", `{}`), `clouds     = ["gcp"]`, "clouds     = [\"gcp\"]\n  gang       = true", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			Config: config,
+			Check: func(*terraform.State) error {
+				for _, o := range w.engine(t).Inventory().Objects {
+					if strings.Contains(o.Kind, "NodePool") && strings.Contains(o.Attrs["json"], "COMPACT") {
+						return nil
+					}
+				}
+				return fmt.Errorf("no GKE node pool was created with a compact placement policy")
+			},
+		}},
+	})
+}

@@ -253,6 +253,9 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 			GpuDriverInstallationConfig: &containerpb.GPUDriverInstallationConfig{GpuDriverVersion: &latest}}}
 	}
 	pool := &containerpb.NodePool{Name: spec.Name, InitialNodeCount: int32(spec.Nodes), Config: cfg}
+	if spec.Compact {
+		pool.PlacementPolicy = &containerpb.NodePool_PlacementPolicy{Type: containerpb.NodePool_PlacementPolicy_COMPACT}
+	}
 	if spec.Zone != "" {
 		pool.Locations = []string{spec.Zone}
 	}
