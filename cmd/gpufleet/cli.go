@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -68,6 +69,7 @@ type filterFlags struct {
 	minGPUMemory, maxPrice                                     float64
 	gpusPerNode, minGPUsPerNode                                int
 	interconnect, catalog, format                              string
+	discounts, overrides                                       listFlag
 }
 
 func (f *filterFlags) register(fs *flag.FlagSet) {
@@ -82,6 +84,8 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot")
 	fs.Float64Var(&f.maxPrice, "max-price-per-gpu-hour", 0, "maximum USD per GPU-hour (0: no cap)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV file replacing the embedded catalog")
+	fs.Var(&f.discounts, "discount", "discount per cloud in percent, e.g. aws=12 (repeatable)")
+	fs.Var(&f.overrides, "price", "negotiated node price: cloud/instance_type[/region[/capacity_type]]=USD per hour, e.g. azure/Standard_ND96isr_H100_v5=88")
 	fs.StringVar(&f.format, "format", "table", "output format: table or json")
 }
 
@@ -98,10 +102,51 @@ func (f *filterFlags) request() planner.Request {
 }
 
 func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
-	if f.catalog == "" {
-		return planner.Embedded(), nil
+	cat := planner.Embedded()
+	if f.catalog != "" {
+		var err error
+		if cat, err = planner.LoadCatalogFile(f.catalog); err != nil {
+			return nil, err
+		}
 	}
-	return planner.LoadCatalogFile(f.catalog)
+	if len(f.discounts) == 0 && len(f.overrides) == 0 {
+		return cat, nil
+	}
+	adj, err := f.adjustments()
+	if err != nil {
+		return nil, err
+	}
+	return cat.Adjust(adj)
+}
+
+// adjustments parses --discount and --price.
+func (f *filterFlags) adjustments() (planner.Adjustments, error) {
+	adj := planner.Adjustments{DiscountPercent: map[string]float64{}}
+	for _, d := range f.discounts {
+		cl, v, ok := strings.Cut(d, "=")
+		pct, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			return adj, fmt.Errorf("--discount %q: expected cloud=percent, e.g. aws=12", d)
+		}
+		adj.DiscountPercent[cl] = pct
+	}
+	for _, o := range f.overrides {
+		key, v, ok := strings.Cut(o, "=")
+		price, err := strconv.ParseFloat(v, 64)
+		parts := strings.Split(key, "/")
+		if !ok || err != nil || len(parts) < 2 || len(parts) > 4 {
+			return adj, fmt.Errorf("--price %q: expected cloud/instance_type[/region[/capacity_type]]=USD per hour", o)
+		}
+		po := planner.PriceOverride{Cloud: parts[0], InstanceType: parts[1], PriceUSDHour: price}
+		if len(parts) > 2 {
+			po.Region = parts[2]
+		}
+		if len(parts) > 3 {
+			po.CapacityType = planner.CapacityType(parts[3])
+		}
+		adj.Overrides = append(adj.Overrides, po)
+	}
+	return adj, nil
 }
 
 // parse parses flags; on error it prints the error and the usage to stderr.

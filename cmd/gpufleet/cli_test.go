@@ -160,3 +160,24 @@ func TestOffersTable(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+func TestDiscountsAndPrices(t *testing.T) {
+	code, out, stderr := runCLI("offers", "--gpu-models", "H100", "--residency", "EU", "--capacity-types", "on_demand",
+		"--price", "azure/Standard_ND96isr_H100_v5/swedencentral=8", "--discount", "aws=10", "--format", "json", "--limit", "1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var o offersOutput
+	if err := json.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatal(err)
+	}
+	// 8 USD per node-hour is 1 USD per GPU-hour: the negotiated Azure price wins.
+	if len(o.Offers) != 1 || o.Offers[0].ID() != "azure/swedencentral//Standard_ND96isr_H100_v5/on_demand" || o.Offers[0].PricePerGPUHour != 1 {
+		t.Fatalf("offers %+v", o.Offers)
+	}
+	for _, bad := range [][]string{{"--discount", "aws"}, {"--price", "azure=3"}, {"--price", "azure/nope=3"}, {"--discount", "aws=150"}} {
+		if code, _, stderr := runCLI(append([]string{"offers"}, bad...)...); code != exitUsage || stderr == "" {
+			t.Errorf("%v: exit %d", bad, code)
+		}
+	}
+}
