@@ -579,8 +579,13 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		} else {
 			p.Status, p.ReadyNodes = np.Status, np.ReadyNodes
 		}
+		if p.Offer.Key == a.Key {
+			p.Offer.HourlyUSD = a.HourlyUSD
+		} else if p.Offer.Nodes > 0 {
+			// A failed-over pool keeps its own offer's price per node.
+			p.Offer.HourlyUSD = p.Offer.HourlyUSD / float64(p.Offer.Nodes) * float64(nodes)
+		}
 		p.Offer.Nodes = nodes
-		p.Offer.HourlyUSD = a.HourlyUSD
 		result = append(result, p)
 	}
 	if err := f.Delete(ctx, remove); err != nil {

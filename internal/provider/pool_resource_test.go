@@ -690,3 +690,30 @@ func TestAccPool_gangCompactOnGKE(t *testing.T) {
 		}},
 	})
 }
+
+// TestAccPool_updateAfterFailover: changing labels on a pool that failed
+// over keeps its place and price (no inconsistent result after apply).
+func TestAccPool_updateAfterFailover(t *testing.T) {
+	w := newSimWorld(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() { w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0) },
+				Config:    w.config(16, `{ team = "ml" }`),
+			},
+			{
+				Config: w.config(16, `{ team = "research" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_pool.train", plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("pools").AtMapKey(northKey), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"zone": knownvalue.StringExact("eun1-az2"), "hourly_usd": knownvalue.Float64Exact(117),
+					})),
+				},
+			},
+		},
+	})
+}
