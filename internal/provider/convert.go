@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -111,4 +112,26 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *providerData, got %T: this is a bug in the provider", v))
 	}
 	return data
+}
+
+// durationValidator validates a positive Go duration ("1h", "15m").
+func durationValidator() validator.String { return durationValidatorT{} }
+
+type durationValidatorT struct{}
+
+func (durationValidatorT) Description(context.Context) string {
+	return "must be a positive Go duration such as 1h or 15m"
+}
+
+func (v durationValidatorT) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v durationValidatorT) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err != nil || d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid duration", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
+	}
 }

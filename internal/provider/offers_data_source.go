@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -55,6 +56,7 @@ type offerModel struct {
 	MaxNodes        int64   `tfsdk:"max_nodes"`
 	Interconnect    string  `tfsdk:"interconnect"`
 	Fabric          string  `tfsdk:"fabric"`
+	PriceSource     string  `tfsdk:"price_source"`
 }
 
 var offerAttrTypes = map[string]attr.Type{
@@ -63,7 +65,7 @@ var offerAttrTypes = map[string]attr.Type{
 	"gpu_model": types.StringType, "gpu_count": types.Int64Type, "gpu_memory_gib": types.Float64Type,
 	"vcpus": types.Int64Type, "memory_gib": types.Float64Type, "capacity_type": types.StringType,
 	"price_usd_hour": types.Float64Type, "price_per_gpu_hour": types.Float64Type, "max_nodes": types.Int64Type,
-	"interconnect": types.StringType, "fabric": types.StringType,
+	"interconnect": types.StringType, "fabric": types.StringType, "price_source": types.StringType,
 }
 
 // Metadata names the data source.
@@ -100,6 +102,7 @@ func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"max_nodes":          schema.Int64Attribute{Computed: true, Description: "Nodes obtainable; -1 when unknown (unlimited)."},
 			"interconnect":       schema.StringAttribute{Computed: true, Description: "GPU interconnect: `pcie`, `nvlink` or `nvswitch`."},
 			"fabric":             schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric (`efa`, `infiniband`, `gpudirect-tcpx`, ...), empty if none."},
+			"price_source":       schema.StringAttribute{Computed: true, Description: "Where the price comes from: a live source and when it was fetched, or the catalog and its version."},
 		}},
 	}
 	resp.Schema = schema.Schema{
@@ -137,6 +140,10 @@ func (d *OffersDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			InstanceType: o.InstanceType, GPUModel: o.GPUModel, GPUCount: int64(o.GPUCount), GPUMemoryGiB: o.GPUMemoryGiB,
 			VCPUs: int64(o.VCPUs), MemoryGiB: o.MemoryGiB, CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour,
 			PricePerGPUHour: o.PricePerGPUHour(), MaxNodes: int64(o.MaxNodes), Interconnect: string(o.Interconnect), Fabric: o.Fabric,
+			PriceSource: "catalog " + cat.Version,
+		}
+		if p, ok := d.data.provenance[o.ID()]; ok {
+			values[i].PriceSource = p.Source + " at " + p.FetchAt.UTC().Format(time.RFC3339)
 		}
 	}
 	list, diags := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: offerAttrTypes}, values)

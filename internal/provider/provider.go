@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -21,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -47,6 +50,8 @@ type providerData struct {
 	// enabledClouds are the clouds the configuration enables (all when no
 	// cloud block is set).
 	enabledClouds []string
+	// provenance says, per offer ID, which live source priced it.
+	provenance map[string]livecatalog.Provenance
 }
 
 type providerModel struct {
@@ -98,6 +103,10 @@ type catalogModel struct {
 	File            types.String         `tfsdk:"file"`
 	DiscountPercent types.Map            `tfsdk:"discount_percent"`
 	PriceOverrides  []priceOverrideModel `tfsdk:"price_overrides"`
+	Live            types.Bool           `tfsdk:"live"`
+	LiveCacheTTL    types.String         `tfsdk:"live_cache_ttl"`
+	LiveCacheDir    types.String         `tfsdk:"live_cache_dir"`
+	LiveEndpoints   types.Map            `tfsdk:"live_endpoints"`
 }
 
 type priceOverrideModel struct {
@@ -207,6 +216,15 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 							mapvalidator.ValueFloat64sAre(float64validator.AtLeast(0), float64validator.AtMost(99.99)),
 						},
 					},
+					"live": schema.BoolAttribute{Optional: true,
+						Description: "Refresh list prices from the clouds' price APIs (today: the public Azure Retail Prices API) before discounts and overrides; " +
+							"a source that fails falls back to the catalog's prices with a warning. Default false."},
+					"live_cache_ttl": schema.StringAttribute{Optional: true, Description: "How long fetched prices are reused, a Go duration. Default 1h.",
+						Validators: []validator.String{durationValidator()}},
+					"live_cache_dir": schema.StringAttribute{Optional: true, Description: "Where fetched prices are cached. Default `.gpufleet-cache`."},
+					"live_endpoints": schema.MapAttribute{ElementType: types.StringType, Optional: true,
+						Description: "Price API base URL per cloud, e.g. `{ azure = \"https://prices.azure.com\" }` (proxies, tests).",
+						Validators:  []validator.Map{mapvalidator.KeysAre(stringvalidator.OneOf(cloudNames...)), mapvalidator.ValueStringsAre(httpURL())}},
 					"price_overrides": schema.ListNestedAttribute{
 						Optional:    true,
 						Description: "Negotiated prices per instance type; not discounted. The most specific match wins.",
@@ -286,6 +304,9 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if cfg.Catalog != nil && cfg.Catalog.Live.ValueBool() {
+		base = refreshLive(ctx, base, cfg.Catalog, adj.Clouds, data, &resp.Diagnostics)
+	}
 	cat, err := base.Adjust(adj)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("catalog"), "Invalid catalog adjustments", err.Error())
@@ -330,4 +351,32 @@ func regionNames(c *planner.Catalog, cloud string) []string {
 		}
 	}
 	return out
+}
+
+// refreshLive reprices base from the live sources of the enabled clouds;
+// failures become warnings and keep the catalog's prices.
+func refreshLive(ctx context.Context, base *planner.Catalog, m *catalogModel, clouds []string, data *providerData, diags *diag.Diagnostics) *planner.Catalog {
+	endpoints := map[string]string{}
+	if !m.LiveEndpoints.IsNull() && !m.LiveEndpoints.IsUnknown() {
+		diags.Append(m.LiveEndpoints.ElementsAs(ctx, &endpoints, false)...)
+	}
+	var sources []livecatalog.PriceSource
+	if len(clouds) == 0 || slices.Contains(clouds, "azure") {
+		sources = append(sources, &livecatalog.AzureRetail{BaseURL: endpoints["azure"]})
+	}
+	ttl := livecatalog.DefaultTTL
+	if d, err := time.ParseDuration(m.LiveCacheTTL.ValueString()); err == nil && d > 0 {
+		ttl = d
+	}
+	dir := m.LiveCacheDir.ValueString()
+	if dir == "" {
+		dir = ".gpufleet-cache"
+	}
+	res := livecatalog.Refresh(ctx, base, sources, &livecatalog.Cache{Dir: dir, TTL: ttl}, nil)
+	for _, w := range res.Warnings {
+		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live prices unavailable", w)
+	}
+	data.provenance = res.Provenance
+	tflog.Info(ctx, "live prices", map[string]any{"priced_offers": len(res.Provenance), "warnings": len(res.Warnings)})
+	return res.Catalog
 }

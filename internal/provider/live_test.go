@@ -1,0 +1,68 @@
+package provider
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+)
+
+// TestAccLivePrices: live Azure prices (from a local Retail Prices API)
+// reprice the catalog and say where each price came from; when the API
+// fails, the plan still works on the catalog's prices.
+func TestAccLivePrices(t *testing.T) {
+	item := pricefront.AzureItem{CurrencyCode: "USD", RetailPrice: 80, UnitPrice: 80, ArmRegionName: "westeurope", MeterName: "ND96isr H100 v5",
+		ProductName: "Virtual Machines NDisrH100v5 Series", SkuName: "ND96isr H100 v5", ServiceName: "Virtual Machines",
+		UnitOfMeasure: "1 Hour", Type: "Consumption", ArmSkuName: "Standard_ND96isr_H100_v5"}
+	up := httptest.NewServer(&pricefront.AzureRetail{Items: []pricefront.AzureItem{item}})
+	defer up.Close()
+	down := httptest.NewServer(&pricefront.AzureRetail{ThrottleFirst: 1 << 30})
+	defer down.Close()
+	cat := writeCatalog(t, "prices.csv", baseCatalogRows)
+	config := func(url string) string {
+		return fmt.Sprintf(`
+provider "gpufleet" {
+  catalog {
+    file           = %q
+    live           = true
+    live_endpoints = { azure = %q }
+    live_cache_dir = %q
+  }
+}
+data "gpufleet_offers" "azure" {
+  clouds         = ["azure"]
+  capacity_types = ["on_demand"]
+}
+`, cat, url, t.TempDir())
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config(up.URL),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.gpufleet_offers.azure", tfjsonpath.New("offers").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"price_usd_hour": knownvalue.Float64Exact(80),
+						"price_source":   knownvalue.StringRegexp(regexp.MustCompile(`^azure-retail-prices at 20`)),
+					})),
+				},
+			},
+			{
+				Config: config(down.URL),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.gpufleet_offers.azure", tfjsonpath.New("offers").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"price_usd_hour": knownvalue.Float64Exact(110),
+						"price_source":   knownvalue.StringRegexp(regexp.MustCompile(`^catalog 2026-11-01\+sha256:`)),
+					})),
+				},
+			},
+		},
+	})
+}
