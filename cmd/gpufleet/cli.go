@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -69,7 +73,11 @@ type filterFlags struct {
 	minGPUMemory, maxPrice                                     float64
 	gpusPerNode, minGPUsPerNode                                int
 	interconnect, catalog, format                              string
-	discounts, overrides                                       listFlag
+	discounts, overrides, liveEndpoints                        listFlag
+	live                                                       bool
+	// provenance is filled by loadCatalog when --live priced offers.
+	provenance map[string]livecatalog.Provenance
+	warnings   []string
 }
 
 func (f *filterFlags) register(fs *flag.FlagSet) {
@@ -84,6 +92,8 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot")
 	fs.Float64Var(&f.maxPrice, "max-price-per-gpu-hour", 0, "maximum USD per GPU-hour (0: no cap)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV file replacing the embedded catalog")
+	fs.BoolVar(&f.live, "live", false, "refresh prices from the clouds' price APIs first (today: Azure Retail Prices); falls back with a warning")
+	fs.Var(&f.liveEndpoints, "live-endpoint", "price API base URL per cloud, e.g. azure=https://prices.azure.com")
 	fs.Var(&f.discounts, "discount", "discount per cloud in percent, e.g. aws=12 (repeatable)")
 	fs.Var(&f.overrides, "price", "negotiated node price: cloud/instance_type[/region[/capacity_type]]=USD per hour, e.g. azure/Standard_ND96isr_H100_v5=88")
 	fs.StringVar(&f.format, "format", "table", "output format: table or json")
@@ -108,6 +118,19 @@ func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
 		if cat, err = planner.LoadCatalogFile(f.catalog); err != nil {
 			return nil, err
 		}
+	}
+	if f.live {
+		endpoints := map[string]string{}
+		for _, e := range f.liveEndpoints {
+			cl, u, ok := strings.Cut(e, "=")
+			if !ok {
+				return nil, fmt.Errorf("--live-endpoint %q: expected cloud=URL", e)
+			}
+			endpoints[cl] = u
+		}
+		cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
+		res := livecatalog.Refresh(context.Background(), cat, []livecatalog.PriceSource{&livecatalog.AzureRetail{BaseURL: endpoints["azure"]}}, cache, nil)
+		cat, f.provenance, f.warnings = res.Catalog, res.Provenance, res.Warnings
 	}
 	if len(f.discounts) == 0 && len(f.overrides) == 0 {
 		return cat, nil
@@ -181,6 +204,9 @@ func runOffers(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
 		return exitUsage
 	}
+	for _, w := range f.warnings {
+		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
+	}
 	offers, err := planner.Offers(cat, f.request())
 	if err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
@@ -191,9 +217,9 @@ func runOffers(args []string, stdout, stderr io.Writer) int {
 		offers = offers[:*limit]
 	}
 	if f.format == "json" {
-		return writeJSON(stdout, stderr, offersJSON(cat, offers))
+		return writeJSON(stdout, stderr, offersJSON(cat, offers, f.provenance))
 	}
-	writeOffersTable(stdout, cat, offers, total)
+	writeOffersTable(stdout, cat, offers, total, f.provenance)
 	return exitOK
 }
 
@@ -218,6 +244,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
 		return exitUsage
+	}
+	for _, w := range f.warnings {
+		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
 	}
 	req := f.request()
 	req.GPUs = *gpus

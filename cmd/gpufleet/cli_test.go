@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -179,5 +182,23 @@ func TestDiscountsAndPrices(t *testing.T) {
 		if code, _, stderr := runCLI(append([]string{"offers"}, bad...)...); code != exitUsage || stderr == "" {
 			t.Errorf("%v: exit %d", bad, code)
 		}
+	}
+}
+
+func TestOffersLive(t *testing.T) {
+	item := pricefront.AzureItem{CurrencyCode: "USD", RetailPrice: 50, ArmRegionName: "swedencentral", SkuName: "ND96isr H100 v5",
+		ProductName: "Virtual Machines NDisrH100v5 Series", UnitOfMeasure: "1 Hour", Type: "Consumption", ArmSkuName: "Standard_ND96isr_H100_v5"}
+	srv := httptest.NewServer(&pricefront.AzureRetail{Items: []pricefront.AzureItem{item}})
+	defer srv.Close()
+	code, out, stderr := runCLI("offers", "--live", "--live-endpoint", "azure="+srv.URL, "--clouds", "azure", "--residency", "SE",
+		"--gpu-models", "H100", "--capacity-types", "on_demand")
+	if code != exitOK || !strings.Contains(out, "PRICE SOURCE") || !strings.Contains(out, "azure-retail-prices at") || !strings.Contains(out, "6.2500") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+	down := httptest.NewServer(&pricefront.AzureRetail{ThrottleFirst: 1 << 30})
+	defer down.Close()
+	code, out, stderr = runCLI("offers", "--live", "--live-endpoint", "azure="+down.URL, "--clouds", "azure", "--residency", "SE", "--gpu-models", "H100")
+	if code != exitOK || !strings.Contains(stderr, "warning: live prices from azure-retail-prices failed") || !strings.Contains(out, "catalog 20") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
 	}
 }

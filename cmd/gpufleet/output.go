@@ -5,7 +5,9 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -69,6 +71,15 @@ type offerJSON struct {
 	PricePerGPUHour float64 `json:"price_per_gpu_hour"`
 	Country         string  `json:"country"`
 	Jurisdiction    string  `json:"jurisdiction"`
+	PriceSource     string  `json:"price_source"`
+}
+
+// priceSource says where an offer's price came from.
+func priceSource(c *planner.Catalog, o planner.Offer, prov map[string]livecatalog.Provenance) string {
+	if p, ok := prov[o.ID()]; ok {
+		return p.Source + " at " + p.FetchAt.UTC().Format(time.RFC3339)
+	}
+	return "catalog " + c.Version
 }
 
 type offersOutput struct {
@@ -76,11 +87,12 @@ type offersOutput struct {
 	Offers         []offerJSON `json:"offers"`
 }
 
-func offersJSON(c *planner.Catalog, offers []planner.Offer) offersOutput {
+func offersJSON(c *planner.Catalog, offers []planner.Offer, prov map[string]livecatalog.Provenance) offersOutput {
 	out := offersOutput{CatalogVersion: c.Version, Offers: []offerJSON{}}
 	for _, o := range offers {
 		r, _ := c.Region(o.Cloud, o.Region)
-		out.Offers = append(out.Offers, offerJSON{Offer: o, PricePerGPUHour: o.PricePerGPUHour(), Country: r.Country, Jurisdiction: r.Jurisdiction})
+		out.Offers = append(out.Offers, offerJSON{Offer: o, PricePerGPUHour: o.PricePerGPUHour(), Country: r.Country, Jurisdiction: r.Jurisdiction,
+			PriceSource: priceSource(c, o, prov)})
 	}
 	return out
 }
@@ -99,18 +111,26 @@ func maxNodes(n int) string {
 	return fmt.Sprint(n)
 }
 
-func writeOffersTable(w io.Writer, c *planner.Catalog, offers []planner.Offer, total int) {
+func writeOffersTable(w io.Writer, c *planner.Catalog, offers []planner.Offer, total int, prov map[string]livecatalog.Provenance) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLOUD\tREGION\tZONE\tJURIS.\tINSTANCE TYPE\tGPU\tGPUS\tMEM GIB\tINTERCONNECT\tCAPACITY\tUSD/GPU-H\tUSD/H\tMAX NODES")
+	header := "CLOUD\tREGION\tZONE\tJURIS.\tINSTANCE TYPE\tGPU\tGPUS\tMEM GIB\tINTERCONNECT\tCAPACITY\tUSD/GPU-H\tUSD/H\tMAX NODES"
+	if prov != nil {
+		header += "\tPRICE SOURCE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, o := range offers {
 		r, _ := c.Region(o.Cloud, o.Region)
 		ic := string(o.Interconnect)
 		if o.Fabric != "" {
 			ic += "+" + o.Fabric
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%g\t%s\t%s\t%.4f\t%.4f\t%s\n", o.Cloud, o.Region, orDash(o.Zone),
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%g\t%s\t%s\t%.4f\t%.4f\t%s", o.Cloud, o.Region, orDash(o.Zone),
 			r.Jurisdiction, o.InstanceType, o.GPUModel, o.GPUCount, o.GPUMemoryGiB, ic, o.CapacityType,
 			o.PricePerGPUHour(), o.PriceUSDHour, maxNodes(o.MaxNodes))
+		if prov != nil {
+			line += "\t" + priceSource(c, o, prov)
+		}
+		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\n%d of %d matching offers shown; catalog %s\n", len(offers), total, c.Version)

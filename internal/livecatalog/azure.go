@@ -2,6 +2,8 @@ package livecatalog
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -33,6 +35,12 @@ func (a *AzureRetail) Cloud() string { return "azure" }
 
 // Name names the source.
 func (a *AzureRetail) Name() string { return "azure-retail-prices" }
+
+// CacheKey separates the cache entries of different endpoints and filters.
+func (a *AzureRetail) CacheKey() string {
+	h := sha256.Sum256([]byte(a.BaseURL + "|" + a.Filter))
+	return a.Name() + "-" + hex.EncodeToString(h[:6])
+}
 
 type azurePage struct {
 	Items []struct {

@@ -25,8 +25,16 @@ type cached struct {
 	Prices    []Price   `json:"prices"`
 }
 
+// cacheKeyer is implemented by sources whose cache entry depends on more
+// than their name (an endpoint override).
+type cacheKeyer interface{ CacheKey() string }
+
 func (c *Cache) path(s PriceSource) string {
-	name := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(s.Name())
+	name := s.Name()
+	if k, ok := s.(cacheKeyer); ok {
+		name = k.CacheKey()
+	}
+	name = strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(name)
 	return filepath.Join(c.Dir, name+".json")
 }
 
