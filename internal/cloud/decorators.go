@@ -80,7 +80,8 @@ type RetryPolicy struct {
 // minute.
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 8, Base: 500 * time.Millisecond, Max: 20 * time.Second}
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx is done, returning ctx's error then.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -104,7 +105,7 @@ func WithRetries(b Backend, p RetryPolicy) Backend {
 		p.Max = DefaultRetryPolicy.Max
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleepCtx
+		p.Sleep = Sleep
 	}
 	return &decorated{next: b, wrap: func(ctx context.Context, op string, f call[any]) (any, error) {
 		delay := p.Base

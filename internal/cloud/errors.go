@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -113,6 +114,32 @@ func IsFailover(err error) bool { return IsCapacity(err) || IsQuota(err) }
 func IgnoreNotFound(err error) error {
 	if IsNotFound(err) {
 		return nil
+	}
+	return err
+}
+
+// Settled returns err and true when it needs no classification by a
+// backend: nil, already a *Error, or the context's own error.
+func Settled(err error) (error, bool) {
+	if err == nil {
+		return nil, true
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce, true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err, true
+	}
+	return err, false
+}
+
+// WithOffer names the zone, instance type and capacity type of a node pool
+// in a classified error (capacity and quota errors say what ran out).
+func WithOffer(err error, spec NodePoolSpec) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		ce.Zone, ce.InstanceType, ce.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
 	}
 	return err
 }

@@ -35,14 +35,7 @@ func (b *DirectBackend) wait(ctx context.Context) error {
 	if b.Sleep != nil {
 		return b.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return cloud.Sleep(ctx, d)
 }
 
 func (b *DirectBackend) cluster(c Cluster) cloud.Cluster {

@@ -639,14 +639,7 @@ func k8sEffect(e ekstypes.TaintEffect) string {
 
 // classify maps SDK errors to cloud errors by the API's error code.
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err, done := cloud.Settled(err); done {
 		return err
 	}
 	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "Error", Message: err.Error(), Err: err}

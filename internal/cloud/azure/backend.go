@@ -276,24 +276,16 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	}
 	poller, err := b.pools.BeginCreateOrUpdate(ctx, resourceGroup(spec.Cluster), spec.Cluster, name, agentPool(spec), nil)
 	if err != nil {
-		return cloud.NodePool{}, withOffer(classify("CreateNodePool", err), spec)
+		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
 	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
 		if ctx.Err() != nil {
 			return cloud.NodePool{}, ctx.Err()
 		}
 		p, _ := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
-		return p, withOffer(classify("CreateNodePool", err), spec)
+		return p, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
 	return b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
-}
-
-func withOffer(err error, spec cloud.NodePoolSpec) error {
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		ce.Zone, ce.InstanceType, ce.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
-	}
-	return err
 }
 
 // GetNodePool reads an agent pool.
@@ -364,7 +356,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	}
 	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
 		p, _ := b.GetNodePool(ctx, region, cluster, name)
-		return p, withOffer(classify("UpdateNodePool", err), spec)
+		return p, cloud.WithOffer(classify("UpdateNodePool", err), spec)
 	}
 	return b.GetNodePool(ctx, region, cluster, name)
 }
@@ -383,14 +375,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 
 // classify maps ARM errors to cloud errors by error code, then status.
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err, done := cloud.Settled(err); done {
 		return err
 	}
 	var re *azcore.ResponseError

@@ -131,20 +131,9 @@ func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.C
 		if time.Now().After(deadline) {
 			return c, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "CreateCluster", Code: "Timeout", Message: "cluster " + name + " is not running yet"}
 		}
-		if err := sleep(ctx, b.cfg.Poll); err != nil {
+		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return c, err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -160,7 +149,7 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 		if time.Now().After(deadline) {
 			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout", Message: "operation " + name + " still running"}
 		}
-		if err := sleep(ctx, b.cfg.Poll); err != nil {
+		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
 		}
 		var err error
@@ -229,7 +218,7 @@ func (b *Backend) waitGone(ctx context.Context, get func() error) error {
 		if time.Now().After(deadline) {
 			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "Delete", Code: "Timeout", Message: "still deleting"}
 		}
-		if err := sleep(ctx, b.cfg.Poll); err != nil {
+		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
 		}
 	}
@@ -276,19 +265,9 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	}
 	if err := b.wait(ctx, spec.Region, op, "CreateNodePool"); err != nil {
 		p, _ := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
-		return p, withOffer(err, spec)
+		return p, cloud.WithOffer(err, spec)
 	}
 	return b.waitPool(ctx, spec, "CreateNodePool")
-}
-
-// withOffer names the zone, machine type and capacity type in a capacity
-// or quota error.
-func withOffer(err error, spec cloud.NodePoolSpec) error {
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		ce.Zone, ce.InstanceType, ce.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
-	}
-	return err
 }
 
 func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op string) (cloud.NodePool, error) {
@@ -306,12 +285,12 @@ func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op stri
 			if len(p.Issues) > 0 {
 				msg = p.Issues[0].Message
 			}
-			return p, withOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
+			return p, cloud.WithOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
 		}
 		if time.Now().After(deadline) {
 			return p, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: op, Code: "Timeout", Message: "node pool not running yet"}
 		}
-		if err := sleep(ctx, b.cfg.Poll); err != nil {
+		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return p, err
 		}
 	}
@@ -367,7 +346,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 			return cur, classify("SetNodePoolSize", err)
 		}
 		if err := b.wait(ctx, region, op, "SetNodePoolSize"); err != nil {
-			return cur, withOffer(err, cur.Spec)
+			return cur, cloud.WithOffer(err, cur.Spec)
 		}
 	}
 	labelsChanged := u.Labels != nil && !maps.Equal(u.Labels, cur.Spec.Labels)
@@ -458,14 +437,7 @@ func sanitizeLabels(tags map[string]string) map[string]string {
 }
 
 func classify(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *cloud.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err, done := cloud.Settled(err); done {
 		return err
 	}
 	s, ok := status.FromError(err)
