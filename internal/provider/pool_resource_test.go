@@ -62,7 +62,8 @@ func (w simWorld) noLeaks(t *testing.T) resource.TestCheckFunc {
 	}
 }
 
-func (w simWorld) config(gpus int, labels string) string {
+// provider is the provider block of the simulated world.
+func (w simWorld) provider() string {
 	return fmt.Sprintf(`
 provider "gpufleet" {
   simulate     = true
@@ -70,8 +71,12 @@ provider "gpufleet" {
   catalog {
     file = %q
   }
-  aws {}
 }
+`, w.dir, w.catalog)
+}
+
+func (w simWorld) config(gpus int, labels string) string {
+	return w.provider() + fmt.Sprintf(`
 
 resource "gpufleet_placement" "train" {
   gpus          = %d
@@ -98,7 +103,7 @@ resource "gpufleet_pool" "train" {
   }
   labels = %s
 }
-`, w.dir, w.catalog, gpus, labels)
+`, gpus, labels)
 }
 
 const northKey = "aws/eu-north-1/eun1-az1/p5.48xlarge/on_demand"
@@ -360,14 +365,7 @@ func TestAccPool_multiCloud(t *testing.T) {
 
 // singleCloudConfig places on one cloud and site.
 func singleCloudConfig(w simWorld, cl, site, labels string) string {
-	return fmt.Sprintf(`
-provider "gpufleet" {
-  simulate     = true
-  simulate_dir = %q
-  catalog {
-    file = %q
-  }
-}
+	return w.provider() + fmt.Sprintf(`
 resource "gpufleet_placement" "p" {
   gpus       = 16
   gpu_models = ["H100"]
@@ -384,7 +382,7 @@ resource "gpufleet_pool" "p" {
   clusters    = { %q = gpufleet_cluster.c.id }
   labels      = %s
 }
-`, w.dir, w.catalog, cl, site, site, labels)
+`, cl, site, site, labels)
 }
 
 var gcpAzureRows = []string{
@@ -470,14 +468,7 @@ func TestAccPool_crossCloudFailover(t *testing.T) {
 		"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az1,58,,",
 	}
 	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "x.csv", rows)}
-	config := fmt.Sprintf(`
-provider "gpufleet" {
-  simulate     = true
-  simulate_dir = %q
-  catalog {
-    file = %q
-  }
-}
+	config := w.provider() + `
 resource "gpufleet_placement" "p" {
   gpus          = 16
   gpus_per_node = 8
@@ -498,7 +489,7 @@ resource "gpufleet_pool" "p" {
     "aws/eu-north-1"   = gpufleet_cluster.aws.id
   }
 }
-`, w.dir, w.catalog)
+`
 	key := "gcp/europe-west4/europe-west4-b/a3-highgpu-8g/on_demand"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -521,14 +512,7 @@ resource "gpufleet_pool" "p" {
 
 // threeCloudConfig is a 24-GPU placement over all three clouds.
 func threeCloudConfig(w simWorld) string {
-	return fmt.Sprintf(`
-provider "gpufleet" {
-  simulate     = true
-  simulate_dir = %q
-  catalog {
-    file = %q
-  }
-}
+	return w.provider() + fmt.Sprintf(`
 resource "gpufleet_placement" "p" {
   gpus          = 24
   gpus_per_node = 8
@@ -554,7 +538,7 @@ resource "gpufleet_pool" "p" {
     "azure/westeurope" = gpufleet_cluster.azure.id
   }
 }
-`, w.dir, w.catalog)
+`)
 }
 
 func threeCloudWorld(t *testing.T) simWorld {
