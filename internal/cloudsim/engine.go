@@ -729,3 +729,29 @@ func (i Inventory) Resources() Inventory {
 	}
 	return out
 }
+
+// LookupCluster finds a cluster without rate limits or faults: for the
+// checks a front end makes before an operation, which the real APIs do not
+// bill as calls.
+func (e *Engine) LookupCluster(cl, region, name string) (Cluster, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reap()
+	c, ok := e.st.Clusters[clusterKey(cl, region, name)]
+	if !ok {
+		return Cluster{}, false
+	}
+	return *c, true
+}
+
+// LookupPool finds a node pool without rate limits or faults.
+func (e *Engine) LookupPool(cl, region, cluster, name string) (Pool, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reap()
+	p, ok := e.st.Pools[poolKey(cl, region, cluster, name)]
+	if !ok {
+		return Pool{}, false
+	}
+	return *p, true
+}

@@ -432,19 +432,9 @@ func (s *server) putMeta(kind, name, rg string, v any) {
 }
 
 func (s *server) findCluster(region, name string) (cloudsim.Cluster, bool) {
-	for _, c := range s.e.Inventory().Clusters {
-		if c.Cloud == cloudName && c.Region == region && c.Name == name {
-			return c, true
-		}
-	}
-	return cloudsim.Cluster{}, false
+	return s.e.LookupCluster(cloudName, region, name)
 }
 
 func (s *server) findPool(region, cluster, name string) (cloudsim.Pool, bool) {
-	for _, p := range s.e.Inventory().Pools {
-		if p.Cloud == cloudName && p.Spec.Region == region && p.Spec.Cluster == cluster && p.Spec.Name == name {
-			return p, true
-		}
-	}
-	return cloudsim.Pool{}, false
+	return s.e.LookupPool(cloudName, region, cluster, name)
 }
