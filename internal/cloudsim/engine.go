@@ -108,6 +108,10 @@ type state struct {
 	// into the world a separate process (the provider) runs against.
 	Faults []*Fault           `json:"faults,omitempty"`
 	Limits map[string]*bucket `json:"limits,omitempty"`
+	// PublicIPs counts the simulated public addresses handed out.
+	PublicIPs int64 `json:"public_ips,omitempty"`
+	// TunnelEnds are the VPN tunnel ends the front ends registered.
+	TunnelEnds map[string]*TunnelEnd `json:"tunnel_ends,omitempty"`
 }
 
 // Cluster is a simulated control plane.
@@ -208,6 +212,9 @@ func (s *state) fill() {
 	}
 	if s.Limits == nil {
 		s.Limits = map[string]*bucket{}
+	}
+	if s.TunnelEnds == nil {
+		s.TunnelEnds = map[string]*TunnelEnd{}
 	}
 }
 
