@@ -35,8 +35,8 @@ func (s Sizes) maxZones() int { return 1 << (s.Subnet - s.Site - 2) }
 
 func (s Sizes) validate() error {
 	switch {
-	case s.Site <= 0 || s.Subnet <= s.Site+2 || s.Services <= s.Site+2 || s.Pods != s.Site+1:
-		return fmt.Errorf("netplan: sizes %+v: need site < subnet-2, site < services-2 and pods = site+1", s)
+	case s.Site <= 0 || s.Subnet <= s.Site+2 || s.Services <= s.Site+2 || s.Pods != s.Site+1 || s.Subnet > GatewayBits:
+		return fmt.Errorf("netplan: sizes %+v: need site < subnet-2 <= %d, site < services-2 and pods = site+1", s, GatewayBits-2)
 	}
 	return nil
 }
@@ -54,6 +54,9 @@ type Allocation struct {
 	Subnets  map[string]string `json:"subnets"` // zone → prefix
 	Pods     netip.Prefix      `json:"pods"`
 	Services netip.Prefix      `json:"services"`
+	// Gateway is reserved for a VPN gateway (Azure's GatewaySubnet): the
+	// /27 just below the pods, free in every site block.
+	Gateway netip.Prefix `json:"gateway"`
 }
 
 // Plan is the allocation of every site, sorted by site key.
@@ -137,13 +140,27 @@ func Allocate(supernet netip.Prefix, exclude []netip.Prefix, sites []Site, exist
 func newAllocation(site string, block netip.Prefix, sizes Sizes) Allocation {
 	pods := nth(block, sizes.Pods, 1)
 	services := nth(block, sizes.Services, 1<<(sizes.Services-sizes.Site-2))
-	return Allocation{Site: site, Block: block, Subnets: map[string]string{}, Pods: pods, Services: services}
+	return Allocation{Site: site, Block: block, Subnets: map[string]string{}, Pods: pods, Services: services,
+		Gateway: gatewayRange(block, sizes)}
+}
+
+// GatewayBits is the size of the range reserved for a VPN gateway.
+const GatewayBits = 27
+
+// gatewayRange is the last /27 before the pods (the second half of the
+// block): the service range, at most a /(site+3) starting at the second
+// quarter, never reaches it.
+func gatewayRange(block netip.Prefix, sizes Sizes) netip.Prefix {
+	return nth(block, GatewayBits, 1<<(GatewayBits-sizes.Site-1)-1)
 }
 
 // withZones gives every zone a subnet, keeping existing ones, new zones
 // taking the lowest free slots of the node quarter in zone order.
 func withZones(a Allocation, zones []string, sizes Sizes) (Allocation, error) {
 	out := a
+	if !out.Gateway.IsValid() {
+		out.Gateway = gatewayRange(a.Block, sizes)
+	}
 	out.Subnets = map[string]string{}
 	taken := map[string]bool{}
 	sortedZones := slices.Clone(zones)
@@ -222,7 +239,7 @@ func blockAddresses(bits int) string {
 func (p Plan) Prefixes() []netip.Prefix {
 	var out []netip.Prefix
 	for _, a := range p.Sites {
-		out = append(out, a.Pods, a.Services)
+		out = append(out, a.Pods, a.Services, a.Gateway)
 		for _, z := range slices.Sorted(maps.Keys(a.Subnets)) {
 			out = append(out, netip.MustParsePrefix(a.Subnets[z]))
 		}

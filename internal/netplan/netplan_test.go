@@ -22,8 +22,8 @@ func TestAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.Marshal(p.Sites)
-	want := `[{"site":"aws/eu-north-1","block":"10.65.0.0/16","subnets":{"eun1-az1":"10.65.0.0/20"},"pods":"10.65.128.0/17","services":"10.65.64.0/20"},` +
-		`{"site":"gcp/europe-west4","block":"10.66.0.0/16","subnets":{"europe-west4-a":"10.66.0.0/20","europe-west4-b":"10.66.16.0/20"},"pods":"10.66.128.0/17","services":"10.66.64.0/20"}]`
+	want := `[{"site":"aws/eu-north-1","block":"10.65.0.0/16","subnets":{"eun1-az1":"10.65.0.0/20"},"pods":"10.65.128.0/17","services":"10.65.64.0/20","gateway":"10.65.127.224/27"},` +
+		`{"site":"gcp/europe-west4","block":"10.66.0.0/16","subnets":{"europe-west4-a":"10.66.0.0/20","europe-west4-b":"10.66.16.0/20"},"pods":"10.66.128.0/17","services":"10.66.64.0/20","gateway":"10.66.127.224/27"}]`
 	if string(got) != want {
 		t.Fatalf("plan\n%s\nwant\n%s", got, want)
 	}
