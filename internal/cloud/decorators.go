@@ -95,6 +95,11 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // WithRetries wraps a backend so that every call is retried on throttling
 // and transient errors.
 func WithRetries(b Backend, p RetryPolicy) Backend {
+	return &decorated{next: b, wrap: retrying(p)}
+}
+
+// retrying is the retry loop of WithRetries and WithNetworkRetries.
+func retrying(p RetryPolicy) func(ctx context.Context, op string, f call[any]) (any, error) {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
 	}
@@ -107,7 +112,7 @@ func WithRetries(b Backend, p RetryPolicy) Backend {
 	if p.Sleep == nil {
 		p.Sleep = Sleep
 	}
-	return &decorated{next: b, wrap: func(ctx context.Context, op string, f call[any]) (any, error) {
+	return func(ctx context.Context, op string, f call[any]) (any, error) {
 		delay := p.Base
 		for attempt := 1; ; attempt++ {
 			v, err := f(ctx)
@@ -122,7 +127,7 @@ func WithRetries(b Backend, p RetryPolicy) Backend {
 			}
 			delay = min(2*delay, p.Max)
 		}
-	}}
+	}
 }
 
 // OpStats are the counters of one backend method.
