@@ -49,6 +49,8 @@ type backends struct {
 	once    sync.Once
 	err     error
 	byName  map[string]cloud.Backend
+	// networks are the backends' network halves, by cloud.
+	networks map[string]cloud.NetworkBackend
 	engine  *cloudsim.Engine
 	metrics cloud.Metrics
 }
@@ -79,6 +81,18 @@ func (b *backends) get(ctx context.Context, cl string) (cloud.Backend, error) {
 		return nil, fmt.Errorf("no %s backend: enable %s in the provider configuration (a %s {} block with its project or subscription), or use simulate = true", cl, cl, cl)
 	}
 	return be, nil
+}
+
+// network returns the network backend of a cloud.
+func (b *backends) network(ctx context.Context, cl string) (cloud.NetworkBackend, error) {
+	if _, err := b.get(ctx, cl); err != nil {
+		return nil, err
+	}
+	nb, ok := b.networks[cl]
+	if !ok {
+		return nil, fmt.Errorf("the %s backend cannot build networks", cl)
+	}
+	return nb, nil
 }
 
 func timeScale() float64 {
@@ -164,8 +178,12 @@ func (b *backends) init(ctx context.Context) error {
 		tflog.Warn(ctx, "retrying cloud call", map[string]any{"op": op, "attempt": attempt, "error": err.Error(), "delay": delay.String()})
 	}
 	b.byName = map[string]cloud.Backend{}
+	b.networks = map[string]cloud.NetworkBackend{}
 	for name, be := range raw {
 		b.byName[name] = cloud.WithMetrics(cloud.WithRetries(be, policy), &b.metrics, nil)
+		if nb, ok := be.(cloud.NetworkBackend); ok {
+			b.networks[name] = cloud.WithNetworkRetries(nb, policy)
+		}
 	}
 	return nil
 }

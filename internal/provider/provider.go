@@ -328,7 +328,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 
 // Resources lists the provider's resources.
 func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewPlacementResource, NewClusterResource, NewPoolResource}
+	return []func() resource.Resource{NewPlacementResource, NewClusterResource, NewPoolResource, NewNetworkResource}
 }
 
 // DataSources lists the provider's data sources.
