@@ -1,0 +1,370 @@
+package computefront
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Engine object kinds.
+const (
+	kindNetwork            = "Network"
+	kindSubnetwork         = "Subnetwork"
+	kindFirewall           = "Firewall"
+	kindVpnGateway         = "VpnGateway"
+	kindExternalVpnGateway = "ExternalVpnGateway"
+	kindVpnTunnel          = "VpnTunnel"
+	kindRouter             = "Router"
+	kindOperation          = "ComputeOperation"
+)
+
+// kindInfo describes one resource collection and its rules.
+type kindInfo struct {
+	kind     string // engine object kind
+	coll     string // URL collection
+	apiKind  string // "compute#network"
+	label    string // as GCE names it in messages ("vpn_tunnel")
+	regional bool
+	mutable  bool // PATCH and PUT
+	newMsg   func() proto.Message
+	// check validates a new resource (old nil) or an updated one and fills
+	// its defaults, normalising references to relative paths.
+	check func(s *server, sn *snapshot, q *request, m, old proto.Message) error
+	// user names a resource that uses rel (blocking its deletion), or "".
+	user func(sn *snapshot, rel string) string
+	// render fills computed fields of a copy about to be answered (before
+	// references are expanded).
+	render func(s *server, sn *snapshot, m proto.Message)
+	// expand turns relative references into URLs under base.
+	expand func(base string, m proto.Message)
+	// changed runs after a successful change (insert, patch, delete).
+	changed func(s *server, rel string, deleted bool)
+}
+
+// kinds by collection; filled in init to break the initialisation cycle
+// between the table and the check functions that read it.
+var kinds = map[string]*kindInfo{}
+
+var kindByName = map[string]*kindInfo{}
+
+func register(k *kindInfo) {
+	kinds[k.coll] = k
+	kindByName[k.kind] = k
+}
+
+var nameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+func checkName(field, name string) error {
+	if !nameRE.MatchString(name) {
+		return invalidField(field, name, "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'")
+	}
+	return nil
+}
+
+// objectName is the engine object name of a resource.
+func objectName(project, region, name string) string {
+	if region == "" {
+		return project + "/" + name
+	}
+	return project + "/" + region + "/" + name
+}
+
+// ref is a parsed relative resource path.
+type ref struct {
+	project, region, coll, name string
+}
+
+func (r ref) rel() string {
+	if r.region == "" {
+		return "projects/" + r.project + "/global/" + r.coll + "/" + r.name
+	}
+	return "projects/" + r.project + "/regions/" + r.region + "/" + r.coll + "/" + r.name
+}
+
+func (r ref) object() string { return objectName(r.project, r.region, r.name) }
+
+// parseRef reads a resource reference: a URL on any host, or a partial
+// path ("projects/p/global/networks/n", "global/networks/n",
+// "regions/r/vpnGateways/g"), relative to project.
+func parseRef(project, s string) (ref, bool) {
+	if i := strings.Index(s, "/compute/v1/"); i >= 0 {
+		s = s[i+len("/compute/v1/"):]
+	}
+	s = strings.Trim(s, "/")
+	if strings.HasPrefix(s, "global/") || strings.HasPrefix(s, "regions/") {
+		s = "projects/" + project + "/" + s
+	}
+	segs := strings.Split(s, "/")
+	switch {
+	case len(segs) == 5 && segs[0] == "projects" && segs[2] == "global":
+		return ref{project: segs[1], coll: segs[3], name: segs[4]}, segs[1] != "" && segs[4] != ""
+	case len(segs) == 6 && segs[0] == "projects" && segs[2] == "regions":
+		return ref{project: segs[1], region: segs[3], coll: segs[4], name: segs[5]}, segs[1] != "" && segs[3] != "" && segs[5] != ""
+	}
+	return ref{}, false
+}
+
+// normRef checks that field holds a reference to an existing resource of
+// kind (in region when regional) and returns its relative path.
+func normRef(sn *snapshot, project, field, value, kind string) (string, ref, error) {
+	r, ok := parseRef(project, value)
+	k := kindByName[kind]
+	if !ok || r.coll != k.coll || (r.region != "") != k.regional {
+		return "", ref{}, invalidField(field, value, "The URL is malformed.")
+	}
+	if _, found := sn.load(kind, r.object()); !found {
+		return "", ref{}, notFound(r.rel())
+	}
+	return r.rel(), r, nil
+}
+
+// regionRel is the relative path of a region.
+func regionRel(project, region string) string { return "projects/" + project + "/regions/" + region }
+
+// snapshot is the front end's resources as the inventory holds them now.
+type snapshot struct {
+	objs map[string]map[string]string // kind -> object name -> json
+}
+
+func (s *server) snapshot() *snapshot {
+	sn := &snapshot{objs: map[string]map[string]string{}}
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud != cloudName {
+			continue
+		}
+		if _, ok := kindByName[o.Kind]; !ok {
+			continue
+		}
+		if sn.objs[o.Kind] == nil {
+			sn.objs[o.Kind] = map[string]string{}
+		}
+		sn.objs[o.Kind][o.Name] = o.Attrs["json"]
+	}
+	return sn
+}
+
+var storeIn = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// load decodes one resource.
+func (sn *snapshot) load(kind, object string) (proto.Message, bool) {
+	data, ok := sn.objs[kind][object]
+	if !ok {
+		return nil, false
+	}
+	m := kindByName[kind].newMsg()
+	if storeIn.Unmarshal([]byte(data), m) != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// loadRel decodes the resource at a relative path.
+func (sn *snapshot) loadRel(rel string) (proto.Message, bool) {
+	r, ok := parseRef("", rel)
+	if !ok {
+		return nil, false
+	}
+	for _, k := range kinds {
+		if k.coll == r.coll {
+			return sn.load(k.kind, r.object())
+		}
+	}
+	return nil, false
+}
+
+// each calls fn for every resource of kind, by object name.
+func (sn *snapshot) each(kind string, fn func(object string, m proto.Message)) {
+	names := make([]string, 0, len(sn.objs[kind]))
+	for n := range sn.objs[kind] {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if m, ok := sn.load(kind, n); ok {
+			fn(n, m)
+		}
+	}
+}
+
+// firstUser returns the self link of the first resource of kind whose
+// field (read by get) is rel, or "".
+func firstUser[T proto.Message](sn *snapshot, kind, rel string, get func(T) []string) string {
+	user := ""
+	sn.each(kind, func(_ string, m proto.Message) {
+		if user != "" {
+			return
+		}
+		for _, v := range get(m.(T)) {
+			if v == rel {
+				user = selfLink(m)
+				return
+			}
+		}
+	})
+	return user
+}
+
+func encode(m proto.Message) (string, error) {
+	data, err := protojson.Marshal(m)
+	return string(data), err
+}
+
+// put stores a new resource.
+func (s *server) put(kind, object string, m proto.Message) error {
+	data, err := encode(m)
+	if err != nil {
+		return err
+	}
+	_, err = s.e.PutObject(cloudName, kind, object, map[string]string{"json": data})
+	return err
+}
+
+// replace swaps a stored resource for its new version (the engine has no
+// update); when the new version cannot be stored, the old one is put back.
+func (s *server) replace(kind, object string, old, m proto.Message) error {
+	if err := s.e.DeleteObject(cloudName, kind, object); err != nil {
+		return err
+	}
+	if err := s.put(kind, object, m); err != nil {
+		_ = s.put(kind, object, old)
+		return err
+	}
+	return nil
+}
+
+// numericID derives a stable 63-bit ID.
+func numericID(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		_, _ = h.Write([]byte(p))
+		_, _ = h.Write([]byte{0})
+	}
+	id := h.Sum64() & (1<<63 - 1)
+	if id == 0 {
+		id = 1
+	}
+	return id
+}
+
+const stampLayout = "2006-01-02T15:04:05.000-07:00"
+
+func stamp(t time.Time) string { return t.Format(stampLayout) }
+
+// Reflection helpers for the fields every resource shares.
+
+func fieldOf(m proto.Message, name string) protoreflect.FieldDescriptor {
+	return m.ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(name))
+}
+
+func setString(m proto.Message, name, v string) {
+	if fd := fieldOf(m, name); fd != nil {
+		m.ProtoReflect().Set(fd, protoreflect.ValueOfString(v))
+	}
+}
+
+func getString(m proto.Message, name string) string {
+	if fd := fieldOf(m, name); fd != nil && m.ProtoReflect().Has(fd) {
+		return m.ProtoReflect().Get(fd).String()
+	}
+	return ""
+}
+
+func selfLink(m proto.Message) string { return getString(m, "self_link") }
+
+// prefix turns a relative path into a URL under base ("" stays "").
+func prefix(base, rel string) string {
+	if rel == "" || strings.Contains(rel, "://") {
+		return rel
+	}
+	return base + rel
+}
+
+func prefixPtr(base string, p *string) *string {
+	if p == nil {
+		return nil
+	}
+	return proto.String(prefix(base, *p))
+}
+
+// expandCommon expands self_link and region.
+func expandCommon(base string, m proto.Message) {
+	for _, f := range []string{"self_link", "region"} {
+		if v := getString(m, f); v != "" {
+			setString(m, f, prefix(base, v))
+		}
+	}
+}
+
+// render answers a stored resource: computed fields, then URLs.
+func (s *server) render(q *request, k *kindInfo, sn *snapshot, m proto.Message) proto.Message {
+	out := proto.Clone(m)
+	if k.render != nil {
+		k.render(s, sn, out)
+	}
+	expandCommon(q.base, out)
+	if k.expand != nil {
+		k.expand(q.base, out)
+	}
+	return out
+}
+
+// parseBody decodes a request body strictly, as GCE rejects unknown
+// fields, and reports the top-level keys present.
+func parseBody(r *http.Request, m proto.Message) (map[string]bool, error) {
+	var raw map[string]json.RawMessage
+	data, err := readAll(r)
+	if err != nil {
+		return nil, invalidf("Reading the request body failed: %v", err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		data = []byte("{}")
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, invalidf("Invalid JSON payload received. %v", err)
+	}
+	if err := protojson.Unmarshal(data, m); err != nil {
+		return nil, invalidf("Invalid JSON payload received. %v", err)
+	}
+	present := map[string]bool{}
+	for key := range raw {
+		present[key] = true
+	}
+	return present, nil
+}
+
+// mergeTop sets in dst the top-level fields of src that the request named
+// (clearing those it named empty), as a PATCH does.
+func mergeTop(dst, src proto.Message, present map[string]bool) {
+	fields := src.ProtoReflect().Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !present[fd.JSONName()] && !present[string(fd.Name())] {
+			continue
+		}
+		if src.ProtoReflect().Has(fd) {
+			dst.ProtoReflect().Set(fd, src.ProtoReflect().Get(fd))
+		} else {
+			dst.ProtoReflect().Clear(fd)
+		}
+	}
+}
+
+// Compile-time checks that the kinds' messages have the shared fields.
+var _ = []interface {
+	GetSelfLink() string
+	GetName() string
+	GetId() uint64
+}{&computepb.Network{}, &computepb.Subnetwork{}, &computepb.Firewall{}, &computepb.VpnGateway{},
+	&computepb.ExternalVpnGateway{}, &computepb.VpnTunnel{}, &computepb.Router{}}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
