@@ -103,6 +103,12 @@
 // InternalServerError; a *cloud.Error whose Code is an Azure code listed
 // in armStatus keeps it.
 //
+// Microsoft.Network (virtual networks, subnets, peerings, network security
+// groups, public IP addresses, VPN gateways, local network gateways and
+// connections for the armnetwork/v9 clients) is described in network.go:
+// its paths, how resources map to engine objects and tunnel ends, its
+// validation and error codes, and its engine operation names.
+//
 // Engine operations, for SetRateLimit and Inject: resource group PUT ->
 // CreateResourceGroup, GET/HEAD -> GetResourceGroup, DELETE ->
 // DeleteResourceGroup; managed cluster PUT -> CreateCluster, GET and
@@ -153,6 +159,9 @@ type Options struct {
 	// SubscriptionID is the accepted subscription (others are 404
 	// SubscriptionNotFound); any when empty.
 	SubscriptionID string
+	// Network are how long Microsoft.Network operations take;
+	// DefaultNetworkDurations when zero.
+	Network NetworkDurations
 }
 
 type server struct {
@@ -353,6 +362,8 @@ func (s *server) serve(r *http.Request) (reply, error) {
 	case n == 8 && q.seg(2, "providers") && q.seg(3, "Microsoft.ContainerService") && q.seg(4, "locations") && m == http.MethodGet &&
 		(q.seg(6, "operations") || q.seg(6, "operationresults")):
 		return s.operationStatus(q, segs[5], segs[7], q.seg(6, "operationresults"))
+	case isNetworkPath(q):
+		return s.serveNetwork(q)
 	case n >= 8 && q.seg(2, "resourcegroups") && q.seg(4, "providers") && q.seg(5, "Microsoft.ContainerService") && q.seg(6, "managedClusters"):
 		rg, cluster := segs[3], segs[7]
 		switch {

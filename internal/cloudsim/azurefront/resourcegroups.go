@@ -119,6 +119,9 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 				"Deletion of resource group '%s' was refused: it still contains managed clusters (%s); cloudsim deletes a resource group only once its managed clusters are deleted.",
 				name, strings.Join(clusters, ", "))
 		}
+		if err := s.networkGroupDeletion(key, name); err != nil {
+			return reply{}, err
+		}
 		if err := s.e.DeleteObject(cloudName, kindRG, key); err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, rgNotFound(rg)
