@@ -28,6 +28,10 @@ type Config struct {
 	Project string
 	// Endpoint overrides the GKE API endpoint (host:port).
 	Endpoint string
+	// ComputeEndpoint overrides the Compute Engine REST endpoint that the
+	// network methods use: the base URL, e.g. "http://127.0.0.1:PORT" (a
+	// trailing "/compute/v1/" is tolerated). Empty means Google's.
+	ComputeEndpoint string
 	// Insecure talks plaintext gRPC without credentials: only for a local
 	// simulator on loopback.
 	Insecure bool

@@ -1,0 +1,1405 @@
+package gcp
+
+// The GCP side of cross-cloud networking: cloud.NetworkBackend on Compute
+// Engine through the cloud.google.com/go/compute/apiv1 REST clients.
+//
+// A site is a custom-mode VPC network with global routing, one regional
+// subnetwork per zone and one ingress firewall rule for the mesh:
+//
+//   - network: name = spec.Name, description "gpufleet site network
+//     cidr=<spec.CIDR>" (GCP networks have no address space; the
+//     description is how a second EnsureNetwork tells a network of the
+//     same name with another CIDR, KindConflict);
+//   - subnetworks: GCP subnetworks are regional, so a zone's subnet is a
+//     subnetwork of the site's region named spec.Name + "-" + the zone's
+//     suffix ("europe-west4-a" -> "<name>-a"), description "gpufleet
+//     zone=<zone>", ipCidrRange = the zone's CIDR. The secondary ranges
+//     "pods" (spec.PodsCIDR) and "services" (spec.ServicesCIDR) go on ONE
+//     subnetwork only, because secondary ranges may not overlap across the
+//     subnetworks of a network: the one that already has them, else the
+//     first new one in zone order (the first zone on a fresh network).
+//     GKE clusters of the site use that subnetwork's ranges;
+//   - firewall: "<name>-mesh-ingress", INGRESS, all protocols, priority
+//     1000, sourceRanges = spec.AllowedCIDRs (patched when they differ; an
+//     empty list disables the rule, since GCE reads no source as
+//     0.0.0.0/0).
+//
+// A gateway is an HA VPN gateway (spec.Name, two interfaces, IPV4_ONLY)
+// and a Cloud Router spec.Name + "-router" with bgp.asn = spec.ASN. A
+// connection is an external VPN gateway spec.Name + "-peer" (the peer's
+// two addresses, TWO_IPS_REDUNDANCY, or one with
+// SINGLE_IP_INTERNALLY_REDUNDANT when both tunnels share it), two VPN
+// tunnels spec.Name + "-0"/"-1" on the gateway's interfaces 0 and 1
+// (IKEv2, the router), and per tunnel a router interface
+// spec.Name + "-if-<i>" (LocalInsideIP with the inside prefix length,
+// linked to the tunnel) with a BGP peer spec.Name + "-bgp-<i>"
+// (PeerInsideIP, PeerASN). Tunnels cannot be changed in place on GCE: a
+// tunnel whose gateway, interfaces, router or key differ is replaced (the
+// tunnel's description carries a fingerprint of its key, since GCE never
+// returns it). Router edits are serialised per router in this process:
+// Cloud Routers have no fingerprint to guard concurrent patches.
+//
+// A peering is a network peering named spec.Name on both networks
+// (exchangeSubnetRoutes), active when both sides are ACTIVE.
+//
+// Every call that returns an operation is waited for, polling it every
+// Config.Poll up to Config.Timeout; an operation that ends with an error
+// is classified from its error codes (QUOTA_EXCEEDED, ...).
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	compute "cloud.google.com/go/compute/apiv1"
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+var _ cloud.NetworkBackend = (*Backend)(nil)
+
+// computeClients are the Compute Engine REST clients of one Backend,
+// created on first use so that GKE-only configurations never build them.
+type computeClients struct {
+	networks            *compute.NetworksClient
+	subnetworks         *compute.SubnetworksClient
+	firewalls           *compute.FirewallsClient
+	vpnGateways         *compute.VpnGatewaysClient
+	externalVpnGateways *compute.ExternalVpnGatewaysClient
+	vpnTunnels          *compute.VpnTunnelsClient
+	routers             *compute.RoutersClient
+
+	// routerLocks serialise edits of one router ("region/name").
+	routerLocks sync.Map
+}
+
+// computeRegistry holds each Backend's clients without a field on Backend:
+// keyed by a weak pointer, so a Backend that is garbage collected drops
+// (and closes) its clients.
+var computeRegistry struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[Backend]]*computeClients
+}
+
+// computeEndpoint normalises Config.ComputeEndpoint to what the REST
+// clients append their "/compute/v1/..." paths to.
+func computeEndpoint(s string) string {
+	s = strings.TrimRight(s, "/")
+	s = strings.TrimSuffix(s, "/compute/v1")
+	return strings.TrimRight(s, "/")
+}
+
+// compute returns the backend's Compute Engine clients, creating them on
+// first use.
+func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
+	key := weak.Make(b)
+	computeRegistry.mu.Lock()
+	defer computeRegistry.mu.Unlock()
+	if c, ok := computeRegistry.m[key]; ok {
+		return c, nil
+	}
+	opts := slices.Clone(b.cfg.ClientOptions)
+	if b.cfg.ComputeEndpoint != "" {
+		opts = append(opts, option.WithEndpoint(computeEndpoint(b.cfg.ComputeEndpoint)))
+	}
+	if b.cfg.Insecure {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	// The clients outlive the call that creates them.
+	ctx = context.WithoutCancel(ctx)
+	c := &computeClients{}
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	c.networks, err = compute.NewNetworksRESTClient(ctx, opts...)
+	add(err)
+	c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...)
+	add(err)
+	c.firewalls, err = compute.NewFirewallsRESTClient(ctx, opts...)
+	add(err)
+	c.vpnGateways, err = compute.NewVpnGatewaysRESTClient(ctx, opts...)
+	add(err)
+	c.externalVpnGateways, err = compute.NewExternalVpnGatewaysRESTClient(ctx, opts...)
+	add(err)
+	c.vpnTunnels, err = compute.NewVpnTunnelsRESTClient(ctx, opts...)
+	add(err)
+	c.routers, err = compute.NewRoutersRESTClient(ctx, opts...)
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		c.close()
+		return nil, fmt.Errorf("gcp: connecting to Compute Engine: %w", err)
+	}
+	if computeRegistry.m == nil {
+		computeRegistry.m = map[weak.Pointer[Backend]]*computeClients{}
+	}
+	computeRegistry.m[key] = c
+	runtime.AddCleanup(b, func(k weak.Pointer[Backend]) {
+		computeRegistry.mu.Lock()
+		defer computeRegistry.mu.Unlock()
+		if c, ok := computeRegistry.m[k]; ok {
+			c.close()
+			delete(computeRegistry.m, k)
+		}
+	}, key)
+	return c, nil
+}
+
+func (c *computeClients) close() {
+	for _, cl := range []interface{ Close() error }{c.networks, c.subnetworks, c.firewalls, c.vpnGateways,
+		c.externalVpnGateways, c.vpnTunnels, c.routers} {
+		if cl != nil && !isNilClient(cl) {
+			_ = cl.Close()
+		}
+	}
+}
+
+// isNilClient reports a typed nil client in the interface.
+func isNilClient(cl interface{ Close() error }) bool {
+	switch v := cl.(type) {
+	case *compute.NetworksClient:
+		return v == nil
+	case *compute.SubnetworksClient:
+		return v == nil
+	case *compute.FirewallsClient:
+		return v == nil
+	case *compute.VpnGatewaysClient:
+		return v == nil
+	case *compute.ExternalVpnGatewaysClient:
+		return v == nil
+	case *compute.VpnTunnelsClient:
+		return v == nil
+	case *compute.RoutersClient:
+		return v == nil
+	}
+	return false
+}
+
+// lockRouter serialises edits of one router; the returned func unlocks.
+func (c *computeClients) lockRouter(region, name string) func() {
+	m, _ := c.routerLocks.LoadOrStore(region+"/"+name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// Names of the objects a spec makes.
+
+func firewallName(network string) string { return network + "-mesh-ingress" }
+
+func routerName(gateway string) string { return gateway + "-router" }
+
+func peerGatewayName(conn string) string { return conn + "-peer" }
+
+func tunnelName(conn string, i int) string { return conn + "-" + strconv.Itoa(i) }
+
+func routerInterfaceName(conn string, i int) string { return conn + "-if-" + strconv.Itoa(i) }
+
+func bgpPeerName(conn string, i int) string { return conn + "-bgp-" + strconv.Itoa(i) }
+
+// subnetName is the subnetwork of a zone: the network name and the zone's
+// suffix after the region ("europe-west4-a" -> "<network>-a").
+func subnetName(network, region, zone string) string {
+	suffix := strings.TrimPrefix(strings.ToLower(zone), strings.ToLower(region)+"-")
+	return network + "-" + strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, suffix)
+}
+
+var (
+	cidrDescRE = regexp.MustCompile(`\bcidr=(\S+)`)
+	zoneDescRE = regexp.MustCompile(`\bzone=(\S+)`)
+	pskDescRE  = regexp.MustCompile(`\bpsk=(\S+)`)
+)
+
+func descValue(re *regexp.Regexp, desc string) string {
+	if m := re.FindStringSubmatch(desc); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// refPath is a resource reference without scheme, host and API prefix,
+// so that URLs and partial paths compare ("projects/p/global/networks/n").
+func refPath(s string) string {
+	for _, p := range []string{"/compute/v1/", "/compute/beta/", "/compute/alpha/"} {
+		if i := strings.Index(s, p); i >= 0 {
+			s = s[i+len(p):]
+			break
+		}
+	}
+	return strings.Trim(s, "/")
+}
+
+func sameRef(a, b string) bool { return refPath(a) == refPath(b) }
+
+// lastSegment is the name at the end of a reference.
+func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
+
+// pskFingerprint lets a later Ensure tell whether a tunnel has the key the
+// spec wants (GCE never returns the key): salted with the tunnel's name.
+func pskFingerprint(tunnel, psk string) string {
+	sum := sha256.Sum256([]byte(tunnel + "\x00" + psk))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Waiting and classification.
+
+// waitOp polls an operation every Config.Poll until it is DONE and
+// classifies its error.
+func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string) error {
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for !op.Done() {
+		if time.Now().After(deadline) {
+			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout",
+				Message: "operation " + op.Name() + " still running after " + b.cfg.Timeout.String()}
+		}
+		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
+			return err
+		}
+		if err := op.Poll(ctx); err != nil {
+			if op.Done() { // DONE with an error: classified from the operation below
+				break
+			}
+			return classifyCompute(what, err)
+		}
+	}
+	return operationError(what, op.Proto())
+}
+
+// call runs a call that returns an operation and waits for it.
+func (b *Backend) call(ctx context.Context, what string, f func() (*compute.Operation, error)) error {
+	op, err := f()
+	if err != nil {
+		return classifyCompute(what, err)
+	}
+	return b.waitOp(ctx, op, what)
+}
+
+// started is an operation accepted but not yet waited for.
+type started struct {
+	what string
+	op   *compute.Operation
+}
+
+// waitAll waits for every operation and joins their errors.
+func (b *Backend) waitAll(ctx context.Context, ops []started) error {
+	var errs []error
+	for _, s := range ops {
+		if err := b.waitOp(ctx, s.op, s.what); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinClassified(errs)
+}
+
+// joinClassified keeps a single error as it is (a *cloud.Error for
+// callers' errors.As) and joins several.
+func joinClassified(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// operationError classifies a DONE operation's error; nil when it has none.
+func operationError(what string, op *computepb.Operation) error {
+	var codes, msgs []string
+	for _, e := range op.GetError().GetErrors() {
+		codes = append(codes, e.GetCode())
+		msgs = append(msgs, e.GetMessage())
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	return classifyHTTP(what, int(op.GetHttpErrorStatusCode()), codes, strings.Join(msgs, "; "))
+}
+
+// classifyCompute classifies an error of a Compute Engine REST call: a
+// *googleapi.Error (possibly inside an *apierror.APIError) by HTTP status
+// and reason; anything else as the GKE errors are.
+func classifyCompute(op string, err error) error {
+	if err, done := cloud.Settled(err); done {
+		return err
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		var reasons []string
+		for _, item := range ge.Errors {
+			reasons = append(reasons, item.Reason)
+		}
+		var ae *apierror.APIError
+		if errors.As(err, &ae) && ae.Reason() != "" {
+			reasons = append(reasons, ae.Reason())
+		}
+		msg := ge.Message
+		if msg == "" {
+			msg = ge.Error()
+		}
+		ce := classifyHTTP(op, ge.Code, reasons, msg)
+		ce.Err = err
+		return ce
+	}
+	return classify(op, err)
+}
+
+// classifyHTTP maps an HTTP status with Google error reasons (call errors:
+// "notFound", "resourceInUseByAnotherResource") or operation error codes
+// ("QUOTA_EXCEEDED", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE") to a kind.
+func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Error {
+	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Message: msg, Code: strconv.Itoa(status)}
+	if len(reasons) > 0 && reasons[0] != "" {
+		e.Code = reasons[0]
+	}
+	has := func(names ...string) bool {
+		for _, r := range reasons {
+			n := strings.ToLower(strings.ReplaceAll(r, "_", ""))
+			if slices.Contains(names, n) {
+				return true
+			}
+		}
+		return false
+	}
+	upper := strings.ToUpper(msg)
+	switch {
+	case has("zoneresourcepoolexhausted", "zoneresourcepoolexhaustedwithdetails", "gcestockout", "stockout", "resourceexhausted") ||
+		strings.Contains(upper, "ZONE_RESOURCE_POOL_EXHAUSTED") || strings.Contains(upper, "STOCKOUT"):
+		e.Kind = cloud.KindCapacity
+	case has("ratelimitexceeded", "userratelimitexceeded", "ratelimitexceededpermin") || status == 429:
+		e.Kind = cloud.KindThrottled
+	case has("quotaexceeded") || strings.Contains(upper, "QUOTA_EXCEEDED") || (status == 403 && strings.Contains(upper, "QUOTA")):
+		e.Kind = cloud.KindQuota
+	case status == 404 || has("notfound", "resourcenotfound"):
+		e.Kind = cloud.KindNotFound
+	case status == 409 || status == 412 || has("alreadyexists", "resourcealreadyexists", "resourceinusebyanotherresource",
+		"resourcenotready", "conflict", "conditionnotmet"):
+		e.Kind = cloud.KindConflict
+	case status == 400 || has("invalid", "badrequest", "required", "invalidparameter"):
+		e.Kind = cloud.KindInvalid
+	case status >= 500 || has("backenderror", "internalerror", "timeout"):
+		e.Kind = cloud.KindTransient
+	}
+	return e
+}
+
+func conflictf(op, format string, args ...any) error {
+	return &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: op, Code: "Conflict", Message: fmt.Sprintf(format, args...)}
+}
+
+func invalidSpec(op, format string, args ...any) error {
+	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "InvalidSpec", Message: fmt.Sprintf(format, args...)}
+}
+
+// missing rewords a not-found error about a prerequisite.
+func missing(err error, op, what string) error {
+	if cloud.IsNotFound(err) {
+		return &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: op, Code: "notFound", Message: what, Err: err}
+	}
+	return err
+}
+
+// Networks.
+
+// EnsureNetwork creates or reconciles a site's network, its subnetworks
+// and its mesh firewall rule (see the file comment for the mapping).
+func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cloud.Network, error) {
+	const op = "EnsureNetwork"
+	if _, err := netip.ParsePrefix(spec.CIDR); err != nil {
+		return cloud.Network{}, invalidSpec(op, "network %s: CIDR %q is not a CIDR block", spec.Name, spec.CIDR)
+	}
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Network{}, err
+	}
+	n, err := b.ensureVPC(ctx, c, spec)
+	if err != nil {
+		return cloud.Network{}, err
+	}
+	existing, err := b.listSubnets(ctx, c, spec.Region, n.GetSelfLink())
+	if err != nil {
+		return cloud.Network{}, err
+	}
+	if want := descValue(cidrDescRE, n.GetDescription()); want == "" {
+		// Not made by gpufleet: its subnetworks must lie in the block.
+		block := netip.MustParsePrefix(spec.CIDR)
+		for _, s := range existing {
+			if p, err := netip.ParsePrefix(s.GetIpCidrRange()); err != nil || !block.Contains(p.Addr()) {
+				return cloud.Network{}, conflictf(op, "network %s exists and its subnetwork %s (%s) lies outside %s: use another name or delete the network",
+					spec.Name, s.GetName(), s.GetIpCidrRange(), spec.CIDR)
+			}
+		}
+	}
+	if err := b.ensureSubnets(ctx, c, spec, n.GetSelfLink(), existing); err != nil {
+		return cloud.Network{}, err
+	}
+	if err := b.ensureFirewall(ctx, c, spec, n.GetSelfLink()); err != nil {
+		return cloud.Network{}, err
+	}
+	return b.GetNetwork(ctx, spec.Region, spec.Name)
+}
+
+// ensureVPC finds or creates the VPC network.
+func (b *Backend) ensureVPC(ctx context.Context, c *computeClients, spec cloud.NetworkSpec) (*computepb.Network, error) {
+	const op = "EnsureNetwork"
+	get := func() (*computepb.Network, error) {
+		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: spec.Name})
+		return n, classifyCompute("GetNetwork", err)
+	}
+	n, err := get()
+	if cloud.IsNotFound(err) {
+		err = b.call(ctx, "InsertNetwork", func() (*compute.Operation, error) {
+			return c.networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: b.cfg.Project, NetworkResource: &computepb.Network{
+				Name: proto.String(spec.Name), AutoCreateSubnetworks: proto.Bool(false),
+				Description:   proto.String("gpufleet site network cidr=" + spec.CIDR),
+				RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String("GLOBAL")},
+			}})
+		})
+		if err != nil && !cloud.IsConflict(err) {
+			return nil, err
+		}
+		n, err = get()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if have := descValue(cidrDescRE, n.GetDescription()); have != "" && have != spec.CIDR {
+		return nil, conflictf(op, "network %s exists with CIDR %s, the spec asks for %s: use another name or delete the network", spec.Name, have, spec.CIDR)
+	}
+	if n.GetAutoCreateSubnetworks() {
+		return nil, conflictf(op, "network %s exists in auto mode: gpufleet needs a custom-mode network; use another name", spec.Name)
+	}
+	return n, nil
+}
+
+// listSubnets lists a network's subnetworks in a region, by name.
+func (b *Backend) listSubnets(ctx context.Context, c *computeClients, region, network string) (map[string]*computepb.Subnetwork, error) {
+	it := c.subnetworks.List(ctx, &computepb.ListSubnetworksRequest{Project: b.cfg.Project, Region: region,
+		Filter: proto.String(`network = "` + network + `"`)})
+	out := map[string]*computepb.Subnetwork{}
+	for {
+		s, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classifyCompute("ListSubnetworks", err)
+		}
+		if sameRef(s.GetNetwork(), network) {
+			out[s.GetName()] = s
+		}
+	}
+}
+
+func secondaryRange(s *computepb.Subnetwork, name string) string {
+	for _, r := range s.GetSecondaryIpRanges() {
+		if r.GetRangeName() == name {
+			return r.GetIpCidrRange()
+		}
+	}
+	return ""
+}
+
+// ensureSubnets adds the subnetworks of new zones and checks the others.
+func (b *Backend) ensureSubnets(ctx context.Context, c *computeClients, spec cloud.NetworkSpec, network string, existing map[string]*computepb.Subnetwork) error {
+	const op = "EnsureNetwork"
+	wantSecondary := spec.PodsCIDR != "" || spec.ServicesCIDR != ""
+	carrier := ""
+	if wantSecondary {
+		names := make([]string, 0, len(existing))
+		for n := range existing {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if secondaryRange(existing[n], "pods") != "" || secondaryRange(existing[n], "services") != "" {
+				carrier = n
+				break
+			}
+		}
+		if carrier == "" {
+			for _, s := range spec.Subnets {
+				if _, ok := existing[subnetName(spec.Name, spec.Region, s.Zone)]; !ok {
+					carrier = subnetName(spec.Name, spec.Region, s.Zone)
+					break
+				}
+			}
+		}
+		if carrier == "" {
+			return conflictf(op, "network %s: no subnetwork has the secondary ranges pods/services and all zones' subnetworks exist; delete the network to rebuild it", spec.Name)
+		}
+		if s, ok := existing[carrier]; ok {
+			if p, sv := secondaryRange(s, "pods"), secondaryRange(s, "services"); p != spec.PodsCIDR || sv != spec.ServicesCIDR {
+				return conflictf(op, "subnetwork %s has secondary ranges pods=%s services=%s, the spec asks for %s and %s: delete the network to change them",
+					carrier, p, sv, spec.PodsCIDR, spec.ServicesCIDR)
+			}
+		}
+	}
+	var ops []started
+	var errs []error
+	for _, sub := range spec.Subnets {
+		name := subnetName(spec.Name, spec.Region, sub.Zone)
+		if s, ok := existing[name]; ok {
+			if s.GetIpCidrRange() != sub.CIDR {
+				errs = append(errs, conflictf(op, "subnetwork %s (zone %s) exists with range %s, the spec asks for %s: delete the network to change it",
+					name, sub.Zone, s.GetIpCidrRange(), sub.CIDR))
+			}
+			continue
+		}
+		res := &computepb.Subnetwork{Name: proto.String(name), Network: proto.String(network), IpCidrRange: proto.String(sub.CIDR),
+			Description:           proto.String("gpufleet zone=" + sub.Zone),
+			PrivateIpGoogleAccess: proto.Bool(true)}
+		if name == carrier {
+			if spec.PodsCIDR != "" {
+				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String("pods"), IpCidrRange: proto.String(spec.PodsCIDR)})
+			}
+			if spec.ServicesCIDR != "" {
+				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String("services"), IpCidrRange: proto.String(spec.ServicesCIDR)})
+			}
+		}
+		o, err := c.subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{Project: b.cfg.Project, Region: spec.Region, SubnetworkResource: res})
+		if err == nil {
+			ops = append(ops, started{"InsertSubnetwork", o})
+			continue
+		}
+		cerr := classifyCompute("InsertSubnetwork", err)
+		if !cloud.IsConflict(cerr) {
+			errs = append(errs, cerr)
+			continue
+		}
+		// Taken: by a retried insert of ours, or by another network.
+		s, gerr := c.subnetworks.Get(ctx, &computepb.GetSubnetworkRequest{Project: b.cfg.Project, Region: spec.Region, Subnetwork: name})
+		switch {
+		case gerr != nil:
+			errs = append(errs, classifyCompute("GetSubnetwork", gerr))
+		case !sameRef(s.GetNetwork(), network) || s.GetIpCidrRange() != sub.CIDR:
+			errs = append(errs, conflictf(op, "subnetwork %s exists in network %s with range %s: the name is taken", name, lastSegment(s.GetNetwork()), s.GetIpCidrRange()))
+		}
+	}
+	if err := b.waitAll(ctx, ops); err != nil {
+		errs = append(errs, err)
+	}
+	return joinClassified(errs)
+}
+
+// ensureFirewall creates the mesh ingress rule or patches it to the spec.
+func (b *Backend) ensureFirewall(ctx context.Context, c *computeClients, spec cloud.NetworkSpec, network string) error {
+	ranges := slices.Clone(spec.AllowedCIDRs)
+	sort.Strings(ranges)
+	ranges = slices.Compact(ranges)
+	disabled := len(ranges) == 0
+	name := firewallName(spec.Name)
+	fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: name})
+	if err != nil {
+		if cerr := classifyCompute("GetFirewall", err); !cloud.IsNotFound(cerr) {
+			return cerr
+		}
+		err := b.call(ctx, "InsertFirewall", func() (*compute.Operation, error) {
+			return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: b.cfg.Project, FirewallResource: &computepb.Firewall{
+				Name: proto.String(name), Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
+				Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}}, SourceRanges: ranges, Disabled: proto.Bool(disabled),
+				Description: proto.String("gpufleet: the mesh's ranges in, all protocols"),
+			}})
+		})
+		if !cloud.IsConflict(err) {
+			return err
+		}
+		if fw, err = c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: name}); err != nil {
+			return classifyCompute("GetFirewall", err)
+		}
+	}
+	if !sameRef(fw.GetNetwork(), network) {
+		return conflictf("EnsureNetwork", "firewall rule %s exists in network %s: the name is taken", name, lastSegment(fw.GetNetwork()))
+	}
+	have := slices.Clone(fw.GetSourceRanges())
+	sort.Strings(have)
+	allowsAll := len(fw.GetAllowed()) == 1 && fw.GetAllowed()[0].GetIPProtocol() == "all" && len(fw.GetAllowed()[0].GetPorts()) == 0
+	if fw.GetDisabled() == disabled && (disabled || slices.Equal(have, ranges)) && allowsAll && fw.GetPriority() == 1000 && len(fw.GetDenied()) == 0 {
+		return nil
+	}
+	return b.call(ctx, "PatchFirewall", func() (*compute.Operation, error) {
+		return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: b.cfg.Project, Firewall: name, FirewallResource: &computepb.Firewall{
+			SourceRanges: ranges, Disabled: proto.Bool(disabled), Priority: proto.Int32(1000),
+			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}},
+		}})
+	})
+}
+
+// GetNetwork reads a site's network with its subnetworks in the region
+// and its mesh firewall rule.
+func (b *Backend) GetNetwork(ctx context.Context, region, name string) (cloud.Network, error) {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Network{}, err
+	}
+	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: name})
+	if err != nil {
+		return cloud.Network{}, classifyCompute("GetNetwork", err)
+	}
+	subs, err := b.listSubnets(ctx, c, region, n.GetSelfLink())
+	if err != nil {
+		return cloud.Network{}, err
+	}
+	out := cloud.Network{Name: name, Region: region, ID: n.GetSelfLink(), CIDR: descValue(cidrDescRE, n.GetDescription())}
+	for _, s := range subs {
+		zone := descValue(zoneDescRE, s.GetDescription())
+		if zone == "" {
+			zone = region + "-" + strings.TrimPrefix(s.GetName(), name+"-")
+		}
+		out.Subnets = append(out.Subnets, cloud.Subnet{Zone: zone, CIDR: s.GetIpCidrRange(), ID: s.GetSelfLink()})
+	}
+	sort.Slice(out.Subnets, func(i, j int) bool { return out.Subnets[i].Zone < out.Subnets[j].Zone })
+	fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: firewallName(name)})
+	switch cerr := classifyCompute("GetFirewall", err); {
+	case err == nil:
+		out.FirewallID = fw.GetSelfLink()
+		if !fw.GetDisabled() {
+			out.AllowedCIDRs = slices.Clone(fw.GetSourceRanges())
+			sort.Strings(out.AllowedCIDRs)
+		}
+	case !cloud.IsNotFound(cerr):
+		return out, cerr
+	}
+	return out, nil
+}
+
+// DeleteNetwork deletes a site's firewall rule, its subnetworks in the
+// region and the network. A network with peerings, VPN gateways or routers
+// is a KindConflict error, found before anything is deleted.
+func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error {
+	const op = "DeleteNetwork"
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: name})
+	if err != nil {
+		return cloud.IgnoreNotFound(classifyCompute("GetNetwork", err))
+	}
+	if ps := n.GetPeerings(); len(ps) > 0 {
+		return conflictf(op, "network %s has peering %s: delete the peering first", name, ps[0].GetName())
+	}
+	filter := proto.String(`network = "` + n.GetSelfLink() + `"`)
+	gws := c.vpnGateways.List(ctx, &computepb.ListVpnGatewaysRequest{Project: b.cfg.Project, Region: region, Filter: filter})
+	if g, err := firstOf(gws.Next, func(g *computepb.VpnGateway) bool { return sameRef(g.GetNetwork(), n.GetSelfLink()) }); err != nil {
+		return classifyCompute("ListVpnGateways", err)
+	} else if g != nil {
+		return conflictf(op, "network %s has VPN gateway %s: delete the gateway first", name, g.GetName())
+	}
+	rts := c.routers.List(ctx, &computepb.ListRoutersRequest{Project: b.cfg.Project, Region: region, Filter: filter})
+	if r, err := firstOf(rts.Next, func(r *computepb.Router) bool { return sameRef(r.GetNetwork(), n.GetSelfLink()) }); err != nil {
+		return classifyCompute("ListRouters", err)
+	} else if r != nil {
+		return conflictf(op, "network %s has Cloud Router %s: delete the VPN gateway first", name, r.GetName())
+	}
+	if err := b.deleteIgnoringMissing(ctx, "DeleteFirewall", func() (*compute.Operation, error) {
+		return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: b.cfg.Project, Firewall: firewallName(name)})
+	}); err != nil {
+		return err
+	}
+	subs, err := b.listSubnets(ctx, c, region, n.GetSelfLink())
+	if err != nil {
+		return err
+	}
+	var ops []started
+	var errs []error
+	for _, s := range sortedKeys(subs) {
+		o, err := c.subnetworks.Delete(ctx, &computepb.DeleteSubnetworkRequest{Project: b.cfg.Project, Region: region, Subnetwork: s})
+		if err != nil {
+			if cerr := classifyCompute("DeleteSubnetwork", err); !cloud.IsNotFound(cerr) {
+				errs = append(errs, cerr)
+			}
+			continue
+		}
+		ops = append(ops, started{"DeleteSubnetwork", o})
+	}
+	if err := b.waitAll(ctx, ops); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return joinClassified(errs)
+	}
+	return b.deleteIgnoringMissing(ctx, op, func() (*compute.Operation, error) {
+		return c.networks.Delete(ctx, &computepb.DeleteNetworkRequest{Project: b.cfg.Project, Network: name})
+	})
+}
+
+// deleteIgnoringMissing runs a delete and waits; what is gone is fine.
+func (b *Backend) deleteIgnoringMissing(ctx context.Context, what string, f func() (*compute.Operation, error)) error {
+	return cloud.IgnoreNotFound(b.call(ctx, what, f))
+}
+
+// firstOf returns the first item an iterator yields that keep accepts.
+func firstOf[T any](next func() (T, error), keep func(T) bool) (T, error) {
+	var zero T
+	for {
+		v, err := next()
+		if errors.Is(err, iterator.Done) {
+			return zero, nil
+		}
+		if err != nil {
+			return zero, err
+		}
+		if keep(v) {
+			return v, nil
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// VPN gateways.
+
+// EnsureVPNGateway creates or finds an HA VPN gateway on the site's
+// network and its Cloud Router with the spec's ASN.
+func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) (cloud.Gateway, error) {
+	const op = "EnsureVPNGateway"
+	if spec.ASN <= 0 || spec.ASN > math.MaxUint32 {
+		return cloud.Gateway{}, invalidSpec(op, "gateway %s: ASN %d is not a 32-bit AS number", spec.Name, spec.ASN)
+	}
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Gateway{}, err
+	}
+	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: spec.Network})
+	if err != nil {
+		return cloud.Gateway{}, missing(classifyCompute("GetNetwork", err), op, "network "+spec.Network+" does not exist: ensure the site's network first")
+	}
+	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Name})
+	cerr := classifyCompute("GetVpnGateway", err)
+	if cloud.IsNotFound(cerr) {
+		err = b.call(ctx, "InsertVpnGateway", func() (*compute.Operation, error) {
+			return c.vpnGateways.Insert(ctx, &computepb.InsertVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGatewayResource: &computepb.VpnGateway{
+				Name: proto.String(spec.Name), Network: proto.String(n.GetSelfLink()), StackType: proto.String("IPV4_ONLY"),
+				Labels: sanitizeLabels(spec.Tags), Description: proto.String("gpufleet VPN gateway of network " + spec.Network),
+			}})
+		})
+		if err != nil && !cloud.IsConflict(err) {
+			return cloud.Gateway{}, err
+		}
+		gw, err = c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Name})
+		cerr = classifyCompute("GetVpnGateway", err)
+	}
+	if err != nil {
+		return cloud.Gateway{}, cerr
+	}
+	if !sameRef(gw.GetNetwork(), n.GetSelfLink()) {
+		return cloud.Gateway{}, conflictf(op, "VPN gateway %s exists in network %s, not %s: use another name or delete it", spec.Name, lastSegment(gw.GetNetwork()), spec.Network)
+	}
+	rname := routerName(spec.Name)
+	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+	cerr = classifyCompute("GetRouter", err)
+	if cloud.IsNotFound(cerr) {
+		err = b.call(ctx, "InsertRouter", func() (*compute.Operation, error) {
+			return c.routers.Insert(ctx, &computepb.InsertRouterRequest{Project: b.cfg.Project, Region: spec.Region, RouterResource: &computepb.Router{
+				Name: proto.String(rname), Network: proto.String(n.GetSelfLink()),
+				Bgp:         &computepb.RouterBgp{Asn: proto.Uint32(uint32(spec.ASN)), AdvertiseMode: proto.String("DEFAULT")},
+				Description: proto.String("gpufleet Cloud Router of VPN gateway " + spec.Name),
+			}})
+		})
+		if err != nil && !cloud.IsConflict(err) {
+			return cloud.Gateway{}, err
+		}
+		rt, err = c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+		cerr = classifyCompute("GetRouter", err)
+	}
+	if err != nil {
+		return cloud.Gateway{}, cerr
+	}
+	if !sameRef(rt.GetNetwork(), n.GetSelfLink()) || int64(rt.GetBgp().GetAsn()) != spec.ASN {
+		return cloud.Gateway{}, conflictf(op, "Cloud Router %s exists in network %s with ASN %d, the spec asks for %s and %d: delete the gateway to change it",
+			rname, lastSegment(rt.GetNetwork()), rt.GetBgp().GetAsn(), spec.Network, spec.ASN)
+	}
+	return gateway(spec.Region, gw, rt), nil
+}
+
+// gateway reports an HA VPN gateway with its router (nil when missing).
+func gateway(region string, gw *computepb.VpnGateway, rt *computepb.Router) cloud.Gateway {
+	out := cloud.Gateway{Name: gw.GetName(), Region: region, ID: gw.GetSelfLink(), Status: cloud.StatusActive}
+	ifs := slices.Clone(gw.GetVpnInterfaces())
+	sort.Slice(ifs, func(i, j int) bool { return ifs[i].GetId() < ifs[j].GetId() })
+	for _, i := range ifs {
+		out.PublicIPs = append(out.PublicIPs, i.GetIpAddress())
+	}
+	if rt == nil {
+		out.Status = cloud.StatusDegraded
+	} else {
+		out.ASN = int64(rt.GetBgp().GetAsn())
+	}
+	return out
+}
+
+// GetVPNGateway reads an HA VPN gateway and its router; a gateway whose
+// router is gone is reported degraded.
+func (b *Backend) GetVPNGateway(ctx context.Context, region, name string) (cloud.Gateway, error) {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Gateway{}, err
+	}
+	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: name})
+	if err != nil {
+		return cloud.Gateway{}, classifyCompute("GetVpnGateway", err)
+	}
+	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: routerName(name)})
+	if err != nil {
+		if cerr := classifyCompute("GetRouter", err); !cloud.IsNotFound(cerr) {
+			return cloud.Gateway{}, cerr
+		}
+		rt = nil
+	}
+	return gateway(region, gw, rt), nil
+}
+
+// DeleteVPNGateway deletes the Cloud Router and the HA VPN gateway. Tunnels
+// still using either are a KindConflict error (the API's
+// resourceInUseByAnotherResource).
+func (b *Backend) DeleteVPNGateway(ctx context.Context, region, name string) error {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	unlock := c.lockRouter(region, routerName(name))
+	err = b.deleteIgnoringMissing(ctx, "DeleteRouter", func() (*compute.Operation, error) {
+		return c.routers.Delete(ctx, &computepb.DeleteRouterRequest{Project: b.cfg.Project, Region: region, Router: routerName(name)})
+	})
+	unlock()
+	if err != nil {
+		return err
+	}
+	return b.deleteIgnoringMissing(ctx, "DeleteVpnGateway", func() (*compute.Operation, error) {
+		return c.vpnGateways.Delete(ctx, &computepb.DeleteVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: name})
+	})
+}
+
+// VPN connections.
+
+// checkConnection validates a connection spec.
+func checkConnection(spec cloud.VPNConnectionSpec) error {
+	const op = "EnsureVPNConnection"
+	if len(spec.Tunnels) != 2 {
+		return invalidSpec(op, "connection %s has %d tunnels; HA VPN takes exactly 2", spec.Name, len(spec.Tunnels))
+	}
+	if spec.PeerASN <= 0 || spec.PeerASN > math.MaxUint32 {
+		return invalidSpec(op, "connection %s: peer ASN %d is not a 32-bit AS number", spec.Name, spec.PeerASN)
+	}
+	for i, t := range spec.Tunnels {
+		p, err := netip.ParsePrefix(t.InsideCIDR)
+		if err != nil {
+			return invalidSpec(op, "connection %s tunnel %d: inside CIDR %q is not a CIDR", spec.Name, i, t.InsideCIDR)
+		}
+		for _, a := range []string{t.LocalInsideIP, t.PeerInsideIP} {
+			ip, err := netip.ParseAddr(a)
+			if err != nil || !p.Contains(ip) {
+				return invalidSpec(op, "connection %s tunnel %d: inside address %q is not in %s", spec.Name, i, a, t.InsideCIDR)
+			}
+		}
+		if _, err := netip.ParseAddr(t.PeerIP); err != nil {
+			return invalidSpec(op, "connection %s tunnel %d: the peer's outside address %q is not an address (is the peer's gateway up?)", spec.Name, i, t.PeerIP)
+		}
+		if t.PSK == "" {
+			return invalidSpec(op, "connection %s tunnel %d has no pre-shared key", spec.Name, i)
+		}
+	}
+	return nil
+}
+
+// EnsureVPNConnection creates or reconciles the external VPN gateway, the
+// two tunnels and the router interfaces and BGP peers of a connection.
+func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnectionSpec) (cloud.VPNConnection, error) {
+	const op = "EnsureVPNConnection"
+	if err := checkConnection(spec); err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Gateway})
+	if err != nil {
+		return cloud.VPNConnection{}, missing(classifyCompute("GetVpnGateway", err), op, "VPN gateway "+spec.Gateway+" does not exist: ensure the gateway first")
+	}
+	rname := routerName(spec.Gateway)
+	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+	if err != nil {
+		return cloud.VPNConnection{}, missing(classifyCompute("GetRouter", err), op, "Cloud Router "+rname+" does not exist: ensure the gateway first")
+	}
+	unlock := c.lockRouter(spec.Region, rname)
+	defer unlock()
+
+	ext, err := b.ensurePeerGateway(ctx, c, spec)
+	if err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	var ops []started
+	for i, t := range spec.Tunnels {
+		o, err := b.ensureTunnel(ctx, c, spec, i, t, gw, rt, ext)
+		if err != nil {
+			return cloud.VPNConnection{}, joinClassified(append(waitErrs(ctx, b, ops), err))
+		}
+		if o != nil {
+			ops = append(ops, *o)
+		}
+	}
+	if err := b.waitAll(ctx, ops); err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	tunnels := []string{
+		b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, 0)),
+		b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, 1)),
+	}
+	if err := b.editRouter(ctx, c, spec.Region, rname, func(rt *computepb.Router) {
+		removeConnection(rt, spec.Name, nil)
+		for i, t := range spec.Tunnels {
+			p := netip.MustParsePrefix(t.InsideCIDR)
+			rt.Interfaces = append(rt.Interfaces, &computepb.RouterInterface{Name: proto.String(routerInterfaceName(spec.Name, i)),
+				IpRange: proto.String(t.LocalInsideIP + "/" + strconv.Itoa(p.Bits())), LinkedVpnTunnel: proto.String(tunnels[i])})
+			rt.BgpPeers = append(rt.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(bgpPeerName(spec.Name, i)),
+				InterfaceName: proto.String(routerInterfaceName(spec.Name, i)), IpAddress: proto.String(t.LocalInsideIP),
+				PeerIpAddress: proto.String(t.PeerInsideIP), PeerAsn: proto.Uint32(uint32(spec.PeerASN)), AdvertiseMode: proto.String("DEFAULT")})
+		}
+	}); err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	return b.GetVPNConnection(ctx, spec.Region, spec.Name)
+}
+
+// waitErrs waits for operations already started and returns their errors.
+func waitErrs(ctx context.Context, b *Backend, ops []started) []error {
+	if err := b.waitAll(ctx, ops); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+func (b *Backend) regionRef(region, coll, name string) string {
+	return "projects/" + b.cfg.Project + "/regions/" + region + "/" + coll + "/" + name
+}
+
+// ensurePeerGateway creates the external VPN gateway, or replaces it
+// (tunnels first) when the peer's addresses changed.
+func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec) (*computepb.ExternalVpnGateway, error) {
+	name := peerGatewayName(spec.Name)
+	want := &computepb.ExternalVpnGateway{Name: proto.String(name), Labels: sanitizeLabels(spec.Tags),
+		Description: proto.String("gpufleet: the VPN gateway of " + spec.Peer)}
+	if spec.Tunnels[0].PeerIP == spec.Tunnels[1].PeerIP {
+		want.RedundancyType = proto.String("SINGLE_IP_INTERNALLY_REDUNDANT")
+		want.Interfaces = []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(0), IpAddress: proto.String(spec.Tunnels[0].PeerIP)}}
+	} else {
+		want.RedundancyType = proto.String("TWO_IPS_REDUNDANCY")
+		want.Interfaces = []*computepb.ExternalVpnGatewayInterface{
+			{Id: proto.Uint32(0), IpAddress: proto.String(spec.Tunnels[0].PeerIP)},
+			{Id: proto.Uint32(1), IpAddress: proto.String(spec.Tunnels[1].PeerIP)},
+		}
+	}
+	get := func() (*computepb.ExternalVpnGateway, error) {
+		g, err := c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: name})
+		return g, classifyCompute("GetExternalVpnGateway", err)
+	}
+	have, err := get()
+	if err == nil && sameInterfaces(have, want) {
+		return have, nil
+	}
+	if err != nil && !cloud.IsNotFound(err) {
+		return nil, err
+	}
+	if err == nil { // the peer's addresses changed: replace it, tunnels first
+		if err := b.deleteTunnels(ctx, c, spec.Region, spec.Name, routerName(spec.Gateway)); err != nil {
+			return nil, err
+		}
+		if err := b.deleteIgnoringMissing(ctx, "DeleteExternalVpnGateway", func() (*compute.Operation, error) {
+			return c.externalVpnGateways.Delete(ctx, &computepb.DeleteExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: name})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	err = b.call(ctx, "InsertExternalVpnGateway", func() (*compute.Operation, error) {
+		return c.externalVpnGateways.Insert(ctx, &computepb.InsertExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGatewayResource: want})
+	})
+	if err != nil && !cloud.IsConflict(err) {
+		return nil, err
+	}
+	have, err = get()
+	if err != nil {
+		return nil, err
+	}
+	if !sameInterfaces(have, want) {
+		return nil, conflictf("EnsureVPNConnection", "external VPN gateway %s exists with other addresses (another writer?): retry", name)
+	}
+	return have, nil
+}
+
+func sameInterfaces(a, b *computepb.ExternalVpnGateway) bool {
+	if a.GetRedundancyType() != b.GetRedundancyType() || len(a.GetInterfaces()) != len(b.GetInterfaces()) {
+		return false
+	}
+	for i := range a.GetInterfaces() {
+		if a.Interfaces[i].GetId() != b.Interfaces[i].GetId() || a.Interfaces[i].GetIpAddress() != b.Interfaces[i].GetIpAddress() {
+			return false
+		}
+	}
+	return true
+}
+
+// ensureTunnel starts creating tunnel i (replacing one that differs); nil
+// when the tunnel is as wanted.
+func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec, i int, t cloud.TunnelSpec,
+	gw *computepb.VpnGateway, rt *computepb.Router, ext *computepb.ExternalVpnGateway) (*started, error) {
+	name := tunnelName(spec.Name, i)
+	peerIface := int32(i)
+	if len(ext.GetInterfaces()) == 1 {
+		peerIface = 0
+	}
+	fp := pskFingerprint(name, t.PSK)
+	have, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnel: name})
+	if err == nil {
+		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == int32(i) &&
+			sameRef(have.GetPeerExternalGateway(), ext.GetSelfLink()) && have.GetPeerExternalGatewayInterface() == peerIface &&
+			sameRef(have.GetRouter(), rt.GetSelfLink()) && descValue(pskDescRE, have.GetDescription()) == fp
+		if same {
+			return nil, nil
+		}
+		if err := b.editRouter(ctx, c, spec.Region, rt.GetName(), func(r *computepb.Router) {
+			removeConnection(r, "", []string{have.GetSelfLink()})
+		}); err != nil {
+			return nil, err
+		}
+		if err := b.deleteIgnoringMissing(ctx, "DeleteVpnTunnel", func() (*compute.Operation, error) {
+			return c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnel: name})
+		}); err != nil {
+			return nil, err
+		}
+	} else if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
+		return nil, cerr
+	}
+	o, err := c.vpnTunnels.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnelResource: &computepb.VpnTunnel{
+		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(int32(i)),
+		PeerExternalGateway: proto.String(ext.GetSelfLink()), PeerExternalGatewayInterface: proto.Int32(peerIface),
+		SharedSecret: proto.String(t.PSK), IkeVersion: proto.Int32(2), Router: proto.String(rt.GetSelfLink()),
+		Labels:      sanitizeLabels(spec.Tags),
+		Description: proto.String("gpufleet peer=" + spec.Peer + " psk=" + fp),
+	}})
+	if err != nil {
+		return nil, classifyCompute("InsertVpnTunnel", err)
+	}
+	return &started{"InsertVpnTunnel", o}, nil
+}
+
+// removeConnection drops from a router the interfaces of a connection
+// (by name) or linking any of tunnels, and their BGP peers.
+func removeConnection(rt *computepb.Router, conn string, tunnels []string) {
+	gone := map[string]bool{}
+	ifs := rt.Interfaces[:0]
+	for _, i := range rt.Interfaces {
+		linked := slices.ContainsFunc(tunnels, func(t string) bool { return sameRef(t, i.GetLinkedVpnTunnel()) })
+		if linked || (conn != "" && strings.HasPrefix(i.GetName(), conn+"-if-")) {
+			gone[i.GetName()] = true
+			continue
+		}
+		ifs = append(ifs, i)
+	}
+	rt.Interfaces = ifs
+	peers := rt.BgpPeers[:0]
+	for _, p := range rt.BgpPeers {
+		if gone[p.GetInterfaceName()] || (conn != "" && strings.HasPrefix(p.GetName(), conn+"-bgp-")) {
+			continue
+		}
+		peers = append(peers, p)
+	}
+	rt.BgpPeers = peers
+}
+
+// editRouter reads a router, applies edit, and writes the interfaces and
+// BGP peers back when they changed: with PATCH, or with PUT (update) when a
+// list becomes empty, since proto3 JSON cannot send an empty list. The
+// caller holds the router's lock.
+func (b *Backend) editRouter(ctx context.Context, c *computeClients, region, name string, edit func(*computepb.Router)) error {
+	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: name})
+	if err != nil {
+		return classifyCompute("GetRouter", err)
+	}
+	before := proto.Clone(rt).(*computepb.Router)
+	edit(rt)
+	if equalLinks(before, rt) {
+		return nil
+	}
+	if len(rt.Interfaces) > 0 && len(rt.BgpPeers) > 0 {
+		return b.call(ctx, "PatchRouter", func() (*compute.Operation, error) {
+			return c.routers.Patch(ctx, &computepb.PatchRouterRequest{Project: b.cfg.Project, Region: region, Router: name,
+				RouterResource: &computepb.Router{Interfaces: rt.Interfaces, BgpPeers: rt.BgpPeers}})
+		})
+	}
+	return b.call(ctx, "UpdateRouter", func() (*compute.Operation, error) {
+		return c.routers.Update(ctx, &computepb.UpdateRouterRequest{Project: b.cfg.Project, Region: region, Router: name, RouterResource: rt})
+	})
+}
+
+// equalLinks compares the interfaces and BGP peers gpufleet sets.
+func equalLinks(a, b *computepb.Router) bool {
+	key := func(r *computepb.Router) []string {
+		var out []string
+		for _, i := range r.GetInterfaces() {
+			out = append(out, "if "+i.GetName()+" "+i.GetIpRange()+" "+refPath(i.GetLinkedVpnTunnel()))
+		}
+		for _, p := range r.GetBgpPeers() {
+			out = append(out, fmt.Sprintf("peer %s %s %s %d", p.GetName(), p.GetInterfaceName(), p.GetPeerIpAddress(), p.GetPeerAsn()))
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+// GetVPNConnection reads a connection's tunnels (in order, those that
+// exist) and external gateway; KindNotFound when none of them exists.
+func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.VPNConnection{}, err
+	}
+	ext, err := c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: peerGatewayName(name)})
+	if cerr := classifyCompute("GetExternalVpnGateway", err); err != nil && !cloud.IsNotFound(cerr) {
+		return cloud.VPNConnection{}, cerr
+	}
+	out := cloud.VPNConnection{Name: name, Region: region, Status: cloud.StatusActive}
+	gateways := map[string]*computepb.VpnGateway{}
+	for i := range 2 {
+		t, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(name, i)})
+		if err != nil {
+			if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
+				return cloud.VPNConnection{}, cerr
+			}
+			continue
+		}
+		gname := lastSegment(t.GetVpnGateway())
+		gw, ok := gateways[gname]
+		if !ok {
+			if gw, err = c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: gname}); err != nil {
+				return cloud.VPNConnection{}, classifyCompute("GetVpnGateway", err)
+			}
+			gateways[gname] = gw
+		}
+		local := ""
+		for _, iface := range gw.GetVpnInterfaces() {
+			if int32(iface.GetId()) == t.GetVpnGatewayInterface() {
+				local = iface.GetIpAddress()
+			}
+		}
+		out.LocalIPs = append(out.LocalIPs, local)
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.GetSelfLink(), PeerIP: t.GetPeerIp(), Up: t.GetStatus() == "ESTABLISHED"})
+	}
+	switch {
+	case ext == nil && len(out.Tunnels) == 0:
+		return cloud.VPNConnection{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetVPNConnection", Code: "notFound",
+			Message: "VPN connection " + name + " (tunnels " + tunnelName(name, 0) + ", " + tunnelName(name, 1) + " and external gateway " + peerGatewayName(name) + ") not found"}
+	case ext != nil:
+		out.ID = ext.GetSelfLink()
+	default:
+		out.ID = out.Tunnels[0].ID
+	}
+	if ext == nil || len(out.Tunnels) < 2 {
+		out.Status = cloud.StatusDegraded
+	}
+	return out, nil
+}
+
+// DeleteVPNConnection removes the connection's router interfaces and BGP
+// peers (from any router of the region that has them), its tunnels and its
+// external VPN gateway.
+func (b *Backend) DeleteVPNConnection(ctx context.Context, region, name string) error {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.deleteTunnels(ctx, c, region, name, ""); err != nil {
+		return err
+	}
+	return b.deleteIgnoringMissing(ctx, "DeleteExternalVpnGateway", func() (*compute.Operation, error) {
+		return c.externalVpnGateways.Delete(ctx, &computepb.DeleteExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: peerGatewayName(name)})
+	})
+}
+
+// deleteTunnels unlinks a connection's tunnels from the region's routers
+// and deletes them; held names a router whose lock the caller holds.
+func (b *Backend) deleteTunnels(ctx context.Context, c *computeClients, region, conn, held string) error {
+	tunnels := []string{b.regionRef(region, "vpnTunnels", tunnelName(conn, 0)), b.regionRef(region, "vpnTunnels", tunnelName(conn, 1))}
+	it := c.routers.List(ctx, &computepb.ListRoutersRequest{Project: b.cfg.Project, Region: region})
+	for {
+		rt, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return classifyCompute("ListRouters", err)
+		}
+		probe := proto.Clone(rt).(*computepb.Router)
+		removeConnection(probe, conn, tunnels)
+		if equalLinks(probe, rt) {
+			continue
+		}
+		unlock := func() {}
+		if rt.GetName() != held {
+			unlock = c.lockRouter(region, rt.GetName())
+		}
+		err = b.editRouter(ctx, c, region, rt.GetName(), func(r *computepb.Router) { removeConnection(r, conn, tunnels) })
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	var ops []started
+	var errs []error
+	for i := range 2 {
+		o, err := c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(conn, i)})
+		if err != nil {
+			if cerr := classifyCompute("DeleteVpnTunnel", err); !cloud.IsNotFound(cerr) {
+				errs = append(errs, cerr)
+			}
+			continue
+		}
+		ops = append(ops, started{"DeleteVpnTunnel", o})
+	}
+	if err := b.waitAll(ctx, ops); err != nil && !cloud.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	return joinClassified(errs)
+}
+
+// Peerings.
+
+// EnsurePeering adds the peering spec.Name on both networks, each towards
+// the other.
+func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cloud.Peering, error) {
+	const op = "EnsurePeering"
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Peering{}, err
+	}
+	var nets [2]*computepb.Network
+	for i, side := range []cloud.PeeringSide{spec.A, spec.B} {
+		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		if err != nil {
+			return cloud.Peering{}, missing(classifyCompute("GetNetwork", err), op, "network "+side.Network+" does not exist: ensure both networks first")
+		}
+		nets[i] = n
+	}
+	for i, n := range nets {
+		peer := nets[1-i]
+		if p := findPeering(n, spec.Name); p != nil {
+			if !sameRef(p.GetNetwork(), peer.GetSelfLink()) {
+				return cloud.Peering{}, conflictf(op, "network %s has a peering %s with %s, not %s: use another name or delete it",
+					n.GetName(), spec.Name, lastSegment(p.GetNetwork()), peer.GetName())
+			}
+			continue
+		}
+		err := b.call(ctx, "AddPeering", func() (*compute.Operation, error) {
+			return c.networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: b.cfg.Project, Network: n.GetName(),
+				NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: &computepb.NetworkPeering{
+					Name: proto.String(spec.Name), Network: proto.String(peer.GetSelfLink()), ExchangeSubnetRoutes: proto.Bool(true)}}})
+		})
+		if err != nil {
+			return cloud.Peering{}, err
+		}
+	}
+	return b.GetPeering(ctx, spec)
+}
+
+func findPeering(n *computepb.Network, name string) *computepb.NetworkPeering {
+	for _, p := range n.GetPeerings() {
+		if p.GetName() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// GetPeering reads both sides; KindNotFound when neither network has the
+// peering, inactive unless both sides are ACTIVE.
+func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud.Peering, error) {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return cloud.Peering{}, err
+	}
+	out := cloud.Peering{Name: spec.Name, Active: true}
+	found := 0
+	for _, side := range []cloud.PeeringSide{spec.A, spec.B} {
+		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		if err != nil {
+			if cerr := classifyCompute("GetNetwork", err); !cloud.IsNotFound(cerr) {
+				return cloud.Peering{}, cerr
+			}
+			out.Active = false
+			continue
+		}
+		p := findPeering(n, spec.Name)
+		if p == nil {
+			out.Active = false
+			continue
+		}
+		found++
+		if out.ID == "" {
+			out.ID = n.GetSelfLink() + "/peerings/" + spec.Name
+		}
+		if p.GetState() != "ACTIVE" {
+			out.Active = false
+		}
+	}
+	if found == 0 {
+		return cloud.Peering{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetPeering", Code: "notFound",
+			Message: "peering " + spec.Name + " is on neither " + spec.A.Network + " nor " + spec.B.Network}
+	}
+	return out, nil
+}
+
+// DeletePeering removes the peering from both networks.
+func (b *Backend) DeletePeering(ctx context.Context, spec cloud.PeeringSpec) error {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	for _, side := range []cloud.PeeringSide{spec.A, spec.B} {
+		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		if err != nil {
+			if cerr := classifyCompute("GetNetwork", err); !cloud.IsNotFound(cerr) {
+				return cerr
+			}
+			continue
+		}
+		if findPeering(n, spec.Name) == nil {
+			continue
+		}
+		if err := b.deleteIgnoringMissing(ctx, "RemovePeering", func() (*compute.Operation, error) {
+			return c.networks.RemovePeering(ctx, &computepb.RemovePeeringNetworkRequest{Project: b.cfg.Project, Network: side.Network,
+				NetworksRemovePeeringRequestResource: &computepb.NetworksRemovePeeringRequest{Name: proto.String(spec.Name)}})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
