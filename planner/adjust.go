@@ -23,8 +23,41 @@ func (p PriceOverride) matches(o *Offer) bool {
 		(p.Region == "" || p.Region == o.Region) && (p.CapacityType == "" || p.CapacityType == o.CapacityType)
 }
 
+// OfferMatch selects offers by cloud, region, zone, instance type and
+// capacity type; an empty Region, Zone, InstanceType or CapacityType matches
+// every value (an empty Zone matches every zone of the region, and the
+// offers of clouds without zones).
+type OfferMatch struct {
+	Cloud        string
+	Region       string
+	Zone         string
+	InstanceType string
+	CapacityType CapacityType
+}
+
+func (m OfferMatch) matches(o *Offer) bool {
+	return m.Cloud == o.Cloud && (m.Region == "" || m.Region == o.Region) && (m.Zone == "" || m.Zone == o.Zone) &&
+		(m.InstanceType == "" || m.InstanceType == o.InstanceType) && (m.CapacityType == "" || m.CapacityType == o.CapacityType)
+}
+
+// SpotScoreFact is a spot placement score for an instance type in a region
+// (Zone empty) or one zone, 1 (unlikely) to 10 (very likely).
+type SpotScoreFact struct {
+	Cloud        string
+	Region       string
+	Zone         string
+	InstanceType string
+	Score        int
+}
+
+func (f SpotScoreFact) matches(o *Offer) bool {
+	return o.CapacityType == Spot && f.Cloud == o.Cloud && f.Region == o.Region && f.InstanceType == o.InstanceType &&
+		(f.Zone == "" || f.Zone == o.Zone)
+}
+
 // Adjustments change a catalog for one user: which clouds and regions are
-// enabled, discounts and negotiated prices.
+// enabled, discounts and negotiated prices, and the facts about the account
+// that live sources report (what cannot be obtained, quotas, spot scores).
 type Adjustments struct {
 	// Clouds keeps only these clouds' offers; empty keeps all.
 	Clouds []string
@@ -38,13 +71,52 @@ type Adjustments struct {
 	// When several match an offer, the most specific wins (region and
 	// capacity type set), then the last in the list.
 	Overrides []PriceOverride
+	// Unavailable sets max_nodes to 0 for every matching offer: the
+	// instance type is not offered there, or the account may not use it.
+	// The planner then rejects those offers as availability. A match that
+	// selects nothing is ignored.
+	Unavailable []OfferMatch
+	// Limits are added to the catalog's limits (account quotas, see
+	// Limit). Each must name a known cloud and have MaxGPUs >= 0; a limit
+	// whose scope holds no offer is kept and binds nothing.
+	Limits []Limit
+	// SpotScores set the spot placement score of matching spot offers
+	// (on-demand offers have none). A zone's score wins over its region's;
+	// among facts equally specific the lowest score wins, so the result
+	// does not depend on their order. Scores must be 1 to 10.
+	SpotScores []SpotScoreFact
 }
 
 // Adjust returns a new catalog with the adjustments applied; c is not
 // changed. The new catalog's version digests the adjusted offers, so plans
-// made from it say which prices they used. Every override must match at
-// least one offer, so that a typo does not silently keep list prices.
+// made from it say which prices and facts they used. Every override must
+// match at least one offer, so that a typo does not silently keep list
+// prices. The catalog's limits are kept and Adjustments.Limits added.
 func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
+	clouds := c.regionValues(regionCloud)
+	for i, l := range a.Limits {
+		if err := l.validate(clouds); err != nil {
+			return nil, fmt.Errorf("limits[%d] (%q): %w", i, l.Name, err)
+		}
+	}
+	for i, m := range a.Unavailable {
+		if !slices.Contains(clouds, m.Cloud) {
+			return nil, fmt.Errorf("unavailable[%d]: unknown cloud %q; expected one of %s", i, m.Cloud, strings.Join(clouds, ", "))
+		}
+		if m.CapacityType != "" && m.CapacityType != OnDemand && m.CapacityType != Spot {
+			return nil, fmt.Errorf("unavailable[%d]: capacity type must be %q, %q or empty, got %q", i, OnDemand, Spot, m.CapacityType)
+		}
+	}
+	for i, f := range a.SpotScores {
+		switch {
+		case !slices.Contains(clouds, f.Cloud):
+			return nil, fmt.Errorf("spot_scores[%d]: unknown cloud %q; expected one of %s", i, f.Cloud, strings.Join(clouds, ", "))
+		case f.Region == "" || f.InstanceType == "":
+			return nil, fmt.Errorf("spot_scores[%d]: region and instance type must be set, got %q and %q", i, f.Region, f.InstanceType)
+		case f.Score < 1 || f.Score > 10:
+			return nil, fmt.Errorf("spot_scores[%d] (%s %s %s): score must be 1 to 10, got %d", i, f.Cloud, f.Region, f.InstanceType, f.Score)
+		}
+	}
 	for cloud, d := range a.DiscountPercent {
 		if d < 0 || d >= 100 || math.IsNaN(d) {
 			return nil, fmt.Errorf("discount_percent[%q] must be in [0, 100), got %v", cloud, d)
@@ -93,6 +165,26 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 		if best >= 0 {
 			o.PriceUSDHour = a.Overrides[best].PriceUSDHour
 		}
+		for _, m := range a.Unavailable {
+			if m.matches(&o) {
+				o.MaxNodes = 0
+				break
+			}
+		}
+		if score, zoneLevel := 0, false; o.CapacityType == Spot {
+			for _, f := range a.SpotScores {
+				if !f.matches(&o) {
+					continue
+				}
+				z := f.Zone != ""
+				if score == 0 || z && !zoneLevel || z == zoneLevel && f.Score < score {
+					score, zoneLevel = f.Score, z
+				}
+			}
+			if score > 0 {
+				o.SpotScore = score
+			}
+		}
 		offers = append(offers, o)
 	}
 	for i, ok := range used {
@@ -106,5 +198,6 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 	if strings.HasPrefix(date, "sha256:") {
 		date = ""
 	}
-	return NewCatalog(offers, slices.Collect(maps.Values(c.regions)), date, c.Sources)
+	limits := append(slices.Clone(c.Limits), a.Limits...)
+	return newCatalog(offers, slices.Collect(maps.Values(c.regions)), date, c.Sources, limits)
 }

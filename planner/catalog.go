@@ -39,6 +39,12 @@ type Catalog struct {
 	Offers []Offer
 	// Sources says where the prices come from, one line per cloud or file.
 	Sources []string
+	// Limits are the account's quotas, in canonical order (cloud, region,
+	// name, capacity type, instance types, max GPUs): every placement keeps
+	// each of them (see Limit). They are facts about the account, like
+	// MaxNodes; set them with Adjust (Adjustments.Limits) so that Version
+	// digests them too. Empty for a catalog without quotas.
+	Limits []Limit
 
 	regions map[string]Region
 	// Derived at construction: offer IDs by index, distinct GPU models,
@@ -53,7 +59,13 @@ type Catalog struct {
 // are stored in the canonical order, so the catalog does not depend on the
 // order of its inputs. date (may be empty) goes into the version.
 func NewCatalog(offers []Offer, regions []Region, date string, sources []string) (*Catalog, error) {
-	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources)}
+	return newCatalog(offers, regions, date, sources, nil)
+}
+
+// newCatalog is NewCatalog with limits, which are stored in canonical order
+// and digested into the version when there are any.
+func newCatalog(offers []Offer, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
+	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources), Limits: canonicalLimits(limits)}
 	for _, r := range regions {
 		c.regions[r.Key()] = r
 	}
@@ -73,7 +85,7 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 		c.Offers = append(c.Offers, o)
 	}
 	slices.SortFunc(c.Offers, func(a, b Offer) int { return compareOffers(&a, &b) })
-	c.Version = versionOf(c.Offers, date)
+	c.Version = versionOf(c.Offers, c.Limits, date)
 	c.ids = make([]string, len(c.Offers))
 	for i := range c.Offers {
 		c.ids[i] = c.Offers[i].ID()
@@ -83,12 +95,21 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 	return c, nil
 }
 
-// versionOf digests the offers in canonical order.
-func versionOf(offers []Offer, date string) string {
+// versionOf digests the offers and limits in canonical order. A spot score
+// and the limits are digested only when present, so that a catalog without
+// them keeps the version it always had.
+func versionOf(offers []Offer, limits []Limit, date string) string {
 	h := sha256.New()
 	for _, o := range offers {
-		fmt.Fprintf(h, "%s|%s|%d|%g|%d|%g|%d|%d|%s|%s\n", o.ID(), o.GPUModel, o.GPUCount, o.GPUMemoryGiB,
+		fmt.Fprintf(h, "%s|%s|%d|%g|%d|%g|%d|%d|%s|%s", o.ID(), o.GPUModel, o.GPUCount, o.GPUMemoryGiB,
 			o.VCPUs, o.MemoryGiB, o.priceMicros(), o.MaxNodes, o.Interconnect, o.Fabric)
+		if o.SpotScore != 0 {
+			fmt.Fprintf(h, "|spot_score=%d", o.SpotScore)
+		}
+		fmt.Fprintln(h)
+	}
+	for _, l := range limits {
+		fmt.Fprintf(h, "limit|%s|%s|%s|%s|%s|%d\n", l.Name, l.Cloud, l.Region, strings.Join(l.InstanceTypes, ","), l.CapacityType, l.MaxGPUs)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))[:12]
 	if date == "" {

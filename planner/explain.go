@@ -10,12 +10,15 @@ import (
 
 // InfeasibleError is a request that no placement satisfies. Constraint is
 // the binding one, as a request attribute ("gpu_models", "residency",
-// "availability", "spread.max_share", "gang", ...); Relaxations are the
-// nearest requests that would succeed, each changing one attribute.
+// "availability", "spread.max_share", "gang", ...; "quota" when the
+// catalog's limits are what binds); Relaxations are the nearest requests
+// that would succeed, each changing one attribute.
 type InfeasibleError struct {
 	GPUs       int
 	Constraint string
 	Message    string
+	// Quota names the binding limit (Limit.Name) when Constraint is "quota".
+	Quota string
 	// Obtainable is the most GPUs the request could get with only its GPU
 	// count lowered (0 when no offer is eligible).
 	Obtainable  int
@@ -66,7 +69,12 @@ func eligibleOffers(c *Catalog, req *Request) []int {
 
 func explainInfeasible(c *Catalog, req *Request, eligible []int, reasons []Rejection) *InfeasibleError {
 	e := &InfeasibleError{GPUs: req.GPUs}
-	if len(eligible) == 0 {
+	if len(c.Limits) > 0 && feasible(c.withLimits(nil), req) {
+		// Without its limits the catalog has a placement: a quota binds.
+		e.Obtainable = maxFeasibleGPUs(c, req)
+		e.Constraint = "quota"
+		e.Quota, e.Message = bindingQuota(c, req, e.Obtainable)
+	} else if len(eligible) == 0 {
 		e.Constraint, e.Message = bindingFilter(req, reasons)
 	} else {
 		avail, bestZone, bestZoneName := 0, 0, ""
@@ -140,6 +148,9 @@ func describe(req *Request) string {
 	if req.MaxPricePerGPUHour > 0 {
 		parts = append(parts, fmt.Sprintf("<= %g USD per GPU-hour", req.MaxPricePerGPUHour))
 	}
+	if req.MinSpotScore > 0 {
+		parts = append(parts, fmt.Sprintf("spot score >= %d", req.MinSpotScore))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -179,6 +190,8 @@ func reasonField(r Reason) string {
 		return "max_price_per_gpu_hour"
 	case ReasonAvailability:
 		return "availability"
+	case ReasonSpotScore:
+		return "min_spot_score"
 	}
 	return string(r)
 }
@@ -262,6 +275,19 @@ func relaxations(c *Catalog, req *Request, obtainable int) []Relaxation {
 			}
 		}
 	}
+	if req.MinSpotScore > 0 {
+		try := *req
+		for try.MinSpotScore = req.MinSpotScore - 1; try.MinSpotScore >= 0; try.MinSpotScore-- {
+			if feasible(c, &try) {
+				change := fmt.Sprintf("<= %d", try.MinSpotScore)
+				if try.MinSpotScore == 0 {
+					change = "unset"
+				}
+				out = append(out, Relaxation{Field: "min_spot_score", Change: change})
+				break
+			}
+		}
+	}
 	for _, rel := range []struct {
 		field  string
 		apply  func(*Request) bool
@@ -326,4 +352,114 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// bindingQuota names the limit that makes the request infeasible, for a
+// request that has a placement once the catalog's limits are removed, and
+// says by how many GPUs it falls short. Candidates are the limits with no
+// room left in the best placement of the obtainable GPUs (every binding
+// limit when nothing is obtainable), in canonical order; the first whose
+// removal alone makes the request feasible is named, with the smallest
+// MaxGPUs that would do (by bisection). When no single limit suffices, the
+// exhausted limits are named together.
+func bindingQuota(c *Catalog, req *Request, obtainable int) (string, string) {
+	q := newQuotas(c)
+	free := c.withLimits(nil)
+	elig := eligibleOffers(free, req)
+	usage := make([]int, len(q.limits))
+	used := map[string]int{} // offer ID → nodes
+	if obtainable > 0 {
+		try := *req
+		try.GPUs = obtainable
+		if p, err := planNormalized(c, &try, false); err == nil {
+			for _, a := range p.Allocations {
+				used[a.Offer.ID()] = a.Nodes
+				for li := range q.limits {
+					if q.limits[li].Matches(&a.Offer) {
+						usage[li] += a.GPUs
+					}
+				}
+			}
+		}
+	}
+	// A limit is exhausted when an offer in its scope has nodes left but
+	// the limit has no room for one of them.
+	var cands, binding []int
+	for li := range q.limits {
+		l := &q.limits[li]
+		smallest, avail := 0, 0
+		for _, idx := range elig {
+			o := &c.Offers[idx]
+			if l.Matches(o) {
+				avail = addGPUs(avail, item{size: o.GPUCount, cap: o.MaxNodes}.capGPUs())
+			}
+			if l.Matches(o) && (o.MaxNodes == Unlimited || used[c.ids[idx]] < o.MaxNodes) {
+				if smallest == 0 || o.GPUCount < smallest {
+					smallest = o.GPUCount
+				}
+			}
+		}
+		switch {
+		case smallest > 0 && avail > l.MaxGPUs && usage[li]+smallest > l.MaxGPUs:
+			cands = append(cands, li)
+		case avail > l.MaxGPUs:
+			binding = append(binding, li)
+		}
+	}
+	// Exhausted limits first, then the others that bind: a limit can make a
+	// spread or a gang infeasible without being full in any placement.
+	cands = append(cands, binding...)
+	const maxTries = 16
+	for i, li := range cands {
+		if i == maxTries {
+			break
+		}
+		others := slices.Delete(slices.Clone(q.limits), li, li+1)
+		if !feasible(c.withLimits(others), req) {
+			continue
+		}
+		l := q.limits[li]
+		// The smallest MaxGPUs that makes the request feasible: above the
+		// current one, and at most what a placement without the limit takes
+		// from its scope.
+		lo, hi := l.MaxGPUs, 0
+		if p, err := planNormalized(c.withLimits(others), req, false); err == nil {
+			for _, a := range p.Allocations {
+				if l.Matches(&a.Offer) {
+					hi += a.GPUs
+				}
+			}
+		}
+		hi = max(hi, lo+1)
+		with := func(maxGPUs int) bool {
+			ls := slices.Clone(q.limits)
+			ls[li].MaxGPUs = maxGPUs
+			return feasible(c.withLimits(ls), req)
+		}
+		for lo+1 < hi {
+			mid := lo + (hi-lo)/2
+			if with(mid) {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		return l.Name, fmt.Sprintf("%s caps the request (%s) at %d GPUs: it falls short by %d GPUs (max_gpus %d would place %d)",
+			l, describe(req), obtainable, hi-l.MaxGPUs, hi, req.GPUs)
+	}
+	if len(cands) == 0 {
+		// Not expected: a request feasible without limits has an exhausted
+		// limit. Name every limit that binds on the request's offers.
+		return "", fmt.Sprintf("the catalog's quotas cap the request (%s) at %d GPUs, %d short", describe(req), obtainable, req.GPUs-obtainable)
+	}
+	names := make([]string, 0, 3)
+	for _, li := range cands[:min(3, len(cands))] {
+		names = append(names, q.limits[li].String())
+	}
+	more := ""
+	if len(cands) > 3 {
+		more = fmt.Sprintf(" and %d more", len(cands)-3)
+	}
+	return q.limits[cands[0]].Name, fmt.Sprintf("%s%s together cap the request (%s) at %d GPUs, %d short of %d; no one of them alone is the cause",
+		strings.Join(names, ", "), more, describe(req), obtainable, req.GPUs-obtainable, req.GPUs)
 }

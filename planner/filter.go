@@ -12,15 +12,20 @@ type Reason string
 // Rejection reasons, in the order the filters apply: an offer gets the
 // first that fits.
 const (
-	ReasonCloud         Reason = "cloud"          // its cloud is not in clouds
-	ReasonCapacityType  Reason = "capacity_type"  // its capacity type is not in capacity_types
-	ReasonGPUModel      Reason = "gpu_model"      // its GPU model is not in gpu_models
-	ReasonGPUMemory     Reason = "gpu_memory"     // its GPU memory is below min_gpu_memory_gib
-	ReasonGPUsPerNode   Reason = "gpus_per_node"  // its GPUs per node differ from gpus_per_node / min_gpus_per_node
-	ReasonInterconnect  Reason = "interconnect"   // its interconnect is below the one required
-	ReasonResidency     Reason = "residency"      // its region is outside residency or inside deny_residency
-	ReasonPriceCap      Reason = "price_cap"      // its price per GPU-hour is above max_price_per_gpu_hour
-	ReasonAvailability  Reason = "availability"   // no node can be obtained (max_nodes = 0)
+	ReasonCloud        Reason = "cloud"         // its cloud is not in clouds
+	ReasonCapacityType Reason = "capacity_type" // its capacity type is not in capacity_types
+	ReasonGPUModel     Reason = "gpu_model"     // its GPU model is not in gpu_models
+	ReasonGPUMemory    Reason = "gpu_memory"    // its GPU memory is below min_gpu_memory_gib
+	ReasonGPUsPerNode  Reason = "gpus_per_node" // its GPUs per node differ from gpus_per_node / min_gpus_per_node
+	ReasonInterconnect Reason = "interconnect"  // its interconnect is below the one required
+	ReasonResidency    Reason = "residency"     // its region is outside residency or inside deny_residency
+	ReasonPriceCap     Reason = "price_cap"     // its price per GPU-hour is above max_price_per_gpu_hour
+	ReasonSpotScore    Reason = "spot_score"    // a spot offer whose known spot placement score is below min_spot_score
+	ReasonAvailability Reason = "availability"  // no node can be obtained (max_nodes = 0)
+	// ReasonQuota: a limit of the catalog (an account quota) leaves no room
+	// for one node of the offer: its MaxGPUs is below the node's GPUs, or
+	// the placement already takes the rest of it.
+	ReasonQuota         Reason = "quota"
 	ReasonGang          Reason = "gang"           // eligible, but not in the zone the gang was placed in
 	ReasonSpread        Reason = "spread"         // cheaper than what was used, but its cloud is at max_share
 	ReasonMoreExpensive Reason = "more_expensive" // eligible, but the placement is cheaper without it
@@ -29,7 +34,8 @@ const (
 // Reasons lists every rejection reason in filter order.
 var Reasons = []Reason{
 	ReasonCloud, ReasonCapacityType, ReasonGPUModel, ReasonGPUMemory, ReasonGPUsPerNode, ReasonInterconnect,
-	ReasonResidency, ReasonPriceCap, ReasonAvailability, ReasonGang, ReasonSpread, ReasonMoreExpensive,
+	ReasonResidency, ReasonPriceCap, ReasonSpotScore, ReasonAvailability, ReasonQuota, ReasonGang, ReasonSpread,
+	ReasonMoreExpensive,
 }
 
 // Rejection explains why one offer of the catalog is not used.
@@ -45,13 +51,14 @@ type Rejection struct {
 type offerFilter struct {
 	c   *Catalog
 	req *Request
+	q   *quotas // nil without limits
 
 	clouds, capacityTypes, models, residency string
 }
 
 func newOfferFilter(c *Catalog, req *Request) *offerFilter {
 	return &offerFilter{
-		c: c, req: req,
+		c: c, req: req, q: newQuotas(c),
 		clouds:        strings.Join(req.Clouds, ", "),
 		capacityTypes: strings.Join(stringsOf(req.CapacityTypes), ", "),
 		models:        strings.Join(req.GPUModels, ", "),
@@ -98,8 +105,14 @@ func (f *offerFilter) check(o *Offer) (Reason, string) {
 	if req.MaxPricePerGPUHour > 0 && o.PricePerGPUHour() > req.MaxPricePerGPUHour {
 		return ReasonPriceCap, fmt.Sprintf("%.4f USD per GPU-hour is above max_price_per_gpu_hour %.4f", o.PricePerGPUHour(), req.MaxPricePerGPUHour)
 	}
+	if req.MinSpotScore > 0 && o.CapacityType == Spot && o.SpotScore > 0 && o.SpotScore < req.MinSpotScore {
+		return ReasonSpotScore, fmt.Sprintf("spot placement score %d is below min_spot_score %d", o.SpotScore, req.MinSpotScore)
+	}
 	if o.MaxNodes == 0 {
 		return ReasonAvailability, "no nodes obtainable (max_nodes = 0)"
+	}
+	if l := f.q.tooSmall(o); l != nil {
+		return ReasonQuota, fmt.Sprintf("%s leaves no room for one %d-GPU node", l, o.GPUCount)
 	}
 	return "", ""
 }
@@ -116,7 +129,8 @@ func (f *offerFilter) eligible(o *Offer) bool {
 		req.MinGPUsPerNode > 0 && o.GPUCount < req.MinGPUsPerNode ||
 		req.Interconnect != "" && o.Interconnect.Rank() < req.Interconnect.Rank() ||
 		req.MaxPricePerGPUHour > 0 && o.PricePerGPUHour() > req.MaxPricePerGPUHour ||
-		o.MaxNodes == 0 {
+		req.MinSpotScore > 0 && o.CapacityType == Spot && o.SpotScore > 0 && o.SpotScore < req.MinSpotScore ||
+		o.MaxNodes == 0 || f.q.tooSmall(o) != nil {
 		return false
 	}
 	if len(req.Residency) > 0 || len(req.DenyResidency) > 0 {

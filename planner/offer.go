@@ -84,6 +84,11 @@ type Offer struct {
 	// Fabric is the node-to-node RDMA network, if any: "efa", "infiniband",
 	// "gpudirect-tcpx", "gpudirect-tcpxo", "rdma-roce"; empty when none.
 	Fabric string `json:"fabric,omitempty"`
+	// SpotScore is the cloud's spot placement score for a spot offer, 1
+	// (unlikely to be obtained) to 10 (very likely); 0 when unknown. Set it
+	// with Adjust (Adjustments.SpotScores); the CSV format has no column
+	// for it.
+	SpotScore int `json:"spot_score,omitempty"`
 }
 
 // ID names the offer uniquely within a catalog:
@@ -161,6 +166,8 @@ func (o Offer) validate() error {
 		return fmt.Errorf("max_nodes must be empty or a non-negative integer, got %d", o.MaxNodes)
 	case o.CapacityType != OnDemand && o.CapacityType != Spot:
 		return fmt.Errorf("capacity type must be %q or %q, got %q", OnDemand, Spot, o.CapacityType)
+	case o.SpotScore < 0 || o.SpotScore > 10:
+		return fmt.Errorf("spot_score must be 0 (unknown) or 1 to 10, got %d", o.SpotScore)
 	}
 	return nil
 }

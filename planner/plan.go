@@ -78,15 +78,24 @@ func (p *Placement) GPUsByCloud() map[string]int {
 // The placement has the minimum total hourly price over all sets of nodes
 // that satisfy every constraint: at least req.GPUs GPUs, the offer filters
 // (clouds, capacity types, models, memory, GPUs per node, interconnect,
-// residency, price cap), availability (max_nodes per offer), spread and gang.
+// residency, price cap, spot score), availability (max_nodes per offer), the
+// catalog's limits (quotas), spread and gang.
 // Ties in price are broken by fewer GPUs, then fewer allocations, then by the
 // solver's deterministic order over the canonical offer order (price per
 // GPU-hour, price per node, cloud, region, zone, instance type, capacity
 // type); the result depends only on the catalog's content and the request,
 // never on the order of the catalog's rows.
 //
+// Limits (Catalog.Limits) are kept exactly: limits that bind on the eligible
+// offers (their scope holds more GPUs than MaxGPUs) and are nested or
+// disjoint become a tree of scopes whose exact-count tables are combined by
+// min-plus convolution, each capped at its MaxGPUs; offers under no binding
+// limit are solved as without limits, and without binding limits the solver
+// is exactly the one without limits. Binding limits that overlap without one
+// containing the other are refused with a *LimitsCrossError.
+//
 // Errors: *RequestError for a malformed request, *InfeasibleError when no
-// placement satisfies it.
+// placement satisfies it, *LimitsCrossError for crossing limits.
 func Plan(c *Catalog, req Request) (*Placement, error) {
 	n, err := req.Normalize(c)
 	if err != nil {
@@ -108,6 +117,9 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 		} else {
 			eligible = append(eligible, i)
 		}
+	}
+	if pair := f.q.crossing(c, eligible); pair != "" {
+		return nil, &LimitsCrossError{Limits: pair}
 	}
 	sol, ok := solve(c, &n, eligible)
 	if !ok {
@@ -133,8 +145,8 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 		p.TotalNodes += nodes
 	}
 	p.TotalHourlyUSD = microsToUSD(sol.value.cost)
-	addFallbacks(c, &n, p, allocIdx, eligible, sol)
-	p.Rejected = explainUnused(c, &n, p, eligible, sol, reasons)
+	addFallbacks(c, f.q, &n, p, allocIdx, eligible, sol)
+	p.Rejected = explainUnused(c, f.q, &n, p, eligible, sol, reasons)
 	return p, nil
 }
 
@@ -170,10 +182,12 @@ func SpreadSatisfied(s Spread, byCloud map[string]int, total int) bool {
 
 // addFallbacks ranks, for each allocation, the eligible offers that could
 // replace it whole: enough spare nodes, the same zone for a gang, and the
-// spread and GPU total still met after the swap. Only the best MaxFallbacks
-// are kept, by hourly price, then the canonical offer order.
-func addFallbacks(c *Catalog, req *Request, p *Placement, allocIdx []int, eligible []int, sol solution) {
+// spread, the GPU total and every limit still met after the swap. Only the
+// best MaxFallbacks are kept, by hourly price, then the canonical offer
+// order.
+func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []int, eligible []int, sol solution) {
 	byCloud := p.GPUsByCloud()
+	usage := q.usage(sol.nodes)
 	type candidate struct {
 		idx, nodes int
 		cost       int64
@@ -204,7 +218,8 @@ func addFallbacks(c *Catalog, req *Request, p *Placement, allocIdx []int, eligib
 				continue
 			}
 			total := p.TotalGPUs - a.GPUs + nodes*o.GPUCount
-			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, o.Cloud, nodes*o.GPUCount) {
+			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, o.Cloud, nodes*o.GPUCount) ||
+				!q.swapOK(usage, allocIdx[ai], a.GPUs, idx, nodes*o.GPUCount) {
 				continue
 			}
 			pos := len(top)
@@ -252,10 +267,13 @@ func spreadOKAfterSwap(req *Request, byCloud map[string]int, total int, from str
 }
 
 // explainUnused gives every eligible offer that the placement does not use
-// its reason (gang, spread or more_expensive) and returns all rejections in
-// catalog order.
-func explainUnused(c *Catalog, req *Request, p *Placement, eligible []int, sol solution, reasons []Rejection) []Rejection {
+// its reason (gang, quota, spread or more_expensive) and returns all
+// rejections in catalog order. Quota and spread apply only to an offer
+// cheaper per GPU than the dearest one used: a dearer offer is unused
+// because it is dearer, whatever its quota.
+func explainUnused(c *Catalog, q *quotas, req *Request, p *Placement, eligible []int, sol solution, reasons []Rejection) []Rejection {
 	byCloud := p.GPUsByCloud()
+	usage := q.usage(sol.nodes)
 	limit := shareCap(p.TotalGPUs, req.Spread.sharePPM())
 	// The dearest price per GPU among the allocations, compared exactly as
 	// micro-USD per node over GPUs per node.
@@ -276,6 +294,10 @@ func explainUnused(c *Catalog, req *Request, p *Placement, eligible []int, sol s
 		switch {
 		case req.Gang && (o.Cloud != site.Cloud || o.Region != site.Region || o.Zone != site.Zone):
 			r = Rejection{Reason: ReasonGang, Detail: fmt.Sprintf("the gang is placed in %s", zoneName(&site))}
+		case cheaper && q.exhausted(usage, idx) >= 0:
+			li := q.exhausted(usage, idx)
+			r = Rejection{Reason: ReasonQuota, Detail: fmt.Sprintf("%.4f USD per GPU-hour is cheaper than %s, but %s is exhausted: the placement takes %d of its GPUs, no room for a %d-GPU node",
+				o.PricePerGPUHour(), dearest.InstanceType, q.limits[li], usage[li], o.GPUCount)}
 		case req.Spread.active() && cheaper && byCloud[o.Cloud]+o.GPUCount > limit:
 			r = Rejection{Reason: ReasonSpread, Detail: fmt.Sprintf("%.4f USD per GPU-hour is cheaper than %s, but %s already holds %d of %d GPUs and max_share allows %d",
 				o.PricePerGPUHour(), dearest.InstanceType, o.Cloud, byCloud[o.Cloud], p.TotalGPUs, limit)}

@@ -28,6 +28,7 @@ func withModel(m string, mem float64) func(*Offer) {
 }
 func withMaxNodes(n int) func(*Offer)              { return func(o *Offer) { o.MaxNodes = n } }
 func withSpot() func(*Offer)                       { return func(o *Offer) { o.CapacityType = Spot } }
+func withSpotScore(s int) func(*Offer)             { return func(o *Offer) { o.SpotScore = s } }
 func withInterconnect(i Interconnect) func(*Offer) { return func(o *Offer) { o.Interconnect = i } }
 
 func mustCatalog(t testing.TB, offers ...Offer) *Catalog {
@@ -159,6 +160,8 @@ func TestRejectionReasons(t *testing.T) {
 			Request{GPUs: 8, DenyResidency: []string{"US"}}, "aws/us-east-1/use1-az1/p5/on_demand", ReasonResidency},
 		{"price_cap", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "us-east-1", "use1-az1", "p5", 8, 90)},
 			Request{GPUs: 8, MaxPricePerGPUHour: 10}, "aws/us-east-1/use1-az1/p5/on_demand", ReasonPriceCap},
+		{"spot_score", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "us-east-1", "use1-az1", "p5", 8, 40, withSpot(), withSpotScore(2))},
+			Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, Spot}, MinSpotScore: 5}, "aws/us-east-1/use1-az1/p5/spot", ReasonSpotScore},
 		{"availability", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "us-east-1", "use1-az1", "p5", 8, 40, withMaxNodes(0))},
 			Request{GPUs: 8}, "aws/us-east-1/use1-az1/p5/on_demand", ReasonAvailability},
 		{"gang", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50, withMaxNodes(2)), testOffer("aws", "eu-central-1", "euc1-az2", "p5", 8, 40, withMaxNodes(1))},
@@ -167,11 +170,19 @@ func TestRejectionReasons(t *testing.T) {
 			Request{GPUs: 16, Spread: Spread{MaxShare: 0.5}}, "aws/eu-central-1/euc1-az1/p5/on_demand", ReasonSpread},
 		{"more_expensive", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "eu-central-1", "euc1-az2", "p5", 8, 60)},
 			Request{GPUs: 8}, "aws/eu-central-1/euc1-az2/p5/on_demand", ReasonMoreExpensive},
+		{"quota", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "us-east-1", "use1-az1", "p5", 8, 40)},
+			Request{GPUs: 8}, "aws/us-east-1/use1-az1/p5/on_demand", ReasonQuota},
 	}
+	// Catalog limits per test name.
+	limits := map[string][]Limit{"quota": {{Name: "P", Cloud: "aws", Region: "us-east-1", MaxGPUs: 4}}}
 	seen := map[Reason]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := mustPlan(t, mustCatalog(t, tt.offers...), tt.req)
+			c := mustCatalog(t, tt.offers...)
+			if ls := limits[tt.name]; ls != nil {
+				c = withLimits(t, c, ls...)
+			}
+			p := mustPlan(t, c, tt.req)
 			for _, r := range p.Rejected {
 				if r.OfferID == tt.reject {
 					if r.Reason != tt.want {

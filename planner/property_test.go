@@ -74,8 +74,8 @@ func randomInstance(rng *rand.Rand, allowUnlimited bool) (*Catalog, Request) {
 }
 
 // bruteForce enumerates every node vector with at most bound GPUs in total
-// (finite caps are respected; unlimited offers are bounded by the total) and
-// returns the best by cost, then GPUs, then allocations.
+// (finite caps and the catalog's limits are respected; unlimited offers are
+// bounded by the total) and returns the best by cost, then GPUs, then allocations.
 func bruteForce(c *Catalog, req Request, bound int) (best value, bestT int, found bool) {
 	n, err := req.Normalize(c)
 	if err != nil {
@@ -107,6 +107,17 @@ func bruteForce(c *Catalog, req Request, bound int) (best value, bestT int, foun
 			}
 			if !spreadOK(&n, byCloud, total) {
 				return
+			}
+			for _, l := range c.Limits {
+				used := 0
+				for j, idx := range elig {
+					if l.Matches(&c.Offers[idx]) {
+						used += nodes[j] * c.Offers[idx].GPUCount
+					}
+				}
+				if used > l.MaxGPUs {
+					return
+				}
 			}
 			if !found || v.cost < best.cost || (v.cost == best.cost && (total < bestT || (total == bestT && v.allocs < best.allocs))) {
 				best, bestT, found = v, total, true
@@ -156,6 +167,7 @@ func checkPlacement(t *testing.T, c *Catalog, req Request, p *Placement) value {
 	if !spreadOK(&n, byCloud, total) {
 		t.Fatalf("spread violated: %v of %d", byCloud, total)
 	}
+	checkLimits(t, c, p)
 	if usdToMicros(p.TotalHourlyUSD) != v.cost {
 		t.Fatalf("total hourly %v, allocations sum to %d micro-USD", p.TotalHourlyUSD, v.cost)
 	}

@@ -37,6 +37,10 @@ type Request struct {
 	// MaxPricePerGPUHour rejects offers above this USD price per GPU-hour;
 	// 0 for no cap.
 	MaxPricePerGPUHour float64 `json:"max_price_per_gpu_hour,omitempty"`
+	// MinSpotScore rejects spot offers whose known spot placement score
+	// (Offer.SpotScore, 1 to 10) is below it; offers with an unknown score
+	// and on-demand offers are kept. 0 for none.
+	MinSpotScore int `json:"min_spot_score,omitempty"`
 	// Spread rules how the GPUs are shared between clouds.
 	Spread Spread `json:"spread"`
 	// Gang puts every node in one region, and in one zone where the cloud
@@ -163,6 +167,9 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 	n.CapacityTypes = slices.Compact(n.CapacityTypes)
 	if r.MaxPricePerGPUHour < 0 || math.IsNaN(r.MaxPricePerGPUHour) || math.IsInf(r.MaxPricePerGPUHour, 0) {
 		return n, &RequestError{Field: "max_price_per_gpu_hour", Message: fmt.Sprintf("must be 0 (no cap) or a positive USD price, got %v", r.MaxPricePerGPUHour)}
+	}
+	if r.MinSpotScore < 0 || r.MinSpotScore > 10 {
+		return n, &RequestError{Field: "min_spot_score", Message: fmt.Sprintf("must be 0 (no minimum) or a spot placement score from 1 to 10, got %d", r.MinSpotScore)}
 	}
 	if s := r.Spread.MaxShare; s < 0 || s > 1 || math.IsNaN(s) {
 		return n, &RequestError{Field: "spread.max_share", Message: fmt.Sprintf("must be in (0, 1], got %v", s)}

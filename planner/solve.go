@@ -14,7 +14,12 @@ type solution struct {
 
 // solve finds the best solution over the eligible offers (indices into
 // c.Offers); ok is false when none satisfies the request.
+//
+// Limits of the catalog that bind on the eligible offers are kept exactly
+// (see quotas.tableFor); when two of them cross, ok is false (Plan checks
+// for that first and says so).
 func solve(c *Catalog, req *Request, eligible []int) (solution, bool) {
+	q := newQuotas(c)
 	items := make([]item, len(eligible))
 	for i, idx := range eligible {
 		o := &c.Offers[idx]
@@ -22,18 +27,19 @@ func solve(c *Catalog, req *Request, eligible []int) (solution, bool) {
 	}
 	switch {
 	case req.Gang:
-		return solveGang(c, req.GPUs, items)
+		return solveGang(c, q, req.GPUs, items)
 	case !req.Spread.active():
-		return solveSingle(req.GPUs, items)
+		return solveSingle(q, req.GPUs, items)
 	default:
-		return solveSpread(c, req, items)
+		return solveSpread(c, q, req, items)
 	}
 }
 
 // singleLimit is the largest total worth considering when nothing but the
 // GPU count constrains the total: with G or more GPUs and a node of at most
 // maxSize GPUs, G+maxSize-1 GPUs always suffice, since dropping any node
-// from a larger solution keeps at least G GPUs and costs less.
+// from a larger solution keeps at least G GPUs and costs less (and keeps
+// every limit, which only bounds from above).
 func singleLimit(gpus int, items []item) int {
 	maxSize, avail := 0, 0
 	for _, it := range items {
@@ -43,12 +49,15 @@ func singleLimit(gpus int, items []item) int {
 	return min(gpus+maxSize-1, avail)
 }
 
-func solveSingle(gpus int, items []item) (solution, bool) {
+func solveSingle(q *quotas, gpus int, items []item) (solution, bool) {
 	limit := singleLimit(gpus, items)
 	if limit < gpus {
 		return solution{}, false
 	}
-	t := buildTable(items, limit)
+	t, ok := q.tableAtLeast(items, limit, gpus)
+	if !ok {
+		return solution{}, false
+	}
 	g, v, ok := t.best(gpus)
 	if !ok {
 		return solution{}, false
@@ -61,7 +70,7 @@ func solveSingle(gpus int, items []item) (solution, bool) {
 // solveGang solves each zone (region, for clouds without zones) on its own
 // and keeps the best: value, then fewer GPUs, then the zone that comes first
 // (cloud, region, zone).
-func solveGang(c *Catalog, gpus int, items []item) (solution, bool) {
+func solveGang(c *Catalog, q *quotas, gpus int, items []item) (solution, bool) {
 	bySite := map[[3]string][]item{}
 	for _, it := range items {
 		o := &c.Offers[it.offer]
@@ -85,7 +94,7 @@ func solveGang(c *Catalog, gpus int, items []item) (solution, bool) {
 	var best solution
 	found := false
 	for _, k := range keys {
-		s, ok := solveSingle(gpus, bySite[k])
+		s, ok := solveSingle(q, gpus, bySite[k])
 		if !ok {
 			continue
 		}
@@ -137,7 +146,7 @@ func shareCap(total int, sharePPM int64) int {
 // soon as a lower bound for T (a fractional fill of the cheapest clouds up
 // to their share) reaches the best cost found, which no larger total can
 // beat since that bound never decreases with T.
-func solveSpread(c *Catalog, req *Request, items []item) (solution, bool) {
+func solveSpread(c *Catalog, q *quotas, req *Request, items []item) (solution, bool) {
 	gpus, k, share := req.GPUs, req.Spread.minClouds(), req.Spread.sharePPM()
 	byCloud := map[string][]item{}
 	for _, it := range items {
@@ -155,6 +164,9 @@ func solveSpread(c *Catalog, req *Request, items []item) (solution, bool) {
 			g.avail = addGPUs(g.avail, it.capGPUs())
 			g.rate = min(g.rate, float64(it.price)/float64(it.size))
 			maxSize = max(maxSize, it.size)
+		}
+		if q != nil {
+			g.avail = q.avail(its)
 		}
 		if g.avail == unlimitedGPUs {
 			unlimitedClouds++
@@ -187,8 +199,13 @@ func solveSpread(c *Catalog, req *Request, items []item) (solution, bool) {
 	limit := min(ceiling, gpus+maxSize*(k+perCloud))
 	for {
 		for _, g := range groups {
-			g.t = buildTable(g.items, min(limit, g.avail))
-			g.segs = segmentsOf(g.t.items)
+			var ok bool
+			if g.t, ok = q.tableFor(g.items, min(limit, g.avail)); !ok {
+				return solution{}, false
+			}
+			if g.segs = g.t.segs; g.segs == nil {
+				g.segs = segmentsOf(g.t.items)
+			}
 		}
 		s := &spreadSearch{groups: groups, k: k, share: share}
 		done := s.run(gpus, limit)

@@ -56,6 +56,18 @@ type table struct {
 	used  [][]int32 // used[k][g]: nodes of items[k] in the best way to reach g with items[0..k]
 	avail int       // GPUs obtainable from the group, or unlimitedGPUs
 	rate  float64   // lowest price per GPU among the items (micro-USD), a linear lower bound
+
+	// A table built under limits (see convolve) combines two tables over
+	// disjoint items: split[g] GPUs of the best way to reach g come from
+	// right, the rest from left; used is then nil.
+	left, right *table
+	split       []int32
+	// segs, when set, replace segmentsOf(items) in the spread search's
+	// lower bound (see limitNode.segments).
+	segs []segment
+	// keys are the values packed (see table.packed); a convolved table
+	// holds only these until materialize fills f.
+	keys []int64
 }
 
 // pruneItems keeps, for each node size, only the cheapest items whose nodes
@@ -151,6 +163,14 @@ func buildTable(all []item, limit int) *table {
 // nodes reconstructs the nodes per item of the best way to reach exactly g
 // GPUs, adding them to out (offer index → nodes).
 func (t *table) nodes(g int, out map[int]int) {
+	if t.left != nil {
+		if x := int(t.split[g]); x > 0 {
+			t.right.nodes(x, out)
+			g -= x
+		}
+		t.left.nodes(g, out)
+		return
+	}
 	for k := len(t.items) - 1; k >= 0; k-- {
 		n := int(t.used[k][g])
 		if n > 0 {
