@@ -383,7 +383,7 @@ func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Er
 	}
 	upper := strings.ToUpper(msg)
 	switch {
-	case has("zoneresourcepoolexhausted", "zoneresourcepoolexhaustedwithdetails", "gcestockout", "stockout", "resourceexhausted") ||
+	case has("zoneresourcepoolexhausted", "zoneresourcepoolexhaustedwithdetails", "gcestockout", "stockout") ||
 		strings.Contains(upper, "ZONE_RESOURCE_POOL_EXHAUSTED") || strings.Contains(upper, "STOCKOUT"):
 		e.Kind = cloud.KindCapacity
 	case has("ratelimitexceeded", "userratelimitexceeded", "ratelimitexceededpermin") || status == 429:
@@ -444,7 +444,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 		// Not made by gpufleet: its subnetworks must lie in the block.
 		block := netip.MustParsePrefix(spec.CIDR)
 		for _, s := range existing {
-			if p, err := netip.ParsePrefix(s.GetIpCidrRange()); err != nil || !block.Contains(p.Addr()) {
+			if p, err := netip.ParsePrefix(s.GetIpCidrRange()); err != nil || p.Bits() < block.Bits() || !block.Contains(p.Addr()) {
 				return cloud.Network{}, conflictf(op, "network %s exists and its subnetwork %s (%s) lies outside %s: use another name or delete the network",
 					spec.Name, s.GetName(), s.GetIpCidrRange(), spec.CIDR)
 			}

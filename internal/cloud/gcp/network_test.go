@@ -122,8 +122,28 @@ func TestEnsureNetworkConflicts(t *testing.T) {
 			}
 		})
 	}
+	// A network made elsewhere (no CIDR in its description) is adopted only
+	// when its subnetworks lie in the block.
+	c := try(w.b.compute(ctx)).must(t)
+	op := try(c.networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: netProject, NetworkResource: &computepb.Network{
+		Name: proto.String("foreign"), AutoCreateSubnetworks: proto.Bool(false)}})).must(t)
+	if err := w.b.waitOp(ctx, op, "InsertNetwork"); err != nil {
+		t.Fatal(err)
+	}
+	op = try(c.subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{Project: netProject, Region: netRegion, SubnetworkResource: &computepb.Subnetwork{
+		Name: proto.String("foreign-x"), Network: proto.String("global/networks/foreign"), IpCidrRange: proto.String("192.168.0.0/24")}})).must(t)
+	if err := w.b.waitOp(ctx, op, "InsertSubnetwork"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.b.EnsureNetwork(ctx, siteSpec("foreign", "10.50.0.0/16", map[string]string{"europe-west4-a": "10.50.0.0/20"}))
+	wantKind(t, err, cloud.KindConflict)
+	_, err = w.b.EnsureNetwork(ctx, siteSpec("foreign", "192.168.0.0/16", map[string]string{"europe-west4-a": "192.168.16.0/20"}))
+	if err != nil {
+		t.Fatalf("adopting a network whose subnetworks are in the block: %v", err)
+	}
+
 	// A subnetwork range overlapping another zone's is the API's 400.
-	_, err := w.b.EnsureNetwork(ctx, siteSpec("site", "10.10.0.0/16", map[string]string{"europe-west4-a": "10.10.0.0/20", "europe-west4-c": "10.10.8.0/21"}))
+	_, err = w.b.EnsureNetwork(ctx, siteSpec("site", "10.10.0.0/16", map[string]string{"europe-west4-a": "10.10.0.0/20", "europe-west4-c": "10.10.8.0/21"}))
 	wantKind(t, err, cloud.KindInvalid)
 }
 

@@ -510,3 +510,40 @@ func TestOperationWaitOnRealClock(t *testing.T) {
 		t.Fatalf("unknown collection: %d", resp.StatusCode)
 	}
 }
+
+func TestStateFileServesAnyPort(t *testing.T) {
+	file := t.TempDir() + "/world.json"
+	serve := func() (*httptest.Server, *compute.NetworksClient, *compute.GlobalOperationsClient) {
+		e, err := cloudsim.New(cloudsim.Config{StateFile: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(New(e, Options{OperationTime: -1}))
+		t.Cleanup(srv.Close)
+		opts := []option.ClientOption{option.WithEndpoint(srv.URL), option.WithoutAuthentication()}
+		nets, err := compute.NewNetworksRESTClient(context.Background(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := compute.NewGlobalOperationsRESTClient(context.Background(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv, nets, ops
+	}
+	ctx := context.Background()
+	_, nets1, _ := serve()
+	op, err := nets1.Insert(ctx, &computepb.InsertNetworkRequest{Project: "p", NetworkResource: &computepb.Network{Name: proto.String("n")}})
+	if err != nil || !op.Done() {
+		t.Fatalf("an operation with no time is DONE at once: %v %v", err, op.Proto().GetStatus())
+	}
+	srv2, nets2, ops2 := serve() // another process on the same state file
+	n, err := nets2.Get(ctx, &computepb.GetNetworkRequest{Project: "p", Network: "n"})
+	if err != nil || n.GetSelfLink() != srv2.URL+"/compute/v1/projects/p/global/networks/n" {
+		t.Fatalf("read from another front end: %v %s", err, n.GetSelfLink())
+	}
+	got, err := ops2.Get(ctx, &computepb.GetGlobalOperationRequest{Project: "p", Operation: op.Name()})
+	if err != nil || got.GetStatus() != computepb.Operation_DONE || got.GetTargetLink() != n.GetSelfLink() {
+		t.Fatalf("operation from another front end: %v %v", err, got)
+	}
+}
