@@ -59,6 +59,8 @@ type AzureAvailability struct {
 	Parallel int
 }
 
+var _ AvailabilitySource = (*AzureAvailability)(nil)
+
 // Cloud is "azure".
 func (a *AzureAvailability) Cloud() string { return "azure" }
 

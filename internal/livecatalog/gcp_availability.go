@@ -53,6 +53,8 @@ type GCPAvailability struct {
 	Parallel int
 }
 
+var _ AvailabilitySource = (*GCPAvailability)(nil)
+
 // Cloud is "gcp".
 func (g *GCPAvailability) Cloud() string { return "gcp" }
 
@@ -76,7 +78,8 @@ type gcpType struct {
 }
 
 // Availability fetches offered zones and quotas. instanceTypes narrows the
-// catalog's GCP instance types (all of them when empty).
+// catalog's GCP instance types (all of them when empty); types the catalog
+// does not have are ignored (their GPU model is unknown).
 func (g *GCPAvailability) Availability(ctx context.Context, instanceTypes []string) (Availability, error) {
 	if g.Project == "" {
 		return Availability{}, errors.New("gcp availability: a project is required")

@@ -51,6 +51,8 @@ type GCPBilling struct {
 	Retry GCPRetry
 }
 
+var _ PriceSource = (*GCPBilling)(nil)
+
 // Cloud is "gcp".
 func (g *GCPBilling) Cloud() string { return "gcp" }
 
@@ -87,7 +89,7 @@ func (g *GCPBilling) Prices(ctx context.Context) ([]Price, error) {
 	pageSize := cmp.Or(g.PageSize, 5000)
 	maxPages := cmp.Or(g.MaxPages, 1000)
 	rates := map[gcpRateKey]float64{}
-	token := ""
+	token, listed := "", 0
 	for page := 1; ; page++ {
 		if page > maxPages {
 			return nil, fmt.Errorf("cloudbilling services.skus.list: more than %d pages", maxPages)
@@ -105,11 +107,27 @@ func (g *GCPBilling) Prices(ctx context.Context) ([]Price, error) {
 		for _, s := range resp.Skus {
 			addGCPRates(rates, s)
 		}
+		listed += len(resp.Skus)
 		if token = resp.NextPageToken; token == "" {
 			break
 		}
 	}
+	if len(rates) == 0 {
+		// Not one GPU, core or RAM SKU: the catalog answered something
+		// else than Compute Engine's list prices; say so rather than
+		// silently keep every catalog price.
+		return nil, fmt.Errorf("cloudbilling services.skus.list: none of %d SKUs is a GPU, core or RAM SKU of %s", listed, gcpFamilyNames())
+	}
 	return gcpPrices(g.catalog(), g.Regions, rates), nil
+}
+
+// gcpFamilyNames lists the priced families for messages.
+func gcpFamilyNames() string {
+	names := make([]string, len(gcpBillingFamilies))
+	for i, f := range gcpBillingFamilies {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // addGCPRates records the unit price of a SKU of a known family in each of

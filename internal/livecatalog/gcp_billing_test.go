@@ -247,6 +247,26 @@ func TestGCPBillingFaults(t *testing.T) {
 	}
 }
 
+// TestGCPBillingNoKnownSkus: a catalog without a single SKU of a known
+// family is an error (and so a Refresh warning), not an empty success.
+func TestGCPBillingNoKnownSkus(t *testing.T) {
+	var azure []planner.Offer
+	for _, o := range planner.Embedded().Offers {
+		if o.Cloud == "azure" {
+			azure = append(azure, o)
+		}
+	}
+	cat, err := planner.NewCatalog(azure, planner.EmbeddedRegions(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newGCPBilling(t, &pricefront.GCP{Catalog: cat})
+	src.Catalog = planner.Embedded()
+	if _, err := src.Prices(context.Background()); err == nil || !strings.Contains(err.Error(), "none of 7 SKUs is a GPU, core or RAM SKU of A3 High, A3 Mega, A2, A2 Ultra, G2") {
+		t.Fatalf("error %v", err)
+	}
+}
+
 func TestGCPBillingRegionsAndCacheKey(t *testing.T) {
 	sim := &pricefront.GCP{Catalog: planner.Embedded()}
 	src := newGCPBilling(t, sim)
