@@ -653,10 +653,13 @@ func classify(op string, err error) error {
 		strings.HasSuffix(code, "NotFoundException"):
 		e.Kind = cloud.KindNotFound
 	case code == "ResourceInUseException" || code == "EntityAlreadyExists" || strings.HasSuffix(code, "AlreadyExistsException") ||
-		code == "DeleteConflict":
+		code == "DeleteConflict" || code == "DependencyViolation" || code == "IncorrectState" || code == "InvalidStateTransition" ||
+		code == "RouteAlreadyExists" || code == "VpcPeeringConnectionAlreadyExists" || code == "VpnGatewayAttachmentLimitExceeded" ||
+		strings.HasSuffix(code, ".Duplicate") || strings.HasSuffix(code, ".Conflict") || strings.HasSuffix(code, ".NotAttached"):
 		e.Kind = cloud.KindConflict
 	case code == "InvalidParameterException" || code == "InvalidRequestException" || code == "ValidationError" ||
-		strings.HasPrefix(code, "InvalidParameter") || code == "MissingParameter":
+		strings.HasPrefix(code, "InvalidParameter") || code == "MissingParameter" || strings.HasSuffix(code, ".Malformed") ||
+		strings.HasSuffix(code, ".Range"):
 		e.Kind = cloud.KindInvalid
 	case code == "ThrottlingException" || code == "Throttling" || code == "TooManyRequestsException" ||
 		code == "RequestLimitExceeded" || code == "RequestThrottled":
@@ -666,7 +669,7 @@ func classify(op string, err error) error {
 		e.Kind = cloud.KindTransient
 	case code == "UnsupportedAvailabilityZoneException" || code == "InsufficientInstanceCapacity":
 		e.Kind = cloud.KindCapacity
-	case code == "InstanceLimitExceeded" || code == "VcpuLimitExceeded" || code == "LimitExceeded" || code == "ResourceLimitExceededException":
+	case strings.HasSuffix(code, "LimitExceeded") || code == "ResourceLimitExceededException":
 		e.Kind = cloud.KindQuota
 	}
 	return e

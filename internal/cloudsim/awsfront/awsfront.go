@@ -26,6 +26,9 @@
 //     assume_role_policy, path, description, created); each attached
 //     managed policy is an object of kind "RolePolicyAttachment" named
 //     RoleName|PolicyArn.
+//   - EC2 networking (VPCs, subnets, security groups, route tables, VPN
+//     gateways, customer gateways, VPN connections, VPC peering
+//     connections, CreateTags) is described in network.go.
 //
 // As on AWS, a create of an existing name fails (EKS ResourceInUseException
 // 409, EC2 InvalidLaunchTemplateName.AlreadyExistsException, IAM

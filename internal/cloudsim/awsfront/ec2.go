@@ -16,6 +16,7 @@ import (
 
 const ec2NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 
+// ec2Actions are the EC2 actions served (network.go adds its own).
 var ec2Actions = map[string]bool{
 	"CreateLaunchTemplate": true, "DescribeLaunchTemplates": true, "DeleteLaunchTemplate": true,
 	"DescribeLaunchTemplateVersions": true,
@@ -196,6 +197,10 @@ func (s *server) serveEC2(w http.ResponseWriter, r *http.Request, region string)
 	case "DeleteLaunchTemplate":
 		v, err = s.deleteLaunchTemplate(r, region, reqID)
 	default:
+		if h := networkActions[action]; h != nil { // network.go
+			v, err = s.serveNetwork(h, r, region, reqID)
+			break
+		}
 		err = &ec2Err{400, "InvalidAction", fmt.Sprintf("The action %s is not valid for this web service.", action)}
 	}
 	if err != nil {
