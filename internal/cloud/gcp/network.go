@@ -42,6 +42,12 @@ package gcp
 // A peering is a network peering named spec.Name on both networks
 // (exchangeSubnetRoutes), active when both sides are ACTIVE.
 //
+// Tags become labels (sanitised) where GCE has them: HA VPN gateways,
+// external VPN gateways and tunnels; networks, subnetworks, firewall rules
+// and routers have none. VPNConnectionSpec.PeerCIDRs are not used: the
+// Cloud Router learns the peer's ranges over BGP (advertiseMode DEFAULT
+// advertises the site's subnetworks).
+//
 // Every call that returns an operation is waited for, polling it every
 // Config.Poll up to Config.Timeout; an operation that ends with an error
 // is classified from its error codes (QUOTA_EXCEEDED, ...).
@@ -90,6 +96,8 @@ type computeClients struct {
 
 	// routerLocks serialise edits of one router ("region/name").
 	routerLocks sync.Map
+	// closers are the clients created, to close them.
+	closers []interface{ Close() error }
 }
 
 // computeRegistry holds each Backend's clients without a field on Backend:
@@ -128,22 +136,28 @@ func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 	ctx = context.WithoutCancel(ctx)
 	c := &computeClients{}
 	var errs []error
-	add := func(err error) { errs = append(errs, err) }
+	add := func(cl interface{ Close() error }, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		c.closers = append(c.closers, cl)
+	}
 	var err error
 	c.networks, err = compute.NewNetworksRESTClient(ctx, opts...)
-	add(err)
+	add(c.networks, err)
 	c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...)
-	add(err)
+	add(c.subnetworks, err)
 	c.firewalls, err = compute.NewFirewallsRESTClient(ctx, opts...)
-	add(err)
+	add(c.firewalls, err)
 	c.vpnGateways, err = compute.NewVpnGatewaysRESTClient(ctx, opts...)
-	add(err)
+	add(c.vpnGateways, err)
 	c.externalVpnGateways, err = compute.NewExternalVpnGatewaysRESTClient(ctx, opts...)
-	add(err)
+	add(c.externalVpnGateways, err)
 	c.vpnTunnels, err = compute.NewVpnTunnelsRESTClient(ctx, opts...)
-	add(err)
+	add(c.vpnTunnels, err)
 	c.routers, err = compute.NewRoutersRESTClient(ctx, opts...)
-	add(err)
+	add(c.routers, err)
 	if err := errors.Join(errs...); err != nil {
 		c.close()
 		return nil, fmt.Errorf("gcp: connecting to Compute Engine: %w", err)
@@ -164,33 +178,9 @@ func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 }
 
 func (c *computeClients) close() {
-	for _, cl := range []interface{ Close() error }{c.networks, c.subnetworks, c.firewalls, c.vpnGateways,
-		c.externalVpnGateways, c.vpnTunnels, c.routers} {
-		if cl != nil && !isNilClient(cl) {
-			_ = cl.Close()
-		}
+	for _, cl := range c.closers {
+		_ = cl.Close()
 	}
-}
-
-// isNilClient reports a typed nil client in the interface.
-func isNilClient(cl interface{ Close() error }) bool {
-	switch v := cl.(type) {
-	case *compute.NetworksClient:
-		return v == nil
-	case *compute.SubnetworksClient:
-		return v == nil
-	case *compute.FirewallsClient:
-		return v == nil
-	case *compute.VpnGatewaysClient:
-		return v == nil
-	case *compute.ExternalVpnGatewaysClient:
-		return v == nil
-	case *compute.VpnTunnelsClient:
-		return v == nil
-	case *compute.RoutersClient:
-		return v == nil
-	}
-	return false
 }
 
 // lockRouter serialises edits of one router; the returned func unlocks.
