@@ -762,3 +762,8 @@ func (e *Engine) LookupPool(cl, region, cluster, name string) (Pool, bool) {
 	}
 	return *p, true
 }
+
+// Durations are how long the engine's operations take; front ends derive
+// the times of what they model themselves (network gateways, operations)
+// from them, so that a scaled engine scales everything.
+func (e *Engine) Durations() Durations { return e.durations }

@@ -118,18 +118,13 @@ type networkTimes struct {
 	Gateway, Attachment, Connection time.Duration
 }
 
-// defaultNetworkTimes are cloudsim.DefaultDurations' PoolCreate for
-// gateways and connections and PoolUpdate for attachments. The engine does
-// not tell its front ends the Durations it was given, so a scaled engine
-// (GPUFLEET_SIM_TIME_SCALE) does not scale these.
-var defaultNetworkTimes = networkTimes{
-	Gateway:    cloudsim.DefaultDurations.PoolCreate,
-	Attachment: cloudsim.DefaultDurations.PoolUpdate,
-	Connection: cloudsim.DefaultDurations.PoolCreate,
+// times are the engine's PoolCreate for gateways and connections and
+// PoolUpdate for attachments, so that a scaled engine
+// (GPUFLEET_SIM_TIME_SCALE) scales them too.
+func (s *server) times() networkTimes {
+	d := s.e.Durations()
+	return networkTimes{Gateway: d.PoolCreate, Attachment: d.PoolUpdate, Connection: d.PoolCreate}
 }
-
-// times are the server's network times.
-func (s *server) times() networkTimes { return defaultNetworkTimes }
 
 // peeringExpiry is how long a peering request waits for its acceptance.
 const peeringExpiry = 7 * 24 * time.Hour

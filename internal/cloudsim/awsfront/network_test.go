@@ -358,14 +358,14 @@ func (ev *env) vpnSetup(t *testing.T) vpnSetup {
 	if apiCode(err) != "IncorrectState" {
 		t.Fatalf("attach while pending: %v", err)
 	}
-	ev.clock.Advance(defaultNetworkTimes.Gateway)
+	ev.clock.Advance(testDurations.PoolCreate)
 	att := must[*ec2.AttachVpnGatewayOutput](t)(ev.ec2.AttachVpnGateway(ctx, &ec2.AttachVpnGatewayInput{VpcId: aws.String(v.vpc), VpnGatewayId: aws.String(v.vgw)}))
 	if aws.ToString(att.VpcAttachment.VpcId) != v.vpc || att.VpcAttachment.State != ec2types.AttachmentStatusAttaching {
 		t.Fatalf("attach: %+v", att.VpcAttachment)
 	}
 	must[*ec2.EnableVgwRoutePropagationOutput](t)(ev.ec2.EnableVgwRoutePropagation(ctx, &ec2.EnableVgwRoutePropagationInput{
 		GatewayId: aws.String(v.vgw), RouteTableId: aws.String(v.rtb)}))
-	ev.clock.Advance(defaultNetworkTimes.Attachment)
+	ev.clock.Advance(testDurations.PoolUpdate)
 	gws := must[*ec2.DescribeVpnGatewaysOutput](t)(ev.ec2.DescribeVpnGateways(ctx, &ec2.DescribeVpnGatewaysInput{
 		Filters: []ec2types.Filter{ec2Filter("attachment.vpc-id", v.vpc), ec2Filter("attachment.state", "attached")}})).VpnGateways
 	if len(gws) != 1 || gws[0].State != ec2types.VpnStateAvailable || len(gws[0].VpcAttachments) != 1 {
@@ -443,7 +443,7 @@ func TestVpnConnection(t *testing.T) {
 		t.Fatalf("inside CIDR reuse: %v", err)
 	}
 
-	ev.clock.Advance(defaultNetworkTimes.Connection)
+	ev.clock.Advance(testDurations.PoolCreate)
 	describe := func() ec2types.VpnConnection {
 		d := must[*ec2.DescribeVpnConnectionsOutput](t)(ev.ec2.DescribeVpnConnections(ctx, &ec2.DescribeVpnConnectionsInput{
 			Filters: []ec2types.Filter{ec2Filter("tag:Name", "to-peer"), ec2Filter("state", "pending", "available")}}))
