@@ -48,12 +48,17 @@ type Config struct {
 	SystemVMSize string
 }
 
-// Backend implements cloud.Backend on AKS.
+// Backend implements cloud.Backend on AKS, and cloud.NetworkBackend (see
+// network.go).
 type Backend struct {
 	cfg      Config
+	cred     azcore.TokenCredential
+	opts     arm.ClientOptions
 	groups   *armresources.ResourceGroupsClient
 	clusters *armcontainerservice.ManagedClustersClient
 	pools    *armcontainerservice.AgentPoolsClient
+	// net holds the armnetwork clients, created on first use.
+	net netClients
 }
 
 var _ cloud.Backend = (*Backend)(nil)
@@ -88,7 +93,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.HTTPClient != nil {
 		opts.Transport = cfg.HTTPClient
 	}
-	b := &Backend{cfg: cfg}
+	b := &Backend{cfg: cfg, cred: cred, opts: opts}
 	var err error
 	if b.groups, err = armresources.NewResourceGroupsClient(cfg.SubscriptionID, cred, &opts); err != nil {
 		return nil, err
@@ -384,6 +389,10 @@ func classify(op string, err error) error {
 	}
 	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: re.ErrorCode, Message: responseMessage(re)}
 	code := strings.ToLower(re.ErrorCode)
+	if k, ok := networkKind(code); ok {
+		e.Kind = k
+		return e
+	}
 	switch {
 	case slices.Contains([]string{"allocationfailed", "zonalallocationfailed", "overconstrainedallocationrequest",
 		"overconstrainedzonalallocationrequest", "skunotavailable"}, code):

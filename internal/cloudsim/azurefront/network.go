@@ -30,7 +30,7 @@ package azurefront
 // "rg/name" (children "rg/vnet/name"), with attrs rg (lower case) and
 // location: these are what leak checks see. What Azure reports about a
 // resource is kept in a bookkeeping object of kind "<Kind>Meta" with the
-// same name (attrs rg and json). PUT and DELETE are serialised.
+// same name (attrs rg and json). Network requests are serialised.
 //
 // Long-running operations: a PUT answers 201 (new) or 200 with
 // provisioningState "Updating" and an Azure-AsyncOperation header
@@ -87,7 +87,9 @@ package azurefront
 //     configurations (400 InvalidCustomBgpIpAddress). The default BGP
 //     address of IP configuration i is GatewaySubnet's address 4+i;
 //     tunnelIpAddresses are the public IP addresses. Deleting a gateway
-//     that connections use is 409 InUseVirtualNetworkGatewayCannotBeDeleted.
+//     that connections use is 409 InUseVirtualNetworkGatewayCannotBeDeleted;
+//     a PUT while the gateway is still Updating is 409
+//     AnotherOperationInProgress.
 //   - Local network gateways: gatewayIpAddress (an IPv4 address, 400
 //     InvalidRequestFormat otherwise), localNetworkAddressSpace, bgpSettings
 //     asn and bgpPeeringAddress. Deleting one that a connection uses is 409
@@ -452,8 +454,12 @@ func isNetworkPath(q *req) bool {
 		(q.seg(2, "resourcegroups") && q.seg(4, "providers") && q.seg(5, "Microsoft.Network"))
 }
 
-// serveNetwork dispatches Microsoft.Network requests.
+// serveNetwork dispatches Microsoft.Network requests. They are
+// serialised: a record is replaced by a delete and a put, which a
+// concurrent read must not see half done.
 func (s *server) serveNetwork(q *req) (reply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n, m, segs := len(q.segs), q.r.Method, q.segs
 	if q.seg(2, "providers") {
 		switch {
@@ -514,12 +520,8 @@ func (s *server) serveNetResource(q *req, k netKind, rg, vnet, name string) (rep
 		}
 		return reply{status: http.StatusOK, body: s.renderNet(q, w, r)}, nil
 	case http.MethodPut:
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		return s.putNet(q, k, rg, vnet, name)
 	case http.MethodDelete:
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		w := s.netWorld(q.sub)
 		r, ok := w.get(k.kind, key)
 		if !ok {
@@ -570,6 +572,10 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 				name, old.Location, rgName, r.Location)
 		}
 		r.Tags = body.Tags
+	}
+	if existed && k.kind == kindGateway && s.now().Before(old.ReadyAt) {
+		return reply{}, newErr(409, "AnotherOperationInProgress",
+			"Another operation on this or dependent resource is in progress: virtual network gateway %s is still being updated; retry when its provisioningState is Succeeded.", old.Name)
 	}
 	var after func() error
 	var err error

@@ -510,6 +510,11 @@ func TestNetworkGatewayTakesLonger(t *testing.T) {
 	if v, g := states(); v != armnetwork.ProvisioningStateUpdating || g != armnetwork.ProvisioningStateUpdating {
 		t.Fatalf("at once: %s %s", v, g)
 	}
+	// Azure refuses another PUT until the gateway is done.
+	_, err = ev.gws.BeginCreateOrUpdate(ctx, "rg", "gw", ev.gatewaySpec("rg", "gw", "vnet", 65010, []string{"169.254.21.9"}, nil), nil)
+	if re := respErr(t, err); re.StatusCode != 409 || re.ErrorCode != "AnotherOperationInProgress" {
+		t.Fatalf("PUT while updating: %v", err)
+	}
 	clock.Advance(fastNet.Resource)
 	if v, g := states(); v != armnetwork.ProvisioningStateSucceeded || g != armnetwork.ProvisioningStateUpdating {
 		t.Fatalf("after the resource duration: %s %s", v, g)
