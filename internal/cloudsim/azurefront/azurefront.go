@@ -159,8 +159,8 @@ type Options struct {
 	// SubscriptionID is the accepted subscription (others are 404
 	// SubscriptionNotFound); any when empty.
 	SubscriptionID string
-	// Network are how long Microsoft.Network operations take;
-	// DefaultNetworkDurations when zero.
+	// Network are how long Microsoft.Network operations take; when zero,
+	// NetworkDurationsFor the engine's durations.
 	Network NetworkDurations
 }
 

@@ -37,7 +37,9 @@ package azurefront
 // (.../providers/Microsoft.Network/locations/{loc}/operations/{id}); the
 // resource turns "Succeeded" once the engine clock has passed
 // Options.Network.Resource after the PUT (Options.Network.Gateway for
-// virtual network gateways, which take 30-45 minutes on Azure). A PUT
+// virtual network gateways, which take 30-45 minutes on Azure; both
+// NetworkDurationsFor the engine's durations when Options.Network is
+// zero). A PUT
 // that changes nothing goes through Updating too, as on Azure. PUT
 // operations are recorded in bookkeeping objects of kind
 // "NetworkOperation" (attrs rg, kind, key, location, start), which go
@@ -159,9 +161,14 @@ type NetworkDurations struct {
 	Gateway time.Duration
 }
 
-// DefaultNetworkDurations keep the proportions of Azure next to
-// cloudsim.DefaultDurations (a gateway takes a few times a cluster).
-var DefaultNetworkDurations = NetworkDurations{Resource: 500 * time.Millisecond, Gateway: 6 * time.Second}
+// NetworkDurationsFor derives the Microsoft.Network times from the
+// engine's, keeping Azure's proportions: half a pool update for most
+// resources, twice a cluster creation for gateways (with
+// cloudsim.DefaultDurations: 500 ms and 6 s). A scaled engine
+// (GPUFLEET_SIM_TIME_SCALE) scales them too.
+func NetworkDurationsFor(d cloudsim.Durations) NetworkDurations {
+	return NetworkDurations{Resource: d.PoolUpdate / 2, Gateway: 2 * d.ClusterCreate}
+}
 
 // Engine object kinds of Microsoft.Network resources.
 const (
@@ -435,7 +442,7 @@ func (s *server) dropNet(w *netWorld, r netRecord) error {
 func (s *server) netDuration(kind string) time.Duration {
 	d := s.opts.Network
 	if d == (NetworkDurations{}) {
-		d = DefaultNetworkDurations
+		d = NetworkDurationsFor(s.e.Durations())
 	}
 	if kind == kindGateway {
 		return d.Gateway

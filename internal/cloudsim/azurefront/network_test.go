@@ -592,3 +592,22 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 		t.Fatalf("vnet of the faulted create: %v", err)
 	}
 }
+
+func TestNetworkDurationsFollowTheEngine(t *testing.T) {
+	for _, tt := range []struct {
+		engine            cloudsim.Durations
+		resource, gateway time.Duration
+	}{
+		{cloudsim.DefaultDurations, 500 * time.Millisecond, 6 * time.Second},
+		{fast, 15 * time.Millisecond, 60 * time.Millisecond},
+	} {
+		e, err := cloudsim.New(cloudsim.Config{Durations: tt.engine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := New(e, Options{}).(*server)
+		if r, g := s.netDuration(kindVNet), s.netDuration(kindGateway); r != tt.resource || g != tt.gateway {
+			t.Errorf("engine %+v: resource %s gateway %s, want %s %s", tt.engine, r, g, tt.resource, tt.gateway)
+		}
+	}
+}
