@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -446,4 +447,31 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// WaitEstablished observes the mesh every poll until every link is
+// established or timeout passes (tunnels come up once both sides are
+// configured: a minute or two on the real clouds). It returns the last
+// observation; links not yet up are reported by the caller, not as an
+// error.
+func WaitEstablished(ctx context.Context, b Backends, plan Plan, poll, timeout time.Duration) (State, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := Observe(ctx, b, plan)
+		if err != nil {
+			return st, err
+		}
+		pending := false
+		for _, l := range plan.Links {
+			if !st.Links[l.Key()].Established(l.Kind) {
+				pending = true
+			}
+		}
+		if !pending || time.Now().After(deadline) {
+			return st, nil
+		}
+		if err := cloud.Sleep(ctx, poll); err != nil {
+			return st, err
+		}
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -46,13 +47,13 @@ type backends struct {
 	enabled []string
 	catalog *planner.Catalog
 
-	once    sync.Once
-	err     error
-	byName  map[string]cloud.Backend
+	once   sync.Once
+	err    error
+	byName map[string]cloud.Backend
 	// networks are the backends' network halves, by cloud.
 	networks map[string]cloud.NetworkBackend
-	engine  *cloudsim.Engine
-	metrics cloud.Metrics
+	engine   *cloudsim.Engine
+	metrics  cloud.Metrics
 }
 
 // logMetrics reports the cloud calls made so far (calls, errors by kind,
@@ -93,6 +94,15 @@ func (b *backends) network(ctx context.Context, cl string) (cloud.NetworkBackend
 		return nil, fmt.Errorf("the %s backend cannot build networks", cl)
 	}
 	return nb, nil
+}
+
+// tunnelWait is how often and how long an apply watches new tunnels come
+// up: a minute or two on the real clouds.
+func (b *backends) tunnelWait() (poll, timeout time.Duration) {
+	if b.simulate {
+		return scaled(time.Second), scaled(time.Minute)
+	}
+	return 15 * time.Second, 5 * time.Minute
 }
 
 func timeScale() float64 {
@@ -141,6 +151,12 @@ func (b *backends) init(ctx context.Context) error {
 		if gcfg.Project == "" {
 			gcfg.Project = "gpufleet-sim"
 		}
+		compute, err := serveLoopback(computefront.New(b.engine, computefront.Options{
+			Project: gcfg.Project, OperationTime: b.engine.Durations().PoolUpdate}))
+		if err != nil {
+			return err
+		}
+		gcfg.ComputeEndpoint = compute + "/compute/v1/"
 	}
 	if b.simulate || slices.Contains(b.enabled, "gcp") {
 		g, err := gcpbackend.New(ctx, gcfg)

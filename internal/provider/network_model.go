@@ -393,4 +393,3 @@ func object(types map[string]attr.Type, v any) attr.Value {
 func typesObjectValueFrom(t map[string]attr.Type, v any) (types.Object, diag.Diagnostics) {
 	return types.ObjectValueFrom(context.Background(), t, v)
 }
-

@@ -52,7 +52,9 @@ func (r *NetworkResource) Metadata(_ context.Context, req resource.MetadataReque
 // Schema describes gpufleet_network.
 func (r *NetworkResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	computed := func(desc string) schema.StringAttribute { return schema.StringAttribute{Computed: true, Description: desc} }
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, Description: desc}
+	}
 	resp.Schema = schema.Schema{
 		Description: "A network per site of a placement (VPC on AWS, VPC network and subnetworks on GCP, VNet on Azure) with a firewall " +
 			"that lets only the mesh's ranges in, and the mesh between the sites: IPsec VPN with BGP between sites on different clouds " +
@@ -315,6 +317,22 @@ func (r *NetworkResource) apply(ctx context.Context, plan *networkModel, state *
 	}
 	tflog.Info(ctx, "building network", map[string]any{"name": p.Name, "sites": len(p.Sites), "links": len(p.Links), "tunnels": p.Tunnels()})
 	observed, err := mesh.Apply(ctx, backends, p, prior)
+	if err == nil {
+		poll, timeout := r.data.backends.tunnelWait()
+		if observed, err = mesh.WaitEstablished(ctx, backends, p, poll, timeout); err == nil {
+			var slow []string
+			for _, l := range p.Links {
+				if !observed.Links[l.Key()].Established(l.Kind) {
+					slow = append(slow, l.A+" ↔ "+l.B)
+				}
+			}
+			if len(slow) > 0 {
+				diags.AddWarning("Links not established yet",
+					fmt.Sprintf("Everything was created, but after %s these links are not up: %s. Their status is `connecting`; "+
+						"the next refresh updates it. If it stays so, compare the tunnels' status in each cloud's console.", timeout, strings.Join(slow, ", ")))
+			}
+		}
+	}
 	planned := *plan
 	fillNetwork(plan, p, &observed, networksOf(ctx, &planned, diags), linksOf(ctx, &planned, diags), true)
 	if err != nil {

@@ -1,0 +1,169 @@
+package mesh_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
+)
+
+// world is one simulated world with the real SDK backends of every cloud
+// pointed at it over loopback.
+type world struct {
+	e        *cloudsim.Engine
+	backends mesh.Backends
+}
+
+var fast = cloudsim.Durations{ClusterCreate: 5 * time.Millisecond, ClusterDelete: 5 * time.Millisecond,
+	PoolCreate: 5 * time.Millisecond, PoolUpdate: 5 * time.Millisecond, PoolDelete: 5 * time.Millisecond}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	e, err := cloudsim.New(cloudsim.Config{Durations: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	awsSrv := httptest.NewServer(awsfront.New(e, awsfront.Options{}))
+	t.Cleanup(awsSrv.Close)
+	a, err := awsbackend.New(ctx, awsbackend.Config{Region: "eu-central-1",
+		Endpoints:   awsbackend.Endpoints{EKS: awsSrv.URL, EC2: awsSrv.URL, IAM: awsSrv.URL},
+		Credentials: credentials.NewStaticCredentialsProvider("SIM", "SIM", ""), Poll: 2 * time.Millisecond, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeSrv := httptest.NewServer(computefront.New(e, computefront.Options{OperationTime: 5 * time.Millisecond}))
+	t.Cleanup(computeSrv.Close)
+	gke, stop, err := gkefront.Serve(e, gkefront.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	g, err := gcpbackend.New(ctx, gcpbackend.Config{Project: "sim", Endpoint: gke, Insecure: true,
+		ComputeEndpoint: computeSrv.URL + "/compute/v1/", Poll: 2 * time.Millisecond, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{e: e, backends: mesh.Backends{"aws": a, "gcp": g}}
+}
+
+func (w *world) resources() []cloudsim.Object { return w.e.Inventory().Resources().Objects }
+
+func plan(t *testing.T, prev mesh.Plan, sites ...mesh.Site) mesh.Plan {
+	t.Helper()
+	p, err := mesh.Build("fleet", netip.MustParsePrefix("10.64.0.0/12"), nil, sites, prev, mesh.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var (
+	central = mesh.Site{Key: "aws/eu-central-1", Zones: []string{"euc1-az1"}}
+	north   = mesh.Site{Key: "aws/eu-north-1", Zones: []string{"eun1-az1"}}
+	west4   = mesh.Site{Key: "gcp/europe-west4", Zones: []string{"europe-west4-a", "europe-west4-b"}}
+)
+
+// TestApplyObserveDestroy builds an AWS+GCP mesh with a same-cloud peering
+// through the real SDK clients, checks every tunnel comes up (the
+// simulator brings a tunnel up only when both ends mirror each other), and
+// that destroy leaves nothing.
+func TestApplyObserveDestroy(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	p := plan(t, mesh.Plan{}, central, north, west4)
+	st, err := mesh.Apply(ctx, w.backends, p, mesh.Plan{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range p.Links {
+		ls := st.Links[l.Key()]
+		if !ls.Complete(l.Kind) {
+			t.Fatalf("link %s incomplete after apply: %+v", l.Key(), ls)
+		}
+	}
+	obs, err := mesh.WaitEstablished(ctx, w.backends, p, 5*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range p.Links {
+		if ls := obs.Links[l.Key()]; !ls.Established(l.Kind) {
+			t.Fatalf("link %s never established: A %s, B %s", l.Key(), tunnelsUp(ls.A), tunnelsUp(ls.B))
+		}
+	}
+	// Applying again changes nothing.
+	before := len(w.resources())
+	if _, err := mesh.Apply(ctx, w.backends, p, p); err != nil {
+		t.Fatal(err)
+	}
+	if after := len(w.resources()); after != before {
+		t.Fatalf("re-apply changed the world: %d -> %d objects", before, after)
+	}
+	if err := mesh.Destroy(ctx, w.backends, p); err != nil {
+		t.Fatal(err)
+	}
+	if left := w.resources(); len(left) != 0 {
+		t.Fatalf("destroy left %d objects, first %+v", len(left), left[0])
+	}
+}
+
+func tunnelsUp(c *cloud.VPNConnection) string {
+	if c == nil {
+		return "missing"
+	}
+	s := ""
+	for _, t := range c.Tunnels {
+		if t.Up {
+			s += "up "
+		} else {
+			s += "down "
+		}
+	}
+	return s
+}
+
+// TestApplyRemovesSite: removing a site deletes its network, gateway and
+// links and leaves the others' objects as they were.
+func TestApplyRemovesSite(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	full := plan(t, mesh.Plan{}, central, north, west4)
+	if _, err := mesh.Apply(ctx, w.backends, full, mesh.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	smaller := plan(t, full, central, west4)
+	if _, err := mesh.Apply(ctx, w.backends, smaller, full); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range w.resources() {
+		if o.Cloud == "aws" && containsRegion(o, "eu-north-1") {
+			t.Errorf("eu-north-1 still holds %s %s", o.Kind, o.Name)
+		}
+	}
+	if err := mesh.Destroy(ctx, w.backends, smaller); err != nil {
+		t.Fatal(err)
+	}
+	if left := w.resources(); len(left) != 0 {
+		t.Fatalf("destroy left %d objects, first %+v", len(left), left[0])
+	}
+}
+
+func containsRegion(o cloudsim.Object, region string) bool {
+	if o.Attrs["region"] == region {
+		return true
+	}
+	return len(o.Name) >= len(region) && o.Name[:len(region)] == region
+}

@@ -1,0 +1,269 @@
+package provider
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+)
+
+// Sites of the embedded catalog, one per cloud, and a second AWS region.
+var netSites = map[string]string{
+	"aws/eu-central-1": `{ cloud = "aws", region = "eu-central-1", zones = ["euc1-az1", "euc1-az2"] }`,
+	"aws/eu-north-1":   `{ cloud = "aws", region = "eu-north-1", zones = ["eun1-az1"] }`,
+	"gcp/europe-west4": `{ cloud = "gcp", region = "europe-west4", zones = ["europe-west4-a"] }`,
+	"azure/westeurope": `{ cloud = "azure", region = "westeurope", zones = ["1"] }`,
+}
+
+func (w simWorld) networkConfig(extra string, sites ...string) string {
+	var b strings.Builder
+	for _, s := range sites {
+		fmt.Fprintf(&b, "    %q = %s\n", s, netSites[s])
+	}
+	return fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+}
+
+resource "gpufleet_network" "mesh" {
+  name  = "fleet"
+  sites = {
+%s  }
+%s
+}
+`, w.dir, b.String(), extra)
+}
+
+func netPath(parts ...any) tfjsonpath.Path {
+	p := tfjsonpath.New(parts[0].(string))
+	for _, s := range parts[1:] {
+		switch v := s.(type) {
+		case string:
+			p = p.AtMapKey(v)
+		case int:
+			p = p.AtSliceIndex(v)
+		}
+	}
+	return p
+}
+
+const (
+	awsGCP   = "aws/eu-central-1|gcp/europe-west4"
+	awsAzure = "aws/eu-central-1|azure/westeurope"
+	azureGCP = "azure/westeurope|gcp/europe-west4"
+)
+
+func established(link string) statecheck.StateCheck {
+	return statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", link, "status"), knownvalue.StringExact("established"))
+}
+
+// TestAccNetwork_meshGrowsAndShrinks: a two-cloud mesh, a third cloud added
+// (the first two sites keep their addresses, gateways and tunnels, shown by
+// the plan), then a site removed; nothing is left after destroy.
+func TestAccNetwork_meshGrowsAndShrinks(t *testing.T) {
+	w := newSimWorld(t)
+	keep := func(site string) []plancheck.PlanCheck {
+		return []plancheck.PlanCheck{
+			plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", site, "network_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+			plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", site, "gateway_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				Config: w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "cidr"), knownvalue.StringExact("10.64.0.0/16")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "gcp/europe-west4", "cidr"), knownvalue.StringExact("10.65.0.0/16")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels", 0, "inside_cidr"), knownvalue.StringExact("169.254.21.0/30")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-central-1", "gcp/europe-west4"), knownvalue.StringExact("vpn (2 tunnels)")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(2)),
+					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "network_id")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					established(awsGCP),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "subnets"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"euc1-az1": knownvalue.StringExact("10.64.0.0/20"), "euc1-az2": knownvalue.StringExact("10.64.16.0/20")})),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "gcp/europe-west4", "gateway_ips"), knownvalue.ListSizeExact(2)),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("monthly_cost_usd"), knownvalue.Float64Exact(146)),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("allowed_cidrs"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("10.64.0.0/16"), knownvalue.StringExact("10.65.0.0/16")})),
+				},
+			},
+			{
+				Config: w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4", "azure/westeurope"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(append(keep("aws/eu-central-1"), keep("gcp/europe-west4")...),
+					plancheck.ExpectResourceAction("gpufleet_network.mesh", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "status"), knownvalue.StringExact("established")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "a_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "azure/westeurope", "cidr"), knownvalue.StringExact("10.66.0.0/16")),
+					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("networks", "azure/westeurope", "gateway_id")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(6)),
+				)},
+				ConfigStateChecks: []statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP)},
+			},
+			{
+				// Refresh after a refresh: no diff (statuses and IDs are stable).
+				Config:   w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4", "azure/westeurope"),
+				PlanOnly: true,
+			},
+			{
+				Config: w.networkConfig("", "aws/eu-central-1", "azure/westeurope"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(keep("aws/eu-central-1"),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(2)))},
+				ConfigStateChecks: []statecheck.StateCheck{established(awsAzure)},
+				Check:             w.cloudHoldsNothing(t, "gcp"),
+			},
+		},
+	})
+}
+
+// cloudHoldsNothing checks that a cloud has no resources left.
+func (w simWorld) cloudHoldsNothing(t *testing.T, cl string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, o := range w.engine(t).Inventory().Resources().Objects {
+			if o.Cloud == cl {
+				return fmt.Errorf("%s still holds %s %s", cl, o.Kind, o.Name)
+			}
+		}
+		return nil
+	}
+}
+
+// TestAccNetwork_peeringAndDrift: two AWS regions are peered, a GCP site is
+// linked by VPN; a VPN connection deleted out of band is planned for
+// rebuilding and rebuilt.
+func TestAccNetwork_peeringAndDrift(t *testing.T) {
+	w := newSimWorld(t)
+	config := w.networkConfig("", "aws/eu-central-1", "aws/eu-north-1", "gcp/europe-west4")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", "aws/eu-central-1|aws/eu-north-1", "kind"), knownvalue.StringExact("peering")),
+					established("aws/eu-central-1|aws/eu-north-1"),
+					established(awsGCP),
+					established("aws/eu-north-1|gcp/europe-west4"),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-north-1", "aws/eu-central-1"), knownvalue.StringExact("peering")),
+				},
+			},
+			{
+				PreConfig: func() { w.deleteOutOfBand(t, "gcp", "VpnTunnel", "fleet-aws-eu-central-1-0") },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_network.mesh", plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("links", awsGCP, "status")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", "aws/eu-north-1|gcp/europe-west4", "status"), knownvalue.StringExact("established")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{established(awsGCP)},
+			},
+		},
+	})
+}
+
+// deleteOutOfBand deletes a simulated cloud object the way a person in the
+// console would.
+func (w simWorld) deleteOutOfBand(t *testing.T, cl, kind, nameSuffix string) {
+	t.Helper()
+	e := w.engine(t)
+	for _, o := range e.Inventory().Objects {
+		if o.Cloud == cl && o.Kind == kind && strings.HasSuffix(o.Name, nameSuffix) {
+			if err := e.DeleteObject(cl, kind, o.Name); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s %s object named …%s", cl, kind, nameSuffix)
+}
+
+// TestAccNetwork_badInput: wrong input is refused at plan time on the
+// attribute, saying what would be accepted.
+func TestAccNetwork_badInput(t *testing.T) {
+	w := newSimWorld(t)
+	two := []string{"aws/eu-central-1", "gcp/europe-west4"}
+	tests := []struct {
+		name, config string
+		want         string
+	}{
+		{"overlapping exclude", w.networkConfig(`exclude = ["10.64.0.0/16", "10.64.0.0/20"]`, two...), `exclude ranges 10.64.0.0/16 and\s+10.64.0.0/20 overlap`},
+		{"supernet too small", w.networkConfig(`cidr = "10.64.0.0/17"`, two...), `must be an IPv4 prefix of /16 or larger`},
+		{"no room after exclusions", w.networkConfig(`
+  cidr    = "10.64.0.0/15"
+  exclude = ["10.64.0.0/16"]`, two...), `a /14 would fit`},
+		{"not a prefix", w.networkConfig(`exclude = ["10.64.0.0"]`, two...), `is not a prefix`},
+		{"bad name", strings.Replace(w.networkConfig("", two...), `"fleet"`, `"Fleet_1"`, 1), `lower-case letters`},
+		{"site not in the catalog", strings.Replace(w.networkConfig("", two...), `"gcp/europe-west4" = { cloud = "gcp", region = "europe-west4"`,
+			`"gcp/mars-west1" = { cloud = "gcp", region = "mars-west1"`, 1), `no region "mars-west1"`},
+		{"key does not match", strings.Replace(w.networkConfig("", two...), `region = "europe-west4"`, `region = "europe-west1"`, 1), `must be cloud/region of its value`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps:                    []resource.TestStep{{Config: tt.config, PlanOnly: true, ExpectError: regexp.MustCompile(tt.want)}},
+			})
+		})
+	}
+}
+
+// moduleDir is examples/modules/gpu-fleet.
+func moduleDir(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	dir, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", "examples", "modules", "gpu-fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestAccModule_gpuFleet applies the module authors' example on all three
+// simulated clouds: placement, mesh, a cluster per site and the pools.
+func TestAccModule_gpuFleet(t *testing.T) {
+	w := newSimWorld(t)
+	config := fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+}
+
+module "fleet" {
+  source     = %q
+  name       = "acc"
+  gpus       = 48
+  gpu_models = ["H100", "H200"]
+  residency  = ["EU"]
+  spread     = { min_clouds = 3, max_share = 0.4 }
+}
+
+output "connectivity" { value = module.fleet.connectivity }
+output "pools"        { value = module.fleet.pools }
+output "cost"         { value = module.fleet.network_monthly_cost_usd }
+`, w.dir, moduleDir(t))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownOutputValue("connectivity", knownvalue.MapSizeExact(3)),
+				statecheck.ExpectKnownOutputValue("pools", knownvalue.NotNull()),
+			},
+		}},
+	})
+}
