@@ -52,15 +52,20 @@ func (e *InfeasibleError) Error() string {
 
 // feasible solves a normalized request without building a placement.
 func feasible(c *Catalog, req *Request) bool {
-	_, ok := solve(c, req, eligibleOffers(c, req))
+	f := newOfferFilter(c, req)
+	_, ok := solve(c, f.q, req, f.eligibleOffers())
 	return ok
 }
 
 func eligibleOffers(c *Catalog, req *Request) []int {
+	return newOfferFilter(c, req).eligibleOffers()
+}
+
+// eligibleOffers returns the indices of the catalog's offers that pass.
+func (f *offerFilter) eligibleOffers() []int {
 	var out []int
-	f := newOfferFilter(c, req)
-	for i := range c.Offers {
-		if f.eligible(&c.Offers[i]) {
+	for i := range f.c.Offers {
+		if f.eligible(&f.c.Offers[i]) {
 			out = append(out, i)
 		}
 	}
@@ -409,7 +414,7 @@ func bindingQuota(c *Catalog, req *Request, obtainable int) (string, string) {
 	// Exhausted limits first, then the others that bind: a limit can make a
 	// spread or a gang infeasible without being full in any placement.
 	cands = append(cands, binding...)
-	const maxTries = 16
+	const maxTries = 8
 	for i, li := range cands {
 		if i == maxTries {
 			break

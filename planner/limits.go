@@ -83,6 +83,23 @@ func canonicalLimits(limits []Limit) []Limit {
 	return out
 }
 
+// isCanonical reports whether limits are as canonicalLimits leaves them
+// (as Adjust stores them), so that they can be used without a copy.
+func isCanonical(limits []Limit) bool {
+	for i := range limits {
+		its := limits[i].InstanceTypes
+		for j := 1; j < len(its); j++ {
+			if its[j-1] >= its[j] {
+				return false
+			}
+		}
+		if i > 0 && compareLimits(&limits[i-1], &limits[i]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // validate reports the first thing wrong with a limit, given the clouds the
 // catalog knows.
 func (l *Limit) validate(clouds []string) error {
@@ -107,13 +124,20 @@ type quotas struct {
 	byRegion map[[2]string][]int32 // cloud, region ("" for all regions) → limits
 	of       [][]int32             // offer index → limits (nil: not computed yet)
 	done     []bool
+	// crossed names the first two binding limits found crossing over a
+	// group the solver had to combine; the solve is then abandoned.
+	crossed string
 }
 
 func newQuotas(c *Catalog) *quotas {
 	if len(c.Limits) == 0 {
 		return nil
 	}
-	q := &quotas{c: c, limits: canonicalLimits(c.Limits), byRegion: map[[2]string][]int32{},
+	limits := c.Limits
+	if !isCanonical(limits) {
+		limits = canonicalLimits(limits)
+	}
+	q := &quotas{c: c, limits: limits, byRegion: map[[2]string][]int32{},
 		of: make([][]int32, len(c.Offers)), done: make([]bool, len(c.Offers))}
 	for i, l := range q.limits {
 		k := [2]string{l.Cloud, l.Region}
@@ -227,11 +251,11 @@ type limitNode struct {
 // tree arranges the limits that bind on items (their scope's availability
 // among items is above MaxGPUs, and MaxGPUs is below limit, the largest
 // total the caller asks about) into a tree of nested scopes. It returns nil
-// when no limit binds, and crossing (two limits overlapping without one
-// containing the other) when the binding limits are not nested or disjoint.
-func (q *quotas) tree(items []item, limit int) (root *limitNode, crossing [2]int32, ok bool) {
+// when no limit binds, and ok false when two binding limits overlap without
+// one containing the other; q.crossed then names the first such pair.
+func (q *quotas) tree(items []item, limit int) (root *limitNode, ok bool) {
 	if q == nil {
-		return nil, crossing, true
+		return nil, true
 	}
 	avail := map[int32]int{}
 	count := map[int32]int{}
@@ -253,7 +277,7 @@ func (q *quotas) tree(items []item, limit int) (root *limitNode, crossing [2]int
 		}
 	}
 	if !binds {
-		return nil, crossing, true
+		return nil, true
 	}
 	// Each item's binding limits from the widest scope to the narrowest
 	// (equal scopes: the larger cap outside) must form a chain whose links
@@ -278,7 +302,11 @@ func (q *quotas) tree(items []item, limit int) (root *limitNode, crossing [2]int
 			if p, seen := parent[li]; !seen {
 				parent[li] = prev
 			} else if p != prev {
-				return nil, q.crossingPair(items, binding), false
+				if q.crossed == "" {
+					pair := q.crossingPair(items, binding)
+					q.crossed = q.limits[pair[0]].String() + " and " + q.limits[pair[1]].String()
+				}
+				return nil, false
 			}
 			prev = li
 		}
@@ -314,7 +342,7 @@ func (q *quotas) tree(items []item, limit int) (root *limitNode, crossing [2]int
 		p.children = append(p.children, nodes[li])
 	}
 	root.setAvail()
-	return root, crossing, true
+	return root, true
 }
 
 // crossingPair finds the first two binding limits (canonical order) whose
@@ -700,7 +728,7 @@ func (q *quotas) tableFor(items []item, limit int) (*table, bool) {
 // [target, limit] (table.best(target)): entries that cannot be that best
 // may be left infinite (see limitNode.build). target 0 keeps every entry.
 func (q *quotas) tableAtLeast(items []item, limit, target int) (*table, bool) {
-	root, _, ok := q.tree(items, limit)
+	root, ok := q.tree(items, limit)
 	if !ok {
 		return nil, false
 	}
@@ -750,28 +778,11 @@ func (q *quotas) avail(items []item) int {
 	for _, it := range items {
 		a = addGPUs(a, it.capGPUs())
 	}
-	root, _, ok := q.tree(items, unlimitedGPUs)
+	root, ok := q.tree(items, unlimitedGPUs)
 	if !ok || root == nil {
 		return a
 	}
 	return root.avail
-}
-
-// crossing returns a description of two binding limits over the eligible
-// offers that overlap without one containing the other, or "".
-func (q *quotas) crossing(c *Catalog, eligible []int) string {
-	if q == nil {
-		return ""
-	}
-	items := make([]item, len(eligible))
-	for i, idx := range eligible {
-		o := &c.Offers[idx]
-		items[i] = item{offer: idx, size: o.GPUCount, price: o.priceMicros(), cap: o.MaxNodes}
-	}
-	if _, pair, ok := q.tree(items, unlimitedGPUs); !ok {
-		return q.limits[pair[0]].String() + " and " + q.limits[pair[1]].String()
-	}
-	return ""
 }
 
 // withLimits returns a shallow copy of c with other limits, for what-if
@@ -783,8 +794,9 @@ func (c *Catalog) withLimits(limits []Limit) *Catalog {
 }
 
 // LimitsCrossError is returned by Plan when two of the catalog's limits
-// that bind on the request's eligible offers overlap without one containing
-// the other (for example a per-instance-type quota over both capacity types
+// that bind on a group of offers the solver combines (all eligible offers;
+// one cloud's for a spread; one zone's for a gang) overlap without one
+// containing the other (for example a per-instance-type quota over both capacity types
 // and a spot quota over every instance type of the same region). Nested or
 // disjoint limits — the way clouds define quotas: per-family or per-model
 // inside per-region inside all-regions, on-demand apart from spot — are

@@ -191,6 +191,61 @@ func TestPlanWithLimitsUnlimitedOffers(t *testing.T) {
 	t.Logf("%d instances matched", compared)
 }
 
+// TestPlanWithAnyLimits draws limits of any shape, crossing ones included:
+// Plan must either refuse with *LimitsCrossError or match the brute force
+// exactly (crossing limits that cannot bind, or that are nested within
+// every group the solver combines, do not stop it).
+func TestPlanWithAnyLimits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(propertySeed, 17))
+	compared, refused := 0, 0
+	for i := range 3000 {
+		base, req := randomInstance(rng, false)
+		var limits []Limit
+		for range 2 + rng.IntN(3) {
+			o := base.Offers[rng.IntN(len(base.Offers))]
+			l := Limit{Name: fmt.Sprintf("L%d", len(limits)), Cloud: o.Cloud, MaxGPUs: []int{0, 4, 8, 12, 16, 24}[rng.IntN(6)]}
+			if rng.IntN(3) == 0 {
+				l.Region = o.Region
+			}
+			if rng.IntN(3) == 0 {
+				l.CapacityType = CapacityTypes[rng.IntN(2)]
+			}
+			for _, other := range base.Offers {
+				if other.Cloud == o.Cloud && rng.IntN(2) == 0 {
+					l.InstanceTypes = append(l.InstanceTypes, other.InstanceType)
+				}
+			}
+			limits = append(limits, l)
+		}
+		c := withLimits(t, base, limits...)
+		want, wantT, ok := bruteForce(c, req, unlimitedGPUs)
+		p, err := Plan(c, req)
+		var cross *LimitsCrossError
+		if errors.As(err, &cross) {
+			refused++
+			continue
+		}
+		if !ok {
+			var inf *InfeasibleError
+			if !errors.As(err, &inf) {
+				t.Fatalf("instance %d: brute force finds nothing, Plan returned %v, %v", i, p, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("instance %d: brute force found cost %d, Plan failed: %v\nrequest %+v\nlimits %+v\noffers %+v", i, want.cost, err, req, c.Limits, c.Offers)
+		}
+		if got := checkPlacement(t, c, req, p); got != want || p.TotalGPUs != wantT {
+			t.Fatalf("instance %d: Plan %+v with %d GPUs, brute force %+v with %d GPUs\nrequest %+v\nlimits %+v\noffers %+v", i, got, p.TotalGPUs, want, wantT, req, c.Limits, c.Offers)
+		}
+		compared++
+	}
+	if compared < 500 || refused < 3 {
+		t.Fatalf("%d instances compared, %d refused as crossing; want at least 500 and 3", compared, refused)
+	}
+	t.Logf("%d instances compared, %d refused as crossing", compared, refused)
+}
+
 // realisticQuotas are quotas shaped like the clouds' own over the catalog's
 // offers, with caps drawn from 64 to 512 GPUs: AWS per region and GPU family
 // (instance types of one GPU model), on-demand and spot apart; GCP per
@@ -395,13 +450,22 @@ func TestLimitsCross(t *testing.T) {
 		Limit{Name: "P5", Cloud: "aws", Region: "eu-central-1", InstanceTypes: []string{"p5"}, MaxGPUs: 16},
 		Limit{Name: "Spot", Cloud: "aws", Region: "eu-central-1", CapacityType: Spot, MaxGPUs: 16},
 	)
-	_, err := Plan(c, Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, Spot}})
+	_, err := Plan(c, Request{GPUs: 24, CapacityTypes: []CapacityType{OnDemand, Spot}})
 	var cross *LimitsCrossError
 	if !errors.As(err, &cross) || !strings.Contains(err.Error(), `quota "P5"`) || !strings.Contains(err.Error(), `quota "Spot"`) {
 		t.Fatalf("error %v, want *LimitsCrossError naming P5 and Spot", err)
 	}
+	// A gang solves zone by zone: the error holds there too.
+	if _, err := Plan(c, Request{GPUs: 24, CapacityTypes: []CapacityType{OnDemand, Spot}, Gang: true}); !errors.As(err, &cross) {
+		t.Fatalf("gang: error %v, want *LimitsCrossError", err)
+	}
+	// 8 GPUs: no placement worth considering (at most 15 GPUs) can reach
+	// either cap, so neither binds and the plan is exact.
+	if p := mustPlan(t, c, Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, Spot}}); p.TotalGPUs != 8 || p.Allocations[0].Offer.ID() != "aws/eu-central-1/euc1-az1/p5/spot" {
+		t.Fatalf("placement %+v", p.Allocations)
+	}
 	// On-demand only, the spot quota holds no eligible offer: no crossing.
-	if p := mustPlan(t, c, Request{GPUs: 8}); p.TotalGPUs != 8 {
+	if p := mustPlan(t, c, Request{GPUs: 16}); p.TotalGPUs != 16 {
 		t.Fatalf("placement %+v", p.Allocations)
 	}
 }

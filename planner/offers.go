@@ -2,7 +2,8 @@ package planner
 
 // Offers returns the catalog's offers that pass the request's offer filters
 // (clouds, capacity types, GPU models and memory, GPUs per node,
-// interconnect, residency, price cap, availability), sorted by price per
+// interconnect, residency, price cap, spot score, availability, and quotas
+// with no room for one node), sorted by price per
 // GPU-hour with the canonical tie-breaks. GPUs, Spread and Gang are ignored;
 // empty CapacityTypes allows every capacity type. Errors are *RequestError.
 func Offers(c *Catalog, req Request) ([]Offer, error) {

@@ -118,10 +118,10 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 			eligible = append(eligible, i)
 		}
 	}
-	if pair := f.q.crossing(c, eligible); pair != "" {
-		return nil, &LimitsCrossError{Limits: pair}
+	sol, ok := solve(c, f.q, &n, eligible)
+	if f.q != nil && f.q.crossed != "" {
+		return nil, &LimitsCrossError{Limits: f.q.crossed}
 	}
-	sol, ok := solve(c, &n, eligible)
 	if !ok {
 		if !explain {
 			return nil, &InfeasibleError{GPUs: n.GPUs, Constraint: "unknown", Message: "no placement"}

@@ -13,13 +13,13 @@ type solution struct {
 }
 
 // solve finds the best solution over the eligible offers (indices into
-// c.Offers); ok is false when none satisfies the request.
+// c.Offers) under the catalog's limits as q (newQuotas(c)) sees them; ok is
+// false when none satisfies the request.
 //
 // Limits of the catalog that bind on the eligible offers are kept exactly
 // (see quotas.tableFor); when two of them cross, ok is false (Plan checks
 // for that first and says so).
-func solve(c *Catalog, req *Request, eligible []int) (solution, bool) {
-	q := newQuotas(c)
+func solve(c *Catalog, q *quotas, req *Request, eligible []int) (solution, bool) {
 	items := make([]item, len(eligible))
 	for i, idx := range eligible {
 		o := &c.Offers[idx]
@@ -95,6 +95,9 @@ func solveGang(c *Catalog, q *quotas, gpus int, items []item) (solution, bool) {
 	found := false
 	for _, k := range keys {
 		s, ok := solveSingle(q, gpus, bySite[k])
+		if q != nil && q.crossed != "" {
+			return solution{}, false // this zone cannot be solved exactly
+		}
 		if !ok {
 			continue
 		}
