@@ -362,11 +362,13 @@ func sortedKeys[V any](m map[string]V) []string {
 // bindingQuota names the limit that makes the request infeasible, for a
 // request that has a placement once the catalog's limits are removed, and
 // says by how many GPUs it falls short. Candidates are the limits with no
-// room left in the best placement of the obtainable GPUs (every binding
-// limit when nothing is obtainable), in canonical order; the first whose
-// removal alone makes the request feasible is named, with the smallest
-// MaxGPUs that would do (by bisection). When no single limit suffices, the
-// exhausted limits are named together.
+// room left in the best placement of the obtainable GPUs (an offer in scope
+// has nodes left, the limit not one node's GPUs), then the other limits
+// whose scope holds more than they allow — a limit can make a spread or a
+// gang infeasible without being full in any placement —, each in canonical
+// order. The first of the first eight whose removal alone makes the request
+// feasible is named, with the smallest MaxGPUs that would do (by
+// bisection). When none does alone, the candidates are named together.
 func bindingQuota(c *Catalog, req *Request, obtainable int) (string, string) {
 	q := newQuotas(c)
 	free := c.withLimits(nil)
@@ -389,30 +391,28 @@ func bindingQuota(c *Catalog, req *Request, obtainable int) (string, string) {
 	}
 	// A limit is exhausted when an offer in its scope has nodes left but
 	// the limit has no room for one of them.
-	var cands, binding []int
-	for li := range q.limits {
-		l := &q.limits[li]
-		smallest, avail := 0, 0
-		for _, idx := range elig {
-			o := &c.Offers[idx]
-			if l.Matches(o) {
-				avail = addGPUs(avail, item{size: o.GPUCount, cap: o.MaxNodes}.capGPUs())
-			}
-			if l.Matches(o) && (o.MaxNodes == Unlimited || used[c.ids[idx]] < o.MaxNodes) {
-				if smallest == 0 || o.GPUCount < smallest {
-					smallest = o.GPUCount
-				}
+	smallest := make([]int, len(q.limits)) // smallest node in scope with nodes left
+	avail := make([]int, len(q.limits))
+	for _, idx := range elig {
+		o := &c.Offers[idx]
+		left := o.MaxNodes == Unlimited || used[c.ids[idx]] < o.MaxNodes
+		for _, li := range q.matching(idx) {
+			avail[li] = addGPUs(avail[li], item{size: o.GPUCount, cap: o.MaxNodes}.capGPUs())
+			if left && (smallest[li] == 0 || o.GPUCount < smallest[li]) {
+				smallest[li] = o.GPUCount
 			}
 		}
+	}
+	var cands, binding []int
+	for li := range q.limits {
+		allowed := q.limits[li].MaxGPUs
 		switch {
-		case smallest > 0 && avail > l.MaxGPUs && usage[li]+smallest > l.MaxGPUs:
+		case smallest[li] > 0 && avail[li] > allowed && usage[li]+smallest[li] > allowed:
 			cands = append(cands, li)
-		case avail > l.MaxGPUs:
+		case avail[li] > allowed:
 			binding = append(binding, li)
 		}
 	}
-	// Exhausted limits first, then the others that bind: a limit can make a
-	// spread or a gang infeasible without being full in any placement.
 	cands = append(cands, binding...)
 	const maxTries = 8
 	for i, li := range cands {

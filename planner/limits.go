@@ -593,7 +593,7 @@ func (n *limitNode) greedy(target int) (int64, bool) {
 // a.f[g−x] + b.f[x], for g up to limit. Ties keep the smallest x (the first
 // found), so the reconstruction is deterministic. O(limit × b.limit), less
 // where a's finite entries span less than its limit. The result holds its
-// values packed (see values); f is filled by materialize.
+// values packed (see table.packed); materialize fills f.
 func convolve(a, b *table, limit int) *table {
 	lim := min(limit, a.limit+b.limit)
 	t := &table{limit: lim, left: a, right: b, rate: min(a.rate, b.rate), avail: addGPUs(a.avail, b.avail)}
