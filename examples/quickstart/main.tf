@@ -1,7 +1,9 @@
 # gpufleet quickstart: 64 H100/H200 GPUs in the EU on all three clouds, at
-# most 40% on any one, planned, then created offline in the simulated clouds (the real AWS,
-# GKE and AKS SDK clients talk to a local simulator). Run it with `make demo`
-# from the repository root.
+# most 40% on any one, planned, then created offline in the simulated clouds
+# (the real AWS, GCP and Azure SDK clients talk to a local simulator): a
+# network per site with a VPN mesh between the clouds, one Kubernetes
+# cluster per site and the GPU node pools. Run it with `make demo` from the
+# repository root.
 terraform {
   required_providers {
     gpufleet = {
@@ -11,48 +13,44 @@ terraform {
 }
 
 provider "gpufleet" {
-  simulate = true # simulated clouds: no credentials, no network
+  simulate = true # simulated clouds: no credentials, no network traffic
 }
 
-resource "gpufleet_placement" "train" {
-  gpus          = 64
-  gpu_models    = ["H100", "H200"]
-  gpus_per_node = 8
-  residency     = ["EU"]
+module "fleet" {
+  source = "../modules/gpu-fleet"
+
+  name       = "quickstart"
+  gpus       = 64
+  gpu_models = ["H100", "H200"]
+  residency  = ["EU"]
   spread = {
     min_clouds = 3
     max_share  = 0.4
   }
 }
 
-# One Kubernetes control plane per site of the placement.
-resource "gpufleet_cluster" "site" {
-  for_each = gpufleet_placement.train.sites
-  site     = each.key
-}
-
-# The GPU node pools, tainted until their GPUs are validated.
-resource "gpufleet_pool" "train" {
-  placement   = gpufleet_placement.train.id
-  allocations = gpufleet_placement.train.allocations
-  fallbacks   = gpufleet_placement.train.fallbacks
-  clusters    = { for k, c in gpufleet_cluster.site : k => c.id }
-  labels      = { "gpufleet.dev/fleet" = "quickstart" }
-}
-
 output "placement" {
   description = "The chosen allocations, the hourly cost and why the other clouds lost."
-  value       = gpufleet_placement.train.summary
+  value       = module.fleet.summary
+}
+
+output "connectivity" {
+  description = "Which site reaches which, over what."
+  value       = module.fleet.connectivity
 }
 
 output "clusters" {
-  value = { for k, c in gpufleet_cluster.site : k => c.endpoint }
+  value = module.fleet.cluster_endpoints
 }
 
 output "pools" {
-  value = { for k, p in gpufleet_pool.train.pools : k => "${p.nodes} x ${p.instance_type} in ${p.zone}: ${p.status}, ${p.ready_nodes} ready" }
+  value = { for k, p in module.fleet.pools : k => "${p.nodes} x ${p.instance_type} in ${p.zone}: ${p.status}, ${p.ready_nodes} ready" }
 }
 
 output "hourly_cost_usd" {
-  value = gpufleet_pool.train.hourly_cost_usd
+  value = module.fleet.hourly_cost_usd
+}
+
+output "network_monthly_cost_usd" {
+  value = module.fleet.network_monthly_cost_usd
 }

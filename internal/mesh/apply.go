@@ -11,6 +11,13 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
+// RemoveError is Apply failing while deleting what the new plan no longer
+// has: nothing new was built yet, and part of what was to go may remain.
+type RemoveError struct{ Err error }
+
+func (e *RemoveError) Error() string { return e.Err.Error() }
+func (e *RemoveError) Unwrap() error { return e.Err }
+
 // Backends are the network backends by cloud name.
 type Backends map[string]cloud.NetworkBackend
 
@@ -146,7 +153,7 @@ func tags(p Plan, site string) map[string]string {
 func Apply(ctx context.Context, b Backends, plan, prev Plan) (State, error) {
 	rec := &recorder{st: newState()}
 	if err := remove(ctx, b, plan, prev); err != nil {
-		return rec.st, err
+		return rec.st, &RemoveError{Err: err}
 	}
 	allowed := plan.AllowedCIDRs()
 	parallel(plan.Sites, func(s PlannedSite) {

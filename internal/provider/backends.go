@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -170,9 +171,9 @@ func (b *backends) init(ctx context.Context) error {
 		srv := httptest.NewTLSServer(azurefront.New(b.engine, azurefront.Options{InstanceOptions: instanceOptions(b.catalog, azurefront.DefaultInstanceOptions)}))
 		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = srv.URL, srv.Client(), azbackend.StaticToken("SIMULATED")
 		// The Azure SDK refuses polling faster than once a second outside
-		// test binaries; only tests shrink time (GPUFLEET_SIM_TIME_SCALE).
+		// test binaries (a provider binary run by a test included).
 		acfg.Poll = time.Second
-		if timeScale() < 1 {
+		if timeScale() < 1 && testing.Testing() {
 			acfg.Poll = scaled(250 * time.Millisecond)
 		}
 		if acfg.SubscriptionID == "" {
@@ -246,6 +247,7 @@ func gcpSDKConfig(m *gcpModel) gcpbackend.Config {
 		cfg.Project = m.Project.ValueString()
 		if m.Endpoints != nil {
 			cfg.Endpoint = m.Endpoints.Container.ValueString()
+			cfg.ComputeEndpoint = m.Endpoints.Compute.ValueString()
 		}
 	}
 	return cfg

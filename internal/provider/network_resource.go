@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -41,6 +42,10 @@ type NetworkResource struct {
 // NewNetworkResource is the gpufleet_network constructor.
 func NewNetworkResource() resource.Resource { return &NetworkResource{} }
 
+// RegionalZone keys the node subnet of a site whose offers have no zone
+// (Azure sizes without availability zones).
+const RegionalZone = "regional"
+
 // DefaultSupernet is the cidr used when none is set.
 const DefaultSupernet = "10.64.0.0/12"
 
@@ -71,7 +76,7 @@ func (r *NetworkResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"cloud":       schema.StringAttribute{Required: true, Description: "Cloud of the site."},
 					"region":      schema.StringAttribute{Required: true, Description: "Region of the site."},
-					"zones":       schema.ListAttribute{Required: true, ElementType: types.StringType, Description: "Zones that get a node subnet (catalog zone names: AWS zone IDs, GCP zones, Azure zone numbers)."},
+					"zones":       schema.ListAttribute{Required: true, ElementType: types.StringType, Description: "Zones that get a node subnet (catalog zone names: AWS zone IDs, GCP zones, Azure zone numbers; an empty zone, as Azure offers without zones have, gets one subnet keyed `regional`)."},
 					"gpus":        schema.Int64Attribute{Optional: true, Description: "Ignored (accepted so that `gpufleet_placement.sites` can be passed as it is)."},
 					"nodes":       schema.Int64Attribute{Optional: true, Description: "Ignored, as `gpus`."},
 					"hourly_usd":  schema.Float64Attribute{Optional: true, Description: "Ignored, as `gpus`."},
@@ -208,11 +213,21 @@ func (r *NetworkResource) readInput(ctx context.Context, m *networkModel, diags 
 				continue
 			}
 		}
-		if len(s.Zones) == 0 {
+		var zones []string
+		for _, z := range s.Zones {
+			if z == "" {
+				z = RegionalZone // offers without a zone (most Azure GPU sizes)
+			}
+			zones = append(zones, z)
+		}
+		if len(zones) == 0 && cl == "azure" {
+			zones = []string{RegionalZone}
+		}
+		if len(zones) == 0 {
 			diags.AddAttributeError(at.AtName("zones"), "No zones", "a site needs at least one zone for its node subnet: the placement's zones for this site")
 			continue
 		}
-		in.sites = append(in.sites, mesh.Site{Key: key, Zones: s.Zones})
+		in.sites = append(in.sites, mesh.Site{Key: key, Zones: zones})
 	}
 	if diags.HasError() {
 		return nil
@@ -311,7 +326,7 @@ func (r *NetworkResource) apply(ctx context.Context, plan *networkModel, state *
 	if !ok {
 		return false
 	}
-	backends, ok := r.backends(ctx, p, diags)
+	backends, ok := r.backends(ctx, mesh.Plan{Sites: append(slices.Clone(p.Sites), prior.Sites...)}, diags)
 	if !ok {
 		return false
 	}
@@ -332,6 +347,13 @@ func (r *NetworkResource) apply(ctx context.Context, plan *networkModel, state *
 						"the next refresh updates it. If it stays so, compare the tunnels' status in each cloud's console.", timeout, strings.Join(slow, ", ")))
 			}
 		}
+	}
+	if rerr := (*mesh.RemoveError)(nil); errors.As(err, &rerr) && state != nil {
+		// Nothing new was built and some of what was to go may remain:
+		// keep the prior state, so that the next apply or destroy finds it.
+		*plan = *state
+		diags.AddError("Network apply failed", fmt.Sprintf("%v\n\nThe state is unchanged; apply again to finish removing, or destroy.", err))
+		return true
 	}
 	planned := *plan
 	fillNetwork(plan, p, &observed, networksOf(ctx, &planned, diags), linksOf(ctx, &planned, diags), true)

@@ -2,9 +2,7 @@ package provider
 
 import (
 	"fmt"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -220,50 +218,4 @@ func TestAccNetwork_badInput(t *testing.T) {
 			})
 		})
 	}
-}
-
-// moduleDir is examples/modules/gpu-fleet.
-func moduleDir(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	dir, err := filepath.Abs(filepath.Join(filepath.Dir(file), "..", "..", "examples", "modules", "gpu-fleet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// TestAccModule_gpuFleet applies the module authors' example on all three
-// simulated clouds: placement, mesh, a cluster per site and the pools.
-func TestAccModule_gpuFleet(t *testing.T) {
-	w := newSimWorld(t)
-	config := fmt.Sprintf(`
-provider "gpufleet" {
-  simulate     = true
-  simulate_dir = %q
-}
-
-module "fleet" {
-  source     = %q
-  name       = "acc"
-  gpus       = 48
-  gpu_models = ["H100", "H200"]
-  residency  = ["EU"]
-  spread     = { min_clouds = 3, max_share = 0.4 }
-}
-
-output "connectivity" { value = module.fleet.connectivity }
-output "pools"        { value = module.fleet.pools }
-output "cost"         { value = module.fleet.network_monthly_cost_usd }
-`, w.dir, moduleDir(t))
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             w.noLeaks(t),
-		Steps: []resource.TestStep{{
-			Config: config,
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownOutputValue("connectivity", knownvalue.MapSizeExact(3)),
-				statecheck.ExpectKnownOutputValue("pools", knownvalue.NotNull()),
-			},
-		}},
-	})
 }

@@ -128,6 +128,11 @@ func (r *PlacementResource) Configure(_ context.Context, req resource.ConfigureR
 
 // ValidateConfig rejects combinations no placement can have.
 func (r *PlacementResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var spread types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("spread"), &spread)...)
+	if spread.IsUnknown() {
+		return // decided once known (e.g. a module variable during validate)
+	}
 	var m placementModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() || !m.Gang.ValueBool() || m.Spread == nil {
@@ -143,6 +148,11 @@ func (r *PlacementResource) ValidateConfig(ctx context.Context, req resource.Val
 func (r *PlacementResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
+	}
+	var spread types.Object
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("spread"), &spread)...)
+	if spread.IsUnknown() {
+		return // the request is not known yet: decided at apply
 	}
 	var plan placementModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -391,6 +401,7 @@ var idFields = []idField{
 	{"clouds", func(m *placementModel) string { return listID(m.Clouds) }, func(m *placementModel, v string) error { return setList(&m.Clouds, v) }},
 	{"capacity_types", func(m *placementModel) string { return listID(m.CapacityTypes) }, func(m *placementModel, v string) error { return setList(&m.CapacityTypes, v) }},
 	{"max_price_per_gpu_hour", func(m *placementModel) string { return float64ID(m.MaxPricePerGPUHour) }, func(m *placementModel, v string) error { return setFloat64(&m.MaxPricePerGPUHour, v) }},
+	{"min_spot_score", func(m *placementModel) string { return int64ID(m.MinSpotScore) }, func(m *placementModel, v string) error { return setInt64(&m.MinSpotScore, v) }},
 	{"spread.min_clouds", func(m *placementModel) string {
 		if m.Spread == nil {
 			return ""
@@ -436,7 +447,7 @@ func parsePlacementID(id string) (placementModel, error) {
 		GPUModels: types.ListNull(types.StringType), MinGPUMemoryGiB: types.Float64Null(), GPUsPerNode: types.Int64Null(),
 		MinGPUsPerNode: types.Int64Null(), Interconnect: types.StringNull(), Residency: types.ListNull(types.StringType),
 		DenyResidency: types.ListNull(types.StringType), Clouds: types.ListNull(types.StringType),
-		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(),
+		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(), MinSpotScore: types.Int64Null(),
 	}, GPUs: types.Int64Null(), Gang: types.BoolNull()}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(id, ";") {

@@ -25,9 +25,9 @@
 // "{project}/{name}" (global) or "{project}/{region}/{name}" (regional),
 // with the resource as protojson in the attribute "json". References
 // between resources are stored as relative paths ("projects/p/global/
-// networks/n") and written out as URLs on the request's host
-// (http://127.0.0.1:PORT/compute/v1/projects/...), so a state file serves
-// any port. References in requests may be full URLs (any host), or partial
+// networks/n") and written out as selfLinks under APIRoot
+// (https://www.googleapis.com/compute/v1/projects/...), as Compute Engine
+// does, so IDs are the same whatever port serves the state file. References in requests may be full URLs (any host), or partial
 // ("projects/p/global/networks/n", "global/networks/n"); a bare name is
 // 400 invalid, as on GCE. IDs are numeric strings. Projects are not
 // modeled beyond Options.Project: when it is set, other projects are 404.
@@ -290,11 +290,11 @@ func parseRequest(r *http.Request) (*request, error) {
 	return q, nil
 }
 
-// baseURL is the API root on the request's host.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/compute/v1/"
-}
+// APIRoot is the root of every selfLink, as on Compute Engine: links are
+// identifiers, the same whichever port the simulator listens on (the
+// clients address requests by name, and references on any host are
+// accepted).
+const APIRoot = "https://www.googleapis.com/compute/v1/"
+
+// baseURL is the root of selfLinks.
+func baseURL(*http.Request) string { return APIRoot }

@@ -72,8 +72,8 @@ func TestNetworkLifecycleWithOperations(t *testing.T) {
 	if n.GetId() == 0 || n.GetSelfLink() != w.link("global/networks/site") || n.GetRoutingConfig().GetRoutingMode() != "GLOBAL" || len(n.GetSubnetworks()) != 3 {
 		t.Fatalf("network: %v", n)
 	}
-	if !strings.HasPrefix(n.GetSubnetworks()[0], w.url) {
-		t.Fatalf("subnetwork links are not on the request's host: %v", n.GetSubnetworks())
+	if !strings.HasPrefix(n.GetSubnetworks()[0], APIRoot) {
+		t.Fatalf("subnetwork links are not selfLinks under %s: %v", APIRoot, n.GetSubnetworks())
 	}
 
 	// Paging: one item a page, filtered by network.
@@ -537,9 +537,9 @@ func TestStateFileServesAnyPort(t *testing.T) {
 	if err != nil || !op.Done() {
 		t.Fatalf("an operation with no time is DONE at once: %v %v", err, op.Proto().GetStatus())
 	}
-	srv2, nets2, ops2 := serve() // another process on the same state file
+	_, nets2, ops2 := serve() // another process on the same state file
 	n, err := nets2.Get(ctx, &computepb.GetNetworkRequest{Project: "p", Network: "n"})
-	if err != nil || n.GetSelfLink() != srv2.URL+"/compute/v1/projects/p/global/networks/n" {
+	if err != nil || n.GetSelfLink() != APIRoot+"projects/p/global/networks/n" {
 		t.Fatalf("read from another front end: %v %s", err, n.GetSelfLink())
 	}
 	got, err := ops2.Get(ctx, &computepb.GetGlobalOperationRequest{Project: "p", Operation: op.Name()})

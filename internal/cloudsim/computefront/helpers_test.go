@@ -116,7 +116,7 @@ func apiErr(t *testing.T, err error, code int, reason string) {
 	}
 }
 
-func (w *world) link(rel string) string { return w.url + "/compute/v1/projects/" + project + "/" + rel }
+func (w *world) link(rel string) string { return APIRoot + "projects/" + project + "/" + rel }
 
 // network creates a custom-mode network.
 func (w *world) network(t *testing.T, name string) {
