@@ -57,6 +57,7 @@ type offerModel struct {
 	Interconnect    string  `tfsdk:"interconnect"`
 	Fabric          string  `tfsdk:"fabric"`
 	PriceSource     string  `tfsdk:"price_source"`
+	SpotScore       int64   `tfsdk:"spot_score"`
 }
 
 var offerAttrTypes = map[string]attr.Type{
@@ -66,6 +67,7 @@ var offerAttrTypes = map[string]attr.Type{
 	"vcpus": types.Int64Type, "memory_gib": types.Float64Type, "capacity_type": types.StringType,
 	"price_usd_hour": types.Float64Type, "price_per_gpu_hour": types.Float64Type, "max_nodes": types.Int64Type,
 	"interconnect": types.StringType, "fabric": types.StringType, "price_source": types.StringType,
+	"spot_score": types.Int64Type,
 }
 
 // Metadata names the data source.
@@ -103,6 +105,7 @@ func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"interconnect":       schema.StringAttribute{Computed: true, Description: "GPU interconnect: `pcie`, `nvlink` or `nvswitch`."},
 			"fabric":             schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric (`efa`, `infiniband`, `gpudirect-tcpx`, ...), empty if none."},
 			"price_source":       schema.StringAttribute{Computed: true, Description: "Where the price comes from: a live source and when it was fetched, or the catalog and its version."},
+			"spot_score":         schema.Int64Attribute{Computed: true, Description: "Spot placement score, 1 (unlikely) to 10 (very likely), from the live AWS source; 0 when unknown."},
 		}},
 	}
 	resp.Schema = schema.Schema{
@@ -140,7 +143,7 @@ func (d *OffersDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			InstanceType: o.InstanceType, GPUModel: o.GPUModel, GPUCount: int64(o.GPUCount), GPUMemoryGiB: o.GPUMemoryGiB,
 			VCPUs: int64(o.VCPUs), MemoryGiB: o.MemoryGiB, CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour,
 			PricePerGPUHour: o.PricePerGPUHour(), MaxNodes: int64(o.MaxNodes), Interconnect: string(o.Interconnect), Fabric: o.Fabric,
-			PriceSource: "catalog " + cat.Version,
+			PriceSource: "catalog " + cat.Version, SpotScore: int64(o.SpotScore),
 		}
 		if p, ok := d.data.provenance[o.ID()]; ok {
 			values[i].PriceSource = p.Source + " at " + p.FetchAt.UTC().Format(time.RFC3339)

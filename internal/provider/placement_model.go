@@ -59,7 +59,7 @@ func (m *placementModel) request(ctx context.Context, diags *diag.Diagnostics) p
 // requestKnown reports whether every request attribute is known.
 func (m *placementModel) requestKnown() bool {
 	vals := []attr.Value{m.GPUs, m.GPUModels, m.MinGPUMemoryGiB, m.GPUsPerNode, m.MinGPUsPerNode, m.Interconnect,
-		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.Gang, m.Keepers}
+		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.MinSpotScore, m.Gang, m.Keepers}
 	if m.Spread != nil {
 		vals = append(vals, m.Spread.MinClouds, m.Spread.MaxShare)
 	}
@@ -77,7 +77,7 @@ func sameRequest(a, b *placementModel) bool {
 	return a.GPUs.Equal(b.GPUs) && a.GPUModels.Equal(b.GPUModels) && a.MinGPUMemoryGiB.Equal(b.MinGPUMemoryGiB) &&
 		a.GPUsPerNode.Equal(b.GPUsPerNode) && a.MinGPUsPerNode.Equal(b.MinGPUsPerNode) &&
 		a.Interconnect.Equal(b.Interconnect) && a.Residency.Equal(b.Residency) && a.DenyResidency.Equal(b.DenyResidency) &&
-		a.Clouds.Equal(b.Clouds) && a.CapacityTypes.Equal(b.CapacityTypes) && a.MaxPricePerGPUHour.Equal(b.MaxPricePerGPUHour) &&
+		a.Clouds.Equal(b.Clouds) && a.CapacityTypes.Equal(b.CapacityTypes) && a.MaxPricePerGPUHour.Equal(b.MaxPricePerGPUHour) && a.MinSpotScore.Equal(b.MinSpotScore) &&
 		spreadEqual(a.Spread, b.Spread) && a.Gang.Equal(b.Gang) && a.Keepers.Equal(b.Keepers)
 }
 

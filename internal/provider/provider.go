@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -217,8 +215,10 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 						},
 					},
 					"live": schema.BoolAttribute{Optional: true,
-						Description: "Refresh list prices from the clouds' price APIs (today: the public Azure Retail Prices API) before discounts and overrides; " +
-							"a source that fails falls back to the catalog's prices with a warning. Default false."},
+						Description: "Refresh the catalog from the clouds' own APIs before discounts and overrides: prices (AWS Price List and spot price history, " +
+							"GCP Cloud Billing Catalog, Azure Retail Prices) and availability (zones offering each instance type, subscription restrictions, " +
+							"GPU quotas as hard caps on the placement, AWS spot placement scores). A cloud is asked when its block is configured or `live_endpoints` " +
+							"names it (every cloud, served locally, with `simulate = true`). A source that fails falls back to the catalog with a warning. Default false."},
 					"live_cache_ttl": schema.StringAttribute{Optional: true, Description: "How long fetched prices are reused, a Go duration. Default 1h.",
 						Validators: []validator.String{durationValidator()}},
 					"live_cache_dir": schema.StringAttribute{Optional: true, Description: "Where fetched prices are cached. Default `.gpufleet-cache`."},
@@ -305,7 +305,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	if cfg.Catalog != nil && cfg.Catalog.Live.ValueBool() {
-		base = refreshLive(ctx, base, cfg.Catalog, adj.Clouds, data, &resp.Diagnostics)
+		base = refreshLive(ctx, base, &cfg, adj.Clouds, data, &resp.Diagnostics)
 	}
 	cat, err := base.Adjust(adj)
 	if err != nil {
@@ -351,32 +351,4 @@ func regionNames(c *planner.Catalog, cloud string) []string {
 		}
 	}
 	return out
-}
-
-// refreshLive reprices base from the live sources of the enabled clouds;
-// failures become warnings and keep the catalog's prices.
-func refreshLive(ctx context.Context, base *planner.Catalog, m *catalogModel, clouds []string, data *providerData, diags *diag.Diagnostics) *planner.Catalog {
-	endpoints := map[string]string{}
-	if !m.LiveEndpoints.IsNull() && !m.LiveEndpoints.IsUnknown() {
-		diags.Append(m.LiveEndpoints.ElementsAs(ctx, &endpoints, false)...)
-	}
-	var sources []livecatalog.PriceSource
-	if len(clouds) == 0 || slices.Contains(clouds, "azure") {
-		sources = append(sources, &livecatalog.AzureRetail{BaseURL: endpoints["azure"]})
-	}
-	ttl := livecatalog.DefaultTTL
-	if d, err := time.ParseDuration(m.LiveCacheTTL.ValueString()); err == nil && d > 0 {
-		ttl = d
-	}
-	dir := m.LiveCacheDir.ValueString()
-	if dir == "" {
-		dir = ".gpufleet-cache"
-	}
-	res := livecatalog.Refresh(ctx, base, sources, &livecatalog.Cache{Dir: dir, TTL: ttl}, nil)
-	for _, w := range res.Warnings {
-		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live prices unavailable", w)
-	}
-	data.provenance = res.Provenance
-	tflog.Info(ctx, "live prices", map[string]any{"priced_offers": len(res.Provenance), "warnings": len(res.Warnings)})
-	return res.Catalog
 }

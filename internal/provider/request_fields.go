@@ -33,6 +33,7 @@ type filterModel struct {
 	Clouds             types.List    `tfsdk:"clouds"`
 	CapacityTypes      types.List    `tfsdk:"capacity_types"`
 	MaxPricePerGPUHour types.Float64 `tfsdk:"max_price_per_gpu_hour"`
+	MinSpotScore       types.Int64   `tfsdk:"min_spot_score"`
 }
 
 // request converts the filters to a planner request (GPUs, spread and gang
@@ -48,6 +49,7 @@ func (f filterModel) request(ctx context.Context, diags *diag.Diagnostics) plann
 		DenyResidency:      stringList(ctx, f.DenyResidency, diags),
 		Clouds:             stringList(ctx, f.Clouds, diags),
 		MaxPricePerGPUHour: f.MaxPricePerGPUHour.ValueFloat64(),
+		MinSpotScore:       int(f.MinSpotScore.ValueInt64()),
 	}
 	for _, ct := range stringList(ctx, f.CapacityTypes, diags) {
 		r.CapacityTypes = append(r.CapacityTypes, planner.CapacityType(ct))
@@ -105,6 +107,9 @@ func filterFields() []filterField {
 				listvalidator.ValueStringsAre(stringvalidator.OneOf(string(planner.OnDemand), string(planner.Spot)))}},
 		{name: "max_price_per_gpu_hour", kind: kindFloat64, description: "Maximum price per GPU-hour in USD.",
 			float64Validators: []validator.Float64{float64validator.AtLeast(0.000001)}},
+		{name: "min_spot_score", kind: kindInt64, description: "Reject spot offers whose spot placement score (1–10, from the live AWS source: " +
+			"`catalog { live = true }`) is below this. Offers without a score are kept.",
+			int64Validators: []validator.Int64{int64validator.Between(1, 10)}},
 	}
 }
 

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // AzureItem is one Azure Retail Prices API item (the fields gpufleet reads,
@@ -79,4 +82,31 @@ func (a *AzureRetail) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_ = json.NewEncoder(w).Encode(page)
+}
+
+// AzureItemsFromCatalog turns a catalog's Azure offers into Retail Prices
+// items (a Consumption meter per on-demand offer, a "Spot" meter per spot
+// offer, Linux), the way prices.azure.com lists virtual machines.
+func AzureItemsFromCatalog(c *planner.Catalog) []AzureItem {
+	seen := map[string]bool{}
+	var out []AzureItem
+	for _, o := range c.Offers {
+		if o.Cloud != "azure" {
+			continue
+		}
+		k := o.Region + "/" + o.InstanceType + "/" + string(o.CapacityType)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		sku := strings.ReplaceAll(strings.TrimPrefix(o.InstanceType, "Standard_"), "_", " ")
+		if o.CapacityType == planner.Spot {
+			sku += " Spot"
+		}
+		out = append(out, AzureItem{CurrencyCode: "USD", RetailPrice: o.PriceUSDHour, UnitPrice: o.PriceUSDHour,
+			ArmRegionName: o.Region, Location: o.Region, MeterName: sku, SkuName: sku,
+			ProductName: "Virtual Machines " + strings.Fields(sku)[0] + " Series", ServiceName: "Virtual Machines",
+			ServiceFamily: "Compute", UnitOfMeasure: "1 Hour", Type: "Consumption", ArmSkuName: o.InstanceType, IsPrimary: true})
+	}
+	return out
 }

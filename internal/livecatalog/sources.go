@@ -1,0 +1,73 @@
+package livecatalog
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"google.golang.org/api/option"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+// SourcesConfig says which clouds to ask and how to reach their APIs.
+// Empty endpoints mean the clouds' public APIs; credentials come from each
+// SDK's default chain unless set.
+type SourcesConfig struct {
+	// Catalog says which regions and instance types to ask about.
+	Catalog *planner.Catalog
+	// Clouds are the clouds to ask; all three when empty.
+	Clouds []string
+
+	AWSEndpoints   AWSEndpoints
+	AWSCredentials aws.CredentialsProvider
+
+	// GCPProject enables GCP availability (quotas are per project); GCP
+	// prices need none.
+	GCPProject         string
+	GCPBillingEndpoint string
+	GCPComputeEndpoint string
+	GCPClientOptions   []option.ClientOption
+
+	// AzureSubscriptionID enables Azure availability (quotas are per
+	// subscription); Azure prices are public.
+	AzureSubscriptionID string
+	AzureRetailURL      string
+	AzureEndpoint       string
+	AzureHTTPClient     *http.Client
+	AzureCredential     azcore.TokenCredential
+}
+
+func (c SourcesConfig) enabled(cloud string) bool {
+	return len(c.Clouds) == 0 || slices.Contains(c.Clouds, cloud)
+}
+
+// Sources builds the price and availability sources of the enabled
+// clouds: AWS Price List, spot price history and availability (offerings,
+// Service Quotas, spot placement scores); GCP Cloud Billing and, with a
+// project, Compute Engine availability; Azure Retail Prices and, with a
+// subscription, Resource SKUs and usages.
+func Sources(c SourcesConfig) ([]PriceSource, []AvailabilitySource) {
+	var prices []PriceSource
+	var avail []AvailabilitySource
+	if c.enabled("aws") {
+		cfg := AWSConfig{Catalog: c.Catalog, Endpoints: c.AWSEndpoints, Credentials: c.AWSCredentials}
+		prices = append(prices, &AWSPricing{Config: cfg}, &AWSSpotPrices{Config: cfg})
+		avail = append(avail, &AWSAvailability{Config: cfg})
+	}
+	if c.enabled("gcp") {
+		prices = append(prices, &GCPBilling{Catalog: c.Catalog, Endpoint: c.GCPBillingEndpoint, ClientOptions: c.GCPClientOptions})
+		if c.GCPProject != "" {
+			avail = append(avail, &GCPAvailability{Project: c.GCPProject, Catalog: c.Catalog, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions})
+		}
+	}
+	if c.enabled("azure") {
+		prices = append(prices, &AzureRetail{BaseURL: c.AzureRetailURL, Client: c.AzureHTTPClient})
+		if c.AzureSubscriptionID != "" {
+			avail = append(avail, &AzureAvailability{SubscriptionID: c.AzureSubscriptionID, Catalog: c.Catalog,
+				Endpoint: c.AzureEndpoint, HTTPClient: c.AzureHTTPClient, Credential: c.AzureCredential})
+		}
+	}
+	return prices, avail
+}

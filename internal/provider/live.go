@@ -1,0 +1,121 @@
+package provider
+
+import (
+	"context"
+	"net/http/httptest"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"google.golang.org/api/option"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+// liveSourcesConfig says where the live sources are. In simulate mode
+// every cloud's price and availability APIs are served on loopback from
+// the catalog (so the whole path runs offline); otherwise a cloud is asked
+// only when its block is configured or live_endpoints names it, so that no
+// configuration reaches a cloud it did not mention.
+func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *providerModel, clouds []string, simulate bool, diags *diag.Diagnostics) (livecatalog.SourcesConfig, error) {
+	m := cfg.Catalog
+	endpoints := map[string]string{}
+	if !m.LiveEndpoints.IsNull() && !m.LiveEndpoints.IsUnknown() {
+		diags.Append(m.LiveEndpoints.ElementsAs(ctx, &endpoints, false)...)
+	}
+	sc := livecatalog.SourcesConfig{Catalog: base}
+	if simulate && len(endpoints) == 0 {
+		awsURL, err := serveLoopback(pricefront.NewAWS(pricefront.AWSOptions{Catalog: base}))
+		if err != nil {
+			return sc, err
+		}
+		gcpURL, err := serveLoopback(&pricefront.GCP{Catalog: base, Project: "gpufleet-sim"})
+		if err != nil {
+			return sc, err
+		}
+		retailURL, err := serveLoopback(&pricefront.AzureRetail{Items: pricefront.AzureItemsFromCatalog(base)})
+		if err != nil {
+			return sc, err
+		}
+		const sub = "00000000-0000-0000-0000-000000000000"
+		arm := httptest.NewTLSServer(&pricefront.AzureAvailability{Catalog: base, SubscriptionID: sub})
+		sc.Clouds = clouds
+		sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: awsURL, EC2: awsURL, ServiceQuotas: awsURL}
+		sc.AWSCredentials = simulatedAWSCredentials
+		sc.GCPProject, sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = "gpufleet-sim", gcpURL, gcpURL+"/compute/v1/"
+		sc.GCPClientOptions = simulatedGCPOptions
+		sc.AzureSubscriptionID, sc.AzureRetailURL, sc.AzureEndpoint = sub, retailURL, arm.URL
+		sc.AzureHTTPClient, sc.AzureCredential = arm.Client(), azure.StaticToken("SIMULATED")
+		return sc, nil
+	}
+	for _, cl := range cloudNames {
+		configured := endpoints[cl] != "" || (cl == "aws" && cfg.AWS != nil) || (cl == "gcp" && cfg.GCP != nil) || (cl == "azure" && cfg.Azure != nil)
+		if configured && (len(clouds) == 0 || slices.Contains(clouds, cl)) {
+			sc.Clouds = append(sc.Clouds, cl)
+		}
+	}
+	if len(sc.Clouds) == 0 {
+		sc.Clouds = []string{"none"}
+	}
+	if u := endpoints["aws"]; u != "" {
+		sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: u, EC2: u, ServiceQuotas: u}
+	}
+	if u := endpoints["gcp"]; u != "" {
+		sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = u, u+"/compute/v1/"
+	}
+	sc.AzureRetailURL = endpoints["azure"]
+	if cfg.GCP != nil {
+		sc.GCPProject = cfg.GCP.Project.ValueString()
+	}
+	if cfg.Azure != nil {
+		sc.AzureSubscriptionID = cfg.Azure.SubscriptionID.ValueString()
+	}
+	return sc, nil
+}
+
+// refreshLive reprices base from the live price sources of the enabled
+// clouds, then applies their availability (zones, restrictions, quotas as
+// planner limits, spot scores); failures become warnings and keep the
+// catalog's prices and availability.
+func refreshLive(ctx context.Context, base *planner.Catalog, cfg *providerModel, clouds []string, data *providerData, diags *diag.Diagnostics) *planner.Catalog {
+	m := cfg.Catalog
+	sc, err := liveSourcesConfig(ctx, base, cfg, clouds, data.simulate, diags)
+	if err != nil {
+		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live data unavailable", err.Error())
+		return base
+	}
+	prices, avail := livecatalog.Sources(sc)
+	ttl := livecatalog.DefaultTTL
+	if d, err := time.ParseDuration(m.LiveCacheTTL.ValueString()); err == nil && d > 0 {
+		ttl = d
+	}
+	dir := m.LiveCacheDir.ValueString()
+	if dir == "" {
+		dir = ".gpufleet-cache"
+	}
+	cache := &livecatalog.Cache{Dir: dir, TTL: ttl}
+	res := livecatalog.Refresh(ctx, base, prices, cache, nil)
+	for _, w := range res.Warnings {
+		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live prices unavailable", w)
+	}
+	data.provenance = res.Provenance
+	av := livecatalog.RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
+	for _, w := range av.Warnings {
+		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live availability unavailable", w)
+	}
+	tflog.Info(ctx, "live catalog", map[string]any{"priced_offers": len(res.Provenance), "availability": av.Facts,
+		"limits": len(av.Catalog.Limits), "warnings": len(res.Warnings) + len(av.Warnings)})
+	return av.Catalog
+}
+
+// Credentials for the simulated clouds, which check none.
+var (
+	simulatedAWSCredentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
+	simulatedGCPOptions     = []option.ClientOption{option.WithoutAuthentication()}
+)
