@@ -20,6 +20,21 @@ type ClusterSpec struct {
 	PublicEndpoint    bool
 	PrivateEndpoint   bool
 	Tags              map[string]string
+	// Network places the cluster in a site network built by
+	// NetworkBackend (gpufleet_network); nil keeps the cloud's default
+	// networking.
+	Network *ClusterNetwork
+}
+
+// ClusterNetwork is the site network a cluster and its node pools use.
+type ClusterNetwork struct {
+	// Name and ID of the VPC / VPC network / VNet (Network.Name, .ID).
+	Name, ID string
+	// SubnetIDs are the node subnets by zone (Network.Subnets); node pools
+	// go in the subnet of their zone ("regional" for offers without one).
+	SubnetIDs map[string]string
+	// PodsCIDR and ServicesCIDR are the site's pod and service ranges.
+	PodsCIDR, ServicesCIDR string
 }
 
 // Status is the lifecycle state of a cluster or node pool.
