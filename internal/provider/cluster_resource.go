@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -47,7 +48,7 @@ type clusterModel struct {
 	KubernetesVersion     types.String `tfsdk:"kubernetes_version"`
 	EndpointPublicAccess  types.Bool   `tfsdk:"endpoint_public_access"`
 	EndpointPrivateAccess types.Bool   `tfsdk:"endpoint_private_access"`
-	Network               types.String `tfsdk:"network"`
+	Network               types.Object `tfsdk:"network"`
 	ID                    types.String `tfsdk:"id"`
 	Cloud                 types.String `tfsdk:"cloud"`
 	Region                types.String `tfsdk:"region"`
@@ -89,8 +90,13 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}, Description: "Expose the API server publicly. Default true."},
 			"endpoint_private_access": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}, Description: "Expose the API server inside the VPC. Default true."},
-			"network": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				Description: "ID of a `gpufleet_network` (the networking resources come later; unused until then)."},
+			"network": schema.SingleNestedAttribute{Optional: true, Attributes: clusterNetworkAttributes(),
+				PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(networkMoved,
+					"Moving a cluster to another network (or changing its pod or service range) replaces it.",
+					"Moving a cluster to another network (or changing its pod or service range) replaces it.")},
+				Description: "The site's network: `gpufleet_network.<name>.networks[each.key]`. The control plane and the node pools go in its subnets " +
+					"(each pool in the subnet of its zone), with its pod and service ranges. Unset: the cloud's default networking. " +
+					"Changing the network ID or ranges replaces the cluster; new subnets and gateways do not."},
 			"id":             schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "`cloud/region/name`; also the import ID."},
 			"cloud":          schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cloud of the site."},
 			"region":         schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Region of the site."},
@@ -164,6 +170,10 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 	spec := cloud.ClusterSpec{Name: m.Name.ValueString(), Region: m.Region.ValueString(), KubernetesVersion: m.KubernetesVersion.ValueString(),
 		PublicEndpoint: m.EndpointPublicAccess.ValueBool(), PrivateEndpoint: m.EndpointPrivateAccess.ValueBool(),
 		Tags: map[string]string{"gpufleet.dev/managed-by": "terraform", "gpufleet.dev/site": m.Site.ValueString()}}
+	spec.Network = clusterNetwork(ctx, m.Network, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	tflog.Info(ctx, "creating cluster", map[string]any{"site": m.Site.ValueString(), "name": spec.Name})
 	c, err := b.CreateCluster(ctx, spec)
 	if err != nil {
@@ -294,7 +304,7 @@ func (r *ClusterResource) ImportState(ctx context.Context, req resource.ImportSt
 		Site: types.StringValue(parts[0] + "/" + parts[1]), Name: types.StringValue(parts[2]), ID: types.StringValue(req.ID),
 		Cloud: types.StringValue(parts[0]), Region: types.StringValue(parts[1]),
 		KubernetesVersion: types.StringValue(DefaultKubernetesVersion), EndpointPublicAccess: types.BoolValue(true),
-		EndpointPrivateAccess: types.BoolValue(true), Network: types.StringNull(),
+		EndpointPrivateAccess: types.BoolValue(true), Network: types.ObjectNull(siteNetworkAttrTypes),
 		Endpoint: types.StringNull(), CACertificate: types.StringNull(), ServiceCIDR: types.StringNull(), Kubeconfig: types.StringNull(), CloudID: types.StringNull(),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

@@ -22,7 +22,7 @@ resource "gpufleet_cluster" "site" {
   for_each           = gpufleet_placement.this.sites
   site               = each.key
   kubernetes_version = var.kubernetes_version
-  network            = gpufleet_network.this.networks[each.key].network_id
+  network            = gpufleet_network.this.networks[each.key]
 }
 
 resource "gpufleet_pool" "this" {
