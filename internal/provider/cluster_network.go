@@ -17,7 +17,9 @@ import (
 // clusterNetworkAttributes accept one element of gpufleet_network's
 // networks as it is.
 func clusterNetworkAttributes() map[string]schema.Attribute {
-	str := func(desc string) schema.StringAttribute { return schema.StringAttribute{Optional: true, Description: desc} }
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Optional: true, Description: desc}
+	}
 	return map[string]schema.Attribute{
 		"network_name":  str("Network name."),
 		"network_id":    str("Network ID."),
