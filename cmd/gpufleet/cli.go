@@ -75,6 +75,8 @@ type filterFlags struct {
 	interconnect, catalog, format                              string
 	discounts, overrides, liveEndpoints                        listFlag
 	live                                                       bool
+	minSpotScore                                               int
+	gcpProject, azureSubscription                              string
 	// provenance is filled by loadCatalog when --live priced offers.
 	provenance map[string]livecatalog.Provenance
 	warnings   []string
@@ -92,8 +94,13 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot")
 	fs.Float64Var(&f.maxPrice, "max-price-per-gpu-hour", 0, "maximum USD per GPU-hour (0: no cap)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV file replacing the embedded catalog")
-	fs.BoolVar(&f.live, "live", false, "refresh prices from the clouds' price APIs first (today: Azure Retail Prices); falls back with a warning")
-	fs.Var(&f.liveEndpoints, "live-endpoint", "price API base URL per cloud, e.g. azure=https://prices.azure.com")
+	fs.BoolVar(&f.live, "live", false, "refresh prices and availability from the clouds' APIs first (AWS Price List, spot history, "+
+		"offerings, Service Quotas, spot scores; GCP Cloud Billing and, with --gcp-project, Compute quotas; Azure Retail Prices and, "+
+		"with --azure-subscription, Resource SKUs and usages); a source that fails falls back to the catalog with a warning")
+	fs.Var(&f.liveEndpoints, "live-endpoint", "API base URL per cloud for --live, e.g. azure=https://prices.azure.com (aws: Price List, EC2 and Service Quotas; gcp: Cloud Billing and Compute)")
+	fs.StringVar(&f.gcpProject, "gcp-project", "", "GCP project whose GPU quotas --live reads")
+	fs.StringVar(&f.azureSubscription, "azure-subscription", "", "Azure subscription whose quotas and SKU restrictions --live reads")
+	fs.IntVar(&f.minSpotScore, "min-spot-score", 0, "reject spot offers whose spot placement score (1-10, from --live) is below this")
 	fs.Var(&f.discounts, "discount", "discount per cloud in percent, e.g. aws=12 (repeatable)")
 	fs.Var(&f.overrides, "price", "negotiated node price: cloud/instance_type[/region[/capacity_type]]=USD per hour, e.g. azure/Standard_ND96isr_H100_v5=88")
 	fs.StringVar(&f.format, "format", "table", "output format: table or json")
@@ -104,6 +111,7 @@ func (f *filterFlags) request() planner.Request {
 		GPUModels: f.gpuModels, MinGPUMemoryGiB: f.minGPUMemory, GPUsPerNode: f.gpusPerNode,
 		MinGPUsPerNode: f.minGPUsPerNode, Interconnect: planner.Interconnect(f.interconnect),
 		Residency: f.residency, DenyResidency: f.denyResidency, Clouds: f.clouds, MaxPricePerGPUHour: f.maxPrice,
+		MinSpotScore: f.minSpotScore,
 	}
 	for _, ct := range f.capacityTypes {
 		r.CapacityTypes = append(r.CapacityTypes, planner.CapacityType(ct))
@@ -128,9 +136,19 @@ func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
 			}
 			endpoints[cl] = u
 		}
+		sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: f.clouds, GCPProject: f.gcpProject, AzureSubscriptionID: f.azureSubscription,
+			AzureRetailURL: endpoints["azure"]}
+		if u := endpoints["aws"]; u != "" {
+			sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: u, EC2: u, ServiceQuotas: u}
+		}
+		if u := endpoints["gcp"]; u != "" {
+			sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = u, strings.TrimRight(u, "/")+"/compute/v1/"
+		}
+		prices, avail := livecatalog.Sources(sc)
 		cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
-		res := livecatalog.Refresh(context.Background(), cat, []livecatalog.PriceSource{&livecatalog.AzureRetail{BaseURL: endpoints["azure"]}}, cache, nil)
-		cat, f.provenance, f.warnings = res.Catalog, res.Provenance, res.Warnings
+		res := livecatalog.Refresh(context.Background(), cat, prices, cache, nil)
+		av := livecatalog.RefreshAvailability(context.Background(), res.Catalog, avail, cache, nil)
+		cat, f.provenance, f.warnings = av.Catalog, res.Provenance, append(res.Warnings, av.Warnings...)
 	}
 	if len(f.discounts) == 0 && len(f.overrides) == 0 {
 		return cat, nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -200,5 +201,37 @@ func TestOffersLive(t *testing.T) {
 	code, out, stderr = runCLI("offers", "--live", "--live-endpoint", "azure="+down.URL, "--clouds", "azure", "--residency", "SE", "--gpu-models", "H100")
 	if code != exitOK || !strings.Contains(stderr, "warning: live prices from azure-retail-prices failed") || !strings.Contains(out, "catalog 20") {
 		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+}
+
+// TestPlanLiveAWSQuotaAndPrices: --live reprices from the AWS Price List
+// and caps the plan with the account's Service Quotas (a simulated AWS on
+// loopback): the quota in eu-north-1 allows one p5 node (192 vCPUs = 8
+// GPUs), so 8 GPUs fit at the live price and 16 are infeasible, naming the
+// quota.
+func TestPlanLiveAWSQuotaAndPrices(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "SIMULATED")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "SIMULATED")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("TMPDIR", t.TempDir()) // a cold price cache
+	aws := pricefront.NewAWS(pricefront.AWSOptions{Catalog: planner.Embedded(),
+		Adjust: func(o planner.Offer) float64 {
+			if o.InstanceType == "p5.48xlarge" && o.Region == "eu-north-1" && o.CapacityType == planner.OnDemand {
+				return 40
+			}
+			return o.PriceUSDHour
+		},
+		QuotaVCPUs: map[string]float64{"eu-north-1/L-417A185B": 192}})
+	srv := httptest.NewServer(aws)
+	defer srv.Close()
+	args := []string{"plan", "--live", "--live-endpoint", "aws=" + srv.URL, "--clouds", "aws", "--residency", "SE",
+		"--gpu-models", "H100", "--gpus-per-node", "8", "--capacity-types", "on_demand"}
+	code, out, stderr := runCLI(append(args, "--gpus", "8")...)
+	if code != exitOK || !strings.Contains(out, "40.00 USD/hour") {
+		t.Fatalf("8 GPUs: exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+	code, out, stderr = runCLI(append(args, "--gpus", "16")...)
+	if code != exitInfeasible || !strings.Contains(out+stderr, "L-417A185B") {
+		t.Fatalf("16 GPUs: exit %d, stderr %q:\n%s", code, stderr, out)
 	}
 }
