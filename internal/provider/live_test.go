@@ -66,3 +66,58 @@ data "gpufleet_offers" "azure" {
 		},
 	})
 }
+
+// TestAccLiveSimulated: with simulate = true, live = true asks every
+// cloud's price and availability APIs, served locally from the catalog:
+// prices say which API they came from, and the account quotas (the
+// simulated AWS default: 768 vCPUs of P instances per region, 32 H100s)
+// cap placements at plan time, naming the quota.
+func TestAccLiveSimulated(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	provider := fmt.Sprintf(`
+provider "gpufleet" {
+  simulate     = true
+  simulate_dir = %q
+  catalog {
+    live           = true
+    live_cache_dir = %q
+  }
+}
+`, t.TempDir(), t.TempDir())
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: provider + `
+data "gpufleet_offers" "se" {
+  clouds        = ["aws", "gcp"]
+  residency     = ["SE", "FI"]
+  gpu_models    = ["H100"]
+  gpus_per_node = 8
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.gpufleet_offers.se", tfjsonpath.New("offers"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						0: knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"price_source": knownvalue.StringRegexp(regexp.MustCompile(`^(aws-pricing|aws-spot-prices|gcp-cloud-billing) at 20`)),
+						}),
+					})),
+				},
+			},
+			{
+				Config: provider + `
+resource "gpufleet_placement" "too_big" {
+  gpus           = 64
+  clouds         = ["aws"]
+  residency      = ["SE"]
+  gpu_models     = ["H100"]
+  gpus_per_node  = 8
+  capacity_types = ["on_demand"]
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`L-417A185B`),
+			},
+		},
+	})
+}
