@@ -55,6 +55,21 @@ func (f SpotScoreFact) matches(o *Offer) bool {
 		(f.Zone == "" || f.Zone == o.Zone)
 }
 
+// matchIndex lists OfferMatch positions by "cloud/instance type", an empty
+// instance type under "cloud/".
+type matchIndex map[string][]int
+
+// candidates are the positions that may match an offer, in list order.
+func (m matchIndex) candidates(cloud, instanceType string) []int {
+	exact, any := m[cloud+"/"+instanceType], m[cloud+"/"]
+	if len(any) == 0 || instanceType == "" {
+		return exact
+	}
+	out := append(slices.Clone(exact), any...)
+	slices.Sort(out)
+	return out
+}
+
 // Adjustments change a catalog for one user: which clouds and regions are
 // enabled, discounts and negotiated prices, and the facts about the account
 // that live sources report (what cannot be obtained, quotas, spot scores).
@@ -134,6 +149,21 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 			return nil, fmt.Errorf("price override %d (%s %s): capacity type must be %q, %q or empty, got %q", i, o.Cloud, o.InstanceType, OnDemand, Spot, o.CapacityType)
 		}
 	}
+	// Index the facts by cloud and instance type (live sources give
+	// thousands; matching each offer against all of them is quadratic).
+	// Indexes stay in list order, which the "last wins" rules rely on.
+	overrides := map[string][]int{}
+	for i, p := range a.Overrides {
+		overrides[p.Cloud+"/"+p.InstanceType] = append(overrides[p.Cloud+"/"+p.InstanceType], i)
+	}
+	spotScores := map[string][]int{}
+	for i, f := range a.SpotScores {
+		spotScores[f.Cloud+"/"+f.InstanceType] = append(spotScores[f.Cloud+"/"+f.InstanceType], i)
+	}
+	unavailable := matchIndex{}
+	for i, m := range a.Unavailable {
+		unavailable[m.Cloud+"/"+m.InstanceType] = append(unavailable[m.Cloud+"/"+m.InstanceType], i)
+	}
 	var offers []Offer
 	for _, o := range c.Offers {
 		if len(a.Clouds) > 0 && !slices.Contains(a.Clouds, o.Cloud) {
@@ -146,7 +176,8 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 			o.PriceUSDHour *= 1 - d/100
 		}
 		best, bestSpecificity := -1, -1
-		for i, p := range a.Overrides {
+		for _, i := range overrides[o.Cloud+"/"+o.InstanceType] {
+			p := a.Overrides[i]
 			if !p.matches(&o) {
 				continue
 			}
@@ -165,14 +196,15 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 		if best >= 0 {
 			o.PriceUSDHour = a.Overrides[best].PriceUSDHour
 		}
-		for _, m := range a.Unavailable {
-			if m.matches(&o) {
+		for _, i := range unavailable.candidates(o.Cloud, o.InstanceType) {
+			if a.Unavailable[i].matches(&o) {
 				o.MaxNodes = 0
 				break
 			}
 		}
 		if score, zoneLevel := 0, false; o.CapacityType == Spot {
-			for _, f := range a.SpotScores {
+			for _, i := range spotScores[o.Cloud+"/"+o.InstanceType] {
+				f := a.SpotScores[i]
 				if !f.matches(&o) {
 					continue
 				}
