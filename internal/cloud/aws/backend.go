@@ -44,12 +44,16 @@ type Config struct {
 	// config and profiles, web identity) when set.
 	Credentials awssdk.CredentialsProvider
 	// SubnetForZone maps a zone ID of the catalog (euc1-az1) to the subnet
-	// the nodes go in; the networking resources provide it. Identity when
-	// nil (cloudsim accepts zone IDs as subnets).
+	// the nodes go in, for clusters without a site network
+	// (ClusterSpec.Network nil). Identity when nil (cloudsim accepts zone
+	// IDs as subnets). Clusters in a site network ignore it: their node
+	// groups go in the network's subnet of their zone (see CreateNodePool).
 	SubnetForZone func(region, zone string) string
-	// ZoneForSubnet inverts SubnetForZone; identity when nil.
+	// ZoneForSubnet inverts SubnetForZone; identity when nil. Subnet IDs
+	// (subnet-…) are mapped to their zone by DescribeSubnets instead.
 	ZoneForSubnet func(region, subnet string) string
-	// ClusterSubnets are the subnets of the control plane per region.
+	// ClusterSubnets are the subnets of the control plane per region, for
+	// clusters without a site network.
 	ClusterSubnets func(region string) []string
 	// Poll and Timeout tune the SDK waiters.
 	Poll, Timeout time.Duration
@@ -62,6 +66,9 @@ type Backend struct {
 	mu      sync.Mutex
 	regions map[string]*regional
 	iam     *iam.Client
+	// subnetZones caches the zone ID of each subnet ID ("region/subnet-…"
+	// -> zone ID): a subnet never changes zone.
+	subnetZones sync.Map
 }
 
 type regional struct {
@@ -150,7 +157,28 @@ var (
 
 // CreateCluster creates the cluster's IAM roles (control plane and nodes)
 // and the control plane, and waits until it is active.
+//
+// With spec.Network the control plane's subnets are the network's subnets
+// (sorted by zone) and its service range is the network's ServicesCIDR.
+// EKS wants the subnets in at least two availability zones: a site network
+// with a single zone is passed as it is (cloudsim accepts it), and a real
+// EKS answers InvalidParameterException, which says so.
 func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
+	var subnets []string
+	var netCfg *ekstypes.KubernetesNetworkConfigRequest
+	tokenParts := []string{"cluster", spec.Region, spec.Name, spec.KubernetesVersion}
+	if n := spec.Network; n != nil {
+		subnets = networkSubnets(n)
+		if len(subnets) == 0 {
+			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateCluster", Code: "NoSubnets",
+				Message: fmt.Sprintf("network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)}
+		}
+		if n.ServicesCIDR != "" {
+			netCfg = &ekstypes.KubernetesNetworkConfigRequest{ServiceIpv4Cidr: awssdk.String(n.ServicesCIDR)}
+		}
+		// Another network is another request, not a retry of this one.
+		tokenParts = append(tokenParts, strings.Join(subnets, ","), n.ServicesCIDR)
+	}
 	roleARN, err := b.ensureRole(ctx, clusterRole(spec.Name), "eks.amazonaws.com", clusterPolicies...)
 	if err != nil {
 		return cloud.Cluster{}, err
@@ -158,8 +186,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if _, err := b.ensureRole(ctx, nodeRole(spec.Name), "ec2.amazonaws.com", nodePolicies...); err != nil {
 		return cloud.Cluster{}, err
 	}
-	var subnets []string
-	if b.cfg.ClusterSubnets != nil {
+	if spec.Network == nil && b.cfg.ClusterSubnets != nil {
 		subnets = b.cfg.ClusterSubnets(spec.Region)
 	}
 	r := b.in(spec.Region)
@@ -167,8 +194,9 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		Name: awssdk.String(spec.Name), RoleArn: awssdk.String(roleARN), Version: nonEmpty(spec.KubernetesVersion),
 		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: subnets,
 			EndpointPublicAccess: awssdk.Bool(spec.PublicEndpoint), EndpointPrivateAccess: awssdk.Bool(spec.PrivateEndpoint)},
-		ClientRequestToken: awssdk.String(token("cluster", spec.Region, spec.Name, spec.KubernetesVersion)),
-		Tags:               spec.Tags,
+		KubernetesNetworkConfig: netCfg,
+		ClientRequestToken:      awssdk.String(token(tokenParts...)),
+		Tags:                    spec.Tags,
 	})
 	if err != nil {
 		cerr := classify("CreateCluster", err)
@@ -176,12 +204,17 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 			return cloud.Cluster{}, cerr
 		}
 		// It exists: the same cluster from a retried apply, or another one.
-		existing, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
+		existing, gerr := b.describeCluster(ctx, spec.Region, spec.Name)
 		if gerr != nil {
 			return cloud.Cluster{}, gerr
 		}
-		if existing.Status == cloud.StatusDeleting || (spec.KubernetesVersion != "" && existing.KubernetesVersion != spec.KubernetesVersion) {
+		c := clusterOf(spec.Region, spec.Name, existing)
+		if c.Status == cloud.StatusDeleting || (spec.KubernetesVersion != "" && c.KubernetesVersion != spec.KubernetesVersion) {
 			return cloud.Cluster{}, cerr
+		}
+		if msg := networkMismatch(spec, existing); msg != "" {
+			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "aws", Op: "CreateCluster", Code: "ResourceInUseException",
+				Message: msg, Err: cerr}
 		}
 	}
 	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
@@ -206,6 +239,51 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	return b.GetCluster(ctx, spec.Region, spec.Name)
 }
 
+// networkSubnets are a network's subnet IDs sorted by zone.
+func networkSubnets(n *cloud.ClusterNetwork) []string {
+	var out []string
+	for _, z := range slices.Sorted(maps.Keys(n.SubnetIDs)) {
+		if id := n.SubnetIDs[z]; id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// networkMismatch says how an existing cluster is not in spec.Network
+// ("" when it is, or when spec has no network): its subnets must be
+// subnets of the network (a network that gained zones since still
+// matches) and its service range the network's.
+func networkMismatch(spec cloud.ClusterSpec, c *ekstypes.Cluster) string {
+	n := spec.Network
+	if n == nil {
+		return ""
+	}
+	var have []string
+	if c.ResourcesVpcConfig != nil {
+		have = c.ResourcesVpcConfig.SubnetIds
+	}
+	want := networkSubnets(n)
+	for _, s := range have {
+		if !slices.Contains(want, s) {
+			return fmt.Sprintf("cluster %s exists in other subnets (%s), not in network %s (%s): delete it or give this cluster another name",
+				spec.Name, strings.Join(have, ", "), n.Name, strings.Join(want, ", "))
+		}
+	}
+	if len(have) == 0 {
+		return fmt.Sprintf("cluster %s exists without subnets, not in network %s: delete it or give this cluster another name", spec.Name, n.Name)
+	}
+	svc := ""
+	if c.KubernetesNetworkConfig != nil {
+		svc = awssdk.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr)
+	}
+	if n.ServicesCIDR != "" && svc != n.ServicesCIDR {
+		return fmt.Sprintf("cluster %s exists with service range %s, network %s has %s: delete it or give this cluster another name",
+			spec.Name, svc, n.Name, n.ServicesCIDR)
+	}
+	return ""
+}
+
 func nonEmpty(s string) *string {
 	if s == "" {
 		return nil
@@ -215,11 +293,27 @@ func nonEmpty(s string) *string {
 
 // GetCluster describes a cluster.
 func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
+	c, err := b.describeCluster(ctx, region, name)
+	if err != nil {
+		return cloud.Cluster{}, err
+	}
+	return clusterOf(region, name, c), nil
+}
+
+// describeCluster is DescribeCluster's cluster, classified errors.
+func (b *Backend) describeCluster(ctx context.Context, region, name string) (*ekstypes.Cluster, error) {
 	out, err := b.in(region).eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)})
 	if err != nil {
-		return cloud.Cluster{}, classify("DescribeCluster", err)
+		return nil, classify("DescribeCluster", err)
 	}
-	c := out.Cluster
+	if out.Cluster == nil {
+		return nil, &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "DescribeCluster", Code: "EmptyResponse",
+			Message: "DescribeCluster answered no cluster for " + name}
+	}
+	return out.Cluster, nil
+}
+
+func clusterOf(region, name string, c *ekstypes.Cluster) cloud.Cluster {
 	res := cloud.Cluster{Name: name, Region: region, Status: clusterStatus(c.Status), KubernetesVersion: awssdk.ToString(c.Version),
 		Endpoint: awssdk.ToString(c.Endpoint), ID: awssdk.ToString(c.Arn)}
 	if c.CertificateAuthority != nil {
@@ -228,7 +322,7 @@ func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cl
 	if c.KubernetesNetworkConfig != nil {
 		res.ServiceCIDR = awssdk.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr)
 	}
-	return res, nil
+	return res
 }
 
 func clusterStatus(s ekstypes.ClusterStatus) cloud.Status {
@@ -302,6 +396,76 @@ func (b *Backend) subnet(region, zone string) string {
 	return zone
 }
 
+// isSubnetID tells an EC2 subnet ID from the zone IDs that cloudsim
+// accepts as subnets.
+func isSubnetID(s string) bool { return strings.HasPrefix(s, "subnet-") }
+
+// poolSubnet is the subnet of a node group in spec.Zone. A cluster in a
+// site network (its control plane subnets are subnet IDs) has its node
+// groups in the subnet of their zone in the cluster's VPC: found with
+// DescribeSubnets by VPC and availability zone ID, so that zones added to
+// the network after the cluster work too. A zone without a subnet is a
+// KindInvalid error. Other clusters use Config.SubnetForZone.
+func (b *Backend) poolSubnet(ctx context.Context, r *regional, spec cloud.NodePoolSpec) (string, error) {
+	c, err := b.describeCluster(ctx, spec.Region, spec.Cluster)
+	if err != nil {
+		return "", err
+	}
+	var own []string
+	vpc := ""
+	if v := c.ResourcesVpcConfig; v != nil {
+		own = slices.DeleteFunc(slices.Clone(v.SubnetIds), func(s string) bool { return !isSubnetID(s) })
+		vpc = awssdk.ToString(v.VpcId)
+	}
+	if len(own) == 0 {
+		return b.subnet(spec.Region, spec.Zone), nil
+	}
+	invalid := func(format string, args ...any) error {
+		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateNodegroup", Code: "NoSubnetInZone",
+			Message: fmt.Sprintf(format, args...), Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+	}
+	if vpc == "" {
+		out, err := r.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: own})
+		if err != nil {
+			return "", classify("DescribeSubnets", err)
+		}
+		for _, s := range out.Subnets {
+			vpc = awssdk.ToString(s.VpcId)
+			break
+		}
+		if vpc == "" {
+			return "", invalid("the subnets of cluster %s (%s) are gone: recreate the cluster in its site network", spec.Cluster, strings.Join(own, ", "))
+		}
+	}
+	out, err := r.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
+		{Name: awssdk.String("vpc-id"), Values: []string{vpc}}}})
+	if err != nil {
+		return "", classify("DescribeSubnets", err)
+	}
+	var inZone, zones []string
+	for _, s := range out.Subnets {
+		id, zone := awssdk.ToString(s.SubnetId), awssdk.ToString(s.AvailabilityZoneId)
+		b.subnetZones.Store(spec.Region+"/"+id, zone)
+		if zone == spec.Zone {
+			inZone = append(inZone, id)
+		}
+		zones = append(zones, zone)
+	}
+	if len(inZone) == 0 {
+		slices.Sort(zones)
+		return "", invalid("the network (%s) of cluster %s has no subnet in zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
+			vpc, spec.Cluster, spec.Zone, strings.Join(slices.Compact(zones), ", "), spec.Zone)
+	}
+	// The cluster's own subnet of the zone first, else the lowest ID.
+	slices.Sort(inZone)
+	for _, id := range inZone {
+		if slices.Contains(own, id) {
+			return id, nil
+		}
+	}
+	return inZone[0], nil
+}
+
 func launchTemplateName(cluster, pool string) string { return "gpufleet-" + cluster + "-" + pool }
 
 // CreateNodePool ensures the cluster's node role, creates a launch template carrying
@@ -309,11 +473,15 @@ func launchTemplateName(cluster, pool string) string { return "gpufleet-" + clus
 // active. A group that fails to launch is returned with a classified error
 // (capacity, quota) and left for the caller to delete.
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
+	r := b.in(spec.Region)
+	subnet, err := b.poolSubnet(ctx, r, spec)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
 	roleARN, err := b.ensureRole(ctx, nodeRole(spec.Cluster), "ec2.amazonaws.com", nodePolicies...)
 	if err != nil {
 		return cloud.NodePool{}, err
 	}
-	r := b.in(spec.Region)
 	var lt *ekstypes.LaunchTemplateSpecification
 	if spec.UserData != "" {
 		name := launchTemplateName(spec.Cluster, spec.Name)
@@ -333,7 +501,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	}
 	_, err = r.eks.CreateNodegroup(ctx, &eks.CreateNodegroupInput{
 		ClusterName: awssdk.String(spec.Cluster), NodegroupName: awssdk.String(spec.Name), NodeRole: awssdk.String(roleARN),
-		Subnets: []string{b.subnet(spec.Region, spec.Zone)}, InstanceTypes: []string{spec.InstanceType},
+		Subnets: []string{subnet}, InstanceTypes: []string{spec.InstanceType},
 		AmiType: ekstypes.AMITypesAl2023X8664Nvidia, CapacityType: capacity,
 		ScalingConfig: &ekstypes.NodegroupScalingConfig{MinSize: awssdk.Int32(0), DesiredSize: awssdk.Int32(nodes), MaxSize: awssdk.Int32(max(nodes, 1))},
 		Labels:        maps.Clone(spec.Labels), Taints: toEKSTaints(spec.Taints), LaunchTemplate: lt,
@@ -428,7 +596,11 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 		spec.InstanceType = ng.InstanceTypes[0]
 	}
 	if len(ng.Subnets) > 0 {
-		spec.Zone = b.zoneOf(region, ng.Subnets[0])
+		zone, err := b.zoneOf(ctx, region, ng.Subnets[0])
+		if err != nil {
+			return cloud.NodePool{}, err
+		}
+		spec.Zone = zone
 	}
 	if ng.ScalingConfig != nil {
 		spec.Nodes = int(awssdk.ToInt32(ng.ScalingConfig.DesiredSize))
@@ -448,11 +620,36 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	return p, nil
 }
 
-func (b *Backend) zoneOf(region, subnet string) string {
-	if b.cfg.ZoneForSubnet == nil {
-		return subnet
+// zoneOf is the zone of a node group's subnet: a subnet ID's availability
+// zone ID (DescribeSubnets, cached), else Config.ZoneForSubnet.
+func (b *Backend) zoneOf(ctx context.Context, region, subnet string) (string, error) {
+	if !isSubnetID(subnet) {
+		if b.cfg.ZoneForSubnet == nil {
+			return subnet, nil
+		}
+		return b.cfg.ZoneForSubnet(region, subnet), nil
 	}
-	return b.cfg.ZoneForSubnet(region, subnet)
+	if z, ok := b.subnetZones.Load(region + "/" + subnet); ok {
+		return z.(string), nil
+	}
+	out, err := b.in(region).ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{subnet}})
+	if err != nil {
+		cerr := classify("DescribeSubnets", err)
+		if cloud.IsNotFound(cerr) {
+			// The subnet is gone, not the node group: report the subnet
+			// rather than a NotFound that reads as "no such pool".
+			return subnet, nil
+		}
+		return "", cerr
+	}
+	for _, s := range out.Subnets {
+		if awssdk.ToString(s.SubnetId) == subnet {
+			zone := awssdk.ToString(s.AvailabilityZoneId)
+			b.subnetZones.Store(region+"/"+subnet, zone)
+			return zone, nil
+		}
+	}
+	return subnet, nil
 }
 
 func nodegroupStatus(s ekstypes.NodegroupStatus) cloud.Status {

@@ -12,6 +12,8 @@
 //
 //   - EKS clusters are engine clusters; node groups are engine node pools
 //     (nodegroup name = pool name, first element of subnets = pool zone,
+//     or that subnet's availability zone ID when it is an EC2 subnet, see
+//     "EC2 subnets" in eks.go,
 //     scalingConfig.desiredSize = node count, capacityType ON_DEMAND/SPOT =
 //     "on_demand"/"spot", instanceTypes[0] or the launch template's instance
 //     type = instance type, clientRequestToken = idempotency token). What the

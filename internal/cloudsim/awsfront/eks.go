@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -88,6 +89,7 @@ type eksCluster struct {
 	ResourcesVpcConfig struct {
 		SubnetIDs             []string `json:"subnetIds"`
 		SecurityGroupIDs      []string `json:"securityGroupIds"`
+		VpcID                 string   `json:"vpcId,omitempty"`
 		EndpointPublicAccess  bool     `json:"endpointPublicAccess"`
 		EndpointPrivateAccess bool     `json:"endpointPrivateAccess"`
 	} `json:"resourcesVpcConfig"`
@@ -127,11 +129,16 @@ type eksUpdate struct {
 // clusterMeta is what EKS reports about a cluster that the engine does not
 // keep (object kind "ClusterMeta", name region/cluster).
 type clusterMeta struct {
-	Token            string    `json:"token,omitempty"`
-	RoleArn          string    `json:"roleArn,omitempty"`
-	SubnetIDs        []string  `json:"subnetIds,omitempty"`
-	SecurityGroupIDs []string  `json:"securityGroupIds,omitempty"`
-	CreatedAt        time.Time `json:"createdAt"`
+	Token            string   `json:"token,omitempty"`
+	RoleArn          string   `json:"roleArn,omitempty"`
+	SubnetIDs        []string `json:"subnetIds,omitempty"`
+	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
+	// VpcID is the VPC of the subnets when they are EC2 subnets.
+	VpcID string `json:"vpcId,omitempty"`
+	// ServiceCIDR is kubernetesNetworkConfig.serviceIpv4Cidr as created
+	// (empty: the engine's default range).
+	ServiceCIDR string    `json:"serviceCidr,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // nodegroupMeta is what EKS reports about a node group that the engine
@@ -377,9 +384,13 @@ func (s *server) clusterJSON(c cloudsim.Cluster, m clusterMeta) eksCluster {
 	}
 	out.ResourcesVpcConfig.SubnetIDs = m.SubnetIDs
 	out.ResourcesVpcConfig.SecurityGroupIDs = m.SecurityGroupIDs
+	out.ResourcesVpcConfig.VpcID = m.VpcID
 	out.ResourcesVpcConfig.EndpointPublicAccess = c.Spec.PublicEndpoint
 	out.ResourcesVpcConfig.EndpointPrivateAccess = c.Spec.PrivateEndpoint
 	out.KubernetesNetworkConfig.ServiceIpv4Cidr = c.ServiceCIDR
+	if m.ServiceCIDR != "" {
+		out.KubernetesNetworkConfig.ServiceIpv4Cidr = m.ServiceCIDR
+	}
 	out.KubernetesNetworkConfig.IPFamily = "ipv4"
 	// As on EKS, the endpoint and CA are there once the cluster is active.
 	if out.Status == "ACTIVE" {
@@ -402,6 +413,10 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 			EndpointPublicAccess  *bool    `json:"endpointPublicAccess"`
 			EndpointPrivateAccess *bool    `json:"endpointPrivateAccess"`
 		} `json:"resourcesVpcConfig"`
+		KubernetesNetworkConfig *struct {
+			ServiceIpv4Cidr string `json:"serviceIpv4Cidr"`
+			IPFamily        string `json:"ipFamily"`
+		} `json:"kubernetesNetworkConfig"`
 		ClientRequestToken string            `json:"clientRequestToken"`
 		Tags               map[string]string `json:"tags"`
 	}
@@ -410,6 +425,22 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	}
 	if req.Name == "" {
 		return nil, badParam("name is required")
+	}
+	vpcID, err := s.clusterVpc(region, req.ResourcesVpcConfig.SubnetIDs)
+	if err != nil {
+		return nil, err
+	}
+	serviceCIDR := ""
+	if k := req.KubernetesNetworkConfig; k != nil {
+		if k.IPFamily != "" && k.IPFamily != "ipv4" {
+			return nil, badParam("ipFamily %q is not supported by cloudsim; use ipv4", k.IPFamily)
+		}
+		if k.ServiceIpv4Cidr != "" {
+			if err := checkServiceCIDR(k.ServiceIpv4Cidr); err != nil {
+				return nil, err
+			}
+			serviceCIDR = k.ServiceIpv4Cidr
+		}
 	}
 	if req.Version == "" {
 		req.Version = DefaultKubernetesVersion
@@ -437,7 +468,7 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	}
 	if !existed {
 		m = clusterMeta{Token: req.ClientRequestToken, RoleArn: req.RoleArn, SubnetIDs: req.ResourcesVpcConfig.SubnetIDs,
-			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, CreatedAt: s.now()}
+			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, VpcID: vpcID, ServiceCIDR: serviceCIDR, CreatedAt: s.now()}
 		s.putMeta("ClusterMeta", metaName, m)
 	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
@@ -718,6 +749,10 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if len(req.Subnets) == 0 {
 		return nil, badParam("Subnets are required")
 	}
+	zone, err := s.nodegroupZone(region, cluster, req.Subnets)
+	if err != nil {
+		return nil, err
+	}
 	ct, err := capacityType(req.CapacityType)
 	if err != nil {
 		return nil, err
@@ -760,7 +795,7 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 		return nil, err
 	}
 	spec := cloud.NodePoolSpec{
-		Cluster: cluster, Region: region, Name: req.NodegroupName, InstanceType: instanceType, Zone: req.Subnets[0],
+		Cluster: cluster, Region: region, Name: req.NodegroupName, InstanceType: instanceType, Zone: zone,
 		CapacityType: ct, Nodes: desired, Labels: req.Labels, Taints: taints, UserData: ltObj.Attrs["user_data"],
 		IdempotencyToken: req.ClientRequestToken,
 	}
@@ -1028,4 +1063,115 @@ func (s *server) describeUpdate(r *http.Request, region, cluster, id string) (an
 		}
 	}
 	return map[string]any{"update": out}, nil
+}
+
+// EC2 subnets of EKS clusters and node groups.
+//
+// A subnet given in EC2's ID shape (subnet- and 8 or 17 hex digits) must
+// exist in the region (InvalidParameterException "The subnet ID '…' does
+// not exist", as EKS reports EC2's InvalidSubnetID.NotFound), and a
+// cluster's such subnets must share one VPC, which DescribeCluster
+// reports as resourcesVpcConfig.vpcId; a node group's must lie in its
+// cluster's VPC. A node group in an EC2 subnet runs in that subnet's
+// availability zone ID (the engine pool's zone, where capacity and quota
+// are counted). Anything else given as a subnet (a zone ID, a placeholder)
+// is taken as it is and a node group's first subnet is its zone, as
+// cloudsim always did. Not enforced, unlike EKS: subnets in at least two
+// availability zones for a cluster (so that one-zone sites simulate), and
+// a service range that overlaps no CIDR block of the VPC.
+
+// ec2SubnetID tells an EC2 subnet ID from the other values cloudsim
+// accepts as subnets.
+func ec2SubnetID(s string) bool { return strings.HasPrefix(s, "subnet-") && idPattern.MatchString(s) }
+
+// findSubnet reads an EC2 subnet without rate limits and faults (EKS
+// checks it on its side).
+func (s *server) findSubnet(region, id string) (cloudsim.Object, bool) {
+	name := objectName(resSubnet, region, id)
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud == cloudName && o.Kind == kindSubnet && o.Name == name {
+			return o, true
+		}
+	}
+	return cloudsim.Object{}, false
+}
+
+// noSubnet is EKS's answer for a subnet EC2 does not know.
+func (s *server) noSubnet(id string) error {
+	return badParam("The subnet ID '%s' does not exist (Service: AmazonEC2; Status Code: 400; Error Code: InvalidSubnetID.NotFound; Request ID: %s)",
+		id, s.requestID())
+}
+
+// clusterVpc checks a cluster's EC2 subnets and returns their VPC ("" when
+// there are none).
+func (s *server) clusterVpc(region string, subnets []string) (string, error) {
+	vpc, first := "", ""
+	for _, id := range subnets {
+		if !ec2SubnetID(id) {
+			continue
+		}
+		o, ok := s.findSubnet(region, id)
+		if !ok {
+			return "", s.noSubnet(id)
+		}
+		switch v := o.Attrs["vpc"]; {
+		case vpc == "":
+			vpc, first = v, id
+		case v != vpc:
+			return "", badParam("Subnets %s and %s are in different VPCs (%s, %s): the subnets of a cluster must be in one VPC", first, id, vpc, v)
+		}
+	}
+	return vpc, nil
+}
+
+// nodegroupZone is the engine zone of a node group in subnets: the first
+// subnet's availability zone ID when it is an EC2 subnet, else the first
+// subnet as it is.
+func (s *server) nodegroupZone(region, cluster string, subnets []string) (string, error) {
+	var m clusterMeta
+	s.getMeta("ClusterMeta", region+"/"+cluster, &m)
+	zone := ""
+	for i, id := range subnets {
+		if !ec2SubnetID(id) {
+			if i == 0 {
+				zone = id
+			}
+			continue
+		}
+		o, ok := s.findSubnet(region, id)
+		if !ok {
+			return "", s.noSubnet(id)
+		}
+		if m.VpcID != "" && o.Attrs["vpc"] != m.VpcID {
+			return "", badParam("Subnet %s is in VPC %s, not in the VPC %s of cluster %s: node group subnets must be in the cluster's VPC",
+				id, o.Attrs["vpc"], m.VpcID, cluster)
+		}
+		if i == 0 {
+			zone = o.Attrs["zone_id"]
+		}
+	}
+	return zone, nil
+}
+
+// privateRanges are where EKS accepts a service range.
+var privateRanges = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16")}
+
+// checkServiceCIDR applies EKS's rules for serviceIpv4Cidr: a network
+// address in 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, /12 to /24.
+func checkServiceCIDR(v string) error {
+	p, err := netip.ParsePrefix(v)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return badParam("serviceIpv4Cidr %s is not a valid IPv4 CIDR block", v)
+	case p.Masked() != p:
+		return badParam("serviceIpv4Cidr %s is not a network address (did you mean %s?)", v, p.Masked())
+	case p.Bits() < 12 || p.Bits() > 24:
+		return badParam("serviceIpv4Cidr %s must be between /12 and /24", v)
+	}
+	for _, r := range privateRanges {
+		if r.Contains(p.Addr()) && p.Bits() >= r.Bits() {
+			return nil
+		}
+	}
+	return badParam("serviceIpv4Cidr %s must be within 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", v)
 }

@@ -573,3 +573,122 @@ func TestNodegroupMetaPersists(t *testing.T) {
 		t.Fatalf("after restart: %+v", ng)
 	}
 }
+
+// subnet creates an EC2 subnet in a zone and returns its ID.
+func (ev *env) subnet(t *testing.T, vpcID, cidr, zone string) string {
+	t.Helper()
+	out := must[*ec2.CreateSubnetOutput](t)(ev.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpcID), CidrBlock: aws.String(cidr),
+		AvailabilityZoneId: aws.String(zone)}))
+	return aws.ToString(out.Subnet.SubnetId)
+}
+
+// TestClusterInSubnets: a cluster in EC2 subnets reports their VPC and its
+// service range; its node groups run in their subnet's zone; subnets EC2
+// does not know, or outside the cluster's VPC, and service ranges EKS
+// refuses are InvalidParameterException.
+func TestClusterInSubnets(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	vpcA, vpcB := ev.vpc(t, "10.20.0.0/16", "site-a"), ev.vpc(t, "10.21.0.0/16", "site-b")
+	a1, a2 := ev.subnet(t, vpcA, "10.20.0.0/20", "euc1-az1"), ev.subnet(t, vpcA, "10.20.16.0/20", "euc1-az2")
+	b1 := ev.subnet(t, vpcB, "10.21.0.0/20", "euc1-az1")
+	missing := "subnet-0123456789abcdef0"
+
+	in := createClusterInput("c1")
+	in.ResourcesVpcConfig.SubnetIds = []string{a1}
+	in.KubernetesNetworkConfig = &types.KubernetesNetworkConfigRequest{ServiceIpv4Cidr: aws.String("10.20.64.0/20")}
+	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, in))
+	ev.clock.Advance(testDurations.ClusterCreate)
+	c := must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")})).Cluster
+	if aws.ToString(c.ResourcesVpcConfig.VpcId) != vpcA || !slices.Equal(c.ResourcesVpcConfig.SubnetIds, []string{a1}) ||
+		aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr) != "10.20.64.0/20" {
+		t.Fatalf("cluster network: vpc %s subnets %v service %s", aws.ToString(c.ResourcesVpcConfig.VpcId), c.ResourcesVpcConfig.SubnetIds,
+			aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr))
+	}
+	if ec, _ := ev.e.GetCluster("aws", region, "c1"); ec.Spec.Name != "c1" {
+		t.Fatalf("engine cluster %+v", ec)
+	}
+
+	for _, tt := range []struct {
+		name    string
+		subnets []string
+		service string
+		msg     string
+	}{
+		{"unknown subnet", []string{a1, missing}, "", "The subnet ID '" + missing + "' does not exist"},
+		{"two VPCs", []string{a1, b1}, "", "different VPCs"},
+		{"service range not private", []string{a1}, "100.64.0.0/16", "must be within 10.0.0.0/8"},
+		{"service range too large", []string{a1}, "10.0.0.0/8", "between /12 and /24"},
+		{"service range too small", []string{a1}, "10.20.64.0/25", "between /12 and /24"},
+		{"service range host bits", []string{a1}, "10.20.64.1/20", "not a network address"},
+		{"service range malformed", []string{a1}, "10.20.64.0", "not a valid IPv4 CIDR"},
+	} {
+		t.Run("cluster "+tt.name, func(t *testing.T) {
+			in := createClusterInput("c-bad")
+			in.ResourcesVpcConfig.SubnetIds = tt.subnets
+			if tt.service != "" {
+				in.KubernetesNetworkConfig = &types.KubernetesNetworkConfigRequest{ServiceIpv4Cidr: aws.String(tt.service)}
+			}
+			_, err := ev.eks.CreateCluster(ctx, in, noRetryEKS)
+			var ip *types.InvalidParameterException
+			if !errors.As(err, &ip) || !strings.Contains(aws.ToString(ip.Message), tt.msg) {
+				t.Fatalf("create: %v, want InvalidParameterException %q", err, tt.msg)
+			}
+			if _, ok := ev.e.LookupCluster("aws", region, "c-bad"); ok {
+				t.Fatal("the refused cluster exists")
+			}
+		})
+	}
+
+	for _, tt := range []struct {
+		name    string
+		subnets []string
+		zone    string // engine pool zone; "" for an error
+		msg     string
+	}{
+		{"subnet of the cluster", []string{a1}, "euc1-az1", ""},
+		{"other subnet of the VPC", []string{a2}, "euc1-az2", ""},
+		{"zone ID as before", []string{"euc1-az3"}, "euc1-az3", ""},
+		{"unknown subnet", []string{missing}, "", "does not exist"},
+		{"subnet of another VPC", []string{b1}, "", "not in the VPC " + vpcA},
+	} {
+		t.Run("nodegroup "+tt.name, func(t *testing.T) {
+			name := "ng-" + strings.ReplaceAll(tt.name, " ", "-")
+			in := nodegroupInput("c1", name)
+			in.Subnets = tt.subnets
+			out, err := ev.eks.CreateNodegroup(ctx, in, noRetryEKS)
+			if tt.zone == "" {
+				var ip *types.InvalidParameterException
+				if !errors.As(err, &ip) || !strings.Contains(aws.ToString(ip.Message), tt.msg) {
+					t.Fatalf("create: %v, want InvalidParameterException %q", err, tt.msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(out.Nodegroup.Subnets, tt.subnets) {
+				t.Fatalf("create answers subnets %v", out.Nodegroup.Subnets)
+			}
+			p, ok := ev.e.LookupPool("aws", region, "c1", name)
+			if !ok || p.Spec.Zone != tt.zone {
+				t.Fatalf("engine pool %+v, want zone %s", p.Spec, tt.zone)
+			}
+			d := must[*eks.DescribeNodegroupOutput](t)(ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String(name)}))
+			if !slices.Equal(d.Nodegroup.Subnets, tt.subnets) {
+				t.Fatalf("describe answers subnets %v", d.Nodegroup.Subnets)
+			}
+		})
+	}
+
+	// Capacity is counted in the subnet's zone.
+	ev.e.SetCapacity("aws", "euc1-az2", "p5.48xlarge", "on_demand", 0)
+	in2 := nodegroupInput("c1", "ng-full")
+	in2.Subnets = []string{a2}
+	must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in2))
+	ev.clock.Advance(testDurations.PoolCreate)
+	d := must[*eks.DescribeNodegroupOutput](t)(ev.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String("c1"), NodegroupName: aws.String("ng-full")}))
+	if d.Nodegroup.Status != types.NodegroupStatusCreateFailed || len(d.Nodegroup.Health.Issues) == 0 ||
+		!strings.Contains(aws.ToString(d.Nodegroup.Health.Issues[0].Message), "(euc1-az2)") {
+		t.Fatalf("node group in a full zone: %s %+v", d.Nodegroup.Status, d.Nodegroup.Health)
+	}
+}

@@ -1,0 +1,182 @@
+package aws
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// clusterNetwork is what gpufleet_cluster passes for a site network.
+func clusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
+	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
+	for _, s := range n.Subnets {
+		out.SubnetIDs[s.Zone] = s.ID
+	}
+	return out
+}
+
+// enginePool is the simulated node pool behind a node group.
+func (ev *netEnv) enginePool(t *testing.T, cluster, name string) cloudsim.Pool {
+	t.Helper()
+	for _, p := range ev.e.Inventory().Pools {
+		if p.Cloud == "aws" && p.Spec.Cluster == cluster && p.Spec.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no engine pool %s/%s", cluster, name)
+	return cloudsim.Pool{}
+}
+
+func gpuPool(cluster, name, zone string) cloud.NodePoolSpec {
+	return cloud.NodePoolSpec{Cluster: cluster, Region: euc1, Name: name, InstanceType: "p5.48xlarge", Zone: zone,
+		CapacityType: "on_demand", Nodes: 1, Labels: map[string]string{"gpufleet.io/pool": name}}
+}
+
+// TestClusterInNetwork builds a site network, puts a cluster in it and
+// node groups in its zones: each node group goes in the subnet of its zone,
+// the cluster's service range is the site's, and a zone the network lacks
+// is refused before anything is created.
+func TestClusterInNetwork(t *testing.T) {
+	ev := newNetEnv(t)
+	ctx := context.Background()
+	spec := siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1", "euc1-az2")
+	spec.PodsCIDR, spec.ServicesCIDR = "10.20.128.0/17", "10.20.64.0/20"
+	n := mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, spec))
+	netw := clusterNetwork(n, spec.PodsCIDR, spec.ServicesCIDR)
+	subnetOf := map[string]string{}
+	for _, s := range n.Subnets {
+		subnetOf[s.Zone] = s.ID
+	}
+
+	cs := cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true, Network: netw}
+	c := mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cs))
+	if c.Status != cloud.StatusActive || c.ServiceCIDR != "10.20.64.0/20" {
+		t.Fatalf("cluster: %+v, want active with service range 10.20.64.0/20", c)
+	}
+	raw := mustOK[*eks.DescribeClusterOutput](t)(ev.b.in(euc1).eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: awssdk.String("c1")})).Cluster
+	if want := []string{subnetOf["euc1-az1"], subnetOf["euc1-az2"]}; !slices.Equal(raw.ResourcesVpcConfig.SubnetIds, want) ||
+		awssdk.ToString(raw.ResourcesVpcConfig.VpcId) != n.ID {
+		t.Fatalf("control plane subnets %v in %s, want %v in %s", raw.ResourcesVpcConfig.SubnetIds, awssdk.ToString(raw.ResourcesVpcConfig.VpcId), want, n.ID)
+	}
+
+	// A retried create finds the cluster; the same name in another
+	// network or with another service range is a conflict.
+	mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cs))
+	other := *netw
+	other.ServicesCIDR = "10.20.80.0/20"
+	_, err := ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true, Network: &other})
+	wantKind(t, "create in another service range", err, cloud.KindConflict)
+	specB := siteSpec("site-b", euc1, "10.21.0.0/16", "euc1-az1")
+	nb := mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, specB))
+	_, err = ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true,
+		Network: clusterNetwork(nb, "", spec.ServicesCIDR)})
+	wantKind(t, "create in another network", err, cloud.KindConflict)
+	// Without a network, the create-or-find check is today's: the name
+	// and version.
+	mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true}))
+
+	tests := []struct {
+		name, zone string
+		err        cloud.Kind // 0: created
+	}{
+		{"train-a", "euc1-az2", 0},
+		{"train-b", "euc1-az1", 0},
+		{"train-c", "euc1-az3", cloud.KindInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.zone, func(t *testing.T) {
+			ps := gpuPool("c1", tt.name, tt.zone)
+			p, err := ev.b.CreateNodePool(ctx, ps)
+			if tt.err != 0 {
+				wantKind(t, "pool in "+tt.zone, err, tt.err)
+				if !strings.Contains(err.Error(), tt.zone) || !strings.Contains(err.Error(), "gpufleet_network") {
+					t.Fatalf("error %q does not name zone %s and what to change", err, tt.zone)
+				}
+				if _, gerr := ev.b.GetNodePool(ctx, euc1, "c1", tt.name); !cloud.IsNotFound(gerr) {
+					t.Fatalf("refused pool exists: %v", gerr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != cloud.StatusActive || !p.Spec.Equal(ps) {
+				t.Fatalf("pool %+v, want active %+v", p.Spec, ps)
+			}
+			if z := ev.enginePool(t, "c1", tt.name).Spec.Zone; z != tt.zone {
+				t.Fatalf("engine pool in zone %s, want %s", z, tt.zone)
+			}
+			ng := mustOK[*eks.DescribeNodegroupOutput](t)(ev.b.in(euc1).eks.DescribeNodegroup(ctx,
+				&eks.DescribeNodegroupInput{ClusterName: awssdk.String("c1"), NodegroupName: awssdk.String(tt.name)})).Nodegroup
+			if !slices.Equal(ng.Subnets, []string{subnetOf[tt.zone]}) {
+				t.Fatalf("node group subnets %v, want [%s]", ng.Subnets, subnetOf[tt.zone])
+			}
+			// Without the cached subnet zones, the zone is read back.
+			ev.b.subnetZones.Clear()
+			got := mustOK[cloud.NodePool](t)(ev.b.GetNodePool(ctx, euc1, "c1", tt.name))
+			if got.Spec.Zone != tt.zone {
+				t.Fatalf("read back zone %s, want %s", got.Spec.Zone, tt.zone)
+			}
+			// A retried create is the same pool.
+			mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, ps))
+		})
+	}
+
+	// A zone added to the network later takes node groups too.
+	spec.Subnets = append(spec.Subnets, cloud.SubnetSpec{Zone: "euc1-az3", CIDR: "10.20.32.0/20"})
+	n = mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, spec))
+	mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, gpuPool("c1", "train-c", "euc1-az3")))
+	if z := ev.enginePool(t, "c1", "train-c").Spec.Zone; z != "euc1-az3" {
+		t.Fatalf("pool in the new zone runs in %s", z)
+	}
+
+	for _, name := range []string{"train-a", "train-b", "train-c"} {
+		if err := ev.b.DeleteNodePool(ctx, euc1, "c1", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ev.b.DeleteCluster(ctx, euc1, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"site-a", "site-b"} {
+		if err := ev.b.DeleteNetwork(ctx, euc1, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev.empty(t)
+}
+
+// TestClusterWithoutNetwork keeps the default networking: zone IDs are the
+// subnets, as cloudsim accepts them, and the service range is EKS's.
+func TestClusterWithoutNetwork(t *testing.T) {
+	ev := newNetEnv(t)
+	ctx := context.Background()
+	c := mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}))
+	if c.ServiceCIDR != "10.100.0.0/16" {
+		t.Fatalf("service range %s", c.ServiceCIDR)
+	}
+	ps := gpuPool("c0", "p", "euc1-az3")
+	p := mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, ps))
+	if !p.Spec.Equal(ps) || ev.enginePool(t, "c0", "p").Spec.Zone != "euc1-az3" {
+		t.Fatalf("pool %+v", p.Spec)
+	}
+	ng := mustOK[*eks.DescribeNodegroupOutput](t)(ev.b.in(euc1).eks.DescribeNodegroup(ctx,
+		&eks.DescribeNodegroupInput{ClusterName: awssdk.String("c0"), NodegroupName: awssdk.String("p")})).Nodegroup
+	if !slices.Equal(ng.Subnets, []string{"euc1-az3"}) {
+		t.Fatalf("subnets %v", ng.Subnets)
+	}
+	if err := ev.b.DeleteNodePool(ctx, euc1, "c0", "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.b.DeleteCluster(ctx, euc1, "c0"); err != nil {
+		t.Fatal(err)
+	}
+	ev.empty(t)
+}
