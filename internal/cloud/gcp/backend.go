@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/option"
@@ -93,14 +94,26 @@ func (b *Backend) poolPath(region, cluster, name string) string {
 
 // CreateCluster creates a regional cluster (its default pool holds the
 // system workloads) and waits until it runs.
+//
+// With spec.Network the cluster is VPC-native in the site network: its
+// subnetwork is the one that carries the site's secondary ranges "pods"
+// and "services" (the network backend puts them on one subnetwork: the
+// first zone's unless zones were added before it), found by listing the
+// network's subnetworks; pods and services take these ranges. Node pools
+// in the other zones of the region need nothing more: GKE subnetworks are
+// regional. A cluster of that name in another network or subnetwork is a
+// KindConflict error.
 func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
-	op, err := b.client.CreateCluster(ctx, &containerpb.CreateClusterRequest{
-		Parent: b.location(spec.Region),
-		Cluster: &containerpb.Cluster{
-			Name: spec.Name, InitialClusterVersion: spec.KubernetesVersion, InitialNodeCount: 1,
-			ResourceLabels: sanitizeLabels(spec.Tags),
-		},
-	})
+	cl := &containerpb.Cluster{
+		Name: spec.Name, InitialClusterVersion: spec.KubernetesVersion, InitialNodeCount: 1,
+		ResourceLabels: sanitizeLabels(spec.Tags),
+	}
+	if spec.Network != nil {
+		if err := b.placeInNetwork(ctx, spec, cl); err != nil {
+			return cloud.Cluster{}, err
+		}
+	}
+	op, err := b.client.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: b.location(spec.Region), Cluster: cl})
 	if err != nil {
 		cerr := classify("CreateCluster", err)
 		if !cloud.IsConflict(cerr) {
@@ -113,12 +126,118 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		if existing.Status == cloud.StatusDeleting {
 			return cloud.Cluster{}, cerr
 		}
+		if spec.Network != nil {
+			raw, gerr := b.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: b.clusterPath(spec.Region, spec.Name)})
+			if gerr != nil {
+				return cloud.Cluster{}, classify("GetCluster", gerr)
+			}
+			if lastSegment(raw.GetNetwork()) != cl.GetNetwork() || lastSegment(raw.GetSubnetwork()) != cl.GetSubnetwork() {
+				return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: "CreateCluster", Code: "ALREADY_EXISTS",
+					Message: fmt.Sprintf("cluster %s exists in network %q subnetwork %q, not in %q subnetwork %q: delete it or give this cluster another name",
+						spec.Name, raw.GetNetwork(), raw.GetSubnetwork(), cl.GetNetwork(), cl.GetSubnetwork())}
+			}
+		}
 		return b.waitCluster(ctx, spec.Region, spec.Name)
 	}
 	if err := b.wait(ctx, spec.Region, op, "CreateCluster"); err != nil {
 		return cloud.Cluster{}, err
 	}
 	return b.waitCluster(ctx, spec.Region, spec.Name)
+}
+
+// placeInNetwork sets the cluster's network, subnetwork and IP allocation
+// policy from spec.Network.
+func (b *Backend) placeInNetwork(ctx context.Context, spec cloud.ClusterSpec, cl *containerpb.Cluster) error {
+	const op = "CreateCluster"
+	n := spec.Network
+	network := n.Name
+	if network == "" {
+		network = lastSegment(n.ID)
+	}
+	zones := slices.Sorted(maps.Keys(n.SubnetIDs))
+	if network == "" || len(zones) == 0 {
+		return invalidSpec(op, "network %q of cluster %s has no name or no subnetworks: pass the site's entry of gpufleet_network.networks", network, spec.Name)
+	}
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	ref := n.ID
+	if ref == "" {
+		ref = "projects/" + b.cfg.Project + "/global/networks/" + network
+	}
+	subs, err := b.listSubnets(ctx, c, spec.Region, ref)
+	if err != nil {
+		return err
+	}
+	carrier := ""
+	for _, z := range zones {
+		name := lastSegment(n.SubnetIDs[z])
+		if s, ok := subs[name]; ok && secondaryRange(s, "pods") != "" && secondaryRange(s, "services") != "" {
+			carrier = name
+			break
+		}
+	}
+	policy := &containerpb.IPAllocationPolicy{UseIpAliases: true}
+	switch {
+	case carrier != "":
+		policy.ClusterSecondaryRangeName, policy.ServicesSecondaryRangeName = "pods", "services"
+	case n.PodsCIDR != "" || n.ServicesCIDR != "":
+		return invalidSpec(op, "no subnetwork of network %s in %s has the secondary ranges \"pods\" and \"services\" (%s, %s): apply gpufleet_network again to restore them",
+			network, spec.Region, n.PodsCIDR, n.ServicesCIDR)
+	default:
+		// No site ranges: GKE allocates the pod and service ranges.
+		carrier = lastSegment(n.SubnetIDs[zones[0]])
+	}
+	cl.Network, cl.Subnetwork, cl.IpAllocationPolicy = network, carrier, policy
+	return nil
+}
+
+// checkPoolZone refuses a node pool in a zone that the cluster's site
+// network has no subnetwork for (KindInvalid). The network is read from
+// the cluster (GetCluster), its subnetworks from Compute Engine; clusters
+// in the default network accept any zone of the region, as before.
+func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) error {
+	const op = "CreateNodePool"
+	if spec.Zone == "" {
+		return nil
+	}
+	cl, err := b.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: b.clusterPath(spec.Region, spec.Cluster)})
+	if err != nil {
+		return classify("GetCluster", err)
+	}
+	network := lastSegment(cl.GetNetwork())
+	if network == "" || network == "default" {
+		return nil
+	}
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: network})
+	if err != nil {
+		return classifyCompute("GetNetwork", err)
+	}
+	subs, err := b.listSubnets(ctx, c, spec.Region, n.GetSelfLink())
+	if err != nil {
+		return err
+	}
+	var zones []string
+	for _, s := range subs {
+		zone := descValue(zoneDescRE, s.GetDescription())
+		if zone == "" {
+			zone = spec.Region + "-" + strings.TrimPrefix(s.GetName(), network+"-")
+		}
+		if zone == spec.Zone {
+			return nil
+		}
+		zones = append(zones, zone)
+	}
+	slices.Sort(zones)
+	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "INVALID_ARGUMENT",
+		Message: fmt.Sprintf("network %s of cluster %s has no subnetwork for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
+			network, spec.Cluster, spec.Zone, strings.Join(zones, ", "), spec.Zone),
+		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
 }
 
 // waitCluster polls until the cluster runs.
@@ -237,7 +356,12 @@ var acceleratorTypes = map[string]string{
 
 // CreateNodePool creates a node pool in one zone with the GPUs attached
 // and the driver installed explicitly (unset means no driver), and waits.
+// A cluster in a site network takes pools only in the network's zones
+// (see checkPoolZone).
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
+	if err := b.checkPoolZone(ctx, spec); err != nil {
+		return cloud.NodePool{}, err
+	}
 	cfg := &containerpb.NodeConfig{MachineType: spec.InstanceType, Spot: spec.CapacityType == "spot",
 		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints)}
 	if t, ok := acceleratorTypes[spec.GPUModel]; ok && spec.GPUsPerNode > 0 {

@@ -22,6 +22,9 @@
 //     else "on_demand", labels = Config.Labels, taints = Config.Taints
 //     (NO_SCHEDULE/PREFER_NO_SCHEDULE/NO_EXECUTE <-> NoSchedule/
 //     PreferNoSchedule/NoExecute).
+//   - A cluster's network, subnetwork and secondary ranges are checked
+//     against computefront's objects in the same engine and reported back;
+//     its service range is then the subnetwork's (see vpc.go).
 //   - What the engine does not model (the whole request message:
 //     accelerators and their GPU driver config, disk, autoscaling, ...) is
 //     kept as protojson in engine objects of kind "GKEClusterMeta" (name

@@ -1,12 +1,16 @@
 package gkefront
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -350,5 +354,100 @@ func TestHelpers(t *testing.T) {
 		if got := DefaultInstanceOptions(in); got != want {
 			t.Errorf("DefaultInstanceOptions(%q) = %+v, want %+v", in, got, want)
 		}
+	}
+}
+
+// computeObjects stores a network and its subnetworks the way
+// computefront does: protojson under "json", references as relative
+// paths.
+func (ev *env) computeObjects(t *testing.T, network string, subnets map[string][]*computepb.SubnetworkSecondaryRange) {
+	t.Helper()
+	put := func(kind, name string, m proto.Message) {
+		data, err := protojson.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		must[cloudsim.Object](t)(ev.e.PutObject("gcp", kind, name, map[string]string{"json": string(data)}))
+	}
+	put("Network", project+"/"+network, &computepb.Network{Name: proto.String(network), AutoCreateSubnetworks: proto.Bool(false)})
+	i := 0
+	for name, ranges := range subnets {
+		put("Subnetwork", project+"/"+region+"/"+name, &computepb.Subnetwork{Name: proto.String(name),
+			Network:     proto.String("projects/" + project + "/global/networks/" + network),
+			IpCidrRange: proto.String(fmt.Sprintf("10.%d.0.0/20", 10+i)), SecondaryIpRanges: ranges})
+		i++
+	}
+}
+
+// TestClusterNetwork: a cluster in a VPC network must name compute
+// objects that exist, with the secondary ranges it asks for; GetCluster
+// reports them and the subnetwork's service range.
+func TestClusterNetwork(t *testing.T) {
+	ev := newEnv(t, "", nil)
+	siteRanges := []*computepb.SubnetworkSecondaryRange{
+		{RangeName: proto.String("pods"), IpCidrRange: proto.String("10.10.128.0/18")},
+		{RangeName: proto.String("services"), IpCidrRange: proto.String("10.10.192.0/20")},
+	}
+	ev.computeObjects(t, "site", map[string][]*computepb.SubnetworkSecondaryRange{"site-a": siteRanges, "site-b": nil})
+	ev.computeObjects(t, "other", map[string][]*computepb.SubnetworkSecondaryRange{"other-a": nil})
+	aliases := func(pods, services string) *containerpb.IPAllocationPolicy {
+		return &containerpb.IPAllocationPolicy{UseIpAliases: true, ClusterSecondaryRangeName: pods, ServicesSecondaryRangeName: services}
+	}
+	for _, tt := range []struct {
+		name                string
+		network, subnetwork string
+		policy              *containerpb.IPAllocationPolicy
+		msg                 string // INVALID_ARGUMENT message; "" for success
+	}{
+		{"unknown network", "nope", "", nil, `Network "nope" not found in project "proj-1".`},
+		{"unknown subnetwork", "site", "site-z", nil, `Subnetwork "site-z" not found in region "europe-west4"`},
+		{"subnetwork in the default network", "", "site-a", nil, `Network "default" not found`},
+		{"subnetwork of another network", "site", "other-a", nil, `Subnetwork "other-a" is in network "other", not in network "site".`},
+		{"range names without aliases", "site", "site-a", &containerpb.IPAllocationPolicy{ClusterSecondaryRangeName: "pods"}, "needs ipAllocationPolicy.useIpAliases"},
+		{"unknown range", "site", "site-b", aliases("pods", "services"), `Secondary range "pods" (ipAllocationPolicy.clusterSecondaryRangeName) does not exist in subnetwork "site-b".`},
+		{"range names without subnetwork", "site", "", aliases("pods", ""), "need a subnetwork"},
+		{"site network", "site", "site-a", aliases("pods", "services"), ""},
+		{"paths for names", "projects/proj-1/global/networks/site", "https://www.googleapis.com/compute/v1/projects/proj-1/regions/europe-west4/subnetworks/site-a",
+			aliases("pods", "services"), ""},
+		{"network without ranges", "site", "site-b", &containerpb.IPAllocationPolicy{UseIpAliases: true}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "c-" + strings.ReplaceAll(tt.name, " ", "-")
+			_, err := ev.c.CreateCluster(tctx(t), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{
+				Name: name, Network: tt.network, Subnetwork: tt.subnetwork, IpAllocationPolicy: tt.policy}})
+			if tt.msg != "" {
+				if st := wantCode(t, err, codes.InvalidArgument); !strings.Contains(st.Message(), tt.msg) {
+					t.Fatalf("message %q, want %q", st.Message(), tt.msg)
+				}
+				if _, ok := ev.e.LookupCluster("gcp", region, name); ok {
+					t.Fatal("the refused cluster exists")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := must[*containerpb.Cluster](t)(ev.c.GetCluster(tctx(t), &containerpb.GetClusterRequest{Name: parent + "/clusters/" + name}))
+			subnet := lastSegment(tt.subnetwork)
+			if c.GetNetwork() != "site" || c.GetSubnetwork() != subnet ||
+				c.GetNetworkConfig().GetNetwork() != "projects/proj-1/global/networks/site" ||
+				c.GetNetworkConfig().GetSubnetwork() != "projects/proj-1/regions/europe-west4/subnetworks/"+subnet {
+				t.Fatalf("network %q/%q config %v", c.GetNetwork(), c.GetSubnetwork(), c.GetNetworkConfig())
+			}
+			wantPods, wantServices := "10.10.128.0/18", "10.10.192.0/20"
+			if subnet == "site-b" {
+				wantPods, wantServices = "", "10.100.0.0/16" // the engine's
+			}
+			if c.GetServicesIpv4Cidr() != wantServices || c.GetClusterIpv4Cidr() != wantPods ||
+				(wantPods != "" && (c.GetIpAllocationPolicy().GetServicesIpv4CidrBlock() != wantServices || c.GetIpAllocationPolicy().GetClusterIpv4CidrBlock() != wantPods)) {
+				t.Fatalf("ranges: services %s pods %s policy %v", c.GetServicesIpv4Cidr(), c.GetClusterIpv4Cidr(), c.GetIpAllocationPolicy())
+			}
+		})
+	}
+	// A cluster without a network reports none, and the engine's range.
+	ev.activeCluster(t, "plain")
+	c := must[*containerpb.Cluster](t)(ev.c.GetCluster(tctx(t), &containerpb.GetClusterRequest{Name: parent + "/clusters/plain"}))
+	if c.GetNetwork() != "" || c.GetNetworkConfig() != nil || c.GetServicesIpv4Cidr() != "10.100.0.0/16" {
+		t.Fatalf("plain cluster: %q %v %s", c.GetNetwork(), c.GetNetworkConfig(), c.GetServicesIpv4Cidr())
 	}
 }

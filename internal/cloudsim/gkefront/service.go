@@ -25,6 +25,9 @@ type clusterMeta struct {
 	Location string    `json:"location"`
 	Created  time.Time `json:"created"`
 	Proto    string    `json:"proto"` // protojson of the requested Cluster
+	// Network is the VPC network the cluster is in (see vpc.go); nil for
+	// the default networking.
+	Network *clusterNet `json:"network,omitempty"`
 }
 
 // poolMeta is what GKE reports about a node pool that the engine does not
@@ -105,6 +108,7 @@ func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
 	out.CurrentMasterVersion = c.Spec.KubernetesVersion
 	out.CurrentNodeVersion = c.Spec.KubernetesVersion
 	out.ServicesIpv4Cidr = c.ServiceCIDR
+	reportNetwork(out, m.Network)
 	out.CreateTime = stamp(m.Created)
 	if len(out.Locations) == 0 {
 		if isZone(r.Location) {
@@ -243,12 +247,17 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 		spec.PrivateEndpoint = pc.GetEnablePrivateNodes() || pc.GetEnablePrivateEndpoint()
 		spec.PublicEndpoint = !pc.GetEnablePrivateEndpoint()
 	}
+	network, err := s.clusterNetwork(r, c)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.e.CreateCluster(cloudName, spec); err != nil {
 		return nil, grpcError(err, r.clusterName())
 	}
 	stored := proto.Clone(c).(*containerpb.Cluster)
 	stored.NodePools = nil
-	s.putMeta(kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project, Location: r.Location, Created: s.now(), Proto: marshalProto(stored)})
+	s.putMeta(kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project, Location: r.Location, Created: s.now(),
+		Proto: marshalProto(stored), Network: network})
 	return s.startOp(r, containerpb.Operation_CREATE_CLUSTER), nil
 }
 

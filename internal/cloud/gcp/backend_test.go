@@ -1,0 +1,185 @@
+package gcp
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
+)
+
+// newClusterWorld is newNetWorld with clusters and node pools that take
+// milliseconds.
+func newClusterWorld(t *testing.T) *netWorld {
+	t.Helper()
+	e, err := cloudsim.New(cloudsim.Config{Durations: cloudsim.Durations{ClusterCreate: 30 * time.Millisecond, ClusterDelete: 20 * time.Millisecond,
+		PoolCreate: 30 * time.Millisecond, PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(computefront.New(e, computefront.Options{Project: netProject, OperationTime: 5 * time.Millisecond}))
+	t.Cleanup(srv.Close)
+	gke, stop, err := gkefront.Serve(e, gkefront.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	b, err := New(context.Background(), Config{Project: netProject, Endpoint: gke, Insecure: true,
+		ComputeEndpoint: srv.URL + "/compute/v1/", Poll: 5 * time.Millisecond, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &netWorld{e: e, b: b}
+}
+
+// clusterNetwork is what gpufleet_cluster passes for a site network.
+func clusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
+	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
+	for _, s := range n.Subnets {
+		out.SubnetIDs[s.Zone] = s.ID
+	}
+	return out
+}
+
+func (w *netWorld) enginePool(t *testing.T, cluster, name string) cloudsim.Pool {
+	t.Helper()
+	p, ok := w.e.LookupPool("gcp", netRegion, cluster, name)
+	if !ok {
+		t.Fatalf("no engine pool %s/%s", cluster, name)
+	}
+	return p
+}
+
+func gpuPool(cluster, name, zone string) cloud.NodePoolSpec {
+	return cloud.NodePoolSpec{Cluster: cluster, Region: netRegion, Name: name, InstanceType: "a3-highgpu-8g", Zone: zone,
+		CapacityType: "on_demand", Nodes: 1, Labels: map[string]string{"gpufleet.io/pool": name}, GPUModel: "H100", GPUsPerNode: 8}
+}
+
+// TestClusterInNetwork builds a site network, puts a cluster in it and
+// node pools in its zones: the cluster uses the subnetwork that carries the
+// site's secondary ranges (the first zone's, or the older one when a zone
+// was added before it), its service range is the site's, and a zone the
+// network lacks is refused before anything is created.
+func TestClusterInNetwork(t *testing.T) {
+	const pods, services = "10.10.128.0/18", "10.10.192.0/20"
+	for _, tt := range []struct {
+		name      string
+		first     map[string]string // the network's zones at creation
+		later     map[string]string // zones added afterwards
+		subnet    string            // the cluster's subnetwork
+		poolZones []string
+	}{
+		{"first zone carries the ranges", twoZones, nil, "site-a", []string{"europe-west4-a", "europe-west4-b"}},
+		{"zone added before the carrier", map[string]string{"europe-west4-b": "10.10.16.0/20"}, twoZones, "site-b", []string{"europe-west4-a"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newClusterWorld(t)
+			ctx := context.Background()
+			spec := siteSpec("site", "10.10.0.0/16", tt.first, "10.20.0.0/16")
+			spec.PodsCIDR, spec.ServicesCIDR = pods, services
+			n := try(w.b.EnsureNetwork(ctx, spec)).must(t)
+			if tt.later != nil {
+				spec = siteSpec("site", "10.10.0.0/16", tt.later, "10.20.0.0/16")
+				spec.PodsCIDR, spec.ServicesCIDR = pods, services
+				n = try(w.b.EnsureNetwork(ctx, spec)).must(t)
+			}
+			cs := cloud.ClusterSpec{Name: "c1", Region: netRegion, KubernetesVersion: "1.33", PublicEndpoint: true, Network: clusterNetwork(n, pods, services)}
+			c := try(w.b.CreateCluster(ctx, cs)).must(t)
+			if c.Status != cloud.StatusActive || c.ServiceCIDR != services {
+				t.Fatalf("cluster %+v, want active with service range %s", c, services)
+			}
+			raw := try(w.b.client.GetCluster(ctx, &containerpb.GetClusterRequest{Name: w.b.clusterPath(netRegion, "c1")})).must(t)
+			ip := raw.GetIpAllocationPolicy()
+			if raw.GetNetwork() != "site" || raw.GetSubnetwork() != tt.subnet || !ip.GetUseIpAliases() ||
+				ip.GetClusterSecondaryRangeName() != "pods" || ip.GetServicesSecondaryRangeName() != "services" || raw.GetClusterIpv4Cidr() != pods {
+				t.Fatalf("cluster network %q/%q, policy %v, pods %s", raw.GetNetwork(), raw.GetSubnetwork(), ip, raw.GetClusterIpv4Cidr())
+			}
+			// A retried create finds the cluster.
+			try(w.b.CreateCluster(ctx, cs)).must(t)
+
+			for _, z := range tt.poolZones {
+				name := "p-" + z[len(z)-1:]
+				ps := gpuPool("c1", name, z)
+				p := try(w.b.CreateNodePool(ctx, ps)).must(t)
+				if p.Status != cloud.StatusActive || !p.Spec.Equal(ps) {
+					t.Fatalf("pool %+v, want active %+v", p.Spec, ps)
+				}
+				if got := w.enginePool(t, "c1", name).Spec.Zone; got != z {
+					t.Fatalf("engine pool in %s, want %s", got, z)
+				}
+			}
+			_, err := w.b.CreateNodePool(ctx, gpuPool("c1", "p-c", "europe-west4-c"))
+			wantKind(t, err, cloud.KindInvalid)
+			if !strings.Contains(err.Error(), "europe-west4-c") || !strings.Contains(err.Error(), "gpufleet_network") {
+				t.Fatalf("error %q does not name the zone and what to change", err)
+			}
+			if _, ok := w.e.LookupPool("gcp", netRegion, "c1", "p-c"); ok {
+				t.Fatal("the refused pool exists")
+			}
+
+			for _, z := range tt.poolZones {
+				if err := w.b.DeleteNodePool(ctx, netRegion, "c1", "p-"+z[len(z)-1:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.b.DeleteCluster(ctx, netRegion, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.b.DeleteNetwork(ctx, netRegion, "site"); err != nil {
+				t.Fatal(err)
+			}
+			if inv := w.e.Inventory().Resources(); !inv.Empty() {
+				t.Fatalf("leftovers: %v", w.names())
+			}
+		})
+	}
+}
+
+// TestClusterNetworkConflicts: the same cluster name in another network
+// is a conflict; a network without its secondary ranges is refused.
+func TestClusterNetworkConflicts(t *testing.T) {
+	w := newClusterWorld(t)
+	ctx := context.Background()
+	specA := siteSpec("site-a", "10.10.0.0/16", twoZones)
+	specA.PodsCIDR, specA.ServicesCIDR = "10.10.128.0/18", "10.10.192.0/20"
+	a := try(w.b.EnsureNetwork(ctx, specA)).must(t)
+	specB := siteSpec("site-b", "10.10.0.0/16", twoZones)
+	specB.PodsCIDR, specB.ServicesCIDR = "10.10.128.0/18", "10.10.192.0/20"
+	b := try(w.b.EnsureNetwork(ctx, specB)).must(t)
+	try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: clusterNetwork(a, specA.PodsCIDR, specA.ServicesCIDR)})).must(t)
+	_, err := w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: clusterNetwork(b, specB.PodsCIDR, specB.ServicesCIDR)})
+	wantKind(t, err, cloud.KindConflict)
+
+	// Ranges the network does not have.
+	plain := try(w.b.EnsureNetwork(ctx, siteSpec("site-c", "10.30.0.0/16", map[string]string{"europe-west4-a": "10.30.0.0/20"}))).must(t)
+	_, err = w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c2", Region: netRegion, Network: clusterNetwork(plain, "10.30.128.0/18", "10.30.192.0/20")})
+	wantKind(t, err, cloud.KindInvalid)
+	// Without site ranges GKE picks them.
+	c := try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c3", Region: netRegion, Network: clusterNetwork(plain, "", "")})).must(t)
+	if c.ServiceCIDR == "" {
+		t.Fatalf("cluster without site ranges: %+v", c)
+	}
+}
+
+// TestClusterWithoutNetwork keeps the default network: pools go in any
+// zone of the region.
+func TestClusterWithoutNetwork(t *testing.T) {
+	w := newClusterWorld(t)
+	ctx := context.Background()
+	c := try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: netRegion})).must(t)
+	if c.ServiceCIDR != "10.100.0.0/16" {
+		t.Fatalf("service range %s", c.ServiceCIDR)
+	}
+	ps := gpuPool("c0", "p", "europe-west4-c")
+	p := try(w.b.CreateNodePool(ctx, ps)).must(t)
+	if !p.Spec.Equal(ps) || w.enginePool(t, "c0", "p").Spec.Zone != "europe-west4-c" {
+		t.Fatalf("pool %+v", p.Spec)
+	}
+}
