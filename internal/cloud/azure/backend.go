@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -127,7 +128,28 @@ func (b *Backend) poll() *runtime.PollUntilDoneOptions {
 
 // CreateCluster creates the cluster's resource group and the managed
 // cluster (with a one-node system pool) and waits until it has succeeded.
+//
+// With spec.Network the cluster uses Azure CNI in the site's VNet: the
+// system pool's vnetSubnetID is the network's first subnet (by zone), the
+// service range is the network's ServicesCIDR with the DNS service at its
+// tenth address, and agent pools go in the subnet of their zone (see
+// CreateNodePool). A cluster of that name in another VNet or service range
+// is a KindConflict error.
 func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cloud.Cluster, error) {
+	system := &armcontainerservice.ManagedClusterAgentPoolProfile{
+		Name: to.Ptr("system"), Count: to.Ptr[int32](1), VMSize: to.Ptr(b.cfg.SystemVMSize),
+		Mode: to.Ptr(armcontainerservice.AgentPoolModeSystem), OSType: to.Ptr(armcontainerservice.OSTypeLinux),
+	}
+	var profile *armcontainerservice.NetworkProfile
+	if n := spec.Network; n != nil {
+		var err error
+		if system.VnetSubnetID, profile, err = networkProfile(spec); err != nil {
+			return cloud.Cluster{}, err
+		}
+		if err := b.checkClusterNetwork(ctx, spec, *system.VnetSubnetID); err != nil {
+			return cloud.Cluster{}, err
+		}
+	}
 	rg := resourceGroup(spec.Name)
 	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags)}, nil); err != nil {
 		return cloud.Cluster{}, classify("CreateResourceGroup", err)
@@ -136,12 +158,10 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
 		Identity: &armcontainerservice.ManagedClusterIdentity{Type: to.Ptr(armcontainerservice.ResourceIdentityTypeSystemAssigned)},
 		Properties: &armcontainerservice.ManagedClusterProperties{
-			DNSPrefix: to.Ptr(spec.Name),
-			AgentPoolProfiles: []*armcontainerservice.ManagedClusterAgentPoolProfile{{
-				Name: to.Ptr("system"), Count: to.Ptr[int32](1), VMSize: to.Ptr(b.cfg.SystemVMSize),
-				Mode: to.Ptr(armcontainerservice.AgentPoolModeSystem), OSType: to.Ptr(armcontainerservice.OSTypeLinux),
-			}},
+			DNSPrefix:              to.Ptr(spec.Name),
+			AgentPoolProfiles:      []*armcontainerservice.ManagedClusterAgentPoolProfile{system},
 			APIServerAccessProfile: &armcontainerservice.ManagedClusterAPIServerAccessProfile{EnablePrivateCluster: to.Ptr(spec.PrivateEndpoint && !spec.PublicEndpoint)},
+			NetworkProfile:         profile,
 		},
 	}
 	if spec.KubernetesVersion != "" {
@@ -158,6 +178,97 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		return cloud.Cluster{}, classify("CreateCluster", err)
 	}
 	return b.GetCluster(ctx, spec.Region, spec.Name)
+}
+
+// networkProfile is the system pool's subnet and the network profile of a
+// cluster in spec.Network.
+func networkProfile(spec cloud.ClusterSpec) (*string, *armcontainerservice.NetworkProfile, error) {
+	n := spec.Network
+	invalid := func(format string, args ...any) error {
+		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: "CreateCluster", Code: "InvalidNetwork", Message: fmt.Sprintf(format, args...)}
+	}
+	zones := slices.Sorted(maps.Keys(n.SubnetIDs))
+	if len(zones) == 0 || n.SubnetIDs[zones[0]] == "" {
+		return nil, nil, invalid("network %s of cluster %s has no subnets: give the site a zone in gpufleet_network", n.Name, spec.Name)
+	}
+	profile := &armcontainerservice.NetworkProfile{NetworkPlugin: to.Ptr(armcontainerservice.NetworkPluginAzure)}
+	if n.ServicesCIDR != "" {
+		dns, err := tenthAddress(n.ServicesCIDR)
+		if err != nil {
+			return nil, nil, invalid("network %s: services range %q: %v", n.Name, n.ServicesCIDR, err)
+		}
+		profile.ServiceCidr, profile.DNSServiceIP = to.Ptr(n.ServicesCIDR), to.Ptr(dns)
+	}
+	return to.Ptr(n.SubnetIDs[zones[0]]), profile, nil
+}
+
+// tenthAddress is the DNS service address of a service range (AKS's
+// convention: 10.0.0.0/16 -> 10.0.0.10).
+func tenthAddress(cidr string) (string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
+		return "", fmt.Errorf("want an IPv4 range of /28 or larger")
+	}
+	a := p.Masked().Addr()
+	for range 10 {
+		a = a.Next()
+	}
+	return a.String(), nil
+}
+
+// checkClusterNetwork refuses to adopt an existing cluster of the same
+// name in another VNet or service range (KindConflict): the PUT would try
+// to move it, which AKS refuses anyway.
+func (b *Backend) checkClusterNetwork(ctx context.Context, spec cloud.ClusterSpec, subnet string) error {
+	resp, err := b.clusters.Get(ctx, resourceGroup(spec.Name), spec.Name, nil)
+	if err != nil {
+		if cerr := classify("GetCluster", err); !cloud.IsNotFound(cerr) {
+			return cerr
+		}
+		return nil
+	}
+	have, svc := "", ""
+	if p := resp.Properties; p != nil {
+		have = systemSubnet(p.AgentPoolProfiles)
+		if p.NetworkProfile != nil {
+			svc = str(p.NetworkProfile.ServiceCidr)
+		}
+	}
+	conflict := func(format string, args ...any) error {
+		return &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: "CreateCluster", Code: "Conflict",
+			Message: fmt.Sprintf(format, args...) + ": delete it or give this cluster another name"}
+	}
+	switch {
+	case !strings.EqualFold(vnetOf(have), vnetOf(subnet)):
+		return conflict("cluster %s exists in subnet %q, not in network %s", spec.Name, have, spec.Network.Name)
+	case spec.Network.ServicesCIDR != "" && svc != spec.Network.ServicesCIDR:
+		return conflict("cluster %s exists with service range %s, network %s has %s", spec.Name, svc, spec.Network.Name, spec.Network.ServicesCIDR)
+	}
+	return nil
+}
+
+// systemSubnet is the vnetSubnetID of a cluster's system pool (its first
+// pool when none says System).
+func systemSubnet(ps []*armcontainerservice.ManagedClusterAgentPoolProfile) string {
+	for _, p := range ps {
+		if p != nil && p.Mode != nil && *p.Mode == armcontainerservice.AgentPoolModeSystem {
+			return str(p.VnetSubnetID)
+		}
+	}
+	if len(ps) > 0 && ps[0] != nil {
+		return str(ps[0].VnetSubnetID)
+	}
+	return ""
+}
+
+// vnetOf is the VNet part of a subnet ID (".../virtualNetworks/v"), "" for
+// anything else.
+func vnetOf(subnet string) string {
+	i := strings.LastIndex(strings.ToLower(subnet), "/subnets/")
+	if i < 0 {
+		return ""
+	}
+	return subnet[:i]
 }
 
 func ptrMap(m map[string]string) map[string]*string {
@@ -266,6 +377,11 @@ func taintStrings(ts []cloud.Taint) []*string {
 
 // CreateNodePool creates an agent pool and waits; a pool that fails to
 // allocate is returned with a capacity or quota error.
+//
+// In a cluster in a site network (its system pool has a vnetSubnetID) the
+// pool goes in the VNet's subnet of its zone, "nodes-<zone>" ("nodes-
+// regional" for a pool without a zone), read from the VNet: a zone without
+// a subnet is a KindInvalid error.
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
 	name := agentPoolName(spec.Name)
 	if existing, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name); err == nil {
@@ -279,7 +395,15 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	} else if !cloud.IsNotFound(err) {
 		return cloud.NodePool{}, err
 	}
-	poller, err := b.pools.BeginCreateOrUpdate(ctx, resourceGroup(spec.Cluster), spec.Cluster, name, agentPool(spec), nil)
+	subnet, err := b.poolSubnet(ctx, spec)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
+	pool := agentPool(spec)
+	if subnet != "" {
+		pool.Properties.VnetSubnetID = to.Ptr(subnet)
+	}
+	poller, err := b.pools.BeginCreateOrUpdate(ctx, resourceGroup(spec.Cluster), spec.Cluster, name, pool, nil)
 	if err != nil {
 		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
@@ -293,13 +417,80 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	return b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
 }
 
+// poolSubnet is the subnet of an agent pool: "" for a cluster without a
+// site network, else the subnet of the pool's zone in the VNet of the
+// cluster's system pool.
+func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (string, error) {
+	const op = "CreateNodePool"
+	resp, err := b.clusters.Get(ctx, resourceGroup(spec.Cluster), spec.Cluster, nil)
+	if err != nil {
+		return "", classify("GetCluster", err)
+	}
+	system := ""
+	if resp.Properties != nil {
+		system = systemSubnet(resp.Properties.AgentPoolProfiles)
+	}
+	vnetID := vnetOf(system)
+	if vnetID == "" {
+		return "", nil
+	}
+	zone := spec.Zone
+	if zone == "" {
+		zone = "regional"
+	}
+	want := nodeSubnet(zone)
+	ref, err := arm.ParseResourceID(vnetID)
+	if err != nil {
+		return "", &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "InvalidSubnetID",
+			Message: fmt.Sprintf("cluster %s has the system pool subnet %q, which is not a subnet ID: %v", spec.Cluster, system, err)}
+	}
+	n, err := b.network(op)
+	if err != nil {
+		return "", err
+	}
+	v, err := n.vnets.Get(ctx, ref.ResourceGroupName, ref.Name, nil)
+	if err != nil {
+		return "", classify("GetVirtualNetwork", err)
+	}
+	var zones []string
+	if v.Properties != nil {
+		for _, sn := range v.Properties.Subnets {
+			name := str(sn.Name)
+			if strings.EqualFold(name, want) {
+				if id := str(sn.ID); id != "" {
+					return id, nil
+				}
+				return vnetID + "/subnets/" + name, nil
+			}
+			if z, ok := strings.CutPrefix(name, "nodes-"); ok {
+				zones = append(zones, z)
+			}
+		}
+	}
+	slices.Sort(zones)
+	return "", &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "SubnetNotFound",
+		Message: fmt.Sprintf("virtual network %s of cluster %s has no subnet %s for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
+			ref.Name, spec.Cluster, want, zone, strings.Join(zones, ", "), zone),
+		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+}
+
 // GetNodePool reads an agent pool.
 func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
+	np, _, err := b.getPool(ctx, region, cluster, name)
+	return np, err
+}
+
+// getPool reads an agent pool, and its subnet ("" when it has none).
+func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, error) {
 	resp, err := b.pools.Get(ctx, resourceGroup(cluster), cluster, agentPoolName(name), nil)
 	if err != nil {
-		return cloud.NodePool{}, classify("GetNodePool", err)
+		return cloud.NodePool{}, "", classify("GetNodePool", err)
 	}
 	p := resp.Properties
+	subnet := ""
+	if p != nil {
+		subnet = str(p.VnetSubnetID)
+	}
 	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, CapacityType: "on_demand", Labels: map[string]string{}}
 	status := cloud.StatusCreating
 	if p != nil {
@@ -323,7 +514,7 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	if status == cloud.StatusActive || status == cloud.StatusUpdating {
 		np.ReadyNodes = spec.Nodes
 	}
-	return np, nil
+	return np, subnet, nil
 }
 
 func parseTaints(ts []*string) []cloud.Taint {
@@ -336,9 +527,10 @@ func parseTaints(ts []*string) []cloud.Taint {
 	return out
 }
 
-// UpdateNodePool changes count, labels and taints with one PUT and waits.
+// UpdateNodePool changes count, labels and taints with one PUT (which
+// repeats the pool's subnet: AKS does not move a pool) and waits.
 func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
-	cur, err := b.GetNodePool(ctx, region, cluster, name)
+	cur, subnet, err := b.getPool(ctx, region, cluster, name)
 	if err != nil {
 		return cur, err
 	}
@@ -355,7 +547,11 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if spec.Equal(cur.Spec) {
 		return cur, nil
 	}
-	poller, err := b.pools.BeginCreateOrUpdate(ctx, resourceGroup(cluster), cluster, agentPoolName(name), agentPool(spec), nil)
+	pool := agentPool(spec)
+	if subnet != "" {
+		pool.Properties.VnetSubnetID = to.Ptr(subnet)
+	}
+	poller, err := b.pools.BeginCreateOrUpdate(ctx, resourceGroup(cluster), cluster, agentPoolName(name), pool, nil)
 	if err != nil {
 		return cur, classify("UpdateNodePool", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type profile struct {
 	Mode   string   `json:"mode"`
 	OSType string   `json:"osType"`
 	Zones  []string `json:"zones,omitempty"`
+	// VnetSubnetID is the subnet of the pool's nodes (BYO VNet).
+	VnetSubnetID string `json:"vnetSubnetID,omitempty"`
 }
 
 // clusterMeta is what AKS reports about a managed cluster that the engine
@@ -39,7 +42,11 @@ type clusterMeta struct {
 	Tags          map[string]string `json:"tags,omitempty"`
 	Profiles      []profile         `json:"profiles"`
 	NetworkPlugin string            `json:"networkPlugin"`
-	CreatedAt     time.Time         `json:"createdAt"`
+	// ServiceCIDR and DNSServiceIP are networkProfile's as created (empty:
+	// the engine's range and its tenth address).
+	ServiceCIDR  string    `json:"serviceCidr,omitempty"`
+	DNSServiceIP string    `json:"dnsServiceIP,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
 }
 
 // poolMeta is what AKS reports about an agent pool that the engine does
@@ -55,6 +62,7 @@ type poolMeta struct {
 	OrchestratorVersion string            `json:"orchestratorVersion"`
 	Zones               []string          `json:"zones,omitempty"`
 	Tags                map[string]string `json:"tags,omitempty"`
+	VnetSubnetID        string            `json:"vnetSubnetID,omitempty"`
 	// LastOp is the provisioningState of an update: Scaling or Updating.
 	LastOp    string    `json:"lastOp,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -124,6 +132,9 @@ func profileProps(pr profile, state, version string) map[string]any {
 	if len(pr.Zones) > 0 {
 		props["availabilityZones"] = pr.Zones
 	}
+	if pr.VnetSubnetID != "" {
+		props["vnetSubnetID"] = pr.VnetSubnetID
+	}
 	return props
 }
 
@@ -142,6 +153,10 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		profiles = append(profiles, props)
 	}
 	fqdn := strings.TrimPrefix(c.Endpoint, "https://")
+	serviceCIDR, dnsIP := c.ServiceCIDR, dnsServiceIP(c.ServiceCIDR)
+	if m.ServiceCIDR != "" {
+		serviceCIDR, dnsIP = m.ServiceCIDR, m.DNSServiceIP
+	}
 	props := map[string]any{
 		"provisioningState": state, "powerState": map[string]string{"code": "Running"},
 		"kubernetesVersion": version, "currentKubernetesVersion": version,
@@ -151,8 +166,8 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		"enableRBAC":        true,
 		"maxAgentPools":     100,
 		"networkProfile": map[string]any{
-			"networkPlugin": m.NetworkPlugin, "serviceCidr": c.ServiceCIDR, "serviceCidrs": []string{c.ServiceCIDR},
-			"dnsServiceIP": dnsServiceIP(c.ServiceCIDR), "outboundType": "loadBalancer", "loadBalancerSku": "standard",
+			"networkPlugin": m.NetworkPlugin, "serviceCidr": serviceCIDR, "serviceCidrs": []string{serviceCIDR},
+			"dnsServiceIP": dnsIP, "outboundType": "loadBalancer", "loadBalancerSku": "standard",
 		},
 		"apiServerAccessProfile": map[string]any{"enablePrivateCluster": c.Spec.PrivateEndpoint && !c.Spec.PublicEndpoint},
 	}
@@ -257,9 +272,12 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 				Mode              string   `json:"mode"`
 				OSType            string   `json:"osType"`
 				AvailabilityZones []string `json:"availabilityZones"`
+				VnetSubnetID      string   `json:"vnetSubnetID"`
 			} `json:"agentPoolProfiles"`
 			NetworkProfile *struct {
 				NetworkPlugin string `json:"networkPlugin"`
+				ServiceCidr   string `json:"serviceCidr"`
+				DNSServiceIP  string `json:"dnsServiceIP"`
 			} `json:"networkProfile"`
 			APIServerAccessProfile *struct {
 				EnablePrivateCluster *bool `json:"enablePrivateCluster"`
@@ -307,13 +325,48 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	if a := body.Properties.APIServerAccessProfile; a != nil && a.EnablePrivateCluster != nil {
 		private = *a.EnablePrivateCluster
 	}
+	var subnets []string
+	for i, p := range body.Properties.AgentPoolProfiles {
+		if existed {
+			if pr, ok := m.profile(p.Name); ok && !strings.EqualFold(pr.VnetSubnetID, p.VnetSubnetID) {
+				return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'agentPoolProfile.vnetSubnetID' is not allowed.")
+			}
+		}
+		if p.VnetSubnetID == "" {
+			continue
+		}
+		field := fmt.Sprintf("properties.agentPoolProfiles[%d].vnetSubnetID", i)
+		if _, err := s.vnetSubnet(q.sub, field, p.VnetSubnetID, loc); err != nil {
+			return reply{}, err
+		}
+		if len(subnets) > 0 && !sameVNet(subnets[0], p.VnetSubnetID) {
+			return reply{}, newErr(400, "InvalidParameter",
+				"The value of parameter %s is invalid: the agent pools of a managed cluster must use subnets of one virtual network.", field)
+		}
+		subnets = append(subnets, p.VnetSubnetID)
+	}
+	if len(subnets) > 0 && len(subnets) < len(body.Properties.AgentPoolProfiles) {
+		return reply{}, newErr(400, "InvalidParameter",
+			"The value of parameter agentPoolProfile.vnetSubnetID is invalid: set it on every agent pool of the managed cluster or on none.")
+	}
+	var serviceCIDR, dnsIP string
+	var err error
+	if np := body.Properties.NetworkProfile; np != nil && (np.ServiceCidr != "" || np.DNSServiceIP != "") {
+		if serviceCIDR, dnsIP, err = s.checkServiceRange(q.sub, np.ServiceCidr, np.DNSServiceIP, subnets); err != nil {
+			return reply{}, err
+		}
+		if existed && m.ServiceCIDR != serviceCIDR {
+			return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'networkProfile.serviceCidr' is not allowed.")
+		}
+	}
 	spec := cloud.ClusterSpec{Name: name, Region: loc, KubernetesVersion: version, PublicEndpoint: !private, PrivateEndpoint: private, Tags: body.Tags}
 	c, err := s.e.CreateCluster(cloudName, spec)
 	if err != nil {
 		return reply{}, err
 	}
 	if !existed {
-		m = clusterMeta{Name: name, ResourceGroup: rgName, Location: loc, CreatedAt: s.now(), NetworkPlugin: "azure"}
+		m = clusterMeta{Name: name, ResourceGroup: rgName, Location: loc, CreatedAt: s.now(), NetworkPlugin: "azure",
+			ServiceCIDR: serviceCIDR, DNSServiceIP: dnsIP}
 	}
 	m.Tags = body.Tags
 	if body.Properties.DNSPrefix != "" || m.DNSPrefix == "" {
@@ -328,7 +381,8 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	if ps := body.Properties.AgentPoolProfiles; len(ps) > 0 || len(m.Profiles) == 0 {
 		m.Profiles = nil
 		for _, p := range ps {
-			pr := profile{Name: p.Name, VMSize: p.VMSize, Count: 1, Mode: p.Mode, OSType: p.OSType, Zones: p.AvailabilityZones}
+			pr := profile{Name: p.Name, VMSize: p.VMSize, Count: 1, Mode: p.Mode, OSType: p.OSType, Zones: p.AvailabilityZones,
+				VnetSubnetID: p.VnetSubnetID}
 			if p.Count != nil {
 				pr.Count = *p.Count
 			}
@@ -446,4 +500,80 @@ func (s *server) poolMetaFor(rg, cluster, pool string) poolMeta {
 		m = poolMeta{Mode: "User", OSType: "Linux", OSSKU: "Ubuntu", OSDiskSizeGB: 128, MaxPods: 110}
 	}
 	return m
+}
+
+// Bring-your-own VNet.
+//
+// An agent pool's vnetSubnetID (in the managed cluster's
+// agentPoolProfiles or an agentPools PUT) must be a subnet ID (400
+// LinkedInvalidPropertyId otherwise) of a subnet that exists (400
+// SubnetNotFound "Could not find subnet … in vnet … from resource group …
+// of subscription …", as AKS words it) in the cluster's location (400
+// InvalidParameter). The pools of a cluster all have a subnet, in one
+// VNet, or none has (400 InvalidParameter; "The Agentpool … does not have
+// subnet defined." for a subnet added to a cluster whose pools have none),
+// and a pool's subnet cannot change (400 PropertyChangeNotAllowed; an
+// update that leaves it out counts as a change). networkProfile's
+// serviceCidr must be an IPv4 range that overlaps no subnet of the pools'
+// VNet (400 ServiceCidrOverlapExistingSubnetsCidr) and dnsServiceIP must
+// lie in it (400 DnsServiceIpOutOfServiceCidr; its tenth address when
+// left out); it is reported as the cluster's service range and cannot
+// change either. Not modeled: the cluster identity's role on the subnet,
+// subnets in use by pools refusing deletion, pod subnets.
+
+// vnetSubnet resolves a vnetSubnetID to its subnet record.
+func (s *server) vnetSubnet(sub, field, id, location string) (netRecord, error) {
+	key, _, ok := refTo(id, kindSubnet)
+	if !ok || !strings.HasPrefix(strings.ToLower(id), "/subscriptions/") {
+		return netRecord{}, newErr(400, "LinkedInvalidPropertyId",
+			"Property id '%s' at path '%s' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' or '/providers/{resourceProviderNamespace}/'.", id, field)
+	}
+	rec, found := s.netWorld(sub).get(kindSubnet, key)
+	if !found {
+		r, _ := parseRef(id)
+		return netRecord{}, newErr(400, "SubnetNotFound", "Could not find subnet %s in vnet %s from resource group %s of subscription %s.",
+			r.Names[len(r.Names)-1], r.Names[0], r.RG, sub)
+	}
+	if normLocation(rec.Location) != location {
+		return netRecord{}, newErr(400, "InvalidParameter",
+			"The value of parameter %s is invalid: subnet %s is in virtual network %s in %s, not in the managed cluster's location %s.",
+			field, rec.Name, rec.VNet, rec.Location, location)
+	}
+	return rec, nil
+}
+
+// sameVNet tells whether two subnet IDs are in one virtual network.
+func sameVNet(a, b string) bool {
+	ka, _, okA := refTo(a, kindSubnet)
+	kb, _, okB := refTo(b, kindSubnet)
+	return okA && okB && ka[:strings.LastIndex(ka, "/")] == kb[:strings.LastIndex(kb, "/")]
+}
+
+// checkServiceRange checks networkProfile's serviceCidr and dnsServiceIP
+// against the pools' subnets and returns them (dnsServiceIP defaulted).
+func (s *server) checkServiceRange(sub, serviceCIDR, dnsIP string, subnets []string) (string, string, error) {
+	p, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil || !p.Addr().Is4() || p.Masked() != p {
+		return "", "", newErr(400, "InvalidParameter", "The value of parameter networkProfile.serviceCidr '%s' is invalid: want an IPv4 CIDR block.", serviceCIDR)
+	}
+	if dnsIP == "" {
+		dnsIP = dnsServiceIP(serviceCIDR)
+	}
+	if a, err := netip.ParseAddr(dnsIP); err != nil || !p.Contains(a) {
+		return "", "", newErr(400, "DnsServiceIpOutOfServiceCidr", "DNSServiceIP %s is not within ServiceCidr %s.", dnsIP, serviceCIDR)
+	}
+	if len(subnets) == 0 {
+		return serviceCIDR, dnsIP, nil
+	}
+	w := s.netWorld(sub)
+	key, _, _ := refTo(subnets[0], kindSubnet)
+	rec, _ := w.get(kindSubnet, key)
+	vnet, _ := w.get(kindVNet, netKey(rec.RG, rec.VNet))
+	for _, sn := range w.children(kindSubnet, vnet) {
+		if q, err := netip.ParsePrefix(sn.Subnet.AddressPrefix); err == nil && q.Overlaps(p) {
+			return "", "", newErr(400, "ServiceCidrOverlapExistingSubnetsCidr",
+				"The specified service CIDR %s is conflicted with an existing subnet CIDR %s", serviceCIDR, sn.Subnet.AddressPrefix)
+		}
+	}
+	return serviceCIDR, dnsIP, nil
 }

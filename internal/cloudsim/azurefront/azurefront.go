@@ -69,6 +69,10 @@
 //     provisioningState: Creating, Updating/Scaling, Deleting, Succeeded,
 //     Failed (engine create_failed or degraded; properties.status.
 //     provisioningError holds the error).
+//   - vnetSubnetID (cluster profiles and agent pools) must name a subnet
+//     of a Microsoft.Network virtual network served here, and
+//     networkProfile.serviceCidr/dnsServiceIP become the cluster's service
+//     range: see "Bring-your-own VNet" in aks.go.
 //
 // Long-running operations: cluster and pool PUTs answer 201 (new) or 200
 // with properties.provisioningState and an Azure-AsyncOperation header

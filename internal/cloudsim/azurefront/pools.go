@@ -118,6 +118,9 @@ func (s *server) poolProps(p cloudsim.Pool, m poolMeta) map[string]any {
 	if len(m.Tags) > 0 {
 		props["tags"] = m.Tags
 	}
+	if m.VnetSubnetID != "" {
+		props["vnetSubnetID"] = m.VnetSubnetID
+	}
 	if state == "Failed" && len(p.Issues) > 0 {
 		code, msg := azureIssue(p, p.Issues[len(p.Issues)-1])
 		props["status"] = map[string]any{"provisioningError": map[string]string{"code": code, "message": msg}}
@@ -238,6 +241,7 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 			MaxPods                int                `json:"maxPods"`
 			OrchestratorVersion    string             `json:"orchestratorVersion"`
 			Tags                   map[string]string  `json:"tags"`
+			VnetSubnetID           string             `json:"vnetSubnetID"`
 		} `json:"properties"`
 	}
 	if err := decode(q.r, &body); err != nil {
@@ -298,6 +302,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	meta := s.poolMetaFor(m.ResourceGroup, cluster, pool)
+	if err := s.checkPoolSubnet(q, m, pool, pp.VnetSubnetID); err != nil {
+		return reply{}, err
+	}
 	if pp.Tags != nil {
 		meta.Tags = pp.Tags
 	}
@@ -318,7 +325,7 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		}
 		meta = poolMeta{Mode: pp.Mode, EvictionPolicy: pp.ScaleSetEvictionPolicy, SpotMaxPrice: pp.SpotMaxPrice, OSType: pp.OSType,
 			OSSKU: pp.OSSKU, OSDiskSizeGB: pp.OSDiskSizeGB, MaxPods: pp.MaxPods, OrchestratorVersion: pp.OrchestratorVersion,
-			Zones: pp.AvailabilityZones, Tags: pp.Tags, CreatedAt: s.now()}
+			Zones: pp.AvailabilityZones, Tags: pp.Tags, VnetSubnetID: pp.VnetSubnetID, CreatedAt: s.now()}
 		if meta.Mode == "" {
 			meta.Mode = "User"
 		}
@@ -360,6 +367,8 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'availabilityZones' is not allowed.")
 	case pp.ScaleSetPriority != "" && capacityType != existing.Spec.CapacityType:
 		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'scaleSetPriority' is not allowed.")
+	case !strings.EqualFold(pp.VnetSubnetID, meta.VnetSubnetID):
+		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'vnetSubnetID' is not allowed.")
 	}
 	var u cloud.NodePoolUpdate
 	changed := false
@@ -402,4 +411,48 @@ func (s *server) poolJSONMeta(q *req, m clusterMeta, p cloudsim.Pool, meta poolM
 		"type":       "Microsoft.ContainerService/managedClusters/agentPools",
 		"properties": s.poolProps(p, meta),
 	}
+}
+
+// checkPoolSubnet checks the vnetSubnetID of a new agent pool against the
+// cluster's system pool (see "Bring-your-own VNet" in aks.go); an update
+// is checked by putPool (the subnet cannot change).
+func (s *server) checkPoolSubnet(q *req, m clusterMeta, pool, subnet string) error {
+	if _, exists := s.findPool(m.Location, m.Name, pool); exists {
+		return nil
+	}
+	var withSubnet, without string
+	for _, pr := range m.Profiles {
+		if pr.VnetSubnetID != "" && withSubnet == "" {
+			withSubnet = pr.VnetSubnetID
+		}
+		if pr.VnetSubnetID == "" && without == "" {
+			without = pr.Name
+		}
+	}
+	switch {
+	case subnet == "" && withSubnet != "":
+		return newErr(400, "InvalidParameter",
+			"The value of parameter agentPoolProfile.vnetSubnetID is invalid: the agent pools of managed cluster %s have subnets, so agent pool %s needs one too.", m.Name, pool)
+	case subnet == "":
+		return nil
+	case without != "":
+		return newErr(400, "InvalidParameter", "The Agentpool %s does not have subnet defined.", without)
+	}
+	if _, err := s.vnetSubnet(q.sub, "properties.vnetSubnetID", subnet, m.Location); err != nil {
+		return err
+	}
+	if withSubnet != "" && !sameVNet(withSubnet, subnet) {
+		return newErr(400, "InvalidParameter",
+			"The value of parameter agentPoolProfile.vnetSubnetID is invalid: the agent pools of managed cluster %s use virtual network %s; agent pool %s must too.",
+			m.Name, vnetName(withSubnet), pool)
+	}
+	return nil
+}
+
+// vnetName is the virtual network of a subnet ID.
+func vnetName(subnet string) string {
+	if r, ok := parseRef(subnet); ok && len(r.Names) > 0 {
+		return r.Names[0]
+	}
+	return subnet
 }
