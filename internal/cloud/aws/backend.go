@@ -159,7 +159,10 @@ var (
 // and the control plane, and waits until it is active.
 //
 // With spec.Network the control plane's subnets are the network's subnets
-// (sorted by zone) and its service range is the network's ServicesCIDR.
+// (sorted by zone). The network's ServicesCIDR is not used: EKS refuses a
+// service range that overlaps the VPC's CIDR, and the site block (which
+// holds it) is the VPC's CIDR; EKS then picks its default range, outside
+// the VPC (172.20.0.0/16 for a VPC in 10.0.0.0/8, else 10.100.0.0/16).
 // EKS wants the subnets in at least two availability zones: a site network
 // with a single zone is passed as it is (cloudsim accepts it), and a real
 // EKS answers InvalidParameterException, which says so.
@@ -173,11 +176,8 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateCluster", Code: "NoSubnets",
 				Message: fmt.Sprintf("network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)}
 		}
-		if n.ServicesCIDR != "" {
-			netCfg = &ekstypes.KubernetesNetworkConfigRequest{ServiceIpv4Cidr: awssdk.String(n.ServicesCIDR)}
-		}
 		// Another network is another request, not a retry of this one.
-		tokenParts = append(tokenParts, strings.Join(subnets, ","), n.ServicesCIDR)
+		tokenParts = append(tokenParts, strings.Join(subnets, ","))
 	}
 	roleARN, err := b.ensureRole(ctx, clusterRole(spec.Name), "eks.amazonaws.com", clusterPolicies...)
 	if err != nil {
@@ -272,14 +272,6 @@ func networkMismatch(spec cloud.ClusterSpec, c *ekstypes.Cluster) string {
 	}
 	if len(have) == 0 {
 		return fmt.Sprintf("cluster %s exists without subnets, not in network %s: delete it or give this cluster another name", spec.Name, n.Name)
-	}
-	svc := ""
-	if c.KubernetesNetworkConfig != nil {
-		svc = awssdk.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr)
-	}
-	if n.ServicesCIDR != "" && svc != n.ServicesCIDR {
-		return fmt.Sprintf("cluster %s exists with service range %s, network %s has %s: delete it or give this cluster another name",
-			spec.Name, svc, n.Name, n.ServicesCIDR)
 	}
 	return ""
 }

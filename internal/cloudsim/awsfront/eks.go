@@ -439,6 +439,9 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 			if err := checkServiceCIDR(k.ServiceIpv4Cidr); err != nil {
 				return nil, err
 			}
+			if err := s.serviceOutsideVpc(region, vpcID, k.ServiceIpv4Cidr); err != nil {
+				return nil, err
+			}
 			serviceCIDR = k.ServiceIpv4Cidr
 		}
 	}
@@ -1122,6 +1125,27 @@ func (s *server) clusterVpc(region string, subnets []string) (string, error) {
 		}
 	}
 	return vpc, nil
+}
+
+// serviceOutsideVpc applies EKS's rule that the service range may not
+// overlap the cluster VPC's CIDR blocks.
+func (s *server) serviceOutsideVpc(region, vpcID, service string) error {
+	if vpcID == "" {
+		return nil
+	}
+	svc, err := netip.ParsePrefix(service)
+	if err != nil {
+		return nil // checkServiceCIDR reported it
+	}
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud != cloudName || o.Kind != kindVpc || o.Attrs["id"] != vpcID {
+			continue
+		}
+		if vpc, err := netip.ParsePrefix(o.Attrs["cidr"]); err == nil && vpc.Overlaps(svc) {
+			return badParam("The specified serviceIpv4Cidr %s overlaps with the CIDR block %s of VPC %s; choose a range outside the VPC", service, vpc, vpcID)
+		}
+	}
+	return nil
 }
 
 // nodegroupZone is the engine zone of a node group in subnets: the first

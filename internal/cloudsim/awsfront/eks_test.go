@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -596,11 +597,15 @@ func TestClusterInSubnets(t *testing.T) {
 	in := createClusterInput("c1")
 	in.ResourcesVpcConfig.SubnetIds = []string{a1}
 	in.KubernetesNetworkConfig = &types.KubernetesNetworkConfigRequest{ServiceIpv4Cidr: aws.String("10.20.64.0/20")}
+	if _, err := ev.eks.CreateCluster(ctx, in); !strings.Contains(fmt.Sprint(err), "overlaps with the CIDR block 10.20.0.0/16") {
+		t.Fatalf("a service range inside the VPC: %v, want InvalidParameterException", err)
+	}
+	in.KubernetesNetworkConfig.ServiceIpv4Cidr = aws.String("172.20.0.0/16")
 	must[*eks.CreateClusterOutput](t)(ev.eks.CreateCluster(ctx, in))
 	ev.clock.Advance(testDurations.ClusterCreate)
 	c := must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("c1")})).Cluster
 	if aws.ToString(c.ResourcesVpcConfig.VpcId) != vpcA || !slices.Equal(c.ResourcesVpcConfig.SubnetIds, []string{a1}) ||
-		aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr) != "10.20.64.0/20" {
+		aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr) != "172.20.0.0/16" {
 		t.Fatalf("cluster network: vpc %s subnets %v service %s", aws.ToString(c.ResourcesVpcConfig.VpcId), c.ResourcesVpcConfig.SubnetIds,
 			aws.ToString(c.KubernetesNetworkConfig.ServiceIpv4Cidr))
 	}
