@@ -2,9 +2,9 @@ package awsfront
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
