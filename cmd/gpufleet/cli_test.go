@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -233,5 +235,28 @@ func TestPlanLiveAWSQuotaAndPrices(t *testing.T) {
 	code, out, stderr = runCLI(append(args, "--gpus", "16")...)
 	if code != exitInfeasible || !strings.Contains(out+stderr, "L-417A185B") {
 		t.Fatalf("16 GPUs: exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+}
+
+// TestSimList: clusters and pools are listed one per line, other resources
+// counted per cloud and kind unless --all.
+func TestSimList(t *testing.T) {
+	dir := t.TempDir()
+	e, err := cloudsim.New(cloudsim.Config{StateFile: filepath.Join(dir, "state.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"eu-north-1/vpc-1", "eu-north-1/vpc-2"} {
+		if _, err := e.PutObject("aws", "Vpc", name, map[string]string{"cidr": "10.64.0.0/16"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, _ := runCLI("sim", "list", "--dir", dir)
+	if code != exitOK || !regexp.MustCompile(`aws\s+Vpc\s+2`).MatchString(out) || strings.Contains(out, "vpc-1") {
+		t.Fatalf("summary: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI("sim", "list", "--dir", dir, "--all")
+	if code != exitOK || !strings.Contains(out, "eu-north-1/vpc-1") || !strings.Contains(out, "eu-north-1/vpc-2") {
+		t.Fatalf("--all: exit %d\n%s", code, out)
 	}
 }

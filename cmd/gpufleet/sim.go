@@ -14,12 +14,13 @@ import (
 // simulate = true state directory).
 func runSim(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(stderr, "usage: gpufleet sim list [--dir .gpufleet-sim]")
+		fmt.Fprintln(stderr, "usage: gpufleet sim list [--dir .gpufleet-sim] [--all]")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("gpufleet sim list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".gpufleet-sim", "the provider's simulate_dir")
+	all := fs.Bool("all", false, "list every other resource (networks, gateways, roles, ...) instead of counting them per cloud and kind")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
@@ -43,10 +44,30 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "node pool\t%s\t%s\t%s\t%d x %s in %s (%s), cluster %s\t%s, %d ready\n", p.Cloud, p.Spec.Region, p.Spec.Name,
 			p.Spec.Nodes, p.Spec.InstanceType, zone, p.Spec.CapacityType, p.Spec.Cluster, status, ready)
 	}
-	for _, o := range inv.Objects {
-		fmt.Fprintf(tw, "%s\t%s\t-\t%s\t%s\t-\n", o.Kind, o.Cloud, o.Name, o.ID)
+	if *all {
+		for _, o := range inv.Objects {
+			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t%s\t-\n", o.Kind, o.Cloud, o.Name, o.ID)
+		}
 	}
 	tw.Flush()
+	if !*all && len(inv.Objects) > 0 {
+		fmt.Fprintln(stdout, "\nOther resources (--all lists them):")
+		counts := map[string]int{}
+		var keys []string
+		for _, o := range inv.Objects {
+			k := o.Cloud + "\t" + o.Kind
+			if counts[k] == 0 {
+				keys = append(keys, k)
+			}
+			counts[k]++
+		}
+		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLOUD\tKIND\tCOUNT")
+		for _, k := range keys { // the inventory is sorted by cloud and kind
+			fmt.Fprintf(tw, "%s\t%d\n", k, counts[k])
+		}
+		tw.Flush()
+	}
 	if inv.Empty() {
 		fmt.Fprintln(stdout, "(nothing exists in the simulated clouds)")
 	}
