@@ -76,7 +76,7 @@ func (r *NetworkResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"cloud":       schema.StringAttribute{Required: true, Description: "Cloud of the site."},
 					"region":      schema.StringAttribute{Required: true, Description: "Region of the site."},
-					"zones":       schema.ListAttribute{Required: true, ElementType: types.StringType, Description: "Zones that get a node subnet (catalog zone names: AWS zone IDs, GCP zones, Azure zone numbers; an empty zone, as Azure offers without zones have, gets one subnet keyed `regional`)."},
+					"zones":       schema.ListAttribute{Required: true, ElementType: types.StringType, Description: "Zones that get a node subnet (catalog zone names: AWS zone IDs, GCP zones, Azure zone numbers; an empty zone, as Azure offers without zones have, gets one subnet keyed `regional`). An AWS site with one zone also gets a subnet in the region's next zone, since an EKS control plane needs two."},
 					"gpus":        schema.Int64Attribute{Optional: true, Description: "Ignored (accepted so that `gpufleet_placement.sites` can be passed as it is)."},
 					"nodes":       schema.Int64Attribute{Optional: true, Description: "Ignored, as `gpus`."},
 					"hourly_usd":  schema.Float64Attribute{Optional: true, Description: "Ignored, as `gpus`."},
@@ -227,12 +227,30 @@ func (r *NetworkResource) readInput(ctx context.Context, m *networkModel, diags 
 			diags.AddAttributeError(at.AtName("zones"), "No zones", "a site needs at least one zone for its node subnet: the placement's zones for this site")
 			continue
 		}
+		if cl == "aws" && len(slices.Compact(slices.Sorted(slices.Values(zones)))) == 1 && r.data != nil {
+			// An EKS control plane needs subnets in two availability zones.
+			if z := r.secondZone(cl, region, zones[0]); z != "" {
+				zones = append(zones, z)
+			}
+		}
 		in.sites = append(in.sites, mesh.Site{Key: key, Zones: zones})
 	}
 	if diags.HasError() {
 		return nil
 	}
 	return in
+}
+
+// secondZone is another zone of the region in the catalog (the lowest), or
+// "" when the catalog knows none.
+func (r *NetworkResource) secondZone(cl, region, zone string) string {
+	best := ""
+	for _, o := range r.data.catalog.Offers {
+		if o.Cloud == cl && o.Region == region && o.Zone != "" && o.Zone != zone && (best == "" || o.Zone < best) {
+			best = o.Zone
+		}
+	}
+	return best
 }
 
 // build plans the mesh, keeping what prior allocated.

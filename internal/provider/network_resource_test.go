@@ -158,6 +158,9 @@ func TestAccNetwork_peeringAndDrift(t *testing.T) {
 					established(awsGCP),
 					established("aws/eu-north-1|gcp/europe-west4"),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-north-1", "aws/eu-central-1"), knownvalue.StringExact("peering")),
+					// One zone in the placement, two subnets: EKS needs two zones.
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-north-1", "subnets"),
+						knownvalue.MapExact(map[string]knownvalue.Check{"eun1-az1": knownvalue.StringExact("10.65.0.0/20"), "eun1-az2": knownvalue.StringExact("10.65.16.0/20")})),
 				},
 			},
 			{
