@@ -8,19 +8,24 @@ import (
 	"strings"
 )
 
-// PriceOverride sets the price of matching offers, e.g. a negotiated rate.
-// Empty Region or CapacityType match every region or capacity type.
+// PriceOverride sets the price of matching offers, e.g. a negotiated rate
+// or a live price. Empty Region, Zone or CapacityType match every region,
+// zone or capacity type.
 type PriceOverride struct {
 	Cloud        string
 	InstanceType string
 	Region       string
+	// Zone narrows the override to one zone (live spot prices differ by
+	// zone).
+	Zone         string
 	CapacityType CapacityType
 	PriceUSDHour float64
 }
 
 func (p PriceOverride) matches(o *Offer) bool {
 	return p.Cloud == o.Cloud && p.InstanceType == o.InstanceType &&
-		(p.Region == "" || p.Region == o.Region) && (p.CapacityType == "" || p.CapacityType == o.CapacityType)
+		(p.Region == "" || p.Region == o.Region) && (p.Zone == "" || p.Zone == o.Zone) &&
+		(p.CapacityType == "" || p.CapacityType == o.CapacityType)
 }
 
 // OfferMatch selects offers by cloud, region, zone, instance type and
@@ -183,6 +188,9 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 			}
 			used[i] = true
 			spec := 0
+			if p.Zone != "" {
+				spec += 4
+			}
 			if p.Region != "" {
 				spec += 2
 			}

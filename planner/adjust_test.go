@@ -41,6 +41,17 @@ func TestAdjust(t *testing.T) {
 				{Cloud: "aws", InstanceType: "p5", CapacityType: Spot, PriceUSDHour: 20},
 			}}, map[string]float64{
 			"aws/eu-central-1/euc1-az1/p5/on_demand": 50, "aws/us-east-1/use1-az1/p5/on_demand": 45, "aws/eu-central-1/euc1-az1/p5/spot": 20}, ""},
+		{"a zone's override beats its region's", Adjustments{
+			Overrides: []PriceOverride{
+				{Cloud: "aws", InstanceType: "p5", Region: "eu-central-1", Zone: "euc1-az1", CapacityType: Spot, PriceUSDHour: 18},
+				{Cloud: "aws", InstanceType: "p5", Region: "eu-central-1", CapacityType: Spot, PriceUSDHour: 25},
+				{Cloud: "aws", InstanceType: "p5", Region: "us-east-1", Zone: "use1-az9", PriceUSDHour: 1},
+			}}, nil, "price override 2 matches no offer"},
+		{"zone override", Adjustments{
+			Overrides: []PriceOverride{
+				{Cloud: "aws", InstanceType: "p5", Region: "eu-central-1", Zone: "euc1-az1", CapacityType: Spot, PriceUSDHour: 18},
+				{Cloud: "aws", InstanceType: "p5", Region: "eu-central-1", CapacityType: Spot, PriceUSDHour: 25},
+			}}, map[string]float64{"aws/eu-central-1/euc1-az1/p5/spot": 18, "aws/eu-central-1/euc1-az1/p5/on_demand": 80}, ""},
 		{"override matches nothing", Adjustments{Overrides: []PriceOverride{{Cloud: "aws", InstanceType: "p9", PriceUSDHour: 1}}}, nil,
 			"price override 0 matches no offer"},
 		{"bad discount", Adjustments{DiscountPercent: map[string]float64{"aws": 100}}, nil, "must be in [0, 100)"},

@@ -27,12 +27,9 @@ import (
 // region's DescribeAvailabilityZones, asked only when a reply lacks
 // availabilityZoneId.
 //
-// Price has no zone, and Refresh sets prices per region, so Prices
-// reports, per region and instance type, the lowest current spot price
-// among the zones where the catalog has a spot offer of the type: every
-// spot offer of that region and type is then priced at it. This loses
-// the spread between zones (the catalog keeps a price per zone);
-// ZonePrices keeps it for callers that can use it.
+// Prices reports a price per zone (Price.Zone, a zone ID) for the zones
+// where the catalog has a spot offer of the type, so Refresh prices every
+// spot offer at its own zone's price.
 type AWSSpotPrices struct {
 	Config AWSConfig
 	calls  atomic.Int64
@@ -61,27 +58,20 @@ func (s *AWSSpotPrices) CacheKey() string { return s.Config.cacheKey(s.Name()) }
 // Calls counts the HTTP requests sent so far (retries included).
 func (s *AWSSpotPrices) Calls() int64 { return s.calls.Load() }
 
-// Prices reports the lowest current spot price per region and instance
-// type among the catalog's zones (see AWSSpotPrices), sorted.
+// Prices reports the current spot price per zone of the catalog's spot
+// offers (see AWSSpotPrices), sorted by region, instance type and zone.
 func (s *AWSSpotPrices) Prices(ctx context.Context) ([]Price, error) {
 	zp, err := s.ZonePrices(ctx)
 	if err != nil {
 		return nil, err
 	}
 	v := s.Config.view(nil)
-	best := map[string]int{} // region/type → index in out
 	var out []Price
 	for _, p := range zp {
 		if !slices.Contains(v.zones[p.Region+"/"+p.InstanceType+"/"+string(planner.Spot)], p.Zone) {
 			continue
 		}
-		k := p.Region + "/" + p.InstanceType
-		if i, ok := best[k]; ok {
-			out[i].USDPerHour = min(out[i].USDPerHour, p.USDPerHour)
-			continue
-		}
-		best[k] = len(out)
-		out = append(out, Price{Cloud: "aws", Region: p.Region, InstanceType: p.InstanceType, CapacityType: planner.Spot, USDPerHour: p.USDPerHour})
+		out = append(out, Price{Cloud: "aws", Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType, CapacityType: planner.Spot, USDPerHour: p.USDPerHour})
 	}
 	return out, nil
 }

@@ -186,13 +186,16 @@ func TestAWSSpotPricesPerZoneAndRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prices) != len(lowest) {
-		t.Fatalf("%d region prices, want %d", len(prices), len(lowest))
+	if len(prices) != len(zp) {
+		t.Fatalf("%d zone prices from Prices, want %d", len(prices), len(zp))
 	}
-	for _, p := range prices {
-		if p.CapacityType != planner.Spot || lowest[p.Region+"/"+p.InstanceType] != p.USDPerHour {
-			t.Fatalf("region price %+v, want the lowest zone price %v", p, lowest[p.Region+"/"+p.InstanceType])
+	for i, p := range prices {
+		if p.CapacityType != planner.Spot || p.Zone != zp[i].Zone || p.USDPerHour != zp[i].USDPerHour {
+			t.Fatalf("price %+v, want the zone price %+v", p, zp[i])
 		}
+	}
+	if len(lowest) == 0 {
+		t.Fatal("no regions")
 	}
 }
 
@@ -412,14 +415,6 @@ func TestAWSRefresh(t *testing.T) {
 		t.Fatal(res.Warnings)
 	}
 	onDemand, zoneSpot := awsExpected(awsTestRegions)
-	lowestSpot := map[string]float64{}
-	for k, p := range zoneSpot {
-		parts := strings.Split(k, "/")
-		rk := parts[0] + "/" + parts[2]
-		if l, ok := lowestSpot[rk]; !ok || p < l {
-			lowestSpot[rk] = p
-		}
-	}
 	checked := 0
 	for _, o := range res.Catalog.Offers {
 		if o.Cloud != "aws" || !slices.Contains(awsTestRegions, o.Region) {
@@ -427,7 +422,7 @@ func TestAWSRefresh(t *testing.T) {
 		}
 		want, source := onDemand[o.Region+"/"+o.InstanceType], "aws-pricing"
 		if o.CapacityType == planner.Spot {
-			want, source = lowestSpot[o.Region+"/"+o.InstanceType], "aws-spot-prices"
+			want, source = zoneSpot[o.Region+"/"+o.Zone+"/"+o.InstanceType], "aws-spot-prices" // each zone its own price
 		}
 		if o.PriceUSDHour != want || res.Provenance[o.ID()].Source != source {
 			t.Fatalf("%s: %v from %q, want %v from %s", o.ID(), o.PriceUSDHour, res.Provenance[o.ID()].Source, want, source)

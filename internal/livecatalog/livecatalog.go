@@ -17,8 +17,11 @@ import (
 
 // Price is one list price a source reports.
 type Price struct {
-	Cloud        string               `json:"cloud"`
-	Region       string               `json:"region"`
+	Cloud  string `json:"cloud"`
+	Region string `json:"region"`
+	// Zone is set for prices that differ by zone (AWS spot); empty prices
+	// every zone of the region.
+	Zone         string               `json:"zone,omitempty"`
 	InstanceType string               `json:"instance_type"`
 	CapacityType planner.CapacityType `json:"capacity_type"`
 	USDPerHour   float64              `json:"usd_per_hour"`
@@ -59,10 +62,11 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 		now = time.Now
 	}
 	res := Result{Catalog: base, Provenance: map[string]Provenance{}}
-	offers := map[string][]string{} // cloud/region/instance/capacity → offer IDs
+	offers := map[string][]string{} // cloud/region/instance/capacity[/zone] → offer IDs
 	for _, o := range base.Offers {
 		k := key(o.Cloud, o.Region, o.InstanceType, o.CapacityType)
 		offers[k] = append(offers[k], o.ID())
+		offers[k+"/"+o.Zone] = append(offers[k+"/"+o.Zone], o.ID())
 	}
 	var overrides []planner.PriceOverride
 	byOffer := map[string]Provenance{}
@@ -73,7 +77,11 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 			continue
 		}
 		for _, p := range prices {
-			ids, ok := offers[key(p.Cloud, p.Region, p.InstanceType, p.CapacityType)]
+			k := key(p.Cloud, p.Region, p.InstanceType, p.CapacityType)
+			if p.Zone != "" {
+				k += "/" + p.Zone
+			}
+			ids, ok := offers[k]
 			if !ok || !(p.USDPerHour > 0) {
 				continue
 			}
@@ -81,7 +89,7 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 				byOffer[id] = Provenance{Source: s.Name(), FetchAt: fetched}
 			}
 			overrides = append(overrides, planner.PriceOverride{Cloud: p.Cloud, InstanceType: p.InstanceType, Region: p.Region,
-				CapacityType: p.CapacityType, PriceUSDHour: p.USDPerHour})
+				Zone: p.Zone, CapacityType: p.CapacityType, PriceUSDHour: p.USDPerHour})
 		}
 	}
 	if len(overrides) == 0 {
@@ -90,7 +98,7 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 	// Deterministic: sources may list a price twice; the lowest wins.
 	sort.SliceStable(overrides, func(i, j int) bool {
 		a, b := overrides[i], overrides[j]
-		if ka, kb := key(a.Cloud, a.Region, a.InstanceType, a.CapacityType), key(b.Cloud, b.Region, b.InstanceType, b.CapacityType); ka != kb {
+		if ka, kb := key(a.Cloud, a.Region, a.InstanceType, a.CapacityType)+"/"+a.Zone, key(b.Cloud, b.Region, b.InstanceType, b.CapacityType)+"/"+b.Zone; ka != kb {
 			return ka < kb
 		}
 		return a.PriceUSDHour > b.PriceUSDHour
