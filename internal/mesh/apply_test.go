@@ -11,9 +11,11 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
@@ -29,7 +31,7 @@ type world struct {
 var fast = cloudsim.Durations{ClusterCreate: 5 * time.Millisecond, ClusterDelete: 5 * time.Millisecond,
 	PoolCreate: 5 * time.Millisecond, PoolUpdate: 5 * time.Millisecond, PoolDelete: 5 * time.Millisecond}
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	e, err := cloudsim.New(cloudsim.Config{Durations: fast})
@@ -57,12 +59,20 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{e: e, backends: mesh.Backends{"aws": a, "gcp": g}}
+	azureSrv := httptest.NewTLSServer(azurefront.New(e, azurefront.Options{SubscriptionID: "sub",
+		Network: azurefront.NetworkDurations{Resource: 5 * time.Millisecond, Gateway: 20 * time.Millisecond}}))
+	t.Cleanup(azureSrv.Close)
+	z, err := azbackend.New(azbackend.Config{SubscriptionID: "sub", Credential: azbackend.StaticToken("sim"), Endpoint: azureSrv.URL,
+		HTTPClient: azureSrv.Client(), Poll: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{e: e, backends: mesh.Backends{"aws": a, "gcp": g, "azure": z}}
 }
 
 func (w *world) resources() []cloudsim.Object { return w.e.Inventory().Resources().Objects }
 
-func plan(t *testing.T, prev mesh.Plan, sites ...mesh.Site) mesh.Plan {
+func plan(t testing.TB, prev mesh.Plan, sites ...mesh.Site) mesh.Plan {
 	t.Helper()
 	p, err := mesh.Build("fleet", netip.MustParsePrefix("10.64.0.0/12"), nil, sites, prev, mesh.Options{})
 	if err != nil {
@@ -75,16 +85,17 @@ var (
 	central = mesh.Site{Key: "aws/eu-central-1", Zones: []string{"euc1-az1"}}
 	north   = mesh.Site{Key: "aws/eu-north-1", Zones: []string{"eun1-az1"}}
 	west4   = mesh.Site{Key: "gcp/europe-west4", Zones: []string{"europe-west4-a", "europe-west4-b"}}
+	weu     = mesh.Site{Key: "azure/westeurope", Zones: []string{"1", "2"}}
 )
 
-// TestApplyObserveDestroy builds an AWS+GCP mesh with a same-cloud peering
+// TestApplyObserveDestroy builds an AWS+GCP+Azure mesh with a same-cloud peering
 // through the real SDK clients, checks every tunnel comes up (the
 // simulator brings a tunnel up only when both ends mirror each other), and
 // that destroy leaves nothing.
 func TestApplyObserveDestroy(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	p := plan(t, mesh.Plan{}, central, north, west4)
+	p := plan(t, mesh.Plan{}, central, north, west4, weu)
 	st, err := mesh.Apply(ctx, w.backends, p, mesh.Plan{})
 	if err != nil {
 		t.Fatal(err)
@@ -166,4 +177,32 @@ func containsRegion(o cloudsim.Object, region string) bool {
 		return true
 	}
 	return len(o.Name) >= len(region) && o.Name[:len(region)] == region
+}
+
+// BenchmarkThreeCloudMesh builds and destroys a mesh of four sites on
+// three clouds (two AWS regions peered, five VPN links, ten tunnels)
+// through the real SDK clients and the simulated clouds, and reports the
+// simulated cloud operations (engine calls: each API request is one or
+// more) each build and teardown makes.
+func BenchmarkThreeCloudMesh(b *testing.B) {
+	w := newWorld(b)
+	ctx := context.Background()
+	p := plan(b, mesh.Plan{}, central, north, west4, weu)
+	calls := func() int {
+		n := 0
+		for _, c := range w.e.Calls() {
+			n += c
+		}
+		return n
+	}
+	start := calls()
+	for b.Loop() {
+		if _, err := mesh.Apply(ctx, w.backends, p, mesh.Plan{}); err != nil {
+			b.Fatal(err)
+		}
+		if err := mesh.Destroy(ctx, w.backends, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(calls()-start)/float64(b.N), "engine-ops/op")
 }
