@@ -470,6 +470,32 @@ func TestLimitsCross(t *testing.T) {
 	}
 }
 
+// TestSpotScoreRanksEqualPrices: between spot offers of one price, the
+// higher spot placement score wins the tie; without scores the order is
+// alphabetical as before.
+func TestSpotScoreRanksEqualPrices(t *testing.T) {
+	c := mustCatalog(t,
+		testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 15, withSpot()),
+		testOffer("aws", "eu-central-1", "euc1-az2", "p5", 8, 15, withSpot()),
+	)
+	req := Request{GPUs: 8, CapacityTypes: []CapacityType{Spot}}
+	p, err := Plan(c, req)
+	if err != nil || p.Allocations[0].Offer.Zone != "euc1-az1" {
+		t.Fatalf("without scores: %v %+v", err, p.Allocations)
+	}
+	scored, err := c.Adjust(Adjustments{SpotScores: []SpotScoreFact{
+		{Cloud: "aws", Region: "eu-central-1", Zone: "euc1-az1", InstanceType: "p5", Score: 3},
+		{Cloud: "aws", Region: "eu-central-1", Zone: "euc1-az2", InstanceType: "p5", Score: 9},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = Plan(scored, req)
+	if err != nil || p.Allocations[0].Offer.Zone != "euc1-az2" || len(p.Allocations[0].Fallbacks) == 0 || p.Allocations[0].Fallbacks[0].Offer.Zone != "euc1-az1" {
+		t.Fatalf("with scores: %v %+v", err, p.Allocations)
+	}
+}
+
 func TestMinSpotScore(t *testing.T) {
 	c := mustCatalog(t,
 		testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 40),

@@ -114,9 +114,11 @@ func usdToMicros(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 func microsToUSD(m int64) float64 { return float64(m) / 1e6 }
 
 // compareOffers is the documented total order on offers used for every
-// remaining tie: price per GPU-hour, then price per node, then cloud, region,
-// zone, instance type and capacity type (alphabetically). It returns -1, 0 or
-// +1. Two distinct offers of one catalog never compare equal.
+// remaining tie: price per GPU-hour, then price per node, then the higher
+// spot placement score (spot offers ranked by how likely their capacity is;
+// offers without a score compare equal here), then cloud, region, zone,
+// instance type and capacity type (alphabetically). It returns -1, 0 or +1.
+// Two distinct offers of one catalog never compare equal.
 func compareOffers(a, b *Offer) int {
 	// price per GPU compared exactly: pa/ga < pb/gb  <=>  pa*gb < pb*ga
 	pa, pb := a.priceMicros()*int64(b.GPUCount), b.priceMicros()*int64(a.GPUCount)
@@ -124,6 +126,9 @@ func compareOffers(a, b *Offer) int {
 		return c
 	}
 	if c := cmpInt64(a.priceMicros(), b.priceMicros()); c != 0 {
+		return c
+	}
+	if c := cmpInt64(int64(b.SpotScore), int64(a.SpotScore)); c != 0 {
 		return c
 	}
 	for _, p := range [][2]string{

@@ -82,8 +82,8 @@ func (p *Placement) GPUsByCloud() map[string]int {
 // catalog's limits (quotas), spread and gang.
 // Ties in price are broken by fewer GPUs, then fewer allocations, then by the
 // solver's deterministic order over the canonical offer order (price per
-// GPU-hour, price per node, cloud, region, zone, instance type, capacity
-// type); the result depends only on the catalog's content and the request,
+// GPU-hour, price per node, higher spot placement score, cloud, region,
+// zone, instance type, capacity type); the result depends only on the catalog's content and the request,
 // never on the order of the catalog's rows.
 //
 // Limits (Catalog.Limits) are kept exactly: limits that bind on the eligible
