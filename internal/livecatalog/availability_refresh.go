@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -77,8 +78,14 @@ func RefreshAvailability(ctx context.Context, base *planner.Catalog, sources []A
 		now = time.Now
 	}
 	res := AvailabilityResult{Catalog: base, Facts: map[string]string{}}
-	var facts []Availability
-	for _, s := range sources {
+	// Sources are asked concurrently and merged in the order given.
+	type fetch struct {
+		a   Availability
+		err error
+	}
+	fetches := make([]fetch, len(sources))
+	var wg sync.WaitGroup
+	for i, s := range sources {
 		var types []string
 		for _, o := range base.Offers {
 			if o.Cloud == s.Cloud() && !slices.Contains(types, o.InstanceType) {
@@ -86,7 +93,16 @@ func RefreshAvailability(ctx context.Context, base *planner.Catalog, sources []A
 			}
 		}
 		slices.Sort(types)
-		a, err := cache.getAvailability(ctx, s, types, now)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fetches[i].a, fetches[i].err = cache.getAvailability(ctx, s, types, now)
+		}()
+	}
+	wg.Wait()
+	var facts []Availability
+	for i, s := range sources {
+		a, err := fetches[i].a, fetches[i].err
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("live availability from %s failed, using the catalog's %s availability: %v", s.Name(), s.Cloud(), err))
 			continue

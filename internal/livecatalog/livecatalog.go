@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -68,10 +69,28 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 		offers[k] = append(offers[k], o.ID())
 		offers[k+"/"+o.Zone] = append(offers[k+"/"+o.Zone], o.ID())
 	}
+	// Sources are asked concurrently (each waits on its own API), and
+	// merged in the order given.
+	type fetch struct {
+		prices  []Price
+		fetched time.Time
+		err     error
+	}
+	fetches := make([]fetch, len(sources))
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := &fetches[i]
+			f.prices, f.fetched, f.err = cache.get(ctx, s, now)
+		}()
+	}
+	wg.Wait()
 	var overrides []planner.PriceOverride
 	byOffer := map[string]Provenance{}
-	for _, s := range sources {
-		prices, fetched, err := cache.get(ctx, s, now)
+	for i, s := range sources {
+		prices, fetched, err := fetches[i].prices, fetches[i].fetched, fetches[i].err
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("live prices from %s failed, using the catalog's %s prices: %v", s.Name(), s.Cloud(), err))
 			continue
