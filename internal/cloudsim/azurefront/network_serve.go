@@ -374,28 +374,7 @@ func (s *server) netOperation(q *req, loc, id string, asResult bool) (reply, err
 			status = "InProgress"
 		}
 	}
-	if asResult {
-		switch status {
-		case "InProgress":
-			return reply{status: http.StatusAccepted, header: map[string]string{"Location": q.base + q.r.URL.RequestURI()}}, nil
-		case "Succeeded":
-			return reply{status: http.StatusNoContent}, nil
-		}
-		return reply{}, newErr(400, opErr.Code, "%s", opErr.Message)
-	}
-	body := map[string]any{
-		"id":        "/subscriptions/" + q.sub + "/providers/Microsoft.Network/locations/" + loc + "/operations/" + id,
-		"name":      id,
-		"status":    status,
-		"startTime": start.UTC().Format(time.RFC3339Nano),
-	}
-	if status != "InProgress" {
-		body["endTime"] = s.now().Format(time.RFC3339Nano)
-	}
-	if opErr != nil {
-		body["error"] = opErr
-	}
-	return reply{status: http.StatusOK, body: body}, nil
+	return s.operationReply(q, "Microsoft.Network", loc, id, status, start, opErr, asResult)
 }
 
 // toMap turns a struct into JSON's map form.

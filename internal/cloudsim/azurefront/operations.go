@@ -146,6 +146,14 @@ func (s *server) operationStatus(q *req, loc, id string, asResult bool) (reply, 
 	if err != nil {
 		return reply{}, err
 	}
+	return s.operationReply(q, "Microsoft.ContainerService", loc, id, status, r.Start, opErr, asResult)
+}
+
+// operationReply answers an operation URL of a resource provider: with
+// asResult the Location URL (202 while running, 204 when done, the
+// operation's error otherwise), else the Azure-AsyncOperation status
+// document.
+func (s *server) operationReply(q *req, provider, loc, id, status string, start time.Time, opErr *opError, asResult bool) (reply, error) {
 	if asResult {
 		switch status {
 		case "InProgress":
@@ -156,10 +164,10 @@ func (s *server) operationStatus(q *req, loc, id string, asResult bool) (reply, 
 		return reply{}, newErr(400, opErr.Code, "%s", opErr.Message)
 	}
 	body := map[string]any{
-		"id":        "/subscriptions/" + q.sub + "/providers/Microsoft.ContainerService/locations/" + loc + "/operations/" + id,
+		"id":        "/subscriptions/" + q.sub + "/providers/" + provider + "/locations/" + loc + "/operations/" + id,
 		"name":      id,
 		"status":    status,
-		"startTime": r.Start.UTC().Format(time.RFC3339Nano),
+		"startTime": start.UTC().Format(time.RFC3339Nano),
 	}
 	if status != "InProgress" {
 		body["endTime"] = s.now().Format(time.RFC3339Nano)
