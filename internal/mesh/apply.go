@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,18 +114,8 @@ func (r *recorder) fail(err error) {
 func (r *recorder) err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	slices.SortFunc(r.errs, func(a, b error) int { return compareStrings(a.Error(), b.Error()) })
+	slices.SortFunc(r.errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(r.errs...)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parallel runs f for every item concurrently and waits.
@@ -165,7 +157,7 @@ func Apply(ctx context.Context, b Backends, plan, prev Plan) (State, error) {
 		spec := cloud.NetworkSpec{Name: s.NetworkName, Region: s.Region, CIDR: s.Addresses.Block.String(),
 			PodsCIDR: s.Addresses.Pods.String(), ServicesCIDR: s.Addresses.Services.String(),
 			GatewayCIDR: s.Addresses.Gateway.String(), AllowedCIDRs: allowed, Tags: tags(plan, s.Key)}
-		for _, z := range sortedKeys(s.Addresses.Subnets) {
+		for _, z := range slices.Sorted(maps.Keys(s.Addresses.Subnets)) {
 			spec.Subnets = append(spec.Subnets, cloud.SubnetSpec{Zone: z, CIDR: s.Addresses.Subnets[z]})
 		}
 		n, err := nb.EnsureNetwork(ctx, spec)
@@ -445,15 +437,6 @@ func Observe(ctx context.Context, b Backends, plan Plan) (State, error) {
 		}
 	})
 	return rec.st, rec.err()
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // WaitEstablished observes the mesh every poll until every link is
