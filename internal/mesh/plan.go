@@ -124,6 +124,12 @@ func (p Plan) Tunnels() int {
 	return n
 }
 
+// Inputs of Build beyond netplan's (errors are *netplan.InputError).
+const (
+	InputName netplan.Input = "name"
+	InputASN  netplan.Input = "asn"
+)
+
 // Options tune planning.
 type Options struct {
 	// Sizes of the address ranges; netplan.DefaultSizes when zero.
@@ -160,7 +166,7 @@ var reservedASNs = []int64{64512, 65515, 65516, 65517, 65518, 65519, 65520}
 // the sites and links that remain.
 func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []Site, prev Plan, opt Options) (Plan, error) {
 	if err := ValidName(name); err != nil {
-		return Plan{}, fmt.Errorf("name %w", err)
+		return Plan{}, &netplan.InputError{Input: InputName, Err: fmt.Errorf("name %w", err)}
 	}
 	if opt.Sizes == (netplan.Sizes{}) {
 		opt.Sizes = netplan.DefaultSizes
@@ -175,7 +181,7 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 	for i, s := range sites {
 		c, r := splitKey(s.Key)
 		if c == "" || r == "" {
-			return Plan{}, fmt.Errorf("site %q must be cloud/region", s.Key)
+			return Plan{}, netplan.InputErrorf(netplan.InputSites, "site %q must be cloud/region", s.Key)
 		}
 		npSites[i] = netplan.Site{Key: s.Key, Zones: s.Zones}
 	}
@@ -209,7 +215,7 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 			for ; nextASN <= opt.ASNMax && usedASN[nextASN]; nextASN++ {
 			}
 			if nextASN > opt.ASNMax {
-				return Plan{}, fmt.Errorf("no free private ASN left in %d–%d for site %s", opt.ASNMin, opt.ASNMax, a.Site)
+				return Plan{}, netplan.InputErrorf(InputASN, "no free private ASN left in %d–%d for site %s", opt.ASNMin, opt.ASNMax, a.Site)
 			}
 			ps.ASN = nextASN
 			usedASN[nextASN] = true
@@ -244,7 +250,7 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 				l.Tunnels = nil
 				for range 2 {
 					if len(free) == 0 {
-						return Plan{}, fmt.Errorf("the tunnel inside ranges %s and %s hold %d tunnels; this mesh needs more: use fewer sites on different clouds", insideRanges[0], insideRanges[1], 2*64)
+						return Plan{}, netplan.InputErrorf(netplan.InputSites, "the tunnel inside ranges %s and %s hold %d tunnels; this mesh needs more: use fewer sites on different clouds", insideRanges[0], insideRanges[1], 2*64)
 					}
 					cidr := free[0]
 					free = free[1:]

@@ -15,6 +15,31 @@ import (
 	"strings"
 )
 
+// Input names what a planning error is about, so that callers can point
+// at the setting to change.
+type Input string
+
+// Inputs of Allocate.
+const (
+	InputSupernet Input = "supernet"
+	InputExclude  Input = "exclude"
+	InputSites    Input = "sites"
+)
+
+// InputError is an error caused by one input.
+type InputError struct {
+	Input Input
+	Err   error
+}
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// InputErrorf formats an error about input.
+func InputErrorf(input Input, format string, args ...any) error {
+	return &InputError{Input: input, Err: fmt.Errorf(format, args...)}
+}
+
 // Sizes are the prefix lengths of each range. Within a site block, node
 // subnets take the first quarter (MaxZones subnets), services the next
 // range, pods the second half.
@@ -75,12 +100,12 @@ func Allocate(supernet netip.Prefix, exclude []netip.Prefix, sites []Site, exist
 	}
 	supernet = supernet.Masked()
 	if !supernet.Addr().Is4() || supernet.Bits() > sizes.Site {
-		return Plan{}, fmt.Errorf("supernet %s must be an IPv4 prefix of /%d or larger to hold one /%d per site", supernet, sizes.Site, sizes.Site)
+		return Plan{}, InputErrorf(InputSupernet, "supernet %s must be an IPv4 prefix of /%d or larger to hold one /%d per site", supernet, sizes.Site, sizes.Site)
 	}
 	for i, e := range exclude {
 		for _, f := range exclude[:i] {
 			if e.Overlaps(f) {
-				return Plan{}, fmt.Errorf("exclude ranges %s and %s overlap; list each range once", f, e)
+				return Plan{}, InputErrorf(InputExclude, "exclude ranges %s and %s overlap; list each range once", f, e)
 			}
 		}
 	}
@@ -88,7 +113,7 @@ func Allocate(supernet netip.Prefix, exclude []netip.Prefix, sites []Site, exist
 	slices.SortFunc(sorted, func(a, b Site) int { return cmp.Compare(a.Key, b.Key) })
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].Key == sorted[i-1].Key {
-			return Plan{}, fmt.Errorf("site %s is listed twice", sorted[i].Key)
+			return Plan{}, InputErrorf(InputSites, "site %s is listed twice", sorted[i].Key)
 		}
 	}
 	kept := map[string]Allocation{}
@@ -98,11 +123,11 @@ func Allocate(supernet netip.Prefix, exclude []netip.Prefix, sites []Site, exist
 			continue // removed: its block is free again
 		}
 		if !supernet.Contains(a.Block.Addr()) || a.Block.Bits() < supernet.Bits() {
-			return Plan{}, fmt.Errorf("site %s keeps %s, which is outside the supernet %s; changing the supernet renumbers sites, so replace the network instead", a.Site, a.Block, supernet)
+			return Plan{}, InputErrorf(InputSupernet, "site %s keeps %s, which is outside the supernet %s; changing the supernet renumbers sites, so replace the network instead", a.Site, a.Block, supernet)
 		}
 		for _, e := range exclude {
 			if a.Block.Overlaps(e) {
-				return Plan{}, fmt.Errorf("site %s already uses %s, which overlaps the excluded %s", a.Site, a.Block, e)
+				return Plan{}, InputErrorf(InputExclude, "site %s already uses %s, which overlaps the excluded %s", a.Site, a.Block, e)
 			}
 		}
 		kept[a.Site] = a
@@ -119,7 +144,7 @@ func Allocate(supernet netip.Prefix, exclude []netip.Prefix, sites []Site, exist
 	if needed > len(blocks) {
 		total := len(sorted)
 		bits := sizes.Site - ceilLog2(total+countOverlapping(supernet, sizes.Site, exclude))
-		return Plan{}, fmt.Errorf("%d sites need %d more /%d blocks (%s addresses each) but the supernet %s has %d free after existing sites and exclusions; a /%d would fit them all",
+		return Plan{}, InputErrorf(InputSupernet, "%d sites need %d more /%d blocks (%s addresses each) but the supernet %s has %d free after existing sites and exclusions; a /%d would fit them all",
 			total, needed, sizes.Site, blockAddresses(sizes.Site), supernet, len(blocks), max(bits, 1))
 	}
 	for _, s := range sorted {
@@ -180,7 +205,7 @@ func withZones(a Allocation, zones []string, sizes Sizes) (Allocation, error) {
 		for ; slot < sizes.maxZones() && taken[nth(a.Block, sizes.Subnet, slot).String()]; slot++ {
 		}
 		if slot >= sizes.maxZones() {
-			return a, fmt.Errorf("site %s needs %d zone subnets; a /%d block holds %d /%d subnets", a.Site, len(sortedZones), sizes.Site, sizes.maxZones(), sizes.Subnet)
+			return a, InputErrorf(InputSites, "site %s needs %d zone subnets; a /%d block holds %d /%d subnets", a.Site, len(sortedZones), sizes.Site, sizes.maxZones(), sizes.Subnet)
 		}
 		p := nth(a.Block, sizes.Subnet, slot).String()
 		out.Subnets[z] = p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/netplan"
 )
 
 var (
@@ -184,7 +186,7 @@ func (r *NetworkResource) readInput(ctx context.Context, m *networkModel, diags 
 	if diags.HasError() {
 		return nil
 	}
-	for _, key := range slices.Sorted(mapsKeys(sites)) {
+	for _, key := range slices.Sorted(maps.Keys(sites)) {
 		s := sites[key]
 		at := path.Root("sites").AtMapKey(key)
 		if s.Cloud.IsUnknown() || s.Region.IsUnknown() {
@@ -258,13 +260,18 @@ func (in *networkInput) build(prior mesh.Plan, diags *diag.Diagnostics) (mesh.Pl
 	p, err := mesh.Build(in.name, in.supernet, in.exclude, in.sites, prior, mesh.Options{ASNMin: in.asnMin, ASNMax: in.asnMax})
 	if err != nil {
 		at := path.Root("cidr")
-		switch msg := err.Error(); {
-		case strings.Contains(msg, "exclude") || strings.Contains(msg, "excluded"):
-			at = path.Root("exclude")
-		case strings.Contains(msg, "ASN"):
-			at = path.Root("asn_max")
-		case strings.Contains(msg, "tunnel"):
-			at = path.Root("sites")
+		var ie *netplan.InputError
+		if errors.As(err, &ie) {
+			switch ie.Input {
+			case netplan.InputExclude:
+				at = path.Root("exclude")
+			case netplan.InputSites:
+				at = path.Root("sites")
+			case mesh.InputASN:
+				at = path.Root("asn_max")
+			case mesh.InputName:
+				at = path.Root("name")
+			}
 		}
 		diags.AddAttributeError(at, "Network cannot be planned", err.Error())
 		return mesh.Plan{}, false
