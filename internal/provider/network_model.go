@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -117,27 +118,6 @@ const (
 // pskKey is the preshared_keys key of a link's tunnel.
 func pskKey(link string, i int) string { return link + "#" + strconv.Itoa(i) }
 
-// meshSites reads the sites input.
-func meshSites(ctx context.Context, m types.Map, diags *diag.Diagnostics) []mesh.Site {
-	var in map[string]siteInputModel
-	diags.Append(m.ElementsAs(ctx, &in, false)...)
-	var out []mesh.Site
-	for _, k := range slices.Sorted(mapsKeys(in)) {
-		out = append(out, mesh.Site{Key: k, Zones: in[k].Zones})
-	}
-	return out
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // priorPlan rebuilds the mesh plan a state holds, for stable replanning,
 // deletion and reading.
 func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) mesh.Plan {
@@ -149,7 +129,7 @@ func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) m
 	if !st.Networks.IsNull() && !st.Networks.IsUnknown() {
 		diags.Append(st.Networks.ElementsAs(ctx, &nets, false)...)
 	}
-	for _, k := range slices.Sorted(mapsKeys(nets)) {
+	for _, k := range slices.Sorted(maps.Keys(nets)) {
 		n := nets[k]
 		cl, region, _ := strings.Cut(k, "/")
 		a := netplan.Allocation{Site: k, Subnets: map[string]string{}}
@@ -174,7 +154,7 @@ func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) m
 	if !st.PresharedKeys.IsNull() && !st.PresharedKeys.IsUnknown() {
 		diags.Append(st.PresharedKeys.ElementsAs(ctx, &psks, false)...)
 	}
-	for _, k := range slices.Sorted(mapsKeys(links)) {
+	for _, k := range slices.Sorted(maps.Keys(links)) {
 		l := links[k]
 		ml := mesh.Link{A: l.A.ValueString(), B: l.B.ValueString(), Kind: l.Kind.ValueString()}
 		if ml.Kind == mesh.KindPeering {
@@ -355,12 +335,7 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 	}
 	m.Connectivity = types.MapValueMust(types.MapType{ElemType: types.StringType}, cm)
 	m.Tunnels = types.Int64Value(int64(p.Tunnels()))
-	m.MonthlyCost = types.Float64Value(roundCents(p.HourlyCost() * mesh.HoursPerMonth))
-}
-
-func roundCents(v float64) float64 {
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 2, 64), 64)
-	return f
+	m.MonthlyCost = types.Float64Value(roundDecimals(p.HourlyCost()*mesh.HoursPerMonth, 2))
 }
 
 func linkStatus(kind string, obs mesh.LinkState) string {
@@ -381,15 +356,12 @@ func tunnelIP(c *cloud.VPNConnection, i int) (string, bool) {
 	return c.LocalIPs[i], true
 }
 
-// object builds an object value from a model struct.
-func object(types map[string]attr.Type, v any) attr.Value {
-	o, diags := typesObjectValueFrom(types, v)
+// object builds an object value from a model struct whose fields match
+// attrTypes (a mismatch is a programming error).
+func object(attrTypes map[string]attr.Type, v any) attr.Value {
+	o, diags := types.ObjectValueFrom(context.Background(), attrTypes, v)
 	if diags.HasError() {
 		panic(fmt.Sprintf("building an object from %T: %v", v, diags))
 	}
 	return o
-}
-
-func typesObjectValueFrom(t map[string]attr.Type, v any) (types.Object, diag.Diagnostics) {
-	return types.ObjectValueFrom(context.Background(), t, v)
 }

@@ -226,8 +226,11 @@ func (m *placementModel) setDecision(ctx context.Context, p *planner.Placement, 
 	m.Summary = types.StringValue(summarize(p, cat, enabled))
 }
 
-func roundUSD(v float64) float64 {
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', 6, 64), 64)
+func roundUSD(v float64) float64 { return roundDecimals(v, 6) }
+
+// roundDecimals rounds v to digits decimals, as printed.
+func roundDecimals(v float64, digits int) float64 {
+	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
 	return f
 }
 
