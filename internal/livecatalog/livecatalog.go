@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -69,28 +68,12 @@ func Refresh(ctx context.Context, base *planner.Catalog, sources []PriceSource, 
 		offers[k] = append(offers[k], o.ID())
 		offers[k+"/"+o.Zone] = append(offers[k+"/"+o.Zone], o.ID())
 	}
-	// Sources are asked concurrently (each waits on its own API), and
-	// merged in the order given.
-	type fetch struct {
-		prices  []Price
-		fetched time.Time
-		err     error
-	}
-	fetches := make([]fetch, len(sources))
-	var wg sync.WaitGroup
-	for i, s := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f := &fetches[i]
-			f.prices, f.fetched, f.err = cache.get(ctx, s, now)
-		}()
-	}
-	wg.Wait()
+	// Sources are asked concurrently and merged in the order given.
+	fetches := fetchAll(sources, func(s PriceSource) ([]Price, time.Time, error) { return cache.get(ctx, s, now) })
 	var overrides []planner.PriceOverride
 	byOffer := map[string]Provenance{}
 	for i, s := range sources {
-		prices, fetched, err := fetches[i].prices, fetches[i].fetched, fetches[i].err
+		prices, fetched, err := fetches[i].value, fetches[i].at, fetches[i].err
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("live prices from %s failed, using the catalog's %s prices: %v", s.Name(), s.Cloud(), err))
 			continue
