@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/awsregion"
 )
 
 // awsPriceDocument is the part of an AWS Price List product document
@@ -62,7 +64,7 @@ func parseAWSPriceDocument(doc string) (awsListPrice, bool, error) {
 	}
 	p := awsListPrice{Region: attrs["regionCode"], InstanceType: attrs["instanceType"]}
 	if p.Region == "" {
-		p.Region = awsRegionOfLocation[attrs["location"]]
+		p.Region = awsregion.OfLocation(attrs["location"])
 	}
 	if p.Region == "" || p.InstanceType == "" {
 		return awsListPrice{}, false, nil
@@ -105,26 +107,4 @@ func parseAWSPriceDocument(doc string) (awsListPrice, bool, error) {
 	})
 	p.USDPerHour = best.usd
 	return p, true, nil
-}
-
-// awsRegionOfLocation maps the Price List "location" attribute to a
-// region code, for documents without regionCode (older price lists).
-var awsRegionOfLocation = map[string]string{
-	"US East (N. Virginia)": "us-east-1", "US East (Ohio)": "us-east-2",
-	"US West (N. California)": "us-west-1", "US West (Oregon)": "us-west-2",
-	"AWS GovCloud (US-East)": "us-gov-east-1", "AWS GovCloud (US-West)": "us-gov-west-1",
-	"Canada (Central)": "ca-central-1", "Canada West (Calgary)": "ca-west-1",
-	"Mexico (Central)": "mx-central-1", "South America (Sao Paulo)": "sa-east-1",
-	"EU (Ireland)": "eu-west-1", "EU (London)": "eu-west-2", "EU (Paris)": "eu-west-3",
-	"EU (Frankfurt)": "eu-central-1", "EU (Zurich)": "eu-central-2", "EU (Stockholm)": "eu-north-1",
-	"EU (Milan)": "eu-south-1", "EU (Spain)": "eu-south-2",
-	"Israel (Tel Aviv)": "il-central-1", "Middle East (Bahrain)": "me-south-1", "Middle East (UAE)": "me-central-1",
-	"Africa (Cape Town)":       "af-south-1",
-	"Asia Pacific (Hong Kong)": "ap-east-1", "Asia Pacific (Taipei)": "ap-east-2",
-	"Asia Pacific (Mumbai)": "ap-south-1", "Asia Pacific (Hyderabad)": "ap-south-2",
-	"Asia Pacific (Tokyo)": "ap-northeast-1", "Asia Pacific (Seoul)": "ap-northeast-2", "Asia Pacific (Osaka)": "ap-northeast-3",
-	"Asia Pacific (Singapore)": "ap-southeast-1", "Asia Pacific (Sydney)": "ap-southeast-2",
-	"Asia Pacific (Jakarta)": "ap-southeast-3", "Asia Pacific (Melbourne)": "ap-southeast-4",
-	"Asia Pacific (Malaysia)": "ap-southeast-5", "Asia Pacific (Thailand)": "ap-southeast-7",
-	"China (Beijing)": "cn-north-1", "China (Ningxia)": "cn-northwest-1",
 }
