@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,32 +10,14 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 )
 
 // newClusterWorld is newNetWorld with clusters and node pools that take
 // milliseconds.
 func newClusterWorld(t *testing.T) *netWorld {
 	t.Helper()
-	e, err := cloudsim.New(cloudsim.Config{Durations: cloudsim.Durations{ClusterCreate: 30 * time.Millisecond, ClusterDelete: 20 * time.Millisecond,
-		PoolCreate: 30 * time.Millisecond, PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(computefront.New(e, computefront.Options{Project: netProject, OperationTime: 5 * time.Millisecond}))
-	t.Cleanup(srv.Close)
-	gke, stop, err := gkefront.Serve(e, gkefront.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	b, err := New(context.Background(), Config{Project: netProject, Endpoint: gke, Insecure: true,
-		ComputeEndpoint: srv.URL + "/compute/v1/", Poll: 5 * time.Millisecond, Timeout: 20 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &netWorld{e: e, b: b}
+	return newWorldWith(t, cloudsim.Config{Durations: cloudsim.Durations{ClusterCreate: 30 * time.Millisecond, ClusterDelete: 20 * time.Millisecond,
+		PoolCreate: 30 * time.Millisecond, PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond}}, 5*time.Millisecond)
 }
 
 // clusterNetwork is what gpufleet_cluster passes for a site network.

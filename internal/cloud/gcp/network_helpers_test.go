@@ -29,11 +29,18 @@ type netWorld struct {
 
 func newNetWorld(t *testing.T) *netWorld {
 	t.Helper()
-	e, err := cloudsim.New(cloudsim.Config{})
+	return newWorldWith(t, cloudsim.Config{}, 15*time.Millisecond)
+}
+
+// newWorldWith serves computefront (operations of opTime) and gkefront on
+// an engine made from cfg, to a backend polling every 5 ms.
+func newWorldWith(t *testing.T, cfg cloudsim.Config, opTime time.Duration) *netWorld {
+	t.Helper()
+	e, err := cloudsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(computefront.New(e, computefront.Options{Project: netProject, OperationTime: 15 * time.Millisecond}))
+	srv := httptest.NewServer(computefront.New(e, computefront.Options{Project: netProject, OperationTime: opTime}))
 	t.Cleanup(srv.Close)
 	gke, stop, err := gkefront.Serve(e, gkefront.Options{})
 	if err != nil {
