@@ -15,26 +15,29 @@ import (
 )
 
 // clusterNetworkAttributes accept one element of gpufleet_network's
-// networks as it is.
+// networks as it is: the same attributes and types (siteNetworkAttrTypes),
+// all optional.
 func clusterNetworkAttributes() map[string]schema.Attribute {
-	str := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Optional: true, Description: desc}
+	used := map[string]string{"network_name": "Network name.", "network_id": "Network ID.", "subnet_ids": "Node subnet ID per zone.",
+		"pods_cidr": "Pod range.", "services_cidr": "Service range (not used on EKS, which refuses one inside the VPC)."}
+	out := make(map[string]schema.Attribute, len(siteNetworkAttrTypes))
+	for name, t := range siteNetworkAttrTypes {
+		desc, ok := used[name]
+		if !ok {
+			desc = "As in `gpufleet_network.networks`; not used by the cluster."
+		}
+		switch t := t.(type) {
+		case types.MapType:
+			out[name] = schema.MapAttribute{Optional: true, ElementType: t.ElemType, Description: desc}
+		case types.ListType:
+			out[name] = schema.ListAttribute{Optional: true, ElementType: t.ElemType, Description: desc}
+		case basetypes.Int64Type:
+			out[name] = schema.Int64Attribute{Optional: true, Description: desc}
+		default:
+			out[name] = schema.StringAttribute{Optional: true, Description: desc}
+		}
 	}
-	return map[string]schema.Attribute{
-		"network_name":  str("Network name."),
-		"network_id":    str("Network ID."),
-		"cidr":          str("Site block."),
-		"subnets":       schema.MapAttribute{Optional: true, ElementType: types.StringType, Description: "Node subnet range per zone."},
-		"subnet_ids":    schema.MapAttribute{Optional: true, ElementType: types.StringType, Description: "Node subnet ID per zone."},
-		"pods_cidr":     str("Pod range."),
-		"services_cidr": str("Service range."),
-		"gateway_cidr":  str("Gateway range (unused by the cluster)."),
-		"firewall_id":   str("Firewall ID (unused by the cluster)."),
-		"asn":           schema.Int64Attribute{Optional: true, Description: "Gateway ASN (unused by the cluster)."},
-		"gateway_name":  str("Gateway name (unused by the cluster)."),
-		"gateway_id":    str("Gateway ID (unused by the cluster)."),
-		"gateway_ips":   schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "Gateway addresses (unused by the cluster)."},
-	}
+	return out
 }
 
 // networkMoved asks for replacement when the cluster would move to another
