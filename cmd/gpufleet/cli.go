@@ -136,14 +136,8 @@ func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
 			}
 			endpoints[cl] = u
 		}
-		sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: f.clouds, GCPProject: f.gcpProject, AzureSubscriptionID: f.azureSubscription,
-			AzureRetailURL: endpoints["azure"]}
-		if u := endpoints["aws"]; u != "" {
-			sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: u, EC2: u, ServiceQuotas: u}
-		}
-		if u := endpoints["gcp"]; u != "" {
-			sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = u, strings.TrimRight(u, "/")+"/compute/v1/"
-		}
+		sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: f.clouds, GCPProject: f.gcpProject, AzureSubscriptionID: f.azureSubscription}
+		sc.UseEndpoints(endpoints)
 		prices, avail := livecatalog.Sources(sc)
 		cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
 		res := livecatalog.Refresh(context.Background(), cat, prices, cache, nil)

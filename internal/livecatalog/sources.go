@@ -3,6 +3,7 @@ package livecatalog
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,22 @@ type SourcesConfig struct {
 	AzureEndpoint       string
 	AzureHTTPClient     *http.Client
 	AzureCredential     azcore.TokenCredential
+}
+
+// UseEndpoints points each cloud's sources at one base URL per cloud (a
+// proxy or a simulator): "aws" serves the Price List, EC2 and Service
+// Quotas, "gcp" Cloud Billing and Compute (under /compute/v1/), "azure"
+// the Retail Prices API. Clouds not named keep their settings.
+func (c *SourcesConfig) UseEndpoints(endpoints map[string]string) {
+	if u := endpoints["aws"]; u != "" {
+		c.AWSEndpoints = AWSEndpoints{Pricing: u, EC2: u, ServiceQuotas: u}
+	}
+	if u := endpoints["gcp"]; u != "" {
+		c.GCPBillingEndpoint, c.GCPComputeEndpoint = u, strings.TrimRight(u, "/")+"/compute/v1/"
+	}
+	if u := endpoints["azure"]; u != "" {
+		c.AzureRetailURL = u
+	}
 }
 
 func (c SourcesConfig) enabled(cloud string) bool {

@@ -63,13 +63,7 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 	if len(sc.Clouds) == 0 {
 		sc.Clouds = []string{"none"}
 	}
-	if u := endpoints["aws"]; u != "" {
-		sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: u, EC2: u, ServiceQuotas: u}
-	}
-	if u := endpoints["gcp"]; u != "" {
-		sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = u, u+"/compute/v1/"
-	}
-	sc.AzureRetailURL = endpoints["azure"]
+	sc.UseEndpoints(endpoints)
 	if cfg.GCP != nil {
 		sc.GCPProject = cfg.GCP.Project.ValueString()
 	}
