@@ -767,3 +767,17 @@ func (e *Engine) LookupPool(cl, region, cluster, name string) (Pool, bool) {
 // the times of what they model themselves (network gateways, operations)
 // from them, so that a scaled engine scales everything.
 func (e *Engine) Durations() Durations { return e.durations }
+
+// LookupObject finds an auxiliary object without rate limits or faults
+// (the checks a front end makes, which the real APIs do not bill).
+func (e *Engine) LookupObject(cl, kind, name string) (Object, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o, ok := e.st.Objects[objectKey(cl, kind, name)]
+	if !ok {
+		return Object{}, false
+	}
+	c := *o
+	c.Attrs = maps.Clone(o.Attrs)
+	return c, true
+}

@@ -265,3 +265,30 @@ func TestObjects(t *testing.T) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
+
+// TestLookupObject: a front end's own checks read objects without rate
+// limits or faults, and get a copy.
+func TestLookupObject(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.PutObject("aws", "Vpc", "eu-central-1/vpc-1", map[string]string{"cidr": "10.64.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	e.Inject(Fault{Cloud: "aws", Op: "GetVpc", Times: 1, Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Code: "InternalError"}})
+	o, ok := e.LookupObject("aws", "Vpc", "eu-central-1/vpc-1")
+	if !ok || o.Attrs["cidr"] != "10.64.0.0/16" {
+		t.Fatalf("lookup: %v %+v", ok, o)
+	}
+	o.Attrs["cidr"] = "changed"
+	if again, _ := e.LookupObject("aws", "Vpc", "eu-central-1/vpc-1"); again.Attrs["cidr"] != "10.64.0.0/16" {
+		t.Fatal("the lookup returned the engine's own attributes")
+	}
+	if _, ok := e.LookupObject("aws", "Vpc", "eu-central-1/vpc-2"); ok {
+		t.Fatal("found a missing object")
+	}
+	if _, err := e.GetObject("aws", "Vpc", "eu-central-1/vpc-1"); err == nil {
+		t.Fatal("the injected fault was spent by the lookup")
+	}
+}

@@ -1090,13 +1090,7 @@ func ec2SubnetID(s string) bool { return strings.HasPrefix(s, "subnet-") && idPa
 // findSubnet reads an EC2 subnet without rate limits and faults (EKS
 // checks it on its side).
 func (s *server) findSubnet(region, id string) (cloudsim.Object, bool) {
-	name := objectName(resSubnet, region, id)
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == kindSubnet && o.Name == name {
-			return o, true
-		}
-	}
-	return cloudsim.Object{}, false
+	return s.e.LookupObject(cloudName, kindSubnet, objectName(resSubnet, region, id))
 }
 
 // noSubnet is EKS's answer for a subnet EC2 does not know.
@@ -1137,10 +1131,7 @@ func (s *server) serviceOutsideVpc(region, vpcID, service string) error {
 	if err != nil {
 		return nil // checkServiceCIDR reported it
 	}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Kind != kindVpc || o.Attrs["id"] != vpcID {
-			continue
-		}
+	if o, ok := s.e.LookupObject(cloudName, kindVpc, objectName(resVpc, region, vpcID)); ok {
 		if vpc, err := netip.ParsePrefix(o.Attrs["cidr"]); err == nil && vpc.Overlaps(svc) {
 			return badParam("The specified serviceIpv4Cidr %s overlaps with the CIDR block %s of VPC %s; choose a range outside the VPC", service, vpc, vpcID)
 		}

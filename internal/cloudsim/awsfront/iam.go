@@ -189,12 +189,8 @@ func (s *server) attachments(role string) []string {
 }
 
 func (s *server) roleExists(name string) bool {
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == "Role" && o.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := s.e.LookupObject(cloudName, "Role", name)
+	return ok
 }
 
 // createRole: an existing name is EntityAlreadyExists (409), as on IAM.

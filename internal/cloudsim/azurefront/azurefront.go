@@ -412,12 +412,7 @@ func newID() string {
 // object finds an engine object without going through rate limits and
 // faults.
 func (s *server) object(kind, name string) (cloudsim.Object, bool) {
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == kind && o.Name == name {
-			return o, true
-		}
-	}
-	return cloudsim.Object{}, false
+	return s.e.LookupObject(cloudName, kind, name)
 }
 
 // getMeta reads a metadata object (kind, name) into v, on the side.

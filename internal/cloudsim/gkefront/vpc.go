@@ -54,12 +54,8 @@ func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 // computeObject reads a Compute Engine object of the engine without rate
 // limits and faults.
 func (s *server) computeObject(kind, name string) (string, bool) {
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == kind && o.Name == name {
-			return o.Attrs["json"], true
-		}
-	}
-	return "", false
+	o, ok := s.e.LookupObject(cloudName, kind, name)
+	return o.Attrs["json"], ok
 }
 
 // clusterNetwork checks the network, subnetwork and secondary ranges a
