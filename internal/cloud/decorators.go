@@ -93,9 +93,10 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // WithRetries wraps a backend so that every call is retried on throttling
-// and transient errors.
+// and transient errors. The result implements KubeAccess and NodeReplacer
+// when b does.
 func WithRetries(b Backend, p RetryPolicy) Backend {
-	return &decorated{next: b, wrap: retrying(p)}
+	return withOptional(&decorated{next: b, wrap: retrying(p)})
 }
 
 // retrying is the retry loop of WithRetries and WithNetworkRetries.
@@ -157,12 +158,13 @@ func (m *Metrics) Snapshot() map[string]OpStats {
 }
 
 // WithMetrics wraps a backend so that every call is counted in m. now
-// defaults to time.Now.
+// defaults to time.Now. The result implements KubeAccess and NodeReplacer
+// when b does.
 func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 	if now == nil {
 		now = time.Now
 	}
-	return &decorated{next: b, wrap: func(ctx context.Context, op string, f call[any]) (any, error) {
+	return withOptional(&decorated{next: b, wrap: func(ctx context.Context, op string, f call[any]) (any, error) {
 		start := now()
 		v, err := f(ctx)
 		elapsed := now().Sub(start)
@@ -183,5 +185,5 @@ func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 			s.Errors[KindOf(err).String()]++
 		}
 		return v, err
-	}}
+	}})
 }
