@@ -77,6 +77,10 @@ type Config struct {
 	// StateFile persists the world after every change; empty keeps it in
 	// memory only.
 	StateFile string
+	// GCPProject and AzureSubscription appear in the provider IDs of
+	// simulated nodes; "gpufleet-sim" and the zero UUID when empty (the
+	// provider's simulate defaults).
+	GCPProject, AzureSubscription string
 }
 
 // Engine is one simulated world holding all three clouds.
@@ -89,6 +93,8 @@ type Engine struct {
 	// calls counts API calls per cloud/operation (not persisted), for
 	// benchmarks.
 	calls map[string]int
+	// gcpProject and azureSubscription name simulated nodes.
+	gcpProject, azureSubscription string
 }
 
 // state is the persisted world.
@@ -112,6 +118,10 @@ type state struct {
 	PublicIPs int64 `json:"public_ips,omitempty"`
 	// TunnelEnds are the VPN tunnel ends the front ends registered.
 	TunnelEnds map[string]*TunnelEnd `json:"tunnel_ends,omitempty"`
+	// GPUFaults are the GPU fault selectors with budget left.
+	GPUFaults []*GPUFaultRule `json:"gpu_faults,omitempty"`
+	// Kube is each cluster's Kubernetes side (CA, objects), by cluster key.
+	Kube map[string]*KubeState `json:"kube,omitempty"`
 }
 
 // Cluster is a simulated control plane.
@@ -144,6 +154,11 @@ type Pool struct {
 	Failed bool
 	// Updating is true while an update (not the create) is in progress.
 	Updating bool
+	// Nodes are the pool's machines; they follow Reserved once the
+	// pool's operation is done (see PoolNodes).
+	Nodes []Node `json:",omitempty"`
+	// NextNode is the Index of the next machine launched.
+	NextNode int `json:",omitempty"`
 }
 
 // PendingIssue is how an operation will fail when it completes.
@@ -161,7 +176,14 @@ type Object struct {
 
 // New creates an engine, loading cfg.StateFile when it exists.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{clock: cfg.Clock, durations: cfg.Durations, file: cfg.StateFile}
+	e := &Engine{clock: cfg.Clock, durations: cfg.Durations, file: cfg.StateFile,
+		gcpProject: cfg.GCPProject, azureSubscription: cfg.AzureSubscription}
+	if e.gcpProject == "" {
+		e.gcpProject = "gpufleet-sim"
+	}
+	if e.azureSubscription == "" {
+		e.azureSubscription = "00000000-0000-0000-0000-000000000000"
+	}
 	if e.clock == nil {
 		e.clock = realClock{}
 	}
@@ -215,6 +237,9 @@ func (s *state) fill() {
 	}
 	if s.TunnelEnds == nil {
 		s.TunnelEnds = map[string]*TunnelEnd{}
+	}
+	if s.Kube == nil {
+		s.Kube = map[string]*KubeState{}
 	}
 }
 
@@ -285,10 +310,13 @@ func (e *Engine) SetQuota(cl, region, family string, gpus int) {
 }
 
 // reap finishes operations whose time has come: deletions are removed
-// (releasing capacity), failures become visible.
+// (releasing capacity), failures become visible, machines follow the
+// pools' sizes. Pools are visited in key order, so that the machines'
+// names (from the counter) do not depend on map order.
 func (e *Engine) reap() {
 	now := e.clock.Now()
-	for k, p := range e.st.Pools {
+	for _, k := range sortedKeys(e.st.Pools) {
+		p := e.st.Pools[k]
 		if p.DeleteAt != nil && !now.Before(*p.DeleteAt) {
 			e.release(p)
 			delete(e.st.Pools, k)
@@ -299,10 +327,12 @@ func (e *Engine) reap() {
 			p.Failed = true
 			p.Pending = nil
 		}
+		e.syncNodes(p, now)
 	}
 	for k, c := range e.st.Clusters {
 		if c.DeleteAt != nil && !now.Before(*c.DeleteAt) {
 			delete(e.st.Clusters, k)
+			delete(e.st.Kube, k)
 		}
 	}
 }
@@ -363,11 +393,16 @@ func (e *Engine) CreateCluster(cl string, spec cloud.ClusterSpec) (Cluster, erro
 	now := e.clock.Now()
 	c := &Cluster{
 		Cloud: cl, Region: spec.Region, Name: spec.Name, Spec: spec, ID: e.nextID(cl + "-cluster"),
-		ReadyAt:       now.Add(e.durations.ClusterCreate),
-		Endpoint:      fmt.Sprintf("https://%s.%s.%s.cloudsim.invalid", spec.Name, spec.Region, cl),
-		CACertificate: base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nY2xvdWRzaW0=\n-----END CERTIFICATE-----\n")),
-		ServiceCIDR:   "10.100.0.0/16",
+		ReadyAt:     now.Add(e.durations.ClusterCreate),
+		Endpoint:    fmt.Sprintf("https://%s.%s.%s.cloudsim.invalid", spec.Name, spec.Region, cl),
+		ServiceCIDR: "10.100.0.0/16",
 	}
+	ks, err := e.newKubeState(c)
+	if err != nil {
+		return Cluster{}, err
+	}
+	c.CACertificate = base64.StdEncoding.EncodeToString([]byte(ks.CACert))
+	e.st.Kube[k] = ks
 	e.st.Clusters[k] = c
 	return *c, e.save()
 }
