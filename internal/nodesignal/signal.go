@@ -21,16 +21,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodecheck"
 )
 
-// Node keys gpufleet owns.
+// Node keys gpufleet owns (defined once in internal/gpuhealth).
 const (
-	TaintKey          = "gpufleet.dev/unvalidated"
-	HealthLabel       = "gpufleet.dev/gpu-health"
-	ReasonsAnnotation = "gpufleet.dev/gpu-health-reasons"
-	CordonAnnotation  = "gpufleet.dev/cordoned"
-	maxReasonsLength  = 4096
+	TaintKey           = gpuhealth.TaintKey
+	HealthLabel        = gpuhealth.HealthLabel
+	ReasonsAnnotation  = gpuhealth.ReasonsAnnotation
+	FailuresAnnotation = gpuhealth.FailuresAnnotation
+	CordonAnnotation   = gpuhealth.CordonAnnotation
 )
 
 // FailAction is what happens to a node that fails validation, beyond
@@ -133,16 +134,18 @@ func (s *Signaler) patchNode(ctx context.Context, pass bool, r *nodecheck.Report
 	annotations := map[string]any{}
 	spec := map[string]any{}
 	if pass {
-		labels[HealthLabel] = "pass"
+		labels[HealthLabel] = gpuhealth.Pass
 		annotations[ReasonsAnnotation] = nil
+		annotations[FailuresAnnotation] = nil
 		if node.Annotations[CordonAnnotation] == "true" {
 			spec["unschedulable"] = false
 			annotations[CordonAnnotation] = nil
 		}
 	} else {
-		taints = append(taints, corev1.Taint{Key: TaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule})
-		labels[HealthLabel] = "fail"
+		taints = append(taints, corev1.Taint{Key: TaintKey, Value: gpuhealth.TaintValue, Effect: corev1.TaintEffectNoSchedule})
+		labels[HealthLabel] = gpuhealth.Fail
 		annotations[ReasonsAnnotation] = reasons(r)
+		annotations[FailuresAnnotation] = gpuhealth.EncodeFailures(failures(r))
 		if s.FailAction == FailCordon && !node.Spec.Unschedulable {
 			spec["unschedulable"] = true
 			annotations[CordonAnnotation] = "true"
@@ -160,22 +163,17 @@ func (s *Signaler) patchNode(ctx context.Context, pass bool, r *nodecheck.Report
 	return err
 }
 
-// reasons summarizes the failures for the annotation and the event.
-func reasons(r *nodecheck.Report) string {
-	var parts []string
+// failures are the report's failed checks in gpuhealth's form.
+func failures(r *nodecheck.Report) []gpuhealth.Failure {
+	var out []gpuhealth.Failure
 	for _, f := range r.Failures() {
-		where := "node"
-		if f.GPU >= 0 {
-			where = fmt.Sprintf("gpu %d", f.GPU)
-		}
-		parts = append(parts, fmt.Sprintf("%s %s: %s", where, f.Check, f.Reason))
+		out = append(out, gpuhealth.Failure{GPU: f.GPU, Check: f.Check, Reason: f.Reason})
 	}
-	s := strings.Join(parts, "; ")
-	if len(s) > maxReasonsLength {
-		s = s[:maxReasonsLength-3] + "..."
-	}
-	return s
+	return out
 }
+
+// reasons summarizes the failures for the annotation and the event.
+func reasons(r *nodecheck.Report) string { return gpuhealth.Reasons(failures(r)) }
 
 func (s *Signaler) event(ctx context.Context, pass bool, r *nodecheck.Report) error {
 	now := time.Now

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodecheck"
 )
 
@@ -101,6 +102,9 @@ func TestFailKeepsTaintThenRecovers(t *testing.T) {
 	if n.Labels[HealthLabel] != "fail" || !strings.Contains(n.Annotations[ReasonsAnnotation], "gpu 3 xid: XID 79 (nvml) is fatal; node gpu_count: found 7 GPUs") {
 		t.Fatalf("labels %v annotations %v", n.Labels, n.Annotations)
 	}
+	if fs := gpuhealth.DecodeFailures(n.Annotations); len(fs) != 2 || fs[0].GPU != 3 || fs[0].Check != "xid" || fs[1].GPU != -1 || fs[1].Check != "gpu_count" {
+		t.Fatalf("failures annotation %q decodes to %+v", n.Annotations[FailuresAnnotation], fs)
+	}
 	ev := events(t, c)
 	if len(ev) != 1 || ev[0].Type != corev1.EventTypeWarning || !strings.Contains(ev[0].Message, "XID 79") {
 		t.Fatalf("events %+v", ev)
@@ -110,7 +114,7 @@ func TestFailKeepsTaintThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	n = getNode(t, c)
-	if hasTaint(n, TaintKey) || n.Spec.Unschedulable || n.Annotations[ReasonsAnnotation] != "" || n.Annotations[CordonAnnotation] != "" {
+	if hasTaint(n, TaintKey) || n.Spec.Unschedulable || n.Annotations[ReasonsAnnotation] != "" || n.Annotations[FailuresAnnotation] != "" || n.Annotations[CordonAnnotation] != "" {
 		t.Fatalf("node after recovery %+v %v", n.Spec, n.Annotations)
 	}
 }
