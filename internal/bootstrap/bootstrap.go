@@ -23,19 +23,21 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 )
 
 // UnvalidatedTaint is the taint that GPU nodes register with when NVML
 // validation is enabled. gpufleet-nodecheck removes it once the GPUs of the
 // node pass validation.
-const UnvalidatedTaint = "gpufleet.dev/unvalidated=true:NoSchedule"
+const UnvalidatedTaint = gpuhealth.Taint
 
 // HealthLabel is the node label in which gpufleet-nodecheck records the
 // health of the GPUs of a node.
-const HealthLabel = "gpufleet.dev/gpu-health"
+const HealthLabel = gpuhealth.HealthLabel
 
 // unvalidatedTaintKey is the key of UnvalidatedTaint.
-const unvalidatedTaintKey = "gpufleet.dev/unvalidated"
+const unvalidatedTaintKey = gpuhealth.TaintKey
 
 // Defaults of the optional Settings fields.
 const (
