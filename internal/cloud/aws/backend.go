@@ -32,6 +32,10 @@ import (
 // cloudsim). The standard AWS_ENDPOINT_URL_<SERVICE> variables work too.
 type Endpoints struct {
 	EKS, EC2, IAM string
+	// STS is the host of the presigned GetCallerIdentity URLs in EKS
+	// tokens (see KubeCredentials): the URL is never sent by gpufleet, the
+	// cluster's authenticator calls it. AutoScaling serves ReplaceNode.
+	STS, AutoScaling string
 }
 
 // Config configures the backend.
@@ -192,6 +196,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	r := b.in(spec.Region)
 	_, err = r.eks.CreateCluster(ctx, &eks.CreateClusterInput{
 		Name: awssdk.String(spec.Name), RoleArn: awssdk.String(roleARN), Version: nonEmpty(spec.KubernetesVersion),
+		AccessConfig: clusterAccess(),
 		ResourcesVpcConfig: &ekstypes.VpcConfigRequest{SubnetIds: subnets,
 			EndpointPublicAccess: awssdk.Bool(spec.PublicEndpoint), EndpointPrivateAccess: awssdk.Bool(spec.PrivateEndpoint)},
 		KubernetesNetworkConfig: netCfg,

@@ -37,7 +37,11 @@
 // EntityAlreadyExists 409) unless an EKS/EC2 retry carries the first
 // create's clientRequestToken/ClientToken; the SDK makes up a fresh token
 // per call, so a backend must Describe and compare after a conflict. A
-// cluster's endpoint and certificateAuthority appear once it is ACTIVE;
+// cluster's endpoint and certificateAuthority appear once it is ACTIVE
+// (the CA is the engine cluster's); CreateCluster's accessConfig is
+// checked (authenticationMode one of API, API_AND_CONFIG_MAP, CONFIG_MAP,
+// else InvalidParameterException; EKS's defaults CONFIG_MAP and
+// bootstrapClusterCreatorAdminPermissions true) and reported back;
 // CreateNodegroup on a cluster that is not ACTIVE is
 // InvalidRequestException.
 //

@@ -104,6 +104,41 @@ type eksCluster struct {
 	ClientRequestToken string            `json:"clientRequestToken,omitempty"`
 	PlatformVersion    string            `json:"platformVersion"`
 	Tags               map[string]string `json:"tags,omitempty"`
+	AccessConfig       eksAccessConfig   `json:"accessConfig"`
+}
+
+// eksAccessConfig is CreateAccessConfigRequest and AccessConfigResponse
+// (same members).
+type eksAccessConfig struct {
+	BootstrapClusterCreatorAdminPermissions *bool  `json:"bootstrapClusterCreatorAdminPermissions,omitempty"`
+	AuthenticationMode                      string `json:"authenticationMode,omitempty"`
+}
+
+// authenticationModes are the EKS model's AuthenticationMode values.
+var authenticationModes = []string{"API", "API_AND_CONFIG_MAP", "CONFIG_MAP"}
+
+// accessConfigOf checks a CreateCluster accessConfig and fills EKS's
+// defaults (EKS API reference, CreateAccessConfigRequest: "If you create
+// a cluster by using the EKS API, Amazon Web Services SDKs, or
+// CloudFormation, the default is CONFIG_MAP"; bootstrapClusterCreatorAdminPermissions
+// "The default value is true";
+// https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html).
+func accessConfigOf(in *eksAccessConfig) (eksAccessConfig, error) {
+	out := eksAccessConfig{AuthenticationMode: "CONFIG_MAP"}
+	if in != nil {
+		if in.AuthenticationMode != "" {
+			if !slices.Contains(authenticationModes, in.AuthenticationMode) {
+				return out, badParam("accessConfig.authenticationMode %q is not one of %s", in.AuthenticationMode, strings.Join(authenticationModes, ", "))
+			}
+			out.AuthenticationMode = in.AuthenticationMode
+		}
+		out.BootstrapClusterCreatorAdminPermissions = in.BootstrapClusterCreatorAdminPermissions
+	}
+	if out.BootstrapClusterCreatorAdminPermissions == nil {
+		t := true
+		out.BootstrapClusterCreatorAdminPermissions = &t
+	}
+	return out, nil
 }
 
 type eksUpdateParam struct {
@@ -139,6 +174,9 @@ type clusterMeta struct {
 	// (empty: the engine's default range).
 	ServiceCIDR string    `json:"serviceCidr,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Access is accessConfig as created, defaults filled (clusters
+	// created before accessConfig was modelled report CONFIG_MAP).
+	Access *eksAccessConfig `json:"access,omitempty"`
 }
 
 // nodegroupMeta is what EKS reports about a node group that the engine
@@ -392,6 +430,11 @@ func (s *server) clusterJSON(c cloudsim.Cluster, m clusterMeta) eksCluster {
 		out.KubernetesNetworkConfig.ServiceIpv4Cidr = m.ServiceCIDR
 	}
 	out.KubernetesNetworkConfig.IPFamily = "ipv4"
+	if m.Access != nil {
+		out.AccessConfig = *m.Access
+	} else {
+		out.AccessConfig, _ = accessConfigOf(nil)
+	}
 	// As on EKS, the endpoint and CA are there once the cluster is active.
 	if out.Status == "ACTIVE" {
 		out.Endpoint = c.Endpoint
@@ -419,12 +462,17 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 		} `json:"kubernetesNetworkConfig"`
 		ClientRequestToken string            `json:"clientRequestToken"`
 		Tags               map[string]string `json:"tags"`
+		AccessConfig       *eksAccessConfig  `json:"accessConfig"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
 		return nil, badParam("name is required")
+	}
+	access, err := accessConfigOf(req.AccessConfig)
+	if err != nil {
+		return nil, err
 	}
 	vpcID, err := s.clusterVpc(region, req.ResourcesVpcConfig.SubnetIDs)
 	if err != nil {
@@ -471,7 +519,8 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	}
 	if !existed {
 		m = clusterMeta{Token: req.ClientRequestToken, RoleArn: req.RoleArn, SubnetIDs: req.ResourcesVpcConfig.SubnetIDs,
-			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, VpcID: vpcID, ServiceCIDR: serviceCIDR, CreatedAt: s.now()}
+			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, VpcID: vpcID, ServiceCIDR: serviceCIDR, CreatedAt: s.now(),
+			Access: &access}
 		s.putMeta("ClusterMeta", metaName, m)
 	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
