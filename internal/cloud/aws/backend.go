@@ -848,6 +848,7 @@ func classify(op string, err error) error {
 		e.Kind = cloud.KindNotFound
 	case code == "ResourceInUseException" || code == "EntityAlreadyExists" || strings.HasSuffix(code, "AlreadyExistsException") ||
 		code == "DeleteConflict" || code == "DependencyViolation" || code == "IncorrectState" || code == "InvalidStateTransition" ||
+		code == "ScalingActivityInProgress" ||
 		code == "RouteAlreadyExists" || code == "VpcPeeringConnectionAlreadyExists" || code == "VpnGatewayAttachmentLimitExceeded" ||
 		strings.HasSuffix(code, ".Duplicate") || strings.HasSuffix(code, ".Conflict") || strings.HasSuffix(code, ".NotAttached"):
 		e.Kind = cloud.KindConflict
@@ -859,7 +860,7 @@ func classify(op string, err error) error {
 		code == "RequestLimitExceeded" || code == "RequestThrottled":
 		e.Kind = cloud.KindThrottled
 	case code == "ServerException" || code == "ServiceUnavailableException" || code == "ServiceUnavailable" ||
-		code == "InternalFailure" || code == "InternalError" || code == "Unavailable":
+		code == "InternalFailure" || code == "InternalError" || code == "Unavailable" || code == "ResourceContention":
 		e.Kind = cloud.KindTransient
 	case code == "UnsupportedAvailabilityZoneException" || code == "InsufficientInstanceCapacity":
 		e.Kind = cloud.KindCapacity

@@ -25,6 +25,9 @@ func TestClassify(t *testing.T) {
 		"UnsupportedAvailabilityZoneException":             cloud.KindCapacity,
 		"InstanceLimitExceeded":                            cloud.KindQuota,
 		"AccessDeniedException":                            cloud.KindFatal,
+		"ScalingActivityInProgress":                        cloud.KindConflict,
+		"ResourceContention":                               cloud.KindTransient,
+		"ValidationError":                                  cloud.KindInvalid,
 	} {
 		err := classify("Op", &smithy.GenericAPIError{Code: code, Message: "m"})
 		if got := cloud.KindOf(err); got != want {
