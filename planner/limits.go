@@ -772,17 +772,20 @@ func (n *limitNode) segments() []segment {
 }
 
 // avail is the GPUs obtainable from items under the limits (an upper bound
-// where limits cross).
-func (q *quotas) avail(items []item) int {
+// where limits cross), and segs their GPUs by price per GPU with every scope
+// keeping only its cheapest MaxGPUs (see limitNode.segments; without limits
+// or where they cross, every item's GPUs): a fractional relaxation valid for
+// any total.
+func (q *quotas) avail(items []item) (avail int, segs []segment) {
 	a := 0
 	for _, it := range items {
 		a = addGPUs(a, it.capGPUs())
 	}
 	root, ok := q.tree(items, unlimitedGPUs)
 	if !ok || root == nil {
-		return a
+		return a, segmentsOf(items)
 	}
-	return root.avail
+	return root.avail, root.segments()
 }
 
 // withLimits returns a shallow copy of c with other limits, for what-if

@@ -117,6 +117,10 @@ type spreadGroup struct {
 	rate  float64
 	t     *table
 	segs  []segment // the table's items by price per GPU, for lowerBound
+	// all are every item's GPUs by price per GPU under the limits that bind
+	// (see limitNode.segments), whatever the table's limit: relaxedBound
+	// must hold for totals beyond it.
+	all []segment
 }
 
 // segment is GPUs available at one price per GPU (micro-USD).
@@ -160,22 +164,14 @@ func solveSpread(c *Catalog, q *quotas, req *Request, items []item) (solution, b
 		return solution{}, false
 	}
 	groups := make([]*spreadGroup, 0, len(byCloud))
-	maxSize, unlimitedClouds, limitedGPUs, total := 0, 0, 0, 0
+	maxSize, total := 0, 0
 	for cl, its := range byCloud {
 		g := &spreadGroup{cloud: cl, items: its, rate: math.Inf(1)}
 		for _, it := range its {
-			g.avail = addGPUs(g.avail, it.capGPUs())
 			g.rate = min(g.rate, float64(it.price)/float64(it.size))
 			maxSize = max(maxSize, it.size)
 		}
-		if q != nil {
-			g.avail = q.avail(its)
-		}
-		if g.avail == unlimitedGPUs {
-			unlimitedClouds++
-		} else {
-			limitedGPUs += g.avail
-		}
+		g.avail, g.all = q.avail(its)
 		total = addGPUs(total, g.avail)
 		groups = append(groups, g)
 	}
@@ -186,18 +182,14 @@ func solveSpread(c *Catalog, q *quotas, req *Request, items []item) (solution, b
 		}
 		return groups[i].cloud < groups[j].cloud
 	})
-	// The largest total any solution can have: every cloud holds at most
-	// share*T and at most what it has, so T <= u*share*T + limited.
-	tCap := total
-	if int64(unlimitedClouds)*share < ppm {
-		tCap = min(tCap, int(int64(limitedGPUs)*ppm/(ppm-int64(unlimitedClouds)*share)))
-	}
+	tCap := spreadCap(groups, share, total)
 	if tCap < gpus {
 		return solution{}, false
 	}
-	// Search ceiling: generous, and only reached when no cheaper total
-	// exists below it (documented in docs/planner.md).
-	ceiling := min(tCap, 16*gpus+64*maxSize)
+	// The totals searched end where relaxedBound proves that no larger
+	// total can be better (see run), or at tCap; tables are built for a
+	// first guess and doubled while the search needs more.
+	ceiling := tCap
 	perCloud := int(math.Ceil(float64(ppm) / float64(share)))
 	limit := min(ceiling, gpus+maxSize*(k+perCloud))
 	for {
@@ -226,6 +218,33 @@ func solveSpread(c *Catalog, q *quotas, req *Request, items []item) (solution, b
 	}
 }
 
+// spreadCap is the largest total any spread placement can have, at most
+// total: every cloud holds at most max_share*T GPUs and at most what it has,
+// so T <= sum of min(avail, max_share*T). The right side minus T is concave
+// in T and 0 at 0, so the totals that pass form an interval from 0, found
+// by bisection in exact integer arithmetic.
+func spreadCap(groups []*spreadGroup, share int64, total int) int {
+	fits := func(t int) bool {
+		sum := int64(0)
+		for _, g := range groups {
+			sum += min(int64(g.avail)*ppm, int64(t)*share)
+		}
+		return sum >= int64(t)*ppm
+	}
+	if fits(total) {
+		return total
+	}
+	lo, hi := 0, total // fits(lo), !fits(hi)
+	for hi-lo > 1 {
+		if mid := lo + (hi-lo)/2; fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
 type spreadSearch struct {
 	groups []*spreadGroup
 	k      int
@@ -239,24 +258,88 @@ type spreadSearch struct {
 	gs []int
 	t  int
 	m  int
+
+	pos   []int     // scratch for relaxedBound
+	taken []float64 // scratch for relaxedBound
 }
 
-// run searches totals gpus..limit; done reports that the lower bound proved
+// run searches totals gpus..limit; done reports that relaxedBound proved
 // no larger total can be better.
+//
+// The stopping rule must hold for every total beyond the stop, and the
+// bound for one total (lowerBound, each cloud at most floor(max_share*T)
+// GPUs) is not monotone in T: the floor lets a cheap cloud hold 7 of 15 GPUs
+// and 8 of 16. relaxedBound drops the floor (each cloud at most
+// max_share*T, a real number), and that bound never decreases as T grows
+// (see relaxedBound), so once it reaches the best cost found the search
+// may stop. A total whose own bound reaches it is skipped.
 func (s *spreadSearch) run(gpus, limit int) bool {
 	s.gs = make([]int, len(s.groups))
 	for t := gpus; t <= limit; t++ {
-		s.t, s.m = t, shareCap(t, s.share)
-		lb := s.lowerBound(0, t)
-		if s.found && lb >= s.pruneLevel(false) {
+		if s.found && s.relaxedBound(t) >= s.pruneLevel(false) {
 			return true
 		}
-		if math.IsInf(lb, 1) {
+		s.t, s.m = t, shareCap(t, s.share)
+		lb := s.lowerBound(0, t)
+		if math.IsInf(lb, 1) || s.found && lb >= s.pruneLevel(false) {
 			continue
 		}
 		s.branch(0, t, value{}, 0)
 	}
 	return false
+}
+
+// relaxedBound is a lower bound on the cost of every placement of T or more
+// GPUs: the fractional relaxation of exactly T GPUs from every group's
+// segments (all of its items, whatever the table's limit) with each group
+// holding at most max_share*T GPUs, a real number.
+//
+// It never decreases as T grows: scaling an optimal fractional solution x'
+// for T' >= T by T/T' gives one for T (the sum is T, each segment and each
+// limit's scope holds no more than before, each group at most
+// max_share*T'*T/T' = max_share*T), and with non-negative prices it costs no
+// more than x'. So relaxedBound(T) <= relaxedBound(T') <= lowerBound at T'
+// (whose caps are floor(max_share*T') <= max_share*T') <= the cost of any
+// placement of T' GPUs.
+func (s *spreadSearch) relaxedBound(t int) float64 {
+	limit := float64(t) * float64(s.share) / ppm
+	if len(s.pos) != len(s.groups) {
+		s.pos, s.taken = make([]int, len(s.groups)), make([]float64, len(s.groups))
+	}
+	pos, taken := s.pos, s.taken
+	for j := range pos {
+		pos[j], taken[j] = 0, 0
+	}
+	r, cost := float64(t), 0.0
+	for r > 0 {
+		best := -1
+		for j, g := range s.groups {
+			if pos[j] < len(g.all) && taken[j] < limit &&
+				(best < 0 || g.all[pos[j]].perGPU < s.groups[best].all[pos[best]].perGPU) {
+				best = j
+			}
+		}
+		if best < 0 {
+			return math.Inf(1)
+		}
+		seg := s.groups[best].all[pos[best]]
+		// A segment only partly taken means r or the group's cap ran out:
+		// the loop ends or the group is skipped from now on.
+		switch room := limit - taken[best]; {
+		case r <= float64(seg.gpus) && r <= room:
+			return cost + r*seg.perGPU
+		case room <= float64(seg.gpus):
+			cost += room * seg.perGPU
+			r -= room
+			taken[best] = limit
+		default:
+			cost += float64(seg.gpus) * seg.perGPU
+			r -= float64(seg.gpus)
+			taken[best] += float64(seg.gpus)
+			pos[best]++
+		}
+	}
+	return cost
 }
 
 // pruneLevel is the cost a partial solution's lower bound must stay under

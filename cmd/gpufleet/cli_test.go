@@ -116,6 +116,35 @@ func TestPlanExitStatuses(t *testing.T) {
 	}
 }
 
+// TestPlanSpreadAboveRequest is issue 19's catalog: with at most half of
+// the GPUs on one cloud, 16 GPUs (aws 8 + gcp 8) cost less than any
+// placement of 7 or 8, and plan finds them whatever the request's count.
+func TestPlanSpreadAboveRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issue19.csv")
+	data := "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour,max_nodes\n" +
+		"aws,p8,H100,8,80,96,1024,eu-central-1,euc1-az1,8,,\n" +
+		"gcp,g1,H100,1,80,12,128,europe-west4,europe-west4-a,3,,\n" +
+		"gcp,g8,H100,8,80,96,1024,europe-west4,europe-west4-a,23.20,,3\n" +
+		"azure,z4,H100,4,80,48,512,westeurope,,20,,\n" +
+		"azure,z1,H100,1,80,12,128,westeurope,,5.20,,5\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, gpus := range []string{"7", "8", "16"} {
+		code, out, stderr := runCLI("plan", "--catalog", path, "--gpus", gpus, "--min-clouds", "2", "--max-share", "0.5", "--format", "json")
+		if code != exitOK {
+			t.Fatalf("--gpus %s: exit %d: %s", gpus, code, stderr)
+		}
+		var p placementOutput
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.TotalHourlyUSD != 31.20 || p.TotalGPUs != 16 {
+			t.Fatalf("--gpus %s: %.2f USD for %d GPUs, want 31.20 for 16 (aws 8 + gcp 8)", gpus, p.TotalHourlyUSD, p.TotalGPUs)
+		}
+	}
+}
+
 func TestOffersWithCatalogFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rates.csv")
 	data := "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour,max_nodes\n" +
