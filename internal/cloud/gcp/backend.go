@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -39,6 +40,10 @@ type Config struct {
 	// ClientOptions add to the defaults (Application Default Credentials,
 	// workload identity federation included).
 	ClientOptions []option.ClientOption
+	// TokenSource gives the OAuth2 access tokens that KubeCredentials
+	// returns for the clusters' Kubernetes APIs; nil: Application Default
+	// Credentials with the cloud-platform scope. Unused when Insecure.
+	TokenSource oauth2.TokenSource
 	// Poll and Timeout tune operation polling.
 	Poll, Timeout time.Duration
 }
@@ -47,6 +52,8 @@ type Config struct {
 type Backend struct {
 	cfg    Config
 	client *container.ClusterManagerClient
+	// tokens is KubeCredentials' token source, found on first use.
+	tokens lazyTokens
 }
 
 var _ cloud.Backend = (*Backend)(nil)
