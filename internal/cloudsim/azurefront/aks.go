@@ -1,7 +1,6 @@
 package azurefront
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -47,6 +46,11 @@ type clusterMeta struct {
 	ServiceCIDR  string    `json:"serviceCidr,omitempty"`
 	DNSServiceIP string    `json:"dnsServiceIP,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
+	// AAD is properties.aadProfile (managed Microsoft Entra ID
+	// integration); nil without.
+	AAD *aadProfile `json:"aad,omitempty"`
+	// DisableLocalAccounts is properties.disableLocalAccounts.
+	DisableLocalAccounts bool `json:"disableLocalAccounts,omitempty"`
 }
 
 // poolMeta is what AKS reports about an agent pool that the engine does
@@ -174,6 +178,10 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 	if c.Spec.PrivateEndpoint {
 		props["privateFQDN"] = "private." + fqdn
 	}
+	if m.AAD != nil {
+		props["aadProfile"] = m.AAD
+	}
+	props["disableLocalAccounts"] = m.DisableLocalAccounts
 	out := map[string]any{
 		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
 		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
@@ -282,6 +290,8 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			APIServerAccessProfile *struct {
 				EnablePrivateCluster *bool `json:"enablePrivateCluster"`
 			} `json:"apiServerAccessProfile"`
+			AADProfile           *aadProfile `json:"aadProfile"`
+			DisableLocalAccounts *bool       `json:"disableLocalAccounts"`
 		} `json:"properties"`
 	}
 	if err := decode(q.r, &body); err != nil {
@@ -359,6 +369,19 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'networkProfile.serviceCidr' is not allowed.")
 		}
 	}
+	aad, disableLocal := m.AAD, m.DisableLocalAccounts
+	if body.Properties.AADProfile != nil {
+		if aad, err = checkAAD(*body.Properties.AADProfile); err != nil {
+			return reply{}, err
+		}
+	}
+	if d := body.Properties.DisableLocalAccounts; d != nil {
+		disableLocal = *d
+	}
+	if disableLocal && aad == nil {
+		return reply{}, newErr(400, "BadRequest",
+			"Local accounts can only be disabled on a managed cluster with Microsoft Entra ID integration (properties.aadProfile.managed).")
+	}
 	spec := cloud.ClusterSpec{Name: name, Region: loc, KubernetesVersion: version, PublicEndpoint: !private, PrivateEndpoint: private, Tags: body.Tags}
 	c, err := s.e.CreateCluster(cloudName, spec)
 	if err != nil {
@@ -369,6 +392,7 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			ServiceCIDR: serviceCIDR, DNSServiceIP: dnsIP}
 	}
 	m.Tags = body.Tags
+	m.AAD, m.DisableLocalAccounts = aad, disableLocal
 	if body.Properties.DNSPrefix != "" || m.DNSPrefix == "" {
 		m.DNSPrefix = body.Properties.DNSPrefix
 		if m.DNSPrefix == "" {
@@ -412,48 +436,6 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 		return reply{}, err
 	}
 	return reply{status: status, body: s.clusterJSON(q, c, m), header: asyncHeaders(q, loc, id, false)}, nil
-}
-
-// credentials answers listClusterUserCredential and
-// listClusterAdminCredential with one kubeconfig.
-func (s *server) credentials(q *req, rg, name string, admin bool) (reply, error) {
-	m, err := s.clusterMetaFor(rg, name)
-	if err != nil {
-		return reply{}, err
-	}
-	c, err := s.e.GetCluster(cloudName, m.Location, name)
-	if err != nil {
-		if cloud.IsNotFound(err) {
-			return reply{}, clusterNotFound(rg, name)
-		}
-		return reply{}, err
-	}
-	user, credName := "clusterUser_"+m.ResourceGroup+"_"+name, "clusterUser"
-	if admin {
-		user, credName = "clusterAdmin_"+m.ResourceGroup+"_"+name, "clusterAdmin"
-	}
-	kubeconfig := fmt.Sprintf(`apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: %s
-    server: %s:443
-  name: %s
-contexts:
-- context:
-    cluster: %s
-    user: %s
-  name: %s
-current-context: %s
-kind: Config
-preferences: {}
-users:
-- name: %s
-  user:
-    token: cloudsim-%s
-`, c.CACertificate, c.Endpoint, name, name, user, name, name, user, c.ID)
-	return reply{status: http.StatusOK, body: map[string]any{"kubeconfigs": []map[string]string{
-		{"name": credName, "value": base64.StdEncoding.EncodeToString([]byte(kubeconfig))},
-	}}}, nil
 }
 
 // gcCluster removes the metadata and operation records of a managed

@@ -46,8 +46,11 @@
 //     agentPoolProfiles and by agentPools GET/list, and cannot be changed
 //     or deleted through agentPools (400 OperationNotAllowed). GPU pools
 //     are created through agentPools. fqdn is the host of the engine's
-//     endpoint; listClusterUserCredential returns a kubeconfig (server =
-//     engine endpoint with :443, certificate-authority-data = engine CA).
+//     endpoint; listClusterUserCredential and listClusterAdminCredential
+//     return kubeconfigs (server = engine endpoint with :443,
+//     certificate-authority-data = engine CA, a client certificate the
+//     cluster CA signs; aadProfile and disableLocalAccounts are modelled:
+//     see credentials.go).
 //     DELETE of a cluster that still has agentPools-created pools is 409
 //     OperationNotAllowed (Azure would delete them; the engine wants the
 //     pools gone first).
