@@ -10,10 +10,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 )
 
 // Offer is where an allocation's nodes go.
@@ -51,6 +53,12 @@ type Pool struct {
 	ReadyNodes int
 	// Tried lists the offers that failed before this one, with why.
 	Tried []string
+	// Validated is the number of nodes that passed GPU validation and
+	// can take work (with Fleet.Validation).
+	Validated int
+	// Failures are the nodes that failed validation in this apply, here
+	// or on an offer given up for them.
+	Failures []NodeFailure
 }
 
 // PoolName is the deterministic node pool name of an offer in a cluster:
@@ -64,10 +72,27 @@ func PoolName(offerKey string) string {
 // Spec is what every pool of a fleet shares.
 type Spec struct {
 	// Compact places each pool's nodes close together (gang placements).
-	Compact  bool
-	Labels   map[string]string
-	Taints   []cloud.Taint
-	UserData func(Offer, string) string // per offer and cluster; may be nil
+	Compact bool
+	Labels  map[string]string
+	Taints  []cloud.Taint
+	// UserData is the node bootstrap per offer and cluster (EKS); may be
+	// nil. An error fails the allocation: a node without its bootstrap
+	// would stay tainted.
+	UserData func(Offer, string) (string, error)
+	// Validate makes creates and scale-outs wait for validated nodes
+	// (with Fleet.Validation): the pools' nodes join tainted.
+	Validate bool
+}
+
+// labelsFor is the pool's node labels: the fleet's, and the pool's name
+// under gpuhealth.PoolLabel so that its nodes can be found on every cloud.
+func (s Spec) labelsFor(pool string) map[string]string {
+	out := maps.Clone(s.Labels)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[gpuhealth.PoolLabel] = pool
+	return out
 }
 
 // Fleet creates pools for allocations.
@@ -80,6 +105,9 @@ type Fleet struct {
 	// Accept decides whether a fallback may replace an allocation given the
 	// offers placed so far (spread rules); nil accepts every fallback.
 	Accept func(placed []Offer, candidate Offer, replacing Offer) bool
+	// Validation, when set, makes creates and scale-outs wait for the
+	// nodes' GPU validation (Spec.Validate).
+	Validation *Validation
 	// Log reports progress; may be nil.
 	Log func(format string, args ...any)
 
@@ -98,53 +126,134 @@ func blockKey(o Offer) string {
 	return o.Cloud + "/" + o.Zone + "/" + o.InstanceType + "/" + o.CapacityType
 }
 
-// Create creates a pool for every allocation, concurrently. With failover,
-// a capacity or quota error blocks that (zone, instance type, capacity
-// type) for the rest of the run and moves the allocation to its next
-// fallback that has a cluster, is not blocked and is accepted. Pools that
-// failed are deleted before moving on. It returns the pools that exist
-// (also on error) and the errors of allocations that could not be placed.
+// Create creates a pool for every allocation: Apply of a plan that has
+// only creates.
 func (f *Fleet) Create(ctx context.Context, allocs []Allocation, spec Spec, failover bool) ([]Pool, error) {
+	return f.Apply(ctx, Plan(allocs, nil), spec, failover)
+}
+
+// Apply carries out a plan. Deletes come first (concurrently); then the
+// updates and creates run concurrently, at most Concurrency at once. A
+// create tries the allocation's offer and, with failover, its fallbacks: a
+// capacity or quota error, or nodes that keep failing GPU validation, block
+// that (zone, instance type, capacity type) for the rest of the run and
+// move the allocation to its next fallback that has a cluster, is not
+// blocked and keeps the spread (Accept). Pools that failed are deleted
+// before moving on. With Validation, a create or a scale-out completes only
+// when the new nodes are Ready and validated. Apply returns the pools that
+// exist afterwards (also on error), sorted by allocation, and every
+// allocation's error.
+func (f *Fleet) Apply(ctx context.Context, changes []Change, spec Spec, failover bool) ([]Pool, error) {
 	f.mu.Lock()
 	if f.blocked == nil {
 		f.blocked = map[string]string{}
 	}
 	f.placed = map[string]Offer{}
-	for _, a := range allocs {
-		f.placed[a.Key] = a.Offer
+	for _, c := range changes {
+		switch c.Action {
+		case ActionCreate:
+			f.placed[c.Allocation.Key] = c.Allocation.Offer
+		case ActionUpdate:
+			f.placed[c.Allocation.Key] = c.Pool.Offer
+		}
 	}
 	f.mu.Unlock()
-	n := f.Concurrency
-	if n <= 0 {
-		n = 4
+	var deletes, rest []Change
+	for _, c := range changes {
+		if c.Action == ActionDelete {
+			deletes = append(deletes, c)
+		} else {
+			rest = append(rest, c)
+		}
 	}
-	sem := make(chan struct{}, n)
+	var out []Pool
+	var errs []error
+	var gone []Pool
+	for _, c := range deletes {
+		gone = append(gone, c.Pool)
+	}
+	if err := f.Delete(ctx, gone); err != nil {
+		// They may still exist: keep them, so the state does not forget.
+		out = append(out, gone...)
+		errs = append(errs, err)
+	}
+	pools := make([]*Pool, len(rest))
+	perr := make([]error, len(rest))
+	f.each(ctx, len(rest), func(i int) {
+		c := rest[i]
+		if c.Action == ActionUpdate {
+			pools[i], perr[i] = f.update(ctx, c, spec)
+			return
+		}
+		pools[i], perr[i] = f.place(ctx, c.Allocation, spec, failover)
+	}, func(i int, err error) { perr[i] = err })
+	for i, p := range pools {
+		if p != nil {
+			out = append(out, *p)
+		}
+		errs = append(errs, perr[i])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Allocation < out[j].Allocation })
+	return out, errors.Join(errs...)
+}
+
+// each runs do(i) for i < n, at most Concurrency at once; when ctx ends
+// before a slot frees, skipped(i, ctx.Err()) is called instead.
+func (f *Fleet) each(ctx context.Context, n int, do func(int), skipped func(int, error)) {
+	limit := f.Concurrency
+	if limit <= 0 {
+		limit = 4
+	}
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	pools := make([]*Pool, len(allocs))
-	errs := make([]error, len(allocs))
-	for i, a := range allocs {
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				errs[i] = ctx.Err()
+				skipped(i, ctx.Err())
 				return
 			}
 			defer func() { <-sem }()
-			pools[i], errs[i] = f.place(ctx, a, spec, failover)
+			do(i)
 		}()
 	}
 	wg.Wait()
-	var out []Pool
-	for _, p := range pools {
-		if p != nil {
-			out = append(out, *p)
+}
+
+// update changes a pool in place (node count, labels, taints) and, when it
+// grows, waits for the new nodes' validation. The pool is returned also on
+// error: it still exists.
+func (f *Fleet) update(ctx context.Context, c Change, spec Spec) (*Pool, error) {
+	p := c.Pool
+	b, ok := f.Backends[p.Offer.Cloud]
+	if !ok {
+		return &p, fmt.Errorf("node pool %s: no backend for %s", p.Name, p.Offer.Cloud)
+	}
+	nodes := c.Nodes
+	taints := spec.Taints
+	f.logf("updating node pool %s in %s: %d nodes", p.Name, p.Offer.Site(), nodes)
+	np, err := b.UpdateNodePool(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodePoolUpdate{Nodes: &nodes, Labels: spec.labelsFor(p.Name), Taints: &taints})
+	if err != nil {
+		return &p, fmt.Errorf("updating node pool %s: %w", p.Name, err)
+	}
+	p.Status, p.ReadyNodes = np.Status, np.ReadyNodes
+	if p.Offer.Key == c.Allocation.Key {
+		p.Offer.HourlyUSD = c.Allocation.HourlyUSD
+	} else if p.Offer.Nodes > 0 {
+		// A failed-over pool keeps its own offer's price per node.
+		p.Offer.HourlyUSD = p.Offer.HourlyUSD / float64(p.Offer.Nodes) * float64(nodes)
+	}
+	grows := c.Grows()
+	p.Offer.Nodes = nodes
+	if grows && f.Validation != nil && spec.Validate {
+		if err := f.Validation.wait(ctx, b, &p, f.logf); err != nil {
+			return &p, fmt.Errorf("allocation %s: %w", c.Allocation.Key, err)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Allocation < out[j].Allocation })
-	return out, errors.Join(errs...)
+	return &p, nil
 }
 
 // place tries the allocation's offer, then its fallbacks.
@@ -155,6 +264,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 	}
 	var tried []string
 	var lastErr error
+	var failures []NodeFailure // of pools given up for bad hardware, carried to the next
 	for i, o := range candidates {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -173,17 +283,35 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			continue
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
-			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.Labels, Taints: spec.Taints,
+			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key)), Taints: spec.Taints,
 			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {
-			ps.UserData = spec.UserData(o, clusterName)
+			ud, err := spec.UserData(o, clusterName)
+			if err != nil {
+				// Without its bootstrap a node would stay tainted forever.
+				return nil, fmt.Errorf("allocation %s: node bootstrap for %s in %s: %w", a.Key, o.InstanceType, o.Site(), err)
+			}
+			ps.UserData = ud
 		}
 		f.logf("creating %d x %s in %s (%s) for %s", o.Nodes, o.InstanceType, o.Zone, o.CapacityType, a.Key)
 		np, err := b.CreateNodePool(ctx, ps)
 		if err == nil {
 			f.logf("node pool %s ready in %s: %d nodes", ps.Name, o.Site(), np.ReadyNodes)
-			return &Pool{Allocation: a.Key, Offer: o, Cluster: clusterName, Name: ps.Name, Status: np.Status, ReadyNodes: np.ReadyNodes, Tried: tried}, nil
+			p := &Pool{Allocation: a.Key, Offer: o, Cluster: clusterName, Name: ps.Name, Status: np.Status, ReadyNodes: np.ReadyNodes,
+				Tried: tried, Failures: failures}
+			if f.Validation == nil || !spec.Validate {
+				return p, nil
+			}
+			if err = f.Validation.wait(ctx, b, p, f.logf); err == nil {
+				return p, nil
+			}
+			if ctx.Err() != nil || !isBadHardware(err) {
+				// Timed out or cancelled: the pool exists and may still
+				// validate; keep it for the state to record.
+				return p, fmt.Errorf("allocation %s: %w", a.Key, err)
+			}
+			failures = p.Failures
 		}
 		lastErr = err
 		if ctx.Err() != nil {
@@ -197,14 +325,18 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			return &Pool{Allocation: a.Key, Offer: o, Cluster: clusterName, Name: ps.Name, Status: cloud.StatusCreateFailed, Tried: tried},
 				fmt.Errorf("allocation %s: %w; and deleting the failed node pool %s failed: %v", a.Key, err, ps.Name, derr)
 		}
-		if !failover || !cloud.IsFailover(err) {
+		if !failover || !(cloud.IsFailover(err) || isBadHardware(err)) {
 			return nil, fmt.Errorf("allocation %s: %w", a.Key, err)
 		}
 		f.mu.Lock()
 		f.blocked[blockKey(o)] = err.Error()
 		f.mu.Unlock()
 		tried = append(tried, o.Key+": "+err.Error())
-		f.logf("%s failed (%s): trying the next fallback", o.Key, cloud.KindOf(err))
+		if isBadHardware(err) {
+			f.logf("%s: nodes keep failing GPU validation: trying the next fallback", o.Key)
+		} else {
+			f.logf("%s failed (%s): trying the next fallback", o.Key, cloud.KindOf(err))
+		}
 	}
 	if lastErr == nil {
 		lastErr = errors.New("no usable offer")
@@ -240,30 +372,18 @@ func (f *Fleet) admit(a Allocation, o Offer, tried *[]string) bool {
 
 // Delete deletes pools concurrently; pools already gone are fine.
 func (f *Fleet) Delete(ctx context.Context, pools []Pool) error {
-	n := f.Concurrency
-	if n <= 0 {
-		n = 4
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
 	errs := make([]error, len(pools))
-	for i, p := range pools {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			b, ok := f.Backends[p.Offer.Cloud]
-			if !ok {
-				errs[i] = fmt.Errorf("no backend for %s", p.Offer.Cloud)
-				return
-			}
-			f.logf("deleting node pool %s in %s", p.Name, p.Offer.Site())
-			if err := b.DeleteNodePool(ctx, p.Offer.Region, p.Cluster, p.Name); err != nil {
-				errs[i] = fmt.Errorf("deleting node pool %s: %w", p.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
+	f.each(ctx, len(pools), func(i int) {
+		p := pools[i]
+		b, ok := f.Backends[p.Offer.Cloud]
+		if !ok {
+			errs[i] = fmt.Errorf("no backend for %s", p.Offer.Cloud)
+			return
+		}
+		f.logf("deleting node pool %s in %s", p.Name, p.Offer.Site())
+		if err := b.DeleteNodePool(ctx, p.Offer.Region, p.Cluster, p.Name); err != nil {
+			errs[i] = fmt.Errorf("deleting node pool %s: %w", p.Name, err)
+		}
+	}, func(i int, err error) { errs[i] = fmt.Errorf("deleting node pool %s: %w", pools[i].Name, err) })
 	return errors.Join(errs...)
 }

@@ -13,6 +13,12 @@ import (
 
 func world(t *testing.T) (*cloudsim.Engine, *Fleet) {
 	t.Helper()
+	e, f, _ := worldClock(t)
+	return e, f
+}
+
+func worldClock(t *testing.T) (*cloudsim.Engine, *Fleet, *cloudsim.FakeClock) {
+	t.Helper()
 	clock := cloudsim.NewFakeClock(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
 	e, err := cloudsim.New(cloudsim.Config{Clock: clock})
 	if err != nil {
@@ -35,7 +41,7 @@ func world(t *testing.T) (*cloudsim.Engine, *Fleet) {
 		}
 	}
 	return e, &Fleet{Backends: map[string]cloud.Backend{"aws": b},
-		Clusters: map[string]string{"aws/eu-central-1": "c-eu-central-1", "aws/eu-north-1": "c-eu-north-1"}}
+		Clusters: map[string]string{"aws/eu-central-1": "c-eu-central-1", "aws/eu-north-1": "c-eu-north-1"}}, clock
 }
 
 func offer(region, zone string, nodes int) Offer {

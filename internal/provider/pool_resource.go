@@ -24,6 +24,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/bootstrap"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -132,7 +133,7 @@ func allocationAttributes() map[string]schema.Attribute {
 func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		Description: "GPU node pools for every allocation of a placement, created concurrently in the clusters of their sites. " +
-			"Nodes start tainted `" + bootstrap.UnvalidatedTaint + "` until `gpufleet-nodecheck` validates their GPUs. " +
+			"Nodes start tainted `" + gpuhealth.Taint + "` until `gpufleet-nodecheck` validates their GPUs. " +
 			"On a capacity or quota error an allocation moves to its next fallback that has a cluster (with `failover`); " +
 			"nothing is left in the cloud that the state does not know.",
 		Attributes: map[string]schema.Attribute{
@@ -244,8 +245,9 @@ func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagn
 	}
 	validate := m.Bootstrap == nil || m.Bootstrap.NVMLValidation.IsNull() || m.Bootstrap.NVMLValidation.ValueBool()
 	if validate {
-		s.Taints = append(s.Taints, cloud.Taint{Key: "gpufleet.dev/unvalidated", Value: "true", Effect: "NoSchedule"})
+		s.Taints = append(s.Taints, cloud.Taint{Key: gpuhealth.TaintKey, Value: gpuhealth.TaintValue, Effect: gpuhealth.TaintEffect})
 	}
+	s.Validate = validate
 	for _, t := range m.Taints {
 		s.Taints = append(s.Taints, cloud.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
 	}
@@ -257,21 +259,20 @@ func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagn
 			addBootstrapErrors(diags, err)
 			return s
 		}
-		s.UserData = func(o fleet.Offer, cluster string) string {
+		s.UserData = func(o fleet.Offer, cluster string) (string, error) {
+			if o.Cloud != "aws" {
+				return "", nil // GKE and AKS nodes take no user data: the DaemonSet validates them
+			}
 			b, err := r.data.backends.get(ctx, o.Cloud)
-			if err != nil || o.Cloud != "aws" {
-				return ""
+			if err != nil {
+				return "", err
 			}
 			c, err := b.GetCluster(ctx, o.Region, cluster)
 			if err != nil {
-				return ""
+				return "", fmt.Errorf("reading cluster %s for its endpoint and CA: %w", cluster, err)
 			}
-			ud, err := bootstrap.EKSUserData(bootstrap.EKSCluster{Name: cluster, APIServerEndpoint: c.Endpoint, CertificateAuthority: c.CACertificate,
+			return bootstrap.EKSUserData(bootstrap.EKSCluster{Name: cluster, APIServerEndpoint: c.Endpoint, CertificateAuthority: c.CACertificate,
 				ServiceCIDR: c.ServiceCIDR}, bootstrap.EKSNode{InstanceType: o.InstanceType, Labels: s.Labels}, settings)
-			if err != nil {
-				return ""
-			}
-			return ud
 		}
 	}
 	return s
@@ -537,63 +538,10 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	}
 	spec := plan.spec(ctx, r, &resp.Diagnostics)
 	allocs := plan.desired(ctx, r.catalog(), &resp.Diagnostics)
-	existing := map[string]fleet.Pool{}
-	for _, p := range state.statePools(ctx, &resp.Diagnostics) {
-		existing[p.Allocation] = p
+	if resp.Diagnostics.HasError() {
+		return
 	}
-	var keep, create []fleet.Allocation
-	for _, a := range allocs {
-		if _, ok := existing[a.Key]; ok {
-			keep = append(keep, a)
-		} else {
-			create = append(create, a)
-		}
-	}
-	var remove []fleet.Pool
-	wanted := map[string]bool{}
-	for _, a := range allocs {
-		wanted[a.Key] = true
-	}
-	for k, p := range existing {
-		if !wanted[k] {
-			remove = append(remove, p)
-		}
-	}
-	var result []fleet.Pool
-	for _, a := range keep {
-		p := existing[a.Key]
-		b, ok := f.Backends[p.Offer.Cloud]
-		if !ok {
-			resp.Diagnostics.AddError("No backend", "no backend for "+p.Offer.Cloud)
-			result = append(result, p)
-			continue
-		}
-		nodes := a.Nodes
-		if p.Offer.Key != a.Key && p.Offer.GPUsPerNode > 0 {
-			nodes = (a.Nodes*a.GPUsPerNode + p.Offer.GPUsPerNode - 1) / p.Offer.GPUsPerNode
-		}
-		taints := spec.Taints
-		np, err := b.UpdateNodePool(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodePoolUpdate{Nodes: &nodes, Labels: spec.Labels, Taints: &taints})
-		if err != nil {
-			resp.Diagnostics.AddError("Cannot update a node pool", fmt.Sprintf("%s: %v", p.Name, err))
-		} else {
-			p.Status, p.ReadyNodes = np.Status, np.ReadyNodes
-		}
-		if p.Offer.Key == a.Key {
-			p.Offer.HourlyUSD = a.HourlyUSD
-		} else if p.Offer.Nodes > 0 {
-			// A failed-over pool keeps its own offer's price per node.
-			p.Offer.HourlyUSD = p.Offer.HourlyUSD / float64(p.Offer.Nodes) * float64(nodes)
-		}
-		p.Offer.Nodes = nodes
-		result = append(result, p)
-	}
-	if err := f.Delete(ctx, remove); err != nil {
-		resp.Diagnostics.AddError("Cannot delete node pools", err.Error())
-		result = append(result, remove...) // still exist: keep them in state
-	}
-	created, err := f.Create(ctx, create, spec, plan.Failover.ValueBool())
-	result = append(result, created...)
+	result, err := f.Apply(ctx, fleet.Plan(allocs, state.statePools(ctx, &resp.Diagnostics)), spec, plan.Failover.ValueBool())
 	r.finish(ctx, &plan, result, err, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
