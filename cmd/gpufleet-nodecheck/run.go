@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodecheck"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodecheck/nvmlsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodesignal"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -33,6 +34,11 @@ const (
 type deps struct {
 	nvml func() nvml.Interface
 	kube func(kubeconfig string) (kubernetes.Interface, error)
+	// inPod reports whether the process runs in a Kubernetes pod (with the
+	// in-cluster service account), where exiting restarts the container.
+	inPod func(kubeconfig string) bool
+	// labelWait is how long to wait for the node's instance-type label.
+	labelWait time.Duration
 }
 
 func inClusterClient(kubeconfig string) (kubernetes.Interface, error) {
@@ -54,8 +60,10 @@ type flags struct {
 	instanceType, gpuModel, fabric, minDriver, kernelLog, format, nodeName, kubeconfig, failAction string
 	gpus, nvlinks                                                                                  int
 	memoryGiB                                                                                      float64
-	mig, kube                                                                                      bool
+	mig, kube, version                                                                             bool
 	fabricTimeout, interval                                                                        time.Duration
+	// sim is the simulated node of --simulate-gpus; nil uses real NVML.
+	sim *nvmlsim.Node
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
@@ -77,9 +85,33 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.nodeName, "node-name", os.Getenv("NODE_NAME"), "name of this node (default $NODE_NAME)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file; default: the in-cluster service account")
 	fs.StringVar(&f.failAction, "fail-action", "taint", "on failure, besides keeping the taint: taint (nothing more) or cordon")
-	fs.DurationVar(&f.interval, "interval", 0, "with --kubernetes, re-check this often (and at once on an XID error); 0 checks once")
+	fs.DurationVar(&f.interval, "interval", 0, "with --kubernetes, re-check this often (and at once on an XID error); 0 checks once, then exits (or, in a pod, waits to be stopped)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	var simGPUs string
+	var faults []nvmlsim.Fault
+	fs.StringVar(&simGPUs, "simulate-gpus", "", "simulated clouds only: replace NVML and the kernel log with a healthy simulated node of COUNT GPUs of MODEL, e.g. H100:8 (models: "+strings.Join(nvmlsim.Models(), ", ")+")")
+	fs.Func("simulate-fault", "with --simulate-gpus, break GPU INDEX with KIND (xid79, ecc_uncorrectable, missing_gpu, nvlink_down, fabric_manager), e.g. xid79:3; repeatable", func(v string) error {
+		fault, err := nvmlsim.ParseFault(v)
+		faults = append(faults, fault)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.version {
+		return f, nil
+	}
+	if simGPUs != "" {
+		model, count, err := nvmlsim.ParseGPUs(simGPUs)
+		if err != nil {
+			return nil, err
+		}
+		f.sim = &nvmlsim.Node{Model: model, Count: count, Faults: faults}
+		if err := f.sim.Validate(); err != nil {
+			return nil, fmt.Errorf("--simulate-fault: %v", err)
+		}
+	} else if len(faults) > 0 {
+		return nil, errors.New("--simulate-fault needs --simulate-gpus")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -99,12 +131,25 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	return f, nil
 }
 
+// profileFromNode reports whether the profile comes from the node's
+// instance-type label: in --kubernetes mode when no flag names the
+// instance type or the GPUs.
+func (f *flags) profileFromNode() bool {
+	return f.kube && f.instanceType == "" && f.gpus == 0 && f.gpuModel == "" && f.memoryGiB == 0
+}
+
 // profile builds the expected hardware from the catalog and the overrides.
 func (f *flags) profile() (nodecheck.Profile, error) {
+	return f.profileOf(f.instanceType)
+}
+
+// profileOf builds the profile of an instance type (none when empty) with
+// the overrides applied.
+func (f *flags) profileOf(instanceType string) (nodecheck.Profile, error) {
 	var p nodecheck.Profile
-	if f.instanceType != "" {
+	if instanceType != "" {
 		var err error
-		if p, err = nodecheck.ProfileFor(planner.Embedded(), f.instanceType); err != nil {
+		if p, err = nodecheck.ProfileFor(planner.Embedded(), instanceType); err != nil {
 			return p, err
 		}
 	}
@@ -138,18 +183,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, d deps) i
 		}
 		return exitCannotRun
 	}
-	p, err := f.profile()
-	if err != nil {
-		fmt.Fprintf(stderr, "gpufleet-nodecheck: %v\n", err)
-		return exitCannotRun
+	if f.version {
+		fmt.Fprintf(stdout, "gpufleet-nodecheck %s\n", version)
+		return exitPass
 	}
-	opts := nodecheck.Options{Profile: p, MinDriverVersion: f.minDriver, FabricTimeout: f.fabricTimeout}
-	if f.kernelLog != "" {
-		path := f.kernelLog
-		opts.KernelLog = func() ([]string, error) { return nodecheck.ReadKernelLog(path) }
+	opts := nodecheck.Options{MinDriverVersion: f.minDriver, FabricTimeout: f.fabricTimeout}
+	var lib nvml.Interface
+	if f.sim != nil {
+		// A simulated node has no host to read a kernel log from: its
+		// kernel log holds what the simulated faults logged.
+		sim, err := f.sim.Server()
+		if err != nil {
+			fmt.Fprintf(stderr, "gpufleet-nodecheck: --simulate-gpus: %v\n", err)
+			return exitCannotRun
+		}
+		lib = sim
+		node := *f.sim
+		opts.KernelLog = func() ([]string, error) { return node.KernelLog(), nil }
+	} else {
+		lib = d.nvml()
+		if f.kernelLog != "" {
+			path := f.kernelLog
+			opts.KernelLog = func() ([]string, error) { return nodecheck.ReadKernelLog(path) }
+		}
 	}
-	lib := d.nvml()
 	if !f.kube {
+		p, err := f.checkedProfile(f.instanceType)
+		if err != nil {
+			fmt.Fprintf(stderr, "gpufleet-nodecheck: %v\n", err)
+			return exitCannotRun
+		}
+		opts.Profile = p
 		r, err := nodecheck.Run(lib, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "gpufleet-nodecheck: %v\n", err)
@@ -163,57 +227,149 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, d deps) i
 		fmt.Fprintf(stderr, "gpufleet-nodecheck: cannot reach the Kubernetes API: %v\n", err)
 		return exitCannotRun
 	}
-	s := &nodesignal.Signaler{Client: client, Node: f.nodeName, FailAction: nodesignal.FailAction(f.failAction)}
-	return watch(ctx, lib, opts, s, f, stdout, stderr)
+	v := &validator{
+		lib: lib, opts: opts, f: f, d: d, client: client, stdout: stdout, stderr: stderr,
+		signaler: &nodesignal.Signaler{Client: client, Node: f.nodeName, FailAction: nodesignal.FailAction(f.failAction)},
+	}
+	return v.watch(ctx)
+}
+
+// checkedProfile is profileOf, refusing simulated faults that the
+// profile's checks cannot observe.
+func (f *flags) checkedProfile(instanceType string) (nodecheck.Profile, error) {
+	p, err := f.profileOf(instanceType)
+	if err == nil && f.sim != nil {
+		err = f.sim.Observable(p)
+	}
+	return p, err
+}
+
+// Checks of the validator itself, signalled on the node like GPU checks
+// when the GPUs cannot be judged.
+const (
+	// checkProfile fails when the node's hardware profile is unknown: no
+	// instance-type label, or an instance type the catalog lacks.
+	checkProfile = "profile"
+	// checkNVML fails when NVML cannot be used: no driver, no library.
+	checkNVML = "nvml"
+)
+
+// validator checks one Kubernetes node and signals the result on it.
+type validator struct {
+	lib      nvml.Interface
+	opts     nodecheck.Options
+	f        *flags
+	d        deps
+	client   kubernetes.Interface
+	signaler *nodesignal.Signaler
+	stdout   io.Writer
+	stderr   io.Writer
+
+	profile *nodecheck.Profile
+	nvmlUp  bool
+	watcher *nodecheck.XIDWatcher
+	// sticky are the fatal XIDs received so far: they stay in every later
+	// check (the GPU needs a reset, which restarts the node and this process).
+	sticky []nodecheck.XIDEvent
 }
 
 // watch checks, signals, and with an interval keeps re-checking; an XID
-// event cuts the wait short, and fatal XIDs stay in every later check (the
-// GPU needs a reset, which restarts the node and this process).
-func watch(ctx context.Context, lib nvml.Interface, opts nodecheck.Options, s *nodesignal.Signaler, f *flags, stdout, stderr io.Writer) int {
-	if ret := lib.Init(); ret != nvml.SUCCESS {
-		fmt.Fprintf(stderr, "gpufleet-nodecheck: %v: NVML did not start: %s\n", nodecheck.ErrCannotRun, ret.Error())
-		return exitCannotRun
-	}
-	defer lib.Shutdown()
-	var watcher *nodecheck.XIDWatcher
-	if f.interval > 0 {
-		w, err := nodecheck.WatchXIDs(lib)
-		if err != nil {
-			fmt.Fprintf(stderr, "gpufleet-nodecheck: XID events unavailable, re-checking on the interval only: %v\n", err)
-		} else {
-			watcher = w
-			defer w.Close()
+// event cuts the wait short. Without an interval it returns the check's
+// exit status, except in a pod, where it waits to be stopped after a
+// completed check (a DaemonSet restarts containers that exit, even with
+// status 0). A check that cannot run (unknown profile, no NVML) is
+// signalled on the node as a failure; with an interval it is retried.
+func (v *validator) watch(ctx context.Context) int {
+	defer func() {
+		if v.watcher != nil {
+			v.watcher.Close()
 		}
-	}
-	var sticky, fresh []nodecheck.XIDEvent
+		if v.nvmlUp {
+			v.lib.Shutdown()
+		}
+	}()
+	var fresh []nodecheck.XIDEvent
 	for {
-		opts.Events = append(append([]nodecheck.XIDEvent(nil), sticky...), fresh...)
-		for _, e := range fresh {
-			if nodecheck.ClassifyXID(e.XID) == nodecheck.XIDFatal {
-				sticky = append(sticky, e)
+		code, done := v.checkOnce(ctx, fresh)
+		if done {
+			return code
+		}
+		if v.f.interval == 0 {
+			if code != exitCannotRun && v.d.inPod(v.f.kubeconfig) {
+				fmt.Fprintf(v.stderr, "gpufleet-nodecheck: checked once (--interval 0); waiting to be stopped, since a DaemonSet restarts containers that exit\n")
+				<-ctx.Done()
 			}
+			return code
 		}
-		r, err := nodecheck.Run(lib, opts)
-		if err != nil {
-			fmt.Fprintf(stderr, "gpufleet-nodecheck: %v\n", err)
-			return exitCannotRun
-		}
-		write(stdout, f.format, f.nodeName, r)
-		if err := s.Signal(ctx, r); err != nil {
-			fmt.Fprintf(stderr, "gpufleet-nodecheck: %v\n", err)
-			if f.interval == 0 {
-				return exitCannotRun
-			}
-		}
-		if f.interval == 0 {
-			return exitCode(r)
-		}
-		fresh = waitForEvents(ctx, watcher, f.interval)
+		fresh = waitForEvents(ctx, v.watcher, v.f.interval)
 		if ctx.Err() != nil {
-			return exitCode(r)
+			return code
 		}
 	}
+}
+
+// checkOnce runs one check with the XID events received since the last,
+// and signals it. done is true when the command must stop at once.
+func (v *validator) checkOnce(ctx context.Context, fresh []nodecheck.XIDEvent) (code int, done bool) {
+	if v.profile == nil {
+		p, err := v.resolveProfile(ctx)
+		if errors.Is(err, errNotSignalled) {
+			fmt.Fprintf(v.stderr, "gpufleet-nodecheck: %v\n", err)
+			return exitCannotRun, true
+		}
+		if err != nil {
+			return v.cannotRun(ctx, nodecheck.Profile{}, checkProfile, err), false
+		}
+		v.profile = &p
+		v.opts.Profile = p
+	}
+	if !v.nvmlUp {
+		if ret := v.lib.Init(); ret != nvml.SUCCESS {
+			err := fmt.Errorf("%w: NVML did not start: %s (is the NVIDIA driver installed, and does the pod get NVML from the NVIDIA container runtime or a driver mount?)", nodecheck.ErrCannotRun, ret.Error())
+			return v.cannotRun(ctx, *v.profile, checkNVML, err), false
+		}
+		v.nvmlUp = true
+		if v.f.interval > 0 {
+			w, err := nodecheck.WatchXIDs(v.lib)
+			if err != nil {
+				fmt.Fprintf(v.stderr, "gpufleet-nodecheck: XID events unavailable, re-checking on the interval only: %v\n", err)
+			} else {
+				v.watcher = w
+			}
+		}
+	}
+	v.opts.Events = append(append([]nodecheck.XIDEvent(nil), v.sticky...), fresh...)
+	for _, e := range fresh {
+		if nodecheck.ClassifyXID(e.XID) == nodecheck.XIDFatal {
+			v.sticky = append(v.sticky, e)
+		}
+	}
+	r, err := nodecheck.Run(v.lib, v.opts)
+	if err != nil {
+		return v.cannotRun(ctx, *v.profile, checkNVML, err), false
+	}
+	write(v.stdout, v.f.format, v.f.nodeName, r)
+	if err := v.signaler.Signal(ctx, r); err != nil {
+		fmt.Fprintf(v.stderr, "gpufleet-nodecheck: %v\n", err)
+		if v.f.interval == 0 {
+			return exitCannotRun, true
+		}
+	}
+	return exitCode(r), false
+}
+
+// cannotRun signals a check of the validator itself as failed, so that
+// the node shows why it stays tainted, and returns exitCannotRun.
+func (v *validator) cannotRun(ctx context.Context, p nodecheck.Profile, check string, err error) int {
+	fmt.Fprintf(v.stderr, "gpufleet-nodecheck: %v\n", err)
+	r := &nodecheck.Report{Profile: p, Status: nodecheck.Fail, Results: []nodecheck.Result{
+		{Check: check, GPU: -1, Status: nodecheck.Fail, Reason: err.Error()},
+	}}
+	write(v.stdout, v.f.format, v.f.nodeName, r)
+	if err := v.signaler.Signal(ctx, r); err != nil {
+		fmt.Fprintf(v.stderr, "gpufleet-nodecheck: %v\n", err)
+	}
+	return exitCannotRun
 }
 
 // waitForEvents waits for the interval, returning early with any XID events.

@@ -23,8 +23,9 @@ import (
 
 func testDeps(s *server.Server, client kubernetes.Interface) deps {
 	return deps{
-		nvml: func() nvml.Interface { return s },
-		kube: func(string) (kubernetes.Interface, error) { return client, nil },
+		nvml:  func() nvml.Interface { return s },
+		kube:  func(string) (kubernetes.Interface, error) { return client, nil },
+		inPod: func(string) bool { return false },
 	}
 }
 

@@ -388,15 +388,20 @@ func (q *eventQueue) next() (nvml.EventData, bool) {
 	return e, true
 }
 
+// maxWait bounds how long a simulated Wait blocks, so that a simulated
+// validator stops promptly (its callers wait again until their deadline).
+const maxWait = 250 * time.Millisecond
+
 // set returns an event set whose Wait returns the pending events one at a
-// time and otherwise blocks for the timeout, as NVML's does.
+// time and otherwise blocks for the timeout (at most maxWait) and answers
+// ERROR_TIMEOUT, as NVML's does.
 func (q *eventQueue) set() nvml.EventSet {
 	return &mock.EventSet{
 		WaitFunc: func(timeoutMS uint32) (nvml.EventData, nvml.Return) {
 			if e, ok := q.next(); ok {
 				return e, nvml.SUCCESS
 			}
-			time.Sleep(time.Duration(timeoutMS) * time.Millisecond)
+			time.Sleep(min(time.Duration(timeoutMS)*time.Millisecond, maxWait))
 			return nvml.EventData{}, nvml.ERROR_TIMEOUT
 		},
 		FreeFunc: func() nvml.Return { return nvml.SUCCESS },
