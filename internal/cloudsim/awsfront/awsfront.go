@@ -1,6 +1,7 @@
 // Package awsfront puts the AWS wire protocols in front of a cloudsim
 // engine, so that the real aws-sdk-go-v2 clients for EKS (REST-JSON), EC2
-// (ec2 query, XML replies) and IAM (awsQuery, XML replies) can be pointed at
+// (ec2 query, XML replies), IAM and EC2 Auto Scaling (awsQuery, XML
+// replies; Auto Scaling is described in autoscaling.go) can be pointed at
 // it over loopback (httptest) with a base endpoint. All three services share
 // one URL; a request is routed by the service in its SigV4 credential scope
 // (…/20261125/eu-central-1/eks/aws4_request), falling back to the Action and
@@ -193,10 +194,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveEC2(w, r, region)
 	case service == "iam", service == "" && r.Form.Get("Version") == "2010-05-08":
 		s.serveIAM(w, r)
+	case service == "autoscaling", service == "" && r.Form.Get("Version") == "2011-01-01":
+		s.serveAutoScaling(w, r, region)
 	case ec2Actions[r.Form.Get("Action")]:
 		s.serveEC2(w, r, region)
 	case iamActions[r.Form.Get("Action")]:
 		s.serveIAM(w, r)
+	case autoscalingActions[r.Form.Get("Action")]:
+		s.serveAutoScaling(w, r, region)
 	case strings.HasPrefix(r.URL.Path, "/clusters"):
 		s.serveEKS(w, r, region)
 	default:

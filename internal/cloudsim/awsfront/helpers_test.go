@@ -46,6 +46,8 @@ type env struct {
 	eks   *eks.Client
 	ec2   *ec2.Client
 	iam   *iam.Client
+	// cfg is the SDK configuration of the clients above.
+	cfg aws.Config
 	// requests counts HTTP requests per SDK operation path/action.
 	mu       sync.Mutex
 	requests map[string]int
@@ -106,6 +108,7 @@ func newEnv(t *testing.T, c envConfig) *env {
 	ev.eks = eks.NewFromConfig(awsCfg)
 	ev.ec2 = ec2.NewFromConfig(awsCfg)
 	ev.iam = iam.NewFromConfig(awsCfg)
+	ev.cfg = awsCfg
 	return ev
 }
 
