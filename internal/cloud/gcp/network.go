@@ -93,6 +93,8 @@ type computeClients struct {
 	externalVpnGateways *compute.ExternalVpnGatewaysClient
 	vpnTunnels          *compute.VpnTunnelsClient
 	routers             *compute.RoutersClient
+	// instanceGroupManagers serve ReplaceNode (nodes.go).
+	instanceGroupManagers *compute.InstanceGroupManagersClient
 
 	// routerLocks serialise edits of one router ("region/name").
 	routerLocks sync.Map
@@ -158,6 +160,8 @@ func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 	add(c.vpnTunnels, err)
 	c.routers, err = compute.NewRoutersRESTClient(ctx, opts...)
 	add(c.routers, err)
+	c.instanceGroupManagers, err = compute.NewInstanceGroupManagersRESTClient(ctx, opts...)
+	add(c.instanceGroupManagers, err)
 	if err := errors.Join(errs...); err != nil {
 		c.close()
 		return nil, fmt.Errorf("gcp: connecting to Compute Engine: %w", err)

@@ -19,6 +19,12 @@
 //	regions/{r}/routers[/{rt}]               GET (list, get) POST PATCH PUT DELETE
 //	regions/{r}/operations/{op}[/wait]       GET (get), POST (wait)
 //	global/operations/{op}[/wait]            GET (get), POST (wait)
+//	zones/{z}/operations/{op}[/wait]         GET (get), POST (wait)
+//	zones/{z}/instanceGroupManagers/{m}/listManagedInstances   POST
+//	zones/{z}/instanceGroupManagers/{m}/recreateInstances      POST
+//
+// The managed instance groups are the GKE node pools' (see
+// instancegroups.go).
 //
 // Resources are engine objects (cloud "gcp") of kinds Network, Subnetwork,
 // Firewall, VpnGateway, ExternalVpnGateway, VpnTunnel and Router, named
@@ -190,7 +196,8 @@ type request struct {
 	r       *http.Request
 	base    string // "http://host/compute/v1/"
 	project string
-	region  string // empty for global collections
+	region  string // empty for global and zonal collections
+	zone    string // zonal collections (instanceGroupManagers, operations)
 	coll    string // "networks", "operations", ...
 	name    string // resource name, empty for collection calls
 	verb    string // "addPeering", "wait", ... after the name
@@ -198,6 +205,9 @@ type request struct {
 
 // scopePath is "projects/p/global" or "projects/p/regions/r".
 func (q *request) scopePath() string {
+	if q.zone != "" {
+		return zoneRel(q.project, q.zone)
+	}
 	if q.region == "" {
 		return "projects/" + q.project + "/global"
 	}
@@ -219,6 +229,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.coll == "operations" {
 		s.serveOperation(w, q)
+		return
+	}
+	if q.zone != "" {
+		s.serveZonal(w, q)
 		return
 	}
 	k, ok := kinds[q.coll]
@@ -252,7 +266,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// parseRequest splits /compute/v1/projects/{p}/(global|regions/{r})/{coll}[/{name}[/{verb}]].
+// parseRequest splits /compute/v1/projects/{p}/(global|regions/{r}|zones/{z})/{coll}[/{name}[/{verb}]].
 func parseRequest(r *http.Request) (*request, error) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/compute/v1/projects/")
 	bad := &apiError{Code: http.StatusNotFound, Reason: "notFound", Message: "The requested URL " + r.URL.Path + " was not found on this server."}
@@ -270,6 +284,9 @@ func parseRequest(r *http.Request) (*request, error) {
 		segs = segs[2:]
 	case segs[1] == "regions" && len(segs) >= 4:
 		q.region = segs[2]
+		segs = segs[3:]
+	case segs[1] == "zones" && len(segs) >= 4:
+		q.zone = segs[2]
 		segs = segs[3:]
 	default:
 		return nil, bad

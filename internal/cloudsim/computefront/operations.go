@@ -25,6 +25,7 @@ type opRecord struct {
 	Name     string     `json:"name"`
 	Project  string     `json:"project"`
 	Region   string     `json:"region,omitempty"`
+	Zone     string     `json:"zone,omitempty"`
 	Type     string     `json:"type"`
 	Target   string     `json:"target"` // relative path
 	TargetID uint64     `json:"targetId,omitempty"`
@@ -34,6 +35,9 @@ type opRecord struct {
 }
 
 func (o *opRecord) scopePath() string {
+	if o.Zone != "" {
+		return zoneRel(o.Project, o.Zone)
+	}
 	if o.Region == "" {
 		return "projects/" + o.Project + "/global"
 	}
@@ -53,6 +57,9 @@ func (o *opRecord) proto(base string, now time.Time) *computepb.Operation {
 	}
 	if o.Region != "" {
 		op.Region = proto.String(base + regionRel(o.Project, o.Region))
+	}
+	if o.Zone != "" {
+		op.Zone = proto.String(base + zoneRel(o.Project, o.Zone))
 	}
 	switch {
 	case !now.Before(o.End):
@@ -95,7 +102,7 @@ func (s *server) startOp(q *request, typ, target string, targetID uint64, failur
 	_, _ = rand.Read(b)
 	rec := &opRecord{
 		Name:    "operation-" + strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(b),
-		Project: q.project, Region: q.region, Type: typ, Target: target, TargetID: targetID,
+		Project: q.project, Region: q.region, Zone: q.zone, Type: typ, Target: target, TargetID: targetID,
 		Start: now, End: now.Add(s.opts.OperationTime), Failure: failure,
 	}
 	data, err := json.Marshal(rec)
@@ -152,7 +159,7 @@ func (s *server) loadOp(q *request) (*opRecord, error) {
 		return nil, engineError(err, path, false)
 	}
 	var rec opRecord
-	if err := json.Unmarshal([]byte(o.Attrs["json"]), &rec); err != nil || rec.Region != q.region {
+	if err := json.Unmarshal([]byte(o.Attrs["json"]), &rec); err != nil || rec.Region != q.region || rec.Zone != q.zone {
 		return nil, notFound(path)
 	}
 	return &rec, nil

@@ -131,6 +131,8 @@ func normRef(sn *snapshot, project, field, value, kind string) (string, ref, err
 // regionRel is the relative path of a region.
 func regionRel(project, region string) string { return "projects/" + project + "/regions/" + region }
 
+func zoneRel(project, zone string) string { return "projects/" + project + "/zones/" + zone }
+
 // snapshot is the front end's resources as the inventory holds them now.
 type snapshot struct {
 	objs map[string]map[string]string // kind -> object name -> json

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 )
 
 // clusterMeta is what GKE reports about a cluster that the engine does not
@@ -201,9 +202,8 @@ func (s *server) poolProto(p cloudsim.Pool, r ref) *containerpb.NodePool {
 	if m.Version != "" {
 		out.Version = m.Version
 	}
-	h := uuidHex(p.ID)
-	out.InstanceGroupUrls = []string{fmt.Sprintf("https://www.googleapis.com/compute/v1/projects/%s/zones/%s/instanceGroupManagers/gke-%s-%s-%s-grp",
-		r.Project, p.Spec.Zone, trunc(p.Spec.Cluster, 14), trunc(p.Spec.Name, 14), h[:8])}
+	out.InstanceGroupUrls = []string{computefront.APIRoot + "projects/" + r.Project + "/zones/" + p.Spec.Zone +
+		"/instanceGroupManagers/" + computefront.InstanceGroupManagerName(p)}
 	out.Status = poolStatuses[st]
 	out.StatusMessage, out.Conditions = "", nil
 	if p.Failed && len(p.Issues) > 0 && (st == cloud.StatusCreateFailed || st == cloud.StatusDegraded) {
