@@ -185,6 +185,13 @@ func SpreadSatisfied(s Spread, byCloud map[string]int, total int) bool {
 // spread, the GPU total and every limit still met after the swap. Only the
 // best MaxFallbacks are kept, by hourly price, then the canonical offer
 // order.
+//
+// Offers with spare nodes are grouped by cloud and node size (and zone for a
+// gang) in canonical order, which within a group is the order of hourly
+// price for any allocation: the GPU total and the spread are checked once
+// per group, and a group's walk ends at the first offer that cannot enter
+// the best so far. The work per allocation does not grow with the offers
+// that cannot be fallbacks.
 func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []int, eligible []int, sol solution) {
 	byCloud := p.GPUsByCloud()
 	usage := q.usage(sol.nodes)
@@ -198,37 +205,90 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 		}
 		return compareOffers(&c.Offers[x.idx], &c.Offers[y.idx]) < 0
 	}
+	type groupKey struct {
+		cloud, region, zone string
+		size                int
+	}
+	type group struct {
+		key   groupKey
+		idx   []int         // eligible offers with spare nodes, canonical order
+		spare []int         // their spare nodes (Unlimited: any)
+		with  map[int][]int // with[n]: the offers of idx with n spare nodes or more
+	}
+	var groups []*group
+	byKey := map[groupKey]*group{}
+	for _, idx := range eligible {
+		o := &c.Offers[idx]
+		if o.MaxNodes != Unlimited && o.MaxNodes-sol.nodes[idx] <= 0 {
+			continue
+		}
+		k := groupKey{cloud: o.Cloud, size: o.GPUCount}
+		if req.Gang {
+			k.region, k.zone = o.Region, o.Zone
+		}
+		g := byKey[k]
+		if g == nil {
+			g = &group{key: k}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.idx = append(g.idx, idx)
+		if o.MaxNodes == Unlimited {
+			g.spare = append(g.spare, Unlimited)
+		} else {
+			g.spare = append(g.spare, o.MaxNodes-sol.nodes[idx])
+		}
+	}
+	// withSpare lists the group's offers that have n spare nodes, once per
+	// n: allocations of many sizes are few, offers without room many.
+	withSpare := func(g *group, n int) []int {
+		if l, ok := g.with[n]; ok {
+			return l
+		}
+		var l []int
+		for i, idx := range g.idx {
+			if g.spare[i] == Unlimited || g.spare[i] >= n {
+				l = append(l, idx)
+			}
+		}
+		if g.with == nil {
+			g.with = map[int][]int{}
+		}
+		g.with[n] = l
+		return l
+	}
 	for ai := range p.Allocations {
 		a := &p.Allocations[ai]
 		top := make([]candidate, 0, MaxFallbacks+1)
-		for _, idx := range eligible {
-			if idx == allocIdx[ai] {
+		for _, g := range groups {
+			if req.Gang && (g.key.cloud != a.Offer.Cloud || g.key.region != a.Offer.Region || g.key.zone != a.Offer.Zone) {
 				continue
 			}
-			o := &c.Offers[idx]
-			if req.Gang && (o.Cloud != a.Offer.Cloud || o.Region != a.Offer.Region || o.Zone != a.Offer.Zone) {
+			nodes := (a.GPUs + g.key.size - 1) / g.key.size
+			total := p.TotalGPUs - a.GPUs + nodes*g.key.size
+			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, g.key.cloud, nodes*g.key.size) {
 				continue
 			}
-			nodes := (a.GPUs + o.GPUCount - 1) / o.GPUCount
-			if o.MaxNodes != Unlimited && o.MaxNodes-sol.nodes[idx] < nodes {
-				continue
-			}
-			cand := candidate{idx: idx, nodes: nodes, cost: o.priceMicros() * int64(nodes)}
-			if len(top) == MaxFallbacks && !better(cand, top[len(top)-1]) {
-				continue
-			}
-			total := p.TotalGPUs - a.GPUs + nodes*o.GPUCount
-			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, o.Cloud, nodes*o.GPUCount) ||
-				!q.swapOK(usage, allocIdx[ai], a.GPUs, idx, nodes*o.GPUCount) {
-				continue
-			}
-			pos := len(top)
-			for pos > 0 && better(cand, top[pos-1]) {
-				pos--
-			}
-			top = append(top[:pos], append([]candidate{cand}, top[pos:]...)...)
-			if len(top) > MaxFallbacks {
-				top = top[:MaxFallbacks]
+			for _, idx := range withSpare(g, nodes) {
+				if idx == allocIdx[ai] {
+					continue
+				}
+				o := &c.Offers[idx]
+				cand := candidate{idx: idx, nodes: nodes, cost: o.priceMicros() * int64(nodes)}
+				if len(top) == MaxFallbacks && !better(cand, top[len(top)-1]) {
+					break // nor any later offer of the group
+				}
+				if !q.swapOK(usage, allocIdx[ai], a.GPUs, idx, nodes*o.GPUCount) {
+					continue
+				}
+				pos := len(top)
+				for pos > 0 && better(cand, top[pos-1]) {
+					pos--
+				}
+				top = append(top[:pos], append([]candidate{cand}, top[pos:]...)...)
+				if len(top) > MaxFallbacks {
+					top = top[:MaxFallbacks]
+				}
 			}
 		}
 		a.Fallbacks = make([]Fallback, len(top))

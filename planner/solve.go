@@ -70,6 +70,15 @@ func solveSingle(q *quotas, gpus int, items []item) (solution, bool) {
 // solveGang solves each zone (region, for clouds without zones) on its own
 // and keeps the best: value, then fewer GPUs, then the zone that comes first
 // (cloud, region, zone).
+//
+// Zones are solved in order of a lower bound on their cost (the cheapest
+// GPUs first, fractionally, within availability and the limits), and a
+// zone is skipped when that bound shows it cannot beat the best found:
+// dearer than it, or at best equal in cost with no fewer GPUs, no fewer
+// allocations (the fewest items whose availability reaches the count) and a
+// later zone. Only the zones that could win are solved exactly, so the work
+// does not grow with zones × GPUs, and the winner is the one solving every
+// zone would pick.
 func solveGang(c *Catalog, q *quotas, gpus int, items []item) (solution, bool) {
 	bySite := map[[3]string][]item{}
 	for _, it := range items {
@@ -81,8 +90,7 @@ func solveGang(c *Catalog, q *quotas, gpus int, items []item) (solution, bool) {
 	for k := range bySite {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
+	less := func(a, b [3]string) bool {
 		if a[0] != b[0] {
 			return a[0] < b[0]
 		}
@@ -90,23 +98,89 @@ func solveGang(c *Catalog, q *quotas, gpus int, items []item) (solution, bool) {
 			return a[1] < b[1]
 		}
 		return a[2] < b[2]
-	})
-	var best solution
-	found := false
+	}
+	sort.Slice(keys, func(i, j int) bool { return less(keys[i], keys[j]) })
+	type zone struct {
+		key    [3]string
+		items  []item
+		lb     int64 // no placement of gpus or more in the zone costs less
+		allocs int32 // nor takes fewer allocations
+	}
+	var zones []zone
 	for _, k := range keys {
-		s, ok := solveSingle(q, gpus, bySite[k])
-		if q != nil && q.crossed != "" {
+		its := bySite[k]
+		limit := singleLimit(gpus, its)
+		if limit < gpus {
+			continue // solveSingle: infeasible
+		}
+		root, ok := q.tree(its, limit)
+		if !ok {
 			return solution{}, false // this zone cannot be solved exactly
+		}
+		var segs []segment
+		if root == nil {
+			segs = segmentsOf(its)
+		} else {
+			segs = root.segments()
+		}
+		lb, left := 0.0, gpus
+		for _, sg := range segs {
+			take := min(left, sg.gpus)
+			lb += float64(take) * sg.perGPU
+			if left -= take; left == 0 {
+				break
+			}
+		}
+		if left > 0 {
+			continue // the limits leave too few GPUs
+		}
+		zones = append(zones, zone{key: k, items: its, lb: int64(math.Ceil(lb*(1-1e-9) - 1e-3)), allocs: fewestItems(its, gpus)})
+	}
+	sort.SliceStable(zones, func(i, j int) bool { return zones[i].lb < zones[j].lb })
+	var best solution
+	var bestKey [3]string
+	found := false
+	for _, z := range zones {
+		if found {
+			if z.lb > best.value.cost {
+				break // and every zone after it
+			}
+			if z.lb == best.value.cost && best.gpus == gpus &&
+				(z.allocs > best.value.allocs || z.allocs == best.value.allocs && less(bestKey, z.key)) {
+				continue
+			}
+		}
+		s, ok := solveSingle(q, gpus, z.items)
+		if q != nil && q.crossed != "" {
+			return solution{}, false
 		}
 		if !ok {
 			continue
 		}
 		if !found || s.value.cost < best.value.cost ||
-			(s.value.cost == best.value.cost && (s.gpus < best.gpus || (s.gpus == best.gpus && s.value.allocs < best.value.allocs))) {
-			best, found = s, true
+			(s.value.cost == best.value.cost && (s.gpus < best.gpus || (s.gpus == best.gpus && (s.value.allocs < best.value.allocs ||
+				s.value.allocs == best.value.allocs && less(z.key, bestKey))))) {
+			best, bestKey, found = s, z.key, true
 		}
 	}
 	return best, found
+}
+
+// fewestItems is the fewest items whose availability sums to at least gpus
+// GPUs: no placement of that many takes fewer allocations.
+func fewestItems(items []item, gpus int) int32 {
+	caps := make([]int, len(items))
+	for i, it := range items {
+		caps[i] = it.capGPUs()
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(caps)))
+	sum := 0
+	for i, c := range caps {
+		if sum = addGPUs(sum, c); sum >= gpus {
+			return int32(i + 1)
+		}
+	}
+	return int32(len(caps))
 }
 
 // spreadGroup is one cloud's items in a spread search.
@@ -261,6 +335,103 @@ type spreadSearch struct {
 
 	pos   []int     // scratch for relaxedBound
 	taken []float64 // scratch for relaxedBound
+
+	// bounds[i-1][r] is lowerBound(i, r) for the current total, i >= 1,
+	// tabulated once per total (+Inf beyond what groups i.. can hold).
+	bounds [][]float64
+	// caps[i-1] are the GPUs obtainable per item of groups i.., largest
+	// first, summed: allocBound.
+	caps [][]int
+}
+
+// tabulate fills bounds for the current total: the greedy fill of
+// lowerBound takes the cheapest GPUs first, so the bound for r+1 GPUs
+// extends the fill for r, and one pass gives every r up to the total.
+func (s *spreadSearch) tabulate() {
+	n := len(s.groups)
+	if s.bounds == nil {
+		s.bounds = make([][]float64, n-1)
+	}
+	for i := 1; i < n; i++ {
+		b := s.bounds[i-1][:0]
+		b = append(b, 0)
+		rest := s.groups[i:]
+		if len(rest) > 8 {
+			for _, g := range rest {
+				for range min(s.m, g.t.limit) {
+					if len(b) > s.t {
+						break
+					}
+					b = append(b, b[len(b)-1]+g.rate)
+				}
+			}
+		} else {
+			var pos, taken [8]int
+			for len(b) <= s.t {
+				best := -1
+				for j, g := range rest {
+					if pos[j] < len(g.segs) && taken[j] < min(s.m, g.t.limit) &&
+						(best < 0 || g.segs[pos[j]].perGPU < rest[best].segs[pos[best]].perGPU) {
+						best = j
+					}
+				}
+				if best < 0 {
+					break
+				}
+				g := rest[best]
+				seg := g.segs[pos[best]]
+				take := min(s.t+1-len(b), seg.gpus, min(s.m, g.t.limit)-taken[best])
+				base := b[len(b)-1]
+				for u := 1; u <= take; u++ {
+					b = append(b, base+float64(u)*seg.perGPU)
+				}
+				taken[best] += take
+				if take == seg.gpus {
+					pos[best]++
+				}
+			}
+		}
+		for len(b) <= s.t {
+			b = append(b, math.Inf(1))
+		}
+		s.bounds[i-1] = b
+	}
+}
+
+// bound is lowerBound(i, r), from the table for i >= 1.
+func (s *spreadSearch) bound(i, r int) float64 {
+	if i == 0 {
+		return s.lowerBound(0, r)
+	}
+	return s.bounds[i-1][r]
+}
+
+// allocBound is a lower bound on the allocations that r GPUs from groups
+// i.. take: the fewest items whose availability sums to r.
+func (s *spreadSearch) allocBound(i, r int) int32 {
+	if r == 0 {
+		return 0
+	}
+	if i == 0 {
+		return 1
+	}
+	if s.caps == nil {
+		s.caps = make([][]int, len(s.groups)-1)
+		for j := 1; j < len(s.groups); j++ {
+			var all []int
+			for _, g := range s.groups[j:] {
+				for _, it := range g.t.items {
+					all = append(all, it.capGPUs())
+				}
+			}
+			sort.Sort(sort.Reverse(sort.IntSlice(all)))
+			for k := 1; k < len(all); k++ {
+				all[k] = addGPUs(all[k], all[k-1])
+			}
+			s.caps[j-1] = all
+		}
+	}
+	return int32(sort.SearchInts(s.caps[i-1], r) + 1)
 }
 
 // run searches totals gpus..limit; done reports that relaxedBound proved
@@ -284,6 +455,7 @@ func (s *spreadSearch) run(gpus, limit int) bool {
 		if math.IsInf(lb, 1) || s.found && lb >= s.pruneLevel(false) {
 			continue
 		}
+		s.tabulate()
 		s.branch(0, t, value{}, 0)
 	}
 	return false
@@ -415,9 +587,12 @@ func (s *spreadSearch) branch(i, r int, acc value, nonEmpty int) {
 		return
 	}
 	if s.found {
-		lb := float64(acc.cost) + s.lowerBound(i, r)
+		lb := float64(acc.cost) + s.bound(i, r)
 		if s.t == s.bestT {
-			if lb > s.pruneLevel(true) {
+			// Only a strictly better value replaces the incumbent: at
+			// its cost, it takes fewer allocations.
+			if lb > s.pruneLevel(true) ||
+				lb >= s.pruneLevel(false) && acc.allocs+max(s.allocBound(i, r), int32(s.k-nonEmpty)) >= s.best.allocs {
 				return
 			}
 		} else if lb >= s.pruneLevel(false) {

@@ -53,9 +53,11 @@ type table struct {
 	items []item
 	limit int
 	f     []value   // f[g]: best value for exactly g GPUs
-	used  [][]int32 // used[k][g]: nodes of items[k] in the best way to reach g with items[0..k]
-	avail int       // GPUs obtainable from the group, or unlimitedGPUs
-	rate  float64   // lowest price per GPU among the items (micro-USD), a linear lower bound
+	used  [][]int32 // used[k][g]: nodes of blocks[k] in the best way to reach g with blocks[0..k]
+	// blocks are items in the order the knapsack added them (see block).
+	blocks []block
+	avail  int     // GPUs obtainable from the group, or unlimitedGPUs
+	rate   float64 // lowest price per GPU among the items (micro-USD), a linear lower bound
 
 	// A table built under limits (see convolve) combines two tables over
 	// disjoint items: split[g] GPUs of the best way to reach g come from
@@ -103,6 +105,49 @@ func pruneItems(items []item, limit int) []item {
 	return out
 }
 
+// block is a run of pruned items of one node size and one price per node
+// (items of a table are sorted so that such items are adjacent: the largest
+// availability first). The knapsack treats a block as one item of their
+// combined availability whose n nodes take the fewest allocations, the
+// first items filled first: in an optimal solution a block's nodes are
+// spread that way (any other spread of n nodes has as many allocations or
+// more, and uses a later item more), so the table's values and the nodes it
+// reconstructs are those of the items taken one by one, in O(limit) per
+// block instead of per item.
+type block struct {
+	items []item
+	size  int
+	price int64
+	cap   int   // nodes obtainable from the block, or Unlimited
+	cum   []int // cum[j]: nodes of items[0..j]; allocations of n nodes: the least j with cum[j-1] >= n
+}
+
+// blocksOf splits sorted pruned items into blocks.
+func blocksOf(items []item) []block {
+	var out []block
+	for i := 0; i < len(items); {
+		j := i + 1
+		for j < len(items) && items[j].size == items[i].size && items[j].price == items[i].price && items[i].cap != Unlimited {
+			j++
+		}
+		b := block{items: items[i:j], size: items[i].size, price: items[i].price}
+		for _, it := range b.items {
+			b.cap = addNodes(b.cap, it.cap)
+			b.cum = append(b.cum, b.cap)
+		}
+		out = append(out, b)
+		i = j
+	}
+	return out
+}
+
+func addNodes(a, b int) int {
+	if a == Unlimited || b == Unlimited {
+		return Unlimited
+	}
+	return a + b
+}
+
 func buildTable(all []item, limit int) *table {
 	t := &table{items: pruneItems(all, limit), limit: limit, rate: math.Inf(1)}
 	for _, it := range all {
@@ -115,49 +160,129 @@ func buildTable(all []item, limit int) *table {
 		prev[g] = infinite
 	}
 	prev[0] = value{}
-	t.used = make([][]int32, len(t.items))
 	dq := make([]int, 0, limit+1)
-	for k, it := range t.items {
+	for _, b := range blocksOf(t.items) {
 		used := make([]int32, limit+1)
-		a, p := it.size, it.price
-		key := func(r, tp int) value {
-			v := prev[r+a*tp]
-			return value{cost: v.cost - p*int64(tp), allocs: v.allocs}
+		if len(b.items) > 1 && knapsackBlock(&b, prev, cur, used, dq, limit) {
+			t.blocks = append(t.blocks, b)
+			t.used = append(t.used, used)
+			prev, cur = cur, prev
+			continue
 		}
-		for r := 0; r < a && r <= limit; r++ {
-			dq = dq[:0]
-			head := 0
-			for s := 0; r+a*s <= limit; s++ {
-				g := r + a*s
-				if s >= 1 && prev[g-a].finite() {
-					kn := key(r, s-1)
-					for len(dq) > head && !key(r, dq[len(dq)-1]).less(kn) {
-						dq = dq[:len(dq)-1]
-					}
-					dq = append(dq, s-1)
+		// One item, or a block whose ties in cost would take too long to
+		// resolve together: item by item.
+		for k, it := range b.items {
+			if k > 0 {
+				used = make([]int32, limit+1)
+			}
+			knapsackItem(it, prev, cur, used, dq, limit)
+			t.blocks = append(t.blocks, block{items: b.items[k : k+1], size: it.size, price: it.price, cap: it.cap, cum: []int{it.cap}})
+			t.used = append(t.used, used)
+			prev, cur = cur, prev
+		}
+	}
+	t.f = prev
+	return t
+}
+
+// knapsackItem adds one item to the exact-count values prev, writing cur
+// and used (nodes of the item in cur[g]): for each residue class of the
+// node size, a sliding-window minimum over the last cap entries. Among
+// equal values the fewest nodes of the item win.
+func knapsackItem(it item, prev, cur []value, used []int32, dq []int, limit int) {
+	a, p := it.size, it.price
+	key := func(r, tp int) value {
+		v := prev[r+a*tp]
+		return value{cost: v.cost - p*int64(tp), allocs: v.allocs}
+	}
+	for r := 0; r < a && r <= limit; r++ {
+		dq = dq[:0]
+		head := 0
+		for s := 0; r+a*s <= limit; s++ {
+			g := r + a*s
+			if s >= 1 && prev[g-a].finite() {
+				kn := key(r, s-1)
+				for len(dq) > head && !key(r, dq[len(dq)-1]).less(kn) {
+					dq = dq[:len(dq)-1]
 				}
-				if it.cap != Unlimited {
-					for len(dq) > head && dq[head] < s-it.cap {
-						head++
-					}
+				dq = append(dq, s-1)
+			}
+			if it.cap != Unlimited {
+				for len(dq) > head && dq[head] < s-it.cap {
+					head++
 				}
-				best, n := prev[g], 0
-				if len(dq) > head {
-					tp := dq[head]
+			}
+			best, n := prev[g], 0
+			if len(dq) > head {
+				tp := dq[head]
+				v := prev[r+a*tp]
+				cand := value{cost: v.cost + p*int64(s-tp), allocs: v.allocs + 1}
+				if cand.less(best) {
+					best, n = cand, s-tp
+				}
+			}
+			cur[g], used[g] = best, int32(n)
+		}
+	}
+}
+
+// knapsackBlock adds a block of items of one size and price (finite
+// availability) as knapsackItem adds one item, except that n nodes take
+// allocs(n) allocations (block.cum), which depends on n and not only on n
+// being positive. The window keeps every entry of the lowest cost (ties
+// included) and resolves allocations among them; that is quick unless many
+// entries tie in cost (offers of another size at the same price per GPU),
+// and it reports false, leaving the block to be added item by item, when
+// the ties cost more than a few passes over the table.
+func knapsackBlock(b *block, prev, cur []value, used []int32, dq []int, limit int) bool {
+	a, p, capN := b.size, b.price, b.cap
+	budget := 8 * (limit + 1)
+	costKey := func(r, tp int) int64 { return prev[r+a*tp].cost - p*int64(tp) }
+	for r := 0; r < a && r <= limit; r++ {
+		dq = dq[:0]
+		head := 0
+		for s := 0; r+a*s <= limit; s++ {
+			g := r + a*s
+			if s >= 1 && prev[g-a].finite() {
+				kn := costKey(r, s-1)
+				for len(dq) > head && costKey(r, dq[len(dq)-1]) > kn {
+					dq = dq[:len(dq)-1]
+				}
+				dq = append(dq, s-1)
+			}
+			for len(dq) > head && dq[head] < s-capN {
+				head++
+			}
+			best, n := prev[g], 0
+			if len(dq) > head {
+				// The run of lowest cost is dq[head:end]; the largest tp
+				// (fewest nodes) first, so that ties keep the fewest.
+				low := costKey(r, dq[head])
+				end := head + 1
+				for end < len(dq) && costKey(r, dq[end]) == low {
+					end++
+				}
+				if budget -= end - head; budget < 0 {
+					return false
+				}
+				for i := end - 1; i >= head; i-- {
+					tp := dq[i]
 					v := prev[r+a*tp]
-					cand := value{cost: v.cost + p*int64(s-tp), allocs: v.allocs + 1}
+					cand := value{cost: v.cost + p*int64(s-tp), allocs: v.allocs + b.allocs(s-tp)}
 					if cand.less(best) {
 						best, n = cand, s-tp
 					}
 				}
-				cur[g], used[g] = best, int32(n)
 			}
+			cur[g], used[g] = best, int32(n)
 		}
-		t.used[k] = used
-		prev, cur = cur, prev
 	}
-	t.f = prev
-	return t
+	return true
+}
+
+// allocs is the fewest items of the block that hold n nodes (0 < n <= cap).
+func (b *block) allocs(n int) int32 {
+	return int32(sort.SearchInts(b.cum, n) + 1)
 }
 
 // nodes reconstructs the nodes per item of the best way to reach exactly g
@@ -171,11 +296,20 @@ func (t *table) nodes(g int, out map[int]int) {
 		t.left.nodes(g, out)
 		return
 	}
-	for k := len(t.items) - 1; k >= 0; k-- {
+	for k := len(t.blocks) - 1; k >= 0; k-- {
 		n := int(t.used[k][g])
-		if n > 0 {
-			out[t.items[k].offer] += n
-			g -= n * t.items[k].size
+		b := &t.blocks[k]
+		g -= n * b.size
+		for _, it := range b.items {
+			if n == 0 {
+				break
+			}
+			take := n
+			if it.cap != Unlimited {
+				take = min(n, it.cap)
+			}
+			out[it.offer] += take
+			n -= take
 		}
 	}
 	if g != 0 {
