@@ -342,6 +342,8 @@ type spreadSearch struct {
 	// caps[i-1] are the GPUs obtainable per item of groups i.., largest
 	// first, summed: allocBound.
 	caps [][]int
+	// restCap[i] is the most GPUs groups i.. may hold at the current total.
+	restCap []int
 }
 
 // tabulate fills bounds for the current total: the greedy fill of
@@ -349,6 +351,10 @@ type spreadSearch struct {
 // extends the fill for r, and one pass gives every r up to the total.
 func (s *spreadSearch) tabulate() {
 	n := len(s.groups)
+	s.restCap = make([]int, n+1)
+	for i := n - 1; i >= 0; i-- {
+		s.restCap[i] = addGPUs(s.restCap[i+1], min(s.m, s.groups[i].t.limit))
+	}
 	if s.bounds == nil {
 		s.bounds = make([][]float64, n-1)
 	}
@@ -618,7 +624,9 @@ func (s *spreadSearch) branch(i, r int, acc value, nonEmpty int) {
 		}
 		return
 	}
-	for x := min(r, s.m, g.t.limit); x >= 0; x-- {
+	// The groups after i hold at most restCap[i+1]: fewer GPUs here leave
+	// too many for them.
+	for x := min(r, s.m, g.t.limit); x >= max(0, r-s.restCap[i+1]); x-- {
 		fv := g.t.f[x]
 		if !fv.finite() {
 			continue
