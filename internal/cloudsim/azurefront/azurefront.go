@@ -110,6 +110,9 @@
 // InternalServerError; a *cloud.Error whose Code is an Azure code listed
 // in armStatus keeps it.
 //
+// Microsoft.Compute: the agent pools' scale set VMs can be redeployed
+// (vmss.go).
+//
 // Microsoft.Network (virtual networks, subnets, peerings, network security
 // groups, public IP addresses, VPN gateways, local network gateways and
 // connections for the armnetwork/v9 clients) is described in network.go:
@@ -371,6 +374,8 @@ func (s *server) serve(r *http.Request) (reply, error) {
 		return s.operationStatus(q, segs[5], segs[7], q.seg(6, "operationresults"))
 	case isNetworkPath(q):
 		return s.serveNetwork(q)
+	case isComputePath(q):
+		return s.serveCompute(q)
 	case n >= 8 && q.seg(2, "resourcegroups") && q.seg(4, "providers") && q.seg(5, "Microsoft.ContainerService") && q.seg(6, "managedClusters"):
 		rg, cluster := segs[3], segs[7]
 		switch {
