@@ -26,6 +26,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -54,7 +55,9 @@ type backends struct {
 	// networks are the backends' network halves, by cloud.
 	networks map[string]cloud.NetworkBackend
 	engine   *cloudsim.Engine
-	metrics  cloud.Metrics
+	// kube serves the simulated clusters' Kubernetes APIs (simulate).
+	kube    *kubefront.Server
+	metrics cloud.Metrics
 }
 
 // logMetrics reports the cloud calls made so far (calls, errors by kind,
@@ -128,11 +131,16 @@ func (b *backends) init(ctx context.Context) error {
 			return err
 		}
 		b.engine = e
+		if b.kube, err = startKube(ctx, b.simDir, e, b.catalog); err != nil {
+			return err
+		}
 		url, err := serveLoopback(awsfront.New(e, awsfront.Options{InstanceOptions: instanceOptions(b.catalog, awsfront.DefaultInstanceOptions)}))
 		if err != nil {
 			return err
 		}
-		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url}
+		// STS stays the real regional endpoint: it is only the host of the
+		// presigned URL inside EKS tokens, which nothing sends.
+		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
 		cfg.Poll = scaled(250 * time.Millisecond)
 		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": filepath.Join(b.simDir, "state.json"), "endpoint": url})
@@ -205,6 +213,64 @@ func (b *backends) init(ctx context.Context) error {
 	return nil
 }
 
+// startKube serves the simulated clusters' Kubernetes APIs for the life
+// of the provider process; their GPU nodes run the validator DaemonSet's
+// container as the gpufleet-nodecheck binary on simulated GPUs.
+func startKube(ctx context.Context, dir string, e *cloudsim.Engine, cat *planner.Catalog) (*kubefront.Server, error) {
+	var runner kubefront.PodRunner = kubefront.PodRunnerFunc(func(context.Context, kubefront.PodRun) kubefront.PodResult {
+		return kubefront.PodResult{ExitCode: 128, Err: errNoValidatorBinary}
+	})
+	if bin := simNodecheck(); bin != "" {
+		runner = checkOnce{kubefront.ExecRunner{Binary: bin}}
+	} else {
+		tflog.Warn(ctx, errNoValidatorBinary.Error())
+	}
+	hw := map[string]kubefront.Hardware{}
+	for _, o := range cat.Offers {
+		hw[o.Cloud+"/"+o.InstanceType] = kubefront.Hardware{GPUModel: o.GPUModel, GPUs: o.GPUCount, CPUs: o.VCPUs, MemoryGiB: int(o.MemoryGiB)}
+	}
+	k := kubefront.New(e, kubefront.Options{Runner: runner, ReconcileInterval: max(scaled(200*time.Millisecond), 50*time.Millisecond),
+		RestartDelay: scaled(time.Second),
+		Hardware:     func(cl, it string) kubefront.Hardware { return hw[cl+"/"+it] }})
+	if _, err := k.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("simulated Kubernetes APIs: %w", err)
+	}
+	kubeServers.Lock()
+	defer kubeServers.Unlock()
+	if old := kubeServers.byDir[dir]; old != nil {
+		old.Close()
+	}
+	kubeServers.byDir[dir] = k
+	return k, nil
+}
+
+// kubeServers are the simulated Kubernetes APIs this process serves, by
+// world: a provider configured again (each Terraform command, in tests
+// that serve the provider in-process) replaces its world's server.
+var kubeServers = struct {
+	sync.Mutex
+	byDir map[string]*kubefront.Server
+}{byDir: map[string]*kubefront.Server{}}
+
+// checkOnce runs the simulated validator containers with --interval 0:
+// each checks its node once and exits (the pod Succeeds, or Fails with the
+// node labelled), instead of re-checking every recheck_interval for the
+// life of the pod, so that a provider process leaves no long-running
+// processes behind. Re-checks are the real DaemonSet's; the simulation
+// covers the first validation, which is what gates a node's work.
+type checkOnce struct{ kubefront.ExecRunner }
+
+func (r checkOnce) Run(ctx context.Context, p kubefront.PodRun) kubefront.PodResult {
+	args := slices.Clone(p.Args)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--interval" {
+			args[i+1] = "0"
+		}
+	}
+	p.Args = args
+	return r.ExecRunner.Run(ctx, p)
+}
+
 // serveLoopback serves h on 127.0.0.1 for the life of the provider process.
 func serveLoopback(h http.Handler) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -235,7 +301,8 @@ func instanceOptions(c *planner.Catalog, family func(string) cloudsim.PoolOption
 func awsSDKConfig(m *awsModel) awsbackend.Config {
 	cfg := awsbackend.Config{}
 	if m != nil && m.Endpoints != nil {
-		cfg.Endpoints = awsbackend.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString()}
+		cfg.Endpoints = awsbackend.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString(),
+			STS: m.Endpoints.STS.ValueString(), AutoScaling: m.Endpoints.AutoScaling.ValueString()}
 	}
 	return cfg
 }

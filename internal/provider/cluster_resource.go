@@ -37,10 +37,18 @@ var (
 // site (EKS, GKE or AKS).
 type ClusterResource struct {
 	data *providerData
+	// version is the provider's, for the default validator image.
+	version string
 }
 
 // NewClusterResource is the gpufleet_cluster constructor.
 func NewClusterResource() resource.Resource { return &ClusterResource{} }
+
+// clusterResourceAt is the gpufleet_cluster constructor of a provider
+// version.
+func clusterResourceAt(version string) func() resource.Resource {
+	return func() resource.Resource { return &ClusterResource{version: version} }
+}
 
 type clusterModel struct {
 	Site                  types.String `tfsdk:"site"`
@@ -57,6 +65,8 @@ type clusterModel struct {
 	ServiceCIDR           types.String `tfsdk:"service_cidr"`
 	Kubeconfig            types.String `tfsdk:"kubeconfig"`
 	CloudID               types.String `tfsdk:"cloud_id"`
+	NodeValidation        types.Object `tfsdk:"node_validation"`
+	Validator             types.String `tfsdk:"validator"`
 }
 
 // DefaultKubernetesVersion is used when kubernetes_version is not set.
@@ -105,7 +115,10 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"service_cidr":   schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Kubernetes service CIDR."},
 			"kubeconfig": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: known,
 				Description: "A kubeconfig for the cluster (on EKS, authentication through `aws eks get-token`)."},
-			"cloud_id": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
+			"cloud_id":        schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
+			"node_validation": nodeValidationSchema(r.version),
+			"validator": schema.StringAttribute{Computed: true,
+				Description: "The validator in the cluster: `installed`, `disabled`, or what is wrong (`install failed`, `drifted: DaemonSet ... is missing`), which the next apply repairs."},
 		},
 	}
 }
@@ -142,6 +155,27 @@ func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	plan.Cloud, plan.Region = types.StringValue(cl), types.StringValue(region)
 	plan.ID = types.StringValue(site + "/" + plan.Name.ValueString())
+	// The validator's state is known once applied; a state that is not
+	// what the configuration wants (drift, a failed install, changed
+	// settings) plans an update that applies it again.
+	plan.Validator = types.StringUnknown()
+	if nv := validationSettings(ctx, plan.NodeValidation, &resp.Diagnostics); nv != nil {
+		want := validatorDisabled
+		if nv.enabled() {
+			// Settings are checked at plan time, on the attribute at fault.
+			if nv.manifest(&resp.Diagnostics) == nil {
+				return
+			}
+			want = validatorInstalled
+		}
+		if !req.State.Raw.IsNull() {
+			var state clusterModel
+			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+			if state.Validator.ValueString() == want && state.NodeValidation.Equal(plan.NodeValidation) {
+				plan.Validator = state.Validator
+			}
+		}
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -194,6 +228,7 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	setClusterComputed(&m, c)
+	m.Validator = types.StringValue(r.installValidator(ctx, &m, nil, &resp.Diagnostics))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -269,13 +304,22 @@ func (r *ClusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		m.KubernetesVersion = types.StringValue(c.KubernetesVersion)
 	}
 	setClusterComputed(&m, c)
+	if c.Status == cloud.StatusActive {
+		m.Validator = types.StringValue(r.observeValidator(ctx, &m, &resp.Diagnostics))
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// Update has nothing to change in place: every attribute replaces.
+// Update changes the validator in place (settings, enabled, drift
+// repair); every other attribute replaces the cluster.
 func (r *ClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m clusterModel
+	var m, prior clusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	m.Validator = types.StringValue(r.installValidator(ctx, &m, validationSettings(ctx, prior.NodeValidation, &resp.Diagnostics), &resp.Diagnostics))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -306,6 +350,7 @@ func (r *ClusterResource) ImportState(ctx context.Context, req resource.ImportSt
 		KubernetesVersion: types.StringValue(DefaultKubernetesVersion), EndpointPublicAccess: types.BoolValue(true),
 		EndpointPrivateAccess: types.BoolValue(true), Network: types.ObjectNull(siteNetworkAttrTypes),
 		Endpoint: types.StringNull(), CACertificate: types.StringNull(), ServiceCIDR: types.StringNull(), Kubeconfig: types.StringNull(), CloudID: types.StringNull(),
+		NodeValidation: defaultNodeValidation(r.version), Validator: types.StringNull(),
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

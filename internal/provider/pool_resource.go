@@ -7,7 +7,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,7 +17,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -66,7 +70,33 @@ type poolModel struct {
 	Pools         types.Map       `tfsdk:"pools"`
 	TotalNodes    types.Int64     `tfsdk:"total_nodes"`
 	HourlyCostUSD types.Float64   `tfsdk:"hourly_cost_usd"`
+	// Validation.
+	WaitForValidation   types.Bool   `tfsdk:"wait_for_validation"`
+	ValidationTimeout   types.String `tfsdk:"validation_timeout"`
+	MaxNodeReplacements types.Int64  `tfsdk:"max_node_replacements"`
+	ValidatedGPUs       types.Int64  `tfsdk:"validated_gpus"`
+	TotalGPUs           types.Int64  `tfsdk:"total_gpus"`
+	ValidationFailures  types.List   `tfsdk:"validation_failures"`
 }
+
+// validationFailureModel is one entry of validation_failures.
+type validationFailureModel struct {
+	Allocation string `tfsdk:"allocation"`
+	Pool       string `tfsdk:"pool"`
+	Node       string `tfsdk:"node"`
+	GPU        int64  `tfsdk:"gpu"`
+	Check      string `tfsdk:"check"`
+	Reason     string `tfsdk:"reason"`
+	Replaced   bool   `tfsdk:"replaced"`
+}
+
+var validationFailureAttrTypes = map[string]attr.Type{
+	"allocation": types.StringType, "pool": types.StringType, "node": types.StringType, "gpu": types.Int64Type,
+	"check": types.StringType, "reason": types.StringType, "replaced": types.BoolType,
+}
+
+// DefaultValidationTimeout bounds the wait for a pool's validated nodes.
+const DefaultValidationTimeout = "20m"
 
 type taintModel struct {
 	Key    types.String `tfsdk:"key"`
@@ -98,13 +128,14 @@ type poolStateModel struct {
 	Status       string  `tfsdk:"status"`
 	FailedOver   bool    `tfsdk:"failed_over"`
 	HourlyUSD    float64 `tfsdk:"hourly_usd"`
+	Validated    int64   `tfsdk:"validated_nodes"`
 }
 
 var poolStateAttrTypes = map[string]attr.Type{
 	"offer": types.StringType, "cloud": types.StringType, "region": types.StringType, "zone": types.StringType,
 	"cluster": types.StringType, "name": types.StringType, "instance_type": types.StringType, "capacity_type": types.StringType,
 	"nodes": types.Int64Type, "ready_nodes": types.Int64Type, "gpus_per_node": types.Int64Type, "status": types.StringType,
-	"failed_over": types.BoolType, "hourly_usd": types.Float64Type,
+	"failed_over": types.BoolType, "hourly_usd": types.Float64Type, "validated_nodes": types.Int64Type,
 }
 
 // Metadata names the resource.
@@ -172,6 +203,20 @@ func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 				Description: "Node pools by allocation key: where each is (a fallback after failover), its status and node counts."},
 			"total_nodes":     schema.Int64Attribute{Computed: true, Description: "Nodes requested over all pools."},
 			"hourly_cost_usd": schema.Float64Attribute{Computed: true, Description: "Hourly price of the pools as placed."},
+			"wait_for_validation": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				Description: "Creation and scale-out complete only when every new node is Ready and has passed GPU validation (read from the cluster's Kubernetes API). " +
+					"A node that fails is replaced (the cloud's instance removed so the group replaces it, `max_node_replacements` times per pool); an allocation whose nodes keep failing " +
+					"fails over like a capacity error. Default true."},
+			"validation_timeout": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(DefaultValidationTimeout),
+				Validators:  []validator.String{durationValidator()},
+				Description: "How long one pool may take to have all its nodes validated (Go duration). Default " + DefaultValidationTimeout + "."},
+			"max_node_replacements": schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(2),
+				Validators:  []validator.Int64{int64validator.Between(0, 100)},
+				Description: "Nodes of one pool replaced for failing validation before its offer counts as bad hardware. Default 2."},
+			"validated_gpus": schema.Int64Attribute{Computed: true, Description: "GPUs on nodes that passed validation and can take work."},
+			"total_gpus":     schema.Int64Attribute{Computed: true, Description: "GPUs over all pools."},
+			"validation_failures": schema.ListAttribute{Computed: true, ElementType: types.ObjectType{AttrTypes: validationFailureAttrTypes},
+				Description: "Nodes that failed GPU validation during the last apply: node, GPU index (-1: the whole node), check, reason, and whether it was replaced."},
 		},
 	}
 }
@@ -247,7 +292,7 @@ func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagn
 	if validate {
 		s.Taints = append(s.Taints, cloud.Taint{Key: gpuhealth.TaintKey, Value: gpuhealth.TaintValue, Effect: gpuhealth.TaintEffect})
 	}
-	s.Validate = validate
+	s.Validate = validate && (m.WaitForValidation.IsNull() || m.WaitForValidation.ValueBool())
 	for _, t := range m.Taints {
 		s.Taints = append(s.Taints, cloud.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
 	}
@@ -319,15 +364,25 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		plan.Clusters.Equal(state.Clusters) && poolsComplete(ctx, state, allocs) {
 		// Only labels or taints may change: pools stay where they are.
 		plan.Pools, plan.TotalNodes, plan.HourlyCostUSD = state.Pools, state.TotalNodes, state.HourlyCostUSD
+		plan.TotalGPUs, plan.ValidatedGPUs, plan.ValidationFailures = state.TotalGPUs, state.ValidatedGPUs, state.ValidationFailures
 	} else if plan.Failover.ValueBool() {
 		plan.Pools = types.MapUnknown(types.ObjectType{AttrTypes: poolStateAttrTypes})
 		plan.TotalNodes, plan.HourlyCostUSD = types.Int64Value(int64(total)), types.Float64Unknown()
+		plan.TotalGPUs, plan.ValidatedGPUs = types.Int64Unknown(), types.Int64Unknown()
+		plan.ValidationFailures = types.ListUnknown(types.ObjectType{AttrTypes: validationFailureAttrTypes})
 	} else {
+		validated := plan.spec(ctx, r, &resp.Diagnostics).Validate
 		var pools []fleet.Pool
 		for _, a := range allocs {
-			pools = append(pools, fleet.Pool{Allocation: a.Key, Offer: a.Offer, Cluster: clusters[a.Site()], Name: fleet.PoolName(a.Key), Status: cloud.StatusActive, ReadyNodes: a.Nodes})
+			p := fleet.Pool{Allocation: a.Key, Offer: a.Offer, Cluster: clusters[a.Site()], Name: fleet.PoolName(a.Key), Status: cloud.StatusActive, ReadyNodes: a.Nodes}
+			if validated {
+				p.Validated = a.Nodes // the apply completes only when they are
+			}
+			pools = append(pools, p)
 		}
 		plan.setPools(ctx, pools, &resp.Diagnostics)
+		// Which nodes fail (and are replaced) is known only after apply.
+		plan.ValidationFailures = types.ListUnknown(types.ObjectType{AttrTypes: validationFailureAttrTypes})
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -347,18 +402,32 @@ func poolsComplete(ctx context.Context, state *poolModel, allocs []fleet.Allocat
 
 func (m *poolModel) setPools(ctx context.Context, pools []fleet.Pool, diags *diag.Diagnostics) {
 	out := map[string]poolStateModel{}
-	total, cost := int64(0), 0.0
+	total, cost, gpus, validated := int64(0), 0.0, int64(0), int64(0)
+	var failures []validationFailureModel
 	for _, p := range pools {
 		out[p.Allocation] = poolStateModel{Offer: p.Offer.Key, Cloud: p.Offer.Cloud, Region: p.Offer.Region, Zone: p.Offer.Zone,
 			Cluster: p.Cluster, Name: p.Name, InstanceType: p.Offer.InstanceType, CapacityType: p.Offer.CapacityType,
 			Nodes: int64(p.Offer.Nodes), ReadyNodes: int64(p.ReadyNodes), GPUsPerNode: int64(p.Offer.GPUsPerNode),
-			Status: string(p.Status), FailedOver: p.Offer.Key != p.Allocation, HourlyUSD: p.Offer.HourlyUSD}
+			Status: string(p.Status), FailedOver: p.Offer.Key != p.Allocation, HourlyUSD: p.Offer.HourlyUSD, Validated: int64(p.Validated)}
 		total += int64(p.Offer.Nodes)
 		cost += p.Offer.HourlyUSD
+		gpus += int64(p.Offer.Nodes * p.Offer.GPUsPerNode)
+		validated += int64(p.Validated * p.Offer.GPUsPerNode)
+		for _, f := range p.Failures {
+			failures = append(failures, validationFailureModel{Allocation: p.Allocation, Pool: p.Name, Node: f.Node, GPU: int64(f.GPU),
+				Check: f.Check, Reason: f.Reason, Replaced: f.Replaced})
+		}
 	}
 	v, d := types.MapValueFrom(ctx, types.ObjectType{AttrTypes: poolStateAttrTypes}, out)
 	diags.Append(d...)
 	m.Pools, m.TotalNodes, m.HourlyCostUSD = v, types.Int64Value(total), types.Float64Value(roundUSD(cost))
+	m.TotalGPUs, m.ValidatedGPUs = types.Int64Value(gpus), types.Int64Value(validated)
+	if failures == nil {
+		failures = []validationFailureModel{}
+	}
+	fl, d := types.ListValueFrom(ctx, types.ObjectType{AttrTypes: validationFailureAttrTypes}, failures)
+	diags.Append(d...)
+	m.ValidationFailures = fl
 }
 
 // statePools reads the pools recorded in the state.
@@ -371,7 +440,7 @@ func (m *poolModel) statePools(ctx context.Context, diags *diag.Diagnostics) []f
 	var out []fleet.Pool
 	for _, k := range slices.Sorted(maps.Keys(recorded)) {
 		p := recorded[k]
-		out = append(out, fleet.Pool{Allocation: k, Cluster: p.Cluster, Name: p.Name, Status: cloud.Status(p.Status), ReadyNodes: int(p.ReadyNodes),
+		out = append(out, fleet.Pool{Allocation: k, Cluster: p.Cluster, Name: p.Name, Status: cloud.Status(p.Status), ReadyNodes: int(p.ReadyNodes), Validated: int(p.Validated),
 			Offer: fleet.Offer{Key: p.Offer, Cloud: p.Cloud, Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType,
 				CapacityType: p.CapacityType, Nodes: int(p.Nodes), GPUsPerNode: int(p.GPUsPerNode), HourlyUSD: p.HourlyUSD}})
 	}
@@ -396,6 +465,12 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 	}
 	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags),
 		Log: func(format string, args ...any) { tflog.Info(ctx, fmt.Sprintf(format, args...)) }}
+	timeout, _ := time.ParseDuration(m.ValidationTimeout.ValueString())
+	f.Validation = &fleet.Validation{Nodes: r.data.backends.nodeReader(), Poll: r.data.backends.validationPoll(), Timeout: timeout,
+		MaxReplacements: int(m.MaxNodeReplacements.ValueInt64())}
+	if f.Validation.MaxReplacements == 0 {
+		f.Validation.MaxReplacements = -1 // 0 configured: replace none
+	}
 	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
 		var d diag.Diagnostics
 		pr := req.request(ctx, &d)
@@ -451,7 +526,7 @@ func (r *PoolResource) finish(ctx context.Context, m *poolModel, pools []fleet.P
 		}
 	}
 	if err != nil {
-		diags.AddError("Some node pools could not be created",
+		diags.AddError("Some node pools could not be created, updated or validated",
 			fmt.Sprintf("%v\n\nThe node pools that exist are recorded in the state; the next apply continues from them, destroy removes them.", err))
 	}
 }
@@ -521,7 +596,8 @@ func (r *PoolResource) ImportState(ctx context.Context, req resource.ImportState
 	m := poolModel{Placement: types.StringNull(), Allocations: types.ListNull(types.ObjectType{AttrTypes: allocationAttrTypes}),
 		Fallbacks: types.MapNull(types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}}),
 		Clusters:  types.MapNull(types.StringType), Labels: types.MapNull(types.StringType), Failover: types.BoolValue(true),
-		ID: types.StringValue(req.ID)}
+		ID: types.StringValue(req.ID), WaitForValidation: types.BoolValue(true), ValidationTimeout: types.StringValue(DefaultValidationTimeout),
+		MaxNodeReplacements: types.Int64Value(2)}
 	m.setPools(ctx, pools, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -67,11 +67,12 @@ type awsModel struct {
 }
 
 type awsEndpointsModel struct {
-	EKS     types.String `tfsdk:"eks"`
-	EC2     types.String `tfsdk:"ec2"`
-	IAM     types.String `tfsdk:"iam"`
-	Pricing types.String `tfsdk:"pricing"`
-	STS     types.String `tfsdk:"sts"`
+	EKS         types.String `tfsdk:"eks"`
+	EC2         types.String `tfsdk:"ec2"`
+	IAM         types.String `tfsdk:"iam"`
+	Pricing     types.String `tfsdk:"pricing"`
+	STS         types.String `tfsdk:"sts"`
+	AutoScaling types.String `tfsdk:"autoscaling"`
 }
 
 type gcpModel struct {
@@ -165,7 +166,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 					Description: "Endpoint overrides per AWS service.",
 					Attributes: map[string]schema.Attribute{
 						"eks": endpointAttr("EKS"), "ec2": endpointAttr("EC2"), "iam": endpointAttr("IAM"),
-						"pricing": endpointAttr("Pricing"), "sts": endpointAttr("STS"),
+						"pricing": endpointAttr("Pricing"), "sts": endpointAttr("STS"), "autoscaling": endpointAttr("EC2 Auto Scaling"),
 					},
 				}},
 			},
@@ -328,7 +329,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 
 // Resources lists the provider's resources.
 func (p *GPUFleetProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewPlacementResource, NewClusterResource, NewPoolResource, NewNetworkResource}
+	return []func() resource.Resource{NewPlacementResource, clusterResourceAt(p.version), NewPoolResource, NewNetworkResource}
 }
 
 // DataSources lists the provider's data sources.

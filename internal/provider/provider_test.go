@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,7 +57,24 @@ provider "gpufleet" {
 
 // TestMain keeps the tests on loopback: should any test reach the real
 // AWS credential chain, it must not query the instance metadata service.
+// It builds the real validator, gpufleet-nodecheck (cgo, NVML), which the
+// simulated GPU nodes run as the DaemonSet's container.
 func TestMain(m *testing.M) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "gpufleet-nodecheck-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	bin := filepath.Join(dir, "gpufleet-nodecheck")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/gpufleet-nodecheck")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gpufleet-nodecheck for the simulated GPU nodes:", err)
+		os.Exit(2)
+	}
+	os.Setenv(simNodecheckEnv, bin)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
