@@ -291,7 +291,7 @@ func daemonSetCases() []struct {
 		s    Settings
 		o    DaemonSetOptions
 	}{
-		{"daemonset_gke", testSettings(), DaemonSetOptions{GPUNodeLabel: "cloud.google.com/gke-accelerator"}},
+		{"daemonset_gke", testSettings(), DaemonSetOptions{GPUNodeLabel: "cloud.google.com/gke-accelerator", DriverHostPath: GKEDriverHostPath}},
 		{"daemonset_aks", minimal, DaemonSetOptions{Namespace: "gpu-ops", GPUNodeLabel: "kubernetes.azure.com/accelerator", RuntimeClassName: "nvidia"}},
 	}
 }
@@ -350,10 +350,23 @@ func TestDaemonSetManifestDocuments(t *testing.T) {
 						"        - key: nvidia.com/gpu\n          operator: Exists\n",
 						"            - $(NODE_NAME)\n",
 						"                  fieldPath: spec.nodeName\n",
-						"            privileged: false\n",
 						"            path: /dev/kmsg\n",
 						"              mountPath: /dev/kmsg\n              readOnly: true\n",
 					} {
+						if !strings.Contains(doc, want) {
+							t.Errorf("DaemonSet lacks %q", want)
+						}
+					}
+					driver := []string{
+						"            privileged: true\n",
+						"            - name: LD_LIBRARY_PATH\n              value: '/usr/local/nvidia/lib64'\n",
+						"            - name: nvidia-driver\n              mountPath: '/usr/local/nvidia'\n              readOnly: true\n",
+						"            path: '" + tc.o.DriverHostPath + "'\n            type: Directory\n",
+					}
+					if tc.o.DriverHostPath == "" {
+						driver = []string{"            privileged: false\n", "            allowPrivilegeEscalation: false\n"}
+					}
+					for _, want := range driver {
 						if !strings.Contains(doc, want) {
 							t.Errorf("DaemonSet lacks %q", want)
 						}
@@ -599,6 +612,9 @@ func TestDaemonSetManifestErrors(t *testing.T) {
 		{"gpu label injection", testSettings(), DaemonSetOptions{GPUNodeLabel: "x'\n  y: z"}, "daemonset.gpu_node_label", "name must be"},
 		{"namespace invalid", testSettings(), DaemonSetOptions{Namespace: "Kube_System", GPUNodeLabel: "x"}, "daemonset.namespace", "DNS-1123 label"},
 		{"runtime class invalid", testSettings(), DaemonSetOptions{GPUNodeLabel: "x", RuntimeClassName: "NVIDIA"}, "daemonset.runtime_class_name", "DNS-1123 subdomain"},
+		{"driver path relative", testSettings(), DaemonSetOptions{GPUNodeLabel: "x", DriverHostPath: "home/kubernetes/bin/nvidia"}, "daemonset.driver_host_path", "clean absolute path"},
+		{"driver path unclean", testSettings(), DaemonSetOptions{GPUNodeLabel: "x", DriverHostPath: "/home/../etc"}, "daemonset.driver_host_path", "clean absolute path"},
+		{"driver path injection", testSettings(), DaemonSetOptions{GPUNodeLabel: "x", DriverHostPath: "/x'\n  y: z"}, "daemonset.driver_host_path", "clean absolute path"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"errors"
+	"path"
+	"regexp"
 )
 
 // DefaultNamespace is the namespace of the DaemonSet when
@@ -20,12 +22,33 @@ type DaemonSetOptions struct {
 	// RuntimeClassName optionally sets the pods' runtime class, such as
 	// "nvidia", where the NVIDIA container runtime is not the default.
 	RuntimeClassName string
+	// DriverHostPath is, on clusters without the NVIDIA container runtime,
+	// the host directory with the driver's libraries and tools (lib64/,
+	// bin/), such as GKEDriverHostPath. It is mounted read-only at
+	// /usr/local/nvidia with LD_LIBRARY_PATH=/usr/local/nvidia/lib64, and
+	// the container runs privileged: without the NVIDIA runtime (or a GPU
+	// request, which the validator must not make) only a privileged
+	// container can open the host's /dev/nvidia* devices. Empty on EKS and
+	// AKS, whose GPU nodes run the NVIDIA container runtime by default.
+	DriverHostPath string
 }
+
+// GKEDriverHostPath is where GKE's driver installer puts the NVIDIA
+// driver's libraries and tools on GPU nodes; GKE's device plugin mounts it
+// at /usr/local/nvidia in containers that request GPUs.
+const GKEDriverHostPath = "/home/kubernetes/bin/nvidia"
+
+// driverMountPath is where DriverHostPath is mounted in the container.
+const driverMountPath = "/usr/local/nvidia"
+
+var hostPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
 
 type daemonSetData struct {
 	Namespace        string
 	GPUNodeLabel     string
 	RuntimeClassName string
+	DriverHostPath   string
+	DriverMountPath  string
 	Image            string
 	Args             []string
 	UnvalidatedKey   string
@@ -45,7 +68,10 @@ type daemonSetData struct {
 //     o.GPUNodeLabel, tolerating UnvalidatedTaint and nvidia.com/gpu, with
 //     priority class system-node-critical, NVIDIA_VISIBLE_DEVICES=all,
 //     NVIDIA_DRIVER_CAPABILITIES=utility and the host's /dev/kmsg mounted
-//     read-only.
+//     read-only; with o.DriverHostPath also the driver's directory (GKE).
+//
+// The container runs until the pod is deleted: it re-checks every
+// s.RecheckInterval and at once on an XID error.
 //
 // It requires s.NVMLValidation, s.Image and o.GPUNodeLabel. The node pools
 // must register their nodes with UnvalidatedTaint themselves.
@@ -78,6 +104,9 @@ func DaemonSetManifest(s Settings, o DaemonSetOptions) (string, error) {
 			errs = append(errs, fieldErr("daemonset.runtime_class_name", "%s", err))
 		}
 	}
+	if o.DriverHostPath != "" && (len(o.DriverHostPath) > 1024 || !hostPathRe.MatchString(o.DriverHostPath) || path.Clean(o.DriverHostPath) != o.DriverHostPath) {
+		errs = append(errs, fieldErr("daemonset.driver_host_path", "must be a clean absolute path such as %s (letters, digits, '.', '_', '-'), got %q", GKEDriverHostPath, o.DriverHostPath))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
@@ -85,6 +114,8 @@ func DaemonSetManifest(s Settings, o DaemonSetOptions) (string, error) {
 		Namespace:        ns,
 		GPUNodeLabel:     o.GPUNodeLabel,
 		RuntimeClassName: o.RuntimeClassName,
+		DriverHostPath:   o.DriverHostPath,
+		DriverMountPath:  driverMountPath,
 		Image:            s.Image,
 		Args:             s.checkArgs(),
 		UnvalidatedKey:   unvalidatedTaintKey,
