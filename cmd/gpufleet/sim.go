@@ -13,8 +13,18 @@ import (
 // runSim lists what exists in a simulated world (the provider's
 // simulate = true state directory).
 func runSim(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "nodes":
+			return runSimNodes(args[1:], stdout, stderr)
+		case "kubectl":
+			return runSimKubectl(args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "list" {
-		fmt.Fprintln(stderr, "usage: gpufleet sim list [--dir .gpufleet-sim] [--all]")
+		fmt.Fprintln(stderr, "usage: gpufleet sim list [--dir .gpufleet-sim] [--all]\n"+
+			"       gpufleet sim nodes [--dir .gpufleet-sim] [--cluster cloud/region/name]\n"+
+			"       gpufleet sim kubectl [--dir .gpufleet-sim] --cluster cloud/region/name -- KUBECTL ARGS...")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("gpufleet sim list", flag.ContinueOnError)

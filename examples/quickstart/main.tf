@@ -44,7 +44,12 @@ output "clusters" {
 }
 
 output "pools" {
-  value = { for k, p in module.fleet.pools : k => "${p.nodes} x ${p.instance_type} in ${p.zone}: ${p.status}, ${p.ready_nodes} ready" }
+  value = { for k, p in module.fleet.pools : k => "${p.nodes} x ${p.instance_type} in ${p.zone}: ${p.status}, ${p.ready_nodes} ready, ${p.validated_nodes * p.gpus_per_node}/${p.nodes * p.gpus_per_node} GPUs validated" }
+}
+
+output "validated_gpus" {
+  description = "GPUs that passed NVML validation and can take work."
+  value       = module.fleet.validated_gpus
 }
 
 output "hourly_cost_usd" {

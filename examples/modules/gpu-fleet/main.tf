@@ -23,6 +23,7 @@ resource "gpufleet_cluster" "site" {
   site               = each.key
   kubernetes_version = var.kubernetes_version
   network            = gpufleet_network.this.networks[each.key]
+  node_validation    = { enabled = var.gpu_validation }
 }
 
 resource "gpufleet_pool" "this" {
@@ -31,4 +32,9 @@ resource "gpufleet_pool" "this" {
   fallbacks   = gpufleet_placement.this.fallbacks
   clusters    = { for k, c in gpufleet_cluster.site : k => c.id }
   labels      = merge({ "gpufleet.dev/fleet" = var.name }, var.labels)
+  # Nodes join tainted until the validator the clusters run passes them;
+  # the apply completes when every GPU node can take work.
+  bootstrap           = { nvml_validation = var.gpu_validation }
+  wait_for_validation = var.gpu_validation
+  validation_timeout  = var.validation_timeout
 }

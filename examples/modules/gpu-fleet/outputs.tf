@@ -43,3 +43,16 @@ output "pools" {
   description = "The GPU node pools: nodes, instance type, zone, status."
   value       = gpufleet_pool.this.pools
 }
+
+output "validated_gpus" {
+  description = "GPUs on nodes that passed NVML validation and can take work, of all the fleet's GPUs."
+  value       = "${gpufleet_pool.this.validated_gpus}/${gpufleet_pool.this.total_gpus} GPUs validated"
+}
+
+output "validation" {
+  description = "Per node pool: validated nodes, and the nodes that failed validation during the last apply (replaced or failed over)."
+  value = {
+    pools    = { for k, p in gpufleet_pool.this.pools : k => "${p.validated_nodes}/${p.nodes} nodes (${p.validated_nodes * p.gpus_per_node}/${p.nodes * p.gpus_per_node} GPUs) validated" }
+    failures = gpufleet_pool.this.validation_failures
+  }
+}

@@ -63,3 +63,15 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "gpu_validation" {
+  description = "Validate every GPU node through NVML before it takes work: the clusters install gpufleet-nodecheck, nodes join tainted, and the pools wait until their nodes pass (failed nodes are replaced). false: no validator, no taint."
+  type        = bool
+  default     = true
+}
+
+variable "validation_timeout" {
+  description = "How long one node pool may take to have all its nodes validated (Go duration)."
+  type        = string
+  default     = "20m"
+}
