@@ -24,6 +24,9 @@ type Node struct {
 	Tainted bool
 	// Failures are the failed checks the validator recorded.
 	Failures []gpuhealth.Failure
+	// CheckedAt is when the validator gave its verdict: a node that keeps
+	// its name through a replacement is judged anew by a new time.
+	CheckedAt string
 }
 
 // Validated reports whether the node can take work: Ready, passed, and
@@ -143,7 +146,7 @@ func (v *Validation) wait(ctx context.Context, b cloud.Backend, p *Pool, logf fu
 	}
 	start := v.now()
 	replacer, canReplace := b.(cloud.NodeReplacer)
-	handled := map[string]bool{} // failed nodes already replaced or reported
+	handled := map[string]bool{} // verdicts (node and time) already acted on
 	var lastErr error
 	for {
 		nodes, err := v.Nodes.PoolNodes(ctx, *p)
@@ -161,8 +164,8 @@ func (v *Validation) wait(ctx context.Context, b cloud.Backend, p *Pool, logf fu
 				switch {
 				case n.Validated():
 					validated++
-				case n.Health == gpuhealth.Fail && !handled[n.Name]:
-					handled[n.Name] = true
+				case n.Health == gpuhealth.Fail && !handled[n.Name+"@"+n.CheckedAt]:
+					handled[n.Name+"@"+n.CheckedAt] = true
 					fs := n.Failures
 					if len(fs) == 0 {
 						fs = []gpuhealth.Failure{{GPU: -1, Check: "validation", Reason: "failed"}}

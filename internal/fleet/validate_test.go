@@ -190,3 +190,60 @@ func TestUserDataErrorFailsTheAllocation(t *testing.T) {
 		t.Fatalf("%d pools created without their bootstrap", n)
 	}
 }
+
+// scripted returns one list of nodes per read, then the last forever.
+type scripted struct{ reads [][]Node }
+
+func (s *scripted) PoolNodes(context.Context, Pool) ([]Node, error) {
+	r := s.reads[0]
+	if len(s.reads) > 1 {
+		s.reads = s.reads[1:]
+	}
+	return r, nil
+}
+
+// countingReplacer records replacements.
+type countingReplacer struct {
+	cloud.Backend
+	replaced []string
+}
+
+func (c *countingReplacer) ReplaceNode(_ context.Context, _, _, _ string, n cloud.NodeRef) error {
+	c.replaced = append(c.replaced, n.Name)
+	return nil
+}
+
+// A node that keeps its name through a replacement (GCE recreate, Azure
+// redeploy) is judged again by its new verdict's time, not skipped.
+func TestReplacedNodeKeepsItsName(t *testing.T) {
+	fail := func(at string) Node {
+		return Node{Name: "vmss000000", Ready: true, Health: gpuhealth.Fail, Tainted: true, CheckedAt: at,
+			Failures: []gpuhealth.Failure{{GPU: 1, Check: "nvlink", Reason: "link 2 inactive"}}}
+	}
+	pass := Node{Name: "vmss000000", Ready: true, Health: gpuhealth.Pass, CheckedAt: "t3"}
+	tests := []struct {
+		name      string
+		reads     [][]Node
+		budget    int
+		replaced  int
+		exhausted bool
+	}{
+		{"fails, is redeployed, passes", [][]Node{{fail("t1")}, {fail("t1")}, {pass}}, 2, 1, false},
+		{"fails again after each redeploy", [][]Node{{fail("t1")}, {fail("t2")}, {fail("t3")}}, 2, 2, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &countingReplacer{}
+			v := &Validation{Nodes: &scripted{reads: tc.reads}, MaxReplacements: tc.budget, Timeout: time.Hour,
+				Sleep: func(context.Context, time.Duration) error { return nil }}
+			p := &Pool{Name: "p", Offer: Offer{Cloud: "azure", Region: "westeurope", Nodes: 1}}
+			err := v.wait(context.Background(), r, p, func(string, ...any) {})
+			if len(r.replaced) != tc.replaced {
+				t.Fatalf("replaced %v, want %d", r.replaced, tc.replaced)
+			}
+			if got := isBadHardware(err); got != tc.exhausted {
+				t.Fatalf("err %v, exhausted %v, want %v", err, got, tc.exhausted)
+			}
+		})
+	}
+}

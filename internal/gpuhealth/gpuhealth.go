@@ -31,6 +31,10 @@ const (
 	ReasonsAnnotation = "gpufleet.dev/gpu-health-reasons"
 	// FailuresAnnotation is the failures as JSON ([]Failure), for tools.
 	FailuresAnnotation = "gpufleet.dev/gpu-health-failures"
+	// CheckedAnnotation is when the validator last judged the node
+	// (RFC 3339): a node that keeps its name through a replacement (GCE
+	// recreate, Azure redeploy) shows a new verdict by a new time.
+	CheckedAnnotation = "gpufleet.dev/gpu-health-checked-at"
 	// CordonAnnotation marks a node the validator cordoned itself.
 	CordonAnnotation = "gpufleet.dev/cordoned"
 	// PoolLabel names the gpufleet node pool (fleet.PoolName) a node

@@ -81,7 +81,8 @@ func (r *Reader) PoolNodes(ctx context.Context, p fleet.Pool) ([]fleet.Node, err
 
 // FromNode reads what validation needs from a Node object.
 func FromNode(n *corev1.Node) fleet.Node {
-	out := fleet.Node{Name: n.Name, ProviderID: n.Spec.ProviderID, Health: n.Labels[gpuhealth.HealthLabel]}
+	out := fleet.Node{Name: n.Name, ProviderID: n.Spec.ProviderID, Health: n.Labels[gpuhealth.HealthLabel],
+		CheckedAt: n.Annotations[gpuhealth.CheckedAnnotation]}
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			out.Ready = c.Status == corev1.ConditionTrue

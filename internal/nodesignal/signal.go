@@ -32,6 +32,7 @@ const (
 	ReasonsAnnotation  = gpuhealth.ReasonsAnnotation
 	FailuresAnnotation = gpuhealth.FailuresAnnotation
 	CordonAnnotation   = gpuhealth.CordonAnnotation
+	CheckedAnnotation  = gpuhealth.CheckedAnnotation
 )
 
 // FailAction is what happens to a node that fails validation, beyond
@@ -152,6 +153,7 @@ func (s *Signaler) patchNode(ctx context.Context, pass bool, r *nodecheck.Report
 		}
 	}
 	spec["taints"] = taints
+	annotations[CheckedAnnotation] = s.now().UTC().Format(time.RFC3339Nano)
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"resourceVersion": node.ResourceVersion, "labels": labels, "annotations": annotations},
 		"spec":     spec,
@@ -175,12 +177,15 @@ func failures(r *nodecheck.Report) []gpuhealth.Failure {
 // reasons summarizes the failures for the annotation and the event.
 func reasons(r *nodecheck.Report) string { return gpuhealth.Reasons(failures(r)) }
 
-func (s *Signaler) event(ctx context.Context, pass bool, r *nodecheck.Report) error {
-	now := time.Now
+func (s *Signaler) now() time.Time {
 	if s.Now != nil {
-		now = s.Now
+		return s.Now()
 	}
-	stamp := now()
+	return time.Now()
+}
+
+func (s *Signaler) event(ctx context.Context, pass bool, r *nodecheck.Report) error {
+	stamp := s.now()
 	t := metav1.NewTime(stamp)
 	ev := &corev1.Event{
 		// Named like the kubelet names its events: object name and a

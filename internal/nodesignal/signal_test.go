@@ -81,6 +81,9 @@ func TestPassRemovesTaint(t *testing.T) {
 	if n.Labels[HealthLabel] != "pass" || n.Labels["team"] != "ml" {
 		t.Fatalf("labels %v", n.Labels)
 	}
+	if _, err := time.Parse(time.RFC3339Nano, n.Annotations[CheckedAnnotation]); err != nil {
+		t.Fatalf("%s = %q: %v", CheckedAnnotation, n.Annotations[CheckedAnnotation], err)
+	}
 	ev := events(t, c)
 	if len(ev) != 1 || ev[0].Reason != "GPUValidationPassed" || ev[0].Type != corev1.EventTypeNormal || ev[0].InvolvedObject.Name != n.Name {
 		t.Fatalf("events %+v", ev)
