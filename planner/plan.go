@@ -3,6 +3,7 @@ package planner
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -186,8 +187,8 @@ func SpreadSatisfied(s Spread, byCloud map[string]int, total int) bool {
 // best MaxFallbacks are kept, by hourly price, then the canonical offer
 // order.
 //
-// Offers with spare nodes are grouped by cloud and node size (and zone for a
-// gang) in canonical order, which within a group is the order of hourly
+// Offers with spare nodes (in the placement's zone for a gang) are grouped
+// by cloud and node size in canonical order, which within a group is the order of hourly
 // price for any allocation: the GPU total and the spread are checked once
 // per group, and a group's walk ends at the first offer that cannot enter
 // the best so far. The work per allocation does not grow with the offers
@@ -205,49 +206,71 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 		}
 		return compareOffers(&c.Offers[x.idx], &c.Offers[y.idx]) < 0
 	}
-	type groupKey struct {
-		cloud, region, zone string
-		size                int
+	// used[idx]: nodes of the solution on eligible offer idx.
+	used := make([]int32, len(c.Offers))
+	for idx, n := range sol.nodes {
+		used[idx] = int32(n)
 	}
 	type group struct {
-		key   groupKey
-		idx   []int         // eligible offers with spare nodes, canonical order
-		spare []int         // their spare nodes (Unlimited: any)
-		with  map[int][]int // with[n]: the offers of idx with n spare nodes or more
+		cloud    string
+		size     int
+		unl      []int         // eligible offers without a node limit, canonical order
+		lim      []int         // eligible offers with spare nodes, canonical order
+		minSpare int           // the fewest spare nodes among lim
+		with     map[int][]int // with[n]: the offers of lim with n spare nodes or more
+	}
+	spare := func(idx int) int {
+		if o := &c.Offers[idx]; o.MaxNodes != Unlimited {
+			return o.MaxNodes - int(used[idx])
+		}
+		return Unlimited
 	}
 	var groups []*group
-	byKey := map[groupKey]*group{}
+	var last *group
+	site := &p.Allocations[0].Offer // a gang's allocations share one zone
 	for _, idx := range eligible {
 		o := &c.Offers[idx]
-		if o.MaxNodes != Unlimited && o.MaxNodes-sol.nodes[idx] <= 0 {
+		if req.Gang && (o.Cloud != site.Cloud || o.Region != site.Region || o.Zone != site.Zone) {
 			continue
 		}
-		k := groupKey{cloud: o.Cloud, size: o.GPUCount}
-		if req.Gang {
-			k.region, k.zone = o.Region, o.Zone
+		sp := spare(idx)
+		if sp == 0 {
+			continue
 		}
-		g := byKey[k]
-		if g == nil {
-			g = &group{key: k}
-			byKey[k] = g
-			groups = append(groups, g)
+		g := last
+		if g == nil || g.cloud != o.Cloud || g.size != o.GPUCount {
+			g = nil
+			for _, h := range groups {
+				if h.cloud == o.Cloud && h.size == o.GPUCount {
+					g = h
+					break
+				}
+			}
+			if g == nil {
+				g = &group{cloud: o.Cloud, size: o.GPUCount, minSpare: math.MaxInt}
+				groups = append(groups, g)
+			}
+			last = g
 		}
-		g.idx = append(g.idx, idx)
-		if o.MaxNodes == Unlimited {
-			g.spare = append(g.spare, Unlimited)
+		if sp == Unlimited {
+			g.unl = append(g.unl, idx)
 		} else {
-			g.spare = append(g.spare, o.MaxNodes-sol.nodes[idx])
+			g.lim = append(g.lim, idx)
+			g.minSpare = min(g.minSpare, sp)
 		}
 	}
 	// withSpare lists the group's offers that have n spare nodes, once per
 	// n: allocations of many sizes are few, offers without room many.
 	withSpare := func(g *group, n int) []int {
+		if n <= g.minSpare {
+			return g.lim
+		}
 		if l, ok := g.with[n]; ok {
 			return l
 		}
 		var l []int
-		for i, idx := range g.idx {
-			if g.spare[i] == Unlimited || g.spare[i] >= n {
+		for _, idx := range g.lim {
+			if spare(idx) >= n {
 				l = append(l, idx)
 			}
 		}
@@ -261,15 +284,21 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 		a := &p.Allocations[ai]
 		top := make([]candidate, 0, MaxFallbacks+1)
 		for _, g := range groups {
-			if req.Gang && (g.key.cloud != a.Offer.Cloud || g.key.region != a.Offer.Region || g.key.zone != a.Offer.Zone) {
+			nodes := (a.GPUs + g.size - 1) / g.size
+			total := p.TotalGPUs - a.GPUs + nodes*g.size
+			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, g.cloud, nodes*g.size) {
 				continue
 			}
-			nodes := (a.GPUs + g.key.size - 1) / g.key.size
-			total := p.TotalGPUs - a.GPUs + nodes*g.key.size
-			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, g.key.cloud, nodes*g.key.size) {
-				continue
-			}
-			for _, idx := range withSpare(g, nodes) {
+			// The offers without a limit and those with room, merged in
+			// canonical order.
+			unl, lim := g.unl, withSpare(g, nodes)
+			for len(unl) > 0 || len(lim) > 0 {
+				var idx int
+				if len(lim) == 0 || len(unl) > 0 && unl[0] < lim[0] {
+					idx, unl = unl[0], unl[1:]
+				} else {
+					idx, lim = lim[0], lim[1:]
+				}
 				if idx == allocIdx[ai] {
 					continue
 				}
