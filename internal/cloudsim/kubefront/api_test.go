@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -287,7 +285,6 @@ func TestServerSideApply(t *testing.T) {
 	if err != nil || len(l.Items) != 1 {
 		t.Fatalf("dynamic list: %v %v", l, err)
 	}
-	var _ rbacv1.ClusterRole
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -389,5 +386,4 @@ func TestTables(t *testing.T) {
 		!strings.HasPrefix(tbl.Rows[0].Cells[0].(string), "ip-10-") || len(tbl.Rows[0].Object.Raw) == 0 {
 		t.Fatalf("table %+v", tbl)
 	}
-	var _ = appsv1.DaemonSet{}
 }

@@ -391,7 +391,7 @@ func (s *Server) RESTConfig(cl, region, cluster string) (*rest.Config, error) {
 		return nil, err
 	}
 	return &rest.Config{Host: c.Endpoint, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca},
-		Dial: s.DialContext, UserAgent: "kubefront-admin"}, nil
+		Dial: s.DialContext, UserAgent: "kubefront-admin", QPS: 200, Burst: 400}, nil
 }
 
 // Kubeconfig is a cluster-admin kubeconfig for kubectl: server

@@ -30,7 +30,7 @@ func (f PodRunnerFunc) Run(ctx context.Context, p PodRun) PodResult { return f(c
 // PodRun is one start of a pod's (first) container on a simulated node.
 type PodRun struct {
 	// Cloud, Region and Cluster name the cluster.
-	Cloud, Region, Cluster string
+	Cloud, Region, Cluster    string
 	Namespace, Pod, Container string
 	// NodeName is the pod's spec.nodeName; Node is the engine's machine
 	// behind it, with its GPU faults.
