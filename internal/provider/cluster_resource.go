@@ -163,7 +163,7 @@ func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		want := validatorDisabled
 		if nv.enabled() {
 			// Settings are checked at plan time, on the attribute at fault.
-			if nv.manifest(&resp.Diagnostics) == nil {
+			if nv.manifest(cl, &resp.Diagnostics) == nil {
 				return
 			}
 			want = validatorInstalled

@@ -95,11 +95,17 @@ func (m *nodeValidationModel) enabled() bool { return m.Enabled.IsNull() || m.En
 
 // manifest renders the validator's objects; field errors point at
 // node_validation's attributes.
-func (m *nodeValidationModel) manifest(diags *diag.Diagnostics) *kubeinstall.Manifest {
+func (m *nodeValidationModel) manifest(cl string, diags *diag.Diagnostics) *kubeinstall.Manifest {
 	s := bootstrap.Settings{NVMLValidation: true, MinDriverVersion: m.MinDriverVersion.ValueString(), RecheckInterval: m.RecheckInterval.ValueString(),
 		FailAction: m.FailAction.ValueString(), Image: m.Image.ValueString()}
-	text, err := bootstrap.DaemonSetManifest(s, bootstrap.DaemonSetOptions{Namespace: m.Namespace.ValueString(),
-		GPUNodeLabel: gpuhealth.PoolLabel, RuntimeClassName: m.RuntimeClassName.ValueString()})
+	o := bootstrap.DaemonSetOptions{Namespace: m.Namespace.ValueString(), GPUNodeLabel: gpuhealth.PoolLabel,
+		RuntimeClassName: m.RuntimeClassName.ValueString()}
+	if cl == "gcp" {
+		// GKE installs the driver on the host and has no NVIDIA container
+		// runtime: the validator mounts the driver's libraries.
+		o.DriverHostPath = bootstrap.GKEDriverHostPath
+	}
+	text, err := bootstrap.DaemonSetManifest(s, o)
 	if err != nil {
 		addValidationErrors(diags, err)
 		return nil
@@ -144,7 +150,7 @@ func (r *ClusterResource) installValidator(ctx context.Context, m *clusterModel,
 		if prior == nil || !prior.enabled() {
 			return validatorDisabled
 		}
-		man := prior.manifest(diags)
+		man := prior.manifest(m.Cloud.ValueString(), diags)
 		if man == nil {
 			return validatorDisabled
 		}
@@ -157,7 +163,7 @@ func (r *ClusterResource) installValidator(ctx context.Context, m *clusterModel,
 		}
 		return validatorDisabled
 	}
-	man := nv.manifest(diags)
+	man := nv.manifest(m.Cloud.ValueString(), diags)
 	if man == nil {
 		return ""
 	}
@@ -184,7 +190,7 @@ func (r *ClusterResource) observeValidator(ctx context.Context, m *clusterModel,
 	if !nv.enabled() {
 		return validatorDisabled
 	}
-	man := nv.manifest(diags)
+	man := nv.manifest(m.Cloud.ValueString(), diags)
 	if man == nil {
 		return m.Validator.ValueString()
 	}

@@ -561,8 +561,37 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		}
 		kept = append(kept, p)
 	}
+	if m.spec(ctx, r, &resp.Diagnostics).Validate {
+		r.refreshValidated(ctx, kept, &resp.Diagnostics)
+	}
+	failures := m.ValidationFailures // of the last apply: a refresh keeps them
 	m.setPools(ctx, kept, &resp.Diagnostics)
+	if !failures.IsNull() && !failures.IsUnknown() {
+		m.ValidationFailures = failures
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// refreshValidated counts each pool's validated nodes again from its
+// cluster's Kubernetes API (one list per pool), so that the state shows a
+// node that lost its validation since; a cluster that cannot be read
+// keeps the last count, with a warning.
+func (r *PoolResource) refreshValidated(ctx context.Context, pools []fleet.Pool, diags *diag.Diagnostics) {
+	reader := r.data.backends.nodeReader()
+	for i := range pools {
+		nodes, err := reader.PoolNodes(ctx, pools[i])
+		if err != nil {
+			diags.AddWarning("Cannot read a pool's nodes", fmt.Sprintf("%s: %v; keeping the last validated count.", pools[i].Name, err))
+			continue
+		}
+		n := 0
+		for _, node := range nodes {
+			if node.Validated() {
+				n++
+			}
+		}
+		pools[i].Validated = n
+	}
 }
 
 // adopt fills an imported pool from what the cloud reports; its allocation

@@ -76,6 +76,33 @@ func (w simWorld) validatedNodes(t *testing.T, cl, region, cluster string, want 
 	}
 }
 
+// gkeDriverMounted checks that the GKE validator mounts the driver GKE
+// installs on the host (GKE has no NVIDIA container runtime), and that the
+// AWS one does not.
+func (w simWorld) gkeDriverMounted(t *testing.T) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, c := range []struct {
+			cl, region, cluster string
+			want                bool
+		}{{"gcp", "europe-west4", "gpufleet-gcp-europe-west4", true}, {"aws", "eu-north-1", "gpufleet-aws-eu-north-1", false}} {
+			ds, err := w.kube(t, c.cl, c.region, c.cluster).AppsV1().DaemonSets(bootstrap.DefaultNamespace).Get(context.Background(), "gpufleet-nodecheck", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			mounted := false
+			for _, v := range ds.Spec.Template.Spec.Volumes {
+				if v.HostPath != nil && v.HostPath.Path == bootstrap.GKEDriverHostPath {
+					mounted = true
+				}
+			}
+			if mounted != c.want {
+				return fmt.Errorf("%s: driver host path mounted %v, want %v", c.cl, mounted, c.want)
+			}
+		}
+		return nil
+	}
+}
+
 // TestAccValidation_threeClouds: every cluster gets the validator, the
 // pool completes only once every GPU node on AWS, GCP and Azure has passed
 // the real gpufleet-nodecheck (on simulated GPUs) and lost its taint; a
@@ -101,6 +128,7 @@ func TestAccValidation_threeClouds(t *testing.T) {
 					w.validatedNodes(t, "aws", "eu-north-1", "gpufleet-aws-eu-north-1", 1),
 					w.validatedNodes(t, "gcp", "europe-west4", "gpufleet-gcp-europe-west4", 1),
 					w.validatedNodes(t, "azure", "westeurope", "gpufleet-azure-westeurope", 1),
+					w.gkeDriverMounted(t),
 				),
 			},
 			{
