@@ -158,7 +158,6 @@ func (v *Validation) wait(ctx context.Context, b cloud.Backend, p *Pool, logf fu
 		} else {
 			lastErr = nil
 			validated := 0
-			var pending []string
 			sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 			for _, n := range nodes {
 				switch {
@@ -182,8 +181,6 @@ func (v *Validation) wait(ctx context.Context, b cloud.Backend, p *Pool, logf fu
 					if err := replacer.ReplaceNode(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodeRef{Name: n.Name, ProviderID: n.ProviderID}); err != nil && !cloud.IsNotFound(err) {
 						return fmt.Errorf("node pool %s: replacing node %s, which failed GPU validation: %w", p.Name, n.Name, err)
 					}
-				case !n.Validated():
-					pending = append(pending, n.Name)
 				}
 			}
 			p.Validated = validated
@@ -191,7 +188,6 @@ func (v *Validation) wait(ctx context.Context, b cloud.Backend, p *Pool, logf fu
 				logf("node pool %s in %s: %d/%d nodes validated", p.Name, p.Offer.Site(), validated, p.Offer.Nodes)
 				return nil
 			}
-			_ = pending
 		}
 		if waited := v.now().Sub(start); waited >= timeout {
 			e := &ValidationError{Pool: p.Name, Site: p.Offer.Site(), Validated: p.Validated, Wanted: p.Offer.Nodes, Waited: waited, Failures: p.Failures}
