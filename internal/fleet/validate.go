@@ -120,14 +120,7 @@ func (v *Validation) sleep(ctx context.Context, d time.Duration) error {
 	if v.Sleep != nil {
 		return v.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return cloud.Sleep(ctx, d)
 }
 
 // wait waits until p has p.Offer.Nodes validated nodes, replacing the

@@ -120,13 +120,7 @@ func (m *nodeValidationModel) manifest(cl string, diags *diag.Diagnostics) *kube
 
 // addValidationErrors reports bootstrap field errors on node_validation.
 func addValidationErrors(diags *diag.Diagnostics, err error) {
-	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
+	for _, e := range splitErrors(err) {
 		msg := e.Error()
 		field, _, _ := strings.Cut(msg, ":")
 		field = strings.TrimPrefix(field, "daemonset.")

@@ -186,13 +186,7 @@ var bootstrapFieldPaths = map[string]path.Path{
 
 // addBootstrapErrors reports each field error on its attribute.
 func addBootstrapErrors(diags *diag.Diagnostics, err error) {
-	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
+	for _, e := range splitErrors(err) {
 		var fe *bootstrap.FieldError
 		if !errors.As(e, &fe) {
 			diags.AddError("Invalid node bootstrap", e.Error())
@@ -204,4 +198,12 @@ func addBootstrapErrors(diags *diag.Diagnostics, err error) {
 		}
 		diags.AddAttributeError(p, "Invalid node bootstrap", fe.Field+": "+fe.Msg)
 	}
+}
+
+// splitErrors is the errors an errors.Join holds, or err alone.
+func splitErrors(err error) []error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
+	}
+	return []error{err}
 }
