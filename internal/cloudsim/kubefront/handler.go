@@ -182,7 +182,9 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, path string) 
 			return true
 		}
 		return false
-	case path == "/openapi/v2" || strings.HasPrefix(path, "/openapi/v3"):
+	case path == "/openapi/v3" || strings.HasPrefix(path, "/openapi/v3/"):
+		serveOpenAPI(w, path)
+	case path == "/openapi/v2":
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{}, path))
 	default:
 		return false
@@ -217,7 +219,14 @@ func parseRequest(r *http.Request, path string) (*request, error) {
 	}
 	req.res = lookup(gv, rest[0])
 	if req.res == nil || len(rest) > 3 {
-		return nil, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: rest[0]}, "")
+		gr, name := schema.GroupResource{Group: gv.Group, Resource: rest[0]}, ""
+		if rest[0] == "namespaces" && len(rest) >= 3 {
+			gr.Resource = rest[2]
+		}
+		if len(rest) >= 2 {
+			name = rest[len(rest)-1]
+		}
+		return nil, apierrors.NewNotFound(gr, name)
 	}
 	if len(rest) > 1 {
 		req.name = rest[1]

@@ -219,7 +219,7 @@ func (st *store) nodeObject(m machine) *corev1.Node {
 	}
 	allocatable := capacity.DeepCopy()
 	allocatable[corev1.ResourceCPU] = *k8sresource.NewMilliQuantity(int64(hw.CPUs)*1000-int64(hw.CPUs)*20, k8sresource.DecimalSI)
-	allocatable[corev1.ResourceMemory] = *k8sresource.NewQuantity((int64(hw.MemoryGiB)<<30)*95/100, k8sresource.BinarySI)
+	allocatable[corev1.ResourceMemory] = k8sresource.MustParse(fmt.Sprintf("%dMi", int64(hw.MemoryGiB)*1024*95/100))
 	t := metav1.NewTime(n.ReadyAt.UTC().Truncate(time.Second))
 	cond := func(typ corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: typ, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: t, LastTransitionTime: t}
