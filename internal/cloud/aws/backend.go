@@ -721,13 +721,25 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
 	r := b.in(region)
 	_, err := r.eks.DeleteNodegroup(ctx, &eks.DeleteNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)})
+	wait := err == nil
 	if err != nil {
 		cerr := classify("DeleteNodegroup", err)
-		if !cloud.IsNotFound(cerr) && !cloud.IsConflict(cerr) {
+		switch {
+		case cloud.IsNotFound(cerr):
+		case !cloud.IsConflict(cerr):
 			return cerr
+		default:
+			// ResourceInUseException: only a node group that is already
+			// being deleted is waited for; any other refusal is returned
+			// at once.
+			p, gerr := b.GetNodePool(ctx, region, cluster, name)
+			if gerr != nil && !cloud.IsNotFound(gerr) || gerr == nil && p.Status != cloud.StatusDeleting {
+				return cerr
+			}
+			wait = gerr == nil
 		}
 	}
-	if err == nil || cloud.IsConflict(classify("DeleteNodegroup", err)) {
+	if wait {
 		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
 			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 		})

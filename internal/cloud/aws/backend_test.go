@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
@@ -183,4 +184,12 @@ func TestClusterWithoutNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.empty(t)
+}
+
+// TestRefusedDeletes: EKS's ResourceInUseException on a delete is waited
+// on only when the object is being deleted; any other refusal comes back
+// at once.
+func TestRefusedDeletes(t *testing.T) {
+	ev := newNetEnv(t)
+	contract.RefusedDeletes(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "p", "euc1-az3"))
 }

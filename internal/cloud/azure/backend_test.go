@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
@@ -174,4 +175,10 @@ func TestClusterWithoutNetwork(t *testing.T) {
 	if _, subnet, _ := s.b.getPool(ctx, testRegion, "c0", "p"); subnet != "" {
 		t.Fatalf("pool subnet %q", subnet)
 	}
+}
+
+// TestRefusedDeletes: ARM's 409 on a delete comes back at once.
+func TestRefusedDeletes(t *testing.T) {
+	s := newNetSim(t)
+	contract.RefusedDeletes(t, s.b, s.e, cloud.ClusterSpec{Name: "c0", Region: testRegion}, gpuPool("c0", "p", "3"))
 }

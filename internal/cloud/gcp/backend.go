@@ -318,7 +318,10 @@ func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cl
 	return out, nil
 }
 
-// DeleteCluster deletes a cluster and waits until it is gone.
+// DeleteCluster deletes a cluster and waits until it is gone. A refusal
+// (FAILED_PRECONDITION: the cluster has node pools, or runs another
+// operation) is returned at once as a KindConflict error; only a cluster
+// that is already being deleted is waited for.
 func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error {
 	op, err := b.client.DeleteCluster(ctx, &containerpb.DeleteClusterRequest{Name: b.clusterPath(region, name)})
 	if err != nil {
@@ -327,6 +330,13 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 			return nil
 		}
 		if !cloud.IsConflict(cerr) {
+			return cerr
+		}
+		c, gerr := b.GetCluster(ctx, region, name)
+		if cloud.IsNotFound(gerr) {
+			return nil
+		}
+		if gerr != nil || c.Status != cloud.StatusDeleting {
 			return cerr
 		}
 	} else if err := b.wait(ctx, region, op, "DeleteCluster"); err != nil {
@@ -506,7 +516,10 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 		InstanceType: cur.Spec.InstanceType, CapacityType: cur.Spec.CapacityType}, "UpdateNodePool")
 }
 
-// DeleteNodePool deletes a node pool and waits until it is gone.
+// DeleteNodePool deletes a node pool and waits until it is gone. A
+// refusal (FAILED_PRECONDITION: another operation runs on the pool or its
+// cluster) is returned at once as a KindConflict error; only a pool that
+// is already being deleted is waited for.
 func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
 	op, err := b.client.DeleteNodePool(ctx, &containerpb.DeleteNodePoolRequest{Name: b.poolPath(region, cluster, name)})
 	if err != nil {
@@ -515,6 +528,13 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 			return nil
 		}
 		if !cloud.IsConflict(cerr) {
+			return cerr
+		}
+		p, gerr := b.GetNodePool(ctx, region, cluster, name)
+		if cloud.IsNotFound(gerr) {
+			return nil
+		}
+		if gerr != nil || p.Status != cloud.StatusDeleting {
 			return cerr
 		}
 	} else if err := b.wait(ctx, region, op, "DeleteNodePool"); err != nil {

@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/container/apiv1/containerpb"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
@@ -163,4 +164,12 @@ func TestClusterWithoutNetwork(t *testing.T) {
 	if !p.Spec.Equal(ps) || w.enginePool(t, "c0", "p").Spec.Zone != "europe-west4-c" {
 		t.Fatalf("pool %+v", p.Spec)
 	}
+}
+
+// TestRefusedDeletes: GKE's FAILED_PRECONDITION on a delete (the cluster
+// has node pools, the pool runs another operation) is a refusal returned at
+// once, not a deletion in progress waited on until the timeout.
+func TestRefusedDeletes(t *testing.T) {
+	w := newClusterWorld(t)
+	contract.RefusedDeletes(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "p", "europe-west4-c"))
 }
