@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -65,48 +66,108 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 // newCatalog is NewCatalog with limits, which are stored in canonical order
 // and digested into the version when there are any.
 func newCatalog(offers []Offer, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
+	return buildCatalog(offers, nil, regions, date, sources, limits)
+}
+
+// buildCatalog is newCatalog for offers whose IDs may already be known: ids
+// is nil or holds offers[i].ID() at i (readOffers computes them to report
+// duplicates by line), so that no ID is built twice.
+func buildCatalog(offers []Offer, ids []string, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
 	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources), Limits: canonicalLimits(limits)}
 	for _, r := range regions {
 		c.regions[r.Key()] = r
 	}
-	seen := make(map[string]bool, len(offers))
-	c.Offers = make([]Offer, 0, len(offers))
-	for _, o := range offers {
+	if ids == nil {
+		ids = make([]string, len(offers))
+		for i := range offers {
+			ids[i] = offers[i].ID()
+		}
+	}
+	seen := make(map[string]struct{}, len(offers))
+	for i := range offers {
+		o := &offers[i]
 		if err := o.validate(); err != nil {
-			return nil, fmt.Errorf("offer %s: %w", o.ID(), err)
+			return nil, fmt.Errorf("offer %s: %w", ids[i], err)
 		}
 		if _, ok := c.regions[o.Site()]; !ok {
-			return nil, fmt.Errorf("offer %s: region %q is not in the region table of %s", o.ID(), o.Region, o.Cloud)
+			return nil, fmt.Errorf("offer %s: region %q is not in the region table of %s", ids[i], o.Region, o.Cloud)
 		}
-		if seen[o.ID()] {
-			return nil, fmt.Errorf("offer %s appears twice", o.ID())
+		if _, dup := seen[ids[i]]; dup {
+			return nil, fmt.Errorf("offer %s appears twice", ids[i])
 		}
-		seen[o.ID()] = true
-		c.Offers = append(c.Offers, o)
+		seen[ids[i]] = struct{}{}
 	}
-	slices.SortFunc(c.Offers, func(a, b Offer) int { return compareOffers(&a, &b) })
-	c.Version = versionOf(c.Offers, c.Limits, date)
-	c.ids = make([]string, len(c.Offers))
-	for i := range c.Offers {
-		c.ids[i] = c.Offers[i].ID()
+	// Sort a permutation rather than the offers themselves: an Offer is
+	// about 200 bytes, an index 4.
+	order := canonicalOrder(offers)
+	c.Offers = make([]Offer, len(offers))
+	c.ids = make([]string, len(offers))
+	for i, j := range order {
+		c.Offers[i], c.ids[i] = offers[j], ids[j]
 	}
+	c.Version = versionOf(c.Offers, c.ids, c.Limits, date)
 	c.models = c.distinct(func(o *Offer) string { return o.GPUModel })
 	c.residency = c.regionValues(regionJurisdiction, regionCountry, Region.Key)
 	return c, nil
 }
 
-// versionOf digests the offers and limits in canonical order. A spot score
-// and the limits are digested only when present, so that a catalog without
-// them keeps the version it always had.
-func versionOf(offers []Offer, limits []Limit, date string) string {
-	h := sha256.New()
-	for _, o := range offers {
-		fmt.Fprintf(h, "%s|%s|%d|%g|%d|%g|%d|%d|%s|%s", o.ID(), o.GPUModel, o.GPUCount, o.GPUMemoryGiB,
-			o.VCPUs, o.MemoryGiB, o.priceMicros(), o.MaxNodes, o.Interconnect, o.Fabric)
-		if o.SpotScore != 0 {
-			fmt.Fprintf(h, "|spot_score=%d", o.SpotScore)
+// canonicalOrder returns the permutation that sorts offers by
+// compareOffers. Prices in micro-dollars are computed once per offer rather
+// than once per comparison; the order is compareOffers' own.
+func canonicalOrder(offers []Offer) []int32 {
+	type key struct {
+		micros, gpus int64
+		score        int
+		idx          int32
+	}
+	keys := make([]key, len(offers))
+	for i := range offers {
+		o := &offers[i]
+		keys[i] = key{micros: o.priceMicros(), gpus: int64(o.GPUCount), score: o.SpotScore, idx: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.micros*b.gpus, b.micros*a.gpus); c != 0 {
+			return c
 		}
-		fmt.Fprintln(h)
+		if c := cmp.Compare(a.micros, b.micros); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return compareNames(&offers[a.idx], &offers[b.idx])
+	})
+	order := make([]int32, len(keys))
+	for i, k := range keys {
+		order[i] = k.idx
+	}
+	return order
+}
+
+// versionOf digests the offers (ids[i] is offers[i].ID()) and limits in
+// canonical order. A spot score and the limits are digested only when
+// present, so that a catalog without them keeps the version it always had.
+// Each offer's line is the one fmt's "%s|%s|%d|%g|%d|%g|%d|%d|%s|%s" made,
+// appended with strconv into one buffer.
+func versionOf(offers []Offer, ids []string, limits []Limit, date string) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 256)
+	for i := range offers {
+		o := &offers[i]
+		buf = append(buf[:0], ids[i]...)
+		buf = append(append(buf, '|'), o.GPUModel...)
+		buf = strconv.AppendInt(append(buf, '|'), int64(o.GPUCount), 10)
+		buf = strconv.AppendFloat(append(buf, '|'), o.GPUMemoryGiB, 'g', -1, 64)
+		buf = strconv.AppendInt(append(buf, '|'), int64(o.VCPUs), 10)
+		buf = strconv.AppendFloat(append(buf, '|'), o.MemoryGiB, 'g', -1, 64)
+		buf = strconv.AppendInt(append(buf, '|'), o.priceMicros(), 10)
+		buf = strconv.AppendInt(append(buf, '|'), int64(o.MaxNodes), 10)
+		buf = append(append(buf, '|'), o.Interconnect...)
+		buf = append(append(buf, '|'), o.Fabric...)
+		if o.SpotScore != 0 {
+			buf = strconv.AppendInt(append(buf, "|spot_score="...), int64(o.SpotScore), 10)
+		}
+		h.Write(append(buf, '\n'))
 	}
 	for _, l := range limits {
 		fmt.Fprintf(h, "limit|%s|%s|%s|%s|%s|%d\n", l.Name, l.Cloud, l.Region, strings.Join(l.InstanceTypes, ","), l.CapacityType, l.MaxGPUs)

@@ -65,11 +65,11 @@ func LoadCatalogFile(path string) (*Catalog, error) {
 // known instance types comes from the embedded instance-type table (PCIe
 // otherwise).
 func ParseCatalog(name string, data []byte) (*Catalog, error) {
-	offers, meta, err := readOffers(name, data, embeddedInstanceKinds())
+	offers, ids, meta, err := readOffers(name, data, embeddedInstanceKinds())
 	if err != nil {
 		return nil, err
 	}
-	return NewCatalog(offers, embeddedRegions(), meta.date, meta.sources)
+	return buildCatalog(offers, ids, embeddedRegions(), meta.date, meta.sources, nil)
 }
 
 type catalogMeta struct {
@@ -106,7 +106,9 @@ type instanceKind struct {
 	fabric       string
 }
 
-func readOffers(name string, data []byte, kinds map[string]instanceKind) ([]Offer, catalogMeta, error) {
+// readOffers parses a catalog file into its offers and their IDs (ids[i]
+// is offers[i].ID()).
+func readOffers(name string, data []byte, kinds map[regionKey]instanceKind) ([]Offer, []string, catalogMeta, error) {
 	meta := readMeta(data)
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comment = '#'
@@ -114,41 +116,48 @@ func readOffers(name string, data []byte, kinds map[string]instanceKind) ([]Offe
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, meta, csvReadError(name, err, 1)
+		return nil, nil, meta, csvReadError(name, err, 1)
 	}
 	if err := checkHeader(name, r, header); err != nil {
-		return nil, meta, err
+		return nil, nil, meta, err
 	}
 	hasMaxNodes := len(header) == len(CatalogColumns)+1
-	var offers []Offer
-	firstLine := map[string]int{}
+	// A row is about 50 bytes: size the slices once for files with spot
+	// prices on half their rows.
+	est := len(data)/50 + 1
+	offers := make([]Offer, 0, est)
+	ids := make([]string, 0, est)
+	firstLine := make(map[string]int, est)
+	var row [2]Offer
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, meta, csvReadError(name, err, 0)
+			return nil, nil, meta, csvReadError(name, err, 0)
 		}
 		line, _ := r.FieldPos(0)
 		if len(rec) != len(header) {
-			return nil, meta, &CSVError{File: name, Line: line, Column: 1,
+			return nil, nil, meta, &CSVError{File: name, Line: line, Column: 1,
 				Err: fmt.Errorf("has %d fields, the header has %d", len(rec), len(header))}
 		}
-		row, err := parseRow(name, r, rec, hasMaxNodes, kinds)
+		n, err := parseRow(name, r, rec, hasMaxNodes, kinds, &row)
 		if err != nil {
-			return nil, meta, err
+			return nil, nil, meta, err
 		}
-		for _, o := range row {
-			if prev, dup := firstLine[o.ID()]; dup {
-				return nil, meta, &CSVError{File: name, Line: line, Column: 1,
-					Err: fmt.Errorf("offer %s is already defined on line %d", o.ID(), prev)}
+		for _, o := range row[:n] {
+			id := o.ID()
+			if prev, dup := firstLine[id]; dup {
+				return nil, nil, meta, &CSVError{File: name, Line: line, Column: 1,
+					Err: fmt.Errorf("offer %s is already defined on line %d", id, prev)}
 			}
-			firstLine[o.ID()] = line
+			firstLine[id] = line
 			offers = append(offers, o)
+			ids = append(ids, id)
 		}
 	}
-	return offers, meta, nil
+	return offers, ids, meta, nil
 }
 
 func csvReadError(name string, err error, line int) error {
@@ -191,8 +200,8 @@ func checkHeader(name string, r *csv.Reader, header []string) error {
 }
 
 // parseRow turns one record into its on-demand offer and, where priced, its
-// spot offer.
-func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds map[string]instanceKind) ([]Offer, error) {
+// spot offer: it fills out[0] and out[1] and returns how many it filled.
+func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds map[regionKey]instanceKind, out *[2]Offer) (int, error) {
 	fail := func(i int, format string, args ...any) error {
 		line, col := r.FieldPos(i)
 		return &CSVError{File: name, Line: line, Column: col, Name: columnName(i), Err: fmt.Errorf(format, args...)}
@@ -200,12 +209,12 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 	field := func(i int) string { return strings.TrimSpace(rec[i]) }
 	for _, i := range []int{0, 1, 2, 7} {
 		if field(i) == "" {
-			return nil, fail(i, "is empty")
+			return 0, fail(i, "is empty")
 		}
 	}
 	gpuCount, err := strconv.Atoi(field(3))
 	if err != nil || gpuCount <= 0 {
-		return nil, fail(3, "%q is not a positive whole number of GPUs (fractional GPUs are not supported)", field(3))
+		return 0, fail(3, "%q is not a positive whole number of GPUs (fractional GPUs are not supported)", field(3))
 	}
 	number := func(i int, what string, allowEmpty bool) (float64, bool, error) {
 		s := field(i)
@@ -223,40 +232,40 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 	}
 	gpuMem, _, err := number(4, "a non-negative number of GiB", false)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	vcpus, err := strconv.Atoi(field(5))
 	if err != nil || vcpus < 0 {
-		return nil, fail(5, "%q is not a non-negative whole number of vCPUs", field(5))
+		return 0, fail(5, "%q is not a non-negative whole number of vCPUs", field(5))
 	}
 	mem, _, err := number(6, "a non-negative number of GiB", false)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	price, _, err := number(9, "a positive price in USD per hour", false)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if price == 0 {
-		return nil, fail(9, "is 0; expected a positive price in USD per hour")
+		return 0, fail(9, "is 0; expected a positive price in USD per hour")
 	}
 	spot, hasSpot, err := number(10, "empty or a positive price in USD per hour", true)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if hasSpot && spot == 0 {
-		return nil, fail(10, "is 0; expected empty (no spot offer) or a positive price in USD per hour")
+		return 0, fail(10, "is 0; expected empty (no spot offer) or a positive price in USD per hour")
 	}
 	maxNodes := Unlimited
 	if hasMaxNodes && field(11) != "" {
 		n, err := strconv.Atoi(field(11))
 		if err != nil || n < 0 {
-			return nil, fail(11, "%q is not empty (unlimited) or a non-negative whole number of nodes", field(11))
+			return 0, fail(11, "%q is not empty (unlimited) or a non-negative whole number of nodes", field(11))
 		}
 		maxNodes = n
 	}
 	cloud := strings.ToLower(field(0))
-	kind, ok := kinds[cloud+"/"+field(1)]
+	kind, ok := kinds[regionKey{cloud, field(1)}]
 	if !ok {
 		kind = instanceKind{interconnect: PCIe}
 	}
@@ -265,17 +274,17 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 		VCPUs: vcpus, MemoryGiB: mem, Region: field(7), Zone: field(8), CapacityType: OnDemand,
 		PriceUSDHour: price, MaxNodes: maxNodes, Interconnect: kind.interconnect, Fabric: kind.fabric,
 	}
-	if _, known := embeddedRegionIndex()[base.Site()]; !known {
-		return nil, fail(7, "region %q is not a known %s region (known: %s)", base.Region, cloud, knownRegionsOf(cloud))
+	if _, known := embeddedRegionIndex()[regionKey{cloud, base.Region}]; !known {
+		return 0, fail(7, "region %q is not a known %s region (known: %s)", base.Region, cloud, knownRegionsOf(cloud))
 	}
-	offers := []Offer{base}
-	if hasSpot {
-		s := base
-		s.CapacityType = Spot
-		s.PriceUSDHour = spot
-		offers = append(offers, s)
+	out[0] = base
+	if !hasSpot {
+		return 1, nil
 	}
-	return offers, nil
+	out[1] = base
+	out[1].CapacityType = Spot
+	out[1].PriceUSDHour = spot
+	return 2, nil
 }
 
 func columnName(i int) string {

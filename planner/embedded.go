@@ -43,23 +43,27 @@ var embeddedRegions = sync.OnceValue(func() []Region {
 	return out
 })
 
-var embeddedRegionIndex = sync.OnceValue(func() map[string]Region {
-	m := make(map[string]Region)
+// regionKey is a cloud and one of its regions (or instance types, for the
+// instance-kind table): a map key built without concatenating strings.
+type regionKey struct{ cloud, name string }
+
+var embeddedRegionIndex = sync.OnceValue(func() map[regionKey]Region {
+	m := make(map[regionKey]Region)
 	for _, r := range embeddedRegions() {
-		m[r.Key()] = r
+		m[regionKey{r.Cloud, r.Name}] = r
 	}
 	return m
 })
 
-var embeddedInstanceKinds = sync.OnceValue(func() map[string]instanceKind {
+var embeddedInstanceKinds = sync.OnceValue(func() map[regionKey]instanceKind {
 	recs := mustReadCSV("data/instance_types.csv", embeddedInstanceTypesCSV, []string{"cloud", "instance_type", "interconnect", "fabric"})
-	m := make(map[string]instanceKind, len(recs))
+	m := make(map[regionKey]instanceKind, len(recs))
 	for _, r := range recs {
 		ic := Interconnect(r[2])
 		if ic.Rank() < 0 {
 			panic(fmt.Sprintf("planner: data/instance_types.csv: %s/%s has unknown interconnect %q", r[0], r[1], r[2]))
 		}
-		m[r[0]+"/"+r[1]] = instanceKind{interconnect: ic, fabric: r[3]}
+		m[regionKey{r[0], r[1]}] = instanceKind{interconnect: ic, fabric: r[3]}
 	}
 	return m
 })

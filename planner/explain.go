@@ -23,6 +23,9 @@ type InfeasibleError struct {
 	// count lowered (0 when no offer is eligible).
 	Obtainable  int
 	Relaxations []Relaxation
+	// AbsentGPUModels are the GPU models the request allows that the
+	// catalog has no offer of; Message says so too.
+	AbsentGPUModels []string
 }
 
 // Relaxation is one change to a request that would make it feasible.
@@ -121,8 +124,30 @@ func explainInfeasible(c *Catalog, req *Request, eligible []int, reasons []Rejec
 			e.Message = fmt.Sprintf("%d GPUs cannot be spread over %d clouds (%s)", req.GPUs, req.Spread.minClouds(), describe(req))
 		}
 	}
+	if e.AbsentGPUModels = c.AbsentGPUModels(*req); len(e.AbsentGPUModels) > 0 {
+		e.Message += "; " + absentModelsNote(e.AbsentGPUModels)
+	}
 	e.Relaxations = relaxations(c, req, e.Obtainable)
 	return e
+}
+
+// absentModelsNote says which requested GPU models the catalog does not
+// sell, for messages and explanations.
+func absentModelsNote(models []string) string {
+	verb := "is a known GPU model"
+	if len(models) > 1 {
+		verb = "are known GPU models"
+	}
+	return strings.Join(models, ", ") + " " + verb + " with no offers in this catalog, so not offered"
+}
+
+// AbsentGPUModelsNote is the sentence a placement's explanation gives for
+// Placement.AbsentGPUModels; empty when there are none.
+func (p *Placement) AbsentGPUModelsNote() string {
+	if len(p.AbsentGPUModels) == 0 {
+		return ""
+	}
+	return absentModelsNote(p.AbsentGPUModels)
 }
 
 // describe summarizes the request's filters for messages.

@@ -131,15 +131,25 @@ func compareOffers(a, b *Offer) int {
 	if c := cmpInt64(int64(b.SpotScore), int64(a.SpotScore)); c != 0 {
 		return c
 	}
-	for _, p := range [][2]string{
-		{a.Cloud, b.Cloud}, {a.Region, b.Region}, {a.Zone, b.Zone},
-		{a.InstanceType, b.InstanceType}, {string(a.CapacityType), string(b.CapacityType)},
-	} {
-		if c := strings.Compare(p[0], p[1]); c != 0 {
-			return c
-		}
+	return compareNames(a, b)
+}
+
+// compareNames is the last part of compareOffers: cloud, region, zone,
+// instance type and capacity type, alphabetically.
+func compareNames(a, b *Offer) int {
+	if c := strings.Compare(a.Cloud, b.Cloud); c != 0 {
+		return c
 	}
-	return 0
+	if c := strings.Compare(a.Region, b.Region); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Zone, b.Zone); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.InstanceType, b.InstanceType); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a.CapacityType), string(b.CapacityType))
 }
 
 func cmpInt64(a, b int64) int {

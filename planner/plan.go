@@ -23,6 +23,10 @@ type Placement struct {
 	TotalHourlyUSD float64 `json:"total_hourly_usd"`
 	// Rejected explains every catalog offer not used, in catalog order.
 	Rejected []Rejection `json:"rejected"`
+	// AbsentGPUModels are the GPU models the request allows that the
+	// catalog has no offer of (known models it does not sell): they were
+	// not offered, so the placement could not use them.
+	AbsentGPUModels []string `json:"absent_gpu_models,omitempty"`
 }
 
 // Allocation is a number of nodes of one offer.
@@ -129,7 +133,7 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 		}
 		return nil, explainInfeasible(c, &n, eligible, reasons)
 	}
-	p := &Placement{CatalogVersion: c.Version, Request: n}
+	p := &Placement{CatalogVersion: c.Version, Request: n, AbsentGPUModels: c.AbsentGPUModels(n)}
 	var allocIdx []int
 	for idx := range sol.nodes {
 		allocIdx = append(allocIdx, idx)

@@ -98,7 +98,9 @@ func (s Spread) minClouds() int { return max(s.MinClouds, 1) }
 func (s Spread) active() bool { return s.minClouds() > 1 || s.sharePPM() < 1_000_000 }
 
 // Normalize checks the request against the catalog and returns it in
-// canonical form: GPU models spelled as in the catalog, residency codes
+// canonical form: GPU models spelled as in the catalog (or the GPU table,
+// for known models the catalog does not sell, which are kept and match no
+// offer; names known to neither are errors with suggestions), residency codes
 // upper-cased (cloud/region lower-cased), lists sorted and de-duplicated,
 // capacity types defaulted to on-demand. Errors are *RequestError.
 func (r Request) Normalize(c *Catalog) (Request, error) {
@@ -106,14 +108,20 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 	if r.GPUs <= 0 {
 		return n, &RequestError{Field: "gpus", Message: fmt.Sprintf("must be at least 1, got %d", r.GPUs)}
 	}
-	models := c.models
 	n.GPUModels = nil
 	for i, m := range r.GPUModels {
-		canon, ok := lookupFold(models, strings.TrimSpace(m))
+		// The catalog's spelling first, then the GPU table's: a known model
+		// the catalog does not sell is kept and matches no offer.
+		canon, ok := lookupFold(c.models, strings.TrimSpace(m))
 		if !ok {
+			canon, ok = lookupFold(knownGPUModels, strings.TrimSpace(m))
+		}
+		if !ok {
+			names := c.GPUModelNames()
 			return n, &RequestError{Field: fmt.Sprintf("gpu_models[%d]", i),
-				Message:     fmt.Sprintf("unknown GPU model %q; the catalog has %s", m, strings.Join(models, ", ")),
-				Suggestions: nearest(m, models, 3)}
+				Message: fmt.Sprintf("unknown GPU model %q; known models are %s (the catalog has %s)", m,
+					strings.Join(names, ", "), strings.Join(c.models, ", ")),
+				Suggestions: nearest(m, names, 3)}
 		}
 		n.GPUModels = append(n.GPUModels, canon)
 	}

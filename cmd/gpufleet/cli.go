@@ -120,8 +120,12 @@ func (f *filterFlags) request() planner.Request {
 }
 
 func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
-	cat := planner.Embedded()
-	if f.catalog != "" {
+	// The embedded catalog is parsed on first use: not at all when a file
+	// replaces it.
+	var cat *planner.Catalog
+	if f.catalog == "" {
+		cat = planner.Embedded()
+	} else {
 		var err error
 		if cat, err = planner.LoadCatalogFile(f.catalog); err != nil {
 			return nil, err

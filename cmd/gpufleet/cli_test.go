@@ -289,3 +289,42 @@ func TestSimList(t *testing.T) {
 		t.Fatalf("--all: exit %d\n%s", code, out)
 	}
 }
+
+// TestPlanModelsAbsentFromCatalog: a catalog file without L40S rows plans
+// --gpu-models A10G,L4,L40S on the other two and says L40S was not offered;
+// an unknown name is still a usage error with suggestions.
+func TestPlanModelsAbsentFromCatalog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-l40s.csv")
+	rows := "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour\n" +
+		"aws,g5.xlarge,A10G,1,22.35,4,16,us-east-1,use1-az1,1.006,\n" +
+		"aws,g6.xlarge,L4,1,22.35,4,16,us-east-1,use1-az1,0.805,\n"
+	if err := os.WriteFile(path, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"table", []string{"--gpu-models", "A10G,L4,L40S"}, exitOK, `(?s)g6\.xlarge.*L40S is a known GPU model with no offers in this catalog, so not offered`, `^$`},
+		{"json", []string{"--gpu-models", "A10G,L4,L40S", "--format", "json"}, exitOK, `"absent_gpu_models": \[\s+"L40S"\s+\]`, `^$`},
+		{"only absent", []string{"--gpu-models", "L40S"}, exitInfeasible, `^$`, `L40S is a known GPU model with no offers in this catalog.*binding constraint: gpu_models`},
+		{"unknown", []string{"--gpu-models", "L4,L40X"}, exitUsage, `^$`, `unknown GPU model "L40X".*did you mean "L40S"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := runCLI(append([]string{"plan", "--catalog", path, "--gpus", "4"}, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d: %s", code, tt.code, stderr)
+			}
+			if !regexp.MustCompile(tt.stdout).MatchString(out) {
+				t.Errorf("stdout does not match %q:\n%s", tt.stdout, out)
+			}
+			if !regexp.MustCompile(tt.stderr).MatchString(stderr) {
+				t.Errorf("stderr does not match %q:\n%s", tt.stderr, stderr)
+			}
+		})
+	}
+}

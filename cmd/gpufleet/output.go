@@ -41,12 +41,14 @@ type placementOutput struct {
 	TotalHourlyUSD float64          `json:"total_hourly_usd"`
 	CatalogVersion string           `json:"catalog_version"`
 	Rejected       map[string]int   `json:"rejected"`
+	// AbsentGPUModels are requested models the catalog does not sell.
+	AbsentGPUModels []string `json:"absent_gpu_models,omitempty"`
 }
 
 func placementJSON(p *planner.Placement) placementOutput {
 	out := placementOutput{
 		Allocations: []allocationJSON{}, TotalGPUs: p.TotalGPUs, TotalHourlyUSD: p.TotalHourlyUSD,
-		CatalogVersion: p.CatalogVersion, Rejected: map[string]int{},
+		CatalogVersion: p.CatalogVersion, Rejected: map[string]int{}, AbsentGPUModels: p.AbsentGPUModels,
 	}
 	for _, a := range p.Allocations {
 		aj := allocationJSON{
@@ -173,6 +175,9 @@ func writePlanTable(w io.Writer, p *planner.Placement, explain bool) {
 		}
 	}
 	fmt.Fprintf(w, "\nRejected offers (%d): %s\n", len(p.Rejected), strings.Join(parts, ", "))
+	if note := p.AbsentGPUModelsNote(); note != "" {
+		fmt.Fprintf(w, "  %s\n", note)
+	}
 	if explain {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "OFFER\tREASON\tDETAIL")
