@@ -525,6 +525,16 @@ func (r *PoolResource) finish(ctx context.Context, m *poolModel, pools []fleet.P
 				fmt.Sprintf("%s is placed at %s (%d x %s) instead: %s", p.Allocation, p.Offer.Key, p.Offer.Nodes, p.Offer.InstanceType, strings.Join(p.Tried, "; ")))
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted (Ctrl-C, a CI timeout): record what exists without
+		// failing, so that the resource is not tainted and the next apply
+		// continues from the recorded pools instead of replacing them (a
+		// pool whose create or validation wait was cancelled exists and is
+		// recorded; the next refresh reads its status).
+		diags.AddWarning("Node pool apply interrupted",
+			fmt.Sprintf("%v\n\nThe node pools that exist are recorded in the state; the next plan shows what is still missing and the next apply continues from them without re-creating them.", err))
+		return
+	}
 	if err != nil {
 		diags.AddError("Some node pools could not be created, updated or validated",
 			fmt.Sprintf("%v\n\nThe node pools that exist are recorded in the state; the next apply continues from them, destroy removes them.", err))
