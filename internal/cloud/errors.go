@@ -110,6 +110,16 @@ func IsRetryable(err error) bool { return IsThrottled(err) || IsTransient(err) }
 // avoid.
 func IsFailover(err error) bool { return IsCapacity(err) || IsQuota(err) }
 
+// IsOfferUnusable reports an error that rules out one offer but not the
+// allocation's others: a KindInvalid error naming the offer's zone (its
+// zone has no subnet in the site's network: AWS NoSubnetInZone, Azure
+// SubnetNotFound, GKE's INVALID_ARGUMENT for a zone without a
+// subnetwork). Failover moves on to the next fallback.
+func IsOfferUnusable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == KindInvalid && e.Zone != ""
+}
+
 // IgnoreNotFound returns nil for a not-found error and err otherwise.
 func IgnoreNotFound(err error) error {
 	if IsNotFound(err) {

@@ -135,7 +135,9 @@ func (f *Fleet) Create(ctx context.Context, allocs []Allocation, spec Spec, fail
 // Apply carries out a plan. Deletes come first (concurrently); then the
 // updates and creates run concurrently, at most Concurrency at once. A
 // create tries the allocation's offer and, with failover, its fallbacks: a
-// capacity or quota error, or nodes that keep failing GPU validation, block
+// capacity or quota error, an offer its site cannot host (no subnet in its
+// zone: cloud.IsOfferUnusable; no cluster in its region), or nodes that
+// keep failing GPU validation, block
 // that (zone, instance type, capacity type) for the rest of the run and
 // move the allocation to its next fallback that has a cluster, is not
 // blocked and keeps the spread (Accept). Pools that failed are deleted
@@ -325,7 +327,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			return &Pool{Allocation: a.Key, Offer: o, Cluster: clusterName, Name: ps.Name, Status: cloud.StatusCreateFailed, Tried: tried},
 				fmt.Errorf("allocation %s: %w; and deleting the failed node pool %s failed: %v", a.Key, err, ps.Name, derr)
 		}
-		if !failover || !(cloud.IsFailover(err) || isBadHardware(err)) {
+		if !failover || !(cloud.IsFailover(err) || isBadHardware(err) || cloud.IsOfferUnusable(err)) {
 			return nil, fmt.Errorf("allocation %s: %w", a.Key, err)
 		}
 		f.mu.Lock()
@@ -334,6 +336,8 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 		tried = append(tried, o.Key+": "+err.Error())
 		if isBadHardware(err) {
 			f.logf("%s: nodes keep failing GPU validation: trying the next fallback", o.Key)
+		} else if cloud.IsOfferUnusable(err) {
+			f.logf("%s cannot be hosted by its site (%s): trying the next fallback", o.Key, err)
 		} else {
 			f.logf("%s failed (%s): trying the next fallback", o.Key, cloud.KindOf(err))
 		}

@@ -136,3 +136,27 @@ func TestCancellationRecordsThePool(t *testing.T) {
 		t.Fatalf("pools %+v err %v, %d in the cloud", got, err, pools(e))
 	}
 }
+
+// TestUnusableFallbackDoesNotEndTheSearch: a fallback whose zone has no
+// subnet in the site's network (the backends' KindInvalid errors naming
+// the offer's zone) or whose site has no cluster is skipped, and the
+// allocation goes on to its next fallback.
+func TestUnusableFallbackDoesNotEndTheSearch(t *testing.T) {
+	e, f := world(t)
+	e.SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0)
+	e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Target: cloudsim.Target{Zone: "euc1-az3"}, Err: &cloud.Error{Kind: cloud.KindInvalid,
+		Cloud: "aws", Op: "CreateNodegroup", Code: "NoSubnetInZone", Message: "the network has no subnet in zone \"euc1-az3\"",
+		Zone: "euc1-az3", InstanceType: "p5.48xlarge", CapacityType: "on_demand"}})
+	a := Allocation{Offer: offer("eu-north-1", "eun1-az1", 2),
+		Fallbacks: []Offer{offer("eu-central-1", "euc1-az3", 2), offer("us-east-1", "use1-az1", 2), offer("eu-central-1", "euc1-az1", 2)}}
+	got, err := f.Create(context.Background(), []Allocation{a}, spec, true)
+	if err != nil || len(got) != 1 || got[0].Offer.Zone != "euc1-az1" {
+		t.Fatalf("pools %+v err %v", got, err)
+	}
+	if tried := strings.Join(got[0].Tried, "\n"); !strings.Contains(tried, "NoSubnetInZone") || !strings.Contains(tried, "no cluster in aws/us-east-1") {
+		t.Fatalf("tried %s", tried)
+	}
+	if inv := e.Inventory(); len(inv.Pools) != 1 {
+		t.Fatalf("pools left: %+v", inv.Pools)
+	}
+}
