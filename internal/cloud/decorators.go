@@ -120,10 +120,11 @@ func retrying(p RetryPolicy) func(ctx context.Context, op string, f call[any]) (
 			if err == nil || !IsRetryable(err) || attempt >= p.MaxAttempts {
 				return v, err
 			}
+			wait := max(delay, RetryAfterOf(err)) // the cloud's Retry-After when longer
 			if p.OnRetry != nil {
-				p.OnRetry(op, attempt, err, delay)
+				p.OnRetry(op, attempt, err, wait)
 			}
-			if serr := p.Sleep(ctx, delay); serr != nil {
+			if serr := p.Sleep(ctx, wait); serr != nil {
 				return v, serr
 			}
 			delay = min(2*delay, p.Max)

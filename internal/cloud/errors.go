@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies a cloud error by what the caller should do about it.
@@ -50,7 +51,10 @@ type Error struct {
 	Message string
 	// Offer names what ran out, for capacity and quota errors.
 	Zone, InstanceType, CapacityType string
-	Err                              error
+	// RetryAfter is how long the cloud asked to wait (a throttling
+	// response's Retry-After); zero when it did not say.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -152,4 +156,46 @@ func WithOffer(err error, spec NodePoolSpec) error {
 		ce.Zone, ce.InstanceType, ce.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
 	}
 	return err
+}
+
+// RetryAfterOf is the wait a classified error asks for (zero when none).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// PollBackoff is how a wait loop rides out throttling of its polls: a
+// throttled poll is not the operation's failure (returning it would make
+// the caller's retries repeat the whole call, spending an attempt per
+// throttled poll), so the loop waits (the cloud's Retry-After, or
+// exponential backoff from the poll interval, capped at Max) and polls
+// again. The zero value backs off from a second up to a minute.
+type PollBackoff struct {
+	Base, Max time.Duration
+	next      time.Duration
+}
+
+// Throttled reports whether err is a throttled poll and, if so, waits
+// before the next one; it returns ctx's error when ctx ends while waiting.
+// Any other outcome (nil included) resets the backoff.
+func (p *PollBackoff) Throttled(ctx context.Context, err error) (bool, error) {
+	if !IsThrottled(err) {
+		p.next = 0
+		return false, nil
+	}
+	if p.Base <= 0 {
+		p.Base = time.Second
+	}
+	if p.Max <= 0 {
+		p.Max = time.Minute
+	}
+	if p.next == 0 {
+		p.next = p.Base
+	}
+	d := max(p.next, RetryAfterOf(err))
+	p.next = min(2*p.next, p.Max)
+	return true, Sleep(ctx, d)
 }

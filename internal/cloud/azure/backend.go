@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -584,6 +585,9 @@ func classify(op string, err error) error {
 		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "Error", Message: err.Error(), Err: err}
 	}
 	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: re.ErrorCode, Message: responseMessage(re)}
+	if re.RawResponse != nil {
+		e.RetryAfter = retryAfter(re.RawResponse.Header)
+	}
 	code := strings.ToLower(re.ErrorCode)
 	if k, ok := networkKind(code); ok {
 		e.Kind = k
@@ -608,6 +612,17 @@ func classify(op string, err error) error {
 		e.Kind = cloud.KindTransient
 	}
 	return e
+}
+
+// retryAfter reads ARM's x-ms-retry-after-ms, or Retry-After in seconds.
+func retryAfter(h http.Header) time.Duration {
+	if ms, err := strconv.ParseInt(h.Get("x-ms-retry-after-ms"), 10, 64); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	if s, err := strconv.ParseInt(h.Get("Retry-After"), 10, 64); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
 }
 
 // responseMessage is the ARM error message without the SDK's request dump.

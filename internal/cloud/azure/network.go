@@ -40,6 +40,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -578,9 +579,15 @@ func (b *Backend) probeGateway(ctx context.Context, n *netClients, op, name stri
 // waitGateway waits while a gateway is being created or updated by an
 // earlier call; found is false when there is none.
 func (b *Backend) waitGateway(ctx context.Context, n *netClients, op, rg, name string) (armnetwork.VirtualNetworkGateway, bool, error) {
+	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
 	for {
 		cur, err := n.gateways.Get(ctx, rg, name, nil)
 		hit, err := found(op, err)
+		if again, serr := backoff.Throttled(ctx, err); serr != nil {
+			return armnetwork.VirtualNetworkGateway{}, false, serr
+		} else if again {
+			continue
+		}
 		if err != nil || !hit {
 			return armnetwork.VirtualNetworkGateway{}, false, err
 		}

@@ -250,8 +250,15 @@ func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) er
 // waitCluster polls until the cluster runs.
 func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := b.backoff()
 	for {
 		c, err := b.GetCluster(ctx, region, name)
+		if again, serr := backoff.Throttled(ctx, err); again || serr != nil {
+			if serr != nil {
+				return c, serr
+			}
+			continue
+		}
 		if err != nil || c.Status == cloud.StatusActive {
 			return c, err
 		}
@@ -275,6 +282,7 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 		name = b.location(region) + "/operations/" + name
 	}
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := b.backoff()
 	for op.GetStatus() != containerpb.Operation_DONE {
 		if time.Now().After(deadline) {
 			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout", Message: "operation " + name + " still running"}
@@ -282,16 +290,28 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
 		}
-		var err error
-		op, err = b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
+		next, err := b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
 		if err != nil {
-			return classify(what, err)
+			cerr := classify(what, err)
+			if again, serr := backoff.Throttled(ctx, cerr); serr != nil {
+				return serr
+			} else if again {
+				continue
+			}
+			return cerr
 		}
+		op = next
 	}
 	if e := op.GetError(); e != nil && e.GetCode() != 0 {
 		return classifyStatus(what, codes.Code(e.GetCode()), e.GetMessage())
 	}
 	return nil
+}
+
+// backoff rides out throttled polls inside a wait (GKE's limits are per
+// minute): from the poll interval up to a minute.
+func (b *Backend) backoff() *cloud.PollBackoff {
+	return &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
 }
 
 // GetCluster reads a cluster.
@@ -347,8 +367,14 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 
 func (b *Backend) waitGone(ctx context.Context, get func() error) error {
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := b.backoff()
 	for {
 		err := get()
+		if again, serr := backoff.Throttled(ctx, err); serr != nil {
+			return serr
+		} else if again {
+			continue
+		}
 		if cloud.IsNotFound(err) {
 			return nil
 		}
@@ -417,8 +443,14 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 
 func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op string) (cloud.NodePool, error) {
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := b.backoff()
 	for {
 		p, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
+		if again, serr := backoff.Throttled(ctx, err); serr != nil {
+			return p, serr
+		} else if again {
+			continue
+		}
 		if err != nil {
 			return p, err
 		}

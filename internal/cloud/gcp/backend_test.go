@@ -173,3 +173,22 @@ func TestRefusedDeletes(t *testing.T) {
 	w := newClusterWorld(t)
 	contract.RefusedDeletes(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "p", "europe-west4-c"))
 }
+
+// TestWaitsRideOutThrottling: polls throttled inside the waits (GKE's
+// operation and node pool reads at 20/s against polls every 5 ms) back off
+// and poll again instead of failing the create or the delete (which would
+// make the caller's retries repeat the whole call).
+func TestWaitsRideOutThrottling(t *testing.T) {
+	w := newClusterWorld(t)
+	ctx := context.Background()
+	try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: netRegion})).must(t)
+	for _, op := range []string{"GetNodePool", "GetCluster"} {
+		w.e.SetRateLimit("gcp", op, 20, 1)
+	}
+	if _, err := w.b.CreateNodePool(ctx, gpuPool("c0", "p", "europe-west4-c")); err != nil {
+		t.Fatalf("create under throttling: %v", err)
+	}
+	if err := w.b.DeleteNodePool(ctx, netRegion, "c0", "p"); err != nil {
+		t.Fatalf("delete under throttling: %v", err)
+	}
+}

@@ -264,6 +264,7 @@ func pskFingerprint(tunnel, psk string) string {
 // classifies its error.
 func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string) error {
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := b.backoff()
 	for !op.Done() {
 		if time.Now().After(deadline) {
 			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout",
@@ -276,7 +277,13 @@ func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string
 			if op.Done() { // DONE with an error: classified from the operation below
 				break
 			}
-			return classifyCompute(what, err)
+			cerr := classifyCompute(what, err)
+			if again, serr := backoff.Throttled(ctx, cerr); serr != nil {
+				return serr
+			} else if again {
+				continue
+			}
+			return cerr
 		}
 	}
 	return operationError(what, op.Proto())
