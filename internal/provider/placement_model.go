@@ -258,6 +258,9 @@ func summarize(p *planner.Placement, cat *planner.Catalog, enabled []string) str
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", cloud, whyCloudLost(p, byID, cloud, dearest))
 	}
+	if note := p.AbsentGPUModelsNote(); note != "" {
+		fmt.Fprintf(&b, "  %s\n", note)
+	}
 	return strings.TrimRight(b.String(), "\n")
 }
 

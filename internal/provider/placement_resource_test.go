@@ -348,3 +348,32 @@ resource "gpufleet_placement" "p" {
 		}},
 	})
 }
+
+// TestAccPlacement_modelsAbsentFromCatalog: a request names models the way a
+// module does, whatever the workspace's catalog. A known model the catalog
+// does not sell (L40S) is not offered and the summary says so; when it is
+// the only model, the request is infeasible on gpu_models, not an error
+// about the name; a name no table knows stays an error with suggestions.
+func TestAccPlacement_modelsAbsentFromCatalog(t *testing.T) {
+	cat := writeCatalog(t, "prices.csv", baseCatalogRows)
+	placement := func(models string) string {
+		return providerConfig(cat) + "resource \"gpufleet_placement\" \"p\" {\ngpus = 8\ngpu_models = " + models + "\n}\n"
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: placement(`["H100", "l40s"]`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("gpufleet_placement.p", tfjsonpath.New("total_gpus"), knownvalue.Int64Exact(8)),
+					plancheck.ExpectKnownValue("gpufleet_placement.p", tfjsonpath.New("summary"),
+						knownvalue.StringRegexp(regexp.MustCompile(`L40S is a known GPU model with no offers in this catalog, so not offered`))),
+				}},
+			},
+			{Config: placement(`["L40S"]`), PlanOnly: true,
+				ExpectError: regexp.MustCompile(`(?s)Infeasible placement request.*L40S is a known GPU\s+model with no\s+offers in this\s+catalog`)},
+			{Config: placement(`["L40X"]`), PlanOnly: true,
+				ExpectError: regexp.MustCompile(`(?s)unknown GPU model "L40X".*Did you mean\s+"L40S"`)},
+		},
+	})
+}

@@ -253,7 +253,8 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	base := planner.Embedded()
+	// The embedded catalog is parsed only when no catalog file replaces it.
+	var base *planner.Catalog
 	adj := planner.Adjustments{Regions: map[string][]string{}, DiscountPercent: map[string]float64{}}
 	for _, c := range []struct {
 		name    string
@@ -269,7 +270,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		}
 		adj.Clouds = append(adj.Clouds, c.name)
 		regions := stringList(ctx, c.regions, &resp.Diagnostics)
-		known := regionNames(base, c.name)
+		known := regionNames(c.name)
 		for i, r := range regions {
 			if !slices.Contains(known, r) {
 				resp.Diagnostics.AddAttributeError(path.Root(c.name).AtName("regions").AtListIndex(i), "Unknown region",
@@ -304,6 +305,9 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	}
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if base == nil {
+		base = planner.Embedded()
 	}
 	if cfg.Catalog != nil && cfg.Catalog.Live.ValueBool() {
 		base = refreshLive(ctx, base, &cfg, adj.Clouds, data, &resp.Diagnostics)
@@ -344,12 +348,15 @@ func listOrNull[M any](m *M, get func(*M) types.List) types.List {
 	return get(m)
 }
 
-func regionNames(c *planner.Catalog, cloud string) []string {
+// regionNames lists a cloud's regions in the embedded region table, which
+// every catalog is placed in.
+func regionNames(cloud string) []string {
 	var out []string
-	for _, r := range c.Regions() {
+	for _, r := range planner.EmbeddedRegions() {
 		if r.Cloud == cloud {
 			out = append(out, r.Name)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
