@@ -90,6 +90,8 @@ type Engine struct {
 	durations Durations
 	file      string
 	st        *state
+	// seen is the version of the state file that st reflects.
+	seen *fileStamp
 	// calls counts API calls per cloud/operation (not persisted), for
 	// benchmarks.
 	calls map[string]int
@@ -192,19 +194,86 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.st = newState()
 	if e.file != "" {
-		data, err := os.ReadFile(e.file)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("cloudsim: reading state %s: %w", e.file, err)
-		default:
-			if err := json.Unmarshal(data, e.st); err != nil {
-				return nil, fmt.Errorf("cloudsim: state %s is corrupt: %w", e.file, err)
-			}
-			e.st.fill()
+		if err := os.MkdirAll(filepath.Dir(e.file), 0o755); err != nil {
+			return nil, unreadable(e.file, err)
+		}
+		f, err := lockFile(e.file + ".lock")
+		if err != nil {
+			return nil, unreadable(e.file+".lock", err)
+		}
+		defer unlockFile(f)
+		if err := e.reload(); err != nil {
+			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// unreadable is the error of a state file that cannot be read.
+func unreadable(path string, err error) error {
+	return fmt.Errorf("simulator state unreadable: %s: %v; restore it or remove the directory", path, err)
+}
+
+// fileStamp identifies one version of the state file: every save renames a
+// new file into place.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	return fileStamp{size: fi.Size(), mtime: fi.ModTime(), ino: inode(fi)}
+}
+
+// reload reads the state file when it changed since this engine last read
+// or wrote it (another process wrote it). Called with the world locked.
+func (e *Engine) reload() error {
+	fi, err := os.Stat(e.file)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return unreadable(e.file, err)
+	}
+	if e.seen != nil && *e.seen == stampOf(fi) {
+		return nil
+	}
+	data, err := os.ReadFile(e.file)
+	if err != nil {
+		return unreadable(e.file, err)
+	}
+	st := &state{}
+	if err := json.Unmarshal(data, st); err != nil {
+		return unreadable(e.file, err)
+	}
+	st.fill()
+	e.st = st
+	s := stampOf(fi)
+	e.seen = &s
+	return nil
+}
+
+// lock takes the world: the engine's mutex and, with a state file, an
+// exclusive lock on <state>.lock shared with every other process (and
+// engine) on the same world; it reloads the state another one changed, so
+// that each change is a read-modify-write of the file and none is lost.
+// It returns the unlock. A state file that became unreadable keeps the
+// state last read (New reports it).
+func (e *Engine) lock() func() {
+	e.mu.Lock()
+	if e.file == "" {
+		return e.mu.Unlock
+	}
+	f, err := lockFile(e.file + ".lock")
+	if err != nil {
+		return e.mu.Unlock
+	}
+	_ = e.reload()
+	return func() {
+		unlockFile(f)
+		e.mu.Unlock()
+	}
 }
 
 func newState() *state {
@@ -259,7 +328,14 @@ func (e *Engine) save() error {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, e.file)
+	if err := os.Rename(tmp, e.file); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(e.file); err == nil {
+		s := stampOf(fi)
+		e.seen = &s
+	}
+	return nil
 }
 
 func (e *Engine) nextID(prefix string) string {
@@ -284,8 +360,7 @@ func objectKey(cl, kind, name string) string { return cl + "/" + kind + "/" + na
 // SetCapacity sets the nodes obtainable for a zone, instance type and
 // capacity type; negative removes the limit.
 func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	k := capacityKey(cl, zone, instanceType, capacityType)
 	if nodes < 0 {
 		delete(e.st.Capacity, k)
@@ -298,8 +373,7 @@ func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes 
 // SetQuota sets the GPUs allowed in a region for a GPU family (e.g. "p"
 // for AWS P instances); negative removes the limit.
 func (e *Engine) SetQuota(cl, region, family string, gpus int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	k := quotaKey(cl, region, family)
 	if gpus < 0 {
 		delete(e.st.Quotas, k)
@@ -377,8 +451,7 @@ func notFound(cl, op, what string) error {
 // name is returned when its spec matches (a retried create), and is a
 // KindConflict error otherwise.
 func (e *Engine) CreateCluster(cl string, spec cloud.ClusterSpec) (Cluster, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "CreateCluster", Target{Region: spec.Region}); err != nil {
 		return Cluster{}, err
 	}
@@ -421,8 +494,7 @@ func (e *Engine) ClusterStatus(c Cluster) cloud.Status {
 
 // GetCluster returns a cluster, or KindNotFound.
 func (e *Engine) GetCluster(cl, region, name string) (Cluster, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "GetCluster", Target{Region: region}); err != nil {
 		return Cluster{}, err
 	}
@@ -435,8 +507,7 @@ func (e *Engine) GetCluster(cl, region, name string) (Cluster, error) {
 
 // DeleteCluster starts deleting a cluster; its node pools must be gone.
 func (e *Engine) DeleteCluster(cl, region, name string) (Cluster, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "DeleteCluster", Target{Region: region}); err != nil {
 		return Cluster{}, err
 	}
@@ -470,8 +541,7 @@ type PoolOptions struct {
 // an issue naming what ran out. A retry with the same idempotency token
 // returns the first pool.
 func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOptions) (Pool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	target := Target{Region: spec.Region, Zone: spec.Zone, InstanceType: spec.InstanceType}
 	if err := e.begin(cl, "CreateNodePool", target); err != nil {
 		return Pool{}, err
@@ -577,8 +647,7 @@ func PendingKind(p Pool) (cloud.Kind, bool) {
 
 // GetNodePool returns a node pool, or KindNotFound.
 func (e *Engine) GetNodePool(cl, region, cluster, name string) (Pool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "GetNodePool", Target{Region: region}); err != nil {
 		return Pool{}, err
 	}
@@ -593,8 +662,7 @@ func (e *Engine) GetNodePool(cl, region, cluster, name string) (Pool, error) {
 // capacity checks for growth; a shortfall degrades the pool with an issue),
 // labels and taints.
 func (e *Engine) UpdateNodePool(cl, region, cluster, name string, u cloud.NodePoolUpdate) (Pool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "UpdateNodePool", Target{Region: region}); err != nil {
 		return Pool{}, err
 	}
@@ -640,8 +708,7 @@ func (e *Engine) UpdateNodePool(cl, region, cluster, name string, u cloud.NodePo
 
 // DeleteNodePool starts deleting a node pool.
 func (e *Engine) DeleteNodePool(cl, region, cluster, name string) (Pool, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "DeleteNodePool", Target{Region: region}); err != nil {
 		return Pool{}, err
 	}
@@ -660,8 +727,7 @@ func (e *Engine) DeleteNodePool(cl, region, cluster, name string) (Pool, error) 
 // PutObject creates an auxiliary object, or returns the existing one when
 // its attributes match (KindConflict otherwise).
 func (e *Engine) PutObject(cl, kind, name string, attrs map[string]string) (Object, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "Create"+kind, Target{}); err != nil {
 		return Object{}, err
 	}
@@ -680,8 +746,7 @@ func (e *Engine) PutObject(cl, kind, name string, attrs map[string]string) (Obje
 
 // GetObject returns an auxiliary object, or KindNotFound.
 func (e *Engine) GetObject(cl, kind, name string) (Object, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "Get"+kind, Target{}); err != nil {
 		return Object{}, err
 	}
@@ -694,8 +759,7 @@ func (e *Engine) GetObject(cl, kind, name string) (Object, error) {
 
 // DeleteObject removes an auxiliary object; KindNotFound when absent.
 func (e *Engine) DeleteObject(cl, kind, name string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if err := e.begin(cl, "Delete"+kind, Target{}); err != nil {
 		return err
 	}
@@ -721,8 +785,7 @@ func (i Inventory) Empty() bool { return len(i.Clusters)+len(i.Pools)+len(i.Obje
 // Inventory returns what exists now (operations whose time has come are
 // finished first).
 func (e *Engine) Inventory() Inventory {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	var inv Inventory
 	for _, k := range sortedKeys(e.st.Clusters) {
@@ -748,8 +811,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Calls returns the API calls served so far per cloud/operation.
 func (e *Engine) Calls() map[string]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	return maps.Clone(e.calls)
 }
 
@@ -776,8 +838,7 @@ func (i Inventory) Resources() Inventory {
 // checks a front end makes before an operation, which the real APIs do not
 // bill as calls.
 func (e *Engine) LookupCluster(cl, region, name string) (Cluster, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	c, ok := e.st.Clusters[clusterKey(cl, region, name)]
 	if !ok {
@@ -788,8 +849,7 @@ func (e *Engine) LookupCluster(cl, region, name string) (Cluster, bool) {
 
 // LookupPool finds a node pool without rate limits or faults.
 func (e *Engine) LookupPool(cl, region, cluster, name string) (Pool, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	p, ok := e.st.Pools[poolKey(cl, region, cluster, name)]
 	if !ok {
@@ -806,8 +866,7 @@ func (e *Engine) Durations() Durations { return e.durations }
 // LookupObject finds an auxiliary object without rate limits or faults
 // (the checks a front end makes, which the real APIs do not bill).
 func (e *Engine) LookupObject(cl, kind, name string) (Object, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	o, ok := e.st.Objects[objectKey(cl, kind, name)]
 	if !ok {
 		return Object{}, false

@@ -241,7 +241,7 @@ func TestPersistence(t *testing.T) {
 		t.Fatalf("id %s", c.ID)
 	}
 	os.WriteFile(file, []byte("{not json"), 0o644)
-	if _, err := New(Config{StateFile: file}); err == nil || !strings.Contains(err.Error(), "corrupt") {
+	if _, err := New(Config{StateFile: file}); err == nil || !strings.Contains(err.Error(), "simulator state unreadable: "+file) {
 		t.Fatalf("corrupt state: %v", err)
 	}
 }

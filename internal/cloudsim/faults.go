@@ -32,8 +32,7 @@ type Fault struct {
 
 // Inject adds a fault; faults are consumed in the order injected.
 func (e *Engine) Inject(f Fault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	if f.Times <= 0 {
 		f.Times = 1
 	}
@@ -43,8 +42,7 @@ func (e *Engine) Inject(f Fault) {
 
 // ClearFaults removes every fault not yet consumed.
 func (e *Engine) ClearFaults() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.st.Faults = nil
 	_ = e.save()
 }
@@ -78,8 +76,7 @@ type bucket struct {
 // burst; perSecond <= 0 removes the limit. Calls over the limit fail with
 // a KindThrottled error.
 func (e *Engine) SetRateLimit(cl, op string, perSecond float64, burst int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	k := cl + "/" + op
 	if perSecond <= 0 {
 		delete(e.st.Limits, k)

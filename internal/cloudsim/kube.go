@@ -97,8 +97,7 @@ func (e *Engine) kube(cl, region, name string) (*Cluster, *KubeState, error) {
 // certificate (PEM), which the simulated API server's certificates chain
 // to; KindNotFound for an unknown cluster.
 func (e *Engine) KubeAdmin(cl, region, name string) (token string, caPEM []byte, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	_, ks, err := e.kube(cl, region, name)
 	if err != nil {
 		return "", nil, err
@@ -110,8 +109,7 @@ func (e *Engine) KubeAdmin(cl, region, name string) (token string, caPEM []byte,
 // simulated API server to sign serving and client certificates with.
 // The key never leaves the simulator.
 func (e *Engine) KubeCA(cl, region, name string) (*x509.Certificate, crypto.Signer, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	_, ks, err := e.kube(cl, region, name)
 	if err != nil {
 		return nil, nil, err
@@ -141,8 +139,7 @@ func (e *Engine) KubeCA(cl, region, name string) (*x509.Certificate, crypto.Sign
 // along with the cluster's ID (a recreated cluster has a new one);
 // KindNotFound for an unknown cluster.
 func (e *Engine) KubeObjects(cl, region, name string) (clusterID string, rv int64, docs map[string][]byte, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	c, ks, err := e.kube(cl, region, name)
 	if err != nil {
 		return "", 0, nil, err
@@ -163,8 +160,7 @@ func (e *Engine) KubeObjects(cl, region, name string) (clusterID string, rv int6
 // document deletes its key) and the last resource version, and persists
 // the state; KindNotFound for an unknown cluster.
 func (e *Engine) PutKubeObjects(cl, region, name string, rv int64, docs map[string][]byte) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	_, ks, err := e.kube(cl, region, name)
 	if err != nil {
 		return err

@@ -15,8 +15,7 @@ var publicRange = netip.MustParsePrefix("198.18.0.0/15")
 // gateway interfaces, AWS tunnel outside addresses, Azure public IPs). It
 // is persisted, so a later process never reuses an address.
 func (e *Engine) AllocatePublicIP() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.st.PublicIPs++
 	a := publicRange.Addr().As4()
 	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
@@ -51,16 +50,14 @@ func (t TunnelEnd) mirrors(o TunnelEnd) bool {
 
 // RegisterTunnelEnd records (or replaces) a tunnel end.
 func (e *Engine) RegisterTunnelEnd(t TunnelEnd) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.st.TunnelEnds[t.Cloud+"/"+t.ID] = &t
 	_ = e.save()
 }
 
 // UnregisterTunnelEnd forgets a tunnel end (the tunnel was deleted).
 func (e *Engine) UnregisterTunnelEnd(cl, id string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	delete(e.st.TunnelEnds, cl+"/"+id)
 	_ = e.save()
 }
@@ -69,8 +66,7 @@ func (e *Engine) UnregisterTunnelEnd(cl, id string) {
 // (a mirroring end exists, on any cloud) and, when it is not, why, in the
 // words a cloud's tunnel status detail would use.
 func (e *Engine) TunnelStatus(cl, id string) (up bool, detail string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	t, ok := e.st.TunnelEnds[cl+"/"+id]
 	if !ok {
 		return false, "tunnel not found"

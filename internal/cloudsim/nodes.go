@@ -94,8 +94,7 @@ type GPUFaultRule struct {
 // life; only a replacement launched while the selector has budget left
 // gets faults again.
 func (e *Engine) InjectGPUFault(sel GPUFaultSelector, f GPUFault) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	r := &GPUFaultRule{Selector: sel, Fault: f, Left: sel.Nodes, Every: sel.Nodes <= 0}
 	type cand struct {
@@ -138,8 +137,7 @@ func (e *Engine) InjectGPUFault(sel GPUFaultSelector, f GPUFault) {
 // ClearGPUFaults forgets the GPU fault selectors that still have budget;
 // nodes keep the faults they have.
 func (e *Engine) ClearGPUFaults() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.st.GPUFaults = nil
 	_ = e.save()
 }
@@ -166,8 +164,7 @@ func (e *Engine) gpuFaultsFor(p *Pool) []GPUFault {
 // PoolNodes returns the machines of a node pool, booting ones included
 // (see Node.Ready), in Index order; KindNotFound for an unknown pool.
 func (e *Engine) PoolNodes(cl, region, cluster, pool string) ([]Node, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	p, ok := e.st.Pools[poolKey(cl, region, cluster, pool)]
 	if !ok {
@@ -180,8 +177,7 @@ func (e *Engine) PoolNodes(cl, region, cluster, pool string) ([]Node, error) {
 // sorted by name, without rate limits or faults (for the simulated
 // Kubernetes API, which registers the machines as Nodes).
 func (e *Engine) ClusterPools(cl, region, cluster string) []Pool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	e.reap()
 	var out []Pool
 	for _, k := range sortedKeys(e.st.Pools) {
@@ -209,8 +205,7 @@ func cloneNodes(ns []Node) []Node {
 // instance: the pool keeps its size. KindNotFound for an unknown pool or a
 // node that is not (or no longer) in it.
 func (e *Engine) ReplaceNode(cl, region, cluster, pool, nodeName string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock()()
 	p, ok := e.st.Pools[poolKey(cl, region, cluster, pool)]
 	target := Target{Region: region}
 	if ok {
