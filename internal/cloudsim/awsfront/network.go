@@ -426,7 +426,10 @@ type xPeering struct {
 }
 
 // netResponse is every network reply: <ActionResponse> with the fields
-// the action fills (empty ones are left out).
+// the action fills (empty ones are left out). The sets are pointers
+// (filled with addItem): encoding/xml writes the parent element of an
+// empty "a>item" slice, and an element that is not a member of the
+// action's output breaks the EC2 model (internal/cloudsim/conformance).
 type netResponse struct {
 	XMLName   xml.Name
 	Xmlns     string `xml:"xmlns,attr"`
@@ -434,26 +437,38 @@ type netResponse struct {
 	Return    *bool  `xml:"return,omitempty"`
 
 	Vpc                *xVpc                `xml:"vpc,omitempty"`
-	Vpcs               []xVpc               `xml:"vpcSet>item"`
+	Vpcs               *[]xVpc               `xml:"vpcSet>item"`
 	Subnet             *xSubnet             `xml:"subnet,omitempty"`
-	Subnets            []xSubnet            `xml:"subnetSet>item"`
+	Subnets            *[]xSubnet            `xml:"subnetSet>item"`
 	GroupID            string               `xml:"groupId,omitempty"`
 	SecurityGroupArn   string               `xml:"securityGroupArn,omitempty"`
-	TagSet             []xTag               `xml:"tagSet>item"`
-	SecurityGroups     []xSecurityGroup     `xml:"securityGroupInfo>item"`
-	SecurityGroupRules []xSecurityGroupRule `xml:"securityGroupRuleSet>item"`
-	UnknownPermissions []xIPPermission      `xml:"unknownIpPermissionSet>item"`
-	RouteTables        []xRouteTable        `xml:"routeTableSet>item"`
+	TagSet             *[]xTag               `xml:"tagSet>item"`
+	SecurityGroups     *[]xSecurityGroup     `xml:"securityGroupInfo>item"`
+	SecurityGroupRules *[]xSecurityGroupRule `xml:"securityGroupRuleSet>item"`
+	UnknownPermissions *[]xIPPermission      `xml:"unknownIpPermissionSet>item"`
+	RouteTables        *[]xRouteTable        `xml:"routeTableSet>item"`
 	VpnGateway         *xVpnGateway         `xml:"vpnGateway,omitempty"`
-	VpnGateways        []xVpnGateway        `xml:"vpnGatewaySet>item"`
+	VpnGateways        *[]xVpnGateway        `xml:"vpnGatewaySet>item"`
 	Attachment         *xVpcAttachment      `xml:"attachment,omitempty"`
 	CustomerGateway    *xCustomerGateway    `xml:"customerGateway,omitempty"`
-	CustomerGateways   []xCustomerGateway   `xml:"customerGatewaySet>item"`
+	CustomerGateways   *[]xCustomerGateway   `xml:"customerGatewaySet>item"`
 	VpnConnection      *xVpnConnection      `xml:"vpnConnection,omitempty"`
-	VpnConnections     []xVpnConnection     `xml:"vpnConnectionSet>item"`
+	VpnConnections     *[]xVpnConnection     `xml:"vpnConnectionSet>item"`
 	Peering            *xPeering            `xml:"vpcPeeringConnection,omitempty"`
-	Peerings           []xPeering           `xml:"vpcPeeringConnectionSet>item"`
+	Peerings           *[]xPeering           `xml:"vpcPeeringConnectionSet>item"`
 }
+
+// addItem appends x to the set *p, making it when p is nil.
+func addItem[T any](p *[]T, x T) *[]T {
+	if p == nil {
+		p = &[]T{}
+	}
+	*p = append(*p, x)
+	return p
+}
+
+// setOf is a set element for items, present even when it is empty.
+func setOf[T any](items []T) *[]T { return &items }
 
 func reply(action, reqID string) *netResponse {
 	return &netResponse{XMLName: xml.Name{Local: action + "Response"}, Xmlns: ec2NS, RequestID: reqID}
@@ -953,7 +968,7 @@ func (s *server) describeVpcs(r *http.Request, region, reqID string) (any, error
 	}
 	out := reply("DescribeVpcs", reqID)
 	for _, o := range objs {
-		out.Vpcs = append(out.Vpcs, s.vpcXML(o, w))
+		out.Vpcs = addItem(out.Vpcs, s.vpcXML(o, w))
 	}
 	return out, nil
 }
@@ -1097,7 +1112,7 @@ func (s *server) describeSubnets(r *http.Request, region, reqID string) (any, er
 	}
 	out := reply("DescribeSubnets", reqID)
 	for _, o := range objs {
-		out.Subnets = append(out.Subnets, s.subnetXML(o, w))
+		out.Subnets = addItem(out.Subnets, s.subnetXML(o, w))
 	}
 	return out, nil
 }
@@ -1222,7 +1237,7 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any
 		return nil, engineErr(err, resGroup)
 	}
 	out := reply("CreateSecurityGroup", reqID)
-	out.GroupID, out.SecurityGroupArn, out.TagSet = id, s.arn(region, "security-group", id), xTags(w.tagsOf(o))
+	out.GroupID, out.SecurityGroupArn, out.TagSet = id, s.arn(region, "security-group", id), setOf(xTags(w.tagsOf(o)))
 	return out, nil
 }
 
@@ -1264,7 +1279,7 @@ func (s *server) describeSecurityGroups(r *http.Request, region, reqID string) (
 	}
 	out := reply("DescribeSecurityGroups", reqID)
 	for _, o := range objs {
-		out.SecurityGroups = append(out.SecurityGroups, s.groupXML(o, w))
+		out.SecurityGroups = addItem(out.SecurityGroups, s.groupXML(o, w))
 	}
 	return out, nil
 }
@@ -1396,7 +1411,7 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 			return nil, engineErr(err, resGroup)
 		}
 		added = append(added, o.Name)
-		out.SecurityGroupRules = append(out.SecurityGroupRules, s.ruleXML(o, g))
+		out.SecurityGroupRules = addItem(out.SecurityGroupRules, s.ruleXML(o, g))
 	}
 	return out, nil
 }
@@ -1447,7 +1462,7 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 		}
 	}
 	out := replyTrue("RevokeSecurityGroupIngress", reqID)
-	out.UnknownPermissions = xPermissions(unknown)
+	out.UnknownPermissions = setOf(xPermissions(unknown))
 	return out, nil
 }
 
@@ -1534,7 +1549,7 @@ func (s *server) describeRouteTables(r *http.Request, region, reqID string) (any
 	}
 	out := reply("DescribeRouteTables", reqID)
 	for _, o := range objs {
-		out.RouteTables = append(out.RouteTables, s.routeTableXML(o, w))
+		out.RouteTables = addItem(out.RouteTables, s.routeTableXML(o, w))
 	}
 	return out, nil
 }
@@ -1756,7 +1771,7 @@ func (s *server) describeVpnGateways(r *http.Request, region, reqID string) (any
 	}
 	out := reply("DescribeVpnGateways", reqID)
 	for _, o := range objs {
-		out.VpnGateways = append(out.VpnGateways, s.vgwXML(o, w))
+		out.VpnGateways = addItem(out.VpnGateways, s.vgwXML(o, w))
 	}
 	return out, nil
 }
@@ -1934,7 +1949,7 @@ func (s *server) describeCustomerGateways(r *http.Request, region, reqID string)
 	}
 	out := reply("DescribeCustomerGateways", reqID)
 	for _, o := range objs {
-		out.CustomerGateways = append(out.CustomerGateways, s.cgwXML(o, w))
+		out.CustomerGateways = addItem(out.CustomerGateways, s.cgwXML(o, w))
 	}
 	return out, nil
 }
@@ -2206,7 +2221,7 @@ func (s *server) describeVpnConnections(r *http.Request, region, reqID string) (
 	}
 	out := reply("DescribeVpnConnections", reqID)
 	for _, o := range objs {
-		out.VpnConnections = append(out.VpnConnections, s.vpnXML(o, w))
+		out.VpnConnections = addItem(out.VpnConnections, s.vpnXML(o, w))
 	}
 	return out, nil
 }
@@ -2368,7 +2383,7 @@ func (s *server) describePeerings(r *http.Request, region, reqID string) (any, e
 	}
 	out := reply("DescribeVpcPeeringConnections", reqID)
 	for _, o := range objs {
-		out.Peerings = append(out.Peerings, s.peeringXML(o, w))
+		out.Peerings = addItem(out.Peerings, s.peeringXML(o, w))
 	}
 	return out, nil
 }
