@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -254,10 +255,25 @@ func (s *server) ltByID(region, id string) (string, error) {
 // request repeats the first create's ClientToken with the same data (then
 // it returns the first template; other data with that token is
 // IdempotentParameterMismatch).
+var launchTemplateName = regexp.MustCompile(`^[a-zA-Z0-9().\-/_]+$`)
+
 func (s *server) createLaunchTemplate(r *http.Request, region, reqID string) (any, error) {
 	name := r.Form.Get("LaunchTemplateName")
 	if name == "" {
 		return nil, &ec2Err{400, "MissingParameter", "The request must contain the parameter LaunchTemplateName"}
+	}
+	// EC2 API reference, CreateLaunchTemplate: LaunchTemplateName is 3-128
+	// characters of [a-zA-Z0-9\(\)\.\-/_]; LaunchTemplateData is required.
+	if n := len(name); n < 3 || n > 128 || !launchTemplateName.MatchString(name) {
+		return nil, &ec2Err{400, "InvalidLaunchTemplateName.MalformedException",
+			"A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _."}
+	}
+	hasData := false
+	for k := range r.Form {
+		hasData = hasData || strings.HasPrefix(k, "LaunchTemplateData.")
+	}
+	if !hasData {
+		return nil, &ec2Err{400, "MissingParameter", "The request must contain the parameter LaunchTemplateData"}
 	}
 	token := r.Form.Get("ClientToken")
 	attrs := map[string]string{

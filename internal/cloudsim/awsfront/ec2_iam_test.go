@@ -115,23 +115,23 @@ func TestLaunchTemplates(t *testing.T) {
 func TestEC2ErrorsAndThrottling(t *testing.T) {
 	ev := newEnv(t, envConfig{})
 	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "boom"}})
-	_, err := ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("x"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{}}, noRetryEC2)
+	_, err := ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}, noRetryEC2)
 	if apiCode(err) != "InternalError" {
 		t.Fatalf("fatal fault: %v", err)
 	}
 	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindInvalid, Code: "InvalidUserData.Malformed", Message: "bad"}})
-	_, err = ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("x"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{}}, noRetryEC2)
+	_, err = ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}, noRetryEC2)
 	if apiCode(err) != "InvalidUserData.Malformed" {
 		t.Fatalf("coded fault: %v", err)
 	}
 
-	must[*ec2.CreateLaunchTemplateOutput](t)(ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("x"),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{}}))
+	must[*ec2.CreateLaunchTemplateOutput](t)(ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}))
 	ev.e.SetRateLimit("aws", "GetLaunchTemplate", 0.001, 0)
 	before := ev.count("ec2 DescribeLaunchTemplates")
-	_, err = ev.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{"x"}})
+	_, err = ev.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{"lt-x"}})
 	if apiCode(err) != "RequestLimitExceeded" {
 		t.Fatalf("throttled: %v", err)
 	}
