@@ -436,25 +436,25 @@ type netResponse struct {
 	RequestID string `xml:"requestId"`
 	Return    *bool  `xml:"return,omitempty"`
 
-	Vpc                *xVpc                `xml:"vpc,omitempty"`
+	Vpc                *xVpc                 `xml:"vpc,omitempty"`
 	Vpcs               *[]xVpc               `xml:"vpcSet>item"`
-	Subnet             *xSubnet             `xml:"subnet,omitempty"`
+	Subnet             *xSubnet              `xml:"subnet,omitempty"`
 	Subnets            *[]xSubnet            `xml:"subnetSet>item"`
-	GroupID            string               `xml:"groupId,omitempty"`
-	SecurityGroupArn   string               `xml:"securityGroupArn,omitempty"`
+	GroupID            string                `xml:"groupId,omitempty"`
+	SecurityGroupArn   string                `xml:"securityGroupArn,omitempty"`
 	TagSet             *[]xTag               `xml:"tagSet>item"`
 	SecurityGroups     *[]xSecurityGroup     `xml:"securityGroupInfo>item"`
 	SecurityGroupRules *[]xSecurityGroupRule `xml:"securityGroupRuleSet>item"`
 	UnknownPermissions *[]xIPPermission      `xml:"unknownIpPermissionSet>item"`
 	RouteTables        *[]xRouteTable        `xml:"routeTableSet>item"`
-	VpnGateway         *xVpnGateway         `xml:"vpnGateway,omitempty"`
+	VpnGateway         *xVpnGateway          `xml:"vpnGateway,omitempty"`
 	VpnGateways        *[]xVpnGateway        `xml:"vpnGatewaySet>item"`
-	Attachment         *xVpcAttachment      `xml:"attachment,omitempty"`
-	CustomerGateway    *xCustomerGateway    `xml:"customerGateway,omitempty"`
+	Attachment         *xVpcAttachment       `xml:"attachment,omitempty"`
+	CustomerGateway    *xCustomerGateway     `xml:"customerGateway,omitempty"`
 	CustomerGateways   *[]xCustomerGateway   `xml:"customerGatewaySet>item"`
-	VpnConnection      *xVpnConnection      `xml:"vpnConnection,omitempty"`
+	VpnConnection      *xVpnConnection       `xml:"vpnConnection,omitempty"`
 	VpnConnections     *[]xVpnConnection     `xml:"vpnConnectionSet>item"`
-	Peering            *xPeering            `xml:"vpcPeeringConnection,omitempty"`
+	Peering            *xPeering             `xml:"vpcPeeringConnection,omitempty"`
 	Peerings           *[]xPeering           `xml:"vpcPeeringConnectionSet>item"`
 }
 
