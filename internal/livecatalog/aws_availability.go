@@ -188,27 +188,35 @@ func (s *AWSAvailability) quota(ctx context.Context, sdk aws.Config, j awsAvailJ
 }
 
 // spotScores asks the spot placement scores of one instance type in the
-// regions where it has spot offers, per zone.
+// regions where it has spot offers, per zone: ten regions a request, the
+// most GetSpotPlacementScores takes (EC2 API reference, RegionNames:
+// "Maximum of 10 items").
 func (s *AWSAvailability) spotScores(ctx context.Context, sdk aws.Config, j awsAvailJob) ([]SpotScore, error) {
 	nodes := s.Config.SpotTargetNodes
 	if nodes <= 0 {
 		nodes = 1
 	}
-	pages := ec2.NewGetSpotPlacementScoresPaginator(s.Config.ec2Client(sdk, s.Config.homeRegion()), &ec2.GetSpotPlacementScoresInput{
-		InstanceTypes: []string{j.instanceType}, TargetCapacity: aws.Int32(int32(nodes)),
-		TargetCapacityUnitType: ec2types.TargetCapacityUnitTypeUnits, SingleAvailabilityZone: aws.Bool(true),
-		RegionNames: j.regions, MaxResults: aws.Int32(1000),
-	}, func(o *ec2.GetSpotPlacementScoresPaginatorOptions) { o.StopOnDuplicateToken = true })
 	var out []SpotScore
-	for n := 1; pages.HasMorePages(); n++ {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("%s: GetSpotPlacementScores %s, page %d: %w", s.Name(), j.instanceType, n, err)
-		}
-		for _, sc := range page.SpotPlacementScores {
-			out = append(out, SpotScore{Cloud: "aws", Region: aws.ToString(sc.Region), Zone: aws.ToString(sc.AvailabilityZoneId),
-				InstanceType: j.instanceType, Score: int(aws.ToInt32(sc.Score))})
+	for regions := range slices.Chunk(j.regions, awsSpotScoreRegions) {
+		pages := ec2.NewGetSpotPlacementScoresPaginator(s.Config.ec2Client(sdk, s.Config.homeRegion()), &ec2.GetSpotPlacementScoresInput{
+			InstanceTypes: []string{j.instanceType}, TargetCapacity: aws.Int32(int32(nodes)),
+			TargetCapacityUnitType: ec2types.TargetCapacityUnitTypeUnits, SingleAvailabilityZone: aws.Bool(true),
+			RegionNames: regions, MaxResults: aws.Int32(1000),
+		}, func(o *ec2.GetSpotPlacementScoresPaginatorOptions) { o.StopOnDuplicateToken = true })
+		for n := 1; pages.HasMorePages(); n++ {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s: GetSpotPlacementScores %s, page %d: %w", s.Name(), j.instanceType, n, err)
+			}
+			for _, sc := range page.SpotPlacementScores {
+				out = append(out, SpotScore{Cloud: "aws", Region: aws.ToString(sc.Region), Zone: aws.ToString(sc.AvailabilityZoneId),
+					InstanceType: j.instanceType, Score: int(aws.ToInt32(sc.Score))})
+			}
 		}
 	}
 	return out, nil
 }
+
+// awsSpotScoreRegions is the most regions one GetSpotPlacementScores
+// request names.
+const awsSpotScoreRegions = 10

@@ -203,15 +203,20 @@ func TestAWSColdFetchCalls(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := cfg.view(nil)
-			spotRegions, spotTypes := 0, map[string]bool{}
+			spotRegions, spotTypes := 0, map[string]int{}
 			for _, r := range v.regions {
 				ts := v.regionTypes(r, planner.Spot)
 				if len(ts) > 0 {
 					spotRegions++
 				}
 				for _, t := range ts {
-					spotTypes[t] = true
+					spotTypes[t]++
 				}
+			}
+			// One GetSpotPlacementScores per type and ten of its regions.
+			scoreRequests := 0
+			for _, n := range spotTypes {
+				scoreRequests += (n + awsSpotScoreRegions - 1) / awsSpotScoreRegions
 			}
 			want := map[string]int64{
 				pricefront.AWSGetProducts:                   int64(len(v.types)),
@@ -219,7 +224,7 @@ func TestAWSColdFetchCalls(t *testing.T) {
 				pricefront.AWSDescribeAvailabilityZones:     int64(spotRegions),
 				pricefront.AWSDescribeInstanceTypeOfferings: int64(len(v.regions)),
 				pricefront.AWSGetServiceQuota:               int64(len(av.Quotas)),
-				pricefront.AWSGetSpotPlacementScores:        int64(len(spotTypes)),
+				pricefront.AWSGetSpotPlacementScores:        int64(scoreRequests),
 			}
 			var total int64
 			for api, n := range want {
