@@ -333,8 +333,8 @@ type ec2SpotPlacementScoresReply struct {
 	NextToken string                  `xml:"nextToken,omitempty"`
 }
 
-// getSpotPlacementScores scores, in each of RegionName.N (every region
-// with spot offers when none), each zone (SingleAvailabilityZone) or the
+// getSpotPlacementScores scores, in each of RegionName.N (at most 10;
+// every region with spot offers when none), each zone (SingleAvailabilityZone) or the
 // region where one of InstanceType.N has a spot offer in the catalog:
 // the best score of those instance types there (a region's is its best
 // zone's), highest first as EC2 orders them. Zones without a spot offer
@@ -354,6 +354,11 @@ func (a *AWS) getSpotPlacementScores(r *http.Request, reqID string) (any, *ec2Fa
 	}
 	single := r.Form.Get("SingleAvailabilityZone") == "true"
 	regions := ec2List(r, "RegionName")
+	if len(regions) > 10 {
+		// EC2 API reference, GetSpotPlacementScores RegionNames: "Maximum of 10 items".
+		return nil, &ec2Fault{http.StatusBadRequest, "InvalidParameterValue",
+			fmt.Sprintf("The parameter RegionNames has %d items; the maximum is 10.", len(regions))}
+	}
 	if len(regions) == 0 {
 		for region := range a.spot {
 			regions = append(regions, region)

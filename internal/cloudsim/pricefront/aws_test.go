@@ -3,6 +3,7 @@ package pricefront
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -296,5 +297,12 @@ func TestAWSEC2Replies(t *testing.T) {
 	if st, _, body := post(t, srv, "us-east-1", "", form(url.Values{"Action": {"GetSpotPlacementScores"}, "InstanceType.1": {"g5.xlarge"}})); st != 400 ||
 		ec2Code(t, body) != "MissingParameter" {
 		t.Fatalf("no target capacity: %d %s", st, body)
+	}
+	many := url.Values{"Action": {"GetSpotPlacementScores"}, "InstanceType.1": {"g5.xlarge"}, "TargetCapacity": {"1"}}
+	for i := 1; i <= 11; i++ {
+		many.Set(fmt.Sprintf("RegionName.%d", i), fmt.Sprintf("r%d", i))
+	}
+	if st, _, body := post(t, srv, "us-east-1", "", form(many)); st != 400 || ec2Code(t, body) != "InvalidParameterValue" {
+		t.Fatalf("11 regions: %d %s", st, body)
 	}
 }
