@@ -73,6 +73,7 @@ import (
 	"unicode"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 )
 
 // cloudName is the engine's name for AWS.
@@ -106,6 +107,8 @@ type server struct {
 	// gone keeps the metadata of node groups being deleted, whose
 	// NodegroupMeta object is already removed.
 	gone map[string]nodegroupMeta
+	// test started this front end (conformance.Caller).
+	test string
 }
 
 type realClock struct{}
@@ -124,7 +127,8 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{}}
+	return &server{e: e, opts: opts, updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
+		test: conformance.Caller()}
 }
 
 // DefaultInstanceOptions is the family (leading letters of the instance
@@ -176,6 +180,11 @@ func scope(r *http.Request) (region, service string) {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Requests and responses are judged by the AWS API models in tests.
+	if x := conformance.Begin(conformance.AWS, s.test, w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	region, service := scope(r)
 	if region == "" {
 		region = "us-east-1"

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -37,6 +38,8 @@ import (
 // PageSize) with opaque NextTokens.
 type AWS struct {
 	opts AWSOptions
+	// test started this front end (conformance.Caller).
+	test string
 
 	mu       sync.Mutex
 	seq      int64
@@ -141,7 +144,7 @@ func NewAWS(opts AWSOptions) *AWS {
 	a := &AWS{opts: opts, requests: map[string]int64{}, throttle: maps.Clone(opts.ThrottleFirst), fail: maps.Clone(opts.Fail),
 		onDemand: map[string]map[string]float64{}, spot: map[string][]awsSpotEntry{}, offered: map[string][]awsOffering{},
 		zones: map[string][]awsZone{}, shapes: map[string]planner.Offer{}, spotTypes: map[string]map[string]bool{},
-		productCache: map[string][]awsProduct{}}
+		productCache: map[string][]awsProduct{}, test: conformance.Caller()}
 	if a.throttle == nil {
 		a.throttle = map[string]int64{}
 	}
@@ -275,6 +278,11 @@ func (a *AWS) admit(api string) (fault, string) {
 }
 
 func (a *AWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Requests and responses are judged by the AWS API models in tests.
+	if x := conformance.Begin(conformance.AWS, a.test, w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	region := scopeRegion(r)
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		service, op, _ := strings.Cut(target, ".")
