@@ -639,8 +639,9 @@ func (b *Backend) ensureFirewall(ctx context.Context, c *computeClients, spec cl
 		return nil
 	}
 	return b.call(ctx, "PatchFirewall", func() (*compute.Operation, error) {
+		// compute v1 discovery: Firewall.name is required in firewalls.patch.
 		return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: b.cfg.Project, Firewall: name, FirewallResource: &computepb.Firewall{
-			SourceRanges: ranges, Disabled: proto.Bool(disabled), Priority: proto.Int32(1000),
+			Name: proto.String(name), SourceRanges: ranges, Disabled: proto.Bool(disabled), Priority: proto.Int32(1000),
 			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}},
 		}})
 	})
@@ -1320,8 +1321,10 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 			continue
 		}
 		err := b.call(ctx, "AddPeering", func() (*compute.Operation, error) {
+			// compute v1 discovery: NetworksAddPeeringRequest.name is
+			// required in networks.addPeering, next to networkPeering.
 			return c.networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: b.cfg.Project, Network: n.GetName(),
-				NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: &computepb.NetworkPeering{
+				NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{Name: proto.String(spec.Name), NetworkPeering: &computepb.NetworkPeering{
 					Name: proto.String(spec.Name), Network: proto.String(peer.GetSelfLink()), ExchangeSubnetRoutes: proto.Bool(true)}}})
 		})
 		if err != nil {
