@@ -140,6 +140,7 @@ import (
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 )
 
 // cloudName is the engine's name for GCP.
@@ -172,6 +173,8 @@ type server struct {
 	// mu serialises requests: every mutation is a read-modify-write of
 	// engine objects.
 	mu sync.Mutex
+	// test started this front end (conformance.Caller).
+	test string
 }
 
 // New returns a handler for the Compute Engine v1 REST API calls listed in
@@ -186,7 +189,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	case opts.OperationTime < 0:
 		opts.OperationTime = 0
 	}
-	return &server{e: e, opts: opts}
+	return &server{e: e, opts: opts, test: conformance.Caller()}
 }
 
 func (s *server) now() time.Time { return s.opts.Clock.Now().UTC() }
@@ -218,6 +221,12 @@ func (q *request) scopePath() string {
 func (q *request) path() string { return q.scopePath() + "/" + q.coll + "/" + q.name }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Requests and responses are judged by the compute v1 discovery
+	// document in tests.
+	if x := conformance.Begin(conformance.Google, s.test, w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	q, err := parseRequest(r)
 	if err != nil {
 		writeError(w, err)

@@ -108,7 +108,7 @@ func TestNetworkLifecycleWithOperations(t *testing.T) {
 
 	// Firewall PATCH replaces the fields it names only.
 	pop, err := w.fws.Patch(ctx, &computepb.PatchFirewallRequest{Project: project, Firewall: "site-mesh",
-		FirewallResource: &computepb.Firewall{SourceRanges: []string{"10.30.0.0/16", "10.20.0.0/16"}}})
+		FirewallResource: &computepb.Firewall{Name: proto.String("site-mesh"), SourceRanges: []string{"10.30.0.0/16", "10.20.0.0/16"}}})
 	w.done(t, pop, err)
 	fw, err := w.fws.Get(ctx, &computepb.GetFirewallRequest{Project: project, Firewall: "site-mesh"})
 	if err != nil || !slices.Equal(fw.GetSourceRanges(), []string{"10.30.0.0/16", "10.20.0.0/16"}) || fw.GetPriority() != 1000 ||
@@ -212,7 +212,7 @@ func TestPeeringStates(t *testing.T) {
 	w.subnet(t, "b", "b-a", "10.2.0.0/24")
 	peer := func(on, to string) error {
 		op, err := w.nets.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: project, Network: on,
-			NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{NetworkPeering: &computepb.NetworkPeering{
+			NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{Name: proto.String("a-b"), NetworkPeering: &computepb.NetworkPeering{
 				Name: proto.String("a-b"), Network: proto.String(w.link("global/networks/" + to)), ExchangeSubnetRoutes: proto.Bool(true)}}})
 		if err != nil {
 			return err

@@ -164,10 +164,27 @@ func (x *Exchange) End() {
 		c = check{service: string(x.cloud), op: x.req.Method + " " + x.req.URL.Path}
 		c.fail("request", "", "no model for cloud %q", x.cloud)
 	}
-	if x.status == http.StatusBadRequest {
+	switch x.status {
+	case http.StatusBadRequest:
 		c.rejected()
+	case http.StatusNotFound:
+		c.unserved()
 	}
 	record(x.cloud, x.test, c)
+}
+
+// unserved drops the "no such operation" violation of a request the
+// front end answered 404, as the cloud answers an unknown path.
+func (c *check) unserved() {
+	kept := c.vs[:0]
+	for _, v := range c.vs {
+		if v.Where == "request" && v.Member == "" {
+			c.refused++
+			continue
+		}
+		kept = append(kept, v)
+	}
+	c.vs = kept
 }
 
 // rejected drops the request's violations of an exchange the front end

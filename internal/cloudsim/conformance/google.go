@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
@@ -501,7 +503,11 @@ func UnaryServerInterceptor(test string) grpc.UnaryServerInterceptor {
 		if err != nil {
 			respMsg = nil
 		}
-		record(Google, test, checkContainerRPC(info.FullMethod, reqMsg, respMsg))
+		c := checkContainerRPC(info.FullMethod, reqMsg, respMsg)
+		if status.Code(err) == codes.InvalidArgument {
+			c.rejected() // refused as GKE would
+		}
+		record(Google, test, c)
 		return resp, err
 	}
 }

@@ -145,9 +145,11 @@ func TestNodePoolLifecycle(t *testing.T) {
 		t.Fatalf("size op %v", got)
 	}
 
-	// Labels and taints are replaced.
+	// Labels and taints are replaced. nodeVersion and imageType are
+	// required (container v1 UpdateNodePoolRequest); "-" keeps the
+	// control plane's version.
 	upd := must[*containerpb.Operation](t)(ev.c.UpdateNodePool(tctx(t), &containerpb.UpdateNodePoolRequest{
-		Name:   poolName,
+		Name: poolName, NodeVersion: "-", ImageType: "COS_CONTAINERD",
 		Labels: &containerpb.NodeLabels{Labels: map[string]string{"team": "research"}},
 		Taints: &containerpb.NodeTaints{Taints: []*containerpb.NodeTaint{{Key: "dedicated", Value: "ml", Effect: containerpb.NodeTaint_NO_EXECUTE}}},
 	}))

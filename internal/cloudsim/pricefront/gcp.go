@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -87,6 +88,12 @@ func (g *GCP) count(api string) int64 {
 }
 
 func (g *GCP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Requests and responses are judged by the cloudbilling and compute
+	// v1 discovery documents in tests.
+	if x := conformance.Begin(conformance.Google, "", w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	if r.Method != http.MethodGet {
 		gcpError(w, http.StatusMethodNotAllowed, "Method not allowed.", "global", "methodNotAllowed", "INVALID_ARGUMENT")
 		return
