@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
 )
 
 // serve runs one exchange through Begin/End with a handler answering
@@ -140,5 +142,28 @@ func TestGoogleREST(t *testing.T) {
 	get := httptest.NewRequest("GET", "/compute/v1/projects/p/regions/europe-west4/subnetworks/s1", nil)
 	if vs := serve(t, Google, get, 200, `{"name":"s1","ipCidrRange":"10.0.0.0/20","stackType":"IPV4_ONLY"}`); len(vs) != 0 {
 		t.Errorf("a valid subnetworks.get: %v", vs)
+	}
+}
+
+func TestContainerRPC(t *testing.T) {
+	c := checkContainerRPC("/google.container.v1.ClusterManager/CreateCluster",
+		&containerpb.CreateClusterRequest{Parent: "projects/p/locations/europe-west4"},
+		&containerpb.Operation{Name: "op", Status: containerpb.Operation_RUNNING})
+	if !has(c.vs, "cluster", "required member is missing") || len(c.vs) != 1 || !c.request || !c.response {
+		t.Errorf("CreateCluster without a cluster: %+v", c)
+	}
+	c = checkContainerRPC("/google.container.v1.ClusterManager/GetCluster", &containerpb.GetClusterRequest{Name: "clusters/c1"}, nil)
+	if !has(c.vs, "name", "does not match the pattern") {
+		t.Errorf("GetCluster with a bad name: %+v", c.vs)
+	}
+	c = checkContainerRPC("/google.container.v1.ClusterManager/GetNodePool",
+		&containerpb.GetNodePoolRequest{Name: "projects/p/locations/l/clusters/c/nodePools/np"},
+		&containerpb.NodePool{Name: "np", Config: &containerpb.NodeConfig{MachineType: "a3-highgpu-8g"}, InitialNodeCount: 2})
+	if len(c.vs) != 0 || c.op != "GetNodePool (container.projects.locations.clusters.nodePools.get)" {
+		t.Errorf("a valid GetNodePool: %+v", c)
+	}
+	c = checkContainerRPC("/google.container.v1.ClusterManager/GetCluster", &containerpb.GetClusterRequest{ProjectId: "p", Zone: "z"}, nil)
+	if !has(c.vs, "clusterId", "required parameter is missing") || c.op != "GetCluster (container.projects.zones.clusters.get)" {
+		t.Errorf("the deprecated zones form without clusterId: %+v", c)
 	}
 }
