@@ -282,7 +282,7 @@ func record(cloud Cloud, test string, c check) {
 	for _, v := range c.vs {
 		v.Cloud = string(cloud)
 		if reason := allowedBy(v); reason != "" {
-			allowed[v.Cloud+" "+v.Service+" "+v.Operation+" "+v.Member+": "+reason]++
+			allowed[v.Cloud+" "+v.Service+" "+v.Operation+": "+reason]++
 			continue
 		}
 		k := v.key()
