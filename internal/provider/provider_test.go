@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
@@ -74,7 +75,9 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	os.Setenv(simNodecheckEnv, bin)
-	code := m.Run()
+	// Every request the backends and live sources send to cloudsim, and
+	// every response, is judged by the clouds' API models.
+	code := conformance.Main(m.Run)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
