@@ -407,6 +407,9 @@ func (e *Engine) reap() {
 		if c.DeleteAt != nil && !now.Before(*c.DeleteAt) {
 			delete(e.st.Clusters, k)
 			delete(e.st.Kube, k)
+			if e.file != "" {
+				_ = os.Remove(e.kubeLogPath(c.ID)) // its Kubernetes objects go with it
+			}
 		}
 	}
 }

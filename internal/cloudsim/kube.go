@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -146,24 +149,36 @@ func (e *Engine) KubeObjects(cl, region, name string) (clusterID string, rv int6
 	}
 	docs = make(map[string][]byte, len(ks.Objects))
 	for k, v := range ks.Objects {
-		// The state file is indented; hand out compact documents.
+		// Older state files are indented; hand out compact documents.
 		var b bytes.Buffer
 		if err := json.Compact(&b, v); err != nil {
 			return "", 0, nil, fmt.Errorf("cloudsim: Kubernetes document %s is corrupt: %w", k, err)
 		}
 		docs[k] = b.Bytes()
 	}
-	return c.ID, ks.RV, docs, nil
+	rv = ks.RV
+	if e.file != "" {
+		if rv, err = e.replayKubeLog(c.ID, docs, rv); err != nil {
+			return "", 0, nil, err
+		}
+	}
+	return c.ID, rv, docs, nil
 }
 
 // PutKubeObjects stores changed Kubernetes documents of a cluster (a nil
-// document deletes its key) and the last resource version, and persists
-// the state; KindNotFound for an unknown cluster.
+// document deletes its key) and the last resource version; KindNotFound
+// for an unknown cluster. With a state file the change is appended to the
+// cluster's log (kube/<cluster ID>.jsonl beside the state), so that a
+// write costs the size of the change, not of the world: a validated
+// 512-node fleet makes thousands of them.
 func (e *Engine) PutKubeObjects(cl, region, name string, rv int64, docs map[string][]byte) error {
 	defer e.lock()()
-	_, ks, err := e.kube(cl, region, name)
+	c, ks, err := e.kube(cl, region, name)
 	if err != nil {
 		return err
+	}
+	if e.file != "" {
+		return e.appendKubeLog(c.ID, rv, docs)
 	}
 	if ks.Objects == nil {
 		ks.Objects = map[string]json.RawMessage{}
@@ -176,7 +191,91 @@ func (e *Engine) PutKubeObjects(cl, region, name string, rv int64, docs map[stri
 		}
 	}
 	ks.RV = max(ks.RV, rv)
-	return e.save()
+	return nil
+}
+
+// kubeLogEntry is one change in a cluster's Kubernetes log: a document
+// put (or deleted, when Doc is null) at a resource version.
+type kubeLogEntry struct {
+	Key string          `json:"k"`
+	Doc json.RawMessage `json:"d"`
+	RV  int64           `json:"rv"`
+}
+
+func (e *Engine) kubeLogPath(clusterID string) string {
+	return filepath.Join(filepath.Dir(e.file), "kube", clusterID+".jsonl")
+}
+
+// appendKubeLog appends changes to a cluster's log. Called with the world
+// locked.
+func (e *Engine) appendKubeLog(clusterID string, rv int64, docs map[string][]byte) error {
+	p := e.kubeLogPath(clusterID)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	for _, k := range slices.Sorted(maps.Keys(docs)) {
+		line, err := json.Marshal(kubeLogEntry{Key: k, Doc: docs[k], RV: rv})
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b.Bytes()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// replayKubeLog applies a cluster's log to docs and returns the last
+// resource version; a log much longer than what it holds is compacted.
+// Called with the world locked.
+func (e *Engine) replayKubeLog(clusterID string, docs map[string][]byte, rv int64) (int64, error) {
+	p := e.kubeLogPath(clusterID)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return rv, nil
+	}
+	if err != nil {
+		return 0, unreadable(p, err)
+	}
+	lines := 0
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var en kubeLogEntry
+		if err := json.Unmarshal(line, &en); err != nil {
+			// A write cut short by a crash leaves a partial last line:
+			// everything before it stands.
+			break
+		}
+		lines++
+		if len(en.Doc) == 0 || string(en.Doc) == "null" {
+			delete(docs, en.Key)
+		} else {
+			docs[en.Key] = en.Doc
+		}
+		rv = max(rv, en.RV)
+	}
+	if lines > 2*len(docs)+256 {
+		var b bytes.Buffer
+		for _, k := range slices.Sorted(maps.Keys(docs)) {
+			line, _ := json.Marshal(kubeLogEntry{Key: k, Doc: docs[k], RV: rv})
+			b.Write(line)
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(p+".tmp", b.Bytes(), 0o644); err == nil {
+			_ = os.Rename(p+".tmp", p)
+		}
+	}
+	return rv, nil
 }
 
 // Now is the engine's time (the simulated world's clock).

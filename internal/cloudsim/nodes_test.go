@@ -4,9 +4,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -285,5 +289,64 @@ func TestKubeStatePersists(t *testing.T) {
 	}
 	if len(b.st.Kube) != 0 {
 		t.Fatalf("kube state left: %v", b.st.Kube)
+	}
+}
+
+// The Kubernetes log: deletes win over earlier puts, a partial last line
+// (a write cut short) is ignored, a long log is compacted to what it
+// holds, and the log goes with its cluster.
+func TestKubeLog(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state.json")
+	clock := NewFakeClock(t0)
+	e, err := New(Config{Clock: clock, StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.CreateCluster("aws", clusterSpec)
+	put := func(rv int64, docs map[string][]byte) {
+		t.Helper()
+		if err := e.PutKubeObjects("aws", "eu-central-1", "c1", rv, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 600 {
+		put(int64(i+1), map[string][]byte{"v1/nodes//n": []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	put(601, map[string][]byte{"v1/pods/ns/p": []byte(`{"p":1}`), "v1/nodes//gone": []byte(`{}`)})
+	put(602, map[string][]byte{"v1/nodes//gone": nil})
+	log := filepath.Join(dir, "kube", c.ID+".jsonl")
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"k":"v1/nodes//half","d":{"x"`)
+	f.Close()
+
+	other, err := New(Config{Clock: clock, StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rv, docs, err := other.KubeObjects("aws", "eu-central-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"v1/nodes//n": `{"i":599}`, "v1/pods/ns/p": `{"p":1}`}
+	if rv != 602 || len(docs) != len(want) {
+		t.Fatalf("rv %d, docs %v", rv, docs)
+	}
+	for k, v := range want {
+		if string(docs[k]) != v {
+			t.Errorf("%s = %s, want %s", k, docs[k], v)
+		}
+	}
+	data, _ := os.ReadFile(log)
+	if n := strings.Count(string(data), "\n"); n != 2 {
+		t.Errorf("log has %d lines after compaction, want 2", n)
+	}
+	if _, err := other.DeleteCluster("aws", "eu-central-1", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultDurations.ClusterDelete)
+	other.Inventory()
+	if _, err := os.Stat(log); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log outlived its cluster: %v", err)
 	}
 }
