@@ -92,6 +92,9 @@ type Engine struct {
 	st        *state
 	// seen is the version of the state file that st reflects.
 	seen *fileStamp
+	// dirty is set when reaping changed the world (an operation finished,
+	// machines booted) without a save; the unlock saves it.
+	dirty bool
 	// calls counts API calls per cloud/operation (not persisted), for
 	// benchmarks.
 	calls map[string]int
@@ -271,6 +274,12 @@ func (e *Engine) lock() func() {
 	}
 	_ = e.reload()
 	return func() {
+		if e.dirty {
+			// What time finished (machines booted, operations done) is
+			// part of the world: another process must see the same
+			// machines, not launch others.
+			_ = e.save()
+		}
 		unlockFile(f)
 		e.mu.Unlock()
 	}
@@ -314,6 +323,7 @@ func (s *state) fill() {
 
 // save persists the state (atomically: temp file and rename).
 func (e *Engine) save() error {
+	e.dirty = false
 	if e.file == "" {
 		return nil
 	}
@@ -394,17 +404,22 @@ func (e *Engine) reap() {
 		if p.DeleteAt != nil && !now.Before(*p.DeleteAt) {
 			e.release(p)
 			delete(e.st.Pools, k)
+			e.dirty = true
 			continue
 		}
 		if p.Pending != nil && !now.Before(p.ReadyAt) {
 			p.Issues = append(p.Issues, p.Pending.Issue)
 			p.Failed = true
 			p.Pending = nil
+			e.dirty = true
 		}
-		e.syncNodes(p, now)
+		if e.syncNodes(p, now) {
+			e.dirty = true
+		}
 	}
 	for k, c := range e.st.Clusters {
 		if c.DeleteAt != nil && !now.Before(*c.DeleteAt) {
+			e.dirty = true
 			delete(e.st.Clusters, k)
 			delete(e.st.Kube, k)
 			if e.file != "" {

@@ -231,9 +231,9 @@ func (e *Engine) ReplaceNode(cl, region, cluster, pool, nodeName string) error {
 // its operation is done: launched ready at the operation's end, the newest
 // removed first on scale-in. A pool being deleted keeps its machines
 // until it is gone.
-func (e *Engine) syncNodes(p *Pool, now time.Time) {
+func (e *Engine) syncNodes(p *Pool, now time.Time) bool {
 	if p.DeleteAt != nil || now.Before(p.ReadyAt) || len(p.Nodes) == p.Reserved {
-		return
+		return false
 	}
 	nodes := slices.Clone(p.Nodes)
 	for len(nodes) < p.Reserved {
@@ -244,6 +244,7 @@ func (e *Engine) syncNodes(p *Pool, now time.Time) {
 		nodes = nodes[:p.Reserved]
 	}
 	p.Nodes = nodes
+	return true
 }
 
 // newNode names a machine launched in p the way its cloud would, from the

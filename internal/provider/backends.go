@@ -230,6 +230,7 @@ func startKube(ctx context.Context, dir string, e *cloudsim.Engine, cat *planner
 		hw[o.Cloud+"/"+o.InstanceType] = kubefront.Hardware{GPUModel: o.GPUModel, GPUs: o.GPUCount, CPUs: o.VCPUs, MemoryGiB: int(o.MemoryGiB)}
 	}
 	k := kubefront.New(e, kubefront.Options{Runner: runner, ReconcileInterval: max(scaled(200*time.Millisecond), 50*time.Millisecond),
+		WorkDir:      filepath.Join(dir, "pods"), // the simulated pods' kubeconfigs stay with their world
 		RestartDelay: scaled(time.Second),
 		Hardware:     func(cl, it string) kubefront.Hardware { return hw[cl+"/"+it] }})
 	if _, err := k.Start(context.WithoutCancel(ctx)); err != nil {
