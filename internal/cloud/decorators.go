@@ -93,8 +93,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // WithRetries wraps a backend so that every call is retried on throttling
-// and transient errors. The result implements KubeAccess and NodeReplacer
-// when b does.
+// and transient errors. The result implements KubeAccess, NodeReplacer and
+// NodePoolLister when b does.
 func WithRetries(b Backend, p RetryPolicy) Backend {
 	return withOptional(&decorated{next: b, wrap: retrying(p)})
 }
@@ -159,8 +159,8 @@ func (m *Metrics) Snapshot() map[string]OpStats {
 }
 
 // WithMetrics wraps a backend so that every call is counted in m. now
-// defaults to time.Now. The result implements KubeAccess and NodeReplacer
-// when b does.
+// defaults to time.Now. The result implements KubeAccess, NodeReplacer and
+// NodePoolLister when b does.
 func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 	if now == nil {
 		now = time.Now

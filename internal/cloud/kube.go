@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -58,6 +59,20 @@ type NodeReplacer interface {
 	ReplaceNode(ctx context.Context, region, cluster, pool string, node NodeRef) error
 }
 
+// NodePoolLister is implemented by backends that can list the node pools
+// gpufleet created in a cluster, so that pools no state records (a create
+// interrupted before Terraform wrote its state) can be found and deleted
+// before their cluster.
+type NodePoolLister interface {
+	// ListNodePools returns the names, as DeleteNodePool takes them, of
+	// the node pools in a cluster that gpufleet created (fleet.PoolName
+	// names, "gpufleet-" and 12 hex digits, or on AKS the agent pool
+	// names derived from them); the cluster's own pools (AKS's system
+	// pool) and pools of other tools are left out. A cluster that is gone
+	// is KindNotFound.
+	ListNodePools(ctx context.Context, region, cluster string) ([]string, error)
+}
+
 // kubeForward adds KubeAccess to a decorated backend whose inner backend
 // has it.
 type kubeForward struct{ d *decorated }
@@ -79,36 +94,98 @@ func (f replaceForward) ReplaceNode(ctx context.Context, region, cluster, pool s
 	return err
 }
 
-type decoratedKube struct {
-	*decorated
-	kubeForward
+// listForward adds NodePoolLister to a decorated backend whose inner
+// backend has it.
+type listForward struct{ d *decorated }
+
+func (f listForward) ListNodePools(ctx context.Context, region, cluster string) ([]string, error) {
+	return run(f.d, ctx, "ListNodePools", func(ctx context.Context) ([]string, error) {
+		return f.d.next.(NodePoolLister).ListNodePools(ctx, region, cluster)
+	})
 }
 
-type decoratedReplace struct {
-	*decorated
-	replaceForward
-}
-
-type decoratedKubeReplace struct {
-	*decorated
-	kubeForward
-	replaceForward
-}
+// The decorated backends, one per set of optional interfaces the inner
+// backend implements (k: KubeAccess, r: NodeReplacer, l: NodePoolLister).
+type (
+	decoratedK struct {
+		*decorated
+		kubeForward
+	}
+	decoratedR struct {
+		*decorated
+		replaceForward
+	}
+	decoratedL struct {
+		*decorated
+		listForward
+	}
+	decoratedKR struct {
+		*decorated
+		kubeForward
+		replaceForward
+	}
+	decoratedKL struct {
+		*decorated
+		kubeForward
+		listForward
+	}
+	decoratedRL struct {
+		*decorated
+		replaceForward
+		listForward
+	}
+	decoratedKRL struct {
+		*decorated
+		kubeForward
+		replaceForward
+		listForward
+	}
+)
 
 // withOptional returns d as a Backend that also implements those of
-// KubeAccess and NodeReplacer that the inner backend implements (and no
-// others), so that a type assertion on a decorated backend answers what
-// the backend can do.
+// KubeAccess, NodeReplacer and NodePoolLister that the inner backend
+// implements (and no others), so that a type assertion on a decorated
+// backend answers what the backend can do.
 func withOptional(d *decorated) Backend {
 	_, kube := d.next.(KubeAccess)
 	_, replace := d.next.(NodeReplacer)
+	_, list := d.next.(NodePoolLister)
+	k, r, l := kubeForward{d}, replaceForward{d}, listForward{d}
 	switch {
+	case kube && replace && list:
+		return decoratedKRL{d, k, r, l}
 	case kube && replace:
-		return decoratedKubeReplace{d, kubeForward{d}, replaceForward{d}}
+		return decoratedKR{d, k, r}
+	case kube && list:
+		return decoratedKL{d, k, l}
+	case replace && list:
+		return decoratedRL{d, r, l}
 	case kube:
-		return decoratedKube{d, kubeForward{d}}
+		return decoratedK{d, k}
 	case replace:
-		return decoratedReplace{d, replaceForward{d}}
+		return decoratedR{d, r}
+	case list:
+		return decoratedL{d, l}
 	}
 	return d
+}
+
+// IsPoolName reports whether name has the form of the node pool names
+// gpufleet gives (fleet.PoolName: "gpufleet-" and 12 lower-case hex
+// digits).
+func IsPoolName(name string) bool {
+	h, ok := strings.CutPrefix(name, "gpufleet-")
+	return ok && isHex(h, 12)
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

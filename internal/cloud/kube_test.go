@@ -35,6 +35,27 @@ func (a *access) ReplaceNode(_ context.Context, _, _, _ string, node cloud.NodeR
 	return a.fail("ReplaceNode " + node.Name)
 }
 
+// listAccess is a backend's NodePoolLister, failing as a does.
+type listAccess struct{ a *access }
+
+func (l listAccess) ListNodePools(_ context.Context, _, cluster string) ([]string, error) {
+	if err := l.a.fail("ListNodePools " + cluster); err != nil {
+		return nil, err
+	}
+	return []string{"gpufleet-0123456789ab"}, nil
+}
+
+type listOnly struct {
+	cloud.Backend
+	listAccess
+}
+
+type allOptional struct {
+	cloud.Backend
+	*access
+	listAccess
+}
+
 type kubeBackend struct {
 	cloud.Backend
 	*access
@@ -54,19 +75,21 @@ type replaceOnly struct {
 }
 
 // TestDecoratorsForwardOptional checks that the decorators implement
-// KubeAccess and NodeReplacer exactly when the backend does, forward the
+// KubeAccess, NodeReplacer and NodePoolLister exactly when the backend does, forward the
 // calls with retries, and count them.
 func TestDecoratorsForwardOptional(t *testing.T) {
 	_, sim := simBackend(t)
 	tests := []struct {
-		name          string
-		backend       func(*access) cloud.Backend
-		kube, replace bool
+		name                string
+		backend             func(*access) cloud.Backend
+		kube, replace, list bool
 	}{
-		{"neither", func(*access) cloud.Backend { return sim }, false, false},
-		{"kube only", func(a *access) cloud.Backend { return kubeOnly{Backend: sim, access: a} }, true, false},
-		{"replace only", func(a *access) cloud.Backend { return replaceOnly{Backend: sim, access: a} }, false, true},
-		{"both", func(a *access) cloud.Backend { return kubeBackend{sim, a} }, true, true},
+		{"neither", func(*access) cloud.Backend { return sim }, false, false, false},
+		{"kube only", func(a *access) cloud.Backend { return kubeOnly{Backend: sim, access: a} }, true, false, false},
+		{"replace only", func(a *access) cloud.Backend { return replaceOnly{Backend: sim, access: a} }, false, true, false},
+		{"list only", func(a *access) cloud.Backend { return listOnly{sim, listAccess{a}} }, false, false, true},
+		{"kube and replace", func(a *access) cloud.Backend { return kubeBackend{sim, a} }, true, true, false},
+		{"all three", func(a *access) cloud.Backend { return allOptional{sim, a, listAccess{a}} }, true, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,8 +99,9 @@ func TestDecoratorsForwardOptional(t *testing.T) {
 				Sleep: func(context.Context, time.Duration) error { return nil }}), &m, nil)
 			ka, kube := b.(cloud.KubeAccess)
 			nr, replace := b.(cloud.NodeReplacer)
-			if kube != tt.kube || replace != tt.replace {
-				t.Fatalf("KubeAccess %v NodeReplacer %v, want %v %v", kube, replace, tt.kube, tt.replace)
+			nl, list := b.(cloud.NodePoolLister)
+			if kube != tt.kube || replace != tt.replace || list != tt.list {
+				t.Fatalf("KubeAccess %v NodeReplacer %v NodePoolLister %v, want %v %v %v", kube, replace, list, tt.kube, tt.replace, tt.list)
 			}
 			if b.Cloud() != "aws" {
 				t.Fatalf("cloud %q", b.Cloud())
@@ -101,8 +125,17 @@ func TestDecoratorsForwardOptional(t *testing.T) {
 					t.Fatalf("metrics %+v", s)
 				}
 			}
+			if list {
+				a.failures = 2
+				if names, err := nl.ListNodePools(ctx, "eu-central-1", "c1"); err != nil || len(names) != 1 {
+					t.Fatalf("list %v %v", names, err)
+				}
+				if s := m.Snapshot()["aws.ListNodePools"]; s.Calls != 1 {
+					t.Fatalf("metrics %+v", s)
+				}
+			}
 			// Each forwarded call was retried twice before it succeeded.
-			if want := 3 * (btoi(kube) + btoi(replace)); len(a.calls) != want {
+			if want := 3 * (btoi(kube) + btoi(replace) + btoi(list)); len(a.calls) != want {
 				t.Fatalf("calls %v, want %d", a.calls, want)
 			}
 		})

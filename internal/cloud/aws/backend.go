@@ -617,6 +617,27 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	return p, nil
 }
 
+var _ cloud.NodePoolLister = (*Backend)(nil)
+
+// ListNodePools lists a cluster's node groups (ListNodegroups, every page)
+// and returns those with gpufleet's names.
+func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]string, error) {
+	var out []string
+	p := eks.NewListNodegroupsPaginator(b.in(region).eks, &eks.ListNodegroupsInput{ClusterName: awssdk.String(cluster)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("ListNodegroups", err)
+		}
+		for _, n := range page.Nodegroups {
+			if cloud.IsPoolName(n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out, nil
+}
+
 // zoneOf is the zone of a node group's subnet: a subnet ID's availability
 // zone ID (DescribeSubnets, cached), else Config.ZoneForSubnet.
 func (b *Backend) zoneOf(ctx context.Context, region, subnet string) (string, error) {

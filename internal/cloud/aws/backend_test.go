@@ -193,3 +193,11 @@ func TestRefusedDeletes(t *testing.T) {
 	ev := newNetEnv(t)
 	contract.RefusedDeletes(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "p", "euc1-az3"))
 }
+
+// TestListNodePools: the cluster's gpufleet pools are listed (by names
+// DeleteNodePool takes), other pools are not, a deleted cluster is
+// KindNotFound.
+func TestListNodePools(t *testing.T) {
+	ev := newNetEnv(t)
+	contract.ListedPools(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "gpufleet-0123456789ab", "euc1-az3"))
+}

@@ -117,10 +117,56 @@ func (b *Backend) Cloud() string { return "azure" }
 func resourceGroup(cluster string) string { return cluster + "-rg" }
 
 // agentPoolName maps a gpufleet pool name to an AKS agent pool name (lower
-// case letters and digits, at most 12, starting with a letter).
+// case letters and digits, at most 12, starting with a letter). A name
+// that already is one (from ListNodePools) is kept.
 func agentPoolName(name string) string {
+	if isAgentPoolName(name) {
+		return name
+	}
 	h := sha256.Sum256([]byte(name))
 	return "g" + hex.EncodeToString(h[:])[:11]
+}
+
+// isAgentPoolName reports whether name is an agent pool name agentPoolName
+// derives ("g" and 11 lower-case hex digits); no gpufleet pool name has
+// that form, so such a name stands for itself.
+func isAgentPoolName(name string) bool {
+	if len(name) != 12 || name[0] != 'g' {
+		return false
+	}
+	for _, c := range name[1:] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var _ cloud.NodePoolLister = (*Backend)(nil)
+
+// ListNodePools lists a cluster's agent pools (every page) and returns the
+// user pools with names agentPoolName derives. AKS names cannot be mapped
+// back to gpufleet names, so these are the agent pool names, which
+// DeleteNodePool (and the other methods) take as they are.
+func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]string, error) {
+	var out []string
+	p := b.pools.NewListPager(resourceGroup(cluster), cluster, nil)
+	for p.More() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("ListNodePools", err)
+		}
+		for _, ap := range page.Value {
+			if ap == nil || ap.Name == nil || !isAgentPoolName(*ap.Name) {
+				continue
+			}
+			if ap.Properties != nil && ap.Properties.Mode != nil && *ap.Properties.Mode == armcontainerservice.AgentPoolModeSystem {
+				continue
+			}
+			out = append(out, *ap.Name)
+		}
+	}
+	return out, nil
 }
 
 func (b *Backend) poll() *runtime.PollUntilDoneOptions {

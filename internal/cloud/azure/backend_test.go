@@ -182,3 +182,11 @@ func TestRefusedDeletes(t *testing.T) {
 	s := newNetSim(t)
 	contract.RefusedDeletes(t, s.b, s.e, cloud.ClusterSpec{Name: "c0", Region: testRegion}, gpuPool("c0", "p", "3"))
 }
+
+// TestListNodePools: the cluster's gpufleet pools are listed (by names
+// DeleteNodePool takes), other pools are not, a deleted cluster is
+// KindNotFound.
+func TestListNodePools(t *testing.T) {
+	s := newNetSim(t)
+	contract.ListedPools(t, s.b, s.e, cloud.ClusterSpec{Name: "c0", Region: testRegion}, gpuPool("c0", "gpufleet-0123456789ab", "3"))
+}

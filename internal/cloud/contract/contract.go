@@ -65,3 +65,72 @@ func RefusedDeletes(t *testing.T, b cloud.Backend, e *cloudsim.Engine, cs cloud.
 		t.Fatalf("left behind: %+v %+v", inv.Clusters, inv.Pools)
 	}
 }
+
+// ListedPools checks cloud.NodePoolLister: the node pools gpufleet
+// created in a cluster are listed by names DeleteNodePool takes (so a
+// destroy can find pools no state records), pools of other names (made
+// here in the engine, as another tool would) are not, and a cluster that
+// is gone is KindNotFound. cs and ps (ps.Cluster = cs.Name, ps.Name a
+// fleet.PoolName) are created and deleted again: nothing is left.
+func ListedPools(t *testing.T, b cloud.Backend, e *cloudsim.Engine, cs cloud.ClusterSpec, ps cloud.NodePoolSpec) {
+	t.Helper()
+	ctx := context.Background()
+	l, ok := b.(cloud.NodePoolLister)
+	if !ok {
+		t.Fatalf("%T does not implement cloud.NodePoolLister", b)
+	}
+	if _, err := b.CreateCluster(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNodePool(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	other := ps
+	other.Name = "other"
+	if _, err := e.CreateNodePool(b.Cloud(), other, cloudsim.PoolOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	names, err := l.ListNodePools(ctx, cs.Region, cs.Name)
+	if err != nil || len(names) != 1 {
+		t.Fatalf("ListNodePools: %v %v, want the one gpufleet pool", names, err)
+	}
+	// The engine holds a pool by the name the cloud gives it (on AKS the
+	// derived agent pool name), which is the listed one.
+	if _, ok := e.LookupPool(b.Cloud(), ps.Region, ps.Cluster, names[0]); !ok {
+		t.Fatalf("listed %s, which is not the pool %s created", names[0], ps.Name)
+	}
+	if err := b.DeleteNodePool(ctx, cs.Region, cs.Name, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.LookupPool(b.Cloud(), ps.Region, ps.Cluster, names[0]); ok {
+		t.Fatalf("deleting listed pool %s left it", names[0])
+	}
+	if names, err := l.ListNodePools(ctx, cs.Region, cs.Name); err != nil || len(names) != 0 {
+		t.Fatalf("ListNodePools after the delete: %v %v", names, err)
+	}
+	if _, err := e.DeleteNodePool(b.Cloud(), other.Region, other.Cluster, other.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, e, b.Cloud(), other)
+	if err := b.DeleteCluster(ctx, cs.Region, cs.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ListNodePools(ctx, cs.Region, cs.Name); !cloud.IsNotFound(err) {
+		t.Errorf("ListNodePools of a deleted cluster: %v (kind %s), want KindNotFound", err, cloud.KindOf(err))
+	}
+	inv := e.Inventory()
+	if len(inv.Clusters)+len(inv.Pools) != 0 {
+		t.Fatalf("left behind: %+v %+v", inv.Clusters, inv.Pools)
+	}
+}
+
+// waitGone waits until the engine has finished deleting a pool.
+func waitGone(t *testing.T, e *cloudsim.Engine, cl string, ps cloud.NodePoolSpec) {
+	t.Helper()
+	for deadline := time.Now().Add(Prompt * 10); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if _, ok := e.LookupPool(cl, ps.Region, ps.Cluster, ps.Name); !ok {
+			return
+		}
+	}
+	t.Fatalf("pool %s is not gone", ps.Name)
+}

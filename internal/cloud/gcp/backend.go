@@ -473,6 +473,24 @@ func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op stri
 	}
 }
 
+var _ cloud.NodePoolLister = (*Backend)(nil)
+
+// ListNodePools lists a cluster's node pools and returns those with
+// gpufleet's names.
+func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]string, error) {
+	resp, err := b.client.ListNodePools(ctx, &containerpb.ListNodePoolsRequest{Parent: b.clusterPath(region, cluster)})
+	if err != nil {
+		return nil, classify("ListNodePools", err)
+	}
+	var out []string
+	for _, np := range resp.GetNodePools() {
+		if cloud.IsPoolName(np.GetName()) {
+			out = append(out, np.GetName())
+		}
+	}
+	return out, nil
+}
+
 // GetNodePool reads a node pool.
 func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
 	np, err := b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: b.poolPath(region, cluster, name)})

@@ -192,3 +192,11 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 		t.Fatalf("delete under throttling: %v", err)
 	}
 }
+
+// TestListNodePools: the cluster's gpufleet pools are listed (by names
+// DeleteNodePool takes), other pools are not, a deleted cluster is
+// KindNotFound.
+func TestListNodePools(t *testing.T) {
+	w := newClusterWorld(t)
+	contract.ListedPools(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "gpufleet-0123456789ab", "europe-west4-c"))
+}
