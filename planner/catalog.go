@@ -66,13 +66,15 @@ func NewCatalog(offers []Offer, regions []Region, date string, sources []string)
 // newCatalog is NewCatalog with limits, which are stored in canonical order
 // and digested into the version when there are any.
 func newCatalog(offers []Offer, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
-	return buildCatalog(offers, nil, regions, date, sources, limits)
+	return buildCatalog(offers, nil, false, regions, date, sources, limits)
 }
 
 // buildCatalog is newCatalog for offers whose IDs may already be known: ids
 // is nil or holds offers[i].ID() at i (readOffers computes them to report
-// duplicates by line), so that no ID is built twice.
-func buildCatalog(offers []Offer, ids []string, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
+// duplicates by line), so that no ID is built twice. checked says the
+// offers are known to be valid, unique and in regions (fastOffers checked
+// them as it read them).
+func buildCatalog(offers []Offer, ids []string, checked bool, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
 	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources), Limits: canonicalLimits(limits)}
 	for _, r := range regions {
 		c.regions[r.Key()] = r
@@ -83,19 +85,21 @@ func buildCatalog(offers []Offer, ids []string, regions []Region, date string, s
 			ids[i] = offers[i].ID()
 		}
 	}
-	seen := make(map[string]struct{}, len(offers))
-	for i := range offers {
-		o := &offers[i]
-		if err := o.validate(); err != nil {
-			return nil, fmt.Errorf("offer %s: %w", ids[i], err)
+	if !checked {
+		seen := make(map[string]struct{}, len(offers))
+		for i := range offers {
+			o := &offers[i]
+			if err := o.validate(); err != nil {
+				return nil, fmt.Errorf("offer %s: %w", ids[i], err)
+			}
+			if _, ok := c.regions[o.Site()]; !ok {
+				return nil, fmt.Errorf("offer %s: region %q is not in the region table of %s", ids[i], o.Region, o.Cloud)
+			}
+			if _, dup := seen[ids[i]]; dup {
+				return nil, fmt.Errorf("offer %s appears twice", ids[i])
+			}
+			seen[ids[i]] = struct{}{}
 		}
-		if _, ok := c.regions[o.Site()]; !ok {
-			return nil, fmt.Errorf("offer %s: region %q is not in the region table of %s", ids[i], o.Region, o.Cloud)
-		}
-		if _, dup := seen[ids[i]]; dup {
-			return nil, fmt.Errorf("offer %s appears twice", ids[i])
-		}
-		seen[ids[i]] = struct{}{}
 	}
 	// Sort a permutation rather than the offers themselves: an Offer is
 	// about 200 bytes, an index 4.

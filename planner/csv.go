@@ -65,11 +65,15 @@ func LoadCatalogFile(path string) (*Catalog, error) {
 // known instance types comes from the embedded instance-type table (PCIe
 // otherwise).
 func ParseCatalog(name string, data []byte) (*Catalog, error) {
-	offers, ids, meta, err := readOffers(name, data, embeddedInstanceKinds())
+	kinds := embeddedInstanceKinds()
+	if offers, ids, meta, ok := fastOffers(data, kinds); ok {
+		return buildCatalog(offers, ids, true, embeddedRegions(), meta.date, meta.sources, nil)
+	}
+	offers, ids, meta, err := readOffers(name, data, kinds)
 	if err != nil {
 		return nil, err
 	}
-	return buildCatalog(offers, ids, embeddedRegions(), meta.date, meta.sources, nil)
+	return buildCatalog(offers, ids, false, embeddedRegions(), meta.date, meta.sources, nil)
 }
 
 type catalogMeta struct {
@@ -81,19 +85,8 @@ func readMeta(data []byte) catalogMeta {
 	var m catalogMeta
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, value, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "#")), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(key) {
-		case "date":
-			m.date = strings.TrimSpace(value)
-		case "source":
-			m.sources = append(m.sources, strings.TrimSpace(value))
+		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "#") {
+			m.add(line)
 		}
 	}
 	return m
@@ -107,7 +100,8 @@ type instanceKind struct {
 }
 
 // readOffers parses a catalog file into its offers and their IDs (ids[i]
-// is offers[i].ID()).
+// is offers[i].ID()) with encoding/csv: any file, and every error with its
+// line and column. ParseCatalog uses it where fastOffers gives up.
 func readOffers(name string, data []byte, kinds map[regionKey]instanceKind) ([]Offer, []string, catalogMeta, error) {
 	meta := readMeta(data)
 	r := csv.NewReader(bytes.NewReader(data))
