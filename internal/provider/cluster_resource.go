@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -331,10 +332,65 @@ func (r *ClusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if !deleteUntrackedPools(ctx, b, m.Region.ValueString(), m.Name.ValueString(), &resp.Diagnostics) {
+		return
+	}
 	tflog.Info(ctx, "deleting cluster", map[string]any{"id": m.ID.ValueString()})
 	if err := b.DeleteCluster(ctx, m.Region.ValueString(), m.Name.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Cannot delete the cluster", err.Error())
 	}
+}
+
+// deleteUntrackedPools deletes the gpufleet node pools still in a cluster
+// that is being destroyed. Terraform destroys the gpufleet_pool resources
+// first, so these are pools no state records: a pool apply killed (kill
+// -9, a lost machine) after the cloud accepted a create and before
+// Terraform wrote the state. Without this the cluster delete is refused
+// ("cluster has node pools") and destroy never converges. The pools are
+// found by their deterministic names (fleet.PoolName, through
+// cloud.NodePoolLister) and deleted concurrently, with a warning naming
+// them; other pools are left to the cloud's refusal. It reports whether
+// the cluster delete may go on.
+func deleteUntrackedPools(ctx context.Context, b cloud.Backend, region, cluster string, diags *diag.Diagnostics) bool {
+	l, ok := b.(cloud.NodePoolLister)
+	if !ok {
+		return true
+	}
+	names, err := l.ListNodePools(ctx, region, cluster)
+	if cloud.IsNotFound(err) {
+		return true
+	}
+	if err != nil {
+		diags.AddError("Cannot list the cluster's node pools", fmt.Sprintf(
+			"before deleting cluster %s: %v; the next destroy tries again", cluster, err))
+		return false
+	}
+	if len(names) == 0 {
+		return true
+	}
+	diags.AddWarning("Deleting node pools no state records", fmt.Sprintf(
+		"Cluster %s still has gpufleet node pools that no Terraform state records (a pool apply was interrupted before it "+
+			"recorded them): %s. They are deleted before the cluster.", cluster, strings.Join(names, ", ")))
+	tflog.Warn(ctx, "deleting untracked node pools", map[string]any{"cluster": cluster, "pools": names})
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.DeleteNodePool(ctx, region, cluster, name)
+		}()
+	}
+	wg.Wait()
+	failed := false
+	for i, err := range errs {
+		if err != nil {
+			diags.AddError("Cannot delete a node pool no state records", fmt.Sprintf(
+				"node pool %s of cluster %s: %v; the next destroy tries again", names[i], cluster, err))
+			failed = true
+		}
+	}
+	return !failed
 }
 
 // ImportState reads "cloud/region/name".
