@@ -61,6 +61,8 @@ type Backend struct {
 	pools    *armcontainerservice.AgentPoolsClient
 	// net holds the armnetwork clients, created on first use.
 	net netClients
+	// authz is the ARM client for role assignments (roles.go).
+	authz armOnce
 }
 
 var _ cloud.Backend = (*Backend)(nil)
@@ -218,11 +220,23 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if err != nil {
 		return cloud.Cluster{}, classify("CreateCluster", err)
 	}
-	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	res, err := poller.PollUntilDone(ctx, b.poll())
+	if err != nil {
 		if ctx.Err() != nil {
 			return cloud.Cluster{}, ctx.Err()
 		}
 		return cloud.Cluster{}, classify("CreateCluster", err)
+	}
+	if spec.Network != nil {
+		// The identity needs Network Contributor on the VNet before agent
+		// pools go in its subnets (roles.go).
+		var principal string
+		if res.Identity != nil {
+			principal = str(res.Identity.PrincipalID)
+		}
+		if err := b.grantNetworkRole(ctx, vnetOf(*system.VnetSubnetID), principal); err != nil {
+			return cloud.Cluster{}, err
+		}
 	}
 	return b.GetCluster(ctx, spec.Region, spec.Name)
 }
@@ -374,6 +388,9 @@ func provisioning(p *string) cloud.Status {
 // DeleteCluster deletes the managed cluster and then its resource group,
 // waiting for both.
 func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error {
+	if err := b.revokeNetworkRole(ctx, name); err != nil {
+		return err
+	}
 	rg := resourceGroup(name)
 	poller, err := b.clusters.BeginDelete(ctx, rg, name, nil)
 	if err != nil {

@@ -186,7 +186,7 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
 		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
 		"sku":      map[string]string{"name": "Base", "tier": "Free"},
-		"identity": map[string]string{"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-000000000001", "tenantId": "00000000-0000-0000-0000-000000000002"},
+		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": "00000000-0000-0000-0000-000000000002"},
 	}
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags
@@ -500,8 +500,10 @@ func (s *server) poolMetaFor(rg, cluster, pool string) poolMeta {
 // VNet (400 ServiceCidrOverlapExistingSubnetsCidr) and dnsServiceIP must
 // lie in it (400 DnsServiceIpOutOfServiceCidr; its tenth address when
 // left out); it is reported as the cluster's service range and cannot
-// change either. Not modeled: the cluster identity's role on the subnet,
-// subnets in use by pools refusing deletion, pod subnets.
+// change either. A new agent pool in a subnet needs the cluster identity
+// to hold a network role over it (403 LinkedAuthorizationFailed; see
+// roles.go). Not modeled: subnets in use by pools refusing deletion, pod
+// subnets.
 
 // vnetSubnet resolves a vnetSubnetID to its subnet record.
 func (s *server) vnetSubnet(sub, field, id, location string) (netRecord, error) {

@@ -131,6 +131,10 @@ func TestBringYourOwnVNet(t *testing.T) {
 		t.Fatalf("changing the service range: %v", err)
 	}
 
+	// The cluster identity needs a network role on the subnets (roles.go).
+	if st, code := ev.grant(t, site, "66666666-6666-4666-a666-666666666666", *mc.Identity.PrincipalID, "4d97b98b-1d4f-4787-a291-c67834d212e7"); st != 201 {
+		t.Fatalf("grant: %d %s", st, code)
+	}
 	inSubnet := func(subnet string, zones ...string) armcontainerservice.AgentPool {
 		p := gpuPool(1, zones, false)
 		if subnet != "" {

@@ -372,6 +372,8 @@ func (s *server) serve(r *http.Request) (reply, error) {
 	case n == 8 && q.seg(2, "providers") && q.seg(3, "Microsoft.ContainerService") && q.seg(4, "locations") && m == http.MethodGet &&
 		(q.seg(6, "operations") || q.seg(6, "operationresults")):
 		return s.operationStatus(q, segs[5], segs[7], q.seg(6, "operationresults"))
+	case isRoleAssignmentPath(q):
+		return s.serveRoleAssignment(q)
 	case isNetworkPath(q):
 		return s.serveNetwork(q)
 	case isComputePath(q):

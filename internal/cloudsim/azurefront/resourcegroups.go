@@ -131,7 +131,7 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		// What belongs to the group goes with it.
 		for _, o := range s.e.Inventory().Objects {
 			if o.Cloud == cloudName && o.Attrs["rg"] == key &&
-				(o.Kind == kindClusterMeta || o.Kind == kindPoolMeta || o.Kind == kindOperation) {
+				(o.Kind == kindClusterMeta || o.Kind == kindPoolMeta || o.Kind == kindOperation || o.Kind == kindRoleAssignment) {
 				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
 			}
 		}

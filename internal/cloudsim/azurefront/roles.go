@@ -1,0 +1,177 @@
+package azurefront
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Role assignments (Microsoft.Authorization/roleAssignments) at any scope:
+//
+//	{scope}/providers/Microsoft.Authorization/roleAssignments/{name}  PUT, GET, DELETE
+//
+// They are kept as objects of kind RoleAssignment named by the lower-cased
+// assignment name, with the scope, principal and role definition. The one
+// rule they feed is the cluster identity's network role: an AKS cluster in
+// a bring-your-own VNet needs its identity to hold Network Contributor (or
+// a role with Microsoft.Network/virtualNetworks/subnets/join/action and
+// read) on the subnets or the VNet, and a system-assigned identity gets it
+// only from whoever creates the cluster, after creation ("If you use your
+// own VNet ... with a system-assigned managed identity, the Azure CLI grants
+// the Network Contributor role after the cluster is created; with an ARM
+// template or other clients, use the object ID of the cluster's identity
+// to create a role assignment": https://learn.microsoft.com/azure/aks/use-managed-identity,
+// and the cluster identity permissions in
+// https://learn.microsoft.com/azure/aks/aks-service-permissions). cloudsim
+// refuses a new agent pool in a VNet subnet while the cluster's identity
+// lacks such a role (checkNetworkRole).
+
+const kindRoleAssignment = "RoleAssignment"
+
+// networkRoles are the built-in roles that carry subnets/join/action:
+// Network Contributor, Contributor, Owner
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+var networkRoles = []string{
+	"4d97b98b-1d4f-4787-a291-c67834d212e7", // Network Contributor
+	"b24988ac-6180-42a0-ab88-20f7382dd24c", // Contributor
+	"8e3af657-a8ff-443c-a75c-2fe8c4bcb635", // Owner
+}
+
+// isRoleAssignmentPath matches {scope}/providers/Microsoft.Authorization/
+// roleAssignments/{name}.
+func isRoleAssignmentPath(q *req) bool {
+	n := len(q.segs)
+	return n >= 6 && q.seg(n-4, "providers") && q.seg(n-3, "Microsoft.Authorization") && q.seg(n-2, "roleAssignments")
+}
+
+type roleAssignment struct {
+	Name             string `json:"name"`
+	Scope            string `json:"scope"`
+	PrincipalID      string `json:"principalId"`
+	PrincipalType    string `json:"principalType,omitempty"`
+	RoleDefinitionID string `json:"roleDefinitionId"`
+}
+
+func (a roleAssignment) json() map[string]any {
+	return map[string]any{
+		"id":   a.Scope + "/providers/Microsoft.Authorization/roleAssignments/" + a.Name,
+		"name": a.Name, "type": "Microsoft.Authorization/roleAssignments",
+		"properties": map[string]any{
+			"scope": a.Scope, "principalId": a.PrincipalID, "principalType": a.PrincipalType,
+			"roleDefinitionId": a.RoleDefinitionID,
+		},
+	}
+}
+
+// rgOfScope is the lower-cased resource group of a scope ("" for a
+// subscription scope).
+func rgOfScope(scope string) string {
+	p := strings.Split(strings.Trim(scope, "/"), "/")
+	if len(p) >= 4 && strings.EqualFold(p[2], "resourceGroups") {
+		return strings.ToLower(p[3])
+	}
+	return ""
+}
+
+func (s *server) serveRoleAssignment(q *req) (reply, error) {
+	n := len(q.segs)
+	name := q.segs[n-1]
+	scope := "/" + strings.Join(q.segs[:n-4], "/")
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var have roleAssignment
+	exists := s.getMeta(kindRoleAssignment, key, &have)
+	switch q.r.Method {
+	case http.MethodGet:
+		if !exists {
+			return reply{}, newErr(404, "RoleAssignmentNotFound", "The role assignment '%s' is not found.", name)
+		}
+		return reply{status: http.StatusOK, body: have.json()}, nil
+	case http.MethodDelete:
+		if !exists {
+			return reply{status: http.StatusNoContent}, nil
+		}
+		if o, ok := s.object(kindRoleAssignment, key); ok {
+			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		}
+		return reply{status: http.StatusOK, body: have.json()}, nil
+	case http.MethodPut:
+		var body struct {
+			Properties struct {
+				RoleDefinitionID string `json:"roleDefinitionId"`
+				PrincipalID      string `json:"principalId"`
+				PrincipalType    string `json:"principalType"`
+			} `json:"properties"`
+		}
+		if err := decode(q.r, &body); err != nil {
+			return reply{}, err
+		}
+		p := body.Properties
+		if p.RoleDefinitionID == "" || p.PrincipalID == "" {
+			return reply{}, newErr(400, "InvalidRoleAssignmentRequest", "properties.roleDefinitionId and properties.principalId are required.")
+		}
+		a := roleAssignment{Name: name, Scope: scope, PrincipalID: p.PrincipalID, PrincipalType: p.PrincipalType, RoleDefinitionID: p.RoleDefinitionID}
+		if exists {
+			if !strings.EqualFold(have.Scope, a.Scope) || have.PrincipalID != a.PrincipalID || !strings.EqualFold(have.RoleDefinitionID, a.RoleDefinitionID) {
+				return reply{}, newErr(400, "RoleAssignmentUpdateNotPermitted",
+					"Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+			}
+			return reply{status: http.StatusCreated, body: have.json()}, nil
+		}
+		for _, o := range s.e.Inventory().Objects {
+			var other roleAssignment
+			if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &other) != nil {
+				continue
+			}
+			if strings.EqualFold(other.Scope, a.Scope) && other.PrincipalID == a.PrincipalID && strings.EqualFold(other.RoleDefinitionID, a.RoleDefinitionID) {
+				return reply{}, newErr(409, "RoleAssignmentExists", "The role assignment already exists.")
+			}
+		}
+		s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a)
+		return reply{status: http.StatusCreated, body: a.json()}, nil
+	}
+	return reply{}, newErr(405, "MethodNotAllowed", "The requested method %s is not allowed.", q.r.Method)
+}
+
+// clusterPrincipal is the object ID of a cluster's system-assigned
+// identity: stable per cluster ID, distinct between clusters.
+func clusterPrincipal(sub, rg, name string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(clusterID(sub, rg, name))))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// covers reports whether scope is id or one of its parents.
+func covers(scope, id string) bool {
+	scope, id = strings.ToLower(strings.TrimRight(scope, "/")), strings.ToLower(id)
+	return id == scope || strings.HasPrefix(id, scope+"/")
+}
+
+// checkNetworkRole refuses an agent pool in subnet while the identity of
+// cluster (rg/name) holds no network role over it, with the error a
+// bring-your-own-VNet cluster whose identity cannot join the subnet gets.
+// Callers hold s.mu.
+func (s *server) checkNetworkRole(sub, rg, name, subnet string) error {
+	principal := clusterPrincipal(sub, rg, name)
+	for _, o := range s.e.Inventory().Objects {
+		var a roleAssignment
+		if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &a) != nil {
+			continue
+		}
+		if a.PrincipalID != principal || !covers(a.Scope, subnet) {
+			continue
+		}
+		for _, r := range networkRoles {
+			if strings.HasSuffix(strings.ToLower(a.RoleDefinitionID), "/roledefinitions/"+r) {
+				return nil
+			}
+		}
+	}
+	return newErr(403, "LinkedAuthorizationFailed",
+		"The client '%s' with object id '%s' does not have permission to perform action 'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked scope(s) '%s', or the scope(s) are invalid. "+
+			"Grant the cluster identity Network Contributor on the subnet or its virtual network (https://learn.microsoft.com/azure/aks/use-managed-identity).",
+		principal, principal, subnet)
+}
