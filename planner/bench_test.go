@@ -1,8 +1,10 @@
 package planner
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -99,6 +101,33 @@ func BenchmarkParseEmbedded(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParseCatalog("offers.csv", embeddedOffersCSV); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseSynthetic measures reading a catalog file of 100,000 offers
+// (the synthetic catalog written as CSV, max_nodes on a third of the rows).
+func BenchmarkParseSynthetic(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString(csvHeader + ",max_nodes\n")
+	for _, o := range syntheticCatalog(b, 100_000).Offers {
+		maxNodes := ""
+		if o.MaxNodes != Unlimited {
+			maxNodes = strconv.Itoa(o.MaxNodes)
+		}
+		price := strconv.FormatFloat(o.PriceUSDHour, 'f', 4, 64)
+		if o.CapacityType == Spot { // a row of its own, priced as spot
+			o.InstanceType += "-spot"
+		}
+		fmt.Fprintf(&buf, "%s,%s,%s,%d,%g,%d,%g,%s,%s,%s,%s,%s\n", o.Cloud, o.InstanceType, o.GPUModel, o.GPUCount, o.GPUMemoryGiB,
+			o.VCPUs, o.MemoryGiB, o.Region, o.Zone, price, "", maxNodes)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseCatalog("synthetic.csv", data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"bytes"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 		fields      [maxCatalogFields][]byte
 		nfields     int // the header's; 0 until it is read
 		hasMaxNodes bool
-		seen        map[string]struct{}
+		seen        idSet
 	)
 	for rest := data; len(rest) > 0; {
 		line := rest
@@ -89,13 +90,13 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 			nfields, hasMaxNodes = n, n == len(CatalogColumns)+1
 			est := len(data)/50 + 1
 			offers, ids = make([]Offer, 0, est), make([]string, 0, est)
-			seen = make(map[string]struct{}, est)
+			seen = newIDSet(est)
 			continue
 		}
 		if n != nfields {
 			return nil, nil, meta, false
 		}
-		if !names.row(&fields, hasMaxNodes, kinds, regions, seen, &offers, &ids) {
+		if !names.row(&fields, hasMaxNodes, kinds, regions, &seen, &offers, &ids) {
 			return nil, nil, meta, false
 		}
 	}
@@ -125,7 +126,7 @@ func (m *catalogMeta) add(line string) {
 // row parses one record as parseRow does and appends its offers and IDs;
 // false for anything parseRow or readOffers would refuse.
 func (t *stringTable) row(f *[maxCatalogFields][]byte, hasMaxNodes bool, kinds map[regionKey]instanceKind,
-	regions map[regionKey]Region, seen map[string]struct{}, offers *[]Offer, ids *[]string) bool {
+	regions map[regionKey]Region, seen *idSet, offers *[]Offer, ids *[]string) bool {
 	for _, i := range []int{0, 1, 2, 7} {
 		if len(f[i]) == 0 {
 			return false
@@ -191,16 +192,60 @@ func (t *stringTable) row(f *[maxCatalogFields][]byte, hasMaxNodes bool, kinds m
 	return t.add(base, seen, offers, ids)
 }
 
-// add appends o and its ID; false if the ID is already taken.
-func (t *stringTable) add(o Offer, seen map[string]struct{}, offers *[]Offer, ids *[]string) bool {
+// add appends o and its ID; false if the ID may already be taken.
+func (t *stringTable) add(o Offer, seen *idSet, offers *[]Offer, ids *[]string) bool {
 	id := t.id(&o)
-	if _, dup := seen[id]; dup {
+	if !seen.insert(id) {
 		return false
 	}
-	seen[id] = struct{}{}
 	*offers = append(*offers, o)
 	*ids = append(*ids, id)
 	return true
+}
+
+// idSet holds the hashes of the offer IDs read so far, in an open-addressed
+// table: cheaper than a map of the IDs themselves, and exact enough, since
+// two IDs with one hash only make fastOffers give up.
+type idSet struct {
+	seed  maphash.Seed
+	slots []uint64 // 0 is empty
+	n     int
+}
+
+func newIDSet(n int) idSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return idSet{seed: maphash.MakeSeed(), slots: make([]uint64, size)}
+}
+
+// insert adds id's hash; false if it was there.
+func (s *idSet) insert(id string) bool {
+	if 2*(s.n+1) > len(s.slots) {
+		old := s.slots
+		s.slots, s.n = make([]uint64, 2*len(old)), 0
+		for _, h := range old {
+			if h != 0 {
+				s.put(h)
+			}
+		}
+	}
+	return s.put(max(maphash.String(s.seed, id), 1))
+}
+
+func (s *idSet) put(h uint64) bool {
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return true
+		case h:
+			return false
+		}
+	}
 }
 
 // number is parseRow's number for a non-empty field.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -377,6 +378,11 @@ func explainUnused(c *Catalog, q *quotas, req *Request, p *Placement, eligible [
 		}
 	}
 	site := p.Allocations[0].Offer
+	// Most unused offers are dearer than every GPU used; their details
+	// differ only in the price, and are made without fmt in shared blocks.
+	var details stringTable
+	dearer := fmt.Sprintf(" USD per GPU-hour; the dearest GPU used costs %.4f", dearest.PricePerGPUHour())
+	var buf []byte
 	for _, idx := range eligible {
 		if sol.nodes[idx] > 0 {
 			continue
@@ -397,9 +403,9 @@ func explainUnused(c *Catalog, q *quotas, req *Request, p *Placement, eligible [
 		case cheaper:
 			r = Rejection{Reason: ReasonMoreExpensive, Detail: fmt.Sprintf("%.4f USD per GPU-hour, but whole %d-GPU nodes of it do not lower the total of %.2f USD per hour",
 				o.PricePerGPUHour(), o.GPUCount, p.TotalHourlyUSD)}
-		default:
-			r = Rejection{Reason: ReasonMoreExpensive, Detail: fmt.Sprintf("%.4f USD per GPU-hour; the dearest GPU used costs %.4f",
-				o.PricePerGPUHour(), dearest.PricePerGPUHour())}
+		default: // fmt's "%.4f USD per GPU-hour; the dearest GPU used costs %.4f"
+			buf = append(strconv.AppendFloat(buf[:0], o.PricePerGPUHour(), 'f', 4, 64), dearer...)
+			r = Rejection{Reason: ReasonMoreExpensive, Detail: details.copy(buf)}
 		}
 		r.OfferID = c.ids[idx]
 		reasons[idx] = r

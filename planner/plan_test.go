@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -401,5 +402,36 @@ func TestOffersSortedAndFiltered(t *testing.T) {
 	}
 	if len(clouds) != 3 {
 		t.Fatalf("EU H100 offers on %v, want all three clouds", clouds)
+	}
+}
+
+// TestDearerDetails checks the details explainUnused makes without fmt
+// against fmt's.
+func TestDearerDetails(t *testing.T) {
+	c := syntheticCatalog(t, 5_000)
+	p, err := Plan(c, Request{GPUs: 512, CapacityTypes: []CapacityType{OnDemand, Spot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dearest := 0.0
+	for _, a := range p.Allocations {
+		dearest = max(dearest, a.Offer.PricePerGPUHour())
+	}
+	byID := map[string]*Offer{}
+	for i := range c.Offers {
+		byID[c.Offers[i].ID()] = &c.Offers[i]
+	}
+	n := 0
+	for _, r := range p.Rejected {
+		if !strings.Contains(r.Detail, "the dearest GPU used costs") {
+			continue
+		}
+		n++
+		if want := fmt.Sprintf("%.4f USD per GPU-hour; the dearest GPU used costs %.4f", byID[r.OfferID].PricePerGPUHour(), dearest); r.Detail != want {
+			t.Fatalf("%s: detail %q, want %q", r.OfferID, r.Detail, want)
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d offers are dearer than the dearest GPU used", n)
 	}
 }
