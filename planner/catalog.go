@@ -73,7 +73,8 @@ func newCatalog(offers []Offer, regions []Region, date string, sources []string,
 // is nil or holds offers[i].ID() at i (readOffers computes them to report
 // duplicates by line), so that no ID is built twice. checked says the
 // offers are known to be valid, unique and in regions (fastOffers checked
-// them as it read them).
+// them as it read them) and that offers and ids belong to the catalog,
+// which reorders them in place.
 func buildCatalog(offers []Offer, ids []string, checked bool, regions []Region, date string, sources []string, limits []Limit) (*Catalog, error) {
 	c := &Catalog{regions: make(map[string]Region, len(regions)), Sources: slices.Clone(sources), Limits: canonicalLimits(limits)}
 	for _, r := range regions {
@@ -104,10 +105,17 @@ func buildCatalog(offers []Offer, ids []string, checked bool, regions []Region, 
 	// Sort a permutation rather than the offers themselves: an Offer is
 	// about 200 bytes, an index 4.
 	order := canonicalOrder(offers)
-	c.Offers = make([]Offer, len(offers))
-	c.ids = make([]string, len(offers))
-	for i, j := range order {
-		c.Offers[i], c.ids[i] = offers[j], ids[j]
+	if checked {
+		// fastOffers' slices are this catalog's own: permute them in
+		// place rather than copy every offer into a new slice.
+		permute(offers, ids, order)
+		c.Offers, c.ids = offers, ids
+	} else {
+		c.Offers = make([]Offer, len(offers))
+		c.ids = make([]string, len(offers))
+		for i, j := range order {
+			c.Offers[i], c.ids[i] = offers[j], ids[j]
+		}
 	}
 	c.Version = versionOf(c.Offers, c.ids, c.Limits, date)
 	c.models = c.distinct(func(o *Offer) string { return o.GPUModel })
@@ -146,6 +154,28 @@ func canonicalOrder(offers []Offer) []int32 {
 		order[i] = k.idx
 	}
 	return order
+}
+
+// permute puts offers[order[i]] and ids[order[i]] at i, following each
+// cycle of the permutation; order is consumed (set to -1).
+func permute(offers []Offer, ids []string, order []int32) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		o, id := offers[i], ids[i]
+		j := i
+		for {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				offers[j], ids[j] = o, id
+				break
+			}
+			offers[j], ids[j] = offers[k], ids[k]
+			j = k
+		}
+	}
 }
 
 // versionOf digests the offers (ids[i] is offers[i].ID()) and limits in
