@@ -252,7 +252,15 @@ func networkProfile(spec cloud.ClusterSpec) (*string, *armcontainerservice.Netwo
 	if len(zones) == 0 || n.SubnetIDs[zones[0]] == "" {
 		return nil, nil, invalid("network %s of cluster %s has no subnets: give the site a zone in gpufleet_network", n.Name, spec.Name)
 	}
-	profile := &armcontainerservice.NetworkProfile{NetworkPlugin: to.Ptr(armcontainerservice.NetworkPluginAzure)}
+	// Azure CNI Overlay: pods take the site's pod range, not addresses of
+	// the /20 node subnets (node-subnet Azure CNI reserves maxPods+1 per
+	// node: 36 nodes per zone at 110 pods). networkPluginMode overlay with
+	// podCidr, https://learn.microsoft.com/azure/aks/azure-cni-overlay.
+	profile := &armcontainerservice.NetworkProfile{NetworkPlugin: to.Ptr(armcontainerservice.NetworkPluginAzure),
+		NetworkPluginMode: to.Ptr(armcontainerservice.NetworkPluginModeOverlay)}
+	if n.PodsCIDR != "" {
+		profile.PodCidr = to.Ptr(n.PodsCIDR)
+	}
 	if n.ServicesCIDR != "" {
 		dns, err := tenthAddress(n.ServicesCIDR)
 		if err != nil {

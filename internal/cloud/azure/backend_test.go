@@ -101,9 +101,11 @@ func TestClusterInNetwork(t *testing.T) {
 				if err != nil || subnet != n.ID+"/subnets/"+wantSubnet {
 					t.Fatalf("pool subnet %q (%v), want %s", subnet, err, n.ID+"/subnets/"+wantSubnet)
 				}
-				// An update keeps the subnet.
-				nodes := 2
-				if p, err = s.b.UpdateNodePool(ctx, testRegion, cs.Name, name, cloud.NodePoolUpdate{Nodes: &nodes}); err != nil || p.Spec.Nodes != 2 {
+				// An update keeps the subnet. 40 nodes at 110 pods fit a /20
+				// only with Azure CNI Overlay (node-subnet CNI takes 111
+				// addresses a node: InsufficientSubnetSize past 36).
+				nodes := 40
+				if p, err = s.b.UpdateNodePool(ctx, testRegion, cs.Name, name, cloud.NodePoolUpdate{Nodes: &nodes}); err != nil || p.Spec.Nodes != 40 {
 					t.Fatalf("scale: %v %+v", err, p.Spec)
 				}
 			}

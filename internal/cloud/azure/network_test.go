@@ -90,7 +90,8 @@ var ctx = context.Background()
 
 func siteSpec(name, cidr string, zones ...string) cloud.NetworkSpec {
 	p := strings.TrimSuffix(cidr, ".0.0/16")
-	spec := cloud.NetworkSpec{Name: name, Region: testRegion, CIDR: cidr, GatewayCIDR: p + ".255.0/27",
+	// The gateway /27 lies just below the pods, as netplan places it.
+	spec := cloud.NetworkSpec{Name: name, Region: testRegion, CIDR: cidr, GatewayCIDR: p + ".127.224/27",
 		AllowedCIDRs: []string{"10.30.0.0/16", cidr}, Tags: map[string]string{"gpufleet.io/site": name}}
 	for i, z := range zones {
 		spec.Subnets = append(spec.Subnets, cloud.SubnetSpec{Zone: z, CIDR: fmt.Sprintf("%s.%d.0/20", p, 16*i)})

@@ -41,6 +41,10 @@ type clusterMeta struct {
 	Tags          map[string]string `json:"tags,omitempty"`
 	Profiles      []profile         `json:"profiles"`
 	NetworkPlugin string            `json:"networkPlugin"`
+	// NetworkPluginMode ("overlay" or "") and PodCIDR are networkProfile's
+	// as created (overlay.go).
+	NetworkPluginMode string `json:"networkPluginMode,omitempty"`
+	PodCIDR           string `json:"podCidr,omitempty"`
 	// ServiceCIDR and DNSServiceIP are networkProfile's as created (empty:
 	// the engine's range and its tenth address).
 	ServiceCIDR  string    `json:"serviceCidr,omitempty"`
@@ -175,6 +179,13 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		},
 		"apiServerAccessProfile": map[string]any{"enablePrivateCluster": c.Spec.PrivateEndpoint && !c.Spec.PublicEndpoint},
 	}
+	if m.NetworkPluginMode != "" {
+		np := props["networkProfile"].(map[string]any)
+		np["networkPluginMode"] = m.NetworkPluginMode
+		if m.PodCIDR != "" {
+			np["podCidr"], np["podCidrs"] = m.PodCIDR, []string{m.PodCIDR}
+		}
+	}
 	if c.Spec.PrivateEndpoint {
 		props["privateFQDN"] = "private." + fqdn
 	}
@@ -283,9 +294,11 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 				VnetSubnetID      string   `json:"vnetSubnetID"`
 			} `json:"agentPoolProfiles"`
 			NetworkProfile *struct {
-				NetworkPlugin string `json:"networkPlugin"`
-				ServiceCidr   string `json:"serviceCidr"`
-				DNSServiceIP  string `json:"dnsServiceIP"`
+				NetworkPlugin     string `json:"networkPlugin"`
+				NetworkPluginMode string `json:"networkPluginMode"`
+				PodCidr           string `json:"podCidr"`
+				ServiceCidr       string `json:"serviceCidr"`
+				DNSServiceIP      string `json:"dnsServiceIP"`
 			} `json:"networkProfile"`
 			APIServerAccessProfile *struct {
 				EnablePrivateCluster *bool `json:"enablePrivateCluster"`
@@ -369,6 +382,26 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'networkProfile.serviceCidr' is not allowed.")
 		}
 	}
+	plugin, mode, podCIDR := "azure", "", ""
+	if np := body.Properties.NetworkProfile; np != nil {
+		if np.NetworkPlugin != "" {
+			plugin = np.NetworkPlugin
+		}
+		mode, podCIDR = np.NetworkPluginMode, np.PodCidr
+		if err := s.checkOverlay(q.sub, plugin, mode, podCIDR, serviceCIDR, subnets); err != nil {
+			return reply{}, err
+		}
+		// Node-subnet Azure CNI can be upgraded to overlay in place
+		// (https://learn.microsoft.com/azure/aks/upgrade-azure-cni); going
+		// back, or changing the pod range, is refused.
+		upgrade := m.NetworkPluginMode == "" && strings.EqualFold(mode, "overlay")
+		if existed && !upgrade && (!strings.EqualFold(m.NetworkPluginMode, mode) || m.PodCIDR != podCIDR) {
+			return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'networkProfile.networkPluginMode' or 'networkProfile.podCidr' is not allowed.")
+		}
+		if existed && upgrade {
+			m.NetworkPluginMode, m.PodCIDR = mode, podCIDR
+		}
+	}
 	aad, disableLocal := m.AAD, m.DisableLocalAccounts
 	if body.Properties.AADProfile != nil {
 		if aad, err = checkAAD(*body.Properties.AADProfile); err != nil {
@@ -389,7 +422,7 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	}
 	if !existed {
 		m = clusterMeta{Name: name, ResourceGroup: rgName, Location: loc, CreatedAt: s.now(), NetworkPlugin: "azure",
-			ServiceCIDR: serviceCIDR, DNSServiceIP: dnsIP}
+			ServiceCIDR: serviceCIDR, DNSServiceIP: dnsIP, NetworkPluginMode: mode, PodCIDR: podCIDR}
 	}
 	m.Tags = body.Tags
 	m.AAD, m.DisableLocalAccounts = aad, disableLocal

@@ -317,6 +317,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		if pp.Count != nil {
 			nodes = *pp.Count
 		}
+		if err := s.checkSubnetSize(q.sub, m, pp.VnetSubnetID, nodes, pp.MaxPods, s.nodesInSubnet(m, c, pool, pp.VnetSubnetID)); err != nil {
+			return reply{}, err
+		}
 		spec := cloud.NodePoolSpec{Cluster: cluster, Region: m.Location, Name: pool, InstanceType: pp.VMSize, Zone: zone,
 			CapacityType: capacityType, Nodes: nodes, Labels: labels, Taints: taints}
 		p, err := s.e.CreateNodePool(cloudName, spec, s.opts.InstanceOptions(pp.VMSize))
@@ -374,6 +377,11 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 	changed := false
 	if pp.Count != nil && *pp.Count != existing.Spec.Nodes {
 		n := *pp.Count
+		if n > existing.Spec.Nodes {
+			if err := s.checkSubnetSize(q.sub, m, meta.VnetSubnetID, n, meta.MaxPods, s.nodesInSubnet(m, c, pool, meta.VnetSubnetID)); err != nil {
+				return reply{}, err
+			}
+		}
 		u.Nodes, changed = &n, true
 	}
 	if labels != nil && !maps.Equal(labels, existing.Spec.Labels) {
