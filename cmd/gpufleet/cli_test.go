@@ -328,3 +328,23 @@ func TestPlanModelsAbsentFromCatalog(t *testing.T) {
 		})
 	}
 }
+
+// TestSimKubeHelper: sim nodes and sim kubectl run gpufleet-simkube from
+// PATH (none is next to the test binary) with their arguments, and its exit
+// status is gpufleet's; without it they say how to build it.
+func TestSimKubeHelper(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	code, _, stderr := runCLI("sim", "nodes", "--dir", dir)
+	if code != exitUsage || !strings.Contains(stderr, "gpufleet-simkube") || !strings.Contains(stderr, "make build") {
+		t.Fatalf("without the helper: exit %d, stderr %q", code, stderr)
+	}
+	script := "#!/bin/sh\necho \"simkube $*\"\nexit 3\n"
+	if err := os.WriteFile(filepath.Join(dir, "gpufleet-simkube"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI("sim", "kubectl", "--dir", dir, "--", "get", "nodes")
+	if code != 3 || out != "simkube kubectl --dir "+dir+" -- get nodes\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -15,10 +18,8 @@ import (
 func runSim(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
-		case "nodes":
-			return runSimNodes(args[1:], stdout, stderr)
-		case "kubectl":
-			return runSimKubectl(args[1:], stdout, stderr)
+		case "nodes", "kubectl":
+			return runSimKube(args, stdout, stderr)
 		}
 	}
 	if len(args) == 0 || args[0] != "list" {
@@ -82,4 +83,46 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "(nothing exists in the simulated clouds)")
 	}
 	return exitOK
+}
+
+// simKubeHelper is the binary that serves sim nodes and sim kubectl
+// (cmd/gpufleet/gpufleet-simkube): client-go and the simulated Kubernetes
+// API server are linked there, not here, so that their package set-up does
+// not slow down every gpufleet plan.
+const simKubeHelper = "gpufleet-simkube"
+
+// runSimKube runs gpufleet-simkube with args (nodes or kubectl, then
+// theirs): the one next to this executable, else the one on PATH. Its exit
+// status is gpufleet's.
+func runSimKube(args []string, stdout, stderr io.Writer) int {
+	path := ""
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), simKubeHelper); isExecutable(p) {
+			path = p
+		}
+	}
+	if path == "" {
+		p, err := exec.LookPath(simKubeHelper)
+		if err != nil {
+			fmt.Fprintf(stderr, "gpufleet: sim %s runs %s, which is neither next to gpufleet nor on PATH; build it with make build (bin/), or go install ./cmd/gpufleet/...\n", args[0], simKubeHelper)
+			return exitUsage
+		}
+		path = p
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
