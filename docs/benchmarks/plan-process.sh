@@ -3,6 +3,8 @@
 # the same MILP, and the large spread case end to end, with peak memory.
 #
 #   docs/benchmarks/plan-process.sh [DIR]     # from the repository root
+#   BEFORE=/path/to/old/gpufleet docs/benchmarks/plan-process.sh [DIR]
+#                                             # the same runs of an older build, side by side
 #
 # Needs hyperfine and coinor-cbc (Debian: apt-get install hyperfine
 # coinor-cbc). Catalogs come from TestWriteBenchCatalogs (cmd/gpufleet):
@@ -26,16 +28,24 @@ awk -F, -v gpus=64 'NR > 1 && !/^#/ {
 }' "$small" > "$dir/sample-64.lp"
 
 echo "== 50 rows (95 offers), 64 GPUs: gpufleet plan vs cbc on the same MILP"
-"$dir/gpufleet" plan --catalog "$small" --gpus 64 | head -1
+"$dir/gpufleet" plan --catalog "$small" --gpus 64 > "$dir/plan-64.txt" # not | head: pipefail and SIGPIPE
+head -1 "$dir/plan-64.txt"
 cbc "$dir/sample-64.lp" solve | grep -E '^Objective value'
+before=()
+[ -n "${BEFORE:-}" ] && before=("$BEFORE plan --catalog $small --gpus 64")
 hyperfine -N --warmup 5 --runs 40 \
+	"${before[@]}" \
 	"$dir/gpufleet plan --catalog $small --gpus 64" \
 	"cbc $dir/sample-64.lp solve"
 
 spread="--gpus 4096 --gpu-models H100,H200,A100-80GB --capacity-types on_demand,spot --max-share 0.5 --min-clouds 2 --format json"
 for n in 100000 1000000; do
 	echo "== $n offers with max_nodes, 4096 GPUs, spread (max_share 0.5, min_clouds 2)"
-	hyperfine -N --warmup 1 --runs 10 "$dir/gpufleet plan --catalog $dir/synthetic-$n.csv $spread"
-	# shellcheck disable=SC2086
-	/usr/bin/time -f "peak RSS %M KiB, %e s wall, %U s user, %S s sys" "$dir/gpufleet" plan --catalog "$dir/synthetic-$n.csv" $spread >/dev/null
+	before=()
+	[ -n "${BEFORE:-}" ] && before=("$BEFORE plan --catalog $dir/synthetic-$n.csv $spread")
+	hyperfine -N --warmup 1 --runs 10 "${before[@]}" "$dir/gpufleet plan --catalog $dir/synthetic-$n.csv $spread"
+	for bin in ${BEFORE:-} "$dir/gpufleet"; do
+		# shellcheck disable=SC2086
+		/usr/bin/time -f "$bin: peak RSS %M KiB, %e s wall, %U s user, %S s sys" "$bin" plan --catalog "$dir/synthetic-$n.csv" $spread >/dev/null
+	done
 done
