@@ -88,7 +88,10 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 				return nil, nil, meta, false
 			}
 			nfields, hasMaxNodes = n, n == len(CatalogColumns)+1
-			est := len(data)/50 + 1
+			// Room for a spot offer on half the rows: a file with more
+			// grows its slices once.
+			lines := bytes.Count(data, []byte{'\n'}) + 1
+			est := lines + lines/2
 			offers, ids = make([]Offer, 0, est), make([]string, 0, est)
 			seen = newIDSet(est)
 			continue
