@@ -239,7 +239,10 @@ func startKube(ctx context.Context, dir string, e *cloudsim.Engine, cat *planner
 	kubeServers.Lock()
 	defer kubeServers.Unlock()
 	if old := kubeServers.byDir[dir]; old != nil {
-		old.Close()
+		// Its clients may still be at work (another configuration of the
+		// provider in this process on the same world): keep it serving,
+		// without its background loop.
+		old.Quiesce()
 	}
 	kubeServers.byDir[dir] = k
 	return k, nil
@@ -247,7 +250,8 @@ func startKube(ctx context.Context, dir string, e *cloudsim.Engine, cat *planner
 
 // kubeServers are the simulated Kubernetes APIs this process serves, by
 // world: a provider configured again (each Terraform command, in tests
-// that serve the provider in-process) replaces its world's server.
+// that serve the provider in-process) takes over its world's background
+// reconciling from the previous server, which keeps serving its clients.
 var kubeServers = struct {
 	sync.Mutex
 	byDir map[string]*kubefront.Server

@@ -13,12 +13,8 @@ import (
 )
 
 // tenantConfig is a fleet of its own (placement, two clusters named after
-// the tenant, a pool) on the simulated world w. GPU validation is off (no
-// validator installed, no wait for it): with two provider instances on one
-// world, one instance's calls to the simulated Kubernetes API of its
-// clusters reach the other's (gone) loopback server, so the validator
-// install fails and the validation wait never ends (left open; the
-// single-apply tests cover validation).
+// the tenant, a pool) on the simulated world w, GPU validation included:
+// both provider instances serve the world's Kubernetes APIs at once.
 func (w simWorld) tenantConfig(tenant string) string {
 	return w.provider() + fmt.Sprintf(`
 resource "gpufleet_placement" "train" {
@@ -31,13 +27,11 @@ resource "gpufleet_placement" "train" {
 resource "gpufleet_cluster" "central" {
   site = "aws/eu-central-1"
   name = "%[1]s-central"
-  node_validation = { enabled = false }
 }
 
 resource "gpufleet_cluster" "north" {
   site = "aws/eu-north-1"
   name = "%[1]s-north"
-  node_validation = { enabled = false }
 }
 
 resource "gpufleet_pool" "train" {
@@ -48,7 +42,6 @@ resource "gpufleet_pool" "train" {
     "aws/eu-central-1" = gpufleet_cluster.central.id
     "aws/eu-north-1"   = gpufleet_cluster.north.id
   }
-  wait_for_validation = false
 }
 `, tenant)
 }

@@ -95,7 +95,10 @@ type Server struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// quiet stops the background loop (Quiesce).
+	quiet     chan struct{}
+	quietOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // New returns a server for the clusters of e; Start listens.
@@ -108,7 +111,7 @@ func New(e *cloudsim.Engine, opts Options) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{e: e, opts: opts, stores: map[string]*store{}, certs: map[string]*tls.Certificate{},
-		calls: map[string]int{}, ctx: ctx, cancel: cancel}
+		calls: map[string]int{}, ctx: ctx, cancel: cancel, quiet: make(chan struct{})}
 }
 
 // Start listens on the loopback address of Options.Addr, serves until
@@ -207,10 +210,20 @@ func (s *Server) loop() {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-s.quiet:
+			return
 		case <-t.C:
 		}
 		s.ReconcileAll()
 	}
+}
+
+// Quiesce stops the background reconcile loop and keeps serving: the
+// clusters are still reconciled on every request. For a server another
+// one has taken over from in the same process, whose clients may still be
+// finishing their work.
+func (s *Server) Quiesce() {
+	s.quietOnce.Do(func() { close(s.quiet) })
 }
 
 // ReconcileAll reconciles the Nodes and pods of every simulated cluster
