@@ -355,11 +355,6 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		state = &poolModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
-	total, cost := 0, 0.0
-	for _, a := range allocs {
-		total += a.Nodes
-		cost += a.HourlyUSD
-	}
 	if state != nil && !state.Pools.IsNull() && !state.Pools.IsUnknown() && plan.Allocations.Equal(state.Allocations) &&
 		plan.Clusters.Equal(state.Clusters) && poolsComplete(ctx, state, allocs) {
 		// Only labels or taints may change: pools stay where they are.
@@ -367,7 +362,7 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		plan.TotalGPUs, plan.ValidatedGPUs, plan.ValidationFailures = state.TotalGPUs, state.ValidatedGPUs, state.ValidationFailures
 	} else if plan.Failover.ValueBool() {
 		plan.Pools = types.MapUnknown(types.ObjectType{AttrTypes: poolStateAttrTypes})
-		plan.TotalNodes, plan.HourlyCostUSD = types.Int64Value(int64(total)), types.Float64Unknown()
+		plan.TotalNodes, plan.HourlyCostUSD = types.Int64Unknown(), types.Float64Unknown() // a fallback may have another node size, an interrupted apply fewer pools
 		plan.TotalGPUs, plan.ValidatedGPUs = types.Int64Unknown(), types.Int64Unknown()
 		plan.ValidationFailures = types.ListUnknown(types.ObjectType{AttrTypes: validationFailureAttrTypes})
 	} else {
