@@ -518,14 +518,8 @@ func short(list []string) string {
 // ---- JSON (json, rest-json) ----
 
 func (v *awsValidator) jsonBody(shape string, body []byte, protocol string) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := decodeJSON(body)
+	if err != nil {
 		v.fail("", "body is not JSON: %v", err)
 		return
 	}

@@ -375,3 +375,17 @@ func Main(run func() int) int {
 	}
 	return code
 }
+
+// decodeJSON reads a JSON body (empty: an empty object) with numbers kept
+// as json.Number, so that integer ranges are checked on the exact value.
+func decodeJSON(body []byte) (any, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	err := dec.Decode(&doc)
+	return doc, err
+}

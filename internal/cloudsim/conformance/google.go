@@ -376,14 +376,8 @@ func (v *googleValidator) number(s *dSchema, f float64, path string) {
 }
 
 func (v *googleValidator) body(ref string, body []byte, request bool) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := decodeJSON(body)
+	if err != nil {
 		v.fail("", "body is not JSON: %v", err)
 		return
 	}
@@ -530,11 +524,10 @@ func checkContainerRPC(fullMethod string, req, resp proto.Message) check {
 		c.fail("request", "", "protojson: %v", err)
 		return c
 	}
-	var obj map[string]any
-	dec := json.NewDecoder(bytes.NewReader(reqJSON))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		c.fail("request", "", "protojson: %v", err)
+	doc, err := decodeJSON(reqJSON)
+	obj, _ := doc.(map[string]any)
+	if err != nil || obj == nil {
+		c.fail("request", "", "protojson: not a JSON object: %v", err)
 		return c
 	}
 	id := "container.projects.locations." + ids[0]
