@@ -209,11 +209,10 @@ func TestAccValidation_badHardwareFailsOver(t *testing.T) {
 	})
 }
 
-// TestAccValidation_disabled: without validation no validator is installed,
-// nodes join without the taint, and nothing waits.
-func TestAccValidation_disabled(t *testing.T) {
-	w := newSimWorld(t)
-	cfg := w.provider() + `
+// oneNodeWithoutValidator is one H100 node in an AWS cluster that does not
+// install the validator; pool is the pool's extra setting.
+func (w simWorld) oneNodeWithoutValidator(pool string) string {
+	return w.provider() + fmt.Sprintf(`
 resource "gpufleet_placement" "p" {
   gpus       = 8
   gpu_models = ["H100"]
@@ -227,9 +226,16 @@ resource "gpufleet_pool" "p" {
   placement   = gpufleet_placement.p.id
   allocations = gpufleet_placement.p.allocations
   clusters    = { "aws/eu-north-1" = gpufleet_cluster.c.id }
-  bootstrap   = { nvml_validation = false }
+  %s
 }
-`
+`, pool)
+}
+
+// TestAccValidation_disabled: without validation no validator is installed,
+// nodes join without the taint, and nothing waits.
+func TestAccValidation_disabled(t *testing.T) {
+	w := newSimWorld(t)
+	cfg := w.oneNodeWithoutValidator(`bootstrap = { nvml_validation = false }`)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             w.noLeaks(t),
@@ -267,23 +273,7 @@ resource "gpufleet_pool" "p" {
 // what to change, instead of completing.
 func TestAccValidation_noValidatorTimesOut(t *testing.T) {
 	w := newSimWorld(t)
-	cfg := w.provider() + `
-resource "gpufleet_placement" "p" {
-  gpus       = 8
-  gpu_models = ["H100"]
-  residency  = ["EU"]
-}
-resource "gpufleet_cluster" "c" {
-  site            = "aws/eu-north-1"
-  node_validation = { enabled = false }
-}
-resource "gpufleet_pool" "p" {
-  placement          = gpufleet_placement.p.id
-  allocations        = gpufleet_placement.p.allocations
-  clusters           = { "aws/eu-north-1" = gpufleet_cluster.c.id }
-  validation_timeout = "3s"
-}
-`
+	cfg := w.oneNodeWithoutValidator(`validation_timeout = "3s"`)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             w.noLeaks(t),
