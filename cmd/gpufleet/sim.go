@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
@@ -95,34 +93,5 @@ const simKubeHelper = "gpufleet-simkube"
 // theirs): the one next to this executable, else the one on PATH. Its exit
 // status is gpufleet's.
 func runSimKube(args []string, stdout, stderr io.Writer) int {
-	path := ""
-	if exe, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(exe), simKubeHelper); isExecutable(p) {
-			path = p
-		}
-	}
-	if path == "" {
-		p, err := exec.LookPath(simKubeHelper)
-		if err != nil {
-			fmt.Fprintf(stderr, "gpufleet: sim %s runs %s, which is neither next to gpufleet nor on PATH; build it with make build (bin/), or go install ./cmd/gpufleet/...\n", args[0], simKubeHelper)
-			return exitUsage
-		}
-		path = p
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitCode()
-		}
-		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
-	}
-	return exitOK
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	return cli.RunHelper(simKubeHelper, "sim "+args[0], args, stdout, stderr)
 }

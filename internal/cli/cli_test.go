@@ -1,31 +1,30 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
-	"net/http/httptest"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
-	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
+// runCLI runs offers or plan (args[0]) as gpufleet does, without a Live
+// function.
 func runCLI(args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := run(args, &out, &errOut)
+	command := map[string]func([]string, io.Writer, io.Writer, Live) int{"offers": Offers, "plan": Plan}[args[0]]
+	code := command(args[1:], &out, &errOut, nil)
 	return code, out.String(), errOut.String()
 }
 
 func TestPlanJSON(t *testing.T) {
 	code, out, stderr := runCLI("plan", "--gpus", "64", "--gpu-models", "H100,H200", "--gpus-per-node", "8",
 		"--residency", "EU", "--min-clouds", "2", "--max-share", "0.6", "--format", "json")
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var raw map[string]json.RawMessage
@@ -77,7 +76,7 @@ func TestPlanJSON(t *testing.T) {
 
 func TestPlanTable(t *testing.T) {
 	code, out, stderr := runCLI("plan", "--gpus", "16", "--gpu-models", "H100", "--residency", "CH")
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{"Placement: 16 GPUs", "CLOUD  REGION", "switzerlandnorth", "Fallbacks", "Rejected offers"} {
@@ -94,17 +93,15 @@ func TestPlanExitStatuses(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"infeasible", []string{"plan", "--gpus", "64", "--gpu-models", "H100", "--residency", "CH", "--min-clouds", "2"}, exitInfeasible, "nearest feasible requests: spread.min_clouds <= 1"},
-		{"missing gpus", []string{"plan", "--gpu-models", "H100"}, exitUsage, "flag -gpus is required"},
-		{"bad flag", []string{"plan", "--gpus", "8", "--bogus"}, exitUsage, "flag provided but not defined: -bogus"},
-		{"bad number", []string{"plan", "--gpus", "many"}, exitUsage, "invalid value \"many\" for flag -gpus"},
-		{"bad format", []string{"plan", "--gpus", "8", "--format", "yaml"}, exitUsage, "expected table or json"},
-		{"unknown model", []string{"plan", "--gpus", "8", "--gpu-models", "H1OO"}, exitUsage, "did you mean \"H100\""},
-		{"bad share", []string{"plan", "--gpus", "8", "--max-share", "1.5"}, exitUsage, "spread.max_share: must be in (0, 1]"},
-		{"stray argument", []string{"plan", "--gpus", "8", "extra"}, exitUsage, "unexpected argument \"extra\""},
-		{"no command", nil, exitUsage, "Usage:"},
-		{"unknown command", []string{"apply"}, exitUsage, "unknown command \"apply\""},
-		{"missing catalog", []string{"offers", "--catalog", "/nonexistent.csv"}, exitUsage, "no such file"},
+		{"infeasible", []string{"plan", "--gpus", "64", "--gpu-models", "H100", "--residency", "CH", "--min-clouds", "2"}, ExitInfeasible, "nearest feasible requests: spread.min_clouds <= 1"},
+		{"missing gpus", []string{"plan", "--gpu-models", "H100"}, ExitUsage, "flag -gpus is required"},
+		{"bad flag", []string{"plan", "--gpus", "8", "--bogus"}, ExitUsage, "flag provided but not defined: -bogus"},
+		{"bad number", []string{"plan", "--gpus", "many"}, ExitUsage, "invalid value \"many\" for flag -gpus"},
+		{"bad format", []string{"plan", "--gpus", "8", "--format", "yaml"}, ExitUsage, "expected table or json"},
+		{"unknown model", []string{"plan", "--gpus", "8", "--gpu-models", "H1OO"}, ExitUsage, "did you mean \"H100\""},
+		{"bad share", []string{"plan", "--gpus", "8", "--max-share", "1.5"}, ExitUsage, "spread.max_share: must be in (0, 1]"},
+		{"stray argument", []string{"plan", "--gpus", "8", "extra"}, ExitUsage, "unexpected argument \"extra\""},
+		{"missing catalog", []string{"offers", "--catalog", "/nonexistent.csv"}, ExitUsage, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +129,7 @@ func TestPlanSpreadAboveRequest(t *testing.T) {
 	}
 	for _, gpus := range []string{"7", "8", "16"} {
 		code, out, stderr := runCLI("plan", "--catalog", path, "--gpus", gpus, "--min-clouds", "2", "--max-share", "0.5", "--format", "json")
-		if code != exitOK {
+		if code != ExitOK {
 			t.Fatalf("--gpus %s: exit %d: %s", gpus, code, stderr)
 		}
 		var p placementOutput
@@ -154,7 +151,7 @@ func TestOffersWithCatalogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, stderr := runCLI("offers", "--catalog", path, "--format", "json")
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var o offersOutput
@@ -172,7 +169,7 @@ func TestOffersWithCatalogFile(t *testing.T) {
 	// The catalog file replaces the embedded catalog for plan too: 5 nodes
 	// are needed and aws has only 3 on-demand.
 	code, out, stderr = runCLI("plan", "--catalog", path, "--gpus", "40", "--format", "json")
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var p placementOutput
@@ -184,14 +181,14 @@ func TestOffersWithCatalogFile(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	os.WriteFile(bad, []byte(strings.Replace(data, ",40,16,3", ",forty,16,3", 1)), 0o644)
 	code, _, stderr = runCLI("plan", "--catalog", bad, "--gpus", "8")
-	if code != exitUsage || !strings.Contains(stderr, bad+":2:") || !strings.Contains(stderr, "column price_usd_hour") {
+	if code != ExitUsage || !strings.Contains(stderr, bad+":2:") || !strings.Contains(stderr, "column price_usd_hour") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
 
 func TestOffersTable(t *testing.T) {
 	code, out, _ := runCLI("offers", "--gpu-models", "H200", "--limit", "3")
-	if code != exitOK || !strings.Contains(out, "USD/GPU-H") || !strings.Contains(out, "3 of ") {
+	if code != ExitOK || !strings.Contains(out, "USD/GPU-H") || !strings.Contains(out, "3 of ") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
@@ -199,7 +196,7 @@ func TestOffersTable(t *testing.T) {
 func TestDiscountsAndPrices(t *testing.T) {
 	code, out, stderr := runCLI("offers", "--gpu-models", "H100", "--residency", "EU", "--capacity-types", "on_demand",
 		"--price", "azure/Standard_ND96isr_H100_v5/swedencentral=8", "--discount", "aws=10", "--format", "json", "--limit", "1")
-	if code != exitOK {
+	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var o offersOutput
@@ -211,82 +208,9 @@ func TestDiscountsAndPrices(t *testing.T) {
 		t.Fatalf("offers %+v", o.Offers)
 	}
 	for _, bad := range [][]string{{"--discount", "aws"}, {"--price", "azure=3"}, {"--price", "azure/nope=3"}, {"--discount", "aws=150"}} {
-		if code, _, stderr := runCLI(append([]string{"offers"}, bad...)...); code != exitUsage || stderr == "" {
+		if code, _, stderr := runCLI(append([]string{"offers"}, bad...)...); code != ExitUsage || stderr == "" {
 			t.Errorf("%v: exit %d", bad, code)
 		}
-	}
-}
-
-func TestOffersLive(t *testing.T) {
-	item := pricefront.AzureItem{CurrencyCode: "USD", RetailPrice: 50, ArmRegionName: "swedencentral", SkuName: "ND96isr H100 v5",
-		ProductName: "Virtual Machines NDisrH100v5 Series", UnitOfMeasure: "1 Hour", Type: "Consumption", ArmSkuName: "Standard_ND96isr_H100_v5"}
-	srv := httptest.NewServer(&pricefront.AzureRetail{Items: []pricefront.AzureItem{item}})
-	defer srv.Close()
-	code, out, stderr := runCLI("offers", "--live", "--live-endpoint", "azure="+srv.URL, "--clouds", "azure", "--residency", "SE",
-		"--gpu-models", "H100", "--capacity-types", "on_demand")
-	if code != exitOK || !strings.Contains(out, "PRICE SOURCE") || !strings.Contains(out, "azure-retail-prices at") || !strings.Contains(out, "6.2500") {
-		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
-	}
-	down := httptest.NewServer(&pricefront.AzureRetail{ThrottleFirst: 1 << 30})
-	defer down.Close()
-	code, out, stderr = runCLI("offers", "--live", "--live-endpoint", "azure="+down.URL, "--clouds", "azure", "--residency", "SE", "--gpu-models", "H100")
-	if code != exitOK || !strings.Contains(stderr, "warning: live prices from azure-retail-prices failed") || !strings.Contains(out, "catalog 20") {
-		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
-	}
-}
-
-// TestPlanLiveAWSQuotaAndPrices: --live reprices from the AWS Price List
-// and caps the plan with the account's Service Quotas (a simulated AWS on
-// loopback): the quota in eu-north-1 allows one p5 node (192 vCPUs = 8
-// GPUs), so 8 GPUs fit at the live price and 16 are infeasible, naming the
-// quota.
-func TestPlanLiveAWSQuotaAndPrices(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "SIMULATED")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "SIMULATED")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("TMPDIR", t.TempDir()) // a cold price cache
-	aws := pricefront.NewAWS(pricefront.AWSOptions{Catalog: planner.Embedded(),
-		Adjust: func(o planner.Offer) float64 {
-			if o.InstanceType == "p5.48xlarge" && o.Region == "eu-north-1" && o.CapacityType == planner.OnDemand {
-				return 40
-			}
-			return o.PriceUSDHour
-		},
-		QuotaVCPUs: map[string]float64{"eu-north-1/L-417A185B": 192}})
-	srv := httptest.NewServer(aws)
-	defer srv.Close()
-	args := []string{"plan", "--live", "--live-endpoint", "aws=" + srv.URL, "--clouds", "aws", "--residency", "SE",
-		"--gpu-models", "H100", "--gpus-per-node", "8", "--capacity-types", "on_demand"}
-	code, out, stderr := runCLI(append(args, "--gpus", "8")...)
-	if code != exitOK || !strings.Contains(out, "40.00 USD/hour") {
-		t.Fatalf("8 GPUs: exit %d, stderr %q:\n%s", code, stderr, out)
-	}
-	code, out, stderr = runCLI(append(args, "--gpus", "16")...)
-	if code != exitInfeasible || !strings.Contains(out+stderr, "L-417A185B") {
-		t.Fatalf("16 GPUs: exit %d, stderr %q:\n%s", code, stderr, out)
-	}
-}
-
-// TestSimList: clusters and pools are listed one per line, other resources
-// counted per cloud and kind unless --all.
-func TestSimList(t *testing.T) {
-	dir := t.TempDir()
-	e, err := cloudsim.New(cloudsim.Config{StateFile: filepath.Join(dir, "state.json")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"eu-north-1/vpc-1", "eu-north-1/vpc-2"} {
-		if _, err := e.PutObject("aws", "Vpc", name, map[string]string{"cidr": "10.64.0.0/16"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	code, out, _ := runCLI("sim", "list", "--dir", dir)
-	if code != exitOK || !regexp.MustCompile(`aws\s+Vpc\s+2`).MatchString(out) || strings.Contains(out, "vpc-1") {
-		t.Fatalf("summary: exit %d\n%s", code, out)
-	}
-	code, out, _ = runCLI("sim", "list", "--dir", dir, "--all")
-	if code != exitOK || !strings.Contains(out, "eu-north-1/vpc-1") || !strings.Contains(out, "eu-north-1/vpc-2") {
-		t.Fatalf("--all: exit %d\n%s", code, out)
 	}
 }
 
@@ -308,10 +232,10 @@ func TestPlanModelsAbsentFromCatalog(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"table", []string{"--gpu-models", "A10G,L4,L40S"}, exitOK, `(?s)g6\.xlarge.*L40S is a known GPU model with no offers in this catalog, so not offered`, `^$`},
-		{"json", []string{"--gpu-models", "A10G,L4,L40S", "--format", "json"}, exitOK, `"absent_gpu_models": \[\s+"L40S"\s+\]`, `^$`},
-		{"only absent", []string{"--gpu-models", "L40S"}, exitInfeasible, `^$`, `L40S is a known GPU model with no offers in this catalog.*binding constraint: gpu_models`},
-		{"unknown", []string{"--gpu-models", "L4,L40X"}, exitUsage, `^$`, `unknown GPU model "L40X".*did you mean "L40S"`},
+		{"table", []string{"--gpu-models", "A10G,L4,L40S"}, ExitOK, `(?s)g6\.xlarge.*L40S is a known GPU model with no offers in this catalog, so not offered`, `^$`},
+		{"json", []string{"--gpu-models", "A10G,L4,L40S", "--format", "json"}, ExitOK, `"absent_gpu_models": \[\s+"L40S"\s+\]`, `^$`},
+		{"only absent", []string{"--gpu-models", "L40S"}, ExitInfeasible, `^$`, `L40S is a known GPU model with no offers in this catalog.*binding constraint: gpu_models`},
+		{"unknown", []string{"--gpu-models", "L4,L40X"}, ExitUsage, `^$`, `unknown GPU model "L40X".*did you mean "L40S"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,25 +250,5 @@ func TestPlanModelsAbsentFromCatalog(t *testing.T) {
 				t.Errorf("stderr does not match %q:\n%s", tt.stderr, stderr)
 			}
 		})
-	}
-}
-
-// TestSimKubeHelper: sim nodes and sim kubectl run gpufleet-simkube from
-// PATH (none is next to the test binary) with their arguments, and its exit
-// status is gpufleet's; without it they say how to build it.
-func TestSimKubeHelper(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("PATH", dir)
-	code, _, stderr := runCLI("sim", "nodes", "--dir", dir)
-	if code != exitUsage || !strings.Contains(stderr, "gpufleet-simkube") || !strings.Contains(stderr, "make build") {
-		t.Fatalf("without the helper: exit %d, stderr %q", code, stderr)
-	}
-	script := "#!/bin/sh\necho \"simkube $*\"\nexit 3\n"
-	if err := os.WriteFile(filepath.Join(dir, "gpufleet-simkube"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	code, out, stderr := runCLI("sim", "kubectl", "--dir", dir, "--", "get", "nodes")
-	if code != 3 || out != "simkube kubectl --dir "+dir+" -- get nodes\n" {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }

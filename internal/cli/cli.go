@@ -1,4 +1,10 @@
-package main
+// Package cli is the offers and plan commands of gpufleet, shared by the
+// gpufleet binary and gpufleet-live. It links no cloud SDK: --live prices
+// come from a Live function, which only gpufleet-live has (its SDK clients
+// and their package set-up would otherwise cost every gpufleet plan half
+// its start-up); without one, --live runs gpufleet-live with the same
+// arguments.
+package cli
 
 import (
 	"context"
@@ -7,51 +13,47 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // Exit statuses.
 const (
-	exitOK         = 0
-	exitUsage      = 1
-	exitInfeasible = 2
+	ExitOK         = 0
+	ExitUsage      = 1
+	ExitInfeasible = 2
 )
 
-const usage = `gpufleet plans GPU capacity across AWS, GCP and Azure.
+// LiveHelper is the binary that runs offers and plan with --live when the
+// running one has no Live function (cmd/gpufleet/gpufleet-live).
+const LiveHelper = "gpufleet-live"
 
-Usage:
-  gpufleet offers [flags]        list offers, cheapest per GPU-hour first
-  gpufleet plan --gpus N [flags] choose the cheapest placement for N GPUs
-  gpufleet sim list [--dir DIR]  list what exists in the simulated clouds (simulate = true)
-
-Run "gpufleet <command> -h" for the flags of a command.
-`
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	switch args[0] {
-	case "offers":
-		return runOffers(args[1:], stdout, stderr)
-	case "plan":
-		return runPlan(args[1:], stdout, stderr)
-	case "sim":
-		return runSim(args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "gpufleet: unknown command %q\n\n%s", args[0], usage)
-	return exitUsage
+// LiveConfig is what --live reads the clouds with.
+type LiveConfig struct {
+	// Clouds are the --clouds filter (empty: all three).
+	Clouds []string
+	// Endpoints are the --live-endpoint API base URLs by cloud.
+	Endpoints map[string]string
+	// GCPProject and AzureSubscription are --gcp-project and
+	// --azure-subscription (quotas and SKU restrictions are read only
+	// with them).
+	GCPProject, AzureSubscription string
 }
+
+// Provenance says where a live price came from and when it was fetched.
+type Provenance struct {
+	Source  string
+	FetchAt time.Time
+}
+
+// Live refreshes a catalog's prices and availability from the clouds'
+// APIs: the refreshed catalog, the provenance of every price a source set
+// (by offer ID) and a warning for each source that failed and fell back to
+// the catalog.
+type Live func(ctx context.Context, cat *planner.Catalog, cfg LiveConfig) (*planner.Catalog, map[string]Provenance, []string)
 
 // listFlag is a comma-separated list flag that may also be repeated.
 type listFlag []string
@@ -78,7 +80,7 @@ type filterFlags struct {
 	minSpotScore                                               int
 	gcpProject, azureSubscription                              string
 	// provenance is filled by loadCatalog when --live priced offers.
-	provenance map[string]livecatalog.Provenance
+	provenance map[string]Provenance
 	warnings   []string
 }
 
@@ -119,7 +121,7 @@ func (f *filterFlags) request() planner.Request {
 	return r
 }
 
-func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
+func (f *filterFlags) loadCatalog(live Live) (*planner.Catalog, error) {
 	// The embedded catalog is parsed on first use: not at all when a file
 	// replaces it.
 	var cat *planner.Catalog
@@ -132,21 +134,15 @@ func (f *filterFlags) loadCatalog() (*planner.Catalog, error) {
 		}
 	}
 	if f.live {
-		endpoints := map[string]string{}
+		cfg := LiveConfig{Clouds: f.clouds, Endpoints: map[string]string{}, GCPProject: f.gcpProject, AzureSubscription: f.azureSubscription}
 		for _, e := range f.liveEndpoints {
 			cl, u, ok := strings.Cut(e, "=")
 			if !ok {
 				return nil, fmt.Errorf("--live-endpoint %q: expected cloud=URL", e)
 			}
-			endpoints[cl] = u
+			cfg.Endpoints[cl] = u
 		}
-		sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: f.clouds, GCPProject: f.gcpProject, AzureSubscriptionID: f.azureSubscription}
-		sc.UseEndpoints(endpoints)
-		prices, avail := livecatalog.Sources(sc)
-		cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
-		res := livecatalog.Refresh(context.Background(), cat, prices, cache, nil)
-		av := livecatalog.RefreshAvailability(context.Background(), res.Catalog, avail, cache, nil)
-		cat, f.provenance, f.warnings = av.Catalog, res.Provenance, append(res.Warnings, av.Warnings...)
+		cat, f.provenance, f.warnings = live(context.Background(), cat, cfg)
 	}
 	if len(f.discounts) == 0 && len(f.overrides) == 0 {
 		return cat, nil
@@ -207,18 +203,23 @@ func parse(fs *flag.FlagSet, args []string, f *filterFlags, stderr io.Writer) bo
 	return true
 }
 
-func runOffers(args []string, stdout, stderr io.Writer) int {
+// Offers runs gpufleet offers with args (the command's flags). live
+// refreshes prices for --live; nil runs LiveHelper instead.
+func Offers(args []string, stdout, stderr io.Writer, live Live) int {
 	fs := flag.NewFlagSet("gpufleet offers", flag.ContinueOnError)
 	var f filterFlags
 	f.register(fs)
 	limit := fs.Int("limit", 0, "show at most this many offers (0: all)")
 	if !parse(fs, args, &f, stderr) {
-		return exitUsage
+		return ExitUsage
 	}
-	cat, err := f.loadCatalog()
+	if f.live && live == nil {
+		return RunHelper(LiveHelper, "offers --live", append([]string{"offers"}, args...), stdout, stderr)
+	}
+	cat, err := f.loadCatalog(live)
 	if err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
+		return ExitUsage
 	}
 	for _, w := range f.warnings {
 		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
@@ -226,7 +227,7 @@ func runOffers(args []string, stdout, stderr io.Writer) int {
 	offers, err := planner.Offers(cat, f.request())
 	if err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
+		return ExitUsage
 	}
 	total := len(offers)
 	if *limit > 0 && len(offers) > *limit {
@@ -236,10 +237,12 @@ func runOffers(args []string, stdout, stderr io.Writer) int {
 		return writeJSON(stdout, stderr, offersJSON(cat, offers, f.provenance))
 	}
 	writeOffersTable(stdout, cat, offers, total, f.provenance)
-	return exitOK
+	return ExitOK
 }
 
-func runPlan(args []string, stdout, stderr io.Writer) int {
+// Plan runs gpufleet plan with args (the command's flags). live refreshes
+// prices for --live; nil runs LiveHelper instead.
+func Plan(args []string, stdout, stderr io.Writer, live Live) int {
 	fs := flag.NewFlagSet("gpufleet plan", flag.ContinueOnError)
 	var f filterFlags
 	f.register(fs)
@@ -249,17 +252,20 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	gang := fs.Bool("gang", false, "all nodes in one zone (one region where the cloud has no zones)")
 	explain := fs.Bool("explain", false, "table format: list every rejected offer with its reason")
 	if !parse(fs, args, &f, stderr) {
-		return exitUsage
+		return ExitUsage
 	}
 	if *gpus <= 0 {
 		fmt.Fprintln(stderr, "flag -gpus is required and must be at least 1")
 		fs.Usage()
-		return exitUsage
+		return ExitUsage
 	}
-	cat, err := f.loadCatalog()
+	if f.live && live == nil {
+		return RunHelper(LiveHelper, "plan --live", append([]string{"plan"}, args...), stdout, stderr)
+	}
+	cat, err := f.loadCatalog(live)
 	if err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
+		return ExitUsage
 	}
 	for _, w := range f.warnings {
 		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
@@ -273,16 +279,16 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &infeasible):
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitInfeasible
+		return ExitInfeasible
 	case err != nil:
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
+		return ExitUsage
 	}
 	if f.format == "json" {
 		return writeJSON(stdout, stderr, placementJSON(p))
 	}
 	writePlanTable(stdout, p, *explain)
-	return exitOK
+	return ExitOK
 }
 
 func writeJSON(stdout, stderr io.Writer, v any) int {
@@ -290,7 +296,7 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
-		return exitUsage
+		return ExitUsage
 	}
-	return exitOK
+	return ExitOK
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -77,7 +76,7 @@ type offerJSON struct {
 }
 
 // priceSource says where an offer's price came from.
-func priceSource(c *planner.Catalog, o planner.Offer, prov map[string]livecatalog.Provenance) string {
+func priceSource(c *planner.Catalog, o planner.Offer, prov map[string]Provenance) string {
 	if p, ok := prov[o.ID()]; ok {
 		return p.Source + " at " + p.FetchAt.UTC().Format(time.RFC3339)
 	}
@@ -89,7 +88,7 @@ type offersOutput struct {
 	Offers         []offerJSON `json:"offers"`
 }
 
-func offersJSON(c *planner.Catalog, offers []planner.Offer, prov map[string]livecatalog.Provenance) offersOutput {
+func offersJSON(c *planner.Catalog, offers []planner.Offer, prov map[string]Provenance) offersOutput {
 	out := offersOutput{CatalogVersion: c.Version, Offers: []offerJSON{}}
 	for _, o := range offers {
 		r, _ := c.Region(o.Cloud, o.Region)
@@ -113,7 +112,7 @@ func maxNodes(n int) string {
 	return fmt.Sprint(n)
 }
 
-func writeOffersTable(w io.Writer, c *planner.Catalog, offers []planner.Offer, total int, prov map[string]livecatalog.Provenance) {
+func writeOffersTable(w io.Writer, c *planner.Catalog, offers []planner.Offer, total int, prov map[string]Provenance) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := "CLOUD\tREGION\tZONE\tJURIS.\tINSTANCE TYPE\tGPU\tGPUS\tMEM GIB\tINTERCONNECT\tCAPACITY\tUSD/GPU-H\tUSD/H\tMAX NODES"
 	if prov != nil {

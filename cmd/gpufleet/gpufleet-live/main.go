@@ -1,0 +1,54 @@
+// Command gpufleet-live runs gpufleet offers and gpufleet plan with --live,
+// which run it: it links the AWS, GCP and Azure SDK clients that read
+// prices, availability and quotas, so that gpufleet itself does not (their
+// package set-up was half of a small plan's start-up).
+//
+//	gpufleet-live offers|plan [flags, --live among them]
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run takes gpufleet's arguments: offers or plan, then theirs.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "offers":
+			return cli.Offers(args[1:], stdout, stderr, refresh)
+		case "plan":
+			return cli.Plan(args[1:], stdout, stderr, refresh)
+		}
+	}
+	fmt.Fprintln(stderr, "usage: gpufleet offers --live [flags]\n       gpufleet plan --live --gpus N [flags]")
+	return cli.ExitUsage
+}
+
+// refresh is --live: prices, then availability and quotas, from the
+// sources cfg enables, through the price cache in the temporary directory.
+func refresh(ctx context.Context, cat *planner.Catalog, cfg cli.LiveConfig) (*planner.Catalog, map[string]cli.Provenance, []string) {
+	sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: cfg.Clouds, GCPProject: cfg.GCPProject, AzureSubscriptionID: cfg.AzureSubscription}
+	sc.UseEndpoints(cfg.Endpoints)
+	prices, avail := livecatalog.Sources(sc)
+	cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
+	res := livecatalog.Refresh(ctx, cat, prices, cache, nil)
+	av := livecatalog.RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
+	var prov map[string]cli.Provenance
+	if res.Provenance != nil {
+		prov = make(map[string]cli.Provenance, len(res.Provenance))
+		for id, p := range res.Provenance {
+			prov[id] = cli.Provenance{Source: p.Source, FetchAt: p.FetchAt}
+		}
+	}
+	return av.Catalog, prov, append(res.Warnings, av.Warnings...)
+}

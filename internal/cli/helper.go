@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// RunHelper runs the helper binary name (gpufleet-live, gpufleet-simkube)
+// with args, for what (the command that needs it, as the user typed it):
+// the one next to the running executable, else the one on PATH. Its stdout
+// and stderr are the caller's, and its exit status is returned. Helpers
+// keep what only some commands use (cloud SDKs, client-go) out of the
+// gpufleet binary, whose every start would otherwise pay their package
+// set-up.
+func RunHelper(name, what string, args []string, stdout, stderr io.Writer) int {
+	path := ""
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), name); isExecutable(p) {
+			path = p
+		}
+	}
+	if path == "" {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "gpufleet: %s runs %s, which is neither next to gpufleet nor on PATH; build it with make build (bin/), or go install ./cmd/gpufleet/...\n", what, name)
+			return ExitUsage
+		}
+		path = p
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return ExitUsage
+	}
+	return ExitOK
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
