@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// The provider's start-up as Terraform sees it (issue 14): exec the binary
+// with go-plugin's handshake environment, read the handshake line from its
+// stdout, dial the address it names and call GetProviderSchema, the first
+// call of every terraform plan.
+
+// magicCookie is terraform-plugin-go's handshake cookie (tf6server), which
+// go-plugin checks before it serves.
+const magicCookie = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+
+// buildProvider builds this module's provider binary as a release does
+// (CGO_ENABLED=0) into a temporary directory.
+func buildProvider(tb testing.TB) string {
+	tb.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		tb.Skip("no go command on PATH to build the provider with")
+	}
+	bin := filepath.Join(tb.TempDir(), "terraform-provider-gpufleet")
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startup is one start of the provider: how long the handshake line and the
+// schema took from exec, and the resource types the schema names.
+type startup struct {
+	handshake, schema time.Duration
+	resources         []string
+}
+
+// startProvider execs bin as Terraform would, waits for its schema and
+// shuts it down through go-plugin's controller.
+func startProvider(tb testing.TB, bin, socketDir string) startup {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = append(os.Environ(), "TF_PLUGIN_MAGIC_COOKIE="+magicCookie, "PLUGIN_PROTOCOL_VERSIONS=6",
+		"PLUGIN_UNIX_SOCKET_DIR="+socketDir, "TF_LOG=", "TF_LOG_PROVIDER=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	defer func() {
+		if err := cmd.Wait(); err != nil {
+			tb.Errorf("provider exit: %v", err)
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		tb.Fatalf("handshake: %v", err)
+	}
+	var s startup
+	s.handshake = time.Since(start)
+	// core version|protocol version|network|address|protocol
+	f := strings.Split(strings.TrimSpace(line), "|")
+	if len(f) < 5 || f[1] != "6" || f[4] != "grpc" {
+		cmd.Process.Kill()
+		tb.Fatalf("handshake line %q: want protocol 6 over grpc", line)
+	}
+	target := f[3]
+	if f[2] == "unix" {
+		target = "unix://" + f[3]
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+	if err != nil {
+		cmd.Process.Kill()
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	// GetProviderSchema.Request has no fields; the response is kept as
+	// unknown fields of an Empty and read with protowire, so no tfplugin6
+	// stubs are needed.
+	var resp emptypb.Empty
+	if err := conn.Invoke(ctx, "/tfplugin6.Provider/GetProviderSchema", &emptypb.Empty{}, &resp); err != nil {
+		cmd.Process.Kill()
+		tb.Fatalf("GetProviderSchema: %v", err)
+	}
+	s.schema = time.Since(start)
+	s.resources = mapKeys(tb, resp.ProtoReflect().GetUnknown(), 2) // resource_schemas
+	// The plugin may exit before its answer is read: Unavailable is a
+	// shutdown too (Wait checks that it exited cleanly).
+	err = conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
+	if err != nil && status.Code(err) != codes.Unavailable {
+		cmd.Process.Kill()
+		tb.Fatalf("shutdown: %v", err)
+	}
+	return s
+}
+
+// mapKeys returns the keys of the map<string, ...> field num of a
+// marshalled message, sorted.
+func mapKeys(tb testing.TB, b []byte, num protowire.Number) []string {
+	tb.Helper()
+	var keys []string
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			tb.Fatalf("schema response: %v", protowire.ParseError(l))
+		}
+		b = b[l:]
+		if n != num || typ != protowire.BytesType {
+			if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+				tb.Fatalf("schema response: %v", protowire.ParseError(l))
+			}
+			b = b[l:]
+			continue
+		}
+		entry, l := protowire.ConsumeBytes(b)
+		if l < 0 {
+			tb.Fatalf("schema response: %v", protowire.ParseError(l))
+		}
+		b = b[l:]
+		for len(entry) > 0 { // key = 1, value = 2
+			en, et, el := protowire.ConsumeTag(entry)
+			if el < 0 {
+				tb.Fatalf("schema map entry: %v", protowire.ParseError(el))
+			}
+			entry = entry[el:]
+			if en == 1 && et == protowire.BytesType {
+				k, kl := protowire.ConsumeString(entry)
+				if kl < 0 {
+					tb.Fatalf("schema map key: %v", protowire.ParseError(kl))
+				}
+				keys = append(keys, k)
+				entry = entry[kl:]
+				continue
+			}
+			if el = protowire.ConsumeFieldValue(en, et, entry); el < 0 {
+				tb.Fatalf("schema map entry: %v", protowire.ParseError(el))
+			}
+			entry = entry[el:]
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// TestProviderServesSchema: the release build of the provider hands
+// Terraform a go-plugin handshake and answers GetProviderSchema with every
+// resource type, then shuts down when asked.
+func TestProviderServesSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the provider binary")
+	}
+	s := startProvider(t, buildProvider(t), t.TempDir())
+	for _, want := range []string{"gpufleet_cluster", "gpufleet_network", "gpufleet_placement", "gpufleet_pool"} {
+		if !slices.Contains(s.resources, want) {
+			t.Errorf("schema names resources %v, want %s among them", s.resources, want)
+		}
+	}
+}
+
+// BenchmarkProviderStartup measures exec to GetProviderSchema answered
+// (ns/op, and schema-ms/op) and exec to the handshake line
+// (handshake-ms/op) of the CGO_ENABLED=0 build. Target: under 20 ms.
+func BenchmarkProviderStartup(b *testing.B) {
+	bin, dir := buildProvider(b), b.TempDir()
+	startProvider(b, bin, dir) // page cache warm, as for the second terraform command
+	var handshake, schema time.Duration
+	for b.Loop() {
+		s := startProvider(b, bin, dir)
+		handshake += s.handshake
+		schema += s.schema
+	}
+	b.ReportMetric(float64(handshake.Microseconds())/1e3/float64(b.N), "handshake-ms/op")
+	b.ReportMetric(float64(schema.Microseconds())/1e3/float64(b.N), "schema-ms/op")
+}
