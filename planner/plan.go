@@ -219,10 +219,9 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 	type group struct {
 		cloud    string
 		size     int
-		unl      []int         // eligible offers without a node limit, canonical order
-		lim      []int         // eligible offers with spare nodes, canonical order
-		minSpare int           // the fewest spare nodes among lim
-		with     map[int][]int // with[n]: the offers of lim with n spare nodes or more
+		unl      []int // eligible offers without a node limit, canonical order
+		lim      []int // eligible offers with spare nodes, canonical order
+		minSpare int   // the fewest spare nodes among lim
 	}
 	spare := func(idx int) int {
 		if o := &c.Offers[idx]; o.MaxNodes != Unlimited {
@@ -264,27 +263,6 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 			g.minSpare = min(g.minSpare, sp)
 		}
 	}
-	// withSpare lists the group's offers that have n spare nodes, once per
-	// n: allocations of many sizes are few, offers without room many.
-	withSpare := func(g *group, n int) []int {
-		if n <= g.minSpare {
-			return g.lim
-		}
-		if l, ok := g.with[n]; ok {
-			return l
-		}
-		var l []int
-		for _, idx := range g.lim {
-			if spare(idx) >= n {
-				l = append(l, idx)
-			}
-		}
-		if g.with == nil {
-			g.with = map[int][]int{}
-		}
-		g.with[n] = l
-		return l
-	}
 	for ai := range p.Allocations {
 		a := &p.Allocations[ai]
 		top := make([]candidate, 0, MaxFallbacks+1)
@@ -294,15 +272,22 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 			if total < req.GPUs || !spreadOKAfterSwap(req, byCloud, total, a.Offer.Cloud, a.GPUs, g.cloud, nodes*g.size) {
 				continue
 			}
-			// The offers without a limit and those with room, merged in
-			// canonical order.
-			unl, lim := g.unl, withSpare(g, nodes)
+			// The offers without a limit and those with room for nodes,
+			// merged in canonical order. Offers of lim without that room
+			// are skipped where they stand rather than filtered into a
+			// list per node count: the walk stops after MaxFallbacks
+			// candidates, long before the end of a large group.
+			unl, lim := g.unl, g.lim
+			checkRoom := nodes > g.minSpare
 			for len(unl) > 0 || len(lim) > 0 {
 				var idx int
 				if len(lim) == 0 || len(unl) > 0 && unl[0] < lim[0] {
 					idx, unl = unl[0], unl[1:]
 				} else {
 					idx, lim = lim[0], lim[1:]
+					if checkRoom && spare(idx) < nodes {
+						continue
+					}
 				}
 				if idx == allocIdx[ai] {
 					continue
