@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -14,6 +17,8 @@ import (
 // numbers straight from the file's bytes with the same strconv functions
 // and checks as parseRow, keeps each distinct name once and builds the
 // offer IDs in a few large blocks, so a row costs no allocation of its own.
+// A large file's rows are read in two halves at once (see fastSplitBytes),
+// each half with its own names, into one table of IDs.
 //
 // ok is false when the file is outside that form or has any error at all:
 // readOffers then reads it again with encoding/csv, which reports the first
@@ -25,23 +30,18 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 	if bytes.IndexByte(data, '"') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
 		return nil, nil, meta, false
 	}
-	regions := embeddedRegionIndex()
+	// The header is the first line that is not empty or a comment.
 	var (
-		names       stringTable
-		fields      [maxCatalogFields][]byte
-		nfields     int // the header's; 0 until it is read
-		hasMaxNodes bool
-		seen        idSet
+		fields [maxCatalogFields][]byte
+		n      int
+		body   []byte
 	)
-	for rest := data; len(rest) > 0; {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
+	for rest := data; ; {
+		if len(rest) == 0 {
+			return nil, nil, meta, false
 		}
-		// readMeta reads lines with bufio.Scanner, which stops at a line
-		// of 64 KiB or more.
+		var line []byte
+		line, rest = nextLine(rest)
 		if len(line) >= 64<<10 {
 			return nil, nil, meta, false
 		}
@@ -52,61 +52,136 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 			meta.add(string(line))
 			continue
 		}
-		// encoding/csv reads this line as a record, readMeta as a comment.
-		if t, ok := trimASCII(line); !ok || (len(t) > 0 && t[0] == '#') {
+		if n, ok = splitFields(line, &fields); !ok || n < len(CatalogColumns) {
 			return nil, nil, meta, false
 		}
-		n := 0
-		for {
-			if n == len(fields) {
-				return nil, nil, meta, false
-			}
-			i := bytes.IndexByte(line, ',')
-			if i < 0 {
-				fields[n] = line
-				n++
-				break
-			}
-			fields[n], line = line[:i], line[i+1:]
-			n++
-		}
-		for i := range n {
-			t, ok := trimASCII(fields[i])
-			if !ok {
-				return nil, nil, meta, false
-			}
-			fields[i] = t
-		}
-		if nfields == 0 {
-			if n < len(CatalogColumns) {
-				return nil, nil, meta, false
-			}
-			for i := range n {
-				if i < len(CatalogColumns) && string(fields[i]) == CatalogColumns[i] || i == len(CatalogColumns) && string(fields[i]) == MaxNodesColumn {
-					continue
-				}
-				return nil, nil, meta, false
-			}
-			nfields, hasMaxNodes = n, n == len(CatalogColumns)+1
-			// Room for a spot offer on half the rows: a file with more
-			// grows its slices once.
-			lines := bytes.Count(data, []byte{'\n'}) + 1
-			est := lines + lines/2
-			offers, ids = make([]Offer, 0, est), make([]string, 0, est)
-			seen = newIDSet(est)
+		body = rest
+		break
+	}
+	for i := range n {
+		if i < len(CatalogColumns) && string(fields[i]) == CatalogColumns[i] || i == len(CatalogColumns) && string(fields[i]) == MaxNodesColumn {
 			continue
 		}
-		if n != nfields {
-			return nil, nil, meta, false
-		}
-		if !names.row(&fields, hasMaxNodes, kinds, regions, &seen, &offers, &ids) {
-			return nil, nil, meta, false
-		}
-	}
-	if nfields == 0 {
 		return nil, nil, meta, false
 	}
+	hasMaxNodes := n == len(CatalogColumns)+1
+	regions := embeddedRegionIndex()
+	// A row makes at most two offers: the table never fills.
+	seen := newIDSet(bytes.Count(body, []byte{'\n'}) + 1)
+	parts := [][]byte{body}
+	if len(body) >= fastSplitBytes && runtime.GOMAXPROCS(0) > 1 {
+		if i := bytes.IndexByte(body[len(body)/2:], '\n'); i >= 0 {
+			mid := len(body)/2 + i + 1
+			parts = [][]byte{body[:mid], body[mid:]}
+		}
+	}
+	chunks := make([]fastChunk, len(parts))
+	var wg sync.WaitGroup
+	for i := 1; i < len(parts); i++ {
+		wg.Go(func() { chunks[i].read(parts[i], n, hasMaxNodes, kinds, regions, &seen) })
+	}
+	chunks[0].read(parts[0], n, hasMaxNodes, kinds, regions, &seen)
+	wg.Wait()
+	offers, ids = chunks[0].offers, chunks[0].ids
+	for i := range chunks {
+		c := &chunks[i]
+		if !c.ok {
+			return nil, nil, meta, false
+		}
+		if i > 0 {
+			offers, ids = append(offers, c.offers...), append(ids, c.ids...)
+		}
+		for _, line := range c.comments {
+			meta.add(line)
+		}
+	}
 	return offers, ids, meta, true
+}
+
+// fastSplitBytes is the size from which fastOffers reads a file's rows in
+// two halves at once (a variable so that tests split small files too).
+var fastSplitBytes = 256 << 10
+
+// fastChunk is what fastOffers read from consecutive rows of a file.
+type fastChunk struct {
+	names    stringTable
+	offers   []Offer
+	ids      []string
+	comments []string // comment lines, in order, for catalogMeta.add
+	ok       bool
+}
+
+// read parses the rows of body (whole lines after the header, which has
+// nfields fields) into c; c.ok is false where fastOffers must give up.
+func (c *fastChunk) read(body []byte, nfields int, hasMaxNodes bool, kinds map[regionKey]instanceKind, regions map[regionKey]Region, seen *idSet) {
+	var fields [maxCatalogFields][]byte
+	// Room for a spot offer on half the rows: a file with more grows its
+	// slices once.
+	lines := bytes.Count(body, []byte{'\n'}) + 1
+	est := lines + lines/2
+	c.offers, c.ids = make([]Offer, 0, est), make([]string, 0, est)
+	for rest := body; len(rest) > 0; {
+		var line []byte
+		line, rest = nextLine(rest)
+		// readMeta reads lines with bufio.Scanner, which stops at a line
+		// of 64 KiB or more.
+		if len(line) >= 64<<10 {
+			return
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == '#' {
+			c.comments = append(c.comments, string(line))
+			continue
+		}
+		n, ok := splitFields(line, &fields)
+		if !ok || n != nfields || !c.names.row(&fields, hasMaxNodes, kinds, regions, seen, &c.offers, &c.ids) {
+			return
+		}
+	}
+	c.ok = true
+}
+
+// nextLine cuts the first line (without its newline) off rest.
+func nextLine(rest []byte) (line, after []byte) {
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	return rest, nil
+}
+
+// splitFields splits a record line at its commas into f, each field
+// trimmed; false where encoding/csv or readMeta would read the line
+// otherwise (a comment after white space, a field that may begin or end in
+// Unicode white space) or it has too many fields.
+func splitFields(line []byte, f *[maxCatalogFields][]byte) (int, bool) {
+	// encoding/csv reads this line as a record, readMeta as a comment.
+	if t, ok := trimASCII(line); !ok || (len(t) > 0 && t[0] == '#') {
+		return 0, false
+	}
+	n := 0
+	for {
+		if n == len(f) {
+			return 0, false
+		}
+		i := bytes.IndexByte(line, ',')
+		if i < 0 {
+			f[n] = line
+			n++
+			break
+		}
+		f[n], line = line[:i], line[i+1:]
+		n++
+	}
+	for i := range n {
+		t, ok := trimASCII(f[i])
+		if !ok {
+			return 0, false
+		}
+		f[i] = t
+	}
+	return n, true
 }
 
 // maxCatalogFields is len(CatalogColumns) with max_nodes.
@@ -208,45 +283,38 @@ func (t *stringTable) add(o Offer, seen *idSet, offers *[]Offer, ids *[]string) 
 
 // idSet holds the hashes of the offer IDs read so far, in an open-addressed
 // table: cheaper than a map of the IDs themselves, and exact enough, since
-// two IDs with one hash only make fastOffers give up.
+// two IDs with one hash only make fastOffers give up. Its slots are set
+// with compare-and-swap, so the halves of a file read at once share it.
 type idSet struct {
 	seed  maphash.Seed
-	slots []uint64 // 0 is empty
-	n     int
+	slots []atomic.Uint64 // 0 is empty
 }
 
-func newIDSet(n int) idSet {
+// newIDSet makes a table for the offers of rows lines: at most two a row,
+// in at least three slots a row, so it is never full.
+func newIDSet(rows int) idSet {
 	size := 16
-	for size < 2*n {
+	for size < 3*rows {
 		size *= 2
 	}
-	return idSet{seed: maphash.MakeSeed(), slots: make([]uint64, size)}
+	return idSet{seed: maphash.MakeSeed(), slots: make([]atomic.Uint64, size)}
 }
 
 // insert adds id's hash; false if it was there.
 func (s *idSet) insert(id string) bool {
-	if 2*(s.n+1) > len(s.slots) {
-		old := s.slots
-		s.slots, s.n = make([]uint64, 2*len(old)), 0
-		for _, h := range old {
-			if h != 0 {
-				s.put(h)
-			}
-		}
-	}
-	return s.put(max(maphash.String(s.seed, id), 1))
-}
-
-func (s *idSet) put(h uint64) bool {
+	h := max(maphash.String(s.seed, id), 1)
 	mask := uint64(len(s.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			s.slots[i] = h
-			s.n++
-			return true
+		switch s.slots[i].Load() {
 		case h:
 			return false
+		case 0:
+			if s.slots[i].CompareAndSwap(0, h) {
+				return true
+			}
+			if s.slots[i].Load() == h { // the other half put it first
+				return false
+			}
 		}
 	}
 }

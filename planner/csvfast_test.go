@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -29,7 +30,21 @@ func sameAsEncodingCSV(t *testing.T, data string) bool {
 	return true
 }
 
-func TestFastOffersEmbedded(t *testing.T) {
+// bothReads runs test with files read whole and with every file of two
+// lines or more read in two halves at once, as large files are.
+func bothReads(t *testing.T, test func(t *testing.T)) {
+	for _, split := range []int{fastSplitBytes, 0} {
+		t.Run(fmt.Sprintf("split_from=%d", split), func(t *testing.T) {
+			defer func(old int) { fastSplitBytes = old }(fastSplitBytes)
+			fastSplitBytes = split
+			test(t)
+		})
+	}
+}
+
+func TestFastOffersEmbedded(t *testing.T) { bothReads(t, testFastOffersEmbedded) }
+
+func testFastOffersEmbedded(t *testing.T) {
 	if !sameAsEncodingCSV(t, string(embeddedOffersCSV)) {
 		t.Fatal("fastOffers gave up on the embedded catalog")
 	}
@@ -51,7 +66,9 @@ func readOffersCatalog(data []byte) (*Catalog, error) {
 	return buildCatalog(offers, ids, false, embeddedRegions(), meta.date, meta.sources, nil)
 }
 
-func TestFastOffersCases(t *testing.T) {
+func TestFastOffersCases(t *testing.T) { bothReads(t, testFastOffersCases) }
+
+func testFastOffersCases(t *testing.T) {
 	row := "aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,50.5,20.25"
 	accepted := []string{
 		csvHeader + "\n" + row + "\n",
@@ -94,7 +111,9 @@ func TestFastOffersCases(t *testing.T) {
 // TestFastOffersMutations compares the two readers on random edits of a
 // small catalog: bytes replaced, inserted or removed from a set that
 // matters to CSV and to the number and name checks.
-func TestFastOffersMutations(t *testing.T) {
+func TestFastOffersMutations(t *testing.T) { bothReads(t, testFastOffersMutations) }
+
+func testFastOffersMutations(t *testing.T) {
 	base := "# date: 2026-10-01\n" + csvHeader + ",max_nodes\n" +
 		"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,50.5,20.25,4\n" +
 		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-b,90,,\n" +
