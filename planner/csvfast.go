@@ -67,7 +67,8 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 	hasMaxNodes := n == len(CatalogColumns)+1
 	regions := embeddedRegionIndex()
 	// A row makes at most two offers: the table never fills.
-	seen := newIDSet(bytes.Count(body, []byte{'\n'}) + 1)
+	rows := bytes.Count(body, []byte{'\n'}) + 1
+	seen := newIDSet(rows)
 	parts := [][]byte{body}
 	if len(body) >= fastSplitBytes && runtime.GOMAXPROCS(0) > 1 {
 		if i := bytes.IndexByte(body[len(body)/2:], '\n'); i >= 0 {
@@ -75,27 +76,51 @@ func fastOffers(data []byte, kinds map[regionKey]instanceKind) (offers []Offer, 
 			parts = [][]byte{body[:mid], body[mid:]}
 		}
 	}
+	// The halves fill the two ends of one pair of slices, sized for the
+	// file's offers; the second half then moves down to the end of the
+	// first. A half with more offers than its room grows a slice of its own.
+	// Room for a spot offer on half the rows and a little more, so that
+	// neither half runs out where the file is just so.
+	room := func(rows int) int { return rows + rows/2 + rows/16 }
+	est := room(rows)
+	allOffers, allIDs := make([]Offer, est), make([]string, est)
 	chunks := make([]fastChunk, len(parts))
+	at := 0
+	for i, part := range parts {
+		r := est - at
+		if i < len(parts)-1 {
+			r = min(r, room(bytes.Count(part, []byte{'\n'})))
+		}
+		chunks[i].offers, chunks[i].ids, chunks[i].room = allOffers[at:at:at+r], allIDs[at:at:at+r], r
+		at += r
+	}
 	var wg sync.WaitGroup
 	for i := 1; i < len(parts); i++ {
 		wg.Go(func() { chunks[i].read(parts[i], n, hasMaxNodes, kinds, regions, &seen) })
 	}
 	chunks[0].read(parts[0], n, hasMaxNodes, kinds, regions, &seen)
 	wg.Wait()
-	offers, ids = chunks[0].offers, chunks[0].ids
+	total, grew := 0, false
 	for i := range chunks {
 		c := &chunks[i]
 		if !c.ok {
 			return nil, nil, meta, false
 		}
-		if i > 0 {
-			offers, ids = append(offers, c.offers...), append(ids, c.ids...)
-		}
+		total += len(c.offers)
+		grew = grew || cap(c.offers) != c.room || cap(c.ids) != c.room
 		for _, line := range c.comments {
 			meta.add(line)
 		}
 	}
-	return offers, ids, meta, true
+	if grew { // a half outgrew its room: one new pair of slices
+		allOffers, allIDs = make([]Offer, total), make([]string, total)
+	}
+	at = 0
+	for i := range chunks {
+		at += copy(allOffers[at:], chunks[i].offers) // the first half's is in place
+		copy(allIDs[at-len(chunks[i].ids):], chunks[i].ids)
+	}
+	return allOffers[:total], allIDs[:total], meta, true
 }
 
 // fastSplitBytes is the size from which fastOffers reads a file's rows in
@@ -108,18 +133,15 @@ type fastChunk struct {
 	offers   []Offer
 	ids      []string
 	comments []string // comment lines, in order, for catalogMeta.add
+	room     int      // the capacity fastOffers gave offers and ids
 	ok       bool
 }
 
 // read parses the rows of body (whole lines after the header, which has
-// nfields fields) into c; c.ok is false where fastOffers must give up.
+// nfields fields) onto c's slices; c.ok is false where fastOffers must give
+// up.
 func (c *fastChunk) read(body []byte, nfields int, hasMaxNodes bool, kinds map[regionKey]instanceKind, regions map[regionKey]Region, seen *idSet) {
 	var fields [maxCatalogFields][]byte
-	// Room for a spot offer on half the rows: a file with more grows its
-	// slices once.
-	lines := bytes.Count(body, []byte{'\n'}) + 1
-	est := lines + lines/2
-	c.offers, c.ids = make([]Offer, 0, est), make([]string, 0, est)
 	for rest := body; len(rest) > 0; {
 		var line []byte
 		line, rest = nextLine(rest)
