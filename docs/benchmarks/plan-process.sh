@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole-process benchmarks of issue 14: gpufleet plan against COIN-OR CBC on
-# the same MILP, and the large spread case end to end, with peak memory.
+# the same MILP, the large spread case end to end with peak memory, and the
+# provider start-up to its schema (BenchmarkProviderStartup in main_test.go).
 #
 #   docs/benchmarks/plan-process.sh [DIR]     # from the repository root
 #   BEFORE=/path/to/old/gpufleet docs/benchmarks/plan-process.sh [DIR]
@@ -49,3 +50,6 @@ for n in 100000 1000000; do
 		/usr/bin/time -f "$bin: peak RSS %M KiB, %e s wall, %U s user, %S s sys" "$bin" plan --catalog "$dir/synthetic-$n.csv" $spread >/dev/null
 	done
 done
+
+echo "== provider start-up: exec of the CGO_ENABLED=0 build to GetProviderSchema answered"
+go test -run '^$' -bench BenchmarkProviderStartup -benchtime 20x -count 3 . | grep -E '^Benchmark'
