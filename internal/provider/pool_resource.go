@@ -455,7 +455,7 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 	}
 	if len(all) == 0 {
 		_, err := r.data.backends.get(ctx, "aws")
-		diags.AddError("No cloud backend", fmt.Sprint(err))
+		addBackendError(diags, path.Empty(), "No cloud backend", err)
 		return nil
 	}
 	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags),
@@ -548,7 +548,7 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	for _, p := range m.statePools(ctx, &resp.Diagnostics) {
 		b, err := r.data.backends.get(ctx, p.Offer.Cloud)
 		if err != nil {
-			resp.Diagnostics.AddError("No backend", err.Error())
+			addBackendError(&resp.Diagnostics, path.Empty(), "No backend", err)
 			return
 		}
 		np, err := b.GetNodePool(ctx, p.Offer.Region, p.Cluster, p.Name)
