@@ -40,6 +40,10 @@ type Allocation struct {
 	// first, each keeping every constraint of the request when it replaces
 	// this allocation alone (see MaxFallbacks).
 	Fallbacks []Fallback `json:"fallbacks"`
+	// DroppedFallbacks are the fallbacks the allocation would have without
+	// Request.FallbacksInSites that the placement's sites cannot host,
+	// cheapest first, each with the reason.
+	DroppedFallbacks []DroppedFallback `json:"dropped_fallbacks,omitempty"`
 }
 
 // Fallback is an offer that can take over an allocation.
@@ -47,6 +51,13 @@ type Fallback struct {
 	Offer     Offer   `json:"offer"`
 	Nodes     int     `json:"nodes"`
 	HourlyUSD float64 `json:"hourly_usd"`
+}
+
+// DroppedFallback is a fallback left out because the placement's sites
+// cannot host it.
+type DroppedFallback struct {
+	Fallback
+	Reason string `json:"reason"`
 }
 
 // MaxFallbacks is how many fallbacks each allocation lists.
@@ -190,7 +201,9 @@ func SpreadSatisfied(s Spread, byCloud map[string]int, total int) bool {
 // replace it whole: enough spare nodes, the same zone for a gang, and the
 // spread, the GPU total and every limit still met after the swap. Only the
 // best MaxFallbacks are kept, by hourly price, then the canonical offer
-// order.
+// order. With req.FallbacksInSites they are the best the placement's sites
+// can host (siteHosts), and the best without that rule that it drops are
+// recorded with why.
 //
 // Offers with spare nodes (in the placement's zone for a gang) are grouped
 // by cloud and node size in canonical order, which within a group is the order of hourly
@@ -229,6 +242,7 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 		}
 		return Unlimited
 	}
+	unhostable := siteHosts(p, req)
 	var groups []*group
 	var last *group
 	site := &p.Allocations[0].Offer // a gang's allocations share one zone
@@ -263,9 +277,27 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 			g.minSpare = min(g.minSpare, sp)
 		}
 	}
+	// insert puts cand into a best-first list of at most MaxFallbacks.
+	insert := func(top []candidate, cand candidate) []candidate {
+		pos := len(top)
+		for pos > 0 && better(cand, top[pos-1]) {
+			pos--
+		}
+		if pos == MaxFallbacks {
+			return top
+		}
+		top = append(top[:pos], append([]candidate{cand}, top[pos:]...)...)
+		if len(top) > MaxFallbacks {
+			top = top[:MaxFallbacks]
+		}
+		return top
+	}
 	for ai := range p.Allocations {
 		a := &p.Allocations[ai]
 		top := make([]candidate, 0, MaxFallbacks+1)
+		// all are the best without the sites rule (unhostable != nil); as
+		// good as top or better, so top's end ends its walk too.
+		var all []candidate
 		for _, g := range groups {
 			nodes := (a.GPUs + g.size - 1) / g.size
 			total := p.TotalGPUs - a.GPUs + nodes*g.size
@@ -300,20 +332,59 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 				if !q.swapOK(usage, allocIdx[ai], a.GPUs, idx, nodes*o.GPUCount) {
 					continue
 				}
-				pos := len(top)
-				for pos > 0 && better(cand, top[pos-1]) {
-					pos--
+				if unhostable != nil {
+					all = insert(all, cand)
+					if unhostable(o) != "" {
+						continue
+					}
 				}
-				top = append(top[:pos], append([]candidate{cand}, top[pos:]...)...)
-				if len(top) > MaxFallbacks {
-					top = top[:MaxFallbacks]
-				}
+				top = insert(top, cand)
 			}
 		}
 		a.Fallbacks = make([]Fallback, len(top))
 		for i, f := range top {
 			a.Fallbacks[i] = Fallback{Offer: c.Offers[f.idx], Nodes: f.nodes, HourlyUSD: microsToUSD(f.cost)}
 		}
+		for _, f := range all {
+			if why := unhostable(&c.Offers[f.idx]); why != "" {
+				a.DroppedFallbacks = append(a.DroppedFallbacks, DroppedFallback{Reason: why,
+					Fallback: Fallback{Offer: c.Offers[f.idx], Nodes: f.nodes, HourlyUSD: microsToUSD(f.cost)}})
+			}
+		}
+	}
+}
+
+// siteHosts returns, with req.FallbacksInSites, why the placement's own
+// sites cannot host an offer ("" when they can): a network built from the
+// sites has subnets in the allocations' zones only, and a cluster per site
+// exists in the allocations' regions only. Nil without the rule.
+func siteHosts(p *Placement, req *Request) func(*Offer) string {
+	if !req.FallbacksInSites {
+		return nil
+	}
+	zones := map[string][]string{} // site -> the allocations' zones, sorted
+	for _, a := range p.Allocations {
+		s := a.Offer.Site()
+		if _, ok := zones[s]; !ok {
+			zones[s] = nil
+		}
+		if a.Offer.Zone != "" && !slices.Contains(zones[s], a.Offer.Zone) {
+			zones[s] = append(zones[s], a.Offer.Zone)
+			slices.Sort(zones[s])
+		}
+	}
+	return func(o *Offer) string {
+		z, ok := zones[o.Site()]
+		switch {
+		case !ok:
+			return fmt.Sprintf("site %s has no allocation, so no cluster", o.Site())
+		case o.Zone != "" && !slices.Contains(z, o.Zone):
+			if len(z) == 0 {
+				return fmt.Sprintf("zone %s: site %s has no zone", o.Zone, o.Site())
+			}
+			return fmt.Sprintf("zone %s is not a zone of site %s (%s), so its network has no subnet there", o.Zone, o.Site(), strings.Join(z, ", "))
+		}
+		return ""
 	}
 }
 

@@ -46,6 +46,13 @@ type Request struct {
 	// Gang puts every node in one region, and in one zone where the cloud
 	// has zones. It conflicts with a spread over several clouds.
 	Gang bool `json:"gang,omitempty"`
+	// FallbacksInSites keeps only the fallbacks the placement's own sites
+	// can host: in a cloud/region of an allocation and, where the offer has
+	// a zone, in a zone of an allocation of that site. That is what a
+	// network built from the placement's sites (subnets in their zones) and
+	// a cluster per site can take; the others are left out, each with why
+	// (Allocation.DroppedFallbacks). It changes fallbacks only.
+	FallbacksInSites bool `json:"fallbacks_in_sites,omitempty"`
 }
 
 // Spread limits how GPUs are distributed across clouds.

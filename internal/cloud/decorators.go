@@ -74,7 +74,19 @@ type RetryPolicy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// OnRetry is told about each retry (for progress logs); may be nil.
 	OnRetry func(op string, attempt int, err error, delay time.Duration)
+	// ThrottleBudget is how long a throttled call goes on being retried
+	// past MaxAttempts, from its first attempt: throttling is the cloud
+	// asking to slow down, not a failure, so under a sustained storm (many
+	// callers sharing a subscription's or account's read rate) the call
+	// waits its turn, honouring Retry-After, instead of failing the apply.
+	// DefaultThrottleBudget when zero.
+	ThrottleBudget time.Duration
+	// Now tells the time for ThrottleBudget; time.Now when nil.
+	Now func() time.Time
 }
+
+// DefaultThrottleBudget bounds the retries of a throttled call.
+const DefaultThrottleBudget = 15 * time.Minute
 
 // DefaultRetryPolicy suits cloud control planes: 8 attempts over about a
 // minute.
@@ -113,11 +125,21 @@ func retrying(p RetryPolicy) func(ctx context.Context, op string, f call[any]) (
 	if p.Sleep == nil {
 		p.Sleep = Sleep
 	}
+	if p.ThrottleBudget <= 0 {
+		p.ThrottleBudget = DefaultThrottleBudget
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
 	return func(ctx context.Context, op string, f call[any]) (any, error) {
 		delay := p.Base
+		start := p.Now()
 		for attempt := 1; ; attempt++ {
 			v, err := f(ctx)
-			if err == nil || !IsRetryable(err) || attempt >= p.MaxAttempts {
+			if err == nil || !IsRetryable(err) {
+				return v, err
+			}
+			if attempt >= p.MaxAttempts && (!IsThrottled(err) || p.Now().Sub(start) >= p.ThrottleBudget) {
 				return v, err
 			}
 			wait := max(delay, RetryAfterOf(err)) // the cloud's Retry-After when longer

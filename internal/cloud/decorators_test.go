@@ -40,14 +40,22 @@ func TestWithRetries(t *testing.T) {
 		{"5xx until attempts run out", cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Times: 10, Err: transient("CreateCluster")}, 3, cloud.IsTransient, 2},
 		{"invalid request is not retried", cloudsim.Fault{Cloud: "aws", Op: "CreateCluster",
 			Err: &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Code: "InvalidParameterException"}}, 5, cloud.IsInvalid, 0},
+		// Throttling is no failure: it goes on past the attempts while the
+		// budget (a minute here, 1+2+3+3+... seconds of backoff) lasts.
+		{"throttled past the attempts, within the budget", cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Times: 6,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Code: "ThrottlingException"}}, 3, func(err error) bool { return err == nil }, 6},
+		{"throttled past the budget", cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Times: 100,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Code: "ThrottlingException"}}, 3, cloud.IsThrottled, 21},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, b := simBackend(t)
 			e.Inject(tt.fault)
 			var delays []time.Duration
+			now := time.Unix(0, 0)
 			r := cloud.WithRetries(b, cloud.RetryPolicy{MaxAttempts: tt.attempts, Base: time.Second, Max: 3 * time.Second,
-				Sleep:   func(context.Context, time.Duration) error { return nil },
+				ThrottleBudget: time.Minute, Now: func() time.Time { return now },
+				Sleep:   func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil },
 				OnRetry: func(_ string, _ int, _ error, d time.Duration) { delays = append(delays, d) }})
 			_, err := r.CreateCluster(context.Background(), spec)
 			if !tt.wantErr(err) || len(delays) != tt.retries {

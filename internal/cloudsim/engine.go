@@ -212,9 +212,25 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// StateError is a simulated world whose state cannot be read (a corrupt
+// or unreadable state file, lock file or Kubernetes log): its message names
+// the file and the fix, and callers tell it apart from a cloud error with
+// errors.As.
+type StateError struct {
+	Path string
+	Err  error
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("simulator state unreadable: %s: %v; restore it or remove the directory", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *StateError) Unwrap() error { return e.Err }
+
 // unreadable is the error of a state file that cannot be read.
 func unreadable(path string, err error) error {
-	return fmt.Errorf("simulator state unreadable: %s: %v; restore it or remove the directory", path, err)
+	return &StateError{Path: path, Err: err}
 }
 
 // fileStamp identifies one version of the state file: every save renames a

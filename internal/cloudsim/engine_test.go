@@ -218,6 +218,43 @@ func TestThrottling(t *testing.T) {
 	}
 }
 
+// TestSharedRateLimit: operations under one shared limit ("Get*") draw
+// on one bucket together, on top of an operation's own limit; other
+// operations are not limited; refusals are counted.
+func TestSharedRateLimit(t *testing.T) {
+	e, clock := newEngine(t)
+	e.SetSharedRateLimit("aws", "reads", []string{"Get*"}, 1, 2)
+	e.SetRateLimit("aws", "GetNodePool", 1, 1)
+	calls := []struct {
+		name      string
+		call      func() error
+		throttled bool
+	}{
+		{"a cluster read takes a shared token", func() error { _, err := e.GetCluster("aws", "eu-central-1", "c1"); return err }, false},
+		{"a pool read takes the other", func() error { _, err := e.GetNodePool("aws", "eu-central-1", "c1", "p"); return err }, false},
+		{"the shared bucket is empty", func() error { _, err := e.GetCluster("aws", "eu-central-1", "c1"); return err }, true},
+		{"another cloud is not limited", func() error { _, err := e.GetCluster("gcp", "europe-west4", "c1"); return err }, false},
+		{"a delete is no read", func() error { _, err := e.DeleteCluster("aws", "eu-central-1", "c1"); return err }, false},
+	}
+	for _, c := range calls {
+		if err := c.call(); cloud.IsThrottled(err) != c.throttled {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+	clock.Advance(time.Second)
+	// A shared token is back, the pool's own bucket too: one pool read, not
+	// a second, and not a cluster read after it.
+	if _, err := e.GetNodePool("aws", "eu-central-1", "c1", "p"); cloud.IsThrottled(err) {
+		t.Fatalf("pool read after a second: %v", err)
+	}
+	if _, err := e.GetCluster("aws", "eu-central-1", "c1"); !cloud.IsThrottled(err) {
+		t.Fatalf("cluster read with the shared bucket empty: %v", err)
+	}
+	if got := e.ThrottledCalls(); got["aws/shared:reads"] != 2 || got["aws/GetNodePool"] != 0 {
+		t.Fatalf("throttled calls %v", got)
+	}
+}
+
 func TestPersistence(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "sim", "state.json")
 	clock := NewFakeClock(t0)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -73,6 +76,23 @@ func (b *backends) logMetrics(ctx context.Context) {
 // its subscription, GKE its project).
 func (b *backends) supports(cl string) bool {
 	return b.simulate || slices.Contains(b.enabled, cl)
+}
+
+// addBackendError reports that a cloud's backend could not be had, under
+// summary on the attribute at p (path.Empty() for none), except a
+// simulated world whose state cannot be read: that is no fault of the site
+// or the cloud, so it gets its own heading, and its message names the file
+// and the fix.
+func addBackendError(diags *diag.Diagnostics, p path.Path, summary string, err error) {
+	var se *cloudsim.StateError
+	switch {
+	case errors.As(err, &se):
+		diags.AddError("Simulator state unreadable", err.Error())
+	case p.Equal(path.Empty()):
+		diags.AddError(summary, err.Error())
+	default:
+		diags.AddAttributeError(p, summary, err.Error())
+	}
 }
 
 // get returns the backend of a cloud.

@@ -187,7 +187,7 @@ func (r *ClusterResource) backend(ctx context.Context, m *clusterModel, diags *d
 	}
 	b, err := r.data.backends.get(ctx, m.Cloud.ValueString())
 	if err != nil {
-		diags.AddAttributeError(path.Root("site"), "No backend for the site's cloud", err.Error())
+		addBackendError(diags, path.Root("site"), "No backend for the site's cloud", err)
 		return nil
 	}
 	return b

@@ -410,7 +410,7 @@ func (r *NetworkResource) backends(ctx context.Context, p mesh.Plan, diags *diag
 		}
 		nb, err := r.data.backends.network(ctx, s.Cloud)
 		if err != nil {
-			diags.AddAttributeError(path.Root("sites").AtMapKey(s.Key), "No network backend for the site's cloud", err.Error())
+			addBackendError(diags, path.Root("sites").AtMapKey(s.Key), "No network backend for the site's cloud", err)
 			return nil, false
 		}
 		out[s.Cloud] = nb

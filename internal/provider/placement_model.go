@@ -21,6 +21,7 @@ type placementModel struct {
 	GPUs                   types.Int64   `tfsdk:"gpus"`
 	Spread                 *spreadModel  `tfsdk:"spread"`
 	Gang                   types.Bool    `tfsdk:"gang"`
+	FallbacksInSites       types.Bool    `tfsdk:"fallbacks_in_sites"`
 	Keepers                types.Map     `tfsdk:"keepers"`
 	ReplanThresholdPercent types.Float64 `tfsdk:"replan_threshold_percent"`
 
@@ -53,13 +54,14 @@ func (m *placementModel) request(ctx context.Context, diags *diag.Diagnostics) p
 		r.Spread = planner.Spread{MinClouds: int(m.Spread.MinClouds.ValueInt64()), MaxShare: m.Spread.MaxShare.ValueFloat64()}
 	}
 	r.Gang = m.Gang.ValueBool()
+	r.FallbacksInSites = m.FallbacksInSites.ValueBool()
 	return r
 }
 
 // requestKnown reports whether every request attribute is known.
 func (m *placementModel) requestKnown() bool {
 	vals := []attr.Value{m.GPUs, m.GPUModels, m.MinGPUMemoryGiB, m.GPUsPerNode, m.MinGPUsPerNode, m.Interconnect,
-		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.MinSpotScore, m.Gang, m.Keepers}
+		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.MinSpotScore, m.Gang, m.FallbacksInSites, m.Keepers}
 	if m.Spread != nil {
 		vals = append(vals, m.Spread.MinClouds, m.Spread.MaxShare)
 	}
@@ -78,7 +80,7 @@ func sameRequest(a, b *placementModel) bool {
 		a.GPUsPerNode.Equal(b.GPUsPerNode) && a.MinGPUsPerNode.Equal(b.MinGPUsPerNode) &&
 		a.Interconnect.Equal(b.Interconnect) && a.Residency.Equal(b.Residency) && a.DenyResidency.Equal(b.DenyResidency) &&
 		a.Clouds.Equal(b.Clouds) && a.CapacityTypes.Equal(b.CapacityTypes) && a.MaxPricePerGPUHour.Equal(b.MaxPricePerGPUHour) && a.MinSpotScore.Equal(b.MinSpotScore) &&
-		spreadEqual(a.Spread, b.Spread) && a.Gang.Equal(b.Gang) && a.Keepers.Equal(b.Keepers)
+		spreadEqual(a.Spread, b.Spread) && a.Gang.Equal(b.Gang) && a.FallbacksInSites.Equal(b.FallbacksInSites) && a.Keepers.Equal(b.Keepers)
 }
 
 func spreadEqual(a, b *spreadModel) bool {
@@ -260,6 +262,15 @@ func summarize(p *planner.Placement, cat *planner.Catalog, enabled []string) str
 	}
 	if note := p.AbsentGPUModelsNote(); note != "" {
 		fmt.Fprintf(&b, "  %s\n", note)
+	}
+	for _, a := range p.Allocations {
+		if len(a.DroppedFallbacks) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "  fallbacks of %s left out (fallbacks_in_sites):\n", a.Offer.ID())
+		for _, d := range a.DroppedFallbacks {
+			fmt.Fprintf(&b, "    %s: %s\n", d.Offer.ID(), d.Reason)
+		}
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

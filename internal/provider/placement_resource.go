@@ -61,6 +61,12 @@ func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 	}
 	attrs["gang"] = schema.BoolAttribute{Optional: true,
 		Description: "Put every node in one zone (one region for clouds without zones), for tightly coupled training. Conflicts with a spread over several clouds."}
+	attrs["fallbacks_in_sites"] = schema.BoolAttribute{Optional: true,
+		Description: "Offer only the fallbacks the placement's own `sites` can host: in the region of an allocation and, for offers with a zone, " +
+			"in a zone of an allocation of that site. That is what a `gpufleet_network` built from `sites` (subnets in their zones) and a " +
+			"`gpufleet_cluster` per site (`for_each = sites`) can take, so failover is never offered a zone without a subnet or a region without a cluster. " +
+			"`summary` names each fallback left out and why. Like the request, changing it plans again, but it does not replace the pools. " +
+			"Unset or false: the cheapest fallbacks anywhere the request allows (clusters and subnets for them are then yours to create)."}
 	attrs["keepers"] = schema.MapAttribute{ElementType: types.StringType, Optional: true,
 		Description: "Arbitrary values; changing any of them makes the placement plan again with the current catalog."}
 	attrs["replan_threshold_percent"] = schema.Float64Attribute{Optional: true, Computed: true,
@@ -379,6 +385,22 @@ func setFloat64(dst *types.Float64, v string) error {
 	return nil
 }
 
+func boolID(v types.Bool) string {
+	if v.IsNull() {
+		return ""
+	}
+	return strconv.FormatBool(v.ValueBool())
+}
+
+func setBool(dst *types.Bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", v)
+	}
+	*dst = types.BoolValue(b)
+	return nil
+}
+
 func spreadOf(m *placementModel) *spreadModel {
 	if m.Spread == nil {
 		m.Spread = &spreadModel{MinClouds: types.Int64Null(), MaxShare: types.Float64Null()}
@@ -414,19 +436,9 @@ var idFields = []idField{
 		}
 		return float64ID(m.Spread.MaxShare)
 	}, func(m *placementModel, v string) error { return setFloat64(&spreadOf(m).MaxShare, v) }},
-	{"gang", func(m *placementModel) string {
-		if m.Gang.IsNull() {
-			return ""
-		}
-		return strconv.FormatBool(m.Gang.ValueBool())
-	}, func(m *placementModel, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-		m.Gang = types.BoolValue(b)
-		return nil
-	}},
+	{"gang", func(m *placementModel) string { return boolID(m.Gang) }, func(m *placementModel, v string) error { return setBool(&m.Gang, v) }},
+	{"fallbacks_in_sites", func(m *placementModel) string { return boolID(m.FallbacksInSites) },
+		func(m *placementModel, v string) error { return setBool(&m.FallbacksInSites, v) }},
 }
 
 // placementID writes the request as written in the configuration:
@@ -448,7 +460,7 @@ func parsePlacementID(id string) (placementModel, error) {
 		MinGPUsPerNode: types.Int64Null(), Interconnect: types.StringNull(), Residency: types.ListNull(types.StringType),
 		DenyResidency: types.ListNull(types.StringType), Clouds: types.ListNull(types.StringType),
 		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(), MinSpotScore: types.Int64Null(),
-	}, GPUs: types.Int64Null(), Gang: types.BoolNull()}
+	}, GPUs: types.Int64Null(), Gang: types.BoolNull(), FallbacksInSites: types.BoolNull()}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(id, ";") {
 		name, value, ok := strings.Cut(part, "=")

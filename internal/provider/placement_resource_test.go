@@ -285,6 +285,7 @@ func TestPlacementIDRoundTrip(t *testing.T) {
 		"gpus=8",
 		"gpus=64;gpu_models=H100,H200;gpus_per_node=8;residency=EU,CH;deny_residency=aws/eu-west-1;clouds=aws,gcp;capacity_types=on_demand,spot;max_price_per_gpu_hour=12.5;spread.min_clouds=2;spread.max_share=0.6",
 		"gpus=16;min_gpu_memory_gib=80;min_gpus_per_node=4;interconnect=nvswitch;gang=true",
+		"gpus=16;residency=EU;fallbacks_in_sites=true",
 	} {
 		m, err := parsePlacementID(id)
 		if err != nil {
@@ -295,12 +296,13 @@ func TestPlacementIDRoundTrip(t *testing.T) {
 		}
 	}
 	for id, want := range map[string]string{
-		"":                    `"" is not attribute=value`,
-		"gpu_models=H100":     "gpus is required",
-		"gpus=8;gpus=9":       `"gpus" appears twice`,
-		"gpus=eight":          `gpus: "eight" is not a whole number`,
-		"gpus=8;gang=perhaps": `gang: "perhaps" is not true or false`,
-		"gpus=8;clouds=aws,":  "empty list element",
+		"":                             `"" is not attribute=value`,
+		"gpu_models=H100":              "gpus is required",
+		"gpus=8;gpus=9":                `"gpus" appears twice`,
+		"gpus=eight":                   `gpus: "eight" is not a whole number`,
+		"gpus=8;gang=perhaps":          `gang: "perhaps" is not true or false`,
+		"gpus=8;fallbacks_in_sites=1x": `fallbacks_in_sites: "1x" is not true or false`,
+		"gpus=8;clouds=aws,":           "empty list element",
 	} {
 		if _, err := parsePlacementID(id); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", id, err, want)
@@ -376,4 +378,24 @@ func TestAccPlacement_modelsAbsentFromCatalog(t *testing.T) {
 				ExpectError: regexp.MustCompile(`(?s)unknown GPU model "L40X".*Did you mean\s+"L40S"`)},
 		},
 	})
+}
+
+// TestSameAllocationRequest: the pools are replaced when the placement's
+// request changes, not when only fallbacks_in_sites does.
+func TestSameAllocationRequest(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"gpus=16;residency=EU", "gpus=16;residency=EU;fallbacks_in_sites=true", true},
+		{"gpus=16;residency=EU;fallbacks_in_sites=false", "gpus=16;residency=EU;fallbacks_in_sites=true", true},
+		{"gpus=16;residency=EU", "gpus=24;residency=EU;fallbacks_in_sites=true", false},
+		{"gpus=16;residency=EU", "gpus=16;residency=EU;gang=true", false},
+		{"not an id", "not an id", true},
+		{"not an id", "gpus=16", false},
+	} {
+		if got := sameAllocationRequest(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameAllocationRequest(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
 }

@@ -39,13 +39,26 @@ var (
 	_ resource.ResourceWithImportState = &PoolResource{}
 )
 
-// replaceUnlessImported replaces the resource when the placement changes,
-// but not when the prior state has none (just imported): the pools that
-// exist are then adopted and reconciled in place.
+// replaceUnlessImported replaces the resource when the placement's request
+// changes, but not when the prior state has none (just imported: the pools
+// that exist are then adopted and reconciled in place), nor when only
+// fallbacks_in_sites changed, which changes fallbacks, not allocations.
 func replaceUnlessImported() planmodifier.String {
 	return stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
-		resp.RequiresReplace = !req.StateValue.IsNull()
+		resp.RequiresReplace = !req.StateValue.IsNull() && !sameAllocationRequest(req.StateValue.ValueString(), req.PlanValue.ValueString())
 	}, "A new placement replaces the pools.", "A new placement replaces the pools.")
+}
+
+// sameAllocationRequest reports whether two placement IDs ask for the same
+// allocations: equal but for fallbacks_in_sites.
+func sameAllocationRequest(a, b string) bool {
+	ma, errA := parsePlacementID(a)
+	mb, errB := parsePlacementID(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	ma.FallbacksInSites, mb.FallbacksInSites = types.BoolNull(), types.BoolNull()
+	return placementID(&ma) == placementID(&mb)
 }
 
 // PoolResource is gpufleet_pool: the GPU node pools of every allocation of
@@ -455,7 +468,7 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 	}
 	if len(all) == 0 {
 		_, err := r.data.backends.get(ctx, "aws")
-		diags.AddError("No cloud backend", fmt.Sprint(err))
+		addBackendError(diags, path.Empty(), "No cloud backend", err)
 		return nil
 	}
 	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags),
@@ -548,7 +561,7 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	for _, p := range m.statePools(ctx, &resp.Diagnostics) {
 		b, err := r.data.backends.get(ctx, p.Offer.Cloud)
 		if err != nil {
-			resp.Diagnostics.AddError("No backend", err.Error())
+			addBackendError(&resp.Diagnostics, path.Empty(), "No backend", err)
 			return
 		}
 		np, err := b.GetNodePool(ctx, p.Offer.Region, p.Cluster, p.Name)

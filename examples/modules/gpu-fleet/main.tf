@@ -9,6 +9,9 @@ resource "gpufleet_placement" "this" {
   residency      = length(var.residency) > 0 ? var.residency : null
   capacity_types = var.capacity_types
   spread         = var.spread
+  # The network and the clusters below are built from sites: offer only
+  # fallbacks they can host.
+  fallbacks_in_sites = true
 }
 
 resource "gpufleet_network" "this" {

@@ -9,6 +9,9 @@ resource "gpufleet_placement" "train" {
     min_clouds = 2
     max_share  = 0.6
   }
+  # Fallbacks only where the sites' network and clusters are (a network
+  # built from sites, a cluster per site): failover within each site.
+  fallbacks_in_sites = true
   # Change to move to a cheaper placement when the plan warns about one.
   keepers = { generation = "1" }
 }

@@ -224,6 +224,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	}
 	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
 		o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
+		o.Retryable = rideOutThrottling("DescribeCluster", b.cfg.Poll, o.Retryable)
 	})
 	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(spec.Name)}, b.cfg.Timeout); err != nil {
 		if ctx.Err() != nil {
@@ -353,6 +354,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	if !gone {
 		waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
 			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
+			o.Retryable = rideOutThrottling("DescribeCluster", b.cfg.Poll, o.Retryable)
 		})
 		if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
 			if ctx.Err() != nil {
@@ -520,6 +522,24 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	return b.waitNodegroup(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodegroup")
 }
 
+// rideOutThrottling makes an EKS waiter ride out throttled polls: the SDK
+// makes one attempt per call (New), and a waiter ends on any error its
+// acceptors do not match, so without this one throttled Describe would end
+// the wait and the caller's retries would repeat the whole create or
+// delete, an attempt spent per throttled poll. A throttled poll waits
+// instead (cloud.PollBackoff: the Retry-After, or backoff from the poll
+// interval) and the waiter polls again; anything else goes to next, the
+// waiter's own acceptors.
+func rideOutThrottling[In, Out any](op string, poll time.Duration, next func(context.Context, In, Out, error) (bool, error)) func(context.Context, In, Out, error) (bool, error) {
+	backoff := &cloud.PollBackoff{Base: poll, Max: time.Minute}
+	return func(ctx context.Context, in In, out Out, err error) (bool, error) {
+		if throttled, werr := backoff.Throttled(ctx, classify(op, err)); throttled || werr != nil {
+			return werr == nil, werr
+		}
+		return next(ctx, in, out, err)
+	}
+}
+
 // waitNodegroup waits for ACTIVE, stopping early on CREATE_FAILED and
 // DEGRADED, whose health issues become the error.
 func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
@@ -536,6 +556,7 @@ func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op s
 			}
 			return true, nil
 		}
+		o.Retryable = rideOutThrottling("DescribeNodegroup", b.cfg.Poll, o.Retryable)
 	})
 	if err := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); err != nil {
 		if ctx.Err() != nil {
@@ -763,6 +784,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	if wait {
 		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
 			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
+			o.Retryable = rideOutThrottling("DescribeNodegroup", b.cfg.Poll, o.Retryable)
 		})
 		if werr := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); werr != nil {
 			if ctx.Err() != nil {

@@ -201,3 +201,36 @@ func TestListNodePools(t *testing.T) {
 	ev := newNetEnv(t)
 	contract.ListedPools(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "gpufleet-0123456789ab", "euc1-az3"))
 }
+
+// TestWaitsRideOutThrottling: polls throttled inside the EKS waiters
+// (DescribeCluster, DescribeNodegroup), five in a row each, back off and
+// poll again
+// instead of failing the create or the delete, which would make the
+// caller's retries repeat the whole call (the backend alone has none).
+func TestWaitsRideOutThrottling(t *testing.T) {
+	ev := newNetEnv(t)
+	ctx := context.Background()
+	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
+	throttle := func(op string) {
+		ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: op, Times: 5,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: op, Code: "ThrottlingException", Message: "rate exceeded"}})
+	}
+	for _, step := range []struct {
+		name, op string
+		do       func() error
+	}{
+		{"cluster create", "GetCluster", func() error {
+			_, err := ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true})
+			return err
+		}},
+		{"node group create", "GetNodePool", func() error { _, err := ev.b.CreateNodePool(ctx, gpuPool("c1", "p", "euc1-az1")); return err }},
+		{"node group delete", "GetNodePool", func() error { return ev.b.DeleteNodePool(ctx, euc1, "c1", "p") }},
+		{"cluster delete", "GetCluster", func() error { return ev.b.DeleteCluster(ctx, euc1, "c1") }},
+	} {
+		throttle(step.op)
+		if err := step.do(); err != nil {
+			t.Fatalf("%s with its polls throttled: %v", step.name, err)
+		}
+		ev.e.ClearFaults()
+	}
+}

@@ -118,11 +118,19 @@ func canonical(cidr string) string {
 }
 
 // poll calls check every cfg.Poll until it reports done or fails, ctx
-// ends, or cfg.Timeout passes.
+// ends, or cfg.Timeout passes. A throttled check is not a failure: it
+// backs off (cloud.PollBackoff) and checks again, so that EC2's request
+// throttling does not spend the caller's retries.
 func (b *Backend) poll(ctx context.Context, op, what string, check func() (bool, error)) error {
 	deadline := time.Now().Add(b.cfg.Timeout)
+	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
 	for {
 		done, err := check()
+		if throttled, werr := backoff.Throttled(ctx, err); werr != nil {
+			return werr
+		} else if throttled && time.Now().Before(deadline) {
+			continue
+		}
 		if err != nil || done {
 			return err
 		}

@@ -171,8 +171,35 @@ func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]
 	return out, nil
 }
 
-func (b *Backend) poll() *runtime.PollUntilDoneOptions {
-	return &runtime.PollUntilDoneOptions{Frequency: b.cfg.Poll}
+// untilDone waits for a long-running operation as PollUntilDone does,
+// polling every cfg.Poll, except that a throttled poll (429, Retry-After)
+// is not the operation's failure: it waits (cloud.PollBackoff, honouring
+// Retry-After) and polls again. The SDK makes one attempt per request (its
+// retries are off: cloud.WithRetries is the caller's), so PollUntilDone
+// ended at the first throttled poll, and the caller's retries repeated
+// the whole call, an attempt spent per throttled poll. Other errors are
+// returned as the SDK gives them (azcore leaves a poller as it was after a
+// failed poll, and lets Result be asked again after a throttled one).
+func untilDone[T any](ctx context.Context, b *Backend, p *runtime.Poller[T]) (T, error) {
+	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
+	for {
+		var err error
+		if p.Done() {
+			var res T
+			if res, err = p.Result(ctx); err == nil {
+				return res, nil
+			}
+		} else if _, err = p.Poll(ctx); err == nil && !p.Done() {
+			err = cloud.Sleep(ctx, b.cfg.Poll)
+		}
+		if throttled, serr := backoff.Throttled(ctx, classify("Poll", err)); serr != nil {
+			var zero T
+			return zero, serr
+		} else if !throttled && err != nil {
+			var zero T
+			return zero, err
+		}
+	}
 }
 
 // CreateCluster creates the cluster's resource group and the managed
@@ -220,7 +247,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if err != nil {
 		return cloud.Cluster{}, classify("CreateCluster", err)
 	}
-	res, err := poller.PollUntilDone(ctx, b.poll())
+	res, err := untilDone(ctx, b, poller)
 	if err != nil {
 		if ctx.Err() != nil {
 			return cloud.Cluster{}, ctx.Err()
@@ -405,7 +432,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
-	} else if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	} else if _, err := untilDone(ctx, b, poller); err != nil {
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
@@ -414,7 +441,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
-	if _, err := gp.PollUntilDone(ctx, b.poll()); err != nil {
+	if _, err := untilDone(ctx, b, gp); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
 	return nil
@@ -479,7 +506,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
-	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	if _, err := untilDone(ctx, b, poller); err != nil {
 		if ctx.Err() != nil {
 			return cloud.NodePool{}, ctx.Err()
 		}
@@ -627,7 +654,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cur, classify("UpdateNodePool", err)
 	}
-	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	if _, err := untilDone(ctx, b, poller); err != nil {
 		p, _ := b.GetNodePool(ctx, region, cluster, name)
 		return p, cloud.WithOffer(classify("UpdateNodePool", err), spec)
 	}
@@ -640,7 +667,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
-	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	if _, err := untilDone(ctx, b, poller); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
 	return nil

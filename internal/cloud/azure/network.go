@@ -145,7 +145,7 @@ func done[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T
 	if err != nil {
 		return zero, classify(op, err)
 	}
-	res, err := p.PollUntilDone(ctx, b.poll())
+	res, err := untilDone(ctx, b, p)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()

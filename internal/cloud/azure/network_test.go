@@ -533,3 +533,23 @@ func TestClassifyNetwork(t *testing.T) {
 		t.Fatalf("mesh rules: %+v", got)
 	}
 }
+
+// TestOperationPollsRideOutThrottling: the status polls of a long-running
+// operation (a virtual network PUT, a managed cluster PUT) throttled twice
+// (429 with Retry-After) wait and poll again instead of failing the call,
+// which would make the caller's retries repeat it.
+func TestOperationPollsRideOutThrottling(t *testing.T) {
+	s := newNetSim(t)
+	throttle := func(op string) {
+		s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: op, Times: 2,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "azure", Op: op, Code: "SubscriptionRequestsThrottled", Message: "too many reads"}})
+	}
+	throttle("GetNetworkOperation")
+	if _, err := s.b.EnsureNetwork(ctx, siteSpec("gf-weu", "10.20.0.0/16", "1")); err != nil {
+		t.Fatalf("network with its operation polls throttled: %v", err)
+	}
+	throttle("GetCluster")
+	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion}); err != nil {
+		t.Fatalf("cluster with its operation polls throttled: %v", err)
+	}
+}

@@ -59,7 +59,7 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	if err != nil {
 		return classify("RedeployVM", err)
 	}
-	if _, err := poller.PollUntilDone(ctx, b.poll()); err != nil {
+	if _, err := untilDone(ctx, b, poller); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
