@@ -1,10 +1,11 @@
 # The real-cloud smoke test: the smallest real fleet on one cloud, one
 # on-demand NVIDIA T4 node (AWS g4dn.xlarge in us-east-1, GCP
-# n1-standard-4 with one T4 in us-central1, Azure Standard_NC4as_T4_v3 in
-# eastus: offers.csv pins them), a network, a cluster and the pool, with
-# the node validated by gpufleet-nodecheck before the apply completes.
-# It costs real money (about 0.55 USD an hour for the node plus the
-# cluster's control plane and the VPN-free network): run it with
+# n1-highmem-8 with one T4 in us-central1, Azure Standard_NC4as_T4_v3 in
+# eastus: offers.csv pins them, with the embedded catalog's figures, which
+# gpufleet-nodecheck checks the node against), a network, a cluster and
+# the pool, with the node validated by gpufleet-nodecheck before the apply
+# completes. It costs real money (0.53 to 0.83 USD an hour for the node,
+# plus the cluster's control plane; the single site has no VPN): run it with
 # `make smoke CLOUD=aws|gcp|azure`, which destroys it on success and on
 # failure (tools/smoke/smoke.sh).
 terraform {
@@ -46,7 +47,14 @@ locals {
   region = { aws = "us-east-1", gcp = "us-central1", azure = "eastus" }[var.cloud]
 }
 
+variable "simulate" {
+  description = "Apply in the simulated clouds instead: the offline rehearsal of the script (make smoke CLOUD=... SIMULATE=1)."
+  type        = bool
+  default     = false
+}
+
 provider "gpufleet" {
+  simulate = var.simulate
   catalog {
     file = "${path.module}/offers.csv"
   }

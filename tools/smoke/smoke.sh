@@ -11,7 +11,9 @@
 # script checks that one is configured before it builds or starts
 # anything, and exits 2 within a second, naming what is missing, when none
 # is. SMOKE_CHECK_ONLY=1 stops after that check (exit 0 when credentials
-# are there).
+# are there). SMOKE_SIMULATE=1 (make smoke SIMULATE=1) rehearses the whole
+# run offline instead: the same configuration, apply, check and destroy,
+# in the simulated clouds (simulate = true), with no credentials needed.
 #
 # Environment: TERRAFORM (default .tools/terraform, else terraform on
 # PATH); GOOGLE_CLOUD_PROJECT (gcp); AZURE_SUBSCRIPTION_ID (azure);
@@ -86,13 +88,18 @@ check_azure() {
 	[ -n "${AZURE_SUBSCRIPTION_ID:-}" ] || missing+=("azure: AZURE_SUBSCRIPTION_ID is not set (the subscription to create the cluster in)")
 }
 
-"check_$cloud"
+if [ -n "${SMOKE_SIMULATE:-}" ]; then
+	echo "smoke: SMOKE_SIMULATE: rehearsing in the simulated clouds; no account is used"
+	export GOOGLE_CLOUD_PROJECT=${GOOGLE_CLOUD_PROJECT:-gpufleet-smoke} AZURE_SUBSCRIPTION_ID=${AZURE_SUBSCRIPTION_ID:-00000000-0000-0000-0000-000000000000}
+else
+	"check_$cloud"
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "smoke: cannot run the $cloud smoke test; nothing was built or created:" >&2
 	for m in "${missing[@]}"; do echo "  $m" >&2; done
 	exit 2
 fi
-echo "smoke: $cloud credentials found"
+[ -n "${SMOKE_SIMULATE:-}" ] || echo "smoke: $cloud credentials found"
 [ -z "${SMOKE_CHECK_ONLY:-}" ] || exit 0
 
 TERRAFORM=${TERRAFORM:-$root/.tools/terraform}
@@ -106,7 +113,7 @@ fi
 
 version=0.1.0
 os_arch=$(go env GOOS)_$(go env GOARCH)
-work=${SMOKE_DIR:-$root/.tools/smoke-$cloud}
+work=${SMOKE_DIR:-$root/.tools/smoke-$cloud${SMOKE_SIMULATE:+-simulated}}
 mirror=$work/mirror/registry.terraform.io/gpufleet/gpufleet/$version/$os_arch
 mkdir -p "$mirror" "$work/config"
 echo "smoke: building the provider into $mirror"
@@ -118,6 +125,12 @@ export TF_CLI_CONFIG_FILE=$work/smoke.tfrc CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION
 export TF_VAR_cloud=$cloud TF_VAR_name=${SMOKE_NAME:-gpufleet-smoke}
 [ "$cloud" = gcp ] && export TF_VAR_gcp_project=$GOOGLE_CLOUD_PROJECT
 [ "$cloud" = azure ] && export TF_VAR_azure_subscription_id=$AZURE_SUBSCRIPTION_ID
+if [ -n "${SMOKE_SIMULATE:-}" ]; then
+	# The simulated nodes run the real validator on simulated GPUs.
+	echo "smoke: building gpufleet-nodecheck for the simulated nodes"
+	(cd "$root" && go build -o "$work/gpufleet-nodecheck" ./cmd/gpufleet-nodecheck) || exit 1
+	export TF_VAR_simulate=true GPUFLEET_SIM_NODECHECK=$work/gpufleet-nodecheck
+fi
 cd "$work/config" || exit 1
 
 # ---- apply, check, and destroy whatever happens ----

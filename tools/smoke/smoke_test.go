@@ -114,3 +114,32 @@ func TestCredentialsFound(t *testing.T) {
 		})
 	}
 }
+
+// TestSimulatedRehearsal runs the whole smoke test, script and
+// configuration, on each simulated cloud (SMOKE_SIMULATE=1): the provider
+// built from this tree applies examples/smoke, the node is validated by
+// the real gpufleet-nodecheck on simulated GPUs, and everything is
+// destroyed. It needs the Terraform CLI (TF_ACC_TERRAFORM_PATH, as `make
+// test` sets it) and builds the provider, so it runs with TF_ACC only.
+func TestSimulatedRehearsal(t *testing.T) {
+	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if os.Getenv("TF_ACC") == "" || tf == "" || testing.Short() {
+		t.Skip("set TF_ACC=1 and TF_ACC_TERRAFORM_PATH (make test does)")
+	}
+	for _, cloud := range []string{"aws", "gcp", "azure"} {
+		t.Run(cloud, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command("bash", "smoke.sh", cloud)
+			cmd.Env = append(os.Environ(), "SMOKE_SIMULATE=1", "SMOKE_DIR="+dir, "TERRAFORM="+tf)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+			for _, want := range []string{"1 of 1 GPUs validated", cloud + " PASSED", "Destroy complete! Resources: 4 destroyed."} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}

@@ -493,8 +493,8 @@ func TestNodeConfigRules(t *testing.T) {
 					t.Fatal(err)
 				}
 				p, ok := ev.e.LookupPool("gcp", "europe-west4", "c1", req.NodePool.Name)
-				if !ok || p.GPUsPerNode != 2 {
-					t.Fatalf("pool %+v: an N1 VM's GPUs are its 2 accelerators", p)
+				if !ok || p.GPUsPerNode != 2 || p.Spec.GPUModel != "T4" {
+					t.Fatalf("pool %+v: an N1 VM's GPUs are its 2 T4 accelerators", p)
 				}
 				return
 			}

@@ -382,12 +382,18 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
 	}
 	opts := s.opts.InstanceOptions(machineType)
-	// N1 VMs get their GPUs from the accelerators, whatever the options
-	// say (https://cloud.google.com/compute/docs/gpus#n1-gpus).
-	if (s.defaultOptions || strings.HasPrefix(machineType, "n1-")) && !gpuSuffix(machineType) {
+	// N1 VMs get their GPUs, count and model, from the accelerators,
+	// whatever the options say (https://cloud.google.com/compute/docs/gpus#n1-gpus):
+	// "nvidia-tesla-t4" is a T4.
+	n1 := strings.HasPrefix(machineType, "n1-")
+	if (s.defaultOptions || n1) && !gpuSuffix(machineType) {
 		for _, a := range cfg.GetAccelerators() {
 			if a.GetAcceleratorCount() > 0 {
 				opts.GPUsPerNode = int(a.GetAcceleratorCount())
+				if n1 {
+					spec.GPUModel = strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(a.GetAcceleratorType(), "nvidia-"), "tesla-"))
+					spec.GPUsPerNode = opts.GPUsPerNode
+				}
 				break
 			}
 		}
