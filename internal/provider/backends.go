@@ -337,6 +337,7 @@ func gcpSDKConfig(m *gcpModel) gcpbackend.Config {
 	cfg := gcpbackend.Config{}
 	if m != nil {
 		cfg.Project = m.Project.ValueString()
+		cfg.NodeServiceAccount = m.NodeServiceAccount.ValueString()
 		if m.Endpoints != nil {
 			cfg.Endpoint = m.Endpoints.Container.ValueString()
 			cfg.ComputeEndpoint = m.Endpoints.Compute.ValueString()

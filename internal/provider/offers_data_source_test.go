@@ -123,6 +123,11 @@ data "gpufleet_offers" "o" {}
   aws {
     regions = ["eu-centrl-1"]
   }`), `(?s)Unknown region.*"eu-centrl-1" is not a aws region gpufleet knows. Did you mean\s+"eu-central-1"`},
+		{"node service account", providerConfig(cat, `
+  gcp {
+    project              = "acme-ml"
+    node_service_account = "gke-nodes"
+  }`), `(?s)gcp.node_service_account.*must be a service account email\s+\(NAME@PROJECT.iam.gserviceaccount.com\) or "default"`},
 		{"catalog file", providerConfig(bad), `(?s)Cannot read the catalog file.*bad.csv:4:58: column\s+price_usd_hour: "sixty"`},
 		{"missing catalog file", providerConfig("/nonexistent/prices.csv"), `(?s)Cannot read the catalog file.*no such file`},
 		{"discount cloud", `

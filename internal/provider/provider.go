@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -76,9 +77,10 @@ type awsEndpointsModel struct {
 }
 
 type gcpModel struct {
-	Project   types.String       `tfsdk:"project"`
-	Regions   types.List         `tfsdk:"regions"`
-	Endpoints *gcpEndpointsModel `tfsdk:"endpoints"`
+	Project            types.String       `tfsdk:"project"`
+	Regions            types.List         `tfsdk:"regions"`
+	NodeServiceAccount types.String       `tfsdk:"node_service_account"`
+	Endpoints          *gcpEndpointsModel `tfsdk:"endpoints"`
 }
 
 type gcpEndpointsModel struct {
@@ -175,6 +177,12 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Attributes: map[string]schema.Attribute{
 					"project": schema.StringAttribute{Optional: true, Description: "Project to create clusters in."},
 					"regions": regionsAttr("GCP"),
+					"node_service_account": schema.StringAttribute{Optional: true,
+						Description: "Email of the IAM service account the GKE nodes run as, e.g. `gke-nodes@PROJECT.iam.gserviceaccount.com`: " +
+							"Google recommends a least-privilege account with `roles/container.defaultNodeServiceAccount`. " +
+							"Unset: the project's Compute Engine default service account, which then needs that role. The nodes' only OAuth scope is `cloud-platform`, so IAM alone decides what they may do.",
+						Validators: []validator.String{stringvalidator.RegexMatches(gcpbackend.NodeServiceAccountPattern,
+							"must be a service account email (NAME@PROJECT.iam.gserviceaccount.com) or \"default\"")}},
 				},
 				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{
 					Description: "Endpoint overrides per GCP service.",

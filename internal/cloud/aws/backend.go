@@ -150,6 +150,17 @@ func token(parts ...string) string {
 func clusterRole(cluster string) string { return cluster + "-cluster" }
 func nodeRole(cluster string) string    { return cluster + "-node" }
 
+// The roles' managed policies. The cluster role: AmazonEKSClusterPolicy
+// (https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html).
+// The node role: AmazonEKSWorkerNodePolicy and an ECR read policy, which
+// EKS checks when it creates a managed node group, and AmazonEKS_CNI_Policy
+// for the VPC CNI, which runs with the node's role unless given an IRSA
+// role of its own (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html).
+// The ECR policy stays AmazonEC2ContainerRegistryReadOnly (a superset of
+// the newer AmazonEC2ContainerRegistryPullOnly the docs now suggest): it
+// is the one EKS's node group check names in its error. No access entry is created for the node role: EKS
+// creates a managed node group's itself in the API authentication modes
+// (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
 var (
 	clusterPolicies = []string{"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"}
 	nodePolicies    = []string{

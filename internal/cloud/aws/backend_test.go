@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -232,5 +233,39 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 			t.Fatalf("%s with its polls throttled: %v", step.name, err)
 		}
 		ev.e.ClearFaults()
+	}
+}
+
+// TestNodeRolePolicies: the node role CreateCluster makes is one EKS
+// takes for a managed node group; without AmazonEKSWorkerNodePolicy or
+// the ECR read policy (as the simulator, like EKS, checks) the node group
+// is refused as invalid, naming the policies.
+func TestNodeRolePolicies(t *testing.T) {
+	full := nodePolicies
+	t.Cleanup(func() { nodePolicies = full })
+	tests := []struct {
+		name    string
+		without string
+		wantErr bool
+	}{
+		{"the backend's node policies", "", false},
+		{"without AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", true},
+		{"without AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nodePolicies = slices.DeleteFunc(slices.Clone(full), func(p string) bool { return p == tt.without })
+			ev := newNetEnv(t)
+			ctx := context.Background()
+			name := fmt.Sprintf("c%d", i)
+			mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: name, Region: euc1, PublicEndpoint: true}))
+			_, err := ev.b.CreateNodePool(ctx, gpuPool(name, "p", "euc1-az3"))
+			switch {
+			case !tt.wantErr && err != nil:
+				t.Fatal(err)
+			case tt.wantErr && (cloud.KindOf(err) != cloud.KindInvalid || !strings.Contains(err.Error(), "Managed Policies")):
+				t.Fatalf("%v, want an invalid-request error naming the managed policies", err)
+			}
+		})
 	}
 }

@@ -155,8 +155,12 @@ func TestKubeCredentials(t *testing.T) {
 	}
 
 	// Errors: a missing cluster, and one that has no endpoint yet.
+	role, err := b.ensureRole(ctx, "young-cluster", "eks.amazonaws.com", clusterPolicies...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.in(euc1).eks.CreateCluster(ctx, &eks.CreateClusterInput{Name: awssdk.String("young"),
-		RoleArn: awssdk.String("arn:aws:iam::123456789012:role/r"), ResourcesVpcConfig: &ekstypes.VpcConfigRequest{}}); err != nil {
+		RoleArn: awssdk.String(role), ResourcesVpcConfig: &ekstypes.VpcConfigRequest{}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range []struct {

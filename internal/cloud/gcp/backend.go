@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +46,13 @@ type Config struct {
 	// returns for the clusters' Kubernetes APIs; nil: Application Default
 	// Credentials with the cloud-platform scope. Unused when Insecure.
 	TokenSource oauth2.TokenSource
+	// NodeServiceAccount is the IAM service account (email) of the node
+	// pools' VMs; empty: the project's Compute Engine default service
+	// account, which GKE uses when none is given. Either needs
+	// roles/container.defaultNodeServiceAccount on the project for the
+	// nodes' logging and monitoring
+	// (https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts#node-service-accounts).
+	NodeServiceAccount string
 	// Poll and Timeout tune operation polling.
 	Poll, Timeout time.Duration
 }
@@ -397,6 +406,54 @@ var acceleratorTypes = map[string]string{
 	"P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4",
 }
 
+// NodeServiceAccountPattern matches what GKE takes as a node service
+// account: "default" or a service account's email
+// (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/NodeConfig).
+var NodeServiceAccountPattern = regexp.MustCompile(`^(default|[a-z0-9][-a-z0-9._]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com)$`)
+
+// nodeScopes are the nodes' OAuth scopes: cloud-platform only, as Google
+// recommends with a least-privilege service account, so that IAM alone
+// decides what the nodes may do; the legacy default scopes
+// (devstorage.read_only, logging.write, monitoring, ...) would cap an IAM
+// role granted later
+// (https://cloud.google.com/kubernetes-engine/docs/how-to/access-scopes).
+var nodeScopes = []string{cloudPlatformScope}
+
+// splitMachineType splits a catalog instance type into the Compute Engine
+// machine type and the GPUs attached to it: N1 machine types take their
+// GPUs as accelerators, which the catalog writes after a plus
+// ("n1-highmem-8+1xT4" -> "n1-highmem-8", 1); a machine type with
+// built-in GPUs (a3-highgpu-8g) is returned as it is, 0. GKE refuses the
+// catalog form as a machine type
+// (https://cloud.google.com/compute/docs/gpus#n1-gpus).
+func splitMachineType(instanceType string) (string, int) {
+	machine, attached, ok := strings.Cut(instanceType, "+")
+	if !ok {
+		return instanceType, 0
+	}
+	n, _, _ := strings.Cut(attached, "x")
+	count, _ := strconv.Atoi(n)
+	return machine, count
+}
+
+// instanceType is the catalog form of a pool's machine type: an N1 machine
+// type with its accelerators ("n1-highmem-8" with one nvidia-tesla-t4 ->
+// "n1-highmem-8+1xT4"), any other machine type as it is.
+func instanceType(cfg *containerpb.NodeConfig) string {
+	machine := cfg.GetMachineType()
+	if !strings.HasPrefix(machine, "n1-") {
+		return machine
+	}
+	for _, a := range cfg.GetAccelerators() {
+		for model, t := range acceleratorTypes {
+			if t == a.GetAcceleratorType() && a.GetAcceleratorCount() > 0 {
+				return fmt.Sprintf("%s+%dx%s", machine, a.GetAcceleratorCount(), model)
+			}
+		}
+	}
+	return machine
+}
+
 // CreateNodePool creates a node pool in one zone with the GPUs attached
 // and the driver installed explicitly (unset means no driver), and waits.
 // A cluster in a site network takes pools only in the network's zones
@@ -405,8 +462,10 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err := b.checkPoolZone(ctx, spec); err != nil {
 		return cloud.NodePool{}, err
 	}
-	cfg := &containerpb.NodeConfig{MachineType: spec.InstanceType, Spot: spec.CapacityType == "spot",
-		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints)}
+	machine, _ := splitMachineType(spec.InstanceType)
+	cfg := &containerpb.NodeConfig{MachineType: machine, Spot: spec.CapacityType == "spot",
+		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints),
+		ServiceAccount: b.cfg.NodeServiceAccount, OauthScopes: slices.Clone(nodeScopes)}
 	if t, ok := acceleratorTypes[spec.GPUModel]; ok && spec.GPUsPerNode > 0 {
 		latest := containerpb.GPUDriverInstallationConfig_LATEST
 		cfg.Accelerators = []*containerpb.AcceleratorConfig{{AcceleratorType: t, AcceleratorCount: int64(spec.GPUsPerNode),
@@ -497,7 +556,7 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	if err != nil {
 		return cloud.NodePool{}, classify("GetNodePool", err)
 	}
-	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, InstanceType: np.GetConfig().GetMachineType(),
+	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, InstanceType: instanceType(np.GetConfig()),
 		CapacityType: "on_demand", Nodes: int(np.GetInitialNodeCount()), Labels: np.GetConfig().GetLabels(), Taints: fromTaints(np.GetConfig().GetTaints())}
 	if np.GetConfig().GetSpot() {
 		spec.CapacityType = "spot"

@@ -200,3 +200,56 @@ func TestListNodePools(t *testing.T) {
 	w := newClusterWorld(t)
 	contract.ListedPools(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "gpufleet-0123456789ab", "europe-west4-c"))
 }
+
+// TestNodeConfig: what a node pool asks GKE for. An N1 offer's catalog
+// name ("n1-standard-4+1xT4") becomes the machine type n1-standard-4 with
+// one nvidia-tesla-t4 (GKE refuses the catalog name), reads back as the
+// catalog name, and every pool has the cloud-platform scope and the
+// configured node service account (default: none, GKE's default).
+func TestNodeConfig(t *testing.T) {
+	tests := []struct {
+		name, instanceType, model string
+		gpus                      int
+		serviceAccount            string
+		machine                   string
+		accelerator               string
+	}{
+		{"N1 with an attached T4", "n1-standard-4+1xT4", "T4", 1, "", "n1-standard-4", "nvidia-tesla-t4"},
+		{"N1 with two T4 and a node service account", "n1-highmem-16+2xT4", "T4", 2, "gke-nodes@acme-ml.iam.gserviceaccount.com", "n1-highmem-16", "nvidia-tesla-t4"},
+		{"built-in GPUs", "a3-highgpu-8g", "H100", 8, "", "a3-highgpu-8g", "nvidia-h100-80gb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newClusterWorld(t)
+			w.b.cfg.NodeServiceAccount = tt.serviceAccount
+			ctx := context.Background()
+			try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: netRegion})).must(t)
+			ps := gpuPool("c0", "p", "europe-west4-c")
+			ps.InstanceType, ps.GPUModel, ps.GPUsPerNode = tt.instanceType, tt.model, tt.gpus
+			p := try(w.b.CreateNodePool(ctx, ps)).must(t)
+			if p.Spec.InstanceType != tt.instanceType {
+				t.Errorf("reads back as %q, want %q", p.Spec.InstanceType, tt.instanceType)
+			}
+			np, err := w.b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: w.b.poolPath(netRegion, "c0", "p")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := np.GetConfig()
+			if cfg.GetMachineType() != tt.machine {
+				t.Errorf("machine type %q, want %q", cfg.GetMachineType(), tt.machine)
+			}
+			if a := cfg.GetAccelerators(); len(a) != 1 || a[0].GetAcceleratorType() != tt.accelerator || a[0].GetAcceleratorCount() != int64(tt.gpus) {
+				t.Errorf("accelerators %v, want %d x %s", a, tt.gpus, tt.accelerator)
+			}
+			if s := cfg.GetOauthScopes(); len(s) != 1 || s[0] != "https://www.googleapis.com/auth/cloud-platform" {
+				t.Errorf("scopes %v, want cloud-platform only", s)
+			}
+			if cfg.GetServiceAccount() != tt.serviceAccount {
+				t.Errorf("service account %q, want %q", cfg.GetServiceAccount(), tt.serviceAccount)
+			}
+			if got := w.enginePool(t, "c0", "p").GPUsPerNode; got != tt.gpus {
+				t.Errorf("the simulated pool has %d GPUs per node, want %d", got, tt.gpus)
+			}
+		})
+	}
+}

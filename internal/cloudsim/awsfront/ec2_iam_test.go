@@ -107,7 +107,7 @@ func TestLaunchTemplates(t *testing.T) {
 			t.Errorf("%s: code %q, want %q", tc.name, got, tc.code)
 		}
 	}
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -211,7 +211,7 @@ func TestIAMRoles(t *testing.T) {
 			t.Errorf("%s missing role: %T %v", name, err, err)
 		}
 	}
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }

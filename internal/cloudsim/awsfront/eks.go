@@ -470,6 +470,9 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	if req.Name == "" {
 		return nil, badParam("name is required")
 	}
+	if err := s.checkClusterRole(req.RoleArn); err != nil {
+		return nil, err
+	}
 	access, err := accessConfigOf(req.AccessConfig)
 	if err != nil {
 		return nil, err
@@ -800,6 +803,9 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	}
 	if len(req.Subnets) == 0 {
 		return nil, badParam("Subnets are required")
+	}
+	if err := s.checkNodeRole(req.NodeRole); err != nil {
+		return nil, err
 	}
 	zone, err := s.nodegroupZone(region, cluster, req.Subnets)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -114,7 +115,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if !errors.As(err, &nf) || aws.ToString(nf.ClusterName) != "c1" {
 		t.Fatalf("after delete: %v, want ResourceNotFoundException for c1", err)
 	}
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -302,7 +303,7 @@ func TestNodegroupLifecycle(t *testing.T) {
 	must[*ec2.DeleteLaunchTemplateOutput](t)(ev.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String("gpufleet-c1-ng1")}))
 	must[*eks.DeleteClusterOutput](t)(ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}))
 	ev.clock.Advance(testDurations.ClusterDelete)
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -695,5 +696,68 @@ func TestClusterInSubnets(t *testing.T) {
 	if d.Nodegroup.Status != types.NodegroupStatusCreateFailed || len(d.Nodegroup.Health.Issues) == 0 ||
 		!strings.Contains(aws.ToString(d.Nodegroup.Health.Issues[0].Message), "(euc1-az2)") {
 		t.Fatalf("node group in a full zone: %s %+v", d.Nodegroup.Status, d.Nodegroup.Health)
+	}
+}
+
+// TestEKSRoleRules: EKS takes a cluster role that exists and trusts
+// eks.amazonaws.com, and a node role that trusts ec2.amazonaws.com with
+// AmazonEKSWorkerNodePolicy and an ECR read policy attached; anything
+// else is InvalidParameterException naming what is wrong.
+func TestEKSRoleRules(t *testing.T) {
+	trust := func(service string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["` + service + `"]},"Action":["sts:AssumeRole"]}]}`
+	}
+	const acct = "arn:aws:iam::123456789012:role/"
+	tests := []struct {
+		name, role, service string
+		policies            []string
+		nodeRole            bool // the role is the node group's, else the cluster's
+		want                string
+	}{
+		{"cluster role missing", "", "", nil, false, "could not be assumed because it does not exist or the trusted entity is not right"},
+		{"cluster role trusting EC2", "c-ec2", "ec2.amazonaws.com", nil, false, "could not be assumed"},
+		{"cluster role", "c-ok", "eks.amazonaws.com", []string{"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"}, false, ""},
+		{"node role missing", "", "", nil, true, "could not be assumed"},
+		{"node role trusting EKS", "n-eks", "eks.amazonaws.com", []string{eksWorkerNodePolicy, ecrReadOnlyPolicy}, true,
+			"Following required service principals [ec2.amazonaws.com] were not found"},
+		{"node role without the ECR policy", "n-noecr", "ec2.amazonaws.com", []string{eksWorkerNodePolicy}, true,
+			"The provided role doesn't have the Amazon EKS Managed Policies associated with it"},
+		{"node role without the worker policy", "n-nowk", "ec2.amazonaws.com", []string{ecrReadOnlyPolicy}, true, "Managed Policies"},
+		{"node role with ECR pull-only", "n-pull", "ec2.amazonaws.com", []string{eksWorkerNodePolicy, ecrPullOnlyPolicy}, true, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := newEnv(t, envConfig{})
+			arn := acct + "missing"
+			if tt.role != "" {
+				arn = acct + "team/" + tt.role
+				must[*iam.CreateRoleOutput](t)(ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(tt.role), Path: aws.String("/team/"),
+					AssumeRolePolicyDocument: aws.String(trust(tt.service))}))
+				for _, p := range tt.policies {
+					must[*iam.AttachRolePolicyOutput](t)(ev.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(tt.role), PolicyArn: aws.String(p)}))
+				}
+			}
+			var err error
+			if tt.nodeRole {
+				ev.activeCluster(t, "c1")
+				in := nodegroupInput("c1", fmt.Sprintf("ng%d", i))
+				in.NodeRole = aws.String(arn)
+				_, err = ev.eks.CreateNodegroup(ctx, in, noRetryEKS)
+			} else {
+				in := createClusterInput("c1")
+				in.RoleArn = aws.String(arn)
+				_, err = ev.eks.CreateCluster(ctx, in, noRetryEKS)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ip *types.InvalidParameterException
+			if !errors.As(err, &ip) || !strings.Contains(aws.ToString(ip.Message), tt.want) {
+				t.Fatalf("%v, want InvalidParameterException %q", err, tt.want)
+			}
+		})
 	}
 }

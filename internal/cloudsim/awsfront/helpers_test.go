@@ -3,6 +3,7 @@ package awsfront
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -78,6 +79,7 @@ func newEnv(t *testing.T, c envConfig) *env {
 		t.Fatal(err)
 	}
 	ev.e = e
+	seedEKSRoles(t, e)
 	h := New(e, c.opts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ev.total.Add(1)
@@ -146,4 +148,46 @@ func must[T any](t *testing.T) func(v T, err error) T {
 func isA[T error](err error) bool {
 	var target T
 	return errors.As(err, &target)
+}
+
+// seedEKSRoles puts the roles createClusterInput and nodegroupInput name
+// into the account, as EKS wants them (see checkClusterRole and
+// checkNodeRole): "eks" trusted by eks.amazonaws.com with
+// AmazonEKSClusterPolicy, "node" trusted by ec2.amazonaws.com with the
+// node policies. A state file that has them already keeps them.
+func seedEKSRoles(t *testing.T, e *cloudsim.Engine) {
+	t.Helper()
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"%s"},"Action":"sts:AssumeRole"}]}`
+	roles := map[string][]string{
+		"eks":  {"eks.amazonaws.com", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"},
+		"node": {"ec2.amazonaws.com", eksWorkerNodePolicy, ecrReadOnlyPolicy, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
+	}
+	for name, r := range roles {
+		if _, ok := e.LookupObject(cloudName, "Role", name); ok {
+			continue
+		}
+		if _, err := e.PutObject(cloudName, "Role", name, map[string]string{"assume_role_policy": fmt.Sprintf(trust, r[0]), "path": "/"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range r[1:] {
+			if _, err := e.PutObject(cloudName, "RolePolicyAttachment", name+"|"+p, map[string]string{"role": name, "policy_arn": p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// leftovers is what exists besides the seeded EKS roles.
+func (ev *env) leftovers() cloudsim.Inventory {
+	inv := ev.e.Inventory()
+	kept := inv.Objects[:0:0]
+	for _, o := range inv.Objects {
+		seeded := (o.Kind == "Role" && (o.Name == "eks" || o.Name == "node")) ||
+			(o.Kind == "RolePolicyAttachment" && (o.Attrs["role"] == "eks" || o.Attrs["role"] == "node"))
+		if !seeded {
+			kept = append(kept, o)
+		}
+	}
+	inv.Objects = kept
+	return inv
 }

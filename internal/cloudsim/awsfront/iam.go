@@ -1,6 +1,7 @@
 package awsfront
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -333,4 +334,102 @@ func (s *server) listAttachedRolePolicies(r *http.Request) (*iamResult, error) {
 	}
 	f := false
 	return &iamResult{AttachedPolicies: &pols, IsTruncated: &f}, nil
+}
+
+// The roles EKS takes, as EKS checks them when a cluster or a managed node
+// group is created:
+//   - the cluster role must exist and trust eks.amazonaws.com ("could not
+//     be assumed": https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html);
+//   - a managed node group's node role must trust ec2.amazonaws.com and
+//     have AmazonEKSWorkerNodePolicy and an ECR read policy
+//     (AmazonEC2ContainerRegistryReadOnly, or the newer PullOnly) attached,
+//     or EKS refuses the node group with "The provided role doesn't have
+//     the Amazon EKS Managed Policies associated with it"
+//     (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html;
+//     the message: https://github.com/aws/containers-roadmap/issues/1610).
+//     AmazonEKS_CNI_Policy is not checked: it may be on the VPC CNI's own
+//     IRSA role instead.
+//
+// EKS creates the access entry of a managed node group's role itself
+// (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+const (
+	eksWorkerNodePolicy = "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
+	ecrReadOnlyPolicy   = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+	ecrPullOnlyPolicy   = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"
+)
+
+// roleOfARN is the role name of an IAM role ARN (the last part of its
+// path), "" if arn is not a role ARN.
+func roleOfARN(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":role/")
+	if !ok || !strings.HasPrefix(arn, "arn:aws") || rest == "" {
+		return ""
+	}
+	return rest[strings.LastIndex(rest, "/")+1:]
+}
+
+// roleTrusts reports whether a role's trust policy lets service assume it
+// (an Allow statement with the service principal and sts:AssumeRole).
+func (s *server) roleTrusts(role, service string) bool {
+	o, ok := s.e.LookupObject(cloudName, "Role", role)
+	if !ok {
+		return false
+	}
+	var doc struct {
+		Statement []struct {
+			Effect    string `json:"Effect"`
+			Principal struct {
+				Service any `json:"Service"`
+			} `json:"Principal"`
+			Action any `json:"Action"`
+		} `json:"Statement"`
+	}
+	if json.Unmarshal([]byte(o.Attrs["assume_role_policy"]), &doc) != nil {
+		return false
+	}
+	strs := func(v any) []string {
+		switch x := v.(type) {
+		case string:
+			return []string{x}
+		case []any:
+			var out []string
+			for _, e := range x {
+				if s, ok := e.(string); ok {
+					out = append(out, s)
+				}
+			}
+			return out
+		}
+		return nil
+	}
+	for _, st := range doc.Statement {
+		if st.Effect == "Allow" && slices.Contains(strs(st.Principal.Service), service) && slices.Contains(strs(st.Action), "sts:AssumeRole") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkClusterRole is EKS's check of CreateCluster's roleArn.
+func (s *server) checkClusterRole(arn string) error {
+	if role := roleOfARN(arn); role == "" || !s.roleTrusts(role, "eks.amazonaws.com") {
+		return badParam("Role with arn: %s, could not be assumed because it does not exist or the trusted entity is not right.", arn)
+	}
+	return nil
+}
+
+// checkNodeRole is EKS's check of CreateNodegroup's nodeRole.
+func (s *server) checkNodeRole(arn string) error {
+	role := roleOfARN(arn)
+	if role == "" || !s.roleExists(role) {
+		return badParam("Role with arn: %s, could not be assumed because it does not exist or the trusted entity is not right.", arn)
+	}
+	if !s.roleTrusts(role, "ec2.amazonaws.com") {
+		return badParam("Following required service principals [ec2.amazonaws.com] were not found in the trust relationships of nodeRole %s", arn)
+	}
+	att := s.attachments(role)
+	if !slices.Contains(att, eksWorkerNodePolicy) || !(slices.Contains(att, ecrReadOnlyPolicy) || slices.Contains(att, ecrPullOnlyPolicy)) {
+		return badParam("The provided role doesn't have the Amazon EKS Managed Policies associated with it. Please ensure the following policies [%s, %s] are attached", eksWorkerNodePolicy, ecrReadOnlyPolicy)
+	}
+	return nil
 }

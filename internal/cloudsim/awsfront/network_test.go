@@ -194,7 +194,7 @@ func TestVpcAndSubnets(t *testing.T) {
 	if _, err := ev.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{aws.ToString(rt.RouteTableId)}}, noRetryEC2); apiCode(err) != "InvalidRouteTableID.NotFound" {
 		t.Fatalf("main route table after DeleteVpc: %v", err)
 	}
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -240,7 +240,7 @@ func TestVpcQuotaAndTags(t *testing.T) {
 		must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)}))
 	}
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(other)}, inRegion("us-east-1")))
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -332,7 +332,7 @@ func TestSecurityGroups(t *testing.T) {
 		t.Fatalf("delete: %+v", del)
 	}
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)}))
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -516,7 +516,7 @@ func TestVpnConnection(t *testing.T) {
 	must[*ec2.DeleteVpnGatewayOutput](t)(ev.ec2.DeleteVpnGateway(ctx, &ec2.DeleteVpnGatewayInput{VpnGatewayId: aws.String(v.vgw)}))
 	must[*ec2.DeleteCustomerGatewayOutput](t)(ev.ec2.DeleteCustomerGateway(ctx, &ec2.DeleteCustomerGatewayInput{CustomerGatewayId: aws.String(v.cgw)}))
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(v.vpc)}))
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }
@@ -646,7 +646,7 @@ func TestPeeringAndRoutes(t *testing.T) {
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(a)}))
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(b)}, inRegion(east)))
 	must[*ec2.DeleteVpcOutput](t)(ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(overlapping)}, inRegion(east)))
-	if inv := ev.e.Inventory(); !inv.Empty() {
+	if inv := ev.leftovers(); !inv.Empty() {
 		t.Fatalf("leftovers: %+v", inv)
 	}
 }

@@ -146,6 +146,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 )
 
 // cloudName is the engine's name for Azure.
@@ -179,6 +180,8 @@ type server struct {
 	opts Options
 	// mu serialises read-modify-write of metadata objects.
 	mu sync.Mutex
+	// test started this front end (conformance.Caller).
+	test string
 }
 
 type realClock struct{}
@@ -194,7 +197,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts}
+	return &server{e: e, opts: opts, test: conformance.Caller()}
 }
 
 // DefaultInstanceOptions is QuotaFamily(vmSize) and one GPU per node.
@@ -313,6 +316,10 @@ func (q *req) seg(i int, want string) bool {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if x := conformance.Begin(conformance.Azure, s.test, w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	rep, err := s.serve(r)
 	if err != nil {
 		ae := toARM(err)

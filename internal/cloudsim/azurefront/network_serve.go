@@ -310,7 +310,12 @@ func (s *server) renderNet(q *req, w *netWorld, r netRecord) map[string]any {
 		p = map[string]any{}
 	}
 	p["provisioningState"] = r.state(s.now())
-	p["resourceGuid"] = r.GUID
+	// Subnets have no resourceGuid (SubnetPropertiesFormat, Microsoft.Network
+	// 2025-05-01: https://learn.microsoft.com/rest/api/virtualnetwork/subnets/get);
+	// the other resources here do.
+	if r.Kind != kindSubnet {
+		p["resourceGuid"] = r.GUID
+	}
 	out := map[string]any{
 		"id": r.id(q.sub), "name": r.Name, "type": kindInfo(r.Kind).typ, "etag": r.etag(), "properties": p,
 	}

@@ -8,7 +8,14 @@
 //     downloads it);
 //   - Google: the discovery documents compute/v1/compute-api.json,
 //     container/v1/container-api.json and cloudbilling/v1 of
-//     google.golang.org/api (a dependency, so always in the module cache).
+//     google.golang.org/api (a dependency, so always in the module cache);
+//   - Azure: the serializer mappers and operation specs of Microsoft's
+//     generated JavaScript SDKs (npm @azure/arm-*) at the versions whose
+//     api-version is the one the Go SDK sends, extracted into
+//     azure-models.json.gz (AzureModelPackages; `make azure-models`).
+//     Read-only members in a request are Warnings, not violations (ARM
+//     ignores them); the Retail Prices API (prices.azure.com, not ARM) has
+//     no published model and is not judged.
 //
 // Each front end calls Begin at the top of its ServeHTTP (gkefront chains
 // UnaryServerInterceptor); while Enable has been called (conformance.Main
@@ -160,6 +167,8 @@ func (x *Exchange) End() {
 		c = checkAWS(x)
 	case Google:
 		c = checkGoogleREST(x)
+	case Azure:
+		c = checkAzure(x)
 	default:
 		c = check{service: string(x.cloud), op: x.req.Method + " " + x.req.URL.Path}
 		c.fail("request", "", "no model for cloud %q", x.cloud)
@@ -167,7 +176,7 @@ func (x *Exchange) End() {
 	switch x.status {
 	case http.StatusBadRequest:
 		c.rejected()
-	case http.StatusNotFound:
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
 		c.unserved()
 	}
 	record(x.cloud, x.test, c)
@@ -211,6 +220,9 @@ type check struct {
 	vs                []Violation
 	// refused: request violations answered 400 (see rejected).
 	refused int
+	// warnings: deviations that do not fail the suite (Azure read-only
+	// members in a request, which ARM ignores).
+	warnings []Violation
 }
 
 func (c *check) fail(where, member, format string, args ...any) {
@@ -259,6 +271,7 @@ type Stats struct {
 var (
 	mu         sync.Mutex
 	violations = map[string]*Violation{}
+	warnings   = map[string]*Violation{}
 	stats      = map[Cloud]*Stats{}
 	allowed    = map[string]int{}
 )
@@ -285,32 +298,51 @@ func record(cloud Cloud, test string, c check) {
 			allowed[v.Cloud+" "+v.Service+" "+v.Operation+": "+reason]++
 			continue
 		}
-		k := v.key()
-		have := violations[k]
-		if have == nil {
-			have = &v
-			violations[k] = have
-		}
-		have.Count++
-		if test == "" {
-			continue
-		}
-		seen := false
-		for _, t := range have.Tests {
-			seen = seen || t == test
-		}
-		if !seen && len(have.Tests) < 4 {
-			have.Tests = append(have.Tests, test)
-		}
+		keep(violations, v, test)
+	}
+	for _, v := range c.warnings {
+		v.Cloud = string(cloud)
+		keep(warnings, v, test)
+	}
+}
+
+// keep adds v to a deduplicated set, counting it and naming a few tests.
+func keep(set map[string]*Violation, v Violation, test string) {
+	k := v.key()
+	have := set[k]
+	if have == nil {
+		have = &v
+		set[k] = have
+	}
+	have.Count++
+	if test == "" {
+		return
+	}
+	seen := false
+	for _, t := range have.Tests {
+		seen = seen || t == test
+	}
+	if !seen && len(have.Tests) < 4 {
+		have.Tests = append(have.Tests, test)
 	}
 }
 
 // Violations returns what was found so far, sorted.
-func Violations() []Violation {
+func Violations() []Violation { return sorted(violations) }
+
+// Warnings returns the deviations that do not fail the suite, sorted:
+// read-only members of an Azure request body. ARM ignores them (the Go
+// SDK marshals every field it holds, so a GET-modify-PUT sends them back,
+// as the Azure CLI does), so they are noted, not violations
+// (https://github.com/Azure/azure-resource-manager-rpc/blob/master/v1.0/resource-api-reference.md#put-resource:
+// "read-only properties ... should be ignored").
+func Warnings() []Violation { return sorted(warnings) }
+
+func sorted(set map[string]*Violation) []Violation {
 	mu.Lock()
 	defer mu.Unlock()
-	out := make([]Violation, 0, len(violations))
-	for _, v := range violations {
+	out := make([]Violation, 0, len(set))
+	for _, v := range set {
 		out = append(out, *v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
@@ -337,9 +369,13 @@ func Reset() {
 	mu.Lock()
 	defer mu.Unlock()
 	violations = map[string]*Violation{}
+	warnings = map[string]*Violation{}
 	stats = map[Cloud]*Stats{}
 	allowed = map[string]int{}
 }
+
+// NotesEnv, when set, makes Main print the Warnings too.
+const NotesEnv = "GPUFLEET_CONFORMANCE_NOTES"
 
 // ReportEnv names a file that Main appends one JSON line per test binary
 // to (counts, allowlisted deviations and violations), for totals over a
@@ -355,6 +391,12 @@ func Main(run func() int) int {
 	Enable()
 	code := run()
 	vs := Violations()
+	if ws := Warnings(); len(ws) > 0 && os.Getenv(NotesEnv) != "" {
+		fmt.Fprintf(os.Stderr, "conformance: %d notes (do not fail):\n", len(ws))
+		for _, w := range ws {
+			fmt.Fprintln(os.Stderr, "  "+w.String())
+		}
+	}
 	if len(vs) > 0 {
 		fmt.Fprintf(os.Stderr, "conformance: %d requests or responses break the clouds' API models (internal/cloudsim/conformance):\n", len(vs))
 		for _, v := range vs {
@@ -366,7 +408,7 @@ func Main(run func() int) int {
 	}
 	if path := os.Getenv(ReportEnv); path != "" {
 		mu.Lock()
-		line, _ := json.Marshal(map[string]any{"binary": filepath.Base(os.Args[0]), "stats": stats, "allowed": allowed, "violations": len(vs)})
+		line, _ := json.Marshal(map[string]any{"binary": filepath.Base(os.Args[0]), "stats": stats, "allowed": allowed, "violations": len(vs), "warnings": len(warnings)})
 		mu.Unlock()
 		if f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
 			f.Write(append(line, '\n'))

@@ -167,3 +167,89 @@ func TestContainerRPC(t *testing.T) {
 		t.Errorf("the deprecated zones form without clusterId: %+v", c)
 	}
 }
+
+func TestAzureARM(t *testing.T) {
+	const pool = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks/agentPools/"
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		reply                    string
+		want                     [][2]string // member, problem; none: valid
+		warn                     [][2]string
+	}{
+		{name: "valid pool PUT", method: "PUT", path: pool + "gpu?api-version=2025-10-01",
+			body:   `{"properties":{"count":2,"vmSize":"Standard_NC4as_T4_v3","osSKU":"Ubuntu","mode":"User","nodeTaints":["gpufleet.dev/unvalidated=true:NoSchedule"]}}`,
+			status: 201, reply: `{"id":"x","name":"gpu","properties":{"provisioningState":"Creating","count":2}}`},
+		{name: "invalid pool PUT", method: "PUT", path: pool + "GPU_1?api-version=2025-10-01",
+			body:   `{"properties":{"count":"2","osSKU":"Debian","osDiskSizeGB":4096,"colour":"red"},"id":"x"}`,
+			status: 200, reply: `{"name":"gpu","properties":{"count":true}}`,
+			want: [][2]string{
+				{"agentPoolName", `"GPU_1" does not match the pattern ^[a-z][a-z0-9]{0,11}$`},
+				{"properties.count", "a string where the model has a number"},
+				{"properties.osSKU", `"Debian" is not one of the known values`},
+				{"properties.osDiskSizeGB", "4096 is over the maximum 2048"},
+				{"properties.colour", "unknown member"},
+				{"properties.count", "a boolean where the model has a number"},
+			},
+			warn: [][2]string{{"id", "read-only member sent"}}},
+		{name: "an api-version the model does not serve", method: "GET", path: pool + "gpu?api-version=2019-01-01",
+			status: 200, reply: `{}`, want: [][2]string{{"api-version", "api-version 2019-01-01: the model serves"}}},
+		{name: "a status the operation does not answer", method: "GET", path: pool + "gpu?api-version=2025-10-01",
+			status: 201, reply: `{}`, want: [][2]string{{"", "status 201 is not a response of the operation (200)"}}},
+		{name: "no such operation", method: "PATCH", path: pool + "gpu?api-version=2025-10-01", body: `{}`,
+			status: 200, reply: `{}`, want: [][2]string{{"", "no operation of"}}},
+		{name: "unknown query parameter", method: "GET", path: pool + "gpu?api-version=2025-10-01&colour=red",
+			status: 200, reply: `{}`, want: [][2]string{{"colour", "unknown query parameter"}}},
+		{name: "role assignment: required members", method: "PUT",
+			path:   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/providers/Microsoft.Authorization/roleAssignments/11111111-1111-4111-a111-111111111111?api-version=2022-04-01",
+			body:   `{"properties":{"roleDefinitionId":"/x"}}`,
+			status: 201, reply: `{"id":"x","properties":{"roleDefinitionId":"/x","principalId":"p"}}`,
+			want: [][2]string{{"properties.principalId", "required member is missing"}}},
+		{name: "flattened network members, subnet without resourceGuid", method: "GET",
+			path:   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a?api-version=2025-05-01",
+			status: 200, reply: `{"id":"x","name":"a","properties":{"addressPrefix":"10.0.0.0/24","resourceGuid":"g","provisioningState":"Succeeded"}}`,
+			want: [][2]string{{"properties.resourceGuid", "unknown member"}}},
+		{name: "compute 2026-04-01 judged as 2025-04-01", method: "GET",
+			path:   "/subscriptions/s/providers/Microsoft.Compute/locations/westeurope/usages?api-version=2026-04-01",
+			status: 200, reply: `{"value":[{"unit":"Count","currentValue":1,"limit":10,"name":{"value":"standardNCASv3_T4Family"}}]}`},
+		{name: "Azure-AsyncOperation status", method: "GET",
+			path:   "/subscriptions/s/providers/Microsoft.ContainerService/locations/westeurope/operations/abc?api-version=2025-10-01",
+			status: 200, reply: `{"name":"abc","startTime":"yesterday"}`,
+			want: [][2]string{{"status", "required member is missing"}, {"startTime", `"yesterday" is not a DateTime`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			vs := serve(t, Azure, r, tt.status, tt.reply)
+			for _, want := range tt.want {
+				if !has(vs, want[0], want[1]) {
+					t.Errorf("no violation %q at %q in %v", want[1], want[0], vs)
+				}
+			}
+			if len(vs) != len(tt.want) {
+				t.Errorf("%d violations, want %d: %v", len(vs), len(tt.want), vs)
+			}
+			ws := Warnings()
+			for _, want := range tt.warn {
+				if !has(ws, want[0], want[1]) {
+					t.Errorf("no warning %q at %q in %v", want[1], want[0], ws)
+				}
+			}
+			if len(ws) != len(tt.warn) {
+				t.Errorf("warnings %v, want %v", ws, tt.warn)
+			}
+		})
+	}
+}
+
+// TestAzureModelSources: the embedded model is the one AzureModelPackages
+// names (make azure-models regenerates it from them).
+func TestAzureModelSources(t *testing.T) {
+	m, err := loadAzure()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(m.Source, " ") != strings.Join(AzureModelPackages, " ") {
+		t.Errorf("azure-models.json.gz is extracted from %v, AzureModelPackages names %v", m.Source, AzureModelPackages)
+	}
+}

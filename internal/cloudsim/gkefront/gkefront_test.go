@@ -453,3 +453,54 @@ func TestClusterNetwork(t *testing.T) {
 		t.Fatalf("plain cluster: %q %v %s", c.GetNetwork(), c.GetNetworkConfig(), c.GetServicesIpv4Cidr())
 	}
 }
+
+// TestNodeConfigRules: GKE refuses a machine type that is no Compute
+// Engine machine type name (the catalog's "n1-highmem-8+1xT4"), an OAuth
+// scope that is not a scope URL and a malformed service account; an N1
+// pool's GPUs per node are its accelerators.
+func TestNodeConfigRules(t *testing.T) {
+	ev := newEnv(t, "", nil)
+	ev.activeCluster(t, "c1")
+	t4 := func(name, machine string) *containerpb.CreateNodePoolRequest {
+		req := poolRequest("c1", name, zone, 1)
+		req.NodePool.Config.MachineType = machine
+		req.NodePool.Config.Accelerators[0].AcceleratorType = "nvidia-tesla-t4"
+		req.NodePool.Config.Accelerators[0].AcceleratorCount = 2
+		return req
+	}
+	tests := []struct {
+		name   string
+		edit   func(*containerpb.NodeConfig)
+		want   codes.Code
+		reason string
+	}{
+		{"catalog name as machine type", func(c *containerpb.NodeConfig) { c.MachineType = "n1-highmem-8+1xT4" }, codes.InvalidArgument, "machineType"},
+		{"scope alias", func(c *containerpb.NodeConfig) { c.OauthScopes = []string{"cloud-platform"} }, codes.InvalidArgument, "oauthScopes"},
+		{"service account name", func(c *containerpb.NodeConfig) { c.ServiceAccount = "gke-nodes" }, codes.InvalidArgument, "serviceAccount"},
+		{"least-privilege service account and cloud-platform", func(c *containerpb.NodeConfig) {
+			c.ServiceAccount = "gke-nodes@acme-ml.iam.gserviceaccount.com"
+			c.OauthScopes = []string{"https://www.googleapis.com/auth/cloud-platform"}
+		}, codes.OK, ""},
+		{"default service account", func(c *containerpb.NodeConfig) { c.ServiceAccount = "default" }, codes.OK, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := t4(fmt.Sprintf("p%d", i), "n1-standard-8")
+			tt.edit(req.NodePool.Config)
+			_, err := ev.c.CreateNodePool(tctx(t), req)
+			if tt.want == codes.OK {
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, ok := ev.e.LookupPool("gcp", "europe-west4", "c1", req.NodePool.Name)
+				if !ok || p.GPUsPerNode != 2 || p.Spec.GPUModel != "T4" {
+					t.Fatalf("pool %+v: an N1 VM's GPUs are its 2 T4 accelerators", p)
+				}
+				return
+			}
+			if st := wantCode(t, err, tt.want); !strings.Contains(st.Message(), tt.reason) {
+				t.Fatalf("message %q does not name %s", st.Message(), tt.reason)
+			}
+		})
+	}
+}

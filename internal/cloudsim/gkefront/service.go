@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 	"time"
 
@@ -349,6 +350,9 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 	if machineType == "" {
 		machineType = DefaultMachineType
 	}
+	if err := checkNodeConfig(cfg, machineType); err != nil {
+		return nil, err
+	}
 	taints, err := toTaints(cfg.GetTaints())
 	if err != nil {
 		return nil, err
@@ -378,10 +382,18 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
 	}
 	opts := s.opts.InstanceOptions(machineType)
-	if s.defaultOptions && !gpuSuffix(machineType) {
+	// N1 VMs get their GPUs, count and model, from the accelerators,
+	// whatever the options say (https://cloud.google.com/compute/docs/gpus#n1-gpus):
+	// "nvidia-tesla-t4" is a T4.
+	n1 := strings.HasPrefix(machineType, "n1-")
+	if (s.defaultOptions || n1) && !gpuSuffix(machineType) {
 		for _, a := range cfg.GetAccelerators() {
 			if a.GetAcceleratorCount() > 0 {
 				opts.GPUsPerNode = int(a.GetAcceleratorCount())
+				if n1 {
+					spec.GPUModel = strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(a.GetAcceleratorType(), "nvidia-"), "tesla-"))
+					spec.GPUsPerNode = opts.GPUsPerNode
+				}
 				break
 			}
 		}
@@ -404,6 +416,34 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 	s.putMeta(kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
 		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)})
 	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL), nil
+}
+
+// Node configuration rules of GKE's NodeConfig
+// (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/NodeConfig):
+// machineType is a Compute Engine machine type name (lower-case letters,
+// digits and hyphens: https://cloud.google.com/compute/docs/machine-resource),
+// so a catalog name with attached GPUs ("n1-highmem-8+1xT4") is refused;
+// oauthScopes are scope URLs; serviceAccount is "default" or a service
+// account's email.
+var (
+	machineTypeName = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	scopeURL        = regexp.MustCompile(`^https://www\.googleapis\.com/auth/[a-z][-a-z0-9._/]*$`)
+	serviceAccount  = regexp.MustCompile(`^(default|[a-z0-9][-a-z0-9._]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com)$`)
+)
+
+func checkNodeConfig(cfg *containerpb.NodeConfig, machineType string) error {
+	if !machineTypeName.MatchString(machineType) {
+		return invalid("Invalid value for field 'resource.config.machineType': %q. Machine type with name %q does not exist.", machineType, machineType)
+	}
+	for _, sc := range cfg.GetOauthScopes() {
+		if !scopeURL.MatchString(sc) {
+			return invalid("Invalid value for field 'resource.config.oauthScopes': %q is not an OAuth scope URL (https://www.googleapis.com/auth/...).", sc)
+		}
+	}
+	if sa := cfg.GetServiceAccount(); sa != "" && !serviceAccount.MatchString(sa) {
+		return invalid("Invalid value for field 'resource.config.serviceAccount': %q is not a service account email or \"default\".", sa)
+	}
+	return nil
 }
 
 func gpuSuffix(machineType string) bool {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -131,6 +132,10 @@ func azAvailError(w http.ResponseWriter, status int, code, message string) {
 }
 
 func (a *AzureAvailability) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if x := conformance.Begin(conformance.Azure, "", w, r); x != nil {
+		defer x.End()
+		w = x
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	var api, location string
 	switch {

@@ -94,7 +94,7 @@ func TestAzureAvailabilitySkusPagingAndFilter(t *testing.T) {
 		{"no api-version", base + "skus", true, 400, "MissingApiVersionParameter"},
 		{"other filter", base + "skus?api-version=2021-07-01&%24filter=name+eq+%27x%27", true, 400, "InvalidFilter"},
 		{"other subscription", srv.URL + "/subscriptions/x/providers/Microsoft.Compute/skus?api-version=2021-07-01", true, 404, "SubscriptionNotFound"},
-		{"unknown location", base + "locations/mars-north/usages?api-version=2024-07-01", true, 404, "NoRegisteredProviderFound"},
+		{"unknown location", base + "locations/mars-north/usages?api-version=2026-04-01", true, 404, "NoRegisteredProviderFound"},
 	} {
 		var p azAvailPage
 		if resp := azAvailGet(t, srv.Client(), tc.url, &p, tc.auth); resp.StatusCode != tc.code || p.Error.Code != tc.errCode {
@@ -108,7 +108,7 @@ func TestAzureAvailabilityUsagesAndFaults(t *testing.T) {
 		Usages: map[string]AzureUsage{"westus/standardNDSH100v5Family": {Limit: 96, Current: 48}}}
 	srv := httptest.NewTLSServer(sim)
 	defer srv.Close()
-	u := srv.URL + "/subscriptions/s/providers/Microsoft.Compute/locations/westus/usages?api-version=2024-07-01"
+	u := srv.URL + "/subscriptions/s/providers/Microsoft.Compute/locations/westus/usages?api-version=2026-04-01"
 	var p struct {
 		Value []struct {
 			Name         struct{ Value, LocalizedValue string }
