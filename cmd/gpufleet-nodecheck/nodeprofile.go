@@ -41,14 +41,22 @@ var errNotSignalled = errors.New("bad flags")
 // resolveProfile returns the profile of the node: from the flags, or from
 // the node's instance-type label.
 func (v *validator) resolveProfile(ctx context.Context) (nodecheck.Profile, error) {
-	instanceType := v.f.instanceType
+	var p nodecheck.Profile
+	var err error
 	if v.f.profileFromNode() {
-		var err error
-		if instanceType, err = v.nodeInstanceType(ctx); err != nil {
+		var fromLabels *nodecheck.Profile
+		var instanceType string
+		if instanceType, fromLabels, err = v.nodeInstanceType(ctx); err != nil {
 			return nodecheck.Profile{}, err
 		}
+		if fromLabels != nil {
+			p, err = v.f.withOverrides(*fromLabels)
+		} else {
+			p, err = v.f.profileOf(instanceType)
+		}
+	} else {
+		p, err = v.f.profileOf(v.f.instanceType)
 	}
-	p, err := v.f.profileOf(instanceType)
 	if err != nil {
 		return p, err
 	}
@@ -60,30 +68,39 @@ func (v *validator) resolveProfile(ctx context.Context) (nodecheck.Profile, erro
 	return p, nil
 }
 
-// nodeInstanceType reads the node until it has an instance type the
-// catalog knows, or until the label wait is over: the label is set by the
-// cloud controller manager after the node registers, and a GKE N1 node's
-// GPU count only once the device plugin has reported it.
-func (v *validator) nodeInstanceType(ctx context.Context) (string, error) {
+// nodeInstanceType reads the node until it has the hardware labels of its
+// gpufleet pool (returned as a profile: what the plan bought, whatever
+// catalog it came from) or an instance type the embedded catalog knows,
+// or until the label wait is over: the labels are set when the node
+// registers, the instance type by the cloud controller manager after that,
+// and a GKE N1 node's GPU count only once the device plugin has reported
+// it.
+func (v *validator) nodeInstanceType(ctx context.Context) (string, *nodecheck.Profile, error) {
 	deadline := time.Now().Add(v.d.labelWait)
 	for {
 		node, err := v.client.CoreV1().Nodes().Get(ctx, v.f.nodeName, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			return "", fmt.Errorf("%w: node %q does not exist; pass the node's name with --node-name (the downward API's spec.nodeName)", errNotSignalled, v.f.nodeName)
+			return "", nil, fmt.Errorf("%w: node %q does not exist; pass the node's name with --node-name (the downward API's spec.nodeName)", errNotSignalled, v.f.nodeName)
 		case apierrors.IsForbidden(err):
-			return "", fmt.Errorf("%w: cannot read node %q to find its instance type: forbidden by RBAC; the service account needs get on nodes, or pass --instance-type: %v", errNotSignalled, v.f.nodeName, err)
+			return "", nil, fmt.Errorf("%w: cannot read node %q to find its instance type: forbidden by RBAC; the service account needs get on nodes, or pass --instance-type: %v", errNotSignalled, v.f.nodeName, err)
 		case err == nil:
+			if p, ok, err := nodecheck.ProfileFromLabels(node.Labels); ok {
+				if err != nil {
+					return "", nil, fmt.Errorf("node %q: %v", node.Name, err)
+				}
+				return p.InstanceType, &p, nil
+			}
 			it, final, err := instanceTypeOf(node)
 			if final || time.Now().After(deadline) {
-				return it, err
+				return it, nil, err
 			}
 		case time.Now().After(deadline):
-			return "", fmt.Errorf("cannot read node %q to find its instance type: %v", v.f.nodeName, err)
+			return "", nil, fmt.Errorf("cannot read node %q to find its instance type: %v", v.f.nodeName, err)
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", nil, ctx.Err()
 		case <-time.After(labelPoll):
 		}
 	}

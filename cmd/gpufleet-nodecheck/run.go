@@ -153,6 +153,11 @@ func (f *flags) profileOf(instanceType string) (nodecheck.Profile, error) {
 			return p, err
 		}
 	}
+	return f.withOverrides(p)
+}
+
+// withOverrides is p with the flags' overrides applied.
+func (f *flags) withOverrides(p nodecheck.Profile) (nodecheck.Profile, error) {
 	if f.gpus > 0 {
 		p.GPUCount = f.gpus
 	}

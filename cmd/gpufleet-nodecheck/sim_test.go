@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/bootstrap"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/nodesignal"
 )
 
@@ -46,6 +47,18 @@ func gpuNode(name string, labels map[string]string) *corev1.Node {
 }
 
 func instanceType(it string) map[string]string { return map[string]string{instanceTypeLabel: it} }
+
+// hardware is the labels of a node of a gpufleet pool: the instance type
+// and the hardware labels (empty values are left out).
+func hardware(it, model, count, memory, interconnect string) map[string]string {
+	l := map[string]string{instanceTypeLabel: it}
+	for k, v := range map[string]string{gpuhealth.GPUModelLabel: model, gpuhealth.GPUCountLabel: count, gpuhealth.GPUMemoryLabel: memory, gpuhealth.GPUInterconnectLabel: interconnect} {
+		if v != "" {
+			l[k] = v
+		}
+	}
+	return l
+}
 
 func getNode(t *testing.T, client kubernetes.Interface, name string) *corev1.Node {
 	t.Helper()
@@ -106,6 +119,18 @@ func TestSimulatedNodes(t *testing.T) {
 		{"no instance-type label", gpuNode("n", nil), []string{"--simulate-gpus", "H100:8"}, exitCannotRun, "fail",
 			[]string{"node profile: node \"n\" has no node.kubernetes.io/instance-type label"}},
 		{"instance type from the flag", gpuNode("n", nil), []string{"--instance-type", "g6.xlarge", "--simulate-gpus", "L4:1"}, exitPass, "pass", nil},
+		// A pool of a user's catalog labels its nodes with the hardware
+		// the plan bought: an instance type the embedded catalog lacks
+		// validates by those labels.
+		{"user catalog instance type, by the pool's hardware labels", gpuNode("n", hardware("p9.96xlarge", "H100", "8", "80", "nvswitch")), []string{"--simulate-gpus", "H100:8"}, exitPass, "pass", nil},
+		{"pool's hardware labels win over the instance type", gpuNode("n", hardware("p5.48xlarge", "H200", "8", "141", "nvswitch")), []string{"--simulate-gpus", "H100:8"}, exitFail, "fail",
+			[]string{"is not a H200"}},
+		{"pool's hardware labels: fewer GPUs than bought", gpuNode("n", hardware("custom-4x", "L4", "4", "", "")), []string{"--simulate-gpus", "L4:3"}, exitFail, "fail",
+			[]string{"node gpu_count: found 3 GPUs"}},
+		{"pool's hardware labels: NVSwitch fabric checked", gpuNode("n", hardware("custom-h100", "H100", "8", "80", "nvswitch")), []string{"--simulate-gpus", "H100:8", "--simulate-fault", "nvlink_down:2"}, exitFail, "fail",
+			[]string{"gpu 2 nvlink: 1 of 18 NVLink links down"}},
+		{"pool's hardware labels: bad count", gpuNode("n", hardware("p9.96xlarge", "H100", "eight", "", "")), []string{"--simulate-gpus", "H100:8"}, exitCannotRun, "fail",
+			[]string{`label gpufleet.dev/gpu-count="eight": want the GPU count per node`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,11 @@ type Offer struct {
 	Nodes        int
 	GPUsPerNode  int
 	HourlyUSD    float64
+	// GPUMemoryGiB (per GPU) and Interconnect ("pcie", "nvlink",
+	// "nvswitch") complete the hardware the nodes are validated against;
+	// may be zero/empty where the catalog does not say.
+	GPUMemoryGiB float64
+	Interconnect string
 }
 
 // Site is the cloud/region key of an offer.
@@ -84,13 +89,16 @@ type Spec struct {
 	Validate bool
 }
 
-// labelsFor is the pool's node labels: the fleet's, and the pool's name
-// under gpuhealth.PoolLabel so that its nodes can be found on every cloud.
-func (s Spec) labelsFor(pool string) map[string]string {
+// labelsFor is the node labels of a pool on offer o: the fleet's, the
+// pool's name under gpuhealth.PoolLabel so that its nodes can be found on
+// every cloud, and the hardware o was bought for (gpuhealth.HardwareLabels),
+// which the validator checks the nodes against.
+func (s Spec) labelsFor(pool string, o Offer) map[string]string {
 	out := maps.Clone(s.Labels)
 	if out == nil {
 		out = map[string]string{}
 	}
+	maps.Copy(out, gpuhealth.HardwareLabels(o.GPUModel, o.GPUsPerNode, o.GPUMemoryGiB, o.Interconnect))
 	out[gpuhealth.PoolLabel] = pool
 	return out
 }
@@ -237,7 +245,7 @@ func (f *Fleet) update(ctx context.Context, c Change, spec Spec) (*Pool, error) 
 	nodes := c.Nodes
 	taints := spec.Taints
 	f.logf("updating node pool %s in %s: %d nodes", p.Name, p.Offer.Site(), nodes)
-	np, err := b.UpdateNodePool(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodePoolUpdate{Nodes: &nodes, Labels: spec.labelsFor(p.Name), Taints: &taints})
+	np, err := b.UpdateNodePool(ctx, p.Offer.Region, p.Cluster, p.Name, cloud.NodePoolUpdate{Nodes: &nodes, Labels: spec.labelsFor(p.Name, p.Offer), Taints: &taints})
 	if err != nil {
 		return &p, fmt.Errorf("updating node pool %s: %w", p.Name, err)
 	}
@@ -285,7 +293,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			continue
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
-			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key)), Taints: spec.Taints,
+			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
 			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {

@@ -10,6 +10,7 @@ package gpuhealth
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -41,6 +42,35 @@ const (
 	// belongs to, on every cloud.
 	PoolLabel = "gpufleet.dev/pool"
 )
+
+// The hardware a pool's nodes were bought for, as node labels set by the
+// pool: the validator checks a node against them, so that an instance type
+// of a user's catalog (which the validator's embedded catalog may not
+// know) is judged by what the plan paid for. Values are Kubernetes label
+// values: "H100", "8", "80", "nvswitch".
+const (
+	GPUModelLabel        = "gpufleet.dev/gpu-model"
+	GPUCountLabel        = "gpufleet.dev/gpu-count"
+	GPUMemoryLabel       = "gpufleet.dev/gpu-memory-gib"
+	GPUInterconnectLabel = "gpufleet.dev/gpu-interconnect"
+)
+
+// HardwareLabels are the hardware labels of a pool's nodes: count GPUs of
+// a model, memoryGiB each (omitted when 0), linked by interconnect
+// ("pcie", "nvlink", "nvswitch"; omitted when ""). None without a model.
+func HardwareLabels(model string, count int, memoryGiB float64, interconnect string) map[string]string {
+	if model == "" || count <= 0 {
+		return nil
+	}
+	out := map[string]string{GPUModelLabel: model, GPUCountLabel: strconv.Itoa(count)}
+	if memoryGiB > 0 {
+		out[GPUMemoryLabel] = strconv.FormatFloat(memoryGiB, 'f', -1, 64)
+	}
+	if interconnect != "" {
+		out[GPUInterconnectLabel] = interconnect
+	}
+	return out
+}
 
 // Health label values.
 const (

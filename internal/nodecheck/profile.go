@@ -8,8 +8,10 @@ package nodecheck
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -71,19 +73,63 @@ func ProfileFor(c *planner.Catalog, instanceType string) (Profile, error) {
 		}
 		return Profile{}, fmt.Errorf("%s", msg)
 	}
-	p := Profile{
-		InstanceType: instanceType, GPUCount: found.GPUCount, GPUModel: found.GPUModel, MemoryGiB: found.GPUMemoryGiB,
-	}
-	switch found.Interconnect {
+	return profileOf(instanceType, found.GPUModel, found.GPUCount, found.GPUMemoryGiB, found.Interconnect), nil
+}
+
+// profileOf is the profile of a node with count GPUs of a model, memory
+// GiB each, linked by interconnect.
+func profileOf(instanceType, model string, count int, memoryGiB float64, interconnect planner.Interconnect) Profile {
+	p := Profile{InstanceType: instanceType, GPUCount: count, GPUModel: model, MemoryGiB: memoryGiB}
+	switch interconnect {
 	case planner.NVSwitch:
-		p.NVLinks = nvlinksPerGPU[found.GPUModel]
-		p.FabricManager = slices.Contains(fabricReporting, found.GPUModel)
+		p.NVLinks = nvlinksPerGPU[model]
+		p.FabricManager = slices.Contains(fabricReporting, model)
 	case planner.NVLink:
-		if n, ok := nvlinksPerGPU[found.GPUModel]; ok && found.GPUCount == 8 {
+		if n, ok := nvlinksPerGPU[model]; ok && count == 8 {
 			p.NVLinks = n
 		}
 	}
-	return p, nil
+	return p
+}
+
+// ProfileFromLabels derives the profile of a node from the hardware labels
+// its pool set (gpuhealth.GPUModelLabel and the others): what the plan
+// bought, whatever catalog it came from. ok is false when the node has no
+// model label (a pool of an older gpufleet, or a node not made by a pool);
+// a label that is there but wrong is an error naming it. Without a memory
+// label the GPU table's memory of the model is expected; without an
+// interconnect label, PCIe (no NVLink checks).
+func ProfileFromLabels(labels map[string]string) (p Profile, ok bool, err error) {
+	model := labels[gpuhealth.GPUModelLabel]
+	if model == "" {
+		return Profile{}, false, nil
+	}
+	count, err := strconv.Atoi(labels[gpuhealth.GPUCountLabel])
+	if err != nil || count <= 0 {
+		return Profile{}, true, fmt.Errorf("label %s=%q: want the GPU count per node, a positive integer", gpuhealth.GPUCountLabel, labels[gpuhealth.GPUCountLabel])
+	}
+	var mem float64
+	if v, set := labels[gpuhealth.GPUMemoryLabel]; set {
+		if mem, err = strconv.ParseFloat(v, 64); err != nil || mem <= 0 {
+			return Profile{}, true, fmt.Errorf("label %s=%q: want the memory per GPU in GiB, a positive number", gpuhealth.GPUMemoryLabel, v)
+		}
+	} else {
+		for _, g := range planner.KnownGPUs() {
+			if g.Model == model {
+				mem = g.MemoryGiB
+			}
+		}
+		if mem == 0 {
+			return Profile{}, true, fmt.Errorf("label %s=%q is not a GPU model gpufleet knows and the node has no %s label", gpuhealth.GPUModelLabel, model, gpuhealth.GPUMemoryLabel)
+		}
+	}
+	ic := planner.PCIe
+	if v, set := labels[gpuhealth.GPUInterconnectLabel]; set {
+		if ic = planner.Interconnect(v); !slices.Contains(planner.Interconnects, ic) {
+			return Profile{}, true, fmt.Errorf("label %s=%q: want one of %v", gpuhealth.GPUInterconnectLabel, v, planner.Interconnects)
+		}
+	}
+	return profileOf(labels["node.kubernetes.io/instance-type"], model, count, mem, ic), true, nil
 }
 
 // Validate reports what is wrong with a profile built from flags.

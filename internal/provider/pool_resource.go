@@ -259,20 +259,30 @@ func (m *poolModel) desired(ctx context.Context, cat *planner.Catalog, diags *di
 	}
 	// Fallbacks may be other instance types: their GPUs come from the catalog.
 	for i := range out {
+		withHardware(&out[i].Offer, cat)
 		for j := range out[i].Fallbacks {
 			f := &out[i].Fallbacks[j]
 			f.GPUModel, f.GPUsPerNode = out[i].GPUModel, out[i].GPUsPerNode
-			if cat != nil {
-				for _, o := range cat.Offers {
-					if o.Cloud == f.Cloud && o.InstanceType == f.InstanceType {
-						f.GPUModel, f.GPUsPerNode = o.GPUModel, o.GPUCount
-						break
-					}
-				}
-			}
+			withHardware(f, cat)
 		}
 	}
 	return out
+}
+
+// withHardware completes o's hardware (GPU model, count, memory,
+// interconnect: what its nodes are labelled with and validated against)
+// from the catalog's offer of the same cloud and instance type; o keeps
+// what it has where the catalog has no such offer.
+func withHardware(o *fleet.Offer, cat *planner.Catalog) {
+	if cat == nil {
+		return
+	}
+	for i := range cat.Offers {
+		if c := &cat.Offers[i]; c.Cloud == o.Cloud && c.InstanceType == o.InstanceType {
+			o.GPUModel, o.GPUsPerNode, o.GPUMemoryGiB, o.Interconnect = c.GPUModel, c.GPUCount, c.GPUMemoryGiB, string(c.Interconnect)
+			return
+		}
+	}
 }
 
 func (m *poolModel) clusterNames(ctx context.Context, diags *diag.Diagnostics) map[string]string {
@@ -439,7 +449,7 @@ func (m *poolModel) setPools(ctx context.Context, pools []fleet.Pool, diags *dia
 }
 
 // statePools reads the pools recorded in the state.
-func (m *poolModel) statePools(ctx context.Context, diags *diag.Diagnostics) []fleet.Pool {
+func (m *poolModel) statePools(ctx context.Context, cat *planner.Catalog, diags *diag.Diagnostics) []fleet.Pool {
 	if m.Pools.IsNull() || m.Pools.IsUnknown() {
 		return nil
 	}
@@ -451,6 +461,7 @@ func (m *poolModel) statePools(ctx context.Context, diags *diag.Diagnostics) []f
 		out = append(out, fleet.Pool{Allocation: k, Cluster: p.Cluster, Name: p.Name, Status: cloud.Status(p.Status), ReadyNodes: int(p.ReadyNodes), Validated: int(p.Validated),
 			Offer: fleet.Offer{Key: p.Offer, Cloud: p.Cloud, Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType,
 				CapacityType: p.CapacityType, Nodes: int(p.Nodes), GPUsPerNode: int(p.GPUsPerNode), HourlyUSD: p.HourlyUSD}})
+		withHardware(&out[len(out)-1].Offer, cat)
 	}
 	return out
 }
@@ -558,7 +569,7 @@ func (r *PoolResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 		return
 	}
 	var kept []fleet.Pool
-	for _, p := range m.statePools(ctx, &resp.Diagnostics) {
+	for _, p := range m.statePools(ctx, r.catalog(), &resp.Diagnostics) {
 		b, err := r.data.backends.get(ctx, p.Offer.Cloud)
 		if err != nil {
 			addBackendError(&resp.Diagnostics, path.Empty(), "No backend", err)
@@ -625,6 +636,7 @@ func adopt(p *fleet.Pool, np cloud.NodePool, cat *planner.Catalog) {
 			break
 		}
 	}
+	withHardware(o, cat)
 }
 
 // ImportState adopts node pools by cloud/region/cluster/pool, several
@@ -664,7 +676,7 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	result, err := f.Apply(ctx, fleet.Plan(allocs, state.statePools(ctx, &resp.Diagnostics)), spec, plan.Failover.ValueBool())
+	result, err := f.Apply(ctx, fleet.Plan(allocs, state.statePools(ctx, r.catalog(), &resp.Diagnostics)), spec, plan.Failover.ValueBool())
 	r.finish(ctx, &plan, result, err, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -677,7 +689,7 @@ func (r *PoolResource) Delete(ctx context.Context, req resource.DeleteRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := f.Delete(ctx, m.statePools(ctx, &resp.Diagnostics)); err != nil {
+	if err := f.Delete(ctx, m.statePools(ctx, r.catalog(), &resp.Diagnostics)); err != nil {
 		resp.Diagnostics.AddError("Cannot delete node pools", err.Error())
 	}
 }

@@ -283,3 +283,68 @@ func TestAccValidation_noValidatorTimesOut(t *testing.T) {
 		}},
 	})
 }
+
+// TestAccValidation_userCatalogInstanceType: a catalog file sells an
+// instance type the validator's embedded catalog does not know (p5e, eight
+// H200s); its nodes are validated against the hardware the pool labels
+// them with — what the plan bought — and pass, instead of failing for an
+// unknown instance type. A node with fewer GPUs than bought fails.
+func TestAccValidation_userCatalogInstanceType(t *testing.T) {
+	w := newSimWorld(t)
+	w.catalog = writeCatalog(t, "p5e.csv", []string{
+		"aws,p5e.48xlarge,H200,8,141,192,2048,eu-north-1,eun1-az1,70,,2",
+	})
+	config := w.provider() + `
+resource "gpufleet_placement" "p" {
+  gpus       = 16
+  gpu_models = ["H200"]
+  residency  = ["EU"]
+}
+resource "gpufleet_cluster" "c" {
+  site = "aws/eu-north-1"
+}
+resource "gpufleet_pool" "p" {
+  placement          = gpufleet_placement.p.id
+  allocations        = gpufleet_placement.p.allocations
+  clusters           = { "aws/eu-north-1" = gpufleet_cluster.c.id }
+  validation_timeout = "2m"
+}
+`
+	key := "aws/eu-north-1/eun1-az1/p5e.48xlarge/on_demand"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			Config: config,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("validated_gpus"), knownvalue.Int64Exact(16)),
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("total_gpus"), knownvalue.Int64Exact(16)),
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key).AtMapKey("validated_nodes"), knownvalue.Int64Exact(2)),
+			},
+			Check: resource.ComposeTestCheckFunc(
+				w.validatedNodes(t, "aws", "eu-north-1", "gpufleet-aws-eu-north-1", 2),
+				w.hardwareLabelled(t, "aws", "eu-north-1", "gpufleet-aws-eu-north-1", map[string]string{
+					gpuhealth.GPUModelLabel: "H200", gpuhealth.GPUCountLabel: "8", gpuhealth.GPUMemoryLabel: "141"}),
+			),
+		}},
+	})
+}
+
+// hardwareLabelled checks that every gpufleet node of a cluster carries
+// the hardware labels want.
+func (w simWorld) hardwareLabelled(t *testing.T, cl, region, cluster string, want map[string]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		nodes, err := w.kube(t, cl, region, cluster).CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: gpuhealth.PoolLabel})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes.Items {
+			for k, v := range want {
+				if n.Labels[k] != v {
+					return fmt.Errorf("node %s: label %s=%q, want %q", n.Name, k, n.Labels[k], v)
+				}
+			}
+		}
+		return nil
+	}
+}
