@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building gpufleet-nodecheck for the simulated GPU nodes:", err)
 		os.Exit(2)
 	}
-	os.Setenv(simNodecheckEnv, bin)
+	os.Setenv(simserve.NodecheckEnv, bin)
 	// Every request the backends and live sources send to cloudsim, and
 	// every response, is judged by the clouds' API models.
 	code := conformance.Main(m.Run)
