@@ -134,19 +134,23 @@ func serveEnv(w *simserve.World, f serveFiles, region string) string {
 	fmt.Fprintf(&b, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER=%s/\n", w.Endpoints.GKEREST)
 	fmt.Fprintf(&b, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=%s/compute/v1/\n", w.Endpoints.Compute)
 	fmt.Fprintf(&b, "export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=%s CLOUDSDK_CORE_PROJECT=%s\n", f.gcloudToken, w.GCPProject)
-	fmt.Fprintf(&b, "export CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true CLOUDSDK_CORE_DISABLE_PROMPTS=1 CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true\n")
+	fmt.Fprintf(&b, "export CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true CLOUDSDK_CORE_DISABLE_PROMPTS=1 CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API=false\n")
 	fmt.Fprintf(&b, "# Azure (az; once: az cloud register/set and az login, printed by gpufleet sim serve)\n")
 	fmt.Fprintf(&b, "export AZURE_CONFIG_DIR=%s AZURE_CORE_COLLECT_TELEMETRY=no AZURE_CORE_NO_COLOR=true REQUESTS_CA_BUNDLE=%s\n", f.azureConfig, f.azureCA)
+	fmt.Fprintf(&b, "export GPUFLEET_SIM_AZURE_ENDPOINT=%s/\n", w.Endpoints.Azure)
 	fmt.Fprintf(&b, "# Kubernetes (kubectl; a context per simulated cluster, cloud_region_name)\n")
 	fmt.Fprintf(&b, "export KUBECONFIG=%s\n", f.kubeconfig)
 	return b.String()
 }
 
 // AzureSetup are the az commands that make the simulated Azure the active
-// cloud and log in (run once per AZURE_CONFIG_DIR).
+// cloud and log in (run once per AZURE_CONFIG_DIR). The API profile
+// 2020-09-01-hybrid is one whose Microsoft.Network models Debian's
+// azure-cli 2.45 ships (its az network fails to load with the latest
+// profile, which wants network 2022-01-01).
 func AzureSetup(w *simserve.World) []string {
 	return []string{
-		"az cloud register -n " + AzureCloudName + " --endpoint-resource-manager " + w.Endpoints.Azure + "/ --suffix-storage-endpoint core.cloudsim.invalid --suffix-keyvault-dns .vault.cloudsim.invalid",
+		"az cloud register -n " + AzureCloudName + " --endpoint-resource-manager " + w.Endpoints.Azure + "/ --profile 2020-09-01-hybrid --suffix-storage-endpoint core.cloudsim.invalid --suffix-keyvault-dns .vault.cloudsim.invalid",
 		"az cloud set -n " + AzureCloudName,
 		"az login --service-principal -u gpufleet-sim -p " + simToken + " --tenant " + azurefront.DefaultTenant,
 	}

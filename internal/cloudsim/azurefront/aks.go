@@ -180,6 +180,10 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 			"dnsServiceIP": dnsIP, "outboundType": "loadBalancer", "loadBalancerSku": "standard",
 		},
 		"apiServerAccessProfile": map[string]any{"enablePrivateCluster": c.Spec.PrivateEndpoint && !c.Spec.PublicEndpoint},
+		// A cluster with a managed identity reports the service principal
+		// "msi" (https://learn.microsoft.com/en-us/azure/aks/use-managed-identity);
+		// az aks show strips its secret and fails without it.
+		"servicePrincipalProfile": map[string]string{"clientId": "msi"},
 	}
 	if m.NetworkPluginMode != "" {
 		np := props["networkProfile"].(map[string]any)
@@ -199,7 +203,7 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
 		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
 		"sku":      map[string]string{"name": "Base", "tier": "Free"},
-		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": "00000000-0000-0000-0000-000000000002"},
+		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": subscriptionTenant},
 	}
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags

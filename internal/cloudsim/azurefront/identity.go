@@ -39,8 +39,9 @@ import (
 //     (https://learn.microsoft.com/en-us/rest/api/resources/subscriptions/list,
 //     https://learn.microsoft.com/en-us/rest/api/resources/tenants/list).
 
-// DefaultTenant is the simulated Entra ID tenant.
-const DefaultTenant = "00000000-0000-0000-0000-000000000001"
+// DefaultTenant is the simulated Entra ID tenant: the subscription's, the
+// one cluster identities and Entra ID kubeconfigs name.
+const DefaultTenant = subscriptionTenant
 
 // DefaultSubscription is the subscription listed when Options names none.
 const DefaultSubscription = "00000000-0000-0000-0000-000000000000"
