@@ -133,6 +133,7 @@ func serveEnv(w *simserve.World, f serveFiles, region string) string {
 	fmt.Fprintf(&b, "export CLOUDSDK_CONFIG=%s\n", f.gcloudConfig)
 	fmt.Fprintf(&b, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER=%s/\n", w.Endpoints.GKEREST)
 	fmt.Fprintf(&b, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=%s/compute/v1/\n", w.Endpoints.Compute)
+	fmt.Fprintf(&b, "export CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE=%s/\n", w.Endpoints.GKEREST)
 	fmt.Fprintf(&b, "export CLOUDSDK_AUTH_ACCESS_TOKEN_FILE=%s CLOUDSDK_CORE_PROJECT=%s\n", f.gcloudToken, w.GCPProject)
 	fmt.Fprintf(&b, "export CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true CLOUDSDK_CORE_DISABLE_PROMPTS=1 CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true CLOUDSDK_CORE_SHOULD_PROMPT_TO_ENABLE_API=false\n")
 	fmt.Fprintf(&b, "# Azure (az; once: az cloud register/set and az login, printed by gpufleet sim serve)\n")

@@ -147,7 +147,7 @@ func NewREST(e *cloudsim.Engine, opts Options) http.Handler {
 
 // queryIgnored are the system parameters of Google APIs, not fields
 // (https://cloud.google.com/apis/docs/system-parameters).
-var queryIgnored = map[string]bool{"alt": true, "prettyPrint": true, "$prettyPrint": true, "fields": true, "$fields": true,
+var queryIgnored = map[string]bool{"alt": true, "$alt": true, "prettyPrint": true, "$prettyPrint": true, "fields": true, "$fields": true,
 	"key": true, "quotaUser": true, "$.xgafv": true, "callback": true, "upload_protocol": true, "uploadType": true}
 
 func (h *restServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -50,7 +50,8 @@ type Ports struct {
 	// AWS serves EKS (REST-JSON), EC2, IAM and Auto Scaling (query/XML).
 	AWS int
 	// GKE serves the ClusterManager gRPC service, GKEREST its REST/JSON
-	// mapping (what gcloud speaks), Compute the Compute Engine REST API.
+	// mapping (what gcloud speaks, with the Service Usage call gcloud makes
+	// first), Compute the Compute Engine REST API.
 	GKE, GKEREST, Compute int
 	// Azure serves Resource Manager, its metadata endpoints and a
 	// simulated Entra ID token endpoint over TLS.
@@ -169,7 +170,7 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	}
 	w.Endpoints.GKE = gkeAddr
 	w.closers = append(w.closers, stop)
-	if w.Endpoints.GKEREST, err = w.serveHTTP("GKE (REST)", opts.Ports.GKEREST, gkefront.NewREST(e, gke)); err != nil {
+	if w.Endpoints.GKEREST, err = w.serveHTTP("GKE (REST)", opts.Ports.GKEREST, serviceUsage(gkefront.NewREST(e, gke))); err != nil {
 		return nil, err
 	}
 	if w.Endpoints.Compute, err = w.serveHTTP("Compute Engine", opts.Ports.Compute, computefront.New(e, computefront.Options{
