@@ -155,7 +155,9 @@ const (
 )
 
 func awsSteps(r *runner) []step {
-	aws := func(args ...string) []string { return append([]string{"aws", "--output", "json", "--region", awsRegion}, args...) }
+	aws := func(args ...string) []string {
+		return append([]string{"aws", "--output", "json", "--region", awsRegion}, args...)
+	}
 	s := func(name string, check func(any) error, args ...string) step {
 		return step{cloud: "aws", name: name, args: aws(args...), check: check}
 	}
@@ -263,7 +265,7 @@ func azSteps(r *runner) []step {
 
 func kubectlSteps(r *runner) []step {
 	return []step{{cloud: "kubectl", name: "get nodes (EKS cluster clicheck)", retry: 30 * time.Second,
-		args:  []string{"kubectl", "--context", "aws_" + awsRegion + "_clicheck", "get", "nodes", "-o", "json"},
+		args: []string{"kubectl", "--context", "aws_" + awsRegion + "_clicheck", "get", "nodes", "-o", "json"},
 		check: all(length("items", 1), func(v any) error {
 			labels, err := get(v, "items.0.metadata.labels")
 			if err != nil {
