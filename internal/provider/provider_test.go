@@ -82,3 +82,21 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// simDir is a simulated world's directory for one test. Its Kubernetes
+// server (the provider's, which reconciles in the background for the life
+// of the process) is closed before the directory is removed, so that no
+// state lock file appears in it while t.TempDir's cleanup removes it.
+func simDir(t *testing.T) string {
+	dir := t.TempDir()
+	t.Cleanup(func() { // runs before TempDir's removal (cleanups run last-in first-out)
+		kubeServers.Lock()
+		k := kubeServers.byDir[dir]
+		delete(kubeServers.byDir, dir)
+		kubeServers.Unlock()
+		if k != nil {
+			k.Close()
+		}
+	})
+	return dir
+}
