@@ -29,7 +29,7 @@ func TestAccModule_gpuFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := simDir(t)
 	const version = "0.0.1"
 	platform := runtime.GOOS + "_" + runtime.GOARCH
 	mirror := filepath.Join(dir, "mirror")

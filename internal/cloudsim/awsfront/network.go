@@ -967,6 +967,7 @@ func (s *server) describeVpcs(r *http.Request, region, reqID string) (any, error
 		return nil, err
 	}
 	out := reply("DescribeVpcs", reqID)
+	out.Vpcs = setOf([]xVpc{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Vpcs = addItem(out.Vpcs, s.vpcXML(o, w))
 	}
@@ -1111,6 +1112,7 @@ func (s *server) describeSubnets(r *http.Request, region, reqID string) (any, er
 		return nil, err
 	}
 	out := reply("DescribeSubnets", reqID)
+	out.Subnets = setOf([]xSubnet{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Subnets = addItem(out.Subnets, s.subnetXML(o, w))
 	}
@@ -1278,6 +1280,7 @@ func (s *server) describeSecurityGroups(r *http.Request, region, reqID string) (
 		objs = named
 	}
 	out := reply("DescribeSecurityGroups", reqID)
+	out.SecurityGroups = setOf([]xSecurityGroup{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.SecurityGroups = addItem(out.SecurityGroups, s.groupXML(o, w))
 	}
@@ -1548,6 +1551,7 @@ func (s *server) describeRouteTables(r *http.Request, region, reqID string) (any
 		return nil, err
 	}
 	out := reply("DescribeRouteTables", reqID)
+	out.RouteTables = setOf([]xRouteTable{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.RouteTables = addItem(out.RouteTables, s.routeTableXML(o, w))
 	}
@@ -1770,6 +1774,7 @@ func (s *server) describeVpnGateways(r *http.Request, region, reqID string) (any
 		return nil, err
 	}
 	out := reply("DescribeVpnGateways", reqID)
+	out.VpnGateways = setOf([]xVpnGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.VpnGateways = addItem(out.VpnGateways, s.vgwXML(o, w))
 	}
@@ -1948,6 +1953,7 @@ func (s *server) describeCustomerGateways(r *http.Request, region, reqID string)
 		return nil, err
 	}
 	out := reply("DescribeCustomerGateways", reqID)
+	out.CustomerGateways = setOf([]xCustomerGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.CustomerGateways = addItem(out.CustomerGateways, s.cgwXML(o, w))
 	}
@@ -2220,6 +2226,7 @@ func (s *server) describeVpnConnections(r *http.Request, region, reqID string) (
 		return nil, err
 	}
 	out := reply("DescribeVpnConnections", reqID)
+	out.VpnConnections = setOf([]xVpnConnection{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.VpnConnections = addItem(out.VpnConnections, s.vpnXML(o, w))
 	}
@@ -2382,6 +2389,7 @@ func (s *server) describePeerings(r *http.Request, region, reqID string) (any, e
 		return nil, err
 	}
 	out := reply("DescribeVpcPeeringConnections", reqID)
+	out.Peerings = setOf([]xPeering{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Peerings = addItem(out.Peerings, s.peeringXML(o, w))
 	}
