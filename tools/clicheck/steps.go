@@ -181,6 +181,18 @@ func awsSteps(r *runner) []step {
 			"iam", "get-role", "--role-name", "clicheck-cluster"),
 		s("iam create-role (nodes)", r.save("NODE_ROLE", "Role.Arn", "arn:aws:iam::"),
 			"iam", "create-role", "--role-name", "clicheck-nodes", "--assume-role-policy-document", ec2Trust),
+		// EKS takes the roles only with their managed policies
+		// (https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html,
+		// .../create-node-role.html); attach-role-policy answers nothing.
+		s("iam attach-role-policy (cluster)", nil,
+			"iam", "attach-role-policy", "--role-name", "clicheck-cluster", "--policy-arn", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"),
+		s("iam attach-role-policy (nodes, worker)", nil,
+			"iam", "attach-role-policy", "--role-name", "clicheck-nodes", "--policy-arn", "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"),
+		s("iam attach-role-policy (nodes, ECR)", nil,
+			"iam", "attach-role-policy", "--role-name", "clicheck-nodes", "--policy-arn", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"),
+		s("iam list-attached-role-policies", all(length("AttachedPolicies", 2),
+			contains("AttachedPolicies", "PolicyName", "AmazonEKSWorkerNodePolicy")),
+			"iam", "list-attached-role-policies", "--role-name", "clicheck-nodes"),
 		s("eks create-cluster", all(is("cluster.name", "clicheck"), oneOf("cluster.status", "CREATING", "ACTIVE")),
 			"eks", "create-cluster", "--name", "clicheck", "--role-arn", "{CLUSTER_ROLE}",
 			"--resources-vpc-config", "subnetIds={SUBNET_A},{SUBNET_B}", "--kubernetes-version", "1.33"),
