@@ -102,7 +102,7 @@ func TestApplyObserveDestroy(t *testing.T) {
 	}
 	for _, l := range p.Links {
 		ls := st.Links[l.Key()]
-		if !ls.Complete(l.Kind) {
+		if !ls.Complete(l) {
 			t.Fatalf("link %s incomplete after apply: %+v", l.Key(), ls)
 		}
 	}
@@ -111,7 +111,7 @@ func TestApplyObserveDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range p.Links {
-		if ls := obs.Links[l.Key()]; !ls.Established(l.Kind) {
+		if ls := obs.Links[l.Key()]; !ls.Established(l) {
 			t.Fatalf("link %s never established: A %s, B %s", l.Key(), tunnelsUp(ls.A), tunnelsUp(ls.B))
 		}
 	}

@@ -324,10 +324,9 @@ func (r *NetworkResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		return
 	}
 	for i, l := range p.Links {
-		if _, had := prior.Link(l.Key()); !had {
-			for j := range l.Tunnels {
-				p.Links[i].Tunnels[j].PSK = "" // generated at apply
-			}
+		had, _ := prior.Link(l.Key())
+		for j := len(had.Tunnels); j < len(l.Tunnels); j++ {
+			p.Links[i].Tunnels[j].PSK = "" // generated at apply (new links, and tunnels added to a link planned with fewer)
 		}
 	}
 	fillNetwork(&plan, p, nil, networksOf(ctx, state, &resp.Diagnostics), linksOf(ctx, state, &resp.Diagnostics), false)
@@ -362,7 +361,7 @@ func (r *NetworkResource) apply(ctx context.Context, plan *networkModel, state *
 		if observed, err = mesh.WaitEstablished(ctx, backends, p, poll, timeout); err == nil {
 			var slow []string
 			for _, l := range p.Links {
-				if !observed.Links[l.Key()].Established(l.Kind) {
+				if !observed.Links[l.Key()].Established(l) {
 					slow = append(slow, l.A+" ↔ "+l.B)
 				}
 			}
