@@ -176,6 +176,11 @@ type Options struct {
 	Rand io.Reader
 	// ASNs is the range site ASNs come from; [64600, 65000] when zero.
 	ASNMin, ASNMax int64
+	// TunnelsPerLink is how many tunnels a link between two clouds has
+	// (the function TunnelsPerLink when nil). Tests set it to plan links
+	// as releases before four-tunnel AWS links did (two everywhere), which
+	// is what states written then hold.
+	TunnelsPerLink func(cloudA, cloudB string) int
 }
 
 // namePattern is what every cloud accepts as a resource name prefix (GCP
@@ -214,6 +219,9 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 	}
 	if opt.ASNMin == 0 {
 		opt.ASNMin, opt.ASNMax = 64600, 65000
+	}
+	if opt.TunnelsPerLink == nil {
+		opt.TunnelsPerLink = TunnelsPerLink
 	}
 	npSites := make([]netplan.Site, len(sites))
 	for i, s := range sites {
@@ -287,7 +295,7 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 			if l.Kind == KindVPN {
 				// A link planned with fewer tunnels (before AWS links had
 				// four) keeps its tunnels and gets the missing ones.
-				want := TunnelsPerLink(a.Cloud, b.Cloud)
+				want := opt.TunnelsPerLink(a.Cloud, b.Cloud)
 				if len(l.Tunnels) > want {
 					l.Tunnels = l.Tunnels[:want]
 				}

@@ -159,6 +159,8 @@ type networkInput struct {
 	sites    []mesh.Site
 	asnMin   int64
 	asnMax   int64
+	// tunnels is mesh.Options.TunnelsPerLink.
+	tunnels func(cloudA, cloudB string) int
 }
 
 // readInput validates the configuration part of m; nil when something is
@@ -168,6 +170,9 @@ func (r *NetworkResource) readInput(ctx context.Context, m *networkModel, diags 
 		return nil
 	}
 	in := &networkInput{name: m.Name.ValueString(), asnMin: m.ASNMin.ValueInt64(), asnMax: m.ASNMax.ValueInt64()}
+	if r.data != nil {
+		in.tunnels = r.data.meshTunnels
+	}
 	var err error
 	if in.supernet, err = netip.ParsePrefix(m.CIDR.ValueString()); err != nil || !in.supernet.Addr().Is4() {
 		diags.AddAttributeError(path.Root("cidr"), "Invalid supernet", fmt.Sprintf("%q is not an IPv4 prefix such as %s", m.CIDR.ValueString(), DefaultSupernet))
@@ -257,7 +262,7 @@ func (r *NetworkResource) secondZone(cl, region, zone string) string {
 
 // build plans the mesh, keeping what prior allocated.
 func (in *networkInput) build(prior mesh.Plan, diags *diag.Diagnostics) (mesh.Plan, bool) {
-	p, err := mesh.Build(in.name, in.supernet, in.exclude, in.sites, prior, mesh.Options{ASNMin: in.asnMin, ASNMax: in.asnMax})
+	p, err := mesh.Build(in.name, in.supernet, in.exclude, in.sites, prior, mesh.Options{ASNMin: in.asnMin, ASNMax: in.asnMax, TunnelsPerLink: in.tunnels})
 	if err != nil {
 		at := path.Root("cidr")
 		var ie *netplan.InputError
