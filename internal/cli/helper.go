@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -71,4 +72,19 @@ func RunHelper(name, what string, args []string, stdout, stderr io.Writer) int {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// ShortLivedGC sets the garbage collector up for a command that reads a
+// catalog, plans once and exits: most of what it allocates (the catalog)
+// stays live to the end, so collecting while it grows costs more than it
+// frees (100,000 offers: 254 → 200 ms a plan, peak 71 → 84 MB; 1,000,000:
+// 2.8 → 2.3 s, 643 → 780 MB). The collector then runs only past a soft
+// limit of 1 GiB. GOGC or GOMEMLIMIT in the environment leave the Go
+// runtime's settings as the user made them.
+func ShortLivedGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(1 << 30)
 }
