@@ -66,7 +66,7 @@ resource "gpufleet_pool" "train" {
 // option plans again without replacing the pools.
 func TestAccPlacement_fallbacksInSites(t *testing.T) {
 	t.Setenv(simTimeScaleEnv, "0.01")
-	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "sites.csv", siteRows)}
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "sites.csv", siteRows)}
 	const p5en = "aws/eu-north-1/eun1-az1/p5en.48xlarge/on_demand"
 	fallbacks := tfjsonpath.New("fallbacks").AtMapKey(northKey)
 	resource.Test(t, resource.TestCase{
