@@ -151,39 +151,11 @@ func TestAccClusterCredentials_ephemeral(t *testing.T) {
 			} else if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
 				return fmt.Errorf("%s: CA: %v", site, err)
 			}
-			cfg := &rest.Config{Host: c.Endpoint, TLSClientConfig: rest.TLSClientConfig{CAData: []byte(c.ClusterCACertificate)}, Dial: srv.DialContext}
-			switch {
-			case c.Token != nil && c.ClientCertificate == nil && c.ClientKey == nil:
-				cfg.BearerToken = *c.Token
-				tokens = append(tokens, *c.Token)
-				if c.ExpiresAt == nil {
-					return fmt.Errorf("%s: a token without expires_at", site)
-				}
-				exp, err := time.Parse(time.RFC3339, *c.ExpiresAt)
-				if err != nil || !exp.After(time.Now()) || exp.After(time.Now().Add(2*time.Hour)) {
-					return fmt.Errorf("%s: expires_at %q is not a near future time (%v)", site, *c.ExpiresAt, err)
-				}
-			case c.Token == nil && c.ClientCertificate != nil && c.ClientKey != nil:
-				cfg.CertData, cfg.KeyData = []byte(*c.ClientCertificate), []byte(*c.ClientKey)
-				tokens = append(tokens, *c.ClientKey)
-			default:
-				return fmt.Errorf("%s: want a token or a client certificate and key, got %+v", site, c)
-			}
-			kc, err := kubernetes.NewForConfig(cfg)
+			secret, err := kubeAccessWorks(srv, site, c)
 			if err != nil {
 				return err
 			}
-			if _, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err != nil {
-				return fmt.Errorf("%s: listing nodes with the ephemeral credentials: %v", site, err)
-			}
-			// The API server does check: no credentials, no nodes.
-			anon := rest.AnonymousClientConfig(cfg)
-			if kc, err = kubernetes.NewForConfig(anon); err != nil {
-				return err
-			}
-			if _, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err == nil {
-				return fmt.Errorf("%s: the simulated API server let an anonymous client list nodes", site)
-			}
+			tokens = append(tokens, secret)
 		}
 		return nil
 	})
@@ -305,4 +277,42 @@ resource "gpufleet_cluster" "c" {
 				}},
 		},
 	})
+}
+
+// kubeAccessWorks lists a simulated cluster's nodes with credentials, and
+// checks that the API server refuses the same request without them; it
+// returns the secret part of the credentials (token or client key).
+func kubeAccessWorks(srv *kubefront.Server, site string, c echoedCredentials) (string, error) {
+	cfg := &rest.Config{Host: c.Endpoint, TLSClientConfig: rest.TLSClientConfig{CAData: []byte(c.ClusterCACertificate)}, Dial: srv.DialContext}
+	var secret string
+	switch {
+	case c.Token != nil && c.ClientCertificate == nil && c.ClientKey == nil:
+		cfg.BearerToken, secret = *c.Token, *c.Token
+		if c.ExpiresAt == nil {
+			return "", fmt.Errorf("%s: a token without expires_at", site)
+		}
+		exp, err := time.Parse(time.RFC3339, *c.ExpiresAt)
+		if err != nil || !exp.After(time.Now()) || exp.After(time.Now().Add(2*time.Hour)) {
+			return "", fmt.Errorf("%s: expires_at %q is not a near future time (%v)", site, *c.ExpiresAt, err)
+		}
+	case c.Token == nil && c.ClientCertificate != nil && c.ClientKey != nil:
+		cfg.CertData, cfg.KeyData, secret = []byte(*c.ClientCertificate), []byte(*c.ClientKey), *c.ClientKey
+	default:
+		return "", fmt.Errorf("%s: want a token or a client certificate and key, got %+v", site, c)
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	if _, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err != nil {
+		return "", fmt.Errorf("%s: listing nodes with the ephemeral credentials: %v", site, err)
+	}
+	// The API server does check: no credentials, no nodes.
+	if kc, err = kubernetes.NewForConfig(rest.AnonymousClientConfig(cfg)); err != nil {
+		return "", err
+	}
+	if _, err := kc.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err == nil {
+		return "", fmt.Errorf("%s: the simulated API server let an anonymous client list nodes", site)
+	}
+	return secret, nil
 }
