@@ -136,8 +136,10 @@ func (r *ClusterCredentialsEphemeral) Open(ctx context.Context, req ephemeral.Op
 	switch {
 	case cloud.IsNotFound(err):
 		resp.Diagnostics.AddAttributeError(at, "Cluster not found",
-			fmt.Sprintf("There is no cluster %s in %s/%s: %v. Pass the ID of a gpufleet_cluster that exists (gpufleet_cluster.<name>.id), "+
-				"so that Terraform opens the credentials after the cluster is created.", name, cl, region, err))
+			fmt.Sprintf("There is no cluster %s in %s/%s: %v. Pass the ID of a gpufleet_cluster that exists: a reference to "+
+				"gpufleet_cluster.<name>.id makes Terraform open the credentials after the cluster is created. An ID that reaches this "+
+				"resource through a module variable hides that dependency: pass a value that is unknown until the cluster exists "+
+				"(the gpu-fleet module's cluster_ids output is), or add depends_on.", name, cl, region, err))
 		return
 	case err != nil:
 		resp.Diagnostics.AddAttributeError(at, "Cannot obtain the cluster's Kubernetes credentials",

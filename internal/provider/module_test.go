@@ -298,9 +298,9 @@ output "kubeconfigs" {
 		secrets = append(secrets, secret)
 	}
 	state := run("show", "-json", "-no-color")
-	for _, s := range append([]string{"k8s-aws-v1.", "PRIVATE KEY", "gpufleet_cluster_credentials"}, secrets...) {
-		if strings.Contains(state, s) {
-			t.Errorf("the state holds %.20s...", s)
+	for _, s := range append([]string{"k8s-aws-v1.", "PRIVATE KEY", `"mode":"ephemeral"`}, secrets...) {
+		if i := strings.Index(state, s); i >= 0 {
+			t.Errorf("the state holds %.20s...: %s", s, state[max(0, i-200):min(len(state), i+200)])
 		}
 	}
 	run("destroy", "-auto-approve", "-input=false", "-no-color")

@@ -91,7 +91,7 @@ output "jurisdictions" {
 			},
 			{
 				Config:      `output "x" { value = provider::gpufleet::residency_of("aws/eu-centrl-1") }`,
-				ExpectError: regexp.MustCompile(`(?s)not a region gpufleet knows.*Did you mean "aws/eu-central-1"`),
+				ExpectError: regexp.MustCompile(`(?s)not a region\s+gpufleet\s+knows.*Did\s+you\s+mean\s+"aws/eu-central-1"`),
 			},
 		},
 	})

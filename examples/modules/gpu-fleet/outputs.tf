@@ -34,8 +34,8 @@ output "cluster_endpoints" {
 }
 
 output "cluster_ids" {
-  description = "gpufleet_cluster ID per site: the input of the credentials submodule (./credentials)."
-  value       = { for k, c in gpufleet_cluster.site : k => c.id }
+  description = "gpufleet_cluster ID per site, the input of the credentials submodule (./credentials). Known once the cluster has an endpoint (unknown in the plan that creates it), so that the submodule opens credentials only for clusters that exist."
+  value       = { for k, c in gpufleet_cluster.site : k => c.endpoint == null ? null : c.id }
 }
 
 output "kubeconfigs" {
