@@ -13,6 +13,7 @@ import (
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
 )
 
@@ -320,4 +322,33 @@ func kubeAccessWorks(srv *kubefront.Server, site string, c echoedCredentials) (s
 		return "", fmt.Errorf("%s: the simulated API server let an anonymous client list nodes", site)
 	}
 	return secret, nil
+}
+
+// TestSetClusterComputed_storeKubeconfig: the kubeconfig follows
+// store_kubeconfig, and a state written before the attribute existed
+// (null) keeps its kubeconfig and records true, so that upgrading the
+// provider plans no change.
+func TestSetClusterComputed_storeKubeconfig(t *testing.T) {
+	c := cloud.Cluster{Name: "c1", Region: "eu-central-1", Endpoint: "https://c1.example", CACertificate: "Q0E="}
+	for _, tc := range []struct {
+		name      string
+		store     types.Bool
+		wantStore bool
+		wantKube  bool
+	}{
+		{"old state", types.BoolNull(), true, true},
+		{"on", types.BoolValue(true), true, true},
+		{"off", types.BoolValue(false), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := clusterModel{Cloud: types.StringValue("aws"), StoreKubeconfig: tc.store}
+			setClusterComputed(&m, c)
+			if m.StoreKubeconfig.ValueBool() != tc.wantStore || m.StoreKubeconfig.IsNull() {
+				t.Errorf("store_kubeconfig = %v, want %v", m.StoreKubeconfig, tc.wantStore)
+			}
+			if got := !m.Kubeconfig.IsNull() && strings.Contains(m.Kubeconfig.ValueString(), "server: https://c1.example"); got != tc.wantKube {
+				t.Errorf("kubeconfig %q, want one: %v", m.Kubeconfig.ValueString(), tc.wantKube)
+			}
+		})
+	}
 }

@@ -44,7 +44,7 @@ func (ResidencyOfFunction) Definition(_ context.Context, _ function.DefinitionRe
 	resp.Definition = function.Definition{
 		Summary: "Where a cloud region is: country, jurisdiction, continent",
 		MarkdownDescription: "Looks a site (`cloud/region`, a key of `gpufleet_placement.sites`) or a bare region name up in the region table " +
-			"the planner places offers in, the same table `residency` rules are judged by. Returns `cloud`, `region`, `location` (e.g. `Frankfurt`), " +
+			"the planner places offers in, the same table `residency` rules are judged by. Returns `cloud`, `region`, `location` (e.g. `Europe (Frankfurt)`), " +
 			"`country` (ISO 3166-1 alpha-2, `GB` for the United Kingdom), `jurisdiction` (`EU` for the EU and EEA, `UK`, `CH`, otherwise the country) " +
 			"and `continent`. Use it to label, tag or check per site what the placement chose, e.g. " +
 			"`provider::gpufleet::residency_of(each.key).jurisdiction == \"EU\"`. A region unknown to the table is an error that names the known regions.",
