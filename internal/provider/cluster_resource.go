@@ -121,7 +121,8 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"store_kubeconfig": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "Keep `kubeconfig` in the state. Default true (as before this attribute existed). " +
 					"Set false on Terraform 1.10+ / OpenTofu 1.11+ and configure the kubernetes and helm providers from the ephemeral " +
-					"`gpufleet_cluster_credentials` instead: nothing about cluster access is stored, and no credential plugin binary is needed. " +
+					"`gpufleet_cluster_credentials` instead, whose short-lived token is never stored and needs no credential plugin binary " +
+					"(`endpoint` and `ca_certificate` stay in the state). " +
 					"Changed in place."},
 			"cloud_id":        schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
 			"node_validation": nodeValidationSchema(r.version),
