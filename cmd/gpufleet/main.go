@@ -37,6 +37,7 @@ Run "gpufleet <command> -h" for the flags of a command.
 `
 
 func main() {
+	cli.ShortLivedGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -93,16 +93,22 @@ type TunnelSpec struct {
 	PeerIP string
 	// PSK is the IKE pre-shared key (sensitive).
 	PSK string
+	// Interface is the local gateway interface the tunnel uses, 0 or 1:
+	// the GCP HA VPN gateway interface, the Azure active-active gateway's
+	// IP configuration. AWS has none (it groups tunnels by PeerIP).
+	Interface int
 }
 
 // VPNConnectionSpec connects a site's gateway to one peer site on another
-// cloud: two tunnels, IKEv2, BGP. On AWS: a customer gateway per peer
-// address and a VPN connection whose two tunnels use the given inside
-// CIDRs and keys. On GCP: an external VPN gateway with the peer's two
-// addresses, two VPN tunnels on the HA VPN gateway's interfaces 0 and 1,
-// and a Cloud Router interface and BGP peer per tunnel. On Azure: a local
-// network gateway per peer address with BGP settings and a connection per
-// tunnel using custom APIPA BGP addresses.
+// cloud: two or four tunnels, IKEv2, BGP. On AWS: a customer gateway per
+// peer address and a VPN connection to it carrying that address's tunnels
+// (two each when there are four tunnels to two addresses). On GCP: an
+// external VPN gateway with the peer's addresses (two, or the four of two
+// AWS VPN connections), a VPN tunnel per tunnel on HA VPN interface
+// TunnelSpec.Interface, and a Cloud Router interface and BGP peer per
+// tunnel. On Azure: a local network gateway per tunnel (peer address and
+// BGP settings) and a connection per tunnel from IP configuration
+// TunnelSpec.Interface using a custom APIPA BGP address.
 type VPNConnectionSpec struct {
 	Name, Region string
 	// Network and Gateway name the local site's network and gateway.
@@ -113,7 +119,8 @@ type VPNConnectionSpec struct {
 	// PeerCIDRs are the peer site's ranges (static fallbacks where a cloud
 	// needs them; BGP advertises them otherwise).
 	PeerCIDRs []string
-	// Tunnels are exactly two.
+	// Tunnels are two (GCP ↔ Azure) or four (AWS ↔ GCP or Azure), as
+	// mesh.TunnelsPerLink plans them.
 	Tunnels []TunnelSpec
 	Tags    map[string]string
 }

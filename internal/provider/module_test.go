@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
 )
 
 // TestAccModule_gpuFleet applies examples/modules/gpu-fleet the way a module
@@ -78,8 +79,9 @@ output "endpoints"    { value = module.fleet.cluster_endpoints }
 	}
 	for a, row := range conn {
 		for b, via := range row {
-			if a[:strings.Index(a, "/")] != b[:strings.Index(b, "/")] && via != "vpn (2 tunnels)" {
-				t.Errorf("%s -> %s over %q, want vpn (2 tunnels)", a, b, via)
+			ca, cb := a[:strings.Index(a, "/")], b[:strings.Index(b, "/")]
+			if want := fmt.Sprintf("vpn (%d tunnels)", mesh.TunnelsPerLink(ca, cb)); ca != cb && via != want {
+				t.Errorf("%s -> %s over %q, want %s", a, b, via, want)
 			}
 		}
 	}
@@ -140,7 +142,7 @@ func moduleRoot(t *testing.T, tf, mainTF string) func(args ...string) string {
 	if _, tofu := cliVersion(t, tf); tofu {
 		host = "registry.opentofu.org"
 	}
-	dir := t.TempDir()
+	dir := simDir(t)
 	const version = "0.0.1"
 	platform := runtime.GOOS + "_" + runtime.GOARCH
 	mirror := filepath.Join(dir, "mirror")

@@ -18,7 +18,10 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	cli.ShortLivedGC()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // run takes gpufleet's arguments: offers or plan, then theirs.
 func run(args []string, stdout, stderr io.Writer) int {
