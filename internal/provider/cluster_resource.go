@@ -65,6 +65,7 @@ type clusterModel struct {
 	CACertificate         types.String `tfsdk:"ca_certificate"`
 	ServiceCIDR           types.String `tfsdk:"service_cidr"`
 	Kubeconfig            types.String `tfsdk:"kubeconfig"`
+	StoreKubeconfig       types.Bool   `tfsdk:"store_kubeconfig"`
 	CloudID               types.String `tfsdk:"cloud_id"`
 	NodeValidation        types.Object `tfsdk:"node_validation"`
 	Validator             types.String `tfsdk:"validator"`
@@ -115,7 +116,14 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"ca_certificate": schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cluster CA, base64-encoded PEM."},
 			"service_cidr":   schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Kubernetes service CIDR."},
 			"kubeconfig": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: known,
-				Description: "A kubeconfig for the cluster (on EKS, authentication through `aws eks get-token`)."},
+				Description: "A kubeconfig for the cluster that authenticates through the cloud's credential plugin (`aws eks get-token`, " +
+					"`gke-gcloud-auth-plugin`, `kubelogin`): it holds the endpoint and CA, no token. Null when `store_kubeconfig` is false."},
+			"store_kubeconfig": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				Description: "Keep `kubeconfig` in the state. Default true (as before this attribute existed). " +
+					"Set false on Terraform 1.10+ / OpenTofu 1.11+ and configure the kubernetes and helm providers from the ephemeral " +
+					"`gpufleet_cluster_credentials` instead, whose short-lived token is never stored and needs no credential plugin binary " +
+					"(`endpoint` and `ca_certificate` stay in the state). " +
+					"Changed in place."},
 			"cloud_id":        schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "The cloud's identifier (ARN)."},
 			"node_validation": nodeValidationSchema(r.version),
 			"validator": schema.StringAttribute{Computed: true,
@@ -156,6 +164,15 @@ func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	plan.Cloud, plan.Region = types.StringValue(cl), types.StringValue(region)
 	plan.ID = types.StringValue(site + "/" + plan.Name.ValueString())
+	switch {
+	case plan.StoreKubeconfig.IsUnknown():
+		plan.Kubeconfig = types.StringUnknown()
+	case !plan.StoreKubeconfig.ValueBool():
+		plan.Kubeconfig = types.StringNull()
+	case plan.Kubeconfig.IsNull():
+		// Turned on again: the update renders it.
+		plan.Kubeconfig = types.StringUnknown()
+	}
 	// The validator's state is known once applied; a state that is not
 	// what the configuration wants (drift, a failed install, changed
 	// settings) plans an update that applies it again.
@@ -236,7 +253,14 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 func setClusterComputed(m *clusterModel, c cloud.Cluster) {
 	m.Endpoint, m.CACertificate = types.StringValue(c.Endpoint), types.StringValue(c.CACertificate)
 	m.ServiceCIDR, m.CloudID = types.StringValue(c.ServiceCIDR), types.StringValue(c.ID)
-	m.Kubeconfig = types.StringValue(kubeconfig(m.Cloud.ValueString(), c))
+	if m.StoreKubeconfig.IsNull() {
+		// State written before store_kubeconfig existed kept the kubeconfig.
+		m.StoreKubeconfig = types.BoolValue(true)
+	}
+	m.Kubeconfig = types.StringNull()
+	if m.StoreKubeconfig.ValueBool() {
+		m.Kubeconfig = types.StringValue(kubeconfig(m.Cloud.ValueString(), c))
+	}
 }
 
 // execAuth is each cloud's kubectl credential plugin invocation.
@@ -320,6 +344,10 @@ func (r *ClusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// store_kubeconfig may have changed: the kubeconfig follows it.
+	setClusterComputed(&m, cloud.Cluster{Name: m.Name.ValueString(), Region: m.Region.ValueString(),
+		Endpoint: m.Endpoint.ValueString(), CACertificate: m.CACertificate.ValueString(),
+		ServiceCIDR: m.ServiceCIDR.ValueString(), ID: m.CloudID.ValueString()})
 	m.Validator = types.StringValue(r.installValidator(ctx, &m, validationSettings(ctx, prior.NodeValidation, &resp.Diagnostics), &resp.Diagnostics))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -395,14 +423,14 @@ func deleteUntrackedPools(ctx context.Context, b cloud.Backend, region, cluster 
 
 // ImportState reads "cloud/region/name".
 func (r *ClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts := strings.Split(req.ID, "/")
-	if len(parts) != 3 || !siteRe.MatchString(parts[0]+"/"+parts[1]) || parts[2] == "" {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not cloud/region/name, e.g. aws/eu-central-1/gpufleet-aws-eu-central-1", req.ID))
+	cl, region, name, err := parseClusterID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid import ID", err.Error())
 		return
 	}
 	m := clusterModel{
-		Site: types.StringValue(parts[0] + "/" + parts[1]), Name: types.StringValue(parts[2]), ID: types.StringValue(req.ID),
-		Cloud: types.StringValue(parts[0]), Region: types.StringValue(parts[1]),
+		Site: types.StringValue(cl + "/" + region), Name: types.StringValue(name), ID: types.StringValue(req.ID),
+		Cloud: types.StringValue(cl), Region: types.StringValue(region), StoreKubeconfig: types.BoolValue(true),
 		KubernetesVersion: types.StringValue(DefaultKubernetesVersion), EndpointPublicAccess: types.BoolValue(true),
 		EndpointPrivateAccess: types.BoolValue(true), Network: types.ObjectNull(siteNetworkAttrTypes),
 		Endpoint: types.StringNull(), CACertificate: types.StringNull(), ServiceCIDR: types.StringNull(), Kubeconfig: types.StringNull(), CloudID: types.StringNull(),

@@ -292,13 +292,13 @@ func (m *poolModel) clusterNames(ctx context.Context, diags *diag.Diagnostics) m
 	}
 	out := map[string]string{}
 	for site, id := range ids {
-		parts := strings.Split(id, "/")
-		if len(parts) != 3 || parts[0]+"/"+parts[1] != site {
+		cl, region, name, err := parseClusterID(id)
+		if err != nil || cl+"/"+region != site {
 			diags.AddAttributeError(path.Root("clusters").AtMapKey(site), "Invalid cluster ID",
 				fmt.Sprintf("%q is not a gpufleet_cluster ID of site %s (cloud/region/name)", id, site))
 			continue
 		}
-		out[site] = parts[2]
+		out[site] = name
 	}
 	return out
 }

@@ -342,6 +342,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	})
 	resp.DataSourceData = data
 	resp.ResourceData = data
+	resp.EphemeralResourceData = data
 }
 
 // Resources lists the provider's resources.

@@ -27,6 +27,9 @@ resource "gpufleet_cluster" "site" {
   kubernetes_version = var.kubernetes_version
   network            = gpufleet_network.this.networks[each.key]
   node_validation    = { enabled = var.gpu_validation }
+  # Cluster access comes from the credentials submodule (ephemeral, never
+  # stored) unless the caller asks for kubeconfigs in the state.
+  store_kubeconfig = var.store_kubeconfig
 }
 
 resource "gpufleet_pool" "this" {

@@ -33,8 +33,13 @@ output "cluster_endpoints" {
   value       = { for k, c in gpufleet_cluster.site : k => c.endpoint }
 }
 
+output "cluster_ids" {
+  description = "gpufleet_cluster ID per site, the input of the credentials submodule (./credentials). Known once the cluster has an endpoint (unknown in the plan that creates it), so that the submodule opens credentials only for clusters that exist."
+  value       = { for k, c in gpufleet_cluster.site : k => c.endpoint == null ? null : c.id }
+}
+
 output "kubeconfigs" {
-  description = "A kubeconfig per site."
+  description = "A kubeconfig per site when store_kubeconfig is true; null values otherwise."
   value       = { for k, c in gpufleet_cluster.site : k => c.kubeconfig }
   sensitive   = true
 }

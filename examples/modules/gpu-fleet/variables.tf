@@ -75,3 +75,9 @@ variable "validation_timeout" {
   type        = string
   default     = "20m"
 }
+
+variable "store_kubeconfig" {
+  description = "Keep a kubeconfig per cluster in the state (the kubeconfigs output; authentication through the clouds' credential plugins). Default false: on Terraform 1.10+ / OpenTofu 1.11+ use the credentials submodule (./credentials), whose short-lived tokens are never stored; set true on older CLIs."
+  type        = bool
+  default     = false
+}
