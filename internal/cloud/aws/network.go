@@ -766,7 +766,7 @@ func matchesGroup(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwID 
 	for _, i := range g.tunnels {
 		t := spec.Tunnels[i]
 		if !slices.ContainsFunc(c.Options.TunnelOptions, func(o ec2types.TunnelOption) bool {
-			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == canonical(t.InsideCIDR) && awssdk.ToString(o.PreSharedKey) == t.PSK
+			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == canonical(t.InsideCIDR) && (t.PSK == "" || awssdk.ToString(o.PreSharedKey) == t.PSK)
 		}) {
 			return false
 		}
@@ -817,6 +817,27 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		}
 		stale = append(stale, c)
 	}
+	// A tunnel given without a key keeps the one it has: AWS returns it
+	// (DescribeVpnConnections TunnelOptions.PreSharedKey), so a connection
+	// replaced for another reason (a new peer address) carries it over.
+	keys := map[string]string{} // inside CIDR -> key
+	for _, c := range conns {
+		if c.Options == nil || c.State == ec2types.VpnStateDeleting {
+			continue
+		}
+		for _, o := range c.Options.TunnelOptions {
+			if k := awssdk.ToString(o.PreSharedKey); k != "" {
+				keys[canonical(awssdk.ToString(o.TunnelInsideCidr))] = k
+			}
+		}
+	}
+	for _, g := range groups {
+		for _, i := range g.tunnels {
+			if kept[g.name] == "" && spec.Tunnels[i].PSK == "" && keys[canonical(spec.Tunnels[i].InsideCIDR)] == "" {
+				return cloud.VPNConnection{}, cloud.KeyRequiredError("aws", "CreateVpnConnection", spec.Name, i)
+			}
+		}
+	}
 	// The stale connections go first: their customer gateways cannot be
 	// deleted before, nor their inside CIDRs reused.
 	if err := b.deleteConnections(ctx, r, stale); err != nil {
@@ -859,8 +880,12 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		opts := &ec2types.VpnConnectionOptionsSpecification{StaticRoutesOnly: awssdk.Bool(false)}
 		for _, i := range g.tunnels {
 			t := spec.Tunnels[i]
+			psk := t.PSK
+			if psk == "" {
+				psk = keys[canonical(t.InsideCIDR)]
+			}
 			opts.TunnelOptions = append(opts.TunnelOptions, ec2types.VpnTunnelOptionsSpecification{
-				TunnelInsideCidr: awssdk.String(canonical(t.InsideCIDR)), PreSharedKey: awssdk.String(t.PSK)})
+				TunnelInsideCidr: awssdk.String(canonical(t.InsideCIDR)), PreSharedKey: awssdk.String(psk)})
 		}
 		_, err := r.ec2.CreateVpnConnection(ctx, &ec2.CreateVpnConnectionInput{Type: awssdk.String(string(ec2types.GatewayTypeIpsec1)),
 			CustomerGatewayId: awssdk.String(cgwID), VpnGatewayId: awssdk.String(gwID), Options: opts,

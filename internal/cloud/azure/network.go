@@ -808,9 +808,6 @@ func checkTunnels(spec cloud.VPNConnectionSpec) error {
 		if a, err := netip.ParseAddr(t.PeerIP); err != nil || !a.Is4() {
 			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: peer address %q is not an IPv4 address", spec.Name, i, t.PeerIP)
 		}
-		if t.PSK == "" {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d has no pre-shared key", spec.Name, i)
-		}
 	}
 	return nil
 }
@@ -963,21 +960,30 @@ func (b *Backend) ensureConnection(ctx context.Context, n *netClients, rg string
 	if err != nil {
 		return err
 	}
-	if hit && connectionMatches(cur.Properties, gwID, cfgID, lngID, t) {
+	psk := t.PSK
+	if hit {
 		key, err := n.conns.GetSharedKey(ctx, rg, name, nil)
 		if err != nil {
 			return classify(op, err)
 		}
-		if str(key.Value) == t.PSK {
+		if psk == "" {
+			// No key given: keep the connection's (Azure returns it,
+			// https://learn.microsoft.com/rest/api/network-gateway/virtual-network-gateway-connections/get-shared-key).
+			psk = str(key.Value)
+		}
+		if connectionMatches(cur.Properties, gwID, cfgID, lngID, t) && str(key.Value) == psk {
 			return nil
 		}
+	}
+	if psk == "" {
+		return cloud.KeyRequiredError("azure", op, spec.Name, i)
 	}
 	p, err := n.conns.BeginCreateOrUpdate(ctx, rg, name, armnetwork.VirtualNetworkGatewayConnection{
 		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
 		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
 			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeIPsec),
 			ConnectionProtocol:     to.Ptr(armnetwork.VirtualNetworkGatewayConnectionProtocolIKEv2),
-			SharedKey:              to.Ptr(t.PSK),
+			SharedKey:              to.Ptr(psk),
 			EnableBgp:              to.Ptr(true),
 			VirtualNetworkGateway1: &armnetwork.VirtualNetworkGateway{ID: to.Ptr(gwID)},
 			LocalNetworkGateway2:   &armnetwork.LocalNetworkGateway{ID: to.Ptr(lngID)},

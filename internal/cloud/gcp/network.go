@@ -925,9 +925,6 @@ func checkConnection(spec cloud.VPNConnectionSpec) error {
 		if _, err := netip.ParseAddr(t.PeerIP); err != nil {
 			return invalidSpec(op, "connection %s tunnel %d: the peer's outside address %q is not an address (is the peer's gateway up?)", spec.Name, i, t.PeerIP)
 		}
-		if t.PSK == "" {
-			return invalidSpec(op, "connection %s tunnel %d has no pre-shared key", spec.Name, i)
-		}
 	}
 	return nil
 }
@@ -1083,9 +1080,15 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 	if err == nil {
 		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == int32(i) &&
 			sameRef(have.GetPeerExternalGateway(), ext.GetSelfLink()) && have.GetPeerExternalGatewayInterface() == peerIface &&
-			sameRef(have.GetRouter(), rt.GetSelfLink()) && descValue(pskDescRE, have.GetDescription()) == fp
+			sameRef(have.GetRouter(), rt.GetSelfLink()) && (t.PSK == "" || descValue(pskDescRE, have.GetDescription()) == fp)
 		if same {
 			return nil, nil
+		}
+		if t.PSK == "" {
+			// GCE returns only a hash of a tunnel's secret
+			// (https://cloud.google.com/compute/docs/reference/rest/v1/vpnTunnels:
+			// sharedSecret is input-only): a replacement needs a new key.
+			return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 		}
 		if err := b.editRouter(ctx, c, spec.Region, rt.GetName(), func(r *computepb.Router) {
 			removeConnection(r, "", []string{have.GetSelfLink()})
@@ -1099,6 +1102,8 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 		}
 	} else if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
 		return nil, cerr
+	} else if t.PSK == "" {
+		return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 	}
 	o, err := c.vpnTunnels.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnelResource: &computepb.VpnTunnel{
 		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(int32(i)),
