@@ -34,11 +34,7 @@ func TestAccModule_gpuFleet(t *testing.T) {
 	platform := runtime.GOOS + "_" + runtime.GOARCH
 	mirror := filepath.Join(dir, "mirror")
 	bin := filepath.Join(mirror, "registry.terraform.io", "gpufleet", "gpufleet", version, platform, "terraform-provider-gpufleet_v"+version)
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	buildProvider(t, repo, bin)
 	if out, err := exec.Command("cp", "-r", filepath.Join(repo, "examples", "modules"), filepath.Join(dir, "modules")).CombinedOutput(); err != nil {
 		t.Fatalf("copying the module: %v\n%s", err, out)
 	}
@@ -133,5 +129,16 @@ output "endpoints"    { value = module.fleet.cluster_endpoints }
 	destroyed = true
 	if err := w.noLeaks(t)(nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// buildProvider builds the provider binary of repo at bin, as a user's
+// Terraform runs it (CGO_ENABLED=0).
+func buildProvider(t *testing.T, repo, bin string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
 	}
 }
