@@ -3,12 +3,12 @@ package aws
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 // Terraform Cloud (HCP Terraform) dynamic provider credentials for AWS
@@ -25,49 +25,25 @@ import (
 const (
 	EnvTFCProviderAuth = "TFC_AWS_PROVIDER_AUTH"
 	EnvTFCRunRoleARN   = "TFC_AWS_RUN_ROLE_ARN"
-	// EnvTFCToken and EnvTFCTokenPath carry the run's workload identity
-	// token (all three clouds read them).
-	EnvTFCToken     = "TFC_WORKLOAD_IDENTITY_TOKEN"
-	EnvTFCTokenPath = "TFC_WORKLOAD_IDENTITY_TOKEN_PATH"
 )
-
-// TFCToken returns the workload identity token of a Terraform Cloud run:
-// TFC_WORKLOAD_IDENTITY_TOKEN, else the file at
-// TFC_WORKLOAD_IDENTITY_TOKEN_PATH (read on every call: the file is
-// refreshed during long runs). It is shared by the three clouds' dynamic
-// credentials.
-func TFCToken(getenv func(string) string) ([]byte, error) {
-	if t := strings.TrimSpace(getenv(EnvTFCToken)); t != "" {
-		return []byte(t), nil
-	}
-	p := getenv(EnvTFCTokenPath)
-	if p == "" {
-		return nil, fmt.Errorf("neither %s nor %s is set: is the workspace's dynamic credentials integration configured?", EnvTFCToken, EnvTFCTokenPath)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading the workload identity token (%s): %w", EnvTFCTokenPath, err)
-	}
-	return []byte(strings.TrimSpace(string(b))), nil
-}
 
 type tfcToken func(string) string
 
-func (g tfcToken) GetIdentityToken() ([]byte, error) { return TFCToken(g) }
+func (g tfcToken) GetIdentityToken() ([]byte, error) { return cloud.TFCToken(g) }
 
 // DynamicCredentials returns the web identity credentials of a Terraform
 // Cloud run that has AWS dynamic credentials (TFC_AWS_PROVIDER_AUTH=true),
 // or nil when it has none. stsEndpoint overrides STS (tests, proxies);
 // region is the STS region.
 func DynamicCredentials(getenv func(string) string, stsEndpoint, region string) (awssdk.CredentialsProvider, error) {
-	if !strings.EqualFold(strings.TrimSpace(getenv(EnvTFCProviderAuth)), "true") {
+	if !cloud.EnvTrue(getenv, EnvTFCProviderAuth) {
 		return nil, nil
 	}
 	role := getenv(EnvTFCRunRoleARN)
 	if role == "" {
 		return nil, errors.New("aws: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunRoleARN + " is not set: set it to the ARN of the role the workspace's runs assume")
 	}
-	if _, err := TFCToken(getenv); err != nil {
+	if _, err := cloud.TFCToken(getenv); err != nil {
 		return nil, fmt.Errorf("aws: dynamic credentials: %w", err)
 	}
 	client := sts.New(sts.Options{Region: region, RetryMaxAttempts: 3}, func(o *sts.Options) {

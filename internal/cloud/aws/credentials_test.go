@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
 )
@@ -44,16 +45,16 @@ func TestDynamicCredentials(t *testing.T) {
 		// (static keys from the environment here).
 		wantKey, wantErr string
 	}{
-		{name: "token in the environment", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "ASIA"},
-		{name: "token in a file", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCTokenPath: tokenFile}, wantKey: "ASIA"},
-		{name: "no dynamic credentials: the default chain", env: map[string]string{EnvTFCRunRoleARN: role, EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "AKIDSTATIC"},
-		{name: "no role", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: EnvTFCRunRoleARN},
-		{name: "no token", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role}, wantErr: EnvTFCTokenPath},
-		{name: "token that is no JWT", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCToken: "not-a-jwt"}, wantErr: "InvalidIdentityToken"},
-		{name: "role that is no role ARN", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: "tfc-fleet", EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: "ValidationError"},
+		{name: "token in the environment", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "ASIA"},
+		{name: "token in a file", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, cloud.EnvTFCTokenPath: tokenFile}, wantKey: "ASIA"},
+		{name: "no dynamic credentials: the default chain", env: map[string]string{EnvTFCRunRoleARN: role, cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "AKIDSTATIC"},
+		{name: "no role", env: map[string]string{EnvTFCProviderAuth: "true", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: EnvTFCRunRoleARN},
+		{name: "no token", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role}, wantErr: cloud.EnvTFCTokenPath},
+		{name: "token that is no JWT", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, cloud.EnvTFCToken: "not-a-jwt"}, wantErr: "InvalidIdentityToken"},
+		{name: "role that is no role ARN", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: "tfc-fleet", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: "ValidationError"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{EnvTFCProviderAuth, EnvTFCRunRoleARN, EnvTFCToken, EnvTFCTokenPath, "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+			for _, k := range []string{EnvTFCProviderAuth, EnvTFCRunRoleARN, cloud.EnvTFCToken, cloud.EnvTFCTokenPath, "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
 				t.Setenv(k, "")
 			}
 			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSTATIC")
