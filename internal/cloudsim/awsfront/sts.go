@@ -1,8 +1,6 @@
 package awsfront
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -10,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // STS AssumeRoleWithWebIdentity, the exchange behind web identity
@@ -52,48 +52,6 @@ type assumeRoleWithWebIdentityResponse struct {
 	RequestID   string         `xml:"ResponseMetadata>RequestId"`
 }
 
-// JWTClaims are the claims of a web identity token that STS reads.
-type JWTClaims struct {
-	Issuer   string `json:"iss"`
-	Subject  string `json:"sub"`
-	Audience any    `json:"aud"` // a string or a list
-	Expires  int64  `json:"exp"`
-}
-
-// ParseJWT reads the claims of a JWT without checking its signature, or
-// says what is wrong with it.
-func ParseJWT(token string) (JWTClaims, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return JWTClaims{}, fmt.Errorf("the token is not a JWT (three base64url parts separated by dots)")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return JWTClaims{}, fmt.Errorf("the token's payload is not base64url: %v", err)
-	}
-	var c JWTClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return JWTClaims{}, fmt.Errorf("the token's payload is not a JSON object: %v", err)
-	}
-	if c.Subject == "" || c.Audience == nil {
-		return JWTClaims{}, fmt.Errorf("the token has no sub or no aud claim")
-	}
-	return c, nil
-}
-
-func (c JWTClaims) audience() string {
-	switch a := c.Audience.(type) {
-	case string:
-		return a
-	case []any:
-		if len(a) > 0 {
-			s, _ := a[0].(string)
-			return s
-		}
-	}
-	return ""
-}
-
 func (s *server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	reqID := s.requestID()
 	fail := func(status int, code, msg string) {
@@ -127,7 +85,7 @@ func (s *server) serveSTS(w http.ResponseWriter, r *http.Request) {
 		}
 		duration = n
 	}
-	claims, err := ParseJWT(token)
+	claims, err := cloudsim.ParseJWT(token)
 	if err != nil {
 		fail(400, "InvalidIdentityToken", err.Error())
 		return
@@ -143,7 +101,7 @@ func (s *server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	account := strings.Split(roleARN, ":")[4]
 	roleName := roleARN[strings.LastIndex(roleARN, "/")+1:]
-	writeXML(w, http.StatusOK, assumeRoleWithWebIdentityResponse{Xmlns: stsNS, Subject: claims.Subject, Audience: claims.audience(),
+	writeXML(w, http.StatusOK, assumeRoleWithWebIdentityResponse{Xmlns: stsNS, Subject: claims.Subject, Audience: claims.FirstAudience(),
 		RoleUserArn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, roleName, session),
 		RoleUserID:  fmt.Sprintf("AROA%017X:%s", n, session), Provider: claims.Issuer,
 		Credentials: stsCredentials{AccessKeyID: fmt.Sprintf("ASIASIM%013X", n), SecretAccessKey: fmt.Sprintf("simulated-secret-%d", n),

@@ -316,6 +316,9 @@ func (q *req) seg(i int, want string) bool {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveEntra(w, r) { // Entra ID, not ARM: no ARM model judges it
+		return
+	}
 	if x := conformance.Begin(conformance.Azure, s.test, w, r); x != nil {
 		defer x.End()
 		w = x
