@@ -16,14 +16,15 @@ import (
 func runSim(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
-		case "nodes", "kubectl":
+		case "nodes", "kubectl", "serve":
 			return runSimKube(args, stdout, stderr)
 		}
 	}
 	if len(args) == 0 || args[0] != "list" {
 		fmt.Fprintln(stderr, "usage: gpufleet sim list [--dir .gpufleet-sim] [--all]\n"+
 			"       gpufleet sim nodes [--dir .gpufleet-sim] [--cluster cloud/region/name]\n"+
-			"       gpufleet sim kubectl [--dir .gpufleet-sim] --cluster cloud/region/name -- KUBECTL ARGS...")
+			"       gpufleet sim kubectl [--dir .gpufleet-sim] --cluster cloud/region/name -- KUBECTL ARGS...\n"+
+			"       gpufleet sim serve [--dir .gpufleet-sim] [--aws-port 4570 ... --kube-port 4575]")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("gpufleet sim list", flag.ContinueOnError)
@@ -83,8 +84,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// simKubeHelper is the binary that serves sim nodes and sim kubectl
-// (cmd/gpufleet/gpufleet-simkube): client-go and the simulated Kubernetes
+// simKubeHelper is the binary that serves sim nodes, sim kubectl and sim
+// serve (cmd/gpufleet/gpufleet-simkube): client-go, the simulated clouds
+// and the simulated Kubernetes
 // API server are linked there, not here, so that their package set-up does
 // not slow down every gpufleet plan.
 const simKubeHelper = "gpufleet-simkube"

@@ -102,6 +102,10 @@ type TunnelSpec struct {
 	// and whose key the cloud cannot give back, fails with
 	// KeyRequiredError (the caller then keys the link anew on both sides).
 	PSK string
+	// Interface is the local gateway interface the tunnel uses, 0 or 1:
+	// the GCP HA VPN gateway interface, the Azure active-active gateway's
+	// IP configuration. AWS has none (it groups tunnels by PeerIP).
+	Interface int
 }
 
 // CodeKeyRequired is the Error.Code of an Ensure that must create or
@@ -121,13 +125,15 @@ func IsKeyRequired(err error) bool {
 }
 
 // VPNConnectionSpec connects a site's gateway to one peer site on another
-// cloud: two tunnels, IKEv2, BGP. On AWS: a customer gateway per peer
-// address and a VPN connection whose two tunnels use the given inside
-// CIDRs and keys. On GCP: an external VPN gateway with the peer's two
-// addresses, two VPN tunnels on the HA VPN gateway's interfaces 0 and 1,
-// and a Cloud Router interface and BGP peer per tunnel. On Azure: a local
-// network gateway per peer address with BGP settings and a connection per
-// tunnel using custom APIPA BGP addresses.
+// cloud: two or four tunnels, IKEv2, BGP. On AWS: a customer gateway per
+// peer address and a VPN connection to it carrying that address's tunnels
+// (two each when there are four tunnels to two addresses). On GCP: an
+// external VPN gateway with the peer's addresses (two, or the four of two
+// AWS VPN connections), a VPN tunnel per tunnel on HA VPN interface
+// TunnelSpec.Interface, and a Cloud Router interface and BGP peer per
+// tunnel. On Azure: a local network gateway per tunnel (peer address and
+// BGP settings) and a connection per tunnel from IP configuration
+// TunnelSpec.Interface using a custom APIPA BGP address.
 type VPNConnectionSpec struct {
 	Name, Region string
 	// Network and Gateway name the local site's network and gateway.
@@ -138,7 +144,8 @@ type VPNConnectionSpec struct {
 	// PeerCIDRs are the peer site's ranges (static fallbacks where a cloud
 	// needs them; BGP advertises them otherwise).
 	PeerCIDRs []string
-	// Tunnels are exactly two.
+	// Tunnels are two (GCP ↔ Azure) or four (AWS ↔ GCP or Azure), as
+	// mesh.TunnelsPerLink plans them.
 	Tunnels []TunnelSpec
 	Tags    map[string]string
 }
@@ -221,6 +228,14 @@ type NetworkBackend interface {
 	// connection with a tunnel missing (deleted out of band) is reported
 	// with fewer tunnels.
 	GetVPNConnection(ctx context.Context, region, name string) (VPNConnection, error)
+	// GetTunnelKeys returns the pre-shared key of each tunnel of a
+	// connection, in spec order ("" for a tunnel it lacks), where the cloud
+	// gives keys back (AWS, Azure); nil, nil where it never does (GCP);
+	// KindNotFound when the connection does not exist. mesh.Apply reads
+	// them to send the keys of a link's existing tunnels to a side that
+	// has to recreate its tunnels (GCP's external gateway changing), so
+	// that keys never need to be kept outside the clouds.
+	GetTunnelKeys(ctx context.Context, region, name string) ([]string, error)
 	// DeleteVPNConnection deletes a connection with its peer objects
 	// (customer / external / local network gateways, router peers).
 	DeleteVPNConnection(ctx context.Context, region, name string) error

@@ -45,21 +45,22 @@ type LinkState struct {
 	Peering *cloud.Peering
 }
 
-// Complete reports whether the link exists on both sides with all its
-// tunnels.
-func (l LinkState) Complete(kind string) bool {
-	if kind == KindPeering {
+// Complete reports whether planned link pl exists on both sides with all
+// its tunnels.
+func (l LinkState) Complete(pl Link) bool {
+	if pl.Kind == KindPeering {
 		return l.Peering != nil && l.Peering.Active
 	}
-	return l.A != nil && l.B != nil && len(l.A.Tunnels) == 2 && len(l.B.Tunnels) == 2
+	return l.A != nil && l.B != nil && len(l.A.Tunnels) == len(pl.Tunnels) && len(l.B.Tunnels) == len(pl.Tunnels)
 }
 
-// Established reports whether every tunnel is up on both sides.
-func (l LinkState) Established(kind string) bool {
-	if !l.Complete(kind) {
+// Established reports whether every tunnel of planned link pl is up on
+// both sides.
+func (l LinkState) Established(pl Link) bool {
+	if !l.Complete(pl) {
 		return false
 	}
-	if kind == KindPeering {
+	if pl.Kind == KindPeering {
 		return true
 	}
 	for _, c := range []*cloud.VPNConnection{l.A, l.B} {
@@ -202,7 +203,9 @@ func peeringSpec(p Plan, l Link) cloud.PeeringSpec {
 		Tags: tags(p, l.Key())}
 }
 
-// connectionSpec is side's half of a VPN link, towards peerIPs.
+// connectionSpec is side's half of a VPN link, towards peerIPs: the peer
+// gateway's interfaces (tunnel i goes to interface Interface(i)) or, from
+// a two-interface gateway to AWS, the AWS outside address of each tunnel.
 func connectionSpec(p Plan, l Link, side string, peerIPs []string) cloud.VPNConnectionSpec {
 	local, _ := p.Site(side)
 	peerKey := l.B
@@ -214,12 +217,16 @@ func connectionSpec(p Plan, l Link, side string, peerIPs []string) cloud.VPNConn
 		Network: local.NetworkName, Gateway: local.GatewayName, Peer: peerKey, PeerASN: peer.ASN,
 		PeerCIDRs: []string{peer.Addresses.Block.String()}, Tags: tags(p, local.Key)}
 	for i, t := range l.Tunnels {
-		ts := cloud.TunnelSpec{InsideCIDR: t.InsideCIDR.String(), LocalInsideIP: t.AInside.String(), PeerInsideIP: t.BInside.String(), PSK: t.PSK}
+		ts := cloud.TunnelSpec{InsideCIDR: t.InsideCIDR.String(), LocalInsideIP: t.AInside.String(), PeerInsideIP: t.BInside.String(),
+			PSK: t.PSK, Interface: Interface(i)}
 		if side == l.B {
 			ts.LocalInsideIP, ts.PeerInsideIP = ts.PeerInsideIP, ts.LocalInsideIP
 		}
-		if i < len(peerIPs) {
+		switch {
+		case len(peerIPs) >= len(l.Tunnels):
 			ts.PeerIP = peerIPs[i]
+		case len(peerIPs) > 0:
+			ts.PeerIP = peerIPs[Interface(i)%len(peerIPs)]
 		}
 		spec.Tunnels = append(spec.Tunnels, ts)
 	}
@@ -472,7 +479,7 @@ func WaitEstablished(ctx context.Context, b Backends, plan Plan, poll, timeout t
 		}
 		pending := false
 		for _, l := range plan.Links {
-			if !st.Links[l.Key()].Established(l.Kind) {
+			if !st.Links[l.Key()].Established(l) {
 				pending = true
 			}
 		}

@@ -2,8 +2,11 @@ package mesh_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +105,7 @@ func TestApplyObserveDestroy(t *testing.T) {
 	}
 	for _, l := range p.Links {
 		ls := st.Links[l.Key()]
-		if !ls.Complete(l.Kind) {
+		if !ls.Complete(l) {
 			t.Fatalf("link %s incomplete after apply: %+v", l.Key(), ls)
 		}
 	}
@@ -111,9 +114,18 @@ func TestApplyObserveDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range p.Links {
-		if ls := obs.Links[l.Key()]; !ls.Established(l.Kind) {
+		ls := obs.Links[l.Key()]
+		if !ls.Established(l) {
 			t.Fatalf("link %s never established: A %s, B %s", l.Key(), tunnelsUp(ls.A), tunnelsUp(ls.B))
 		}
+		if l.Kind == mesh.KindVPN && len(ls.A.Tunnels) != mesh.TunnelsPerLink(cloudOf(l.A), cloudOf(l.B)) {
+			t.Fatalf("link %s has %d tunnels", l.Key(), len(ls.A.Tunnels))
+		}
+	}
+	// Every tunnel of every AWS VPN connection is up: none is left to
+	// AWS's own options.
+	if down := downAWSTunnels(w); len(down) > 0 {
+		t.Fatalf("AWS tunnels down: %v", down)
 	}
 	// Applying again changes nothing.
 	before := len(w.resources())
@@ -131,6 +143,25 @@ func TestApplyObserveDestroy(t *testing.T) {
 	}
 }
 
+func cloudOf(site string) string { c, _, _ := strings.Cut(site, "/"); return c }
+
+// downAWSTunnels are the AWS tunnels (connection/outside address) the
+// simulated AWS reports down.
+func downAWSTunnels(w *world) []string {
+	var down []string
+	for _, o := range w.resources() {
+		if o.Cloud != "aws" || o.Kind != "VpnConnection" {
+			continue
+		}
+		for i := 1; i <= 2; i++ {
+			if up, detail := w.e.TunnelStatus("aws", fmt.Sprintf("%s/%d", o.Attrs["id"], i)); !up {
+				down = append(down, fmt.Sprintf("%s/%d (%s)", o.Attrs["id"], i, detail))
+			}
+		}
+	}
+	return down
+}
+
 func tunnelsUp(c *cloud.VPNConnection) string {
 	if c == nil {
 		return "missing"
@@ -144,6 +175,81 @@ func tunnelsUp(c *cloud.VPNConnection) string {
 		}
 	}
 	return s
+}
+
+// TestApplyUpgradesTwoTunnelLinks: a mesh built when every link had two
+// tunnels (the plan a gpufleet_network state of then holds) is applied
+// with the plan Build makes from it: each AWS link gets its other two
+// tunnels, all come up, and what existed stays: the AWS VPN connections
+// (same IDs, same outside addresses: their second tunnels were changed in
+// place) and the Azure connections; GCP rebuilds its tunnels on a
+// FOUR_IPS_REDUNDANCY external gateway (GCE cannot change an external
+// gateway's interfaces).
+func TestApplyUpgradesTwoTunnelLinks(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	current := plan(t, mesh.Plan{}, central, west4, weu)
+	old := current
+	old.Links = nil
+	for _, l := range current.Links {
+		l.Tunnels = l.Tunnels[:min(len(l.Tunnels), 2)]
+		old.Links = append(old.Links, l)
+	}
+	if _, err := mesh.Apply(ctx, w.backends, old, mesh.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := mesh.WaitEstablished(ctx, w.backends, old, 5*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if down := downAWSTunnels(w); len(down) != 4 { // the second tunnel of each of the two links' two connections
+		t.Fatalf("two-tunnel links: AWS tunnels down %v, want the four unused ones", down)
+	}
+	azureConns := map[string]string{}
+	for _, o := range w.resources() {
+		if o.Cloud == "azure" && o.Kind == "Connection" {
+			azureConns[o.Name] = o.ID
+		}
+	}
+
+	if len(azureConns) != 4 { // two to AWS, two to GCP
+		t.Fatalf("Azure connections %v", azureConns)
+	}
+	next := plan(t, old, central, west4, weu)
+	if _, err := mesh.Apply(ctx, w.backends, next, old); err != nil {
+		t.Fatal(err)
+	}
+	after, err := mesh.WaitEstablished(ctx, w.backends, next, 5*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range next.Links {
+		ls := after.Links[l.Key()]
+		if !ls.Established(l) {
+			t.Fatalf("link %s not established after the upgrade: A %s, B %s", l.Key(), tunnelsUp(ls.A), tunnelsUp(ls.B))
+		}
+		if cloudOf(l.A) != "aws" {
+			continue
+		}
+		was := before.Links[l.Key()].A
+		if ls.A.ID != was.ID || !slices.Equal(ls.A.LocalIPs[:2], was.LocalIPs) {
+			t.Errorf("link %s: AWS connections %s %v, were %s %v", l.Key(), ls.A.ID, ls.A.LocalIPs, was.ID, was.LocalIPs)
+		}
+	}
+	if down := downAWSTunnels(w); len(down) > 0 {
+		t.Fatalf("AWS tunnels down after the upgrade: %v", down)
+	}
+	for _, o := range w.resources() {
+		if id, had := azureConns[o.Name]; had && o.Kind == "Connection" && o.ID != id {
+			t.Errorf("Azure connection %s was replaced", o.Name)
+		}
+	}
+	if err := mesh.Destroy(ctx, w.backends, next); err != nil {
+		t.Fatal(err)
+	}
+	if left := w.resources(); len(left) != 0 {
+		t.Fatalf("destroy left %d objects, first %+v", len(left), left[0])
+	}
 }
 
 // TestApplyRemovesSite: removing a site deletes its network, gateway and
@@ -180,7 +286,7 @@ func containsRegion(o cloudsim.Object, region string) bool {
 }
 
 // BenchmarkThreeCloudMesh builds and destroys a mesh of four sites on
-// three clouds (two AWS regions peered, five VPN links, ten tunnels)
+// three clouds (two AWS regions peered, five VPN links, eighteen tunnels)
 // through the real SDK clients and the simulated clouds, and reports the
 // simulated cloud operations (engine calls: each API request is one or
 // more) each build and teardown makes.

@@ -13,8 +13,14 @@ import (
 // state has no keys (Tunnel.PSK empty); Build gives new tunnels fresh
 // ones. Before a VPN link is ensured, keyLink looks at what exists of it:
 //
-//   - a tunnel that exists on both sides keeps its key: it is sent without
-//     one, which every backend reads as "keep the tunnel's key";
+//   - a tunnel that exists on both sides keeps its key: it is sent with
+//     the key read back from a side whose cloud returns keys
+//     (NetworkBackend.GetTunnelKeys: AWS, Azure), so that the other side
+//     can recreate its tunnel with it when it must (GCP rebuilds every
+//     tunnel of a link when its external gateway changes, as when a
+//     two-tunnel AWS link gets its other two), or without one when neither
+//     side returns it, which every backend reads as "keep the tunnel's
+//     key";
 //   - a tunnel that exists on neither side gets a fresh key (unless Build
 //     gave it one);
 //   - any other tunnel (new, or missing on a side: deleted out of band)
@@ -49,11 +55,32 @@ func keyLink(ctx context.Context, nbA, nbB cloud.NetworkBackend, p Plan, l Link,
 			}
 		}
 	}
+	both := min(have[0], have[1])
+	var kept []string // the keys of the tunnels both sides have, read back from one
+	if !all && both > 0 {
+		for _, side := range []struct {
+			nb  cloud.NetworkBackend
+			key string
+		}{{nbA, l.A}, {nbB, l.B}} {
+			s, _ := p.Site(side.key)
+			keys, err := side.nb.GetTunnelKeys(ctx, s.Region, l.ConnectionName(p.Name, side.key))
+			if err != nil {
+				return l, fmt.Errorf("reading the %s side's keys: %w", side.key, err)
+			}
+			if keys != nil {
+				kept = keys
+				break
+			}
+		}
+	}
 	for i, t := range out.Tunnels {
 		if t.PSK != "" && !all {
 			continue
 		}
-		if !all && i < min(have[0], have[1]) {
+		if !all && i < both {
+			if i < len(kept) {
+				out.Tunnels[i].PSK = kept[i]
+			}
 			continue // exists on both sides: keeps its key
 		}
 		psk, err := newPSK(rand.Reader)

@@ -90,8 +90,78 @@ func waitUp(t *testing.T, w *world, p mesh.Plan) {
 		t.Fatal(err)
 	}
 	for _, l := range p.Links {
-		if ls := obs.Links[l.Key()]; !ls.Established(l.Kind) {
+		if ls := obs.Links[l.Key()]; !ls.Established(l) {
 			t.Errorf("link %s not established: A %s, B %s", l.Key(), tunnelsUp(ls.A), tunnelsUp(ls.B))
+		}
+	}
+}
+
+// TestApplyUpgradesKeylessTwoTunnelLinks: a two-tunnel mesh applied again
+// from a keyless state (a gpufleet_network state of version 1 written
+// before AWS links had four tunnels) gets the two new tunnels of each AWS
+// link with fresh keys on both sides, and all four come up; tunnels 0 and
+// 1 keep their keys: the AWS VPN connections stay (same IDs and outside
+// addresses: their second tunnels get the new keys in place) and so do the
+// Azure connections.
+func TestApplyUpgradesKeylessTwoTunnelLinks(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	current := plan(t, mesh.Plan{}, central, west4, weu)
+	old := current
+	old.Links = nil
+	for _, l := range current.Links {
+		l.Tunnels = l.Tunnels[:min(len(l.Tunnels), 2)]
+		old.Links = append(old.Links, l)
+	}
+	if _, err := mesh.Apply(ctx, w.backends, old, mesh.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := mesh.WaitEstablished(ctx, w.backends, old, 5*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	azureConns := map[string]string{}
+	for _, o := range w.resources() {
+		if o.Cloud == "azure" && o.Kind == "Connection" {
+			azureConns[o.Name] = o.ID
+		}
+	}
+	state := keyless(old)
+	next := plan(t, state, central, west4, weu)
+	for _, l := range next.Links {
+		for i, tn := range l.Tunnels {
+			if i < 2 && tn.PSK != "" || i >= 2 && tn.PSK == "" {
+				t.Fatalf("link %s tunnel %d planned with key %q: want none for the two it has, one for each new one", l.Key(), i, tn.PSK)
+			}
+		}
+	}
+	if _, err := mesh.Apply(ctx, w.backends, next, state); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, w, next)
+	after, err := mesh.WaitEstablished(ctx, w.backends, next, 5*time.Millisecond, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range next.Links {
+		ls := after.Links[l.Key()]
+		if cloudOf(l.A) != "aws" {
+			continue
+		}
+		if n := len(ls.A.Tunnels); n != 4 {
+			t.Errorf("link %s: %d AWS tunnels, want 4", l.Key(), n)
+		}
+		was := before.Links[l.Key()].A
+		if ls.A.ID != was.ID || !slices.Equal(ls.A.LocalIPs[:2], was.LocalIPs) {
+			t.Errorf("link %s: AWS connections %s %v, were %s %v (replaced: tunnels 0 and 1 lost their keys)", l.Key(), ls.A.ID, ls.A.LocalIPs, was.ID, was.LocalIPs)
+		}
+	}
+	if down := downAWSTunnels(w); len(down) > 0 {
+		t.Fatalf("AWS tunnels down after the upgrade: %v", down)
+	}
+	for _, o := range w.resources() {
+		if id, had := azureConns[o.Name]; had && o.Kind == "Connection" && o.ID != id {
+			t.Errorf("Azure connection %s was replaced", o.Name)
 		}
 	}
 }

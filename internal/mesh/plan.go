@@ -1,8 +1,9 @@
 // Package mesh plans and builds the cross-cloud network of a GPU fleet:
 // one network per site (addresses from netplan), a VPN gateway per site
-// that has a peer on another cloud, an IPsec/BGP link with two tunnels for
-// every pair of sites on different clouds, and a peering for every pair on
-// the same cloud.
+// that has a peer on another cloud, an IPsec/BGP link for every pair of
+// sites on different clouds (four tunnels when one side is AWS, two
+// between GCP and Azure: see TunnelsPerLink), and a peering for every pair
+// on the same cloud.
 //
 // Planning is pure and stable: what a previous plan allocated (addresses,
 // ASNs, tunnel inside ranges, pre-shared keys) is fed back in and kept, so
@@ -57,6 +58,13 @@ type PlannedSite struct {
 // Tunnel is one tunnel of a VPN link. A is the link's first site (the
 // lower key), which takes the /30's first usable address (AWS requires its
 // side to be .1, and "aws" sorts first).
+//
+// Tunnel i of a link runs on interface Interface(i) of a two-interface
+// gateway (GCP HA VPN interface, Azure active-active instance) and, on
+// AWS, in VPN connection Interface(i) (whose customer gateway is the
+// peer's interface Interface(i)) as that connection's tunnel i/2. Tunnels
+// 0 and 1 are thus the two gpufleet built before AWS links had four, so a
+// link planned then keeps them as they are when tunnels 2 and 3 are added.
 type Tunnel struct {
 	InsideCIDR netip.Prefix
 	AInside    netip.Addr
@@ -71,7 +79,37 @@ type Link struct {
 	// Name is the peering's name; a VPN link's connections are named by
 	// ConnectionName on each side.
 	Name    string
-	Tunnels []Tunnel // VPN only: two
+	Tunnels []Tunnel // VPN only: TunnelsPerLink
+}
+
+// Interface is the gateway interface (and AWS VPN connection) tunnel i of
+// a link uses: tunnels alternate between a gateway's two interfaces.
+func Interface(i int) int { return i % 2 }
+
+// TunnelsPerLink is how many tunnels a VPN link between two clouds has:
+// four when one side is AWS, two otherwise (GCP ↔ Azure).
+//
+// AWS gives every VPN connection two tunnels, each with its own outside
+// address, and a connection has one customer gateway (one peer address).
+// A peer with two interfaces therefore takes two customer gateways and two
+// VPN connections, four tunnels in all, to have every tunnel up: Google's
+// "Create HA VPN connections between Google Cloud and AWS"
+// (https://cloud.google.com/network-connectivity/docs/vpn/how-to/connect-ha-vpn-aws-peer-gateway:
+// an external VPN gateway with FOUR_IPS_REDUNDANCY, four tunnels, four
+// Cloud Router BGP sessions) and Microsoft's "How to connect AWS and Azure
+// using a BGP-enabled VPN gateway"
+// (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-howto-aws-bgp:
+// an active-active gateway, four local network gateways and four
+// connections, APIPA BGP addresses in 169.254.21.0–169.254.22.255). GCP HA
+// VPN's two interfaces and Azure's two active-active instances pair up one
+// to one: two tunnels
+// (https://cloud.google.com/network-connectivity/docs/vpn/how-to/creating-ha-vpn,
+// TWO_IPS_REDUNDANCY).
+func TunnelsPerLink(cloudA, cloudB string) int {
+	if cloudA == "aws" || cloudB == "aws" {
+		return 4
+	}
+	return 2
 }
 
 // Key is "A|B".
@@ -138,6 +176,11 @@ type Options struct {
 	Rand io.Reader
 	// ASNs is the range site ASNs come from; [64600, 65000] when zero.
 	ASNMin, ASNMax int64
+	// TunnelsPerLink is how many tunnels a link between two clouds has
+	// (the function TunnelsPerLink when nil). Tests set it to plan links
+	// as releases before four-tunnel AWS links did (two everywhere), which
+	// is what states written then hold.
+	TunnelsPerLink func(cloudA, cloudB string) int
 }
 
 // namePattern is what every cloud accepts as a resource name prefix (GCP
@@ -176,6 +219,9 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 	}
 	if opt.ASNMin == 0 {
 		opt.ASNMin, opt.ASNMax = 64600, 65000
+	}
+	if opt.TunnelsPerLink == nil {
+		opt.TunnelsPerLink = TunnelsPerLink
 	}
 	npSites := make([]netplan.Site, len(sites))
 	for i, s := range sites {
@@ -246,9 +292,14 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 			if old, ok := prev.Link(l.Key()); ok && old.Kind == l.Kind {
 				l.Tunnels = slices.Clone(old.Tunnels)
 			}
-			if l.Kind == KindVPN && len(l.Tunnels) != 2 {
-				l.Tunnels = nil
-				for range 2 {
+			if l.Kind == KindVPN {
+				// A link planned with fewer tunnels (before AWS links had
+				// four) keeps its tunnels and gets the missing ones.
+				want := opt.TunnelsPerLink(a.Cloud, b.Cloud)
+				if len(l.Tunnels) > want {
+					l.Tunnels = l.Tunnels[:want]
+				}
+				for len(l.Tunnels) < want {
 					if len(free) == 0 {
 						return Plan{}, netplan.InputErrorf(netplan.InputSites, "the tunnel inside ranges %s and %s hold %d tunnels; this mesh needs more: use fewer sites on different clouds", insideRanges[0], insideRanges[1], 2*64)
 					}
@@ -264,11 +315,18 @@ func Build(name string, supernet netip.Prefix, exclude []netip.Prefix, sites []S
 			plan.Links = append(plan.Links, l)
 		}
 	}
-	for i := range plan.Sites {
+	for i, s := range plan.Sites {
+		connections := 0
 		for _, l := range plan.Links {
-			if l.Kind == KindVPN && (l.A == plan.Sites[i].Key || l.B == plan.Sites[i].Key) {
+			if l.Kind == KindVPN && (l.A == s.Key || l.B == s.Key) {
 				plan.Sites[i].NeedsGateway = true
+				connections += len(l.Tunnels)
 			}
+		}
+		if s.Cloud == "azure" && connections > AzureMaxConnections {
+			return Plan{}, netplan.InputErrorf(netplan.InputSites,
+				"site %s needs %d site-to-site connections (four per AWS peer, two per GCP peer) and its VpnGw2AZ gateway takes at most %d: link it to fewer sites on other clouds",
+				s.Key, connections, AzureMaxConnections)
 		}
 	}
 	slices.SortFunc(plan.Links, func(x, y Link) int { return cmp.Compare(x.Key(), y.Key()) })

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,11 +23,8 @@ import (
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -139,65 +134,22 @@ func timeScale() float64 {
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
 
 func (b *backends) init(ctx context.Context) error {
-	cfg := b.awsConfig
+	cfg, gcfg, acfg := b.awsConfig, b.gcpConfig, b.azConfig
 	if b.simulate {
-		d := cloudsim.DefaultDurations
-		e, err := cloudsim.New(cloudsim.Config{
-			StateFile: filepath.Join(b.simDir, "state.json"),
-			Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
-				PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)},
-		})
+		w, err := b.startSimulated(ctx, gcfg.Project)
 		if err != nil {
 			return err
 		}
-		b.engine = e
-		if b.kube, err = startKube(ctx, b.simDir, e, b.catalog); err != nil {
-			return err
-		}
-		url, err := serveLoopback(awsfront.New(e, awsfront.Options{InstanceOptions: instanceOptions(b.catalog, awsfront.DefaultInstanceOptions)}))
-		if err != nil {
-			return err
-		}
+		url := w.Endpoints.AWS
 		// STS stays the real regional endpoint: it is only the host of the
 		// presigned URL inside EKS tokens, which nothing sends.
 		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
 		cfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
 		cfg.Poll = scaled(250 * time.Millisecond)
-		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": filepath.Join(b.simDir, "state.json"), "endpoint": url})
-	}
-	a, err := awsbackend.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	raw := map[string]cloud.Backend{"aws": a}
-	gcfg := b.gcpConfig
-	if b.simulate {
-		addr, _, err := gkefront.Serve(b.engine, gkefront.Options{InstanceOptions: instanceOptions(b.catalog, gkefront.DefaultInstanceOptions)})
-		if err != nil {
-			return err
-		}
-		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = addr, true, scaled(250*time.Millisecond)
-		if gcfg.Project == "" {
-			gcfg.Project = "gpufleet-sim"
-		}
-		compute, err := serveLoopback(computefront.New(b.engine, computefront.Options{
-			Project: gcfg.Project, OperationTime: b.engine.Durations().PoolUpdate}))
-		if err != nil {
-			return err
-		}
-		gcfg.ComputeEndpoint = compute + "/compute/v1/"
-	}
-	if b.simulate || slices.Contains(b.enabled, "gcp") {
-		g, err := gcpbackend.New(ctx, gcfg)
-		if err != nil {
-			return err
-		}
-		raw["gcp"] = g
-	}
-	acfg := b.azConfig
-	if b.simulate {
-		srv := httptest.NewTLSServer(azurefront.New(b.engine, azurefront.Options{InstanceOptions: instanceOptions(b.catalog, azurefront.DefaultInstanceOptions)}))
-		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = srv.URL, srv.Client(), azbackend.StaticToken("SIMULATED")
+		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = w.Endpoints.GKE, true, scaled(250*time.Millisecond)
+		gcfg.Project = w.GCPProject
+		gcfg.ComputeEndpoint = w.Endpoints.Compute + "/compute/v1/"
+		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = w.Endpoints.Azure, w.AzureClient, azbackend.StaticToken("SIMULATED")
 		// The Azure SDK refuses polling faster than once a second outside
 		// test binaries (a provider binary run by a test included).
 		acfg.Poll = time.Second
@@ -205,8 +157,21 @@ func (b *backends) init(ctx context.Context) error {
 			acfg.Poll = scaled(250 * time.Millisecond)
 		}
 		if acfg.SubscriptionID == "" {
-			acfg.SubscriptionID = "00000000-0000-0000-0000-000000000000"
+			acfg.SubscriptionID = w.AzureSubscription
 		}
+		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": simserve.StateFile(b.simDir), "endpoint": url})
+	}
+	a, err := awsbackend.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	raw := map[string]cloud.Backend{"aws": a}
+	if b.simulate || slices.Contains(b.enabled, "gcp") {
+		g, err := gcpbackend.New(ctx, gcfg)
+		if err != nil {
+			return err
+		}
+		raw["gcp"] = g
 	}
 	if b.simulate || slices.Contains(b.enabled, "azure") {
 		z, err := azbackend.New(acfg)
@@ -233,39 +198,35 @@ func (b *backends) init(ctx context.Context) error {
 	return nil
 }
 
-// startKube serves the simulated clusters' Kubernetes APIs for the life
-// of the provider process; their GPU nodes run the validator DaemonSet's
-// container as the gpufleet-nodecheck binary on simulated GPUs.
-func startKube(ctx context.Context, dir string, e *cloudsim.Engine, cat *planner.Catalog) (*kubefront.Server, error) {
-	var runner kubefront.PodRunner = kubefront.PodRunnerFunc(func(context.Context, kubefront.PodRun) kubefront.PodResult {
-		return kubefront.PodResult{ExitCode: 128, Err: errNoValidatorBinary}
-	})
-	if bin := simNodecheck(); bin != "" {
-		runner = checkOnce{kubefront.ExecRunner{Binary: bin}}
-	} else {
-		tflog.Warn(ctx, errNoValidatorBinary.Error())
+// startSimulated serves the simulated world of simDir on free loopback
+// ports for the life of the provider process (simserve, as gpufleet sim
+// serve does on fixed ports); its clusters' GPU nodes run the validator
+// DaemonSet's container as the gpufleet-nodecheck binary on simulated
+// GPUs.
+func (b *backends) startSimulated(ctx context.Context, project string) (*simserve.World, error) {
+	runner, err := simserve.ValidatorRunner()
+	if err != nil {
+		tflog.Warn(ctx, err.Error())
 	}
-	hw := map[string]kubefront.Hardware{}
-	for _, o := range cat.Offers {
-		hw[o.Cloud+"/"+o.InstanceType] = kubefront.Hardware{GPUModel: o.GPUModel, GPUs: o.GPUCount, CPUs: o.VCPUs, MemoryGiB: int(o.MemoryGiB)}
+	d := cloudsim.DefaultDurations
+	w, err := simserve.Start(ctx, simserve.Options{Dir: b.simDir, Catalog: b.catalog, GCPProject: project,
+		Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
+			PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)},
+		Runner: runner, KubeReconcile: max(scaled(200*time.Millisecond), 50*time.Millisecond), RestartDelay: scaled(time.Second)})
+	if err != nil {
+		return nil, err
 	}
-	k := kubefront.New(e, kubefront.Options{Runner: runner, ReconcileInterval: max(scaled(200*time.Millisecond), 50*time.Millisecond),
-		WorkDir:      filepath.Join(dir, "pods"), // the simulated pods' kubeconfigs stay with their world
-		RestartDelay: scaled(time.Second),
-		Hardware:     func(cl, it string) kubefront.Hardware { return hw[cl+"/"+it] }})
-	if _, err := k.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, fmt.Errorf("simulated Kubernetes APIs: %w", err)
-	}
+	b.engine, b.kube = w.Engine, w.Kube
 	kubeServers.Lock()
 	defer kubeServers.Unlock()
-	if old := kubeServers.byDir[dir]; old != nil {
+	if old := kubeServers.byDir[b.simDir]; old != nil {
 		// Its clients may still be at work (another configuration of the
 		// provider in this process on the same world): keep it serving,
 		// without its background loop.
 		old.Quiesce()
 	}
-	kubeServers.byDir[dir] = k
-	return k, nil
+	kubeServers.byDir[b.simDir] = w.Kube
+	return w, nil
 }
 
 // kubeServers are the simulated Kubernetes APIs this process serves, by
@@ -277,25 +238,6 @@ var kubeServers = struct {
 	byDir map[string]*kubefront.Server
 }{byDir: map[string]*kubefront.Server{}}
 
-// checkOnce runs the simulated validator containers with --interval 0:
-// each checks its node once and exits (the pod Succeeds, or Fails with the
-// node labelled), instead of re-checking every recheck_interval for the
-// life of the pod, so that a provider process leaves no long-running
-// processes behind. Re-checks are the real DaemonSet's; the simulation
-// covers the first validation, which is what gates a node's work.
-type checkOnce struct{ kubefront.ExecRunner }
-
-func (r checkOnce) Run(ctx context.Context, p kubefront.PodRun) kubefront.PodResult {
-	args := slices.Clone(p.Args)
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--interval" {
-			args[i+1] = "0"
-		}
-	}
-	p.Args = args
-	return r.ExecRunner.Run(ctx, p)
-}
-
 // serveLoopback serves h on 127.0.0.1 for the life of the provider process.
 func serveLoopback(h http.Handler) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -304,22 +246,6 @@ func serveLoopback(h http.Handler) (string, error) {
 	}
 	go http.Serve(l, h) //nolint:errcheck // ends with the process
 	return "http://" + l.Addr().String(), nil
-}
-
-// instanceOptions tells cloudsim the GPU count of an instance type from
-// the catalog, and its quota family from the front end's own rule.
-func instanceOptions(c *planner.Catalog, family func(string) cloudsim.PoolOptions) func(string) cloudsim.PoolOptions {
-	gpus := map[string]int{}
-	for _, o := range c.Offers {
-		gpus[o.InstanceType] = o.GPUCount
-	}
-	return func(it string) cloudsim.PoolOptions {
-		o := family(it)
-		if n, ok := gpus[it]; ok {
-			o.GPUsPerNode = n
-		}
-		return o
-	}
 }
 
 // awsSDKConfig turns the provider's aws block into backend settings.

@@ -2,11 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,10 +12,6 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/kubenodes"
 )
-
-// simNodecheckEnv names the gpufleet-nodecheck binary that simulated GPU
-// nodes run as the validator DaemonSet's container (simulate = true).
-const simNodecheckEnv = "GPUFLEET_SIM_NODECHECK"
 
 // restConfig is a client configuration for a cluster's Kubernetes API with
 // credentials the provider obtains itself through the cloud's backend (an
@@ -59,29 +51,6 @@ func (b *backends) nodeReader() *kubenodes.Reader {
 		return kubernetes.NewForConfig(cfg)
 	}}
 }
-
-// simNodecheck finds the validator binary simulated nodes run:
-// $GPUFLEET_SIM_NODECHECK, gpufleet-nodecheck on PATH, or beside the
-// provider's executable. Empty when there is none: the simulated
-// DaemonSet's pods then fail as a real one's would with an image that
-// cannot be pulled, and nodes stay tainted.
-func simNodecheck() string {
-	if p := os.Getenv(simNodecheckEnv); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("gpufleet-nodecheck"); err == nil {
-		return p
-	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "gpufleet-nodecheck")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
-
-var errNoValidatorBinary = errors.New("no gpufleet-nodecheck binary for the simulated nodes: build it (make build) and set " + simNodecheckEnv + " to its path, put it on PATH, or beside the provider")
 
 // validationPoll is how often a pool's nodes are read while it waits for
 // their validation.

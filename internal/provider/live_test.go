@@ -83,7 +83,7 @@ provider "gpufleet" {
     live_cache_dir = %q
   }
 }
-`, t.TempDir(), t.TempDir())
+`, simDir(t), simDir(t))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
 )
 
 // TestAccModule_gpuFleet applies examples/modules/gpu-fleet the way a module
@@ -29,7 +31,7 @@ func TestAccModule_gpuFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := simDir(t)
 	const version = "0.0.1"
 	platform := runtime.GOOS + "_" + runtime.GOARCH
 	mirror := filepath.Join(dir, "mirror")
@@ -113,8 +115,9 @@ output "endpoints"    { value = module.fleet.cluster_endpoints }
 	}
 	for a, row := range conn {
 		for b, via := range row {
-			if a[:strings.Index(a, "/")] != b[:strings.Index(b, "/")] && via != "vpn (2 tunnels)" {
-				t.Errorf("%s -> %s over %q, want vpn (2 tunnels)", a, b, via)
+			ca, cb := a[:strings.Index(a, "/")], b[:strings.Index(b, "/")]
+			if want := fmt.Sprintf("vpn (%d tunnels)", mesh.TunnelsPerLink(ca, cb)); ca != cb && via != want {
+				t.Errorf("%s -> %s over %q, want %s", a, b, via, want)
 			}
 		}
 	}

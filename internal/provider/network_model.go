@@ -262,7 +262,14 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 			obs = observed.Links[l.Key()]
 		}
 		old, hadOld := priorLinks[l.Key()]
+		// A link planned with fewer tunnels (before AWS links had four)
+		// reuses its tunnels' addresses but not its IDs and status: the
+		// apply adds tunnels to it.
 		reuse := hadOld && !old.Status.IsUnknown() && !old.Status.IsNull() && old.Status.ValueString() != linkIncomplete
+		reuseTunnels := reuse
+		if reuse && !old.Tunnels.IsUnknown() && !old.Tunnels.IsNull() && len(old.Tunnels.Elements()) != len(l.Tunnels) {
+			reuse = false
+		}
 		lm := linkModel{Kind: types.StringValue(l.Kind), A: types.StringValue(l.A), B: types.StringValue(l.B)}
 		var tunnels []attr.Value
 		if l.Kind == mesh.KindPeering {
@@ -274,18 +281,20 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 			conn[l.A][l.B], conn[l.B][l.A] = via, via
 		}
 		var oldTunnels []tunnelModel
-		if reuse {
+		if reuseTunnels {
 			old.Tunnels.ElementsAs(context.Background(), &oldTunnels, false)
 		}
 		for i, t := range l.Tunnels {
 			tm := tunnelModel{InsideCIDR: types.StringValue(t.InsideCIDR.String()), AInsideIP: types.StringValue(t.AInside.String()),
 				BInsideIP: types.StringValue(t.BInside.String())}
-			if i < len(oldTunnels) {
-				tm.AIP, tm.BIP = oldTunnels[i].AIP, oldTunnels[i].BIP
-			} else {
-				aIP, aOK := tunnelIP(obs.A, i)
-				bIP, bOK := tunnelIP(obs.B, i)
-				tm.AIP, tm.BIP = unknownOr(aIP, aOK), unknownOr(bIP, bOK)
+			aIP, aOK := tunnelIP(obs.A, i)
+			bIP, bOK := tunnelIP(obs.B, i)
+			tm.AIP, tm.BIP = unknownOr(aIP, aOK), unknownOr(bIP, bOK)
+			if i < len(oldTunnels) && known(oldTunnels[i].AIP) {
+				tm.AIP = oldTunnels[i].AIP
+			}
+			if i < len(oldTunnels) && known(oldTunnels[i].BIP) {
+				tm.BIP = oldTunnels[i].BIP
 			}
 			tunnels = append(tunnels, object(tunnelAttrTypes, tm))
 		}
@@ -307,7 +316,7 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 			lm.AID, lm.BID = unknownOr(aID, aOK), unknownOr(bID, bOK)
 			lm.Status = types.StringUnknown()
 			if observed != nil {
-				lm.Status = types.StringValue(linkStatus(l.Kind, obs))
+				lm.Status = types.StringValue(linkStatus(l, obs))
 			}
 		}
 		links[l.Key()] = object(linkAttrTypes, lm)
@@ -322,15 +331,18 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 	m.MonthlyCost = types.Float64Value(roundDecimals(p.HourlyCost()*mesh.HoursPerMonth, 2))
 }
 
-func linkStatus(kind string, obs mesh.LinkState) string {
+func linkStatus(l mesh.Link, obs mesh.LinkState) string {
 	switch {
-	case !obs.Complete(kind):
+	case !obs.Complete(l):
 		return linkIncomplete
-	case obs.Established(kind):
+	case obs.Established(l):
 		return linkEstablished
 	}
 	return linkConnecting
 }
+
+// known reports a string that is neither null nor unknown.
+func known(v types.String) bool { return !v.IsNull() && !v.IsUnknown() }
 
 // tunnelIP is a connection's outside address for tunnel i.
 func tunnelIP(c *cloud.VPNConnection, i int) (string, bool) {

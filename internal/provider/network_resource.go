@@ -68,7 +68,7 @@ func (r *NetworkResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 		Version: 1,
 		Description: "A network per site of a placement (VPC on AWS, VPC network and subnetworks on GCP, VNet on Azure) with a firewall " +
 			"that lets only the mesh's ranges in, and the mesh between the sites: IPsec VPN with BGP between sites on different clouds " +
-			"(two tunnels each), peering between sites on the same cloud. Addresses come from one `cidr`; adding or removing a site " +
+			"(four tunnels between AWS and GCP or Azure, two between GCP and Azure), peering between sites on the same cloud. Addresses come from one `cidr`; adding or removing a site " +
 			"never renumbers or touches the others' addresses, gateways or tunnels.",
 		Attributes: map[string]schema.Attribute{
 			"name": schema.StringAttribute{Required: true, PlanModifiers: replace,
@@ -139,7 +139,7 @@ func (r *NetworkResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"status": computed("`established`, `connecting` or `incomplete`."),
 				}}},
 			"connectivity": schema.MapAttribute{Computed: true, ElementType: types.MapType{ElemType: types.StringType},
-				Description: "Which site reaches which, over what: `connectivity[\"aws/eu-central-1\"][\"gcp/europe-west4\"] = \"vpn (2 tunnels)\"`."},
+				Description: "Which site reaches which, over what: `connectivity[\"aws/eu-central-1\"][\"gcp/europe-west4\"] = \"vpn (4 tunnels)\"`."},
 			"tunnels": schema.Int64Attribute{Computed: true, Description: "Number of IPsec tunnels."},
 			"monthly_cost_usd": schema.Float64Attribute{Computed: true,
 				Description: "Estimated monthly list price of the VPN gateways and tunnels (730 hours; data transfer not included)."},
@@ -160,6 +160,8 @@ type networkInput struct {
 	sites    []mesh.Site
 	asnMin   int64
 	asnMax   int64
+	// tunnels is mesh.Options.TunnelsPerLink.
+	tunnels func(cloudA, cloudB string) int
 }
 
 // readInput validates the configuration part of m; nil when something is
@@ -169,6 +171,9 @@ func (r *NetworkResource) readInput(ctx context.Context, m *networkModel, diags 
 		return nil
 	}
 	in := &networkInput{name: m.Name.ValueString(), asnMin: m.ASNMin.ValueInt64(), asnMax: m.ASNMax.ValueInt64()}
+	if r.data != nil {
+		in.tunnels = r.data.meshTunnels
+	}
 	var err error
 	if in.supernet, err = netip.ParsePrefix(m.CIDR.ValueString()); err != nil || !in.supernet.Addr().Is4() {
 		diags.AddAttributeError(path.Root("cidr"), "Invalid supernet", fmt.Sprintf("%q is not an IPv4 prefix such as %s", m.CIDR.ValueString(), DefaultSupernet))
@@ -258,7 +263,7 @@ func (r *NetworkResource) secondZone(cl, region, zone string) string {
 
 // build plans the mesh, keeping what prior allocated.
 func (in *networkInput) build(prior mesh.Plan, diags *diag.Diagnostics) (mesh.Plan, bool) {
-	p, err := mesh.Build(in.name, in.supernet, in.exclude, in.sites, prior, mesh.Options{ASNMin: in.asnMin, ASNMax: in.asnMax})
+	p, err := mesh.Build(in.name, in.supernet, in.exclude, in.sites, prior, mesh.Options{ASNMin: in.asnMin, ASNMax: in.asnMax, TunnelsPerLink: in.tunnels})
 	if err != nil {
 		at := path.Root("cidr")
 		var ie *netplan.InputError
@@ -356,7 +361,7 @@ func (r *NetworkResource) apply(ctx context.Context, plan *networkModel, state *
 		if observed, err = mesh.WaitEstablished(ctx, backends, p, poll, timeout); err == nil {
 			var slow []string
 			for _, l := range p.Links {
-				if !observed.Links[l.Key()].Established(l.Kind) {
+				if !observed.Links[l.Key()].Established(l) {
 					slow = append(slow, l.A+" ↔ "+l.B)
 				}
 			}

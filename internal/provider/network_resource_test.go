@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -86,19 +89,22 @@ func TestAccNetwork_meshGrowsAndShrinks(t *testing.T) {
 					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "cidr"), knownvalue.StringExact("10.64.0.0/16")),
 					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "gcp/europe-west4", "cidr"), knownvalue.StringExact("10.65.0.0/16")),
 					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels", 0, "inside_cidr"), knownvalue.StringExact("169.254.21.0/30")),
-					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-central-1", "gcp/europe-west4"), knownvalue.StringExact("vpn (2 tunnels)")),
-					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(2)),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-central-1", "gcp/europe-west4"), knownvalue.StringExact("vpn (4 tunnels)")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(4)),
 					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "network_id")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					established(awsGCP),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels"), knownvalue.ListSizeExact(4)),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-central-1", "subnets"),
 						knownvalue.MapExact(map[string]knownvalue.Check{"euc1-az1": knownvalue.StringExact("10.64.0.0/20"), "euc1-az2": knownvalue.StringExact("10.64.16.0/20")})),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "gcp/europe-west4", "gateway_ips"), knownvalue.ListSizeExact(2)),
-					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("monthly_cost_usd"), knownvalue.Float64Exact(146)),
+					// Two AWS VPN connections and four GCP tunnels at $0.05 an hour, 730 hours.
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("monthly_cost_usd"), knownvalue.Float64Exact(219)),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("allowed_cidrs"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("10.64.0.0/16"), knownvalue.StringExact("10.65.0.0/16")})),
 				},
+				Check: w.awsTunnelsUp(t, 2),
 			},
 			{
 				Config: w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4", "azure/westeurope"),
@@ -108,9 +114,13 @@ func TestAccNetwork_meshGrowsAndShrinks(t *testing.T) {
 					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "a_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
 					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "azure/westeurope", "cidr"), knownvalue.StringExact("10.66.0.0/16")),
 					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("networks", "azure/westeurope", "gateway_id")),
-					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(6)),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(10)),
 				)},
-				ConfigStateChecks: []statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP)},
+				ConfigStateChecks: []statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsAzure, "tunnels"), knownvalue.ListSizeExact(4)),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", azureGCP, "tunnels"), knownvalue.ListSizeExact(2)),
+				},
+				Check: w.awsTunnelsUp(t, 4),
 			},
 			{
 				// Refresh after a refresh: no diff (statuses and IDs are stable).
@@ -120,9 +130,132 @@ func TestAccNetwork_meshGrowsAndShrinks(t *testing.T) {
 			{
 				Config: w.networkConfig("", "aws/eu-central-1", "azure/westeurope"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(keep("aws/eu-central-1"),
-					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(2)))},
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(4)))},
 				ConfigStateChecks: []statecheck.StateCheck{established(awsAzure)},
-				Check:             w.cloudHoldsNothing(t, "gcp"),
+				Check:             resource.ComposeTestCheckFunc(w.cloudHoldsNothing(t, "gcp"), w.awsTunnelsUp(t, 2)),
+			},
+		},
+	})
+}
+
+// awsTunnelsUp checks that the simulated AWS holds connections VPN
+// connections and reports both tunnels of each up: no tunnel is left to
+// AWS's own inside range and key.
+func (w simWorld) awsTunnelsUp(t *testing.T, connections int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		e := w.engine(t)
+		n := 0
+		for _, o := range e.Inventory().Resources().Objects {
+			if o.Cloud != "aws" || o.Kind != "VpnConnection" {
+				continue
+			}
+			n++
+			for i := 1; i <= 2; i++ {
+				if up, detail := e.TunnelStatus("aws", fmt.Sprintf("%s/%d", o.Attrs["id"], i)); !up {
+					return fmt.Errorf("tunnel %d of AWS VPN connection %s is down: %s", i, o.Attrs["id"], detail)
+				}
+			}
+		}
+		if n != connections {
+			return fmt.Errorf("%d AWS VPN connections, want %d", n, connections)
+		}
+		return nil
+	}
+}
+
+// noKeysInState checks that the state holds no pre-shared key: no
+// attribute named for one, and no value that is the key of a tunnel of
+// the simulated AWS (the keys live only in the clouds).
+func (w simWorld) noKeysInState(t *testing.T) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		keys := map[string]bool{}
+		for _, o := range w.engine(t).Inventory().Resources().Objects {
+			for k, v := range o.Attrs {
+				if o.Cloud == "aws" && strings.HasSuffix(k, "psk") && v != "" {
+					keys[v] = true
+				}
+			}
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("the simulated AWS holds no tunnel keys to look for")
+		}
+		for name, r := range s.RootModule().Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(k, "preshared") || keys[v] {
+					return fmt.Errorf("%s.%s holds a pre-shared key", name, k)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// twoTunnelProviderFactories serve the provider planning every VPN link
+// with two tunnels, as releases before four-tunnel AWS links did: the
+// state they write is what a user upgrading gpufleet has.
+var twoTunnelProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"gpufleet": providerserver.NewProtocol6WithError(&GPUFleetProvider{version: "test", meshTunnels: func(string, string) int { return 2 }}),
+}
+
+// TestAccNetwork_upgradeToFourTunnels: a mesh applied when AWS links had
+// two tunnels (each AWS VPN connection's second tunnel down) is planned,
+// after the upgrade, as an update that adds two tunnels to each AWS link
+// and keeps the first two as they were (inside ranges, keys, outside
+// addresses, the AWS and Azure connections); after the apply every tunnel
+// is up, no key is in the state, and a refresh plans nothing.
+func TestAccNetwork_upgradeToFourTunnels(t *testing.T) {
+	w := newSimWorld(t)
+	config := w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4", "azure/westeurope")
+	// The same values before and after the upgrade.
+	var before, after []statecheck.StateCheck
+	for _, p := range []tfjsonpath.Path{
+		netPath("links", awsGCP, "a_id"), netPath("links", awsAzure, "a_id"), netPath("links", awsAzure, "b_id"),
+		netPath("links", awsGCP, "tunnels", 0, "a_ip"), netPath("links", awsGCP, "tunnels", 1, "a_ip"),
+		netPath("links", awsAzure, "tunnels", 1, "a_ip"), netPath("links", awsAzure, "tunnels", 1, "inside_cidr"),
+		netPath("links", azureGCP, "tunnels"),
+	} {
+		c := statecheck.CompareValue(compare.ValuesSame())
+		before = append(before, c.AddStateValue("gpufleet_network.mesh", p))
+		after = append(after, c.AddStateValue("gpufleet_network.mesh", p))
+	}
+	oldTunnelsDown := func(*terraform.State) error {
+		if err := w.awsTunnelsUp(t, 4)(nil); err == nil || !strings.Contains(err.Error(), "tunnel 2 of") {
+			return fmt.Errorf("with two tunnels per link, want each AWS connection's second tunnel down, got %v", err)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		CheckDestroy: w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{
+				ProtoV6ProviderFactories: twoTunnelProviderFactories,
+				Config:                   config,
+				ConfigStateChecks: append([]statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(6))}, before...),
+				Check: resource.ComposeTestCheckFunc(oldTunnelsDown, w.noKeysInState(t)),
+			},
+			{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Config:                   config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_network.mesh", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(10)),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("connectivity", "aws/eu-central-1", "gcp/europe-west4"), knownvalue.StringExact("vpn (4 tunnels)")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels", 0, "a_ip"), knownvalue.StringRegexp(regexp.MustCompile(`^198\.`))),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels", 2, "inside_cidr"), knownvalue.StringRegexp(regexp.MustCompile(`^169\.254\.2[12]\.`))),
+					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels", 2, "a_ip")),
+					plancheck.ExpectUnknownValue("gpufleet_network.mesh", netPath("links", awsGCP, "status")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", azureGCP, "status"), knownvalue.StringExact("established")),
+				}},
+				ConfigStateChecks: append([]statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels"), knownvalue.ListSizeExact(4)),
+					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsAzure, "tunnels"), knownvalue.ListSizeExact(4))}, after...),
+				Check: resource.ComposeTestCheckFunc(w.awsTunnelsUp(t, 4), w.noKeysInState(t)),
+			},
+			{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Config:                   config,
+				PlanOnly:                 true,
 			},
 		},
 	})

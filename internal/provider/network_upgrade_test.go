@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,10 +118,15 @@ func TestNetworkStateUpgradeV0(t *testing.T) {
 }
 
 // TestAccNetwork_upgradeFromStateWithKeys runs the real Terraform CLI on
-// the version 0 state and its simulated world with this provider: the
-// plan is empty (no tunnel replaced, no key changed), a refresh-only apply
-// writes a version 1 state without keys in which every link is still
-// established, and destroy empties the world.
+// the version 0 state and its simulated world with this provider. The
+// state was written when every link had two tunnels, so the plan is an
+// update that only adds the two new tunnels of each AWS link (six tunnels
+// to ten); a refresh-only apply writes a version 1 state without keys in
+// which every link is still established; the apply then adds the tunnels
+// (fresh keys, on both sides) while the first two of each AWS link keep
+// theirs and their AWS VPN connections: every link is established with
+// four AWS tunnels, no key is in the state, and the next plan is empty.
+// Destroy empties the world.
 func TestAccNetwork_upgradeFromStateWithKeys(t *testing.T) {
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if os.Getenv("TF_ACC") == "" || tf == "" {
@@ -172,31 +178,108 @@ func TestAccNetwork_upgradeFromStateWithKeys(t *testing.T) {
 		}
 		return string(out)
 	}
-	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	_, v0 := readV0State(t)
+	if out := run(2, "plan", "-detailed-exitcode", "-input=false", "-no-color"); !strings.Contains(out, "6 -> 10") ||
+		strings.Contains(out, "must be replaced") || strings.Contains(out, "preshared") {
+		t.Fatalf("the plan from the two-tunnel state should add the four new AWS tunnels (6 -> 10) in place:\n%s", out)
+	}
+	// keylessState reads the state back: version 1, no keys, every link
+	// established.
+	keylessState := func(when string) (raw []byte, attrs map[string]any) {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(root, "terraform.tfstate"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st v0State
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		inst := st.Resources[0].Instances[0]
+		if err := json.Unmarshal(inst.Attributes, &attrs); err != nil {
+			t.Fatal(err)
+		}
+		if inst.SchemaVersion != 1 || attrs["preshared_keys"] != nil || strings.Contains(string(raw), "preshared") {
+			t.Fatalf("after the %s the state is version %d and holds preshared_keys: %v", when, inst.SchemaVersion, attrs["preshared_keys"] != nil)
+		}
+		for k, l := range attrs["links"].(map[string]any) {
+			if s := l.(map[string]any)["status"]; s != linkEstablished {
+				t.Errorf("link %s is %v after the %s, want %s", k, s, when, linkEstablished)
+			}
+		}
+		return raw, attrs
+	}
 	run(0, "apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color")
-	raw, err := os.ReadFile(filepath.Join(root, "terraform.tfstate"))
+	keylessState("refresh")
+	// The apply adds the tunnels; the keys stay in the clouds.
+	run(0, "apply", "-auto-approve", "-input=false", "-no-color")
+	raw, attrs := keylessState("upgrade to four tunnels")
+	if n := attrs["tunnels"]; n != float64(10) {
+		t.Errorf("%v tunnels after the upgrade, want 10", n)
+	}
+	simKeys := simulatedKeys(t, filepath.Join(sim, "state.json"))
+	oldKeys := v0["preshared_keys"].(map[string]any)
+	for k, l := range attrs["links"].(map[string]any) {
+		l := l.(map[string]any)
+		want := 2
+		if strings.HasPrefix(k, "aws/") {
+			want = 4
+			// The AWS VPN connections were kept: their second tunnels
+			// got the new tunnels in place.
+			if was := v0["links"].(map[string]any)[k].(map[string]any)["a_id"]; l["a_id"] != was {
+				t.Errorf("link %s: AWS connections %v, were %v", k, l["a_id"], was)
+			}
+			for i := range 2 {
+				if key := oldKeys[k+"#"+strconv.Itoa(i)].(string); !simKeys[key] {
+					t.Errorf("link %s tunnel %d lost its key", k, i)
+				}
+			}
+		}
+		if n := len(l["tunnels"].([]any)); n != want {
+			t.Errorf("link %s has %d tunnels after the upgrade, want %d", k, n, want)
+		}
+	}
+	for key := range simKeys {
+		if strings.Contains(string(raw), key) {
+			t.Fatal("a tunnel's pre-shared key is in the state")
+		}
+	}
+	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
+	run(0, "destroy", "-auto-approve", "-input=false", "-no-color")
+}
+
+// simulatedKeys are the pre-shared keys the simulated AWS holds in a
+// simulated world's state file (every value of an attribute named *psk).
+func simulatedKeys(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st v0State
-	if err := json.Unmarshal(raw, &st); err != nil {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	inst := st.Resources[0].Instances[0]
-	var attrs map[string]any
-	if err := json.Unmarshal(inst.Attributes, &attrs); err != nil {
-		t.Fatal(err)
-	}
-	if inst.SchemaVersion != 1 || attrs["preshared_keys"] != nil || strings.Contains(string(raw), "preshared") {
-		t.Fatalf("after the refresh the state is version %d and holds preshared_keys: %v", inst.SchemaVersion, attrs["preshared_keys"] != nil)
-	}
-	for k, l := range attrs["links"].(map[string]any) {
-		if s := l.(map[string]any)["status"]; s != linkEstablished {
-			t.Errorf("link %s is %v after the upgrade, want %s", k, s, linkEstablished)
+	keys := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && strings.HasSuffix(k, "psk") && s != "" {
+					keys[s] = true
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
 		}
 	}
-	// A full apply with the keyless state changes nothing in the clouds.
-	run(0, "apply", "-auto-approve", "-input=false", "-no-color")
-	run(0, "plan", "-detailed-exitcode", "-input=false", "-no-color")
-	run(0, "destroy", "-auto-approve", "-input=false", "-no-color")
+	walk(v)
+	if len(keys) == 0 {
+		t.Fatalf("%s holds no tunnel keys", path)
+	}
+	return keys
 }

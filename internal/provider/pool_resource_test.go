@@ -37,7 +37,7 @@ type simWorld struct {
 
 func newSimWorld(t *testing.T) simWorld {
 	t.Setenv(simTimeScaleEnv, "0.01")
-	return simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "aws.csv", awsRows)}
+	return simWorld{dir: simDir(t), catalog: writeCatalog(t, "aws.csv", awsRows)}
 }
 
 func (w simWorld) engine(t *testing.T) *cloudsim.Engine {
@@ -400,7 +400,7 @@ func TestAccPool_perCloud(t *testing.T) {
 	} {
 		t.Run(tt.cloud, func(t *testing.T) {
 			t.Setenv(simTimeScaleEnv, "0.01")
-			w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+			w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
 			resource.Test(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				CheckDestroy:             w.noLeaks(t),
@@ -467,7 +467,7 @@ func TestAccPool_crossCloudFailover(t *testing.T) {
 		"gcp,a3-highgpu-8g,H100,8,80,208,1872,europe-west4,europe-west4-c,51,,",
 		"aws,p5.48xlarge,H100,8,80,192,2048,eu-north-1,eun1-az1,58,,",
 	}
-	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "x.csv", rows)}
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "x.csv", rows)}
 	config := w.provider() + `
 resource "gpufleet_placement" "p" {
   gpus          = 16
@@ -543,7 +543,7 @@ resource "gpufleet_pool" "p" {
 
 func threeCloudWorld(t *testing.T) simWorld {
 	t.Setenv(simTimeScaleEnv, "0.01")
-	return simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "three.csv", append(append([]string{}, awsRows...), gcpAzureRows...))}
+	return simWorld{dir: simDir(t), catalog: writeCatalog(t, "three.csv", append(append([]string{}, awsRows...), gcpAzureRows...))}
 }
 
 // TestAccPool_failureOnOneCloud: a node pool failing midway on Azure fails
@@ -656,7 +656,7 @@ import {
 // placement policy.
 func TestAccPool_gangCompactOnGKE(t *testing.T) {
 	t.Setenv(simTimeScaleEnv, "0.01")
-	w := simWorld{dir: t.TempDir(), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
 	config := strings.Replace(singleCloudConfig(w, "gcp", "gcp/europe-west4", `{}`), `clouds     = ["gcp"]`, "clouds     = [\"gcp\"]\n  gang       = true", 1)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -31,6 +31,9 @@ var _ provider.Provider = &GPUFleetProvider{}
 // GPUFleetProvider is the gpufleet Terraform provider.
 type GPUFleetProvider struct {
 	version string
+	// meshTunnels replaces mesh.TunnelsPerLink when set (tests that write
+	// the state an earlier release wrote).
+	meshTunnels func(cloudA, cloudB string) int
 }
 
 // New returns a constructor for the provider at the given version.
@@ -51,6 +54,8 @@ type providerData struct {
 	enabledClouds []string
 	// provenance says, per offer ID, which live source priced it.
 	provenance map[string]livecatalog.Provenance
+	// meshTunnels is GPUFleetProvider.meshTunnels.
+	meshTunnels func(cloudA, cloudB string) int
 }
 
 type providerModel struct {
@@ -288,7 +293,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		}
 		adj.Regions[c.name] = regions
 	}
-	data := &providerData{simulate: cfg.Simulate.ValueBool(), enabledClouds: adj.Clouds}
+	data := &providerData{simulate: cfg.Simulate.ValueBool(), enabledClouds: adj.Clouds, meshTunnels: p.meshTunnels}
 	if len(data.enabledClouds) == 0 {
 		data.enabledClouds = cloudNames
 	}

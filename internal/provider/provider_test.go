@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
@@ -74,10 +75,28 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building gpufleet-nodecheck for the simulated GPU nodes:", err)
 		os.Exit(2)
 	}
-	os.Setenv(simNodecheckEnv, bin)
+	os.Setenv(simserve.NodecheckEnv, bin)
 	// Every request the backends and live sources send to cloudsim, and
 	// every response, is judged by the clouds' API models.
 	code := conformance.Main(m.Run)
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// simDir is a simulated world's directory for one test. Its Kubernetes
+// server (the provider's, which reconciles in the background for the life
+// of the process) is closed before the directory is removed, so that no
+// state lock file appears in it while t.TempDir's cleanup removes it.
+func simDir(t *testing.T) string {
+	dir := t.TempDir()
+	t.Cleanup(func() { // runs before TempDir's removal (cleanups run last-in first-out)
+		kubeServers.Lock()
+		k := kubeServers.byDir[dir]
+		delete(kubeServers.byDir, dir)
+		kubeServers.Unlock()
+		if k != nil {
+			k.Close()
+		}
+	})
+	return dir
 }

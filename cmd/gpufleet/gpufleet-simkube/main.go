@@ -1,5 +1,6 @@
 // Command gpufleet-simkube serves a simulated world's Kubernetes APIs for
-// gpufleet sim nodes and gpufleet sim kubectl, which run it. It is a binary
+// gpufleet sim nodes and gpufleet sim kubectl, and the whole simulated
+// world for gpufleet sim serve, which run it. It is a binary
 // of its own so that gpufleet does not link client-go and the simulated
 // API server: their package set-up (the Kubernetes API scheme) cost every
 // gpufleet plan about two thirds of its instructions.
@@ -26,9 +27,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runSimNodes(args[1:], stdout, stderr)
 		case "kubectl":
 			return runSimKubectl(args[1:], stdout, stderr)
+		case "serve":
+			return runSimServe(args[1:], stdout, stderr)
 		}
 	}
 	fmt.Fprintln(stderr, "usage: gpufleet sim nodes [--dir .gpufleet-sim] [--cluster cloud/region/name]\n"+
-		"       gpufleet sim kubectl [--dir .gpufleet-sim] --cluster cloud/region/name -- KUBECTL ARGS...")
+		"       gpufleet sim kubectl [--dir .gpufleet-sim] --cluster cloud/region/name -- KUBECTL ARGS...\n"+
+		"       gpufleet sim serve [--dir .gpufleet-sim] [--aws-port 4570 ... --kube-port 4575]")
 	return exitUsage
 }

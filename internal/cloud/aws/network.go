@@ -12,24 +12,31 @@ package aws
 //     into the VPC's main route table. AWS assigns outside addresses per
 //     VPN connection, so Gateway.PublicIPs stays empty.
 //   - A VPN connection: an AWS VPN connection has one customer gateway (one
-//     peer address) and two tunnels to it. The spec's tunnels are grouped by
-//     peer address, in tunnel order: one customer gateway (BgpAsn =
-//     PeerASN) and one VPN connection per distinct address, whose
-//     TunnelOptions are that address's tunnels (inside CIDR and key). When
-//     both tunnels share the peer's address (an AWS or single-address peer)
-//     that is one connection with both tunnels; with two peer addresses
-//     (GCP HA VPN, Azure active-active) it is two connections, each using
-//     its first tunnel for the mesh while AWS gives the second one an
-//     inside CIDR and key of its own (it stays down). The connections and
-//     customer gateways are tagged Name = the connection's name, with
-//     "-0", "-1" when there are two, gpufleet:vpn-connection = the name,
-//     and gpufleet:tunnels = "<spec tunnel index>=<inside CIDR>" for each
-//     tunnel the connection carries, which is how Get puts the tunnels back
-//     in spec order. AWS's inside address is always the first of the /30
-//     (.1) and the customer's the second (.2): a spec asking otherwise is
-//     KindInvalid. Ensure replaces a connection whose peer address, ASN,
-//     inside CIDRs or keys changed, and deletes those of addresses no
-//     longer in the spec.
+//     peer address) and two tunnels to it, each with an outside address of
+//     its own. The spec's tunnels are grouped by peer address, in tunnel
+//     order: one customer gateway (BgpAsn = PeerASN) and one VPN connection
+//     per distinct address, whose TunnelOptions are that address's tunnels
+//     (inside CIDR and key), at most two. A peer with two interfaces (GCP
+//     HA VPN, Azure active-active) gets four tunnels, two per address: two
+//     connections with both tunnels up, as Google's and Microsoft's AWS
+//     guides build them (see mesh.TunnelsPerLink). A spec with one tunnel
+//     per address (what gpufleet planned before) leaves each connection's
+//     second tunnel to AWS's own inside CIDR and key (down). The
+//     connections and customer gateways are tagged Name = the connection's
+//     name, with "-0", "-1" when there are two, gpufleet:vpn-connection =
+//     the name, and gpufleet:tunnels = "<spec tunnel index>=<inside CIDR>"
+//     for each tunnel the connection carries, which is how Get puts the
+//     tunnels back in spec order. AWS's inside address is always the first
+//     of the /30 (.1) and the customer's the second (.2): a spec asking
+//     otherwise is KindInvalid. Ensure replaces a connection whose peer
+//     address, ASN, inside CIDRs or keys changed, and deletes those of
+//     addresses no longer in the spec; a connection that carries some of
+//     its group's tunnels as the spec has them gets the others on its
+//     unused tunnels in place (ModifyVpnTunnelOptions, then the tag), so
+//     its outside addresses, which the peer's side names, stay. A spec
+//     tunnel without a key keeps the key AWS has for it (also across a
+//     replacement); one that would need creating or modifying without a
+//     key it has is cloud.KeyRequiredError, before anything is changed.
 //   - A peering is a VPC peering connection from A's VPC to B's (PeerRegion
 //     = B's region), tagged Name = the peering's name, accepted in B's
 //     region, with a route to the other side's CIDR in each main route
@@ -41,6 +48,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"slices"
@@ -701,11 +709,19 @@ func parseTunnelsTag(v string) map[int]string {
 	return out
 }
 
-// checkTunnels validates a spec against what AWS does: two tunnels, each a
-// /30 whose first address is AWS's side and second the peer's.
+// checkTunnels validates a spec against what AWS does: two or four
+// tunnels, at most two to one peer address (an AWS VPN connection has two
+// tunnels), each a /30 whose first address is AWS's side and second the
+// peer's.
 func checkTunnels(spec cloud.VPNConnectionSpec) error {
-	if len(spec.Tunnels) != 2 {
-		return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnels", "VPN connection %s has %d tunnels, not two", spec.Name, len(spec.Tunnels))
+	if len(spec.Tunnels) != 2 && len(spec.Tunnels) != 4 {
+		return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnels", "VPN connection %s has %d tunnels, not two or four", spec.Name, len(spec.Tunnels))
+	}
+	for _, g := range peerGroups(spec) {
+		if len(g.tunnels) > 2 {
+			return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnels",
+				"VPN connection %s has %d tunnels to %s; an AWS VPN connection (one per peer address) has two", spec.Name, len(g.tunnels), g.peerIP)
+		}
 	}
 	for i, t := range spec.Tunnels {
 		p, err := netip.ParsePrefix(t.InsideCIDR)
@@ -815,6 +831,17 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 			keepCgw[cgwID] = true
 			continue
 		}
+		if c.State == ec2types.VpnStateAvailable && i >= 0 && kept[name] == "" {
+			free, ok := missingTunnels(c, cgwByID[cgwID], gwID, spec, groups[i])
+			if ok {
+				if err := b.addTunnels(ctx, r, c, spec, groups[i], free); err != nil {
+					return cloud.VPNConnection{}, err
+				}
+				kept[name] = awssdk.ToString(c.VpnConnectionId)
+				keepCgw[cgwID] = true
+				continue
+			}
+		}
 		stale = append(stale, c)
 	}
 	// A tunnel given without a key keeps the one it has: AWS returns it
@@ -906,6 +933,83 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 	return res, err
 }
 
+// missingTunnels reports whether connection c carries some of group g's
+// tunnels as the spec has them (and nothing else of gpufleet's), to the
+// right gateways, with an unused tunnel for each one it lacks: then it
+// returns, per missing spec tunnel index, the outside address of the
+// tunnel to give it.
+func missingTunnels(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwID string, spec cloud.VPNConnectionSpec, g peerGroup) (map[int]string, bool) {
+	if cgw == nil || awssdk.ToString(c.VpnGatewayId) != gwID || awssdk.ToString(cgw.IpAddress) != g.peerIP || cgwASN(*cgw) != spec.PeerASN || c.Options == nil {
+		return nil, false
+	}
+	carried := parseTunnelsTag(tagOf(c.Tags, tagTunnels))
+	used := map[string]bool{}
+	for i, cidr := range carried {
+		if !slices.Contains(g.tunnels, i) || canonical(spec.Tunnels[i].InsideCIDR) != cidr {
+			return nil, false
+		}
+		if !slices.ContainsFunc(c.Options.TunnelOptions, func(o ec2types.TunnelOption) bool {
+			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr && (spec.Tunnels[i].PSK == "" || awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK)
+		}) {
+			return nil, false
+		}
+		used[cidr] = true
+	}
+	if len(carried) == 0 {
+		return nil, false
+	}
+	out := map[int]string{}
+	for _, i := range g.tunnels {
+		if _, ok := carried[i]; ok {
+			continue
+		}
+		want := canonical(spec.Tunnels[i].InsideCIDR)
+		// An unused tunnel, or one an interrupted Ensure already gave
+		// this tunnel's options.
+		j := slices.IndexFunc(c.Options.TunnelOptions, func(o ec2types.TunnelOption) bool {
+			have := canonical(awssdk.ToString(o.TunnelInsideCidr))
+			return !used[have] && (have == want || !slices.ContainsFunc(g.tunnels, func(k int) bool { return canonical(spec.Tunnels[k].InsideCIDR) == have }))
+		})
+		if j < 0 {
+			return nil, false
+		}
+		o := c.Options.TunnelOptions[j]
+		used[canonical(awssdk.ToString(o.TunnelInsideCidr))] = true
+		out[i] = awssdk.ToString(o.OutsideIpAddress)
+		if canonical(awssdk.ToString(o.TunnelInsideCidr)) == want && (spec.Tunnels[i].PSK == "" || awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK) {
+			out[i] = "" // already set (without a key: keeping the one it has)
+		}
+	}
+	return out, true
+}
+
+// addTunnels gives a connection's unused tunnels (by outside address) the
+// spec's tunnels in place, then records them in its gpufleet:tunnels tag.
+func (b *Backend) addTunnels(ctx context.Context, r *regional, c ec2types.VpnConnection, spec cloud.VPNConnectionSpec, g peerGroup, free map[int]string) error {
+	// A tunnel sent without a key is never modified: the key AWS would
+	// keep on it is not the peer's (an unused tunnel has AWS's own).
+	for _, i := range slices.Sorted(maps.Keys(free)) {
+		if free[i] != "" && spec.Tunnels[i].PSK == "" {
+			return cloud.KeyRequiredError("aws", "ModifyVpnTunnelOptions", spec.Name, i)
+		}
+	}
+	for _, i := range slices.Sorted(maps.Keys(free)) {
+		if free[i] == "" {
+			continue
+		}
+		t := spec.Tunnels[i]
+		_, err := r.ec2.ModifyVpnTunnelOptions(ctx, &ec2.ModifyVpnTunnelOptionsInput{VpnConnectionId: c.VpnConnectionId,
+			VpnTunnelOutsideIpAddress: awssdk.String(free[i]),
+			TunnelOptions:             &ec2types.ModifyVpnTunnelOptionsSpecification{TunnelInsideCidr: awssdk.String(canonical(t.InsideCIDR)), PreSharedKey: awssdk.String(t.PSK)}})
+		if err != nil {
+			return classify("ModifyVpnTunnelOptions", err)
+		}
+	}
+	_, err := r.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{awssdk.ToString(c.VpnConnectionId)},
+		Tags: []ec2types.Tag{{Key: awssdk.String(tagTunnels), Value: awssdk.String(tunnelsTag(spec, g))}}})
+	return classify("CreateTags", err)
+}
+
 // reusableCgw reports a customer gateway that fits a group.
 func reusableCgw(c ec2types.CustomerGateway, g peerGroup, spec cloud.VPNConnectionSpec) bool {
 	return tagOf(c.Tags, "Name") == g.name && awssdk.ToString(c.IpAddress) == g.peerIP && cgwASN(c) == spec.PeerASN &&
@@ -942,6 +1046,36 @@ func (b *Backend) deleteConnections(ctx context.Context, r *regional, conns []ec
 // GetVPNConnection reports the connections of a spec with their tunnels in
 // spec order: active when every connection is available and both tunnels
 // are there, degraded when some are missing (deleted out of band).
+// GetTunnelKeys reads each tunnel's key back from its VPN connection's
+// TunnelOptions (DescribeVpnConnections returns PreSharedKey).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	conns, cgws, err := b.vpnObjects(ctx, b.in(region), name)
+	if err != nil {
+		return nil, err
+	}
+	if len(conns) == 0 && len(cgws) == 0 {
+		return nil, netErr(cloud.KindNotFound, "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
+			"VPN connection %s does not exist in %s", name, region)
+	}
+	var keys []string
+	for _, c := range conns {
+		if c.State == ec2types.VpnStateDeleting || c.State == ec2types.VpnStateDeleted || c.Options == nil {
+			continue
+		}
+		for i, cidr := range parseTunnelsTag(tagOf(c.Tags, tagTunnels)) {
+			for _, o := range c.Options.TunnelOptions {
+				if canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr {
+					for len(keys) <= i {
+						keys = append(keys, "")
+					}
+					keys[i] = awssdk.ToString(o.PreSharedKey)
+				}
+			}
+		}
+	}
+	return keys, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	r := b.in(region)
 	conns, cgws, err := b.vpnObjects(ctx, r, name)

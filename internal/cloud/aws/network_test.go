@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -392,6 +393,99 @@ func TestPeering(t *testing.T) {
 	for _, n := range []struct{ region, name string }{{euc1, "site-a"}, {use1, "site-b"}, {use1, "site-c"}} {
 		mustOK[struct{}](t)(struct{}{}, ev.b.DeleteNetwork(ctx, n.region, n.name))
 	}
+	ev.empty(t)
+}
+
+// haSpec is a connection to a two-interface peer (GCP HA VPN, Azure
+// active-active) with n tunnels, tunnel i to interface i%2, as the mesh
+// plans it.
+func haSpec(name string, n int) cloud.VPNConnectionSpec {
+	s := vpnSpec(name, "203.0.113.20", "203.0.113.21")
+	s.Tunnels = nil
+	for i := range n {
+		base := 4 * i
+		s.Tunnels = append(s.Tunnels, cloud.TunnelSpec{InsideCIDR: "169.254.22." + strconv.Itoa(base) + "/30",
+			LocalInsideIP: "169.254.22." + strconv.Itoa(base+1), PeerInsideIP: "169.254.22." + strconv.Itoa(base+2),
+			PeerIP: []string{"203.0.113.20", "203.0.113.21"}[i%2], PSK: "key.ha_" + strconv.Itoa(i), Interface: i % 2})
+	}
+	return s
+}
+
+// TestVPNConnectionFourTunnels: four tunnels to a two-interface peer are
+// two customer gateways and two VPN connections with both tunnels each,
+// all four up once the peer mirrors them; a connection built with one
+// tunnel per address (gpufleet's earlier plan) gets its second tunnel in
+// place, keeping its ID and outside addresses.
+func TestVPNConnectionFourTunnels(t *testing.T) {
+	ev := newNetEnv(t)
+	ctx := context.Background()
+	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
+	gw := mustOK[cloud.Gateway](t)(ev.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "site-a-vgw", Region: euc1, Network: "site-a", ASN: 64620}))
+
+	tests := []struct {
+		name  string
+		first int // tunnels of a first Ensure (0: none)
+	}{
+		{"new", 0},
+		{"from two tunnels", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := haSpec("to-gcp-"+strconv.Itoa(tt.first), 4)
+			var before cloud.VPNConnection
+			if tt.first > 0 {
+				old := haSpec(spec.Name, tt.first)
+				before = mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, old))
+				peerEnds(ev, old, before, gw.ASN)
+				if got := mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, spec.Name)); len(got.Tunnels) != 2 || !got.Tunnels[0].Up || !got.Tunnels[1].Up {
+					t.Fatalf("two-tunnel connection: %+v", got)
+				}
+			}
+			c := mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, spec))
+			if strings.Count(c.ID, ",") != 1 || len(c.Tunnels) != 4 || len(c.LocalIPs) != 4 || c.Status != cloud.StatusActive {
+				t.Fatalf("four tunnels: %+v", c)
+			}
+			distinct := map[string]bool{}
+			for i, ip := range c.LocalIPs {
+				distinct[ip] = true
+				if c.Tunnels[i].PeerIP != spec.Tunnels[i].PeerIP {
+					t.Errorf("tunnel %d goes to %s, want %s", i, c.Tunnels[i].PeerIP, spec.Tunnels[i].PeerIP)
+				}
+			}
+			if len(distinct) != 4 {
+				t.Fatalf("outside addresses %v are not four", c.LocalIPs)
+			}
+			if tt.first > 0 && (c.ID != before.ID || !slices.Equal(c.LocalIPs[:2], before.LocalIPs)) {
+				t.Fatalf("upgrade replaced connections: %+v, was %+v", c, before)
+			}
+			peerEnds(ev, spec, c, gw.ASN)
+			// Modified tunnels are down while AWS replaces them (seconds
+			// of the engine's clock).
+			allUp := func(c cloud.VPNConnection) bool {
+				return !slices.ContainsFunc(c.Tunnels, func(t cloud.TunnelStatus) bool { return !t.Up })
+			}
+			got := mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, spec.Name))
+			for deadline := time.Now().Add(5 * time.Second); !allUp(got) && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				got = mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, spec.Name))
+			}
+			if !allUp(got) {
+				t.Fatalf("tunnels not all up: %+v", got)
+			}
+			snapshot := ev.objects()
+			if again := mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, spec)); again.ID != c.ID || !slices.Equal(ev.objects(), snapshot) {
+				t.Fatalf("second ensure changed things: %+v", again)
+			}
+			mustOK[struct{}](t)(struct{}{}, ev.b.DeleteVPNConnection(ctx, euc1, spec.Name))
+		})
+	}
+	three := haSpec("three", 4)
+	three.Tunnels[1].PeerIP = three.Tunnels[0].PeerIP
+	_, err := ev.b.EnsureVPNConnection(ctx, three)
+	wantKind(t, "three tunnels to one address", err, cloud.KindInvalid)
+	_, err = ev.b.EnsureVPNConnection(ctx, haSpec("three", 3))
+	wantKind(t, "three tunnels", err, cloud.KindInvalid)
+	mustOK[struct{}](t)(struct{}{}, ev.b.DeleteVPNGateway(ctx, euc1, "site-a-vgw"))
+	mustOK[struct{}](t)(struct{}{}, ev.b.DeleteNetwork(ctx, euc1, "site-a"))
 	ev.empty(t)
 }
 

@@ -20,9 +20,13 @@ package azure
 //   - per tunnel i of a VPN connection <conn>: a local network gateway and
 //     a connection both named "<conn>-<i>" (IPsec, IKEv2, BGP, the
 //     tunnel's key; the connection's custom APIPA BGP address is the
-//     tunnel's local inside address on the gateway's IP configuration i,
-//     which the gateway's bgpSettings must list: the gateway is updated
-//     when it does not);
+//     tunnel's local inside address on the gateway's IP configuration
+//     TunnelSpec.Interface, which the gateway's bgpSettings must list: the
+//     gateway is updated when it does not). Four tunnels to AWS are four
+//     local network gateways and four connections, two per gateway
+//     instance, as in Microsoft's "How to connect AWS and Azure using a
+//     BGP-enabled VPN gateway"
+//     (https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-howto-aws-bgp);
 //   - a peering <peering> on both virtual networks.
 //
 // Gateways and connections are found by name alone (GetVPNGateway,
@@ -792,10 +796,14 @@ var apipaLo, apipaHi = netip.MustParseAddr("169.254.21.0"), netip.MustParseAddr(
 
 func checkTunnels(spec cloud.VPNConnectionSpec) error {
 	const op = "EnsureVPNConnection"
-	if len(spec.Tunnels) == 0 || len(spec.Tunnels) > 2 {
-		return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s has %d tunnels; an Azure active-active gateway takes one or two", spec.Name, len(spec.Tunnels))
+	if len(spec.Tunnels) == 0 || len(spec.Tunnels) > 4 {
+		return netErr(cloud.KindInvalid, op, "InvalidSpec",
+			"connection %s has %d tunnels; gpufleet links an Azure active-active gateway with one to four (two per instance, to AWS)", spec.Name, len(spec.Tunnels))
 	}
 	for i, t := range spec.Tunnels {
+		if t.Interface != 0 && t.Interface != 1 {
+			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: gateway instance %d is not 0 or 1 (ipconfig0, ipconfig1)", spec.Name, i, t.Interface)
+		}
 		a, err := netip.ParseAddr(t.LocalInsideIP)
 		if err != nil || a.Less(apipaLo) || apipaHi.Less(a) {
 			return netErr(cloud.KindInvalid, op, "InvalidInsideAddress",
@@ -839,9 +847,11 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		if !exists || gw.Properties == nil {
 			return netErr(cloud.KindNotFound, op, "ResourceNotFound", "VPN gateway %s of network %s not found: create it first", spec.Gateway, spec.Network)
 		}
-		if len(gw.Properties.IPConfigurations) < len(spec.Tunnels) {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "VPN gateway %s has %d IP configurations for %d tunnels",
-				spec.Gateway, len(gw.Properties.IPConfigurations), len(spec.Tunnels))
+		for i, t := range spec.Tunnels {
+			if t.Interface >= len(gw.Properties.IPConfigurations) {
+				return netErr(cloud.KindInvalid, op, "InvalidSpec", "VPN gateway %s has %d IP configurations; tunnel %d of %s is on the gateway's instance %d",
+					spec.Gateway, len(gw.Properties.IPConfigurations), i, spec.Name, t.Interface)
+			}
 		}
 		return b.ensureCustomBgp(ctx, n, rg, spec, gw)
 	}()
@@ -853,7 +863,7 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		if err != nil {
 			return cloud.VPNConnection{}, err
 		}
-		if err := b.ensureConnection(ctx, n, rg, spec, str(gw.ID), str(gw.Properties.IPConfigurations[i].ID), lngID, i, t); err != nil {
+		if err := b.ensureConnection(ctx, n, rg, spec, str(gw.ID), str(gw.Properties.IPConfigurations[t.Interface].ID), lngID, i, t); err != nil {
 			return cloud.VPNConnection{}, err
 		}
 	}
@@ -878,8 +888,8 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 }
 
 // ensureCustomBgp adds each tunnel's local inside address to the custom
-// BGP addresses of the gateway's IP configuration i, updating the gateway
-// (and waiting for it) when one is missing.
+// BGP addresses of the gateway's IP configuration TunnelSpec.Interface,
+// updating the gateway (and waiting for it) when one is missing.
 func (b *Backend) ensureCustomBgp(ctx context.Context, n *netClients, rg string, spec cloud.VPNConnectionSpec, gw armnetwork.VirtualNetworkGateway) error {
 	const op = "EnsureVPNConnection"
 	p := gw.Properties
@@ -887,8 +897,8 @@ func (b *Backend) ensureCustomBgp(ctx context.Context, n *netClients, rg string,
 		p.BgpSettings = &armnetwork.BgpSettings{}
 	}
 	changed := false
-	for i, t := range spec.Tunnels {
-		cfgID := str(p.IPConfigurations[i].ID)
+	for _, t := range spec.Tunnels {
+		cfgID := str(p.IPConfigurations[t.Interface].ID)
 		j := slices.IndexFunc(p.BgpSettings.BgpPeeringAddresses, func(pa *armnetwork.IPConfigurationBgpPeeringAddress) bool {
 			return strings.EqualFold(str(pa.IPConfigurationID), cfgID)
 		})
@@ -1064,6 +1074,37 @@ func (b *Backend) tunnelLNGs(ctx context.Context, n *netClients, op, rg, name st
 // GetVPNConnection reads the connections "<name>-<i>" (fewer tunnels when
 // some were deleted out of band), their local network gateways and the
 // gateway's public IPs.
+// GetTunnelKeys reads each tunnel's key back from its connection
+// (GetSharedKey).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	const op = "GetVPNConnection"
+	n, err := b.network(op)
+	if err != nil {
+		return nil, err
+	}
+	var conns []tunnelConn
+	rg, err := b.siteGroup(ctx, n, op, "connection", region, name, func(rg string) (bool, error) {
+		c, err := b.tunnelConnections(ctx, n, op, rg, name)
+		conns = c
+		return len(c) > 0, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, tc := range conns {
+		key, err := n.conns.GetSharedKey(ctx, rg, str(tc.conn.Name), nil)
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		for len(keys) <= tc.index {
+			keys = append(keys, "")
+		}
+		keys[tc.index] = str(key.Value)
+	}
+	return keys, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	const op = "GetVPNConnection"
 	n, err := b.network(op)

@@ -264,7 +264,7 @@ func TestVPNLifecycle(t *testing.T) {
 	spec := cloud.VPNConnectionSpec{Name: "gf-weu-to-gcp", Region: testRegion, Network: "gf-weu", Gateway: "gf-weu-gw", Peer: "gcp/europe-west4",
 		PeerASN: 64514, PeerCIDRs: []string{"10.30.0.0/16"}, Tunnels: []cloud.TunnelSpec{
 			{InsideCIDR: "169.254.21.0/30", LocalInsideIP: "169.254.21.1", PeerInsideIP: "169.254.21.2", PeerIP: "203.0.113.10", PSK: "k0"},
-			{InsideCIDR: "169.254.22.0/30", LocalInsideIP: "169.254.22.1", PeerInsideIP: "169.254.22.2", PeerIP: "203.0.113.11", PSK: "k1"},
+			{InsideCIDR: "169.254.22.0/30", LocalInsideIP: "169.254.22.1", PeerInsideIP: "169.254.22.2", PeerIP: "203.0.113.11", PSK: "k1", Interface: 1},
 		}}
 	bad := spec
 	bad.Tunnels = slices.Clone(spec.Tunnels)
@@ -381,7 +381,7 @@ func TestVPNConnectionsInParallel(t *testing.T) {
 		specs = append(specs, cloud.VPNConnectionSpec{Name: "to-" + peer, Region: testRegion, Network: "gf-weu", Gateway: "gw", PeerASN: int64(64512 + i),
 			Tunnels: []cloud.TunnelSpec{
 				{LocalInsideIP: fmt.Sprintf("169.254.21.%d", 4*i+1), PeerInsideIP: fmt.Sprintf("169.254.21.%d", 4*i+2), PeerIP: fmt.Sprintf("203.0.113.%d", 10*i+1), PSK: "a"},
-				{LocalInsideIP: fmt.Sprintf("169.254.22.%d", 4*i+1), PeerInsideIP: fmt.Sprintf("169.254.22.%d", 4*i+2), PeerIP: fmt.Sprintf("203.0.113.%d", 10*i+2), PSK: "b"},
+				{LocalInsideIP: fmt.Sprintf("169.254.22.%d", 4*i+1), PeerInsideIP: fmt.Sprintf("169.254.22.%d", 4*i+2), PeerIP: fmt.Sprintf("203.0.113.%d", 10*i+2), PSK: "b", Interface: 1},
 			}})
 	}
 	errs := make([]error, len(specs))
@@ -408,6 +408,96 @@ func TestVPNConnectionsInParallel(t *testing.T) {
 		if want := []string{fmt.Sprintf("169.254.2%d.1", i+1), fmt.Sprintf("169.254.2%d.5", i+1)}; !slices.Equal(got, want) {
 			t.Errorf("ipconfig%d custom BGP addresses %v, want %v", i, got, want)
 		}
+	}
+}
+
+// TestVPNConnectionToAWS: four tunnels to AWS (two AWS VPN connections,
+// one per gateway instance) are four local network gateways and four
+// connections, tunnels 0 and 2 on ipconfig0 and 1 and 3 on ipconfig1, each
+// instance listing its two APIPA addresses; all four are up once AWS
+// mirrors them. A connection built with two tunnels (gpufleet's earlier
+// plan) keeps them untouched and gets the other two.
+func TestVPNConnectionToAWS(t *testing.T) {
+	s := newNetSim(t)
+	if _, err := s.b.EnsureNetwork(ctx, siteSpec("gf-weu", "10.20.0.0/16", "1")); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := s.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw", Region: testRegion, Network: "gf-weu", ASN: 65010})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := cloud.VPNConnectionSpec{Name: "to-aws", Region: testRegion, Network: "gf-weu", Gateway: "gw", Peer: "aws/eu-central-1", PeerASN: 64600,
+		PeerCIDRs: []string{"10.30.0.0/16"}}
+	for i := range 4 {
+		spec.Tunnels = append(spec.Tunnels, cloud.TunnelSpec{InsideCIDR: fmt.Sprintf("169.254.21.%d/30", 4*i), LocalInsideIP: fmt.Sprintf("169.254.21.%d", 4*i+2),
+			PeerInsideIP: fmt.Sprintf("169.254.21.%d", 4*i+1), PeerIP: fmt.Sprintf("198.51.100.%d", i+1), PSK: fmt.Sprintf("key%d", i), Interface: i % 2})
+	}
+	old := spec
+	old.Tunnels = spec.Tunnels[:2]
+	before, err := s.b.EnsureVPNConnection(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mirror(old, before, gw.ASN)
+	oldConns := map[string]string{}
+	for i := range 2 {
+		c, err := s.b.net.conns.Get(ctx, "gf-weu-rg", fmt.Sprintf("to-aws-%d", i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldConns[*c.Name] = *c.Etag
+	}
+
+	conn, err := s.b.EnsureVPNConnection(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conn.Tunnels) != 4 || !slices.Equal(conn.LocalIPs, []string{gw.PublicIPs[0], gw.PublicIPs[1], gw.PublicIPs[0], gw.PublicIPs[1]}) ||
+		!conn.Tunnels[0].Up || !conn.Tunnels[1].Up {
+		t.Fatalf("four tunnels: %+v", conn)
+	}
+	for name, etag := range oldConns {
+		c, err := s.b.net.conns.Get(ctx, "gf-weu-rg", name, nil)
+		if err != nil || *c.Etag != etag {
+			t.Fatalf("connection %s of the two-tunnel plan was rewritten: %v", name, err)
+		}
+	}
+	g, err := s.b.net.gateways.Get(ctx, "gf-weu-rg", "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pa := range g.Properties.BgpSettings.BgpPeeringAddresses {
+		var got []string
+		for _, a := range pa.CustomBgpIPAddresses {
+			got = append(got, *a)
+		}
+		slices.Sort(got)
+		want := []string{spec.Tunnels[i].LocalInsideIP, spec.Tunnels[i+2].LocalInsideIP}
+		if slices.Sort(want); !slices.Equal(got, want) {
+			t.Errorf("ipconfig%d custom BGP addresses %v, want %v", i, got, want)
+		}
+	}
+	s.mirror(spec, conn, gw.ASN)
+	up, err := s.b.GetVPNConnection(ctx, testRegion, spec.Name)
+	if err != nil || slices.ContainsFunc(up.Tunnels, func(t cloud.TunnelStatus) bool { return !t.Up }) {
+		t.Fatalf("with AWS mirroring all four: %v %+v", err, up)
+	}
+	bad := spec
+	bad.Tunnels = slices.Clone(spec.Tunnels)
+	bad.Tunnels[3].Interface = 2
+	_, err = s.b.EnsureVPNConnection(ctx, bad)
+	kindOf(t, err, cloud.KindInvalid)
+	if err := s.b.DeleteVPNConnection(ctx, testRegion, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.b.DeleteVPNGateway(ctx, testRegion, "gw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.b.DeleteNetwork(ctx, testRegion, "gf-weu"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.resourceKinds(); len(got) != 0 {
+		t.Fatalf("leftovers: %v", got)
 	}
 }
 

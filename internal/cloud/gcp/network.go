@@ -28,9 +28,15 @@ package gcp
 // and a Cloud Router spec.Name + "-router" with bgp.asn = spec.ASN. A
 // connection is an external VPN gateway spec.Name + "-peer" (the peer's
 // two addresses, TWO_IPS_REDUNDANCY, or one with
-// SINGLE_IP_INTERNALLY_REDUNDANT when both tunnels share it), two VPN
-// tunnels spec.Name + "-0"/"-1" on the gateway's interfaces 0 and 1
-// (IKEv2, the router), and per tunnel a router interface
+// SINGLE_IP_INTERNALLY_REDUNDANT when both tunnels share it; for four
+// tunnels to AWS the four outside addresses of two AWS VPN connections,
+// FOUR_IPS_REDUNDANCY, with interfaces 0 and 1 those of the connection on
+// HA VPN interface 0 and 2 and 3 those on interface 1, as the API's
+// redundancyType documentation and Google's "Create HA VPN connections
+// between Google Cloud and AWS" ask:
+// https://cloud.google.com/network-connectivity/docs/vpn/how-to/connect-ha-vpn-aws-peer-gateway),
+// a VPN tunnel spec.Name + "-<i>" per tunnel on the gateway's interface
+// TunnelSpec.Interface (IKEv2, the router), and per tunnel a router interface
 // spec.Name + "-if-<i>" (LocalInsideIP with the inside prefix length,
 // linked to the tunnel) with a BGP peer spec.Name + "-bgp-<i>"
 // (PeerInsideIP, PeerASN). Tunnels cannot be changed in place on GCE: a
@@ -204,6 +210,9 @@ func routerName(gateway string) string { return gateway + "-router" }
 func peerGatewayName(conn string) string { return conn + "-peer" }
 
 func tunnelName(conn string, i int) string { return conn + "-" + strconv.Itoa(i) }
+
+// maxTunnels is the most tunnels a connection has (four, to AWS).
+const maxTunnels = 4
 
 func routerInterfaceName(conn string, i int) string { return conn + "-if-" + strconv.Itoa(i) }
 
@@ -905,8 +914,23 @@ func (b *Backend) DeleteVPNGateway(ctx context.Context, region, name string) err
 // checkConnection validates a connection spec.
 func checkConnection(spec cloud.VPNConnectionSpec) error {
 	const op = "EnsureVPNConnection"
-	if len(spec.Tunnels) != 2 {
-		return invalidSpec(op, "connection %s has %d tunnels; HA VPN takes exactly 2", spec.Name, len(spec.Tunnels))
+	if len(spec.Tunnels) != 2 && len(spec.Tunnels) != 4 {
+		return invalidSpec(op, "connection %s has %d tunnels; HA VPN takes 2 (one per interface) or 4 (two per interface, to AWS)", spec.Name, len(spec.Tunnels))
+	}
+	perInterface := [2]int{}
+	peers := map[string]bool{}
+	for i, t := range spec.Tunnels {
+		if t.Interface != 0 && t.Interface != 1 {
+			return invalidSpec(op, "connection %s tunnel %d: HA VPN gateway interface %d is not 0 or 1", spec.Name, i, t.Interface)
+		}
+		perInterface[t.Interface]++
+		peers[t.PeerIP] = true
+	}
+	if perInterface[0] != perInterface[1] {
+		return invalidSpec(op, "connection %s puts %d tunnels on HA VPN interface 0 and %d on interface 1; HA VPN needs as many on each", spec.Name, perInterface[0], perInterface[1])
+	}
+	if len(spec.Tunnels) == 4 && len(peers) != 4 {
+		return invalidSpec(op, "connection %s: four tunnels need four peer addresses (FOUR_IPS_REDUNDANCY: two AWS VPN connections' tunnels), not %d", spec.Name, len(peers))
 	}
 	if spec.PeerASN <= 0 || spec.PeerASN > math.MaxUint32 {
 		return invalidSpec(op, "connection %s: peer ASN %d is not a 32-bit AS number", spec.Name, spec.PeerASN)
@@ -969,9 +993,9 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 	if err := b.waitAll(ctx, ops); err != nil {
 		return cloud.VPNConnection{}, err
 	}
-	tunnels := []string{
-		b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, 0)),
-		b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, 1)),
+	var tunnels []string
+	for i := range spec.Tunnels {
+		tunnels = append(tunnels, b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, i)))
 	}
 	if err := b.editRouter(ctx, c, spec.Region, rname, func(rt *computepb.Router) {
 		removeConnection(rt, spec.Name, nil)
@@ -1007,15 +1031,11 @@ func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec
 	name := peerGatewayName(spec.Name)
 	want := &computepb.ExternalVpnGateway{Name: proto.String(name), Labels: sanitizeLabels(spec.Tags),
 		Description: proto.String("gpufleet: the VPN gateway of " + spec.Peer)}
-	if spec.Tunnels[0].PeerIP == spec.Tunnels[1].PeerIP {
-		want.RedundancyType = proto.String("SINGLE_IP_INTERNALLY_REDUNDANT")
-		want.Interfaces = []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(0), IpAddress: proto.String(spec.Tunnels[0].PeerIP)}}
-	} else {
-		want.RedundancyType = proto.String("TWO_IPS_REDUNDANCY")
-		want.Interfaces = []*computepb.ExternalVpnGatewayInterface{
-			{Id: proto.Uint32(0), IpAddress: proto.String(spec.Tunnels[0].PeerIP)},
-			{Id: proto.Uint32(1), IpAddress: proto.String(spec.Tunnels[1].PeerIP)},
-		}
+	ids := peerInterfaces(spec)
+	want.RedundancyType = proto.String(map[int]string{1: "SINGLE_IP_INTERNALLY_REDUNDANT", 2: "TWO_IPS_REDUNDANCY", 4: "FOUR_IPS_REDUNDANCY"}[distinct(ids)])
+	want.Interfaces = make([]*computepb.ExternalVpnGatewayInterface, distinct(ids))
+	for i, t := range spec.Tunnels {
+		want.Interfaces[ids[i]] = &computepb.ExternalVpnGatewayInterface{Id: proto.Uint32(uint32(ids[i])), IpAddress: proto.String(t.PeerIP)}
 	}
 	get := func() (*computepb.ExternalVpnGateway, error) {
 		g, err := c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: name})
@@ -1054,6 +1074,37 @@ func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec
 	return have, nil
 }
 
+// peerInterfaces are the external VPN gateway interface of each tunnel:
+// one interface when both tunnels of two share the peer's address, one per
+// tunnel otherwise, numbered so that those of HA VPN interface 0 come
+// first (FOUR_IPS_REDUNDANCY: 0 and 1 on one HA VPN interface, 2 and 3 on
+// the other).
+func peerInterfaces(spec cloud.VPNConnectionSpec) []int {
+	out := make([]int, len(spec.Tunnels))
+	if len(spec.Tunnels) == 2 && spec.Tunnels[0].PeerIP == spec.Tunnels[1].PeerIP {
+		return out
+	}
+	next := 0
+	for iface := range 2 {
+		for i, t := range spec.Tunnels {
+			if t.Interface == iface {
+				out[i] = next
+				next++
+			}
+		}
+	}
+	return out
+}
+
+// distinct counts the distinct values of ids.
+func distinct(ids []int) int {
+	seen := map[int]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	return len(seen)
+}
+
 func sameInterfaces(a, b *computepb.ExternalVpnGateway) bool {
 	if a.GetRedundancyType() != b.GetRedundancyType() || len(a.GetInterfaces()) != len(b.GetInterfaces()) {
 		return false
@@ -1071,14 +1122,12 @@ func sameInterfaces(a, b *computepb.ExternalVpnGateway) bool {
 func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec, i int, t cloud.TunnelSpec,
 	gw *computepb.VpnGateway, rt *computepb.Router, ext *computepb.ExternalVpnGateway) (*started, error) {
 	name := tunnelName(spec.Name, i)
-	peerIface := int32(i)
-	if len(ext.GetInterfaces()) == 1 {
-		peerIface = 0
-	}
+	peerIface := int32(peerInterfaces(spec)[i])
+	iface := int32(t.Interface)
 	fp := pskFingerprint(name, t.PSK)
 	have, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnel: name})
 	if err == nil {
-		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == int32(i) &&
+		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == iface &&
 			sameRef(have.GetPeerExternalGateway(), ext.GetSelfLink()) && have.GetPeerExternalGatewayInterface() == peerIface &&
 			sameRef(have.GetRouter(), rt.GetSelfLink()) && (t.PSK == "" || descValue(pskDescRE, have.GetDescription()) == fp)
 		if same {
@@ -1106,7 +1155,7 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 		return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 	}
 	o, err := c.vpnTunnels.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnelResource: &computepb.VpnTunnel{
-		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(int32(i)),
+		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(iface),
 		PeerExternalGateway: proto.String(ext.GetSelfLink()), PeerExternalGatewayInterface: proto.Int32(peerIface),
 		SharedSecret: proto.String(t.PSK), IkeVersion: proto.Int32(2), Router: proto.String(rt.GetSelfLink()),
 		Labels:      sanitizeLabels(spec.Tags),
@@ -1185,6 +1234,12 @@ func equalLinks(a, b *computepb.Router) bool {
 
 // GetVPNConnection reads a connection's tunnels (in order, those that
 // exist) and external gateway; KindNotFound when none of them exists.
+// GetTunnelKeys returns nil: GCE never returns a tunnel's secret
+// (sharedSecret is input-only; the description holds a fingerprint).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	return nil, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	c, err := b.compute(ctx)
 	if err != nil {
@@ -1196,7 +1251,13 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	}
 	out := cloud.VPNConnection{Name: name, Region: region, Status: cloud.StatusActive}
 	gateways := map[string]*computepb.VpnGateway{}
-	for i := range 2 {
+	// Four tunnels to a FOUR_IPS_REDUNDANCY gateway, else two; up to four
+	// when the external gateway is gone (to report what is left).
+	want := 2
+	if ext == nil || len(ext.GetInterfaces()) == 4 {
+		want = maxTunnels
+	}
+	for i := range want {
 		t, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(name, i)})
 		if err != nil {
 			if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
@@ -1230,7 +1291,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	default:
 		out.ID = out.Tunnels[0].ID
 	}
-	if ext == nil || len(out.Tunnels) < 2 {
+	if ext == nil || len(out.Tunnels) < want {
 		out.Status = cloud.StatusDegraded
 	}
 	return out, nil
@@ -1255,7 +1316,10 @@ func (b *Backend) DeleteVPNConnection(ctx context.Context, region, name string) 
 // deleteTunnels unlinks a connection's tunnels from the region's routers
 // and deletes them; held names a router whose lock the caller holds.
 func (b *Backend) deleteTunnels(ctx context.Context, c *computeClients, region, conn, held string) error {
-	tunnels := []string{b.regionRef(region, "vpnTunnels", tunnelName(conn, 0)), b.regionRef(region, "vpnTunnels", tunnelName(conn, 1))}
+	var tunnels []string
+	for i := range maxTunnels {
+		tunnels = append(tunnels, b.regionRef(region, "vpnTunnels", tunnelName(conn, i)))
+	}
 	it := c.routers.List(ctx, &computepb.ListRoutersRequest{Project: b.cfg.Project, Region: region})
 	for {
 		rt, err := it.Next()
@@ -1282,7 +1346,7 @@ func (b *Backend) deleteTunnels(ctx context.Context, c *computeClients, region, 
 	}
 	var ops []started
 	var errs []error
-	for i := range 2 {
+	for i := range maxTunnels {
 		o, err := c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(conn, i)})
 		if err != nil {
 			if cerr := classifyCompute("DeleteVpnTunnel", err); !cloud.IsNotFound(cerr) {

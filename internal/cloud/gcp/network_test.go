@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -154,15 +155,26 @@ func connSpec(peerIPs [2]string, psk string) cloud.VPNConnectionSpec {
 		PeerASN: 64600, PeerCIDRs: []string{"10.20.0.0/16"}, Tags: map[string]string{"gpufleet/mesh": "m1"},
 		Tunnels: []cloud.TunnelSpec{
 			{InsideCIDR: "169.254.21.0/30", LocalInsideIP: "169.254.21.1", PeerInsideIP: "169.254.21.2", PeerIP: peerIPs[0], PSK: psk + "0"},
-			{InsideCIDR: "169.254.21.4/30", LocalInsideIP: "169.254.21.5", PeerInsideIP: "169.254.21.6", PeerIP: peerIPs[1], PSK: psk + "1"},
+			{InsideCIDR: "169.254.21.4/30", LocalInsideIP: "169.254.21.5", PeerInsideIP: "169.254.21.6", PeerIP: peerIPs[1], PSK: psk + "1", Interface: 1},
 		}}
+}
+
+// awsSpec is a connection to an AWS site as the mesh plans it: four
+// tunnels, tunnel i on HA VPN interface i%2 to AWS outside address i
+// (tunnels 0 and 2 in AWS's first VPN connection, 1 and 3 in its second).
+func awsSpec(psk string) cloud.VPNConnectionSpec {
+	s := connSpec([2]string{"198.51.100.1", "198.51.100.2"}, psk)
+	s.Tunnels = append(s.Tunnels,
+		cloud.TunnelSpec{InsideCIDR: "169.254.21.8/30", LocalInsideIP: "169.254.21.10", PeerInsideIP: "169.254.21.9", PeerIP: "198.51.100.3", PSK: psk + "2"},
+		cloud.TunnelSpec{InsideCIDR: "169.254.21.12/30", LocalInsideIP: "169.254.21.14", PeerInsideIP: "169.254.21.13", PeerIP: "198.51.100.4", PSK: psk + "3", Interface: 1})
+	return s
 }
 
 // mirror registers the peer's ends of a connection's tunnels, as the
 // peer cloud's front end would.
 func mirror(w *netWorld, spec cloud.VPNConnectionSpec, gw cloud.Gateway, asn int64) {
 	for i, t := range spec.Tunnels {
-		w.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "aws", ID: "vpn-peer/" + string(rune('0'+i)), LocalIP: t.PeerIP, PeerIP: gw.PublicIPs[i],
+		w.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "aws", ID: "vpn-peer/" + string(rune('0'+i)), LocalIP: t.PeerIP, PeerIP: gw.PublicIPs[t.Interface],
 			LocalInsideIP: t.PeerInsideIP, PeerInsideIP: t.LocalInsideIP, PSK: t.PSK, LocalASN: spec.PeerASN, PeerASN: asn})
 	}
 }
@@ -230,6 +242,88 @@ func TestVPNLifecycleLeavesNothing(t *testing.T) {
 		if err := w.b.DeleteNetwork(ctx, netRegion, "site"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if left := w.names(); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
+// TestVPNConnectionToAWS: four tunnels to AWS are a FOUR_IPS_REDUNDANCY
+// external gateway whose interfaces 0 and 1 are the tunnels of HA VPN
+// interface 0 and 2 and 3 those of interface 1, four tunnels and four BGP
+// sessions, all up once AWS mirrors them. A connection built with two
+// tunnels (gpufleet's earlier plan) is rebuilt on the new external
+// gateway, since GCE cannot change an external gateway's interfaces.
+func TestVPNConnectionToAWS(t *testing.T) {
+	w := newNetWorld(t)
+	ctx := context.Background()
+	try(w.b.EnsureNetwork(ctx, siteSpec("site", "10.10.0.0/16", twoZones))).must(t)
+	gw := try(w.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "site-vpn", Region: netRegion, Network: "site", ASN: 64514})).must(t)
+	spec := awsSpec("k")
+	old := spec
+	old.Tunnels = spec.Tunnels[:2]
+	try(w.b.EnsureVPNConnection(ctx, old)).must(t)
+
+	conn := try(w.b.EnsureVPNConnection(ctx, spec)).must(t)
+	if len(conn.Tunnels) != 4 || conn.Status != cloud.StatusActive {
+		t.Fatalf("four tunnels: %+v", conn)
+	}
+	c := try(w.b.compute(ctx)).must(t)
+	ext := try(c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: netProject, ExternalVpnGateway: "site-to-aws-peer"})).must(t)
+	var extIPs []string
+	for _, i := range ext.GetInterfaces() {
+		extIPs = append(extIPs, i.GetIpAddress())
+	}
+	if ext.GetRedundancyType() != "FOUR_IPS_REDUNDANCY" || !slices.Equal(extIPs, []string{"198.51.100.1", "198.51.100.3", "198.51.100.2", "198.51.100.4"}) {
+		t.Fatalf("external gateway %s %v", ext.GetRedundancyType(), extIPs)
+	}
+	for i, want := range []struct{ iface, peer int32 }{{0, 0}, {1, 2}, {0, 1}, {1, 3}} {
+		tn := try(c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: netProject, Region: netRegion, VpnTunnel: "site-to-aws-" + strconv.Itoa(i)})).must(t)
+		if tn.GetVpnGatewayInterface() != want.iface || tn.GetPeerExternalGatewayInterface() != want.peer || conn.LocalIPs[i] != gw.PublicIPs[want.iface] {
+			t.Errorf("tunnel %d on interface %d to peer interface %d (local %s), want %d to %d", i, tn.GetVpnGatewayInterface(), tn.GetPeerExternalGatewayInterface(), conn.LocalIPs[i], want.iface, want.peer)
+		}
+	}
+	rt := try(c.routers.Get(ctx, &computepb.GetRouterRequest{Project: netProject, Region: netRegion, Router: "site-vpn-router"})).must(t)
+	if len(rt.GetInterfaces()) != 4 || len(rt.GetBgpPeers()) != 4 {
+		t.Fatalf("router: %v", rt)
+	}
+	mirror(w, spec, gw, 64514)
+	conn = try(w.b.GetVPNConnection(ctx, netRegion, spec.Name)).must(t)
+	for i, tn := range conn.Tunnels {
+		if !tn.Up {
+			t.Errorf("tunnel %d down with AWS mirroring it: %+v", i, conn.Tunnels)
+		}
+	}
+	before := w.objects()
+	try(w.b.EnsureVPNConnection(ctx, spec)).must(t)
+	if !maps.EqualFunc(before, w.objects(), maps.Equal) {
+		t.Fatal("a second EnsureVPNConnection changed the world")
+	}
+
+	for _, tc := range []struct {
+		name string
+		edit func(*cloud.VPNConnectionSpec)
+	}{
+		{"three tunnels", func(s *cloud.VPNConnectionSpec) { s.Tunnels = s.Tunnels[:3] }},
+		{"three peer addresses", func(s *cloud.VPNConnectionSpec) { s.Tunnels[3].PeerIP = s.Tunnels[0].PeerIP }},
+		{"three on one interface", func(s *cloud.VPNConnectionSpec) { s.Tunnels[1].Interface = 0 }},
+		{"interface 2", func(s *cloud.VPNConnectionSpec) { s.Tunnels[3].Interface = 2 }},
+	} {
+		bad := awsSpec("k")
+		tc.edit(&bad)
+		_, err := w.b.EnsureVPNConnection(ctx, bad)
+		if cloud.KindOf(err) != cloud.KindInvalid {
+			t.Errorf("%s: %v, want KindInvalid", tc.name, err)
+		}
+	}
+	if err := w.b.DeleteVPNConnection(ctx, netRegion, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.b.DeleteVPNGateway(ctx, netRegion, "site-vpn"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.b.DeleteNetwork(ctx, netRegion, "site"); err != nil {
+		t.Fatal(err)
 	}
 	if left := w.names(); len(left) != 0 {
 		t.Fatalf("left behind: %v", left)

@@ -67,7 +67,15 @@ package awsfront
 // gateway's AmazonSideAsn, peer ASN and address the customer gateway's.
 // vgwTelemetry reports UP when the connection is available and the engine
 // sees a mirroring end (TunnelStatus), DOWN with its detail otherwise;
-// DeleteVpnConnection unregisters the ends. Per region at most 5 VPCs
+// DeleteVpnConnection unregisters the ends. ModifyVpnTunnelOptions changes
+// one tunnel's inside CIDR and key (the same checks, the tunnel named by
+// its outside address, which stays; the connection available, else
+// IncorrectState), kept as a child "VpnTunnelModification" <connection>/<n>;
+// the tunnel is DOWN for times().Connection while AWS replaces its
+// endpoint ("Site-to-Site VPN tunnel options",
+// https://docs.aws.amazon.com/vpn/latest/s2svpn/VPNTunnels.html: inside
+// CIDRs unique across the connections of a virtual private gateway; one
+// tunnel per request). Per region at most 5 VPCs
 // (VpcLimitExceeded), 5 virtual private gateways (VpnGatewayLimitExceeded),
 // 50 customer gateways and 50 VPN connections (…LimitExceeded); 60 rules
 // per security group and 50 routes per route table. Not simulated: default
@@ -87,7 +95,9 @@ package awsfront
 // EnableVgwRoutePropagation -> CreateRoutePropagation; AttachVpnGateway /
 // DetachVpnGateway -> Create/DeleteVpcAttachment;
 // AcceptVpcPeeringConnection -> CreateVpcPeeringConnectionAcceptance;
-// CreateTags -> CreateTag (and DeleteTag when a value changes). A child
+// CreateTags -> CreateTag (and DeleteTag when a value changes);
+// ModifyVpnTunnelOptions -> CreateVpnTunnelModification (and
+// DeleteVpnTunnelModification when the tunnel was modified before). A child
 // deleted with its parent (rules, routes, tags, the main route table) that
 // fails to go is left behind: only an injected fault or rate limit on its
 // own Delete<Kind> does that.
@@ -159,6 +169,7 @@ const (
 	kindPeering    = "VpcPeeringConnection"
 	kindAccept     = "VpcPeeringConnectionAcceptance"
 	kindTag        = "Tag"
+	kindTunnelMod  = "VpnTunnelModification"
 )
 
 // resource describes a kind of EC2 resource that has an ID.
@@ -216,6 +227,7 @@ var networkActions = map[string]networkHandler{
 	"CreateVpnConnection":           (*server).createVpnConnection,
 	"DescribeVpnConnections":        (*server).describeVpnConnections,
 	"DeleteVpnConnection":           (*server).deleteVpnConnection,
+	"ModifyVpnTunnelOptions":        (*server).modifyVpnTunnelOptions,
 	"CreateVpcPeeringConnection":    (*server).createPeering,
 	"AcceptVpcPeeringConnection":    (*server).acceptPeering,
 	"DescribeVpcPeeringConnections": (*server).describePeerings,
@@ -967,6 +979,7 @@ func (s *server) describeVpcs(r *http.Request, region, reqID string) (any, error
 		return nil, err
 	}
 	out := reply("DescribeVpcs", reqID)
+	out.Vpcs = setOf([]xVpc{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Vpcs = addItem(out.Vpcs, s.vpcXML(o, w))
 	}
@@ -1111,6 +1124,7 @@ func (s *server) describeSubnets(r *http.Request, region, reqID string) (any, er
 		return nil, err
 	}
 	out := reply("DescribeSubnets", reqID)
+	out.Subnets = setOf([]xSubnet{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Subnets = addItem(out.Subnets, s.subnetXML(o, w))
 	}
@@ -1278,6 +1292,7 @@ func (s *server) describeSecurityGroups(r *http.Request, region, reqID string) (
 		objs = named
 	}
 	out := reply("DescribeSecurityGroups", reqID)
+	out.SecurityGroups = setOf([]xSecurityGroup{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.SecurityGroups = addItem(out.SecurityGroups, s.groupXML(o, w))
 	}
@@ -1548,6 +1563,7 @@ func (s *server) describeRouteTables(r *http.Request, region, reqID string) (any
 		return nil, err
 	}
 	out := reply("DescribeRouteTables", reqID)
+	out.RouteTables = setOf([]xRouteTable{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.RouteTables = addItem(out.RouteTables, s.routeTableXML(o, w))
 	}
@@ -1770,6 +1786,7 @@ func (s *server) describeVpnGateways(r *http.Request, region, reqID string) (any
 		return nil, err
 	}
 	out := reply("DescribeVpnGateways", reqID)
+	out.VpnGateways = setOf([]xVpnGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.VpnGateways = addItem(out.VpnGateways, s.vgwXML(o, w))
 	}
@@ -1948,6 +1965,7 @@ func (s *server) describeCustomerGateways(r *http.Request, region, reqID string)
 		return nil, err
 	}
 	out := reply("DescribeCustomerGateways", reqID)
+	out.CustomerGateways = setOf([]xCustomerGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.CustomerGateways = addItem(out.CustomerGateways, s.cgwXML(o, w))
 	}
@@ -2056,6 +2074,28 @@ func (s *server) vpnState(o cloudsim.Object) string {
 
 func tunnelEndID(vpnID string, i int) string { return fmt.Sprintf("%s/%d", vpnID, i) }
 
+// vpnTunnel is one of a connection's two tunnels as it stands: created
+// with the connection, or changed since by ModifyVpnTunnelOptions
+// (modified is then the change's time).
+type vpnTunnel struct {
+	outsideIP, cidr, psk, modified string
+}
+
+func tunnelModName(vpn string, i int) string { return fmt.Sprintf("%s/%d", vpn, i) }
+
+// vpnTunnels are a connection's tunnels 1 and 2 (indices 0 and 1).
+func vpnTunnels(w *world, o cloudsim.Object) [2]vpnTunnel {
+	var out [2]vpnTunnel
+	for i := range out {
+		p := fmt.Sprintf("tunnel%d_", i+1)
+		out[i] = vpnTunnel{outsideIP: o.Attrs[p+"outside_ip"], cidr: o.Attrs[p+"cidr"], psk: o.Attrs[p+"psk"]}
+		if m, ok := w.get(kindTunnelMod, tunnelModName(o.Name, i+1)); ok {
+			out[i].cidr, out[i].psk, out[i].modified = m.Attrs["cidr"], m.Attrs["psk"], m.Attrs["modified"]
+		}
+	}
+	return out
+}
+
 func (s *server) vpnFields(o cloudsim.Object, _ *world) map[string][]string {
 	a := o.Attrs
 	return map[string][]string{"vpn-connection-id": {a["id"]}, "state": {s.vpnState(o)}, "customer-gateway-id": {a["cgw"]},
@@ -2070,18 +2110,24 @@ func (s *server) vpnXML(o cloudsim.Object, w *world) xVpnConnection {
 		VpnGatewayID: a["vgw"], Tags: xTags(w.tagsOf(o))}
 	x.Options.StaticRoutesOnly = a["static_routes_only"] == "true"
 	x.Options.TunnelInsideIPVersion = "ipv4"
-	ready := later(a["created"], s.times().Connection)
-	for i := 1; i <= 2; i++ {
-		p := fmt.Sprintf("tunnel%d_", i)
-		x.Options.Tunnels = append(x.Options.Tunnels, xTunnelOption{OutsideIPAddress: a[p+"outside_ip"], TunnelInsideCidr: a[p+"cidr"], PreSharedKey: a[p+"psk"]})
-		t := xTelemetry{OutsideIPAddress: a[p+"outside_ip"], Status: "DOWN", LastStatusChange: ec2Time(ready)}
-		if x.State == "available" {
+	for n, tn := range vpnTunnels(w, o) {
+		i := n + 1
+		x.Options.Tunnels = append(x.Options.Tunnels, xTunnelOption{OutsideIPAddress: tn.outsideIP, TunnelInsideCidr: tn.cidr, PreSharedKey: tn.psk})
+		ready := later(a["created"], s.times().Connection)
+		if tn.modified != "" {
+			ready = later(tn.modified, s.times().Connection)
+		}
+		t := xTelemetry{OutsideIPAddress: tn.outsideIP, Status: "DOWN", LastStatusChange: ec2Time(ready)}
+		switch {
+		case x.State == "available" && tn.modified != "" && s.since(tn.modified) < s.times().Connection:
+			t.StatusMessage, t.LastStatusChange = "modifying the tunnel's options", ec2Time(tn.modified)
+		case x.State == "available":
 			up, detail := s.e.TunnelStatus(cloudName, tunnelEndID(a["id"], i))
 			t.StatusMessage = detail
 			if up {
 				t.Status = "UP"
 			}
-		} else {
+		default:
 			t.StatusMessage, t.LastStatusChange = "", ec2Time(a["created"])
 		}
 		x.Telemetry = append(x.Telemetry, t)
@@ -2159,14 +2205,7 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any
 	if len(w.inRegion(kindVpn, region)) >= maxVpnConnections {
 		return nil, &ec2Err{400, "VpnConnectionLimitExceeded", "The maximum number of VPN connections has been reached."}
 	}
-	used := map[netip.Prefix]bool{}
-	for _, c := range w.children(kindVpn, "vgw", vgwID) {
-		for i := 1; i <= 2; i++ {
-			if p, err := netip.ParsePrefix(c.Attrs[fmt.Sprintf("tunnel%d_cidr", i)]); err == nil {
-				used[p] = true
-			}
-		}
-	}
+	used := usedTunnelCIDRs(w, vgwID, "")
 	for c := range mine {
 		if used[c] {
 			return nil, invalidValue("The tunnel inside CIDR %s is already used by another VPN connection of %s.", c, vgwID)
@@ -2200,18 +2239,118 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any
 	if err != nil {
 		return nil, engineErr(err, resVpn)
 	}
-	localASN, _ := strconv.ParseInt(vgw.Attrs["asn"], 10, 64)
-	peerASN, _ := strconv.ParseInt(cgw.Attrs["asn"], 10, 64)
 	for i, t := range tunnels {
-		awsSide, customer := insideIPs(t.cidr)
-		s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: cloudName, ID: tunnelEndID(id, i+1),
-			LocalIP: attrs[fmt.Sprintf("tunnel%d_outside_ip", i+1)], PeerIP: cgw.Attrs["ip"],
-			LocalInsideIP: awsSide, PeerInsideIP: customer, PSK: t.psk, LocalASN: localASN, PeerASN: peerASN})
+		s.registerTunnel(o, i+1, attrs[fmt.Sprintf("tunnel%d_outside_ip", i+1)], t.cidr, t.psk, vgw, cgw)
 	}
 	out := reply("CreateVpnConnection", reqID)
 	x := s.vpnXML(o, w)
 	out.VpnConnection = &x
 	return out, nil
+}
+
+// usedTunnelCIDRs are the inside CIDRs of the tunnels of a virtual private
+// gateway's connections, but for tunnel skip ("<vpn name>/<n>").
+func usedTunnelCIDRs(w *world, vgwID, skip string) map[netip.Prefix]bool {
+	used := map[netip.Prefix]bool{}
+	for _, c := range w.children(kindVpn, "vgw", vgwID) {
+		for n, tn := range vpnTunnels(w, c) {
+			if tunnelModName(c.Name, n+1) == skip {
+				continue
+			}
+			if p, err := netip.ParsePrefix(tn.cidr); err == nil {
+				used[p] = true
+			}
+		}
+	}
+	return used
+}
+
+// modifyVpnTunnelOptions sets the inside CIDR and key of the tunnel of a
+// connection with the given outside address (see the doc comment).
+func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string) (any, error) {
+	id, outside := r.Form.Get("VpnConnectionId"), r.Form.Get("VpnTunnelOutsideIpAddress")
+	switch {
+	case id == "":
+		return nil, missing("vpnConnectionId")
+	case outside == "":
+		return nil, missing("vpnTunnelOutsideIpAddress")
+	case len(indices(r, "TunnelOptions")) > 0:
+		return nil, invalidValue("TunnelOptions is one tunnel's options, not a list.")
+	}
+	var known []string
+	for k := range r.Form {
+		if strings.HasPrefix(k, "TunnelOptions.") {
+			known = append(known, k)
+		}
+	}
+	if len(known) == 0 {
+		return nil, missing("tunnelOptions")
+	}
+	for _, k := range known {
+		if k != "TunnelOptions.TunnelInsideCidr" && k != "TunnelOptions.PreSharedKey" {
+			return nil, invalidValue("awsfront simulates changing TunnelInsideCidr and PreSharedKey only, not %s.", strings.TrimPrefix(k, "TunnelOptions."))
+		}
+	}
+	o, err := s.lookup(resVpn, region, id)
+	if err != nil {
+		return nil, err
+	}
+	if st := s.vpnState(o); st != "available" {
+		return nil, incorrectState("The VPN connection %s is in state %s; its tunnel options can be modified once it is available.", id, st)
+	}
+	w := s.world()
+	tunnels := vpnTunnels(w, o)
+	n := slices.IndexFunc(tunnels[:], func(t vpnTunnel) bool { return t.outsideIP == outside })
+	if n < 0 {
+		return nil, invalidValue("The VPN tunnel outside IP address %s does not belong to VPN connection %s.", outside, id)
+	}
+	tn := tunnels[n]
+	if tn.modified != "" && s.since(tn.modified) < s.times().Connection {
+		return nil, incorrectState("The tunnel %s of VPN connection %s is still being modified.", outside, id)
+	}
+	cidr, psk := tn.cidr, tn.psk
+	if v := r.Form.Get("TunnelOptions.TunnelInsideCidr"); v != "" {
+		c, err := checkTunnelCIDR(v)
+		if err != nil {
+			return nil, err
+		}
+		if usedTunnelCIDRs(w, o.Attrs["vgw"], tunnelModName(o.Name, n+1))[c] {
+			return nil, invalidValue("The tunnel inside CIDR %s is already used by a VPN connection of %s.", v, o.Attrs["vgw"])
+		}
+		cidr = c.String()
+	}
+	if v := r.Form.Get("TunnelOptions.PreSharedKey"); v != "" {
+		if err := checkPSK(v); err != nil {
+			return nil, err
+		}
+		psk = v
+	}
+	name := tunnelModName(o.Name, n+1)
+	if _, ok := w.get(kindTunnelMod, name); ok {
+		if err := s.e.DeleteObject(cloudName, kindTunnelMod, name); err != nil && !cloud.IsNotFound(err) {
+			return nil, engineErr(err, resVpn)
+		}
+	}
+	if _, err := s.e.PutObject(cloudName, kindTunnelMod, name, map[string]string{"connection": o.Name, "cidr": cidr, "psk": psk, "modified": s.stamp()}); err != nil {
+		return nil, engineErr(err, resVpn)
+	}
+	cgw, _ := w.get(kindCgw, objectName(resCgw, region, o.Attrs["cgw"]))
+	vgw, _ := w.get(kindVgw, objectName(resVgw, region, o.Attrs["vgw"]))
+	s.registerTunnel(o, n+1, outside, cidr, psk, vgw, cgw)
+	w = s.world()
+	out := reply("ModifyVpnTunnelOptions", reqID)
+	x := s.vpnXML(o, w)
+	out.VpnConnection = &x
+	return out, nil
+}
+
+// registerTunnel registers tunnel n of a connection with the engine.
+func (s *server) registerTunnel(o cloudsim.Object, n int, outside, cidr, psk string, vgw, cgw cloudsim.Object) {
+	localASN, _ := strconv.ParseInt(vgw.Attrs["asn"], 10, 64)
+	peerASN, _ := strconv.ParseInt(cgw.Attrs["asn"], 10, 64)
+	awsSide, customer := insideIPs(cidr)
+	s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: cloudName, ID: tunnelEndID(o.Attrs["id"], n), LocalIP: outside, PeerIP: cgw.Attrs["ip"],
+		LocalInsideIP: awsSide, PeerInsideIP: customer, PSK: psk, LocalASN: localASN, PeerASN: peerASN})
 }
 
 func (s *server) describeVpnConnections(r *http.Request, region, reqID string) (any, error) {
@@ -2220,6 +2359,7 @@ func (s *server) describeVpnConnections(r *http.Request, region, reqID string) (
 		return nil, err
 	}
 	out := reply("DescribeVpnConnections", reqID)
+	out.VpnConnections = setOf([]xVpnConnection{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.VpnConnections = addItem(out.VpnConnections, s.vpnXML(o, w))
 	}
@@ -2242,7 +2382,7 @@ func (s *server) deleteVpnConnection(r *http.Request, region, reqID string) (any
 	for i := 1; i <= 2; i++ {
 		s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(id, i))
 	}
-	s.deleteChildren(w, o.Name, nil)
+	s.deleteChildren(w, o.Name, map[string]string{kindTunnelMod: "connection"})
 	return replyTrue("DeleteVpnConnection", reqID), nil
 }
 
@@ -2382,6 +2522,7 @@ func (s *server) describePeerings(r *http.Request, region, reqID string) (any, e
 		return nil, err
 	}
 	out := reply("DescribeVpcPeeringConnections", reqID)
+	out.Peerings = setOf([]xPeering{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Peerings = addItem(out.Peerings, s.peeringXML(o, w))
 	}

@@ -541,6 +541,71 @@ func TestVpnConnectionDefaults(t *testing.T) {
 	}
 }
 
+// TestModifyVpnTunnelOptions: the second tunnel of a connection created
+// with options for one gets gpufleet's inside CIDR and key in place (its
+// outside address stays), is down while AWS replaces it, and comes up
+// once a peer mirrors it; what EC2 refuses is refused.
+func TestModifyVpnTunnelOptions(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	v := ev.vpnSetup(t)
+	conn := must[*ec2.CreateVpnConnectionOutput](t)(ev.ec2.CreateVpnConnection(ctx, &ec2.CreateVpnConnectionInput{Type: aws.String("ipsec.1"),
+		CustomerGatewayId: aws.String(v.cgw), VpnGatewayId: aws.String(v.vgw), Options: tunnels([2]string{"169.254.21.0/30", "key.one_1"})})).VpnConnection
+	id := conn.VpnConnectionId
+	second := aws.ToString(conn.Options.TunnelOptions[1].OutsideIpAddress)
+	modify := func(outside, cidr, psk string) (*ec2.ModifyVpnTunnelOptionsOutput, error) {
+		o := &ec2types.ModifyVpnTunnelOptionsSpecification{}
+		if cidr != "" {
+			o.TunnelInsideCidr = aws.String(cidr)
+		}
+		if psk != "" {
+			o.PreSharedKey = aws.String(psk)
+		}
+		return ev.ec2.ModifyVpnTunnelOptions(ctx, &ec2.ModifyVpnTunnelOptionsInput{VpnConnectionId: id, VpnTunnelOutsideIpAddress: aws.String(outside), TunnelOptions: o}, noRetryEC2)
+	}
+	if _, err := modify(second, "169.254.21.4/30", "key.two_2"); apiCode(err) != "IncorrectState" {
+		t.Fatalf("modify while pending: %v, want IncorrectState", err)
+	}
+	ev.clock.Advance(testDurations.PoolCreate)
+	for _, tc := range []struct {
+		name, outside, cidr, psk, code string
+	}{
+		{"unknown outside address", "198.51.100.7", "169.254.21.4/30", "key.two_2", "InvalidParameterValue"},
+		{"reserved cidr", second, "169.254.5.0/30", "key.two_2", "InvalidParameterValue"},
+		{"not /30", second, "169.254.21.4/29", "key.two_2", "InvalidParameterValue"},
+		{"cidr of the other tunnel", second, "169.254.21.0/30", "key.two_2", "InvalidParameterValue"},
+		{"psk starts with 0", second, "169.254.21.4/30", "0keytwo22", "InvalidParameterValue"},
+	} {
+		if _, err := modify(tc.outside, tc.cidr, tc.psk); apiCode(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	out := must[*ec2.ModifyVpnTunnelOptionsOutput](t)(modify(second, "169.254.21.4/30", "key.two_2")).VpnConnection
+	opt, tel := out.Options.TunnelOptions[1], out.VgwTelemetry[1]
+	if aws.ToString(opt.OutsideIpAddress) != second || aws.ToString(opt.TunnelInsideCidr) != "169.254.21.4/30" || aws.ToString(opt.PreSharedKey) != "key.two_2" ||
+		tel.Status != ec2types.TelemetryStatusDown || !strings.Contains(aws.ToString(tel.StatusMessage), "modifying") {
+		t.Fatalf("modified tunnel %+v, telemetry %+v", opt, tel)
+	}
+	if _, err := modify(second, "169.254.21.8/30", "key.two_2"); apiCode(err) != "IncorrectState" {
+		t.Fatalf("modify while modifying: %v, want IncorrectState", err)
+	}
+	ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/1", LocalIP: "203.0.113.10", PeerIP: second,
+		LocalInsideIP: "169.254.21.6", PeerInsideIP: "169.254.21.5", PSK: "key.two_2", LocalASN: 65010, PeerASN: 64620})
+	ev.clock.Advance(testDurations.PoolCreate)
+	d := must[*ec2.DescribeVpnConnectionsOutput](t)(ev.ec2.DescribeVpnConnections(ctx, &ec2.DescribeVpnConnectionsInput{VpnConnectionIds: []string{aws.ToString(id)}}))
+	if tel := d.VpnConnections[0].VgwTelemetry[1]; tel.Status != ec2types.TelemetryStatusUp {
+		t.Fatalf("modified tunnel with a mirroring peer: %+v", tel)
+	}
+	// A new connection of the gateway cannot take the modified tunnel's range.
+	if _, err := ev.ec2.CreateVpnConnection(ctx, &ec2.CreateVpnConnectionInput{Type: aws.String("ipsec.1"), CustomerGatewayId: aws.String(v.cgw),
+		VpnGatewayId: aws.String(v.vgw), Options: tunnels([2]string{"169.254.21.4/30", "key.three"})}, noRetryEC2); apiCode(err) != "InvalidParameterValue" {
+		t.Fatalf("reusing a modified tunnel's range: %v", err)
+	}
+	must[*ec2.DeleteVpnConnectionOutput](t)(ev.ec2.DeleteVpnConnection(ctx, &ec2.DeleteVpnConnectionInput{VpnConnectionId: id}))
+	if left := ev.resources("VpnTunnelModification"); len(left) != 0 {
+		t.Fatalf("modifications left after the connection: %+v", left)
+	}
+}
+
 func TestPeeringAndRoutes(t *testing.T) {
 	ev := newEnv(t, envConfig{})
 	const east = "us-east-1"

@@ -1,9 +1,11 @@
 package azurefront
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -178,6 +180,10 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 			"dnsServiceIP": dnsIP, "outboundType": "loadBalancer", "loadBalancerSku": "standard",
 		},
 		"apiServerAccessProfile": map[string]any{"enablePrivateCluster": c.Spec.PrivateEndpoint && !c.Spec.PublicEndpoint},
+		// A cluster with a managed identity reports the service principal
+		// "msi" (https://learn.microsoft.com/en-us/azure/aks/use-managed-identity);
+		// az aks show strips its secret and fails without it.
+		"servicePrincipalProfile": map[string]string{"clientId": "msi"},
 	}
 	if m.NetworkPluginMode != "" {
 		np := props["networkProfile"].(map[string]any)
@@ -197,7 +203,7 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
 		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
 		"sku":      map[string]string{"name": "Base", "tier": "Free"},
-		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": "00000000-0000-0000-0000-000000000002"},
+		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": subscriptionTenant},
 	}
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags
@@ -275,6 +281,42 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 		return reply{status: http.StatusAccepted, header: asyncHeaders(q, m.Location, id, true)}, nil
 	}
 	return reply{}, newErr(405, "MethodNotAllowed", "cloudsim: method %s is not supported on managed clusters", q.r.Method)
+}
+
+// listClusters answers the managed clusters of the subscription (rg
+// empty) or of a resource group (404 ResourceGroupNotFound when it does
+// not exist) as {"value": [...]}, in the shape of GET on each, sorted by
+// resource group and name; Azure pages with nextLink, cloudsim answers one
+// page
+// (https://learn.microsoft.com/en-us/rest/api/aks/managed-clusters/list,
+// .../list-by-resource-group). az aks list calls these.
+func (s *server) listClusters(q *req, rg string) (reply, error) {
+	if rg != "" {
+		if _, _, ok := s.resourceGroup(rg); !ok {
+			return reply{}, rgNotFound(rg)
+		}
+	}
+	var metas []clusterMeta
+	for _, o := range s.e.Inventory().Objects {
+		if o.Cloud != cloudName || o.Kind != kindClusterMeta || rg != "" && o.Attrs["rg"] != strings.ToLower(rg) {
+			continue
+		}
+		var m clusterMeta
+		if json.Unmarshal([]byte(o.Attrs["json"]), &m) == nil {
+			metas = append(metas, m)
+		}
+	}
+	sort.Slice(metas, func(i, j int) bool {
+		a, b := strings.ToLower(metas[i].ResourceGroup), strings.ToLower(metas[j].ResourceGroup)
+		return a < b || a == b && metas[i].Name < metas[j].Name
+	})
+	value := []any{}
+	for _, m := range metas {
+		if c, ok := s.findCluster(m.Location, m.Name); ok {
+			value = append(value, s.clusterJSON(q, c, m))
+		}
+	}
+	return reply{status: http.StatusOK, body: map[string]any{"value": value}}, nil
 }
 
 func (s *server) putCluster(q *req, rg, name string) (reply, error) {

@@ -316,7 +316,9 @@ func (q *req) seg(i int, want string) bool {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.serveEntra(w, r) { // Entra ID, not ARM: no ARM model judges it
+	// The sign-in and cloud metadata endpoints are not ARM operations:
+	// no model judges them.
+	if s.serveIdentity(w, r) {
 		return
 	}
 	if x := conformance.Begin(conformance.Azure, s.test, w, r); x != nil {
@@ -388,6 +390,11 @@ func (s *server) serve(r *http.Request) (reply, error) {
 		return s.serveNetwork(q)
 	case isComputePath(q):
 		return s.serveCompute(q)
+	case n == 5 && q.seg(2, "providers") && q.seg(3, "Microsoft.ContainerService") && q.seg(4, "managedClusters") && m == http.MethodGet:
+		return s.listClusters(q, "")
+	case n == 7 && q.seg(2, "resourcegroups") && q.seg(4, "providers") && q.seg(5, "Microsoft.ContainerService") && q.seg(6, "managedClusters") &&
+		m == http.MethodGet:
+		return s.listClusters(q, segs[3])
 	case n >= 8 && q.seg(2, "resourcegroups") && q.seg(4, "providers") && q.seg(5, "Microsoft.ContainerService") && q.seg(6, "managedClusters"):
 		rg, cluster := segs[3], segs[7]
 		switch {

@@ -204,6 +204,8 @@ type request struct {
 	coll    string // "networks", "operations", ...
 	name    string // resource name, empty for collection calls
 	verb    string // "addPeering", "wait", ... after the name
+	// aggregated is a GET of projects/{p}/aggregated/{coll}.
+	aggregated bool
 }
 
 // scopePath is "projects/p/global" or "projects/p/regions/r".
@@ -245,6 +247,22 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.zone != "" {
 		s.serveZonal(w, q)
+		return
+	}
+	if q.aggregated {
+		k, ok := kinds[q.coll]
+		if !ok || r.Method != http.MethodGet {
+			writeError(w, &apiError{Code: http.StatusNotFound, Reason: "notFound", Message: "The requested URL " + r.URL.Path + " was not found on this server."})
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		out, err := s.aggregatedList(q, k)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	k, ok := kinds[q.coll]
@@ -300,6 +318,9 @@ func parseRequest(r *http.Request) (*request, error) {
 	case segs[1] == "zones" && len(segs) >= 4:
 		q.zone = segs[2]
 		segs = segs[3:]
+	case segs[1] == "aggregated" && len(segs) == 3:
+		q.aggregated = true
+		segs = segs[2:]
 	default:
 		return nil, bad
 	}

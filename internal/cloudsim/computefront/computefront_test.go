@@ -190,6 +190,24 @@ func TestValidationErrors(t *testing.T) {
 				Interfaces: []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(0), IpAddress: proto.String("203.0.113.1")}}}})
 			return err
 		}(), 400, "invalid"},
+		{"four-IP external gateway with two interfaces", func() error {
+			_, err := w.exts.Insert(ctx, &computepb.InsertExternalVpnGatewayRequest{Project: project, ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{
+				Name: proto.String("peer"), RedundancyType: proto.String("FOUR_IPS_REDUNDANCY"),
+				Interfaces: []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(0), IpAddress: proto.String("203.0.113.1")}, {Id: proto.Uint32(1), IpAddress: proto.String("203.0.113.2")}}}})
+			return err
+		}(), 400, "invalid"},
+		{"interface 2 of a two-IP external gateway", func() error {
+			_, err := w.exts.Insert(ctx, &computepb.InsertExternalVpnGatewayRequest{Project: project, ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{
+				Name: proto.String("peer"), RedundancyType: proto.String("TWO_IPS_REDUNDANCY"),
+				Interfaces: []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(0), IpAddress: proto.String("203.0.113.1")}, {Id: proto.Uint32(2), IpAddress: proto.String("203.0.113.2")}}}})
+			return err
+		}(), 400, "invalid"},
+		{"an interface id twice", func() error {
+			_, err := w.exts.Insert(ctx, &computepb.InsertExternalVpnGatewayRequest{Project: project, ExternalVpnGatewayResource: &computepb.ExternalVpnGateway{
+				Name: proto.String("peer"), RedundancyType: proto.String("TWO_IPS_REDUNDANCY"),
+				Interfaces: []*computepb.ExternalVpnGatewayInterface{{Id: proto.Uint32(1), IpAddress: proto.String("203.0.113.1")}, {Id: proto.Uint32(1), IpAddress: proto.String("203.0.113.2")}}}})
+			return err
+		}(), 400, "invalid"},
 		{"missing resource", func() error {
 			_, err := w.gws.Get(ctx, &computepb.GetVpnGatewayRequest{Project: project, Region: region, VpnGateway: "nope"})
 			return err
@@ -546,4 +564,18 @@ func TestStateFileServesAnyPort(t *testing.T) {
 	if err != nil || got.GetStatus() != computepb.Operation_DONE || got.GetTargetLink() != n.GetSelfLink() {
 		t.Fatalf("operation from another front end: %v %v", err, got)
 	}
+}
+
+// TestTunnelToMissingPeerInterface: a tunnel may only use an interface its
+// external gateway's redundancy type has (SINGLE_IP_INTERNALLY_REDUNDANT:
+// interface 0).
+func TestTunnelToMissingPeerInterface(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	gw, _ := vpnSetup(t, w)
+	_, err := w.tuns.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: project, Region: region, VpnTunnelResource: &computepb.VpnTunnel{
+		Name: proto.String("t1"), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(1),
+		PeerExternalGateway: proto.String(w.link("global/externalVpnGateways/peer")), PeerExternalGatewayInterface: proto.Int32(1),
+		SharedSecret: proto.String("s3cret"), IkeVersion: proto.Int32(2)}})
+	apiErr(t, err, 400, "invalid")
 }

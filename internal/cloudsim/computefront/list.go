@@ -178,3 +178,42 @@ func stripHost(v string) string {
 	}
 	return v
 }
+
+// aggregatedList answers projects/{p}/aggregated/{coll}: the collection's
+// resources in every scope, as {"items": {"regions/r" or "global":
+// {"<coll>": [...]}}} with kind compute#<kind>AggregatedList, sorted by
+// name within each scope and filtered as list filters; scopes without
+// resources are left out (GCE lists them with a NO_RESULTS_ON_PAGE
+// warning), and the answer is one page
+// (https://cloud.google.com/compute/docs/reference/rest/v1/routers/aggregatedList).
+// gcloud's list commands (gcloud compute routers list) call it.
+func (s *server) aggregatedList(q *request, k *kindInfo) (any, error) {
+	filter, err := parseFilter(q.r.URL.Query().Get("filter"))
+	if err != nil {
+		return nil, err
+	}
+	sn := s.snapshot()
+	items := map[string]map[string][]json.RawMessage{}
+	sn.each(k.kind, func(object string, m proto.Message) {
+		parts := strings.Split(object, "/")
+		if parts[0] != q.project || len(parts) != map[bool]int{false: 2, true: 3}[k.regional] {
+			return
+		}
+		rq := *q
+		rq.aggregated, rq.region = false, ""
+		scope := "global"
+		if k.regional {
+			rq.region, scope = parts[1], "regions/"+parts[1]
+		}
+		data, err := marshal(s.render(&rq, k, sn, m))
+		if err != nil || !filter.matches(data) {
+			return
+		}
+		if items[scope] == nil {
+			items[scope] = map[string][]json.RawMessage{}
+		}
+		items[scope][k.coll] = append(items[scope][k.coll], data)
+	})
+	return map[string]any{"kind": k.apiKind + "AggregatedList", "id": "projects/" + q.project + "/aggregated/" + k.coll,
+		"items": items, "selfLink": q.base + "projects/" + q.project + "/aggregated/" + k.coll}, nil
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -96,6 +97,12 @@ func checkVpnGateway(s *server, sn *snapshot, q *request, msg, _ proto.Message) 
 	return nil
 }
 
+// redundancy is how many interfaces each external VPN gateway redundancy
+// type has, with ids 0 to n-1 (the ExternalVpnGateway and
+// ExternalVpnGatewayInterface.id documentation of the Compute API:
+// https://cloud.google.com/compute/docs/reference/rest/v1/externalVpnGateways;
+// FOUR_IPS_REDUNDANCY is an AWS peer's two VPN connections, interfaces 0
+// and 1 one connection's tunnels, 2 and 3 the other's).
 var redundancy = map[string]int{"SINGLE_IP_INTERNALLY_REDUNDANT": 1, "TWO_IPS_REDUNDANCY": 2, "FOUR_IPS_REDUNDANCY": 4}
 
 func checkExternalVpnGateway(_ *server, _ *snapshot, _ *request, msg, _ proto.Message) error {
@@ -107,14 +114,17 @@ func checkExternalVpnGateway(_ *server, _ *snapshot, _ *request, msg, _ proto.Me
 	if len(g.GetInterfaces()) != n {
 		return invalidf("Invalid value for field 'resource.interfaces': redundancy type %s needs %d interfaces, got %d.", g.GetRedundancyType(), n, len(g.GetInterfaces()))
 	}
+	ids := map[uint32]bool{}
 	for i, iface := range g.GetInterfaces() {
 		field := "resource.interfaces[" + itoa(int64(i)) + "]"
 		if iface.Id == nil {
 			iface.Id = proto.Uint32(uint32(i))
 		}
-		if int(iface.GetId()) != i {
-			return invalidField(field+".id", itoa(int64(iface.GetId())), "Interface ids must be 0 to n-1 in order.")
+		if int(iface.GetId()) >= n || ids[iface.GetId()] {
+			return invalidField(field+".id", itoa(int64(iface.GetId())),
+				"Interface ids of a "+g.GetRedundancyType()+" external VPN gateway are 0 to "+itoa(int64(n-1))+", each once.")
 		}
+		ids[iface.GetId()] = true
 		if a, err := netip.ParseAddr(iface.GetIpAddress()); err != nil || !a.Is4() {
 			return invalidField(field+".ipAddress", iface.GetIpAddress(), "Must be an IPv4 address.")
 		}
@@ -168,8 +178,10 @@ func checkVpnTunnel(_ *server, sn *snapshot, q *request, msg, _ proto.Message) e
 		t.PeerExternalGatewayInterface = proto.Int32(0)
 	}
 	pi := t.GetPeerExternalGatewayInterface()
-	if pi < 0 || int(pi) >= len(ext.GetInterfaces()) {
-		return invalidField("resource.peerExternalGatewayInterface", itoa(int64(pi)), "No such interface on the external gateway.")
+	j := slices.IndexFunc(ext.GetInterfaces(), func(x *computepb.ExternalVpnGatewayInterface) bool { return pi >= 0 && x.GetId() == uint32(pi) })
+	if j < 0 {
+		return invalidField("resource.peerExternalGatewayInterface", itoa(int64(pi)),
+			"The "+ext.GetRedundancyType()+" external VPN gateway has no interface "+itoa(int64(pi))+".")
 	}
 	if t.IkeVersion == nil {
 		t.IkeVersion = proto.Int32(2)
@@ -192,7 +204,7 @@ func checkVpnTunnel(_ *server, sn *snapshot, q *request, msg, _ proto.Message) e
 		t.Router = proto.String(rtRel)
 	}
 	t.VpnGateway, t.PeerExternalGateway = proto.String(gwRel), proto.String(extRel)
-	t.PeerIp = proto.String(ext.GetInterfaces()[pi].GetIpAddress())
+	t.PeerIp = proto.String(ext.GetInterfaces()[j].GetIpAddress())
 	sum := sha256.Sum256([]byte(t.GetSharedSecret()))
 	t.SharedSecretHash = proto.String(base64.RawURLEncoding.EncodeToString(sum[:21]))
 	t.Status, t.DetailedStatus = nil, nil

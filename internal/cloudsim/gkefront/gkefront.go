@@ -146,7 +146,12 @@ func newServer(e *cloudsim.Engine, opts Options) *server {
 // Serve starts a gRPC server with the ClusterManager service on
 // 127.0.0.1:0 and returns its address and a func that stops it.
 func Serve(e *cloudsim.Engine, opts Options) (addr string, stop func(), err error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return ServeOn("127.0.0.1:0", e, opts)
+}
+
+// ServeOn is Serve on the address listen ("127.0.0.1:PORT").
+func ServeOn(listen string, e *cloudsim.Engine, opts Options) (addr string, stop func(), err error) {
+	lis, err := net.Listen("tcp", listen)
 	if err != nil {
 		return "", nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -500,6 +501,54 @@ func TestNodeConfigRules(t *testing.T) {
 			}
 			if st := wantCode(t, err, tt.want); !strings.Contains(st.Message(), tt.reason) {
 				t.Fatalf("message %q does not name %s", st.Message(), tt.reason)
+			}
+		})
+	}
+}
+
+// TestClusterWithNodePools: the node pools of a CreateCluster request
+// (gcloud's default-pool) are created with the cluster, listed with it,
+// and checked like CreateNodePool's; a bad one refuses the whole request.
+func TestClusterWithNodePools(t *testing.T) {
+	ev := newEnv(t, "", nil)
+	defaultPool := &containerpb.NodePool{Name: "default-pool", InitialNodeCount: 3, Config: &containerpb.NodeConfig{MachineType: "e2-medium"}}
+	tests := []struct {
+		name    string
+		cluster *containerpb.Cluster
+		code    codes.Code
+		pools   []string
+	}{
+		{"gcloud's default-pool", &containerpb.Cluster{Name: "c1", NodePools: []*containerpb.NodePool{defaultPool}}, codes.OK, []string{"default-pool"}},
+		{"two pools", &containerpb.Cluster{Name: "c2", NodePools: []*containerpb.NodePool{defaultPool, poolRequest("c2", "gpu", zone, 1).NodePool}}, codes.OK, []string{"default-pool", "gpu"}},
+		{"a pool without a name", &containerpb.Cluster{Name: "c3", NodePools: []*containerpb.NodePool{{InitialNodeCount: 1}}}, codes.InvalidArgument, nil},
+		{"two pools of one name", &containerpb.Cluster{Name: "c4", NodePools: []*containerpb.NodePool{defaultPool, defaultPool}}, codes.InvalidArgument, nil},
+		{"a catalog name as machine type", &containerpb.Cluster{Name: "c5", NodePools: []*containerpb.NodePool{{Name: "p", InitialNodeCount: 1,
+			Config: &containerpb.NodeConfig{MachineType: "n1-standard-4+1xT4"}}}}, codes.InvalidArgument, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ev.c.CreateCluster(tctx(t), &containerpb.CreateClusterRequest{Parent: parent, Cluster: tt.cluster})
+			if tt.code != codes.OK {
+				wantCode(t, err, tt.code)
+				if _, err := ev.c.GetCluster(tctx(t), &containerpb.GetClusterRequest{Name: parent + "/clusters/" + tt.cluster.Name}); status.Code(err) != codes.NotFound {
+					t.Fatalf("refused cluster exists: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.clock.Advance(testDurations.ClusterCreate + testDurations.PoolCreate)
+			l := must[*containerpb.ListNodePoolsResponse](t)(ev.c.ListNodePools(tctx(t), &containerpb.ListNodePoolsRequest{Parent: parent + "/clusters/" + tt.cluster.Name}))
+			var got []string
+			for _, p := range l.GetNodePools() {
+				got = append(got, p.GetName())
+				if p.GetStatus() != containerpb.NodePool_RUNNING {
+					t.Errorf("pool %s is %s", p.GetName(), p.GetStatus())
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.pools, ",") {
+				t.Fatalf("pools %v, want %v", got, tt.pools)
 			}
 		})
 	}

@@ -252,6 +252,23 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
+	for _, np := range c.GetNodePools() {
+		machineType := np.GetConfig().GetMachineType()
+		if machineType == "" {
+			machineType = DefaultMachineType
+		}
+		switch {
+		case np.GetName() == "":
+			return nil, invalid("Cluster.node_pools[].name must be specified.")
+		case seen[np.GetName()]:
+			return nil, invalid("Cluster.node_pools has two node pools named %q.", np.GetName())
+		}
+		seen[np.GetName()] = true
+		if err := checkNodeConfig(np.GetConfig(), machineType); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := s.e.CreateCluster(cloudName, spec); err != nil {
 		return nil, grpcError(err, r.clusterName())
 	}
@@ -259,6 +276,14 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 	stored.NodePools = nil
 	s.putMeta(kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project, Location: r.Location, Created: s.now(),
 		Proto: marshalProto(stored), Network: network})
+	// The request's node pools are created with the cluster.
+	for _, np := range c.GetNodePools() {
+		pr := r
+		pr.Pool = np.GetName()
+		if err := s.addPool(pr, version, np); err != nil {
+			return nil, err
+		}
+	}
 	return s.startOp(r, containerpb.Operation_CREATE_CLUSTER), nil
 }
 
@@ -342,8 +367,20 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 	if _, ok := s.findPool(r.region(), r.Cluster, r.Pool); ok {
 		return nil, alreadyExists(r.poolName())
 	}
+	if err := s.addPool(r, c.Spec.KubernetesVersion, np); err != nil {
+		return nil, err
+	}
+	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL), nil
+}
+
+// addPool creates node pool np (named r.Pool) of cluster r.Cluster, whose
+// Kubernetes version is clusterVersion: for CreateNodePool, and for the
+// node pools a CreateCluster request carries (which GKE creates with the
+// cluster: gcloud's default-pool;
+// https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#Cluster.FIELDS.node_pools).
+func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool) error {
 	if np.GetInitialNodeCount() < 0 {
-		return nil, invalid("NodePool.initial_node_count must be non-negative.")
+		return invalid("NodePool.initial_node_count must be non-negative.")
 	}
 	cfg := np.GetConfig()
 	machineType := cfg.GetMachineType()
@@ -351,11 +388,11 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 		machineType = DefaultMachineType
 	}
 	if err := checkNodeConfig(cfg, machineType); err != nil {
-		return nil, err
+		return err
 	}
 	taints, err := toTaints(cfg.GetTaints())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	zone := ""
 	switch cm, cp := s.clusterMetaFor(r.region(), r.Cluster); {
@@ -371,7 +408,7 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 		zone = r.region() + "-a"
 	}
 	if RegionOf(zone) != r.region() {
-		return nil, invalid("Node location %q is not in the cluster's region %q.", zone, r.region())
+		return invalid("Node location %q is not in the cluster's region %q.", zone, r.region())
 	}
 	ct := "on_demand"
 	if cfg.GetSpot() || cfg.GetPreemptible() {
@@ -399,7 +436,7 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 		}
 	}
 	if _, err := s.e.CreateNodePool(cloudName, spec, opts); err != nil {
-		return nil, grpcError(err, r.poolName())
+		return grpcError(err, r.poolName())
 	}
 	stored := proto.Clone(np).(*containerpb.NodePool)
 	if len(stored.Locations) == 0 {
@@ -411,11 +448,11 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 	stored.Config.MachineType = machineType
 	version := np.GetVersion()
 	if version == "" {
-		version = c.Spec.KubernetesVersion
+		version = clusterVersion
 	}
 	s.putMeta(kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
 		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)})
-	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL), nil
+	return nil
 }
 
 // Node configuration rules of GKE's NodeConfig

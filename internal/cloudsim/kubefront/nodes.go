@@ -51,19 +51,33 @@ func (st *store) machines() map[string]machine {
 // through the API are kept) and deletes the Nodes whose machine is gone,
 // as a cloud's node lifecycle controller does. It is called with st.mu
 // held.
+//
+// A machine is its pool's and its own incarnation (bootID): a node pool
+// deleted and created again under the same name gives its machines the
+// same names and provider IDs on AKS (aks-<pool>-<digits>-vmss000000), but
+// they are new VMs, so their Nodes are new Nodes (the old ones go with
+// their pods, as the pod garbage collector deletes the pods of a deleted
+// Node), never the old Node with its old verdict and finished pods.
 func (st *store) reconcileNodes(ms map[string]machine) error {
 	now := st.srv.e.Now()
-	live := map[string]bool{}
+	live := map[string]string{} // provider ID -> boot ID
 	for _, m := range ms {
-		live[m.node.ProviderID] = true
+		live[m.node.ProviderID] = bootID(m)
 	}
 	for _, o := range st.list(resNodes, "", nil, nil) {
 		n := o.(*corev1.Node)
-		if n.Spec.ProviderID == "" || live[n.Spec.ProviderID] {
+		if boot, ok := live[n.Spec.ProviderID]; n.Spec.ProviderID == "" || ok && boot == n.Status.NodeInfo.BootID {
 			continue
 		}
 		if err := st.commit(resNodes, n, watch.Deleted); err != nil {
 			return err
+		}
+		for _, po := range st.list(resPods, "", nil, nil) {
+			if pod := po.(*corev1.Pod); pod.Spec.NodeName == n.Name {
+				if err := st.deletePod(pod); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	for name, m := range ms {
@@ -224,8 +238,7 @@ func (st *store) nodeObject(m machine) *corev1.Node {
 	cond := func(typ corev1.NodeConditionType, s corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
 		return corev1.NodeCondition{Type: typ, Status: s, Reason: reason, Message: msg, LastHeartbeatTime: t, LastTransitionTime: t}
 	}
-	h := sha256.Sum256([]byte(n.ProviderID))
-	uuid := hex.EncodeToString(h[:16])
+	uuid := bootID(m)
 	addrs := []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.InternalIP}, {Type: corev1.NodeHostName, Address: n.Name}}
 	if st.cloud == "aws" {
 		addrs = append(addrs, corev1.NodeAddress{Type: corev1.NodeInternalDNS, Address: n.Name})
@@ -273,4 +286,12 @@ func taintEffect(t cloud.Taint) corev1.TaintEffect {
 		return corev1.TaintEffectPreferNoSchedule
 	}
 	return corev1.TaintEffectNoSchedule
+}
+
+// bootID identifies a machine's incarnation: its pool (a new ID for every
+// creation) and its provider ID. It is the Node's machine ID, system UUID
+// and boot ID (32 hex digits).
+func bootID(m machine) string {
+	h := sha256.Sum256([]byte(m.pool.ID + "/" + m.node.ProviderID))
+	return hex.EncodeToString(h[:16])
 }

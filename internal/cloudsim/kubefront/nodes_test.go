@@ -152,3 +152,43 @@ func TestCallCounts(t *testing.T) {
 		t.Fatalf("calls %v", calls)
 	}
 }
+
+// TestRecreatedPoolHasNewNodes: an AKS pool deleted and created again
+// under the same name gives its machines the same names and provider IDs;
+// between two reads of the API they are still new machines, so their
+// Nodes are new (new UID, the pool's taint again, no verdict of the old
+// node), not the old Nodes with their old labels.
+func TestRecreatedPoolHasNewNodes(t *testing.T) {
+	w := newWorld(t, Options{ReconcileInterval: -1})
+	w.pool("azure", "gpu", 1, unvalidated)
+	c := w.client("azure")
+	ctx := context.Background()
+	before, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(before.Items) != 1 {
+		t.Fatalf("nodes %v %v", before, err)
+	}
+	old := before.Items[0]
+	patch := `{"spec":{"taints":[]},"metadata":{"labels":{"gpufleet.dev/gpu-health":"pass"}}}`
+	if _, err := c.CoreV1().Nodes().Patch(ctx, old.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	region := clusterOf["azure"].region
+	if _, err := w.e.DeleteNodePool("azure", region, "c1", "gpu"); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(cloudsim.DefaultDurations.PoolDelete)
+	w.pool("azure", "gpu", 1, unvalidated)
+	after, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(after.Items) != 1 {
+		t.Fatalf("nodes %v %v", after, err)
+	}
+	n := after.Items[0]
+	switch {
+	case n.Name != old.Name || n.Spec.ProviderID != old.Spec.ProviderID:
+		t.Fatalf("AKS names the new machine %s (%s), want the old name %s (%s)", n.Name, n.Spec.ProviderID, old.Name, old.Spec.ProviderID)
+	case n.UID == old.UID || n.Status.NodeInfo.BootID == old.Status.NodeInfo.BootID:
+		t.Fatalf("the recreated pool's node kept the old Node (UID %s, boot ID %s)", n.UID, n.Status.NodeInfo.BootID)
+	case !hasTaint(&n, unvalidated.Key) || n.Labels["gpufleet.dev/gpu-health"] != "":
+		t.Fatalf("the new node has the old node's verdict: taints %v, labels %v", n.Spec.Taints, n.Labels)
+	}
+}
