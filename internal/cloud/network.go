@@ -1,6 +1,10 @@
 package cloud
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // NetworkSpec is one site's network: a VPC (AWS), a VPC network with one
 // subnetwork per zone (GCP) or a VNet with subnets (Azure), and the
@@ -91,12 +95,33 @@ type TunnelSpec struct {
 	PeerInsideIP  string
 	// PeerIP is the peer's outside address for this tunnel.
 	PeerIP string
-	// PSK is the IKE pre-shared key (sensitive).
+	// PSK is the IKE pre-shared key (sensitive). Empty means "keep the key
+	// the tunnel has": gpufleet keeps keys only in the clouds, never in
+	// Terraform state, so a tunnel that exists is reconciled without one.
+	// A tunnel that has to be created, or replaced for another reason,
+	// and whose key the cloud cannot give back, fails with
+	// KeyRequiredError (the caller then keys the link anew on both sides).
 	PSK string
 	// Interface is the local gateway interface the tunnel uses, 0 or 1:
 	// the GCP HA VPN gateway interface, the Azure active-active gateway's
 	// IP configuration. AWS has none (it groups tunnels by PeerIP).
 	Interface int
+}
+
+// CodeKeyRequired is the Error.Code of an Ensure that must create or
+// replace a tunnel given without a pre-shared key.
+const CodeKeyRequired = "PreSharedKeyRequired"
+
+// KeyRequiredError says that tunnel i of connection name needs a key.
+func KeyRequiredError(cloudName, op, name string, i int) error {
+	return &Error{Kind: KindInvalid, Cloud: cloudName, Op: op, Code: CodeKeyRequired,
+		Message: fmt.Sprintf("tunnel %d of connection %s has to be created or replaced and has no pre-shared key (the cloud does not return existing keys)", i, name)}
+}
+
+// IsKeyRequired reports a KeyRequiredError.
+func IsKeyRequired(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeKeyRequired
 }
 
 // VPNConnectionSpec connects a site's gateway to one peer site on another
@@ -203,6 +228,14 @@ type NetworkBackend interface {
 	// connection with a tunnel missing (deleted out of band) is reported
 	// with fewer tunnels.
 	GetVPNConnection(ctx context.Context, region, name string) (VPNConnection, error)
+	// GetTunnelKeys returns the pre-shared key of each tunnel of a
+	// connection, in spec order ("" for a tunnel it lacks), where the cloud
+	// gives keys back (AWS, Azure); nil, nil where it never does (GCP);
+	// KindNotFound when the connection does not exist. mesh.Apply reads
+	// them to send the keys of a link's existing tunnels to a side that
+	// has to recreate its tunnels (GCP's external gateway changing), so
+	// that keys never need to be kept outside the clouds.
+	GetTunnelKeys(ctx context.Context, region, name string) ([]string, error)
 	// DeleteVPNConnection deletes a connection with its peer objects
 	// (customer / external / local network gateways, router peers).
 	DeleteVPNConnection(ctx context.Context, region, name string) error

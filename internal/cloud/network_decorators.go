@@ -56,6 +56,10 @@ func (d *decoratedNetwork) GetVPNConnection(ctx context.Context, region, name st
 	return runNet(d, ctx, "GetVPNConnection", func(ctx context.Context) (VPNConnection, error) { return d.next.GetVPNConnection(ctx, region, name) })
 }
 
+func (d *decoratedNetwork) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	return runNet(d, ctx, "GetTunnelKeys", func(ctx context.Context) ([]string, error) { return d.next.GetTunnelKeys(ctx, region, name) })
+}
+
 func (d *decoratedNetwork) DeleteVPNConnection(ctx context.Context, region, name string) error {
 	_, err := runNet(d, ctx, "DeleteVPNConnection", unit(func(ctx context.Context) error { return d.next.DeleteVPNConnection(ctx, region, name) }))
 	return err

@@ -256,6 +256,25 @@ func applyLink(ctx context.Context, b Backends, p Plan, l Link, rec *recorder) e
 	if ga == nil || gb == nil {
 		return errors.New("a gateway is missing")
 	}
+	keyed, err := keyLink(ctx, nbA, nbB, p, l, false)
+	if err != nil {
+		return err
+	}
+	err = connectLink(ctx, nbA, nbB, p, keyed, ga, gb, rec)
+	if cloud.IsKeyRequired(err) {
+		// A tunnel had to be replaced and its key is only in the cloud
+		// that could not give it back: key the whole link anew.
+		if keyed, err = keyLink(ctx, nbA, nbB, p, l, true); err != nil {
+			return err
+		}
+		err = connectLink(ctx, nbA, nbB, p, keyed, ga, gb, rec)
+	}
+	return err
+}
+
+// connectLink ensures both sides of VPN link l, whose tunnels carry the
+// keys keyLink gave them.
+func connectLink(ctx context.Context, nbA, nbB cloud.NetworkBackend, p Plan, l Link, ga, gb *cloud.Gateway, rec *recorder) error {
 	connect := func(nb cloud.NetworkBackend, side string, peerIPs []string) (cloud.VPNConnection, error) {
 		c, err := nb.EnsureVPNConnection(ctx, connectionSpec(p, l, side, peerIPs))
 		if err != nil {

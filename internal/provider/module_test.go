@@ -147,11 +147,7 @@ func moduleRoot(t *testing.T, tf, mainTF string) func(args ...string) string {
 	platform := runtime.GOOS + "_" + runtime.GOARCH
 	mirror := filepath.Join(dir, "mirror")
 	bin := filepath.Join(mirror, host, "gpufleet", "gpufleet", version, platform, "terraform-provider-gpufleet_v"+version)
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	buildProvider(t, repo, bin)
 	if out, err := exec.Command("cp", "-r", filepath.Join(repo, "examples", "modules"), filepath.Join(dir, "modules")).CombinedOutput(); err != nil {
 		t.Fatalf("copying the module: %v\n%s", err, out)
 	}
@@ -309,5 +305,16 @@ output "kubeconfigs" {
 	destroyed = true
 	if err := w.noLeaks(t)(nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// buildProvider builds the provider binary of repo at bin, as a user's
+// Terraform runs it (CGO_ENABLED=0).
+func buildProvider(t *testing.T, repo, bin string) {
+	t.Helper()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
 	}
 }

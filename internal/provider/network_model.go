@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -20,20 +19,19 @@ import (
 
 // networkModel is gpufleet_network's state.
 type networkModel struct {
-	Name          types.String  `tfsdk:"name"`
-	Sites         types.Map     `tfsdk:"sites"`
-	CIDR          types.String  `tfsdk:"cidr"`
-	Exclude       types.List    `tfsdk:"exclude"`
-	ASNMin        types.Int64   `tfsdk:"asn_min"`
-	ASNMax        types.Int64   `tfsdk:"asn_max"`
-	ID            types.String  `tfsdk:"id"`
-	AllowedCIDRs  types.List    `tfsdk:"allowed_cidrs"`
-	Networks      types.Map     `tfsdk:"networks"`
-	Links         types.Map     `tfsdk:"links"`
-	PresharedKeys types.Map     `tfsdk:"preshared_keys"`
-	Connectivity  types.Map     `tfsdk:"connectivity"`
-	Tunnels       types.Int64   `tfsdk:"tunnels"`
-	MonthlyCost   types.Float64 `tfsdk:"monthly_cost_usd"`
+	Name         types.String  `tfsdk:"name"`
+	Sites        types.Map     `tfsdk:"sites"`
+	CIDR         types.String  `tfsdk:"cidr"`
+	Exclude      types.List    `tfsdk:"exclude"`
+	ASNMin       types.Int64   `tfsdk:"asn_min"`
+	ASNMax       types.Int64   `tfsdk:"asn_max"`
+	ID           types.String  `tfsdk:"id"`
+	AllowedCIDRs types.List    `tfsdk:"allowed_cidrs"`
+	Networks     types.Map     `tfsdk:"networks"`
+	Links        types.Map     `tfsdk:"links"`
+	Connectivity types.Map     `tfsdk:"connectivity"`
+	Tunnels      types.Int64   `tfsdk:"tunnels"`
+	MonthlyCost  types.Float64 `tfsdk:"monthly_cost_usd"`
 }
 
 // siteInputModel is one element of sites: gpufleet_placement.sites as it
@@ -115,9 +113,6 @@ const (
 	linkIncomplete  = "incomplete"  // something is missing: the next apply recreates it
 )
 
-// pskKey is the preshared_keys key of a link's tunnel.
-func pskKey(link string, i int) string { return link + "#" + strconv.Itoa(i) }
-
 // priorPlan rebuilds the mesh plan a state holds, for stable replanning,
 // deletion and reading.
 func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) mesh.Plan {
@@ -150,10 +145,6 @@ func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) m
 	if !st.Links.IsNull() && !st.Links.IsUnknown() {
 		diags.Append(st.Links.ElementsAs(ctx, &links, false)...)
 	}
-	var psks map[string]string
-	if !st.PresharedKeys.IsNull() && !st.PresharedKeys.IsUnknown() {
-		diags.Append(st.PresharedKeys.ElementsAs(ctx, &psks, false)...)
-	}
 	for _, k := range slices.Sorted(maps.Keys(links)) {
 		l := links[k]
 		ml := mesh.Link{A: l.A.ValueString(), B: l.B.ValueString(), Kind: l.Kind.ValueString()}
@@ -162,8 +153,8 @@ func priorPlan(ctx context.Context, st *networkModel, diags *diag.Diagnostics) m
 		}
 		var tunnels []tunnelModel
 		diags.Append(l.Tunnels.ElementsAs(ctx, &tunnels, false)...)
-		for i, t := range tunnels {
-			mt := mesh.Tunnel{PSK: psks[pskKey(k, i)]}
+		for _, t := range tunnels {
+			var mt mesh.Tunnel // no key: keys live only in the clouds (mesh.Apply keeps or renews them)
 			mt.InsideCIDR, _ = netip.ParsePrefix(t.InsideCIDR.ValueString())
 			mt.AInside, _ = netip.ParseAddr(t.AInsideIP.ValueString())
 			mt.BInside, _ = netip.ParseAddr(t.BInsideIP.ValueString())
@@ -261,7 +252,6 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 	m.Networks = types.MapValueMust(types.ObjectType{AttrTypes: siteNetworkAttrTypes}, nets)
 
 	links := map[string]attr.Value{}
-	psks := map[string]attr.Value{}
 	conn := map[string]map[string]string{}
 	for _, s := range p.Sites {
 		conn[s.Key] = map[string]string{}
@@ -307,11 +297,6 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 				tm.BIP = oldTunnels[i].BIP
 			}
 			tunnels = append(tunnels, object(tunnelAttrTypes, tm))
-			if t.PSK != "" {
-				psks[pskKey(l.Key(), i)] = types.StringValue(t.PSK)
-			} else {
-				psks[pskKey(l.Key(), i)] = types.StringUnknown()
-			}
 		}
 		lm.Tunnels = types.ListValueMust(types.ObjectType{AttrTypes: tunnelAttrTypes}, tunnels)
 		switch {
@@ -337,7 +322,6 @@ func fillNetwork(m *networkModel, p mesh.Plan, observed *mesh.State, prior map[s
 		links[l.Key()] = object(linkAttrTypes, lm)
 	}
 	m.Links = types.MapValueMust(types.ObjectType{AttrTypes: linkAttrTypes}, links)
-	m.PresharedKeys = types.MapValueMust(types.StringType, psks)
 	cm := map[string]attr.Value{}
 	for k, row := range conn {
 		cm[k] = stringMap(row)

@@ -163,6 +163,33 @@ func (w simWorld) awsTunnelsUp(t *testing.T, connections int) resource.TestCheck
 	}
 }
 
+// noKeysInState checks that the state holds no pre-shared key: no
+// attribute named for one, and no value that is the key of a tunnel of
+// the simulated AWS (the keys live only in the clouds).
+func (w simWorld) noKeysInState(t *testing.T) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		keys := map[string]bool{}
+		for _, o := range w.engine(t).Inventory().Resources().Objects {
+			for k, v := range o.Attrs {
+				if o.Cloud == "aws" && strings.HasSuffix(k, "psk") && v != "" {
+					keys[v] = true
+				}
+			}
+		}
+		if len(keys) == 0 {
+			return fmt.Errorf("the simulated AWS holds no tunnel keys to look for")
+		}
+		for name, r := range s.RootModule().Resources {
+			for k, v := range r.Primary.Attributes {
+				if strings.Contains(k, "preshared") || keys[v] {
+					return fmt.Errorf("%s.%s holds a pre-shared key", name, k)
+				}
+			}
+		}
+		return nil
+	}
+}
+
 // twoTunnelProviderFactories serve the provider planning every VPN link
 // with two tunnels, as releases before four-tunnel AWS links did: the
 // state they write is what a user upgrading gpufleet has.
@@ -175,7 +202,7 @@ var twoTunnelProviderFactories = map[string]func() (tfprotov6.ProviderServer, er
 // after the upgrade, as an update that adds two tunnels to each AWS link
 // and keeps the first two as they were (inside ranges, keys, outside
 // addresses, the AWS and Azure connections); after the apply every tunnel
-// is up, and a refresh plans nothing.
+// is up, no key is in the state, and a refresh plans nothing.
 func TestAccNetwork_upgradeToFourTunnels(t *testing.T) {
 	w := newSimWorld(t)
 	config := w.networkConfig("", "aws/eu-central-1", "gcp/europe-west4", "azure/westeurope")
@@ -185,7 +212,7 @@ func TestAccNetwork_upgradeToFourTunnels(t *testing.T) {
 		netPath("links", awsGCP, "a_id"), netPath("links", awsAzure, "a_id"), netPath("links", awsAzure, "b_id"),
 		netPath("links", awsGCP, "tunnels", 0, "a_ip"), netPath("links", awsGCP, "tunnels", 1, "a_ip"),
 		netPath("links", awsAzure, "tunnels", 1, "a_ip"), netPath("links", awsAzure, "tunnels", 1, "inside_cidr"),
-		netPath("preshared_keys", awsGCP+"#1"), netPath("links", azureGCP, "tunnels"),
+		netPath("links", azureGCP, "tunnels"),
 	} {
 		c := statecheck.CompareValue(compare.ValuesSame())
 		before = append(before, c.AddStateValue("gpufleet_network.mesh", p))
@@ -205,7 +232,7 @@ func TestAccNetwork_upgradeToFourTunnels(t *testing.T) {
 				Config:                   config,
 				ConfigStateChecks: append([]statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("tunnels"), knownvalue.Int64Exact(6))}, before...),
-				Check: oldTunnelsDown,
+				Check: resource.ComposeTestCheckFunc(oldTunnelsDown, w.noKeysInState(t)),
 			},
 			{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -223,7 +250,7 @@ func TestAccNetwork_upgradeToFourTunnels(t *testing.T) {
 				ConfigStateChecks: append([]statecheck.StateCheck{established(awsGCP), established(awsAzure), established(azureGCP),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "tunnels"), knownvalue.ListSizeExact(4)),
 					statecheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsAzure, "tunnels"), knownvalue.ListSizeExact(4))}, after...),
-				Check: w.awsTunnelsUp(t, 4),
+				Check: resource.ComposeTestCheckFunc(w.awsTunnelsUp(t, 4), w.noKeysInState(t)),
 			},
 			{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -82,8 +83,9 @@ type regional struct {
 
 var _ cloud.Backend = (*Backend)(nil)
 
-// New loads the SDK configuration (the default credential chain unless
-// cfg.Credentials is set). Retries are left to cloud.WithRetries: the SDK
+// New loads the SDK configuration: cfg.Credentials, else Terraform Cloud
+// dynamic credentials when the run has them (DynamicCredentials), else the
+// SDK's default chain. Retries are left to cloud.WithRetries: the SDK
 // makes one attempt per call.
 func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Region == "" {
@@ -96,6 +98,13 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Timeout = 45 * time.Minute
 	}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(cfg.Region), config.WithRetryMaxAttempts(1)}
+	if cfg.Credentials == nil {
+		dyn, err := DynamicCredentials(os.Getenv, cfg.Endpoints.STS, cfg.Region)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Credentials = dyn
+	}
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
 	}

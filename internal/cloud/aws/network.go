@@ -33,7 +33,10 @@ package aws
 //     addresses no longer in the spec; a connection that carries some of
 //     its group's tunnels as the spec has them gets the others on its
 //     unused tunnels in place (ModifyVpnTunnelOptions, then the tag), so
-//     its outside addresses, which the peer's side names, stay.
+//     its outside addresses, which the peer's side names, stay. A spec
+//     tunnel without a key keeps the key AWS has for it (also across a
+//     replacement); one that would need creating or modifying without a
+//     key it has is cloud.KeyRequiredError, before anything is changed.
 //   - A peering is a VPC peering connection from A's VPC to B's (PeerRegion
 //     = B's region), tagged Name = the peering's name, accepted in B's
 //     region, with a route to the other side's CIDR in each main route
@@ -779,7 +782,7 @@ func matchesGroup(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwID 
 	for _, i := range g.tunnels {
 		t := spec.Tunnels[i]
 		if !slices.ContainsFunc(c.Options.TunnelOptions, func(o ec2types.TunnelOption) bool {
-			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == canonical(t.InsideCIDR) && awssdk.ToString(o.PreSharedKey) == t.PSK
+			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == canonical(t.InsideCIDR) && (t.PSK == "" || awssdk.ToString(o.PreSharedKey) == t.PSK)
 		}) {
 			return false
 		}
@@ -841,6 +844,27 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		}
 		stale = append(stale, c)
 	}
+	// A tunnel given without a key keeps the one it has: AWS returns it
+	// (DescribeVpnConnections TunnelOptions.PreSharedKey), so a connection
+	// replaced for another reason (a new peer address) carries it over.
+	keys := map[string]string{} // inside CIDR -> key
+	for _, c := range conns {
+		if c.Options == nil || c.State == ec2types.VpnStateDeleting {
+			continue
+		}
+		for _, o := range c.Options.TunnelOptions {
+			if k := awssdk.ToString(o.PreSharedKey); k != "" {
+				keys[canonical(awssdk.ToString(o.TunnelInsideCidr))] = k
+			}
+		}
+	}
+	for _, g := range groups {
+		for _, i := range g.tunnels {
+			if kept[g.name] == "" && spec.Tunnels[i].PSK == "" && keys[canonical(spec.Tunnels[i].InsideCIDR)] == "" {
+				return cloud.VPNConnection{}, cloud.KeyRequiredError("aws", "CreateVpnConnection", spec.Name, i)
+			}
+		}
+	}
 	// The stale connections go first: their customer gateways cannot be
 	// deleted before, nor their inside CIDRs reused.
 	if err := b.deleteConnections(ctx, r, stale); err != nil {
@@ -883,8 +907,12 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		opts := &ec2types.VpnConnectionOptionsSpecification{StaticRoutesOnly: awssdk.Bool(false)}
 		for _, i := range g.tunnels {
 			t := spec.Tunnels[i]
+			psk := t.PSK
+			if psk == "" {
+				psk = keys[canonical(t.InsideCIDR)]
+			}
 			opts.TunnelOptions = append(opts.TunnelOptions, ec2types.VpnTunnelOptionsSpecification{
-				TunnelInsideCidr: awssdk.String(canonical(t.InsideCIDR)), PreSharedKey: awssdk.String(t.PSK)})
+				TunnelInsideCidr: awssdk.String(canonical(t.InsideCIDR)), PreSharedKey: awssdk.String(psk)})
 		}
 		_, err := r.ec2.CreateVpnConnection(ctx, &ec2.CreateVpnConnectionInput{Type: awssdk.String(string(ec2types.GatewayTypeIpsec1)),
 			CustomerGatewayId: awssdk.String(cgwID), VpnGatewayId: awssdk.String(gwID), Options: opts,
@@ -921,7 +949,7 @@ func missingTunnels(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwI
 			return nil, false
 		}
 		if !slices.ContainsFunc(c.Options.TunnelOptions, func(o ec2types.TunnelOption) bool {
-			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr && awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK
+			return canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr && (spec.Tunnels[i].PSK == "" || awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK)
 		}) {
 			return nil, false
 		}
@@ -948,8 +976,8 @@ func missingTunnels(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwI
 		o := c.Options.TunnelOptions[j]
 		used[canonical(awssdk.ToString(o.TunnelInsideCidr))] = true
 		out[i] = awssdk.ToString(o.OutsideIpAddress)
-		if canonical(awssdk.ToString(o.TunnelInsideCidr)) == want && awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK {
-			out[i] = "" // already set
+		if canonical(awssdk.ToString(o.TunnelInsideCidr)) == want && (spec.Tunnels[i].PSK == "" || awssdk.ToString(o.PreSharedKey) == spec.Tunnels[i].PSK) {
+			out[i] = "" // already set (without a key: keeping the one it has)
 		}
 	}
 	return out, true
@@ -958,6 +986,13 @@ func missingTunnels(c ec2types.VpnConnection, cgw *ec2types.CustomerGateway, gwI
 // addTunnels gives a connection's unused tunnels (by outside address) the
 // spec's tunnels in place, then records them in its gpufleet:tunnels tag.
 func (b *Backend) addTunnels(ctx context.Context, r *regional, c ec2types.VpnConnection, spec cloud.VPNConnectionSpec, g peerGroup, free map[int]string) error {
+	// A tunnel sent without a key is never modified: the key AWS would
+	// keep on it is not the peer's (an unused tunnel has AWS's own).
+	for _, i := range slices.Sorted(maps.Keys(free)) {
+		if free[i] != "" && spec.Tunnels[i].PSK == "" {
+			return cloud.KeyRequiredError("aws", "ModifyVpnTunnelOptions", spec.Name, i)
+		}
+	}
 	for _, i := range slices.Sorted(maps.Keys(free)) {
 		if free[i] == "" {
 			continue
@@ -1011,6 +1046,36 @@ func (b *Backend) deleteConnections(ctx context.Context, r *regional, conns []ec
 // GetVPNConnection reports the connections of a spec with their tunnels in
 // spec order: active when every connection is available and both tunnels
 // are there, degraded when some are missing (deleted out of band).
+// GetTunnelKeys reads each tunnel's key back from its VPN connection's
+// TunnelOptions (DescribeVpnConnections returns PreSharedKey).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	conns, cgws, err := b.vpnObjects(ctx, b.in(region), name)
+	if err != nil {
+		return nil, err
+	}
+	if len(conns) == 0 && len(cgws) == 0 {
+		return nil, netErr(cloud.KindNotFound, "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
+			"VPN connection %s does not exist in %s", name, region)
+	}
+	var keys []string
+	for _, c := range conns {
+		if c.State == ec2types.VpnStateDeleting || c.State == ec2types.VpnStateDeleted || c.Options == nil {
+			continue
+		}
+		for i, cidr := range parseTunnelsTag(tagOf(c.Tags, tagTunnels)) {
+			for _, o := range c.Options.TunnelOptions {
+				if canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr {
+					for len(keys) <= i {
+						keys = append(keys, "")
+					}
+					keys[i] = awssdk.ToString(o.PreSharedKey)
+				}
+			}
+		}
+	}
+	return keys, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	r := b.in(region)
 	conns, cgws, err := b.vpnObjects(ctx, r, name)

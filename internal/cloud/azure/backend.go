@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -78,14 +79,6 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.SystemVMSize == "" {
 		cfg.SystemVMSize = "Standard_D4s_v5"
 	}
-	cred := cfg.Credential
-	if cred == nil {
-		c, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("azure: credentials: %w", err)
-		}
-		cred = c
-	}
 	opts := cfg.ClientOptions
 	opts.Retry.MaxRetries = -1
 	if cfg.Endpoint != "" {
@@ -96,6 +89,23 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.HTTPClient != nil {
 		opts.Transport = cfg.HTTPClient
+	}
+	cred := cfg.Credential
+	if cred == nil {
+		// Workload identity (Terraform Cloud dynamic credentials, OIDC),
+		// else the default chain.
+		dyn, err := DynamicCredential(os.Getenv, opts.ClientOptions)
+		if err != nil {
+			return nil, err
+		}
+		cred = dyn
+	}
+	if cred == nil {
+		c, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("azure: credentials: %w", err)
+		}
+		cred = c
 	}
 	b := &Backend{cfg: cfg, cred: cred, opts: opts}
 	var err error

@@ -816,9 +816,6 @@ func checkTunnels(spec cloud.VPNConnectionSpec) error {
 		if a, err := netip.ParseAddr(t.PeerIP); err != nil || !a.Is4() {
 			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: peer address %q is not an IPv4 address", spec.Name, i, t.PeerIP)
 		}
-		if t.PSK == "" {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d has no pre-shared key", spec.Name, i)
-		}
 	}
 	return nil
 }
@@ -973,21 +970,30 @@ func (b *Backend) ensureConnection(ctx context.Context, n *netClients, rg string
 	if err != nil {
 		return err
 	}
-	if hit && connectionMatches(cur.Properties, gwID, cfgID, lngID, t) {
+	psk := t.PSK
+	if hit {
 		key, err := n.conns.GetSharedKey(ctx, rg, name, nil)
 		if err != nil {
 			return classify(op, err)
 		}
-		if str(key.Value) == t.PSK {
+		if psk == "" {
+			// No key given: keep the connection's (Azure returns it,
+			// https://learn.microsoft.com/rest/api/network-gateway/virtual-network-gateway-connections/get-shared-key).
+			psk = str(key.Value)
+		}
+		if connectionMatches(cur.Properties, gwID, cfgID, lngID, t) && str(key.Value) == psk {
 			return nil
 		}
+	}
+	if psk == "" {
+		return cloud.KeyRequiredError("azure", op, spec.Name, i)
 	}
 	p, err := n.conns.BeginCreateOrUpdate(ctx, rg, name, armnetwork.VirtualNetworkGatewayConnection{
 		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
 		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
 			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeIPsec),
 			ConnectionProtocol:     to.Ptr(armnetwork.VirtualNetworkGatewayConnectionProtocolIKEv2),
-			SharedKey:              to.Ptr(t.PSK),
+			SharedKey:              to.Ptr(psk),
 			EnableBgp:              to.Ptr(true),
 			VirtualNetworkGateway1: &armnetwork.VirtualNetworkGateway{ID: to.Ptr(gwID)},
 			LocalNetworkGateway2:   &armnetwork.LocalNetworkGateway{ID: to.Ptr(lngID)},
@@ -1068,6 +1074,37 @@ func (b *Backend) tunnelLNGs(ctx context.Context, n *netClients, op, rg, name st
 // GetVPNConnection reads the connections "<name>-<i>" (fewer tunnels when
 // some were deleted out of band), their local network gateways and the
 // gateway's public IPs.
+// GetTunnelKeys reads each tunnel's key back from its connection
+// (GetSharedKey).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	const op = "GetVPNConnection"
+	n, err := b.network(op)
+	if err != nil {
+		return nil, err
+	}
+	var conns []tunnelConn
+	rg, err := b.siteGroup(ctx, n, op, "connection", region, name, func(rg string) (bool, error) {
+		c, err := b.tunnelConnections(ctx, n, op, rg, name)
+		conns = c
+		return len(c) > 0, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, tc := range conns {
+		key, err := n.conns.GetSharedKey(ctx, rg, str(tc.conn.Name), nil)
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		for len(keys) <= tc.index {
+			keys = append(keys, "")
+		}
+		keys[tc.index] = str(key.Value)
+	}
+	return keys, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	const op = "GetVPNConnection"
 	n, err := b.network(op)

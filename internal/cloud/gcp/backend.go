@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -53,6 +54,9 @@ type Config struct {
 	// nodes' logging and monitoring
 	// (https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts#node-service-accounts).
 	NodeServiceAccount string
+	// AuthEndpoints override the token exchange of Terraform Cloud
+	// dynamic credentials (DynamicTokenSource).
+	AuthEndpoints AuthEndpoints
 	// Poll and Timeout tune operation polling.
 	Poll, Timeout time.Duration
 }
@@ -77,6 +81,18 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 45 * time.Minute
+	}
+	if !cfg.Insecure && cfg.TokenSource == nil {
+		// Terraform Cloud dynamic credentials, else Application Default
+		// Credentials.
+		ts, err := DynamicTokenSource(ctx, os.Getenv, cfg.AuthEndpoints)
+		if err != nil {
+			return nil, err
+		}
+		if ts != nil {
+			cfg.TokenSource = ts
+			cfg.ClientOptions = append(slices.Clone(cfg.ClientOptions), option.WithTokenSource(ts))
+		}
 	}
 	opts := slices.Clone(cfg.ClientOptions)
 	if cfg.Endpoint != "" {

@@ -949,9 +949,6 @@ func checkConnection(spec cloud.VPNConnectionSpec) error {
 		if _, err := netip.ParseAddr(t.PeerIP); err != nil {
 			return invalidSpec(op, "connection %s tunnel %d: the peer's outside address %q is not an address (is the peer's gateway up?)", spec.Name, i, t.PeerIP)
 		}
-		if t.PSK == "" {
-			return invalidSpec(op, "connection %s tunnel %d has no pre-shared key", spec.Name, i)
-		}
 	}
 	return nil
 }
@@ -1132,9 +1129,15 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 	if err == nil {
 		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == iface &&
 			sameRef(have.GetPeerExternalGateway(), ext.GetSelfLink()) && have.GetPeerExternalGatewayInterface() == peerIface &&
-			sameRef(have.GetRouter(), rt.GetSelfLink()) && descValue(pskDescRE, have.GetDescription()) == fp
+			sameRef(have.GetRouter(), rt.GetSelfLink()) && (t.PSK == "" || descValue(pskDescRE, have.GetDescription()) == fp)
 		if same {
 			return nil, nil
+		}
+		if t.PSK == "" {
+			// GCE returns only a hash of a tunnel's secret
+			// (https://cloud.google.com/compute/docs/reference/rest/v1/vpnTunnels:
+			// sharedSecret is input-only): a replacement needs a new key.
+			return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 		}
 		if err := b.editRouter(ctx, c, spec.Region, rt.GetName(), func(r *computepb.Router) {
 			removeConnection(r, "", []string{have.GetSelfLink()})
@@ -1148,6 +1151,8 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 		}
 	} else if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
 		return nil, cerr
+	} else if t.PSK == "" {
+		return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 	}
 	o, err := c.vpnTunnels.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnelResource: &computepb.VpnTunnel{
 		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(iface),
@@ -1229,6 +1234,12 @@ func equalLinks(a, b *computepb.Router) bool {
 
 // GetVPNConnection reads a connection's tunnels (in order, those that
 // exist) and external gateway; KindNotFound when none of them exists.
+// GetTunnelKeys returns nil: GCE never returns a tunnel's secret
+// (sharedSecret is input-only; the description holds a fingerprint).
+func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]string, error) {
+	return nil, nil
+}
+
 func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cloud.VPNConnection, error) {
 	c, err := b.compute(ctx)
 	if err != nil {

@@ -205,6 +205,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveIAM(w, r)
 	case service == "autoscaling", service == "" && r.Form.Get("Version") == "2011-01-01":
 		s.serveAutoScaling(w, r, region)
+	case service == "sts", service == "" && r.Form.Get("Version") == "2011-06-15":
+		s.serveSTS(w, r)
 	case ec2Actions[r.Form.Get("Action")]:
 		s.serveEC2(w, r, region)
 	case iamActions[r.Form.Get("Action")]:

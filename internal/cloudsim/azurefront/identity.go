@@ -3,9 +3,13 @@ package azurefront
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // What azure-cli needs before it calls Resource Manager, served on the
@@ -29,8 +33,19 @@ import (
 //     GET /adfs/.well-known/openid-configuration and
 //     POST /adfs/oauth2/token (client credentials: any client ID and
 //     secret), also under /{tenant}/v2.0/.well-known/openid-configuration
-//     and /{tenant}/oauth2/v2.0/token. The access token is an unsigned
-//     JWT naming the client (appid, oid) and the tenant, valid one hour
+//     and /{tenant}/oauth2/v2.0/token, where a federated client assertion
+//     (client_assertion_type
+//     urn:ietf:params:oauth:client-assertion-type:jwt-bearer: Terraform
+//     Cloud's workload identity token) may take the secret's place
+//     (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#third-case-access-token-request-with-a-federated-credential).
+//     Errors are Entra's JSON errors: invalid_request (a missing
+//     parameter), unsupported_grant_type, invalid_client (no secret or
+//     assertion, or an assertion that is no JWT: AADSTS50027),
+//     invalid_scope (a v2.0 scope without the /.default suffix the client
+//     credentials flow requires). Trust (the application's federated
+//     identity credentials) is not modelled: any well-formed assertion
+//     gets a token. The access token is an unsigned JWT naming the client
+//     (appid, oid) and the tenant, valid one hour
 //     (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow#successful-response);
 //     Resource Manager does not check it, like the rest of this front end.
 //   - GET /subscriptions and GET /tenants: the one simulated subscription
@@ -66,10 +81,11 @@ func (s *server) serveIdentity(w http.ResponseWriter, r *http.Request) (ok bool)
 		writeIdentityJSON(w, http.StatusOK, openIDConfig(base+"/adfs", base+"/adfs/oauth2/token", base+"/adfs"))
 	case get && len(segs) == 4 && segs[1] == "v2.0" && segs[2] == ".well-known" && segs[3] == "openid-configuration":
 		writeIdentityJSON(w, http.StatusOK, openIDConfig(base+"/"+segs[0]+"/oauth2/v2.0/authorize", base+"/"+segs[0]+"/oauth2/v2.0/token",
-			base+"/"+DefaultTenant+"/v2.0"))
-	case r.Method == http.MethodPost && (len(segs) == 3 && segs[0] == "adfs" && segs[1] == "oauth2" && segs[2] == "token" ||
-		len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token"):
-		s.token(w, r)
+			base+"/"+segs[0]+"/v2.0"))
+	case r.Method == http.MethodPost && len(segs) == 3 && segs[0] == "adfs" && segs[1] == "oauth2" && segs[2] == "token":
+		s.token(w, r, DefaultTenant, false)
+	case r.Method == http.MethodPost && len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token":
+		s.token(w, r, segs[0], true)
 	case get && len(segs) == 1 && strings.EqualFold(segs[0], "subscriptions"):
 		writeIdentityJSON(w, http.StatusOK, map[string]any{"value": []any{s.subscription()}})
 	case get && len(segs) == 2 && strings.EqualFold(segs[0], "subscriptions") && strings.EqualFold(segs[1], s.subscriptionID()):
@@ -120,28 +136,45 @@ func openIDConfig(authorize, token, issuer string) map[string]any {
 		"grant_types_supported": []string{"client_credentials", "authorization_code", "refresh_token"}}
 }
 
-// token answers a client-credentials grant; other grants are refused as
+// token answers a client-credentials grant for tenant (v2: the v2.0
+// endpoint, which requires a /.default scope); other grants are refused as
 // Entra ID refuses an unsupported grant (400 unsupported_grant_type).
-func (s *server) token(w http.ResponseWriter, r *http.Request) {
+func (s *server) token(w http.ResponseWriter, r *http.Request, tenant string, v2 bool) {
+	fail := func(code, desc string) {
+		writeIdentityJSON(w, http.StatusBadRequest, map[string]any{"error": code, "error_description": desc, "error_codes": []int{}})
+	}
 	if err := r.ParseForm(); err != nil {
-		writeIdentityJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request", "error_description": err.Error()})
+		fail("invalid_request", err.Error())
 		return
 	}
-	if g := r.PostForm.Get("grant_type"); g != "client_credentials" {
-		writeIdentityJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type",
-			"error_description": "AADSTS70003: The app requested an unsupported grant type '" + g + "'. cloudsim issues client-credentials tokens only (az login --service-principal)."})
+	f := r.PostForm
+	client, assertion := f.Get("client_id"), f.Get("client_assertion")
+	switch g := f.Get("grant_type"); {
+	case g != "client_credentials":
+		fail("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type '"+g+
+			"'. cloudsim issues client-credentials tokens only (az login --service-principal, federated credentials).")
+		return
+	case client == "":
+		fail("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_id'.")
+		return
+	case v2 && !slices.ContainsFunc(strings.Fields(f.Get("scope")), func(sc string) bool { return strings.HasSuffix(sc, "/.default") }):
+		// MSAL adds openid, offline_access and profile, which Entra accepts.
+		fail("invalid_scope", fmt.Sprintf("AADSTS1002012: The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.", f.Get("scope")))
+		return
+	case f.Get("client_secret") == "" && (assertion == "" || f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"):
+		fail("invalid_client", "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 		return
 	}
-	client := r.PostForm.Get("client_id")
-	if client == "" || r.PostForm.Get("client_secret") == "" && r.PostForm.Get("client_assertion") == "" {
-		writeIdentityJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_client",
-			"error_description": "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."})
-		return
+	if assertion != "" {
+		if _, err := cloudsim.ParseJWT(assertion); err != nil {
+			fail("invalid_client", "AADSTS50027: JWT token is invalid or malformed: "+err.Error())
+			return
+		}
 	}
 	now := s.now()
-	claims, _ := json.Marshal(map[string]any{"aud": managementAudience, "iss": "https://sts.windows.net/" + DefaultTenant + "/",
+	claims, _ := json.Marshal(map[string]any{"aud": managementAudience, "iss": "https://sts.windows.net/" + tenant + "/",
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "appid": client, "oid": client, "sub": client,
-		"tid": DefaultTenant, "idtyp": "app"})
+		"tid": tenant, "idtyp": "app"})
 	enc := base64.RawURLEncoding
 	tok := enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString(claims) + "."
 	writeIdentityJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,

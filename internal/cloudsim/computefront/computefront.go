@@ -223,6 +223,9 @@ func (q *request) scopePath() string {
 func (q *request) path() string { return q.scopePath() + "/" + q.coll + "/" + q.name }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveAuth(w, r) { // STS and IAM Credentials, not compute
+		return
+	}
 	// Requests and responses are judged by the compute v1 discovery
 	// document in tests.
 	if x := conformance.Begin(conformance.Google, s.test, w, r); x != nil {
