@@ -1,6 +1,8 @@
 terraform {
   required_providers {
-    gpufleet = { source = "hashicorp/gpufleet" }
+    # The address the state records, on Terraform and OpenTofu alike
+    # (tofu would read "hashicorp/gpufleet" as registry.opentofu.org/...).
+    gpufleet = { source = "registry.terraform.io/hashicorp/gpufleet" }
   }
 }
 provider "gpufleet" {
