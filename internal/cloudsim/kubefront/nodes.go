@@ -64,6 +64,7 @@ func (st *store) reconcileNodes(ms map[string]machine) error {
 	for _, m := range ms {
 		live[m.node.ProviderID] = bootID(m)
 	}
+	var podsOn map[string][]*corev1.Pod // by node name, listed once at the first Node deleted
 	for _, o := range st.list(resNodes, "", nil, nil) {
 		n := o.(*corev1.Node)
 		if boot, ok := live[n.Spec.ProviderID]; n.Spec.ProviderID == "" || ok && boot == n.Status.NodeInfo.BootID {
@@ -72,11 +73,16 @@ func (st *store) reconcileNodes(ms map[string]machine) error {
 		if err := st.commit(resNodes, n, watch.Deleted); err != nil {
 			return err
 		}
-		for _, po := range st.list(resPods, "", nil, nil) {
-			if pod := po.(*corev1.Pod); pod.Spec.NodeName == n.Name {
-				if err := st.deletePod(pod); err != nil {
-					return err
-				}
+		if podsOn == nil {
+			podsOn = map[string][]*corev1.Pod{}
+			for _, po := range st.list(resPods, "", nil, nil) {
+				pod := po.(*corev1.Pod)
+				podsOn[pod.Spec.NodeName] = append(podsOn[pod.Spec.NodeName], pod)
+			}
+		}
+		for _, pod := range podsOn[n.Name] {
+			if err := st.deletePod(pod); err != nil {
+				return err
 			}
 		}
 	}
