@@ -203,6 +203,20 @@ func parse(fs *flag.FlagSet, args []string, f *filterFlags, stderr io.Writer) bo
 	return true
 }
 
+// openCatalog loads the catalog the flags name and prints its warnings; false
+// after printing why it cannot be loaded.
+func (f *filterFlags) openCatalog(live Live, stderr io.Writer) (*planner.Catalog, bool) {
+	cat, err := f.loadCatalog(live)
+	if err != nil {
+		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+		return nil, false
+	}
+	for _, w := range f.warnings {
+		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
+	}
+	return cat, true
+}
+
 // Offers runs gpufleet offers with args (the command's flags). live
 // refreshes prices for --live; nil runs LiveHelper instead.
 func Offers(args []string, stdout, stderr io.Writer, live Live) int {
@@ -216,13 +230,9 @@ func Offers(args []string, stdout, stderr io.Writer, live Live) int {
 	if f.live && live == nil {
 		return RunHelper(LiveHelper, "offers --live", append([]string{"offers"}, args...), stdout, stderr)
 	}
-	cat, err := f.loadCatalog(live)
-	if err != nil {
-		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+	cat, ok := f.openCatalog(live, stderr)
+	if !ok {
 		return ExitUsage
-	}
-	for _, w := range f.warnings {
-		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
 	}
 	offers, err := planner.Offers(cat, f.request())
 	if err != nil {
@@ -262,13 +272,9 @@ func Plan(args []string, stdout, stderr io.Writer, live Live) int {
 	if f.live && live == nil {
 		return RunHelper(LiveHelper, "plan --live", append([]string{"plan"}, args...), stdout, stderr)
 	}
-	cat, err := f.loadCatalog(live)
-	if err != nil {
-		fmt.Fprintf(stderr, "gpufleet: %v\n", err)
+	cat, ok := f.openCatalog(live, stderr)
+	if !ok {
 		return ExitUsage
-	}
-	for _, w := range f.warnings {
-		fmt.Fprintf(stderr, "gpufleet: warning: %s\n", w)
 	}
 	req := f.request()
 	req.GPUs = *gpus
