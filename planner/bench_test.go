@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -129,6 +130,69 @@ func BenchmarkParseSynthetic(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseCatalog("synthetic.csv", data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// withReservations is the embedded catalog plus what a team holds ahead:
+// two AWS reservations of p5.48xlarge (16 and 8 H100s) in Stockholm, a
+// GCP reservation of 4 a3-highgpu-8g, and three AWS capacity blocks of 4
+// nodes each starting over a week.
+func withReservations(tb testing.TB) *Catalog {
+	c := Embedded()
+	find := func(cloud, region, instanceType string) Offer {
+		for _, o := range c.Offers {
+			if o.Cloud == cloud && o.Region == region && o.InstanceType == instanceType && o.CapacityType == OnDemand {
+				return o
+			}
+		}
+		tb.Fatalf("no %s %s %s in the embedded catalog", cloud, region, instanceType)
+		return Offer{}
+	}
+	reserve := func(o Offer, id string, nodes int) Offer {
+		o.CapacityType, o.ReservationID, o.MaxNodes, o.PriceUSDHour = Reserved, id, nodes, 0
+		return o
+	}
+	p5 := find("aws", "eu-north-1", "p5.48xlarge")
+	a3 := find("gcp", "europe-west1", "a3-highgpu-8g")
+	extra := []Offer{reserve(p5, "cr-16", 2), reserve(p5, "cr-8", 1), reserve(a3, "gcp-res-1", 4)}
+	for i, start := range []string{"2026-12-07T00:00:00Z", "2026-12-09T00:00:00Z", "2026-12-11T00:00:00Z"} {
+		b := p5
+		b.CapacityType, b.ReservationID, b.MaxNodes, b.StartTime, b.DurationHours = CapacityBlock, fmt.Sprintf("cb-%d", i), 4, start, 48
+		b.UpfrontUSD, b.PriceUSDHour = 4*48*p5.PriceUSDHour*0.6, 0
+		extra = append(extra, b)
+	}
+	out, err := NewCatalog(append(slices.Clone(c.Offers), extra...), EmbeddedRegions(), "", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkPlanReservations is BenchmarkPlanEmbedded's eu-spread request
+// on the embedded catalog with and without reservations and blocks (the
+// same request, capacity types on_demand and spot plus the new kinds
+// where there are some), so the two figures compare the cost of the kinds.
+func BenchmarkPlanReservations(b *testing.B) {
+	for _, cat := range []struct {
+		name  string
+		c     *Catalog
+		kinds []CapacityType
+	}{
+		{"without", Embedded(), []CapacityType{OnDemand, Spot}},
+		{"with", withReservations(b), []CapacityType{OnDemand, Spot, Reserved, CapacityBlock}},
+	} {
+		for _, gpus := range []int{64, 512} {
+			b.Run(fmt.Sprintf("%s/gpus=%d", cat.name, gpus), func(b *testing.B) {
+				req := benchRequests[0].req
+				req.GPUs, req.CapacityTypes = gpus, cat.kinds
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Plan(cat.c, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

@@ -53,6 +53,9 @@ type Catalog struct {
 	ids       []string
 	models    []string
 	residency []string
+	// hasReserved: some offer is reserved capacity, which a request that
+	// names no capacity types may use (see Request.Normalize).
+	hasReserved bool
 }
 
 // NewCatalog builds a catalog from offers and a region table. Offers are
@@ -90,6 +93,9 @@ func buildCatalog(offers []Offer, ids []string, checked bool, regions []Region, 
 		seen := make(map[string]struct{}, len(offers))
 		for i := range offers {
 			o := &offers[i]
+			if err := o.fillDerived(); err != nil {
+				return nil, fmt.Errorf("offer %s: %w", ids[i], err)
+			}
 			if err := o.validate(); err != nil {
 				return nil, fmt.Errorf("offer %s: %w", ids[i], err)
 			}
@@ -119,6 +125,9 @@ func buildCatalog(offers []Offer, ids []string, checked bool, regions []Region, 
 	}
 	c.Version = versionOf(c.Offers, c.ids, c.Limits, date)
 	c.models = c.distinct(func(o *Offer) string { return o.GPUModel })
+	for i := range c.Offers {
+		c.hasReserved = c.hasReserved || c.Offers[i].CapacityType == Reserved
+	}
 	c.residency = c.regionValues(regionJurisdiction, regionCountry, Region.Key)
 	return c, nil
 }
@@ -200,6 +209,12 @@ func versionOf(offers []Offer, ids []string, limits []Limit, date string) string
 		buf = append(append(buf, '|'), o.Fabric...)
 		if o.SpotScore != 0 {
 			buf = strconv.AppendInt(append(buf, "|spot_score="...), int64(o.SpotScore), 10)
+		}
+		if o.StartTime != "" || o.DurationHours != 0 || o.UpfrontUSD != 0 || o.MaxRunHours != 0 {
+			buf = append(append(buf, "|start="...), o.StartTime...)
+			buf = strconv.AppendInt(append(buf, "|hours="...), int64(o.DurationHours), 10)
+			buf = strconv.AppendInt(append(buf, "|upfront="...), usdToMicros(o.UpfrontUSD), 10)
+			buf = strconv.AppendInt(append(buf, "|max_run="...), int64(o.MaxRunHours), 10)
 		}
 		h.Write(append(buf, '\n'))
 	}

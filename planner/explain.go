@@ -90,7 +90,7 @@ func explainInfeasible(c *Catalog, req *Request, eligible []int, reasons []Rejec
 		clouds := map[string]bool{}
 		for _, idx := range eligible {
 			o := &c.Offers[idx]
-			it := item{size: o.GPUCount, cap: o.MaxNodes}
+			it := itemOf(c, idx)
 			avail = addGPUs(avail, it.capGPUs())
 			zones[zoneName(o)] = addGPUs(zones[zoneName(o)], it.capGPUs())
 			clouds[o.Cloud] = true
@@ -218,8 +218,12 @@ func reasonField(r Reason) string {
 		return "min_gpu_memory_gib"
 	case ReasonPriceCap:
 		return "max_price_per_gpu_hour"
-	case ReasonAvailability:
+	case ReasonAvailability, ReasonReservationExhausted:
 		return "availability"
+	case ReasonBlockWindow:
+		return "start_after"
+	case ReasonMaxRun:
+		return "duration_hours"
 	case ReasonSpotScore:
 		return "min_spot_score"
 	}
@@ -252,7 +256,8 @@ func relaxations(c *Catalog, req *Request, obtainable int) []Relaxation {
 	}
 	if !slices.Contains(req.CapacityTypes, Spot) {
 		try := *req
-		try.CapacityTypes = []CapacityType{OnDemand, Spot}
+		try.CapacityTypes = append(slices.Clone(req.CapacityTypes), Spot)
+		slices.Sort(try.CapacityTypes)
 		if feasible(c, &try) {
 			out = append(out, Relaxation{Field: "capacity_types", Change: "add spot"})
 		}
@@ -422,7 +427,7 @@ func bindingQuota(c *Catalog, req *Request, obtainable int) (string, string) {
 		o := &c.Offers[idx]
 		left := o.MaxNodes == Unlimited || used[c.ids[idx]] < o.MaxNodes
 		for _, li := range q.matching(idx) {
-			avail[li] = addGPUs(avail[li], item{size: o.GPUCount, cap: o.MaxNodes}.capGPUs())
+			avail[li] = addGPUs(avail[li], itemOf(c, idx).capGPUs())
 			if left && (smallest[li] == 0 || o.GPUCount < smallest[li]) {
 				smallest[li] = o.GPUCount
 			}

@@ -21,7 +21,16 @@ const (
 	ReasonResidency    Reason = "residency"     // its region is outside residency or inside deny_residency
 	ReasonPriceCap     Reason = "price_cap"     // its price per GPU-hour is above max_price_per_gpu_hour
 	ReasonSpotScore    Reason = "spot_score"    // a spot offer whose known spot placement score is below min_spot_score
-	ReasonAvailability Reason = "availability"  // no node can be obtained (max_nodes = 0)
+	// ReasonBlockWindow: a capacity_block or calendar offer that starts
+	// before start_after or ends before duration_hours have passed.
+	ReasonBlockWindow Reason = "block_window"
+	// ReasonMaxRun: a flex_start offer whose max_run_hours is below
+	// duration_hours.
+	ReasonMaxRun       Reason = "duration_exceeds_max_run"
+	ReasonAvailability Reason = "availability" // no node can be obtained (max_nodes = 0)
+	// ReasonReservationExhausted: a reservation with no free instance
+	// (max_nodes = 0).
+	ReasonReservationExhausted Reason = "reservation_exhausted"
 	// ReasonQuota: a limit of the catalog (an account quota) leaves no room
 	// for one node of the offer: its MaxGPUs is below the node's GPUs, or
 	// the placement already takes the rest of it.
@@ -34,8 +43,8 @@ const (
 // Reasons lists every rejection reason in filter order.
 var Reasons = []Reason{
 	ReasonCloud, ReasonCapacityType, ReasonGPUModel, ReasonGPUMemory, ReasonGPUsPerNode, ReasonInterconnect,
-	ReasonResidency, ReasonPriceCap, ReasonSpotScore, ReasonAvailability, ReasonQuota, ReasonGang, ReasonSpread,
-	ReasonMoreExpensive,
+	ReasonResidency, ReasonPriceCap, ReasonSpotScore, ReasonBlockWindow, ReasonMaxRun, ReasonAvailability,
+	ReasonReservationExhausted, ReasonQuota, ReasonGang, ReasonSpread, ReasonMoreExpensive,
 }
 
 // Rejection explains why one offer of the catalog is not used.
@@ -108,7 +117,13 @@ func (f *offerFilter) check(o *Offer) (Reason, string) {
 	if req.MinSpotScore > 0 && o.CapacityType == Spot && o.SpotScore > 0 && o.SpotScore < req.MinSpotScore {
 		return ReasonSpotScore, fmt.Sprintf("spot placement score %d is below min_spot_score %d", o.SpotScore, req.MinSpotScore)
 	}
+	if r, d := windowCheck(o, req); r != "" {
+		return r, d
+	}
 	if o.MaxNodes == 0 {
+		if o.CapacityType == Reserved {
+			return ReasonReservationExhausted, fmt.Sprintf("reservation %s has no free instance", o.ReservationID)
+		}
 		return ReasonAvailability, "no nodes obtainable (max_nodes = 0)"
 	}
 	if l := f.q.tooSmall(o); l != nil {
@@ -133,6 +148,11 @@ func (f *offerFilter) eligible(o *Offer) bool {
 		o.MaxNodes == 0 || f.q.tooSmall(o) != nil {
 		return false
 	}
+	if o.CapacityType.Scheduled() && (req.StartAfter != "" || req.DurationHours > 0) {
+		if r, _ := windowCheck(o, req); r != "" {
+			return false
+		}
+	}
 	if len(req.Residency) > 0 || len(req.DenyResidency) > 0 {
 		region, _ := f.c.Region(o.Cloud, o.Region)
 		if len(req.Residency) > 0 && !matchesResidency(region, req.Residency) || matchesResidency(region, req.DenyResidency) {
@@ -140,4 +160,27 @@ func (f *offerFilter) eligible(o *Offer) bool {
 		}
 	}
 	return true
+}
+
+// windowCheck decides whether scheduled capacity fits the request's time
+// window: a capacity_block or calendar offer must start at or after
+// start_after and last at least duration_hours (it may start later than
+// start_after: the placement then says when it starts); a flex_start
+// offer's max_run_hours must be at least duration_hours. Without a window
+// every offer fits, and other kinds always fit.
+func windowCheck(o *Offer, req *Request) (Reason, string) {
+	switch o.CapacityType {
+	case CapacityBlock, Calendar:
+		if req.StartAfter != "" && o.StartTime < req.StartAfter {
+			return ReasonBlockWindow, fmt.Sprintf("%s %s starts at %s, before start_after %s", o.CapacityType, o.ReservationID, o.StartTime, req.StartAfter)
+		}
+		if req.DurationHours > 0 && o.DurationHours < req.DurationHours {
+			return ReasonBlockWindow, fmt.Sprintf("%s %s lasts %d hours, duration_hours is %d", o.CapacityType, o.ReservationID, o.DurationHours, req.DurationHours)
+		}
+	case FlexStart:
+		if req.DurationHours > 0 && o.MaxRunHours < req.DurationHours {
+			return ReasonMaxRun, fmt.Sprintf("flex-start nodes run at most %d hours, duration_hours is %d", o.MaxRunHours, req.DurationHours)
+		}
+	}
+	return "", ""
 }

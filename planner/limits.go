@@ -173,7 +173,8 @@ func (q *quotas) match(o *Offer) []int32 {
 }
 
 // tooSmall returns the first limit (canonical order) whose MaxGPUs is below
-// one node of the offer, or nil: no node of such an offer can be used.
+// one node of the offer (a capacity block: the whole block), or nil: no
+// node of such an offer can be used.
 func (q *quotas) tooSmall(o *Offer) *Limit {
 	if q == nil {
 		return nil
@@ -182,7 +183,7 @@ func (q *quotas) tooSmall(o *Offer) *Limit {
 	for _, k := range [][2]string{{o.Cloud, ""}, {o.Cloud, o.Region}} {
 		for _, li := range q.byRegion[k] {
 			l := &q.limits[li]
-			if l.MaxGPUs < o.GPUCount && l.Matches(o) && (first == nil || compareLimits(l, first) < 0) {
+			if l.MaxGPUs < o.unitGPUs() && l.Matches(o) && (first == nil || compareLimits(l, first) < 0) {
 				first = l
 			}
 		}
@@ -230,7 +231,7 @@ func (q *quotas) exhausted(usage []int, idx int) int32 {
 		return -1
 	}
 	for _, li := range q.matching(idx) {
-		if usage[li]+q.c.Offers[idx].GPUCount > q.limits[li].MaxGPUs {
+		if usage[li]+q.c.Offers[idx].unitGPUs() > q.limits[li].MaxGPUs {
 			return li
 		}
 	}

@@ -18,7 +18,9 @@ package planner
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"time"
 )
 
 // CapacityType is how a node is bought.
@@ -28,10 +30,64 @@ type CapacityType string
 const (
 	OnDemand CapacityType = "on_demand"
 	Spot     CapacityType = "spot"
+	// Reserved is capacity already paid for (an AWS On-Demand Capacity
+	// Reservation, a GCP reservation, an Azure capacity reservation): its
+	// PriceUSDHour is the marginal cost of using it, 0 unless the user
+	// sets an effective price, and MaxNodes is the reservation's size (its
+	// free instances). ReservationID names it.
+	Reserved CapacityType = "reserved"
+	// CapacityBlock is a purchasable fixed block (an AWS Capacity Block for
+	// ML): MaxNodes instances from StartTime for DurationHours, sold whole
+	// for UpfrontUSD. A placement takes all of its nodes or none, and its
+	// PriceUSDHour is UpfrontUSD spread over the block's nodes and hours
+	// (BlockHourlyPrice), so that it compares with hourly prices.
+	CapacityBlock CapacityType = "capacity_block"
+	// FlexStart is GCP Dynamic Workload Scheduler flex-start capacity:
+	// queued until the cloud can grant it, at its own hourly price, for at
+	// most MaxRunHours.
+	FlexStart CapacityType = "flex_start"
+	// Calendar is GCP Dynamic Workload Scheduler calendar mode: capacity
+	// reserved for a fixed window (StartTime, DurationHours) at its own
+	// hourly price, up to MaxNodes nodes.
+	Calendar CapacityType = "calendar"
 )
 
-// CapacityTypes lists every capacity type in their canonical order.
+// CapacityTypes lists the list-priced capacity types, on-demand and spot,
+// in their canonical order: those every catalog row of an instance type
+// may have.
 var CapacityTypes = []CapacityType{OnDemand, Spot}
+
+// AllCapacityTypes lists every capacity type a request may name, sorted.
+var AllCapacityTypes = []CapacityType{Calendar, CapacityBlock, FlexStart, OnDemand, Reserved, Spot}
+
+// Scheduled reports whether the capacity type holds capacity for a known
+// window or run length (capacity_block, calendar, flex_start), which a
+// request's start_after and duration_hours decide on.
+func (t CapacityType) Scheduled() bool { return t == CapacityBlock || t == Calendar || t == FlexStart }
+
+func (t CapacityType) known() bool { return slices.Contains(AllCapacityTypes, t) }
+
+// TimeLayout is how start times are written: RFC 3339 in UTC, to the
+// second ("2026-12-08T09:00:00Z").
+const TimeLayout = "2006-01-02T15:04:05Z"
+
+// canonicalTime parses an RFC 3339 time and writes it in TimeLayout, so
+// that times compare as strings.
+func canonicalTime(s string) (string, error) {
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		return "", fmt.Errorf("%q is not an RFC 3339 time such as 2026-12-08T09:00:00Z", s)
+	}
+	return t.UTC().Format(TimeLayout), nil
+}
+
+// BlockHourlyPrice is the price of one node-hour of a capacity block: its
+// upfront price over its nodes and hours. The objective compares it with
+// hourly prices; the placement reports the upfront price itself
+// (Allocation.BlockUSD).
+func BlockHourlyPrice(upfrontUSD float64, durationHours, nodes int) float64 {
+	return upfrontUSD / float64(durationHours) / float64(nodes)
+}
 
 // Interconnect is the GPU-to-GPU link inside one node, ordered from the
 // slowest to the fastest: PCIe < NVLink (bridges or partial mesh) < NVSwitch
@@ -89,13 +145,63 @@ type Offer struct {
 	// with Adjust (Adjustments.SpotScores); the CSV format has no column
 	// for it.
 	SpotScore int `json:"spot_score,omitempty"`
+
+	// ReservationID names the reservation, capacity block or calendar
+	// reservation the offer is (required for reserved, capacity_block and
+	// calendar; optional for flex_start; empty for on-demand and spot).
+	ReservationID string `json:"reservation_id,omitempty"`
+	// StartTime is when a capacity block or calendar reservation starts,
+	// in TimeLayout.
+	StartTime string `json:"start_time,omitempty"`
+	// DurationHours is how long a capacity block or calendar reservation
+	// lasts.
+	DurationHours int `json:"duration_hours,omitempty"`
+	// UpfrontUSD is the price of a whole capacity block (every node, for
+	// its whole duration).
+	UpfrontUSD float64 `json:"upfront_usd,omitempty"`
+	// MaxRunHours is the longest a flex_start node may run.
+	MaxRunHours int `json:"max_run_hours,omitempty"`
 }
 
 // ID names the offer uniquely within a catalog:
 // cloud/region/zone/instance_type/capacity_type (zone empty where the cloud
-// has none).
+// has none), followed by /reservation_id for an offer that has one.
 func (o Offer) ID() string {
-	return strings.Join([]string{o.Cloud, o.Region, o.Zone, o.InstanceType, string(o.CapacityType)}, "/")
+	parts := []string{o.Cloud, o.Region, o.Zone, o.InstanceType, string(o.CapacityType)}
+	if o.ReservationID != "" {
+		parts = append(parts, o.ReservationID)
+	}
+	return strings.Join(parts, "/")
+}
+
+// wholeBlock reports whether the offer is sold whole: a capacity block's
+// nodes are all taken or none.
+func (o *Offer) wholeBlock() bool { return o.CapacityType == CapacityBlock }
+
+// unitGPUs is the fewest GPUs the offer can be taken in: one node, or a
+// capacity block's every node.
+func (o *Offer) unitGPUs() int {
+	if o.wholeBlock() && o.MaxNodes > 0 {
+		return o.GPUCount * o.MaxNodes
+	}
+	return o.GPUCount
+}
+
+// fillDerived sets what an offer's kind derives from its other fields: a
+// capacity block's hourly price (BlockHourlyPrice) when it has none, and
+// canonical start times.
+func (o *Offer) fillDerived() error {
+	if o.StartTime != "" {
+		t, err := canonicalTime(o.StartTime)
+		if err != nil {
+			return fmt.Errorf("start_time: %w", err)
+		}
+		o.StartTime = t
+	}
+	if o.CapacityType == CapacityBlock && o.PriceUSDHour == 0 && o.UpfrontUSD > 0 && o.DurationHours > 0 && o.MaxNodes > 0 {
+		o.PriceUSDHour = BlockHourlyPrice(o.UpfrontUSD, o.DurationHours, o.MaxNodes)
+	}
+	return nil
 }
 
 // Site is the cloud/region key used for sites in placements.
@@ -117,7 +223,7 @@ func microsToUSD(m int64) float64 { return float64(m) / 1e6 }
 // remaining tie: price per GPU-hour, then price per node, then the higher
 // spot placement score (spot offers ranked by how likely their capacity is;
 // offers without a score compare equal here), then cloud, region, zone,
-// instance type and capacity type (alphabetically). It returns -1, 0 or +1.
+// instance type, capacity type and reservation ID (alphabetically). It returns -1, 0 or +1.
 // Two distinct offers of one catalog never compare equal.
 func compareOffers(a, b *Offer) int {
 	// price per GPU compared exactly: pa/ga < pb/gb  <=>  pa*gb < pb*ga
@@ -135,7 +241,7 @@ func compareOffers(a, b *Offer) int {
 }
 
 // compareNames is the last part of compareOffers: cloud, region, zone,
-// instance type and capacity type, alphabetically.
+// instance type, capacity type and reservation ID, alphabetically.
 func compareNames(a, b *Offer) int {
 	if c := strings.Compare(a.Cloud, b.Cloud); c != 0 {
 		return c
@@ -149,7 +255,10 @@ func compareNames(a, b *Offer) int {
 	if c := strings.Compare(a.InstanceType, b.InstanceType); c != 0 {
 		return c
 	}
-	return strings.Compare(string(a.CapacityType), string(b.CapacityType))
+	if c := strings.Compare(string(a.CapacityType), string(b.CapacityType)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ReservationID, b.ReservationID)
 }
 
 func cmpInt64(a, b int64) int {
@@ -175,14 +284,49 @@ func (o Offer) validate() error {
 		return fmt.Errorf("gpu_model is empty")
 	case o.GPUCount <= 0:
 		return fmt.Errorf("gpu_count must be a positive integer, got %d", o.GPUCount)
-	case !(o.PriceUSDHour > 0) || math.IsInf(o.PriceUSDHour, 0):
+	case o.CapacityType == Reserved && (o.PriceUSDHour < 0 || math.IsNaN(o.PriceUSDHour) || math.IsInf(o.PriceUSDHour, 0)):
+		return fmt.Errorf("effective price of a reservation must be 0 (already paid for) or a positive number of USD per hour, got %v", o.PriceUSDHour)
+	case o.CapacityType != Reserved && (!(o.PriceUSDHour > 0) || math.IsInf(o.PriceUSDHour, 0)):
 		return fmt.Errorf("price must be a positive number of USD per hour, got %v", o.PriceUSDHour)
 	case o.MaxNodes < Unlimited:
 		return fmt.Errorf("max_nodes must be empty or a non-negative integer, got %d", o.MaxNodes)
-	case o.CapacityType != OnDemand && o.CapacityType != Spot:
-		return fmt.Errorf("capacity type must be %q or %q, got %q", OnDemand, Spot, o.CapacityType)
+	case !o.CapacityType.known():
+		return fmt.Errorf("capacity type must be one of %s, got %q", quoteJoin(stringsOf(AllCapacityTypes), ", "), o.CapacityType)
 	case o.SpotScore < 0 || o.SpotScore > 10:
 		return fmt.Errorf("spot_score must be 0 (unknown) or 1 to 10, got %d", o.SpotScore)
+	}
+	return o.validateKind()
+}
+
+// validateKind checks the fields of the capacity kinds beyond on-demand
+// and spot: each kind has the fields it needs and no others.
+func (o Offer) validateKind() error {
+	k := o.CapacityType
+	needsID := k == Reserved || k == CapacityBlock || k == Calendar
+	window := k == CapacityBlock || k == Calendar
+	switch {
+	case needsID && o.ReservationID == "":
+		return fmt.Errorf("reservation_id is empty; a %s offer must name its reservation", k)
+	case o.ReservationID != "" && !needsID && k != FlexStart:
+		return fmt.Errorf("reservation_id is set on a %s offer; only reserved, capacity_block, calendar and flex_start offers have one", k)
+	case strings.Contains(o.ReservationID, "/"):
+		return fmt.Errorf("reservation_id %q contains '/', which offer IDs use as a separator", o.ReservationID)
+	case window && o.StartTime == "":
+		return fmt.Errorf("start_time is empty; a %s offer must say when it starts", k)
+	case window && o.DurationHours <= 0:
+		return fmt.Errorf("duration_hours must be a positive number of hours for a %s offer, got %d", k, o.DurationHours)
+	case !window && (o.StartTime != "" || o.DurationHours != 0):
+		return fmt.Errorf("start_time and duration_hours are for capacity_block and calendar offers only, set on a %s offer", k)
+	case k == CapacityBlock && !(o.UpfrontUSD > 0 && !math.IsInf(o.UpfrontUSD, 0)):
+		return fmt.Errorf("upfront_price must be a positive number of USD for a capacity_block offer, got %v", o.UpfrontUSD)
+	case k == CapacityBlock && o.MaxNodes == Unlimited:
+		return fmt.Errorf("max_nodes must be the block's instance count for a capacity_block offer, got unlimited")
+	case k != CapacityBlock && o.UpfrontUSD != 0:
+		return fmt.Errorf("upfront_price is for capacity_block offers only, set on a %s offer", k)
+	case k == FlexStart && o.MaxRunHours <= 0:
+		return fmt.Errorf("max_run_hours must be a positive number of hours for a flex_start offer, got %d", o.MaxRunHours)
+	case k != FlexStart && o.MaxRunHours != 0:
+		return fmt.Errorf("max_run_hours is for flex_start offers only, set on a %s offer", k)
 	}
 	return nil
 }

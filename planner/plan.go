@@ -22,6 +22,15 @@ type Placement struct {
 	TotalNodes  int          `json:"total_nodes"`
 	// TotalHourlyUSD is the sum of the allocations' hourly prices.
 	TotalHourlyUSD float64 `json:"total_hourly_usd"`
+	// ReservedGPUs are the GPUs on reserved capacity (already paid for);
+	// the other TotalGPUs - ReservedGPUs are bought.
+	ReservedGPUs int `json:"reserved_gpus,omitempty"`
+	// TotalBlockUSD is the upfront price of the capacity blocks used.
+	TotalBlockUSD float64 `json:"total_block_usd,omitempty"`
+	// StartTime is when every allocation's capacity can be used: the
+	// latest start of the capacity blocks and calendar reservations used;
+	// empty when all of it is usable now.
+	StartTime string `json:"start_time,omitempty"`
 	// Rejected explains every catalog offer not used, in catalog order.
 	Rejected []Rejection `json:"rejected"`
 	// AbsentGPUModels are the GPU models the request allows that the
@@ -36,6 +45,12 @@ type Allocation struct {
 	Nodes     int     `json:"nodes"`
 	GPUs      int     `json:"gpus"`
 	HourlyUSD float64 `json:"hourly_usd"`
+	// BlockUSD is the upfront price of a capacity block allocation (the
+	// whole block: every node for its whole duration); 0 for other kinds.
+	BlockUSD float64 `json:"block_usd,omitempty"`
+	// StartTime is when a capacity block or calendar allocation starts;
+	// empty for capacity usable now (flex_start: when the queue grants it).
+	StartTime string `json:"start_time,omitempty"`
 	// Fallbacks are the best replacements for the whole allocation, cheapest
 	// first, each keeping every constraint of the request when it replaces
 	// this allocation alone (see MaxFallbacks).
@@ -155,9 +170,17 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 	slices.SortFunc(allocIdx, func(a, b int) int { return compareSites(&c.Offers[a], &c.Offers[b]) })
 	for _, idx := range allocIdx {
 		o, nodes := c.Offers[idx], sol.nodes[idx]
-		p.Allocations = append(p.Allocations, Allocation{
-			Offer: o, Nodes: nodes, GPUs: nodes * o.GPUCount, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes)),
-		})
+		a := Allocation{Offer: o, Nodes: nodes, GPUs: nodes * o.GPUCount, HourlyUSD: microsToUSD(o.priceMicros() * int64(nodes)),
+			StartTime: o.StartTime}
+		if o.wholeBlock() {
+			a.BlockUSD = o.UpfrontUSD
+			p.TotalBlockUSD = microsToUSD(usdToMicros(p.TotalBlockUSD) + usdToMicros(o.UpfrontUSD))
+		}
+		if o.CapacityType == Reserved {
+			p.ReservedGPUs += a.GPUs
+		}
+		p.StartTime = max(p.StartTime, o.StartTime)
+		p.Allocations = append(p.Allocations, a)
 		p.TotalGPUs += nodes * o.GPUCount
 		p.TotalNodes += nodes
 	}
@@ -172,7 +195,7 @@ func planNormalized(c *Catalog, req *Request, explain bool) (*Placement, error) 
 func compareSites(a, b *Offer) int {
 	return cmp.Or(strings.Compare(a.Cloud, b.Cloud), strings.Compare(a.Region, b.Region),
 		strings.Compare(a.Zone, b.Zone), strings.Compare(a.InstanceType, b.InstanceType),
-		strings.Compare(string(a.CapacityType), string(b.CapacityType)))
+		strings.Compare(string(a.CapacityType), string(b.CapacityType)), strings.Compare(a.ReservationID, b.ReservationID))
 }
 
 // spreadOK reports whether GPUs per cloud satisfy the request's spread.
@@ -252,8 +275,8 @@ func addFallbacks(c *Catalog, q *quotas, req *Request, p *Placement, allocIdx []
 			continue
 		}
 		sp := spare(idx)
-		if sp == 0 {
-			continue
+		if sp == 0 || o.wholeBlock() {
+			continue // a capacity block is bought whole, ahead: no failover
 		}
 		g := last
 		if g == nil || g.cloud != o.Cloud || g.size != o.GPUCount {

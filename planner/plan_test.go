@@ -32,6 +32,14 @@ func withSpot() func(*Offer)                       { return func(o *Offer) { o.C
 func withSpotScore(s int) func(*Offer)             { return func(o *Offer) { o.SpotScore = s } }
 func withInterconnect(i Interconnect) func(*Offer) { return func(o *Offer) { o.Interconnect = i } }
 
+// withKind sets the capacity kind and its fields from k.
+func withKind(k Offer) func(*Offer) {
+	return func(o *Offer) {
+		o.CapacityType, o.ReservationID, o.MaxNodes = k.CapacityType, k.ReservationID, k.MaxNodes
+		o.StartTime, o.DurationHours, o.UpfrontUSD, o.MaxRunHours = k.StartTime, k.DurationHours, k.UpfrontUSD, k.MaxRunHours
+	}
+}
+
 func mustCatalog(t testing.TB, offers ...Offer) *Catalog {
 	t.Helper()
 	c, err := NewCatalog(offers, EmbeddedRegions(), "2026-01-01", nil)
@@ -165,6 +173,15 @@ func TestRejectionReasons(t *testing.T) {
 			Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, Spot}, MinSpotScore: 5}, "aws/us-east-1/use1-az1/p5/spot", ReasonSpotScore},
 		{"availability", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "us-east-1", "use1-az1", "p5", 8, 40, withMaxNodes(0))},
 			Request{GPUs: 8}, "aws/us-east-1/use1-az1/p5/on_demand", ReasonAvailability},
+		{"block_window", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 0, withKind(Offer{
+			CapacityType: CapacityBlock, ReservationID: "cb-1", MaxNodes: 1, StartTime: "2026-12-08T09:00:00Z", DurationHours: 24, UpfrontUSD: 480}))},
+			Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, CapacityBlock}, StartAfter: "2026-12-09T00:00:00Z"}, "aws/eu-central-1/euc1-az1/p5/capacity_block/cb-1", ReasonBlockWindow},
+		{"duration_exceeds_max_run", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("gcp", "europe-west4", "europe-west4-a", "a3", 8, 30, withKind(Offer{
+			CapacityType: FlexStart, MaxNodes: Unlimited, MaxRunHours: 168}))},
+			Request{GPUs: 8, CapacityTypes: []CapacityType{OnDemand, FlexStart}, DurationHours: 200}, "gcp/europe-west4/europe-west4-a/a3/flex_start", ReasonMaxRun},
+		{"reservation_exhausted", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50), testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 0, withKind(Offer{
+			CapacityType: Reserved, ReservationID: "cr-1", MaxNodes: 0}))},
+			Request{GPUs: 8}, "aws/eu-central-1/euc1-az1/p5/reserved/cr-1", ReasonReservationExhausted},
 		{"gang", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 50, withMaxNodes(2)), testOffer("aws", "eu-central-1", "euc1-az2", "p5", 8, 40, withMaxNodes(1))},
 			Request{GPUs: 16, Gang: true}, "aws/eu-central-1/euc1-az2/p5/on_demand", ReasonGang},
 		{"spread", []Offer{testOffer("aws", "eu-central-1", "euc1-az1", "p5", 8, 40, withMaxNodes(1)), testOffer("aws", "eu-central-1", "euc1-az2", "p5", 8, 40), testOffer("gcp", "europe-west4", "europe-west4-a", "a3", 8, 90)},

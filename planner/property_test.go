@@ -125,7 +125,11 @@ func bruteForce(c *Catalog, req Request, bound int) (best value, bestT int, foun
 			return
 		}
 		o := &c.Offers[elig[i]]
-		for k := 0; total+k*o.GPUCount <= bound && (o.MaxNodes == Unlimited || k <= o.MaxNodes); k++ {
+		step := 1
+		if o.wholeBlock() {
+			step = o.MaxNodes // a capacity block: every node or none
+		}
+		for k := 0; total+k*o.GPUCount <= bound && (o.MaxNodes == Unlimited || k <= o.MaxNodes); k += step {
 			nodes[i] = k
 			rec(i+1, total+k*o.GPUCount)
 		}
@@ -151,6 +155,9 @@ func checkPlacement(t *testing.T, c *Catalog, req Request, p *Placement) value {
 		}
 		if o.MaxNodes != Unlimited && a.Nodes > o.MaxNodes {
 			t.Fatalf("allocation %s uses %d nodes, %d obtainable", o.ID(), a.Nodes, o.MaxNodes)
+		}
+		if o.wholeBlock() && a.Nodes != o.MaxNodes {
+			t.Fatalf("allocation %s uses %d nodes of a block of %d", o.ID(), a.Nodes, o.MaxNodes)
 		}
 		v.cost += o.priceMicros() * int64(a.Nodes)
 		v.allocs++

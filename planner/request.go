@@ -32,8 +32,20 @@ type Request struct {
 	DenyResidency []string `json:"deny_residency,omitempty"`
 	// Clouds allows these clouds; empty allows all.
 	Clouds []string `json:"clouds,omitempty"`
-	// CapacityTypes allows these capacity types; empty means on-demand only.
+	// CapacityTypes allows these capacity types; empty means on-demand,
+	// and reserved as well where the catalog has reservations (capacity
+	// already paid for is what a request that names no kind wants first).
 	CapacityTypes []CapacityType `json:"capacity_types,omitempty"`
+	// StartAfter is the earliest time the capacity is wanted (RFC 3339;
+	// normalized to TimeLayout); empty for now. A capacity_block or
+	// calendar offer qualifies only if it starts at or after it.
+	StartAfter string `json:"start_after,omitempty"`
+	// DurationHours is how long the capacity is wanted; 0 for open-ended.
+	// A capacity_block or calendar offer qualifies only if it lasts at
+	// least this long, a flex_start offer only if its max_run_hours is at
+	// least this long. On-demand, spot and reserved offers are not
+	// limited in time and always qualify.
+	DurationHours int `json:"duration_hours,omitempty"`
 	// MaxPricePerGPUHour rejects offers above this USD price per GPU-hour;
 	// 0 for no cap.
 	MaxPricePerGPUHour float64 `json:"max_price_per_gpu_hour,omitempty"`
@@ -169,14 +181,28 @@ func (r Request) Normalize(c *Catalog) (Request, error) {
 	n.Clouds = sortedUnique(n.Clouds)
 	n.CapacityTypes = nil
 	for i, ct := range r.CapacityTypes {
-		if ct != OnDemand && ct != Spot {
+		if !ct.known() {
 			return n, &RequestError{Field: fmt.Sprintf("capacity_types[%d]", i),
-				Message: fmt.Sprintf("unknown capacity type %q; expected %q or %q", ct, OnDemand, Spot)}
+				Message:     fmt.Sprintf("unknown capacity type %q; expected one of %s", ct, quoteJoin(stringsOf(AllCapacityTypes), ", ")),
+				Suggestions: nearest(string(ct), stringsOf(AllCapacityTypes), 1)}
 		}
 		n.CapacityTypes = append(n.CapacityTypes, ct)
 	}
 	if len(n.CapacityTypes) == 0 {
 		n.CapacityTypes = []CapacityType{OnDemand}
+		if c.hasReserved {
+			n.CapacityTypes = append(n.CapacityTypes, Reserved)
+		}
+	}
+	if r.StartAfter != "" {
+		t, err := canonicalTime(r.StartAfter)
+		if err != nil {
+			return n, &RequestError{Field: "start_after", Message: err.Error()}
+		}
+		n.StartAfter = t
+	}
+	if r.DurationHours < 0 {
+		return n, &RequestError{Field: "duration_hours", Message: fmt.Sprintf("must be 0 (open-ended) or a positive number of hours, got %d", r.DurationHours)}
 	}
 	slices.Sort(n.CapacityTypes)
 	n.CapacityTypes = slices.Compact(n.CapacityTypes)

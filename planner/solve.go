@@ -22,8 +22,7 @@ type solution struct {
 func solve(c *Catalog, q *quotas, req *Request, eligible []int) (solution, bool) {
 	items := make([]item, len(eligible))
 	for i, idx := range eligible {
-		o := &c.Offers[idx]
-		items[i] = item{offer: idx, size: o.GPUCount, price: o.priceMicros(), cap: o.MaxNodes}
+		items[i] = itemOf(c, idx)
 	}
 	switch {
 	case req.Gang:
@@ -33,6 +32,20 @@ func solve(c *Catalog, q *quotas, req *Request, eligible []int) (solution, bool)
 	default:
 		return solveSpread(c, q, req, items)
 	}
+}
+
+// itemOf is offer idx as the solver sees it: a node at its price, up to
+// max_nodes of them, or for a capacity block (sold whole) one unit of all
+// its nodes at their combined price.
+func itemOf(c *Catalog, idx int) item {
+	o := &c.Offers[idx]
+	it := item{offer: idx, size: o.GPUCount, price: o.priceMicros(), cap: o.MaxNodes}
+	if o.wholeBlock() && o.MaxNodes > 0 {
+		it.size *= o.MaxNodes
+		it.price *= int64(o.MaxNodes)
+		it.cap, it.unit = 1, o.MaxNodes
+	}
+	return it
 }
 
 // singleLimit is the largest total worth considering when nothing but the

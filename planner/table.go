@@ -30,7 +30,14 @@ type item struct {
 	size  int   // GPUs per node
 	price int64 // micro-USD per node-hour
 	cap   int   // nodes obtainable, or Unlimited
+	// unit is the nodes one unit of the item stands for: a capacity
+	// block's instance count (its size and price are the whole block's,
+	// its cap 1); 0 for an offer of single nodes.
+	unit int
 }
+
+// nodesOf is the nodes n units of the item stand for.
+func (it item) nodesOf(n int) int { return n * max(it.unit, 1) }
 
 // capGPUs is the GPUs obtainable from the item, or unlimitedGPUs.
 func (it item) capGPUs() int {
@@ -308,7 +315,7 @@ func (t *table) nodes(g int, out map[int]int) {
 			if it.cap != Unlimited {
 				take = min(n, it.cap)
 			}
-			out[it.offer] += take
+			out[it.offer] += it.nodesOf(take)
 			n -= take
 		}
 	}
