@@ -105,6 +105,145 @@ type Adjustments struct {
 	// among facts equally specific the lowest score wins, so the result
 	// does not depend on their order. Scores must be 1 to 10.
 	SpotScores []SpotScoreFact
+	// Reservations are reserved capacity the user declares (for accounts
+	// the provider cannot read); see Reservation.
+	Reservations []Reservation
+}
+
+// Reservation is capacity already paid for, declared by the user: Count
+// instances of InstanceType in a region (and zone, where the cloud has
+// zones). It becomes a reserved offer (Offer.ReservationID = ID) with the
+// instance type's GPUs, memory and interconnect from the catalog's offers
+// of that instance type, MaxNodes = Count and PriceUSDHour =
+// EffectiveHourlyPrice (0: already paid for, no marginal cost).
+//
+// A reservation the catalog already lists (same cloud and ID: read from
+// the cloud, or a catalog file's reserved row) is not counted twice: the
+// two are one offer, with the smaller of the two counts (what both sources
+// agree is there) and the declared effective price. They must agree on the
+// region, zone and instance type.
+type Reservation struct {
+	ID                   string
+	Cloud                string
+	Region               string
+	Zone                 string
+	InstanceType         string
+	Count                int
+	EffectiveHourlyPrice float64
+}
+
+// ReservationError is a declared reservation that cannot be used: Index is
+// its position in Adjustments.Reservations and Field the attribute at fault
+// ("id", "cloud", "region", "zone", "instance_type", "count",
+// "effective_hourly_price").
+type ReservationError struct {
+	Index   int
+	Field   string
+	Message string
+}
+
+func (e *ReservationError) Error() string {
+	return fmt.Sprintf("reservation[%d].%s: %s", e.Index, e.Field, e.Message)
+}
+
+// reservationOffers turns declared reservations into reserved offers and
+// merges them into offers (see Reservation). all are the catalog's offers
+// before any filtering, where instance types are looked up; a reservation
+// must be in a cloud and region the adjustments enable.
+func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([]Offer, error) {
+	rs := enabled.Reservations
+	clouds := c.regionValues(regionCloud)
+	seen := map[string]int{} // cloud/ID → index
+	for i, r := range rs {
+		fail := func(field, format string, args ...any) error {
+			return &ReservationError{Index: i, Field: field, Message: fmt.Sprintf(format, args...)}
+		}
+		if r.ID == "" || strings.Contains(r.ID, "/") {
+			return nil, fail("id", "%q is not a reservation ID: it must be non-empty and contain no '/'", r.ID)
+		}
+		if !slices.Contains(clouds, r.Cloud) {
+			return nil, fail("cloud", "unknown cloud %q; expected one of %s", r.Cloud, strings.Join(clouds, ", "))
+		}
+		if j, dup := seen[r.Cloud+"/"+r.ID]; dup {
+			return nil, fail("id", "%s reservation %q is already declared by reservation[%d]", r.Cloud, r.ID, j)
+		}
+		seen[r.Cloud+"/"+r.ID] = i
+		if len(enabled.Clouds) > 0 && !slices.Contains(enabled.Clouds, r.Cloud) {
+			return nil, fail("cloud", "%s is not enabled (enabled: %s)", r.Cloud, strings.Join(enabled.Clouds, ", "))
+		}
+		if regions := enabled.Regions[r.Cloud]; len(regions) > 0 && !slices.Contains(regions, r.Region) {
+			return nil, fail("region", "%q is not one of the enabled %s regions (%s)", r.Region, r.Cloud, strings.Join(regions, ", "))
+		}
+		if _, ok := c.Region(r.Cloud, r.Region); !ok {
+			known := knownRegionsOf(r.Cloud)
+			return nil, fail("region", "%q is not a known %s region (known: %s)", r.Region, r.Cloud, known)
+		}
+		if r.Count < 0 {
+			return nil, fail("count", "must be 0 or a positive number of instances, got %d", r.Count)
+		}
+		if r.EffectiveHourlyPrice < 0 || math.IsNaN(r.EffectiveHourlyPrice) || math.IsInf(r.EffectiveHourlyPrice, 0) {
+			return nil, fail("effective_hourly_price", "must be 0 (already paid for) or a positive USD price per instance-hour, got %v", r.EffectiveHourlyPrice)
+		}
+		// The instance type's facts: an offer of it in the region first,
+		// else anywhere in the cloud (canonical order picks among equals).
+		tmpl, found := Offer{}, 0
+		var types []string
+		for k := range all {
+			o := &all[k]
+			if o.Cloud != r.Cloud {
+				continue
+			}
+			types = append(types, o.InstanceType)
+			if o.InstanceType != r.InstanceType {
+				continue
+			}
+			if rank := 1 + boolInt(o.Region == r.Region); rank > found {
+				tmpl, found = *o, rank
+			}
+		}
+		if found == 0 {
+			types = sortedUnique(types)
+			msg := fmt.Sprintf("%s instance type %q has no offer in the catalog, so its GPUs are unknown", r.Cloud, r.InstanceType)
+			if s := nearest(r.InstanceType, types, 3); len(s) > 0 {
+				msg += " (did you mean " + quoteJoin(s, " or ") + "?)"
+			}
+			return nil, fail("instance_type", "%s", msg)
+		}
+		o := tmpl
+		o.Region, o.Zone, o.CapacityType, o.ReservationID = r.Region, r.Zone, Reserved, r.ID
+		o.MaxNodes, o.PriceUSDHour, o.SpotScore = r.Count, r.EffectiveHourlyPrice, 0
+		o.StartTime, o.DurationHours, o.UpfrontUSD, o.MaxRunHours = "", 0, 0, 0
+		merged := false
+		for k := range offers {
+			l := &offers[k]
+			if l.CapacityType != Reserved || l.Cloud != r.Cloud || l.ReservationID != r.ID {
+				continue
+			}
+			switch {
+			case l.Region != r.Region:
+				return nil, fail("region", "is %q, but the catalog lists %s reservation %q in %q", r.Region, r.Cloud, r.ID, l.Region)
+			case l.Zone != r.Zone:
+				return nil, fail("zone", "is %q, but the catalog lists %s reservation %q in zone %q", r.Zone, r.Cloud, r.ID, l.Zone)
+			case l.InstanceType != r.InstanceType:
+				return nil, fail("instance_type", "is %q, but the catalog lists %s reservation %q of %q", r.InstanceType, r.Cloud, r.ID, l.InstanceType)
+			}
+			if l.MaxNodes != Unlimited {
+				o.MaxNodes = min(o.MaxNodes, l.MaxNodes)
+			}
+			*l, merged = o, true
+		}
+		if !merged {
+			offers = append(offers, o)
+		}
+	}
+	return offers, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Adjust returns a new catalog with the adjustments applied; c is not
@@ -177,7 +316,7 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 		if regions := a.Regions[o.Cloud]; len(regions) > 0 && !slices.Contains(regions, o.Region) {
 			continue
 		}
-		if d, ok := a.DiscountPercent[o.Cloud]; ok {
+		if d, ok := a.DiscountPercent[o.Cloud]; ok && o.CapacityType != Reserved {
 			o.PriceUSDHour *= 1 - d/100
 		}
 		best, bestSpecificity := -1, -1
@@ -232,6 +371,12 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 			o := a.Overrides[i]
 			return nil, fmt.Errorf("price override %d matches no offer of the catalog: %s %s region %q capacity type %q",
 				i, o.Cloud, o.InstanceType, o.Region, o.CapacityType)
+		}
+	}
+	if len(a.Reservations) > 0 {
+		var err error
+		if offers, err = c.reservationOffers(offers, c.Offers, a); err != nil {
+			return nil, err
 		}
 	}
 	date, _, _ := strings.Cut(c.Version, "+")

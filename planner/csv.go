@@ -20,10 +20,24 @@ var CatalogColumns = []string{
 	"region", "zone", "price_usd_hour", "spot_price_usd_hour",
 }
 
-// MaxNodesColumn is the optional last column of a catalog file: how many
-// nodes of the row's instance type can be obtained in its zone, for each
-// capacity type separately; empty means unlimited.
+// MaxNodesColumn is the optional twelfth column of a catalog file: how
+// many nodes of the row's instance type can be obtained in its zone, for
+// each capacity type separately; empty means unlimited.
 const MaxNodesColumn = "max_nodes"
+
+// KindColumns are optional columns after max_nodes (all of them or none)
+// for capacity kinds beyond on-demand and spot. A row whose capacity_type
+// is empty is an on-demand (and spot) row as without them; a row with one
+// of reserved, capacity_block, flex_start or calendar yields one offer of
+// that kind, spot_price_usd_hour empty, and:
+//   - reserved: reservation_id, max_nodes its free instances,
+//     price_usd_hour the effective price (empty or 0: already paid for);
+//   - capacity_block: reservation_id (the offering), start_time (RFC 3339),
+//     duration_hours, max_nodes the instance count and upfront_price the
+//     whole block's price; price_usd_hour empty (derived, BlockHourlyPrice);
+//   - calendar: reservation_id, start_time, duration_hours, price_usd_hour;
+//   - flex_start: max_run_hours, price_usd_hour.
+var KindColumns = []string{"capacity_type", "reservation_id", "start_time", "duration_hours", "upfront_price", "max_run_hours"}
 
 // CSVError is a malformed catalog file: it names the file, the 1-based line
 // and column, and the column's name when known.
@@ -115,7 +129,8 @@ func readOffers(name string, data []byte, kinds map[regionKey]instanceKind) ([]O
 	if err := checkHeader(name, r, header); err != nil {
 		return nil, nil, meta, err
 	}
-	hasMaxNodes := len(header) == len(CatalogColumns)+1
+	hasMaxNodes := len(header) >= len(CatalogColumns)+1
+	hasKinds := len(header) == len(CatalogColumns)+1+len(KindColumns)
 	// A row is about 50 bytes: size the slices once for files with spot
 	// prices on half their rows.
 	est := len(data)/50 + 1
@@ -136,7 +151,7 @@ func readOffers(name string, data []byte, kinds map[regionKey]instanceKind) ([]O
 			return nil, nil, meta, &CSVError{File: name, Line: line, Column: 1,
 				Err: fmt.Errorf("has %d fields, the header has %d", len(rec), len(header))}
 		}
-		n, err := parseRow(name, r, rec, hasMaxNodes, kinds, &row)
+		n, err := parseRow(name, r, rec, hasMaxNodes, hasKinds, kinds, &row)
 		if err != nil {
 			return nil, nil, meta, err
 		}
@@ -177,30 +192,43 @@ func checkHeader(name string, r *csv.Reader, header []string) error {
 			continue
 		case i == len(want) && got == MaxNodesColumn:
 			continue
+		case i > len(want) && i-len(want)-1 < len(KindColumns) && got == KindColumns[i-len(want)-1] &&
+			len(header) == len(want)+1+len(KindColumns):
+			continue
 		}
 		line, col := 1, 1
 		if i < len(header) {
 			line, col = r.FieldPos(i)
 		}
 		expected := "no more columns (optional last column: max_nodes)"
-		if i < len(want) {
+		switch {
+		case i < len(want):
 			expected = fmt.Sprintf("column %q", want[i])
+		case i > len(want) && i-len(want)-1 < len(KindColumns):
+			expected = fmt.Sprintf("column %q (the capacity kind columns come all together)", KindColumns[i-len(want)-1])
 		}
 		return &CSVError{File: name, Line: line, Column: col,
-			Err: fmt.Errorf("header field %d is %q, expected %s; the header must be %s[,%s]",
-				i+1, got, expected, strings.Join(want, ","), MaxNodesColumn)}
+			Err: fmt.Errorf("header field %d is %q, expected %s; the header must be %s[,%s[,%s]]",
+				i+1, got, expected, strings.Join(want, ","), MaxNodesColumn, strings.Join(KindColumns, ","))}
 	}
 	return nil
 }
 
 // parseRow turns one record into its on-demand offer and, where priced, its
 // spot offer: it fills out[0] and out[1] and returns how many it filled.
-func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds map[regionKey]instanceKind, out *[2]Offer) (int, error) {
+func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes, hasKinds bool, kinds map[regionKey]instanceKind, out *[2]Offer) (int, error) {
 	fail := func(i int, format string, args ...any) error {
 		line, col := r.FieldPos(i)
 		return &CSVError{File: name, Line: line, Column: col, Name: columnName(i), Err: fmt.Errorf(format, args...)}
 	}
 	field := func(i int) string { return strings.TrimSpace(rec[i]) }
+	if hasKinds && field(12) == "" {
+		for i := 13; i < len(rec); i++ {
+			if field(i) != "" {
+				return 0, fail(i, "is %q on a row with no capacity_type; set capacity_type or leave it empty", field(i))
+			}
+		}
+	}
 	for _, i := range []int{0, 1, 2, 7} {
 		if field(i) == "" {
 			return 0, fail(i, "is empty")
@@ -236,19 +264,44 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 	if err != nil {
 		return 0, err
 	}
-	price, _, err := number(9, "a positive price in USD per hour", false)
-	if err != nil {
-		return 0, err
+	kind := CapacityType("")
+	if hasKinds {
+		kind = CapacityType(field(12))
+		if kind != "" && (!kind.known() || kind == OnDemand || kind == Spot) {
+			return 0, fail(12, "%q is not empty (on-demand and spot from the price columns) or one of reserved, capacity_block, flex_start, calendar", field(12))
+		}
 	}
-	if price == 0 {
-		return 0, fail(9, "is 0; expected a positive price in USD per hour")
+	var price, spot float64
+	var hasSpot bool
+	switch kind {
+	case "":
+		if price, _, err = number(9, "a positive price in USD per hour", false); err != nil {
+			return 0, err
+		}
+		if price == 0 {
+			return 0, fail(9, "is 0; expected a positive price in USD per hour")
+		}
+		if spot, hasSpot, err = number(10, "empty or a positive price in USD per hour", true); err != nil {
+			return 0, err
+		}
+		if hasSpot && spot == 0 {
+			return 0, fail(10, "is 0; expected empty (no spot offer) or a positive price in USD per hour")
+		}
+	case Reserved:
+		if price, _, err = number(9, "empty or 0 (already paid for) or an effective price in USD per hour", true); err != nil {
+			return 0, err
+		}
+	case CapacityBlock:
+		if field(9) != "" {
+			return 0, fail(9, "is %q; a capacity_block row leaves it empty (the hourly price is upfront_price over its nodes and hours)", field(9))
+		}
+	default:
+		if price, _, err = number(9, "a positive price in USD per hour", false); err != nil {
+			return 0, err
+		}
 	}
-	spot, hasSpot, err := number(10, "empty or a positive price in USD per hour", true)
-	if err != nil {
-		return 0, err
-	}
-	if hasSpot && spot == 0 {
-		return 0, fail(10, "is 0; expected empty (no spot offer) or a positive price in USD per hour")
+	if kind != "" && field(10) != "" {
+		return 0, fail(10, "is %q; a %s row has no spot price", field(10), kind)
 	}
 	maxNodes := Unlimited
 	if hasMaxNodes && field(11) != "" {
@@ -259,17 +312,22 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 		maxNodes = n
 	}
 	cloud := strings.ToLower(field(0))
-	kind, ok := kinds[regionKey{cloud, field(1)}]
+	ik, ok := kinds[regionKey{cloud, field(1)}]
 	if !ok {
-		kind = instanceKind{interconnect: PCIe}
+		ik = instanceKind{interconnect: PCIe}
 	}
 	base := Offer{
 		Cloud: cloud, InstanceType: field(1), GPUModel: field(2), GPUCount: gpuCount, GPUMemoryGiB: gpuMem,
 		VCPUs: vcpus, MemoryGiB: mem, Region: field(7), Zone: field(8), CapacityType: OnDemand,
-		PriceUSDHour: price, MaxNodes: maxNodes, Interconnect: kind.interconnect, Fabric: kind.fabric,
+		PriceUSDHour: price, MaxNodes: maxNodes, Interconnect: ik.interconnect, Fabric: ik.fabric,
 	}
 	if _, known := embeddedRegionIndex()[regionKey{cloud, base.Region}]; !known {
 		return 0, fail(7, "region %q is not a known %s region (known: %s)", base.Region, cloud, knownRegionsOf(cloud))
+	}
+	if kind != "" {
+		if err := parseKindFields(rec, &base, kind, fail); err != nil {
+			return 0, err
+		}
 	}
 	out[0] = base
 	if !hasSpot {
@@ -282,10 +340,52 @@ func parseRow(name string, r *csv.Reader, rec []string, hasMaxNodes bool, kinds 
 }
 
 func columnName(i int) string {
-	if i < len(CatalogColumns) {
+	switch {
+	case i < len(CatalogColumns):
 		return CatalogColumns[i]
+	case i == len(CatalogColumns):
+		return MaxNodesColumn
 	}
-	return MaxNodesColumn
+	return KindColumns[i-len(CatalogColumns)-1]
+}
+
+// parseKindFields reads the capacity kind columns of a row of kind k into
+// o and checks the offer as NewCatalog will, so that a mistake is reported
+// at its line and column.
+func parseKindFields(rec []string, o *Offer, k CapacityType, fail func(int, string, ...any) error) error {
+	field := func(i int) string { return strings.TrimSpace(rec[i]) }
+	o.CapacityType, o.ReservationID, o.StartTime = k, field(13), field(14)
+	whole := func(i int, dst *int) error {
+		if field(i) == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(field(i))
+		if err != nil || n <= 0 {
+			return fail(i, "%q is not a positive whole number of hours", field(i))
+		}
+		*dst = n
+		return nil
+	}
+	if err := whole(15, &o.DurationHours); err != nil {
+		return err
+	}
+	if s := field(16); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			return fail(16, "%q is not a positive price in USD", s)
+		}
+		o.UpfrontUSD = v
+	}
+	if err := whole(17, &o.MaxRunHours); err != nil {
+		return err
+	}
+	if err := o.fillDerived(); err != nil {
+		return fail(14, "%v", errors.Unwrap(err))
+	}
+	if err := o.validate(); err != nil {
+		return fail(12, "%v", err)
+	}
+	return nil
 }
 
 func knownRegionsOf(cloud string) string {
