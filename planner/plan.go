@@ -504,3 +504,44 @@ func zoneName(o *Offer) string {
 	}
 	return o.Site() + " zone " + o.Zone
 }
+
+// KindNote describes, for people, what an allocation of capacity beyond
+// on-demand and spot is: " (reservation cr-1, already paid for)", " (capacity
+// block cb-1 from 2026-12-08T09:00:00Z for 48 h, 5376.00 USD upfront)",
+// " (calendar cal-1 from ... for 72 h)", " (flex-start, at most 168 h)".
+// Empty for on-demand and spot, so that their descriptions read as before.
+func KindNote(a *Allocation) string {
+	o := &a.Offer
+	switch o.CapacityType {
+	case Reserved:
+		if o.PriceUSDHour == 0 {
+			return fmt.Sprintf(" (reservation %s, already paid for)", o.ReservationID)
+		}
+		return fmt.Sprintf(" (reservation %s at an effective %.4f USD per node-hour)", o.ReservationID, o.PriceUSDHour)
+	case CapacityBlock:
+		return fmt.Sprintf(" (capacity block %s from %s for %d h, %.2f USD upfront)", o.ReservationID, o.StartTime, o.DurationHours, a.BlockUSD)
+	case Calendar:
+		return fmt.Sprintf(" (calendar %s from %s for %d h)", o.ReservationID, o.StartTime, o.DurationHours)
+	case FlexStart:
+		return fmt.Sprintf(" (flex-start, queued, at most %d h)", o.MaxRunHours)
+	}
+	return ""
+}
+
+// CapacityNote sums up, for people, the reserved and scheduled capacity of
+// a placement: "16 of 48 GPUs on reserved capacity; capacity blocks cost
+// 5376.00 USD upfront; all capacity is usable from 2026-12-08T08:00:00Z".
+// Empty when the placement uses neither.
+func CapacityNote(p *Placement) string {
+	var parts []string
+	if p.ReservedGPUs > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d GPUs on reserved capacity", p.ReservedGPUs, p.TotalGPUs))
+	}
+	if p.TotalBlockUSD > 0 {
+		parts = append(parts, fmt.Sprintf("capacity blocks cost %.2f USD upfront", p.TotalBlockUSD))
+	}
+	if p.StartTime != "" {
+		parts = append(parts, "all capacity is usable from "+p.StartTime)
+	}
+	return strings.Join(parts, "; ")
+}

@@ -79,6 +79,9 @@ type filterFlags struct {
 	live                                                       bool
 	minSpotScore                                               int
 	gcpProject, azureSubscription                              string
+	startAfter                                                 string
+	durationHours                                              int
+	reservations                                               listFlag
 	// provenance is filled by loadCatalog when --live priced offers.
 	provenance map[string]Provenance
 	warnings   []string
@@ -93,7 +96,12 @@ func (f *filterFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.residency, "residency", "allowed jurisdictions (EU, US, UK, CH, ...), ISO countries or cloud/region")
 	fs.Var(&f.denyResidency, "deny-residency", "excluded jurisdictions, countries or cloud/region")
 	fs.Var(&f.clouds, "clouds", "allowed clouds: aws,gcp,azure")
-	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot")
+	fs.Var(&f.capacityTypes, "capacity-types", "allowed capacity types: on_demand,spot,reserved,capacity_block,flex_start,calendar "+
+		"(plan default: on_demand, and reserved where the catalog has reservations; offers default: all)")
+	fs.StringVar(&f.startAfter, "start-after", "", "earliest start, RFC 3339 (e.g. 2026-12-08T09:00:00Z): capacity blocks and calendar reservations must start at or after it")
+	fs.IntVar(&f.durationHours, "duration-hours", 0, "hours the capacity is wanted: blocks and calendar reservations must last, flex-start must run, at least this long")
+	fs.Var(&f.reservations, "reservation", "declare reserved capacity: cloud/region/zone/instance_type/id=count[@USD per hour] "+
+		"(zone empty for a cloud without zones), e.g. aws/eu-central-1/euc1-az1/p5.48xlarge/cr-0123=2 (repeatable)")
 	fs.Float64Var(&f.maxPrice, "max-price-per-gpu-hour", 0, "maximum USD per GPU-hour (0: no cap)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV file replacing the embedded catalog")
 	fs.BoolVar(&f.live, "live", false, "refresh prices and availability from the clouds' APIs first (AWS Price List, spot history, "+
@@ -113,7 +121,7 @@ func (f *filterFlags) request() planner.Request {
 		GPUModels: f.gpuModels, MinGPUMemoryGiB: f.minGPUMemory, GPUsPerNode: f.gpusPerNode,
 		MinGPUsPerNode: f.minGPUsPerNode, Interconnect: planner.Interconnect(f.interconnect),
 		Residency: f.residency, DenyResidency: f.denyResidency, Clouds: f.clouds, MaxPricePerGPUHour: f.maxPrice,
-		MinSpotScore: f.minSpotScore,
+		MinSpotScore: f.minSpotScore, StartAfter: f.startAfter, DurationHours: f.durationHours,
 	}
 	for _, ct := range f.capacityTypes {
 		r.CapacityTypes = append(r.CapacityTypes, planner.CapacityType(ct))
@@ -144,7 +152,7 @@ func (f *filterFlags) loadCatalog(live Live) (*planner.Catalog, error) {
 		}
 		cat, f.provenance, f.warnings = live(context.Background(), cat, cfg)
 	}
-	if len(f.discounts) == 0 && len(f.overrides) == 0 {
+	if len(f.discounts) == 0 && len(f.overrides) == 0 && len(f.reservations) == 0 {
 		return cat, nil
 	}
 	adj, err := f.adjustments()
@@ -180,6 +188,21 @@ func (f *filterFlags) adjustments() (planner.Adjustments, error) {
 			po.CapacityType = planner.CapacityType(parts[3])
 		}
 		adj.Overrides = append(adj.Overrides, po)
+	}
+	for _, r := range f.reservations {
+		key, v, ok := strings.Cut(r, "=")
+		count, price, hasPrice := strings.Cut(v, "@")
+		parts := strings.Split(key, "/")
+		n, err := strconv.Atoi(count)
+		var usd float64
+		if hasPrice && err == nil {
+			usd, err = strconv.ParseFloat(price, 64)
+		}
+		if !ok || err != nil || len(parts) != 5 {
+			return adj, fmt.Errorf("--reservation %q: expected cloud/region/zone/instance_type/id=count[@USD per hour], e.g. aws/eu-central-1/euc1-az1/p5.48xlarge/cr-0123=2", r)
+		}
+		adj.Reservations = append(adj.Reservations, planner.Reservation{Cloud: parts[0], Region: parts[1], Zone: parts[2],
+			InstanceType: parts[3], ID: parts[4], Count: n, EffectiveHourlyPrice: usd})
 	}
 	return adj, nil
 }

@@ -22,6 +22,10 @@ type allocationJSON struct {
 	CapacityType string         `json:"capacity_type"`
 	HourlyUSD    float64        `json:"hourly_usd"`
 	Fallbacks    []fallbackJSON `json:"fallbacks"`
+	// Reservations and scheduled capacity; omitted for on-demand and spot.
+	ReservationID string  `json:"reservation_id,omitempty"`
+	BlockUSD      float64 `json:"block_usd,omitempty"`
+	StartTime     string  `json:"start_time,omitempty"`
 }
 
 type fallbackJSON struct {
@@ -42,18 +46,23 @@ type placementOutput struct {
 	Rejected       map[string]int   `json:"rejected"`
 	// AbsentGPUModels are requested models the catalog does not sell.
 	AbsentGPUModels []string `json:"absent_gpu_models,omitempty"`
+	ReservedGPUs    int      `json:"reserved_gpus,omitempty"`
+	TotalBlockUSD   float64  `json:"total_block_usd,omitempty"`
+	StartTime       string   `json:"start_time,omitempty"`
 }
 
 func placementJSON(p *planner.Placement) placementOutput {
 	out := placementOutput{
 		Allocations: []allocationJSON{}, TotalGPUs: p.TotalGPUs, TotalHourlyUSD: p.TotalHourlyUSD,
 		CatalogVersion: p.CatalogVersion, Rejected: map[string]int{}, AbsentGPUModels: p.AbsentGPUModels,
+		ReservedGPUs: p.ReservedGPUs, TotalBlockUSD: p.TotalBlockUSD, StartTime: p.StartTime,
 	}
 	for _, a := range p.Allocations {
 		aj := allocationJSON{
 			Cloud: a.Offer.Cloud, Region: a.Offer.Region, Zone: a.Offer.Zone, InstanceType: a.Offer.InstanceType,
 			GPUModel: a.Offer.GPUModel, GPUsPerNode: a.Offer.GPUCount, Nodes: a.Nodes,
 			CapacityType: string(a.Offer.CapacityType), HourlyUSD: a.HourlyUSD, Fallbacks: []fallbackJSON{},
+			ReservationID: a.Offer.ReservationID, BlockUSD: a.BlockUSD, StartTime: a.StartTime,
 		}
 		for _, f := range a.Fallbacks {
 			aj.Fallbacks = append(aj.Fallbacks, fallbackJSON{Cloud: f.Offer.Cloud, Region: f.Offer.Region, Zone: f.Offer.Zone,
@@ -98,6 +107,15 @@ func offersJSON(c *planner.Catalog, offers []planner.Offer, prov map[string]Prov
 	return out
 }
 
+// capacityLabel is an offer's capacity type, with its reservation or
+// block ID where it has one ("reserved:cr-0123").
+func capacityLabel(o *planner.Offer) string {
+	if o.ReservationID != "" {
+		return string(o.CapacityType) + ":" + o.ReservationID
+	}
+	return string(o.CapacityType)
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -126,7 +144,7 @@ func writeOffersTable(w io.Writer, c *planner.Catalog, offers []planner.Offer, t
 			ic += "+" + o.Fabric
 		}
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%g\t%s\t%s\t%.4f\t%.4f\t%s", o.Cloud, o.Region, orDash(o.Zone),
-			r.Jurisdiction, o.InstanceType, o.GPUModel, o.GPUCount, o.GPUMemoryGiB, ic, o.CapacityType,
+			r.Jurisdiction, o.InstanceType, o.GPUModel, o.GPUCount, o.GPUMemoryGiB, ic, capacityLabel(&o),
 			o.PricePerGPUHour(), o.PriceUSDHour, maxNodes(o.MaxNodes))
 		if prov != nil {
 			line += "\t" + priceSource(c, o, prov)
@@ -144,9 +162,18 @@ func writePlanTable(w io.Writer, p *planner.Placement, explain bool) {
 	for _, a := range p.Allocations {
 		o := a.Offer
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%.4f\t%.2f\n", o.Cloud, o.Region, orDash(o.Zone), o.InstanceType,
-			o.GPUModel, o.GPUCount, a.Nodes, o.CapacityType, o.PricePerGPUHour(), a.HourlyUSD)
+			o.GPUModel, o.GPUCount, a.Nodes, capacityLabel(&o), o.PricePerGPUHour(), a.HourlyUSD)
 	}
 	tw.Flush()
+	var notes []string
+	for i := range p.Allocations {
+		if n := planner.KindNote(&p.Allocations[i]); n != "" {
+			notes = append(notes, fmt.Sprintf("  %s:%s", p.Allocations[i].Offer.ID(), n))
+		}
+	}
+	if note := planner.CapacityNote(p); note != "" {
+		fmt.Fprintf(w, "\n%s\n%s\n", note, strings.Join(notes, "\n"))
+	}
 
 	byCloud := p.GPUsByCloud()
 	var shares []string

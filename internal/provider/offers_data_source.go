@@ -58,6 +58,11 @@ type offerModel struct {
 	Fabric          string  `tfsdk:"fabric"`
 	PriceSource     string  `tfsdk:"price_source"`
 	SpotScore       int64   `tfsdk:"spot_score"`
+	ReservationID   string  `tfsdk:"reservation_id"`
+	StartTime       string  `tfsdk:"start_time"`
+	DurationHours   int64   `tfsdk:"duration_hours"`
+	UpfrontUSD      float64 `tfsdk:"upfront_usd"`
+	MaxRunHours     int64   `tfsdk:"max_run_hours"`
 }
 
 var offerAttrTypes = map[string]attr.Type{
@@ -67,7 +72,8 @@ var offerAttrTypes = map[string]attr.Type{
 	"vcpus": types.Int64Type, "memory_gib": types.Float64Type, "capacity_type": types.StringType,
 	"price_usd_hour": types.Float64Type, "price_per_gpu_hour": types.Float64Type, "max_nodes": types.Int64Type,
 	"interconnect": types.StringType, "fabric": types.StringType, "price_source": types.StringType,
-	"spot_score": types.Int64Type,
+	"spot_score": types.Int64Type, "reservation_id": types.StringType, "start_time": types.StringType,
+	"duration_hours": types.Int64Type, "upfront_usd": types.Float64Type, "max_run_hours": types.Int64Type,
 }
 
 // Metadata names the data source.
@@ -86,7 +92,7 @@ func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 		Computed:    true,
 		Description: "Offers passing the filters, cheapest per GPU-hour first (ties: price per node, cloud, region, zone, instance type, capacity type).",
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-			"id":                 schema.StringAttribute{Computed: true, Description: "cloud/region/zone/instance_type/capacity_type."},
+			"id":                 schema.StringAttribute{Computed: true, Description: "cloud/region/zone/instance_type/capacity_type, then /reservation_id for a reservation or block."},
 			"cloud":              schema.StringAttribute{Computed: true, Description: "Cloud."},
 			"region":             schema.StringAttribute{Computed: true, Description: "Region."},
 			"zone":               schema.StringAttribute{Computed: true, Description: "Zone (empty for clouds priced per region)."},
@@ -98,7 +104,7 @@ func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"gpu_memory_gib":     schema.Float64Attribute{Computed: true, Description: "Memory per GPU in GiB."},
 			"vcpus":              schema.Int64Attribute{Computed: true, Description: "vCPUs per node."},
 			"memory_gib":         schema.Float64Attribute{Computed: true, Description: "Memory per node in GiB."},
-			"capacity_type":      schema.StringAttribute{Computed: true, Description: "`on_demand` or `spot`."},
+			"capacity_type":      schema.StringAttribute{Computed: true, Description: "`on_demand`, `spot`, `reserved`, `capacity_block`, `flex_start` or `calendar`."},
 			"price_usd_hour":     schema.Float64Attribute{Computed: true, Description: "Price of one node for one hour, USD."},
 			"price_per_gpu_hour": schema.Float64Attribute{Computed: true, Description: "Price per GPU-hour, USD."},
 			"max_nodes":          schema.Int64Attribute{Computed: true, Description: "Nodes obtainable; -1 when unknown (unlimited)."},
@@ -106,6 +112,11 @@ func (d *OffersDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"fabric":             schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric (`efa`, `infiniband`, `gpudirect-tcpx`, ...), empty if none."},
 			"price_source":       schema.StringAttribute{Computed: true, Description: "Where the price comes from: a live source and when it was fetched, or the catalog and its version."},
 			"spot_score":         schema.Int64Attribute{Computed: true, Description: "Spot placement score, 1 (unlikely) to 10 (very likely), from the live AWS source; 0 when unknown."},
+			"reservation_id":     schema.StringAttribute{Computed: true, Description: "Reservation, capacity block offering or calendar reservation; empty for other capacity."},
+			"start_time":         schema.StringAttribute{Computed: true, Description: "Start of a capacity block or calendar reservation (RFC 3339, UTC); empty otherwise."},
+			"duration_hours":     schema.Int64Attribute{Computed: true, Description: "Length of a capacity block or calendar reservation in hours; 0 otherwise."},
+			"upfront_usd":        schema.Float64Attribute{Computed: true, Description: "Price of a whole capacity block, USD; `price_usd_hour` is it over the block's nodes and hours. 0 otherwise."},
+			"max_run_hours":      schema.Int64Attribute{Computed: true, Description: "Longest run of a flex-start node in hours; 0 otherwise."},
 		}},
 	}
 	resp.Schema = schema.Schema{
@@ -144,6 +155,8 @@ func (d *OffersDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 			VCPUs: int64(o.VCPUs), MemoryGiB: o.MemoryGiB, CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour,
 			PricePerGPUHour: o.PricePerGPUHour(), MaxNodes: int64(o.MaxNodes), Interconnect: string(o.Interconnect), Fabric: o.Fabric,
 			PriceSource: "catalog " + cat.Version, SpotScore: int64(o.SpotScore),
+			ReservationID: o.ReservationID, StartTime: o.StartTime, DurationHours: int64(o.DurationHours), UpfrontUSD: o.UpfrontUSD,
+			MaxRunHours: int64(o.MaxRunHours),
 		}
 		if p, ok := d.data.provenance[o.ID()]; ok {
 			values[i].PriceSource = p.Source + " at " + p.FetchAt.UTC().Format(time.RFC3339)

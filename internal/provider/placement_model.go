@@ -35,6 +35,10 @@ type placementModel struct {
 	CatalogVersion types.String  `tfsdk:"catalog_version"`
 	Rejected       types.Map     `tfsdk:"rejected"`
 	Summary        types.String  `tfsdk:"summary"`
+	ReservedGPUs   types.Int64   `tfsdk:"reserved_gpus"`
+	PaidGPUs       types.Int64   `tfsdk:"paid_gpus"`
+	BlockCostUSD   types.Float64 `tfsdk:"block_cost_usd"`
+	StartTime      types.String  `tfsdk:"start_time"`
 }
 
 type spreadModel struct {
@@ -61,7 +65,8 @@ func (m *placementModel) request(ctx context.Context, diags *diag.Diagnostics) p
 // requestKnown reports whether every request attribute is known.
 func (m *placementModel) requestKnown() bool {
 	vals := []attr.Value{m.GPUs, m.GPUModels, m.MinGPUMemoryGiB, m.GPUsPerNode, m.MinGPUsPerNode, m.Interconnect,
-		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.MinSpotScore, m.Gang, m.FallbacksInSites, m.Keepers}
+		m.Residency, m.DenyResidency, m.Clouds, m.CapacityTypes, m.MaxPricePerGPUHour, m.MinSpotScore, m.Gang, m.FallbacksInSites, m.Keepers,
+		m.StartAfter, m.DurationHours}
 	if m.Spread != nil {
 		vals = append(vals, m.Spread.MinClouds, m.Spread.MaxShare)
 	}
@@ -80,7 +85,8 @@ func sameRequest(a, b *placementModel) bool {
 		a.GPUsPerNode.Equal(b.GPUsPerNode) && a.MinGPUsPerNode.Equal(b.MinGPUsPerNode) &&
 		a.Interconnect.Equal(b.Interconnect) && a.Residency.Equal(b.Residency) && a.DenyResidency.Equal(b.DenyResidency) &&
 		a.Clouds.Equal(b.Clouds) && a.CapacityTypes.Equal(b.CapacityTypes) && a.MaxPricePerGPUHour.Equal(b.MaxPricePerGPUHour) && a.MinSpotScore.Equal(b.MinSpotScore) &&
-		spreadEqual(a.Spread, b.Spread) && a.Gang.Equal(b.Gang) && a.FallbacksInSites.Equal(b.FallbacksInSites) && a.Keepers.Equal(b.Keepers)
+		spreadEqual(a.Spread, b.Spread) && a.Gang.Equal(b.Gang) && a.FallbacksInSites.Equal(b.FallbacksInSites) && a.Keepers.Equal(b.Keepers) &&
+		a.StartAfter.Equal(b.StartAfter) && a.DurationHours.Equal(b.DurationHours)
 }
 
 func spreadEqual(a, b *spreadModel) bool {
@@ -95,6 +101,7 @@ func (m *placementModel) copyDecision(from *placementModel) {
 	m.ID, m.Allocations, m.Sites, m.Fallbacks = from.ID, from.Allocations, from.Sites, from.Fallbacks
 	m.TotalGPUs, m.TotalNodes, m.HourlyCostUSD = from.TotalGPUs, from.TotalNodes, from.HourlyCostUSD
 	m.CatalogVersion, m.Rejected, m.Summary = from.CatalogVersion, from.Rejected, from.Summary
+	m.ReservedGPUs, m.PaidGPUs, m.BlockCostUSD, m.StartTime = from.ReservedGPUs, from.PaidGPUs, from.BlockCostUSD, from.StartTime
 }
 
 // setDecisionUnknown marks every computed attribute unknown (a request that
@@ -108,6 +115,8 @@ func (m *placementModel) setDecisionUnknown() {
 	m.HourlyCostUSD = types.Float64Unknown()
 	m.CatalogVersion, m.Summary = types.StringUnknown(), types.StringUnknown()
 	m.Rejected = types.MapUnknown(types.Int64Type)
+	m.ReservedGPUs, m.PaidGPUs = types.Int64Unknown(), types.Int64Unknown()
+	m.BlockCostUSD, m.StartTime = types.Float64Unknown(), types.StringUnknown()
 }
 
 type allocationModel struct {
@@ -127,9 +136,16 @@ type allocationModel struct {
 	HourlyUSD    float64 `tfsdk:"hourly_usd"`
 	Interconnect string  `tfsdk:"interconnect"`
 	Fabric       string  `tfsdk:"fabric"`
+	// Reservations and scheduled capacity: empty or 0 for on-demand and
+	// spot, so allocations of those read as before.
+	ReservationID string  `tfsdk:"reservation_id"`
+	ReservedGPUs  int64   `tfsdk:"reserved_gpus"`
+	BlockUSD      float64 `tfsdk:"block_usd"`
+	StartTime     string  `tfsdk:"start_time"`
 }
 
 var allocationAttrTypes = map[string]attr.Type{
+	"reservation_id": types.StringType, "reserved_gpus": types.Int64Type, "block_usd": types.Float64Type, "start_time": types.StringType,
 	"key": types.StringType, "site": types.StringType, "cloud": types.StringType, "region": types.StringType,
 	"zone": types.StringType, "instance_type": types.StringType, "gpu_model": types.StringType,
 	"gpus_per_node": types.Int64Type, "gpu_memory_gib": types.Float64Type, "nodes": types.Int64Type,
@@ -182,6 +198,10 @@ func (m *placementModel) setDecision(ctx context.Context, p *planner.Placement, 
 			GPUModel: o.GPUModel, GPUsPerNode: int64(o.GPUCount), GPUMemoryGiB: o.GPUMemoryGiB, Nodes: int64(a.Nodes),
 			GPUs: int64(a.GPUs), CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour, HourlyUSD: a.HourlyUSD,
 			Interconnect: string(o.Interconnect), Fabric: o.Fabric,
+			ReservationID: o.ReservationID, BlockUSD: a.BlockUSD, StartTime: a.StartTime,
+		}
+		if o.CapacityType == planner.Reserved {
+			allocs[i].ReservedGPUs = int64(a.GPUs)
 		}
 		s := sites[o.Site()]
 		if s == nil {
@@ -226,6 +246,10 @@ func (m *placementModel) setDecision(ctx context.Context, p *planner.Placement, 
 	m.HourlyCostUSD = types.Float64Value(p.TotalHourlyUSD)
 	m.CatalogVersion = types.StringValue(p.CatalogVersion)
 	m.Summary = types.StringValue(summarize(p, cat, enabled))
+	m.ReservedGPUs = types.Int64Value(int64(p.ReservedGPUs))
+	m.PaidGPUs = types.Int64Value(int64(p.TotalGPUs - p.ReservedGPUs))
+	m.BlockCostUSD = types.Float64Value(p.TotalBlockUSD)
+	m.StartTime = types.StringValue(p.StartTime)
 }
 
 func roundUSD(v float64) float64 { return roundDecimals(v, 6) }
@@ -242,8 +266,11 @@ func summarize(p *planner.Placement, cat *planner.Catalog, enabled []string) str
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d GPUs on %d nodes for %.2f USD/hour (catalog %s):\n", p.TotalGPUs, p.TotalNodes, p.TotalHourlyUSD, p.CatalogVersion)
 	for _, a := range p.Allocations {
-		fmt.Fprintf(&b, "  %s: %d x %s (%d %s, %s) = %.2f USD/hour\n", a.Offer.Site(), a.Nodes, a.Offer.InstanceType,
-			a.Offer.GPUCount, a.Offer.GPUModel, a.Offer.CapacityType, a.HourlyUSD)
+		fmt.Fprintf(&b, "  %s: %d x %s (%d %s, %s) = %.2f USD/hour%s\n", a.Offer.Site(), a.Nodes, a.Offer.InstanceType,
+			a.Offer.GPUCount, a.Offer.GPUModel, a.Offer.CapacityType, a.HourlyUSD, planner.KindNote(&a))
+	}
+	if note := planner.CapacityNote(p); note != "" {
+		fmt.Fprintf(&b, "  %s\n", note)
 	}
 	used := p.GPUsByCloud()
 	byID := make(map[string]*planner.Offer, len(cat.Offers))

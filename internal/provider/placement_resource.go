@@ -78,7 +78,7 @@ func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 	attrs["allocations"] = schema.ListNestedAttribute{Computed: true,
 		Description: "Offers used and their node counts, by cloud, region, zone, instance type and capacity type.",
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-			"key":            schema.StringAttribute{Computed: true, Description: "Offer ID: cloud/region/zone/instance_type/capacity_type."},
+			"key":            schema.StringAttribute{Computed: true, Description: "Offer ID: cloud/region/zone/instance_type/capacity_type, then /reservation_id for a reservation or block."},
 			"site":           schema.StringAttribute{Computed: true, Description: "cloud/region, the key of `sites`."},
 			"cloud":          schema.StringAttribute{Computed: true, Description: "Cloud."},
 			"region":         schema.StringAttribute{Computed: true, Description: "Region."},
@@ -89,11 +89,15 @@ func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			"gpu_memory_gib": schema.Float64Attribute{Computed: true, Description: "Memory per GPU in GiB."},
 			"nodes":          schema.Int64Attribute{Computed: true, Description: "Nodes of this offer."},
 			"gpus":           schema.Int64Attribute{Computed: true, Description: "GPUs of this allocation."},
-			"capacity_type":  schema.StringAttribute{Computed: true, Description: "`on_demand` or `spot`."},
+			"capacity_type":  schema.StringAttribute{Computed: true, Description: "`on_demand`, `spot`, `reserved`, `capacity_block`, `flex_start` or `calendar`."},
 			"price_usd_hour": schema.Float64Attribute{Computed: true, Description: "Price of one node for one hour, USD."},
 			"hourly_usd":     schema.Float64Attribute{Computed: true, Description: "Price of the allocation for one hour, USD."},
 			"interconnect":   schema.StringAttribute{Computed: true, Description: "GPU interconnect inside the node."},
 			"fabric":         schema.StringAttribute{Computed: true, Description: "Node-to-node RDMA fabric, empty if none."},
+			"reservation_id": schema.StringAttribute{Computed: true, Description: "The reservation, capacity block or calendar reservation used; empty for other capacity."},
+			"reserved_gpus":  schema.Int64Attribute{Computed: true, Description: "GPUs of this allocation on reserved capacity (already paid for): all of `gpus` for `reserved`, else 0."},
+			"block_usd":      schema.Float64Attribute{Computed: true, Description: "Upfront price of the capacity block, USD (the whole block, every node for its whole duration); 0 for other capacity."},
+			"start_time":     schema.StringAttribute{Computed: true, Description: "When a capacity block or calendar reservation starts (RFC 3339, UTC); empty for capacity usable now."},
 		}},
 	}
 	attrs["sites"] = schema.MapNestedAttribute{Computed: true,
@@ -117,6 +121,12 @@ func (r *PlacementResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 	attrs["catalog_version"] = schema.StringAttribute{Computed: true, Description: "Version of the catalog the placement was made from."}
 	attrs["rejected"] = schema.MapAttribute{Computed: true, ElementType: types.Int64Type,
 		Description: "Offers not used, counted by reason (`residency`, `gpu_model`, `capacity_type`, `price_cap`, `availability`, `spread`, `more_expensive`, ...)."}
+	attrs["reserved_gpus"] = schema.Int64Attribute{Computed: true, Description: "GPUs placed on reserved capacity (already paid for)."}
+	attrs["paid_gpus"] = schema.Int64Attribute{Computed: true, Description: "GPUs placed on capacity bought for the placement: `total_gpus` - `reserved_gpus`."}
+	attrs["block_cost_usd"] = schema.Float64Attribute{Computed: true, Description: "Upfront price of the capacity blocks used, USD; 0 when none. " +
+		"`hourly_cost_usd` counts each block at its upfront price over its nodes and hours."}
+	attrs["start_time"] = schema.StringAttribute{Computed: true, Description: "When all of the placement's capacity is usable: the latest start of the capacity blocks " +
+		"and calendar reservations used (RFC 3339, UTC); empty when it is usable now."}
 	attrs["summary"] = schema.StringAttribute{Computed: true,
 		Description: "The decision in words: allocations, hourly cost, and why each enabled cloud without GPUs lost."}
 	resp.Schema = schema.Schema{
@@ -436,6 +446,11 @@ var idFields = []idField{
 		}
 		return float64ID(m.Spread.MaxShare)
 	}, func(m *placementModel, v string) error { return setFloat64(&spreadOf(m).MaxShare, v) }},
+	{"start_after", func(m *placementModel) string { return m.StartAfter.ValueString() }, func(m *placementModel, v string) error {
+		m.StartAfter = types.StringValue(v)
+		return nil
+	}},
+	{"duration_hours", func(m *placementModel) string { return int64ID(m.DurationHours) }, func(m *placementModel, v string) error { return setInt64(&m.DurationHours, v) }},
 	{"gang", func(m *placementModel) string { return boolID(m.Gang) }, func(m *placementModel, v string) error { return setBool(&m.Gang, v) }},
 	{"fallbacks_in_sites", func(m *placementModel) string { return boolID(m.FallbacksInSites) },
 		func(m *placementModel, v string) error { return setBool(&m.FallbacksInSites, v) }},
@@ -460,6 +475,7 @@ func parsePlacementID(id string) (placementModel, error) {
 		MinGPUsPerNode: types.Int64Null(), Interconnect: types.StringNull(), Residency: types.ListNull(types.StringType),
 		DenyResidency: types.ListNull(types.StringType), Clouds: types.ListNull(types.StringType),
 		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(), MinSpotScore: types.Int64Null(),
+		StartAfter: types.StringNull(), DurationHours: types.Int64Null(),
 	}, GPUs: types.Int64Null(), Gang: types.BoolNull(), FallbacksInSites: types.BoolNull()}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(id, ";") {

@@ -4,11 +4,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -113,6 +115,18 @@ type catalogModel struct {
 	LiveCacheTTL    types.String         `tfsdk:"live_cache_ttl"`
 	LiveCacheDir    types.String         `tfsdk:"live_cache_dir"`
 	LiveEndpoints   types.Map            `tfsdk:"live_endpoints"`
+	Reservations    []reservationModel   `tfsdk:"reservation"`
+}
+
+// reservationModel is one catalog { reservation { ... } } block.
+type reservationModel struct {
+	ID                   types.String  `tfsdk:"id"`
+	Cloud                types.String  `tfsdk:"cloud"`
+	Region               types.String  `tfsdk:"region"`
+	Zone                 types.String  `tfsdk:"zone"`
+	InstanceType         types.String  `tfsdk:"instance_type"`
+	Count                types.Int64   `tfsdk:"count"`
+	EffectiveHourlyPrice types.Float64 `tfsdk:"effective_hourly_price"`
 }
 
 type priceOverrideModel struct {
@@ -217,7 +231,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 					"file": schema.StringAttribute{
 						Optional: true,
 						Description: "Catalog CSV replacing the embedded catalog. Columns: " + strings.Join(planner.CatalogColumns, ",") +
-							"[,max_nodes].",
+							"[,max_nodes[," + strings.Join(planner.KindColumns, ",") + "]] (the capacity kind columns describe reservations, capacity blocks and DWS capacity; see the reservations guide).",
 					},
 					"discount_percent": schema.MapAttribute{
 						ElementType: types.Float64Type,
@@ -254,6 +268,25 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 						}},
 					},
 				},
+				Blocks: map[string]schema.Block{"reservation": schema.ListNestedBlock{
+					Description: "Reserved capacity the account already holds (an AWS On-Demand Capacity Reservation, a GCP reservation, an Azure capacity " +
+						"reservation), for accounts the provider cannot read. Placements use it before anything that costs money (`capacity_types` unset " +
+						"includes `reserved`). A reservation the catalog already lists under the same cloud and `id` is one reservation, never counted twice: " +
+						"the smaller count and this effective price.",
+					NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+						"id": schema.StringAttribute{Required: true, Description: "Reservation ID (`cr-0123456789abcdef0`, the GCP or Azure reservation name)."},
+						"cloud": schema.StringAttribute{Required: true, Description: "Cloud of the reservation.",
+							Validators: []validator.String{stringvalidator.OneOf(cloudNames...)}},
+						"region":        schema.StringAttribute{Required: true, Description: "Region of the reservation."},
+						"zone":          schema.StringAttribute{Optional: true, Description: "Zone of the reservation; unset for a regional reservation or a cloud without zones."},
+						"instance_type": schema.StringAttribute{Required: true, Description: "Instance type, machine type or VM size reserved; its GPUs come from the catalog."},
+						"count": schema.Int64Attribute{Required: true, Description: "Instances reserved (free for the placement).",
+							Validators: []validator.Int64{int64validator.AtLeast(0)}},
+						"effective_hourly_price": schema.Float64Attribute{Optional: true, Description: "Cost of using one reserved instance for one hour, USD, " +
+							"for the plan's objective. Unset or 0: already paid for, no marginal cost.",
+							Validators: []validator.Float64{float64validator.AtLeast(0)}},
+					}},
+				}},
 			},
 		},
 	}
@@ -309,6 +342,12 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		for cloud, v := range floatMap(ctx, cfg.Catalog.DiscountPercent, &resp.Diagnostics) {
 			adj.DiscountPercent[cloud] = v
 		}
+		for _, r := range cfg.Catalog.Reservations {
+			adj.Reservations = append(adj.Reservations, planner.Reservation{
+				ID: r.ID.ValueString(), Cloud: r.Cloud.ValueString(), Region: r.Region.ValueString(), Zone: r.Zone.ValueString(),
+				InstanceType: r.InstanceType.ValueString(), Count: int(r.Count.ValueInt64()), EffectiveHourlyPrice: r.EffectiveHourlyPrice.ValueFloat64(),
+			})
+		}
 		for _, o := range cfg.Catalog.PriceOverrides {
 			adj.Overrides = append(adj.Overrides, planner.PriceOverride{
 				Cloud: o.Cloud.ValueString(), InstanceType: o.InstanceType.ValueString(), Region: o.Region.ValueString(),
@@ -326,6 +365,11 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		base = refreshLive(ctx, base, &cfg, adj.Clouds, data, &resp.Diagnostics)
 	}
 	cat, err := base.Adjust(adj)
+	if re := (*planner.ReservationError)(nil); errors.As(err, &re) {
+		resp.Diagnostics.AddAttributeError(path.Root("catalog").AtName("reservation").AtListIndex(re.Index).AtName(re.Field),
+			"Invalid reservation", re.Message+".")
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("catalog"), "Invalid catalog adjustments", err.Error())
 		return

@@ -2,9 +2,11 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -34,6 +36,8 @@ type filterModel struct {
 	CapacityTypes      types.List    `tfsdk:"capacity_types"`
 	MaxPricePerGPUHour types.Float64 `tfsdk:"max_price_per_gpu_hour"`
 	MinSpotScore       types.Int64   `tfsdk:"min_spot_score"`
+	StartAfter         types.String  `tfsdk:"start_after"`
+	DurationHours      types.Int64   `tfsdk:"duration_hours"`
 }
 
 // request converts the filters to a planner request (GPUs, spread and gang
@@ -50,6 +54,8 @@ func (f filterModel) request(ctx context.Context, diags *diag.Diagnostics) plann
 		Clouds:             stringList(ctx, f.Clouds, diags),
 		MaxPricePerGPUHour: f.MaxPricePerGPUHour.ValueFloat64(),
 		MinSpotScore:       int(f.MinSpotScore.ValueInt64()),
+		StartAfter:         f.StartAfter.ValueString(),
+		DurationHours:      int(f.DurationHours.ValueInt64()),
 	}
 	for _, ct := range stringList(ctx, f.CapacityTypes, diags) {
 		r.CapacityTypes = append(r.CapacityTypes, planner.CapacityType(ct))
@@ -102,14 +108,49 @@ func filterFields() []filterField {
 			listValidators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()}},
 		{name: "clouds", kind: kindStringList, description: "Allowed clouds: `aws`, `gcp`, `azure`. Unset: every cloud enabled in the provider.",
 			listValidators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(), listvalidator.ValueStringsAre(stringvalidator.OneOf(cloudNames...))}},
-		{name: "capacity_types", kind: kindStringList, description: "Allowed capacity types: `on_demand`, `spot`.",
+		{name: "capacity_types", kind: kindStringList, description: "Allowed capacity types: `on_demand`, `spot`, `reserved` (capacity already paid for: " +
+			"reservations the catalog lists or `catalog { reservation { ... } }` declares), `capacity_block` (AWS Capacity Blocks, bought whole), " +
+			"`flex_start` and `calendar` (GCP Dynamic Workload Scheduler). Unset: `on_demand`, and `reserved` where the catalog has reservations " +
+			"(gpufleet_offers: every type).",
 			listValidators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
-				listvalidator.ValueStringsAre(stringvalidator.OneOf(string(planner.OnDemand), string(planner.Spot)))}},
+				listvalidator.ValueStringsAre(stringvalidator.OneOf(stringsOf(planner.AllCapacityTypes)...))}},
 		{name: "max_price_per_gpu_hour", kind: kindFloat64, description: "Maximum price per GPU-hour in USD.",
 			float64Validators: []validator.Float64{float64validator.AtLeast(0.000001)}},
 		{name: "min_spot_score", kind: kindInt64, description: "Reject spot offers whose spot placement score (1–10, from the live AWS source: " +
 			"`catalog { live = true }`) is below this. Offers without a score are kept.",
 			int64Validators: []validator.Int64{int64validator.Between(1, 10)}},
+		{name: "start_after", kind: kindString, description: "Earliest start of the capacity, an RFC 3339 time (`2026-12-08T09:00:00Z`). " +
+			"A capacity block or calendar reservation qualifies only if it starts at or after it. Unset: any start.",
+			stringValidators: []validator.String{rfc3339Validator{}}},
+		{name: "duration_hours", kind: kindInt64, description: "How long the capacity is wanted, in hours. A capacity block or calendar " +
+			"reservation qualifies only if it lasts at least this long, flex-start capacity only if its maximum run time is at least this long. " +
+			"On-demand, spot and reserved capacity always qualify. Unset: open-ended.",
+			int64Validators: []validator.Int64{int64validator.AtLeast(1)}},
+	}
+}
+
+func stringsOf[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// rfc3339Validator accepts RFC 3339 times.
+type rfc3339Validator struct{}
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "an RFC 3339 time such as 2026-12-08T09:00:00Z"
+}
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (rfc3339Validator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time",
+			fmt.Sprintf("%q is not an RFC 3339 time; expected a time such as 2026-12-08T09:00:00Z (UTC) or 2026-12-08T10:00:00+01:00.", req.ConfigValue.ValueString()))
 	}
 }
 
