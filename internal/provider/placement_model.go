@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -119,7 +120,12 @@ func (m *placementModel) setDecisionUnknown() {
 	m.BlockCostUSD, m.StartTime = types.Float64Unknown(), types.StringUnknown()
 }
 
-type allocationModel struct {
+// poolAllocationModel is an allocation as gpufleet_pool takes it: the
+// attributes allocations had before reservations and scheduled capacity,
+// so that pool states written before them still read. cty drops the
+// placement's extra attributes when `allocations =
+// gpufleet_placement.x.allocations` is passed to a pool.
+type poolAllocationModel struct {
 	Key          string  `tfsdk:"key"`
 	Site         string  `tfsdk:"site"`
 	Cloud        string  `tfsdk:"cloud"`
@@ -136,22 +142,34 @@ type allocationModel struct {
 	HourlyUSD    float64 `tfsdk:"hourly_usd"`
 	Interconnect string  `tfsdk:"interconnect"`
 	Fabric       string  `tfsdk:"fabric"`
+}
+
+// allocationModel is one of gpufleet_placement.allocations.
+type allocationModel struct {
+	poolAllocationModel
 	// Reservations and scheduled capacity: empty or 0 for on-demand and
-	// spot, so allocations of those read as before.
+	// spot.
 	ReservationID string  `tfsdk:"reservation_id"`
 	ReservedGPUs  int64   `tfsdk:"reserved_gpus"`
 	BlockUSD      float64 `tfsdk:"block_usd"`
 	StartTime     string  `tfsdk:"start_time"`
 }
 
-var allocationAttrTypes = map[string]attr.Type{
-	"reservation_id": types.StringType, "reserved_gpus": types.Int64Type, "block_usd": types.Float64Type, "start_time": types.StringType,
+// poolAllocationAttrTypes are the attributes of poolAllocationModel.
+var poolAllocationAttrTypes = map[string]attr.Type{
 	"key": types.StringType, "site": types.StringType, "cloud": types.StringType, "region": types.StringType,
 	"zone": types.StringType, "instance_type": types.StringType, "gpu_model": types.StringType,
 	"gpus_per_node": types.Int64Type, "gpu_memory_gib": types.Float64Type, "nodes": types.Int64Type,
 	"gpus": types.Int64Type, "capacity_type": types.StringType, "price_usd_hour": types.Float64Type,
 	"hourly_usd": types.Float64Type, "interconnect": types.StringType, "fabric": types.StringType,
 }
+
+// allocationAttrTypes are the attributes of allocationModel.
+var allocationAttrTypes = func() map[string]attr.Type {
+	out := maps.Clone(poolAllocationAttrTypes)
+	out["reservation_id"], out["reserved_gpus"], out["block_usd"], out["start_time"] = types.StringType, types.Int64Type, types.Float64Type, types.StringType
+	return out
+}()
 
 type siteModel struct {
 	Cloud       string   `tfsdk:"cloud"`
@@ -193,12 +211,12 @@ func (m *placementModel) setDecision(ctx context.Context, p *planner.Placement, 
 	fallbacks := map[string][]fallbackModel{}
 	for i, a := range p.Allocations {
 		o := a.Offer
-		allocs[i] = allocationModel{
+		allocs[i] = allocationModel{poolAllocationModel: poolAllocationModel{
 			Key: o.ID(), Site: o.Site(), Cloud: o.Cloud, Region: o.Region, Zone: o.Zone, InstanceType: o.InstanceType,
 			GPUModel: o.GPUModel, GPUsPerNode: int64(o.GPUCount), GPUMemoryGiB: o.GPUMemoryGiB, Nodes: int64(a.Nodes),
 			GPUs: int64(a.GPUs), CapacityType: string(o.CapacityType), PriceUSDHour: o.PriceUSDHour, HourlyUSD: a.HourlyUSD,
 			Interconnect: string(o.Interconnect), Fabric: o.Fabric,
-			ReservationID: o.ReservationID, BlockUSD: a.BlockUSD, StartTime: a.StartTime,
+		}, ReservationID: o.ReservationID, BlockUSD: a.BlockUSD, StartTime: a.StartTime,
 		}
 		if o.CapacityType == planner.Reserved {
 			allocs[i].ReservedGPUs = int64(a.GPUs)

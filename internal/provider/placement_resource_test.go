@@ -248,7 +248,7 @@ func TestAccPlacement_validation(t *testing.T) {
 		{"unknown residency", placement("gpus = 8\nresidency = [\"EUR\"]"), `(?s)residency = \["EUR"\].*unknown jurisdiction.*Did you mean\s+"EU"`},
 		{"conflicting node sizes", placement("gpus = 8\ngpus_per_node = 8\nmin_gpus_per_node = 4"), `(?s)Attribute "min_gpus_per_node" cannot be specified when\s+"gpus_per_node"\s+is\s+specified`},
 		{"gang with spread", placement("gpus = 8\ngang = true\nspread = { min_clouds = 2 }"), `(?s)Conflicting options.*gang = true puts every node in one zone`},
-		{"capacity type", placement("gpus = 8\ncapacity_types = [\"preemptible\"]"), `(?s)Attribute capacity_types\[0\] value must be one of: \["on_demand" "spot"\], got:\s+"preemptible"`},
+		{"capacity type", placement("gpus = 8\ncapacity_types = [\"preemptible\"]"), `(?s)Attribute capacity_types\[0\] value must be one of: \["calendar"\s+"capacity_block" "flex_start" "on_demand" "reserved" "spot"\], got:\s+"preemptible"`},
 		{"infeasible", placement("gpus = 400\ngpu_models = [\"H100\"]\nresidency = [\"EU\"]\nclouds = [\"aws\"]"),
 			`(?s)Infeasible placement request.*at most 48 GPUs are obtainable.*nearest feasible.*requests: gpus <= 48`},
 		{"infeasible spread", placement("gpus = 16\ngpu_models = [\"H100\"]\nresidency = [\"DE\"]\nspread = { min_clouds = 2 }"),

@@ -160,7 +160,7 @@ func (r *PoolResource) Metadata(_ context.Context, req resource.MetadataRequest,
 // placement's value can be passed as is.
 func allocationAttributes() map[string]schema.Attribute {
 	out := map[string]schema.Attribute{}
-	for name, t := range allocationAttrTypes {
+	for name, t := range poolAllocationAttrTypes {
 		switch t {
 		case types.StringType:
 			out[name] = schema.StringAttribute{Required: true, Description: "See gpufleet_placement.allocations."}
@@ -241,7 +241,7 @@ func (r *PoolResource) Configure(_ context.Context, req resource.ConfigureReques
 
 // desired reads the allocations and fallbacks.
 func (m *poolModel) desired(ctx context.Context, cat *planner.Catalog, diags *diag.Diagnostics) []fleet.Allocation {
-	var allocs []allocationModel
+	var allocs []poolAllocationModel
 	diags.Append(m.Allocations.ElementsAs(ctx, &allocs, false)...)
 	fbs := map[string][]fallbackModel{}
 	if !m.Fallbacks.IsNull() && !m.Fallbacks.IsUnknown() {
@@ -652,7 +652,7 @@ func (r *PoolResource) ImportState(ctx context.Context, req resource.ImportState
 		}
 		pools = append(pools, fleet.Pool{Allocation: part, Cluster: f[2], Name: f[3], Offer: fleet.Offer{Cloud: f[0], Region: f[1]}})
 	}
-	m := poolModel{Placement: types.StringNull(), Allocations: types.ListNull(types.ObjectType{AttrTypes: allocationAttrTypes}),
+	m := poolModel{Placement: types.StringNull(), Allocations: types.ListNull(types.ObjectType{AttrTypes: poolAllocationAttrTypes}),
 		Fallbacks: types.MapNull(types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}}),
 		Clusters:  types.MapNull(types.StringType), Labels: types.MapNull(types.StringType), Failover: types.BoolValue(true),
 		ID: types.StringValue(req.ID), WaitForValidation: types.BoolValue(true), ValidationTimeout: types.StringValue(DefaultValidationTimeout),
