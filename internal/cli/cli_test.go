@@ -102,6 +102,11 @@ func TestPlanExitStatuses(t *testing.T) {
 		{"bad share", []string{"plan", "--gpus", "8", "--max-share", "1.5"}, ExitUsage, "spread.max_share: must be in (0, 1]"},
 		{"stray argument", []string{"plan", "--gpus", "8", "extra"}, ExitUsage, "unexpected argument \"extra\""},
 		{"missing catalog", []string{"offers", "--catalog", "/nonexistent.csv"}, ExitUsage, "no such file"},
+		{"bad reservation", []string{"plan", "--gpus", "8", "--reservation", "aws/eu-north-1/p5.48xlarge=2"}, ExitUsage,
+			"expected cloud/region/zone/instance_type/id=count[@USD per hour]"},
+		{"unknown reserved type", []string{"plan", "--gpus", "8", "--reservation", "aws/eu-north-1/eun1-az1/p5.48xlarg/cr-1=2"}, ExitUsage,
+			`reservation[0].instance_type: aws instance type "p5.48xlarg" has no offer in the catalog`},
+		{"bad start", []string{"plan", "--gpus", "8", "--start-after", "tuesday"}, ExitUsage, "start_after: \"tuesday\" is not an RFC 3339 time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,5 +255,34 @@ func TestPlanModelsAbsentFromCatalog(t *testing.T) {
 				t.Errorf("stderr does not match %q:\n%s", tt.stderr, stderr)
 			}
 		})
+	}
+}
+
+// TestPlanReservationFlags is the reservations guide's example: the
+// declared reservation is used first and reported.
+func TestPlanReservationFlags(t *testing.T) {
+	code, out, stderr := runCLI("plan", "--gpus", "48", "--gpu-models", "H100", "--gpus-per-node", "8", "--residency", "EU",
+		"--min-clouds", "2", "--max-share", "0.6", "--reservation", "aws/eu-north-1/eun1-az1/p5.48xlarge/cr-0123456789abcdef0=2",
+		"--format", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var p placementOutput
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	var reserved []allocationJSON
+	for _, a := range p.Allocations {
+		if a.CapacityType == "reserved" {
+			reserved = append(reserved, a)
+		}
+	}
+	if p.ReservedGPUs != 16 || len(reserved) != 1 || reserved[0].ReservationID != "cr-0123456789abcdef0" || reserved[0].Nodes != 2 || reserved[0].HourlyUSD != 0 {
+		t.Fatalf("reserved GPUs %d, reserved allocations %+v", p.ReservedGPUs, reserved)
+	}
+	code, out, _ = runCLI("plan", "--gpus", "48", "--gpu-models", "H100", "--gpus-per-node", "8", "--residency", "EU",
+		"--min-clouds", "2", "--max-share", "0.6", "--reservation", "aws/eu-north-1/eun1-az1/p5.48xlarge/cr-0123456789abcdef0=2")
+	if code != ExitOK || !strings.Contains(out, "reserved:cr-0123456789abcdef0") || !strings.Contains(out, "16 of 48 GPUs on reserved capacity") {
+		t.Fatalf("exit %d, table:\n%s", code, out)
 	}
 }
