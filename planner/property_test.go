@@ -193,28 +193,38 @@ func TestPlanMatchesBruteForce(t *testing.T) {
 	feasibleCount := 0
 	for i := range 1500 {
 		c, req := randomInstance(rng, false)
-		want, wantT, ok := bruteForce(c, req, unlimitedGPUs)
-		p, err := Plan(c, req)
-		if !ok {
-			var inf *InfeasibleError
-			if !errors.As(err, &inf) {
-				t.Fatalf("instance %d: brute force finds nothing, Plan returned %v, %v", i, p, err)
-			}
-			continue
-		}
-		feasibleCount++
-		if err != nil {
-			t.Fatalf("instance %d: brute force found cost %d with %d GPUs, Plan failed: %v\nrequest %+v\noffers %+v", i, want.cost, wantT, err, req, c.Offers)
-		}
-		got := checkPlacement(t, c, req, p)
-		if got != want || p.TotalGPUs != wantT {
-			t.Fatalf("instance %d: Plan %+v with %d GPUs, brute force %+v with %d GPUs\nrequest %+v\noffers %+v", i, got, p.TotalGPUs, want, wantT, req, c.Offers)
+		if matchBruteForce(t, i, c, req) != nil {
+			feasibleCount++
 		}
 	}
 	if feasibleCount < 500 {
 		t.Fatalf("only %d feasible instances compared, want at least 500", feasibleCount)
 	}
 	t.Logf("%d feasible instances matched", feasibleCount)
+}
+
+// matchBruteForce plans instance i and checks it against exhaustive
+// enumeration (every offer finite): the same cost, GPUs and allocations,
+// or both infeasible. It returns the placement, nil when infeasible.
+func matchBruteForce(t *testing.T, i int, c *Catalog, req Request) *Placement {
+	t.Helper()
+	want, wantT, ok := bruteForce(c, req, unlimitedGPUs)
+	p, err := Plan(c, req)
+	if !ok {
+		var inf *InfeasibleError
+		if !errors.As(err, &inf) {
+			t.Fatalf("instance %d: brute force finds nothing, Plan returned %v, %v", i, p, err)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("instance %d: brute force found cost %d with %d GPUs, Plan failed: %v\nrequest %+v\noffers %+v", i, want.cost, wantT, err, req, c.Offers)
+	}
+	got := checkPlacement(t, c, req, p)
+	if got != want || p.TotalGPUs != wantT {
+		t.Fatalf("instance %d: Plan %+v with %d GPUs, brute force %+v with %d GPUs\nrequest %+v\noffers %+v", i, got, p.TotalGPUs, want, wantT, req, c.Offers)
+	}
+	return p
 }
 
 // TestPlanUnlimitedAgainstBoundedBruteForce covers unlimited offers: the
