@@ -9,8 +9,8 @@ import (
 )
 
 // PriceOverride sets the price of matching offers, e.g. a negotiated rate
-// or a live price. Empty Region, Zone or CapacityType match every region,
-// zone or capacity type.
+// or a live price. Empty Region or Zone match every region or zone; an
+// empty CapacityType matches on-demand and spot offers.
 type PriceOverride struct {
 	Cloud        string
 	InstanceType string
@@ -22,10 +22,13 @@ type PriceOverride struct {
 	PriceUSDHour float64
 }
 
+// matches: an empty CapacityType matches the list-priced kinds (on-demand
+// and spot) only; reservations, blocks and DWS capacity have prices of
+// their own.
 func (p PriceOverride) matches(o *Offer) bool {
 	return p.Cloud == o.Cloud && p.InstanceType == o.InstanceType &&
 		(p.Region == "" || p.Region == o.Region) && (p.Zone == "" || p.Zone == o.Zone) &&
-		(p.CapacityType == "" || p.CapacityType == o.CapacityType)
+		(p.CapacityType == o.CapacityType || p.CapacityType == "" && (o.CapacityType == OnDemand || o.CapacityType == Spot))
 }
 
 // OfferMatch selects offers by cloud, region, zone, instance type and
@@ -85,7 +88,8 @@ type Adjustments struct {
 	// no regions keeps all of its regions.
 	Regions map[string][]string
 	// DiscountPercent lowers every price of a cloud by this percentage,
-	// in [0, 100).
+	// in [0, 100): hourly prices and capacity blocks' upfront prices, not
+	// the effective prices of reservations (already what is paid).
 	DiscountPercent map[string]float64
 	// Overrides set prices of matching offers; they are not discounted.
 	// When several match an offer, the most specific wins (region and
@@ -318,6 +322,7 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 		}
 		if d, ok := a.DiscountPercent[o.Cloud]; ok && o.CapacityType != Reserved {
 			o.PriceUSDHour *= 1 - d/100
+			o.UpfrontUSD *= 1 - d/100 // a block's hourly price stays its upfront price over its hours
 		}
 		best, bestSpecificity := -1, -1
 		for _, i := range overrides[o.Cloud+"/"+o.InstanceType] {

@@ -132,3 +132,31 @@ func TestParseCatalogKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestAdjustKeepsKindPrices: a discount lowers a block's upfront price with
+// its hourly price and leaves a reservation's effective price; a price
+// override without a capacity type changes on-demand and spot only.
+func TestAdjustKeepsKindPrices(t *testing.T) {
+	c := kindsCatalog(t)
+	a, err := c.Adjust(Adjustments{DiscountPercent: map[string]float64{"aws": 50},
+		Overrides: []PriceOverride{{Cloud: "aws", InstanceType: "p5.48xlarge", PriceUSDHour: 70}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range a.Offers {
+		switch o.CapacityType {
+		case OnDemand:
+			if o.Cloud == "aws" && o.PriceUSDHour != 70 {
+				t.Errorf("%s: price %v, want the override 70", o.ID(), o.PriceUSDHour)
+			}
+		case Reserved:
+			if o.PriceUSDHour != 0 {
+				t.Errorf("%s: effective price %v, want 0", o.ID(), o.PriceUSDHour)
+			}
+		case CapacityBlock:
+			if o.UpfrontUSD != 4*48*8*3.5/2 || usdToMicros(o.PriceUSDHour) != usdToMicros(BlockHourlyPrice(o.UpfrontUSD, o.DurationHours, o.MaxNodes)) {
+				t.Errorf("%s: upfront %v, hourly %v after a 50%% discount", o.ID(), o.UpfrontUSD, o.PriceUSDHour)
+			}
+		}
+	}
+}
