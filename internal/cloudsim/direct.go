@@ -124,8 +124,7 @@ func (b *DirectBackend) waitPool(ctx context.Context, region, cluster, name, op 
 func poolError(cl, op string, p Pool) error {
 	kind, _ := PendingKind(p)
 	last := p.Issues[len(p.Issues)-1]
-	return &cloud.Error{Kind: kind, Cloud: cl, Op: op, Code: last.Code, Message: last.Message,
-		Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+	return cloud.NewError(kind, cl, op, last.Code, "%s", last.Message).ForOffer(p.Spec)
 }
 
 // GetNodePool reads a node pool.

@@ -197,8 +197,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if n := spec.Network; n != nil {
 		subnets = networkSubnets(n)
 		if len(subnets) == 0 {
-			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateCluster", Code: "NoSubnets",
-				Message: fmt.Sprintf("network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)}
+			return cloud.Cluster{}, cloud.Invalid("aws", "CreateCluster", "NoSubnets", "network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)
 		}
 		// Another network is another request, not a retry of this one.
 		tokenParts = append(tokenParts, strings.Join(subnets, ","))
@@ -238,8 +237,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 			return cloud.Cluster{}, cerr
 		}
 		if msg := networkMismatch(spec, existing); msg != "" {
-			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "aws", Op: "CreateCluster", Code: "ResourceInUseException",
-				Message: msg, Err: cerr}
+			return cloud.Cluster{}, cloud.Conflict("aws", "CreateCluster", "ResourceInUseException", "%s", msg).Caused(cerr)
 		}
 	}
 	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
@@ -259,8 +257,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		if gerr != nil {
 			return cloud.Cluster{}, gerr
 		}
-		return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: "CreateCluster", Code: string(c.Status),
-			Message: fmt.Sprintf("cluster %s did not become active: %v", spec.Name, err)}
+		return c, cloud.Fatal("aws", "CreateCluster", string(c.Status), "cluster %s did not become active: %v", spec.Name, err)
 	}
 	return b.GetCluster(ctx, spec.Region, spec.Name)
 }
@@ -325,8 +322,7 @@ func (b *Backend) describeCluster(ctx context.Context, region, name string) (*ek
 		return nil, classify("DescribeCluster", err)
 	}
 	if out.Cluster == nil {
-		return nil, &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "DescribeCluster", Code: "EmptyResponse",
-			Message: "DescribeCluster answered no cluster for " + name}
+		return nil, cloud.Transient("aws", "DescribeCluster", "EmptyResponse", "DescribeCluster answered no cluster for %s", name)
 	}
 	return out.Cluster, nil
 }
@@ -440,8 +436,7 @@ func (b *Backend) poolSubnet(ctx context.Context, r *regional, spec cloud.NodePo
 		return b.subnet(spec.Region, spec.Zone), nil
 	}
 	invalid := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateNodegroup", Code: "NoSubnetInZone",
-			Message: fmt.Sprintf(format, args...), Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+		return cloud.Invalid("aws", "CreateNodegroup", "NoSubnetInZone", format, args...).ForOffer(spec)
 	}
 	if vpc == "" {
 		out, err := r.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: own})
@@ -598,8 +593,7 @@ func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op s
 // group. EKS reports launch failures as AsgInstanceLaunchFailures with the
 // EC2 error in the message.
 func issueError(op string, p cloud.NodePool) error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "NodegroupFailed",
-		Message: "node group " + p.Spec.Name + " failed", Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+	e := cloud.Fatal("aws", op, "NodegroupFailed", "node group %s failed", p.Spec.Name).ForOffer(p.Spec)
 	for _, is := range p.Issues {
 		text := is.Code + " " + is.Message
 		switch {
@@ -911,7 +905,7 @@ func classify(op string, err error) error {
 	if err, done := cloud.Settled(err); done {
 		return err
 	}
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "Error", Message: err.Error(), Err: err}
+	e := cloud.Fatal("aws", op, "Error", "%s", err.Error()).Caused(err)
 	var api smithy.APIError
 	if !errors.As(err, &api) {
 		return e

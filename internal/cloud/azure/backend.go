@@ -283,7 +283,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 func networkProfile(spec cloud.ClusterSpec) (*string, *armcontainerservice.NetworkProfile, error) {
 	n := spec.Network
 	invalid := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: "CreateCluster", Code: "InvalidNetwork", Message: fmt.Sprintf(format, args...)}
+		return cloud.Invalid("azure", "CreateCluster", "InvalidNetwork", format, args...)
 	}
 	zones := slices.Sorted(maps.Keys(n.SubnetIDs))
 	if len(zones) == 0 || n.SubnetIDs[zones[0]] == "" {
@@ -341,8 +341,7 @@ func (b *Backend) checkClusterNetwork(ctx context.Context, spec cloud.ClusterSpe
 		}
 	}
 	conflict := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: "CreateCluster", Code: "Conflict",
-			Message: fmt.Sprintf(format, args...) + ": delete it or give this cluster another name"}
+		return cloud.Conflict("azure", "CreateCluster", "Conflict", format+": delete it or give this cluster another name", args...)
 	}
 	switch {
 	case !strings.EqualFold(vnetOf(have), vnetOf(subnet)):
@@ -495,8 +494,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	name := agentPoolName(spec.Name)
 	if existing, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name); err == nil {
 		if !existing.Spec.Equal(spec) || existing.Status == cloud.StatusDeleting {
-			return existing, &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: "CreateNodePool", Code: "Conflict",
-				Message: "agent pool " + name + " exists with another configuration"}
+			return existing, cloud.Conflict("azure", "CreateNodePool", "Conflict", "agent pool %s exists with another configuration", name)
 		}
 		if existing.Status == cloud.StatusActive {
 			return existing, nil
@@ -550,8 +548,7 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 	want := nodeSubnet(zone)
 	ref, err := arm.ParseResourceID(vnetID)
 	if err != nil {
-		return "", &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "InvalidSubnetID",
-			Message: fmt.Sprintf("cluster %s has the system pool subnet %q, which is not a subnet ID: %v", spec.Cluster, system, err)}
+		return "", cloud.Fatal("azure", op, "InvalidSubnetID", "cluster %s has the system pool subnet %q, which is not a subnet ID: %v", spec.Cluster, system, err)
 	}
 	n, err := b.network(op)
 	if err != nil {
@@ -577,10 +574,7 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 		}
 	}
 	slices.Sort(zones)
-	return "", &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "SubnetNotFound",
-		Message: fmt.Sprintf("virtual network %s of cluster %s has no subnet %s for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
-			ref.Name, spec.Cluster, want, zone, strings.Join(zones, ", "), zone),
-		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+	return "", cloud.Invalid("azure", op, "SubnetNotFound", "virtual network %s of cluster %s has no subnet %s for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones", ref.Name, spec.Cluster, want, zone, strings.Join(zones, ", "), zone).ForOffer(spec)
 }
 
 // GetNodePool reads an agent pool.
@@ -690,9 +684,9 @@ func classify(op string, err error) error {
 	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "Error", Message: err.Error(), Err: err}
+		return cloud.Fatal("azure", op, "Error", "%s", err.Error()).Caused(err)
 	}
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: re.ErrorCode, Message: responseMessage(re)}
+	e := cloud.Fatal("azure", op, re.ErrorCode, "%s", responseMessage(re))
 	if re.RawResponse != nil {
 		e.RetryAfter = retryAfter(re.RawResponse.Header)
 	}

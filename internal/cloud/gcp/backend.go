@@ -164,9 +164,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 				return cloud.Cluster{}, classify("GetCluster", gerr)
 			}
 			if lastSegment(raw.GetNetwork()) != cl.GetNetwork() || lastSegment(raw.GetSubnetwork()) != cl.GetSubnetwork() {
-				return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: "CreateCluster", Code: "ALREADY_EXISTS",
-					Message: fmt.Sprintf("cluster %s exists in network %q subnetwork %q, not in %q subnetwork %q: delete it or give this cluster another name",
-						spec.Name, raw.GetNetwork(), raw.GetSubnetwork(), cl.GetNetwork(), cl.GetSubnetwork())}
+				return cloud.Cluster{}, cloud.Conflict("gcp", "CreateCluster", "ALREADY_EXISTS", "cluster %s exists in network %q subnetwork %q, not in %q subnetwork %q: delete it or give this cluster another name", spec.Name, raw.GetNetwork(), raw.GetSubnetwork(), cl.GetNetwork(), cl.GetSubnetwork())
 			}
 		}
 		return b.waitCluster(ctx, spec.Region, spec.Name)
@@ -266,10 +264,7 @@ func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) er
 		zones = append(zones, zone)
 	}
 	slices.Sort(zones)
-	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "INVALID_ARGUMENT",
-		Message: fmt.Sprintf("network %s of cluster %s has no subnetwork for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
-			network, spec.Cluster, spec.Zone, strings.Join(zones, ", "), spec.Zone),
-		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+	return cloud.Invalid("gcp", op, "INVALID_ARGUMENT", "network %s of cluster %s has no subnetwork for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones", network, spec.Cluster, spec.Zone, strings.Join(zones, ", "), spec.Zone).ForOffer(spec)
 }
 
 // waitCluster polls until the cluster runs.
@@ -288,10 +283,10 @@ func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.C
 			return c, err
 		}
 		if c.Status == cloud.StatusCreateFailed {
-			return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: "CreateCluster", Code: "ERROR", Message: "cluster " + name + " is in ERROR"}
+			return c, cloud.Fatal("gcp", "CreateCluster", "ERROR", "cluster %s is in ERROR", name)
 		}
 		if time.Now().After(deadline) {
-			return c, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "CreateCluster", Code: "Timeout", Message: "cluster " + name + " is not running yet"}
+			return c, cloud.Transient("gcp", "CreateCluster", "Timeout", "%s", "cluster "+name+" is not running yet")
 		}
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return c, err
@@ -310,7 +305,7 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 	backoff := b.backoff()
 	for op.GetStatus() != containerpb.Operation_DONE {
 		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout", Message: "operation " + name + " still running"}
+			return cloud.Transient("gcp", what, "Timeout", "%s", "operation "+name+" still running")
 		}
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
@@ -407,7 +402,7 @@ func (b *Backend) waitGone(ctx context.Context, get func() error) error {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "Delete", Code: "Timeout", Message: "still deleting"}
+			return cloud.Transient("gcp", "Delete", "Timeout", "still deleting")
 		}
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
@@ -540,7 +535,7 @@ func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op stri
 			return p, cloud.WithOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
 		}
 		if time.Now().After(deadline) {
-			return p, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: op, Code: "Timeout", Message: "node pool not running yet"}
+			return p, cloud.Transient("gcp", op, "Timeout", "node pool not running yet")
 		}
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return p, err
@@ -722,7 +717,7 @@ func classify(op string, err error) error {
 	}
 	s, ok := status.FromError(err)
 	if !ok {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "Error", Message: err.Error(), Err: err}
+		return cloud.Fatal("gcp", op, "Error", "%s", err.Error()).Caused(err)
 	}
 	return classifyStatus(op, s.Code(), s.Message())
 }
@@ -731,7 +726,7 @@ func classify(op string, err error) error {
 // to a cloud error. RESOURCE_EXHAUSTED covers rate limits, quotas and
 // stockouts alike; the message tells them apart.
 func classifyStatus(op string, code codes.Code, msg string) error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: code.String(), Message: msg}
+	e := cloud.Fatal("gcp", op, code.String(), "%s", msg)
 	upper := strings.ToUpper(msg)
 	switch {
 	case strings.Contains(upper, "ZONE_RESOURCE_POOL_EXHAUSTED") || strings.Contains(upper, "GCE_STOCKOUT") ||

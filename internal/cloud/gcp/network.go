@@ -276,8 +276,7 @@ func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string
 	backoff := b.backoff()
 	for !op.Done() {
 		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout",
-				Message: "operation " + op.Name() + " still running after " + b.cfg.Timeout.String()}
+			return cloud.Transient("gcp", what, "Timeout", "%s", "operation "+op.Name()+" still running after "+b.cfg.Timeout.String())
 		}
 		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
 			return err
@@ -378,7 +377,7 @@ func classifyCompute(op string, err error) error {
 // "notFound", "resourceInUseByAnotherResource") or operation error codes
 // ("QUOTA_EXCEEDED", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE") to a kind.
 func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Message: msg, Code: strconv.Itoa(status)}
+	e := cloud.Fatal("gcp", op, strconv.Itoa(status), "%s", msg)
 	if len(reasons) > 0 && reasons[0] != "" {
 		e.Code = reasons[0]
 	}
@@ -414,17 +413,17 @@ func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Er
 }
 
 func conflictf(op, format string, args ...any) error {
-	return &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: op, Code: "Conflict", Message: fmt.Sprintf(format, args...)}
+	return cloud.Conflict("gcp", op, "Conflict", format, args...)
 }
 
 func invalidSpec(op, format string, args ...any) error {
-	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "InvalidSpec", Message: fmt.Sprintf(format, args...)}
+	return cloud.Invalid("gcp", op, "InvalidSpec", format, args...)
 }
 
 // missing rewords a not-found error about a prerequisite.
 func missing(err error, op, what string) error {
 	if cloud.IsNotFound(err) {
-		return &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: op, Code: "notFound", Message: what, Err: err}
+		return cloud.NotFound("gcp", op, "notFound", "%s", what).Caused(err)
 	}
 	return err
 }
@@ -1284,8 +1283,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	}
 	switch {
 	case ext == nil && len(out.Tunnels) == 0:
-		return cloud.VPNConnection{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetVPNConnection", Code: "notFound",
-			Message: "VPN connection " + name + " (tunnels " + tunnelName(name, 0) + ", " + tunnelName(name, 1) + " and external gateway " + peerGatewayName(name) + ") not found"}
+		return cloud.VPNConnection{}, cloud.NotFound("gcp", "GetVPNConnection", "notFound", "VPN connection %s (tunnels %s, %s and external gateway %s) not found", name, tunnelName(name, 0), tunnelName(name, 1), peerGatewayName(name))
 	case ext != nil:
 		out.ID = ext.GetSelfLink()
 	default:
@@ -1444,8 +1442,7 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 		}
 	}
 	if found == 0 {
-		return cloud.Peering{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetPeering", Code: "notFound",
-			Message: "peering " + spec.Name + " is on neither " + spec.A.Network + " nor " + spec.B.Network}
+		return cloud.Peering{}, cloud.NotFound("gcp", "GetPeering", "notFound", "peering %s is on neither %s nor %s", spec.Name, spec.A.Network, spec.B.Network)
 	}
 	return out, nil
 }
