@@ -236,7 +236,9 @@ func RetryAfterOf(err error) time.Duration {
 // again. The zero value backs off from a second up to a minute.
 type PollBackoff struct {
 	Base, Max time.Duration
-	next      time.Duration
+	// Sleep waits; cloud.Sleep when nil (a test's clock otherwise).
+	Sleep func(ctx context.Context, d time.Duration) error
+	next  time.Duration
 }
 
 // Throttled reports whether err is a throttled poll and, if so, waits
@@ -258,5 +260,8 @@ func (p *PollBackoff) Throttled(ctx context.Context, err error) (bool, error) {
 	}
 	d := max(p.next, RetryAfterOf(err))
 	p.next = min(2*p.next, p.Max)
+	if p.Sleep != nil {
+		return true, p.Sleep(ctx, d)
+	}
 	return true, Sleep(ctx, d)
 }

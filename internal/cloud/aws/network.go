@@ -54,7 +54,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -122,33 +121,20 @@ func canonical(cidr string) string {
 }
 
 // poll calls check every cfg.Poll until it reports done or fails, ctx
-// ends, or cfg.Timeout passes. A throttled check is not a failure: it
-// backs off (cloud.PollBackoff) and checks again, so that EC2's request
-// throttling does not spend the caller's retries.
+// ends, or cfg.Timeout passes (cloud.Wait: a KindTransient "Timeout"
+// error naming what). A throttled check is not a failure: it backs off
+// and checks again, so that EC2's request throttling does not spend the
+// caller's retries.
 func (b *Backend) poll(ctx context.Context, op, what string, check func() (bool, error)) error {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
-		done, err := check()
-		if throttled, werr := backoff.Throttled(ctx, err); werr != nil {
-			return werr
-		} else if throttled && time.Now().Before(deadline) {
-			continue
-		}
-		if err != nil || done {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return cloud.Transient("aws", op, "Timeout", "%s did not happen within %s", what, b.cfg.Timeout)
-		}
-		t := time.NewTimer(b.cfg.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	_, err := cloud.Wait[struct{}]{Cloud: "aws", Op: op, What: what, Target: []string{"done"}, Poll: b.cfg.Poll, Timeout: b.cfg.Timeout,
+		Refresh: func(context.Context) (struct{}, string, error) {
+			done, err := check()
+			if done {
+				return struct{}{}, "done", err
+			}
+			return struct{}{}, "pending", err
+		}}.Until(ctx)
+	return err
 }
 
 // ---- networks ----

@@ -45,8 +45,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// ClientOptions for anything else; zero for the public cloud.
 	ClientOptions arm.ClientOptions
-	// Poll is the LRO polling frequency.
-	Poll time.Duration
+	// Poll is the LRO polling frequency; Timeout bounds each wait
+	// (cloud.DefaultWaitTimeout when zero).
+	Poll, Timeout time.Duration
 	// SystemVMSize is the VM size of each cluster's system pool.
 	SystemVMSize string
 }
@@ -190,26 +191,28 @@ func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]
 // the whole call, an attempt spent per throttled poll. Other errors are
 // returned as the SDK gives them (azcore leaves a poller as it was after a
 // failed poll, and lets Result be asked again after a throttled one).
-func untilDone[T any](ctx context.Context, b *Backend, p *runtime.Poller[T]) (T, error) {
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
-		var err error
-		if p.Done() {
-			var res T
-			if res, err = p.Result(ctx); err == nil {
-				return res, nil
+func untilDone[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T]) (T, error) {
+	return wait(b, op, "the long-running operation of "+op, func(ctx context.Context) (T, string, error) {
+		var zero T
+		if !p.Done() {
+			if _, err := p.Poll(ctx); err != nil {
+				return zero, "", err
 			}
-		} else if _, err = p.Poll(ctx); err == nil && !p.Done() {
-			err = cloud.Sleep(ctx, b.cfg.Poll)
 		}
-		if throttled, serr := backoff.Throttled(ctx, classify("Poll", err)); serr != nil {
-			var zero T
-			return zero, serr
-		} else if !throttled && err != nil {
-			var zero T
-			return zero, err
+		if !p.Done() {
+			return zero, "running", nil
 		}
-	}
+		res, err := p.Result(ctx)
+		return res, "done", err
+	}).Until(ctx)
+}
+
+// wait is a wait of this backend (cloud.Wait): a read every cfg.Poll up
+// to cfg.Timeout, a throttled read (429, Retry-After) ridden out; the
+// reads' errors are returned as the SDK gives them.
+func wait[T any](b *Backend, op, what string, refresh func(context.Context) (T, string, error)) cloud.Wait[T] {
+	return cloud.Wait[T]{Cloud: "azure", Op: op, What: what, Target: []string{"done"}, Refresh: refresh,
+		Classify: func(err error) error { return classify("Poll", err) }, Poll: b.cfg.Poll, Timeout: b.cfg.Timeout}
 }
 
 // CreateCluster creates the cluster's resource group and the managed
@@ -257,7 +260,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if err != nil {
 		return cloud.Cluster{}, classify("CreateCluster", err)
 	}
-	res, err := untilDone(ctx, b, poller)
+	res, err := untilDone(ctx, b, "CreateCluster", poller)
 	if err != nil {
 		if ctx.Err() != nil {
 			return cloud.Cluster{}, ctx.Err()
@@ -441,7 +444,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
-	} else if _, err := untilDone(ctx, b, poller); err != nil {
+	} else if _, err := untilDone(ctx, b, "DeleteCluster", poller); err != nil {
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
@@ -450,7 +453,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
-	if _, err := untilDone(ctx, b, gp); err != nil {
+	if _, err := untilDone(ctx, b, "DeleteResourceGroup", gp); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
 	return nil
@@ -514,7 +517,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "CreateNodePool", poller); err != nil {
 		if ctx.Err() != nil {
 			return cloud.NodePool{}, ctx.Err()
 		}
@@ -658,7 +661,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cur, classify("UpdateNodePool", err)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "UpdateNodePool", poller); err != nil {
 		p, _ := b.GetNodePool(ctx, region, cluster, name)
 		return p, cloud.WithOffer(classify("UpdateNodePool", err), spec)
 	}
@@ -671,7 +674,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "DeleteNodePool", poller); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
 	return nil

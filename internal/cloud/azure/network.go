@@ -45,7 +45,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -145,7 +144,7 @@ func done[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T
 	if err != nil {
 		return zero, classify(op, err)
 	}
-	res, err := untilDone(ctx, b, p)
+	res, err := untilDone(ctx, b, op, p)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
@@ -579,29 +578,27 @@ func (b *Backend) probeGateway(ctx context.Context, n *netClients, op, name stri
 // waitGateway waits while a gateway is being created or updated by an
 // earlier call; found is false when there is none.
 func (b *Backend) waitGateway(ctx context.Context, n *netClients, op, rg, name string) (armnetwork.VirtualNetworkGateway, bool, error) {
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
+	var hit bool
+	w := wait(b, op, "VPN gateway "+name, func(ctx context.Context) (armnetwork.VirtualNetworkGateway, string, error) {
 		cur, err := n.gateways.Get(ctx, rg, name, nil)
-		hit, err := found(op, err)
-		if again, serr := backoff.Throttled(ctx, err); serr != nil {
-			return armnetwork.VirtualNetworkGateway{}, false, serr
-		} else if again {
-			continue
-		}
-		if err != nil || !hit {
-			return armnetwork.VirtualNetworkGateway{}, false, err
+		if hit, err = found(op, err); err != nil || !hit {
+			return armnetwork.VirtualNetworkGateway{}, "done", err
 		}
 		st := cloud.StatusCreating
 		if cur.Properties != nil {
 			st = provisioning((*string)(cur.Properties.ProvisioningState))
 		}
-		if st != cloud.StatusCreating && st != cloud.StatusUpdating {
-			return cur.VirtualNetworkGateway, true, nil
+		if st == cloud.StatusCreating || st == cloud.StatusUpdating {
+			return cur.VirtualNetworkGateway, string(st), nil
 		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return armnetwork.VirtualNetworkGateway{}, false, err
-		}
+		return cur.VirtualNetworkGateway, "done", nil
+	})
+	w.Classify = nil // found has classified the reads' errors
+	gw, err := w.Until(ctx)
+	if err != nil {
+		return armnetwork.VirtualNetworkGateway{}, false, err
 	}
+	return gw, hit, nil
 }
 
 // ensurePublicIP creates or finds a Standard static public IP.

@@ -55,7 +55,7 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	if err != nil {
 		return classify("RedeployVM", err)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "RedeployVM", poller); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

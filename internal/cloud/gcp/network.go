@@ -73,7 +73,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"weak"
 
 	compute "cloud.google.com/go/compute/apiv1"
@@ -272,27 +271,18 @@ func pskFingerprint(tunnel, psk string) string {
 // waitOp polls an operation every Config.Poll until it is DONE and
 // classifies its error.
 func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string) error {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for !op.Done() {
-		if time.Now().After(deadline) {
-			return cloud.Transient("gcp", what, "Timeout", "%s", "operation "+op.Name()+" still running after "+b.cfg.Timeout.String())
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return err
-		}
-		if err := op.Poll(ctx); err != nil {
-			if op.Done() { // DONE with an error: classified from the operation below
-				break
+	first := true
+	_, err := poll(b, what, "operation "+op.Name(), []string{"DONE"}, func(ctx context.Context) (struct{}, string, error) {
+		if !first && !op.Done() {
+			if err := op.Poll(ctx); err != nil && !op.Done() { // DONE with an error: classified from the operation below
+				return struct{}{}, "", classifyCompute(what, err)
 			}
-			cerr := classifyCompute(what, err)
-			if again, serr := backoff.Throttled(ctx, cerr); serr != nil {
-				return serr
-			} else if again {
-				continue
-			}
-			return cerr
 		}
+		first = false
+		return struct{}{}, op.Proto().GetStatus().String(), nil
+	}).Until(ctx)
+	if err != nil {
+		return err
 	}
 	return operationError(what, op.Proto())
 }
