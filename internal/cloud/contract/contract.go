@@ -1,7 +1,9 @@
-// Package contract holds checks of the cloud.Backend contract that every
-// backend's tests run against the simulator through its own wire protocol,
-// so that the backends cannot drift apart on what the orchestration relies
-// on.
+// Package contract is the one suite of the cloud.Backend contract, run
+// against every backend (the three SDK backends through their wire
+// protocols to the simulator, and cloudsim's DirectBackend) so that the
+// backends cannot drift apart on what the orchestration relies on. Each
+// backend's tests give Run a Harness: how to start a simulated world and
+// what its specs look like.
 package contract
 
 import (
@@ -12,6 +14,97 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
+
+// Harness is what the suite needs of one backend.
+type Harness struct {
+	// World starts a fresh simulated world for one test: the backend under
+	// test (its waits quick) and the engine behind it.
+	World func(t *testing.T) (cloud.Backend, *cloudsim.Engine)
+	// Cluster is the spec of a cluster without a site network.
+	Cluster func(name string) cloud.ClusterSpec
+	// Pool is the spec of a GPU node pool in cluster, in a zone of the
+	// cluster's region that takes pools without a site network.
+	Pool func(cluster, name string) cloud.NodePoolSpec
+	// CheckPool checks what only this cloud shows of a pool created in a
+	// cluster without a site network (where its nodes go); may be nil.
+	CheckPool func(t *testing.T, b cloud.Backend, p cloud.NodePool)
+	// NotLister says the backend is no cloud.NodePoolLister (cloudsim's
+	// DirectBackend, which orchestration tests use as a backend without
+	// optional interfaces): ListedPools is skipped.
+	NotLister bool
+}
+
+// Run runs the suite, a subtest each.
+func Run(t *testing.T, h Harness) {
+	t.Run("ClusterWithoutNetwork", func(t *testing.T) { ClusterWithoutNetwork(t, h) })
+	t.Run("RefusedDeletes", func(t *testing.T) {
+		b, e := h.World(t)
+		RefusedDeletes(t, b, e, h.Cluster("c0"), h.Pool("c0", "p"))
+	})
+	t.Run("ListedPools", func(t *testing.T) {
+		if h.NotLister {
+			t.Skip("the backend does not list node pools")
+		}
+		b, e := h.World(t)
+		ListedPools(t, b, e, h.Cluster("c0"), h.Pool("c0", "gpufleet-0123456789ab"))
+	})
+}
+
+// ClusterWithoutNetwork checks a cluster that keeps the cloud's default
+// networking: the service range is the simulated clouds' default
+// (10.100.0.0/16), a pool in any zone of the region runs in that zone and
+// reads back as created, and deleting both leaves nothing.
+func ClusterWithoutNetwork(t *testing.T, h Harness) {
+	b, e := h.World(t)
+	ctx := context.Background()
+	cs := h.Cluster("c0")
+	c, err := b.CreateCluster(ctx, cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServiceCIDR != "10.100.0.0/16" {
+		t.Fatalf("service range %s", c.ServiceCIDR)
+	}
+	ps := h.Pool("c0", "p")
+	p, err := b.CreateNodePool(ctx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Spec.Equal(ps) {
+		t.Fatalf("pool %+v, want %+v", p.Spec, ps)
+	}
+	var zones []string
+	for _, ep := range e.Inventory().Pools {
+		if ep.Cloud == b.Cloud() && ep.Spec.Cluster == cs.Name {
+			zones = append(zones, ep.Spec.Zone)
+		}
+	}
+	if len(zones) != 1 || zones[0] != ps.Zone {
+		t.Fatalf("engine pools in zones %v, want one in %s", zones, ps.Zone)
+	}
+	if h.CheckPool != nil {
+		h.CheckPool(t, b, p)
+	}
+	if err := b.DeleteNodePool(ctx, ps.Region, ps.Cluster, ps.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteCluster(ctx, cs.Region, cs.Name); err != nil {
+		t.Fatal(err)
+	}
+	if inv := e.Inventory().Resources(); !inv.Empty() {
+		t.Fatalf("left behind: %+v", inv)
+	}
+}
+
+// ClusterNetwork is what gpufleet_cluster passes for a site network: n's
+// subnets by zone and the site's pod and service ranges.
+func ClusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
+	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
+	for _, s := range n.Subnets {
+		out.SubnetIDs[s.Zone] = s.ID
+	}
+	return out
+}
 
 // Prompt is how long a refused call may take: a few round trips, never a
 // wait for an operation that is not running.
