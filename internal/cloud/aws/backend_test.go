@@ -169,6 +169,20 @@ func TestContract(t *testing.T) {
 				t.Fatalf("subnets %v", ng.Subnets)
 			}
 		},
+		// Through EC2 Auto Scaling.
+		Replace: &contract.ReplaceHarness{
+			Foreign: "gce://p/z/n",
+			Refused: func([]cloudsim.Node) []contract.Refusal {
+				return []contract.Refusal{{Name: "unknown instance", Pool: "train",
+					Node: cloud.NodeRef{Name: "n", ProviderID: "aws:///euc1-az3/i-00000000000000000"}, Kind: cloud.KindNotFound}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				fresh := after[slices.IndexFunc(after, func(n cloudsim.Node) bool { return n.InstanceID != before[1].InstanceID })]
+				if fresh.Index <= before[1].Index || !strings.HasPrefix(fresh.ProviderID, "aws:///") {
+					t.Fatalf("replacement %+v", fresh)
+				}
+			},
+		},
 	})
 }
 

@@ -44,7 +44,7 @@ func newNetEnv(t *testing.T) *netEnv {
 	}
 	srv := httptest.NewServer(awsfront.New(e, awsfront.Options{Clock: clock}))
 	t.Cleanup(srv.Close)
-	b, err := New(context.Background(), Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL},
+	b, err := New(context.Background(), Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL, AutoScaling: srv.URL},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""), Poll: time.Millisecond, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

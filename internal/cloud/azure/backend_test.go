@@ -163,5 +163,20 @@ func TestContract(t *testing.T) {
 				t.Fatalf("pool subnet %q", subnet)
 			}
 		},
+		// A redeploy of the scale set VM.
+		Replace: &contract.ReplaceHarness{
+			EngineName: agentPoolName,
+			Foreign:    "gce://p/z/n",
+			Refused: func(after []cloudsim.Node) []contract.Refusal {
+				otherSub := strings.Replace(after[0].ProviderID, testSub, "11111111-1111-1111-1111-111111111111", 1)
+				return []contract.Refusal{{Name: "another subscription", Pool: "train",
+					Node: cloud.NodeRef{Name: after[0].Name, ProviderID: otherSub}, Kind: cloud.KindInvalid}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				if after[0].Name != before[1].Name {
+					t.Fatalf("after redeploying %s: %+v", before[0].Name, after)
+				}
+			},
+		},
 	})
 }

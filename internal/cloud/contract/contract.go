@@ -8,6 +8,7 @@ package contract
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,6 +33,31 @@ type Harness struct {
 	// DirectBackend, which orchestration tests use as a backend without
 	// optional interfaces): ListedPools is skipped.
 	NotLister bool
+	// Replace is what ReplacedNode needs of a cloud.NodeReplacer; nil
+	// skips it.
+	Replace *ReplaceHarness
+}
+
+// ReplaceHarness describes a backend's node replacement.
+type ReplaceHarness struct {
+	// EngineName is the engine's name of a node pool (the derived agent
+	// pool name on AKS); the pool's own when nil.
+	EngineName func(pool string) string
+	// Foreign is a provider ID of another cloud's machine.
+	Foreign string
+	// Refused are this cloud's own refusals (its provider IDs' parts),
+	// given the pool's nodes after the replacement.
+	Refused func(after []cloudsim.Node) []Refusal
+	// CheckReplaced checks what only this cloud shows of a replacement;
+	// may be nil.
+	CheckReplaced func(t *testing.T, before, after []cloudsim.Node)
+}
+
+// Refusal is a ReplaceNode call the backend must refuse with Kind.
+type Refusal struct {
+	Name, Pool string
+	Node       cloud.NodeRef
+	Kind       cloud.Kind
 }
 
 // Run runs the suite, a subtest each.
@@ -40,6 +66,12 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RefusedDeletes", func(t *testing.T) {
 		b, e := h.World(t)
 		RefusedDeletes(t, b, e, h.Cluster("c0"), h.Pool("c0", "p"))
+	})
+	t.Run("ReplacedNode", func(t *testing.T) {
+		if h.Replace == nil {
+			t.Skip("the backend does not replace nodes")
+		}
+		ReplacedNode(t, h)
 	})
 	t.Run("ListedPools", func(t *testing.T) {
 		if h.NotLister {
@@ -104,6 +136,86 @@ func ClusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwor
 		out.SubnetIDs[s.Zone] = s.ID
 	}
 	return out
+}
+
+// ReplacedNode checks cloud.NodeReplacer: replacing one machine of a
+// two-node pool removes it from the engine, a new one takes its place,
+// the other stays and the pool keeps its size; a node replaced already,
+// another pool's node, another cloud's machine and a missing pool are
+// refused (with the cloud's own refusals), and a refusal replaces
+// nothing.
+func ReplacedNode(t *testing.T, h Harness) {
+	b, e := h.World(t)
+	r, ok := b.(cloud.NodeReplacer)
+	if !ok {
+		t.Fatalf("%T does not implement cloud.NodeReplacer", b)
+	}
+	engineName := h.Replace.EngineName
+	if engineName == nil {
+		engineName = func(pool string) string { return pool }
+	}
+	ctx := context.Background()
+	cs := h.Cluster("c1")
+	cs.KubernetesVersion, cs.PublicEndpoint = "1.33", true
+	if _, err := b.CreateCluster(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"train", "infer"} {
+		ps := h.Pool("c1", name)
+		ps.Nodes = 2
+		if _, err := b.CreateNodePool(ctx, ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := func(pool string) []cloudsim.Node {
+		t.Helper()
+		ns, err := e.PoolNodes(b.Cloud(), cs.Region, "c1", engineName(pool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	before := nodes("train")
+	if len(before) != 2 {
+		t.Fatalf("nodes %+v", before)
+	}
+	bad := before[0]
+	if err := r.ReplaceNode(ctx, cs.Region, "c1", "train", cloud.NodeRef{Name: bad.Name, ProviderID: bad.ProviderID}); err != nil {
+		t.Fatal(err)
+	}
+	after := nodes("train")
+	if len(after) != 2 || slices.ContainsFunc(after, func(n cloudsim.Node) bool { return n.ProviderID == bad.ProviderID }) ||
+		!slices.ContainsFunc(after, func(n cloudsim.Node) bool { return n.ProviderID == before[1].ProviderID }) {
+		t.Fatalf("after replacing %s: %+v", bad.Name, after)
+	}
+	if h.Replace.CheckReplaced != nil {
+		h.Replace.CheckReplaced(t, before, after)
+	}
+	if p, err := b.GetNodePool(ctx, cs.Region, "c1", "train"); err != nil || p.Spec.Nodes != 2 {
+		t.Fatalf("pool after the replacement: %+v, %v", p.Spec, err)
+	}
+
+	other := nodes("infer")[0]
+	tests := []Refusal{
+		{"replaced already", "train", cloud.NodeRef{Name: bad.Name, ProviderID: bad.ProviderID}, cloud.KindNotFound},
+		{"another pool's node", "train", cloud.NodeRef{Name: other.Name, ProviderID: other.ProviderID}, cloud.KindInvalid},
+		{"another cloud's machine", "train", cloud.NodeRef{Name: "n", ProviderID: h.Replace.Foreign}, cloud.KindInvalid},
+		{"missing pool", "gone", cloud.NodeRef{Name: other.Name, ProviderID: other.ProviderID}, cloud.KindNotFound},
+	}
+	if h.Replace.Refused != nil {
+		tests = append(tests, h.Replace.Refused(after)...)
+	}
+	for _, tt := range tests {
+		t.Run(tt.Name, func(t *testing.T) {
+			err := r.ReplaceNode(ctx, cs.Region, "c1", tt.Pool, tt.Node)
+			if err == nil || cloud.KindOf(err) != tt.Kind {
+				t.Fatalf("%v, want %s", err, tt.Kind)
+			}
+		})
+	}
+	if n := nodes("infer"); n[0].ProviderID != other.ProviderID {
+		t.Fatal("a refused replacement replaced a node")
+	}
 }
 
 // Prompt is how long a refused call may take: a few round trips, never a

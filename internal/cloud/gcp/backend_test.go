@@ -151,6 +151,19 @@ func TestContract(t *testing.T) {
 		World:   func(t *testing.T) (cloud.Backend, *cloudsim.Engine) { w := newClusterWorld(t); return w.b, w.e },
 		Cluster: func(name string) cloud.ClusterSpec { return cloud.ClusterSpec{Name: name, Region: netRegion} },
 		Pool:    func(cluster, name string) cloud.NodePoolSpec { return gpuPool(cluster, name, "europe-west4-c") },
+		// Through the pool's managed instance group.
+		Replace: &contract.ReplaceHarness{
+			Foreign: "aws:///euc1-az1/i-0123456789abcdef0",
+			Refused: func(after []cloudsim.Node) []contract.Refusal {
+				return []contract.Refusal{{Name: "another zone", Pool: "train",
+					Node: cloud.NodeRef{Name: after[0].Name, ProviderID: "gce://" + netProject + "/europe-west4-b/" + after[0].Name}, Kind: cloud.KindInvalid}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				if after[0].Name != before[1].Name {
+					t.Fatalf("after replacing %s: %+v", before[0].Name, after)
+				}
+			},
+		},
 	})
 }
 
