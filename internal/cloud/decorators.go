@@ -17,16 +17,30 @@ func unit(f func(context.Context) error) call[none] {
 	return func(ctx context.Context) (none, error) { return none{}, f(ctx) }
 }
 
+// wrapping is one treatment of every call of a backend (retries,
+// metrics); op names the method. Both decorators, of Backend and of
+// NetworkBackend, are a wrapping and the interface's methods, each one
+// line through run.
+type wrapping func(ctx context.Context, op string, f call[any]) (any, error)
+
+func (w wrapping) do(ctx context.Context, op string, f call[any]) (any, error) { return w(ctx, op, f) }
+
+// wrapper is a decorator: what run needs of it.
+type wrapper interface {
+	do(ctx context.Context, op string, f call[any]) (any, error)
+}
+
+// run calls f, method op of the decorated backend, through d's wrapping.
+func run[T any](d wrapper, ctx context.Context, op string, f call[T]) (T, error) {
+	v, err := d.do(ctx, op, func(ctx context.Context) (any, error) { return f(ctx) })
+	out, _ := v.(T)
+	return out, err
+}
+
 // decorated applies one wrapping to every Backend method.
 type decorated struct {
 	next Backend
-	wrap func(ctx context.Context, op string, f call[any]) (any, error)
-}
-
-func run[T any](d *decorated, ctx context.Context, op string, f call[T]) (T, error) {
-	v, err := d.wrap(ctx, op, func(ctx context.Context) (any, error) { return f(ctx) })
-	out, _ := v.(T)
-	return out, err
+	wrapping
 }
 
 func (d *decorated) Cloud() string { return d.next.Cloud() }
@@ -108,11 +122,11 @@ func Sleep(ctx context.Context, d time.Duration) error {
 // and transient errors. The result implements KubeAccess, NodeReplacer and
 // NodePoolLister when b does.
 func WithRetries(b Backend, p RetryPolicy) Backend {
-	return withOptional(&decorated{next: b, wrap: retrying(p)})
+	return withOptional(&decorated{next: b, wrapping: retrying(p)})
 }
 
 // retrying is the retry loop of WithRetries and WithNetworkRetries.
-func retrying(p RetryPolicy) func(ctx context.Context, op string, f call[any]) (any, error) {
+func retrying(p RetryPolicy) wrapping {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
 	}
@@ -184,10 +198,16 @@ func (m *Metrics) Snapshot() map[string]OpStats {
 // defaults to time.Now. The result implements KubeAccess, NodeReplacer and
 // NodePoolLister when b does.
 func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
+	return withOptional(&decorated{next: b, wrapping: metering(m, b.Cloud(), now)})
+}
+
+// metering is the counting of WithMetrics and WithNetworkMetrics: calls,
+// errors by kind and time, keyed "cloud.Method".
+func metering(m *Metrics, cl string, now func() time.Time) wrapping {
 	if now == nil {
 		now = time.Now
 	}
-	return withOptional(&decorated{next: b, wrap: func(ctx context.Context, op string, f call[any]) (any, error) {
+	return func(ctx context.Context, op string, f call[any]) (any, error) {
 		start := now()
 		v, err := f(ctx)
 		elapsed := now().Sub(start)
@@ -196,7 +216,7 @@ func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 		if m.ops == nil {
 			m.ops = map[string]*OpStats{}
 		}
-		key := b.Cloud() + "." + op
+		key := cl + "." + op
 		s := m.ops[key]
 		if s == nil {
 			s = &OpStats{Errors: map[string]int{}}
@@ -208,5 +228,5 @@ func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 			s.Errors[KindOf(err).String()]++
 		}
 		return v, err
-	}})
+	}
 }

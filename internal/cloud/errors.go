@@ -71,6 +71,67 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// NewError is a classified error of kind k from cloud cl's operation op,
+// with the cloud's code and a formatted message. The kind constructors
+// below (Capacity, NotFound, ...) are this with the kind fixed; backends
+// build every classified error through them.
+func NewError(k Kind, cl, op, code, format string, args ...any) *Error {
+	return &Error{Kind: k, Cloud: cl, Op: op, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Fatal is a KindFatal error (see NewError).
+func Fatal(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindFatal, cl, op, code, format, args...)
+}
+
+// Capacity is a KindCapacity error (see NewError).
+func Capacity(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindCapacity, cl, op, code, format, args...)
+}
+
+// Quota is a KindQuota error (see NewError).
+func Quota(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindQuota, cl, op, code, format, args...)
+}
+
+// Throttled is a KindThrottled error (see NewError).
+func Throttled(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindThrottled, cl, op, code, format, args...)
+}
+
+// Transient is a KindTransient error (see NewError).
+func Transient(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindTransient, cl, op, code, format, args...)
+}
+
+// NotFound is a KindNotFound error (see NewError).
+func NotFound(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindNotFound, cl, op, code, format, args...)
+}
+
+// Invalid is a KindInvalid error (see NewError).
+func Invalid(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindInvalid, cl, op, code, format, args...)
+}
+
+// Conflict is a KindConflict error (see NewError).
+func Conflict(cl, op, code, format string, args ...any) *Error {
+	return NewError(KindConflict, cl, op, code, format, args...)
+}
+
+// Caused records the error e classifies (Unwrap returns it) and returns e.
+func (e *Error) Caused(err error) *Error {
+	e.Err = err
+	return e
+}
+
+// ForOffer names the zone, instance type and capacity type of spec (what
+// ran out, or which offer is unusable) and returns e.
+func (e *Error) ForOffer(spec NodePoolSpec) *Error {
+	e.Zone, e.InstanceType, e.CapacityType = spec.Zone, spec.InstanceType, spec.CapacityType
+	return e
+}
+
 // KindOf returns the kind of a classified error; KindFatal for any other
 // non-nil error.
 func KindOf(err error) Kind {
@@ -175,7 +236,9 @@ func RetryAfterOf(err error) time.Duration {
 // again. The zero value backs off from a second up to a minute.
 type PollBackoff struct {
 	Base, Max time.Duration
-	next      time.Duration
+	// Sleep waits; cloud.Sleep when nil (a test's clock otherwise).
+	Sleep func(ctx context.Context, d time.Duration) error
+	next  time.Duration
 }
 
 // Throttled reports whether err is a throttled poll and, if so, waits
@@ -197,5 +260,8 @@ func (p *PollBackoff) Throttled(ctx context.Context, err error) (bool, error) {
 	}
 	d := max(p.next, RetryAfterOf(err))
 	p.next = min(2*p.next, p.Max)
+	if p.Sleep != nil {
+		return true, p.Sleep(ctx, d)
+	}
 	return true, Sleep(ctx, d)
 }

@@ -20,6 +20,9 @@ type DirectBackend struct {
 	Poll time.Duration
 	// Sleep waits; a context-aware sleep when nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Timeout bounds each wait on the engine's clock;
+	// cloud.DefaultWaitTimeout when zero.
+	Timeout time.Duration
 }
 
 var _ cloud.Backend = (*DirectBackend)(nil)
@@ -27,15 +30,26 @@ var _ cloud.Backend = (*DirectBackend)(nil)
 // Cloud names the simulated cloud.
 func (b *DirectBackend) Cloud() string { return b.CloudName }
 
-func (b *DirectBackend) wait(ctx context.Context) error {
-	d := b.Poll
-	if d == 0 {
-		d = 100 * time.Millisecond
+// waitFor is a wait of this backend (cloud.Wait): a read every Poll
+// (100ms when zero) up to Timeout, on the engine's clock, with Sleep.
+func waitFor[T any](ctx context.Context, b *DirectBackend, op, what string, target string, refresh func(context.Context) (T, string, error)) (T, error) {
+	poll := b.Poll
+	if poll == 0 {
+		poll = 100 * time.Millisecond
 	}
-	if b.Sleep != nil {
-		return b.Sleep(ctx, d)
+	return cloud.Wait[T]{Cloud: b.CloudName, Op: op, What: what, Target: []string{target}, Refresh: refresh,
+		Poll: poll, Timeout: b.Timeout, Now: b.Engine.Now, Sleep: b.Sleep}.Until(ctx)
+}
+
+// statusGone is the status of an object that a read no longer finds.
+const statusGone = "gone"
+
+// untilGone maps a read that finds nothing to the status gone.
+func untilGone(err error) (struct{}, string, error) {
+	if cloud.IsNotFound(err) {
+		return struct{}{}, statusGone, nil
 	}
-	return cloud.Sleep(ctx, d)
+	return struct{}{}, string(cloud.StatusDeleting), err
 }
 
 func (b *DirectBackend) cluster(c Cluster) cloud.Cluster {
@@ -53,15 +67,10 @@ func (b *DirectBackend) CreateCluster(ctx context.Context, spec cloud.ClusterSpe
 	if _, err := b.Engine.CreateCluster(b.CloudName, spec); err != nil {
 		return cloud.Cluster{}, err
 	}
-	for {
+	return waitFor(ctx, b, "CreateCluster", "cluster "+spec.Name, string(cloud.StatusActive), func(ctx context.Context) (cloud.Cluster, string, error) {
 		c, err := b.GetCluster(ctx, spec.Region, spec.Name)
-		if err != nil || c.Status == cloud.StatusActive {
-			return c, err
-		}
-		if err := b.wait(ctx); err != nil {
-			return c, err
-		}
-	}
+		return c, string(c.Status), err
+	})
 }
 
 // GetCluster reads a cluster.
@@ -78,14 +87,11 @@ func (b *DirectBackend) DeleteCluster(ctx context.Context, region, name string) 
 	if _, err := b.Engine.DeleteCluster(b.CloudName, region, name); err != nil {
 		return cloud.IgnoreNotFound(err)
 	}
-	for {
-		if _, err := b.Engine.GetCluster(b.CloudName, region, name); err != nil {
-			return cloud.IgnoreNotFound(err)
-		}
-		if err := b.wait(ctx); err != nil {
-			return err
-		}
-	}
+	_, err := waitFor(ctx, b, "DeleteCluster", "cluster "+name, statusGone, func(context.Context) (struct{}, string, error) {
+		_, err := b.Engine.GetCluster(b.CloudName, region, name)
+		return untilGone(err)
+	})
+	return err
 }
 
 // CreateNodePool creates and waits; a pool that fails is returned with a
@@ -102,30 +108,24 @@ func (b *DirectBackend) CreateNodePool(ctx context.Context, spec cloud.NodePoolS
 }
 
 func (b *DirectBackend) waitPool(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
-	for {
+	return waitFor(ctx, b, op, "node pool "+name, string(cloud.StatusActive), func(context.Context) (cloud.NodePool, string, error) {
 		p, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name)
 		if err != nil {
-			return cloud.NodePool{}, err
+			return cloud.NodePool{}, "", err
 		}
 		np := b.pool(p)
-		switch np.Status {
-		case cloud.StatusActive:
-			return np, nil
-		case cloud.StatusCreateFailed, cloud.StatusDegraded:
-			return np, poolError(b.CloudName, op, p)
+		if np.Status == cloud.StatusCreateFailed || np.Status == cloud.StatusDegraded {
+			return np, string(np.Status), poolError(b.CloudName, op, p)
 		}
-		if err := b.wait(ctx); err != nil {
-			return np, err
-		}
-	}
+		return np, string(np.Status), nil
+	})
 }
 
 // poolError classifies the issue a failed pool reports.
 func poolError(cl, op string, p Pool) error {
 	kind, _ := PendingKind(p)
 	last := p.Issues[len(p.Issues)-1]
-	return &cloud.Error{Kind: kind, Cloud: cl, Op: op, Code: last.Code, Message: last.Message,
-		Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+	return cloud.NewError(kind, cl, op, last.Code, "%s", last.Message).ForOffer(p.Spec)
 }
 
 // GetNodePool reads a node pool.
@@ -150,12 +150,9 @@ func (b *DirectBackend) DeleteNodePool(ctx context.Context, region, cluster, nam
 	if _, err := b.Engine.DeleteNodePool(b.CloudName, region, cluster, name); err != nil {
 		return cloud.IgnoreNotFound(err)
 	}
-	for {
-		if _, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name); err != nil {
-			return cloud.IgnoreNotFound(err)
-		}
-		if err := b.wait(ctx); err != nil {
-			return err
-		}
-	}
+	_, err := waitFor(ctx, b, "DeleteNodePool", "node pool "+name, statusGone, func(context.Context) (struct{}, string, error) {
+		_, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name)
+		return untilGone(err)
+	})
+	return err
 }

@@ -478,7 +478,7 @@ func (e *Engine) begin(cl, op string, match Target) error {
 }
 
 func notFound(cl, op, what string) error {
-	return &cloud.Error{Kind: cloud.KindNotFound, Cloud: cl, Op: op, Code: "NotFound", Message: what + " not found"}
+	return cloud.NotFound(cl, op, "NotFound", "%s not found", what)
 }
 
 // CreateCluster starts creating a cluster. An existing cluster of the same
@@ -494,8 +494,7 @@ func (e *Engine) CreateCluster(cl string, spec cloud.ClusterSpec) (Cluster, erro
 		if c.DeleteAt == nil && c.Spec.KubernetesVersion == spec.KubernetesVersion {
 			return *c, nil
 		}
-		return Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "CreateCluster", Code: "ResourceInUseException",
-			Message: fmt.Sprintf("cluster %s already exists with another configuration or is being deleted", spec.Name)}
+		return Cluster{}, cloud.Conflict(cl, "CreateCluster", "ResourceInUseException", "cluster %s already exists with another configuration or is being deleted", spec.Name)
 	}
 	now := e.clock.Now()
 	c := &Cluster{
@@ -551,8 +550,7 @@ func (e *Engine) DeleteCluster(cl, region, name string) (Cluster, error) {
 	}
 	for _, p := range e.st.Pools {
 		if p.Cloud == cl && p.Spec.Region == region && p.Spec.Cluster == name {
-			return Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "DeleteCluster", Code: "ResourceInUseException",
-				Message: fmt.Sprintf("cluster %s has node pool %s; delete the node pools first", name, p.Spec.Name)}
+			return Cluster{}, cloud.Conflict(cl, "DeleteCluster", "ResourceInUseException", "cluster %s has node pool %s; delete the node pools first", name, p.Spec.Name)
 		}
 	}
 	if c.DeleteAt == nil {
@@ -595,8 +593,7 @@ func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOption
 		if p.Spec.Equal(spec) && p.DeleteAt == nil {
 			return *p, nil
 		}
-		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "CreateNodePool", Code: "ResourceInUseException",
-			Message: fmt.Sprintf("node pool %s already exists with another configuration or is being deleted", spec.Name)}
+		return Pool{}, cloud.Conflict(cl, "CreateNodePool", "ResourceInUseException", "node pool %s already exists with another configuration or is being deleted", spec.Name)
 	}
 	now := e.clock.Now()
 	p := &Pool{Cloud: cl, Spec: spec, ID: e.nextID(cl + "-pool"), Family: o.Family, GPUsPerNode: o.GPUsPerNode,
@@ -706,12 +703,10 @@ func (e *Engine) UpdateNodePool(cl, region, cluster, name string, u cloud.NodePo
 	}
 	now := e.clock.Now()
 	if p.DeleteAt != nil || now.Before(p.ReadyAt) {
-		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "UpdateNodePool", Code: "ResourceInUseException",
-			Message: fmt.Sprintf("node pool %s is busy (another operation is in progress)", name)}
+		return Pool{}, cloud.Conflict(cl, "UpdateNodePool", "ResourceInUseException", "node pool %s is busy (another operation is in progress)", name)
 	}
 	if p.Failed && p.Reserved == 0 {
-		return Pool{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "UpdateNodePool", Code: "InvalidRequestException",
-			Message: fmt.Sprintf("node pool %s failed to create; delete it", name)}
+		return Pool{}, cloud.Conflict(cl, "UpdateNodePool", "InvalidRequestException", "node pool %s failed to create; delete it", name)
 	}
 	if u.Labels != nil {
 		p.Spec.Labels = maps.Clone(u.Labels)
@@ -770,8 +765,7 @@ func (e *Engine) PutObject(cl, kind, name string, attrs map[string]string) (Obje
 		if maps.Equal(o.Attrs, attrs) {
 			return *o, nil
 		}
-		return Object{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: cl, Op: "Create" + kind, Code: "AlreadyExists",
-			Message: fmt.Sprintf("%s %s already exists", kind, name)}
+		return Object{}, cloud.Conflict(cl, "Create"+kind, "AlreadyExists", "%s %s already exists", kind, name)
 	}
 	o := &Object{Cloud: cl, Kind: kind, Name: name, ID: e.nextID(cl + "-" + kind), Attrs: maps.Clone(attrs)}
 	e.st.Objects[k] = o

@@ -1,7 +1,6 @@
 package cloudsim
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -148,8 +147,7 @@ func (e *Engine) throttled(cl, op string) error {
 		if b.Tokens < 1 {
 			b.Throttled++
 			e.dirty = true // the count is part of the world
-			return &cloud.Error{Kind: cloud.KindThrottled, Cloud: cl, Op: op, Code: "ThrottlingException",
-				Message: fmt.Sprintf("rate exceeded (%g requests per second)", b.PerSecond)}
+			return cloud.Throttled(cl, op, "ThrottlingException", "rate exceeded (%g requests per second)", b.PerSecond)
 		}
 	}
 	for _, b := range drawn {

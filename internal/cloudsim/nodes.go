@@ -306,6 +306,5 @@ func base36(h []byte, n int) string {
 
 // nodeNotFound is the error of a node lookup by name.
 func nodeNotFound(cl, op, pool, node string) error {
-	return &cloud.Error{Kind: cloud.KindNotFound, Cloud: cl, Op: op, Code: "NotFound",
-		Message: fmt.Sprintf("node %s of node pool %s not found", node, pool)}
+	return cloud.NotFound(cl, op, "NotFound", "node %s of node pool %s not found", node, pool)
 }

@@ -192,7 +192,7 @@ func (b *backends) init(ctx context.Context) error {
 	for name, be := range raw {
 		b.byName[name] = cloud.WithMetrics(cloud.WithRetries(be, policy), &b.metrics, nil)
 		if nb, ok := be.(cloud.NetworkBackend); ok {
-			b.networks[name] = cloud.WithNetworkRetries(nb, policy)
+			b.networks[name] = cloud.WithNetworkMetrics(cloud.WithNetworkRetries(nb, policy), &b.metrics, nil)
 		}
 	}
 	return nil

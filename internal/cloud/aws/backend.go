@@ -197,8 +197,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if n := spec.Network; n != nil {
 		subnets = networkSubnets(n)
 		if len(subnets) == 0 {
-			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateCluster", Code: "NoSubnets",
-				Message: fmt.Sprintf("network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)}
+			return cloud.Cluster{}, cloud.Invalid("aws", "CreateCluster", "NoSubnets", "network %s of cluster %s has no subnets: give the site at least one zone in gpufleet_network", n.Name, spec.Name)
 		}
 		// Another network is another request, not a retry of this one.
 		tokenParts = append(tokenParts, strings.Join(subnets, ","))
@@ -238,29 +237,23 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 			return cloud.Cluster{}, cerr
 		}
 		if msg := networkMismatch(spec, existing); msg != "" {
-			return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "aws", Op: "CreateCluster", Code: "ResourceInUseException",
-				Message: msg, Err: cerr}
+			return cloud.Cluster{}, cloud.Conflict("aws", "CreateCluster", "ResourceInUseException", "%s", msg).Caused(cerr)
 		}
 	}
-	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) {
-		o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
-		o.Retryable = rideOutThrottling("DescribeCluster", b.cfg.Poll, o.Retryable)
-	})
+	w := clusterWait(b, "DescribeCluster", spec.Name)
+	waiter := eks.NewClusterActiveWaiter(r.eks, func(o *eks.ClusterActiveWaiterOptions) { w.options(&o.MinDelay, &o.MaxDelay, &o.Retryable) })
 	if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(spec.Name)}, b.cfg.Timeout); err != nil {
-		if ctx.Err() != nil {
-			return cloud.Cluster{}, ctx.Err()
-		}
-		if cerr := classify("DescribeCluster", err); cloud.IsRetryable(cerr) {
-			// A throttled or failed poll, not a failed cluster: the caller's
-			// retries call CreateCluster again, which finds and waits for it.
+		if cerr := w.end(ctx, err); ctx.Err() != nil || cloud.IsRetryable(cerr) {
+			// A throttled or failed poll or a timeout, not a failed
+			// cluster: the caller's retries call CreateCluster again,
+			// which finds and waits for it.
 			return cloud.Cluster{}, cerr
 		}
 		c, gerr := b.GetCluster(ctx, spec.Region, spec.Name)
 		if gerr != nil {
 			return cloud.Cluster{}, gerr
 		}
-		return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: "CreateCluster", Code: string(c.Status),
-			Message: fmt.Sprintf("cluster %s did not become active: %v", spec.Name, err)}
+		return c, cloud.Fatal("aws", "CreateCluster", string(c.Status), "cluster %s did not become active: %v", spec.Name, err)
 	}
 	return b.GetCluster(ctx, spec.Region, spec.Name)
 }
@@ -325,8 +318,7 @@ func (b *Backend) describeCluster(ctx context.Context, region, name string) (*ek
 		return nil, classify("DescribeCluster", err)
 	}
 	if out.Cluster == nil {
-		return nil, &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "DescribeCluster", Code: "EmptyResponse",
-			Message: "DescribeCluster answered no cluster for " + name}
+		return nil, cloud.Transient("aws", "DescribeCluster", "EmptyResponse", "DescribeCluster answered no cluster for %s", name)
 	}
 	return out.Cluster, nil
 }
@@ -372,15 +364,10 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 		}
 	}
 	if !gone {
-		waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) {
-			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
-			o.Retryable = rideOutThrottling("DescribeCluster", b.cfg.Poll, o.Retryable)
-		})
+		w := clusterWait(b, "DeleteCluster", name)
+		waiter := eks.NewClusterDeletedWaiter(r.eks, func(o *eks.ClusterDeletedWaiterOptions) { w.options(&o.MinDelay, &o.MaxDelay, &o.Retryable) })
 		if err := waiter.Wait(ctx, &eks.DescribeClusterInput{Name: awssdk.String(name)}, b.cfg.Timeout); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return classify("DeleteCluster", err)
+			return w.end(ctx, err)
 		}
 	}
 	if err := b.deleteRole(ctx, nodeRole(name), nodePolicies); err != nil {
@@ -440,8 +427,7 @@ func (b *Backend) poolSubnet(ctx context.Context, r *regional, spec cloud.NodePo
 		return b.subnet(spec.Region, spec.Zone), nil
 	}
 	invalid := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "CreateNodegroup", Code: "NoSubnetInZone",
-			Message: fmt.Sprintf(format, args...), Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+		return cloud.Invalid("aws", "CreateNodegroup", "NoSubnetInZone", format, args...).ForOffer(spec)
 	}
 	if vpc == "" {
 		out, err := r.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: own})
@@ -560,12 +546,69 @@ func rideOutThrottling[In, Out any](op string, poll time.Duration, next func(con
 	}
 }
 
+// eksWait sets up the EKS waiters in one place and tells their ends
+// apart: they poll every cfg.Poll, a throttled poll is ridden out
+// (rideOutThrottling) and, once cfg.Timeout has passed, the wait ends
+// with cloud.TimeoutError naming what was waited for and the last status
+// it read. The SDK's waiters stay the tool (their acceptors know EKS's
+// states); only their configuration and errors are ours.
+type eksWait[In, Out any] struct {
+	b *Backend
+	// op classifies the waiter's errors, describe its polls' (for
+	// throttling); what names the object.
+	op, describe, what string
+	status             func(Out) string
+	last               string
+	// failed is the error the acceptors ended the wait with, told apart
+	// from the waiter's own "exceeded max wait time".
+	failed error
+}
+
+func clusterWait(b *Backend, op, name string) *eksWait[*eks.DescribeClusterInput, *eks.DescribeClusterOutput] {
+	return &eksWait[*eks.DescribeClusterInput, *eks.DescribeClusterOutput]{b: b, op: op, describe: "DescribeCluster", what: "cluster " + name,
+		status: func(out *eks.DescribeClusterOutput) string { return string(out.Cluster.Status) }}
+}
+
+func nodegroupWait(b *Backend, op, name string) *eksWait[*eks.DescribeNodegroupInput, *eks.DescribeNodegroupOutput] {
+	return &eksWait[*eks.DescribeNodegroupInput, *eks.DescribeNodegroupOutput]{b: b, op: op, describe: "DescribeNodegroup", what: "node group " + name,
+		status: func(out *eks.DescribeNodegroupOutput) string { return string(out.Nodegroup.Status) }}
+}
+
+// options configures a waiter's delays and wraps its acceptors.
+func (w *eksWait[In, Out]) options(minDelay, maxDelay *time.Duration, retryable *func(context.Context, In, Out, error) (bool, error)) {
+	*minDelay, *maxDelay = w.b.cfg.Poll, w.b.cfg.Poll
+	next := rideOutThrottling(w.describe, w.b.cfg.Poll, *retryable)
+	w.last = "unknown"
+	*retryable = func(ctx context.Context, in In, out Out, err error) (bool, error) {
+		if err == nil {
+			w.last = w.status(out)
+		}
+		again, rerr := next(ctx, in, out, err)
+		w.failed = rerr
+		return again, rerr
+	}
+}
+
+// end is the error a waiter's Wait ended with: ctx's own, the timeout, or
+// the acceptors' error classified.
+func (w *eksWait[In, Out]) end(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != w.failed:
+		return cloud.TimeoutError("aws", w.op, w.what, w.last, w.b.cfg.Timeout)
+	}
+	return classify(w.op, err)
+}
+
 // waitNodegroup waits for ACTIVE, stopping early on CREATE_FAILED and
 // DEGRADED, whose health issues become the error.
 func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
 	r := b.in(region)
+	w := nodegroupWait(b, op, name)
 	waiter := eks.NewNodegroupActiveWaiter(r.eks, func(o *eks.NodegroupActiveWaiterOptions) {
-		o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
 		o.Retryable = func(_ context.Context, _ *eks.DescribeNodegroupInput, out *eks.DescribeNodegroupOutput, err error) (bool, error) {
 			if err != nil {
 				return false, err
@@ -576,13 +619,10 @@ func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op s
 			}
 			return true, nil
 		}
-		o.Retryable = rideOutThrottling("DescribeNodegroup", b.cfg.Poll, o.Retryable)
+		w.options(&o.MinDelay, &o.MaxDelay, &o.Retryable)
 	})
 	if err := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); err != nil {
-		if ctx.Err() != nil {
-			return cloud.NodePool{}, ctx.Err()
-		}
-		return cloud.NodePool{}, classify(op, err)
+		return cloud.NodePool{}, w.end(ctx, err)
 	}
 	p, err := b.GetNodePool(ctx, region, cluster, name)
 	if err != nil {
@@ -598,8 +638,7 @@ func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op s
 // group. EKS reports launch failures as AsgInstanceLaunchFailures with the
 // EC2 error in the message.
 func issueError(op string, p cloud.NodePool) error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "NodegroupFailed",
-		Message: "node group " + p.Spec.Name + " failed", Zone: p.Spec.Zone, InstanceType: p.Spec.InstanceType, CapacityType: p.Spec.CapacityType}
+	e := cloud.Fatal("aws", op, "NodegroupFailed", "node group %s failed", p.Spec.Name).ForOffer(p.Spec)
 	for _, is := range p.Issues {
 		text := is.Code + " " + is.Message
 		switch {
@@ -802,15 +841,10 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 		}
 	}
 	if wait {
-		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) {
-			o.MinDelay, o.MaxDelay = b.cfg.Poll, b.cfg.Poll
-			o.Retryable = rideOutThrottling("DescribeNodegroup", b.cfg.Poll, o.Retryable)
-		})
+		w := nodegroupWait(b, "DeleteNodegroup", name)
+		waiter := eks.NewNodegroupDeletedWaiter(r.eks, func(o *eks.NodegroupDeletedWaiterOptions) { w.options(&o.MinDelay, &o.MaxDelay, &o.Retryable) })
 		if werr := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); werr != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return classify("DeleteNodegroup", werr)
+			return w.end(ctx, werr)
 		}
 	}
 	_, err = r.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: awssdk.String(launchTemplateName(cluster, name))})
@@ -911,7 +945,7 @@ func classify(op string, err error) error {
 	if err, done := cloud.Settled(err); done {
 		return err
 	}
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Code: "Error", Message: err.Error(), Err: err}
+	e := cloud.Fatal("aws", op, "Error", "%s", err.Error()).Caused(err)
 	var api smithy.APIError
 	if !errors.As(err, &api) {
 		return e

@@ -16,15 +16,6 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// clusterNetwork is what gpufleet_cluster passes for a site network.
-func clusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
-	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
-	for _, s := range n.Subnets {
-		out.SubnetIDs[s.Zone] = s.ID
-	}
-	return out
-}
-
 // enginePool is the simulated node pool behind a node group.
 func (ev *netEnv) enginePool(t *testing.T, cluster, name string) cloudsim.Pool {
 	t.Helper()
@@ -52,7 +43,7 @@ func TestClusterInNetwork(t *testing.T) {
 	spec := siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1", "euc1-az2")
 	spec.PodsCIDR, spec.ServicesCIDR = "10.20.128.0/17", "10.20.64.0/20"
 	n := mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, spec))
-	netw := clusterNetwork(n, spec.PodsCIDR, spec.ServicesCIDR)
+	netw := contract.ClusterNetwork(n, spec.PodsCIDR, spec.ServicesCIDR)
 	subnetOf := map[string]string{}
 	for _, s := range n.Subnets {
 		subnetOf[s.Zone] = s.ID
@@ -82,7 +73,7 @@ func TestClusterInNetwork(t *testing.T) {
 	specB := siteSpec("site-b", euc1, "10.21.0.0/16", "euc1-az1")
 	nb := mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, specB))
 	_, err = ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true,
-		Network: clusterNetwork(nb, "", spec.ServicesCIDR)})
+		Network: contract.ClusterNetwork(nb, "", spec.ServicesCIDR)})
 	wantKind(t, "create in another network", err, cloud.KindConflict)
 	// Without a network, the create-or-find check is today's: the name
 	// and version.
@@ -159,48 +150,40 @@ func TestClusterInNetwork(t *testing.T) {
 	ev.empty(t)
 }
 
-// TestClusterWithoutNetwork keeps the default networking: zone IDs are the
-// subnets, as cloudsim accepts them, and the service range is EKS's.
-func TestClusterWithoutNetwork(t *testing.T) {
-	ev := newNetEnv(t)
-	ctx := context.Background()
-	c := mustOK[cloud.Cluster](t)(ev.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}))
-	if c.ServiceCIDR != "10.100.0.0/16" {
-		t.Fatalf("service range %s", c.ServiceCIDR)
-	}
-	ps := gpuPool("c0", "p", "euc1-az3")
-	p := mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, ps))
-	if !p.Spec.Equal(ps) || ev.enginePool(t, "c0", "p").Spec.Zone != "euc1-az3" {
-		t.Fatalf("pool %+v", p.Spec)
-	}
-	ng := mustOK[*eks.DescribeNodegroupOutput](t)(ev.b.in(euc1).eks.DescribeNodegroup(ctx,
-		&eks.DescribeNodegroupInput{ClusterName: awssdk.String("c0"), NodegroupName: awssdk.String("p")})).Nodegroup
-	if !slices.Equal(ng.Subnets, []string{"euc1-az3"}) {
-		t.Fatalf("subnets %v", ng.Subnets)
-	}
-	if err := ev.b.DeleteNodePool(ctx, euc1, "c0", "p"); err != nil {
-		t.Fatal(err)
-	}
-	if err := ev.b.DeleteCluster(ctx, euc1, "c0"); err != nil {
-		t.Fatal(err)
-	}
-	ev.empty(t)
-}
-
-// TestRefusedDeletes: EKS's ResourceInUseException on a delete is waited
-// on only when the object is being deleted; any other refusal comes back
-// at once.
-func TestRefusedDeletes(t *testing.T) {
-	ev := newNetEnv(t)
-	contract.RefusedDeletes(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "p", "euc1-az3"))
-}
-
-// TestListNodePools: the cluster's gpufleet pools are listed (by names
-// DeleteNodePool takes), other pools are not, a deleted cluster is
-// KindNotFound.
-func TestListNodePools(t *testing.T) {
-	ev := newNetEnv(t)
-	contract.ListedPools(t, ev.b, ev.e, cloud.ClusterSpec{Name: "c0", Region: euc1, PublicEndpoint: true}, gpuPool("c0", "gpufleet-0123456789ab", "euc1-az3"))
+// TestContract runs the backend contract suite against EKS through the
+// simulator. Without a site network, zone IDs are the subnets, as
+// cloudsim accepts them, and the service range is EKS's; EKS's
+// ResourceInUseException on a delete is waited on only when the object is
+// being deleted, any other refusal comes back at once.
+func TestContract(t *testing.T) {
+	contract.Run(t, contract.Harness{
+		World: func(t *testing.T) (cloud.Backend, *cloudsim.Engine) { ev := newNetEnv(t); return ev.b, ev.e },
+		Cluster: func(name string) cloud.ClusterSpec {
+			return cloud.ClusterSpec{Name: name, Region: euc1, PublicEndpoint: true}
+		},
+		Pool: func(cluster, name string) cloud.NodePoolSpec { return gpuPool(cluster, name, "euc1-az3") },
+		CheckPool: func(t *testing.T, b cloud.Backend, p cloud.NodePool) {
+			ng := mustOK[*eks.DescribeNodegroupOutput](t)(b.(*Backend).in(euc1).eks.DescribeNodegroup(context.Background(),
+				&eks.DescribeNodegroupInput{ClusterName: awssdk.String(p.Spec.Cluster), NodegroupName: awssdk.String(p.Spec.Name)})).Nodegroup
+			if !slices.Equal(ng.Subnets, []string{p.Spec.Zone}) {
+				t.Fatalf("subnets %v", ng.Subnets)
+			}
+		},
+		// Through EC2 Auto Scaling.
+		Replace: &contract.ReplaceHarness{
+			Foreign: "gce://p/z/n",
+			Refused: func([]cloudsim.Node) []contract.Refusal {
+				return []contract.Refusal{{Name: "unknown instance", Pool: "train",
+					Node: cloud.NodeRef{Name: "n", ProviderID: "aws:///euc1-az3/i-00000000000000000"}, Kind: cloud.KindNotFound}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				fresh := after[slices.IndexFunc(after, func(n cloudsim.Node) bool { return n.InstanceID != before[1].InstanceID })]
+				if fresh.Index <= before[1].Index || !strings.HasPrefix(fresh.ProviderID, "aws:///") {
+					t.Fatalf("replacement %+v", fresh)
+				}
+			},
+		},
+	})
 }
 
 // TestWaitsRideOutThrottling: polls throttled inside the EKS waiters

@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"strings"
 	"time"
 
@@ -65,13 +64,11 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 		caB64 = awssdk.ToString(c.CertificateAuthority.Data)
 	}
 	if c.Status != ekstypes.ClusterStatusActive || endpoint == "" || caB64 == "" {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "aws", Op: "KubeCredentials", Code: string(c.Status),
-			Message: fmt.Sprintf("cluster %s is %s and has no Kubernetes endpoint yet", cluster, c.Status)}
+		return cloud.KubeCredentials{}, cloud.Conflict("aws", "KubeCredentials", string(c.Status), "cluster %s is %s and has no Kubernetes endpoint yet", cluster, c.Status)
 	}
 	ca, err := base64.StdEncoding.DecodeString(caB64)
 	if err != nil {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: "KubeCredentials", Code: "InvalidCertificateAuthority",
-			Message: fmt.Sprintf("cluster %s: certificateAuthority.data is not base64: %v", cluster, err)}
+		return cloud.KubeCredentials{}, cloud.Fatal("aws", "KubeCredentials", "InvalidCertificateAuthority", "cluster %s: certificateAuthority.data is not base64: %v", cluster, err)
 	}
 	token, expiry, err := b.eksToken(ctx, region, cluster)
 	if err != nil {
@@ -114,8 +111,7 @@ func (b *Backend) eksToken(ctx context.Context, region, cluster string) (string,
 			return "", time.Time{}, ctx.Err()
 		}
 		// Presigning fails only for want of credentials or an endpoint.
-		return "", time.Time{}, &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: "KubeCredentials", Code: "PresignFailed",
-			Message: fmt.Sprintf("presigning sts:GetCallerIdentity for the EKS token of cluster %s: %v", cluster, err), Err: err}
+		return "", time.Time{}, cloud.Fatal("aws", "KubeCredentials", "PresignFailed", "presigning sts:GetCallerIdentity for the EKS token of cluster %s: %v", cluster, err).Caused(err)
 	}
 	return eksTokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(presigned.URL)), now.Add(eksTokenLifetime - eksTokenMargin), nil
 }

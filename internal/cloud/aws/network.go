@@ -54,7 +54,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -112,10 +111,6 @@ func tagOf(tags []ec2types.Tag, key string) string {
 	return ""
 }
 
-func netErr(kind cloud.Kind, op, code, format string, args ...any) error {
-	return &cloud.Error{Kind: kind, Cloud: "aws", Op: op, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // canonical is a CIDR in canonical form (or as given when it is not one).
 func canonical(cidr string) string {
 	p, err := netip.ParsePrefix(cidr)
@@ -126,33 +121,20 @@ func canonical(cidr string) string {
 }
 
 // poll calls check every cfg.Poll until it reports done or fails, ctx
-// ends, or cfg.Timeout passes. A throttled check is not a failure: it
-// backs off (cloud.PollBackoff) and checks again, so that EC2's request
-// throttling does not spend the caller's retries.
+// ends, or cfg.Timeout passes (cloud.Wait: a KindTransient "Timeout"
+// error naming what). A throttled check is not a failure: it backs off
+// and checks again, so that EC2's request throttling does not spend the
+// caller's retries.
 func (b *Backend) poll(ctx context.Context, op, what string, check func() (bool, error)) error {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
-		done, err := check()
-		if throttled, werr := backoff.Throttled(ctx, err); werr != nil {
-			return werr
-		} else if throttled && time.Now().Before(deadline) {
-			continue
-		}
-		if err != nil || done {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return netErr(cloud.KindTransient, op, "Timeout", "%s did not happen within %s", what, b.cfg.Timeout)
-		}
-		t := time.NewTimer(b.cfg.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
+	_, err := cloud.Wait[struct{}]{Cloud: "aws", Op: op, What: what, Target: []string{"done"}, Poll: b.cfg.Poll, Timeout: b.cfg.Timeout,
+		Refresh: func(context.Context) (struct{}, string, error) {
+			done, err := check()
+			if done {
+				return struct{}{}, "done", err
+			}
+			return struct{}{}, "pending", err
+		}}.Until(ctx)
+	return err
 }
 
 // ---- networks ----
@@ -176,7 +158,7 @@ func (b *Backend) findVpc(ctx context.Context, r *regional, name string) (*ec2ty
 func (b *Backend) vpcOf(ctx context.Context, r *regional, op, region, name string) (*ec2types.Vpc, error) {
 	vpc, err := b.findVpc(ctx, r, name)
 	if err == nil && vpc == nil {
-		err = netErr(cloud.KindNotFound, op, "InvalidVpcID.NotFound", "network %s does not exist in %s", name, region)
+		err = cloud.NotFound("aws", op, "InvalidVpcID.NotFound", "network %s does not exist in %s", name, region)
 	}
 	return vpc, err
 }
@@ -191,7 +173,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 	}
 	switch {
 	case vpc != nil && canonical(awssdk.ToString(vpc.CidrBlock)) != canonical(spec.CIDR):
-		return cloud.Network{}, netErr(cloud.KindConflict, "CreateVpc", "NetworkConflict",
+		return cloud.Network{}, cloud.Conflict("aws", "CreateVpc", "NetworkConflict",
 			"network %s exists in %s as %s with CIDR %s, not %s", spec.Name, spec.Region, awssdk.ToString(vpc.VpcId), awssdk.ToString(vpc.CidrBlock), spec.CIDR)
 	case vpc == nil:
 		out, err := r.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: awssdk.String(spec.CIDR),
@@ -222,7 +204,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 		i := slices.IndexFunc(subnets, func(x cloud.Subnet) bool { return x.Zone == s.Zone })
 		if i >= 0 {
 			if canonical(subnets[i].CIDR) != canonical(s.CIDR) {
-				return cloud.Network{}, netErr(cloud.KindConflict, "CreateSubnet", "SubnetConflict",
+				return cloud.Network{}, cloud.Conflict("aws", "CreateSubnet", "SubnetConflict",
 					"network %s has subnet %s in %s with CIDR %s, not %s", spec.Name, subnets[i].ID, s.Zone, subnets[i].CIDR, s.CIDR)
 			}
 			continue
@@ -412,7 +394,7 @@ func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error 
 		return classify("DescribeVpnGateways", err)
 	}
 	if len(gws.VpnGateways) > 0 {
-		return netErr(cloud.KindConflict, "DeleteVpc", "DependencyViolation", "network %s has VPN gateway %s attached; delete it first",
+		return cloud.Conflict("aws", "DeleteVpc", "DependencyViolation", "network %s has VPN gateway %s attached; delete it first",
 			name, awssdk.ToString(gws.VpnGateways[0].VpnGatewayId))
 	}
 	for _, side := range []string{"requester-vpc-info.vpc-id", "accepter-vpc-info.vpc-id"} {
@@ -422,7 +404,7 @@ func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error 
 			return classify("DescribeVpcPeeringConnections", err)
 		}
 		if len(out.VpcPeeringConnections) > 0 {
-			return netErr(cloud.KindConflict, "DeleteVpc", "DependencyViolation", "network %s is peered (%s); delete the peering first",
+			return cloud.Conflict("aws", "DeleteVpc", "DependencyViolation", "network %s is peered (%s); delete the peering first",
 				name, awssdk.ToString(out.VpcPeeringConnections[0].VpcPeeringConnectionId))
 		}
 	}
@@ -478,7 +460,7 @@ func (b *Backend) describeGateway(ctx context.Context, r *regional, id string) (
 		return nil, classify("DescribeVpnGateways", err)
 	}
 	if len(out.VpnGateways) == 0 {
-		return nil, netErr(cloud.KindNotFound, "DescribeVpnGateways", "InvalidVpnGatewayID.NotFound", "VPN gateway %s does not exist", id)
+		return nil, cloud.NotFound("aws", "DescribeVpnGateways", "InvalidVpnGatewayID.NotFound", "VPN gateway %s does not exist", id)
 	}
 	return &out.VpnGateways[0], nil
 }
@@ -523,7 +505,7 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 	}
 	switch {
 	case gw != nil && spec.ASN != 0 && awssdk.ToInt64(gw.AmazonSideAsn) != spec.ASN:
-		return cloud.Gateway{}, netErr(cloud.KindConflict, "CreateVpnGateway", "GatewayConflict", "VPN gateway %s (%s) has ASN %d, not %d",
+		return cloud.Gateway{}, cloud.Conflict("aws", "CreateVpnGateway", "GatewayConflict", "VPN gateway %s (%s) has ASN %d, not %d",
 			spec.Name, awssdk.ToString(gw.VpnGatewayId), awssdk.ToInt64(gw.AmazonSideAsn), spec.ASN)
 	case gw == nil:
 		in := &ec2.CreateVpnGatewayInput{Type: ec2types.GatewayTypeIpsec1,
@@ -539,7 +521,7 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 	}
 	id := awssdk.ToString(gw.VpnGatewayId)
 	if att := liveAttachment(gw); att != nil && awssdk.ToString(att.VpcId) != vpcID {
-		return cloud.Gateway{}, netErr(cloud.KindConflict, "AttachVpnGateway", "GatewayConflict", "VPN gateway %s (%s) is attached to %s, not to network %s (%s)",
+		return cloud.Gateway{}, cloud.Conflict("aws", "AttachVpnGateway", "GatewayConflict", "VPN gateway %s (%s) is attached to %s, not to network %s (%s)",
 			spec.Name, id, awssdk.ToString(att.VpcId), spec.Network, vpcID)
 	}
 	wait := func(what string, done func(*ec2types.VpnGateway) bool) error {
@@ -591,7 +573,7 @@ func (b *Backend) mainRouteTable(ctx context.Context, r *regional, vpcID string)
 		return nil, classify("DescribeRouteTables", err)
 	}
 	if len(out.RouteTables) == 0 {
-		return nil, netErr(cloud.KindNotFound, "DescribeRouteTables", "InvalidRouteTableID.NotFound", "VPC %s has no main route table", vpcID)
+		return nil, cloud.NotFound("aws", "DescribeRouteTables", "InvalidRouteTableID.NotFound", "VPC %s has no main route table", vpcID)
 	}
 	return &out.RouteTables[0], nil
 }
@@ -604,7 +586,7 @@ func (b *Backend) GetVPNGateway(ctx context.Context, region, name string) (cloud
 		return cloud.Gateway{}, err
 	}
 	if gw == nil {
-		return cloud.Gateway{}, netErr(cloud.KindNotFound, "DescribeVpnGateways", "InvalidVpnGatewayID.NotFound", "VPN gateway %s does not exist in %s", name, region)
+		return cloud.Gateway{}, cloud.NotFound("aws", "DescribeVpnGateways", "InvalidVpnGatewayID.NotFound", "VPN gateway %s does not exist in %s", name, region)
 	}
 	return gatewayOf(gw, region, name), nil
 }
@@ -624,7 +606,7 @@ func (b *Backend) DeleteVPNGateway(ctx context.Context, region, name string) err
 		return classify("DescribeVpnConnections", err)
 	}
 	if len(conns.VpnConnections) > 0 {
-		return netErr(cloud.KindConflict, "DeleteVpnGateway", "IncorrectState", "VPN gateway %s (%s) has VPN connection %s; delete the connections first",
+		return cloud.Conflict("aws", "DeleteVpnGateway", "IncorrectState", "VPN gateway %s (%s) has VPN connection %s; delete the connections first",
 			name, id, awssdk.ToString(conns.VpnConnections[0].VpnConnectionId))
 	}
 	for _, att := range gw.VpcAttachments {
@@ -715,27 +697,27 @@ func parseTunnelsTag(v string) map[int]string {
 // peer's.
 func checkTunnels(spec cloud.VPNConnectionSpec) error {
 	if len(spec.Tunnels) != 2 && len(spec.Tunnels) != 4 {
-		return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnels", "VPN connection %s has %d tunnels, not two or four", spec.Name, len(spec.Tunnels))
+		return cloud.Invalid("aws", "CreateVpnConnection", "InvalidTunnels", "VPN connection %s has %d tunnels, not two or four", spec.Name, len(spec.Tunnels))
 	}
 	for _, g := range peerGroups(spec) {
 		if len(g.tunnels) > 2 {
-			return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnels",
+			return cloud.Invalid("aws", "CreateVpnConnection", "InvalidTunnels",
 				"VPN connection %s has %d tunnels to %s; an AWS VPN connection (one per peer address) has two", spec.Name, len(g.tunnels), g.peerIP)
 		}
 	}
 	for i, t := range spec.Tunnels {
 		p, err := netip.ParsePrefix(t.InsideCIDR)
 		if err != nil || !p.Addr().Is4() || p.Bits() != 30 {
-			return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnelInsideCidr", "tunnel %d of %s: inside CIDR %q is not an IPv4 /30", i, spec.Name, t.InsideCIDR)
+			return cloud.Invalid("aws", "CreateVpnConnection", "InvalidTunnelInsideCidr", "tunnel %d of %s: inside CIDR %q is not an IPv4 /30", i, spec.Name, t.InsideCIDR)
 		}
 		awsSide := p.Masked().Addr().Next()
 		if t.LocalInsideIP != awsSide.String() || t.PeerInsideIP != awsSide.Next().String() {
-			return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnelInsideIp",
+			return cloud.Invalid("aws", "CreateVpnConnection", "InvalidTunnelInsideIp",
 				"tunnel %d of %s: AWS takes the first address of %s (%s) and gives the peer the second (%s); the spec asks for %s (AWS side) and %s (peer)",
 				i, spec.Name, p.Masked(), awsSide, awsSide.Next(), t.LocalInsideIP, t.PeerInsideIP)
 		}
 		if t.PeerIP == "" {
-			return netErr(cloud.KindInvalid, "CreateVpnConnection", "InvalidTunnelPeer", "tunnel %d of %s has no peer address", i, spec.Name)
+			return cloud.Invalid("aws", "CreateVpnConnection", "InvalidTunnelPeer", "tunnel %d of %s has no peer address", i, spec.Name)
 		}
 	}
 	return nil
@@ -804,7 +786,7 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		return cloud.VPNConnection{}, err
 	}
 	if gw == nil {
-		return cloud.VPNConnection{}, netErr(cloud.KindNotFound, "CreateVpnConnection", "InvalidVpnGatewayID.NotFound",
+		return cloud.VPNConnection{}, cloud.NotFound("aws", "CreateVpnConnection", "InvalidVpnGatewayID.NotFound",
 			"VPN gateway %s does not exist in %s", spec.Gateway, spec.Region)
 	}
 	gwID := awssdk.ToString(gw.VpnGatewayId)
@@ -1054,7 +1036,7 @@ func (b *Backend) GetTunnelKeys(ctx context.Context, region, name string) ([]str
 		return nil, err
 	}
 	if len(conns) == 0 && len(cgws) == 0 {
-		return nil, netErr(cloud.KindNotFound, "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
+		return nil, cloud.NotFound("aws", "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
 			"VPN connection %s does not exist in %s", name, region)
 	}
 	var keys []string
@@ -1083,7 +1065,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 		return cloud.VPNConnection{}, err
 	}
 	if len(conns) == 0 && len(cgws) == 0 {
-		return cloud.VPNConnection{}, netErr(cloud.KindNotFound, "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
+		return cloud.VPNConnection{}, cloud.NotFound("aws", "DescribeVpnConnections", "InvalidVpnConnectionID.NotFound",
 			"VPN connection %s does not exist in %s", name, region)
 	}
 	peerIP := map[string]string{}
@@ -1213,7 +1195,7 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 		return cloud.Peering{}, err
 	}
 	if p != nil && (awssdk.ToString(p.RequesterVpcInfo.VpcId) != aID || awssdk.ToString(p.AccepterVpcInfo.VpcId) != bID) {
-		return cloud.Peering{}, netErr(cloud.KindConflict, "CreateVpcPeeringConnection", "PeeringConflict", "peering %s (%s) connects %s and %s, not %s and %s",
+		return cloud.Peering{}, cloud.Conflict("aws", "CreateVpcPeeringConnection", "PeeringConflict", "peering %s (%s) connects %s and %s, not %s and %s",
 			spec.Name, awssdk.ToString(p.VpcPeeringConnectionId), awssdk.ToString(p.RequesterVpcInfo.VpcId), awssdk.ToString(p.AccepterVpcInfo.VpcId), aID, bID)
 	}
 	if p == nil {
@@ -1231,7 +1213,7 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 			return true, nil
 		case ec2types.VpcPeeringConnectionStateReasonCodeFailed, ec2types.VpcPeeringConnectionStateReasonCodeRejected,
 			ec2types.VpcPeeringConnectionStateReasonCodeExpired, ec2types.VpcPeeringConnectionStateReasonCodeDeleted:
-			return false, netErr(cloud.KindInvalid, "CreateVpcPeeringConnection", "VpcPeeringConnection."+string(code), "peering %s (%s) is %s: %s",
+			return false, cloud.Invalid("aws", "CreateVpcPeeringConnection", "VpcPeeringConnection."+string(code), "peering %s (%s) is %s: %s",
 				spec.Name, id, code, awssdk.ToString(p.Status.Message))
 		case ec2types.VpcPeeringConnectionStateReasonCodePendingAcceptance:
 			_, err := rb.ec2.AcceptVpcPeeringConnection(ctx, &ec2.AcceptVpcPeeringConnectionInput{VpcPeeringConnectionId: awssdk.String(id)})
@@ -1244,7 +1226,7 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 			return false, classify("DescribeVpcPeeringConnections", err)
 		}
 		if len(out.VpcPeeringConnections) == 0 {
-			return false, netErr(cloud.KindNotFound, "DescribeVpcPeeringConnections", "InvalidVpcPeeringConnectionID.NotFound", "peering %s (%s) is gone", spec.Name, id)
+			return false, cloud.NotFound("aws", "DescribeVpcPeeringConnections", "InvalidVpcPeeringConnectionID.NotFound", "peering %s (%s) is gone", spec.Name, id)
 		}
 		p = &out.VpcPeeringConnections[0]
 		return peeringCode(p) == ec2types.VpcPeeringConnectionStateReasonCodeActive, nil
@@ -1287,7 +1269,7 @@ func (b *Backend) ensurePeeringRoute(ctx context.Context, r *regional, vpcID, de
 			return nil
 		}
 		if route.State != ec2types.RouteStateBlackhole {
-			return netErr(cloud.KindConflict, "CreateRoute", "RouteAlreadyExists", "route table %s routes %s elsewhere (%s%s)",
+			return cloud.Conflict("aws", "CreateRoute", "RouteAlreadyExists", "route table %s routes %s elsewhere (%s%s)",
 				awssdk.ToString(rt.RouteTableId), dest, awssdk.ToString(route.GatewayId), awssdk.ToString(route.VpcPeeringConnectionId))
 		}
 		_, err := r.ec2.DeleteRoute(ctx, &ec2.DeleteRouteInput{RouteTableId: rt.RouteTableId, DestinationCidrBlock: awssdk.String(dest)})
@@ -1307,7 +1289,7 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 		return cloud.Peering{}, err
 	}
 	if p == nil {
-		return cloud.Peering{}, netErr(cloud.KindNotFound, "DescribeVpcPeeringConnections", "InvalidVpcPeeringConnectionID.NotFound",
+		return cloud.Peering{}, cloud.NotFound("aws", "DescribeVpcPeeringConnections", "InvalidVpcPeeringConnectionID.NotFound",
 			"peering %s does not exist in %s", spec.Name, spec.A.Region)
 	}
 	return cloud.Peering{Name: spec.Name, ID: awssdk.ToString(p.VpcPeeringConnectionId), Active: peeringCode(p) == ec2types.VpcPeeringConnectionStateReasonCodeActive}, nil

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"strconv"
@@ -43,7 +44,7 @@ func newNetEnv(t *testing.T) *netEnv {
 	}
 	srv := httptest.NewServer(awsfront.New(e, awsfront.Options{Clock: clock}))
 	t.Cleanup(srv.Close)
-	b, err := New(context.Background(), Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL},
+	b, err := New(context.Background(), Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL, AutoScaling: srv.URL},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""), Poll: time.Millisecond, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -557,4 +558,36 @@ func TestClassifyNetworkCodes(t *testing.T) {
 			t.Errorf("%s: %s, want %s", code, got, want)
 		}
 	}
+}
+
+// TestNetworkMetrics: the provider's decorators count network calls as
+// they count cluster calls (cloud.WithNetworkMetrics over the retries):
+// calls and errors by kind, keyed by cloud and method.
+func TestNetworkMetrics(t *testing.T) {
+	ev := newNetEnv(t)
+	ctx := context.Background()
+	var m cloud.Metrics
+	nb := cloud.WithNetworkMetrics(cloud.WithNetworkRetries(ev.b, cloud.RetryPolicy{MaxAttempts: 2, Base: time.Millisecond}), &m, nil)
+	if _, err := nb.GetNetwork(ctx, euc1, "site-a"); !cloud.IsNotFound(err) {
+		t.Fatalf("GetNetwork of a missing network: %v", err)
+	}
+	mustOK[cloud.Network](t)(nb.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
+	mustOK[cloud.Network](t)(nb.GetNetwork(ctx, euc1, "site-a"))
+	if err := nb.DeleteNetwork(ctx, euc1, "site-a"); err != nil {
+		t.Fatal(err)
+	}
+	s := m.Snapshot()
+	for op, want := range map[string]cloud.OpStats{
+		"aws.GetNetwork":    {Calls: 2, Errors: map[string]int{"not_found": 1}},
+		"aws.EnsureNetwork": {Calls: 1, Errors: map[string]int{}},
+		"aws.DeleteNetwork": {Calls: 1, Errors: map[string]int{}},
+	} {
+		if got := s[op]; got.Calls != want.Calls || !maps.Equal(got.Errors, want.Errors) {
+			t.Errorf("%s: %+v, want %d calls, errors %v", op, got, want.Calls, want.Errors)
+		}
+	}
+	if len(s) != 3 {
+		t.Errorf("counted %v, want the three network methods called", s)
+	}
+	ev.empty(t)
 }

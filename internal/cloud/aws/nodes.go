@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,8 +25,7 @@ var providerIDRE = regexp.MustCompile(`^aws:///([a-z0-9-]*)/(i-[0-9a-f]{8,17})$`
 func instanceOf(node cloud.NodeRef) (string, error) {
 	m := providerIDRE.FindStringSubmatch(node.ProviderID)
 	if m == nil {
-		return "", &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: "ReplaceNode", Code: "InvalidProviderID",
-			Message: fmt.Sprintf("node %s: provider ID %q is not an EC2 instance (aws:///<zone>/i-…)", node.Name, node.ProviderID)}
+		return "", cloud.Invalid("aws", "ReplaceNode", "InvalidProviderID", "node %s: provider ID %q is not an EC2 instance (aws:///<zone>/i-…)", node.Name, node.ProviderID)
 	}
 	return m[2], nil
 }
@@ -86,14 +84,11 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	}
 	i := slices.IndexFunc(found.AutoScalingInstances, func(d astypes.AutoScalingInstanceDetails) bool { return awssdk.ToString(d.InstanceId) == id })
 	if i < 0 {
-		return &cloud.Error{Kind: cloud.KindNotFound, Cloud: "aws", Op: op, Code: "InstanceNotInAutoScalingGroup",
-			Message: fmt.Sprintf("instance %s of node %s is in no Auto Scaling group (terminated, or replaced already)", id, node.Name)}
+		return cloud.NotFound("aws", op, "InstanceNotInAutoScalingGroup", "instance %s of node %s is in no Auto Scaling group (terminated, or replaced already)", id, node.Name)
 	}
 	inst := found.AutoScalingInstances[i]
 	if g := awssdk.ToString(inst.AutoScalingGroupName); !slices.Contains(groups, g) {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "aws", Op: op, Code: "InstanceOfAnotherGroup",
-			Message: fmt.Sprintf("instance %s of node %s is in Auto Scaling group %s, not in node group %s of cluster %s (%s)",
-				id, node.Name, g, pool, cluster, strings.Join(groups, ", "))}
+		return cloud.Invalid("aws", op, "InstanceOfAnotherGroup", "instance %s of node %s is in Auto Scaling group %s, not in node group %s of cluster %s (%s)", id, node.Name, g, pool, cluster, strings.Join(groups, ", "))
 	}
 	if strings.HasPrefix(awssdk.ToString(inst.LifecycleState), "Terminat") {
 		// A retried replacement: the group is replacing it already.

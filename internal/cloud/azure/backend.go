@@ -45,8 +45,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// ClientOptions for anything else; zero for the public cloud.
 	ClientOptions arm.ClientOptions
-	// Poll is the LRO polling frequency.
-	Poll time.Duration
+	// Poll is the LRO polling frequency; Timeout bounds each wait
+	// (cloud.DefaultWaitTimeout when zero).
+	Poll, Timeout time.Duration
 	// SystemVMSize is the VM size of each cluster's system pool.
 	SystemVMSize string
 }
@@ -190,26 +191,28 @@ func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]
 // the whole call, an attempt spent per throttled poll. Other errors are
 // returned as the SDK gives them (azcore leaves a poller as it was after a
 // failed poll, and lets Result be asked again after a throttled one).
-func untilDone[T any](ctx context.Context, b *Backend, p *runtime.Poller[T]) (T, error) {
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
-		var err error
-		if p.Done() {
-			var res T
-			if res, err = p.Result(ctx); err == nil {
-				return res, nil
+func untilDone[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T]) (T, error) {
+	return wait(b, op, "the long-running operation of "+op, func(ctx context.Context) (T, string, error) {
+		var zero T
+		if !p.Done() {
+			if _, err := p.Poll(ctx); err != nil {
+				return zero, "", err
 			}
-		} else if _, err = p.Poll(ctx); err == nil && !p.Done() {
-			err = cloud.Sleep(ctx, b.cfg.Poll)
 		}
-		if throttled, serr := backoff.Throttled(ctx, classify("Poll", err)); serr != nil {
-			var zero T
-			return zero, serr
-		} else if !throttled && err != nil {
-			var zero T
-			return zero, err
+		if !p.Done() {
+			return zero, "running", nil
 		}
-	}
+		res, err := p.Result(ctx)
+		return res, "done", err
+	}).Until(ctx)
+}
+
+// wait is a wait of this backend (cloud.Wait): a read every cfg.Poll up
+// to cfg.Timeout, a throttled read (429, Retry-After) ridden out; the
+// reads' errors are returned as the SDK gives them.
+func wait[T any](b *Backend, op, what string, refresh func(context.Context) (T, string, error)) cloud.Wait[T] {
+	return cloud.Wait[T]{Cloud: "azure", Op: op, What: what, Target: []string{"done"}, Refresh: refresh,
+		Classify: func(err error) error { return classify("Poll", err) }, Poll: b.cfg.Poll, Timeout: b.cfg.Timeout}
 }
 
 // CreateCluster creates the cluster's resource group and the managed
@@ -257,7 +260,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if err != nil {
 		return cloud.Cluster{}, classify("CreateCluster", err)
 	}
-	res, err := untilDone(ctx, b, poller)
+	res, err := untilDone(ctx, b, "CreateCluster", poller)
 	if err != nil {
 		if ctx.Err() != nil {
 			return cloud.Cluster{}, ctx.Err()
@@ -283,7 +286,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 func networkProfile(spec cloud.ClusterSpec) (*string, *armcontainerservice.NetworkProfile, error) {
 	n := spec.Network
 	invalid := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: "CreateCluster", Code: "InvalidNetwork", Message: fmt.Sprintf(format, args...)}
+		return cloud.Invalid("azure", "CreateCluster", "InvalidNetwork", format, args...)
 	}
 	zones := slices.Sorted(maps.Keys(n.SubnetIDs))
 	if len(zones) == 0 || n.SubnetIDs[zones[0]] == "" {
@@ -341,8 +344,7 @@ func (b *Backend) checkClusterNetwork(ctx context.Context, spec cloud.ClusterSpe
 		}
 	}
 	conflict := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: "CreateCluster", Code: "Conflict",
-			Message: fmt.Sprintf(format, args...) + ": delete it or give this cluster another name"}
+		return cloud.Conflict("azure", "CreateCluster", "Conflict", format+": delete it or give this cluster another name", args...)
 	}
 	switch {
 	case !strings.EqualFold(vnetOf(have), vnetOf(subnet)):
@@ -442,7 +444,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
-	} else if _, err := untilDone(ctx, b, poller); err != nil {
+	} else if _, err := untilDone(ctx, b, "DeleteCluster", poller); err != nil {
 		if cerr := classify("DeleteCluster", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
@@ -451,7 +453,7 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
-	if _, err := untilDone(ctx, b, gp); err != nil {
+	if _, err := untilDone(ctx, b, "DeleteResourceGroup", gp); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteResourceGroup", err))
 	}
 	return nil
@@ -495,8 +497,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	name := agentPoolName(spec.Name)
 	if existing, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name); err == nil {
 		if !existing.Spec.Equal(spec) || existing.Status == cloud.StatusDeleting {
-			return existing, &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: "CreateNodePool", Code: "Conflict",
-				Message: "agent pool " + name + " exists with another configuration"}
+			return existing, cloud.Conflict("azure", "CreateNodePool", "Conflict", "agent pool %s exists with another configuration", name)
 		}
 		if existing.Status == cloud.StatusActive {
 			return existing, nil
@@ -516,7 +517,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "CreateNodePool", poller); err != nil {
 		if ctx.Err() != nil {
 			return cloud.NodePool{}, ctx.Err()
 		}
@@ -550,8 +551,7 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 	want := nodeSubnet(zone)
 	ref, err := arm.ParseResourceID(vnetID)
 	if err != nil {
-		return "", &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "InvalidSubnetID",
-			Message: fmt.Sprintf("cluster %s has the system pool subnet %q, which is not a subnet ID: %v", spec.Cluster, system, err)}
+		return "", cloud.Fatal("azure", op, "InvalidSubnetID", "cluster %s has the system pool subnet %q, which is not a subnet ID: %v", spec.Cluster, system, err)
 	}
 	n, err := b.network(op)
 	if err != nil {
@@ -577,10 +577,7 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 		}
 	}
 	slices.Sort(zones)
-	return "", &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "SubnetNotFound",
-		Message: fmt.Sprintf("virtual network %s of cluster %s has no subnet %s for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
-			ref.Name, spec.Cluster, want, zone, strings.Join(zones, ", "), zone),
-		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+	return "", cloud.Invalid("azure", op, "SubnetNotFound", "virtual network %s of cluster %s has no subnet %s for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones", ref.Name, spec.Cluster, want, zone, strings.Join(zones, ", "), zone).ForOffer(spec)
 }
 
 // GetNodePool reads an agent pool.
@@ -664,7 +661,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cur, classify("UpdateNodePool", err)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "UpdateNodePool", poller); err != nil {
 		p, _ := b.GetNodePool(ctx, region, cluster, name)
 		return p, cloud.WithOffer(classify("UpdateNodePool", err), spec)
 	}
@@ -677,7 +674,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "DeleteNodePool", poller); err != nil {
 		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
 	}
 	return nil
@@ -690,9 +687,9 @@ func classify(op string, err error) error {
 	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "Error", Message: err.Error(), Err: err}
+		return cloud.Fatal("azure", op, "Error", "%s", err.Error()).Caused(err)
 	}
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: re.ErrorCode, Message: responseMessage(re)}
+	e := cloud.Fatal("azure", op, re.ErrorCode, "%s", responseMessage(re))
 	if re.RawResponse != nil {
 		e.RetryAfter = retryAfter(re.RawResponse.Header)
 	}

@@ -9,15 +9,6 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// clusterNetwork is what gpufleet_cluster passes for a site network.
-func clusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
-	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
-	for _, s := range n.Subnets {
-		out.SubnetIDs[s.Zone] = s.ID
-	}
-	return out
-}
-
 func (s *netSim) enginePool(t *testing.T, cluster, name string) cloudsim.Pool {
 	t.Helper()
 	p, ok := s.e.LookupPool("azure", testRegion, cluster, agentPoolName(name))
@@ -57,7 +48,7 @@ func TestClusterInNetwork(t *testing.T) {
 				t.Fatal(err)
 			}
 			cs := cloud.ClusterSpec{Name: "c-" + tt.name, Region: testRegion, KubernetesVersion: "1.33", PublicEndpoint: true,
-				Network: clusterNetwork(n, spec.PodsCIDR, spec.ServicesCIDR)}
+				Network: contract.ClusterNetwork(n, spec.PodsCIDR, spec.ServicesCIDR)}
 			c, err := s.b.CreateCluster(ctx, cs)
 			if err != nil {
 				t.Fatal(err)
@@ -149,46 +140,43 @@ func TestClusterNetworkConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: clusterNetwork(a, "", "10.20.64.0/20")}); err != nil {
+	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: contract.ClusterNetwork(a, "", "10.20.64.0/20")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: clusterNetwork(b, "", "10.21.64.0/20")})
+	_, err = s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: contract.ClusterNetwork(b, "", "10.21.64.0/20")})
 	kindOf(t, err, cloud.KindConflict)
-	_, err = s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: clusterNetwork(a, "", "10.20.80.0/20")})
+	_, err = s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Network: contract.ClusterNetwork(a, "", "10.20.80.0/20")})
 	kindOf(t, err, cloud.KindConflict)
 }
 
-// TestClusterWithoutNetwork keeps AKS's own networking: no subnets, the
-// default service range, pools in any zone.
-func TestClusterWithoutNetwork(t *testing.T) {
-	s := newNetSim(t)
-	c, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: testRegion})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ServiceCIDR != "10.100.0.0/16" {
-		t.Fatalf("service range %s", c.ServiceCIDR)
-	}
-	ps := gpuPool("c0", "p", "3")
-	p, err := s.b.CreateNodePool(ctx, ps)
-	if err != nil || !p.Spec.Equal(ps) {
-		t.Fatalf("pool %v %+v", err, p.Spec)
-	}
-	if _, subnet, _ := s.b.getPool(ctx, testRegion, "c0", "p"); subnet != "" {
-		t.Fatalf("pool subnet %q", subnet)
-	}
-}
-
-// TestRefusedDeletes: ARM's 409 on a delete comes back at once.
-func TestRefusedDeletes(t *testing.T) {
-	s := newNetSim(t)
-	contract.RefusedDeletes(t, s.b, s.e, cloud.ClusterSpec{Name: "c0", Region: testRegion}, gpuPool("c0", "p", "3"))
-}
-
-// TestListNodePools: the cluster's gpufleet pools are listed (by names
-// DeleteNodePool takes), other pools are not, a deleted cluster is
-// KindNotFound.
-func TestListNodePools(t *testing.T) {
-	s := newNetSim(t)
-	contract.ListedPools(t, s.b, s.e, cloud.ClusterSpec{Name: "c0", Region: testRegion}, gpuPool("c0", "gpufleet-0123456789ab", "3"))
+// TestContract runs the backend contract suite against AKS through the
+// simulator. Without a site network AKS keeps its own networking (no
+// subnets, the default service range, pools in any zone); ARM's 409 on a
+// delete comes back at once.
+func TestContract(t *testing.T) {
+	contract.Run(t, contract.Harness{
+		World:   func(t *testing.T) (cloud.Backend, *cloudsim.Engine) { s := newNetSim(t); return s.b, s.e },
+		Cluster: func(name string) cloud.ClusterSpec { return cloud.ClusterSpec{Name: name, Region: testRegion} },
+		Pool:    func(cluster, name string) cloud.NodePoolSpec { return gpuPool(cluster, name, "3") },
+		CheckPool: func(t *testing.T, b cloud.Backend, p cloud.NodePool) {
+			if _, subnet, _ := b.(*Backend).getPool(ctx, testRegion, p.Spec.Cluster, p.Spec.Name); subnet != "" {
+				t.Fatalf("pool subnet %q", subnet)
+			}
+		},
+		// A redeploy of the scale set VM.
+		Replace: &contract.ReplaceHarness{
+			EngineName: agentPoolName,
+			Foreign:    "gce://p/z/n",
+			Refused: func(after []cloudsim.Node) []contract.Refusal {
+				otherSub := strings.Replace(after[0].ProviderID, testSub, "11111111-1111-1111-1111-111111111111", 1)
+				return []contract.Refusal{{Name: "another subscription", Pool: "train",
+					Node: cloud.NodeRef{Name: after[0].Name, ProviderID: otherSub}, Kind: cloud.KindInvalid}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				if after[0].Name != before[1].Name {
+					t.Fatalf("after redeploying %s: %+v", before[0].Name, after)
+				}
+			},
+		},
+	})
 }

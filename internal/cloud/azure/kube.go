@@ -53,8 +53,7 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 	}
 	if provisioning(p.ProvisioningState) != cloud.StatusActive || (str(p.Fqdn) == "" && str(p.PrivateFQDN) == "") {
 		state := str(p.ProvisioningState)
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "azure", Op: op, Code: state,
-			Message: fmt.Sprintf("managed cluster %s is %s and has no Kubernetes endpoint yet", cluster, state)}
+		return cloud.KubeCredentials{}, cloud.Conflict("azure", op, state, "managed cluster %s is %s and has no Kubernetes endpoint yet", cluster, state)
 	}
 	if p.AADProfile != nil {
 		creds, err := b.clusters.ListClusterUserCredentials(ctx, rg, cluster, nil)
@@ -70,8 +69,7 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 			if ctx.Err() != nil {
 				return cloud.KubeCredentials{}, ctx.Err()
 			}
-			return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "TokenFailed",
-				Message: fmt.Sprintf("getting a Microsoft Entra ID token for the Kubernetes API of %s (scope %s): %v", cluster, aksServerScope, err), Err: err}
+			return cloud.KubeCredentials{}, cloud.Fatal("azure", op, "TokenFailed", "getting a Microsoft Entra ID token for the Kubernetes API of %s (scope %s): %v", cluster, aksServerScope, err).Caused(err)
 		}
 		out.BearerToken = tok.Token
 		if !tok.ExpiresOn.IsZero() {
@@ -80,8 +78,7 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 		return out, nil
 	}
 	if p.DisableLocalAccounts != nil && *p.DisableLocalAccounts {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "LocalAccountsDisabled",
-			Message: fmt.Sprintf("managed cluster %s has neither Microsoft Entra ID integration nor local accounts", cluster)}
+		return cloud.KubeCredentials{}, cloud.Invalid("azure", op, "LocalAccountsDisabled", "managed cluster %s has neither Microsoft Entra ID integration nor local accounts", cluster)
 	}
 	creds, err := b.clusters.ListClusterAdminCredentials(ctx, rg, cluster, nil)
 	if err != nil {
@@ -94,8 +91,7 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 // certificate or token from the kubeconfig named name (else the first).
 func fromKubeconfigs(op, cluster, name string, results []*armcontainerservice.CredentialResult, withUser bool) (cloud.KubeCredentials, error) {
 	bad := func(format string, args ...any) error {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "InvalidKubeconfig",
-			Message: fmt.Sprintf("managed cluster %s: %s", cluster, fmt.Sprintf(format, args...))}
+		return cloud.Fatal("azure", op, "InvalidKubeconfig", "managed cluster %s: %s", cluster, fmt.Sprintf(format, args...))
 	}
 	var data []byte
 	for i, r := range results {

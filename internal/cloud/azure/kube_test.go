@@ -52,7 +52,7 @@ func (s *netSim) entraCluster(name string, disableLocal bool) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := untilDone(ctx, s.b, p); err != nil {
+	if _, err := untilDone(ctx, s.b, "CreateCluster", p); err != nil {
 		s.t.Fatal(err)
 	}
 }

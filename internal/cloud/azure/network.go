@@ -45,7 +45,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -118,7 +117,7 @@ func (b *Backend) network(op string) (*netClients, error) {
 		n.groups, n.gwLocks = map[string]string{}, map[string]*sync.Mutex{}
 	})
 	if n.err != nil {
-		return nil, &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "ClientError", Message: "creating the armnetwork clients failed", Err: n.err}
+		return nil, cloud.Fatal("azure", op, "ClientError", "creating the armnetwork clients failed").Caused(n.err)
 	}
 	return n, nil
 }
@@ -139,17 +138,13 @@ func networkKind(code string) (cloud.Kind, bool) {
 	return 0, false
 }
 
-func netErr(kind cloud.Kind, op, code, format string, args ...any) error {
-	return &cloud.Error{Kind: kind, Cloud: "azure", Op: op, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // done waits for an LRO and classifies its error.
 func done[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T], err error) (T, error) {
 	var zero T
 	if err != nil {
 		return zero, classify(op, err)
 	}
-	res, err := untilDone(ctx, b, p)
+	res, err := untilDone(ctx, b, op, p)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
@@ -184,17 +179,17 @@ func normLocation(l string) string { return strings.ToLower(strings.ReplaceAll(l
 func checkNetworkSpec(spec cloud.NetworkSpec) error {
 	const op = "EnsureNetwork"
 	if spec.Name == "" || spec.Region == "" {
-		return netErr(cloud.KindInvalid, op, "InvalidSpec", "a network needs a name and a region")
+		return cloud.Invalid("azure", op, "InvalidSpec", "a network needs a name and a region")
 	}
 	for _, c := range append([]string{spec.CIDR, spec.GatewayCIDR}, spec.AllowedCIDRs...) {
 		if _, err := netip.ParsePrefix(c); c != "" && err != nil {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "network %s: %q is not a CIDR", spec.Name, c)
+			return cloud.Invalid("azure", op, "InvalidSpec", "network %s: %q is not a CIDR", spec.Name, c)
 		}
 	}
 	seen := map[string]bool{}
 	for _, s := range spec.Subnets {
 		if s.Zone == "" || seen[s.Zone] {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "network %s: subnets need distinct zones (zone %q)", spec.Name, s.Zone)
+			return cloud.Invalid("azure", op, "InvalidSpec", "network %s: subnets need distinct zones (zone %q)", spec.Name, s.Zone)
 		}
 		seen[s.Zone] = true
 	}
@@ -313,10 +308,10 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 	}
 	if exists {
 		if loc := normLocation(str(cur.Location)); loc != normLocation(spec.Region) {
-			return cloud.Network{}, netErr(cloud.KindConflict, op, "Conflict", "virtual network %s exists in %s, not %s", spec.Name, loc, spec.Region)
+			return cloud.Network{}, cloud.Conflict("azure", op, "Conflict", "virtual network %s exists in %s, not %s", spec.Name, loc, spec.Region)
 		}
 		if got := addressPrefixes(cur.Properties); !slices.Equal(got, []string{spec.CIDR}) {
-			return cloud.Network{}, netErr(cloud.KindConflict, op, "Conflict",
+			return cloud.Network{}, cloud.Conflict("azure", op, "Conflict",
 				"virtual network %s exists with address space %s, not %s: keep the site's CIDR or delete the network first", spec.Name, strings.Join(got, ", "), spec.CIDR)
 		}
 	} else if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags)}, nil); err != nil {
@@ -487,7 +482,7 @@ func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error 
 			for _, p := range v.Properties.VirtualNetworkPeerings {
 				names = append(names, str(p.Name))
 			}
-			return netErr(cloud.KindConflict, op, "InUsePeerings", "virtual network %s still has peerings (%s): delete them first", name, strings.Join(names, ", "))
+			return cloud.Conflict("azure", op, "InUsePeerings", "virtual network %s still has peerings (%s): delete them first", name, strings.Join(names, ", "))
 		}
 		p, err := n.vnets.BeginDelete(ctx, rg, name, nil)
 		if err := gone(ctx, b, op, p, err); err != nil {
@@ -558,7 +553,7 @@ func (b *Backend) siteGroup(ctx context.Context, n *netClients, op, kind, region
 			return rg, nil
 		}
 	}
-	return "", netErr(cloud.KindNotFound, op, "ResourceNotFound", "%s %s not found in %s", kind, name, region)
+	return "", cloud.NotFound("azure", op, "ResourceNotFound", "%s %s not found in %s", kind, name, region)
 }
 
 // ---- VPN gateways ----
@@ -583,29 +578,27 @@ func (b *Backend) probeGateway(ctx context.Context, n *netClients, op, name stri
 // waitGateway waits while a gateway is being created or updated by an
 // earlier call; found is false when there is none.
 func (b *Backend) waitGateway(ctx context.Context, n *netClients, op, rg, name string) (armnetwork.VirtualNetworkGateway, bool, error) {
-	backoff := &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
-	for {
+	var hit bool
+	w := wait(b, op, "VPN gateway "+name, func(ctx context.Context) (armnetwork.VirtualNetworkGateway, string, error) {
 		cur, err := n.gateways.Get(ctx, rg, name, nil)
-		hit, err := found(op, err)
-		if again, serr := backoff.Throttled(ctx, err); serr != nil {
-			return armnetwork.VirtualNetworkGateway{}, false, serr
-		} else if again {
-			continue
-		}
-		if err != nil || !hit {
-			return armnetwork.VirtualNetworkGateway{}, false, err
+		if hit, err = found(op, err); err != nil || !hit {
+			return armnetwork.VirtualNetworkGateway{}, "done", err
 		}
 		st := cloud.StatusCreating
 		if cur.Properties != nil {
 			st = provisioning((*string)(cur.Properties.ProvisioningState))
 		}
-		if st != cloud.StatusCreating && st != cloud.StatusUpdating {
-			return cur.VirtualNetworkGateway, true, nil
+		if st == cloud.StatusCreating || st == cloud.StatusUpdating {
+			return cur.VirtualNetworkGateway, string(st), nil
 		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return armnetwork.VirtualNetworkGateway{}, false, err
-		}
+		return cur.VirtualNetworkGateway, "done", nil
+	})
+	w.Classify = nil // found has classified the reads' errors
+	gw, err := w.Until(ctx)
+	if err != nil {
+		return armnetwork.VirtualNetworkGateway{}, false, err
 	}
+	return gw, hit, nil
 }
 
 // ensurePublicIP creates or finds a Standard static public IP.
@@ -650,7 +643,7 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 		}
 	}
 	if subnetID == "" {
-		return cloud.Gateway{}, netErr(cloud.KindInvalid, op, "GatewaySubnetMissing",
+		return cloud.Gateway{}, cloud.Invalid("azure", op, "GatewaySubnetMissing",
 			"network %s has no GatewaySubnet: give the site a gateway CIDR (a /27 or larger) before creating gateway %s", spec.Network, spec.Name)
 	}
 	cur, exists, err := b.waitGateway(ctx, n, op, rg, spec.Name)
@@ -717,7 +710,7 @@ func customBgp(gw armnetwork.VirtualNetworkGateway, cfgID string) []*string {
 func (b *Backend) publicAddress(ctx context.Context, n *netClients, op, id string) (string, error) {
 	rid, err := arm.ParseResourceID(id)
 	if err != nil {
-		return "", netErr(cloud.KindFatal, op, "InvalidResourceID", "public IP address ID %q: %v", id, err)
+		return "", cloud.Fatal("azure", op, "InvalidResourceID", "public IP address ID %q: %v", id, err)
 	}
 	ip, err := n.pips.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
 	if err != nil {
@@ -797,24 +790,24 @@ var apipaLo, apipaHi = netip.MustParseAddr("169.254.21.0"), netip.MustParseAddr(
 func checkTunnels(spec cloud.VPNConnectionSpec) error {
 	const op = "EnsureVPNConnection"
 	if len(spec.Tunnels) == 0 || len(spec.Tunnels) > 4 {
-		return netErr(cloud.KindInvalid, op, "InvalidSpec",
+		return cloud.Invalid("azure", op, "InvalidSpec",
 			"connection %s has %d tunnels; gpufleet links an Azure active-active gateway with one to four (two per instance, to AWS)", spec.Name, len(spec.Tunnels))
 	}
 	for i, t := range spec.Tunnels {
 		if t.Interface != 0 && t.Interface != 1 {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: gateway instance %d is not 0 or 1 (ipconfig0, ipconfig1)", spec.Name, i, t.Interface)
+			return cloud.Invalid("azure", op, "InvalidSpec", "connection %s tunnel %d: gateway instance %d is not 0 or 1 (ipconfig0, ipconfig1)", spec.Name, i, t.Interface)
 		}
 		a, err := netip.ParseAddr(t.LocalInsideIP)
 		if err != nil || a.Less(apipaLo) || apipaHi.Less(a) {
-			return netErr(cloud.KindInvalid, op, "InvalidInsideAddress",
+			return cloud.Invalid("azure", op, "InvalidInsideAddress",
 				"connection %s tunnel %d: local inside address %q is outside Azure's APIPA BGP range 169.254.21.0-169.254.22.255; choose inside CIDRs within it",
 				spec.Name, i, t.LocalInsideIP)
 		}
 		if _, err := netip.ParseAddr(t.PeerInsideIP); err != nil {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: peer inside address %q is not an IP address", spec.Name, i, t.PeerInsideIP)
+			return cloud.Invalid("azure", op, "InvalidSpec", "connection %s tunnel %d: peer inside address %q is not an IP address", spec.Name, i, t.PeerInsideIP)
 		}
 		if a, err := netip.ParseAddr(t.PeerIP); err != nil || !a.Is4() {
-			return netErr(cloud.KindInvalid, op, "InvalidSpec", "connection %s tunnel %d: peer address %q is not an IPv4 address", spec.Name, i, t.PeerIP)
+			return cloud.Invalid("azure", op, "InvalidSpec", "connection %s tunnel %d: peer address %q is not an IPv4 address", spec.Name, i, t.PeerIP)
 		}
 	}
 	return nil
@@ -845,11 +838,11 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 	err = func() error {
 		defer lock.Unlock()
 		if !exists || gw.Properties == nil {
-			return netErr(cloud.KindNotFound, op, "ResourceNotFound", "VPN gateway %s of network %s not found: create it first", spec.Gateway, spec.Network)
+			return cloud.NotFound("azure", op, "ResourceNotFound", "VPN gateway %s of network %s not found: create it first", spec.Gateway, spec.Network)
 		}
 		for i, t := range spec.Tunnels {
 			if t.Interface >= len(gw.Properties.IPConfigurations) {
-				return netErr(cloud.KindInvalid, op, "InvalidSpec", "VPN gateway %s has %d IP configurations; tunnel %d of %s is on the gateway's instance %d",
+				return cloud.Invalid("azure", op, "InvalidSpec", "VPN gateway %s has %d IP configurations; tunnel %d of %s is on the gateway's instance %d",
 					spec.Gateway, len(gw.Properties.IPConfigurations), i, spec.Name, t.Interface)
 			}
 		}
@@ -1135,7 +1128,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 		if !ok {
 			rid, err := arm.ParseResourceID(gwID)
 			if err != nil {
-				return cloud.VPNConnection{}, netErr(cloud.KindFatal, op, "InvalidResourceID", "gateway ID %q: %v", gwID, err)
+				return cloud.VPNConnection{}, cloud.Fatal("azure", op, "InvalidResourceID", "gateway ID %q: %v", gwID, err)
 			}
 			res, err := n.gateways.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
 			if err != nil {
@@ -1150,7 +1143,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 		}
 		rid, err := arm.ParseResourceID(str(p.LocalNetworkGateway2.ID))
 		if err != nil {
-			return cloud.VPNConnection{}, netErr(cloud.KindFatal, op, "InvalidResourceID", "local network gateway ID %q: %v", str(p.LocalNetworkGateway2.ID), err)
+			return cloud.VPNConnection{}, cloud.Fatal("azure", op, "InvalidResourceID", "local network gateway ID %q: %v", str(p.LocalNetworkGateway2.ID), err)
 		}
 		lng, err := n.lngs.Get(ctx, rid.ResourceGroupName, rid.Name, nil)
 		if err != nil {
@@ -1320,7 +1313,7 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 		}
 	}
 	if seen == 0 {
-		return cloud.Peering{}, netErr(cloud.KindNotFound, op, "ResourceNotFound", "peering %s not found on %s or %s", spec.Name, spec.A.Network, spec.B.Network)
+		return cloud.Peering{}, cloud.NotFound("azure", op, "ResourceNotFound", "peering %s not found on %s or %s", spec.Name, spec.A.Network, spec.B.Network)
 	}
 	return out, nil
 }

@@ -39,7 +39,7 @@ type netSim struct {
 
 func newNetSim(t *testing.T) *netSim {
 	t.Helper()
-	e, err := cloudsim.New(cloudsim.Config{Durations: cloudsim.Durations{
+	e, err := cloudsim.New(cloudsim.Config{AzureSubscription: testSub, Durations: cloudsim.Durations{
 		ClusterCreate: 20 * time.Millisecond, ClusterDelete: 20 * time.Millisecond, PoolCreate: 20 * time.Millisecond,
 		PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond,
 	}})

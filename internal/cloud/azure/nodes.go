@@ -2,7 +2,6 @@ package azure
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -35,31 +34,28 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	const op = "ReplaceNode"
 	m := vmssProviderIDRE.FindStringSubmatch(node.ProviderID)
 	if m == nil {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "InvalidProviderID",
-			Message: fmt.Sprintf("node %s: provider ID %q is not a scale set VM (azure:///subscriptions/…/virtualMachineScaleSets/…/virtualMachines/<id>)", node.Name, node.ProviderID)}
+		return cloud.Invalid("azure", op, "InvalidProviderID", "node %s: provider ID %q is not a scale set VM (azure:///subscriptions/…/virtualMachineScaleSets/…/virtualMachines/<id>)", node.Name, node.ProviderID)
 	}
 	sub, rg, vmss, instance := m[1], m[2], m[3], m[4]
 	if !strings.EqualFold(sub, b.cfg.SubscriptionID) {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "OtherSubscription",
-			Message: fmt.Sprintf("node %s is in subscription %s, not in %s", node.Name, sub, b.cfg.SubscriptionID)}
+		return cloud.Invalid("azure", op, "OtherSubscription", "node %s is in subscription %s, not in %s", node.Name, sub, b.cfg.SubscriptionID)
 	}
 	ap := agentPoolName(pool)
 	if _, err := b.pools.Get(ctx, resourceGroup(cluster), cluster, ap, nil); err != nil {
 		return classify("GetNodePool", err)
 	}
 	if !strings.HasPrefix(strings.ToLower(vmss), "aks-"+ap+"-") {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "azure", Op: op, Code: "VMOfAnotherPool",
-			Message: fmt.Sprintf("node %s is in scale set %s, not in agent pool %s (pool %s) of cluster %s", node.Name, vmss, ap, pool, cluster)}
+		return cloud.Invalid("azure", op, "VMOfAnotherPool", "node %s is in scale set %s, not in agent pool %s (pool %s) of cluster %s", node.Name, vmss, ap, pool, cluster)
 	}
 	vms, err := armcompute.NewVirtualMachineScaleSetVMsClient(b.cfg.SubscriptionID, b.cred, &b.opts)
 	if err != nil {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: op, Code: "Client", Message: err.Error(), Err: err}
+		return cloud.Fatal("azure", op, "Client", "%s", err.Error()).Caused(err)
 	}
 	poller, err := vms.BeginRedeploy(ctx, rg, vmss, instance, nil)
 	if err != nil {
 		return classify("RedeployVM", err)
 	}
-	if _, err := untilDone(ctx, b, poller); err != nil {
+	if _, err := untilDone(ctx, b, "RedeployVM", poller); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

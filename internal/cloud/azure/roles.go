@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,8 +70,7 @@ func roleAssignmentName(scope, principal, role string) string {
 // for new service principals, so replication delay is tolerated.
 func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string) error {
 	if principal == "" {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "azure", Op: "GrantNetworkRole", Code: "NoIdentity",
-			Message: "the cluster reports no system-assigned identity to grant Network Contributor on " + scope}
+		return cloud.Fatal("azure", "GrantNetworkRole", "NoIdentity", "%s", "the cluster reports no system-assigned identity to grant Network Contributor on "+scope)
 	}
 	c, err := b.armClient()
 	if err != nil {
@@ -107,8 +105,7 @@ func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string)
 		case "roleassignmentexists":
 			return nil
 		case "principalnotfound":
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "azure", Op: "GrantNetworkRole", Code: re.ErrorCode,
-				Message: fmt.Sprintf("identity %s is not replicated yet: %s", principal, responseMessage(re))}
+			return cloud.Transient("azure", "GrantNetworkRole", re.ErrorCode, "identity %s is not replicated yet: %s", principal, responseMessage(re))
 		}
 	}
 	return classify("GrantNetworkRole", rerr)

@@ -164,9 +164,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 				return cloud.Cluster{}, classify("GetCluster", gerr)
 			}
 			if lastSegment(raw.GetNetwork()) != cl.GetNetwork() || lastSegment(raw.GetSubnetwork()) != cl.GetSubnetwork() {
-				return cloud.Cluster{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: "CreateCluster", Code: "ALREADY_EXISTS",
-					Message: fmt.Sprintf("cluster %s exists in network %q subnetwork %q, not in %q subnetwork %q: delete it or give this cluster another name",
-						spec.Name, raw.GetNetwork(), raw.GetSubnetwork(), cl.GetNetwork(), cl.GetSubnetwork())}
+				return cloud.Cluster{}, cloud.Conflict("gcp", "CreateCluster", "ALREADY_EXISTS", "cluster %s exists in network %q subnetwork %q, not in %q subnetwork %q: delete it or give this cluster another name", spec.Name, raw.GetNetwork(), raw.GetSubnetwork(), cl.GetNetwork(), cl.GetSubnetwork())
 			}
 		}
 		return b.waitCluster(ctx, spec.Region, spec.Name)
@@ -266,37 +264,18 @@ func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) er
 		zones = append(zones, zone)
 	}
 	slices.Sort(zones)
-	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "INVALID_ARGUMENT",
-		Message: fmt.Sprintf("network %s of cluster %s has no subnetwork for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones",
-			network, spec.Cluster, spec.Zone, strings.Join(zones, ", "), spec.Zone),
-		Zone: spec.Zone, InstanceType: spec.InstanceType, CapacityType: spec.CapacityType}
+	return cloud.Invalid("gcp", op, "INVALID_ARGUMENT", "network %s of cluster %s has no subnetwork for zone %q (its zones: %s): add %s to the site's zones in gpufleet_network, or place the pool in one of its zones", network, spec.Cluster, spec.Zone, strings.Join(zones, ", "), spec.Zone).ForOffer(spec)
 }
 
 // waitCluster polls until the cluster runs.
 func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for {
+	return poll(b, "CreateCluster", "cluster "+name, []string{string(cloud.StatusActive)}, func(ctx context.Context) (cloud.Cluster, string, error) {
 		c, err := b.GetCluster(ctx, region, name)
-		if again, serr := backoff.Throttled(ctx, err); again || serr != nil {
-			if serr != nil {
-				return c, serr
-			}
-			continue
+		if err == nil && c.Status == cloud.StatusCreateFailed {
+			err = cloud.Fatal("gcp", "CreateCluster", "ERROR", "cluster %s is in ERROR", name)
 		}
-		if err != nil || c.Status == cloud.StatusActive {
-			return c, err
-		}
-		if c.Status == cloud.StatusCreateFailed {
-			return c, &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: "CreateCluster", Code: "ERROR", Message: "cluster " + name + " is in ERROR"}
-		}
-		if time.Now().After(deadline) {
-			return c, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "CreateCluster", Code: "Timeout", Message: "cluster " + name + " is not running yet"}
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return c, err
-		}
-	}
+		return c, string(c.Status), err
+	}).Until(ctx)
 }
 
 // wait polls an operation until it is done; its error becomes a classified
@@ -306,26 +285,20 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 	if !strings.Contains(name, "/") {
 		name = b.location(region) + "/operations/" + name
 	}
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for op.GetStatus() != containerpb.Operation_DONE {
-		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout", Message: "operation " + name + " still running"}
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return err
-		}
-		next, err := b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
-		if err != nil {
-			cerr := classify(what, err)
-			if again, serr := backoff.Throttled(ctx, cerr); serr != nil {
-				return serr
-			} else if again {
-				continue
+	first := true
+	op, err := poll(b, what, "operation "+name, []string{containerpb.Operation_DONE.String()}, func(ctx context.Context) (*containerpb.Operation, string, error) {
+		if !first {
+			next, err := b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
+			if err != nil {
+				return op, "", classify(what, err)
 			}
-			return cerr
+			op = next
 		}
-		op = next
+		first = false
+		return op, op.GetStatus().String(), nil
+	}).Until(ctx)
+	if err != nil {
+		return err
 	}
 	if e := op.GetError(); e != nil && e.GetCode() != 0 {
 		return classifyStatus(what, codes.Code(e.GetCode()), e.GetMessage())
@@ -333,10 +306,11 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 	return nil
 }
 
-// backoff rides out throttled polls inside a wait (GKE's limits are per
-// minute): from the poll interval up to a minute.
-func (b *Backend) backoff() *cloud.PollBackoff {
-	return &cloud.PollBackoff{Base: b.cfg.Poll, Max: time.Minute}
+// poll is a wait of this backend: reads every Config.Poll up to
+// Config.Timeout, throttled reads ridden out (GKE's limits are per
+// minute).
+func poll[T any](b *Backend, op, what string, target []string, refresh func(context.Context) (T, string, error)) cloud.Wait[T] {
+	return cloud.Wait[T]{Cloud: "gcp", Op: op, What: what, Target: target, Refresh: refresh, Poll: b.cfg.Poll, Timeout: b.cfg.Timeout}
 }
 
 // GetCluster reads a cluster.
@@ -387,32 +361,21 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 	} else if err := b.wait(ctx, region, op, "DeleteCluster"); err != nil {
 		return cloud.IgnoreNotFound(err)
 	}
-	return b.waitGone(ctx, func() error { _, err := b.GetCluster(ctx, region, name); return err })
+	return b.waitGone(ctx, "DeleteCluster", "cluster "+name, func() error { _, err := b.GetCluster(ctx, region, name); return err })
 }
 
-func (b *Backend) waitGone(ctx context.Context, get func() error) error {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for {
-		err := get()
-		if again, serr := backoff.Throttled(ctx, err); serr != nil {
-			return serr
-		} else if again {
-			continue
+// waitGone waits until get, the read of what is being deleted by op, is
+// KindNotFound.
+func (b *Backend) waitGone(ctx context.Context, op, what string, get func() error) error {
+	_, err := poll(b, op, what, []string{"gone"}, func(ctx context.Context) (struct{}, string, error) {
+		if err := get(); cloud.IsNotFound(err) {
+			return struct{}{}, "gone", nil
+		} else if err != nil {
+			return struct{}{}, "", err
 		}
-		if cloud.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "Delete", Code: "Timeout", Message: "still deleting"}
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return err
-		}
-	}
+		return struct{}{}, string(cloud.StatusDeleting), nil
+	}).Until(ctx)
+	return err
 }
 
 // acceleratorTypes maps catalog GPU models to GKE accelerator types.
@@ -517,35 +480,17 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 }
 
 func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op string) (cloud.NodePool, error) {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for {
+	return poll(b, op, "node pool "+spec.Name, []string{string(cloud.StatusActive)}, func(ctx context.Context) (cloud.NodePool, string, error) {
 		p, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
-		if again, serr := backoff.Throttled(ctx, err); serr != nil {
-			return p, serr
-		} else if again {
-			continue
-		}
-		if err != nil {
-			return p, err
-		}
-		switch p.Status {
-		case cloud.StatusActive:
-			return p, nil
-		case cloud.StatusCreateFailed, cloud.StatusDegraded:
+		if err == nil && (p.Status == cloud.StatusCreateFailed || p.Status == cloud.StatusDegraded) {
 			msg := "node pool " + spec.Name + " is in error"
 			if len(p.Issues) > 0 {
 				msg = p.Issues[0].Message
 			}
-			return p, cloud.WithOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
+			err = cloud.WithOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
 		}
-		if time.Now().After(deadline) {
-			return p, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: op, Code: "Timeout", Message: "node pool not running yet"}
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return p, err
-		}
-	}
+		return p, string(p.Status), err
+	}).Until(ctx)
 }
 
 var _ cloud.NodePoolLister = (*Backend)(nil)
@@ -665,7 +610,7 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	} else if err := b.wait(ctx, region, op, "DeleteNodePool"); err != nil {
 		return cloud.IgnoreNotFound(err)
 	}
-	return b.waitGone(ctx, func() error { _, err := b.GetNodePool(ctx, region, cluster, name); return err })
+	return b.waitGone(ctx, "DeleteNodePool", "node pool "+name, func() error { _, err := b.GetNodePool(ctx, region, cluster, name); return err })
 }
 
 func toTaints(ts []cloud.Taint) []*containerpb.NodeTaint {
@@ -722,7 +667,7 @@ func classify(op string, err error) error {
 	}
 	s, ok := status.FromError(err)
 	if !ok {
-		return &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "Error", Message: err.Error(), Err: err}
+		return cloud.Fatal("gcp", op, "Error", "%s", err.Error()).Caused(err)
 	}
 	return classifyStatus(op, s.Code(), s.Message())
 }
@@ -731,7 +676,7 @@ func classify(op string, err error) error {
 // to a cloud error. RESOURCE_EXHAUSTED covers rate limits, quotas and
 // stockouts alike; the message tells them apart.
 func classifyStatus(op string, code codes.Code, msg string) error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: code.String(), Message: msg}
+	e := cloud.Fatal("gcp", op, code.String(), "%s", msg)
 	upper := strings.ToUpper(msg)
 	switch {
 	case strings.Contains(upper, "ZONE_RESOURCE_POOL_EXHAUSTED") || strings.Contains(upper, "GCE_STOCKOUT") ||

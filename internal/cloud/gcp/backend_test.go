@@ -21,15 +21,6 @@ func newClusterWorld(t *testing.T) *netWorld {
 		PoolCreate: 30 * time.Millisecond, PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond}}, 5*time.Millisecond)
 }
 
-// clusterNetwork is what gpufleet_cluster passes for a site network.
-func clusterNetwork(n cloud.Network, pods, services string) *cloud.ClusterNetwork {
-	out := &cloud.ClusterNetwork{Name: n.Name, ID: n.ID, SubnetIDs: map[string]string{}, PodsCIDR: pods, ServicesCIDR: services}
-	for _, s := range n.Subnets {
-		out.SubnetIDs[s.Zone] = s.ID
-	}
-	return out
-}
-
 func (w *netWorld) enginePool(t *testing.T, cluster, name string) cloudsim.Pool {
 	t.Helper()
 	p, ok := w.e.LookupPool("gcp", netRegion, cluster, name)
@@ -72,7 +63,7 @@ func TestClusterInNetwork(t *testing.T) {
 				spec.PodsCIDR, spec.ServicesCIDR = pods, services
 				n = try(w.b.EnsureNetwork(ctx, spec)).must(t)
 			}
-			cs := cloud.ClusterSpec{Name: "c1", Region: netRegion, KubernetesVersion: "1.33", PublicEndpoint: true, Network: clusterNetwork(n, pods, services)}
+			cs := cloud.ClusterSpec{Name: "c1", Region: netRegion, KubernetesVersion: "1.33", PublicEndpoint: true, Network: contract.ClusterNetwork(n, pods, services)}
 			c := try(w.b.CreateCluster(ctx, cs)).must(t)
 			if c.Status != cloud.StatusActive || c.ServiceCIDR != services {
 				t.Fatalf("cluster %+v, want active with service range %s", c, services)
@@ -135,43 +126,45 @@ func TestClusterNetworkConflicts(t *testing.T) {
 	specB := siteSpec("site-b", "10.10.0.0/16", twoZones)
 	specB.PodsCIDR, specB.ServicesCIDR = "10.10.128.0/18", "10.10.192.0/20"
 	b := try(w.b.EnsureNetwork(ctx, specB)).must(t)
-	try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: clusterNetwork(a, specA.PodsCIDR, specA.ServicesCIDR)})).must(t)
-	_, err := w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: clusterNetwork(b, specB.PodsCIDR, specB.ServicesCIDR)})
+	try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: contract.ClusterNetwork(a, specA.PodsCIDR, specA.ServicesCIDR)})).must(t)
+	_, err := w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: netRegion, Network: contract.ClusterNetwork(b, specB.PodsCIDR, specB.ServicesCIDR)})
 	wantKind(t, err, cloud.KindConflict)
 
 	// Ranges the network does not have.
 	plain := try(w.b.EnsureNetwork(ctx, siteSpec("site-c", "10.30.0.0/16", map[string]string{"europe-west4-a": "10.30.0.0/20"}))).must(t)
-	_, err = w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c2", Region: netRegion, Network: clusterNetwork(plain, "10.30.128.0/18", "10.30.192.0/20")})
+	_, err = w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c2", Region: netRegion, Network: contract.ClusterNetwork(plain, "10.30.128.0/18", "10.30.192.0/20")})
 	wantKind(t, err, cloud.KindInvalid)
 	// Without site ranges GKE picks them.
-	c := try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c3", Region: netRegion, Network: clusterNetwork(plain, "", "")})).must(t)
+	c := try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c3", Region: netRegion, Network: contract.ClusterNetwork(plain, "", "")})).must(t)
 	if c.ServiceCIDR == "" {
 		t.Fatalf("cluster without site ranges: %+v", c)
 	}
 }
 
-// TestClusterWithoutNetwork keeps the default network: pools go in any
-// zone of the region.
-func TestClusterWithoutNetwork(t *testing.T) {
-	w := newClusterWorld(t)
-	ctx := context.Background()
-	c := try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: netRegion})).must(t)
-	if c.ServiceCIDR != "10.100.0.0/16" {
-		t.Fatalf("service range %s", c.ServiceCIDR)
-	}
-	ps := gpuPool("c0", "p", "europe-west4-c")
-	p := try(w.b.CreateNodePool(ctx, ps)).must(t)
-	if !p.Spec.Equal(ps) || w.enginePool(t, "c0", "p").Spec.Zone != "europe-west4-c" {
-		t.Fatalf("pool %+v", p.Spec)
-	}
-}
-
-// TestRefusedDeletes: GKE's FAILED_PRECONDITION on a delete (the cluster
-// has node pools, the pool runs another operation) is a refusal returned at
-// once, not a deletion in progress waited on until the timeout.
-func TestRefusedDeletes(t *testing.T) {
-	w := newClusterWorld(t)
-	contract.RefusedDeletes(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "p", "europe-west4-c"))
+// TestContract runs the backend contract suite against GKE through the
+// simulator. Without a site network pools go in any zone of the region;
+// GKE's FAILED_PRECONDITION on a delete (the cluster has node pools, the
+// pool runs another operation) is a refusal returned at once, not a
+// deletion in progress waited on until the timeout.
+func TestContract(t *testing.T) {
+	contract.Run(t, contract.Harness{
+		World:   func(t *testing.T) (cloud.Backend, *cloudsim.Engine) { w := newClusterWorld(t); return w.b, w.e },
+		Cluster: func(name string) cloud.ClusterSpec { return cloud.ClusterSpec{Name: name, Region: netRegion} },
+		Pool:    func(cluster, name string) cloud.NodePoolSpec { return gpuPool(cluster, name, "europe-west4-c") },
+		// Through the pool's managed instance group.
+		Replace: &contract.ReplaceHarness{
+			Foreign: "aws:///euc1-az1/i-0123456789abcdef0",
+			Refused: func(after []cloudsim.Node) []contract.Refusal {
+				return []contract.Refusal{{Name: "another zone", Pool: "train",
+					Node: cloud.NodeRef{Name: after[0].Name, ProviderID: "gce://" + netProject + "/europe-west4-b/" + after[0].Name}, Kind: cloud.KindInvalid}}
+			},
+			CheckReplaced: func(t *testing.T, before, after []cloudsim.Node) {
+				if after[0].Name != before[1].Name {
+					t.Fatalf("after replacing %s: %+v", before[0].Name, after)
+				}
+			},
+		},
+	})
 }
 
 // TestWaitsRideOutThrottling: polls throttled inside the waits (GKE's
@@ -191,14 +184,6 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 	if err := w.b.DeleteNodePool(ctx, netRegion, "c0", "p"); err != nil {
 		t.Fatalf("delete under throttling: %v", err)
 	}
-}
-
-// TestListNodePools: the cluster's gpufleet pools are listed (by names
-// DeleteNodePool takes), other pools are not, a deleted cluster is
-// KindNotFound.
-func TestListNodePools(t *testing.T) {
-	w := newClusterWorld(t)
-	contract.ListedPools(t, w.b, w.e, cloud.ClusterSpec{Name: "c0", Region: netRegion}, gpuPool("c0", "gpufleet-0123456789ab", "europe-west4-c"))
 }
 
 // TestNodeConfig: what a node pool asks GKE for. An N1 offer's catalog

@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -68,13 +67,11 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 	st := c.GetStatus()
 	ep, caB64 := c.GetEndpoint(), c.GetMasterAuth().GetClusterCaCertificate()
 	if (st != containerpb.Cluster_RUNNING && st != containerpb.Cluster_RECONCILING) || ep == "" || caB64 == "" {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: op, Code: st.String(),
-			Message: fmt.Sprintf("cluster %s is %s and has no Kubernetes endpoint yet", cluster, st)}
+		return cloud.KubeCredentials{}, cloud.Conflict("gcp", op, st.String(), "cluster %s is %s and has no Kubernetes endpoint yet", cluster, st)
 	}
 	ca, err := base64.StdEncoding.DecodeString(caB64)
 	if err != nil {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "InvalidCertificateAuthority",
-			Message: fmt.Sprintf("cluster %s: masterAuth.clusterCaCertificate is not base64: %v", cluster, err)}
+		return cloud.KubeCredentials{}, cloud.Fatal("gcp", op, "InvalidCertificateAuthority", "cluster %s: masterAuth.clusterCaCertificate is not base64: %v", cluster, err)
 	}
 	out := cloud.KubeCredentials{Endpoint: "https://" + strings.TrimPrefix(ep, "https://"), CAData: ca}
 	if b.cfg.Insecure {
@@ -83,16 +80,14 @@ func (b *Backend) KubeCredentials(ctx context.Context, region, cluster string) (
 	}
 	ts, err := b.tokenSource(ctx)
 	if err != nil {
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "NoCredentials",
-			Message: "finding Google credentials for the Kubernetes API (Application Default Credentials): " + err.Error(), Err: err}
+		return cloud.KubeCredentials{}, cloud.Fatal("gcp", op, "NoCredentials", "finding Google credentials for the Kubernetes API (Application Default Credentials): %v", err).Caused(err)
 	}
 	tok, err := ts.Token()
 	if err != nil {
 		if ctx.Err() != nil {
 			return cloud.KubeCredentials{}, ctx.Err()
 		}
-		return cloud.KubeCredentials{}, &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: op, Code: "TokenRefreshFailed",
-			Message: "getting a Google access token for the Kubernetes API: " + err.Error(), Err: err}
+		return cloud.KubeCredentials{}, cloud.Transient("gcp", op, "TokenRefreshFailed", "getting a Google access token for the Kubernetes API: %v", err).Caused(err)
 	}
 	out.BearerToken = tok.AccessToken
 	if !tok.Expiry.IsZero() {

@@ -73,7 +73,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"weak"
 
 	compute "cloud.google.com/go/compute/apiv1"
@@ -272,28 +271,18 @@ func pskFingerprint(tunnel, psk string) string {
 // waitOp polls an operation every Config.Poll until it is DONE and
 // classifies its error.
 func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string) error {
-	deadline := time.Now().Add(b.cfg.Timeout)
-	backoff := b.backoff()
-	for !op.Done() {
-		if time.Now().After(deadline) {
-			return &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: what, Code: "Timeout",
-				Message: "operation " + op.Name() + " still running after " + b.cfg.Timeout.String()}
-		}
-		if err := cloud.Sleep(ctx, b.cfg.Poll); err != nil {
-			return err
-		}
-		if err := op.Poll(ctx); err != nil {
-			if op.Done() { // DONE with an error: classified from the operation below
-				break
+	first := true
+	_, err := poll(b, what, "operation "+op.Name(), []string{"DONE"}, func(ctx context.Context) (struct{}, string, error) {
+		if !first && !op.Done() {
+			if err := op.Poll(ctx); err != nil && !op.Done() { // DONE with an error: classified from the operation below
+				return struct{}{}, "", classifyCompute(what, err)
 			}
-			cerr := classifyCompute(what, err)
-			if again, serr := backoff.Throttled(ctx, cerr); serr != nil {
-				return serr
-			} else if again {
-				continue
-			}
-			return cerr
 		}
+		first = false
+		return struct{}{}, op.Proto().GetStatus().String(), nil
+	}).Until(ctx)
+	if err != nil {
+		return err
 	}
 	return operationError(what, op.Proto())
 }
@@ -378,7 +367,7 @@ func classifyCompute(op string, err error) error {
 // "notFound", "resourceInUseByAnotherResource") or operation error codes
 // ("QUOTA_EXCEEDED", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE") to a kind.
 func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Error {
-	e := &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Message: msg, Code: strconv.Itoa(status)}
+	e := cloud.Fatal("gcp", op, strconv.Itoa(status), "%s", msg)
 	if len(reasons) > 0 && reasons[0] != "" {
 		e.Code = reasons[0]
 	}
@@ -414,17 +403,17 @@ func classifyHTTP(op string, status int, reasons []string, msg string) *cloud.Er
 }
 
 func conflictf(op, format string, args ...any) error {
-	return &cloud.Error{Kind: cloud.KindConflict, Cloud: "gcp", Op: op, Code: "Conflict", Message: fmt.Sprintf(format, args...)}
+	return cloud.Conflict("gcp", op, "Conflict", format, args...)
 }
 
 func invalidSpec(op, format string, args ...any) error {
-	return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "InvalidSpec", Message: fmt.Sprintf(format, args...)}
+	return cloud.Invalid("gcp", op, "InvalidSpec", format, args...)
 }
 
 // missing rewords a not-found error about a prerequisite.
 func missing(err error, op, what string) error {
 	if cloud.IsNotFound(err) {
-		return &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: op, Code: "notFound", Message: what, Err: err}
+		return cloud.NotFound("gcp", op, "notFound", "%s", what).Caused(err)
 	}
 	return err
 }
@@ -1284,8 +1273,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	}
 	switch {
 	case ext == nil && len(out.Tunnels) == 0:
-		return cloud.VPNConnection{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetVPNConnection", Code: "notFound",
-			Message: "VPN connection " + name + " (tunnels " + tunnelName(name, 0) + ", " + tunnelName(name, 1) + " and external gateway " + peerGatewayName(name) + ") not found"}
+		return cloud.VPNConnection{}, cloud.NotFound("gcp", "GetVPNConnection", "notFound", "VPN connection %s (tunnels %s, %s and external gateway %s) not found", name, tunnelName(name, 0), tunnelName(name, 1), peerGatewayName(name))
 	case ext != nil:
 		out.ID = ext.GetSelfLink()
 	default:
@@ -1444,8 +1432,7 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 		}
 	}
 	if found == 0 {
-		return cloud.Peering{}, &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: "GetPeering", Code: "notFound",
-			Message: "peering " + spec.Name + " is on neither " + spec.A.Network + " nor " + spec.B.Network}
+		return cloud.Peering{}, cloud.NotFound("gcp", "GetPeering", "notFound", "peering %s is on neither %s nor %s", spec.Name, spec.A.Network, spec.B.Network)
 	}
 	return out, nil
 }

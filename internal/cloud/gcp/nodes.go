@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -45,8 +44,7 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	const op = "ReplaceNode"
 	m := gceProviderIDRE.FindStringSubmatch(node.ProviderID)
 	if m == nil {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "InvalidProviderID",
-			Message: fmt.Sprintf("node %s: provider ID %q is not a Compute Engine instance (gce://<project>/<zone>/<instance>)", node.Name, node.ProviderID)}
+		return cloud.Invalid("gcp", op, "InvalidProviderID", "node %s: provider ID %q is not a Compute Engine instance (gce://<project>/<zone>/<instance>)", node.Name, node.ProviderID)
 	}
 	zone, instance := m[2], m[3]
 	np, err := b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: b.poolPath(region, cluster, pool)})
@@ -60,13 +58,10 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 		}
 	}
 	if group == "" {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "NoInstanceGroupInZone",
-			Message: fmt.Sprintf("node %s is in zone %s, where node pool %s of cluster %s has no instance group (%s)",
-				node.Name, zone, pool, cluster, strings.Join(np.GetInstanceGroupUrls(), ", "))}
+		return cloud.Invalid("gcp", op, "NoInstanceGroupInZone", "node %s is in zone %s, where node pool %s of cluster %s has no instance group (%s)", node.Name, zone, pool, cluster, strings.Join(np.GetInstanceGroupUrls(), ", "))
 	}
 	if !strings.HasPrefix(instance, strings.TrimSuffix(group, "-grp")+"-") {
-		return &cloud.Error{Kind: cloud.KindInvalid, Cloud: "gcp", Op: op, Code: "InstanceOfAnotherGroup",
-			Message: fmt.Sprintf("instance %s of node %s is not in node pool %s's instance group %s", instance, node.Name, pool, group)}
+		return cloud.Invalid("gcp", op, "InstanceOfAnotherGroup", "instance %s of node %s is not in node pool %s's instance group %s", instance, node.Name, pool, group)
 	}
 	c, err := b.compute(ctx)
 	if err != nil {
@@ -89,8 +84,7 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 		}
 	}
 	if found == nil {
-		return &cloud.Error{Kind: cloud.KindNotFound, Cloud: "gcp", Op: op, Code: "notFound",
-			Message: fmt.Sprintf("instance %s of node %s is not in instance group %s (deleted, or replaced already)", instance, node.Name, group)}
+		return cloud.NotFound("gcp", op, "notFound", "instance %s of node %s is not in instance group %s (deleted, or replaced already)", instance, node.Name, group)
 	}
 	switch found.GetCurrentAction() {
 	case "RECREATING", "DELETING":
