@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/provider"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 )
 
 // version is set by goreleaser at release time.
@@ -19,7 +20,11 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+	// simulate = true serves its world in the gpufleet-simkube helper
+	// process, so that the provider links no simulator: their package
+	// set-up would cost every start (issue 14).
+
+	err := providerserver.Serve(context.Background(), provider.New(version, simworld.Helper), providerserver.ServeOpts{
 		Address: "registry.terraform.io/gpufleet/gpufleet",
 		Debug:   debug,
 	})
