@@ -6,7 +6,12 @@ import (
 	"flag"
 	"log"
 
+	// First: its init turns the garbage collector off for the start.
+	gcstart "github.com/gpufleet/terraform-provider-gpufleet/internal/startup"
+
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/provider"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
@@ -23,12 +28,30 @@ func main() {
 	// simulate = true serves its world in the gpufleet-simkube helper
 	// process, so that the provider links no simulator: their package
 	// set-up would cost every start (issue 14).
-
-	err := providerserver.Serve(context.Background(), provider.New(version, simworld.Helper), providerserver.ServeOpts{
-		Address: "registry.terraform.io/gpufleet/gpufleet",
-		Debug:   debug,
-	})
+	serve := providerserver.NewProtocol6(provider.New(version, simworld.Helper)())
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve("registry.terraform.io/gpufleet/gpufleet", func() tfprotov6.ProviderServer {
+		return startedServer{serve()}
+	}, opts...)
 	if err != nil {
 		log.Fatal(err.Error())
 	}
+}
+
+// startedServer turns the garbage collector back on (gcstart.Done) once
+// the start is over: when Terraform has the schema or configures the
+// provider, whichever comes first.
+type startedServer struct{ tfprotov6.ProviderServer }
+
+func (s startedServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	defer gcstart.Done()
+	return s.ProviderServer.GetProviderSchema(ctx, req)
+}
+
+func (s startedServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
+	gcstart.Done()
+	return s.ProviderServer.ConfigureProvider(ctx, req)
 }
