@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -200,4 +201,31 @@ func BenchmarkProviderStartup(b *testing.B) {
 	b.ReportMetric(float64(handshake.Microseconds())/1e3/float64(b.N), "handshake-ms/op")
 	b.ReportMetric(float64(schema.Microseconds())/1e3/float64(b.N), "schema-ms/op")
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
+// TestNoSimulators: the provider binary links none of the simulated
+// clouds (the engine, its front ends, simserve): simulate = true serves its
+// world in the gpufleet-simkube helper (internal/simworld), so that no
+// start pays their package set-up. The simulated live price APIs
+// (pricefront, with the conformance models it judges by) are still linked
+// for catalog.live with simulate = true.
+func TestNoSimulators(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := regexp.MustCompile(`(?m)^github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?$`)
+	var linked []string
+	for _, p := range sim.FindAllString(string(out), -1) {
+		if !strings.HasSuffix(p, "/pricefront") && !strings.HasSuffix(p, "/conformance") {
+			linked = append(linked, p)
+		}
+	}
+	if len(linked) > 0 {
+		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
+	}
 }

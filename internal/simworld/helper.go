@@ -133,5 +133,6 @@ func startHelper(ctx context.Context, bin string, opts Options) (*World, error) 
 	}
 	var once sync.Once
 	w.OnClose(func() { once.Do(stop) })
+	w.pid = cmd.Process.Pid
 	return w, nil
 }

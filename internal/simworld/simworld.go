@@ -100,6 +100,8 @@ type World struct {
 	Warnings []string `json:"warnings,omitempty"`
 
 	close func()
+	// pid is the helper process's (Helper), 0 in process.
+	pid int
 }
 
 // Close stops serving the world (its state is saved after every change).
