@@ -188,8 +188,15 @@ func TestProviderServesSchema(t *testing.T) {
 // (ns/op, and schema-ms/op) and exec to the handshake line
 // (handshake-ms/op) of the CGO_ENABLED=0 build, and the provider's CPU time
 // from exec to exit (cpu-ms/op). Target: schema under 20 ms.
+//
+// $GPUFLEET_BENCH_PROVIDER names a prebuilt binary (or a script that execs
+// one, e.g. under valgrind) to start instead, so that two builds can be
+// compared in one run (docs/benchmarks/provider-startup-2026-12-03.txt).
 func BenchmarkProviderStartup(b *testing.B) {
-	bin, dir := buildProvider(b), b.TempDir()
+	bin, dir := os.Getenv("GPUFLEET_BENCH_PROVIDER"), b.TempDir()
+	if bin == "" {
+		bin = buildProvider(b)
+	}
 	startProvider(b, bin, dir) // page cache warm, as for the second terraform command
 	var handshake, schema, cpu time.Duration
 	for b.Loop() {
