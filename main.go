@@ -34,24 +34,44 @@ func main() {
 		opts = append(opts, tf6server.WithManagedDebug())
 	}
 	err := tf6server.Serve("registry.terraform.io/gpufleet/gpufleet", func() tfprotov6.ProviderServer {
-		return startedServer{serve()}
+		return started(serve())
 	}, opts...)
 	if err != nil {
 		log.Fatal(err.Error())
 	}
 }
 
+// fullServer is what the framework's server implements: tf6server finds
+// list resources, actions and state stores by type assertion, so a wrapper
+// must implement them all to hide none.
+type fullServer interface {
+	tfprotov6.ProviderServer
+	tfprotov6.ProviderServerWithListResource
+	tfprotov6.ProviderServerWithActions
+	tfprotov6.ProviderServerWithStateStores
+}
+
 // startedServer turns the garbage collector back on (gcstart.Done) once
 // the start is over: when Terraform has the schema or configures the
 // provider, whichever comes first.
-type startedServer struct{ tfprotov6.ProviderServer }
+type startedServer struct{ fullServer }
+
+// started wraps s in a startedServer; a server that lacks one of
+// fullServer's interfaces is served as it is (gcstart's timer then turns
+// the collector back on).
+func started(s tfprotov6.ProviderServer) tfprotov6.ProviderServer {
+	if f, ok := s.(fullServer); ok {
+		return startedServer{f}
+	}
+	return s
+}
 
 func (s startedServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
 	defer gcstart.Done()
-	return s.ProviderServer.GetProviderSchema(ctx, req)
+	return s.fullServer.GetProviderSchema(ctx, req)
 }
 
 func (s startedServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
 	gcstart.Done()
-	return s.ProviderServer.ConfigureProvider(ctx, req)
+	return s.fullServer.ConfigureProvider(ctx, req)
 }

@@ -12,12 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/provider"
 )
 
 // The provider's start-up as Terraform sees it (issue 14): exec the binary
@@ -234,5 +237,16 @@ func TestNoSimulators(t *testing.T) {
 	}
 	if len(linked) > 0 {
 		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
+	}
+}
+
+// TestStartedServerHidesNothing: the provider's server, wrapped to turn
+// the garbage collector back on, still offers tf6server every optional
+// interface (list resources, actions, state stores) it finds by type
+// assertion.
+func TestStartedServerHidesNothing(t *testing.T) {
+	s := providerserver.NewProtocol6(provider.New("test", nil)())()
+	if _, ok := started(s).(startedServer); !ok {
+		t.Fatalf("the framework's server (%T) lacks one of fullServer's interfaces: it is served unwrapped", s)
 	}
 }
