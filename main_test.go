@@ -6,17 +6,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/provider"
 )
 
 // The provider's start-up as Terraform sees it (issue 14): exec the binary
@@ -46,15 +50,17 @@ func buildProvider(tb testing.TB) string {
 }
 
 // startup is one start of the provider: how long the handshake line and the
-// schema took from exec, and the resource types the schema names.
+// schema took from exec, the CPU time the provider used from exec to its
+// exit (steadier than wall time on a loaded machine), and the resource
+// types the schema names.
 type startup struct {
-	handshake, schema time.Duration
-	resources         []string
+	handshake, schema, cpu time.Duration
+	resources              []string
 }
 
 // startProvider execs bin as Terraform would, waits for its schema and
 // shuts it down through go-plugin's controller.
-func startProvider(tb testing.TB, bin, socketDir string) startup {
+func startProvider(tb testing.TB, bin, socketDir string) (s startup) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -73,13 +79,13 @@ func startProvider(tb testing.TB, bin, socketDir string) startup {
 		if err := cmd.Wait(); err != nil {
 			tb.Errorf("provider exit: %v", err)
 		}
+		s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
 		tb.Fatalf("handshake: %v", err)
 	}
-	var s startup
 	s.handshake = time.Since(start)
 	// core version|protocol version|network|address|protocol
 	f := strings.Split(strings.TrimSpace(line), "|")
@@ -183,16 +189,64 @@ func TestProviderServesSchema(t *testing.T) {
 
 // BenchmarkProviderStartup measures exec to GetProviderSchema answered
 // (ns/op, and schema-ms/op) and exec to the handshake line
-// (handshake-ms/op) of the CGO_ENABLED=0 build. Target: under 20 ms.
+// (handshake-ms/op) of the CGO_ENABLED=0 build, and the provider's CPU time
+// from exec to exit (cpu-ms/op). Target: schema under 20 ms.
+//
+// $GPUFLEET_BENCH_PROVIDER names a prebuilt binary (or a script that execs
+// one, e.g. under valgrind) to start instead, so that two builds can be
+// compared in one run (docs/benchmarks/provider-startup-2026-12-03.txt).
 func BenchmarkProviderStartup(b *testing.B) {
-	bin, dir := buildProvider(b), b.TempDir()
+	bin, dir := os.Getenv("GPUFLEET_BENCH_PROVIDER"), b.TempDir()
+	if bin == "" {
+		bin = buildProvider(b)
+	}
 	startProvider(b, bin, dir) // page cache warm, as for the second terraform command
-	var handshake, schema time.Duration
+	var handshake, schema, cpu time.Duration
 	for b.Loop() {
 		s := startProvider(b, bin, dir)
 		handshake += s.handshake
 		schema += s.schema
+		cpu += s.cpu
 	}
 	b.ReportMetric(float64(handshake.Microseconds())/1e3/float64(b.N), "handshake-ms/op")
 	b.ReportMetric(float64(schema.Microseconds())/1e3/float64(b.N), "schema-ms/op")
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+}
+
+// TestNoSimulators: the provider binary links none of the simulated
+// clouds (the engine, its front ends, simserve): simulate = true serves its
+// world in the gpufleet-simkube helper (internal/simworld), so that no
+// start pays their package set-up. The simulated live price APIs
+// (pricefront, with the conformance models it judges by) are still linked
+// for catalog.live with simulate = true.
+func TestNoSimulators(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := regexp.MustCompile(`(?m)^github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?$`)
+	var linked []string
+	for _, p := range sim.FindAllString(string(out), -1) {
+		if !strings.HasSuffix(p, "/pricefront") && !strings.HasSuffix(p, "/conformance") {
+			linked = append(linked, p)
+		}
+	}
+	if len(linked) > 0 {
+		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
+	}
+}
+
+// TestStartedServerHidesNothing: the provider's server, wrapped to turn
+// the garbage collector back on, still offers tf6server every optional
+// interface (list resources, actions, state stores) it finds by type
+// assertion.
+func TestStartedServerHidesNothing(t *testing.T) {
+	s := providerserver.NewProtocol6(provider.New("test", nil)())()
+	if _, ok := started(s).(startedServer); !ok {
+		t.Fatalf("the framework's server (%T) lacks one of fullServer's interfaces: it is served unwrapped", s)
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 )
 
 // Clock tells the engine the time.
@@ -213,20 +214,9 @@ func New(cfg Config) (*Engine, error) {
 }
 
 // StateError is a simulated world whose state cannot be read (a corrupt
-// or unreadable state file, lock file or Kubernetes log): its message names
-// the file and the fix, and callers tell it apart from a cloud error with
-// errors.As.
-type StateError struct {
-	Path string
-	Err  error
-}
-
-func (e *StateError) Error() string {
-	return fmt.Sprintf("simulator state unreadable: %s: %v; restore it or remove the directory", e.Path, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *StateError) Unwrap() error { return e.Err }
+// or foreign state file); it is simworld's, which the provider knows
+// without linking the simulator.
+type StateError = simworld.StateError
 
 // unreadable is the error of a state file that cannot be read.
 func unreadable(path string, err error) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -30,7 +31,7 @@ func BenchmarkThreeSiteApply(b *testing.B) {
 	}
 	var ratioSum, callsSum float64
 	for i := 0; b.Loop(); i++ {
-		be := &backends{simulate: true, simDir: b.TempDir(), catalog: planner.Embedded()}
+		be := &backends{simulate: true, simDir: b.TempDir(), start: simserve.InProcess, catalog: planner.Embedded()}
 		f := &fleet.Fleet{Backends: map[string]cloud.Backend{}, Clusters: map[string]string{}}
 		for _, o := range offers {
 			back, err := be.get(ctx, o.Cloud)
@@ -82,7 +83,7 @@ func BenchmarkThreeSiteApply(b *testing.B) {
 
 func totalCalls(be *backends) int {
 	n := 0
-	for _, c := range be.engine.Calls() {
+	for _, c := range simserve.InProcessWorld(be.simDir).Engine.Calls() {
 		n += c
 	}
 	return n

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -22,9 +21,7 @@ import (
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -36,10 +33,12 @@ const DefaultSimulateDir = ".gpufleet-sim"
 const simTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
 
 // backends builds the cloud backends on first use: real SDK clients, talking
-// either to the clouds or, with simulate = true, to cloudsim on loopback.
+// either to the clouds or, with simulate = true, to a simulated world on
+// loopback that start serves.
 type backends struct {
 	simulate  bool
 	simDir    string
+	start     simworld.Starter
 	awsConfig awsbackend.Config
 	gcpConfig gcpbackend.Config
 	azConfig  azbackend.Config
@@ -52,9 +51,8 @@ type backends struct {
 	byName map[string]cloud.Backend
 	// networks are the backends' network halves, by cloud.
 	networks map[string]cloud.NetworkBackend
-	engine   *cloudsim.Engine
-	// kube serves the simulated clusters' Kubernetes APIs (simulate).
-	kube    *kubefront.Server
+	// world is the simulated world (simulate).
+	world   *simworld.World
 	metrics cloud.Metrics
 }
 
@@ -79,7 +77,7 @@ func (b *backends) supports(cl string) bool {
 // or the cloud, so it gets its own heading, and its message names the file
 // and the fix.
 func addBackendError(diags *diag.Diagnostics, p path.Path, summary string, err error) {
-	var se *cloudsim.StateError
+	var se *simworld.StateError
 	switch {
 	case errors.As(err, &se):
 		diags.AddError("Simulator state unreadable", err.Error())
@@ -149,17 +147,16 @@ func (b *backends) init(ctx context.Context) error {
 		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = w.Endpoints.GKE, true, scaled(250*time.Millisecond)
 		gcfg.Project = w.GCPProject
 		gcfg.ComputeEndpoint = w.Endpoints.Compute + "/compute/v1/"
-		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = w.Endpoints.Azure, w.AzureClient, azbackend.StaticToken("SIMULATED")
-		// The Azure SDK refuses polling faster than once a second outside
-		// test binaries (a provider binary run by a test included).
-		acfg.Poll = time.Second
-		if timeScale() < 1 && testing.Testing() {
-			acfg.Poll = scaled(250 * time.Millisecond)
+		azClient, err := w.AzureClient()
+		if err != nil {
+			return err
 		}
+		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = w.Endpoints.Azure, azClient, azbackend.StaticToken("SIMULATED")
+		acfg.Poll = w.AzurePoll
 		if acfg.SubscriptionID == "" {
 			acfg.SubscriptionID = w.AzureSubscription
 		}
-		tflog.Info(ctx, "simulated clouds ready", map[string]any{"state": simserve.StateFile(b.simDir), "endpoint": url})
+		tflog.Info(ctx, "simulated clouds ready", map[string]any{"dir": b.simDir, "endpoint": url})
 	}
 	a, err := awsbackend.New(ctx, cfg)
 	if err != nil {
@@ -199,44 +196,23 @@ func (b *backends) init(ctx context.Context) error {
 }
 
 // startSimulated serves the simulated world of simDir on free loopback
-// ports for the life of the provider process (simserve, as gpufleet sim
-// serve does on fixed ports); its clusters' GPU nodes run the validator
-// DaemonSet's container as the gpufleet-nodecheck binary on simulated
-// GPUs.
-func (b *backends) startSimulated(ctx context.Context, project string) (*simserve.World, error) {
-	runner, err := simserve.ValidatorRunner()
-	if err != nil {
-		tflog.Warn(ctx, err.Error())
+// ports for the life of the provider process, through the provider's
+// Starter: its clusters' GPU nodes run the validator DaemonSet's
+// container as the gpufleet-nodecheck binary on simulated GPUs.
+func (b *backends) startSimulated(ctx context.Context, project string) (*simworld.World, error) {
+	if b.start == nil {
+		return nil, errors.New("simulate = true: this provider was built without a simulator")
 	}
-	d := cloudsim.DefaultDurations
-	w, err := simserve.Start(ctx, simserve.Options{Dir: b.simDir, Catalog: b.catalog, GCPProject: project,
-		Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
-			PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)},
-		Runner: runner, KubeReconcile: max(scaled(200*time.Millisecond), 50*time.Millisecond), RestartDelay: scaled(time.Second)})
+	w, err := b.start(ctx, simworld.Options{Dir: b.simDir, GCPProject: project, Machines: simworld.Machines(b.catalog), TimeScale: timeScale()})
 	if err != nil {
 		return nil, err
 	}
-	b.engine, b.kube = w.Engine, w.Kube
-	kubeServers.Lock()
-	defer kubeServers.Unlock()
-	if old := kubeServers.byDir[b.simDir]; old != nil {
-		// Its clients may still be at work (another configuration of the
-		// provider in this process on the same world): keep it serving,
-		// without its background loop.
-		old.Quiesce()
+	for _, msg := range w.Warnings {
+		tflog.Warn(ctx, msg)
 	}
-	kubeServers.byDir[b.simDir] = w.Kube
+	b.world = w
 	return w, nil
 }
-
-// kubeServers are the simulated Kubernetes APIs this process serves, by
-// world: a provider configured again (each Terraform command, in tests
-// that serve the provider in-process) takes over its world's background
-// reconciling from the previous server, which keeps serving its clients.
-var kubeServers = struct {
-	sync.Mutex
-	byDir map[string]*kubefront.Server
-}{byDir: map[string]*kubefront.Server{}}
 
 // serveLoopback serves h on 127.0.0.1 for the life of the provider process.
 func serveLoopback(h http.Handler) (string, error) {

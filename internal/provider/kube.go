@@ -33,8 +33,8 @@ func (b *backends) restConfig(ctx context.Context, cl, region, cluster string) (
 	cfg := &rest.Config{Host: creds.Endpoint, BearerToken: creds.BearerToken, UserAgent: "terraform-provider-gpufleet",
 		TLSClientConfig: rest.TLSClientConfig{CAData: creds.CAData, CertData: creds.ClientCertData, KeyData: creds.ClientKeyData},
 		QPS:             20, Burst: 40}
-	if b.kube != nil {
-		cfg.Dial = b.kube.DialContext
+	if b.world != nil {
+		cfg.Dial = b.world.DialKube
 		cfg.ContentType = "application/json" // the simulated API servers speak JSON only
 	}
 	return cfg, nil

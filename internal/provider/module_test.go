@@ -14,6 +14,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 )
 
 // TestAccModule_gpuFleet applies examples/modules/gpu-fleet the way a module
@@ -309,12 +310,16 @@ output "kubeconfigs" {
 }
 
 // buildProvider builds the provider binary of repo at bin, as a user's
-// Terraform runs it (CGO_ENABLED=0).
+// Terraform runs it (CGO_ENABLED=0), with the gpufleet-simkube helper
+// that serves its simulate = true beside it, as a release ships them.
 func buildProvider(t *testing.T, repo, bin string) {
 	t.Helper()
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
+	for _, b := range [][2]string{{".", bin}, {"./cmd/gpufleet/gpufleet-simkube", filepath.Join(filepath.Dir(bin), simworld.HelperName)}} {
+		pkg := b[0]
+		build := exec.Command("go", "build", "-o", b[1], pkg)
+		build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 )
 
 // Sites of the embedded catalog, one per cloud, and a second AWS region.
@@ -194,7 +196,7 @@ func (w simWorld) noKeysInState(t *testing.T) resource.TestCheckFunc {
 // with two tunnels, as releases before four-tunnel AWS links did: the
 // state they write is what a user upgrading gpufleet has.
 var twoTunnelProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"gpufleet": providerserver.NewProtocol6WithError(&GPUFleetProvider{version: "test", meshTunnels: func(string, string) int { return 2 }}),
+	"gpufleet": providerserver.NewProtocol6WithError(&GPUFleetProvider{version: "test", simulator: simserve.InProcess, meshTunnels: func(string, string) int { return 2 }}),
 }
 
 // TestAccNetwork_upgradeToFourTunnels: a mesh applied when AWS links had

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 )
 
 // interruptingServer cancels the context of the first apply of one
@@ -54,7 +55,7 @@ func interruptingFactories(typeName string, when func() bool) map[string]func() 
 	fired := &atomic.Bool{}
 	return map[string]func() (tfprotov6.ProviderServer, error){
 		"gpufleet": func() (tfprotov6.ProviderServer, error) {
-			srv, err := providerserver.NewProtocol6WithError(New("test")())()
+			srv, err := providerserver.NewProtocol6WithError(New("test", simserve.InProcess)())()
 			if err != nil {
 				return nil, err
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -618,7 +619,7 @@ func TestAccPool_import(t *testing.T) {
 			{Config: clustersOnly},
 			{
 				PreConfig: func() {
-					be := &backends{simulate: true, simDir: w.dir, catalog: planner.Embedded()}
+					be := &backends{simulate: true, simDir: w.dir, start: simserve.InProcess, catalog: planner.Embedded()}
 					b, err := be.get(context.Background(), "aws")
 					if err != nil {
 						t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -33,14 +34,18 @@ var _ provider.Provider = &GPUFleetProvider{}
 // GPUFleetProvider is the gpufleet Terraform provider.
 type GPUFleetProvider struct {
 	version string
+	// simulator serves simulate = true's world.
+	simulator simworld.Starter
 	// meshTunnels replaces mesh.TunnelsPerLink when set (tests that write
 	// the state an earlier release wrote).
 	meshTunnels func(cloudA, cloudB string) int
 }
 
-// New returns a constructor for the provider at the given version.
-func New(version string) func() provider.Provider {
-	return func() provider.Provider { return &GPUFleetProvider{version: version} }
+// New returns a constructor for the provider at the given version whose
+// simulate = true serves its world through simulator (the provider binary
+// runs it in a helper process, simworld.Helper).
+func New(version string, simulator simworld.Starter) func() provider.Provider {
+	return func() provider.Provider { return &GPUFleetProvider{version: version, simulator: simulator} }
 }
 
 // providerData is what Configure hands to resources and data sources.
@@ -379,7 +384,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if simDir == "" {
 		simDir = DefaultSimulateDir
 	}
-	data.backends = &backends{simulate: data.simulate, simDir: simDir, awsConfig: awsSDKConfig(cfg.AWS),
+	data.backends = &backends{simulate: data.simulate, simDir: simDir, start: p.simulator, awsConfig: awsSDKConfig(cfg.AWS),
 		gcpConfig: gcpSDKConfig(cfg.GCP), azConfig: azureSDKConfig(cfg.Azure), enabled: data.enabledClouds, catalog: cat}
 	tflog.Debug(ctx, "gpufleet catalog ready", map[string]any{
 		"catalog_version": cat.Version, "offers": len(cat.Offers), "clouds": data.enabledClouds, "simulate": data.simulate,

@@ -15,9 +15,11 @@ import (
 )
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the
-// real Terraform CLI that terraform-plugin-testing drives.
+// real Terraform CLI that terraform-plugin-testing drives, with its
+// simulated worlds served in this process too (simserve.InProcess), where
+// the tests reach their engines.
 var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"gpufleet": providerserver.NewProtocol6WithError(New("test")()),
+	"gpufleet": providerserver.NewProtocol6WithError(New("test", simserve.InProcess)()),
 }
 
 const catalogHeader = "cloud,instance_type,gpu_model,gpu_count,gpu_memory_gib,vcpus,memory_gib,region,zone,price_usd_hour,spot_price_usd_hour,max_nodes"
@@ -89,14 +91,6 @@ func TestMain(m *testing.M) {
 // state lock file appears in it while t.TempDir's cleanup removes it.
 func simDir(t *testing.T) string {
 	dir := t.TempDir()
-	t.Cleanup(func() { // runs before TempDir's removal (cleanups run last-in first-out)
-		kubeServers.Lock()
-		k := kubeServers.byDir[dir]
-		delete(kubeServers.byDir, dir)
-		kubeServers.Unlock()
-		if k != nil {
-			k.Close()
-		}
-	})
+	t.Cleanup(func() { simserve.CloseInProcess(dir) }) // runs before TempDir's removal (cleanups run last-in first-out)
 	return dir
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -70,7 +71,7 @@ func benchValidatedPools(b *testing.B, nodes int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	dir := b.TempDir()
-	be := &backends{simulate: true, simDir: dir, catalog: planner.Embedded(), enabled: cloudNames}
+	be := &backends{simulate: true, simDir: dir, start: simserve.InProcess, catalog: planner.Embedded(), enabled: cloudNames}
 	all := map[string]cloud.Backend{}
 	for _, cl := range cloudNames {
 		back, err := be.get(ctx, cl)
@@ -79,12 +80,8 @@ func benchValidatedPools(b *testing.B, nodes int) {
 		}
 		all[cl] = back
 	}
-	b.Cleanup(func() {
-		kubeServers.Lock()
-		delete(kubeServers.byDir, dir)
-		kubeServers.Unlock()
-		be.kube.Close()
-	})
+	b.Cleanup(func() { simserve.CloseInProcess(dir) })
+	world := simserve.InProcessWorld(dir)
 	clusters := &ClusterResource{data: &providerData{simulate: true, backends: be, catalog: be.catalog}}
 	allocs := splitNodes(nodes)
 	spec := fleet.Spec{Labels: map[string]string{}, Validate: true,
@@ -100,7 +97,7 @@ func benchValidatedPools(b *testing.B, nodes int) {
 
 		reader := &timedReader{NodeReader: be.nodeReader(), first: map[string]time.Time{}}
 		f.Validation = &fleet.Validation{Nodes: reader, Poll: be.validationPoll(), Timeout: timeout, MaxReplacements: 2}
-		kubeBefore, cloudBefore := be.kube.Calls(), be.engine.Calls()
+		kubeBefore, cloudBefore := world.Kube.Calls(), world.Engine.Calls()
 		selfBefore, childBefore := cpuTime(syscall.RUSAGE_SELF), cpuTime(syscall.RUSAGE_CHILDREN)
 		start := time.Now()
 		reader.start = start
@@ -111,8 +108,8 @@ func benchValidatedPools(b *testing.B, nodes int) {
 		}
 		sum.selfCPU += (cpuTime(syscall.RUSAGE_SELF) - selfBefore).Seconds()
 		sum.childCPU += (cpuTime(syscall.RUSAGE_CHILDREN) - childBefore).Seconds()
-		kube := diffCalls(kubeBefore, be.kube.Calls())
-		cloudCalls := diffCalls(cloudBefore, be.engine.Calls())
+		kube := diffCalls(kubeBefore, world.Kube.Calls())
+		cloudCalls := diffCalls(cloudBefore, world.Engine.Calls())
 
 		sum.validated += wall.Seconds()
 		sum.active += reader.lastFirst().Sub(start).Seconds()

@@ -37,10 +37,11 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 )
 
 // EndpointSuffix ends the host of every simulated cluster endpoint.
-const EndpointSuffix = ".cloudsim.invalid"
+const EndpointSuffix = simworld.EndpointSuffix
 
 // Options configure a Server.
 type Options struct {
@@ -373,22 +374,7 @@ func earliest(a, b time.Time) time.Time {
 // address and to loopback addresses; everything else is refused (the
 // simulation never leaves the machine). It is the Dial of RESTConfig.
 func (s *Server) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, err
-	}
-	var d net.Dialer
-	if strings.HasSuffix(strings.ToLower(host), EndpointSuffix) {
-		addr := s.Addr()
-		if addr == "" {
-			return nil, errors.New("kubefront: the server is not started")
-		}
-		return d.DialContext(ctx, "tcp", addr)
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return d.DialContext(ctx, network, address)
-	}
-	return nil, fmt.Errorf("kubefront: refusing to dial %s: only simulated endpoints and loopback are reachable", address)
+	return simworld.Dial(ctx, s.Addr(), network, address)
 }
 
 // RESTConfig is a cluster-admin client configuration for the cluster's
