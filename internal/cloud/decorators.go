@@ -210,3 +210,7 @@ func WithMetrics(b Backend, m *Metrics, now func() time.Time) Backend {
 		return v, err
 	}})
 }
+
+func (d *decorated) List(ctx context.Context, o ListOptions) ([]Resource, error) {
+	return run(d, ctx, "List", func(ctx context.Context) ([]Resource, error) { return d.next.List(ctx, o) })
+}

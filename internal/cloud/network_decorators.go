@@ -77,3 +77,7 @@ func (d *decoratedNetwork) DeletePeering(ctx context.Context, spec PeeringSpec) 
 	_, err := runNet(d, ctx, "DeletePeering", unit(func(ctx context.Context) error { return d.next.DeletePeering(ctx, spec) }))
 	return err
 }
+
+func (d *decoratedNetwork) ListNetworks(ctx context.Context, o ListOptions) ([]Resource, error) {
+	return runNet(d, ctx, "ListNetworks", func(ctx context.Context) ([]Resource, error) { return d.next.ListNetworks(ctx, o) })
+}
