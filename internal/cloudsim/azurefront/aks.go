@@ -208,6 +208,11 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags
 	}
+	if !m.CreatedAt.IsZero() {
+		// systemData (ARM common types, readOnly; ManagedCluster carries it
+		// in the AKS API model): when the cluster was created.
+		out["systemData"] = map[string]any{"createdAt": m.CreatedAt.UTC().Format(time.RFC3339Nano), "createdByType": "User"}
+	}
 	return out
 }
 
