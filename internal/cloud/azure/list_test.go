@@ -1,0 +1,119 @@
+package azure
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+)
+
+func listed(rs []cloud.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		s := fmt.Sprintf("%s %s %s", r.Kind, r.Region, r.Name)
+		if r.Kind == cloud.ResourceNodePool {
+			s = fmt.Sprintf("%s %s %s/%s %dx%s", r.Kind, r.Region, r.Cluster, r.Name, r.Nodes, r.InstanceType)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestList lists the managed clusters tagged gpufleet.dev/managed-by (not
+// an untagged one), their agent pools under the AKS names DeleteNodePool
+// takes, gpufleet's VNets (each in its own resource group) and their
+// peerings; regions filter; deleting what was listed leaves none of it.
+func TestList(t *testing.T) {
+	s := newNetSim(t)
+	ctx := context.Background()
+	managed := map[string]string{cloud.ManagedTag: "terraform"}
+	for _, c := range []cloud.ClusterSpec{{Name: "c1", Region: testRegion, KubernetesVersion: "1.33", Tags: managed},
+		{Name: "other", Region: testRegion, KubernetesVersion: "1.33"}} {
+		if _, err := s.b.CreateCluster(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := gpuPool("c1", "gpufleet-0123456789ab", "1")
+	p.Nodes = 2
+	for _, sp := range []cloud.NodePoolSpec{p, gpuPool("other", "gpufleet-ba9876543210", "1")} {
+		if _, err := s.b.CreateNodePool(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sp := range []cloud.NetworkSpec{siteSpec("gf-a", "10.20.0.0/16", "1"), siteSpec("gf-b", "10.21.0.0/16", "1")} {
+		if _, err := s.b.EnsureNetwork(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.b.EnsurePeering(ctx, cloud.PeeringSpec{Name: "gf-a-gf-b", A: cloud.PeeringSide{Region: testRegion, Network: "gf-a", CIDR: "10.20.0.0/16"},
+		B: cloud.PeeringSide{Region: testRegion, Network: "gf-b", CIDR: "10.21.0.0/16"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantPools := []string{fmt.Sprintf("node_pool %s c1/%s 2xStandard_ND96isr_H100_v5", testRegion, agentPoolName("gpufleet-0123456789ab")), "cluster " + testRegion + " c1"}
+	wantNets := []string{"peering " + testRegion + " gf-a-gf-b", "network " + testRegion + " gf-a", "network " + testRegion + " gf-b"}
+	for _, tc := range []struct {
+		name        string
+		o           cloud.ListOptions
+		pools, nets []string
+	}{
+		{name: "everywhere", pools: wantPools, nets: wantNets},
+		{name: "the region", o: cloud.ListOptions{Regions: []string{testRegion}}, pools: wantPools, nets: wantNets},
+		{name: "another region", o: cloud.ListOptions{Regions: []string{"eastus"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := s.b.List(ctx, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := listed(rs); !slices.Equal(got, tc.pools) {
+				t.Fatalf("List:\n%q\nwant\n%q", got, tc.pools)
+			}
+			for _, r := range rs {
+				if r.Kind == cloud.ResourceCluster && r.Created.IsZero() {
+					t.Fatalf("%+v: no creation time (systemData.createdAt)", r)
+				}
+			}
+			ns, err := s.b.ListNetworks(ctx, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := listed(ns); !slices.Equal(got, tc.nets) {
+				t.Fatalf("ListNetworks:\n%q\nwant\n%q", got, tc.nets)
+			}
+		})
+	}
+
+	all, err := s.b.List(ctx, cloud.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := s.b.ListNetworks(ctx, cloud.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, nets...)
+	slices.SortStableFunc(all, func(a, b cloud.Resource) int { return a.Kind.DeleteRank() - b.Kind.DeleteRank() })
+	for _, r := range all {
+		var err error
+		switch r.Kind {
+		case cloud.ResourceNodePool:
+			err = s.b.DeleteNodePool(ctx, r.Region, r.Cluster, r.Name)
+		case cloud.ResourceCluster:
+			err = s.b.DeleteCluster(ctx, r.Region, r.Name)
+		case cloud.ResourcePeering:
+			err = s.b.DeletePeering(ctx, *r.Peering)
+		case cloud.ResourceNetwork:
+			err = s.b.DeleteNetwork(ctx, r.Region, r.Name)
+		}
+		if err != nil {
+			t.Fatalf("deleting %s %s: %v", r.Kind, r.Name, err)
+		}
+	}
+	left, _ := s.b.List(ctx, cloud.ListOptions{})
+	leftNets, _ := s.b.ListNetworks(ctx, cloud.ListOptions{})
+	if got := append(listed(left), listed(leftNets)...); len(got) != 0 {
+		t.Fatalf("after deleting: %q", got)
+	}
+}
