@@ -27,6 +27,10 @@ type Target struct {
 	Network cloud.NetworkBackend
 	// Regions are passed to List (cloud.ListOptions.Regions).
 	Regions []string
+	// Alias maps a name gpufleet gives to the name the cloud lists it
+	// under, where they differ (AKS agent pools); nil for none. What the
+	// states hold is matched under both.
+	Alias func(string) string
 }
 
 // Options say what to sweep.
@@ -90,6 +94,11 @@ func Find(ctx context.Context, o Options) Report {
 	held := o.Held
 	if held == nil {
 		held = NewHeld()
+	}
+	for _, tg := range o.Targets {
+		if tg.Alias != nil {
+			held.Alias(tg.Alias)
+		}
 	}
 	t := now()
 	var rep Report
