@@ -17,6 +17,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep/connect"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -34,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "plan":
 			return cli.Plan(args[1:], stdout, stderr, refresh)
 		case "sweep":
-			return cli.Sweep(args[1:], stdout, stderr, connectSweep)
+			return cli.Sweep(args[1:], stdout, stderr, connect.Targets)
 		}
 	}
 	fmt.Fprintln(stderr, "usage: gpufleet offers --live [flags]\n       gpufleet plan --live --gpus N [flags]\n       gpufleet sweep [flags]")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep/connect"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -20,11 +21,11 @@ import (
 // from the catalog and deletes nothing; --delete deletes it, pools before
 // clusters; a second run finds nothing left but what the state holds.
 func TestSweepSimulated(t *testing.T) {
-	t.Setenv(simTimeScaleEnv, "0.01")
+	t.Setenv(connect.SimTimeScaleEnv, "0.01")
 	dir := t.TempDir()
 	ctx := context.Background()
 	regions := []string{"eu-north-1", "europe-west4", "westeurope"}
-	targets, release, _, err := connectSweep(ctx, cli.SweepConfig{Clouds: []string{"aws", "gcp", "azure"}, Regions: regions,
+	targets, release, _, err := connect.Targets(ctx, cli.SweepConfig{Clouds: []string{"aws", "gcp", "azure"}, Regions: regions,
 		Simulate: dir, Catalog: planner.Embedded()})
 	if err != nil {
 		t.Fatal(err)

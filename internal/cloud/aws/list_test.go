@@ -67,10 +67,10 @@ func TestList(t *testing.T) {
 		networks      []string
 	}{
 		{name: "default region, pages of one", o: cloud.ListOptions{PageSize: 1},
-			pools: []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2"},
+			pools:    []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2"},
 			networks: []string{"vpn_gateway eu-central-1 gw-a", "peering eu-central-1 a-b", "network eu-central-1 site-a"}},
 		{name: "two regions", o: cloud.ListOptions{Regions: []string{euc1, use1}},
-			pools: []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2", "cluster us-east-1 c3"},
+			pools:    []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2", "cluster us-east-1 c3"},
 			networks: []string{"vpn_gateway eu-central-1 gw-a", "peering eu-central-1 a-b", "network eu-central-1 site-a", "network us-east-1 site-b"}},
 		{name: "other region", o: cloud.ListOptions{Regions: []string{use1}, PageSize: 2},
 			// The peering is listed from its accepter's region too, under

@@ -163,7 +163,6 @@ func (b *Backend) ListNetworks(ctx context.Context, o cloud.ListOptions) ([]clou
 	return out, nil
 }
 
-
 // AgentPoolName is the AKS agent pool name of a gpufleet pool name, as
 // List reports it (for matching what Terraform states hold).
 func AgentPoolName(name string) string {

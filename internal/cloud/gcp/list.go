@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/container/apiv1/containerpb"
 	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 

@@ -1,4 +1,9 @@
-package main
+// Package connect builds the SDK backends that sweep lists and deletes
+// with, on the clouds or on a simulated world; gpufleet-live (gpufleet
+// sweep) and the provider's sweepers use it. It is kept out of package
+// sweep so that gpufleet, which links no cloud SDK, can print sweep's
+// tables.
+package connect
 
 import (
 	"context"
@@ -20,13 +25,13 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep"
 )
 
-// simTimeScaleEnv scales the simulated world's operation times, as the
+// SimTimeScaleEnv scales the simulated world's operation times, as the
 // provider's simulate mode reads it (0.01: a 2 s cluster deletion takes
 // 20 ms).
-const simTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
+const SimTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
 
 func timeScale() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(simTimeScaleEnv), 64); err == nil && v > 0 {
+	if v, err := strconv.ParseFloat(os.Getenv(SimTimeScaleEnv), 64); err == nil && v > 0 {
 		return v
 	}
 	return 1
@@ -34,13 +39,13 @@ func timeScale() float64 {
 
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
 
-// connectSweep builds the SDK backends sweep lists and deletes with: on
+// Targets builds the SDK backends sweep lists and deletes with: on
 // the simulated world of cfg.Simulate (served on loopback for the run),
 // or on the clouds with the credentials the provider would use (each
 // SDK's default chain, Terraform Cloud dynamic credentials), GCP with
 // its project and Azure with its subscription. Backends are wrapped in
 // retries, as the provider's are.
-func connectSweep(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target, func(), []string, error) {
+func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target, func(), []string, error) {
 	var acfg awsbackend.Config
 	var gcfg gcpbackend.Config
 	var zcfg azbackend.Config
