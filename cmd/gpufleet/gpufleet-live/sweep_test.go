@@ -71,7 +71,7 @@ func TestSweepSimulated(t *testing.T) {
 		"117.79", // 2 × 58.8928
 		"gcp    europe-west4  node_pool  gf-leak/gpufleet-00000000000c (1 × a3-highgpu-8g)",
 		"111.82",
-		"azure  westeurope    node_pool  gf-leak/",
+		"azure  westeurope    node_pool  gf-leak/g893cb3d5273 (1 × Standard_ND96isr_H100_v5)  <1m",
 		"127.82",
 		"aws    eu-north-1    network    gf-net",
 		"total                           7 resources",

@@ -47,6 +47,8 @@ type Config struct {
 	ClientOptions arm.ClientOptions
 	// Poll is the LRO polling frequency.
 	Poll time.Duration
+	// Now tells the time of the gpufleet-created tag; time.Now when nil.
+	Now func() time.Time
 	// SystemVMSize is the VM size of each cluster's system pool.
 	SystemVMSize string
 }
@@ -509,6 +511,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		return cloud.NodePool{}, err
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = map[string]*string{tagCreated: to.Ptr(b.createdNow())}
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}
@@ -585,15 +588,16 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 
 // GetNodePool reads an agent pool.
 func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
-	np, _, err := b.getPool(ctx, region, cluster, name)
+	np, _, _, err := b.getPool(ctx, region, cluster, name)
 	return np, err
 }
 
-// getPool reads an agent pool, and its subnet ("" when it has none).
-func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, error) {
+// getPool reads an agent pool, its subnet ("" when it has none) and its
+// tags (an update's PUT repeats them).
+func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, map[string]*string, error) {
 	resp, err := b.pools.Get(ctx, resourceGroup(cluster), cluster, agentPoolName(name), nil)
 	if err != nil {
-		return cloud.NodePool{}, "", classify("GetNodePool", err)
+		return cloud.NodePool{}, "", nil, classify("GetNodePool", err)
 	}
 	p := resp.Properties
 	subnet := ""
@@ -623,7 +627,11 @@ func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cl
 	if status == cloud.StatusActive || status == cloud.StatusUpdating {
 		np.ReadyNodes = spec.Nodes
 	}
-	return np, subnet, nil
+	var tags map[string]*string
+	if p != nil {
+		tags = p.Tags
+	}
+	return np, subnet, tags, nil
 }
 
 func parseTaints(ts []*string) []cloud.Taint {
@@ -639,7 +647,7 @@ func parseTaints(ts []*string) []cloud.Taint {
 // UpdateNodePool changes count, labels and taints with one PUT (which
 // repeats the pool's subnet: AKS does not move a pool) and waits.
 func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
-	cur, subnet, err := b.getPool(ctx, region, cluster, name)
+	cur, subnet, tags, err := b.getPool(ctx, region, cluster, name)
 	if err != nil {
 		return cur, err
 	}
@@ -657,6 +665,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 		return cur, nil
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = tags
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}

@@ -97,7 +97,7 @@ func TestClusterInNetwork(t *testing.T) {
 				if z == "" {
 					wantSubnet = "nodes-regional"
 				}
-				_, subnet, err := s.b.getPool(ctx, testRegion, cs.Name, name)
+				_, subnet, _, err := s.b.getPool(ctx, testRegion, cs.Name, name)
 				if err != nil || subnet != n.ID+"/subnets/"+wantSubnet {
 					t.Fatalf("pool subnet %q (%v), want %s", subnet, err, n.ID+"/subnets/"+wantSubnet)
 				}
@@ -174,7 +174,7 @@ func TestClusterWithoutNetwork(t *testing.T) {
 	if err != nil || !p.Spec.Equal(ps) {
 		t.Fatalf("pool %v %+v", err, p.Spec)
 	}
-	if _, subnet, _ := s.b.getPool(ctx, testRegion, "c0", "p"); subnet != "" {
+	if _, subnet, _, _ := s.b.getPool(ctx, testRegion, "c0", "p"); subnet != "" {
 		t.Fatalf("pool subnet %q", subnet)
 	}
 }

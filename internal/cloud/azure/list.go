@@ -5,11 +5,25 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
+
+// tagCreated is the agent pool tag holding when gpufleet created the pool
+// (RFC 3339, UTC): AKS reports no creation time for agent pools (the
+// AgentPool model has no systemData).
+const tagCreated = "gpufleet-created"
+
+func (b *Backend) createdNow() string {
+	now := time.Now
+	if b.cfg.Now != nil {
+		now = b.cfg.Now
+	}
+	return now().UTC().Format(time.RFC3339)
+}
 
 func tagsOf(m map[string]*string) map[string]string {
 	out := make(map[string]string, len(m))
@@ -24,9 +38,9 @@ func tagsOf(m map[string]*string) map[string]string {
 // https://learn.microsoft.com/en-us/rest/api/aks/managed-clusters/list;
 // the API takes no filter), keeps those tagged cloud.ManagedTag in o's
 // regions, and lists their user agent pools with the names agentPoolName
-// derives (AgentPools List, every page), which DeleteNodePool takes as
-// they are. A cluster's creation time is its systemData.createdAt; agent
-// pools report none.
+// derives (AgentPools List, every page, then Get), which DeleteNodePool
+// takes as they are. A cluster's creation time is its
+// systemData.createdAt; an agent pool's its gpufleet-created tag.
 func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resource, error) {
 	var out []cloud.Resource
 	p := b.clusters.NewListPager(nil)
@@ -66,15 +80,16 @@ func (b *Backend) listPools(ctx context.Context, region, cluster string) ([]clou
 		return nil, err
 	}
 	for _, name := range names {
-		np, err := b.GetNodePool(ctx, region, cluster, name)
+		np, _, tags, err := b.getPool(ctx, region, cluster, name)
 		if cloud.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		created, _ := time.Parse(time.RFC3339, str(tags[tagCreated]))
 		out = append(out, cloud.Resource{Cloud: "azure", Region: region, Zone: np.Spec.Zone, Kind: cloud.ResourceNodePool, Name: name,
-			Cluster: cluster, ID: np.ID, Tags: map[string]string{}, InstanceType: np.Spec.InstanceType, CapacityType: np.Spec.CapacityType,
+			Cluster: cluster, ID: np.ID, Created: created, Tags: tagsOf(tags), InstanceType: np.Spec.InstanceType, CapacityType: np.Spec.CapacityType,
 			Nodes: np.Spec.Nodes})
 	}
 	return out, nil

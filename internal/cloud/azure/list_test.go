@@ -71,8 +71,8 @@ func TestList(t *testing.T) {
 				t.Fatalf("List:\n%q\nwant\n%q", got, tc.pools)
 			}
 			for _, r := range rs {
-				if r.Kind == cloud.ResourceCluster && r.Created.IsZero() {
-					t.Fatalf("%+v: no creation time (systemData.createdAt)", r)
+				if r.Created.IsZero() {
+					t.Fatalf("%+v: no creation time (systemData.createdAt, the pool's gpufleet-created tag)", r)
 				}
 			}
 			ns, err := s.b.ListNetworks(ctx, tc.o)
