@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -11,20 +10,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 )
-
-// listed renders listed resources as "kind region cluster/name" lines.
-func listed(rs []cloud.Resource) []string {
-	var out []string
-	for _, r := range rs {
-		s := fmt.Sprintf("%s %s %s", r.Kind, r.Region, r.Name)
-		if r.Kind == cloud.ResourceNodePool {
-			s = fmt.Sprintf("%s %s %s/%s %dx%s", r.Kind, r.Region, r.Cluster, r.Name, r.Nodes, r.InstanceType)
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 // TestList creates gpufleet's clusters, node groups and network objects
 // and some that are not gpufleet's (an untagged cluster, a node group
@@ -79,7 +66,7 @@ func TestList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := mustOK[[]cloud.Resource](t)(ev.b.List(ctx, tc.o))
-			if got := listed(rs); !slices.Equal(got, tc.pools) {
+			if got := contract.Listed(rs); !slices.Equal(got, tc.pools) {
 				t.Fatalf("List:\n%q\nwant\n%q", got, tc.pools)
 			}
 			for _, r := range rs {
@@ -88,7 +75,7 @@ func TestList(t *testing.T) {
 				}
 			}
 			ns := mustOK[[]cloud.Resource](t)(ev.b.ListNetworks(ctx, tc.o))
-			if got := listed(ns); !slices.Equal(got, tc.networks) {
+			if got := contract.Listed(ns); !slices.Equal(got, tc.networks) {
 				t.Fatalf("ListNetworks:\n%q\nwant\n%q", got, tc.networks)
 			}
 			for _, r := range ns {
@@ -102,36 +89,9 @@ func TestList(t *testing.T) {
 		})
 	}
 
-	// What List found is what the Delete methods take: deleting it in
-	// deletion order leaves nothing of gpufleet's.
-	all := mustOK[[]cloud.Resource](t)(ev.b.List(ctx, cloud.ListOptions{Regions: []string{euc1, use1}}))
-	all = append(all, mustOK[[]cloud.Resource](t)(ev.b.ListNetworks(ctx, cloud.ListOptions{Regions: []string{euc1, use1}}))...)
-	slices.SortStableFunc(all, func(a, b cloud.Resource) int { return a.Kind.DeleteRank() - b.Kind.DeleteRank() })
-	for _, r := range all {
-		var err error
-		switch r.Kind {
-		case cloud.ResourceNodePool:
-			err = ev.b.DeleteNodePool(ctx, r.Region, r.Cluster, r.Name)
-		case cloud.ResourceCluster:
-			if err = ev.b.DeleteNodePool(ctx, r.Region, r.Name, "system"); err == nil {
-				err = ev.b.DeleteCluster(ctx, r.Region, r.Name)
-			}
-		case cloud.ResourceVPNGateway:
-			err = ev.b.DeleteVPNGateway(ctx, r.Region, r.Name)
-		case cloud.ResourcePeering:
-			err = ev.b.DeletePeering(ctx, *r.Peering)
-		case cloud.ResourceNetwork:
-			err = ev.b.DeleteNetwork(ctx, r.Region, r.Name)
-		}
-		if err != nil {
-			t.Fatalf("deleting %s %s: %v", r.Kind, r.Name, err)
-		}
-	}
-	o := cloud.ListOptions{Regions: []string{euc1, use1}}
-	if rs := mustOK[[]cloud.Resource](t)(ev.b.List(ctx, o)); len(rs) != 0 {
-		t.Fatalf("after deleting: %q", listed(rs))
-	}
-	if rs := mustOK[[]cloud.Resource](t)(ev.b.ListNetworks(ctx, o)); len(rs) != 0 {
-		t.Fatalf("after deleting: %q", listed(rs))
-	}
+
+	// What List found is what the Delete methods take.
+	contract.ListedDelete(t, ev.b, ev.b, cloud.ListOptions{Regions: []string{euc1, use1}}, func(r cloud.Resource) error {
+		return ev.b.DeleteNodePool(ctx, r.Region, r.Name, "system")
+	})
 }

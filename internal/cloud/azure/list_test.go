@@ -7,19 +7,8 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 )
-
-func listed(rs []cloud.Resource) []string {
-	var out []string
-	for _, r := range rs {
-		s := fmt.Sprintf("%s %s %s", r.Kind, r.Region, r.Name)
-		if r.Kind == cloud.ResourceNodePool {
-			s = fmt.Sprintf("%s %s %s/%s %dx%s", r.Kind, r.Region, r.Cluster, r.Name, r.Nodes, r.InstanceType)
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 // TestList lists the managed clusters tagged gpufleet.dev/managed-by (not
 // an untagged one), their agent pools under the AKS names DeleteNodePool
@@ -67,7 +56,7 @@ func TestList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := listed(rs); !slices.Equal(got, tc.pools) {
+			if got := contract.Listed(rs); !slices.Equal(got, tc.pools) {
 				t.Fatalf("List:\n%q\nwant\n%q", got, tc.pools)
 			}
 			for _, r := range rs {
@@ -79,41 +68,13 @@ func TestList(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := listed(ns); !slices.Equal(got, tc.nets) {
+			if got := contract.Listed(ns); !slices.Equal(got, tc.nets) {
 				t.Fatalf("ListNetworks:\n%q\nwant\n%q", got, tc.nets)
 			}
 		})
 	}
 
-	all, err := s.b.List(ctx, cloud.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nets, err := s.b.ListNetworks(ctx, cloud.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	all = append(all, nets...)
-	slices.SortStableFunc(all, func(a, b cloud.Resource) int { return a.Kind.DeleteRank() - b.Kind.DeleteRank() })
-	for _, r := range all {
-		var err error
-		switch r.Kind {
-		case cloud.ResourceNodePool:
-			err = s.b.DeleteNodePool(ctx, r.Region, r.Cluster, r.Name)
-		case cloud.ResourceCluster:
-			err = s.b.DeleteCluster(ctx, r.Region, r.Name)
-		case cloud.ResourcePeering:
-			err = s.b.DeletePeering(ctx, *r.Peering)
-		case cloud.ResourceNetwork:
-			err = s.b.DeleteNetwork(ctx, r.Region, r.Name)
-		}
-		if err != nil {
-			t.Fatalf("deleting %s %s: %v", r.Kind, r.Name, err)
-		}
-	}
-	left, _ := s.b.List(ctx, cloud.ListOptions{})
-	leftNets, _ := s.b.ListNetworks(ctx, cloud.ListOptions{})
-	if got := append(listed(left), listed(leftNets)...); len(got) != 0 {
-		t.Fatalf("after deleting: %q", got)
-	}
+
+	// What List found is what the Delete methods take.
+	contract.ListedDelete(t, s.b, s.b, cloud.ListOptions{}, nil)
 }

@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -10,19 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 )
-
-func listed(rs []cloud.Resource) []string {
-	var out []string
-	for _, r := range rs {
-		s := fmt.Sprintf("%s %s %s", r.Kind, r.Region, r.Name)
-		if r.Kind == cloud.ResourceNodePool {
-			s = fmt.Sprintf("%s %s %s/%s %dx%s", r.Kind, r.Region, r.Cluster, r.Name, r.Nodes, r.InstanceType)
-		}
-		out = append(out, s)
-	}
-	return out
-}
 
 // TestList lists gpufleet's clusters (labelled), their gpufleet-named node
 // pools, site networks (by description, the region their subnetworks'),
@@ -65,7 +53,7 @@ func TestList(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := try(w.b.List(ctx, tc.o)).must(t)
-			if got := listed(rs); !slices.Equal(got, tc.pools) {
+			if got := contract.Listed(rs); !slices.Equal(got, tc.pools) {
 				t.Fatalf("List:\n%q\nwant\n%q", got, tc.pools)
 			}
 			for _, r := range rs {
@@ -74,7 +62,7 @@ func TestList(t *testing.T) {
 				}
 			}
 			ns := try(w.b.ListNetworks(ctx, tc.o)).must(t)
-			if got := listed(ns); !slices.Equal(got, tc.nets) {
+			if got := contract.Listed(ns); !slices.Equal(got, tc.nets) {
 				t.Fatalf("ListNetworks:\n%q\nwant\n%q", got, tc.nets)
 			}
 			for _, r := range ns {
@@ -85,30 +73,9 @@ func TestList(t *testing.T) {
 		})
 	}
 
-	// Deleting what was listed, in deletion order, leaves none of it.
-	all := append(try(w.b.List(ctx, cloud.ListOptions{})).must(t), try(w.b.ListNetworks(ctx, cloud.ListOptions{})).must(t)...)
-	slices.SortStableFunc(all, func(a, b cloud.Resource) int { return a.Kind.DeleteRank() - b.Kind.DeleteRank() })
-	for _, r := range all {
-		var err error
-		switch r.Kind {
-		case cloud.ResourceNodePool:
-			err = w.b.DeleteNodePool(ctx, r.Region, r.Cluster, r.Name)
-		case cloud.ResourceCluster:
-			if err = w.b.DeleteNodePool(ctx, r.Region, r.Name, "system"); err == nil {
-				err = w.b.DeleteCluster(ctx, r.Region, r.Name)
-			}
-		case cloud.ResourceVPNGateway:
-			err = w.b.DeleteVPNGateway(ctx, r.Region, r.Name)
-		case cloud.ResourcePeering:
-			err = w.b.DeletePeering(ctx, *r.Peering)
-		case cloud.ResourceNetwork:
-			err = w.b.DeleteNetwork(ctx, r.Region, r.Name)
-		}
-		if err != nil {
-			t.Fatalf("deleting %s %s: %v", r.Kind, r.Name, err)
-		}
-	}
-	if rs := append(try(w.b.List(ctx, cloud.ListOptions{})).must(t), try(w.b.ListNetworks(ctx, cloud.ListOptions{})).must(t)...); len(rs) != 0 {
-		t.Fatalf("after deleting: %q", listed(rs))
-	}
+
+	// What List found is what the Delete methods take.
+	contract.ListedDelete(t, w.b, w.b, cloud.ListOptions{}, func(r cloud.Resource) error {
+		return w.b.DeleteNodePool(ctx, r.Region, r.Name, "system")
+	})
 }
