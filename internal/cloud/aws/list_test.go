@@ -89,7 +89,6 @@ func TestList(t *testing.T) {
 		})
 	}
 
-
 	// What List found is what the Delete methods take.
 	contract.ListedDelete(t, ev.b, ev.b, cloud.ListOptions{Regions: []string{euc1, use1}}, func(r cloud.Resource) error {
 		return ev.b.DeleteNodePool(ctx, r.Region, r.Name, "system")

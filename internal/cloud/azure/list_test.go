@@ -74,7 +74,6 @@ func TestList(t *testing.T) {
 		})
 	}
 
-
 	// What List found is what the Delete methods take.
 	contract.ListedDelete(t, s.b, s.b, cloud.ListOptions{}, nil)
 }

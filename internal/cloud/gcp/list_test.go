@@ -73,7 +73,6 @@ func TestList(t *testing.T) {
 		})
 	}
 
-
 	// What List found is what the Delete methods take.
 	contract.ListedDelete(t, w.b, w.b, cloud.ListOptions{}, func(r cloud.Resource) error {
 		return w.b.DeleteNodePool(ctx, r.Region, r.Name, "system")
