@@ -3,11 +3,16 @@ package azure
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 )
 
 // TestList lists the managed clusters tagged gpufleet.dev/managed-by (not
@@ -72,6 +77,27 @@ func TestList(t *testing.T) {
 				t.Fatalf("ListNetworks:\n%q\nwant\n%q", got, tc.nets)
 			}
 		})
+	}
+
+	// A front end answering pages of one cluster: List follows nextLink.
+	h := azurefront.New(s.e, azurefront.Options{SubscriptionID: testSub, ListPageSize: 1})
+	var nextPages atomic.Int32
+	paged := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("$skipToken") {
+			nextPages.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer paged.Close()
+	pb, err := New(Config{SubscriptionID: testSub, Credential: StaticToken("cloudsim"), Endpoint: paged.URL, HTTPClient: paged.Client(), Poll: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := pb.List(ctx, cloud.ListOptions{}); err != nil || !slices.Equal(contract.Listed(rs), wantPools) {
+		t.Fatalf("List over pages of one: %q, %v; want %q", contract.Listed(rs), err, wantPools)
+	}
+	if n := nextPages.Load(); n != 1 { // two clusters: c1, then other behind nextLink
+		t.Fatalf("%d requests of a nextLink, want 1", n)
 	}
 
 	// What List found is what the Delete methods take.
