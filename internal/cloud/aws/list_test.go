@@ -38,7 +38,10 @@ func TestList(t *testing.T) {
 	mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, gpuPool("other", "gpufleet-ba9876543210", "euc1-az1")))
 	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
 	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-b", use1, "10.30.0.0/16", "use1-az1")))
-	mustOK[cloud.Gateway](t)(ev.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw-a", Region: euc1, Network: "site-a", ASN: 64512}))
+	mustOK[cloud.Gateway](t)(ev.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "site-a-vgw", Region: euc1, Network: "site-a", ASN: 64512}))
+	// Two peer addresses: two AWS VPN connections and customer gateways,
+	// one listed connection.
+	mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, vpnSpec("conn-a", "203.0.113.10", "203.0.113.11")))
 	mustOK[cloud.Peering](t)(ev.b.EnsurePeering(ctx, cloud.PeeringSpec{Name: "a-b",
 		A: cloud.PeeringSide{Region: euc1, Network: "site-a", CIDR: "10.20.0.0/16"}, B: cloud.PeeringSide{Region: use1, Network: "site-b", CIDR: "10.30.0.0/16"}}))
 	// Not gpufleet's: a VPC without the gpufleet:network tag.
@@ -55,10 +58,10 @@ func TestList(t *testing.T) {
 	}{
 		{name: "default region, pages of one", o: cloud.ListOptions{PageSize: 1},
 			pools:    []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2"},
-			networks: []string{"vpn_gateway eu-central-1 gw-a", "peering eu-central-1 a-b", "network eu-central-1 site-a"}},
+			networks: []string{"vpn_connection eu-central-1 conn-a", "vpn_gateway eu-central-1 site-a-vgw", "peering eu-central-1 a-b", "network eu-central-1 site-a"}},
 		{name: "two regions", o: cloud.ListOptions{Regions: []string{euc1, use1}},
 			pools:    []string{"node_pool eu-central-1 c1/gpufleet-0123456789ab 2xp5.48xlarge", "cluster eu-central-1 c1", "cluster eu-central-1 c2", "cluster us-east-1 c3"},
-			networks: []string{"vpn_gateway eu-central-1 gw-a", "peering eu-central-1 a-b", "network eu-central-1 site-a", "network us-east-1 site-b"}},
+			networks: []string{"vpn_connection eu-central-1 conn-a", "vpn_gateway eu-central-1 site-a-vgw", "peering eu-central-1 a-b", "network eu-central-1 site-a", "network us-east-1 site-b"}},
 		{name: "other region", o: cloud.ListOptions{Regions: []string{use1}, PageSize: 2},
 			// The peering is listed from its accepter's region too, under
 			// its requester's region (where DeletePeering finds it).

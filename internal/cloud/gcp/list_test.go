@@ -31,6 +31,9 @@ func TestList(t *testing.T) {
 	try(w.b.EnsureNetwork(ctx, siteSpec("site-a", "10.10.0.0/16", map[string]string{"europe-west4-a": "10.10.0.0/20"}))).must(t)
 	try(w.b.EnsureNetwork(ctx, siteSpec("site-b", "10.20.0.0/16", map[string]string{"europe-west4-b": "10.20.0.0/20"}))).must(t)
 	try(w.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw-a", Region: netRegion, Network: "site-a", ASN: 64514})).must(t)
+	conn := connSpec([2]string{"203.0.113.1", "203.0.113.2"}, "k")
+	conn.Network, conn.Gateway = "site-a", "gw-a"
+	try(w.b.EnsureVPNConnection(ctx, conn)).must(t)
 	try(w.b.EnsurePeering(ctx, cloud.PeeringSpec{Name: "a-b", A: cloud.PeeringSide{Region: netRegion, Network: "site-a", CIDR: "10.10.0.0/16"},
 		B: cloud.PeeringSide{Region: netRegion, Network: "site-b", CIDR: "10.20.0.0/16"}})).must(t)
 	c := try(w.b.compute(ctx)).must(t)
@@ -41,7 +44,7 @@ func TestList(t *testing.T) {
 	}
 
 	wantPools := []string{"node_pool europe-west4 c1/gpufleet-0123456789ab 2xa3-highgpu-8g", "cluster europe-west4 c1"}
-	wantNets := []string{"vpn_gateway europe-west4 gw-a", "peering europe-west4 a-b", "network europe-west4 site-a", "network europe-west4 site-b"}
+	wantNets := []string{"vpn_connection europe-west4 site-to-aws", "vpn_gateway europe-west4 gw-a", "peering europe-west4 a-b", "network europe-west4 site-a", "network europe-west4 site-b"}
 	for _, tc := range []struct {
 		name        string
 		o           cloud.ListOptions
