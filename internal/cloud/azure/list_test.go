@@ -41,12 +41,22 @@ func TestList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := s.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gf-a-gw", Region: testRegion, Network: "gf-a", ASN: 65010}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.b.EnsureVPNConnection(ctx, cloud.VPNConnectionSpec{Name: "gf-a-to-gcp", Region: testRegion, Network: "gf-a", Gateway: "gf-a-gw",
+		Peer: "gcp/europe-west4", PeerASN: 64514, PeerCIDRs: []string{"10.30.0.0/16"}, Tunnels: []cloud.TunnelSpec{
+			{InsideCIDR: "169.254.21.0/30", LocalInsideIP: "169.254.21.1", PeerInsideIP: "169.254.21.2", PeerIP: "203.0.113.10", PSK: "k0"},
+			{InsideCIDR: "169.254.22.0/30", LocalInsideIP: "169.254.22.1", PeerInsideIP: "169.254.22.2", PeerIP: "203.0.113.11", PSK: "k1", Interface: 1},
+		}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.b.EnsurePeering(ctx, cloud.PeeringSpec{Name: "gf-a-gf-b", A: cloud.PeeringSide{Region: testRegion, Network: "gf-a", CIDR: "10.20.0.0/16"},
 		B: cloud.PeeringSide{Region: testRegion, Network: "gf-b", CIDR: "10.21.0.0/16"}}); err != nil {
 		t.Fatal(err)
 	}
 	wantPools := []string{fmt.Sprintf("node_pool %s c1/%s 2xStandard_ND96isr_H100_v5", testRegion, agentPoolName("gpufleet-0123456789ab")), "cluster " + testRegion + " c1"}
-	wantNets := []string{"peering " + testRegion + " gf-a-gf-b", "network " + testRegion + " gf-a", "network " + testRegion + " gf-b"}
+	wantNets := []string{"vpn_connection " + testRegion + " gf-a-to-gcp", "vpn_gateway " + testRegion + " gf-a-gw", "peering " + testRegion + " gf-a-gf-b", "network " + testRegion + " gf-a", "network " + testRegion + " gf-b"}
 	for _, tc := range []struct {
 		name        string
 		o           cloud.ListOptions
