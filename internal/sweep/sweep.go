@@ -13,7 +13,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -238,12 +237,12 @@ func displayName(it Item) string {
 	return it.Name
 }
 
-// Delete deletes the candidates in deletion order — node pools, clusters,
-// VPN connections, gateways, peerings, networks — one kind at a time (a
-// kind's deletes wait until gone before the next kind starts), reporting
-// each to w as it ends. It returns the failures joined; a failed item does
-// not stop the others, but what depends on it fails in turn (its Delete
-// refuses with a conflict), and is reported so.
+// Delete deletes the candidates one at a time in deletion order — node
+// pools, clusters, VPN connections, gateways, peerings, networks — each
+// Delete waiting until its resource is gone, and reports each to w as it
+// ends. It returns the failures joined; a failed item does not stop the
+// others, but what depends on it fails in turn (its Delete refuses with a
+// conflict) and is reported so.
 func Delete(ctx context.Context, w io.Writer, o Options, rep Report) error {
 	var errs []error
 	for _, it := range rep.Candidates() {
@@ -293,19 +292,8 @@ func Summary(h *Held) string {
 	if h == nil || h.States == 0 {
 		return "No --state given: everything gpufleet tagged is a candidate, including what a live Terraform state still manages."
 	}
-	return fmt.Sprintf("Excluding what %d state%s hold%s.", h.States, plural(h.States), strings.Repeat("s", boolInt(h.States == 1)))
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
+	if h.States == 1 {
+		return "Excluding what 1 state holds."
 	}
-	return "s"
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return fmt.Sprintf("Excluding what %d states hold.", h.States)
 }
