@@ -165,3 +165,16 @@ func TestFormatAge(t *testing.T) {
 		}
 	}
 }
+
+func TestSummary(t *testing.T) {
+	two := NewHeld()
+	two.States = 2
+	for _, tc := range []struct {
+		h    *Held
+		want string
+	}{{nil, "No --state given"}, {NewHeld(), "No --state given"}, {&Held{States: 1}, "what 1 state holds."}, {two, "what 2 states hold."}} {
+		if got := Summary(tc.h); !strings.Contains(got, tc.want) {
+			t.Errorf("Summary(%v) = %q, want %q", tc.h, got, tc.want)
+		}
+	}
+}
