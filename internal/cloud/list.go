@@ -100,3 +100,12 @@ func SortResources(rs []Resource) {
 			cmp.Compare(a.Region, b.Region), cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Name, b.Name))
 	})
 }
+
+// NowOf is now(), or time.Now() when now is nil (backends' Config.Now,
+// which stamps the creation tags where a cloud reports no creation time).
+func NowOf(now func() time.Time) time.Time {
+	if now == nil {
+		return time.Now()
+	}
+	return now()
+}

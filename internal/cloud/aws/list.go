@@ -21,11 +21,7 @@ const tagCreated = "gpufleet:created"
 
 // createdNow is the value of tagCreated for an object created now.
 func (b *Backend) createdNow() string {
-	now := time.Now
-	if b.cfg.Now != nil {
-		now = b.cfg.Now
-	}
-	return now().UTC().Format(time.RFC3339)
+	return cloud.NowOf(b.cfg.Now).UTC().Format(time.RFC3339)
 }
 
 func (b *Backend) listRegions(o cloud.ListOptions) []string {

@@ -18,11 +18,7 @@ import (
 const tagCreated = "gpufleet-created"
 
 func (b *Backend) createdNow() string {
-	now := time.Now
-	if b.cfg.Now != nil {
-		now = b.cfg.Now
-	}
-	return now().UTC().Format(time.RFC3339)
+	return cloud.NowOf(b.cfg.Now).UTC().Format(time.RFC3339)
 }
 
 func tagsOf(m map[string]*string) map[string]string {

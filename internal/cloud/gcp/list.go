@@ -25,11 +25,7 @@ import (
 const labelCreated = "gpufleet-created"
 
 func (b *Backend) createdNow() string {
-	now := time.Now
-	if b.cfg.Now != nil {
-		now = b.cfg.Now
-	}
-	return strconv.FormatInt(now().Unix(), 10)
+	return strconv.FormatInt(cloud.NowOf(b.cfg.Now).Unix(), 10)
 }
 
 // managedLabel is cloud.ManagedTag as sanitizeLabels writes it.
