@@ -126,3 +126,31 @@ func TestSweepFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepDeleteFailure: a cluster the cloud refuses to delete (EKS:
+// it still has a node group, one not gpufleet's and so not swept) is
+// reported FAILED and the exit status is 1.
+func TestSweepDeleteFailure(t *testing.T) {
+	t.Setenv(connect.SimTimeScaleEnv, "0.01")
+	dir := t.TempDir()
+	ctx := context.Background()
+	targets, release, _, err := connect.Targets(ctx, cli.SweepConfig{Clouds: []string{"aws"}, Regions: []string{"eu-north-1"}, Simulate: dir,
+		Catalog: planner.Embedded()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := targets["aws"].Backend
+	if _, err := b.CreateCluster(ctx, cloud.ClusterSpec{Name: "gf-busy", Region: "eu-north-1", KubernetesVersion: "1.33",
+		Tags: map[string]string{cloud.ManagedTag: "terraform"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateNodePool(ctx, cloud.NodePoolSpec{Cluster: "gf-busy", Region: "eu-north-1", Name: "theirs", InstanceType: "m5.large",
+		Zone: "eun1-az1", CapacityType: "on_demand", Nodes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	code, out, stderr := runCLI("sweep", "--simulate", dir, "--cloud", "aws", "--regions", "eu-north-1", "--delete")
+	if code != cli.ExitUsage || !strings.Contains(out, "FAILED  aws eu-north-1 cluster gf-busy") || !strings.Contains(stderr, "some deletions failed") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, stderr, out)
+	}
+}
