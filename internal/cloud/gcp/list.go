@@ -40,8 +40,8 @@ var managedLabel = func() string {
 // parent projects/P/locations/-, https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters/list:
 // "Specifying "-" matches all zones"; the API has no paging and no
 // filter), keeps those labelled cloud.ManagedTag in o's regions, and
-// lists their node pools (ListNodePools, no paging either) with
-// gpufleet's names.
+// their node pools (each cluster's nodePools) with gpufleet's names: one
+// call for the whole project.
 func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resource, error) {
 	resp, err := b.client.ListClusters(ctx, &containerpb.ListClustersRequest{Parent: b.location("-")})
 	if err != nil {
@@ -56,13 +56,7 @@ func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resour
 		created, _ := time.Parse(time.RFC3339, c.GetCreateTime())
 		out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceCluster, Name: c.GetName(), ID: c.GetSelfLink(),
 			Created: created, Tags: maps.Clone(c.GetResourceLabels())})
-		pools, err := b.client.ListNodePools(ctx, &containerpb.ListNodePoolsRequest{Parent: b.clusterPath(region, c.GetName())})
-		if cerr := classify("ListNodePools", err); cloud.IsNotFound(cerr) {
-			continue // gone since the list
-		} else if err != nil {
-			return nil, cerr
-		}
-		for _, np := range pools.GetNodePools() {
+		for _, np := range c.GetNodePools() {
 			if !cloud.IsPoolName(np.GetName()) {
 				continue
 			}
