@@ -248,4 +248,11 @@ type NetworkBackend interface {
 	GetPeering(ctx context.Context, spec PeeringSpec) (Peering, error)
 	// DeletePeering deletes both sides of a peering.
 	DeletePeering(ctx context.Context, spec PeeringSpec) error
+
+	// ListNetworks returns the networks, VPN gateways, VPN connections
+	// and peerings gpufleet created (found by the tags, labels or
+	// descriptions the Ensure methods set) in the regions o names, each
+	// named as its Delete method takes it, following every page. (It is
+	// not List: one type implements both Backend and NetworkBackend.)
+	ListNetworks(ctx context.Context, o ListOptions) ([]Resource, error)
 }

@@ -48,6 +48,8 @@ type Config struct {
 	// Poll is the LRO polling frequency; Timeout bounds each wait
 	// (cloud.DefaultWaitTimeout when zero).
 	Poll, Timeout time.Duration
+	// Now tells the time of the gpufleet-created tag; time.Now when nil.
+	Now func() time.Time
 	// SystemVMSize is the VM size of each cluster's system pool.
 	SystemVMSize string
 }
@@ -510,6 +512,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		return cloud.NodePool{}, err
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = map[string]*string{tagCreated: to.Ptr(b.createdNow())}
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}
@@ -582,15 +585,16 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 
 // GetNodePool reads an agent pool.
 func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
-	np, _, err := b.getPool(ctx, region, cluster, name)
+	np, _, _, err := b.getPool(ctx, region, cluster, name)
 	return np, err
 }
 
-// getPool reads an agent pool, and its subnet ("" when it has none).
-func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, error) {
+// getPool reads an agent pool, its subnet ("" when it has none) and its
+// tags (an update's PUT repeats them).
+func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, map[string]*string, error) {
 	resp, err := b.pools.Get(ctx, resourceGroup(cluster), cluster, agentPoolName(name), nil)
 	if err != nil {
-		return cloud.NodePool{}, "", classify("GetNodePool", err)
+		return cloud.NodePool{}, "", nil, classify("GetNodePool", err)
 	}
 	p := resp.Properties
 	subnet := ""
@@ -620,7 +624,11 @@ func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cl
 	if status == cloud.StatusActive || status == cloud.StatusUpdating {
 		np.ReadyNodes = spec.Nodes
 	}
-	return np, subnet, nil
+	var tags map[string]*string
+	if p != nil {
+		tags = p.Tags
+	}
+	return np, subnet, tags, nil
 }
 
 func parseTaints(ts []*string) []cloud.Taint {
@@ -636,7 +644,7 @@ func parseTaints(ts []*string) []cloud.Taint {
 // UpdateNodePool changes count, labels and taints with one PUT (which
 // repeats the pool's subnet: AKS does not move a pool) and waits.
 func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
-	cur, subnet, err := b.getPool(ctx, region, cluster, name)
+	cur, subnet, tags, err := b.getPool(ctx, region, cluster, name)
 	if err != nil {
 		return cur, err
 	}
@@ -654,6 +662,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 		return cur, nil
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = tags
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}

@@ -173,6 +173,10 @@ type Options struct {
 	// Network are how long Microsoft.Network operations take; when zero,
 	// NetworkDurationsFor the engine's durations.
 	Network NetworkDurations
+	// ListPageSize is how many managed clusters a list answers per page,
+	// the rest behind nextLink (ARM chooses its page size; clients follow
+	// nextLink until it is absent); 0: one page.
+	ListPageSize int
 }
 
 type server struct {
