@@ -242,11 +242,11 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		}
 	}
 	rg := resourceGroup(spec.Name)
-	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags)}, nil); err != nil {
+	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags)}, nil); err != nil {
 		return cloud.Cluster{}, classify("CreateResourceGroup", err)
 	}
 	mc := armcontainerservice.ManagedCluster{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 		Identity: &armcontainerservice.ManagedClusterIdentity{Type: to.Ptr(armcontainerservice.ResourceIdentityTypeSystemAssigned)},
 		Properties: &armcontainerservice.ManagedClusterProperties{
 			DNSPrefix:              to.Ptr(spec.Name),
@@ -380,6 +380,23 @@ func vnetOf(subnet string) string {
 	}
 	return subnet[:i]
 }
+
+// armTags turns tags into ARM tags: tag names cannot contain <, >, %, &,
+// \, ? or / (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations),
+// so each of those becomes "_" (gpufleet.dev/managed-by is
+// gpufleet.dev_managed-by on Azure).
+func armTags(m map[string]string) map[string]*string {
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		out[armTagName(k)] = to.Ptr(v)
+	}
+	return out
+}
+
+// armTagName is the ARM tag name of a tag (see armTags).
+func armTagName(k string) string { return armTagReserved.Replace(k) }
+
+var armTagReserved = strings.NewReplacer("<", "_", ">", "_", "%", "_", "&", "_", `\`, "_", "?", "_", "/", "_")
 
 func ptrMap(m map[string]string) map[string]*string {
 	out := map[string]*string{}

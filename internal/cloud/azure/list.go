@@ -46,7 +46,7 @@ func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resour
 			return nil, classify("ListClusters", err)
 		}
 		for _, c := range page.Value {
-			if c == nil || c.Tags[cloud.ManagedTag] == nil || !o.InRegion(str(c.Location)) {
+			if c == nil || c.Tags[armTagName(cloud.ManagedTag)] == nil || !o.InRegion(str(c.Location)) {
 				continue
 			}
 			r := cloud.Resource{Cloud: "azure", Region: str(c.Location), Kind: cloud.ResourceCluster, Name: str(c.Name), ID: str(c.ID),

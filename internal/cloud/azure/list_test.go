@@ -15,7 +15,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 )
 
-// TestList lists the managed clusters tagged gpufleet.dev/managed-by (not
+// TestList lists the managed clusters tagged gpufleet.dev/managed-by (gpufleet.dev_managed-by on ARM, which takes no / in tag names) (not
 // an untagged one), their agent pools under the AKS names DeleteNodePool
 // takes, gpufleet's VNets (each in its own resource group) and their
 // peerings; regions filter; deleting what was listed leaves none of it.
