@@ -55,11 +55,11 @@ func TestAccNetwork_import(t *testing.T) {
 				ImportStateVerify: true,
 			},
 			{
-				ResourceName:      "gpufleet_network.mesh",
-				Config:            w.importMeshConfig(""),
-				ImportState:       true,
-				ImportStateKind:   resource.ImportBlockWithID,
-				ImportStateId:     "fleet",
+				ResourceName:    "gpufleet_network.mesh",
+				Config:          w.importMeshConfig(""),
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   "fleet",
 				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("gpufleet_network.mesh", plancheck.ResourceActionNoop),
 				}},
