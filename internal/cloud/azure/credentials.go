@@ -28,11 +28,15 @@ import (
 const (
 	EnvTFCProviderAuth = "TFC_AZURE_PROVIDER_AUTH"
 	EnvTFCRunClientID  = "TFC_AZURE_RUN_CLIENT_ID"
-	EnvUseOIDC         = "ARM_USE_OIDC"
-	EnvClientID        = "ARM_CLIENT_ID"
-	EnvTenantID        = "ARM_TENANT_ID"
-	EnvOIDCToken       = "ARM_OIDC_TOKEN"
-	EnvOIDCTokenPath   = "ARM_OIDC_TOKEN_FILE_PATH"
+	// The application of a plan and of an apply, where they differ; each
+	// falls back to TFC_AZURE_RUN_CLIENT_ID (cloud.TFCPhaseSetting).
+	EnvTFCPlanClientID  = "TFC_AZURE_PLAN_CLIENT_ID"
+	EnvTFCApplyClientID = "TFC_AZURE_APPLY_CLIENT_ID"
+	EnvUseOIDC          = "ARM_USE_OIDC"
+	EnvClientID         = "ARM_CLIENT_ID"
+	EnvTenantID         = "ARM_TENANT_ID"
+	EnvOIDCToken        = "ARM_OIDC_TOKEN"
+	EnvOIDCTokenPath    = "ARM_OIDC_TOKEN_FILE_PATH"
 )
 
 // DynamicCredential returns the workload identity credential the
@@ -44,13 +48,13 @@ func DynamicCredential(getenv func(string) string, opts azcore.ClientOptions) (a
 		return nil, nil
 	}
 	clientID := getenv(EnvClientID)
-	if tfc && getenv(EnvTFCRunClientID) != "" {
-		clientID = getenv(EnvTFCRunClientID)
+	if id, _ := cloud.TFCPhaseSetting(getenv, "AZURE", "CLIENT_ID"); tfc && id != "" {
+		clientID = id
 	}
 	tenant := getenv(EnvTenantID)
 	switch {
 	case clientID == "" && tfc:
-		return nil, errors.New("azure: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunClientID + " is not set: set it to the client ID of the application the workspace's runs sign in as")
+		return nil, errors.New("azure: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunClientID + " is not set (nor " + EnvTFCPlanClientID + " / " + EnvTFCApplyClientID + " for this run's phase): set it to the client ID of the application the workspace's runs sign in as")
 	case clientID == "":
 		return nil, errors.New("azure: " + EnvUseOIDC + " is true but " + EnvClientID + " is not set: set it to the client ID of the application")
 	case tenant == "":

@@ -31,6 +31,11 @@ const (
 	EnvTFCProviderAuth      = "TFC_GCP_PROVIDER_AUTH"
 	EnvTFCWorkloadProvider  = "TFC_GCP_WORKLOAD_PROVIDER_NAME"
 	EnvTFCRunServiceAccount = "TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL"
+	// The service account of a plan and of an apply, where they differ;
+	// each falls back to TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL
+	// (cloud.TFCPhaseSetting).
+	EnvTFCPlanServiceAccount  = "TFC_GCP_PLAN_SERVICE_ACCOUNT_EMAIL"
+	EnvTFCApplyServiceAccount = "TFC_GCP_APPLY_SERVICE_ACCOUNT_EMAIL"
 )
 
 // Google's endpoints of the exchange (overridable: AuthEndpoints).
@@ -79,7 +84,7 @@ func DynamicTokenSource(ctx context.Context, getenv func(string) string, ep Auth
 		Scopes:               []string{cloudPlatformScope},
 		SubjectTokenSupplier: tfcSupplier(getenv),
 	}
-	if sa := getenv(EnvTFCRunServiceAccount); sa != "" {
+	if sa, _ := cloud.TFCPhaseSetting(getenv, "GCP", "SERVICE_ACCOUNT_EMAIL"); sa != "" {
 		cfg.ServiceAccountImpersonationURL = strings.TrimSuffix(ep.IAMCredentials, "/") + "/v1/projects/-/serviceAccounts/" + sa + ":generateAccessToken"
 	}
 	ts, err := externalaccount.NewTokenSource(context.WithoutCancel(ctx), cfg)
