@@ -39,6 +39,23 @@ const (
 	EnvOIDCTokenPath    = "ARM_OIDC_TOKEN_FILE_PATH"
 )
 
+// Credential is the credential the environment configures: workload
+// identity (DynamicCredential: Terraform Cloud dynamic credentials, OIDC)
+// when it configures one, else azidentity's default chain. The backend
+// and the live catalog's availability client (internal/livecatalog) both
+// sign in with it. opts carries the cloud (authority host) and transport.
+func Credential(getenv func(string) string, opts azcore.ClientOptions) (azcore.TokenCredential, error) {
+	dyn, err := DynamicCredential(getenv, opts)
+	if err != nil || dyn != nil {
+		return dyn, err
+	}
+	c, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure: credentials: %w", err)
+	}
+	return c, nil
+}
+
 // DynamicCredential returns the workload identity credential the
 // environment configures, or nil when it configures none. opts carries
 // the cloud (authority host) and transport.

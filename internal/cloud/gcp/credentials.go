@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google/externalaccount"
+	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -92,4 +94,17 @@ func DynamicTokenSource(ctx context.Context, getenv func(string) string, ep Auth
 		return nil, fmt.Errorf("gcp: dynamic credentials: %w", err)
 	}
 	return oauth2.ReuseTokenSource(nil, ts), nil
+}
+
+// WithDynamicCredentials adds the token source of Terraform Cloud dynamic
+// credentials (DynamicTokenSource) to opts when the run has them, and
+// returns it; otherwise opts as they are and a nil source, so that the
+// clients use Application Default Credentials. The backend and the live
+// catalog's clients (internal/livecatalog) both authenticate with it.
+func WithDynamicCredentials(ctx context.Context, getenv func(string) string, ep AuthEndpoints, opts []option.ClientOption) ([]option.ClientOption, oauth2.TokenSource, error) {
+	ts, err := DynamicTokenSource(ctx, getenv, ep)
+	if err != nil || ts == nil {
+		return opts, nil, err
+	}
+	return append(slices.Clone(opts), option.WithTokenSource(ts)), ts, nil
 }
