@@ -72,6 +72,25 @@ func TestAccNetwork_import(t *testing.T) {
 				ImportStateVerify: true,
 			},
 			{
+				// A configuration listing one zone of an AWS site (the
+				// provider added the second subnet) plans an update of
+				// sites alone: every network, gateway and tunnel stays.
+				ResourceName:       "gpufleet_network.mesh",
+				Config:             w.networkConfig("", importMeshSites...),
+				ImportState:        true,
+				ImportStateKind:    resource.ImportBlockWithID,
+				ImportStateId:      "fleet",
+				ExpectNonEmptyPlan: true,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_network.mesh", plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-north-1", "network_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "aws/eu-north-1", "subnets"), knownvalue.MapSizeExact(2)),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("networks", "gcp/europe-west4", "gateway_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "status"), knownvalue.StringExact("established")),
+					plancheck.ExpectKnownValue("gpufleet_network.mesh", netPath("links", awsGCP, "a_id"), knownvalue.StringRegexp(regexp.MustCompile(`.`))),
+				}},
+			},
+			{
 				// The configuration that built it plans nothing.
 				Config:   w.importMeshConfig(""),
 				PlanOnly: true,
