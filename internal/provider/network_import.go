@@ -120,6 +120,9 @@ func (r *NetworkResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 }
 
+// importNetwork reads the mesh id names from the clouds (the ID's sites,
+// else every catalog region of every enabled cloud, one after the other)
+// and returns its state as an apply would have written it.
 func (r *NetworkResource) importNetwork(ctx context.Context, id networkImportID, diags *diag.Diagnostics) (networkModel, bool) {
 	candidates := id.sites
 	if candidates == nil {
