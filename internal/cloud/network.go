@@ -165,6 +165,11 @@ type VPNConnection struct {
 type TunnelStatus struct {
 	ID     string
 	PeerIP string
+	// InsideCIDR is the tunnel's link-local /30 as the cloud records it
+	// (AWS tunnel options, the GCP Cloud Router interface's range, the
+	// network of Azure's custom APIPA BGP address), canonical; "" when
+	// the cloud does not report it. Import rebuilds the mesh from it.
+	InsideCIDR string
 	// Up reports an established tunnel with its BGP session.
 	Up bool
 }

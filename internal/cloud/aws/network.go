@@ -1098,6 +1098,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 				for _, o := range c.Options.TunnelOptions {
 					if canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr {
 						t.local = awssdk.ToString(o.OutsideIpAddress)
+						t.st.InsideCIDR = cidr
 					}
 				}
 			}

@@ -26,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 
@@ -95,18 +94,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	cred := cfg.Credential
 	if cred == nil {
-		// Workload identity (Terraform Cloud dynamic credentials, OIDC),
-		// else the default chain.
-		dyn, err := DynamicCredential(os.Getenv, opts.ClientOptions)
+		c, err := Credential(os.Getenv, opts.ClientOptions)
 		if err != nil {
 			return nil, err
-		}
-		cred = dyn
-	}
-	if cred == nil {
-		c, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("azure: credentials: %w", err)
 		}
 		cred = c
 	}

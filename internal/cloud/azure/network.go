@@ -1154,10 +1154,25 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 			peerIP = str(lng.Properties.GatewayIPAddress)
 		}
 		out.LocalIPs = append(out.LocalIPs, localIP)
-		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: str(tc.conn.ID), PeerIP: peerIP,
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: str(tc.conn.ID), PeerIP: peerIP, InsideCIDR: insideCIDR(p),
 			Up: deref(p.ConnectionStatus) == armnetwork.VirtualNetworkGatewayConnectionStatusConnected})
 	}
 	return out, nil
+}
+
+// insideCIDR is the tunnel's link-local /30: the network of the
+// connection's custom APIPA BGP address (gatewayCustomBgpIpAddresses,
+// https://learn.microsoft.com/rest/api/network-gateway/virtual-network-gateway-connections/get),
+// "" without one.
+func insideCIDR(p *armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat) string {
+	if len(p.GatewayCustomBgpIPAddresses) == 0 {
+		return ""
+	}
+	a, err := netip.ParseAddr(str(p.GatewayCustomBgpIPAddresses[0].CustomBgpIPAddress))
+	if err != nil {
+		return ""
+	}
+	return netip.PrefixFrom(a, 30).Masked().String()
 }
 
 // tunnelLocalIP is the public IP of the gateway IP configuration a

@@ -86,16 +86,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Timeout = 45 * time.Minute
 	}
 	if !cfg.Insecure && cfg.TokenSource == nil {
-		// Terraform Cloud dynamic credentials, else Application Default
-		// Credentials.
-		ts, err := DynamicTokenSource(ctx, os.Getenv, cfg.AuthEndpoints)
+		opts, ts, err := WithDynamicCredentials(ctx, os.Getenv, cfg.AuthEndpoints, cfg.ClientOptions)
 		if err != nil {
 			return nil, err
 		}
-		if ts != nil {
-			cfg.TokenSource = ts
-			cfg.ClientOptions = append(slices.Clone(cfg.ClientOptions), option.WithTokenSource(ts))
-		}
+		cfg.TokenSource, cfg.ClientOptions = ts, opts
 	}
 	opts := slices.Clone(cfg.ClientOptions)
 	if cfg.Endpoint != "" {

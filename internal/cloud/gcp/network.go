@@ -1240,6 +1240,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	}
 	out := cloud.VPNConnection{Name: name, Region: region, Status: cloud.StatusActive}
 	gateways := map[string]*computepb.VpnGateway{}
+	routers := map[string]*computepb.Router{}
 	// Four tunnels to a FOUR_IPS_REDUNDANCY gateway, else two; up to four
 	// when the external gateway is gone (to report what is left).
 	want := 2
@@ -1268,8 +1269,12 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 				local = iface.GetIpAddress()
 			}
 		}
+		inside, err := b.tunnelInsideCIDR(ctx, c, region, routerName(gname), routerInterfaceName(name, i), routers)
+		if err != nil {
+			return cloud.VPNConnection{}, err
+		}
 		out.LocalIPs = append(out.LocalIPs, local)
-		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.GetSelfLink(), PeerIP: t.GetPeerIp(), Up: t.GetStatus() == "ESTABLISHED"})
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.GetSelfLink(), PeerIP: t.GetPeerIp(), InsideCIDR: inside, Up: t.GetStatus() == "ESTABLISHED"})
 	}
 	switch {
 	case ext == nil && len(out.Tunnels) == 0:
@@ -1283,6 +1288,32 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 		out.Status = cloud.StatusDegraded
 	}
 	return out, nil
+}
+
+// tunnelInsideCIDR is the link-local /30 of a tunnel's Cloud Router
+// interface (its ipRange is the GCP side's BGP address with the prefix
+// length, https://cloud.google.com/compute/docs/reference/rest/v1/routers),
+// "" when the router or the interface is gone. routers caches the routers
+// read.
+func (b *Backend) tunnelInsideCIDR(ctx context.Context, c *computeClients, region, router, iface string, routers map[string]*computepb.Router) (string, error) {
+	rt, ok := routers[router]
+	if !ok {
+		var err error
+		rt, err = c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: router})
+		if cerr := classifyCompute("GetRouter", err); err != nil && !cloud.IsNotFound(cerr) {
+			return "", cerr
+		}
+		routers[router] = rt
+	}
+	for _, i := range rt.GetInterfaces() {
+		if i.GetName() != iface {
+			continue
+		}
+		if p, err := netip.ParsePrefix(i.GetIpRange()); err == nil {
+			return p.Masked().String(), nil
+		}
+	}
+	return "", nil
 }
 
 // DeleteVPNConnection removes the connection's router interfaces and BGP
