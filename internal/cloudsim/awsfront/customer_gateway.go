@@ -87,35 +87,14 @@ func (s *server) createCustomerGateway(r *http.Request, region, reqID string) (a
 	return out, nil
 }
 
-func (s *server) describeCustomerGateways(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resCgw, "CustomerGatewayId", s.cgwFields, cgwFilters)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeCustomerGateways", reqID)
-	out.CustomerGateways = setOf([]xCustomerGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.CustomerGateways = addItem(out.CustomerGateways, s.cgwXML(o, w))
-	}
-	return out, nil
-}
+var describeCustomerGateways = describeHandler(describeSpec[xCustomerGateway]{action: "DescribeCustomerGateways", res: resCgw, idParam: "CustomerGatewayId",
+	known: cgwFilters, fields: (*server).cgwFields,
+	xml: (*server).cgwXML, set: func(o *netResponse) **[]xCustomerGateway { return &o.CustomerGateways }})
 
-func (s *server) deleteCustomerGateway(r *http.Request, region, reqID string) (any, error) {
-	id := r.Form.Get("CustomerGatewayId")
-	if id == "" {
-		return nil, missing("customerGatewayId")
-	}
-	o, err := s.lookup(resCgw, region, id)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if conns := w.children(kindVpn, "cgw", id); len(conns) > 0 {
-		return nil, incorrectState("The customer gateway '%s' is in use by %s", id, conns[0].Attrs["id"])
-	}
-	if err := s.e.DeleteObject(cloudName, kindCgw, o.Name); err != nil {
-		return nil, engineErr(err, resCgw)
-	}
-	s.deleteChildren(w, o.Name, nil)
-	return replyTrue("DeleteCustomerGateway", reqID), nil
-}
+var deleteCustomerGateway = deleteHandler(deleteSpec{action: "DeleteCustomerGateway", res: resCgw, idParam: "CustomerGatewayId", param: "customerGatewayId",
+	check: func(_ *server, w *world, o cloudsim.Object) error {
+		if conns := w.children(kindVpn, "cgw", o.Attrs["id"]); len(conns) > 0 {
+			return incorrectState("The customer gateway '%s' is in use by %s", o.Attrs["id"], conns[0].Attrs["id"])
+		}
+		return nil
+	}})

@@ -137,39 +137,11 @@ func (s *server) acceptPeering(r *http.Request, region, reqID string) (any, erro
 	return out, nil
 }
 
-func (s *server) describePeerings(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resPeering, "VpcPeeringConnectionId", s.peeringFields, peeringFilters)
-	if err != nil {
-		return nil, err
-	}
-	objs, next, err := describePage(r, objs)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeVpcPeeringConnections", reqID)
-	out.NextToken = next
-	out.Peerings = setOf([]xPeering{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.Peerings = addItem(out.Peerings, s.peeringXML(o, w))
-	}
-	return out, nil
-}
+var describePeerings = describeHandler(describeSpec[xPeering]{action: "DescribeVpcPeeringConnections", res: resPeering, idParam: "VpcPeeringConnectionId",
+	known: peeringFilters, fields: (*server).peeringFields, paged: true,
+	xml: (*server).peeringXML, set: func(o *netResponse) **[]xPeering { return &o.Peerings }})
 
 // deletePeering deletes a peering from either side; routes to it become
 // blackholes.
-func (s *server) deletePeering(r *http.Request, region, reqID string) (any, error) {
-	id := r.Form.Get("VpcPeeringConnectionId")
-	if id == "" {
-		return nil, missing("vpcPeeringConnectionId")
-	}
-	o, err := s.lookup(resPeering, region, id)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if err := s.e.DeleteObject(cloudName, kindPeering, o.Name); err != nil {
-		return nil, engineErr(err, resPeering)
-	}
-	s.deleteChildren(w, o.Name, map[string]string{kindAccept: "peering"})
-	return replyTrue("DeleteVpcPeeringConnection", reqID), nil
-}
+var deletePeering = deleteHandler(deleteSpec{action: "DeleteVpcPeeringConnection", res: resPeering, idParam: "VpcPeeringConnectionId", param: "vpcPeeringConnectionId",
+	children: map[string]string{kindAccept: "peering"}})

@@ -71,18 +71,9 @@ func (s *server) routeTableXML(o cloudsim.Object, w *world) xRouteTable {
 	return x
 }
 
-func (s *server) describeRouteTables(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resRouteTable, "RouteTableId", s.routeTableFields, routeTableFilters)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeRouteTables", reqID)
-	out.RouteTables = setOf([]xRouteTable{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.RouteTables = addItem(out.RouteTables, s.routeTableXML(o, w))
-	}
-	return out, nil
-}
+var describeRouteTables = describeHandler(describeSpec[xRouteTable]{action: "DescribeRouteTables", res: resRouteTable, idParam: "RouteTableId",
+	known: routeTableFilters, fields: (*server).routeTableFields,
+	xml: (*server).routeTableXML, set: func(o *netResponse) **[]xRouteTable { return &o.RouteTables }})
 
 // attachedTo reports whether a virtual private gateway is attached (or
 // attaching) to a VPC.

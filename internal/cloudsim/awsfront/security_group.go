@@ -139,29 +139,27 @@ func (s *server) groupParam(r *http.Request, region string) (cloudsim.Object, er
 	return cloudsim.Object{}, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", name)}
 }
 
-func (s *server) describeSecurityGroups(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resGroup, "GroupId", s.groupFields, groupFilters)
-	if err != nil {
-		return nil, err
+// groupsNamed narrows DescribeSecurityGroups to GroupName.N, each of
+// which must match.
+func groupsNamed(r *http.Request, objs []cloudsim.Object) ([]cloudsim.Object, error) {
+	names := formList(r, "GroupName")
+	if len(names) == 0 {
+		return objs, nil
 	}
-	if names := formList(r, "GroupName"); len(names) > 0 {
-		var named []cloudsim.Object
-		for _, n := range names {
-			i := slices.IndexFunc(objs, func(o cloudsim.Object) bool { return o.Attrs["name"] == n })
-			if i < 0 {
-				return nil, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", n)}
-			}
-			named = append(named, objs[i])
+	var named []cloudsim.Object
+	for _, n := range names {
+		i := slices.IndexFunc(objs, func(o cloudsim.Object) bool { return o.Attrs["name"] == n })
+		if i < 0 {
+			return nil, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", n)}
 		}
-		objs = named
+		named = append(named, objs[i])
 	}
-	out := reply("DescribeSecurityGroups", reqID)
-	out.SecurityGroups = setOf([]xSecurityGroup{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.SecurityGroups = addItem(out.SecurityGroups, s.groupXML(o, w))
-	}
-	return out, nil
+	return named, nil
 }
+
+var describeSecurityGroups = describeHandler(describeSpec[xSecurityGroup]{action: "DescribeSecurityGroups", res: resGroup, idParam: "GroupId",
+	known: groupFilters, fields: (*server).groupFields, narrow: groupsNamed,
+	xml: (*server).groupXML, set: func(o *netResponse) **[]xSecurityGroup { return &o.SecurityGroups }})
 
 var protocols = map[string]string{"-1": "-1", "all": "-1", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp"}
 
@@ -345,17 +343,9 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 	return out, nil
 }
 
-func (s *server) deleteSecurityGroup(r *http.Request, region, reqID string) (any, error) {
-	g, err := s.groupParam(r, region)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if err := s.e.DeleteObject(cloudName, kindGroup, g.Name); err != nil {
-		return nil, engineErr(err, resGroup)
-	}
-	s.deleteChildren(w, g.Name, map[string]string{kindRule: "group"})
-	out := replyTrue("DeleteSecurityGroup", reqID)
-	out.GroupID = g.Attrs["id"]
-	return out, nil
-}
+var deleteSecurityGroup = deleteHandler(deleteSpec{action: "DeleteSecurityGroup", res: resGroup, idParam: "GroupId", param: "groupId",
+	find: func(s *server, r *http.Request, region string) (cloudsim.Object, error) {
+		return s.groupParam(r, region)
+	},
+	children: map[string]string{kindRule: "group"},
+	answer:   func(out *netResponse, g cloudsim.Object) { out.GroupID = g.Attrs["id"] }})

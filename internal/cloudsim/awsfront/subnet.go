@@ -103,32 +103,8 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 	return out, nil
 }
 
-func (s *server) describeSubnets(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resSubnet, "SubnetId", s.subnetFields, subnetFilters)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeSubnets", reqID)
-	out.Subnets = setOf([]xSubnet{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.Subnets = addItem(out.Subnets, s.subnetXML(o, w))
-	}
-	return out, nil
-}
+var describeSubnets = describeHandler(describeSpec[xSubnet]{action: "DescribeSubnets", res: resSubnet, idParam: "SubnetId",
+	known: subnetFilters, fields: (*server).subnetFields,
+	xml: (*server).subnetXML, set: func(o *netResponse) **[]xSubnet { return &o.Subnets }})
 
-func (s *server) deleteSubnet(r *http.Request, region, reqID string) (any, error) {
-	id := r.Form.Get("SubnetId")
-	if id == "" {
-		return nil, missing("subnetId")
-	}
-	o, err := s.lookup(resSubnet, region, id)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if err := s.e.DeleteObject(cloudName, kindSubnet, o.Name); err != nil {
-		return nil, engineErr(err, resSubnet)
-	}
-	s.deleteChildren(w, o.Name, nil)
-	return replyTrue("DeleteSubnet", reqID), nil
-}
+var deleteSubnet = deleteHandler(deleteSpec{action: "DeleteSubnet", res: resSubnet, idParam: "SubnetId", param: "subnetId"})

@@ -63,23 +63,9 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	return out, nil
 }
 
-func (s *server) describeVpcs(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resVpc, "VpcId", s.vpcFields, vpcFilters)
-	if err != nil {
-		return nil, err
-	}
-	objs, next, err := describePage(r, objs)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeVpcs", reqID)
-	out.NextToken = next
-	out.Vpcs = setOf([]xVpc{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.Vpcs = addItem(out.Vpcs, s.vpcXML(o, w))
-	}
-	return out, nil
-}
+var describeVpcs = describeHandler(describeSpec[xVpc]{action: "DescribeVpcs", res: resVpc, idParam: "VpcId",
+	known: vpcFilters, fields: (*server).vpcFields, paged: true,
+	xml: (*server).vpcXML, set: func(o *netResponse) **[]xVpc { return &o.Vpcs }})
 
 // livePeering reports a peering that is neither failed nor expired.
 func (s *server) livePeering(w *world, o cloudsim.Object) bool {
@@ -89,34 +75,25 @@ func (s *server) livePeering(w *world, o cloudsim.Object) bool {
 
 // deleteVpc deletes a VPC and its main route table; subnets, security
 // groups, an attached gateway or a live peering are DependencyViolation.
-func (s *server) deleteVpc(r *http.Request, region, reqID string) (any, error) {
-	id := r.Form.Get("VpcId")
-	if id == "" {
-		return nil, missing("vpcId")
-	}
-	o, err := s.lookup(resVpc, region, id)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	dependent := len(w.children(kindSubnet, "vpc", id)) > 0 || len(w.children(kindGroup, "vpc", id)) > 0 ||
-		len(w.children(kindAttachment, "vpc", id)) > 0
-	for _, p := range w.byKind[kindPeering] {
-		if (p.Attrs["requester_vpc"] == id || p.Attrs["accepter_vpc"] == id) && s.livePeering(w, p) {
-			dependent = true
+var deleteVpc = deleteHandler(deleteSpec{action: "DeleteVpc", res: resVpc, idParam: "VpcId", param: "vpcId",
+	check: func(s *server, w *world, o cloudsim.Object) error {
+		id := o.Attrs["id"]
+		dependent := len(w.children(kindSubnet, "vpc", id)) > 0 || len(w.children(kindGroup, "vpc", id)) > 0 ||
+			len(w.children(kindAttachment, "vpc", id)) > 0
+		for _, p := range w.byKind[kindPeering] {
+			if (p.Attrs["requester_vpc"] == id || p.Attrs["accepter_vpc"] == id) && s.livePeering(w, p) {
+				dependent = true
+			}
 		}
-	}
-	if dependent {
-		return nil, &ec2Err{400, "DependencyViolation", fmt.Sprintf("The vpc '%s' has dependencies and cannot be deleted.", id)}
-	}
-	if err := s.e.DeleteObject(cloudName, kindVpc, o.Name); err != nil {
-		return nil, engineErr(err, resVpc)
-	}
-	s.deleteChildren(w, o.Name, nil)
-	for _, rt := range w.children(kindRouteTable, "vpc", id) {
-		if err := s.e.DeleteObject(cloudName, kindRouteTable, rt.Name); err == nil {
-			s.deleteChildren(w, rt.Name, map[string]string{kindRoute: "table", kindPropagate: "table"})
+		if dependent {
+			return &ec2Err{400, "DependencyViolation", fmt.Sprintf("The vpc '%s' has dependencies and cannot be deleted.", id)}
 		}
-	}
-	return replyTrue("DeleteVpc", reqID), nil
-}
+		return nil
+	},
+	after: func(s *server, w *world, o cloudsim.Object) {
+		for _, rt := range w.children(kindRouteTable, "vpc", o.Attrs["id"]) {
+			if err := s.e.DeleteObject(cloudName, kindRouteTable, rt.Name); err == nil {
+				s.deleteChildren(w, rt.Name, map[string]string{kindRoute: "table", kindPropagate: "table"})
+			}
+		}
+	}})

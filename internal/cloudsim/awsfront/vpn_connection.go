@@ -376,35 +376,14 @@ func (s *server) registerTunnel(o cloudsim.Object, n int, outside, cidr, psk str
 		LocalInsideIP: awsSide, PeerInsideIP: customer, PSK: psk, LocalASN: localASN, PeerASN: peerASN})
 }
 
-func (s *server) describeVpnConnections(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resVpn, "VpnConnectionId", s.vpnFields, vpnFilters)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeVpnConnections", reqID)
-	out.VpnConnections = setOf([]xVpnConnection{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.VpnConnections = addItem(out.VpnConnections, s.vpnXML(o, w))
-	}
-	return out, nil
-}
+var describeVpnConnections = describeHandler(describeSpec[xVpnConnection]{action: "DescribeVpnConnections", res: resVpn, idParam: "VpnConnectionId",
+	known: vpnFilters, fields: (*server).vpnFields,
+	xml: (*server).vpnXML, set: func(o *netResponse) **[]xVpnConnection { return &o.VpnConnections }})
 
-func (s *server) deleteVpnConnection(r *http.Request, region, reqID string) (any, error) {
-	id := r.Form.Get("VpnConnectionId")
-	if id == "" {
-		return nil, missing("vpnConnectionId")
-	}
-	o, err := s.lookup(resVpn, region, id)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if err := s.e.DeleteObject(cloudName, kindVpn, o.Name); err != nil {
-		return nil, engineErr(err, resVpn)
-	}
-	for i := 1; i <= 2; i++ {
-		s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(id, i))
-	}
-	s.deleteChildren(w, o.Name, map[string]string{kindTunnelMod: "connection"})
-	return replyTrue("DeleteVpnConnection", reqID), nil
-}
+var deleteVpnConnection = deleteHandler(deleteSpec{action: "DeleteVpnConnection", res: resVpn, idParam: "VpnConnectionId", param: "vpnConnectionId",
+	children: map[string]string{kindTunnelMod: "connection"},
+	after: func(s *server, _ *world, o cloudsim.Object) {
+		for i := 1; i <= 2; i++ {
+			s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(o.Attrs["id"], i))
+		}
+	}})

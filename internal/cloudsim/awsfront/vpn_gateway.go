@@ -91,18 +91,9 @@ func (s *server) createVpnGateway(r *http.Request, region, reqID string) (any, e
 	return out, nil
 }
 
-func (s *server) describeVpnGateways(r *http.Request, region, reqID string) (any, error) {
-	objs, w, err := s.selectResources(r, region, resVgw, "VpnGatewayId", s.vgwFields, vgwFilters)
-	if err != nil {
-		return nil, err
-	}
-	out := reply("DescribeVpnGateways", reqID)
-	out.VpnGateways = setOf([]xVpnGateway{}) // an empty <...Set/> when nothing matches, as EC2 answers
-	for _, o := range objs {
-		out.VpnGateways = addItem(out.VpnGateways, s.vgwXML(o, w))
-	}
-	return out, nil
-}
+var describeVpnGateways = describeHandler(describeSpec[xVpnGateway]{action: "DescribeVpnGateways", res: resVgw, idParam: "VpnGatewayId",
+	known: vgwFilters, fields: (*server).vgwFields,
+	xml: (*server).vgwXML, set: func(o *netResponse) **[]xVpnGateway { return &o.VpnGateways }})
 
 // attachVpnGateway attaches an available gateway to a VPC (one gateway per
 // VPC, one VPC per gateway); it is attaching for times().Attachment.
@@ -169,25 +160,13 @@ func (s *server) detachVpnGateway(r *http.Request, region, reqID string) (any, e
 	return replyTrue("DetachVpnGateway", reqID), nil
 }
 
-func (s *server) deleteVpnGateway(r *http.Request, region, reqID string) (any, error) {
-	gwID := r.Form.Get("VpnGatewayId")
-	if gwID == "" {
-		return nil, missing("vpnGatewayId")
-	}
-	gw, err := s.lookup(resVgw, region, gwID)
-	if err != nil {
-		return nil, err
-	}
-	w := s.world()
-	if att, ok := s.attachment(gw, w); ok {
-		return nil, incorrectState("The vpn gateway '%s' is attached to %s; detach it first", gwID, att.VpcID)
-	}
-	if conns := w.children(kindVpn, "vgw", gwID); len(conns) > 0 {
-		return nil, incorrectState("The vpn gateway '%s' has VPN connections (%s); delete them first", gwID, conns[0].Attrs["id"])
-	}
-	if err := s.e.DeleteObject(cloudName, kindVgw, gw.Name); err != nil {
-		return nil, engineErr(err, resVgw)
-	}
-	s.deleteChildren(w, gw.Name, nil)
-	return replyTrue("DeleteVpnGateway", reqID), nil
-}
+var deleteVpnGateway = deleteHandler(deleteSpec{action: "DeleteVpnGateway", res: resVgw, idParam: "VpnGatewayId", param: "vpnGatewayId",
+	check: func(s *server, w *world, gw cloudsim.Object) error {
+		if att, ok := s.attachment(gw, w); ok {
+			return incorrectState("The vpn gateway '%s' is attached to %s; detach it first", gw.Attrs["id"], att.VpcID)
+		}
+		if conns := w.children(kindVpn, "vgw", gw.Attrs["id"]); len(conns) > 0 {
+			return incorrectState("The vpn gateway '%s' has VPN connections (%s); delete them first", gw.Attrs["id"], conns[0].Attrs["id"])
+		}
+		return nil
+	}})
