@@ -1,6 +1,8 @@
 package awsfront
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -76,13 +78,14 @@ type deleteSpec struct {
 	children map[string]string
 	// after runs once it and its children are gone (to delete what it
 	// created with it).
-	after func(s *server, w *world, o cloudsim.Object)
+	after func(s *server, w *world, o cloudsim.Object) error
 	// answer completes the reply.
 	answer func(out *netResponse, o cloudsim.Object)
 }
 
 // deleteHandler answers a DeleteX: the resource looked up, its
-// dependencies checked, then it and its children deleted.
+// dependencies checked, then it and its children deleted (InternalError
+// when a child stays behind).
 func deleteHandler(d deleteSpec) networkHandler {
 	return func(s *server, r *http.Request, region, reqID string) (any, error) {
 		var o cloudsim.Object
@@ -108,9 +111,12 @@ func deleteHandler(d deleteSpec) networkHandler {
 		if err := s.e.DeleteObject(cloudName, d.res.kind, o.Name); err != nil {
 			return nil, engineErr(err, d.res)
 		}
-		s.deleteChildren(w, o.Name, d.children)
+		err = s.deleteChildren(w, o.Name, d.children)
 		if d.after != nil {
-			d.after(s, w, o)
+			err = errors.Join(err, d.after(s, w, o))
+		}
+		if err != nil {
+			return nil, internalErr(fmt.Sprintf("%s %s was deleted, but not all it held", d.res.kind, o.Attrs["id"]), err)
 		}
 		out := replyTrue(d.action, reqID)
 		if d.answer != nil {

@@ -106,15 +106,19 @@ package awsfront
 // DeleteVpnTunnelModification when the tunnel was modified before). A child
 // deleted with its parent (rules, routes, tags, the main route table) that
 // fails to go is left behind: only an injected fault or rate limit on its
-// own Delete<Kind> does that.
+// own Delete<Kind> does that, and the request then answers InternalError
+// (500) naming what stayed.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 // networkTimes are how long network objects take to settle, on the
@@ -319,17 +323,37 @@ func (s *server) arn(region, typ, id string) string {
 	return fmt.Sprintf("arn:aws:ec2:%s:%s:%s/%s", region, s.opts.AccountID, typ, id)
 }
 
-// deleteChildren deletes a deleted resource's children; failures leave
-// them behind (see the doc comment).
-func (s *server) deleteChildren(w *world, parent string, kinds map[string]string) {
-	for kind, attr := range kinds {
-		for _, c := range w.children(kind, attr, parent) {
-			_ = s.e.DeleteObject(cloudName, kind, c.Name)
+// deleteChildren deletes a deleted resource's children, kind by kind in
+// name order, then its tags. One that fails to go is left behind and
+// reported (every failure, joined); the others still go.
+func (s *server) deleteChildren(w *world, parent string, kinds map[string]string) error {
+	var errs []error
+	for _, kind := range sortedKeys(kinds) {
+		for _, c := range w.children(kind, kinds[kind], parent) {
+			errs = append(errs, s.deleteObject(kind, c.Name))
 		}
 	}
 	for _, t := range w.children(kindTag, "resource", parent) {
-		_ = s.e.DeleteObject(cloudName, kindTag, t.Name)
+		errs = append(errs, s.deleteObject(kindTag, t.Name))
 	}
+	return errors.Join(errs...)
+}
+
+// deleteObject deletes an engine object; one already gone is no error.
+func (s *server) deleteObject(kind, name string) error {
+	if err := s.e.DeleteObject(cloudName, kind, name); err != nil && !cloud.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// internalErr is EC2's InternalError (HTTP 500, "An internal error has
+// occurred", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html),
+// which the SDKs retry: the answer when the engine cannot finish what a
+// request began (remove a deleted resource's children, undo a create
+// that failed half-way), so that nothing is left behind unreported.
+func internalErr(what string, err error) error {
+	return &ec2Err{500, "InternalError", what + ": " + err.Error()}
 }
 
 func (s *server) vpcOf(w *world, region, vpcID string) (netip.Prefix, bool) {

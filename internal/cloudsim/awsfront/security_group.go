@@ -1,6 +1,7 @@
 package awsfront
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -282,8 +283,12 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 		o, err := s.e.PutObject(cloudName, kindRule, g.Name+"/ingress/"+p.key(), map[string]string{
 			"id": id, "group": g.Name, "protocol": p.protocol, "from": p.from, "to": p.to, "cidr": p.cidr, "description": p.description})
 		if err != nil {
+			var undo []error
 			for _, name := range added {
-				_ = s.e.DeleteObject(cloudName, kindRule, name)
+				undo = append(undo, s.deleteObject(kindRule, name))
+			}
+			if uerr := errors.Join(undo...); uerr != nil {
+				return nil, internalErr("rules added before the failure ("+err.Error()+") stayed", uerr)
 			}
 			return nil, engineErr(err, resGroup)
 		}

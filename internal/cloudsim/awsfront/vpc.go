@@ -1,6 +1,7 @@
 package awsfront
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -53,7 +54,9 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	_, err = s.e.PutObject(cloudName, kindRouteTable, objectName(resRouteTable, region, rtb), map[string]string{
 		"id": rtb, "region": region, "vpc": id, "main": "true", "association": newID("rtbassoc", w), "created": s.stamp()})
 	if err != nil {
-		_ = s.e.DeleteObject(cloudName, kindVpc, o.Name)
+		if uerr := s.deleteObject(kindVpc, o.Name); uerr != nil {
+			return nil, internalErr("vpc "+id+" stayed after its route table failed ("+err.Error()+")", uerr)
+		}
 		return nil, engineErr(err, resRouteTable)
 	}
 	out := reply("CreateVpc", reqID)
@@ -90,10 +93,14 @@ var deleteVpc = deleteHandler(deleteSpec{action: "DeleteVpc", res: resVpc, idPar
 		}
 		return nil
 	},
-	after: func(s *server, w *world, o cloudsim.Object) {
+	after: func(s *server, w *world, o cloudsim.Object) error {
+		var errs []error
 		for _, rt := range w.children(kindRouteTable, "vpc", o.Attrs["id"]) {
-			if err := s.e.DeleteObject(cloudName, kindRouteTable, rt.Name); err == nil {
-				s.deleteChildren(w, rt.Name, map[string]string{kindRoute: "table", kindPropagate: "table"})
+			if err := s.deleteObject(kindRouteTable, rt.Name); err != nil {
+				errs = append(errs, err)
+				continue
 			}
+			errs = append(errs, s.deleteChildren(w, rt.Name, map[string]string{kindRoute: "table", kindPropagate: "table"}))
 		}
+		return errors.Join(errs...)
 	}})

@@ -382,8 +382,9 @@ var describeVpnConnections = describeHandler(describeSpec[xVpnConnection]{action
 
 var deleteVpnConnection = deleteHandler(deleteSpec{action: "DeleteVpnConnection", res: resVpn, idParam: "VpnConnectionId", param: "vpnConnectionId",
 	children: map[string]string{kindTunnelMod: "connection"},
-	after: func(s *server, _ *world, o cloudsim.Object) {
+	after: func(s *server, _ *world, o cloudsim.Object) error {
 		for i := 1; i <= 2; i++ {
 			s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(o.Attrs["id"], i))
 		}
+		return nil
 	}})

@@ -1,6 +1,7 @@
 package awsfront
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -154,8 +155,12 @@ func (s *server) detachVpnGateway(r *http.Request, region, reqID string) (any, e
 	if err := s.e.DeleteObject(cloudName, kindAttachment, gw.Name); err != nil {
 		return nil, engineErr(err, resVgw)
 	}
+	var errs []error
 	for _, rt := range w.children(kindRouteTable, "vpc", vpcID) {
-		_ = s.e.DeleteObject(cloudName, kindPropagate, rt.Name+"/"+gwID)
+		errs = append(errs, s.deleteObject(kindPropagate, rt.Name+"/"+gwID))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, internalErr("vpn gateway "+gwID+" was detached, but its route propagation stayed", err)
 	}
 	return replyTrue("DetachVpnGateway", reqID), nil
 }
