@@ -525,7 +525,9 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			m.Profiles = []profile{{Name: "nodepool1", VMSize: "Standard_D4ds_v5", Count: 1, Mode: "System", OSType: "Linux"}}
 		}
 	}
-	s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m)
+	if err := s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m); err != nil {
+		return reply{}, err
+	}
 	op := "CreateCluster"
 	status := http.StatusCreated
 	if existed {

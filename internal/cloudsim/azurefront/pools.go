@@ -350,7 +350,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		if capacityType == "spot" && meta.EvictionPolicy == "" {
 			meta.EvictionPolicy = "Delete"
 		}
-		s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta)
+		if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+			return reply{}, err
+		}
 		id, err := s.recordOp(opRecord{Op: "CreateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,
 			Pool: pool, Location: m.Location, Start: s.now()})
 		if err != nil {
@@ -404,7 +406,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 			meta.LastOp = "Scaling"
 		}
 	}
-	s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta)
+	if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+		return reply{}, err
+	}
 	id, err := s.recordOp(opRecord{Op: "UpdateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,
 		Pool: pool, Location: m.Location, Start: s.now()})
 	if err != nil {

@@ -130,7 +130,9 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 				return reply{}, newErr(409, "RoleAssignmentExists", "The role assignment already exists.")
 			}
 		}
-		s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a)
+		if err := s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a); err != nil {
+			return reply{}, err
+		}
 		return reply{status: http.StatusCreated, body: a.json()}, nil
 	}
 	return reply{}, newErr(405, "MethodNotAllowed", "The requested method %s is not allowed.", q.r.Method)
