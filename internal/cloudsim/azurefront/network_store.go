@@ -183,7 +183,9 @@ func (s *server) networkGroupDeletion(key, name string) error {
 			name, strings.Join(left, ", "))
 	}
 	for _, o := range books {
-		_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		if err := cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -191,7 +191,9 @@ func (s *server) servePool(q *req, rg, cluster, pool string) (reply, error) {
 		p, err := s.e.GetNodePool(cloudName, m.Location, cluster, pool)
 		if err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcPool(rg, m.Location, cluster, pool)
+				if err := s.gcPool(rg, m.Location, cluster, pool); err != nil {
+					return reply{}, err
+				}
 				if _, ok := s.findCluster(m.Location, cluster); !ok {
 					return reply{}, clusterNotFound(rg, cluster)
 				}
@@ -211,7 +213,9 @@ func (s *server) servePool(q *req, rg, cluster, pool string) (reply, error) {
 		}
 		if _, err := s.e.DeleteNodePool(cloudName, m.Location, cluster, pool); err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcPool(rg, m.Location, cluster, pool)
+				if err := s.gcPool(rg, m.Location, cluster, pool); err != nil {
+					return reply{}, err
+				}
 				return reply{status: http.StatusNoContent}, nil
 			}
 			return reply{}, err
