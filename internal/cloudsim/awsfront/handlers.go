@@ -93,11 +93,11 @@ func deleteHandler(d deleteSpec) networkHandler {
 		if d.find != nil {
 			o, err = d.find(s, r, region)
 		} else {
-			id := r.Form.Get(d.idParam)
-			if id == "" {
-				return nil, missing(d.param)
+			var v []string
+			if v, err = required(r, d.idParam, d.param); err != nil {
+				return nil, err
 			}
-			o, err = s.lookup(d.res, region, id)
+			o, err = s.lookup(d.res, region, v[0])
 		}
 		if err != nil {
 			return nil, err

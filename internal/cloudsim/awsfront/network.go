@@ -260,6 +260,21 @@ func missing(param string) error {
 	return &ec2Err{400, "MissingParameter", fmt.Sprintf("The request must contain the parameter %s", param)}
 }
 
+// required reads required parameters, given as pairs of the parameter and
+// its name in EC2's MissingParameter message; the first one missing is
+// MissingParameter.
+func required(r *http.Request, pairs ...string) ([]string, error) {
+	out := make([]string, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v := r.Form.Get(pairs[i])
+		if v == "" {
+			return nil, missing(pairs[i+1])
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func invalidValue(format string, args ...any) error {
 	return &ec2Err{400, "InvalidParameterValue", fmt.Sprintf(format, args...)}
 }

@@ -152,13 +152,11 @@ func (s *server) createRoute(r *http.Request, region, reqID string) (any, error)
 }
 
 func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error) {
-	tableID, dest := r.Form.Get("RouteTableId"), r.Form.Get("DestinationCidrBlock")
-	if tableID == "" {
-		return nil, missing("routeTableId")
+	v, err := required(r, "RouteTableId", "routeTableId", "DestinationCidrBlock", "destinationCidrBlock")
+	if err != nil {
+		return nil, err
 	}
-	if dest == "" {
-		return nil, missing("destinationCidrBlock")
-	}
+	tableID, dest := v[0], v[1]
 	p, err := parseCIDR(dest, "destinationCidrBlock")
 	if err != nil {
 		return nil, err
@@ -179,13 +177,11 @@ func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error)
 // enableVgwRoutePropagation lets a route table learn the routes of a
 // virtual private gateway attached to its VPC.
 func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string) (any, error) {
-	tableID, gw := r.Form.Get("RouteTableId"), r.Form.Get("GatewayId")
-	if tableID == "" {
-		return nil, missing("routeTableId")
+	v, err := required(r, "RouteTableId", "routeTableId", "GatewayId", "gatewayId")
+	if err != nil {
+		return nil, err
 	}
-	if gw == "" {
-		return nil, missing("gatewayId")
-	}
+	tableID, gw := v[0], v[1]
 	rt, err := s.lookup(resRouteTable, region, tableID)
 	if err != nil {
 		return nil, err

@@ -62,14 +62,12 @@ func zoneNames(region, zone, zoneID string) (string, string) {
 // createSubnet creates a subnet of a VPC: its CIDR inside the VPC's, /16–/28,
 // overlapping no other subnet of the VPC.
 func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error) {
-	vpcID, v := r.Form.Get("VpcId"), r.Form.Get("CidrBlock")
-	if vpcID == "" {
-		return nil, missing("vpcId")
+	v, err := required(r, "VpcId", "vpcId", "CidrBlock", "cidrBlock")
+	if err != nil {
+		return nil, err
 	}
-	if v == "" {
-		return nil, missing("cidrBlock")
-	}
-	p, err := parseCIDR(v, "cidrBlock")
+	vpcID, cidr := v[0], v[1]
+	p, err := parseCIDR(cidr, "cidrBlock")
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +81,11 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 	w := s.world()
 	vpcCIDR, _ := s.vpcOf(w, region, vpcID)
 	if p.Bits() < 16 || p.Bits() > 28 || !inside(p, vpcCIDR) {
-		return nil, &ec2Err{400, "InvalidSubnet.Range", fmt.Sprintf("The CIDR '%s' is invalid.", v)}
+		return nil, &ec2Err{400, "InvalidSubnet.Range", fmt.Sprintf("The CIDR '%s' is invalid.", cidr)}
 	}
 	for _, o := range w.children(kindSubnet, "vpc", vpcID) {
 		if q, err := netip.ParsePrefix(o.Attrs["cidr"]); err == nil && q.Overlaps(p) {
-			return nil, &ec2Err{400, "InvalidSubnet.Conflict", fmt.Sprintf("The CIDR '%s' conflicts with another subnet", v)}
+			return nil, &ec2Err{400, "InvalidSubnet.Conflict", fmt.Sprintf("The CIDR '%s' conflicts with another subnet", cidr)}
 		}
 	}
 	zone, zoneID := zoneNames(region, r.Form.Get("AvailabilityZone"), r.Form.Get("AvailabilityZoneId"))

@@ -99,13 +99,11 @@ var describeVpnGateways = describeHandler(describeSpec[xVpnGateway]{action: "Des
 // attachVpnGateway attaches an available gateway to a VPC (one gateway per
 // VPC, one VPC per gateway); it is attaching for times().Attachment.
 func (s *server) attachVpnGateway(r *http.Request, region, reqID string) (any, error) {
-	gwID, vpcID := r.Form.Get("VpnGatewayId"), r.Form.Get("VpcId")
-	if gwID == "" {
-		return nil, missing("vpnGatewayId")
+	v, err := required(r, "VpnGatewayId", "vpnGatewayId", "VpcId", "vpcId")
+	if err != nil {
+		return nil, err
 	}
-	if vpcID == "" {
-		return nil, missing("vpcId")
-	}
+	gwID, vpcID := v[0], v[1]
 	gw, err := s.lookup(resVgw, region, gwID)
 	if err != nil {
 		return nil, err
@@ -136,13 +134,11 @@ func (s *server) attachVpnGateway(r *http.Request, region, reqID string) (any, e
 // detachVpnGateway detaches a gateway at once; the route tables of the VPC
 // stop propagating its routes, and routes to it become blackholes.
 func (s *server) detachVpnGateway(r *http.Request, region, reqID string) (any, error) {
-	gwID, vpcID := r.Form.Get("VpnGatewayId"), r.Form.Get("VpcId")
-	if gwID == "" {
-		return nil, missing("vpnGatewayId")
+	v, err := required(r, "VpnGatewayId", "vpnGatewayId", "VpcId", "vpcId")
+	if err != nil {
+		return nil, err
 	}
-	if vpcID == "" {
-		return nil, missing("vpcId")
-	}
+	gwID, vpcID := v[0], v[1]
 	gw, err := s.lookup(resVgw, region, gwID)
 	if err != nil {
 		return nil, err
