@@ -645,7 +645,12 @@ func (e *Engine) PoolStatus(p Pool) (cloud.Status, int) {
 	switch {
 	case p.DeleteAt != nil:
 		return cloud.StatusDeleting, p.Reserved
-	case now.Before(p.ReadyAt):
+	case now.Before(p.ReadyAt) || p.Pending != nil:
+		// p is a copy read a moment ago: an operation whose time came
+		// since then, but whose pending failure the engine has not yet
+		// recorded (reap), is still running as far as p tells — it must
+		// not look done and healthy (a failed create read as Active under
+		// load, when the read and this call straddle ReadyAt).
 		if p.Updating {
 			return cloud.StatusUpdating, p.Reserved
 		}

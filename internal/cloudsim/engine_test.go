@@ -200,6 +200,38 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestPoolStatusOfACopyBeforeItsFailureIsRecorded: a pool read just before
+// its failing create ends is still creating when its status is asked
+// after the end (not Active); the next read has the failure.
+func TestPoolStatusOfACopyBeforeItsFailureIsRecorded(t *testing.T) {
+	e, clock := newEngine(t)
+	if _, err := e.CreateCluster("aws", clusterSpec); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	e.Inject(Fault{Cloud: "aws", Op: "CreateNodePool",
+		Midway: &PendingIssue{Kind: cloud.KindFatal, Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}})
+	spec := poolSpec("p", "euc1-az1", 1)
+	if _, err := e.CreateNodePool("aws", spec, PoolOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := e.GetNodePool("aws", spec.Region, spec.Cluster, spec.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour) // past ReadyAt, nothing read since
+	if st, _ := e.PoolStatus(read); st != cloud.StatusCreating {
+		t.Fatalf("status of the earlier read %s, want %s", st, cloud.StatusCreating)
+	}
+	again, err := e.GetNodePool("aws", spec.Region, spec.Cluster, spec.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.PoolStatus(again); st != cloud.StatusCreateFailed || again.Issues[0].Code != "VMExtensionProvisioningError" {
+		t.Fatalf("after the end: %s %+v", st, again.Issues)
+	}
+}
+
 func TestThrottling(t *testing.T) {
 	e, clock := newEngine(t)
 	e.SetRateLimit("aws", "GetCluster", 1, 2)

@@ -432,6 +432,15 @@ func TestThrottled(t *testing.T) {
 func TestResumeTokenAcrossProcesses(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "world.json")
 	ev := newEnv(t, state)
+	// Operations long enough to be still running when the token is taken
+	// on a loaded machine (30 ms ones could end before the PUT's answer).
+	d := 500 * time.Millisecond
+	slow := cloudsim.Durations{ClusterCreate: d, ClusterDelete: d, PoolCreate: d, PoolUpdate: d, PoolDelete: d}
+	e1, err := cloudsim.New(cloudsim.Config{Durations: slow, StateFile: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.setEngine(e1)
 	ev.createRG("rg")
 	p, err := ev.mc.BeginCreateOrUpdate(ctx, "rg", "aks", armcontainerservice.ManagedCluster{Location: to.Ptr(location)}, nil)
 	if err != nil {
@@ -443,7 +452,7 @@ func TestResumeTokenAcrossProcesses(t *testing.T) {
 	}
 	// Another process: a new engine on the same state file behind the same
 	// URL, and new clients.
-	e2, err := cloudsim.New(cloudsim.Config{Durations: fast, StateFile: state})
+	e2, err := cloudsim.New(cloudsim.Config{Durations: slow, StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}
