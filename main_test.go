@@ -240,6 +240,28 @@ func TestNoSimulators(t *testing.T) {
 	}
 }
 
+// TestNoComputeProtobufs: the provider reaches Compute Engine through
+// google.golang.org/api/compute/v1 (internal/cloud/gcp), not
+// cloud.google.com/go/compute/apiv1, whose computepb registers thousands
+// of protobuf descriptors at every start (about 9 % of the provider's
+// start-up instructions, docs/benchmarks/provider-startup-2026-12-03.txt).
+// The simulator (computefront, in gpufleet-simkube) may use them.
+func TestNoComputeProtobufs(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"cloud.google.com/go/compute/apiv1", "cloud.google.com/go/compute/apiv1/computepb"} {
+		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p) + `$`).Match(out) {
+			t.Errorf("the provider links %s: use google.golang.org/api/compute/v1", p)
+		}
+	}
+}
+
 // TestStartedServerHidesNothing: the provider's server, wrapped to turn
 // the garbage collector back on, still offers tf6server every optional
 // interface (list resources, actions, state stores) it finds by type

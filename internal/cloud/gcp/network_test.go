@@ -560,3 +560,80 @@ func TestComputeEndpointAndNames(t *testing.T) {
 		t.Error("sameRef")
 	}
 }
+
+// TestReadRetriesUnavailable: gets and lists retry 503 and 504 (as the
+// apiv1 clients' Get and List did) and nothing else; a cancelled context
+// ends the retries with the last error.
+func TestReadRetriesUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		fails     []int
+		wantCalls int
+		wantErr   int
+	}{
+		{"ok", nil, 1, 0},
+		{"503 then ok", []int{503}, 2, 0},
+		{"504, 503 then ok", []int{504, 503}, 3, 0},
+		{"500 is not retried", []int{500}, 1, 500},
+		{"404 is not retried", []int{404, 503}, 1, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			v, err := read(context.Background(), func(...googleapi.CallOption) (string, error) {
+				calls++
+				if calls <= len(tt.fails) {
+					return "", &googleapi.Error{Code: tt.fails[calls-1]}
+				}
+				return "v", nil
+			})
+			var ge *googleapi.Error
+			switch {
+			case calls != tt.wantCalls:
+				t.Fatalf("%d calls, want %d", calls, tt.wantCalls)
+			case tt.wantErr == 0 && (err != nil || v != "v"):
+				t.Fatalf("%q, %v", v, err)
+			case tt.wantErr != 0 && (!errors.As(err, &ge) || ge.Code != tt.wantErr):
+				t.Fatalf("error %v, want %d", err, tt.wantErr)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err := read(ctx, func(...googleapi.CallOption) (string, error) {
+		calls++
+		cancel()
+		return "", &googleapi.Error{Code: 503}
+	})
+	var ge *googleapi.Error
+	if calls != 1 || !errors.As(err, &ge) || ge.Code != 503 {
+		t.Fatalf("cancelled: %d calls, %v", calls, err)
+	}
+}
+
+// TestPagesFollowsTokens: pages reads every page in turn and stops when
+// yield does; firstOf reads no page after the one with its item.
+func TestPagesFollowsTokens(t *testing.T) {
+	book := map[string]struct {
+		items []int
+		next  string
+	}{"": {[]int{1, 2}, "p2"}, "p2": {nil, "p3"}, "p3": {[]int{3}, ""}}
+	var asked []string
+	page := func(token string) ([]int, string, error) {
+		asked = append(asked, token)
+		p := book[token]
+		return p.items, p.next, nil
+	}
+	var got []int
+	if err := pages(page, func(v int) bool { got = append(got, v); return true }); err != nil || !slices.Equal(got, []int{1, 2, 3}) ||
+		!slices.Equal(asked, []string{"", "p2", "p3"}) {
+		t.Fatalf("pages: %v, read %q, %v", got, asked, err)
+	}
+	asked = nil
+	if v, err := firstOf(page, func(v int) bool { return v == 2 }); v != 2 || err != nil || !slices.Equal(asked, []string{""}) {
+		t.Fatalf("firstOf: %d, read %q, %v", v, asked, err)
+	}
+	boom := errors.New("boom")
+	if _, err := firstOf(func(string) ([]int, string, error) { return nil, "", boom }, func(int) bool { return true }); !errors.Is(err, boom) {
+		t.Fatalf("a page's error: %v", err)
+	}
+}
