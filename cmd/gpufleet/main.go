@@ -3,6 +3,7 @@
 //	gpufleet offers [filters] [--format table|json]
 //	gpufleet plan --gpus N [request flags] [--format table|json]
 //	gpufleet sim list|nodes|kubectl
+//	gpufleet sweep [--cloud ...] [--older-than D] [--state FILE] [--delete]
 //
 // Exit status: 0 success, 1 bad flags or input, 2 infeasible request.
 //
@@ -32,6 +33,7 @@ Usage:
   gpufleet offers [flags]        list offers, cheapest per GPU-hour first
   gpufleet plan --gpus N [flags] choose the cheapest placement for N GPUs
   gpufleet sim list [--dir DIR]  list what exists in the simulated clouds (simulate = true)
+  gpufleet sweep [flags]         find (and with --delete delete) what gpufleet created that no state holds
 
 Run "gpufleet <command> -h" for the flags of a command.
 `
@@ -54,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.Plan(args[1:], stdout, stderr, nil)
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
+	case "sweep":
+		// Runs gpufleet-live, which has the SDK clients.
+		return cli.Sweep(args[1:], stdout, stderr, nil)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

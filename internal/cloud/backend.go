@@ -159,6 +159,13 @@ type Backend interface {
 	// DeleteNodePool deletes a node pool and waits until it is gone. A pool
 	// that is already gone is not an error.
 	DeleteNodePool(ctx context.Context, region, cluster, name string) error
+
+	// List returns the clusters gpufleet created (tagged ManagedTag) in
+	// the regions o names, in any state but gone, and the node pools in
+	// them with gpufleet's names (IsPoolName; AKS's derived agent pool
+	// names), following every page. Clusters and pools of other tools are
+	// left out.
+	List(ctx context.Context, o ListOptions) ([]Resource, error)
 }
 
 // Equal reports whether two specs ask for the same pool (the idempotency

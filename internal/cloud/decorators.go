@@ -230,3 +230,7 @@ func metering(m *Metrics, cl string, now func() time.Time) wrapping {
 		return v, err
 	}
 }
+
+func (d *decorated) List(ctx context.Context, o ListOptions) ([]Resource, error) {
+	return run(d, ctx, "List", func(ctx context.Context) ([]Resource, error) { return d.next.List(ctx, o) })
+}

@@ -165,6 +165,11 @@ type VPNConnection struct {
 type TunnelStatus struct {
 	ID     string
 	PeerIP string
+	// InsideCIDR is the tunnel's link-local /30 as the cloud records it
+	// (AWS tunnel options, the GCP Cloud Router interface's range, the
+	// network of Azure's custom APIPA BGP address), canonical; "" when
+	// the cloud does not report it. Import rebuilds the mesh from it.
+	InsideCIDR string
 	// Up reports an established tunnel with its BGP session.
 	Up bool
 }
@@ -248,4 +253,11 @@ type NetworkBackend interface {
 	GetPeering(ctx context.Context, spec PeeringSpec) (Peering, error)
 	// DeletePeering deletes both sides of a peering.
 	DeletePeering(ctx context.Context, spec PeeringSpec) error
+
+	// ListNetworks returns the networks, VPN gateways, VPN connections
+	// and peerings gpufleet created (found by the tags, labels or
+	// descriptions the Ensure methods set) in the regions o names, each
+	// named as its Delete method takes it, following every page. (It is
+	// not List: one type implements both Backend and NetworkBackend.)
+	ListNetworks(ctx context.Context, o ListOptions) ([]Resource, error)
 }

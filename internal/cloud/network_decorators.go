@@ -82,3 +82,7 @@ func (d *decoratedNetwork) DeletePeering(ctx context.Context, spec PeeringSpec) 
 	_, err := run(d, ctx, "DeletePeering", unit(func(ctx context.Context) error { return d.next.DeletePeering(ctx, spec) }))
 	return err
 }
+
+func (d *decoratedNetwork) ListNetworks(ctx context.Context, o ListOptions) ([]Resource, error) {
+	return run(d, ctx, "ListNetworks", func(ctx context.Context) ([]Resource, error) { return d.next.ListNetworks(ctx, o) })
+}

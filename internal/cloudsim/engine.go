@@ -135,11 +135,14 @@ type Cluster struct {
 	Cloud, Region, Name string
 	Spec                cloud.ClusterSpec
 	ID                  string
-	ReadyAt             time.Time
-	DeleteAt            *time.Time
-	Endpoint            string
-	CACertificate       string
-	ServiceCIDR         string
+	// CreatedAt is when CreateCluster made it (zero in state files
+	// written before it was recorded).
+	CreatedAt     time.Time `json:",omitzero"`
+	ReadyAt       time.Time
+	DeleteAt      *time.Time
+	Endpoint      string
+	CACertificate string
+	ServiceCIDR   string
 }
 
 // Pool is a simulated node pool.
@@ -149,8 +152,11 @@ type Pool struct {
 	ID          string
 	Family      string
 	GPUsPerNode int
-	ReadyAt     time.Time
-	DeleteAt    *time.Time
+	// CreatedAt is when CreateNodePool made it (zero in state files
+	// written before it was recorded).
+	CreatedAt time.Time `json:",omitzero"`
+	ReadyAt   time.Time
+	DeleteAt  *time.Time
 	// Reserved is the number of nodes holding capacity and quota.
 	Reserved int
 	// Pending is the issue the running operation ends with, if any.
@@ -489,7 +495,7 @@ func (e *Engine) CreateCluster(cl string, spec cloud.ClusterSpec) (Cluster, erro
 	now := e.clock.Now()
 	c := &Cluster{
 		Cloud: cl, Region: spec.Region, Name: spec.Name, Spec: spec, ID: e.nextID(cl + "-cluster"),
-		ReadyAt:     now.Add(e.durations.ClusterCreate),
+		CreatedAt: now, ReadyAt: now.Add(e.durations.ClusterCreate),
 		Endpoint:    fmt.Sprintf("https://%s.%s.%s.cloudsim.invalid", spec.Name, spec.Region, cl),
 		ServiceCIDR: "10.100.0.0/16",
 	}
@@ -587,7 +593,7 @@ func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOption
 	}
 	now := e.clock.Now()
 	p := &Pool{Cloud: cl, Spec: spec, ID: e.nextID(cl + "-pool"), Family: o.Family, GPUsPerNode: o.GPUsPerNode,
-		ReadyAt: now.Add(e.durations.PoolCreate)}
+		CreatedAt: now, ReadyAt: now.Add(e.durations.PoolCreate)}
 	p.Spec.Labels = maps.Clone(spec.Labels)
 	p.Spec.Taints = slices.Clone(spec.Taints)
 	if f := e.takeFault(cl, "CreateNodePool", target, true); f != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 	"github.com/aws/smithy-go/middleware"
 
+	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -28,6 +30,9 @@ import (
 // too.
 type AWSEndpoints struct {
 	Pricing, EC2, ServiceQuotas string
+	// STS is where Terraform Cloud dynamic credentials are exchanged
+	// (AssumeRoleWithWebIdentity); the SDK's regional endpoint when empty.
+	STS string
 }
 
 // AWSConfig configures the AWS live sources (AWSPricing, AWSSpotPrices,
@@ -149,8 +154,18 @@ func (c AWSConfig) sdkConfig(ctx context.Context, calls *atomic.Int64) (aws.Conf
 			})
 		}),
 	}
-	if c.Credentials != nil {
-		opts = append(opts, config.WithCredentialsProvider(c.Credentials))
+	creds := c.Credentials
+	if creds == nil {
+		// Terraform Cloud dynamic credentials as the backend gets them,
+		// else the SDK's default chain.
+		dyn, err := awsbackend.DynamicCredentials(os.Getenv, c.Endpoints.STS, c.homeRegion())
+		if err != nil {
+			return aws.Config{}, err
+		}
+		creds = dyn
+	}
+	if creds != nil {
+		opts = append(opts, config.WithCredentialsProvider(creds))
 	}
 	if c.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(c.HTTPClient))

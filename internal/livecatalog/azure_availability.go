@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,9 +15,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 
+	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -96,14 +97,6 @@ func (a *AzureAvailability) clients() (*armcompute.ResourceSKUsClient, *armcompu
 	if a.SubscriptionID == "" {
 		return nil, nil, errors.New("azure availability: a subscription is required")
 	}
-	cred := a.Credential
-	if cred == nil {
-		c, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("azure availability: credentials: %w", err)
-		}
-		cred = c
-	}
 	opts := a.ClientOptions
 	if a.Endpoint != "" {
 		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: a.Endpoint,
@@ -113,6 +106,16 @@ func (a *AzureAvailability) clients() (*armcompute.ResourceSKUsClient, *armcompu
 	}
 	if a.HTTPClient != nil {
 		opts.Transport = a.HTTPClient
+	}
+	cred := a.Credential
+	if cred == nil {
+		// As the backend signs in: workload identity (Terraform Cloud
+		// dynamic credentials, OIDC), else the default chain.
+		c, err := azbackend.Credential(os.Getenv, opts.ClientOptions)
+		if err != nil {
+			return nil, nil, fmt.Errorf("azure availability: %w", err)
+		}
+		cred = c
 	}
 	skus, err := armcompute.NewResourceSKUsClient(a.SubscriptionID, cred, &opts)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
 
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -45,6 +46,9 @@ type GCPAvailability struct {
 	// ClientOptions for the Compute Engine client (credentials, HTTP
 	// client); Application Default Credentials when empty.
 	ClientOptions []option.ClientOption
+	// AuthEndpoints override the token endpoints of Terraform Cloud
+	// dynamic credentials (used when ClientOptions is empty).
+	AuthEndpoints gcpbackend.AuthEndpoints
 	// PageSize is maxResults of the aggregated list (500 when zero).
 	PageSize int64
 	// Retry bounds the retries of each request.
@@ -85,7 +89,11 @@ func (g *GCPAvailability) Availability(ctx context.Context, instanceTypes []stri
 		return Availability{}, errors.New("gcp availability: a project is required")
 	}
 	types, regions := g.scope(instanceTypes)
-	svc, err := compute.NewService(ctx, gcpOptions(g.Endpoint, g.ClientOptions)...)
+	opts, err := gcpOptions(ctx, g.Endpoint, g.AuthEndpoints, g.ClientOptions)
+	if err != nil {
+		return Availability{}, fmt.Errorf("compute credentials: %w", err)
+	}
+	svc, err := compute.NewService(ctx, opts...)
 	if err != nil {
 		return Availability{}, fmt.Errorf("compute client: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/cloudbilling/v1"
 	"google.golang.org/api/option"
 
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -43,6 +44,9 @@ type GCPBilling struct {
 	// ClientOptions for the Cloud Billing client (credentials, HTTP
 	// client); Application Default Credentials when empty.
 	ClientOptions []option.ClientOption
+	// AuthEndpoints override the token endpoints of Terraform Cloud
+	// dynamic credentials (used when ClientOptions is empty).
+	AuthEndpoints gcpbackend.AuthEndpoints
 	// PageSize is the SKUs asked per page (5000, the API's maximum, when
 	// zero); MaxPages bounds the paging (1,000 when zero).
 	PageSize int64
@@ -82,7 +86,11 @@ type gcpRateKey struct {
 
 // Prices lists every SKU page, then prices the catalog's instance types.
 func (g *GCPBilling) Prices(ctx context.Context) ([]Price, error) {
-	svc, err := cloudbilling.NewService(ctx, gcpOptions(g.Endpoint, g.ClientOptions)...)
+	opts, err := gcpOptions(ctx, g.Endpoint, g.AuthEndpoints, g.ClientOptions)
+	if err != nil {
+		return nil, fmt.Errorf("cloudbilling credentials: %w", err)
+	}
+	svc, err := cloudbilling.NewService(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cloudbilling client: %w", err)
 	}

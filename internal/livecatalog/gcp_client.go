@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"time"
 
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 )
 
 // GCPRetry bounds the retries of one Google API request: the generated
@@ -79,11 +82,21 @@ func gcpDo[T any](ctx context.Context, r GCPRetry, api string, do func() (T, err
 	}
 }
 
-// gcpOptions adds the endpoint override to the caller's options.
-func gcpOptions(endpoint string, opts []option.ClientOption) []option.ClientOption {
+// gcpOptions adds the endpoint override to the caller's options, and
+// Terraform Cloud dynamic credentials as the backend gets them when the
+// caller gives none (gcp.WithDynamicCredentials; auth overrides its token
+// endpoints); without either the clients use Application Default
+// Credentials.
+func gcpOptions(ctx context.Context, endpoint string, auth gcpbackend.AuthEndpoints, opts []option.ClientOption) ([]option.ClientOption, error) {
+	if len(opts) == 0 {
+		var err error
+		if opts, _, err = gcpbackend.WithDynamicCredentials(ctx, os.Getenv, auth, nil); err != nil {
+			return nil, err
+		}
+	}
 	out := slices.Clone(opts)
 	if endpoint != "" {
 		out = append(out, option.WithEndpoint(endpoint))
 	}
-	return out
+	return out, nil
 }

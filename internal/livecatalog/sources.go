@@ -9,12 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"google.golang.org/api/option"
 
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // SourcesConfig says which clouds to ask and how to reach their APIs.
-// Empty endpoints mean the clouds' public APIs; credentials come from each
-// SDK's default chain unless set.
+// Empty endpoints mean the clouds' public APIs; credentials, unless set,
+// are Terraform Cloud dynamic credentials when the run has them, built as
+// the cloud backends build theirs (aws.DynamicCredentials,
+// gcp.WithDynamicCredentials, azure.Credential), else each SDK's default
+// chain.
 type SourcesConfig struct {
 	// Catalog says which regions and instance types to ask about.
 	Catalog *planner.Catalog
@@ -30,6 +34,9 @@ type SourcesConfig struct {
 	GCPBillingEndpoint string
 	GCPComputeEndpoint string
 	GCPClientOptions   []option.ClientOption
+	// GCPAuthEndpoints override the token endpoints of Terraform Cloud
+	// dynamic credentials (tests, proxies).
+	GCPAuthEndpoints gcpbackend.AuthEndpoints
 
 	// AzureSubscriptionID enables Azure availability (quotas are per
 	// subscription); Azure prices are public.
@@ -74,9 +81,9 @@ func Sources(c SourcesConfig) ([]PriceSource, []AvailabilitySource) {
 		avail = append(avail, &AWSAvailability{Config: cfg})
 	}
 	if c.enabled("gcp") {
-		prices = append(prices, &GCPBilling{Catalog: c.Catalog, Endpoint: c.GCPBillingEndpoint, ClientOptions: c.GCPClientOptions})
+		prices = append(prices, &GCPBilling{Catalog: c.Catalog, Endpoint: c.GCPBillingEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
 		if c.GCPProject != "" {
-			avail = append(avail, &GCPAvailability{Project: c.GCPProject, Catalog: c.Catalog, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions})
+			avail = append(avail, &GCPAvailability{Project: c.GCPProject, Catalog: c.Catalog, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
 		}
 	}
 	if c.enabled("azure") {

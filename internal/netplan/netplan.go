@@ -271,3 +271,28 @@ func (p Plan) Prefixes() []netip.Prefix {
 	}
 	return out
 }
+
+// Restore rebuilds the allocation of a site from what exists in its cloud:
+// its block and its node subnets (zone → prefix). The pod, service and
+// gateway ranges are where Allocate puts them in a block of that size, so
+// a network read back (terraform import) is planned exactly as the one
+// that was created. A block of another size, or a subnet outside the
+// block's node quarter, is an error: Allocate did not make it.
+func Restore(site string, block netip.Prefix, subnets map[string]string, sizes Sizes) (Allocation, error) {
+	if err := sizes.validate(); err != nil {
+		return Allocation{}, err
+	}
+	if !block.IsValid() || !block.Addr().Is4() || block.Bits() != sizes.Site || block.Masked() != block {
+		return Allocation{}, InputErrorf(InputSites, "site %s: its network's range %s is not a /%d block as gpufleet allocates", site, block, sizes.Site)
+	}
+	a := newAllocation(site, block, sizes)
+	nodes := nth(block, sizes.Site+2, 0)
+	for _, z := range slices.Sorted(maps.Keys(subnets)) {
+		p, err := netip.ParsePrefix(subnets[z])
+		if err != nil || p.Bits() != sizes.Subnet || p.Masked() != p || !nodes.Contains(p.Addr()) {
+			return Allocation{}, InputErrorf(InputSites, "site %s: the subnet %s of zone %s is not a /%d in the node range %s of %s", site, subnets[z], z, sizes.Subnet, nodes, block)
+		}
+		a.Subnets[z] = p.String()
+	}
+	return a, nil
+}

@@ -122,3 +122,38 @@ func TestStableUnderAddsAndRemoves(t *testing.T) {
 		}
 	}
 }
+
+func TestRestore(t *testing.T) {
+	sites := []Site{{Key: "aws/eu-central-1", Zones: []string{"euc1-az1", "euc1-az2"}}, {Key: "gcp/europe-west4", Zones: []string{"europe-west4-a"}}}
+	p, err := Allocate(netip.MustParsePrefix("10.64.0.0/12"), nil, sites, nil, DefaultSizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range p.Sites {
+		got, err := Restore(want.Site, want.Block, want.Subnets, DefaultSizes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Restore(%s) = %+v, want the allocation %+v", want.Site, got, want)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		block   string
+		subnets map[string]string
+		err     string
+	}{
+		{"block of another size", "10.64.0.0/17", nil, "not a /16 block"},
+		{"unmasked block", "10.64.1.0/16", nil, "not a /16 block"},
+		{"subnet outside the node range", "10.64.0.0/16", map[string]string{"a": "10.64.128.0/20"}, "not a /20 in the node range 10.64.0.0/18"},
+		{"subnet of another size", "10.64.0.0/16", map[string]string{"a": "10.64.0.0/24"}, "not a /20"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Restore("s", netip.MustParsePrefix(tt.block), tt.subnets, DefaultSizes)
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want one containing %q", err, tt.err)
+			}
+		})
+	}
+}

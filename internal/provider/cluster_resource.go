@@ -221,7 +221,7 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	spec := cloud.ClusterSpec{Name: m.Name.ValueString(), Region: m.Region.ValueString(), KubernetesVersion: m.KubernetesVersion.ValueString(),
 		PublicEndpoint: m.EndpointPublicAccess.ValueBool(), PrivateEndpoint: m.EndpointPrivateAccess.ValueBool(),
-		Tags: map[string]string{"gpufleet.dev/managed-by": "terraform", "gpufleet.dev/site": m.Site.ValueString()}}
+		Tags: map[string]string{cloud.ManagedTag: "terraform", "gpufleet.dev/site": m.Site.ValueString()}}
 	spec.Network = clusterNetwork(ctx, m.Network, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return

@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -31,6 +33,47 @@ func TestAccCluster_destroyDeletesUntrackedPools(t *testing.T) {
 						cloudsim.PoolOptions{Family: "p", GPUsPerNode: 8})
 					return err
 				},
+			},
+		},
+	})
+}
+
+// TestAccCluster_generateConfig: `terraform plan -generate-config-out`
+// with an import block for a cluster that exists writes a configuration
+// that is valid (the plan that generates it fails otherwise) and whose plan
+// is the import alone: no change, no replacement. The same ID imports with
+// the hand-written configuration too, planning nothing.
+func TestAccCluster_generateConfig(t *testing.T) {
+	w := newSimWorld(t)
+	cluster := w.provider() + `
+resource "gpufleet_cluster" "north" {
+  site = "aws/eu-north-1"
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_5_0)},
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{Config: cluster},
+			{
+				// The provider block alone: the resource comes from the generated configuration.
+				Config:          w.provider(),
+				ResourceName:    "gpufleet_cluster.north",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   "aws/eu-north-1/gpufleet-aws-eu-north-1",
+				GenerateConfig:  true,
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("gpufleet_cluster.generated", plancheck.ResourceActionNoop),
+				}},
+			},
+			{
+				Config:          cluster,
+				ResourceName:    "gpufleet_cluster.north",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   "aws/eu-north-1/gpufleet-aws-eu-north-1",
 			},
 		},
 	})

@@ -92,6 +92,13 @@ func TestAccPlacement_lifecycle(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"keepers"},
 			},
 			{
+				// An import block with the same ID plans the import alone.
+				ResourceName:    "gpufleet_placement.train",
+				Config:          placementConfig(cat, 64),
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+			},
+			{
 				// After import the configuration plans nothing either.
 				Config: placementConfig(cat, 64),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

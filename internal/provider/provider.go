@@ -186,7 +186,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 		},
 		Blocks: map[string]schema.Block{
 			"aws": schema.SingleNestedBlock{
-				Description: "Enables AWS. Credentials: Terraform Cloud dynamic credentials when the run has them (`TFC_AWS_PROVIDER_AUTH`, `TFC_AWS_RUN_ROLE_ARN` and the run's workload identity token, through STS AssumeRoleWithWebIdentity), else the AWS SDK's default chain (environment, shared config, `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`).",
+				Description: "Enables AWS. Credentials: Terraform Cloud dynamic credentials when the run has them (`TFC_AWS_PROVIDER_AUTH`, `TFC_AWS_RUN_ROLE_ARN` or the phase's `TFC_AWS_PLAN_ROLE_ARN` / `TFC_AWS_APPLY_ROLE_ARN`, and the run's workload identity token, through STS AssumeRoleWithWebIdentity), else the AWS SDK's default chain (environment, shared config, `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`). Live prices and availability use the same credentials.",
 				Attributes:  map[string]schema.Attribute{"regions": regionsAttr("AWS")},
 				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{
 					Description: "Endpoint overrides per AWS service.",
@@ -197,7 +197,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				}},
 			},
 			"gcp": schema.SingleNestedBlock{
-				Description: "Enables GCP. Credentials: Terraform Cloud dynamic credentials when the run has them (`TFC_GCP_PROVIDER_AUTH`, `TFC_GCP_WORKLOAD_PROVIDER_NAME`, `TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL` and the run's token, as external-account credentials), else Application Default Credentials.",
+				Description: "Enables GCP. Credentials: Terraform Cloud dynamic credentials when the run has them (`TFC_GCP_PROVIDER_AUTH`, `TFC_GCP_WORKLOAD_PROVIDER_NAME`, `TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL` or the phase's `TFC_GCP_PLAN_SERVICE_ACCOUNT_EMAIL` / `TFC_GCP_APPLY_SERVICE_ACCOUNT_EMAIL`, and the run's token, as external-account credentials), else Application Default Credentials. Live prices and availability use the same credentials.",
 				Attributes: map[string]schema.Attribute{
 					"project": schema.StringAttribute{Optional: true, Description: "Project to create clusters in."},
 					"regions": regionsAttr("GCP"),
@@ -217,7 +217,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				}},
 			},
 			"azure": schema.SingleNestedBlock{
-				Description: "Enables Azure. Credentials: workload identity when configured — Terraform Cloud dynamic credentials (`TFC_AZURE_PROVIDER_AUTH`, `TFC_AZURE_RUN_CLIENT_ID`, `ARM_TENANT_ID` and the run's token) or azurerm-style OIDC (`ARM_USE_OIDC`, `ARM_CLIENT_ID`, `ARM_TENANT_ID`, `ARM_OIDC_TOKEN` or `ARM_OIDC_TOKEN_FILE_PATH`) — else azidentity's default chain.",
+				Description: "Enables Azure. Credentials: workload identity when configured — Terraform Cloud dynamic credentials (`TFC_AZURE_PROVIDER_AUTH`, `TFC_AZURE_RUN_CLIENT_ID` or the phase's `TFC_AZURE_PLAN_CLIENT_ID` / `TFC_AZURE_APPLY_CLIENT_ID`, `ARM_TENANT_ID` and the run's token) or azurerm-style OIDC (`ARM_USE_OIDC`, `ARM_CLIENT_ID`, `ARM_TENANT_ID`, `ARM_OIDC_TOKEN` or `ARM_OIDC_TOKEN_FILE_PATH`) — else azidentity's default chain. Live availability uses the same credential.",
 				Attributes: map[string]schema.Attribute{
 					"subscription_id": schema.StringAttribute{Optional: true, Description: "Subscription to create clusters in."},
 					"regions":         regionsAttr("Azure"),

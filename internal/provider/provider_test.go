@@ -12,6 +12,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
 
 // testAccProtoV6ProviderFactories serves the provider in-process to the
@@ -79,11 +80,19 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv(simserve.NodecheckEnv, bin)
 	// Every request the backends and live sources send to cloudsim, and
-	// every response, is judged by the clouds' API models.
-	code := conformance.Main(m.Run)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// every response, is judged by the clouds' API models. With -sweep
+	// the sweepers run instead of the tests (sweep_test.go).
+	resource.TestMain(runFunc(func() int {
+		code := conformance.Main(m.Run)
+		os.RemoveAll(dir)
+		return code
+	}))
 }
+
+// runFunc is a Run method, for resource.TestMain.
+type runFunc func() int
+
+func (f runFunc) Run() int { return f() }
 
 // simDir is a simulated world's directory for one test. Its Kubernetes
 // server (the provider's, which reconciles in the background for the life

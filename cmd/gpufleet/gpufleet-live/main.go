@@ -1,9 +1,11 @@
 // Command gpufleet-live runs gpufleet offers and gpufleet plan with --live,
-// which run it: it links the AWS, GCP and Azure SDK clients that read
-// prices, availability and quotas, so that gpufleet itself does not (their
-// package set-up was half of a small plan's start-up).
+// and gpufleet sweep, which run it: it links the AWS, GCP and Azure SDK
+// clients that read prices, availability and quotas and list and delete
+// what gpufleet created, so that gpufleet itself does not (their package
+// set-up was half of a small plan's start-up).
 //
 //	gpufleet-live offers|plan [flags, --live among them]
+//	gpufleet-live sweep [flags]
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep/connect"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -31,9 +34,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return cli.Offers(args[1:], stdout, stderr, refresh)
 		case "plan":
 			return cli.Plan(args[1:], stdout, stderr, refresh)
+		case "sweep":
+			return cli.Sweep(args[1:], stdout, stderr, connect.Targets)
 		}
 	}
-	fmt.Fprintln(stderr, "usage: gpufleet offers --live [flags]\n       gpufleet plan --live --gpus N [flags]")
+	fmt.Fprintln(stderr, "usage: gpufleet offers --live [flags]\n       gpufleet plan --live --gpus N [flags]\n       gpufleet sweep [flags]")
 	return cli.ExitUsage
 }
 

@@ -62,6 +62,8 @@ type Config struct {
 	ClusterSubnets func(region string) []string
 	// Poll and Timeout tune the SDK waiters.
 	Poll, Timeout time.Duration
+	// Now tells the time of the gpufleet:created tag; time.Now when nil.
+	Now func() time.Time
 }
 
 // Backend implements cloud.Backend on EKS.
@@ -663,7 +665,11 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	if err != nil {
 		return cloud.NodePool{}, classify("DescribeNodegroup", err)
 	}
-	ng := out.Nodegroup
+	return b.nodePoolOf(ctx, region, cluster, name, out.Nodegroup)
+}
+
+// nodePoolOf is a described node group as a node pool.
+func (b *Backend) nodePoolOf(ctx context.Context, region, cluster, name string, ng *ekstypes.Nodegroup) (cloud.NodePool, error) {
 	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, Labels: ng.Labels, Taints: fromEKSTaints(ng.Taints),
 		CapacityType: "on_demand"}
 	if ng.CapacityType == ekstypes.CapacityTypesSpot {

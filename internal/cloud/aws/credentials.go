@@ -25,6 +25,10 @@ import (
 const (
 	EnvTFCProviderAuth = "TFC_AWS_PROVIDER_AUTH"
 	EnvTFCRunRoleARN   = "TFC_AWS_RUN_ROLE_ARN"
+	// The role of a plan and of an apply, where they differ; each falls
+	// back to TFC_AWS_RUN_ROLE_ARN (cloud.TFCPhaseSetting).
+	EnvTFCPlanRoleARN  = "TFC_AWS_PLAN_ROLE_ARN"
+	EnvTFCApplyRoleARN = "TFC_AWS_APPLY_ROLE_ARN"
 )
 
 type tfcToken func(string) string
@@ -39,9 +43,10 @@ func DynamicCredentials(getenv func(string) string, stsEndpoint, region string) 
 	if !cloud.EnvTrue(getenv, EnvTFCProviderAuth) {
 		return nil, nil
 	}
-	role := getenv(EnvTFCRunRoleARN)
+	role, _ := cloud.TFCPhaseSetting(getenv, "AWS", "ROLE_ARN")
 	if role == "" {
-		return nil, errors.New("aws: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunRoleARN + " is not set: set it to the ARN of the role the workspace's runs assume")
+		return nil, errors.New("aws: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunRoleARN + " is not set (nor " + EnvTFCPlanRoleARN + " / " + EnvTFCApplyRoleARN +
+			" for this run's phase): set it to the ARN of the role the workspace's runs assume")
 	}
 	if _, err := cloud.TFCToken(getenv); err != nil {
 		return nil, fmt.Errorf("aws: dynamic credentials: %w", err)

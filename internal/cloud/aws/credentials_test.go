@@ -51,10 +51,15 @@ func TestDynamicCredentials(t *testing.T) {
 		{name: "no role", env: map[string]string{EnvTFCProviderAuth: "true", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: EnvTFCRunRoleARN},
 		{name: "no token", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role}, wantErr: cloud.EnvTFCTokenPath},
 		{name: "token that is no JWT", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, cloud.EnvTFCToken: "not-a-jwt"}, wantErr: "InvalidIdentityToken"},
+		// Phase-specific roles: the token's phase picks one, RUN is the fallback.
+		{name: "plan role in a plan", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCPlanRoleARN: "tfc-fleet-plan", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: "ValidationError"},
+		{name: "apply role not used in a plan", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCApplyRoleARN: "tfc-fleet-apply", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "ASIA"},
+		{name: "apply role in an apply, token in a file", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: role, EnvTFCApplyRoleARN: "tfc-fleet-apply", cloud.EnvTFCTokenPath: tokenFile}, wantErr: "ValidationError"},
+		{name: "plan and apply roles without a run role", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCPlanRoleARN: role, EnvTFCApplyRoleARN: role, cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantKey: "ASIA"},
 		{name: "role that is no role ARN", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCRunRoleARN: "tfc-fleet", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")}, wantErr: "ValidationError"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{EnvTFCProviderAuth, EnvTFCRunRoleARN, cloud.EnvTFCToken, cloud.EnvTFCTokenPath, "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+			for _, k := range []string{EnvTFCProviderAuth, EnvTFCRunRoleARN, EnvTFCPlanRoleARN, EnvTFCApplyRoleARN, cloud.EnvTFCToken, cloud.EnvTFCTokenPath, "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
 				t.Setenv(k, "")
 			}
 			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSTATIC")

@@ -177,7 +177,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 			"network %s exists in %s as %s with CIDR %s, not %s", spec.Name, spec.Region, awssdk.ToString(vpc.VpcId), awssdk.ToString(vpc.CidrBlock), spec.CIDR)
 	case vpc == nil:
 		out, err := r.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: awssdk.String(spec.CIDR),
-			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpc, spec.Name, spec.Tags, tagNetwork, spec.Name)})
+			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpc, spec.Name, spec.Tags, tagNetwork, spec.Name, tagCreated, b.createdNow())})
 		if err != nil {
 			return cloud.Network{}, classify("CreateVpc", err)
 		}
@@ -509,7 +509,7 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 			spec.Name, awssdk.ToString(gw.VpnGatewayId), awssdk.ToInt64(gw.AmazonSideAsn), spec.ASN)
 	case gw == nil:
 		in := &ec2.CreateVpnGatewayInput{Type: ec2types.GatewayTypeIpsec1,
-			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpnGateway, spec.Name, spec.Tags, tagGateway, spec.Name, tagNetwork, spec.Network)}
+			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpnGateway, spec.Name, spec.Tags, tagGateway, spec.Name, tagNetwork, spec.Network, tagCreated, b.createdNow())}
 		if spec.ASN != 0 {
 			in.AmazonSideAsn = awssdk.Int64(spec.ASN)
 		}
@@ -874,7 +874,7 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		cgwID := reuse[g.name]
 		if cgwID == "" {
 			in := &ec2.CreateCustomerGatewayInput{Type: ec2types.GatewayTypeIpsec1, IpAddress: awssdk.String(g.peerIP),
-				TagSpecifications: tagSpecs(ec2types.ResourceTypeCustomerGateway, g.name, spec.Tags, tagVPN, spec.Name, tagPeer, spec.Peer)}
+				TagSpecifications: tagSpecs(ec2types.ResourceTypeCustomerGateway, g.name, spec.Tags, tagVPN, spec.Name, tagPeer, spec.Peer, tagCreated, b.createdNow())}
 			if spec.PeerASN > math.MaxInt32 {
 				in.BgpAsnExtended = awssdk.Int64(spec.PeerASN)
 			} else {
@@ -898,7 +898,7 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 		}
 		_, err := r.ec2.CreateVpnConnection(ctx, &ec2.CreateVpnConnectionInput{Type: awssdk.String(string(ec2types.GatewayTypeIpsec1)),
 			CustomerGatewayId: awssdk.String(cgwID), VpnGatewayId: awssdk.String(gwID), Options: opts,
-			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpnConnection, g.name, spec.Tags, tagVPN, spec.Name, tagTunnels, tunnelsTag(spec, g), tagPeer, spec.Peer)})
+			TagSpecifications: tagSpecs(ec2types.ResourceTypeVpnConnection, g.name, spec.Tags, tagVPN, spec.Name, tagTunnels, tunnelsTag(spec, g), tagPeer, spec.Peer, tagCreated, b.createdNow())})
 		if err != nil {
 			return cloud.VPNConnection{}, classify("CreateVpnConnection", err)
 		}
@@ -1098,6 +1098,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 				for _, o := range c.Options.TunnelOptions {
 					if canonical(awssdk.ToString(o.TunnelInsideCidr)) == cidr {
 						t.local = awssdk.ToString(o.OutsideIpAddress)
+						t.st.InsideCIDR = cidr
 					}
 				}
 			}
@@ -1200,7 +1201,7 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 	}
 	if p == nil {
 		out, err := ra.ec2.CreateVpcPeeringConnection(ctx, &ec2.CreateVpcPeeringConnectionInput{VpcId: awssdk.String(aID), PeerVpcId: awssdk.String(bID),
-			PeerRegion: awssdk.String(spec.B.Region), TagSpecifications: tagSpecs(ec2types.ResourceTypeVpcPeeringConnection, spec.Name, spec.Tags, tagPeering, spec.Name)})
+			PeerRegion: awssdk.String(spec.B.Region), TagSpecifications: tagSpecs(ec2types.ResourceTypeVpcPeeringConnection, spec.Name, spec.Tags, tagPeering, spec.Name, tagCreated, b.createdNow())})
 		if err != nil {
 			return cloud.Peering{}, classify("CreateVpcPeeringConnection", err)
 		}

@@ -264,6 +264,9 @@ func TestVPNGatewayAndConnections(t *testing.T) {
 	if !got.Tunnels[0].Up || !got.Tunnels[1].Up || got.Status != cloud.StatusActive {
 		t.Fatalf("both tunnels up: %+v", got)
 	}
+	if got.Tunnels[0].InsideCIDR != "169.254.22.0/30" || got.Tunnels[1].InsideCIDR != "169.254.22.4/30" {
+		t.Fatalf("inside ranges read back: %+v, want those of the spec", got.Tunnels)
+	}
 	before := ev.objects()
 	if again := mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, two)); again.ID != c2.ID || !slices.Equal(ev.objects(), before) {
 		t.Fatalf("second ensure: %+v, objects %v", again, ev.objects())

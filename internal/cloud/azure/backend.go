@@ -26,7 +26,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 
@@ -48,6 +47,8 @@ type Config struct {
 	// Poll is the LRO polling frequency; Timeout bounds each wait
 	// (cloud.DefaultWaitTimeout when zero).
 	Poll, Timeout time.Duration
+	// Now tells the time of the gpufleet-created tag; time.Now when nil.
+	Now func() time.Time
 	// SystemVMSize is the VM size of each cluster's system pool.
 	SystemVMSize string
 }
@@ -93,18 +94,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	cred := cfg.Credential
 	if cred == nil {
-		// Workload identity (Terraform Cloud dynamic credentials, OIDC),
-		// else the default chain.
-		dyn, err := DynamicCredential(os.Getenv, opts.ClientOptions)
+		c, err := Credential(os.Getenv, opts.ClientOptions)
 		if err != nil {
 			return nil, err
-		}
-		cred = dyn
-	}
-	if cred == nil {
-		c, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("azure: credentials: %w", err)
 		}
 		cred = c
 	}
@@ -240,11 +232,11 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 		}
 	}
 	rg := resourceGroup(spec.Name)
-	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags)}, nil); err != nil {
+	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags)}, nil); err != nil {
 		return cloud.Cluster{}, classify("CreateResourceGroup", err)
 	}
 	mc := armcontainerservice.ManagedCluster{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 		Identity: &armcontainerservice.ManagedClusterIdentity{Type: to.Ptr(armcontainerservice.ResourceIdentityTypeSystemAssigned)},
 		Properties: &armcontainerservice.ManagedClusterProperties{
 			DNSPrefix:              to.Ptr(spec.Name),
@@ -379,6 +371,23 @@ func vnetOf(subnet string) string {
 	return subnet[:i]
 }
 
+// armTags turns tags into ARM tags: tag names cannot contain <, >, %, &,
+// \, ? or / (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations),
+// so each of those becomes "_" (gpufleet.dev/managed-by is
+// gpufleet.dev_managed-by on Azure).
+func armTags(m map[string]string) map[string]*string {
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		out[armTagName(k)] = to.Ptr(v)
+	}
+	return out
+}
+
+// armTagName is the ARM tag name of a tag (see armTags).
+func armTagName(k string) string { return armTagReserved.Replace(k) }
+
+var armTagReserved = strings.NewReplacer("<", "_", ">", "_", "%", "_", "&", "_", `\`, "_", "?", "_", "/", "_")
+
 func ptrMap(m map[string]string) map[string]*string {
 	out := map[string]*string{}
 	for k, v := range m {
@@ -510,6 +519,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		return cloud.NodePool{}, err
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = map[string]*string{tagCreated: to.Ptr(b.createdNow())}
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}
@@ -582,15 +592,16 @@ func (b *Backend) poolSubnet(ctx context.Context, spec cloud.NodePoolSpec) (stri
 
 // GetNodePool reads an agent pool.
 func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string) (cloud.NodePool, error) {
-	np, _, err := b.getPool(ctx, region, cluster, name)
+	np, _, _, err := b.getPool(ctx, region, cluster, name)
 	return np, err
 }
 
-// getPool reads an agent pool, and its subnet ("" when it has none).
-func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, error) {
+// getPool reads an agent pool, its subnet ("" when it has none) and its
+// tags (an update's PUT repeats them).
+func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cloud.NodePool, string, map[string]*string, error) {
 	resp, err := b.pools.Get(ctx, resourceGroup(cluster), cluster, agentPoolName(name), nil)
 	if err != nil {
-		return cloud.NodePool{}, "", classify("GetNodePool", err)
+		return cloud.NodePool{}, "", nil, classify("GetNodePool", err)
 	}
 	p := resp.Properties
 	subnet := ""
@@ -620,7 +631,11 @@ func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cl
 	if status == cloud.StatusActive || status == cloud.StatusUpdating {
 		np.ReadyNodes = spec.Nodes
 	}
-	return np, subnet, nil
+	var tags map[string]*string
+	if p != nil {
+		tags = p.Tags
+	}
+	return np, subnet, tags, nil
 }
 
 func parseTaints(ts []*string) []cloud.Taint {
@@ -636,7 +651,7 @@ func parseTaints(ts []*string) []cloud.Taint {
 // UpdateNodePool changes count, labels and taints with one PUT (which
 // repeats the pool's subnet: AKS does not move a pool) and waits.
 func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name string, u cloud.NodePoolUpdate) (cloud.NodePool, error) {
-	cur, subnet, err := b.getPool(ctx, region, cluster, name)
+	cur, subnet, tags, err := b.getPool(ctx, region, cluster, name)
 	if err != nil {
 		return cur, err
 	}
@@ -654,6 +669,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 		return cur, nil
 	}
 	pool := agentPool(spec)
+	pool.Properties.Tags = tags
 	if subnet != "" {
 		pool.Properties.VnetSubnetID = to.Ptr(subnet)
 	}

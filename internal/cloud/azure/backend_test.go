@@ -88,7 +88,7 @@ func TestClusterInNetwork(t *testing.T) {
 				if z == "" {
 					wantSubnet = "nodes-regional"
 				}
-				_, subnet, err := s.b.getPool(ctx, testRegion, cs.Name, name)
+				_, subnet, _, err := s.b.getPool(ctx, testRegion, cs.Name, name)
 				if err != nil || subnet != n.ID+"/subnets/"+wantSubnet {
 					t.Fatalf("pool subnet %q (%v), want %s", subnet, err, n.ID+"/subnets/"+wantSubnet)
 				}
@@ -159,7 +159,7 @@ func TestContract(t *testing.T) {
 		Cluster: func(name string) cloud.ClusterSpec { return cloud.ClusterSpec{Name: name, Region: testRegion} },
 		Pool:    func(cluster, name string) cloud.NodePoolSpec { return gpuPool(cluster, name, "3") },
 		CheckPool: func(t *testing.T, b cloud.Backend, p cloud.NodePool) {
-			if _, subnet, _ := b.(*Backend).getPool(ctx, testRegion, p.Spec.Cluster, p.Spec.Name); subnet != "" {
+			if _, subnet, _, _ := b.(*Backend).getPool(ctx, testRegion, p.Spec.Cluster, p.Spec.Name); subnet != "" {
 				t.Fatalf("pool subnet %q", subnet)
 			}
 		},

@@ -28,12 +28,33 @@ import (
 const (
 	EnvTFCProviderAuth = "TFC_AZURE_PROVIDER_AUTH"
 	EnvTFCRunClientID  = "TFC_AZURE_RUN_CLIENT_ID"
-	EnvUseOIDC         = "ARM_USE_OIDC"
-	EnvClientID        = "ARM_CLIENT_ID"
-	EnvTenantID        = "ARM_TENANT_ID"
-	EnvOIDCToken       = "ARM_OIDC_TOKEN"
-	EnvOIDCTokenPath   = "ARM_OIDC_TOKEN_FILE_PATH"
+	// The application of a plan and of an apply, where they differ; each
+	// falls back to TFC_AZURE_RUN_CLIENT_ID (cloud.TFCPhaseSetting).
+	EnvTFCPlanClientID  = "TFC_AZURE_PLAN_CLIENT_ID"
+	EnvTFCApplyClientID = "TFC_AZURE_APPLY_CLIENT_ID"
+	EnvUseOIDC          = "ARM_USE_OIDC"
+	EnvClientID         = "ARM_CLIENT_ID"
+	EnvTenantID         = "ARM_TENANT_ID"
+	EnvOIDCToken        = "ARM_OIDC_TOKEN"
+	EnvOIDCTokenPath    = "ARM_OIDC_TOKEN_FILE_PATH"
 )
+
+// Credential is the credential the environment configures: workload
+// identity (DynamicCredential: Terraform Cloud dynamic credentials, OIDC)
+// when it configures one, else azidentity's default chain. The backend
+// and the live catalog's availability client (internal/livecatalog) both
+// sign in with it. opts carries the cloud (authority host) and transport.
+func Credential(getenv func(string) string, opts azcore.ClientOptions) (azcore.TokenCredential, error) {
+	dyn, err := DynamicCredential(getenv, opts)
+	if err != nil || dyn != nil {
+		return dyn, err
+	}
+	c, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, fmt.Errorf("azure: credentials: %w", err)
+	}
+	return c, nil
+}
 
 // DynamicCredential returns the workload identity credential the
 // environment configures, or nil when it configures none. opts carries
@@ -44,13 +65,13 @@ func DynamicCredential(getenv func(string) string, opts azcore.ClientOptions) (a
 		return nil, nil
 	}
 	clientID := getenv(EnvClientID)
-	if tfc && getenv(EnvTFCRunClientID) != "" {
-		clientID = getenv(EnvTFCRunClientID)
+	if id, _ := cloud.TFCPhaseSetting(getenv, "AZURE", "CLIENT_ID"); tfc && id != "" {
+		clientID = id
 	}
 	tenant := getenv(EnvTenantID)
 	switch {
 	case clientID == "" && tfc:
-		return nil, errors.New("azure: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunClientID + " is not set: set it to the client ID of the application the workspace's runs sign in as")
+		return nil, errors.New("azure: " + EnvTFCProviderAuth + " is true but " + EnvTFCRunClientID + " is not set (nor " + EnvTFCPlanClientID + " / " + EnvTFCApplyClientID + " for this run's phase): set it to the client ID of the application the workspace's runs sign in as")
 	case clientID == "":
 		return nil, errors.New("azure: " + EnvUseOIDC + " is true but " + EnvClientID + " is not set: set it to the client ID of the application")
 	case tenant == "":

@@ -282,7 +282,7 @@ func (b *Backend) ensureNSG(ctx context.Context, n *netClients, rg string, spec 
 		return cur.SecurityGroup, nil
 	}
 	p, err := n.nsgs.BeginCreateOrUpdate(ctx, rg, nsgName(spec.Name), armnetwork.SecurityGroup{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags), Properties: &armnetwork.SecurityGroupPropertiesFormat{SecurityRules: want},
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags), Properties: &armnetwork.SecurityGroupPropertiesFormat{SecurityRules: want},
 	}, nil)
 	res, err := done(ctx, b, op, p, err)
 	return res.SecurityGroup, err
@@ -314,7 +314,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 			return cloud.Network{}, cloud.Conflict("azure", op, "Conflict",
 				"virtual network %s exists with address space %s, not %s: keep the site's CIDR or delete the network first", spec.Name, strings.Join(got, ", "), spec.CIDR)
 		}
-	} else if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags)}, nil); err != nil {
+	} else if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags)}, nil); err != nil {
 		return cloud.Network{}, classify("CreateResourceGroup", err)
 	}
 	nsg, err := b.ensureNSG(ctx, n, rg, spec)
@@ -324,7 +324,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 	subnets, changed := plannedSubnets(cur.Properties, spec, str(nsg.ID))
 	if !exists || changed {
 		p, err := n.vnets.BeginCreateOrUpdate(ctx, rg, spec.Name, armnetwork.VirtualNetwork{
-			Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+			Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 			Properties: &armnetwork.VirtualNetworkPropertiesFormat{
 				AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr(spec.CIDR)}}, Subnets: subnets,
 			},
@@ -610,7 +610,7 @@ func (b *Backend) ensurePublicIP(ctx context.Context, n *netClients, op, rg, nam
 		return str(cur.ID), nil
 	}
 	p, err := n.pips.BeginCreateOrUpdate(ctx, rg, name, armnetwork.PublicIPAddress{
-		Location: to.Ptr(region), Tags: ptrMap(tags),
+		Location: to.Ptr(region), Tags: armTags(tags),
 		SKU: &armnetwork.PublicIPAddressSKU{Name: to.Ptr(armnetwork.PublicIPAddressSKUNameStandard), Tier: to.Ptr(armnetwork.PublicIPAddressSKUTierRegional)},
 		Properties: &armnetwork.PublicIPAddressPropertiesFormat{
 			PublicIPAllocationMethod: to.Ptr(armnetwork.IPAllocationMethodStatic), PublicIPAddressVersion: to.Ptr(armnetwork.IPVersionIPv4),
@@ -672,7 +672,7 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 			CustomBgpIPAddresses: customBgp(cur, cfgID)})
 	}
 	p, err := n.gateways.BeginCreateOrUpdate(ctx, rg, spec.Name, armnetwork.VirtualNetworkGateway{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 		Properties: &armnetwork.VirtualNetworkGatewayPropertiesFormat{
 			GatewayType: to.Ptr(armnetwork.VirtualNetworkGatewayTypeVPN), VPNType: to.Ptr(armnetwork.VPNTypeRouteBased),
 			SKU:                  &armnetwork.VirtualNetworkGatewaySKU{Name: to.Ptr(gatewaySKU), Tier: to.Ptr(armnetwork.VirtualNetworkGatewaySKUTier(gatewaySKU))},
@@ -933,7 +933,7 @@ func (b *Backend) ensureLNG(ctx context.Context, n *netClients, rg string, spec 
 		space = append(space, to.Ptr(c))
 	}
 	p, err := n.lngs.BeginCreateOrUpdate(ctx, rg, name, armnetwork.LocalNetworkGateway{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 		Properties: &armnetwork.LocalNetworkGatewayPropertiesFormat{
 			GatewayIPAddress:         to.Ptr(t.PeerIP),
 			BgpSettings:              &armnetwork.BgpSettings{Asn: to.Ptr(spec.PeerASN), BgpPeeringAddress: to.Ptr(t.PeerInsideIP)},
@@ -982,7 +982,7 @@ func (b *Backend) ensureConnection(ctx context.Context, n *netClients, rg string
 		return cloud.KeyRequiredError("azure", op, spec.Name, i)
 	}
 	p, err := n.conns.BeginCreateOrUpdate(ctx, rg, name, armnetwork.VirtualNetworkGatewayConnection{
-		Location: to.Ptr(spec.Region), Tags: ptrMap(spec.Tags),
+		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
 		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
 			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeIPsec),
 			ConnectionProtocol:     to.Ptr(armnetwork.VirtualNetworkGatewayConnectionProtocolIKEv2),
@@ -1154,10 +1154,25 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 			peerIP = str(lng.Properties.GatewayIPAddress)
 		}
 		out.LocalIPs = append(out.LocalIPs, localIP)
-		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: str(tc.conn.ID), PeerIP: peerIP,
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: str(tc.conn.ID), PeerIP: peerIP, InsideCIDR: insideCIDR(p),
 			Up: deref(p.ConnectionStatus) == armnetwork.VirtualNetworkGatewayConnectionStatusConnected})
 	}
 	return out, nil
+}
+
+// insideCIDR is the tunnel's link-local /30: the network of the
+// connection's custom APIPA BGP address (gatewayCustomBgpIpAddresses,
+// https://learn.microsoft.com/rest/api/network-gateway/virtual-network-gateway-connections/get),
+// "" without one.
+func insideCIDR(p *armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat) string {
+	if len(p.GatewayCustomBgpIPAddresses) == 0 {
+		return ""
+	}
+	a, err := netip.ParseAddr(str(p.GatewayCustomBgpIPAddresses[0].CustomBgpIPAddress))
+	if err != nil {
+		return ""
+	}
+	return netip.PrefixFrom(a, 30).Masked().String()
 }
 
 // tunnelLocalIP is the public IP of the gateway IP configuration a

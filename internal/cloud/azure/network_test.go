@@ -298,6 +298,11 @@ func TestVPNLifecycle(t *testing.T) {
 	if err != nil || !up.Tunnels[0].Up || !up.Tunnels[1].Up {
 		t.Fatalf("with the peer's ends: %v %+v", err, up)
 	}
+	for i, tn := range up.Tunnels {
+		if tn.InsideCIDR != spec.Tunnels[i].InsideCIDR {
+			t.Fatalf("tunnel %d inside range read back %q, want the spec's %q", i, tn.InsideCIDR, spec.Tunnels[i].InsideCIDR)
+		}
+	}
 	writes = s.writeCount()
 	if _, err := s.b.EnsureVPNConnection(ctx, spec); err != nil || s.writeCount() != writes {
 		t.Fatalf("second EnsureVPNConnection: %v (%d writes)", err, s.writeCount()-writes)

@@ -58,6 +58,9 @@ type Config struct {
 	AuthEndpoints AuthEndpoints
 	// Poll and Timeout tune operation polling.
 	Poll, Timeout time.Duration
+	// Now tells the time of the gpufleet-created label; time.Now when
+	// nil.
+	Now func() time.Time
 }
 
 // Backend implements cloud.Backend on GKE.
@@ -82,16 +85,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		cfg.Timeout = 45 * time.Minute
 	}
 	if !cfg.Insecure && cfg.TokenSource == nil {
-		// Terraform Cloud dynamic credentials, else Application Default
-		// Credentials.
-		ts, err := DynamicTokenSource(ctx, os.Getenv, cfg.AuthEndpoints)
+		opts, ts, err := WithDynamicCredentials(ctx, os.Getenv, cfg.AuthEndpoints, cfg.ClientOptions)
 		if err != nil {
 			return nil, err
 		}
-		if ts != nil {
-			cfg.TokenSource = ts
-			cfg.ClientOptions = append(slices.Clone(cfg.ClientOptions), option.WithTokenSource(ts))
-		}
+		cfg.TokenSource, cfg.ClientOptions = ts, opts
 	}
 	opts := slices.Clone(cfg.ClientOptions)
 	if cfg.Endpoint != "" {
@@ -443,7 +441,8 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	machine, _ := splitMachineType(spec.InstanceType)
 	cfg := &containerpb.NodeConfig{MachineType: machine, Spot: spec.CapacityType == "spot",
 		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints),
-		ServiceAccount: b.cfg.NodeServiceAccount, OauthScopes: slices.Clone(nodeScopes)}
+		ServiceAccount: b.cfg.NodeServiceAccount, OauthScopes: slices.Clone(nodeScopes),
+		ResourceLabels: map[string]string{labelCreated: b.createdNow()}}
 	if t, ok := acceleratorTypes[spec.GPUModel]; ok && spec.GPUsPerNode > 0 {
 		latest := containerpb.GPUDriverInstallationConfig_LATEST
 		cfg.Accelerators = []*containerpb.AcceleratorConfig{{AcceleratorType: t, AcceleratorCount: int64(spec.GPUsPerNode),
@@ -516,6 +515,11 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	if err != nil {
 		return cloud.NodePool{}, classify("GetNodePool", err)
 	}
+	return poolOf(region, cluster, name, np), nil
+}
+
+// poolOf is a GKE node pool as a cloud.NodePool.
+func poolOf(region, cluster, name string, np *containerpb.NodePool) cloud.NodePool {
 	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, InstanceType: instanceType(np.GetConfig()),
 		CapacityType: "on_demand", Nodes: int(np.GetInitialNodeCount()), Labels: np.GetConfig().GetLabels(), Taints: fromTaints(np.GetConfig().GetTaints())}
 	if np.GetConfig().GetSpot() {
@@ -545,7 +549,7 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 	if msg := np.GetStatusMessage(); msg != "" {
 		p.Issues = append(p.Issues, cloud.Issue{Code: np.GetStatus().String(), Message: msg})
 	}
-	return p, nil
+	return p
 }
 
 // UpdateNodePool resizes and relabels/retaints, waiting for each operation.

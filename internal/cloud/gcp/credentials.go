@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google/externalaccount"
+	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -31,6 +33,11 @@ const (
 	EnvTFCProviderAuth      = "TFC_GCP_PROVIDER_AUTH"
 	EnvTFCWorkloadProvider  = "TFC_GCP_WORKLOAD_PROVIDER_NAME"
 	EnvTFCRunServiceAccount = "TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL"
+	// The service account of a plan and of an apply, where they differ;
+	// each falls back to TFC_GCP_RUN_SERVICE_ACCOUNT_EMAIL
+	// (cloud.TFCPhaseSetting).
+	EnvTFCPlanServiceAccount  = "TFC_GCP_PLAN_SERVICE_ACCOUNT_EMAIL"
+	EnvTFCApplyServiceAccount = "TFC_GCP_APPLY_SERVICE_ACCOUNT_EMAIL"
 )
 
 // Google's endpoints of the exchange (overridable: AuthEndpoints).
@@ -79,7 +86,7 @@ func DynamicTokenSource(ctx context.Context, getenv func(string) string, ep Auth
 		Scopes:               []string{cloudPlatformScope},
 		SubjectTokenSupplier: tfcSupplier(getenv),
 	}
-	if sa := getenv(EnvTFCRunServiceAccount); sa != "" {
+	if sa, _ := cloud.TFCPhaseSetting(getenv, "GCP", "SERVICE_ACCOUNT_EMAIL"); sa != "" {
 		cfg.ServiceAccountImpersonationURL = strings.TrimSuffix(ep.IAMCredentials, "/") + "/v1/projects/-/serviceAccounts/" + sa + ":generateAccessToken"
 	}
 	ts, err := externalaccount.NewTokenSource(context.WithoutCancel(ctx), cfg)
@@ -87,4 +94,17 @@ func DynamicTokenSource(ctx context.Context, getenv func(string) string, ep Auth
 		return nil, fmt.Errorf("gcp: dynamic credentials: %w", err)
 	}
 	return oauth2.ReuseTokenSource(nil, ts), nil
+}
+
+// WithDynamicCredentials adds the token source of Terraform Cloud dynamic
+// credentials (DynamicTokenSource) to opts when the run has them, and
+// returns it; otherwise opts as they are and a nil source, so that the
+// clients use Application Default Credentials. The backend and the live
+// catalog's clients (internal/livecatalog) both authenticate with it.
+func WithDynamicCredentials(ctx context.Context, getenv func(string) string, ep AuthEndpoints, opts []option.ClientOption) ([]option.ClientOption, oauth2.TokenSource, error) {
+	ts, err := DynamicTokenSource(ctx, getenv, ep)
+	if err != nil || ts == nil {
+		return opts, nil, err
+	}
+	return append(slices.Clone(opts), option.WithTokenSource(ts)), ts, nil
 }

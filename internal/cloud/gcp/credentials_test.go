@@ -49,6 +49,16 @@ func TestDynamicTokenSource(t *testing.T) {
 			wantPrefix: "simulated-sa-token-", want: sa},
 		{name: "token in a file", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: provider, EnvTFCRunServiceAccount: sa, cloud.EnvTFCTokenPath: file},
 			wantPrefix: "simulated-sa-token-", want: sa},
+		// Phase-specific service accounts: the token's phase picks one, RUN is the fallback.
+		{name: "apply service account in an apply", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: provider, EnvTFCRunServiceAccount: sa,
+			EnvTFCPlanServiceAccount: "planner@acme-ml.iam.gserviceaccount.com", EnvTFCApplyServiceAccount: "applier@acme-ml.iam.gserviceaccount.com", cloud.EnvTFCToken: run},
+			wantPrefix: "simulated-sa-token-", want: "applier@acme-ml.iam.gserviceaccount.com"},
+		{name: "plan service account in a plan", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: provider,
+			EnvTFCPlanServiceAccount: "planner@acme-ml.iam.gserviceaccount.com", cloud.EnvTFCToken: testJWT("organization:acme:project:ml:workspace:fleet:run_phase:plan")},
+			wantPrefix: "simulated-sa-token-", want: "planner@acme-ml.iam.gserviceaccount.com"},
+		{name: "plan service account not used in an apply", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: provider, EnvTFCRunServiceAccount: sa,
+			EnvTFCPlanServiceAccount: "planner@acme-ml.iam.gserviceaccount.com", cloud.EnvTFCTokenPath: file},
+			wantPrefix: "simulated-sa-token-", want: sa},
 		{name: "direct access without a service account", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: provider, cloud.EnvTFCToken: run},
 			wantPrefix: "simulated-federated-"},
 		{name: "no provider name", env: map[string]string{EnvTFCProviderAuth: "true", cloud.EnvTFCToken: run}, wantErr: EnvTFCWorkloadProvider},
@@ -57,7 +67,7 @@ func TestDynamicTokenSource(t *testing.T) {
 		{name: "provider name that is no provider", env: map[string]string{EnvTFCProviderAuth: "true", EnvTFCWorkloadProvider: "tfc-provider", cloud.EnvTFCToken: run}, wantErr: "audience"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{EnvTFCProviderAuth, EnvTFCWorkloadProvider, EnvTFCRunServiceAccount, cloud.EnvTFCToken, cloud.EnvTFCTokenPath} {
+			for _, k := range []string{EnvTFCProviderAuth, EnvTFCWorkloadProvider, EnvTFCRunServiceAccount, EnvTFCPlanServiceAccount, EnvTFCApplyServiceAccount, cloud.EnvTFCToken, cloud.EnvTFCTokenPath} {
 				t.Setenv(k, "")
 			}
 			for k, v := range tc.env {

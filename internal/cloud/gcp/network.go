@@ -1327,6 +1327,7 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	}
 	out := cloud.VPNConnection{Name: name, Region: region, Status: cloud.StatusActive}
 	gateways := map[string]*compute.VpnGateway{}
+	routers := map[string]*compute.Router{}
 	// Four tunnels to a FOUR_IPS_REDUNDANCY gateway, else two; up to four
 	// when the external gateway is gone (to report what is left).
 	want := 2
@@ -1355,8 +1356,12 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 				local = iface.IpAddress
 			}
 		}
+		inside, err := b.tunnelInsideCIDR(ctx, c, region, routerName(gname), routerInterfaceName(name, i), routers)
+		if err != nil {
+			return cloud.VPNConnection{}, err
+		}
 		out.LocalIPs = append(out.LocalIPs, local)
-		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.SelfLink, PeerIP: t.PeerIp, Up: t.Status == "ESTABLISHED"})
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.SelfLink, PeerIP: t.PeerIp, InsideCIDR: inside, Up: t.Status == "ESTABLISHED"})
 	}
 	switch {
 	case ext == nil && len(out.Tunnels) == 0:
@@ -1370,6 +1375,35 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 		out.Status = cloud.StatusDegraded
 	}
 	return out, nil
+}
+
+// tunnelInsideCIDR is the link-local /30 of a tunnel's Cloud Router
+// interface (its ipRange is the GCP side's BGP address with the prefix
+// length, https://cloud.google.com/compute/docs/reference/rest/v1/routers),
+// "" when the router or the interface is gone. routers caches the routers
+// read.
+func (b *Backend) tunnelInsideCIDR(ctx context.Context, c *computeClients, region, router, iface string, routers map[string]*compute.Router) (string, error) {
+	rt, ok := routers[router]
+	if !ok {
+		var err error
+		rt, err = read(ctx, c.svc.Routers.Get(b.cfg.Project, region, router).Context(ctx).Do)
+		if cerr := classifyCompute("GetRouter", err); err != nil && !cloud.IsNotFound(cerr) {
+			return "", cerr
+		}
+		routers[router] = rt
+	}
+	if rt == nil {
+		return "", nil
+	}
+	for _, i := range rt.Interfaces {
+		if i.Name != iface {
+			continue
+		}
+		if p, err := netip.ParsePrefix(i.IpRange); err == nil {
+			return p.Masked().String(), nil
+		}
+	}
+	return "", nil
 }
 
 // DeleteVPNConnection removes the connection's router interfaces and BGP

@@ -210,6 +210,11 @@ func TestVPNLifecycleLeavesNothing(t *testing.T) {
 	if !conn.Tunnels[0].Up || !conn.Tunnels[1].Up {
 		t.Fatalf("with the peer's mirroring ends: %+v", conn.Tunnels)
 	}
+	for i, tn := range conn.Tunnels {
+		if tn.InsideCIDR != spec.Tunnels[i].InsideCIDR {
+			t.Fatalf("tunnel %d inside range read back %q, want the spec's %q", i, tn.InsideCIDR, spec.Tunnels[i].InsideCIDR)
+		}
+	}
 	before, creates := w.objects(), w.creates()
 	try(w.b.EnsureVPNConnection(ctx, spec)).must(t)
 	if !maps.EqualFunc(before, w.objects(), maps.Equal) || !maps.Equal(creates, w.creates()) {

@@ -81,8 +81,9 @@ package awsfront
 // per security group and 50 routes per route table. Not simulated: default
 // security groups and network ACLs, IPv6, propagated (BGP) routes, the
 // customer gateway configuration document, EC2's reuse of an identical
-// customer gateway, cross-account peering; DescribeX ignores MaxResults
-// and answers everything in one page.
+// customer gateway, cross-account peering. DescribeVpcs and
+// DescribeVpcPeeringConnections page with MaxResults and NextToken
+// (paging.go); the other Describes have no paging in the API.
 //
 // Engine operations, for SetRateLimit and Inject: creates are
 // Create<Kind> (CreateVpc, CreateSubnet, CreateSecurityGroup,
@@ -447,6 +448,8 @@ type netResponse struct {
 	Xmlns     string `xml:"xmlns,attr"`
 	RequestID string `xml:"requestId"`
 	Return    *bool  `xml:"return,omitempty"`
+	// NextToken continues a paginated Describe (describePage).
+	NextToken string `xml:"nextToken,omitempty"`
 
 	Vpc                *xVpc                 `xml:"vpc,omitempty"`
 	Vpcs               *[]xVpc               `xml:"vpcSet>item"`
@@ -978,7 +981,12 @@ func (s *server) describeVpcs(r *http.Request, region, reqID string) (any, error
 	if err != nil {
 		return nil, err
 	}
+	objs, next, err := describePage(r, objs)
+	if err != nil {
+		return nil, err
+	}
 	out := reply("DescribeVpcs", reqID)
+	out.NextToken = next
 	out.Vpcs = setOf([]xVpc{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Vpcs = addItem(out.Vpcs, s.vpcXML(o, w))
@@ -2521,7 +2529,12 @@ func (s *server) describePeerings(r *http.Request, region, reqID string) (any, e
 	if err != nil {
 		return nil, err
 	}
+	objs, next, err := describePage(r, objs)
+	if err != nil {
+		return nil, err
+	}
 	out := reply("DescribeVpcPeeringConnections", reqID)
+	out.NextToken = next
 	out.Peerings = setOf([]xPeering{}) // an empty <...Set/> when nothing matches, as EC2 answers
 	for _, o := range objs {
 		out.Peerings = addItem(out.Peerings, s.peeringXML(o, w))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,6 +209,11 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags
 	}
+	if !m.CreatedAt.IsZero() {
+		// systemData (ARM common types, readOnly; ManagedCluster carries it
+		// in the AKS API model): when the cluster was created.
+		out["systemData"] = map[string]any{"createdAt": m.CreatedAt.UTC().Format(time.RFC3339Nano), "createdByType": "User"}
+	}
 	return out
 }
 
@@ -286,8 +292,8 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 // listClusters answers the managed clusters of the subscription (rg
 // empty) or of a resource group (404 ResourceGroupNotFound when it does
 // not exist) as {"value": [...]}, in the shape of GET on each, sorted by
-// resource group and name; Azure pages with nextLink, cloudsim answers one
-// page
+// resource group and name; pages of Options.ListPageSize behind nextLink
+// (a $skipToken offset), as Azure pages
 // (https://learn.microsoft.com/en-us/rest/api/aks/managed-clusters/list,
 // .../list-by-resource-group). az aks list calls these.
 func (s *server) listClusters(q *req, rg string) (reply, error) {
@@ -316,7 +322,26 @@ func (s *server) listClusters(q *req, rg string) (reply, error) {
 			value = append(value, s.clusterJSON(q, c, m))
 		}
 	}
-	return reply{status: http.StatusOK, body: map[string]any{"value": value}}, nil
+	start := 0
+	if tok := q.r.URL.Query().Get("$skipToken"); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 || n > len(value) {
+			return reply{}, newErr(400, "InvalidSkipToken", "The skip token '%s' is invalid.", tok)
+		}
+		start = n
+	}
+	body := map[string]any{}
+	end := len(value)
+	if size := s.opts.ListPageSize; size > 0 && start+size < end {
+		end = start + size
+		next := *q.r.URL
+		qs := next.Query()
+		qs.Set("$skipToken", strconv.Itoa(end))
+		next.RawQuery = qs.Encode()
+		body["nextLink"] = q.base + next.RequestURI()
+	}
+	body["value"] = value[start:end]
+	return reply{status: http.StatusOK, body: body}, nil
 }
 
 func (s *server) putCluster(q *req, rg, name string) (reply, error) {

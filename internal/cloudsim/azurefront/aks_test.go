@@ -59,6 +59,12 @@ func byoCluster(service, dns string, profiles ...*armcontainerservice.ManagedClu
 		KubernetesVersion: to.Ptr("1.33"), DNSPrefix: to.Ptr("byo"), AgentPoolProfiles: profiles, NetworkProfile: np}}
 }
 
+// tagged is mc with a tag named name.
+func tagged(mc armcontainerservice.ManagedCluster, name string) armcontainerservice.ManagedCluster {
+	mc.Tags = map[string]*string{name: to.Ptr("terraform")}
+	return mc
+}
+
 func (ev *env) putCluster(rg, name string, mc armcontainerservice.ManagedCluster) (armcontainerservice.ManagedCluster, error) {
 	p, err := ev.mc.BeginCreateOrUpdate(ctx, rg, name, mc, nil)
 	if err != nil {
@@ -97,6 +103,10 @@ func TestBringYourOwnVNet(t *testing.T) {
 			"conflicted with an existing subnet CIDR 10.20.0.0/20"},
 		{"DNS outside the service range", byoCluster("10.20.64.0/20", "10.20.0.10", systemProfile("system", nodes1)), "DnsServiceIpOutOfServiceCidr", ""},
 		{"service range malformed", byoCluster("10.20.64.0", "", systemProfile("system", nodes1)), "InvalidParameter", "networkProfile.serviceCidr"},
+		// Tag names cannot contain <, >, %, &, \, ? or /
+		// (learn.microsoft.com tag-resources#limitations).
+		{"tag name with a slash", tagged(byoCluster("", "", systemProfile("system", nodes1)), "gpufleet.dev/managed-by"), "InvalidTagNameCharacters",
+			"The tag names 'gpufleet.dev/managed-by' have reserved characters"},
 	} {
 		t.Run("cluster "+tt.name, func(t *testing.T) {
 			_, err := ev.putCluster("c-rg", "bad", tt.mc)

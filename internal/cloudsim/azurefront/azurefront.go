@@ -131,6 +131,7 @@
 package azurefront
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -139,6 +140,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -173,6 +175,10 @@ type Options struct {
 	// Network are how long Microsoft.Network operations take; when zero,
 	// NetworkDurationsFor the engine's durations.
 	Network NetworkDurations
+	// ListPageSize is how many managed clusters a list answers per page,
+	// the rest behind nextLink (ARM chooses its page size; clients follow
+	// nextLink until it is absent); 0: one page.
+	ListPageSize int
 }
 
 type server struct {
@@ -416,11 +422,49 @@ func decode(r *http.Request, v any) error {
 	if r.Body == nil {
 		return nil
 	}
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return newErr(400, "InvalidRequestContent", "The request content could not be read: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return newErr(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: %v", err)
 	}
+	var tagged struct {
+		Tags       map[string]string `json:"tags"`
+		Properties struct {
+			Tags map[string]string `json:"tags"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(raw, &tagged) == nil {
+		if err := checkTagNames(tagged.Tags, tagged.Properties.Tags); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// checkTagNames refuses tag names ARM does not take: tag names cannot
+// contain <, >, %, &, \, ? or /, and are at most 512 characters; values at
+// most 256 (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+// The sets are a resource's tags and, for agent pools, its properties.tags.
+func checkTagNames(sets ...map[string]string) error {
+	var bad []string
+	for _, tags := range sets {
+		for k, v := range tags {
+			switch {
+			case strings.ContainsAny(k, `<>%&\?/`):
+				bad = append(bad, k)
+			case len(k) > 512 || len(v) > 256:
+				return newErr(400, "InvalidTagNameOrValue", "The tag name '%s' exceeds 512 characters or its value exceeds 256 characters.", k)
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return newErr(400, "InvalidTagNameCharacters", "The tag names '%s' have reserved characters '<,>,%%,&,\\,?,/' or control characters.", strings.Join(bad, ","))
 }
 
 // normLocation normalises a location ("West Europe" -> "westeurope").

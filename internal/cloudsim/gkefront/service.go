@@ -119,7 +119,15 @@ func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
 			out.Locations = []string{r.Location + "-a", r.Location + "-b", r.Location + "-c"}
 		}
 	}
+	// The cluster's node pools, as GET and list of a cluster report them
+	// (Cluster.nodePools, "The node pools associated with this cluster",
+	// https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters).
 	out.NodePools = nil
+	for _, p := range s.e.Inventory().Pools {
+		if p.Cloud == cloudName && p.Spec.Region == c.Region && p.Spec.Cluster == c.Name {
+			out.NodePools = append(out.NodePools, s.poolProto(p, r))
+		}
+	}
 	if st == cloud.StatusActive {
 		out.Endpoint = strings.TrimPrefix(c.Endpoint, "https://")
 		if out.MasterAuth == nil {

@@ -1,0 +1,136 @@
+// Package connect builds the SDK backends that sweep lists and deletes
+// with, on the clouds or on a simulated world; gpufleet-live (gpufleet
+// sweep) and the provider's sweepers use it. It is kept out of package
+// sweep so that gpufleet, which links no cloud SDK, can print sweep's
+// tables.
+package connect
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
+	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep"
+)
+
+// SimTimeScaleEnv scales the simulated world's operation times, as the
+// provider's simulate mode reads it (0.01: a 2 s cluster deletion takes
+// 20 ms).
+const SimTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
+
+func timeScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(SimTimeScaleEnv), 64); err == nil && v > 0 {
+		return v
+	}
+	return 1
+}
+
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
+
+// Targets builds the SDK backends sweep lists and deletes with: on
+// the simulated world of cfg.Simulate (served on loopback for the run),
+// or on the clouds with the credentials the provider would use (each
+// SDK's default chain, Terraform Cloud dynamic credentials), GCP with
+// its project and Azure with its subscription. Backends are wrapped in
+// retries, as the provider's are.
+func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target, func(), []string, error) {
+	var acfg awsbackend.Config
+	var gcfg gcpbackend.Config
+	var zcfg azbackend.Config
+	release := func() {}
+	gcfg.Project, zcfg.SubscriptionID = cfg.GCPProject, cfg.AzureSubscription
+	if cfg.Simulate != "" {
+		d := cloudsim.DefaultDurations
+		w, err := simserve.Start(ctx, simserve.Options{Dir: cfg.Simulate, Catalog: cfg.Catalog,
+			Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
+				PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)}})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		release = w.Close
+		url := w.Endpoints.AWS
+		acfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
+		acfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
+		acfg.Poll = scaled(250 * time.Millisecond)
+		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll, gcfg.Project = w.Endpoints.GKE, true, scaled(250*time.Millisecond), w.GCPProject
+		gcfg.ComputeEndpoint = w.Endpoints.Compute + "/compute/v1/"
+		zcfg.Endpoint, zcfg.HTTPClient, zcfg.Credential, zcfg.SubscriptionID = w.Endpoints.Azure, w.AzureClient, azbackend.StaticToken("SIMULATED"), w.AzureSubscription
+		// The Azure SDK polls at most once a second outside test binaries.
+		zcfg.Poll = time.Second
+	}
+	regions := cfg.Regions
+	awsRegions := slices.Clone(regions)
+	if len(awsRegions) == 0 && cfg.Catalog != nil {
+		for _, r := range cfg.Catalog.Regions() {
+			if r.Cloud == "aws" {
+				awsRegions = append(awsRegions, r.Name)
+			}
+		}
+	}
+	if len(awsRegions) > 0 {
+		acfg.Region = awsRegions[0]
+	}
+	policy := cloud.DefaultRetryPolicy
+	targets := map[string]sweep.Target{}
+	var notes []string
+	add := func(name string, be cloud.Backend, rs []string, alias func(string) string) {
+		tg := sweep.Target{Backend: cloud.WithRetries(be, policy), Regions: rs, Alias: alias}
+		if nb, ok := be.(cloud.NetworkBackend); ok {
+			tg.Network = cloud.WithNetworkRetries(nb, policy)
+		}
+		targets[name] = tg
+	}
+	fail := func(err error) (map[string]sweep.Target, func(), []string, error) {
+		release()
+		return nil, nil, nil, err
+	}
+	for _, c := range cfg.Clouds {
+		switch c {
+		case "aws":
+			b, err := awsbackend.New(ctx, acfg)
+			if err != nil {
+				return fail(err)
+			}
+			add(c, b, awsRegions, nil)
+		case "gcp":
+			if gcfg.Project == "" {
+				if cfg.Explicit {
+					return fail(fmt.Errorf("--cloud gcp needs a project: --gcp-project or GOOGLE_CLOUD_PROJECT"))
+				}
+				notes = append(notes, "gcp not swept: no project (--gcp-project or GOOGLE_CLOUD_PROJECT)")
+				continue
+			}
+			b, err := gcpbackend.New(ctx, gcfg)
+			if err != nil {
+				return fail(err)
+			}
+			add(c, b, regions, nil)
+		case "azure":
+			if zcfg.SubscriptionID == "" {
+				if cfg.Explicit {
+					return fail(fmt.Errorf("--cloud azure needs a subscription: --azure-subscription or ARM_SUBSCRIPTION_ID"))
+				}
+				notes = append(notes, "azure not swept: no subscription (--azure-subscription or ARM_SUBSCRIPTION_ID)")
+				continue
+			}
+			b, err := azbackend.New(zcfg)
+			if err != nil {
+				return fail(err)
+			}
+			add(c, b, regions, azbackend.AgentPoolName)
+		}
+	}
+	return targets, release, notes, nil
+}
