@@ -15,8 +15,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -44,16 +44,13 @@ type LiveConfig struct {
 }
 
 // Provenance says where a live price came from and when it was fetched.
-type Provenance struct {
-	Source  string
-	FetchAt time.Time
-}
+type Provenance = catalogbuild.Provenance
 
-// Live refreshes a catalog's prices and availability from the clouds'
-// APIs: the refreshed catalog, the provenance of every price a source set
-// (by offer ID) and a warning for each source that failed and fell back to
-// the catalog.
-type Live func(ctx context.Context, cat *planner.Catalog, cfg LiveConfig) (*planner.Catalog, map[string]Provenance, []string)
+// Live is the live step of the catalog pipeline for cfg: it refreshes a
+// catalog's prices and availability from the clouds' APIs (the provenance
+// of every price a source set, a warning for each source that failed and
+// fell back to the catalog).
+type Live func(cfg LiveConfig) catalogbuild.LiveFunc
 
 // listFlag is a comma-separated list flag that may also be repeated.
 type listFlag []string
@@ -130,17 +127,11 @@ func (f *filterFlags) request() planner.Request {
 }
 
 func (f *filterFlags) loadCatalog(live Live) (*planner.Catalog, error) {
-	// The embedded catalog is parsed on first use: not at all when a file
-	// replaces it.
-	var cat *planner.Catalog
-	if f.catalog == "" {
-		cat = planner.Embedded()
-	} else {
-		var err error
-		if cat, err = planner.LoadCatalogFile(f.catalog); err != nil {
-			return nil, err
-		}
+	adj, err := f.adjustments()
+	if err != nil {
+		return nil, err
 	}
+	spec := catalogbuild.Spec{File: f.catalog, Adjustments: adj}
 	if f.live {
 		cfg := LiveConfig{Clouds: f.clouds, Endpoints: map[string]string{}, GCPProject: f.gcpProject, AzureSubscription: f.azureSubscription}
 		for _, e := range f.liveEndpoints {
@@ -150,16 +141,16 @@ func (f *filterFlags) loadCatalog(live Live) (*planner.Catalog, error) {
 			}
 			cfg.Endpoints[cl] = u
 		}
-		cat, f.provenance, f.warnings = live(context.Background(), cat, cfg)
+		spec.Live = live(cfg)
 	}
-	if len(f.discounts) == 0 && len(f.overrides) == 0 && len(f.reservations) == 0 {
-		return cat, nil
-	}
-	adj, err := f.adjustments()
+	res, err := catalogbuild.Build(context.Background(), spec)
 	if err != nil {
 		return nil, err
 	}
-	return cat.Adjust(adj)
+	if res.Live != nil {
+		f.provenance, f.warnings = res.Live.Provenance, res.Live.Warnings()
+	}
+	return res.Catalog, nil
 }
 
 // adjustments parses --discount and --price.

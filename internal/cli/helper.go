@@ -7,9 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/helperbin"
 )
 
 // RunHelper runs the helper binary name (gpufleet-live, gpufleet-simkube)
@@ -20,19 +21,10 @@ import (
 // gpufleet binary, whose every start would otherwise pay their package
 // set-up.
 func RunHelper(name, what string, args []string, stdout, stderr io.Writer) int {
-	path := ""
-	if exe, err := os.Executable(); err == nil {
-		if p := filepath.Join(filepath.Dir(exe), name); isExecutable(p) {
-			path = p
-		}
-	}
-	if path == "" {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "gpufleet: %s runs %s, which is neither next to gpufleet nor on PATH; build it with make build (bin/), or go install ./cmd/gpufleet/...\n", what, name)
-			return ExitUsage
-		}
-		path = p
+	path, ok := helperbin.Find(name)
+	if !ok {
+		fmt.Fprintf(stderr, "gpufleet: %s runs %s, which is neither next to gpufleet nor on PATH; build it with make build (bin/), or go install ./cmd/gpufleet/...\n", what, name)
+		return ExitUsage
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
@@ -67,11 +59,6 @@ func RunHelper(name, what string, args []string, stdout, stderr io.Writer) int {
 		return ExitUsage
 	}
 	return ExitOK
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // ShortLivedGC sets the garbage collector up for a command that reads a

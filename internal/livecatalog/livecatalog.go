@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -38,10 +39,7 @@ type PriceSource interface {
 }
 
 // Provenance says where an offer's price came from.
-type Provenance struct {
-	Source  string    `json:"source"`
-	FetchAt time.Time `json:"fetched_at"`
-}
+type Provenance = catalogbuild.Provenance
 
 // Result is a refreshed catalog.
 type Result struct {

@@ -1,6 +1,7 @@
 package livecatalog
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"google.golang.org/api/option"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -94,4 +96,23 @@ func Sources(c SourcesConfig) ([]PriceSource, []AvailabilitySource) {
 		}
 	}
 	return prices, avail
+}
+
+// Live is the live step of catalogbuild.Build: the sources that config
+// returns for the base catalog (a config error is Live.SourceErr and asks
+// nothing), their prices, then their availability and quotas, through
+// cache.
+func Live(config func(base *planner.Catalog) (SourcesConfig, error), cache *Cache) catalogbuild.LiveFunc {
+	return func(ctx context.Context, base *planner.Catalog) catalogbuild.Live {
+		sc, err := config(base)
+		if err != nil {
+			return catalogbuild.Live{Catalog: base, SourceErr: err}
+		}
+		sc.Catalog = base
+		prices, avail := Sources(sc)
+		res := Refresh(ctx, base, prices, cache, nil)
+		av := RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
+		return catalogbuild.Live{Catalog: av.Catalog, Provenance: res.Provenance,
+			PriceWarnings: res.Warnings, AvailabilityWarnings: av.Warnings, Facts: av.Facts}
+	}
 }

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -22,6 +19,7 @@ import (
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -30,7 +28,7 @@ const DefaultSimulateDir = ".gpufleet-sim"
 
 // simTimeScaleEnv shortens (or lengthens) simulated operations: 0.01 makes
 // a 3 s cluster creation take 30 ms (tests).
-const simTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
+const simTimeScaleEnv = simbackends.TimeScaleEnv
 
 // backends builds the cloud backends on first use: real SDK clients, talking
 // either to the clouds or, with simulate = true, to a simulated world on
@@ -122,14 +120,9 @@ func (b *backends) tunnelWait() (poll, timeout time.Duration) {
 	return 15 * time.Second, 5 * time.Minute
 }
 
-func timeScale() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(simTimeScaleEnv), 64); err == nil && v > 0 {
-		return v
-	}
-	return 1
-}
+func timeScale() float64 { return simbackends.TimeScale() }
 
-func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
+func scaled(d time.Duration) time.Duration { return simbackends.Scaled(d) }
 
 func (b *backends) init(ctx context.Context) error {
 	cfg, gcfg, acfg := b.awsConfig, b.gcpConfig, b.azConfig
@@ -138,25 +131,10 @@ func (b *backends) init(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		url := w.Endpoints.AWS
-		// STS stays the real regional endpoint: it is only the host of the
-		// presigned URL inside EKS tokens, which nothing sends.
-		cfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
-		cfg.Poll = scaled(250 * time.Millisecond)
-		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll = w.Endpoints.GKE, true, scaled(250*time.Millisecond)
-		gcfg.Project = w.GCPProject
-		gcfg.ComputeEndpoint = w.Endpoints.Compute + "/compute/v1/"
-		azClient, err := w.AzureClient()
-		if err != nil {
+		if err := simbackends.Configs(w, &cfg, &gcfg, &acfg); err != nil {
 			return err
 		}
-		acfg.Endpoint, acfg.HTTPClient, acfg.Credential = w.Endpoints.Azure, azClient, azbackend.StaticToken("SIMULATED")
-		acfg.Poll = w.AzurePoll
-		if acfg.SubscriptionID == "" {
-			acfg.SubscriptionID = w.AzureSubscription
-		}
-		tflog.Info(ctx, "simulated clouds ready", map[string]any{"dir": b.simDir, "endpoint": url})
+		tflog.Info(ctx, "simulated clouds ready", map[string]any{"dir": b.simDir, "endpoint": w.Endpoints.AWS})
 	}
 	a, err := awsbackend.New(ctx, cfg)
 	if err != nil {

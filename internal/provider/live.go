@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"google.golang.org/api/option"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
@@ -73,18 +74,12 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 	return sc, nil
 }
 
-// refreshLive reprices base from the live price sources of the enabled
-// clouds, then applies their availability (zones, restrictions, quotas as
-// planner limits, spot scores); failures become warnings and keep the
-// catalog's prices and availability.
-func refreshLive(ctx context.Context, base *planner.Catalog, cfg *providerModel, clouds []string, data *providerData, diags *diag.Diagnostics) *planner.Catalog {
+// liveStep is the catalog's live step: it reprices the base from the live
+// price sources of the enabled clouds, then applies their availability
+// (zones, restrictions, quotas as planner limits, spot scores); failures
+// become warnings on diags and keep the catalog's prices and availability.
+func liveStep(ctx context.Context, cfg *providerModel, clouds []string, simulate bool, diags *diag.Diagnostics) catalogbuild.LiveFunc {
 	m := cfg.Catalog
-	sc, err := liveSourcesConfig(ctx, base, cfg, clouds, data.simulate, diags)
-	if err != nil {
-		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live data unavailable", err.Error())
-		return base
-	}
-	prices, avail := livecatalog.Sources(sc)
 	ttl := livecatalog.DefaultTTL
 	if d, err := time.ParseDuration(m.LiveCacheTTL.ValueString()); err == nil && d > 0 {
 		ttl = d
@@ -93,19 +88,26 @@ func refreshLive(ctx context.Context, base *planner.Catalog, cfg *providerModel,
 	if dir == "" {
 		dir = ".gpufleet-cache"
 	}
-	cache := &livecatalog.Cache{Dir: dir, TTL: ttl}
-	res := livecatalog.Refresh(ctx, base, prices, cache, nil)
-	for _, w := range res.Warnings {
-		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live prices unavailable", w)
+	step := livecatalog.Live(func(base *planner.Catalog) (livecatalog.SourcesConfig, error) {
+		return liveSourcesConfig(ctx, base, cfg, clouds, simulate, diags)
+	}, &livecatalog.Cache{Dir: dir, TTL: ttl})
+	return func(ctx context.Context, base *planner.Catalog) catalogbuild.Live {
+		live := step(ctx, base)
+		at := path.Root("catalog").AtName("live")
+		if live.SourceErr != nil {
+			diags.AddAttributeWarning(at, "Live data unavailable", live.SourceErr.Error())
+			return live
+		}
+		for _, w := range live.PriceWarnings {
+			diags.AddAttributeWarning(at, "Live prices unavailable", w)
+		}
+		for _, w := range live.AvailabilityWarnings {
+			diags.AddAttributeWarning(at, "Live availability unavailable", w)
+		}
+		tflog.Info(ctx, "live catalog", map[string]any{"priced_offers": len(live.Provenance), "availability": live.Facts,
+			"limits": len(live.Catalog.Limits), "warnings": len(live.PriceWarnings) + len(live.AvailabilityWarnings)})
+		return live
 	}
-	data.provenance = res.Provenance
-	av := livecatalog.RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
-	for _, w := range av.Warnings {
-		diags.AddAttributeWarning(path.Root("catalog").AtName("live"), "Live availability unavailable", w)
-	}
-	tflog.Info(ctx, "live catalog", map[string]any{"priced_offers": len(res.Provenance), "availability": av.Facts,
-		"limits": len(av.Catalog.Limits), "warnings": len(res.Warnings) + len(av.Warnings)})
-	return av.Catalog
 }
 
 // Credentials for the simulated clouds, which check none.

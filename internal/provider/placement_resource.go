@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -327,180 +327,76 @@ func (m *placementModel) setDecisionNull() {
 	m.ReplanThresholdPercent = types.Float64Null()
 }
 
-// idField is one request attribute in the placement ID.
-type idField struct {
-	name string
-	get  func(*placementModel) string
-	set  func(*placementModel, string) error
+// requestAttrs are the request's attributes by their names in a request ID
+// (planner.RequestIDFields).
+func (m *placementModel) requestAttrs() map[string]attr.Value {
+	a := map[string]attr.Value{"gpus": m.GPUs, "gpu_models": m.GPUModels, "min_gpu_memory_gib": m.MinGPUMemoryGiB,
+		"gpus_per_node": m.GPUsPerNode, "min_gpus_per_node": m.MinGPUsPerNode, "interconnect": m.Interconnect,
+		"residency": m.Residency, "deny_residency": m.DenyResidency, "clouds": m.Clouds, "capacity_types": m.CapacityTypes,
+		"max_price_per_gpu_hour": m.MaxPricePerGPUHour, "min_spot_score": m.MinSpotScore, "start_after": m.StartAfter,
+		"duration_hours": m.DurationHours, "gang": m.Gang, "fallbacks_in_sites": m.FallbacksInSites}
+	if m.Spread != nil {
+		a["spread.min_clouds"], a["spread.max_share"] = m.Spread.MinClouds, m.Spread.MaxShare
+	}
+	return a
 }
 
-func listID(l types.List) string {
-	if l.IsNull() {
-		return ""
-	}
-	var parts []string
-	for _, e := range l.Elements() {
-		if s, ok := e.(types.String); ok {
-			parts = append(parts, s.ValueString())
-		}
-	}
-	return strings.Join(parts, ",")
-}
-
-func setList(dst *types.List, v string) error {
-	var elems []string
-	for _, s := range strings.Split(v, ",") {
-		if s == "" {
-			return fmt.Errorf("empty list element in %q", v)
-		}
-		elems = append(elems, s)
-	}
-	l, d := types.ListValueFrom(context.Background(), types.StringType, elems)
-	if d.HasError() {
-		return fmt.Errorf("%q: %v", v, d)
-	}
-	*dst = l
-	return nil
-}
-
-func int64ID(v types.Int64) string {
-	if v.IsNull() {
-		return ""
-	}
-	return strconv.FormatInt(v.ValueInt64(), 10)
-}
-
-func setInt64(dst *types.Int64, v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a whole number", v)
-	}
-	*dst = types.Int64Value(n)
-	return nil
-}
-
-func float64ID(v types.Float64) string {
-	if v.IsNull() {
-		return ""
-	}
-	return strconv.FormatFloat(v.ValueFloat64(), 'f', -1, 64)
-}
-
-func setFloat64(dst *types.Float64, v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return fmt.Errorf("%q is not a number", v)
-	}
-	*dst = types.Float64Value(f)
-	return nil
-}
-
-func boolID(v types.Bool) string {
-	if v.IsNull() {
-		return ""
-	}
-	return strconv.FormatBool(v.ValueBool())
-}
-
-func setBool(dst *types.Bool, v string) error {
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return fmt.Errorf("%q is not true or false", v)
-	}
-	*dst = types.BoolValue(b)
-	return nil
-}
-
-func spreadOf(m *placementModel) *spreadModel {
-	if m.Spread == nil {
-		m.Spread = &spreadModel{MinClouds: types.Int64Null(), MaxShare: types.Float64Null()}
-	}
-	return m.Spread
-}
-
-var idFields = []idField{
-	{"gpus", func(m *placementModel) string { return int64ID(m.GPUs) }, func(m *placementModel, v string) error { return setInt64(&m.GPUs, v) }},
-	{"gpu_models", func(m *placementModel) string { return listID(m.GPUModels) }, func(m *placementModel, v string) error { return setList(&m.GPUModels, v) }},
-	{"min_gpu_memory_gib", func(m *placementModel) string { return float64ID(m.MinGPUMemoryGiB) }, func(m *placementModel, v string) error { return setFloat64(&m.MinGPUMemoryGiB, v) }},
-	{"gpus_per_node", func(m *placementModel) string { return int64ID(m.GPUsPerNode) }, func(m *placementModel, v string) error { return setInt64(&m.GPUsPerNode, v) }},
-	{"min_gpus_per_node", func(m *placementModel) string { return int64ID(m.MinGPUsPerNode) }, func(m *placementModel, v string) error { return setInt64(&m.MinGPUsPerNode, v) }},
-	{"interconnect", func(m *placementModel) string { return m.Interconnect.ValueString() }, func(m *placementModel, v string) error {
-		m.Interconnect = types.StringValue(v)
-		return nil
-	}},
-	{"residency", func(m *placementModel) string { return listID(m.Residency) }, func(m *placementModel, v string) error { return setList(&m.Residency, v) }},
-	{"deny_residency", func(m *placementModel) string { return listID(m.DenyResidency) }, func(m *placementModel, v string) error { return setList(&m.DenyResidency, v) }},
-	{"clouds", func(m *placementModel) string { return listID(m.Clouds) }, func(m *placementModel, v string) error { return setList(&m.Clouds, v) }},
-	{"capacity_types", func(m *placementModel) string { return listID(m.CapacityTypes) }, func(m *placementModel, v string) error { return setList(&m.CapacityTypes, v) }},
-	{"max_price_per_gpu_hour", func(m *placementModel) string { return float64ID(m.MaxPricePerGPUHour) }, func(m *placementModel, v string) error { return setFloat64(&m.MaxPricePerGPUHour, v) }},
-	{"min_spot_score", func(m *placementModel) string { return int64ID(m.MinSpotScore) }, func(m *placementModel, v string) error { return setInt64(&m.MinSpotScore, v) }},
-	{"spread.min_clouds", func(m *placementModel) string {
-		if m.Spread == nil {
-			return ""
-		}
-		return int64ID(m.Spread.MinClouds)
-	}, func(m *placementModel, v string) error { return setInt64(&spreadOf(m).MinClouds, v) }},
-	{"spread.max_share", func(m *placementModel) string {
-		if m.Spread == nil {
-			return ""
-		}
-		return float64ID(m.Spread.MaxShare)
-	}, func(m *placementModel, v string) error { return setFloat64(&spreadOf(m).MaxShare, v) }},
-	{"start_after", func(m *placementModel) string { return m.StartAfter.ValueString() }, func(m *placementModel, v string) error {
-		m.StartAfter = types.StringValue(v)
-		return nil
-	}},
-	{"duration_hours", func(m *placementModel) string { return int64ID(m.DurationHours) }, func(m *placementModel, v string) error { return setInt64(&m.DurationHours, v) }},
-	{"gang", func(m *placementModel) string { return boolID(m.Gang) }, func(m *placementModel, v string) error { return setBool(&m.Gang, v) }},
-	{"fallbacks_in_sites", func(m *placementModel) string { return boolID(m.FallbacksInSites) },
-		func(m *placementModel, v string) error { return setBool(&m.FallbacksInSites, v) }},
-}
-
-// placementID writes the request as written in the configuration:
-// attribute=value pairs in a fixed order, joined by ';'.
+// placementID writes the request as written in the configuration
+// (planner.FormatRequestID): the attributes set, in a fixed order.
 func placementID(m *placementModel) string {
-	var parts []string
-	for _, f := range idFields {
-		if v := f.get(m); v != "" {
-			parts = append(parts, f.name+"="+v)
-		}
-	}
-	return strings.Join(parts, ";")
+	attrs := m.requestAttrs()
+	return planner.FormatRequestID(m.request(context.Background(), &diag.Diagnostics{}), func(field string) bool {
+		v, ok := attrs[field]
+		return ok && !v.IsNull()
+	})
 }
 
-// parsePlacementID reads an ID written by placementID (or by hand).
+// parsePlacementID reads an ID written by placementID (or by hand) with
+// planner.ParseRequestID; the attributes it does not name are null.
 func parsePlacementID(id string) (placementModel, error) {
+	r, set, err := planner.ParseRequestID(id)
+	str := func(f, v string) types.String {
+		if !set[f] {
+			return types.StringNull()
+		}
+		return types.StringValue(v)
+	}
+	i64 := func(f string, v int) types.Int64 {
+		if !set[f] {
+			return types.Int64Null()
+		}
+		return types.Int64Value(int64(v))
+	}
+	f64 := func(f string, v float64) types.Float64 {
+		if !set[f] {
+			return types.Float64Null()
+		}
+		return types.Float64Value(v)
+	}
+	list := func(f string, v []string) types.List {
+		if !set[f] {
+			return types.ListNull(types.StringType)
+		}
+		l, _ := types.ListValueFrom(context.Background(), types.StringType, v) // strings always convert
+		return l
+	}
+	boolean := func(f string, v bool) types.Bool {
+		if !set[f] {
+			return types.BoolNull()
+		}
+		return types.BoolValue(v)
+	}
 	m := placementModel{filterModel: filterModel{
-		GPUModels: types.ListNull(types.StringType), MinGPUMemoryGiB: types.Float64Null(), GPUsPerNode: types.Int64Null(),
-		MinGPUsPerNode: types.Int64Null(), Interconnect: types.StringNull(), Residency: types.ListNull(types.StringType),
-		DenyResidency: types.ListNull(types.StringType), Clouds: types.ListNull(types.StringType),
-		CapacityTypes: types.ListNull(types.StringType), MaxPricePerGPUHour: types.Float64Null(), MinSpotScore: types.Int64Null(),
-		StartAfter: types.StringNull(), DurationHours: types.Int64Null(),
-	}, GPUs: types.Int64Null(), Gang: types.BoolNull(), FallbacksInSites: types.BoolNull()}
-	seen := map[string]bool{}
-	for _, part := range strings.Split(id, ";") {
-		name, value, ok := strings.Cut(part, "=")
-		if !ok || value == "" {
-			return m, fmt.Errorf("%q is not attribute=value", part)
-		}
-		i := slices.IndexFunc(idFields, func(f idField) bool { return f.name == name })
-		if i < 0 {
-			names := make([]string, len(idFields))
-			for j, f := range idFields {
-				names[j] = f.name
-			}
-			return m, fmt.Errorf("unknown attribute %q (known: %s)", name, strings.Join(names, ", "))
-		}
-		if seen[name] {
-			return m, fmt.Errorf("attribute %q appears twice", name)
-		}
-		seen[name] = true
-		if err := idFields[i].set(&m, value); err != nil {
-			return m, fmt.Errorf("%s: %v", name, err)
-		}
+		GPUModels: list("gpu_models", r.GPUModels), MinGPUMemoryGiB: f64("min_gpu_memory_gib", r.MinGPUMemoryGiB),
+		GPUsPerNode: i64("gpus_per_node", r.GPUsPerNode), MinGPUsPerNode: i64("min_gpus_per_node", r.MinGPUsPerNode),
+		Interconnect: str("interconnect", string(r.Interconnect)), Residency: list("residency", r.Residency),
+		DenyResidency: list("deny_residency", r.DenyResidency), Clouds: list("clouds", r.Clouds),
+		CapacityTypes: list("capacity_types", stringsOf(r.CapacityTypes)), MaxPricePerGPUHour: f64("max_price_per_gpu_hour", r.MaxPricePerGPUHour),
+		MinSpotScore: i64("min_spot_score", r.MinSpotScore), StartAfter: str("start_after", r.StartAfter),
+		DurationHours: i64("duration_hours", r.DurationHours),
+	}, GPUs: i64("gpus", r.GPUs), Gang: boolean("gang", r.Gang), FallbacksInSites: boolean("fallbacks_in_sites", r.FallbacksInSites)}
+	if set["spread.min_clouds"] || set["spread.max_share"] {
+		m.Spread = &spreadModel{MinClouds: i64("spread.min_clouds", r.Spread.MinClouds), MaxShare: f64("spread.max_share", r.Spread.MaxShare)}
 	}
-	if m.GPUs.IsNull() {
-		return m, fmt.Errorf("gpus is required")
-	}
-	return m, nil
+	return m, err
 }

@@ -52,13 +52,15 @@ func replaceUnlessImported() planmodifier.String {
 // sameAllocationRequest reports whether two placement IDs ask for the same
 // allocations: equal but for fallbacks_in_sites.
 func sameAllocationRequest(a, b string) bool {
-	ma, errA := parsePlacementID(a)
-	mb, errB := parsePlacementID(b)
+	ra, setA, errA := planner.ParseRequestID(a)
+	rb, setB, errB := planner.ParseRequestID(b)
 	if errA != nil || errB != nil {
 		return a == b
 	}
-	ma.FallbacksInSites, mb.FallbacksInSites = types.BoolNull(), types.BoolNull()
-	return placementID(&ma) == placementID(&mb)
+	allocation := func(set map[string]bool) func(string) bool {
+		return func(f string) bool { return set[f] && f != "fallbacks_in_sites" }
+	}
+	return planner.FormatRequestID(ra, allocation(setA)) == planner.FormatRequestID(rb, allocation(setB))
 }
 
 // PoolResource is gpufleet_pool: the GPU node pools of every allocation of
@@ -305,8 +307,8 @@ func (m *poolModel) clusterNames(ctx context.Context, diags *diag.Diagnostics) m
 
 func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagnostics) fleet.Spec {
 	s := fleet.Spec{Labels: map[string]string{}}
-	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
-		s.Compact = req.Gang.ValueBool() // a gang asks for nodes close together
+	if req, _, err := planner.ParseRequestID(m.Placement.ValueString()); err == nil {
+		s.Compact = req.Gang // a gang asks for nodes close together
 	}
 	if !m.Labels.IsNull() {
 		diags.Append(m.Labels.ElementsAs(ctx, &s.Labels, false)...)
@@ -490,9 +492,7 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 	if f.Validation.MaxReplacements == 0 {
 		f.Validation.MaxReplacements = -1 // 0 configured: replace none
 	}
-	if req, err := parsePlacementID(m.Placement.ValueString()); err == nil {
-		var d diag.Diagnostics
-		pr := req.request(ctx, &d)
+	if pr, _, err := planner.ParseRequestID(m.Placement.ValueString()); err == nil {
 		if n, err := pr.Normalize(r.data.catalog); err == nil {
 			f.Accept = spreadAccept(n)
 		}

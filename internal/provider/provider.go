@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
@@ -304,8 +305,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// The embedded catalog is parsed only when no catalog file replaces it.
-	var base *planner.Catalog
+	var spec catalogbuild.Spec
 	adj := planner.Adjustments{Regions: map[string][]string{}, DiscountPercent: map[string]float64{}}
 	for _, c := range []struct {
 		name    string
@@ -336,13 +336,8 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		data.enabledClouds = cloudNames
 	}
 	if cfg.Catalog != nil {
-		if f := cfg.Catalog.File; !f.IsNull() && !f.IsUnknown() && f.ValueString() != "" {
-			c, err := planner.LoadCatalogFile(f.ValueString())
-			if err != nil {
-				resp.Diagnostics.AddAttributeError(path.Root("catalog").AtName("file"), "Cannot read the catalog file", err.Error())
-				return
-			}
-			base = c
+		if f := cfg.Catalog.File; !f.IsNull() && !f.IsUnknown() {
+			spec.File = f.ValueString()
 		}
 		for cloud, v := range floatMap(ctx, cfg.Catalog.DiscountPercent, &resp.Diagnostics) {
 			adj.DiscountPercent[cloud] = v
@@ -363,13 +358,15 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if base == nil {
-		base = planner.Embedded()
-	}
 	if cfg.Catalog != nil && cfg.Catalog.Live.ValueBool() {
-		base = refreshLive(ctx, base, &cfg, adj.Clouds, data, &resp.Diagnostics)
+		spec.Live = liveStep(ctx, &cfg, adj.Clouds, data.simulate, &resp.Diagnostics)
 	}
-	cat, err := base.Adjust(adj)
+	spec.Adjustments = adj
+	built, err := catalogbuild.Build(ctx, spec)
+	if fe := (*catalogbuild.FileError)(nil); errors.As(err, &fe) {
+		resp.Diagnostics.AddAttributeError(path.Root("catalog").AtName("file"), "Cannot read the catalog file", err.Error())
+		return
+	}
 	if re := (*planner.ReservationError)(nil); errors.As(err, &re) {
 		resp.Diagnostics.AddAttributeError(path.Root("catalog").AtName("reservation").AtListIndex(re.Index).AtName(re.Field),
 			"Invalid reservation", re.Message+".")
@@ -378,6 +375,10 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("catalog"), "Invalid catalog adjustments", err.Error())
 		return
+	}
+	cat := built.Catalog
+	if built.Live != nil {
+		data.provenance = built.Live.Provenance
 	}
 	data.catalog = cat
 	simDir := cfg.SimulateDir.ValueString()

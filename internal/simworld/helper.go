@@ -9,9 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/helperbin"
 )
 
 // HelperName is the binary that serves simulated worlds for the provider
@@ -27,13 +28,7 @@ const helperStartTimeout = 2 * time.Minute
 // FindHelper is the gpufleet-simkube next to the running executable, else
 // the one on PATH; ErrNoHelper when there is neither.
 func FindHelper() (string, error) {
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), HelperName)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath(HelperName); err == nil {
+	if p, ok := helperbin.Find(HelperName); ok {
 		return p, nil
 	}
 	return "", ErrNoHelper

@@ -9,12 +9,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep/connect"
@@ -44,19 +44,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // refresh is --live: prices, then availability and quotas, from the
 // sources cfg enables, through the price cache in the temporary directory.
-func refresh(ctx context.Context, cat *planner.Catalog, cfg cli.LiveConfig) (*planner.Catalog, map[string]cli.Provenance, []string) {
-	sc := livecatalog.SourcesConfig{Catalog: cat, Clouds: cfg.Clouds, GCPProject: cfg.GCPProject, AzureSubscriptionID: cfg.AzureSubscription}
-	sc.UseEndpoints(cfg.Endpoints)
-	prices, avail := livecatalog.Sources(sc)
+func refresh(cfg cli.LiveConfig) catalogbuild.LiveFunc {
 	cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
-	res := livecatalog.Refresh(ctx, cat, prices, cache, nil)
-	av := livecatalog.RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
-	var prov map[string]cli.Provenance
-	if res.Provenance != nil {
-		prov = make(map[string]cli.Provenance, len(res.Provenance))
-		for id, p := range res.Provenance {
-			prov[id] = cli.Provenance{Source: p.Source, FetchAt: p.FetchAt}
-		}
-	}
-	return av.Catalog, prov, append(res.Warnings, av.Warnings...)
+	return livecatalog.Live(func(*planner.Catalog) (livecatalog.SourcesConfig, error) {
+		sc := livecatalog.SourcesConfig{Clouds: cfg.Clouds, GCPProject: cfg.GCPProject, AzureSubscriptionID: cfg.AzureSubscription}
+		sc.UseEndpoints(cfg.Endpoints)
+		return sc, nil
+	}, cache)
 }

@@ -391,25 +391,6 @@ func noNodegroup(name string) error {
 	return &eksErr{Status: 404, Code: "ResourceNotFoundException", Message: fmt.Sprintf("No node group found for name: %s.", name)}
 }
 
-// getMeta reads a metadata object into v; false when there is none.
-func (s *server) getMeta(kind, name string, v any) bool {
-	o, err := s.e.GetObject(cloudName, kind, name)
-	if err != nil {
-		return false
-	}
-	return json.Unmarshal([]byte(o.Attrs["json"]), v) == nil
-}
-
-// putMeta replaces a metadata object.
-func (s *server) putMeta(kind, name string, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	_ = s.e.DeleteObject(cloudName, kind, name)
-	_, _ = s.e.PutObject(cloudName, kind, name, map[string]string{"json": string(data)})
-}
-
 func (s *server) clusterArn(region, name string) string {
 	return fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", region, s.opts.AccountID, name)
 }
@@ -512,7 +493,7 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	if existed {
 		// EKS: an existing name is ResourceInUseException, unless this is a
 		// retry carrying the first create's clientRequestToken.
-		if !s.getMeta("ClusterMeta", metaName, &m) || req.ClientRequestToken == "" || m.Token != req.ClientRequestToken {
+		if !cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", metaName, &m) || req.ClientRequestToken == "" || m.Token != req.ClientRequestToken {
 			return nil, &eksErr{Status: 409, Code: "ResourceInUseException", Message: fmt.Sprintf("Cluster already exists with name: %s", req.Name)}
 		}
 	}
@@ -524,7 +505,9 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 		m = clusterMeta{Token: req.ClientRequestToken, RoleArn: req.RoleArn, SubnetIDs: req.ResourcesVpcConfig.SubnetIDs,
 			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, VpcID: vpcID, ServiceCIDR: serviceCIDR, CreatedAt: s.now(),
 			Access: &access}
-		s.putMeta("ClusterMeta", metaName, m)
+		if err := cloudsim.PutMeta(s.e, cloudName, "ClusterMeta", metaName, m); err != nil {
+			return nil, err
+		}
 	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
 }
@@ -538,7 +521,7 @@ func (s *server) describeCluster(region, name string) (any, error) {
 		return nil, err
 	}
 	var m clusterMeta
-	s.getMeta("ClusterMeta", region+"/"+name, &m)
+	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+name, &m)
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
 }
 
@@ -555,8 +538,10 @@ func (s *server) deleteCluster(region, name string) (any, error) {
 		return nil, err
 	}
 	var m clusterMeta
-	s.getMeta("ClusterMeta", region+"/"+name, &m)
-	_ = s.e.DeleteObject(cloudName, "ClusterMeta", region+"/"+name)
+	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+name, &m)
+	if err := cloudsim.DeleteMeta(s.e, cloudName, "ClusterMeta", region+"/"+name); err != nil {
+		return nil, err
+	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
 }
 
@@ -868,7 +853,7 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	}
 	name := ngMetaName(region, cluster, req.NodegroupName)
 	var m nodegroupMeta
-	if existed && s.getMeta("NodegroupMeta", name, &m) {
+	if existed && cloudsim.GetMeta(s.e, cloudName, "NodegroupMeta", name, &m) {
 		return map[string]any{"nodegroup": s.nodegroupJSON(p, &m)}, nil
 	}
 	version := req.Version
@@ -889,7 +874,9 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if m.AmiType == "" {
 		m.AmiType = "CUSTOM"
 	}
-	s.putMeta("NodegroupMeta", name, m)
+	if err := cloudsim.PutMeta(s.e, cloudName, "NodegroupMeta", name, m); err != nil {
+		return nil, err
+	}
 	return map[string]any{"nodegroup": s.nodegroupJSON(p, &m)}, nil
 }
 
@@ -911,7 +898,7 @@ func checkScaling(minSize, maxSize, desired int) error {
 // whose deletion is under way.
 func (s *server) nodegroupMetaFor(region, cluster, name string) *nodegroupMeta {
 	var m nodegroupMeta
-	if s.getMeta("NodegroupMeta", ngMetaName(region, cluster, name), &m) {
+	if cloudsim.GetMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name), &m) {
 		return &m
 	}
 	s.mu.Lock()
@@ -956,7 +943,9 @@ func (s *server) deleteNodegroup(region, cluster, name string) (any, error) {
 		s.gone[ngMetaName(region, cluster, name)] = *m
 		s.mu.Unlock()
 	}
-	_ = s.e.DeleteObject(cloudName, "NodegroupMeta", ngMetaName(region, cluster, name))
+	if err := cloudsim.DeleteMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name)); err != nil {
+		return nil, err
+	}
 	return map[string]any{"nodegroup": s.nodegroupJSON(p, m)}, nil
 }
 
@@ -1081,7 +1070,9 @@ func (s *server) updateNodegroupConfig(r *http.Request, region, cluster, name st
 	}
 	now := s.now()
 	m.ModifiedAt = now
-	s.putMeta("NodegroupMeta", ngMetaName(region, cluster, name), *m)
+	if err := cloudsim.PutMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name), *m); err != nil {
+		return nil, err
+	}
 	up := eksUpdate{ID: uuidFor(fmt.Sprintf("update/%s/%s/%s/%s", region, cluster, name, s.requestID())), Status: "InProgress",
 		Type: "ConfigUpdate", Params: params, CreatedAt: float64(now.UnixNano()) / 1e9, Errors: []eksErrorDetail{}}
 	s.mu.Lock()
@@ -1199,7 +1190,7 @@ func (s *server) serviceOutsideVpc(region, vpcID, service string) error {
 // subnet as it is.
 func (s *server) nodegroupZone(region, cluster string, subnets []string) (string, error) {
 	var m clusterMeta
-	s.getMeta("ClusterMeta", region+"/"+cluster, &m)
+	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+cluster, &m)
 	zone := ""
 	for i, id := range subnets {
 		if !ec2SubnetID(id) {

@@ -504,6 +504,36 @@ func TestEKSErrors(t *testing.T) {
 			wantCode: "ResourceLimitExceededException", wantType: isA[*types.ResourceLimitExceededException],
 		},
 		{
+			// The front end's own record (ClusterMeta) that cannot be kept
+			// is the request's failure, not a success that forgets its
+			// clientRequestToken.
+			name:  "cluster record not persisted",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "CreateClusterMeta", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "disk full"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateCluster(ctx, createClusterInput("c9"), noRetryEKS)
+				return err
+			},
+			wantCode: "ServerException", wantType: isA[*types.ServerException],
+		},
+		{
+			name:  "nodegroup record not persisted",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "CreateNodegroupMeta", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "disk full"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.CreateNodegroup(ctx, nodegroupInput("c1", "ng1"), noRetryEKS)
+				return err
+			},
+			wantCode: "ServerException", wantType: isA[*types.ServerException],
+		},
+		{
+			name:  "cluster record not deleted",
+			fault: &cloudsim.Fault{Cloud: "aws", Op: "DeleteClusterMeta", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "disk full"}},
+			call: func(ev *env) error {
+				_, err := ev.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String("c1")}, noRetryEKS)
+				return err
+			},
+			wantCode: "ServerException", wantType: isA[*types.ServerException],
+		},
+		{
 			name: "nodegroup on creating cluster",
 			call: func(ev *env) error {
 				if _, err := ev.eks.CreateCluster(ctx, createClusterInput("c2")); err != nil {

@@ -769,3 +769,70 @@ func TestNetworkFaultsAndThrottling(t *testing.T) {
 		t.Fatalf("engine saw %d CreateVpc calls", calls)
 	}
 }
+
+// TestUnfinishedWorkIsReported: what a request cannot finish in the engine
+// (a deleted resource's child that stays, a half-done create that cannot
+// be undone) answers InternalError rather than success.
+func TestUnfinishedWorkIsReported(t *testing.T) {
+	boom := func(op string) cloudsim.Fault {
+		return cloudsim.Fault{Cloud: "aws", Op: op, Err: &cloud.Error{Kind: cloud.KindFatal, Cloud: "aws", Op: op, Message: "disk full"}}
+	}
+	tests := []struct {
+		name   string
+		faults []string
+		call   func(ev *env, vpcID, subnetID string) error
+		// kind is what the failure left behind.
+		kind string
+	}{
+		{"subnet tag stays", []string{"DeleteTag"}, func(ev *env, _, subnetID string) error {
+			_, err := ev.ec2.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(subnetID)}, noRetryEC2)
+			return err
+		}, kindTag},
+		{"main route table stays", []string{"DeleteRouteTable"}, func(ev *env, vpcID, subnetID string) error {
+			if _, err := ev.ec2.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(subnetID)}); err != nil {
+				return err
+			}
+			_, err := ev.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(vpcID)}, noRetryEC2)
+			return err
+		}, kindRouteTable},
+		{"vpc not undone", []string{"CreateRouteTable", "DeleteVpc"}, func(ev *env, _, _ string) error {
+			_, err := ev.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.30.0.0/16")}, noRetryEC2)
+			return err
+		}, kindVpc},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := newEnv(t, envConfig{})
+			vpc := must[*ec2.CreateVpcOutput](t)(ev.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.20.0.0/16")}))
+			sn := must[*ec2.CreateSubnetOutput](t)(ev.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId,
+				CidrBlock: aws.String("10.20.1.0/24"), AvailabilityZone: aws.String("eu-central-1a")}))
+			must[*ec2.CreateTagsOutput](t)(ev.ec2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{aws.ToString(sn.Subnet.SubnetId)},
+				Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("a")}}}))
+			before := 0
+			for _, o := range ev.leftovers().Objects {
+				if o.Kind == tt.kind {
+					before++
+				}
+			}
+			for _, op := range tt.faults {
+				ev.e.Inject(boom(op))
+			}
+			if err := tt.call(ev, aws.ToString(vpc.Vpc.VpcId), aws.ToString(sn.Subnet.SubnetId)); apiCode(err) != "InternalError" {
+				t.Fatalf("error %v, want InternalError", err)
+			}
+			after := 0
+			for _, o := range ev.leftovers().Objects {
+				if o.Kind == tt.kind {
+					after++
+				}
+			}
+			if want := before; tt.kind == kindVpc {
+				if after != want+1 {
+					t.Fatalf("%d %s objects after, want %d", after, tt.kind, want+1)
+				}
+			} else if after != want {
+				t.Fatalf("%d %s objects after, want %d (left behind)", after, tt.kind, want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package azurefront
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -250,7 +251,9 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 		c, err := s.e.GetCluster(cloudName, m.Location, name)
 		if err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcCluster(rg, name)
+				if err := s.gcCluster(rg, name); err != nil {
+					return reply{}, err
+				}
 				return reply{}, clusterNotFound(rg, name)
 			}
 			return reply{}, err
@@ -273,7 +276,9 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 			}
 			switch {
 			case cloud.IsNotFound(err):
-				s.gcCluster(rg, name)
+				if err := s.gcCluster(rg, name); err != nil {
+					return reply{}, err
+				}
 				return reply{status: http.StatusNoContent}, nil
 			case cloud.IsConflict(err) && len(pools) > 0:
 				return reply{}, newErr(409, "OperationNotAllowed",
@@ -391,7 +396,9 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	existed := s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m)
 	if existed {
 		if _, ok := s.findCluster(m.Location, name); !ok {
-			s.gcCluster(rg, name)
+			if err := s.gcCluster(rg, name); err != nil {
+				return reply{}, err
+			}
 			existed = false
 		}
 	}
@@ -525,7 +532,9 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			m.Profiles = []profile{{Name: "nodepool1", VMSize: "Standard_D4ds_v5", Count: 1, Mode: "System", OSType: "Linux"}}
 		}
 	}
-	s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m)
+	if err := s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m); err != nil {
+		return reply{}, err
+	}
 	op := "CreateCluster"
 	status := http.StatusCreated
 	if existed {
@@ -539,14 +548,16 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 }
 
 // gcCluster removes the metadata and operation records of a managed
-// cluster that is gone.
-func (s *server) gcCluster(rg, name string) {
+// cluster that is gone; a record that stays is reported (every failure,
+// joined).
+func (s *server) gcCluster(rg, name string) error {
+	var errs []error
 	var m clusterMeta
 	if s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m) {
 		if _, ok := s.findCluster(m.Location, name); ok {
-			return
+			return nil
 		}
-		_ = s.e.DeleteObject(cloudName, kindClusterMeta, clusterMetaName(rg, name))
+		errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, kindClusterMeta, clusterMetaName(rg, name)))
 	}
 	prefix := clusterMetaName(rg, name) + "/"
 	for _, o := range s.e.Inventory().Objects {
@@ -555,24 +566,26 @@ func (s *server) gcCluster(rg, name string) {
 		}
 		if (o.Kind == kindPoolMeta && strings.HasPrefix(o.Name, prefix)) ||
 			(o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) && o.Attrs["cluster"] == name) {
-			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // gcPool removes the metadata and operation records of an agent pool that
-// is gone.
-func (s *server) gcPool(rg, location, cluster, pool string) {
+// is gone; a record that stays is reported (every failure, joined).
+func (s *server) gcPool(rg, location, cluster, pool string) error {
 	if _, ok := s.findPool(location, cluster, pool); ok {
-		return
+		return nil
 	}
-	_ = s.e.DeleteObject(cloudName, kindPoolMeta, poolMetaName(rg, cluster, pool))
+	errs := []error{cloudsim.DeleteMeta(s.e, cloudName, kindPoolMeta, poolMetaName(rg, cluster, pool))}
 	for _, o := range s.e.Inventory().Objects {
 		if o.Cloud == cloudName && o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) &&
 			o.Attrs["cluster"] == cluster && o.Attrs["pool"] == pool {
-			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // poolMetaFor returns the metadata of an agent pool, or a default.

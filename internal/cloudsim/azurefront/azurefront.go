@@ -496,20 +496,25 @@ func (s *server) getMeta(kind, name string, v any) bool {
 }
 
 // putMeta replaces a metadata object; rg is the lower-cased resource group
-// it goes with.
-func (s *server) putMeta(kind, name, rg string, v any) {
+// it goes with. An error is the engine's (a fault, a failure to persist):
+// the request must fail with it (500 InternalServerError unless the fault
+// says otherwise, toARM) rather than answer as if the record were kept.
+func (s *server) putMeta(kind, name, rg string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return
+		return err
 	}
 	attrs := map[string]string{"rg": rg, "json": string(data)}
 	if o, ok := s.object(kind, name); ok {
 		if o.Attrs["json"] == attrs["json"] {
-			return
+			return nil
 		}
-		_ = s.e.DeleteObject(cloudName, kind, name)
+		if err := s.e.DeleteObject(cloudName, kind, name); err != nil && !cloud.IsNotFound(err) {
+			return err
+		}
 	}
-	_, _ = s.e.PutObject(cloudName, kind, name, attrs)
+	_, err = s.e.PutObject(cloudName, kind, name, attrs)
+	return err
 }
 
 func (s *server) findCluster(region, name string) (cloudsim.Cluster, bool) {

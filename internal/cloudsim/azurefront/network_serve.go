@@ -172,7 +172,9 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 		r.PIP.Address = s.e.AllocatePublicIP()
 	}
 	r.ReadyAt = s.now().Add(s.netDuration(k.kind))
-	s.saveNet(w, r)
+	if err := s.saveNet(w, r); err != nil {
+		return reply{}, err
+	}
 	if after != nil {
 		if err := after(); err != nil {
 			return reply{}, err
@@ -220,13 +222,19 @@ func (s *server) deleteNet(w *netWorld, r netRecord) error {
 		for _, kind := range []string{kindSubnet, kindPeering} {
 			for _, c := range w.children(kind, r) {
 				if kind == kindPeering {
-					s.disconnectRemote(w, c)
+					if err := s.disconnectRemote(w, c); err != nil {
+						return err
+					}
 				}
-				_ = s.dropNet(w, c)
+				if err := s.dropNet(w, c); err != nil {
+					return err
+				}
 			}
 		}
 	case kindPeering:
-		s.disconnectRemote(w, r)
+		if err := s.disconnectRemote(w, r); err != nil {
+			return err
+		}
 	case kindConnection:
 		s.e.UnregisterTunnelEnd(cloudName, tunnelID(r))
 	}

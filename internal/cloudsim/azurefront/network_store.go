@@ -2,6 +2,7 @@ package azurefront
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -122,12 +123,15 @@ func (w *netWorld) children(kind string, vnet netRecord) []netRecord {
 }
 
 // saveNet stores a record (and keeps the world snapshot current).
-func (s *server) saveNet(w *netWorld, r netRecord) {
-	s.putMeta(r.Kind+metaSuffix, r.key(), strings.ToLower(r.RG), r)
+func (s *server) saveNet(w *netWorld, r netRecord) error {
+	if err := s.putMeta(r.Kind+metaSuffix, r.key(), strings.ToLower(r.RG), r); err != nil {
+		return err
+	}
 	if w.recs[r.Kind] == nil {
 		w.recs[r.Kind] = map[string]netRecord{}
 	}
 	w.recs[r.Kind][r.key()] = r
+	return nil
 }
 
 // createNet creates (or finds) the engine object of a resource: the call
@@ -138,19 +142,20 @@ func (s *server) createNet(r netRecord) error {
 	return err
 }
 
-// dropNet removes a resource with its record and operation records.
+// dropNet removes a resource with its record and operation records; a
+// record that stays is reported (every failure, joined).
 func (s *server) dropNet(w *netWorld, r netRecord) error {
 	if err := s.e.DeleteObject(cloudName, r.Kind, r.key()); err != nil && !cloud.IsNotFound(err) {
 		return err
 	}
-	_ = s.e.DeleteObject(cloudName, r.Kind+metaSuffix, r.key())
+	errs := []error{cloudsim.DeleteMeta(s.e, cloudName, r.Kind+metaSuffix, r.key())}
 	delete(w.recs[r.Kind], r.key())
 	for _, o := range s.e.Inventory().Objects {
 		if o.Cloud == cloudName && o.Kind == kindNetOp && o.Attrs["kind"] == r.Kind && o.Attrs["key"] == r.key() {
-			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // networkGroupDeletion is called with s.mu held before a resource group
@@ -178,7 +183,9 @@ func (s *server) networkGroupDeletion(key, name string) error {
 			name, strings.Join(left, ", "))
 	}
 	for _, o := range books {
-		_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		if err := cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -573,6 +573,14 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 				_, err = wait(p, err)
 				return err
 			}, 503, "ServiceUnavailable"},
+		// A record the engine cannot keep fails the request instead of
+		// answering success and forgetting the resource's settings.
+		{"record not persisted", cloudsim.Fault{Cloud: "azure", Op: "CreateNetworkSecurityGroupMeta",
+			Err: &gcloud.Error{Kind: gcloud.KindFatal, Message: "disk full"}},
+			func() error {
+				_, err := ev.nsgs.BeginCreateOrUpdate(ctx, "rg", "n2", armnetwork.SecurityGroup{Location: to.Ptr(location)}, nil)
+				return err
+			}, 500, "InternalServerError"},
 		{"delete", cloudsim.Fault{Cloud: "azure", Op: "DeleteVirtualNetwork",
 			Err: &gcloud.Error{Kind: gcloud.KindConflict, Code: "AnotherOperationInProgress", Message: "Another operation on this or dependent resource is in progress."}},
 			func() error { _, err := ev.vnets.BeginDelete(ctx, "rg", "v", nil); return err }, 409, "AnotherOperationInProgress"},

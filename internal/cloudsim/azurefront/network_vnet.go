@@ -213,7 +213,9 @@ func (s *server) putVNet(q *req, w *netWorld, r *netRecord, old netRecord, exist
 				return err
 			}
 			rec.ReadyAt = s.now().Add(s.netDuration(kindSubnet))
-			s.saveNet(w, rec)
+			if err := s.saveNet(w, rec); err != nil {
+				return err
+			}
 		}
 		return nil
 	}, nil
@@ -368,10 +370,10 @@ func peeringState(w *netWorld, r netRecord) string {
 // disconnectRemote marks the peerings back to a deleted peering's network
 // Disconnected (they were connected: a peering already disconnected
 // leaves the other side as it is).
-func (s *server) disconnectRemote(w *netWorld, r netRecord) {
+func (s *server) disconnectRemote(w *netWorld, r netRecord) error {
 	remote, ok := w.ref(r.Peering.Remote, kindVNet)
 	if !ok || r.Peering.Disconnected {
-		return
+		return nil
 	}
 	local := netKey(r.RG, r.VNet)
 	for _, back := range w.children(kindPeering, remote) {
@@ -379,9 +381,12 @@ func (s *server) disconnectRemote(w *netWorld, r netRecord) {
 			p := *back.Peering
 			p.Disconnected = true
 			back.Peering = &p
-			s.saveNet(w, back)
+			if err := s.saveNet(w, back); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 func (s *server) peeringJSONProps(q *req, w *netWorld, r netRecord) map[string]any {

@@ -79,7 +79,9 @@ func (s *server) opState(r opRecord) (string, *opError, error) {
 	case "DeleteCluster":
 		if _, err := s.e.GetCluster(cloudName, r.Location, r.Cluster); err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcCluster(r.RG, r.Cluster)
+				if err := s.gcCluster(r.RG, r.Cluster); err != nil {
+					return "", nil, err
+				}
 				return "Succeeded", nil, nil
 			}
 			return "", nil, err
@@ -88,7 +90,9 @@ func (s *server) opState(r opRecord) (string, *opError, error) {
 	case "DeleteNodePool":
 		if _, err := s.e.GetNodePool(cloudName, r.Location, r.Cluster, r.Pool); err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcPool(r.RG, r.Location, r.Cluster, r.Pool)
+				if err := s.gcPool(r.RG, r.Location, r.Cluster, r.Pool); err != nil {
+					return "", nil, err
+				}
 				return "Succeeded", nil, nil
 			}
 			return "", nil, err

@@ -191,7 +191,9 @@ func (s *server) servePool(q *req, rg, cluster, pool string) (reply, error) {
 		p, err := s.e.GetNodePool(cloudName, m.Location, cluster, pool)
 		if err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcPool(rg, m.Location, cluster, pool)
+				if err := s.gcPool(rg, m.Location, cluster, pool); err != nil {
+					return reply{}, err
+				}
 				if _, ok := s.findCluster(m.Location, cluster); !ok {
 					return reply{}, clusterNotFound(rg, cluster)
 				}
@@ -211,7 +213,9 @@ func (s *server) servePool(q *req, rg, cluster, pool string) (reply, error) {
 		}
 		if _, err := s.e.DeleteNodePool(cloudName, m.Location, cluster, pool); err != nil {
 			if cloud.IsNotFound(err) {
-				s.gcPool(rg, m.Location, cluster, pool)
+				if err := s.gcPool(rg, m.Location, cluster, pool); err != nil {
+					return reply{}, err
+				}
 				return reply{status: http.StatusNoContent}, nil
 			}
 			return reply{}, err
@@ -350,7 +354,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		if capacityType == "spot" && meta.EvictionPolicy == "" {
 			meta.EvictionPolicy = "Delete"
 		}
-		s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta)
+		if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+			return reply{}, err
+		}
 		id, err := s.recordOp(opRecord{Op: "CreateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,
 			Pool: pool, Location: m.Location, Start: s.now()})
 		if err != nil {
@@ -404,7 +410,9 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 			meta.LastOp = "Scaling"
 		}
 	}
-	s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta)
+	if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+		return reply{}, err
+	}
 	id, err := s.recordOp(opRecord{Op: "UpdateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,
 		Pool: pool, Location: m.Location, Start: s.now()})
 	if err != nil {

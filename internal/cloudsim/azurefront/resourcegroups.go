@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 const kindRG = "ResourceGroup"
@@ -132,7 +133,9 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		for _, o := range s.e.Inventory().Objects {
 			if o.Cloud == cloudName && o.Attrs["rg"] == key &&
 				(o.Kind == kindClusterMeta || o.Kind == kindPoolMeta || o.Kind == kindOperation || o.Kind == kindRoleAssignment) {
-				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+				if err := cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name); err != nil {
+					return reply{}, err
+				}
 			}
 		}
 		token := base64.RawURLEncoding.EncodeToString([]byte("rg:" + key))

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // Role assignments (Microsoft.Authorization/roleAssignments) at any scope:
@@ -94,8 +96,8 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 		if !exists {
 			return reply{status: http.StatusNoContent}, nil
 		}
-		if o, ok := s.object(kindRoleAssignment, key); ok {
-			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+		if err := cloudsim.DeleteMeta(s.e, cloudName, kindRoleAssignment, key); err != nil {
+			return reply{}, err
 		}
 		return reply{status: http.StatusOK, body: have.json()}, nil
 	case http.MethodPut:
@@ -130,7 +132,9 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 				return reply{}, newErr(409, "RoleAssignmentExists", "The role assignment already exists.")
 			}
 		}
-		s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a)
+		if err := s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a); err != nil {
+			return reply{}, err
+		}
 		return reply{status: http.StatusCreated, body: a.json()}, nil
 	}
 	return reply{}, newErr(405, "MethodNotAllowed", "The requested method %s is not allowed.", q.r.Method)

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	gcloud "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // grant PUTs a role assignment at scope and returns the status and error
@@ -87,5 +90,39 @@ func TestNetworkRole(t *testing.T) {
 	}
 	if _, err := ev.createPool("c-rg", "byo", "gpu", pool); err != nil {
 		t.Fatalf("with Network Contributor on the VNet: %v", err)
+	}
+}
+
+// TestRoleAssignmentNotPersisted: a role assignment the engine cannot
+// keep, or cannot delete, fails the request (500 InternalServerError)
+// instead of answering success.
+func TestRoleAssignmentNotPersisted(t *testing.T) {
+	ev := newEnv(t, "")
+	ev.createRG("rg")
+	scope := "/subscriptions/" + sub + "/resourceGroups/rg"
+	const name, principal, role = "66666666-6666-4666-a666-666666666666", "77777777-7777-4777-a777-777777777777", "4d97b98b-1d4f-4787-a291-c67834d212e7"
+	fatal := func(op string) cloudsim.Fault {
+		return cloudsim.Fault{Cloud: "azure", Op: op, Err: &gcloud.Error{Kind: gcloud.KindFatal, Message: "disk full"}}
+	}
+	ev.e.Inject(fatal("CreateRoleAssignment"))
+	if st, code := ev.grant(t, scope, name, principal, role); st != 500 || code != "InternalServerError" {
+		t.Fatalf("grant with the record failing: %d %s, want 500 InternalServerError", st, code)
+	}
+	if st, code := ev.grant(t, scope, name, principal, role); st != 201 {
+		t.Fatalf("grant: %d %s", st, code)
+	}
+	ev.e.Inject(fatal("DeleteRoleAssignment"))
+	req, err := http.NewRequest(http.MethodDelete, ev.srv.URL+scope+"/providers/Microsoft.Authorization/roleAssignments/"+name+"?api-version=2022-04-01", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer token")
+	resp, err := ev.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Fatalf("delete with the record failing: %d, want 500", resp.StatusCode)
 	}
 }

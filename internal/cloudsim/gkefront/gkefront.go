@@ -52,7 +52,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
@@ -235,25 +234,6 @@ func parseName(name, project, zone, cluster, pool string, want int) (ref, error)
 		return ref{}, invalid("Node pool name must be specified.")
 	}
 	return r, nil
-}
-
-// getMeta reads a metadata object into v; false when there is none.
-func (s *server) getMeta(kind, name string, v any) bool {
-	o, err := s.e.GetObject(cloudName, kind, name)
-	if err != nil {
-		return false
-	}
-	return json.Unmarshal([]byte(o.Attrs["json"]), v) == nil
-}
-
-// putMeta replaces a metadata object.
-func (s *server) putMeta(kind, name string, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	_ = s.e.DeleteObject(cloudName, kind, name)
-	_, _ = s.e.PutObject(cloudName, kind, name, map[string]string{"json": string(data)})
 }
 
 // findCluster looks a cluster up without rate limits and faults.

@@ -553,3 +553,37 @@ func TestClusterWithNodePools(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordsNotPersisted: a record of the front end's own (cluster and
+// node pool metadata, operations) that the engine cannot keep fails the
+// request with INTERNAL instead of answering success and forgetting it.
+func TestRecordsNotPersisted(t *testing.T) {
+	fatal := func(op string) cloudsim.Fault {
+		return cloudsim.Fault{Cloud: "gcp", Op: op, Err: &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: op, Code: "internal", Message: "disk full"}}
+	}
+	tests := []struct {
+		name, op string
+		call     func(ev *env) error
+	}{
+		{"cluster metadata", "Create" + kindClusterMeta, func(ev *env) error {
+			_, err := ev.c.CreateCluster(tctx(t), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c9"}})
+			return err
+		}},
+		{"cluster operation", "Create" + kindOperation, func(ev *env) error {
+			_, err := ev.c.CreateCluster(tctx(t), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c9"}})
+			return err
+		}},
+		{"node pool metadata", "Create" + kindPoolMeta, func(ev *env) error {
+			_, err := ev.c.CreateNodePool(tctx(t), poolRequest("c1", "gpu", zone, 1))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := newEnv(t, "", nil)
+			ev.activeCluster(t, "c1")
+			ev.e.Inject(fatal(tt.op))
+			wantCode(t, tt.call(ev), codes.Internal)
+		})
+	}
+}

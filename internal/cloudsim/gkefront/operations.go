@@ -3,6 +3,7 @@ package gkefront
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -71,15 +72,18 @@ func (o *opRecord) proto() *containerpb.Operation {
 }
 
 // startOp records a new operation on r (a node pool operation when
-// r.Pool is set).
-func (s *server) startOp(r ref, t containerpb.Operation_Type) *containerpb.Operation {
+// r.Pool is set); an operation that cannot be recorded is an INTERNAL
+// error (the engine's), as GKE answers when it cannot persist one.
+func (s *server) startOp(r ref, t containerpb.Operation_Type) (*containerpb.Operation, error) {
 	now := s.now()
 	rec := &opRecord{
 		Name: "operation-" + strconv.FormatInt(now.UnixMilli(), 10) + "-" + randHex(4) + "-" + randHex(4), Type: t.String(),
 		Project: r.Project, Location: r.Location, Region: r.region(), Cluster: r.Cluster, Pool: r.Pool, Start: now,
 	}
-	s.putMeta(kindOperation, rec.Name, rec)
-	return rec.proto()
+	if err := cloudsim.PutMeta(s.e, cloudName, kindOperation, rec.Name, rec); err != nil {
+		return nil, grpcError(err, "")
+	}
+	return rec.proto(), nil
 }
 
 // finish freezes an operation as DONE (with an error status if any).
@@ -168,7 +172,7 @@ func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperation
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var rec opRecord
-	if !s.getMeta(kindOperation, opName, &rec) {
+	if !cloudsim.GetMeta(s.e, cloudName, kindOperation, opName, &rec) {
 		if f, ok := s.finished[opName]; ok {
 			return f.proto(), nil
 		}
@@ -196,10 +200,14 @@ func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperation
 	}
 	s.evaluate(&rec, c, p, found)
 	if rec.Done {
-		s.putMeta(kindOperation, rec.Name, rec)
+		if err := cloudsim.PutMeta(s.e, cloudName, kindOperation, rec.Name, rec); err != nil {
+			return nil, grpcError(err, "")
+		}
 	}
 	if !found {
-		s.sweepLocked()
+		if err := s.sweepLocked(); err != nil {
+			return nil, grpcError(err, "")
+		}
 	}
 	return rec.proto(), nil
 }
@@ -226,14 +234,17 @@ func (s *server) ListOperations(ctx context.Context, req *containerpb.ListOperat
 }
 
 // sweep removes the metadata and operations of clusters and node pools
-// that are gone, keeping their operations (finished) in memory.
-func (s *server) sweep() {
+// that are gone, keeping their operations (finished) in memory. What it
+// cannot delete it reports (every failure, joined) and leaves for the next
+// sweep.
+func (s *server) sweep() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweepLocked()
+	return s.sweepLocked()
 }
 
-func (s *server) sweepLocked() {
+func (s *server) sweepLocked() error {
+	var errs []error
 	inv := s.e.Inventory()
 	clusters, pools := map[string]bool{}, map[string]bool{}
 	for _, c := range inv.Clusters {
@@ -253,11 +264,11 @@ func (s *server) sweepLocked() {
 		switch o.Kind {
 		case kindClusterMeta:
 			if !clusters[o.Name] {
-				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+				errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 			}
 		case kindPoolMeta:
 			if !pools[o.Name] {
-				_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+				errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 			}
 		case kindOperation:
 			var rec opRecord
@@ -275,7 +286,8 @@ func (s *server) sweepLocked() {
 				s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false)
 			}
 			s.finished[rec.Name] = &rec
-			_ = s.e.DeleteObject(cloudName, o.Kind, o.Name)
+			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
 		}
 	}
+	return errors.Join(errs...)
 }

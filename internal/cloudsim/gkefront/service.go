@@ -53,7 +53,7 @@ func marshalProto(m proto.Message) string {
 func (s *server) clusterMetaFor(region, name string) (clusterMeta, *containerpb.Cluster) {
 	var m clusterMeta
 	c := &containerpb.Cluster{}
-	if s.getMeta(kindClusterMeta, region+"/"+name, &m) && m.Proto != "" {
+	if cloudsim.GetMeta(s.e, cloudName, kindClusterMeta, region+"/"+name, &m) && m.Proto != "" {
 		if err := protojson.Unmarshal([]byte(m.Proto), c); err != nil {
 			c = &containerpb.Cluster{}
 		}
@@ -64,7 +64,7 @@ func (s *server) clusterMetaFor(region, name string) (clusterMeta, *containerpb.
 func (s *server) poolMetaFor(region, cluster, name string) (poolMeta, *containerpb.NodePool) {
 	var m poolMeta
 	np := &containerpb.NodePool{}
-	if s.getMeta(kindPoolMeta, region+"/"+cluster+"/"+name, &m) && m.Proto != "" {
+	if cloudsim.GetMeta(s.e, cloudName, kindPoolMeta, region+"/"+cluster+"/"+name, &m) && m.Proto != "" {
 		if err := protojson.Unmarshal([]byte(m.Proto), np); err != nil {
 			np = &containerpb.NodePool{}
 		}
@@ -243,7 +243,9 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 		return nil, invalid("Cluster.name must be specified.")
 	}
 	r.Cluster = c.GetName()
-	s.sweep()
+	if err := s.sweep(); err != nil {
+		return nil, grpcError(err, "")
+	}
 	if _, ok := s.findCluster(r.region(), r.Cluster); ok {
 		return nil, alreadyExists(r.clusterName())
 	}
@@ -282,8 +284,10 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 	}
 	stored := proto.Clone(c).(*containerpb.Cluster)
 	stored.NodePools = nil
-	s.putMeta(kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project, Location: r.Location, Created: s.now(),
-		Proto: marshalProto(stored), Network: network})
+	if err := cloudsim.PutMeta(s.e, cloudName, kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project,
+		Location: r.Location, Created: s.now(), Proto: marshalProto(stored), Network: network}); err != nil {
+		return nil, grpcError(err, "")
+	}
 	// The request's node pools are created with the cluster.
 	for _, np := range c.GetNodePools() {
 		pr := r
@@ -292,7 +296,7 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 			return nil, err
 		}
 	}
-	return s.startOp(r, containerpb.Operation_CREATE_CLUSTER), nil
+	return s.startOp(r, containerpb.Operation_CREATE_CLUSTER)
 }
 
 func (s *server) GetCluster(ctx context.Context, req *containerpb.GetClusterRequest) (*containerpb.Cluster, error) {
@@ -306,7 +310,9 @@ func (s *server) GetCluster(ctx context.Context, req *containerpb.GetClusterRequ
 	c, err := s.e.GetCluster(cloudName, r.region(), r.Cluster)
 	if err != nil {
 		if cloud.IsNotFound(err) {
-			s.sweep()
+			if serr := s.sweep(); serr != nil {
+				return nil, grpcError(serr, "")
+			}
 		}
 		return nil, grpcError(err, r.clusterName())
 	}
@@ -329,7 +335,7 @@ func (s *server) DeleteCluster(ctx context.Context, req *containerpb.DeleteClust
 		}
 		return nil, grpcError(err, r.clusterName())
 	}
-	return s.startOp(r, containerpb.Operation_DELETE_CLUSTER), nil
+	return s.startOp(r, containerpb.Operation_DELETE_CLUSTER)
 }
 
 func (s *server) ListClusters(ctx context.Context, req *containerpb.ListClustersRequest) (*containerpb.ListClustersResponse, error) {
@@ -371,14 +377,16 @@ func (s *server) CreateNodePool(ctx context.Context, req *containerpb.CreateNode
 	if st := s.e.ClusterStatus(c); st != cloud.StatusActive {
 		return nil, busy(r.clusterName(), fmt.Sprintf("cluster %s is %s", r.Cluster, clusterStatuses[st]))
 	}
-	s.sweep()
+	if err := s.sweep(); err != nil {
+		return nil, grpcError(err, "")
+	}
 	if _, ok := s.findPool(r.region(), r.Cluster, r.Pool); ok {
 		return nil, alreadyExists(r.poolName())
 	}
 	if err := s.addPool(r, c.Spec.KubernetesVersion, np); err != nil {
 		return nil, err
 	}
-	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL), nil
+	return s.startOp(r, containerpb.Operation_CREATE_NODE_POOL)
 }
 
 // addPool creates node pool np (named r.Pool) of cluster r.Cluster, whose
@@ -458,9 +466,8 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 	if version == "" {
 		version = clusterVersion
 	}
-	s.putMeta(kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
-		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)})
-	return nil
+	return grpcError(cloudsim.PutMeta(s.e, cloudName, kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
+		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)}), "")
 }
 
 // Node configuration rules of GKE's NodeConfig
@@ -507,7 +514,9 @@ func gpuSuffix(machineType string) bool {
 // poolNotFound answers for a pool that the engine does not have: the
 // cluster's name when the cluster is gone too.
 func (s *server) poolNotFound(r ref) error {
-	s.sweep()
+	if err := s.sweep(); err != nil {
+		return grpcError(err, "")
+	}
 	if _, ok := s.findCluster(r.region(), r.Cluster); !ok {
 		return notFoundStatus(r.clusterName())
 	}
@@ -560,7 +569,7 @@ func (s *server) update(r ref, u cloud.NodePoolUpdate, t containerpb.Operation_T
 		}
 		return nil, grpcError(err, r.poolName())
 	}
-	return s.startOp(r, t), nil
+	return s.startOp(r, t)
 }
 
 func (s *server) SetNodePoolSize(ctx context.Context, req *containerpb.SetNodePoolSizeRequest) (*containerpb.Operation, error) {
@@ -625,5 +634,5 @@ func (s *server) DeleteNodePool(ctx context.Context, req *containerpb.DeleteNode
 		}
 		return nil, grpcError(err, r.poolName())
 	}
-	return s.startOp(r, containerpb.Operation_DELETE_NODE_POOL), nil
+	return s.startOp(r, containerpb.Operation_DELETE_NODE_POOL)
 }

@@ -8,12 +8,8 @@ package connect
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -22,22 +18,16 @@ import (
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep"
 )
 
 // SimTimeScaleEnv scales the simulated world's operation times, as the
 // provider's simulate mode reads it (0.01: a 2 s cluster deletion takes
 // 20 ms).
-const SimTimeScaleEnv = "GPUFLEET_SIM_TIME_SCALE"
+const SimTimeScaleEnv = simbackends.TimeScaleEnv
 
-func timeScale() float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(SimTimeScaleEnv), 64); err == nil && v > 0 {
-		return v
-	}
-	return 1
-}
-
-func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * timeScale()) }
+func scaled(d time.Duration) time.Duration { return simbackends.Scaled(d) }
 
 // Targets builds the SDK backends sweep lists and deletes with: on
 // the simulated world of cfg.Simulate (served on loopback for the run),
@@ -60,15 +50,12 @@ func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target,
 			return nil, nil, nil, err
 		}
 		release = w.Close
-		url := w.Endpoints.AWS
-		acfg.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
-		acfg.Credentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
-		acfg.Poll = scaled(250 * time.Millisecond)
-		gcfg.Endpoint, gcfg.Insecure, gcfg.Poll, gcfg.Project = w.Endpoints.GKE, true, scaled(250*time.Millisecond), w.GCPProject
-		gcfg.ComputeEndpoint = w.Endpoints.Compute + "/compute/v1/"
-		zcfg.Endpoint, zcfg.HTTPClient, zcfg.Credential, zcfg.SubscriptionID = w.Endpoints.Azure, w.AzureClient, azbackend.StaticToken("SIMULATED"), w.AzureSubscription
-		// The Azure SDK polls at most once a second outside test binaries.
-		zcfg.Poll = time.Second
+		// The sweep sweeps the world's own subscription.
+		zcfg.SubscriptionID = ""
+		if err := simbackends.Configs(w.ProviderWorld(simbackends.TimeScale(), nil), &acfg, &gcfg, &zcfg); err != nil {
+			release()
+			return nil, nil, nil, err
+		}
 	}
 	regions := cfg.Regions
 	awsRegions := slices.Clone(regions)

@@ -1,0 +1,137 @@
+package awsfront
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+)
+
+// Form helpers and tags: TagSpecification.N at creation, CreateTags after.
+
+// indices are the N of the parameters prefix.N[.…], sorted.
+func indices(r *http.Request, prefix string) []int {
+	seen := map[int]bool{}
+	for k := range r.Form {
+		rest, ok := strings.CutPrefix(k, prefix+".")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, '.'); i >= 0 {
+			rest = rest[:i]
+		}
+		if n, err := strconv.Atoi(rest); err == nil {
+			seen[n] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parseTags reads TagSpecification.N (ResourceType must be resourceType)
+// with its Tag.M.Key / Value.
+func parseTags(r *http.Request, resourceType string) (map[string]string, error) {
+	tags := map[string]string{}
+	for _, n := range indices(r, "TagSpecification") {
+		p := fmt.Sprintf("TagSpecification.%d.", n)
+		if rt := r.Form.Get(p + "ResourceType"); rt != resourceType {
+			return nil, invalidValue("'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		for _, m := range indices(r, p+"Tag") {
+			tags[r.Form.Get(fmt.Sprintf("%sTag.%d.Key", p, m))] = r.Form.Get(fmt.Sprintf("%sTag.%d.Value", p, m))
+		}
+	}
+	return tags, checkTags(tags)
+}
+
+func checkTags(tags map[string]string) error {
+	if len(tags) > 50 {
+		return &ec2Err{400, "TagLimitExceeded", "The maximum number of Tags for a resource has been reached."}
+	}
+	for k, v := range tags {
+		switch {
+		case k == "" || len(k) > 128:
+			return invalidValue("Tag keys must be 1 to 128 characters: '%s'", k)
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			return invalidValue("Tag keys starting with 'aws:' are reserved for internal use")
+		case len(v) > 256:
+			return invalidValue("Tag values may be at most 256 characters (tag '%s')", k)
+		}
+	}
+	return nil
+}
+
+func withTags(attrs, tags map[string]string) map[string]string {
+	for k, v := range tags {
+		attrs["tag:"+k] = v
+	}
+	return attrs
+}
+
+// createTags sets Tag.N.Key/Value on the resources ResourceId.N (any of
+// the kinds above).
+func (s *server) createTags(r *http.Request, region, reqID string) (any, error) {
+	ids := formList(r, "ResourceId")
+	if len(ids) == 0 {
+		return nil, missing("resourceIdSet")
+	}
+	tags := map[string]string{}
+	for _, n := range indices(r, "Tag") {
+		tags[r.Form.Get(fmt.Sprintf("Tag.%d.Key", n))] = r.Form.Get(fmt.Sprintf("Tag.%d.Value", n))
+	}
+	if len(tags) == 0 {
+		return nil, missing("tagSet")
+	}
+	if err := checkTags(tags); err != nil {
+		return nil, err
+	}
+	var objs []cloudsim.Object
+	for _, id := range ids {
+		prefix, _, _ := strings.Cut(id, "-")
+		k, ok := resourcesByPrefix[prefix]
+		if !ok {
+			return nil, &ec2Err{400, "InvalidID", fmt.Sprintf("The ID '%s' is not valid", id)}
+		}
+		o, err := s.lookup(k, region, id)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	w := s.world()
+	for _, o := range objs {
+		have := w.tagsOf(o)
+		if n := len(have); n+len(tags) > 50 {
+			merged := maps.Clone(have)
+			maps.Copy(merged, tags)
+			if len(merged) > 50 {
+				return nil, &ec2Err{400, "TagLimitExceeded", fmt.Sprintf("The maximum number of Tags for %s has been reached.", o.Attrs["id"])}
+			}
+		}
+		for _, k := range sortedKeys(tags) {
+			v, had := have[k]
+			if had && v == tags[k] {
+				continue
+			}
+			name := o.Name + "/" + k
+			if _, ok := w.get(kindTag, name); ok {
+				if err := s.e.DeleteObject(cloudName, kindTag, name); err != nil && !cloud.IsNotFound(err) {
+					return nil, ec2Error(err, "InvalidID", "IncorrectState")
+				}
+			}
+			if _, err := s.e.PutObject(cloudName, kindTag, name, map[string]string{"resource": o.Name, "key": k, "value": tags[k]}); err != nil {
+				return nil, ec2Error(err, "InvalidID", "IncorrectState")
+			}
+		}
+	}
+	return replyTrue("CreateTags", reqID), nil
+}
