@@ -213,13 +213,10 @@ func BenchmarkProviderStartup(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
 
-// TestNoSimulators: the provider binary links none of the simulated
-// clouds (the engine, its front ends, simserve): simulate = true serves its
-// world in the gpufleet-simkube helper (internal/simworld), so that no
-// start pays their package set-up. The simulated live price APIs
-// (pricefront, with the conformance models it judges by) are still linked
-// for catalog.live with simulate = true.
-func TestNoSimulators(t *testing.T) {
+// providerDeps lists the packages the provider binary links (go list
+// -deps), one a line; the test is skipped without a go command.
+func providerDeps(t *testing.T) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
@@ -228,15 +225,41 @@ func TestNoSimulators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return string(out)
+}
+
+// TestNoSimulators: the provider binary links none of the simulated
+// clouds (the engine, its front ends, simserve): simulate = true serves its
+// world in the gpufleet-simkube helper (internal/simworld), so that no
+// start pays their package set-up. The simulated live price APIs
+// (pricefront, with the conformance models it judges by) are still linked
+// for catalog.live with simulate = true.
+func TestNoSimulators(t *testing.T) {
+	out := providerDeps(t)
 	sim := regexp.MustCompile(`(?m)^github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?$`)
 	var linked []string
-	for _, p := range sim.FindAllString(string(out), -1) {
+	for _, p := range sim.FindAllString(out, -1) {
 		if !strings.HasSuffix(p, "/pricefront") && !strings.HasSuffix(p, "/conformance") {
 			linked = append(linked, p)
 		}
 	}
 	if len(linked) > 0 {
 		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
+	}
+}
+
+// TestNoComputeProtobufs: the provider reaches Compute Engine through
+// google.golang.org/api/compute/v1 (internal/cloud/gcp), not
+// cloud.google.com/go/compute/apiv1, whose computepb registers thousands
+// of protobuf descriptors at every start (about 9 % of the provider's
+// start-up instructions, docs/benchmarks/provider-startup-2026-12-03.txt).
+// The simulator (computefront, in gpufleet-simkube) may use them.
+func TestNoComputeProtobufs(t *testing.T) {
+	out := providerDeps(t)
+	for _, p := range []string{"cloud.google.com/go/compute/apiv1", "cloud.google.com/go/compute/apiv1/computepb"} {
+		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p) + `$`).MatchString(out) {
+			t.Errorf("the provider links %s: use google.golang.org/api/compute/v1", p)
+		}
 	}
 }
 

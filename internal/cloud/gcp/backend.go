@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
 	container "cloud.google.com/go/container/apiv1"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"golang.org/x/oauth2"
@@ -242,19 +241,19 @@ func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) er
 	if err != nil {
 		return err
 	}
-	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: network})
+	n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, network).Context(ctx).Do)
 	if err != nil {
 		return classifyCompute("GetNetwork", err)
 	}
-	subs, err := b.listSubnets(ctx, c, spec.Region, n.GetSelfLink())
+	subs, err := b.listSubnets(ctx, c, spec.Region, n.SelfLink)
 	if err != nil {
 		return err
 	}
 	var zones []string
 	for _, s := range subs {
-		zone := descValue(zoneDescRE, s.GetDescription())
+		zone := descValue(zoneDescRE, s.Description)
 		if zone == "" {
-			zone = spec.Region + "-" + strings.TrimPrefix(s.GetName(), network+"-")
+			zone = spec.Region + "-" + strings.TrimPrefix(s.Name, network+"-")
 		}
 		if zone == spec.Zone {
 			return nil

@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"regexp"
 	"slices"
@@ -10,10 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
-	"google.golang.org/api/iterator"
-	"google.golang.org/protobuf/proto"
+	compute "google.golang.org/api/compute/v1"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -78,13 +75,13 @@ func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resour
 // (".../regions/R/subnetworks/N").
 var regionOfLink = regexp.MustCompile(`/regions/([^/]+)/`)
 
-// computePage is a Compute list's maxResults (0-500 per the discovery
-// document; nil: GCE's default of 500).
-func computePage(o cloud.ListOptions) *uint32 {
+// withPageSize sets a Compute list's maxResults to o.PageSize (0-500 per
+// the discovery document; unset: GCE's default of 500).
+func withPageSize[C interface{ MaxResults(int64) C }](call C, o cloud.ListOptions) C {
 	if o.PageSize <= 0 {
-		return nil
+		return call
 	}
-	return proto.Uint32(uint32(min(o.PageSize, 500)))
+	return call.MaxResults(int64(min(o.PageSize, 500)))
 }
 
 // ListNetworks lists, with Compute list filters on the descriptions
@@ -103,84 +100,90 @@ func (b *Backend) ListNetworks(ctx context.Context, o cloud.ListOptions) ([]clou
 	var out []cloud.Resource
 	regions := slices.Clone(o.Regions)
 	peerings := map[string]*cloud.Resource{}
-	it := c.networks.List(ctx, &computepb.ListNetworksRequest{Project: b.cfg.Project, MaxResults: computePage(o),
-		Filter: proto.String(`description eq "gpufleet site network.*"`)})
-	for {
-		n, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
+	nets := withPageSize(c.svc.Networks.List(b.cfg.Project), o).Filter(`description eq "gpufleet site network.*"`).Context(ctx)
+	err = pages(func(token string) ([]*compute.Network, string, error) {
+		l, err := read(ctx, pageAfter(nets, token).Do)
 		if err != nil {
-			return nil, classifyCompute("ListNetworks", err)
+			return nil, "", err
 		}
+		return l.Items, l.NextPageToken, nil
+	}, func(n *compute.Network) bool {
 		region := ""
-		for _, s := range n.GetSubnetworks() {
+		for _, s := range n.Subnetworks {
 			if m := regionOfLink.FindStringSubmatch(s); m != nil {
 				region = m[1]
 				break
 			}
 		}
 		if !o.InRegion(region) {
-			continue
+			return true
 		}
 		if region != "" && !slices.Contains(regions, region) {
 			regions = append(regions, region)
 		}
-		created, _ := time.Parse(time.RFC3339, n.GetCreationTimestamp())
-		out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceNetwork, Name: n.GetName(),
-			ID: n.GetSelfLink(), Created: created})
-		for _, p := range n.GetPeerings() {
-			side := cloud.PeeringSide{Region: region, Network: n.GetName()}
-			if r := peerings[p.GetName()]; r != nil {
+		created, _ := time.Parse(time.RFC3339, n.CreationTimestamp)
+		out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceNetwork, Name: n.Name,
+			ID: n.SelfLink, Created: created})
+		for _, p := range n.Peerings {
+			side := cloud.PeeringSide{Region: region, Network: n.Name}
+			if r := peerings[p.Name]; r != nil {
 				r.Peering.B = side
 				continue
 			}
-			r := &cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourcePeering, Name: p.GetName(), Created: created,
-				Peering: &cloud.PeeringSpec{Name: p.GetName(), A: side}}
-			peerings[p.GetName()] = r
+			r := &cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourcePeering, Name: p.Name, Created: created,
+				Peering: &cloud.PeeringSpec{Name: p.Name, A: side}}
+			peerings[p.Name] = r
 		}
+		return true
+	})
+	if err != nil {
+		return nil, classifyCompute("ListNetworks", err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(peerings)) {
 		out = append(out, *peerings[name])
 	}
 	slices.Sort(regions)
 	for _, region := range regions {
-		gws := c.vpnGateways.List(ctx, &computepb.ListVpnGatewaysRequest{Project: b.cfg.Project, Region: region, MaxResults: computePage(o),
-			Filter: proto.String(`description eq "gpufleet VPN gateway.*"`)})
-		for {
-			g, err := gws.Next()
-			if errors.Is(err, iterator.Done) {
-				break
-			}
+		gws := withPageSize(c.svc.VpnGateways.List(b.cfg.Project, region), o).Filter(`description eq "gpufleet VPN gateway.*"`).Context(ctx)
+		err := pages(func(token string) ([]*compute.VpnGateway, string, error) {
+			l, err := read(ctx, pageAfter(gws, token).Do)
 			if err != nil {
-				return nil, classifyCompute("ListVpnGateways", err)
+				return nil, "", err
 			}
-			created, _ := time.Parse(time.RFC3339, g.GetCreationTimestamp())
-			out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceVPNGateway, Name: g.GetName(),
-				ID: g.GetSelfLink(), Created: created, Tags: maps.Clone(g.GetLabels())})
+			return l.Items, l.NextPageToken, nil
+		}, func(g *compute.VpnGateway) bool {
+			created, _ := time.Parse(time.RFC3339, g.CreationTimestamp)
+			out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceVPNGateway, Name: g.Name,
+				ID: g.SelfLink, Created: created, Tags: maps.Clone(g.Labels)})
+			return true
+		})
+		if err != nil {
+			return nil, classifyCompute("ListVpnGateways", err)
 		}
 		seen := map[string]bool{}
-		tunnels := c.vpnTunnels.List(ctx, &computepb.ListVpnTunnelsRequest{Project: b.cfg.Project, Region: region, MaxResults: computePage(o),
-			Filter: proto.String(`description eq "gpufleet peer=.*"`)})
-		for {
-			t, err := tunnels.Next()
-			if errors.Is(err, iterator.Done) {
-				break
-			}
+		tunnels := withPageSize(c.svc.VpnTunnels.List(b.cfg.Project, region), o).Filter(`description eq "gpufleet peer=.*"`).Context(ctx)
+		err = pages(func(token string) ([]*compute.VpnTunnel, string, error) {
+			l, err := read(ctx, pageAfter(tunnels, token).Do)
 			if err != nil {
-				return nil, classifyCompute("ListVpnTunnels", err)
+				return nil, "", err
 			}
-			name := t.GetName()
+			return l.Items, l.NextPageToken, nil
+		}, func(t *compute.VpnTunnel) bool {
+			name := t.Name
 			if i := strings.LastIndex(name, "-"); i > 0 {
 				name = name[:i]
 			}
 			if seen[name] {
-				continue
+				return true
 			}
 			seen[name] = true
-			created, _ := time.Parse(time.RFC3339, t.GetCreationTimestamp())
+			created, _ := time.Parse(time.RFC3339, t.CreationTimestamp)
 			out = append(out, cloud.Resource{Cloud: "gcp", Region: region, Kind: cloud.ResourceVPNConnection, Name: name,
-				ID: t.GetSelfLink(), Created: created, Tags: maps.Clone(t.GetLabels())})
+				ID: t.SelfLink, Created: created, Tags: maps.Clone(t.Labels)})
+			return true
+		})
+		if err != nil {
+			return nil, classifyCompute("ListVpnTunnels", err)
 		}
 	}
 	cloud.SortResources(out)

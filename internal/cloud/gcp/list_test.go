@@ -5,8 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/protobuf/proto"
+	compute "google.golang.org/api/compute/v1"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
@@ -37,9 +36,9 @@ func TestList(t *testing.T) {
 	try(w.b.EnsurePeering(ctx, cloud.PeeringSpec{Name: "a-b", A: cloud.PeeringSide{Region: netRegion, Network: "site-a", CIDR: "10.10.0.0/16"},
 		B: cloud.PeeringSide{Region: netRegion, Network: "site-b", CIDR: "10.20.0.0/16"}})).must(t)
 	c := try(w.b.compute(ctx)).must(t)
-	op := try(c.networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: netProject, NetworkResource: &computepb.Network{
-		Name: proto.String("theirs"), AutoCreateSubnetworks: proto.Bool(false), Description: proto.String("not gpufleet's")}})).must(t)
-	if err := op.Wait(ctx); err != nil {
+	op := try(c.svc.Networks.Insert(netProject, &compute.Network{
+		Name: "theirs", AutoCreateSubnetworks: false, ForceSendFields: []string{"AutoCreateSubnetworks"}, Description: "not gpufleet's"}).Context(ctx).Do()).must(t)
+	if err := w.b.waitOp(ctx, op, "InsertNetwork"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,7 +1,9 @@
 package gcp
 
 // The GCP side of cross-cloud networking: cloud.NetworkBackend on Compute
-// Engine through the cloud.google.com/go/compute/apiv1 REST clients.
+// Engine through google.golang.org/api/compute/v1, the REST client
+// generated from the Compute Engine discovery document (no protobuf
+// descriptors to register at start-up, unlike cloud.google.com/go/compute).
 //
 // A site is a custom-mode VPC network with global routing, one regional
 // subnetwork per zone and one ingress firewall rule for the mesh:
@@ -73,57 +75,47 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"weak"
 
-	compute "cloud.google.com/go/compute/apiv1"
-	"cloud.google.com/go/compute/apiv1/computepb"
+	gax "github.com/googleapis/gax-go/v2"
 	"github.com/googleapis/gax-go/v2/apierror"
+	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 var _ cloud.NetworkBackend = (*Backend)(nil)
 
-// computeClients are the Compute Engine REST clients of one Backend,
-// created on first use so that GKE-only configurations never build them.
+// computeClients is the Compute Engine REST client of one Backend,
+// created on first use so that GKE-only configurations never build it.
 type computeClients struct {
-	networks            *compute.NetworksClient
-	subnetworks         *compute.SubnetworksClient
-	firewalls           *compute.FirewallsClient
-	vpnGateways         *compute.VpnGatewaysClient
-	externalVpnGateways *compute.ExternalVpnGatewaysClient
-	vpnTunnels          *compute.VpnTunnelsClient
-	routers             *compute.RoutersClient
-	// instanceGroupManagers serve ReplaceNode (nodes.go).
-	instanceGroupManagers *compute.InstanceGroupManagersClient
+	svc *compute.Service
 
 	// routerLocks serialise edits of one router ("region/name").
 	routerLocks sync.Map
-	// closers are the clients created, to close them.
-	closers []interface{ Close() error }
 }
 
-// computeRegistry holds each Backend's clients without a field on Backend:
+// computeRegistry holds each Backend's client without a field on Backend:
 // keyed by a weak pointer, so a Backend that is garbage collected drops
-// (and closes) its clients.
+// its client.
 var computeRegistry struct {
 	mu sync.Mutex
 	m  map[weak.Pointer[Backend]]*computeClients
 }
 
-// computeEndpoint normalises Config.ComputeEndpoint to what the REST
-// clients append their "/compute/v1/..." paths to.
+// computeEndpoint normalises Config.ComputeEndpoint to the client's base
+// path: the URL that "projects/..." paths are appended to, ending in
+// "/compute/v1/" (the discovery document's servicePath).
 func computeEndpoint(s string) string {
 	s = strings.TrimRight(s, "/")
 	s = strings.TrimSuffix(s, "/compute/v1")
-	return strings.TrimRight(s, "/")
+	return strings.TrimRight(s, "/") + "/compute/v1/"
 }
 
-// compute returns the backend's Compute Engine clients, creating them on
+// compute returns the backend's Compute Engine client, creating it on
 // first use.
 func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 	key := weak.Make(b)
@@ -139,38 +131,12 @@ func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 	if b.cfg.Insecure {
 		opts = append(opts, option.WithoutAuthentication())
 	}
-	// The clients outlive the call that creates them.
-	ctx = context.WithoutCancel(ctx)
-	c := &computeClients{}
-	var errs []error
-	add := func(cl interface{ Close() error }, err error) {
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
-		c.closers = append(c.closers, cl)
-	}
-	var err error
-	c.networks, err = compute.NewNetworksRESTClient(ctx, opts...)
-	add(c.networks, err)
-	c.subnetworks, err = compute.NewSubnetworksRESTClient(ctx, opts...)
-	add(c.subnetworks, err)
-	c.firewalls, err = compute.NewFirewallsRESTClient(ctx, opts...)
-	add(c.firewalls, err)
-	c.vpnGateways, err = compute.NewVpnGatewaysRESTClient(ctx, opts...)
-	add(c.vpnGateways, err)
-	c.externalVpnGateways, err = compute.NewExternalVpnGatewaysRESTClient(ctx, opts...)
-	add(c.externalVpnGateways, err)
-	c.vpnTunnels, err = compute.NewVpnTunnelsRESTClient(ctx, opts...)
-	add(c.vpnTunnels, err)
-	c.routers, err = compute.NewRoutersRESTClient(ctx, opts...)
-	add(c.routers, err)
-	c.instanceGroupManagers, err = compute.NewInstanceGroupManagersRESTClient(ctx, opts...)
-	add(c.instanceGroupManagers, err)
-	if err := errors.Join(errs...); err != nil {
-		c.close()
+	// The client outlives the call that creates it.
+	svc, err := compute.NewService(context.WithoutCancel(ctx), opts...)
+	if err != nil {
 		return nil, fmt.Errorf("gcp: connecting to Compute Engine: %w", err)
 	}
+	c := &computeClients{svc: svc}
 	if computeRegistry.m == nil {
 		computeRegistry.m = map[weak.Pointer[Backend]]*computeClients{}
 	}
@@ -178,17 +144,67 @@ func (b *Backend) compute(ctx context.Context) (*computeClients, error) {
 	runtime.AddCleanup(b, func(k weak.Pointer[Backend]) {
 		computeRegistry.mu.Lock()
 		defer computeRegistry.mu.Unlock()
-		if c, ok := computeRegistry.m[k]; ok {
-			c.close()
-			delete(computeRegistry.m, k)
-		}
+		delete(computeRegistry.m, k)
 	}, key)
 	return c, nil
 }
 
-func (c *computeClients) close() {
-	for _, cl := range c.closers {
-		_ = cl.Close()
+// readTimeout bounds a read's retries, as the per-call timeout of the
+// cloud.google.com/go/compute/apiv1 clients did.
+const readTimeout = 10 * time.Minute
+
+// read runs a get or a list call (do is its Do method), retrying 503 and
+// 504 answers with exponential backoff (100 ms, times 1.3, at most 60 s)
+// for up to readTimeout: the retry policy that
+// cloud.google.com/go/compute/apiv1 gave its Get and List methods, which
+// the discovery client does not have.
+func read[T any](ctx context.Context, do func(...googleapi.CallOption) (T, error)) (T, error) {
+	bo := gax.Backoff{Initial: 100 * time.Millisecond, Max: 60 * time.Second, Multiplier: 1.3}
+	deadline := time.Now().Add(readTimeout)
+	for {
+		v, err := do()
+		var ge *googleapi.Error
+		if err == nil || !errors.As(err, &ge) || (ge.Code != 503 && ge.Code != 504) {
+			return v, err
+		}
+		d := bo.Pause()
+		if time.Now().Add(d).After(deadline) {
+			return v, err
+		}
+		if serr := gax.Sleep(ctx, d); serr != nil {
+			return v, err
+		}
+	}
+}
+
+// pageAfter sets a list call's page token: none for the first page (an
+// empty pageToken parameter is not sent).
+func pageAfter[C interface{ PageToken(string) C }](call C, token string) C {
+	if token == "" {
+		return call
+	}
+	return call.PageToken(token)
+}
+
+// pages pages through a list: page reads the page after token and
+// returns its items and the next page's token; each item goes to yield
+// until it returns false.
+func pages[T any](page func(token string) ([]T, string, error), yield func(T) bool) error {
+	token := ""
+	for {
+		items, next, err := page(token)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if !yield(it) {
+				return nil
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		token = next
 	}
 }
 
@@ -268,23 +284,50 @@ func pskFingerprint(tunnel, psk string) string {
 
 // Waiting and classification.
 
-// waitOp polls an operation every Config.Poll until it is DONE and
-// classifies its error.
+// waitOp polls an operation every Config.Poll until it is DONE (reading
+// it from zoneOperations, regionOperations or globalOperations, by its
+// scope) and classifies its error.
 func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string) error {
+	c, err := b.compute(ctx)
+	if err != nil {
+		return err
+	}
 	first := true
-	_, err := poll(b, what, "operation "+op.Name(), []string{"DONE"}, func(ctx context.Context) (struct{}, string, error) {
-		if !first && !op.Done() {
-			if err := op.Poll(ctx); err != nil && !op.Done() { // DONE with an error: classified from the operation below
-				return struct{}{}, "", classifyCompute(what, err)
+	op, err = poll(b, what, "operation "+op.Name, []string{"DONE"}, func(ctx context.Context) (*compute.Operation, string, error) {
+		if !first && op.Status != "DONE" {
+			next, err := c.getOperation(ctx, b.cfg.Project, op)
+			if err != nil {
+				return op, "", classifyCompute(what, err)
 			}
+			op = next
 		}
 		first = false
-		return struct{}{}, op.Proto().GetStatus().String(), nil
+		return op, op.Status, nil
 	}).Until(ctx)
 	if err != nil {
 		return err
 	}
-	return operationError(what, op.Proto())
+	return operationError(what, op)
+}
+
+// operationProjectRE finds an operation's project in its selfLink.
+var operationProjectRE = regexp.MustCompile(`(?:^|/)projects/([^/]+)/`)
+
+// getOperation reads an operation again, in its scope: its zone, else its
+// region, else global; in the project of its selfLink (ReplaceNode's
+// instance groups may be in the nodes' project), else project.
+func (c *computeClients) getOperation(ctx context.Context, project string, op *compute.Operation) (*compute.Operation, error) {
+	if m := operationProjectRE.FindStringSubmatch(refPath(op.SelfLink)); m != nil {
+		project = m[1]
+	}
+	switch {
+	case op.Zone != "":
+		return read(ctx, c.svc.ZoneOperations.Get(project, lastSegment(op.Zone), op.Name).Context(ctx).Do)
+	case op.Region != "":
+		return read(ctx, c.svc.RegionOperations.Get(project, lastSegment(op.Region), op.Name).Context(ctx).Do)
+	default:
+		return read(ctx, c.svc.GlobalOperations.Get(project, op.Name).Context(ctx).Do)
+	}
 }
 
 // call runs a call that returns an operation and waits for it.
@@ -323,16 +366,19 @@ func joinClassified(errs []error) error {
 }
 
 // operationError classifies a DONE operation's error; nil when it has none.
-func operationError(what string, op *computepb.Operation) error {
+func operationError(what string, op *compute.Operation) error {
+	if op.Error == nil {
+		return nil
+	}
 	var codes, msgs []string
-	for _, e := range op.GetError().GetErrors() {
-		codes = append(codes, e.GetCode())
-		msgs = append(msgs, e.GetMessage())
+	for _, e := range op.Error.Errors {
+		codes = append(codes, e.Code)
+		msgs = append(msgs, e.Message)
 	}
 	if len(codes) == 0 {
 		return nil
 	}
-	return classifyHTTP(what, int(op.GetHttpErrorStatusCode()), codes, strings.Join(msgs, "; "))
+	return classifyHTTP(what, int(op.HttpErrorStatusCode), codes, strings.Join(msgs, "; "))
 }
 
 // classifyCompute classifies an error of a Compute Engine REST call: a
@@ -435,44 +481,45 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	existing, err := b.listSubnets(ctx, c, spec.Region, n.GetSelfLink())
+	existing, err := b.listSubnets(ctx, c, spec.Region, n.SelfLink)
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	if want := descValue(cidrDescRE, n.GetDescription()); want == "" {
+	if want := descValue(cidrDescRE, n.Description); want == "" {
 		// Not made by gpufleet: its subnetworks must lie in the block.
 		block := netip.MustParsePrefix(spec.CIDR)
 		for _, s := range existing {
-			if p, err := netip.ParsePrefix(s.GetIpCidrRange()); err != nil || p.Bits() < block.Bits() || !block.Contains(p.Addr()) {
+			if p, err := netip.ParsePrefix(s.IpCidrRange); err != nil || p.Bits() < block.Bits() || !block.Contains(p.Addr()) {
 				return cloud.Network{}, conflictf(op, "network %s exists and its subnetwork %s (%s) lies outside %s: use another name or delete the network",
-					spec.Name, s.GetName(), s.GetIpCidrRange(), spec.CIDR)
+					spec.Name, s.Name, s.IpCidrRange, spec.CIDR)
 			}
 		}
 	}
-	if err := b.ensureSubnets(ctx, c, spec, n.GetSelfLink(), existing); err != nil {
+	if err := b.ensureSubnets(ctx, c, spec, n.SelfLink, existing); err != nil {
 		return cloud.Network{}, err
 	}
-	if err := b.ensureFirewall(ctx, c, spec, n.GetSelfLink()); err != nil {
+	if err := b.ensureFirewall(ctx, c, spec, n.SelfLink); err != nil {
 		return cloud.Network{}, err
 	}
 	return b.GetNetwork(ctx, spec.Region, spec.Name)
 }
 
 // ensureVPC finds or creates the VPC network.
-func (b *Backend) ensureVPC(ctx context.Context, c *computeClients, spec cloud.NetworkSpec) (*computepb.Network, error) {
+func (b *Backend) ensureVPC(ctx context.Context, c *computeClients, spec cloud.NetworkSpec) (*compute.Network, error) {
 	const op = "EnsureNetwork"
-	get := func() (*computepb.Network, error) {
-		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: spec.Name})
+	get := func() (*compute.Network, error) {
+		n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, spec.Name).Context(ctx).Do)
 		return n, classifyCompute("GetNetwork", err)
 	}
 	n, err := get()
 	if cloud.IsNotFound(err) {
 		err = b.call(ctx, "InsertNetwork", func() (*compute.Operation, error) {
-			return c.networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: b.cfg.Project, NetworkResource: &computepb.Network{
-				Name: proto.String(spec.Name), AutoCreateSubnetworks: proto.Bool(false),
-				Description:   proto.String("gpufleet site network cidr=" + spec.CIDR),
-				RoutingConfig: &computepb.NetworkRoutingConfig{RoutingMode: proto.String("GLOBAL")},
-			}})
+			return c.svc.Networks.Insert(b.cfg.Project, &compute.Network{
+				// autoCreateSubnetworks: false is sent: a custom-mode network.
+				Name: spec.Name, AutoCreateSubnetworks: false, ForceSendFields: []string{"AutoCreateSubnetworks"},
+				Description:   "gpufleet site network cidr=" + spec.CIDR,
+				RoutingConfig: &compute.NetworkRoutingConfig{RoutingMode: "GLOBAL"},
+			}).Context(ctx).Do()
 		})
 		if err != nil && !cloud.IsConflict(err) {
 			return nil, err
@@ -482,45 +529,48 @@ func (b *Backend) ensureVPC(ctx context.Context, c *computeClients, spec cloud.N
 	if err != nil {
 		return nil, err
 	}
-	if have := descValue(cidrDescRE, n.GetDescription()); have != "" && have != spec.CIDR {
+	if have := descValue(cidrDescRE, n.Description); have != "" && have != spec.CIDR {
 		return nil, conflictf(op, "network %s exists with CIDR %s, the spec asks for %s: use another name or delete the network", spec.Name, have, spec.CIDR)
 	}
-	if n.GetAutoCreateSubnetworks() {
+	if n.AutoCreateSubnetworks {
 		return nil, conflictf(op, "network %s exists in auto mode: gpufleet needs a custom-mode network; use another name", spec.Name)
 	}
 	return n, nil
 }
 
 // listSubnets lists a network's subnetworks in a region, by name.
-func (b *Backend) listSubnets(ctx context.Context, c *computeClients, region, network string) (map[string]*computepb.Subnetwork, error) {
-	it := c.subnetworks.List(ctx, &computepb.ListSubnetworksRequest{Project: b.cfg.Project, Region: region,
-		Filter: proto.String(`network = "` + network + `"`)})
-	out := map[string]*computepb.Subnetwork{}
-	for {
-		s, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
+func (b *Backend) listSubnets(ctx context.Context, c *computeClients, region, network string) (map[string]*compute.Subnetwork, error) {
+	list := c.svc.Subnetworks.List(b.cfg.Project, region).Filter(`network = "` + network + `"`).Context(ctx)
+	out := map[string]*compute.Subnetwork{}
+	err := pages(func(token string) ([]*compute.Subnetwork, string, error) {
+		l, err := read(ctx, pageAfter(list, token).Do)
 		if err != nil {
-			return nil, classifyCompute("ListSubnetworks", err)
+			return nil, "", err
 		}
-		if sameRef(s.GetNetwork(), network) {
-			out[s.GetName()] = s
+		return l.Items, l.NextPageToken, nil
+	}, func(s *compute.Subnetwork) bool {
+		if sameRef(s.Network, network) {
+			out[s.Name] = s
 		}
+		return true
+	})
+	if err != nil {
+		return nil, classifyCompute("ListSubnetworks", err)
 	}
+	return out, nil
 }
 
-func secondaryRange(s *computepb.Subnetwork, name string) string {
-	for _, r := range s.GetSecondaryIpRanges() {
-		if r.GetRangeName() == name {
-			return r.GetIpCidrRange()
+func secondaryRange(s *compute.Subnetwork, name string) string {
+	for _, r := range s.SecondaryIpRanges {
+		if r.RangeName == name {
+			return r.IpCidrRange
 		}
 	}
 	return ""
 }
 
 // ensureSubnets adds the subnetworks of new zones and checks the others.
-func (b *Backend) ensureSubnets(ctx context.Context, c *computeClients, spec cloud.NetworkSpec, network string, existing map[string]*computepb.Subnetwork) error {
+func (b *Backend) ensureSubnets(ctx context.Context, c *computeClients, spec cloud.NetworkSpec, network string, existing map[string]*compute.Subnetwork) error {
 	const op = "EnsureNetwork"
 	wantSecondary := spec.PodsCIDR != "" || spec.ServicesCIDR != ""
 	carrier := ""
@@ -559,24 +609,24 @@ func (b *Backend) ensureSubnets(ctx context.Context, c *computeClients, spec clo
 	for _, sub := range spec.Subnets {
 		name := subnetName(spec.Name, spec.Region, sub.Zone)
 		if s, ok := existing[name]; ok {
-			if s.GetIpCidrRange() != sub.CIDR {
+			if s.IpCidrRange != sub.CIDR {
 				errs = append(errs, conflictf(op, "subnetwork %s (zone %s) exists with range %s, the spec asks for %s: delete the network to change it",
-					name, sub.Zone, s.GetIpCidrRange(), sub.CIDR))
+					name, sub.Zone, s.IpCidrRange, sub.CIDR))
 			}
 			continue
 		}
-		res := &computepb.Subnetwork{Name: proto.String(name), Network: proto.String(network), IpCidrRange: proto.String(sub.CIDR),
-			Description:           proto.String("gpufleet zone=" + sub.Zone),
-			PrivateIpGoogleAccess: proto.Bool(true)}
+		res := &compute.Subnetwork{Name: name, Network: network, IpCidrRange: sub.CIDR,
+			Description:           "gpufleet zone=" + sub.Zone,
+			PrivateIpGoogleAccess: true}
 		if name == carrier {
 			if spec.PodsCIDR != "" {
-				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String("pods"), IpCidrRange: proto.String(spec.PodsCIDR)})
+				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &compute.SubnetworkSecondaryRange{RangeName: "pods", IpCidrRange: spec.PodsCIDR})
 			}
 			if spec.ServicesCIDR != "" {
-				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &computepb.SubnetworkSecondaryRange{RangeName: proto.String("services"), IpCidrRange: proto.String(spec.ServicesCIDR)})
+				res.SecondaryIpRanges = append(res.SecondaryIpRanges, &compute.SubnetworkSecondaryRange{RangeName: "services", IpCidrRange: spec.ServicesCIDR})
 			}
 		}
-		o, err := c.subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{Project: b.cfg.Project, Region: spec.Region, SubnetworkResource: res})
+		o, err := c.svc.Subnetworks.Insert(b.cfg.Project, spec.Region, res).Context(ctx).Do()
 		if err == nil {
 			ops = append(ops, started{"InsertSubnetwork", o})
 			continue
@@ -587,12 +637,12 @@ func (b *Backend) ensureSubnets(ctx context.Context, c *computeClients, spec clo
 			continue
 		}
 		// Taken: by a retried insert of ours, or by another network.
-		s, gerr := c.subnetworks.Get(ctx, &computepb.GetSubnetworkRequest{Project: b.cfg.Project, Region: spec.Region, Subnetwork: name})
+		s, gerr := read(ctx, c.svc.Subnetworks.Get(b.cfg.Project, spec.Region, name).Context(ctx).Do)
 		switch {
 		case gerr != nil:
 			errs = append(errs, classifyCompute("GetSubnetwork", gerr))
-		case !sameRef(s.GetNetwork(), network) || s.GetIpCidrRange() != sub.CIDR:
-			errs = append(errs, conflictf(op, "subnetwork %s exists in network %s with range %s: the name is taken", name, lastSegment(s.GetNetwork()), s.GetIpCidrRange()))
+		case !sameRef(s.Network, network) || s.IpCidrRange != sub.CIDR:
+			errs = append(errs, conflictf(op, "subnetwork %s exists in network %s with range %s: the name is taken", name, lastSegment(s.Network), s.IpCidrRange))
 		}
 	}
 	if err := b.waitAll(ctx, ops); err != nil {
@@ -608,40 +658,42 @@ func (b *Backend) ensureFirewall(ctx context.Context, c *computeClients, spec cl
 	ranges = slices.Compact(ranges)
 	disabled := len(ranges) == 0
 	name := firewallName(spec.Name)
-	fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: name})
+	fw, err := read(ctx, c.svc.Firewalls.Get(b.cfg.Project, name).Context(ctx).Do)
 	if err != nil {
 		if cerr := classifyCompute("GetFirewall", err); !cloud.IsNotFound(cerr) {
 			return cerr
 		}
 		err := b.call(ctx, "InsertFirewall", func() (*compute.Operation, error) {
-			return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: b.cfg.Project, FirewallResource: &computepb.Firewall{
-				Name: proto.String(name), Network: proto.String(network), Direction: proto.String("INGRESS"), Priority: proto.Int32(1000),
-				Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}}, SourceRanges: ranges, Disabled: proto.Bool(disabled),
-				Description: proto.String("gpufleet: the mesh's ranges in, all protocols"),
-			}})
+			return c.svc.Firewalls.Insert(b.cfg.Project, &compute.Firewall{
+				Name: name, Network: network, Direction: "INGRESS", Priority: 1000,
+				Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}}, SourceRanges: ranges, Disabled: disabled,
+				ForceSendFields: []string{"Disabled"},
+				Description:     "gpufleet: the mesh's ranges in, all protocols",
+			}).Context(ctx).Do()
 		})
 		if !cloud.IsConflict(err) {
 			return err
 		}
-		if fw, err = c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: name}); err != nil {
+		if fw, err = read(ctx, c.svc.Firewalls.Get(b.cfg.Project, name).Context(ctx).Do); err != nil {
 			return classifyCompute("GetFirewall", err)
 		}
 	}
-	if !sameRef(fw.GetNetwork(), network) {
-		return conflictf("EnsureNetwork", "firewall rule %s exists in network %s: the name is taken", name, lastSegment(fw.GetNetwork()))
+	if !sameRef(fw.Network, network) {
+		return conflictf("EnsureNetwork", "firewall rule %s exists in network %s: the name is taken", name, lastSegment(fw.Network))
 	}
-	have := slices.Clone(fw.GetSourceRanges())
+	have := slices.Clone(fw.SourceRanges)
 	sort.Strings(have)
-	allowsAll := len(fw.GetAllowed()) == 1 && fw.GetAllowed()[0].GetIPProtocol() == "all" && len(fw.GetAllowed()[0].GetPorts()) == 0
-	if fw.GetDisabled() == disabled && (disabled || slices.Equal(have, ranges)) && allowsAll && fw.GetPriority() == 1000 && len(fw.GetDenied()) == 0 {
+	allowsAll := len(fw.Allowed) == 1 && fw.Allowed[0].IPProtocol == "all" && len(fw.Allowed[0].Ports) == 0
+	if fw.Disabled == disabled && (disabled || slices.Equal(have, ranges)) && allowsAll && fw.Priority == 1000 && len(fw.Denied) == 0 {
 		return nil
 	}
 	return b.call(ctx, "PatchFirewall", func() (*compute.Operation, error) {
 		// compute v1 discovery: Firewall.name is required in firewalls.patch.
-		return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: b.cfg.Project, Firewall: name, FirewallResource: &computepb.Firewall{
-			Name: proto.String(name), SourceRanges: ranges, Disabled: proto.Bool(disabled), Priority: proto.Int32(1000),
-			Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}},
-		}})
+		return c.svc.Firewalls.Patch(b.cfg.Project, name, &compute.Firewall{
+			// disabled: false is sent: a patch re-enables the rule.
+			Name: name, SourceRanges: ranges, Disabled: disabled, Priority: 1000, ForceSendFields: []string{"Disabled"},
+			Allowed: []*compute.FirewallAllowed{{IPProtocol: "all"}},
+		}).Context(ctx).Do()
 	})
 }
 
@@ -652,29 +704,29 @@ func (b *Backend) GetNetwork(ctx context.Context, region, name string) (cloud.Ne
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: name})
+	n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, name).Context(ctx).Do)
 	if err != nil {
 		return cloud.Network{}, classifyCompute("GetNetwork", err)
 	}
-	subs, err := b.listSubnets(ctx, c, region, n.GetSelfLink())
+	subs, err := b.listSubnets(ctx, c, region, n.SelfLink)
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	out := cloud.Network{Name: name, Region: region, ID: n.GetSelfLink(), CIDR: descValue(cidrDescRE, n.GetDescription())}
+	out := cloud.Network{Name: name, Region: region, ID: n.SelfLink, CIDR: descValue(cidrDescRE, n.Description)}
 	for _, s := range subs {
-		zone := descValue(zoneDescRE, s.GetDescription())
+		zone := descValue(zoneDescRE, s.Description)
 		if zone == "" {
-			zone = region + "-" + strings.TrimPrefix(s.GetName(), name+"-")
+			zone = region + "-" + strings.TrimPrefix(s.Name, name+"-")
 		}
-		out.Subnets = append(out.Subnets, cloud.Subnet{Zone: zone, CIDR: s.GetIpCidrRange(), ID: s.GetSelfLink()})
+		out.Subnets = append(out.Subnets, cloud.Subnet{Zone: zone, CIDR: s.IpCidrRange, ID: s.SelfLink})
 	}
 	sort.Slice(out.Subnets, func(i, j int) bool { return out.Subnets[i].Zone < out.Subnets[j].Zone })
-	fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: b.cfg.Project, Firewall: firewallName(name)})
+	fw, err := read(ctx, c.svc.Firewalls.Get(b.cfg.Project, firewallName(name)).Context(ctx).Do)
 	switch cerr := classifyCompute("GetFirewall", err); {
 	case err == nil:
-		out.FirewallID = fw.GetSelfLink()
-		if !fw.GetDisabled() {
-			out.AllowedCIDRs = slices.Clone(fw.GetSourceRanges())
+		out.FirewallID = fw.SelfLink
+		if !fw.Disabled {
+			out.AllowedCIDRs = slices.Clone(fw.SourceRanges)
 			sort.Strings(out.AllowedCIDRs)
 		}
 	case !cloud.IsNotFound(cerr):
@@ -692,39 +744,44 @@ func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error 
 	if err != nil {
 		return err
 	}
-	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: name})
+	n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, name).Context(ctx).Do)
 	if err != nil {
 		return cloud.IgnoreNotFound(classifyCompute("GetNetwork", err))
 	}
-	if ps := n.GetPeerings(); len(ps) > 0 {
-		return conflictf(op, "network %s has peering %s: delete the peering first", name, ps[0].GetName())
+	if ps := n.Peerings; len(ps) > 0 {
+		return conflictf(op, "network %s has peering %s: delete the peering first", name, ps[0].Name)
 	}
-	filter := proto.String(`network = "` + n.GetSelfLink() + `"`)
-	gws := c.vpnGateways.List(ctx, &computepb.ListVpnGatewaysRequest{Project: b.cfg.Project, Region: region, Filter: filter})
-	if g, err := firstOf(gws.Next, func(g *computepb.VpnGateway) bool { return sameRef(g.GetNetwork(), n.GetSelfLink()) }); err != nil {
+	filter := `network = "` + n.SelfLink + `"`
+	gws := c.svc.VpnGateways.List(b.cfg.Project, region).Filter(filter).Context(ctx)
+	if g, err := firstOf(func(token string) ([]*compute.VpnGateway, string, error) {
+		l, err := read(ctx, pageAfter(gws, token).Do)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.NextPageToken, nil
+	}, func(g *compute.VpnGateway) bool { return sameRef(g.Network, n.SelfLink) }); err != nil {
 		return classifyCompute("ListVpnGateways", err)
 	} else if g != nil {
-		return conflictf(op, "network %s has VPN gateway %s: delete the gateway first", name, g.GetName())
+		return conflictf(op, "network %s has VPN gateway %s: delete the gateway first", name, g.Name)
 	}
-	rts := c.routers.List(ctx, &computepb.ListRoutersRequest{Project: b.cfg.Project, Region: region, Filter: filter})
-	if r, err := firstOf(rts.Next, func(r *computepb.Router) bool { return sameRef(r.GetNetwork(), n.GetSelfLink()) }); err != nil {
+	if r, err := firstOf(c.routerPages(ctx, b.cfg.Project, region, filter), func(r *compute.Router) bool { return sameRef(r.Network, n.SelfLink) }); err != nil {
 		return classifyCompute("ListRouters", err)
 	} else if r != nil {
-		return conflictf(op, "network %s has Cloud Router %s: delete the VPN gateway first", name, r.GetName())
+		return conflictf(op, "network %s has Cloud Router %s: delete the VPN gateway first", name, r.Name)
 	}
 	if err := b.deleteIgnoringMissing(ctx, "DeleteFirewall", func() (*compute.Operation, error) {
-		return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: b.cfg.Project, Firewall: firewallName(name)})
+		return c.svc.Firewalls.Delete(b.cfg.Project, firewallName(name)).Context(ctx).Do()
 	}); err != nil {
 		return err
 	}
-	subs, err := b.listSubnets(ctx, c, region, n.GetSelfLink())
+	subs, err := b.listSubnets(ctx, c, region, n.SelfLink)
 	if err != nil {
 		return err
 	}
 	var ops []started
 	var errs []error
 	for _, s := range sortedKeys(subs) {
-		o, err := c.subnetworks.Delete(ctx, &computepb.DeleteSubnetworkRequest{Project: b.cfg.Project, Region: region, Subnetwork: s})
+		o, err := c.svc.Subnetworks.Delete(b.cfg.Project, region, s).Context(ctx).Do()
 		if err != nil {
 			if cerr := classifyCompute("DeleteSubnetwork", err); !cloud.IsNotFound(cerr) {
 				errs = append(errs, cerr)
@@ -740,7 +797,7 @@ func (b *Backend) DeleteNetwork(ctx context.Context, region, name string) error 
 		return joinClassified(errs)
 	}
 	return b.deleteIgnoringMissing(ctx, op, func() (*compute.Operation, error) {
-		return c.networks.Delete(ctx, &computepb.DeleteNetworkRequest{Project: b.cfg.Project, Network: name})
+		return c.svc.Networks.Delete(b.cfg.Project, name).Context(ctx).Do()
 	})
 }
 
@@ -749,20 +806,33 @@ func (b *Backend) deleteIgnoringMissing(ctx context.Context, what string, f func
 	return cloud.IgnoreNotFound(b.call(ctx, what, f))
 }
 
-// firstOf returns the first item an iterator yields that keep accepts.
-func firstOf[T any](next func() (T, error), keep func(T) bool) (T, error) {
-	var zero T
-	for {
-		v, err := next()
-		if errors.Is(err, iterator.Done) {
-			return zero, nil
-		}
-		if err != nil {
-			return zero, err
-		}
+// firstOf returns the first item of a list (see pages) that keep
+// accepts, reading no further pages.
+func firstOf[T any](page func(token string) ([]T, string, error), keep func(T) bool) (T, error) {
+	var found T
+	err := pages(page, func(v T) bool {
 		if keep(v) {
-			return v, nil
+			found = v
+			return false
 		}
+		return true
+	})
+	return found, err
+}
+
+// routerPages reads a region's routers (those filter accepts; all when it
+// is empty) page by page, for pages.
+func (c *computeClients) routerPages(ctx context.Context, project, region, filter string) func(token string) ([]*compute.Router, string, error) {
+	list := c.svc.Routers.List(project, region).Context(ctx)
+	if filter != "" {
+		list = list.Filter(filter)
+	}
+	return func(token string) ([]*compute.Router, string, error) {
+		l, err := read(ctx, pageAfter(list, token).Do)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Items, l.NextPageToken, nil
 	}
 }
 
@@ -788,70 +858,78 @@ func (b *Backend) EnsureVPNGateway(ctx context.Context, spec cloud.GatewaySpec) 
 	if err != nil {
 		return cloud.Gateway{}, err
 	}
-	n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: spec.Network})
+	n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, spec.Network).Context(ctx).Do)
 	if err != nil {
 		return cloud.Gateway{}, missing(classifyCompute("GetNetwork", err), op, "network "+spec.Network+" does not exist: ensure the site's network first")
 	}
-	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Name})
+	gw, err := read(ctx, c.svc.VpnGateways.Get(b.cfg.Project, spec.Region, spec.Name).Context(ctx).Do)
 	cerr := classifyCompute("GetVpnGateway", err)
 	if cloud.IsNotFound(cerr) {
 		err = b.call(ctx, "InsertVpnGateway", func() (*compute.Operation, error) {
-			return c.vpnGateways.Insert(ctx, &computepb.InsertVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGatewayResource: &computepb.VpnGateway{
-				Name: proto.String(spec.Name), Network: proto.String(n.GetSelfLink()), StackType: proto.String("IPV4_ONLY"),
-				Labels: sanitizeLabels(spec.Tags), Description: proto.String("gpufleet VPN gateway of network " + spec.Network),
-			}})
+			return c.svc.VpnGateways.Insert(b.cfg.Project, spec.Region, &compute.VpnGateway{
+				Name: spec.Name, Network: n.SelfLink, StackType: "IPV4_ONLY",
+				Labels: sanitizeLabels(spec.Tags), Description: "gpufleet VPN gateway of network " + spec.Network,
+			}).Context(ctx).Do()
 		})
 		if err != nil && !cloud.IsConflict(err) {
 			return cloud.Gateway{}, err
 		}
-		gw, err = c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Name})
+		gw, err = read(ctx, c.svc.VpnGateways.Get(b.cfg.Project, spec.Region, spec.Name).Context(ctx).Do)
 		cerr = classifyCompute("GetVpnGateway", err)
 	}
 	if err != nil {
 		return cloud.Gateway{}, cerr
 	}
-	if !sameRef(gw.GetNetwork(), n.GetSelfLink()) {
-		return cloud.Gateway{}, conflictf(op, "VPN gateway %s exists in network %s, not %s: use another name or delete it", spec.Name, lastSegment(gw.GetNetwork()), spec.Network)
+	if !sameRef(gw.Network, n.SelfLink) {
+		return cloud.Gateway{}, conflictf(op, "VPN gateway %s exists in network %s, not %s: use another name or delete it", spec.Name, lastSegment(gw.Network), spec.Network)
 	}
 	rname := routerName(spec.Name)
-	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+	rt, err := read(ctx, c.svc.Routers.Get(b.cfg.Project, spec.Region, rname).Context(ctx).Do)
 	cerr = classifyCompute("GetRouter", err)
 	if cloud.IsNotFound(cerr) {
 		err = b.call(ctx, "InsertRouter", func() (*compute.Operation, error) {
-			return c.routers.Insert(ctx, &computepb.InsertRouterRequest{Project: b.cfg.Project, Region: spec.Region, RouterResource: &computepb.Router{
-				Name: proto.String(rname), Network: proto.String(n.GetSelfLink()),
-				Bgp:         &computepb.RouterBgp{Asn: proto.Uint32(uint32(spec.ASN)), AdvertiseMode: proto.String("DEFAULT")},
-				Description: proto.String("gpufleet Cloud Router of VPN gateway " + spec.Name),
-			}})
+			return c.svc.Routers.Insert(b.cfg.Project, spec.Region, &compute.Router{
+				Name: rname, Network: n.SelfLink,
+				Bgp:         &compute.RouterBgp{Asn: spec.ASN, AdvertiseMode: "DEFAULT"},
+				Description: "gpufleet Cloud Router of VPN gateway " + spec.Name,
+			}).Context(ctx).Do()
 		})
 		if err != nil && !cloud.IsConflict(err) {
 			return cloud.Gateway{}, err
 		}
-		rt, err = c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+		rt, err = read(ctx, c.svc.Routers.Get(b.cfg.Project, spec.Region, rname).Context(ctx).Do)
 		cerr = classifyCompute("GetRouter", err)
 	}
 	if err != nil {
 		return cloud.Gateway{}, cerr
 	}
-	if !sameRef(rt.GetNetwork(), n.GetSelfLink()) || int64(rt.GetBgp().GetAsn()) != spec.ASN {
+	if !sameRef(rt.Network, n.SelfLink) || routerASN(rt) != spec.ASN {
 		return cloud.Gateway{}, conflictf(op, "Cloud Router %s exists in network %s with ASN %d, the spec asks for %s and %d: delete the gateway to change it",
-			rname, lastSegment(rt.GetNetwork()), rt.GetBgp().GetAsn(), spec.Network, spec.ASN)
+			rname, lastSegment(rt.Network), routerASN(rt), spec.Network, spec.ASN)
 	}
 	return gateway(spec.Region, gw, rt), nil
 }
 
+// routerASN is a router's BGP ASN; 0 when it has no BGP settings.
+func routerASN(rt *compute.Router) int64 {
+	if rt.Bgp == nil {
+		return 0
+	}
+	return rt.Bgp.Asn
+}
+
 // gateway reports an HA VPN gateway with its router (nil when missing).
-func gateway(region string, gw *computepb.VpnGateway, rt *computepb.Router) cloud.Gateway {
-	out := cloud.Gateway{Name: gw.GetName(), Region: region, ID: gw.GetSelfLink(), Status: cloud.StatusActive}
-	ifs := slices.Clone(gw.GetVpnInterfaces())
-	sort.Slice(ifs, func(i, j int) bool { return ifs[i].GetId() < ifs[j].GetId() })
+func gateway(region string, gw *compute.VpnGateway, rt *compute.Router) cloud.Gateway {
+	out := cloud.Gateway{Name: gw.Name, Region: region, ID: gw.SelfLink, Status: cloud.StatusActive}
+	ifs := slices.Clone(gw.VpnInterfaces)
+	sort.Slice(ifs, func(i, j int) bool { return ifs[i].Id < ifs[j].Id })
 	for _, i := range ifs {
-		out.PublicIPs = append(out.PublicIPs, i.GetIpAddress())
+		out.PublicIPs = append(out.PublicIPs, i.IpAddress)
 	}
 	if rt == nil {
 		out.Status = cloud.StatusDegraded
 	} else {
-		out.ASN = int64(rt.GetBgp().GetAsn())
+		out.ASN = routerASN(rt)
 	}
 	return out
 }
@@ -863,11 +941,11 @@ func (b *Backend) GetVPNGateway(ctx context.Context, region, name string) (cloud
 	if err != nil {
 		return cloud.Gateway{}, err
 	}
-	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: name})
+	gw, err := read(ctx, c.svc.VpnGateways.Get(b.cfg.Project, region, name).Context(ctx).Do)
 	if err != nil {
 		return cloud.Gateway{}, classifyCompute("GetVpnGateway", err)
 	}
-	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: routerName(name)})
+	rt, err := read(ctx, c.svc.Routers.Get(b.cfg.Project, region, routerName(name)).Context(ctx).Do)
 	if err != nil {
 		if cerr := classifyCompute("GetRouter", err); !cloud.IsNotFound(cerr) {
 			return cloud.Gateway{}, cerr
@@ -887,14 +965,14 @@ func (b *Backend) DeleteVPNGateway(ctx context.Context, region, name string) err
 	}
 	unlock := c.lockRouter(region, routerName(name))
 	err = b.deleteIgnoringMissing(ctx, "DeleteRouter", func() (*compute.Operation, error) {
-		return c.routers.Delete(ctx, &computepb.DeleteRouterRequest{Project: b.cfg.Project, Region: region, Router: routerName(name)})
+		return c.svc.Routers.Delete(b.cfg.Project, region, routerName(name)).Context(ctx).Do()
 	})
 	unlock()
 	if err != nil {
 		return err
 	}
 	return b.deleteIgnoringMissing(ctx, "DeleteVpnGateway", func() (*compute.Operation, error) {
-		return c.vpnGateways.Delete(ctx, &computepb.DeleteVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: name})
+		return c.svc.VpnGateways.Delete(b.cfg.Project, region, name).Context(ctx).Do()
 	})
 }
 
@@ -953,12 +1031,12 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 	if err != nil {
 		return cloud.VPNConnection{}, err
 	}
-	gw, err := c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: spec.Region, VpnGateway: spec.Gateway})
+	gw, err := read(ctx, c.svc.VpnGateways.Get(b.cfg.Project, spec.Region, spec.Gateway).Context(ctx).Do)
 	if err != nil {
 		return cloud.VPNConnection{}, missing(classifyCompute("GetVpnGateway", err), op, "VPN gateway "+spec.Gateway+" does not exist: ensure the gateway first")
 	}
 	rname := routerName(spec.Gateway)
-	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: spec.Region, Router: rname})
+	rt, err := read(ctx, c.svc.Routers.Get(b.cfg.Project, spec.Region, rname).Context(ctx).Do)
 	if err != nil {
 		return cloud.VPNConnection{}, missing(classifyCompute("GetRouter", err), op, "Cloud Router "+rname+" does not exist: ensure the gateway first")
 	}
@@ -986,15 +1064,15 @@ func (b *Backend) EnsureVPNConnection(ctx context.Context, spec cloud.VPNConnect
 	for i := range spec.Tunnels {
 		tunnels = append(tunnels, b.regionRef(spec.Region, "vpnTunnels", tunnelName(spec.Name, i)))
 	}
-	if err := b.editRouter(ctx, c, spec.Region, rname, func(rt *computepb.Router) {
+	if err := b.editRouter(ctx, c, spec.Region, rname, func(rt *compute.Router) {
 		removeConnection(rt, spec.Name, nil)
 		for i, t := range spec.Tunnels {
 			p := netip.MustParsePrefix(t.InsideCIDR)
-			rt.Interfaces = append(rt.Interfaces, &computepb.RouterInterface{Name: proto.String(routerInterfaceName(spec.Name, i)),
-				IpRange: proto.String(t.LocalInsideIP + "/" + strconv.Itoa(p.Bits())), LinkedVpnTunnel: proto.String(tunnels[i])})
-			rt.BgpPeers = append(rt.BgpPeers, &computepb.RouterBgpPeer{Name: proto.String(bgpPeerName(spec.Name, i)),
-				InterfaceName: proto.String(routerInterfaceName(spec.Name, i)), IpAddress: proto.String(t.LocalInsideIP),
-				PeerIpAddress: proto.String(t.PeerInsideIP), PeerAsn: proto.Uint32(uint32(spec.PeerASN)), AdvertiseMode: proto.String("DEFAULT")})
+			rt.Interfaces = append(rt.Interfaces, &compute.RouterInterface{Name: routerInterfaceName(spec.Name, i),
+				IpRange: t.LocalInsideIP + "/" + strconv.Itoa(p.Bits()), LinkedVpnTunnel: tunnels[i]})
+			rt.BgpPeers = append(rt.BgpPeers, &compute.RouterBgpPeer{Name: bgpPeerName(spec.Name, i),
+				InterfaceName: routerInterfaceName(spec.Name, i), IpAddress: t.LocalInsideIP,
+				PeerIpAddress: t.PeerInsideIP, PeerAsn: spec.PeerASN, AdvertiseMode: "DEFAULT"})
 		}
 	}); err != nil {
 		return cloud.VPNConnection{}, err
@@ -1016,18 +1094,19 @@ func (b *Backend) regionRef(region, coll, name string) string {
 
 // ensurePeerGateway creates the external VPN gateway, or replaces it
 // (tunnels first) when the peer's addresses changed.
-func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec) (*computepb.ExternalVpnGateway, error) {
+func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec) (*compute.ExternalVpnGateway, error) {
 	name := peerGatewayName(spec.Name)
-	want := &computepb.ExternalVpnGateway{Name: proto.String(name), Labels: sanitizeLabels(spec.Tags),
-		Description: proto.String("gpufleet: the VPN gateway of " + spec.Peer)}
+	want := &compute.ExternalVpnGateway{Name: name, Labels: sanitizeLabels(spec.Tags),
+		Description: "gpufleet: the VPN gateway of " + spec.Peer}
 	ids := peerInterfaces(spec)
-	want.RedundancyType = proto.String(map[int]string{1: "SINGLE_IP_INTERNALLY_REDUNDANT", 2: "TWO_IPS_REDUNDANCY", 4: "FOUR_IPS_REDUNDANCY"}[distinct(ids)])
-	want.Interfaces = make([]*computepb.ExternalVpnGatewayInterface, distinct(ids))
+	want.RedundancyType = map[int]string{1: "SINGLE_IP_INTERNALLY_REDUNDANT", 2: "TWO_IPS_REDUNDANCY", 4: "FOUR_IPS_REDUNDANCY"}[distinct(ids)]
+	want.Interfaces = make([]*compute.ExternalVpnGatewayInterface, distinct(ids))
 	for i, t := range spec.Tunnels {
-		want.Interfaces[ids[i]] = &computepb.ExternalVpnGatewayInterface{Id: proto.Uint32(uint32(ids[i])), IpAddress: proto.String(t.PeerIP)}
+		// id 0 is sent, as for the other interfaces.
+		want.Interfaces[ids[i]] = &compute.ExternalVpnGatewayInterface{Id: int64(ids[i]), IpAddress: t.PeerIP, ForceSendFields: []string{"Id"}}
 	}
-	get := func() (*computepb.ExternalVpnGateway, error) {
-		g, err := c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: name})
+	get := func() (*compute.ExternalVpnGateway, error) {
+		g, err := read(ctx, c.svc.ExternalVpnGateways.Get(b.cfg.Project, name).Context(ctx).Do)
 		return g, classifyCompute("GetExternalVpnGateway", err)
 	}
 	have, err := get()
@@ -1042,13 +1121,13 @@ func (b *Backend) ensurePeerGateway(ctx context.Context, c *computeClients, spec
 			return nil, err
 		}
 		if err := b.deleteIgnoringMissing(ctx, "DeleteExternalVpnGateway", func() (*compute.Operation, error) {
-			return c.externalVpnGateways.Delete(ctx, &computepb.DeleteExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: name})
+			return c.svc.ExternalVpnGateways.Delete(b.cfg.Project, name).Context(ctx).Do()
 		}); err != nil {
 			return nil, err
 		}
 	}
 	err = b.call(ctx, "InsertExternalVpnGateway", func() (*compute.Operation, error) {
-		return c.externalVpnGateways.Insert(ctx, &computepb.InsertExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGatewayResource: want})
+		return c.svc.ExternalVpnGateways.Insert(b.cfg.Project, want).Context(ctx).Do()
 	})
 	if err != nil && !cloud.IsConflict(err) {
 		return nil, err
@@ -1094,12 +1173,12 @@ func distinct(ids []int) int {
 	return len(seen)
 }
 
-func sameInterfaces(a, b *computepb.ExternalVpnGateway) bool {
-	if a.GetRedundancyType() != b.GetRedundancyType() || len(a.GetInterfaces()) != len(b.GetInterfaces()) {
+func sameInterfaces(a, b *compute.ExternalVpnGateway) bool {
+	if a.RedundancyType != b.RedundancyType || len(a.Interfaces) != len(b.Interfaces) {
 		return false
 	}
-	for i := range a.GetInterfaces() {
-		if a.Interfaces[i].GetId() != b.Interfaces[i].GetId() || a.Interfaces[i].GetIpAddress() != b.Interfaces[i].GetIpAddress() {
+	for i := range a.Interfaces {
+		if a.Interfaces[i].Id != b.Interfaces[i].Id || a.Interfaces[i].IpAddress != b.Interfaces[i].IpAddress {
 			return false
 		}
 	}
@@ -1109,16 +1188,16 @@ func sameInterfaces(a, b *computepb.ExternalVpnGateway) bool {
 // ensureTunnel starts creating tunnel i (replacing one that differs); nil
 // when the tunnel is as wanted.
 func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec cloud.VPNConnectionSpec, i int, t cloud.TunnelSpec,
-	gw *computepb.VpnGateway, rt *computepb.Router, ext *computepb.ExternalVpnGateway) (*started, error) {
+	gw *compute.VpnGateway, rt *compute.Router, ext *compute.ExternalVpnGateway) (*started, error) {
 	name := tunnelName(spec.Name, i)
-	peerIface := int32(peerInterfaces(spec)[i])
-	iface := int32(t.Interface)
+	peerIface := int64(peerInterfaces(spec)[i])
+	iface := int64(t.Interface)
 	fp := pskFingerprint(name, t.PSK)
-	have, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnel: name})
+	have, err := read(ctx, c.svc.VpnTunnels.Get(b.cfg.Project, spec.Region, name).Context(ctx).Do)
 	if err == nil {
-		same := sameRef(have.GetVpnGateway(), gw.GetSelfLink()) && have.GetVpnGatewayInterface() == iface &&
-			sameRef(have.GetPeerExternalGateway(), ext.GetSelfLink()) && have.GetPeerExternalGatewayInterface() == peerIface &&
-			sameRef(have.GetRouter(), rt.GetSelfLink()) && (t.PSK == "" || descValue(pskDescRE, have.GetDescription()) == fp)
+		same := sameRef(have.VpnGateway, gw.SelfLink) && have.VpnGatewayInterface == iface &&
+			sameRef(have.PeerExternalGateway, ext.SelfLink) && have.PeerExternalGatewayInterface == peerIface &&
+			sameRef(have.Router, rt.SelfLink) && (t.PSK == "" || descValue(pskDescRE, have.Description) == fp)
 		if same {
 			return nil, nil
 		}
@@ -1128,13 +1207,13 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 			// sharedSecret is input-only): a replacement needs a new key.
 			return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 		}
-		if err := b.editRouter(ctx, c, spec.Region, rt.GetName(), func(r *computepb.Router) {
-			removeConnection(r, "", []string{have.GetSelfLink()})
+		if err := b.editRouter(ctx, c, spec.Region, rt.Name, func(r *compute.Router) {
+			removeConnection(r, "", []string{have.SelfLink})
 		}); err != nil {
 			return nil, err
 		}
 		if err := b.deleteIgnoringMissing(ctx, "DeleteVpnTunnel", func() (*compute.Operation, error) {
-			return c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnel: name})
+			return c.svc.VpnTunnels.Delete(b.cfg.Project, spec.Region, name).Context(ctx).Do()
 		}); err != nil {
 			return nil, err
 		}
@@ -1143,13 +1222,15 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 	} else if t.PSK == "" {
 		return nil, cloud.KeyRequiredError("gcp", "InsertVpnTunnel", spec.Name, i)
 	}
-	o, err := c.vpnTunnels.Insert(ctx, &computepb.InsertVpnTunnelRequest{Project: b.cfg.Project, Region: spec.Region, VpnTunnelResource: &computepb.VpnTunnel{
-		Name: proto.String(name), VpnGateway: proto.String(gw.GetSelfLink()), VpnGatewayInterface: proto.Int32(iface),
-		PeerExternalGateway: proto.String(ext.GetSelfLink()), PeerExternalGatewayInterface: proto.Int32(peerIface),
-		SharedSecret: proto.String(t.PSK), IkeVersion: proto.Int32(2), Router: proto.String(rt.GetSelfLink()),
-		Labels:      sanitizeLabels(spec.Tags),
-		Description: proto.String("gpufleet peer=" + spec.Peer + " psk=" + fp),
-	}})
+	o, err := c.svc.VpnTunnels.Insert(b.cfg.Project, spec.Region, &compute.VpnTunnel{
+		Name: name, VpnGateway: gw.SelfLink, VpnGatewayInterface: iface,
+		PeerExternalGateway: ext.SelfLink, PeerExternalGatewayInterface: peerIface,
+		SharedSecret: t.PSK, IkeVersion: 2, Router: rt.SelfLink,
+		// interface 0 is sent, not left out as a zero value.
+		ForceSendFields: []string{"VpnGatewayInterface", "PeerExternalGatewayInterface"},
+		Labels:          sanitizeLabels(spec.Tags),
+		Description:     "gpufleet peer=" + spec.Peer + " psk=" + fp,
+	}).Context(ctx).Do()
 	if err != nil {
 		return nil, classifyCompute("InsertVpnTunnel", err)
 	}
@@ -1158,13 +1239,13 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 
 // removeConnection drops from a router the interfaces of a connection
 // (by name) or linking any of tunnels, and their BGP peers.
-func removeConnection(rt *computepb.Router, conn string, tunnels []string) {
+func removeConnection(rt *compute.Router, conn string, tunnels []string) {
 	gone := map[string]bool{}
 	ifs := rt.Interfaces[:0]
 	for _, i := range rt.Interfaces {
-		linked := slices.ContainsFunc(tunnels, func(t string) bool { return sameRef(t, i.GetLinkedVpnTunnel()) })
-		if linked || (conn != "" && strings.HasPrefix(i.GetName(), conn+"-if-")) {
-			gone[i.GetName()] = true
+		linked := slices.ContainsFunc(tunnels, func(t string) bool { return sameRef(t, i.LinkedVpnTunnel) })
+		if linked || (conn != "" && strings.HasPrefix(i.Name, conn+"-if-")) {
+			gone[i.Name] = true
 			continue
 		}
 		ifs = append(ifs, i)
@@ -1172,7 +1253,7 @@ func removeConnection(rt *computepb.Router, conn string, tunnels []string) {
 	rt.Interfaces = ifs
 	peers := rt.BgpPeers[:0]
 	for _, p := range rt.BgpPeers {
-		if gone[p.GetInterfaceName()] || (conn != "" && strings.HasPrefix(p.GetName(), conn+"-bgp-")) {
+		if gone[p.InterfaceName] || (conn != "" && strings.HasPrefix(p.Name, conn+"-bgp-")) {
 			continue
 		}
 		peers = append(peers, p)
@@ -1184,36 +1265,42 @@ func removeConnection(rt *computepb.Router, conn string, tunnels []string) {
 // BGP peers back when they changed: with PATCH, or with PUT (update) when a
 // list becomes empty, since proto3 JSON cannot send an empty list. The
 // caller holds the router's lock.
-func (b *Backend) editRouter(ctx context.Context, c *computeClients, region, name string, edit func(*computepb.Router)) error {
-	rt, err := c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: name})
+func (b *Backend) editRouter(ctx context.Context, c *computeClients, region, name string, edit func(*compute.Router)) error {
+	rt, err := read(ctx, c.svc.Routers.Get(b.cfg.Project, region, name).Context(ctx).Do)
 	if err != nil {
 		return classifyCompute("GetRouter", err)
 	}
-	before := proto.Clone(rt).(*computepb.Router)
+	before := links(rt)
 	edit(rt)
 	if equalLinks(before, rt) {
 		return nil
 	}
 	if len(rt.Interfaces) > 0 && len(rt.BgpPeers) > 0 {
 		return b.call(ctx, "PatchRouter", func() (*compute.Operation, error) {
-			return c.routers.Patch(ctx, &computepb.PatchRouterRequest{Project: b.cfg.Project, Region: region, Router: name,
-				RouterResource: &computepb.Router{Interfaces: rt.Interfaces, BgpPeers: rt.BgpPeers}})
+			return c.svc.Routers.Patch(b.cfg.Project, region, name, &compute.Router{Interfaces: rt.Interfaces, BgpPeers: rt.BgpPeers}).Context(ctx).Do()
 		})
 	}
 	return b.call(ctx, "UpdateRouter", func() (*compute.Operation, error) {
-		return c.routers.Update(ctx, &computepb.UpdateRouterRequest{Project: b.cfg.Project, Region: region, Router: name, RouterResource: rt})
+		return c.svc.Routers.Update(b.cfg.Project, region, name, rt).Context(ctx).Do()
 	})
 }
 
+// links copies a router's interfaces and BGP peers (the lists, which
+// removeConnection filters in place; not their elements, which it leaves
+// alone).
+func links(rt *compute.Router) *compute.Router {
+	return &compute.Router{Interfaces: slices.Clone(rt.Interfaces), BgpPeers: slices.Clone(rt.BgpPeers)}
+}
+
 // equalLinks compares the interfaces and BGP peers gpufleet sets.
-func equalLinks(a, b *computepb.Router) bool {
-	key := func(r *computepb.Router) []string {
+func equalLinks(a, b *compute.Router) bool {
+	key := func(r *compute.Router) []string {
 		var out []string
-		for _, i := range r.GetInterfaces() {
-			out = append(out, "if "+i.GetName()+" "+i.GetIpRange()+" "+refPath(i.GetLinkedVpnTunnel()))
+		for _, i := range r.Interfaces {
+			out = append(out, "if "+i.Name+" "+i.IpRange+" "+refPath(i.LinkedVpnTunnel))
 		}
-		for _, p := range r.GetBgpPeers() {
-			out = append(out, fmt.Sprintf("peer %s %s %s %d", p.GetName(), p.GetInterfaceName(), p.GetPeerIpAddress(), p.GetPeerAsn()))
+		for _, p := range r.BgpPeers {
+			out = append(out, fmt.Sprintf("peer %s %s %s %d", p.Name, p.InterfaceName, p.PeerIpAddress, p.PeerAsn))
 		}
 		sort.Strings(out)
 		return out
@@ -1234,39 +1321,39 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 	if err != nil {
 		return cloud.VPNConnection{}, err
 	}
-	ext, err := c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: peerGatewayName(name)})
+	ext, err := read(ctx, c.svc.ExternalVpnGateways.Get(b.cfg.Project, peerGatewayName(name)).Context(ctx).Do)
 	if cerr := classifyCompute("GetExternalVpnGateway", err); err != nil && !cloud.IsNotFound(cerr) {
 		return cloud.VPNConnection{}, cerr
 	}
 	out := cloud.VPNConnection{Name: name, Region: region, Status: cloud.StatusActive}
-	gateways := map[string]*computepb.VpnGateway{}
-	routers := map[string]*computepb.Router{}
+	gateways := map[string]*compute.VpnGateway{}
+	routers := map[string]*compute.Router{}
 	// Four tunnels to a FOUR_IPS_REDUNDANCY gateway, else two; up to four
 	// when the external gateway is gone (to report what is left).
 	want := 2
-	if ext == nil || len(ext.GetInterfaces()) == 4 {
+	if ext == nil || len(ext.Interfaces) == 4 {
 		want = maxTunnels
 	}
 	for i := range want {
-		t, err := c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(name, i)})
+		t, err := read(ctx, c.svc.VpnTunnels.Get(b.cfg.Project, region, tunnelName(name, i)).Context(ctx).Do)
 		if err != nil {
 			if cerr := classifyCompute("GetVpnTunnel", err); !cloud.IsNotFound(cerr) {
 				return cloud.VPNConnection{}, cerr
 			}
 			continue
 		}
-		gname := lastSegment(t.GetVpnGateway())
+		gname := lastSegment(t.VpnGateway)
 		gw, ok := gateways[gname]
 		if !ok {
-			if gw, err = c.vpnGateways.Get(ctx, &computepb.GetVpnGatewayRequest{Project: b.cfg.Project, Region: region, VpnGateway: gname}); err != nil {
+			if gw, err = read(ctx, c.svc.VpnGateways.Get(b.cfg.Project, region, gname).Context(ctx).Do); err != nil {
 				return cloud.VPNConnection{}, classifyCompute("GetVpnGateway", err)
 			}
 			gateways[gname] = gw
 		}
 		local := ""
-		for _, iface := range gw.GetVpnInterfaces() {
-			if int32(iface.GetId()) == t.GetVpnGatewayInterface() {
-				local = iface.GetIpAddress()
+		for _, iface := range gw.VpnInterfaces {
+			if iface.Id == t.VpnGatewayInterface {
+				local = iface.IpAddress
 			}
 		}
 		inside, err := b.tunnelInsideCIDR(ctx, c, region, routerName(gname), routerInterfaceName(name, i), routers)
@@ -1274,13 +1361,13 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 			return cloud.VPNConnection{}, err
 		}
 		out.LocalIPs = append(out.LocalIPs, local)
-		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.GetSelfLink(), PeerIP: t.GetPeerIp(), InsideCIDR: inside, Up: t.GetStatus() == "ESTABLISHED"})
+		out.Tunnels = append(out.Tunnels, cloud.TunnelStatus{ID: t.SelfLink, PeerIP: t.PeerIp, InsideCIDR: inside, Up: t.Status == "ESTABLISHED"})
 	}
 	switch {
 	case ext == nil && len(out.Tunnels) == 0:
 		return cloud.VPNConnection{}, cloud.NotFound("gcp", "GetVPNConnection", "notFound", "VPN connection %s (tunnels %s, %s and external gateway %s) not found", name, tunnelName(name, 0), tunnelName(name, 1), peerGatewayName(name))
 	case ext != nil:
-		out.ID = ext.GetSelfLink()
+		out.ID = ext.SelfLink
 	default:
 		out.ID = out.Tunnels[0].ID
 	}
@@ -1295,21 +1382,24 @@ func (b *Backend) GetVPNConnection(ctx context.Context, region, name string) (cl
 // length, https://cloud.google.com/compute/docs/reference/rest/v1/routers),
 // "" when the router or the interface is gone. routers caches the routers
 // read.
-func (b *Backend) tunnelInsideCIDR(ctx context.Context, c *computeClients, region, router, iface string, routers map[string]*computepb.Router) (string, error) {
+func (b *Backend) tunnelInsideCIDR(ctx context.Context, c *computeClients, region, router, iface string, routers map[string]*compute.Router) (string, error) {
 	rt, ok := routers[router]
 	if !ok {
 		var err error
-		rt, err = c.routers.Get(ctx, &computepb.GetRouterRequest{Project: b.cfg.Project, Region: region, Router: router})
+		rt, err = read(ctx, c.svc.Routers.Get(b.cfg.Project, region, router).Context(ctx).Do)
 		if cerr := classifyCompute("GetRouter", err); err != nil && !cloud.IsNotFound(cerr) {
 			return "", cerr
 		}
 		routers[router] = rt
 	}
-	for _, i := range rt.GetInterfaces() {
-		if i.GetName() != iface {
+	if rt == nil {
+		return "", nil
+	}
+	for _, i := range rt.Interfaces {
+		if i.Name != iface {
 			continue
 		}
-		if p, err := netip.ParsePrefix(i.GetIpRange()); err == nil {
+		if p, err := netip.ParsePrefix(i.IpRange); err == nil {
 			return p.Masked().String(), nil
 		}
 	}
@@ -1328,7 +1418,7 @@ func (b *Backend) DeleteVPNConnection(ctx context.Context, region, name string) 
 		return err
 	}
 	return b.deleteIgnoringMissing(ctx, "DeleteExternalVpnGateway", func() (*compute.Operation, error) {
-		return c.externalVpnGateways.Delete(ctx, &computepb.DeleteExternalVpnGatewayRequest{Project: b.cfg.Project, ExternalVpnGateway: peerGatewayName(name)})
+		return c.svc.ExternalVpnGateways.Delete(b.cfg.Project, peerGatewayName(name)).Context(ctx).Do()
 	})
 }
 
@@ -1339,34 +1429,31 @@ func (b *Backend) deleteTunnels(ctx context.Context, c *computeClients, region, 
 	for i := range maxTunnels {
 		tunnels = append(tunnels, b.regionRef(region, "vpnTunnels", tunnelName(conn, i)))
 	}
-	it := c.routers.List(ctx, &computepb.ListRoutersRequest{Project: b.cfg.Project, Region: region})
-	for {
-		rt, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return classifyCompute("ListRouters", err)
-		}
-		probe := proto.Clone(rt).(*computepb.Router)
+	var editErr error
+	err := pages(c.routerPages(ctx, b.cfg.Project, region, ""), func(rt *compute.Router) bool {
+		probe := links(rt)
 		removeConnection(probe, conn, tunnels)
 		if equalLinks(probe, rt) {
-			continue
+			return true
 		}
 		unlock := func() {}
-		if rt.GetName() != held {
-			unlock = c.lockRouter(region, rt.GetName())
+		if rt.Name != held {
+			unlock = c.lockRouter(region, rt.Name)
 		}
-		err = b.editRouter(ctx, c, region, rt.GetName(), func(r *computepb.Router) { removeConnection(r, conn, tunnels) })
+		editErr = b.editRouter(ctx, c, region, rt.Name, func(r *compute.Router) { removeConnection(r, conn, tunnels) })
 		unlock()
-		if err != nil {
-			return err
-		}
+		return editErr == nil
+	})
+	if err != nil {
+		return classifyCompute("ListRouters", err)
+	}
+	if editErr != nil {
+		return editErr
 	}
 	var ops []started
 	var errs []error
 	for i := range maxTunnels {
-		o, err := c.vpnTunnels.Delete(ctx, &computepb.DeleteVpnTunnelRequest{Project: b.cfg.Project, Region: region, VpnTunnel: tunnelName(conn, i)})
+		o, err := c.svc.VpnTunnels.Delete(b.cfg.Project, region, tunnelName(conn, i)).Context(ctx).Do()
 		if err != nil {
 			if cerr := classifyCompute("DeleteVpnTunnel", err); !cloud.IsNotFound(cerr) {
 				errs = append(errs, cerr)
@@ -1391,9 +1478,9 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 	if err != nil {
 		return cloud.Peering{}, err
 	}
-	var nets [2]*computepb.Network
+	var nets [2]*compute.Network
 	for i, side := range []cloud.PeeringSide{spec.A, spec.B} {
-		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, side.Network).Context(ctx).Do)
 		if err != nil {
 			return cloud.Peering{}, missing(classifyCompute("GetNetwork", err), op, "network "+side.Network+" does not exist: ensure both networks first")
 		}
@@ -1402,18 +1489,17 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 	for i, n := range nets {
 		peer := nets[1-i]
 		if p := findPeering(n, spec.Name); p != nil {
-			if !sameRef(p.GetNetwork(), peer.GetSelfLink()) {
+			if !sameRef(p.Network, peer.SelfLink) {
 				return cloud.Peering{}, conflictf(op, "network %s has a peering %s with %s, not %s: use another name or delete it",
-					n.GetName(), spec.Name, lastSegment(p.GetNetwork()), peer.GetName())
+					n.Name, spec.Name, lastSegment(p.Network), peer.Name)
 			}
 			continue
 		}
 		err := b.call(ctx, "AddPeering", func() (*compute.Operation, error) {
 			// compute v1 discovery: NetworksAddPeeringRequest.name is
 			// required in networks.addPeering, next to networkPeering.
-			return c.networks.AddPeering(ctx, &computepb.AddPeeringNetworkRequest{Project: b.cfg.Project, Network: n.GetName(),
-				NetworksAddPeeringRequestResource: &computepb.NetworksAddPeeringRequest{Name: proto.String(spec.Name), NetworkPeering: &computepb.NetworkPeering{
-					Name: proto.String(spec.Name), Network: proto.String(peer.GetSelfLink()), ExchangeSubnetRoutes: proto.Bool(true)}}})
+			return c.svc.Networks.AddPeering(b.cfg.Project, n.Name, &compute.NetworksAddPeeringRequest{Name: spec.Name, NetworkPeering: &compute.NetworkPeering{
+				Name: spec.Name, Network: peer.SelfLink, ExchangeSubnetRoutes: true}}).Context(ctx).Do()
 		})
 		if err != nil {
 			return cloud.Peering{}, err
@@ -1422,9 +1508,9 @@ func (b *Backend) EnsurePeering(ctx context.Context, spec cloud.PeeringSpec) (cl
 	return b.GetPeering(ctx, spec)
 }
 
-func findPeering(n *computepb.Network, name string) *computepb.NetworkPeering {
-	for _, p := range n.GetPeerings() {
-		if p.GetName() == name {
+func findPeering(n *compute.Network, name string) *compute.NetworkPeering {
+	for _, p := range n.Peerings {
+		if p.Name == name {
 			return p
 		}
 	}
@@ -1441,7 +1527,7 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 	out := cloud.Peering{Name: spec.Name, Active: true}
 	found := 0
 	for _, side := range []cloud.PeeringSide{spec.A, spec.B} {
-		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, side.Network).Context(ctx).Do)
 		if err != nil {
 			if cerr := classifyCompute("GetNetwork", err); !cloud.IsNotFound(cerr) {
 				return cloud.Peering{}, cerr
@@ -1456,9 +1542,9 @@ func (b *Backend) GetPeering(ctx context.Context, spec cloud.PeeringSpec) (cloud
 		}
 		found++
 		if out.ID == "" {
-			out.ID = n.GetSelfLink() + "/peerings/" + spec.Name
+			out.ID = n.SelfLink + "/peerings/" + spec.Name
 		}
-		if p.GetState() != "ACTIVE" {
+		if p.State != "ACTIVE" {
 			out.Active = false
 		}
 	}
@@ -1475,7 +1561,7 @@ func (b *Backend) DeletePeering(ctx context.Context, spec cloud.PeeringSpec) err
 		return err
 	}
 	for _, side := range []cloud.PeeringSide{spec.A, spec.B} {
-		n, err := c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: b.cfg.Project, Network: side.Network})
+		n, err := read(ctx, c.svc.Networks.Get(b.cfg.Project, side.Network).Context(ctx).Do)
 		if err != nil {
 			if cerr := classifyCompute("GetNetwork", err); !cloud.IsNotFound(cerr) {
 				return cerr
@@ -1486,8 +1572,7 @@ func (b *Backend) DeletePeering(ctx context.Context, spec cloud.PeeringSpec) err
 			continue
 		}
 		if err := b.deleteIgnoringMissing(ctx, "RemovePeering", func() (*compute.Operation, error) {
-			return c.networks.RemovePeering(ctx, &computepb.RemovePeeringNetworkRequest{Project: b.cfg.Project, Network: side.Network,
-				NetworksRemovePeeringRequestResource: &computepb.NetworksRemovePeeringRequest{Name: proto.String(spec.Name)}})
+			return c.svc.Networks.RemovePeering(b.cfg.Project, side.Network, &compute.NetworksRemovePeeringRequest{Name: spec.Name}).Context(ctx).Do()
 		}); err != nil {
 			return err
 		}

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -38,13 +37,13 @@ func TestEnsureNetworkIsIdempotent(t *testing.T) {
 	// Secondary ranges are on the first subnetwork only.
 	c := try(w.b.compute(ctx)).must(t)
 	for name, want := range map[string]int{"mesh-ew4-a": 2, "mesh-ew4-b": 0} {
-		s := try(c.subnetworks.Get(ctx, &computepb.GetSubnetworkRequest{Project: netProject, Region: netRegion, Subnetwork: name})).must(t)
-		if len(s.GetSecondaryIpRanges()) != want {
-			t.Fatalf("%s has %d secondary ranges, want %d", name, len(s.GetSecondaryIpRanges()), want)
+		s := try(read(ctx, c.svc.Subnetworks.Get(netProject, netRegion, name).Context(ctx).Do)).must(t)
+		if len(s.SecondaryIpRanges) != want {
+			t.Fatalf("%s has %d secondary ranges, want %d", name, len(s.SecondaryIpRanges), want)
 		}
 	}
-	net := try(c.networks.Get(ctx, &computepb.GetNetworkRequest{Project: netProject, Network: "mesh-ew4"})).must(t)
-	if net.GetAutoCreateSubnetworks() || net.GetRoutingConfig().GetRoutingMode() != "GLOBAL" {
+	net := try(read(ctx, c.svc.Networks.Get(netProject, "mesh-ew4").Context(ctx).Do)).must(t)
+	if net.AutoCreateSubnetworks || net.RoutingConfig.RoutingMode != "GLOBAL" {
 		t.Fatalf("network mode: %v", net)
 	}
 
@@ -84,21 +83,21 @@ func TestEnsureNetworkAddsZonesAndReconcilesFirewall(t *testing.T) {
 		t.Fatalf("creates %v -> %v: want one more subnetwork and no network", creates, after)
 	}
 	c := try(w.b.compute(ctx)).must(t)
-	if s := try(c.subnetworks.Get(ctx, &computepb.GetSubnetworkRequest{Project: netProject, Region: netRegion, Subnetwork: "site-a"})).must(t); len(s.GetSecondaryIpRanges()) != 0 {
-		t.Fatalf("the new subnetwork got secondary ranges: %v", s.GetSecondaryIpRanges())
+	if s := try(read(ctx, c.svc.Subnetworks.Get(netProject, netRegion, "site-a").Context(ctx).Do)).must(t); len(s.SecondaryIpRanges) != 0 {
+		t.Fatalf("the new subnetwork got secondary ranges: %v", s.SecondaryIpRanges)
 	}
 
 	// No allowed ranges: the rule is disabled, not opened to the world.
 	spec.AllowedCIDRs = nil
 	n = try(w.b.EnsureNetwork(ctx, spec)).must(t)
-	fw := try(c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: netProject, Firewall: "site-mesh-ingress"})).must(t)
-	if len(n.AllowedCIDRs) != 0 || !fw.GetDisabled() {
+	fw := try(read(ctx, c.svc.Firewalls.Get(netProject, "site-mesh-ingress").Context(ctx).Do)).must(t)
+	if len(n.AllowedCIDRs) != 0 || !fw.Disabled {
 		t.Fatalf("empty allowed list: %v, rule %v", n.AllowedCIDRs, fw)
 	}
 	spec.AllowedCIDRs = []string{"10.40.0.0/16"}
 	n = try(w.b.EnsureNetwork(ctx, spec)).must(t)
-	fw = try(c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: netProject, Firewall: "site-mesh-ingress"})).must(t)
-	if !slices.Equal(n.AllowedCIDRs, []string{"10.40.0.0/16"}) || fw.GetDisabled() || fw.GetDirection() != "INGRESS" || fw.GetAllowed()[0].GetIPProtocol() != "all" {
+	fw = try(read(ctx, c.svc.Firewalls.Get(netProject, "site-mesh-ingress").Context(ctx).Do)).must(t)
+	if !slices.Equal(n.AllowedCIDRs, []string{"10.40.0.0/16"}) || fw.Disabled || fw.Direction != "INGRESS" || fw.Allowed[0].IPProtocol != "all" {
 		t.Fatalf("re-enabled: %v, rule %v", n.AllowedCIDRs, fw)
 	}
 }
@@ -126,13 +125,13 @@ func TestEnsureNetworkConflicts(t *testing.T) {
 	// A network made elsewhere (no CIDR in its description) is adopted only
 	// when its subnetworks lie in the block.
 	c := try(w.b.compute(ctx)).must(t)
-	op := try(c.networks.Insert(ctx, &computepb.InsertNetworkRequest{Project: netProject, NetworkResource: &computepb.Network{
-		Name: proto.String("foreign"), AutoCreateSubnetworks: proto.Bool(false)}})).must(t)
+	op := try(c.svc.Networks.Insert(netProject, &compute.Network{
+		Name: "foreign", AutoCreateSubnetworks: false, ForceSendFields: []string{"AutoCreateSubnetworks"}}).Context(ctx).Do()).must(t)
 	if err := w.b.waitOp(ctx, op, "InsertNetwork"); err != nil {
 		t.Fatal(err)
 	}
-	op = try(c.subnetworks.Insert(ctx, &computepb.InsertSubnetworkRequest{Project: netProject, Region: netRegion, SubnetworkResource: &computepb.Subnetwork{
-		Name: proto.String("foreign-x"), Network: proto.String("global/networks/foreign"), IpCidrRange: proto.String("192.168.0.0/24")}})).must(t)
+	op = try(c.svc.Subnetworks.Insert(netProject, netRegion, &compute.Subnetwork{
+		Name: "foreign-x", Network: "global/networks/foreign", IpCidrRange: "192.168.0.0/24"}).Context(ctx).Do()).must(t)
 	if err := w.b.waitOp(ctx, op, "InsertSubnetwork"); err != nil {
 		t.Fatal(err)
 	}
@@ -201,9 +200,9 @@ func TestVPNLifecycleLeavesNothing(t *testing.T) {
 		t.Fatalf("connection before the peer: %+v", conn)
 	}
 	c := try(w.b.compute(ctx)).must(t)
-	rt := try(c.routers.Get(ctx, &computepb.GetRouterRequest{Project: netProject, Region: netRegion, Router: "site-vpn-router"})).must(t)
-	if len(rt.GetInterfaces()) != 2 || rt.GetInterfaces()[1].GetIpRange() != "169.254.21.5/30" || rt.GetBgpPeers()[1].GetPeerIpAddress() != "169.254.21.6" ||
-		rt.GetBgpPeers()[0].GetPeerAsn() != 64600 {
+	rt := try(read(ctx, c.svc.Routers.Get(netProject, netRegion, "site-vpn-router").Context(ctx).Do)).must(t)
+	if len(rt.Interfaces) != 2 || rt.Interfaces[1].IpRange != "169.254.21.5/30" || rt.BgpPeers[1].PeerIpAddress != "169.254.21.6" ||
+		rt.BgpPeers[0].PeerAsn != 64600 {
 		t.Fatalf("router: %v", rt)
 	}
 	mirror(w, spec, gw, 64514)
@@ -274,22 +273,22 @@ func TestVPNConnectionToAWS(t *testing.T) {
 		t.Fatalf("four tunnels: %+v", conn)
 	}
 	c := try(w.b.compute(ctx)).must(t)
-	ext := try(c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: netProject, ExternalVpnGateway: "site-to-aws-peer"})).must(t)
+	ext := try(read(ctx, c.svc.ExternalVpnGateways.Get(netProject, "site-to-aws-peer").Context(ctx).Do)).must(t)
 	var extIPs []string
-	for _, i := range ext.GetInterfaces() {
-		extIPs = append(extIPs, i.GetIpAddress())
+	for _, i := range ext.Interfaces {
+		extIPs = append(extIPs, i.IpAddress)
 	}
-	if ext.GetRedundancyType() != "FOUR_IPS_REDUNDANCY" || !slices.Equal(extIPs, []string{"198.51.100.1", "198.51.100.3", "198.51.100.2", "198.51.100.4"}) {
-		t.Fatalf("external gateway %s %v", ext.GetRedundancyType(), extIPs)
+	if ext.RedundancyType != "FOUR_IPS_REDUNDANCY" || !slices.Equal(extIPs, []string{"198.51.100.1", "198.51.100.3", "198.51.100.2", "198.51.100.4"}) {
+		t.Fatalf("external gateway %s %v", ext.RedundancyType, extIPs)
 	}
-	for i, want := range []struct{ iface, peer int32 }{{0, 0}, {1, 2}, {0, 1}, {1, 3}} {
-		tn := try(c.vpnTunnels.Get(ctx, &computepb.GetVpnTunnelRequest{Project: netProject, Region: netRegion, VpnTunnel: "site-to-aws-" + strconv.Itoa(i)})).must(t)
-		if tn.GetVpnGatewayInterface() != want.iface || tn.GetPeerExternalGatewayInterface() != want.peer || conn.LocalIPs[i] != gw.PublicIPs[want.iface] {
-			t.Errorf("tunnel %d on interface %d to peer interface %d (local %s), want %d to %d", i, tn.GetVpnGatewayInterface(), tn.GetPeerExternalGatewayInterface(), conn.LocalIPs[i], want.iface, want.peer)
+	for i, want := range []struct{ iface, peer int64 }{{0, 0}, {1, 2}, {0, 1}, {1, 3}} {
+		tn := try(read(ctx, c.svc.VpnTunnels.Get(netProject, netRegion, "site-to-aws-"+strconv.Itoa(i)).Context(ctx).Do)).must(t)
+		if tn.VpnGatewayInterface != want.iface || tn.PeerExternalGatewayInterface != want.peer || conn.LocalIPs[i] != gw.PublicIPs[want.iface] {
+			t.Errorf("tunnel %d on interface %d to peer interface %d (local %s), want %d to %d", i, tn.VpnGatewayInterface, tn.PeerExternalGatewayInterface, conn.LocalIPs[i], want.iface, want.peer)
 		}
 	}
-	rt := try(c.routers.Get(ctx, &computepb.GetRouterRequest{Project: netProject, Region: netRegion, Router: "site-vpn-router"})).must(t)
-	if len(rt.GetInterfaces()) != 4 || len(rt.GetBgpPeers()) != 4 {
+	rt := try(read(ctx, c.svc.Routers.Get(netProject, netRegion, "site-vpn-router").Context(ctx).Do)).must(t)
+	if len(rt.Interfaces) != 4 || len(rt.BgpPeers) != 4 {
 		t.Fatalf("router: %v", rt)
 	}
 	mirror(w, spec, gw, 64514)
@@ -359,12 +358,12 @@ func TestVPNConnectionReconcilesChanges(t *testing.T) {
 	spec = connSpec([2]string{"203.0.113.9", "203.0.113.9"}, "rotated")
 	conn = try(w.b.EnsureVPNConnection(ctx, spec)).must(t)
 	c := try(w.b.compute(ctx)).must(t)
-	ext := try(c.externalVpnGateways.Get(ctx, &computepb.GetExternalVpnGatewayRequest{Project: netProject, ExternalVpnGateway: "site-to-aws-peer"})).must(t)
-	if ext.GetRedundancyType() != "SINGLE_IP_INTERNALLY_REDUNDANT" || len(conn.Tunnels) != 2 || conn.Tunnels[0].PeerIP != "203.0.113.9" || conn.Tunnels[0].Up {
+	ext := try(read(ctx, c.svc.ExternalVpnGateways.Get(netProject, "site-to-aws-peer").Context(ctx).Do)).must(t)
+	if ext.RedundancyType != "SINGLE_IP_INTERNALLY_REDUNDANT" || len(conn.Tunnels) != 2 || conn.Tunnels[0].PeerIP != "203.0.113.9" || conn.Tunnels[0].Up {
 		t.Fatalf("single peer address: %v %+v", ext, conn)
 	}
-	rt := try(c.routers.Get(ctx, &computepb.GetRouterRequest{Project: netProject, Region: netRegion, Router: "site-vpn-router"})).must(t)
-	if len(rt.GetInterfaces()) != 2 || len(rt.GetBgpPeers()) != 2 {
+	rt := try(read(ctx, c.svc.Routers.Get(netProject, netRegion, "site-vpn-router").Context(ctx).Do)).must(t)
+	if len(rt.Interfaces) != 2 || len(rt.BgpPeers) != 2 {
 		t.Fatalf("router after replacements: %v", rt)
 	}
 
@@ -410,8 +409,7 @@ func TestPeeringBothSidesAndRemoval(t *testing.T) {
 
 	// One side removed out of band: inactive, then repaired.
 	c := try(w.b.compute(ctx)).must(t)
-	op := try(c.networks.RemovePeering(ctx, &computepb.RemovePeeringNetworkRequest{Project: netProject, Network: "site-b",
-		NetworksRemovePeeringRequestResource: &computepb.NetworksRemovePeeringRequest{Name: proto.String("a-b")}})).must(t)
+	op := try(c.svc.Networks.RemovePeering(netProject, "site-b", &compute.NetworksRemovePeeringRequest{Name: "a-b"}).Context(ctx).Do()).must(t)
 	if err := w.b.waitOp(ctx, op, "RemovePeering"); err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +514,7 @@ func TestClassifyCompute(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		code   string
-		status int32
+		status int64
 		want   cloud.Kind
 	}{
 		{"QUOTA_EXCEEDED", 403, cloud.KindQuota},
@@ -526,26 +524,27 @@ func TestClassifyCompute(t *testing.T) {
 		{"RESOURCE_ALREADY_EXISTS", 409, cloud.KindConflict},
 		{"INTERNAL_ERROR", 500, cloud.KindTransient},
 	} {
-		op := &computepb.Operation{HttpErrorStatusCode: proto.Int32(tt.status),
-			Error: &computepb.Error{Errors: []*computepb.Errors{{Code: proto.String(tt.code), Message: proto.String("m")}}}}
+		op := &compute.Operation{HttpErrorStatusCode: tt.status,
+			Error: &compute.OperationError{Errors: []*compute.OperationErrorErrors{{Code: tt.code, Message: "m"}}}}
 		err := operationError("Op", op)
 		var ce *cloud.Error
 		if !errors.As(err, &ce) || ce.Kind != tt.want || ce.Code != tt.code {
 			t.Errorf("operation error %s: %v, want %s", tt.code, err, tt.want)
 		}
 	}
-	if err := operationError("Op", &computepb.Operation{}); err != nil {
+	if err := operationError("Op", &compute.Operation{}); err != nil {
 		t.Errorf("an operation without errors: %v", err)
 	}
 }
 
 func TestComputeEndpointAndNames(t *testing.T) {
 	for in, want := range map[string]string{
-		"http://127.0.0.1:8080":              "http://127.0.0.1:8080",
-		"http://127.0.0.1:8080/":             "http://127.0.0.1:8080",
-		"http://127.0.0.1:8080/compute/v1/":  "http://127.0.0.1:8080",
-		"https://compute.googleapis.com":     "https://compute.googleapis.com",
-		"https://compute.googleapis.com/cx/": "https://compute.googleapis.com/cx",
+		"http://127.0.0.1:8080":              "http://127.0.0.1:8080/compute/v1/",
+		"http://127.0.0.1:8080/":             "http://127.0.0.1:8080/compute/v1/",
+		"http://127.0.0.1:8080/compute/v1":   "http://127.0.0.1:8080/compute/v1/",
+		"http://127.0.0.1:8080/compute/v1/":  "http://127.0.0.1:8080/compute/v1/",
+		"https://compute.googleapis.com":     "https://compute.googleapis.com/compute/v1/",
+		"https://compute.googleapis.com/cx/": "https://compute.googleapis.com/cx/compute/v1/",
 	} {
 		if got := computeEndpoint(in); got != want {
 			t.Errorf("computeEndpoint(%q) = %q, want %q", in, got, want)
@@ -564,5 +563,82 @@ func TestComputeEndpointAndNames(t *testing.T) {
 		!sameRef("projects/p/global/networks/n", "https://compute.googleapis.com/compute/v1/projects/p/global/networks/n") ||
 		sameRef("projects/p/global/networks/n", "projects/p/global/networks/m") {
 		t.Error("sameRef")
+	}
+}
+
+// TestReadRetriesUnavailable: gets and lists retry 503 and 504 (as the
+// apiv1 clients' Get and List did) and nothing else; a cancelled context
+// ends the retries with the last error.
+func TestReadRetriesUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		fails     []int
+		wantCalls int
+		wantErr   int
+	}{
+		{"ok", nil, 1, 0},
+		{"503 then ok", []int{503}, 2, 0},
+		{"504, 503 then ok", []int{504, 503}, 3, 0},
+		{"500 is not retried", []int{500}, 1, 500},
+		{"404 is not retried", []int{404, 503}, 1, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			v, err := read(context.Background(), func(...googleapi.CallOption) (string, error) {
+				calls++
+				if calls <= len(tt.fails) {
+					return "", &googleapi.Error{Code: tt.fails[calls-1]}
+				}
+				return "v", nil
+			})
+			var ge *googleapi.Error
+			switch {
+			case calls != tt.wantCalls:
+				t.Fatalf("%d calls, want %d", calls, tt.wantCalls)
+			case tt.wantErr == 0 && (err != nil || v != "v"):
+				t.Fatalf("%q, %v", v, err)
+			case tt.wantErr != 0 && (!errors.As(err, &ge) || ge.Code != tt.wantErr):
+				t.Fatalf("error %v, want %d", err, tt.wantErr)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err := read(ctx, func(...googleapi.CallOption) (string, error) {
+		calls++
+		cancel()
+		return "", &googleapi.Error{Code: 503}
+	})
+	var ge *googleapi.Error
+	if calls != 1 || !errors.As(err, &ge) || ge.Code != 503 {
+		t.Fatalf("cancelled: %d calls, %v", calls, err)
+	}
+}
+
+// TestPagesFollowsTokens: pages reads every page in turn and stops when
+// yield does; firstOf reads no page after the one with its item.
+func TestPagesFollowsTokens(t *testing.T) {
+	book := map[string]struct {
+		items []int
+		next  string
+	}{"": {[]int{1, 2}, "p2"}, "p2": {nil, "p3"}, "p3": {[]int{3}, ""}}
+	var asked []string
+	page := func(token string) ([]int, string, error) {
+		asked = append(asked, token)
+		p := book[token]
+		return p.items, p.next, nil
+	}
+	var got []int
+	if err := pages(page, func(v int) bool { got = append(got, v); return true }); err != nil || !slices.Equal(got, []int{1, 2, 3}) ||
+		!slices.Equal(asked, []string{"", "p2", "p3"}) {
+		t.Fatalf("pages: %v, read %q, %v", got, asked, err)
+	}
+	asked = nil
+	if v, err := firstOf(page, func(v int) bool { return v == 2 }); v != 2 || err != nil || !slices.Equal(asked, []string{""}) {
+		t.Fatalf("firstOf: %d, read %q, %v", v, asked, err)
+	}
+	boom := errors.New("boom")
+	if _, err := firstOf(func(string) ([]int, string, error) { return nil, "", boom }, func(int) bool { return true }); !errors.Is(err, boom) {
+		t.Fatalf("a page's error: %v", err)
 	}
 }

@@ -2,14 +2,11 @@ package gcp
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"strings"
 
-	compute "cloud.google.com/go/compute/apiv1"
-	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
-	"google.golang.org/api/iterator"
+	compute "google.golang.org/api/compute/v1"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -67,34 +64,29 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	if err != nil {
 		return err
 	}
-	it := c.instanceGroupManagers.ListManagedInstances(ctx, &computepb.ListManagedInstancesInstanceGroupManagersRequest{
-		Project: project, Zone: zone, InstanceGroupManager: group})
-	var found *computepb.ManagedInstance
-	for {
-		mi, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
+	// listManagedInstances is a POST: not retried, as a read is.
+	list := c.svc.InstanceGroupManagers.ListManagedInstances(project, zone, group).Context(ctx)
+	found, err := firstOf(func(token string) ([]*compute.ManagedInstance, string, error) {
+		l, err := pageAfter(list, token).Do()
 		if err != nil {
-			return classifyCompute("ListManagedInstances", err)
+			return nil, "", err
 		}
-		if mi.GetName() == instance || lastSegment(mi.GetInstance()) == instance {
-			found = mi
-			break
-		}
+		return l.ManagedInstances, l.NextPageToken, nil
+	}, func(mi *compute.ManagedInstance) bool {
+		return mi.Name == instance || lastSegment(mi.Instance) == instance
+	})
+	if err != nil {
+		return classifyCompute("ListManagedInstances", err)
 	}
 	if found == nil {
 		return cloud.NotFound("gcp", op, "notFound", "instance %s of node %s is not in instance group %s (deleted, or replaced already)", instance, node.Name, group)
 	}
-	switch found.GetCurrentAction() {
+	switch found.CurrentAction {
 	case "RECREATING", "DELETING":
 		return nil
 	}
 	return b.call(ctx, "RecreateInstances", func() (*compute.Operation, error) {
-		return c.instanceGroupManagers.RecreateInstances(ctx, &computepb.RecreateInstancesInstanceGroupManagerRequest{
-			Project: project, Zone: zone, InstanceGroupManager: group,
-			InstanceGroupManagersRecreateInstancesRequestResource: &computepb.InstanceGroupManagersRecreateInstancesRequest{
-				Instances: []string{"zones/" + zone + "/instances/" + instance}},
-		})
+		return c.svc.InstanceGroupManagers.RecreateInstances(project, zone, group, &compute.InstanceGroupManagersRecreateInstancesRequest{
+			Instances: []string{"zones/" + zone + "/instances/" + instance}}).Context(ctx).Do()
 	})
 }
