@@ -366,6 +366,9 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			resp.Diagnostics.AddAttributeError(path.Root("clusters"), "No cluster for an allocation",
 				fmt.Sprintf("allocation %d (%s) is in site %s, which clusters does not name; create a gpufleet_cluster for every site of the placement (for_each = gpufleet_placement.<name>.sites)", i, a.Key, a.Site()))
 		}
+		if summary, detail, ok := untargetedCapacity(a.Offer); ok {
+			resp.Diagnostics.AddAttributeWarning(path.Root("allocations").AtListIndex(i), summary, detail)
+		}
 		if r.data != nil && !r.data.backends.supports(a.Cloud) {
 			resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), "Cloud not enabled",
 				fmt.Sprintf("allocation %s is on %s, which the provider configuration does not enable", a.Key, a.Cloud))
@@ -405,6 +408,25 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		plan.ValidationFailures = types.ListUnknown(types.ObjectType{AttrTypes: validationFailureAttrTypes})
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// untargetedCapacity says, for an offer of a capacity kind that node pools
+// cannot target yet (reservations, capacity blocks, DWS), what the apply
+// will create instead and how it is billed — a plan that counts
+// reserved capacity at its effective price must not hide that the pool is
+// an ordinary on-demand one (docs/reservations.md, "Not yet").
+func untargetedCapacity(o fleet.Offer) (summary, detail string, ok bool) {
+	switch planner.CapacityType(o.CapacityType) {
+	case planner.OnDemand, planner.Spot:
+		return "", "", false
+	case planner.Reserved:
+		return "Reservation not targeted yet", fmt.Sprintf("allocation %s uses reserved capacity, but gpufleet_pool does not yet make node pools target a reservation: "+
+			"it creates an on-demand %s node pool. An open AWS capacity reservation or a GCP reservation with automatic consumption covers matching on-demand nodes by itself; "+
+			"anything else (targeted reservations, Azure capacity reservation groups) is billed at on-demand rates.", o.Key, o.InstanceType), true
+	}
+	return "Scheduled capacity not supported yet", fmt.Sprintf("allocation %s uses %s capacity, which gpufleet_pool cannot request yet: "+
+		"it creates an on-demand %s node pool, billed at on-demand rates, now. Leave %s out of the placement's capacity_types to plan without it.",
+		o.Key, o.CapacityType, o.InstanceType, o.CapacityType), true
 }
 
 // poolsComplete reports whether the state has a pool for every allocation
