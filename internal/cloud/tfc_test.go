@@ -2,15 +2,13 @@ package cloud
 
 import (
 	"encoding/base64"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/tfctest"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-func jwt(payload string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + ".c2ln"
-}
+func jwt(payload string) string { return tfctest.Claims(payload) }
 
 func TestTFCRunPhase(t *testing.T) {
 	for _, tt := range []struct{ name, token, want string }{

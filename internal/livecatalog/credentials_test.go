@@ -2,7 +2,7 @@ package livecatalog
 
 import (
 	"context"
-	"encoding/base64"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/tfctest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,9 +26,7 @@ import (
 // tfcJWT is a workload identity token of a Terraform Cloud apply (cloudsim's
 // token endpoints accept any well-formed JWT).
 func tfcJWT(aud string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"iss":"https://app.terraform.io","aud":"`+aud+`","sub":"organization:acme:project:ml:workspace:fleet:run_phase:apply","terraform_run_phase":"apply","exp":4102444800}`)) + ".c2ln"
+	return tfctest.Claims(`{"iss":"https://app.terraform.io","aud":"` + aud + `","sub":"organization:acme:project:ml:workspace:fleet:run_phase:apply","terraform_run_phase":"apply","exp":4102444800}`)
 }
 
 // authRecorder serves h and keeps the Authorization header of the last

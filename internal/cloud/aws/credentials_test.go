@@ -2,7 +2,7 @@ package aws
 
 import (
 	"context"
-	"encoding/base64"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/tfctest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,11 +16,7 @@ import (
 
 // testJWT is a workload identity token shaped like Terraform Cloud's (the
 // signature is not checked by the simulated STS).
-func testJWT(sub string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"iss":"https://app.terraform.io","aud":"aws.workload.identity","sub":"`+sub+`","exp":4102444800}`)) + ".c2ln"
-}
+func testJWT(sub string) string { return tfctest.Token("aws.workload.identity", sub) }
 
 // TestDynamicCredentials sets the variables a Terraform Cloud run with
 // AWS dynamic credentials has and checks that the backend's SDK

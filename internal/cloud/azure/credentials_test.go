@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/tfctest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,11 +19,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 )
 
-func testJWT(sub string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"iss":"https://app.terraform.io","aud":"api://AzureADTokenExchange","sub":"`+sub+`","exp":4102444800}`)) + ".c2ln"
-}
+func testJWT(sub string) string { return tfctest.Token("api://AzureADTokenExchange", sub) }
 
 // tokenClaims reads the application and tenant of a simulated Entra ID
 // access token (an unsigned JWT).

@@ -2,7 +2,7 @@ package gcp
 
 import (
 	"context"
-	"encoding/base64"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/tfctest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,11 +14,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 )
 
-func testJWT(sub string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"iss":"https://app.terraform.io","aud":"gcp.workload.identity","sub":"`+sub+`","exp":4102444800}`)) + ".c2ln"
-}
+func testJWT(sub string) string { return tfctest.Token("gcp.workload.identity", sub) }
 
 // TestDynamicTokenSource sets the variables of a Terraform Cloud run with
 // Google Cloud dynamic credentials and checks that the backend's token
