@@ -8,6 +8,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"time"
 )
 
 // ClusterSpec is a Kubernetes control plane to create.
@@ -79,11 +80,17 @@ type NodePoolSpec struct {
 	InstanceType string
 	// Zone is the zone (AWS zone ID or name, GCP zone); empty for clouds
 	// without zones in the offer.
-	Zone         string
-	CapacityType string // "on_demand" or "spot"
+	Zone string
+	// CapacityType is "on_demand", "spot", or a capacity kind that uses
+	// Reservation: "reserved", "capacity_block", "flex_start", "calendar".
+	CapacityType string
 	Nodes        int
-	Labels       map[string]string
-	Taints       []Taint
+	// Reservation is the reserved or scheduled capacity the nodes come
+	// from; nil for on-demand and spot (and for flex_start, which needs no
+	// name).
+	Reservation *Reservation
+	Labels      map[string]string
+	Taints      []Taint
 	// GPUModel and GPUsPerNode describe the accelerators, for clouds that
 	// attach them explicitly (GKE); informational elsewhere.
 	GPUModel    string
@@ -173,5 +180,41 @@ type Backend interface {
 func (s NodePoolSpec) Equal(o NodePoolSpec) bool {
 	return s.Cluster == o.Cluster && s.Region == o.Region && s.Name == o.Name && s.InstanceType == o.InstanceType &&
 		s.Zone == o.Zone && s.CapacityType == o.CapacityType && s.Nodes == o.Nodes &&
+		s.Reservation.id() == o.Reservation.id() &&
 		maps.Equal(s.Labels, o.Labels) && slices.Equal(s.Taints, o.Taints)
+}
+
+// Reservation is reserved or scheduled capacity a node pool targets.
+type Reservation struct {
+	// ID is the cloud's name for it: an AWS capacity reservation ID
+	// ("cr-…"; a purchased capacity block is one too), a GCP reservation
+	// name (calendar-mode reservations are reservations too), an Azure
+	// capacity reservation group's resource ID.
+	ID string
+	// Start is when a capacity block or calendar reservation begins; zero
+	// for capacity usable now. Nodes cannot launch before it.
+	Start time.Time
+	// End is when it ends (capacity blocks, calendar reservations, the
+	// maximum run time of flex-start nodes); zero when open-ended.
+	End time.Time
+}
+
+func (r *Reservation) id() string {
+	if r == nil {
+		return ""
+	}
+	return r.ID
+}
+
+// CapacityPurchaser is implemented by backends that can buy capacity
+// blocks (AWS Capacity Blocks for ML). The fleet calls it at apply, only
+// when the user allowed purchases, before creating the pool that uses the
+// block.
+type CapacityPurchaser interface {
+	// PurchaseCapacityBlock buys the capacity block offering offeringID in
+	// region and returns the capacity reservation it becomes. It is
+	// idempotent by token: a purchase already made with the same token (a
+	// retried apply) returns that reservation instead of buying a second
+	// block.
+	PurchaseCapacityBlock(ctx context.Context, region, offeringID, token string) (Reservation, error)
 }
