@@ -13,6 +13,7 @@ import (
 	"maps"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
@@ -35,6 +36,20 @@ type Offer struct {
 	// may be zero/empty where the catalog does not say.
 	GPUMemoryGiB float64
 	Interconnect string
+	// ReservationID, Start and End are the reservation, capacity block or
+	// calendar reservation the offer's capacity comes from (see
+	// cloud.Reservation); empty for on-demand, spot and flex-start.
+	ReservationID string
+	Start, End    time.Time
+}
+
+// reservation is the capacity o's pool targets; nil for on-demand and
+// spot.
+func (o Offer) reservation() *cloud.Reservation {
+	if o.ReservationID == "" && o.Start.IsZero() && o.End.IsZero() {
+		return nil
+	}
+	return &cloud.Reservation{ID: o.ReservationID, Start: o.Start, End: o.End}
 }
 
 // Site is the cloud/region key of an offer.
@@ -131,7 +146,11 @@ func (f *Fleet) logf(format string, args ...any) {
 }
 
 func blockKey(o Offer) string {
-	return o.Cloud + "/" + o.Zone + "/" + o.InstanceType + "/" + o.CapacityType
+	k := o.Cloud + "/" + o.Zone + "/" + o.InstanceType + "/" + o.CapacityType
+	if o.ReservationID != "" {
+		k += "/" + o.ReservationID // an exhausted reservation blocks only itself
+	}
+	return k
 }
 
 // Create creates a pool for every allocation: Apply of a plan that has
@@ -293,7 +312,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			continue
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
-			Zone: o.Zone, CapacityType: o.CapacityType, Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
+			Zone: o.Zone, CapacityType: o.CapacityType, Reservation: o.reservation(), Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
 			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {

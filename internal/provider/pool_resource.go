@@ -262,13 +262,45 @@ func (m *poolModel) desired(ctx context.Context, cat *planner.Catalog, diags *di
 	// Fallbacks may be other instance types: their GPUs come from the catalog.
 	for i := range out {
 		withHardware(&out[i].Offer, cat)
+		withCapacity(&out[i].Offer, cat)
 		for j := range out[i].Fallbacks {
 			f := &out[i].Fallbacks[j]
 			f.GPUModel, f.GPUsPerNode = out[i].GPUModel, out[i].GPUsPerNode
 			withHardware(f, cat)
+			withCapacity(f, cat)
 		}
 	}
 	return out
+}
+
+// withCapacity sets the reservation, capacity block or calendar window of
+// an offer of those capacity kinds from the catalog's offer with its ID
+// (o.Key); the ID's last part names the reservation when the catalog no
+// longer lists it (a reservation used up since the plan).
+func withCapacity(o *fleet.Offer, cat *planner.Catalog) {
+	switch planner.CapacityType(o.CapacityType) {
+	case planner.OnDemand, planner.Spot, "":
+		return
+	}
+	if cat != nil {
+		for i := range cat.Offers {
+			c := &cat.Offers[i]
+			if c.Cloud != o.Cloud || c.InstanceType != o.InstanceType || string(c.CapacityType) != o.CapacityType || c.ID() != o.Key {
+				continue
+			}
+			o.ReservationID = c.ReservationID
+			if t, err := time.Parse(planner.TimeLayout, c.StartTime); err == nil {
+				o.Start = t
+				if c.DurationHours > 0 {
+					o.End = t.Add(time.Duration(c.DurationHours) * time.Hour)
+				}
+			}
+			return
+		}
+	}
+	if parts := strings.Split(o.Key, "/"); len(parts) == 6 {
+		o.ReservationID = parts[5]
+	}
 }
 
 // withHardware completes o's hardware (GPU model, count, memory,
@@ -486,6 +518,7 @@ func (m *poolModel) statePools(ctx context.Context, cat *planner.Catalog, diags 
 			Offer: fleet.Offer{Key: p.Offer, Cloud: p.Cloud, Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType,
 				CapacityType: p.CapacityType, Nodes: int(p.Nodes), GPUsPerNode: int(p.GPUsPerNode), HourlyUSD: p.HourlyUSD}})
 		withHardware(&out[len(out)-1].Offer, cat)
+		withCapacity(&out[len(out)-1].Offer, cat)
 	}
 	return out
 }
