@@ -110,3 +110,17 @@ func IsTimeout(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Kind == KindTransient && e.Code == "Timeout"
 }
+
+// CreateTimeout is how long a create of s may wait to become active, given
+// timeout (DefaultWaitTimeout when zero): a pool on a capacity block or
+// calendar reservation that starts later waits for the start too, and its
+// timeout counts from then — such a pool waits, it does not fail.
+func (s NodePoolSpec) CreateTimeout(timeout time.Duration, now time.Time) time.Duration {
+	if timeout == 0 {
+		timeout = DefaultWaitTimeout
+	}
+	if s.Reservation != nil && s.Reservation.Start.After(now) {
+		timeout += s.Reservation.Start.Sub(now)
+	}
+	return timeout
+}

@@ -33,12 +33,17 @@ func (b *DirectBackend) Cloud() string { return b.CloudName }
 // waitFor is a wait of this backend (cloud.Wait): a read every Poll
 // (100ms when zero) up to Timeout, on the engine's clock, with Sleep.
 func waitFor[T any](ctx context.Context, b *DirectBackend, op, what string, target string, refresh func(context.Context) (T, string, error)) (T, error) {
+	return waitWithin(ctx, b, b.Timeout, op, what, target, refresh)
+}
+
+// waitWithin is waitFor with its own timeout.
+func waitWithin[T any](ctx context.Context, b *DirectBackend, timeout time.Duration, op, what string, target string, refresh func(context.Context) (T, string, error)) (T, error) {
 	poll := b.Poll
 	if poll == 0 {
 		poll = 100 * time.Millisecond
 	}
 	return cloud.Wait[T]{Cloud: b.CloudName, Op: op, What: what, Target: []string{target}, Refresh: refresh,
-		Poll: poll, Timeout: b.Timeout, Now: b.Engine.Now, Sleep: b.Sleep}.Until(ctx)
+		Poll: poll, Timeout: timeout, Now: b.Engine.Now, Sleep: b.Sleep}.Until(ctx)
 }
 
 // statusGone is the status of an object that a read no longer finds.
@@ -104,11 +109,19 @@ func (b *DirectBackend) CreateNodePool(ctx context.Context, spec cloud.NodePoolS
 	if _, err := b.Engine.CreateNodePool(b.CloudName, spec, o); err != nil {
 		return cloud.NodePool{}, err
 	}
-	return b.waitPool(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodePool")
+	timed := spec
+	if r := spec.Reservation; r != nil && r.Start.IsZero() {
+		// The cloud knows when its reservation starts, where the plan did
+		// not say (a declared reservation).
+		if res, err := b.Engine.GetReservation(b.CloudName, r.ID); err == nil {
+			timed.Reservation = &cloud.Reservation{ID: r.ID, Start: res.Start, End: res.End}
+		}
+	}
+	return b.waitPool(ctx, timed.CreateTimeout(b.Timeout, b.Engine.Now()), spec.Region, spec.Cluster, spec.Name, "CreateNodePool")
 }
 
-func (b *DirectBackend) waitPool(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
-	return waitFor(ctx, b, op, "node pool "+name, string(cloud.StatusActive), func(context.Context) (cloud.NodePool, string, error) {
+func (b *DirectBackend) waitPool(ctx context.Context, timeout time.Duration, region, cluster, name, op string) (cloud.NodePool, error) {
+	return waitWithin(ctx, b, timeout, op, "node pool "+name, string(cloud.StatusActive), func(context.Context) (cloud.NodePool, string, error) {
 		p, err := b.Engine.GetNodePool(b.CloudName, region, cluster, name)
 		if err != nil {
 			return cloud.NodePool{}, "", err
@@ -142,7 +155,7 @@ func (b *DirectBackend) UpdateNodePool(ctx context.Context, region, cluster, nam
 	if _, err := b.Engine.UpdateNodePool(b.CloudName, region, cluster, name, u); err != nil {
 		return cloud.NodePool{}, err
 	}
-	return b.waitPool(ctx, region, cluster, name, "UpdateNodePool")
+	return b.waitPool(ctx, b.Timeout, region, cluster, name, "UpdateNodePool")
 }
 
 // DeleteNodePool deletes and waits until gone.

@@ -128,6 +128,9 @@ type state struct {
 	GPUFaults []*GPUFaultRule `json:"gpu_faults,omitempty"`
 	// Kube is each cluster's Kubernetes side (CA, objects), by cluster key.
 	Kube map[string]*KubeState `json:"kube,omitempty"`
+	// Reservations is the ledger of reserved and scheduled capacity, by
+	// cloud/ID (see Reservation).
+	Reservations map[string]*Reservation `json:"reservations,omitempty"`
 }
 
 // Cluster is a simulated control plane.
@@ -331,6 +334,9 @@ func (s *state) fill() {
 	if s.Kube == nil {
 		s.Kube = map[string]*KubeState{}
 	}
+	if s.Reservations == nil {
+		s.Reservations = map[string]*Reservation{}
+	}
 }
 
 // save persists the state (atomically: temp file and rename).
@@ -423,6 +429,9 @@ func (e *Engine) reap() {
 			p.Issues = append(p.Issues, p.Pending.Issue)
 			p.Failed = true
 			p.Pending = nil
+			e.dirty = true
+		}
+		if e.expireReservations(p, now) {
 			e.dirty = true
 		}
 		if e.syncNodes(p, now) {
@@ -592,8 +601,12 @@ func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOption
 		return Pool{}, cloud.Conflict(cl, "CreateNodePool", "ResourceInUseException", "node pool %s already exists with another configuration or is being deleted", spec.Name)
 	}
 	now := e.clock.Now()
-	p := &Pool{Cloud: cl, Spec: spec, ID: e.nextID(cl + "-pool"), Family: o.Family, GPUsPerNode: o.GPUsPerNode,
-		CreatedAt: now, ReadyAt: now.Add(e.durations.PoolCreate)}
+	p := &Pool{Cloud: cl, Spec: spec, ID: e.nextID(cl + "-pool"), Family: o.Family, GPUsPerNode: o.GPUsPerNode, CreatedAt: now}
+	if spec.Reservation != nil {
+		r := *spec.Reservation
+		p.Spec.Reservation = &r
+	}
+	p.ReadyAt = e.createReadyAt(p, now)
 	p.Spec.Labels = maps.Clone(spec.Labels)
 	p.Spec.Taints = slices.Clone(spec.Taints)
 	if f := e.takeFault(cl, "CreateNodePool", target, true); f != nil {
@@ -612,6 +625,9 @@ func (e *Engine) CreateNodePool(cl string, spec cloud.NodePoolSpec, o PoolOption
 func (e *Engine) reserve(p *Pool, n int) *PendingIssue {
 	if n <= 0 {
 		return nil
+	}
+	if issue := e.reserveFrom(p, n); issue != nil {
+		return issue
 	}
 	qk := quotaKey(p.Cloud, p.Spec.Region, p.Family)
 	if quota, ok := e.st.Quotas[qk]; ok {
@@ -671,7 +687,7 @@ func PendingKind(p Pool) (cloud.Kind, bool) {
 	switch p.Issues[len(p.Issues)-1].Code {
 	case "QuotaExceeded":
 		return cloud.KindQuota, true
-	case "InsufficientCapacity":
+	case "InsufficientCapacity", IssueReservationExhausted, IssueReservationExpired:
 		return cloud.KindCapacity, true
 	}
 	return cloud.KindFatal, true
