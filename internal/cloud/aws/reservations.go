@@ -26,8 +26,8 @@ package aws
 import (
 	"cmp"
 	"context"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
