@@ -782,3 +782,49 @@ func launchTemplateCapacityXML(o cloudsim.Object) (*xMarketOptions, *xCapacityRe
 	}
 	return m, c
 }
+
+// Availability zones.
+
+func init() {
+	networkActions["DescribeAvailabilityZones"] = (*server).describeAvailabilityZones
+	ec2Actions["DescribeAvailabilityZones"] = true
+}
+
+// simZones is how many availability zones each simulated region has
+// (named in order, as zoneNames maps them: a = az1, …).
+const simZones = 3
+
+type xAvailabilityZone struct {
+	ZoneName           string `xml:"zoneName"`
+	ZoneID             string `xml:"zoneId"`
+	State              string `xml:"zoneState"`
+	RegionName         string `xml:"regionName"`
+	GroupName          string `xml:"groupName"`
+	NetworkBorderGroup string `xml:"networkBorderGroup"`
+	OptInStatus        string `xml:"optInStatus"`
+	ZoneType           string `xml:"zoneType"`
+}
+
+type xAvailabilityZones struct {
+	XMLName   xml.Name            `xml:"DescribeAvailabilityZonesResponse"`
+	Xmlns     string              `xml:"xmlns,attr"`
+	RequestID string              `xml:"requestId"`
+	Zones     []xAvailabilityZone `xml:"availabilityZoneInfo>item"`
+}
+
+// describeAvailabilityZones lists the region's zones, which Capacity Block
+// offerings name (availabilityZone) and clients map to zone IDs;
+// ZoneName.N and ZoneId.N narrow the list.
+func (s *server) describeAvailabilityZones(r *http.Request, region, reqID string) (any, error) {
+	names, zoneIDs := formList(r, "ZoneName"), formList(r, "ZoneId")
+	out := xAvailabilityZones{Xmlns: ec2NS, RequestID: reqID, Zones: []xAvailabilityZone{}}
+	for i := range simZones {
+		name, id := zoneNames(region, region+string(rune('a'+i)), "")
+		if len(names) > 0 && !slices.Contains(names, name) || len(zoneIDs) > 0 && !slices.Contains(zoneIDs, id) {
+			continue
+		}
+		out.Zones = append(out.Zones, xAvailabilityZone{ZoneName: name, ZoneID: id, State: "available", RegionName: region, GroupName: region,
+			NetworkBorderGroup: region, OptInStatus: "opt-in-not-required", ZoneType: "availability-zone"})
+	}
+	return out, nil
+}
