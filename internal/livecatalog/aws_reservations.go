@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -30,9 +31,8 @@ import (
 //     availableInstanceCount, Zone the availabilityZoneId, ReservationID
 //     the cr-… ID.
 //   - EC2 DescribeCapacityBlockOfferings for the region's catalog
-//     instance types that Capacity Blocks exist for (the P and Trn
-//     families: "Supported instance types",
-//     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-using.html),
+//     instance types that Capacity Blocks exist for
+//     (awsbackend.CapacityBlockType: the P and Trn families),
 //     for each of BlockInstanceCounts and BlockDurationHours, starting
 //     within BlockWindow: planner.CapacityBlock offers whose
 //     ReservationID is the offering ID (cb-…; buying it makes a cr-…
@@ -94,13 +94,6 @@ func (s *AWSReservations) window() time.Duration {
 		return s.BlockWindow
 	}
 	return 14 * 24 * time.Hour
-}
-
-// awsBlockFamily reports an instance type of a family sold as Capacity
-// Blocks (p4d, p5, p5e, p5en, p6-b200, trn1, trn2, …).
-func awsBlockFamily(instanceType string) bool {
-	family, _, _ := strings.Cut(instanceType, ".")
-	return len(family) > 1 && family[0] == 'p' && family[1] >= '0' && family[1] <= '9' || strings.HasPrefix(family, "trn")
 }
 
 // Capacity fetches the reservations and block offerings of every
@@ -179,7 +172,7 @@ func (s *AWSReservations) reservations(ctx context.Context, client *ec2.Client, 
 func (s *AWSReservations) offerings(ctx context.Context, client *ec2.Client, region string, v awsView, now time.Time) ([]planner.Offer, error) {
 	var types []string
 	for _, t := range v.regionTypes(region, "") {
-		if awsBlockFamily(t) {
+		if awsbackend.CapacityBlockType(t) {
 			types = append(types, t)
 		}
 	}
