@@ -249,6 +249,10 @@ func (b *Backend) createTimeout(ctx context.Context, r *regional, spec cloud.Nod
 	now := b.now()
 	if spec.CapacityType == "capacity_block" && spec.Reservation != nil && spec.Reservation.Start.IsZero() {
 		res, err := b.describeReservation(ctx, r, spec.Reservation.ID)
+		if cloud.IsNotFound(err) {
+			// The node group fails with EC2's own word for it.
+			return spec.CreateTimeout(b.cfg.Timeout, now), nil
+		}
 		if err != nil {
 			return 0, err
 		}
