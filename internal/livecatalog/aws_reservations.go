@@ -28,8 +28,9 @@ import (
 //     bought is a planner.CapacityBlock offer with its start and duration
 //     and nothing more to pay (UpfrontUSD 0), any other a planner.Reserved
 //     offer (price 0: it is paid for whether used or not). MaxNodes is
-//     availableInstanceCount, Zone the availabilityZoneId, ReservationID
-//     the cr-… ID.
+//     availableInstanceCount (totalInstanceCount for a block that has not
+//     begun, which EC2 shows with none available), Zone the
+//     availabilityZoneId, ReservationID the cr-… ID.
 //   - EC2 DescribeCapacityBlockOfferings for the region's catalog
 //     instance types that Capacity Blocks exist for
 //     (awsbackend.CapacityBlockType: the P and Trn families),
@@ -149,6 +150,11 @@ func (s *AWSReservations) reservations(ctx context.Context, client *ec2.Client, 
 		for _, c := range page.CapacityReservations {
 			it := aws.ToString(c.InstanceType)
 			free := int(aws.ToInt32(c.AvailableInstanceCount))
+			if c.ReservationType == ec2types.CapacityReservationTypeCapacityBlock && c.State == ec2types.CapacityReservationStateScheduled {
+				// A block that has not begun shows no available capacity
+				// (capacity-blocks-view.html): all of it is to come.
+				free = int(aws.ToInt32(c.TotalInstanceCount))
+			}
 			if _, known := v.shapes[it]; !known || free <= 0 {
 				continue
 			}

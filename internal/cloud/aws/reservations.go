@@ -15,10 +15,10 @@ package aws
 // https://docs.aws.amazon.com/eks/latest/userguide/capacity-blocks-mng.html).
 // The instance type then is in the template only (EKS refuses it in both
 // places). The node group's desired size is the pool's nodes from the
-// start: before a block's start its instances cannot launch
-// ("instances can be launched ... once the Capacity Block is active",
-// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-using.html),
-// and CreateNodePool waits for the start (cloud.NodePoolSpec.CreateTimeout;
+// start: before a block begins it has no capacity to launch into
+// ("Before a Capacity Block reservation begins, the available capacity
+// appears as zero", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-view.html),
+// so its nodes come at the start, and CreateNodePool waits for it (cloud.NodePoolSpec.CreateTimeout;
 // a spec without the start reads it from DescribeCapacityReservations).
 // flex_start and calendar are GCP's kinds: an AWS pool of either is a
 // KindInvalid error.

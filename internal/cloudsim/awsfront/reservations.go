@@ -25,18 +25,21 @@ package awsfront
 //     owner-id, tag:KEY, tag-key, tag-value), MaxResults 1–1000
 //     (DescribeCapacityReservationsMaxResults) and NextToken. state is
 //     the ledger's State on the engine's clock (scheduled before the
-//     start, active, expired from the end; "Capacity Block states",
-//     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-using.html),
-//     and payment-pending for a block's first PoolUpdate after its
-//     PurchaseCapacityBlock
-//     ("payment-pending — the Capacity Block is awaiting payment", ibid.).
+//     start, active, expired from the end), and payment-pending for a
+//     block's first PoolUpdate after its PurchaseCapacityBlock (the
+//     states of "View Capacity Blocks",
+//     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-view.html).
 //     totalInstanceCount is the count, availableInstanceCount the free
 //     slots (cloudsim.Reservation.Free: one per node of the node groups
-//     launched into it).
+//     launched into it) — zero for a block that has not begun ("Before a
+//     Capacity Block reservation begins, the available capacity appears
+//     as zero", ibid.), whose size is then the tag
+//     aws:ec2capacityreservation:incrementalRequestedQuantity.
 //   - CancelCapacityReservation: removes it from the ledger (a Describe
 //     by ID then answers NotFound; EC2 keeps it "cancelled" for a while,
 //     which is not simulated). A Capacity Block cannot be cancelled
-//     ("You can't cancel a Capacity Block", capacity-blocks-using.html):
+//     ("You can't modify or cancel a Capacity Block",
+//     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CancelCapacityReservation.html):
 //     InvalidParameterValue. One with instances running in node groups is
 //     IncorrectState (the ledger refuses: gpufleet never cancels capacity
 //     under running nodes; EC2 would let them run on as On-Demand).
@@ -46,12 +49,14 @@ package awsfront
 //     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-purchase.html)
 //     are required; StartDateRange / EndDateRange bound the start and the
 //     end. The offerings come from a deterministic schedule
-//     (CapacityBlockOfferings): one block a day, starting at 11:30 UTC
-//     (as EC2's do), from the next such start up to 8 weeks ahead, in
-//     zone a on even days and zone b on odd days, for the instance types
-//     of Options.CapacityBlockPrices, whose price per instance-hour makes
-//     the upfrontFee (USD). Purchases do not deplete the schedule.
-//     MaxResults 1–1000 and NextToken page it.
+//     (CapacityBlockOfferings): one block a day, from 11:30 UTC to 11:30
+//     UTC ("All Capacity Blocks end at 11:30AM UTC", and EC2 "provide[s]
+//     the details of up to 6 available blocks", capacity-blocks-purchase.html:
+//     the first 6 starts in range), starting up to 8 weeks ahead (the
+//     simulator's horizon), in zone a on even days and zone b on odd
+//     days, for the instance types of Options.CapacityBlockPrices, whose
+//     price per instance-hour makes the upfrontFee (USD). Purchases do
+//     not deplete the schedule. MaxResults 1–1000 and NextToken page it.
 //   - PurchaseCapacityBlock: CapacityBlockOfferingId and InstancePlatform
 //     required; TagSpecification.N (ResourceType capacity-reservation)
 //     tags the reservation. The offering ID encodes the offering, so any
@@ -243,9 +248,14 @@ func (s *server) reservationXML(r cloudsim.Reservation) xCapacityReservation {
 			tags[t] = v
 		}
 	}
+	state, free := s.reservationState(r), r.Free()
+	if r.Attrs[attrType] == "capacity-block" && (state == "scheduled" || state == "payment-pending") {
+		free = 0
+		tags["aws:ec2capacityreservation:incrementalRequestedQuantity"] = strconv.Itoa(r.Count)
+	}
 	return xCapacityReservation{ID: r.ID, OwnerID: s.opts.AccountID, Arn: s.arn(r.Region, "capacity-reservation", r.ID),
 		ZoneID: r.Zone, Zone: r.Attrs[attrZoneName], InstanceType: r.InstanceType, Platform: r.Attrs[attrPlatform],
-		Tenancy: r.Attrs[attrTenancy], Total: r.Count, Available: r.Free(), State: s.reservationState(r),
+		Tenancy: r.Attrs[attrTenancy], Total: r.Count, Available: free, State: state,
 		StartDate: ec2Millis(r.Start), EndDate: ec2Millis(r.End), EndDateType: r.Attrs[attrEndDateType],
 		MatchCriteria: r.Attrs[attrMatch], CreateDate: ec2Millis(r.CreatedAt), Tags: xTags(tags), ReservationType: r.Attrs[attrType]}
 }
@@ -512,14 +522,18 @@ type CapacityBlockOffering struct {
 	day, durDays int
 }
 
-// capacityBlockStart is the time of day Capacity Blocks start (11:30 UTC,
-// capacity-blocks-using.html: "Capacity Blocks ... start at 11:30 AM
-// UTC").
+// capacityBlockStart is the time of day simulated Capacity Blocks start:
+// they last whole days and "All Capacity Blocks end at 11:30AM UTC"
+// (capacity-blocks-purchase.html).
 const capacityBlockStart = 11*time.Hour + 30*time.Minute
 
-// capacityBlockHorizon is how far ahead blocks are offered ("up to 8
-// weeks in advance", capacity-blocks-purchase.html).
+// capacityBlockHorizon is how far ahead the simulator offers blocks.
 const capacityBlockHorizon = 8 * 7 * 24 * time.Hour
+
+// maxBlockOfferings is how many offerings one query answers at most
+// ("we provide the details of up to 6 available blocks",
+// capacity-blocks-purchase.html).
+const maxBlockOfferings = 6
 
 func validBlockHours(h int) bool {
 	days := h / 24
@@ -636,7 +650,8 @@ func (s *server) describeCapacityBlockOfferings(r *http.Request, region, reqID s
 		from = now
 	}
 	var items []xCapacityBlockOffering
-	for _, o := range s.CapacityBlockOfferings(region, v[0], count, hours, from, now.Add(capacityBlockHorizon), until) {
+	offers := s.CapacityBlockOfferings(region, v[0], count, hours, from, now.Add(capacityBlockHorizon), until)
+	for _, o := range offers[:min(len(offers), maxBlockOfferings)] {
 		items = append(items, xCapacityBlockOffering{ID: o.ID, InstanceType: o.InstanceType, Zone: o.Zone, InstanceCount: o.Count,
 			StartDate: ec2Millis(o.Start), EndDate: ec2Millis(o.End), DurationHours: o.Hours,
 			UpfrontFee: strconv.FormatFloat(o.UpfrontUSD, 'f', 2, 64), CurrencyCode: "USD", Tenancy: "default"})

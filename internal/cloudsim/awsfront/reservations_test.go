@@ -176,10 +176,20 @@ func TestCapacityBlocks(t *testing.T) {
 	}
 	all := offerings(in("p5.48xlarge", 2, 24))
 	paged := in("p5.48xlarge", 2, 24)
-	paged.MaxResults = aws.Int32(10)
+	paged.MaxResults = aws.Int32(4)
 	again := offerings(paged)
-	if len(all) != 56 || len(again) != 56 {
-		t.Fatalf("%d offerings (%d paged by 10), want one a day for 8 weeks", len(all), len(again))
+	if len(all) != 6 || len(again) != 6 {
+		t.Fatalf("%d offerings (%d paged by 4), want the next 6 days' blocks", len(all), len(again))
+	}
+	late := in("p5.48xlarge", 2, 24)
+	late.StartDateRange = aws.Time(epoch0.Add(50 * 24 * time.Hour))
+	if got := offerings(late); len(got) != 6 || !aws.ToTime(got[0].StartDate).After(epoch0.Add(50*24*time.Hour)) {
+		t.Fatalf("offerings from day 50: %d starting %v", len(got), got)
+	}
+	beyond := in("p5.48xlarge", 2, 24)
+	beyond.StartDateRange = aws.Time(epoch0.Add(60 * 24 * time.Hour))
+	if got := offerings(beyond); len(got) != 0 {
+		t.Fatalf("%d offerings beyond the 8-week horizon", len(got))
 	}
 	for i, o := range all {
 		start := aws.ToTime(o.StartDate)
@@ -210,6 +220,9 @@ func TestCapacityBlocks(t *testing.T) {
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeCapacityReservation,
 			Tags: []ec2types.Tag{{Key: aws.String("gpufleet:purchase-token"), Value: aws.String("t1")}}}}})).CapacityReservation
 	id := aws.ToString(bought.CapacityReservationId)
+	if aws.ToInt32(bought.AvailableInstanceCount) != 0 {
+		t.Fatalf("a block before its start shows %d available, want 0", aws.ToInt32(bought.AvailableInstanceCount))
+	}
 	if bought.ReservationType != ec2types.CapacityReservationTypeCapacityBlock || bought.State != ec2types.CapacityReservationStatePaymentPending ||
 		!aws.ToTime(bought.StartDate).Equal(aws.ToTime(offer.StartDate)) || aws.ToInt32(bought.TotalInstanceCount) != 2 ||
 		aws.ToString(bought.AvailabilityZone) != aws.ToString(offer.AvailabilityZone) {
