@@ -522,7 +522,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		Subnets: []string{subnet}, InstanceTypes: instanceTypes,
 		AmiType: ekstypes.AMITypesAl2023X8664Nvidia, CapacityType: capacity,
 		ScalingConfig: &ekstypes.NodegroupScalingConfig{MinSize: awssdk.Int32(0), DesiredSize: awssdk.Int32(nodes), MaxSize: awssdk.Int32(max(nodes, 1))},
-		Labels:        maps.Clone(spec.Labels), Taints: toEKSTaints(spec.Taints), LaunchTemplate: lt,
+		Labels:        maps.Clone(spec.Labels), Taints: toEKSTaints(spec.Taints), LaunchTemplate: lt, Tags: nodegroupTags(spec),
 		ClientRequestToken: awssdk.String(tok),
 	})
 	if err != nil {

@@ -212,17 +212,35 @@ func (b *Backend) launchTemplateData(ctx context.Context, r *regional, name, ver
 	return launchData{}, false, nil
 }
 
+// ReservationTag marks the node groups gpufleet launches into a capacity
+// reservation (its value is the reservation's ID), so that reading a node
+// group back asks for its launch template only when that holds capacity
+// settings: other node groups cost no extra call.
+const ReservationTag = "gpufleet:capacity-reservation"
+
+// nodegroupTags are the tags of a pool's node group.
+func nodegroupTags(spec cloud.NodePoolSpec) map[string]string {
+	if d := launchDataOf(spec); d.ReservationID != "" {
+		return map[string]string{ReservationTag: d.ReservationID}
+	}
+	return nil
+}
+
 // readCapacity completes a described node group's spec with its capacity
-// kind and reservation, read from its launch template: CAPACITY_BLOCK is
-// "capacity_block", ON_DEMAND launching into a capacity reservation
-// "reserved"; the template's instance type when the node group names
-// none. A template that is gone leaves the node group's own fields.
+// kind and reservation, read from its launch template (the truth; the
+// tag only says to look): CAPACITY_BLOCK is "capacity_block", ON_DEMAND
+// launching into a capacity reservation "reserved"; the template's
+// instance type when the node group names none. A template that is gone
+// leaves the node group's own fields.
 func (b *Backend) readCapacity(ctx context.Context, region string, ng *ekstypes.Nodegroup, spec *cloud.NodePoolSpec) error {
 	if ng.CapacityType == ekstypes.CapacityTypesCapacityBlock {
 		spec.CapacityType = "capacity_block"
 	}
 	lt := ng.LaunchTemplate
 	if lt == nil || awssdk.ToString(lt.Name) == "" {
+		return nil
+	}
+	if _, tagged := ng.Tags[ReservationTag]; !tagged && spec.CapacityType != "capacity_block" && spec.InstanceType != "" {
 		return nil
 	}
 	d, ok, err := b.launchTemplateData(ctx, b.in(region), awssdk.ToString(lt.Name), cmp.Or(awssdk.ToString(lt.Version), "1"))

@@ -269,3 +269,45 @@ func TestPoolOnFutureCapacityBlock(t *testing.T) {
 		t.Fatalf("%d free after the delete, want 2", got)
 	}
 }
+
+// TestLaunchTemplateData: a pool's launch template is created once; the
+// same data again reuses it, other data under its name (a leftover of
+// another attempt) is a conflict naming what differs, never a node group
+// silently launched on other capacity.
+func TestLaunchTemplateData(t *testing.T) {
+	ev := newReservationEnv(t)
+	ctx := context.Background()
+	r := ev.b.in(euc1)
+	first := launchData{UserData: "#!/bin/bash", InstanceType: "p5.48xlarge", ReservationID: "cr-00000000000000001", MarketType: "capacity-block"}
+	if err := ev.b.ensureLaunchTemplate(ctx, r, "gpufleet-c1-p", first); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		data launchData
+		kind cloud.Kind // 0: reused
+	}{
+		{"same data", first, 0},
+		{"other reservation", launchData{UserData: first.UserData, InstanceType: first.InstanceType, ReservationID: "cr-00000000000000002", MarketType: first.MarketType}, cloud.KindConflict},
+		{"not a block", launchData{UserData: first.UserData, InstanceType: first.InstanceType, ReservationID: first.ReservationID}, cloud.KindConflict},
+		{"user data only", launchData{UserData: first.UserData}, cloud.KindConflict},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ev.b.ensureLaunchTemplate(ctx, r, "gpufleet-c1-p", tt.data)
+			if tt.kind == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantKind(t, tt.name, err, tt.kind)
+			if !strings.Contains(err.Error(), "gpufleet-c1-p") || !strings.Contains(err.Error(), first.ReservationID) {
+				t.Fatalf("error %q does not name the template and what it holds", err)
+			}
+		})
+	}
+	d, ok := mustOK2(t)(ev.b.launchTemplateData(ctx, r, "gpufleet-c1-p", "1"))
+	if !ok || d != first {
+		t.Fatalf("template holds %+v, want the first data %+v", d, first)
+	}
+}
