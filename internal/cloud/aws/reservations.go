@@ -18,7 +18,9 @@ package aws
 // start: before a block begins it has no capacity to launch into
 // ("Before a Capacity Block reservation begins, the available capacity
 // appears as zero", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-view.html),
-// so its nodes come at the start, and CreateNodePool waits for it (cloud.NodePoolSpec.CreateTimeout;
+// so its nodes come at the start, and CreateNodePool waits for it
+// (EKS asks for a desired size of 0 only when upgrading such a node
+// group, capacity-blocks-mng.html; gpufleet does not upgrade node groups) (cloud.NodePoolSpec.CreateTimeout;
 // a spec without the start reads it from DescribeCapacityReservations).
 // flex_start and calendar are GCP's kinds: an AWS pool of either is a
 // KindInvalid error.

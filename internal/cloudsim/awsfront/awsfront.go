@@ -15,8 +15,11 @@
 //     (nodegroup name = pool name, first element of subnets = pool zone,
 //     or that subnet's availability zone ID when it is an EC2 subnet, see
 //     "EC2 subnets" in eks.go,
-//     scalingConfig.desiredSize = node count, capacityType ON_DEMAND/SPOT =
-//     "on_demand"/"spot", instanceTypes[0] or the launch template's instance
+//     scalingConfig.desiredSize = node count, capacityType ON_DEMAND/SPOT/
+//     CAPACITY_BLOCK = "on_demand"/"spot"/"capacity_block" ("reserved" for
+//     ON_DEMAND from a launch template that targets a capacity
+//     reservation, whose ID is the pool's reservation: reservations.go),
+//     instanceTypes[0] or the launch template's instance
 //     type = instance type, clientRequestToken = idempotency token). What the
 //     engine does not model (min/max size, all subnets, launch template, node
 //     role, tags, timestamps) is kept in engine objects of kind
@@ -24,7 +27,9 @@
 //     removed when the cluster or node group is deleted.
 //   - EC2 launch templates are engine objects of kind "LaunchTemplate" named
 //     region/LaunchTemplateName (attrs user_data, instance_type, region,
-//     name, client_token, created); their ID is "lt-" and 17 hex digits.
+//     name, client_token, created, and capacity_reservation_id,
+//     capacity_reservation_preference, market_type when given); their ID
+//     is "lt-" and 17 hex digits.
 //   - IAM roles are engine objects of kind "Role" named by RoleName (attrs
 //     assume_role_policy, path, description, created); each attached
 //     managed policy is an object of kind "RolePolicyAttachment" named
