@@ -667,7 +667,7 @@ func issueError(op string, p cloud.NodePool) error {
 			e.Kind = cloud.KindQuota
 		}
 		e.Code, e.Message = is.Code, is.Message
-		if id := reservationID(p.Spec); id != "" && !strings.Contains(e.Message, id) {
+		if id := reservationID(p.Spec); id != "" && strings.Contains(text, "Reservation") && !strings.Contains(e.Message, id) {
 			e.Message += " (capacity reservation " + id + ")"
 		}
 		if e.Kind != cloud.KindFatal {
