@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -37,42 +38,18 @@ func (w simWorld) reservationUsed(t *testing.T) int {
 	return r.Used
 }
 
-// awsReservationConfig declares the reservation (2 nodes) in the catalog
-// and asks for 16 H100s in the EU: the reserved nodes are free, so both
-// go there.
+// awsReservationConfig is the pool of w.config (16 H100s in the EU) with
+// the reservation (2 nodes) declared in the catalog: the reserved nodes
+// are free, so both go there.
 func (w simWorld) awsReservationConfig() string {
-	return fmt.Sprintf(`
+	provider := fmt.Sprintf(`
 provider "gpufleet" {
   simulate     = true
   simulate_dir = %q
 `+ourReservation+`
 }
-
-resource "gpufleet_placement" "train" {
-  gpus          = 16
-  gpu_models    = ["H100"]
-  gpus_per_node = 8
-  residency     = ["EU"]
-}
-
-resource "gpufleet_cluster" "central" {
-  site = "aws/eu-central-1"
-}
-
-resource "gpufleet_cluster" "north" {
-  site = "aws/eu-north-1"
-}
-
-resource "gpufleet_pool" "train" {
-  placement   = gpufleet_placement.train.id
-  allocations = gpufleet_placement.train.allocations
-  fallbacks   = gpufleet_placement.train.fallbacks
-  clusters = {
-    "aws/eu-central-1" = gpufleet_cluster.central.id
-    "aws/eu-north-1"   = gpufleet_cluster.north.id
-  }
-}
 `, w.dir, w.catalog, 2)
+	return strings.Replace(w.config(16, `{}`), w.provider(), provider, 1)
 }
 
 const awsReservedKey = "aws/eu-central-1/euc1-az1/p5.48xlarge/reserved/" + awsReservationID
