@@ -311,3 +311,41 @@ func TestLaunchTemplateData(t *testing.T) {
 		t.Fatalf("template holds %+v, want the first data %+v", d, first)
 	}
 }
+
+// TestPoolOnEndedCapacityBlock: at a Capacity Block's end EC2 terminates
+// its instances; the node group reads back failed with the launch
+// failure naming the block, its slots freed, and a new pool on the ended
+// block is a capacity error.
+func TestPoolOnEndedCapacityBlock(t *testing.T) {
+	ev := newReservationEnv(t)
+	ctx := context.Background()
+	now := ev.clock.Now()
+	res := mustOK[cloudsim.Reservation](t)(ev.e.PutReservation(cloudsim.Reservation{Cloud: "aws", ID: "cr-00000000000000b10", Region: euc1,
+		Zone: "euc1-az1", InstanceType: "p5.48xlarge", Kind: "capacity_block", Count: 2, Start: now.Add(-time.Hour), End: now.Add(24 * time.Hour)}))
+	spec := gpuPool("c1", "block", "euc1-az1")
+	spec.CapacityType, spec.Nodes, spec.Reservation = "capacity_block", 2, &cloud.Reservation{ID: res.ID, Start: res.Start, End: res.End}
+	if p := mustOK[cloud.NodePool](t)(ev.b.CreateNodePool(ctx, spec)); p.Status != cloud.StatusActive {
+		t.Fatalf("pool on an active block is %s", p.Status)
+	}
+	ev.clock.Advance(res.End.Sub(ev.clock.Now()))
+	p := mustOK[cloud.NodePool](t)(ev.b.GetNodePool(ctx, euc1, "c1", "block"))
+	if p.Status != cloud.StatusCreateFailed && p.Status != cloud.StatusDegraded || p.ReadyNodes != 0 || len(p.Issues) == 0 ||
+		!strings.Contains(p.Issues[len(p.Issues)-1].Message, res.ID) {
+		t.Fatalf("pool after the block's end: %s, %d ready, issues %+v", p.Status, p.ReadyNodes, p.Issues)
+	}
+	if got := ev.available(t, res.ID); got != 2 {
+		t.Fatalf("%d free after the block's end, want its 2 slots back", got)
+	}
+	again := spec
+	again.Name = "late"
+	_, err := ev.b.CreateNodePool(ctx, again)
+	wantKind(t, "pool on an ended block", err, cloud.KindCapacity)
+	if !strings.Contains(err.Error(), res.ID) {
+		t.Fatalf("error %q does not name the block", err)
+	}
+	for _, name := range []string{"block", "late"} {
+		if err := ev.b.DeleteNodePool(ctx, euc1, "c1", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
