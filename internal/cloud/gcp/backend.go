@@ -476,7 +476,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		cerr := classify("CreateNodePool", err)
 		if !cloud.IsConflict(cerr) {
-			return cloud.NodePool{}, cerr
+			return cloud.NodePool{}, cloud.WithOffer(cerr, spec)
 		}
 		existing, gerr := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
 		if gerr != nil {

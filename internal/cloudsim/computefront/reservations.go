@@ -492,3 +492,28 @@ func (s *server) renderReservation(base string, r cloudsim.Reservation, future b
 	}
 	return protojson.Marshal(m)
 }
+
+// ReservedAccelerators are the GPUs a ledger reservation of this front end
+// reserves per instance, accelerator type -> count
+// (instanceProperties.guestAccelerators of the reservation or of the
+// calendar-mode future reservation); empty when it names none. gkefront
+// matches a node pool's accelerators against them.
+func ReservedAccelerators(r cloudsim.Reservation) map[string]int {
+	var props *computepb.AllocationSpecificSKUAllocationReservedInstanceProperties
+	if r.Attrs[attrFR] != "" {
+		fr := &computepb.FutureReservation{}
+		if storeIn.Unmarshal([]byte(r.Attrs[attrJSON]), fr) == nil {
+			props = fr.GetSpecificSkuProperties().GetInstanceProperties()
+		}
+	} else {
+		m := &computepb.Reservation{}
+		if storeIn.Unmarshal([]byte(r.Attrs[attrJSON]), m) == nil {
+			props = m.GetSpecificReservation().GetInstanceProperties()
+		}
+	}
+	out := map[string]int{}
+	for _, a := range props.GetGuestAccelerators() {
+		out[lastSeg(a.GetAcceleratorType())] += int(a.GetAcceleratorCount())
+	}
+	return out
+}

@@ -434,6 +434,9 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		Cluster: r.Cluster, Region: r.region(), Name: r.Pool, InstanceType: machineType, Zone: zone, CapacityType: ct,
 		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
 	}
+	if err := s.poolCapacity(cfg, &spec); err != nil { // reservations.go
+		return err
+	}
 	opts := s.opts.InstanceOptions(machineType)
 	// N1 VMs get their GPUs, count and model, from the accelerators,
 	// whatever the options say (https://cloud.google.com/compute/docs/gpus#n1-gpus):

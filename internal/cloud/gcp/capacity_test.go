@@ -1,0 +1,341 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/container/apiv1/containerpb"
+	compute "google.golang.org/api/compute/v1"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
+)
+
+const resZone = netRegion + "-a"
+
+// capWorld is the simulated GKE and Compute Engine on a fake clock, with a
+// cluster c1 in the default network.
+type capWorld struct {
+	*netWorld
+	clock *cloudsim.FakeClock
+	svc   *compute.Service
+}
+
+var capDurations = cloudsim.Durations{ClusterCreate: 30 * time.Millisecond, ClusterDelete: 20 * time.Millisecond,
+	PoolCreate: 30 * time.Millisecond, PoolUpdate: 20 * time.Millisecond, PoolDelete: 20 * time.Millisecond}
+
+func newCapWorld(t *testing.T) *capWorld {
+	t.Helper()
+	clock := cloudsim.NewFakeClock(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	e, err := cloudsim.New(cloudsim.Config{Clock: clock, Durations: capDurations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(computefront.New(e, computefront.Options{Project: netProject, Clock: clock, OperationTime: -1}))
+	t.Cleanup(srv.Close)
+	gke, stop, err := gkefront.Serve(e, gkefront.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	b, err := New(context.Background(), Config{Project: netProject, Endpoint: gke, Insecure: true, Now: clock.Now,
+		ComputeEndpoint: srv.URL + "/compute/v1/", Poll: 2 * time.Millisecond, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.compute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &capWorld{netWorld: &netWorld{e: e, b: b}, clock: clock, svc: c.svc}
+	w.drive(t, func() error {
+		_, err := b.CreateCluster(context.Background(), cloud.ClusterSpec{Name: "c1", Region: netRegion, KubernetesVersion: "1.33", PublicEndpoint: true})
+		return err
+	})
+	return w
+}
+
+// drive runs fn while the clock moves 10 ms every real millisecond.
+func (w *capWorld) drive(t *testing.T, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		case <-tick.C:
+			w.clock.Advance(10 * time.Millisecond)
+		}
+	}
+}
+
+// reserve inserts a specific reservation of count machines in zone.
+func (w *capWorld) reserve(t *testing.T, name, zone, machine string, count int64, accels ...*compute.AcceleratorConfig) {
+	t.Helper()
+	_, err := w.svc.Reservations.Insert(netProject, zone, &compute.Reservation{Name: name, SpecificReservationRequired: true,
+		SpecificReservation: &compute.AllocationSpecificSKUReservation{Count: count,
+			InstanceProperties: &compute.AllocationSpecificSKUAllocationReservedInstanceProperties{MachineType: machine, GuestAccelerators: accels}}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *capWorld) inUse(t *testing.T, name string) int64 {
+	t.Helper()
+	r, err := w.svc.Reservations.Get(netProject, resZone, name).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.SpecificReservation.InUseCount
+}
+
+// create creates a pool while the clock moves.
+func (w *capWorld) create(spec cloud.NodePoolSpec) (p cloud.NodePool, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p, err = w.b.CreateNodePool(context.Background(), spec)
+	}()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return p, err
+		case <-tick.C:
+			w.clock.Advance(10 * time.Millisecond)
+		}
+	}
+}
+
+func (w *capWorld) remove(t *testing.T, name string) {
+	t.Helper()
+	w.drive(t, func() error { return w.b.DeleteNodePool(context.Background(), netRegion, "c1", name) })
+}
+
+var h100x8 = &compute.AcceleratorConfig{AcceleratorType: "nvidia-h100-80gb", AcceleratorCount: 8}
+
+func reservedPool(name, zone, machine, res string, nodes int) cloud.NodePoolSpec {
+	s := gpuPool("c1", name, zone)
+	s.InstanceType, s.CapacityType, s.Nodes, s.Reservation = machine, "reserved", nodes, &cloud.Reservation{ID: res}
+	return s
+}
+
+// TestPoolConsumesReservation: a reserved pool consumes its reservation
+// (inUseCount per node, the GKE request names it), one that does not fit
+// fails with a capacity error naming the reservation, a pool of another
+// machine type or zone is refused, and deleting the pools frees the
+// reservation; nothing is left.
+func TestPoolConsumesReservation(t *testing.T) {
+	w := newCapWorld(t)
+	ctx := context.Background()
+	w.reserve(t, "res-h100", resZone, "a3-highgpu-8g", 3, h100x8)
+	w.reserve(t, "res-bare", resZone, "a3-highgpu-8g", 1)
+
+	spec := reservedPool("p1", resZone, "a3-highgpu-8g", "res-h100", 2)
+	p, err := w.create(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != cloud.StatusActive || !p.Spec.Equal(spec) || p.Spec.Reservation.ID != "res-h100" {
+		t.Fatalf("pool %+v, want active %+v", p.Spec, spec)
+	}
+	if got := w.inUse(t, "res-h100"); got != 2 {
+		t.Fatalf("inUseCount %d, want 2", got)
+	}
+	raw := try(w.b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: w.b.poolPath(netRegion, "c1", "p1")})).must(t)
+	if ra := raw.GetConfig().GetReservationAffinity(); ra.GetConsumeReservationType() != containerpb.ReservationAffinity_SPECIFIC_RESERVATION ||
+		ra.GetKey() != reservationKey || len(ra.GetValues()) != 1 || ra.GetValues()[0] != "res-h100" {
+		t.Fatalf("reservation affinity %v", ra)
+	}
+
+	for _, tt := range []struct {
+		name string
+		spec cloud.NodePoolSpec
+		kind cloud.Kind
+		text string
+	}{
+		{"exhausted", reservedPool("p2", resZone, "a3-highgpu-8g", "res-h100", 2), cloud.KindCapacity, "res-h100"},
+		{"other accelerators", func() cloud.NodePoolSpec {
+			s := reservedPool("p3", resZone, "a2-highgpu-1g", "res-h100", 1)
+			s.GPUModel, s.GPUsPerNode = "A100", 1
+			return s
+		}(), cloud.KindInvalid, "No available resources in specified reservations 'res-h100'"},
+		{"other machine type", reservedPool("p4", resZone, "a3-megagpu-8g", "res-bare", 1), cloud.KindInvalid, "No available resources in specified reservations 'res-bare'"},
+		{"other zone", reservedPool("p5", netRegion+"-b", "a3-highgpu-8g", "res-h100", 1), cloud.KindInvalid, "not found in zone " + netRegion + "-b"},
+		{"no such reservation", reservedPool("p6", resZone, "a3-highgpu-8g", "res-none", 1), cloud.KindInvalid, "res-none"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := w.create(tt.spec)
+			wantKind(t, err, tt.kind)
+			if !strings.Contains(err.Error(), tt.text) {
+				t.Fatalf("error %q does not say %q", err, tt.text)
+			}
+			var ce *cloud.Error
+			if !errors.As(err, &ce) || ce.Zone != tt.spec.Zone || ce.CapacityType != "reserved" {
+				t.Fatalf("error %v does not name the offer", err)
+			}
+			if _, ok := w.e.LookupPool("gcp", netRegion, "c1", tt.spec.Name); ok {
+				w.remove(t, tt.spec.Name)
+			}
+		})
+	}
+	if got := w.inUse(t, "res-h100"); got != 2 {
+		t.Fatalf("inUseCount %d after the refused pools, want 2", got)
+	}
+	w.remove(t, "p1")
+	if got := w.inUse(t, "res-h100"); got != 0 {
+		t.Fatalf("inUseCount %d after the delete, want 0", got)
+	}
+	for _, name := range []string{"res-h100", "res-bare"} {
+		if _, err := w.svc.Reservations.Delete(netProject, resZone, name).Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.drive(t, func() error { return w.b.DeleteCluster(ctx, netRegion, "c1") })
+	if inv := w.e.Inventory().Resources(); !inv.Empty() {
+		t.Fatalf("leftovers: %v", w.names())
+	}
+}
+
+// TestFlexStartPool: a flex-start pool is sent as GKE asks (flexStart,
+// autoscaling from 0 with location policy ANY, no reservation, the maximum
+// run duration from the capacity's end), stays provisioning while it is
+// queued and becomes active after the queue.
+func TestFlexStartPool(t *testing.T) {
+	w := newCapWorld(t)
+	ctx := context.Background()
+	spec := gpuPool("c1", "flex", resZone)
+	spec.CapacityType, spec.Nodes = "flex_start", 2
+	spec.Reservation = &cloud.Reservation{End: w.clock.Now().Add(48 * time.Hour)}
+	type result struct {
+		p   cloud.NodePool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := w.b.CreateNodePool(ctx, spec)
+		done <- result{p, err}
+	}()
+	// The clock stands still: the pool is queued.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := w.e.LookupPool("gcp", netRegion, "c1", "flex"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the flex-start pool was not created")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.clock.Advance(capDurations.PoolCreate + time.Millisecond)
+	if p := try(w.b.GetNodePool(ctx, netRegion, "c1", "flex")).must(t); p.Status != cloud.StatusCreating || p.ReadyNodes != 0 {
+		t.Fatalf("queued flex-start pool %s with %d nodes, want creating with none", p.Status, p.ReadyNodes)
+	}
+	w.clock.Advance(cloudsim.FlexStartQueue)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flex-start pool did not become active after its queue")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.p.Status != cloud.StatusActive || r.p.Spec.CapacityType != "flex_start" || !r.p.Spec.Equal(spec) {
+		t.Fatalf("pool %+v", r.p)
+	}
+	raw := try(w.b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: w.b.poolPath(netRegion, "c1", "flex")})).must(t)
+	cfg, as := raw.GetConfig(), raw.GetAutoscaling()
+	if !cfg.GetFlexStart() || cfg.GetReservationAffinity().GetConsumeReservationType() != containerpb.ReservationAffinity_NO_RESERVATION ||
+		!as.GetEnabled() || as.GetTotalMinNodeCount() != 0 || as.GetTotalMaxNodeCount() != 2 || as.GetLocationPolicy() != containerpb.NodePoolAutoscaling_ANY ||
+		cfg.GetMaxRunDuration().AsDuration() != 48*time.Hour {
+		t.Fatalf("flex-start request: config %v, autoscaling %v", cfg, as)
+	}
+	w.remove(t, "flex")
+}
+
+// TestCalendarReservationWaits: a pool on a calendar-mode reservation that
+// starts later holds its slots and launches nothing before the start (its
+// reservation does not exist yet), then becomes active, with nodes that
+// run until the reservation's end.
+func TestCalendarReservationWaits(t *testing.T) {
+	w := newCapWorld(t)
+	ctx := context.Background()
+	start := w.clock.Now().Add(time.Hour).UTC()
+	end := start.Add(24 * time.Hour)
+	_, err := w.svc.FutureReservations.Insert(netProject, resZone, &compute.FutureReservation{Name: "fr-cal", ReservationName: "cal-h100",
+		ReservationMode: "CALENDAR", TimeWindow: &compute.FutureReservationTimeWindow{StartTime: start.Format(time.RFC3339), EndTime: end.Format(time.RFC3339)},
+		SpecificSkuProperties: &compute.FutureReservationSpecificSKUProperties{TotalCount: 2,
+			InstanceProperties: &compute.AllocationSpecificSKUAllocationReservedInstanceProperties{MachineType: "a3-highgpu-8g", GuestAccelerators: []*compute.AcceleratorConfig{h100x8}}}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := reservedPool("cal", resZone, "a3-highgpu-8g", "cal-h100", 2)
+	spec.CapacityType = "calendar"
+	type result struct {
+		p   cloud.NodePool
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := w.b.CreateNodePool(ctx, spec)
+		done <- result{p, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := w.e.LookupPool("gcp", netRegion, "c1", "cal"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the calendar pool was not created")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.clock.Advance(time.Hour - time.Minute)
+	if p := try(w.b.GetNodePool(ctx, netRegion, "c1", "cal")).must(t); p.Status != cloud.StatusCreating || p.ReadyNodes != 0 {
+		t.Fatalf("pool before the start %s with %d nodes, want creating with none", p.Status, p.ReadyNodes)
+	}
+	if n := len(w.enginePool(t, "c1", "cal").Nodes); n != 0 {
+		t.Fatalf("%d nodes launched before the reservation's start", n)
+	}
+	if _, err := w.svc.Reservations.Get(netProject, resZone, "cal-h100").Do(); err == nil {
+		t.Fatal("the calendar reservation exists before its start")
+	}
+	w.clock.Advance(time.Minute + capDurations.PoolCreate + time.Millisecond)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the calendar pool did not become active after the start")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.p.Status != cloud.StatusActive || r.p.Spec.CapacityType != "calendar" || r.p.Spec.Reservation.ID != "cal-h100" {
+		t.Fatalf("pool %+v", r.p)
+	}
+	if got := w.inUse(t, "cal-h100"); got != 2 {
+		t.Fatalf("inUseCount %d, want 2", got)
+	}
+	raw := try(w.b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: w.b.poolPath(netRegion, "c1", "cal")})).must(t)
+	if d := raw.GetConfig().GetMaxRunDuration().AsDuration(); d != 24*time.Hour {
+		t.Fatalf("max run duration %s, want 24h (start to end)", d)
+	}
+	w.remove(t, "cal")
+	if got := w.inUse(t, "cal-h100"); got != 0 {
+		t.Fatalf("inUseCount %d after the delete, want 0", got)
+	}
+}
