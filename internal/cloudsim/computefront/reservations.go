@@ -268,7 +268,9 @@ func (s *server) futureReservationInsert(q *request) (any, error) {
 	return s.startOp(q, "insert", rel, reservationID(q.project, q.zone, "fr/"+m.GetName()), nil)
 }
 
-func reservationID(project, zone, name string) uint64 { return numericID("reservation", project, zone, name) }
+func reservationID(project, zone, name string) uint64 {
+	return numericID("reservation", project, zone, name)
+}
 
 // visible tells whether r is served in q's project (and zone, when q has
 // one) as a reservation (future false: delivered ones only) or as a
