@@ -30,5 +30,8 @@ type ReservationSource interface {
 // (each cloud's own reservation and capacity-block APIs).
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
+	if c.enabled("gcp") && c.GCPProject != "" {
+		out = append(out, &GCPReservations{Project: c.GCPProject, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
+	}
 	return out
 }

@@ -424,14 +424,27 @@ func splitMachineType(instanceType string) (string, int) {
 // "n1-highmem-8+1xT4"), any other machine type as it is.
 func instanceType(cfg *containerpb.NodeConfig) string {
 	machine := cfg.GetMachineType()
-	if !strings.HasPrefix(machine, "n1-") {
+	for _, a := range cfg.GetAccelerators() {
+		if a.GetAcceleratorCount() > 0 {
+			return CatalogInstanceType(machine, a.GetAcceleratorType(), int(a.GetAcceleratorCount()))
+		}
+	}
+	return machine
+}
+
+// CatalogInstanceType is the catalog's name of a machine type with count
+// accelerators of acceleratorType attached (a node pool's accelerators, a
+// reservation's guestAccelerators): an N1 machine type with a GPU model
+// the catalog knows is written with it ("n1-highmem-8", "nvidia-tesla-t4",
+// 1 -> "n1-highmem-8+1xT4"); any other machine type is its own name (its
+// GPUs are built in).
+func CatalogInstanceType(machine, acceleratorType string, count int) string {
+	if !strings.HasPrefix(machine, "n1-") || count <= 0 {
 		return machine
 	}
-	for _, a := range cfg.GetAccelerators() {
-		for model, t := range acceleratorTypes {
-			if t == a.GetAcceleratorType() && a.GetAcceleratorCount() > 0 {
-				return fmt.Sprintf("%s+%dx%s", machine, a.GetAcceleratorCount(), model)
-			}
+	for _, model := range slices.Sorted(maps.Keys(acceleratorTypes)) {
+		if acceleratorTypes[model] == acceleratorType {
+			return fmt.Sprintf("%s+%dx%s", machine, count, model)
 		}
 	}
 	return machine
