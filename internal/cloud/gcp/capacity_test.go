@@ -264,6 +264,19 @@ func TestFlexStartPool(t *testing.T) {
 		cfg.GetMaxRunDuration().AsDuration() != 48*time.Hour {
 		t.Fatalf("flex-start request: config %v, autoscaling %v", cfg, as)
 	}
+	if n := len(w.enginePool(t, "c1", "flex").Nodes); n != 2 {
+		t.Fatalf("%d nodes, want 2", n)
+	}
+	// At the maximum run duration the nodes go.
+	w.clock.Advance(48 * time.Hour)
+	try(w.b.GetNodePool(ctx, netRegion, "c1", "flex")).must(t)
+	w.clock.Advance(capDurations.PoolUpdate + time.Millisecond)
+	if p := try(w.b.GetNodePool(ctx, netRegion, "c1", "flex")).must(t); p.Spec.Nodes != 0 || p.ReadyNodes != 0 {
+		t.Fatalf("flex-start pool after its maximum run duration: %d nodes, %d ready, want none", p.Spec.Nodes, p.ReadyNodes)
+	}
+	if n := len(w.enginePool(t, "c1", "flex").Nodes); n != 0 {
+		t.Fatalf("%d machines after the maximum run duration, want 0", n)
+	}
 	w.remove(t, "flex")
 }
 

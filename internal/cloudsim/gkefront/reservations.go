@@ -134,3 +134,31 @@ func reservationFailure(p cloudsim.Pool, prefix, inst string) (codes.Code, strin
 	cond.Message = msg
 	return c, msg, cond, true
 }
+
+// endFlexStart ends the nodes of a cluster's flex-start pools whose
+// maximum run duration (NodeConfig.maxRunDuration, "The maximum duration
+// for the nodes to exist", container v1) has passed since they launched:
+// flex-start nodes run at most that long, seven days at most
+// (https://cloud.google.com/kubernetes-engine/docs/concepts/dws). The
+// engine pool is
+// resized to 0, so its machines, Kubernetes nodes and quota go; the pool
+// stays (cloudsim then reports initialNodeCount 0, where GKE keeps the
+// count it was created with and reports no instances). Called before a
+// cluster's pools are read.
+func (s *server) endFlexStart(region, cluster string) error {
+	now := s.e.Now()
+	for _, p := range s.e.ClusterPools(cloudName, region, cluster) {
+		if p.Cloud != cloudName || p.Spec.CapacityType != "flex_start" || p.DeleteAt != nil || p.Spec.Nodes == 0 || p.Updating || p.Pending != nil {
+			continue
+		}
+		d := s.poolMetaProto(region, cluster, p.Spec.Name).GetConfig().GetMaxRunDuration()
+		if d == nil || d.AsDuration() <= 0 || now.Before(p.ReadyAt.Add(d.AsDuration())) {
+			continue
+		}
+		zero := 0
+		if _, err := s.e.UpdateNodePool(cloudName, region, cluster, p.Spec.Name, cloud.NodePoolUpdate{Nodes: &zero}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

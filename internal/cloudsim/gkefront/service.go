@@ -534,6 +534,9 @@ func (s *server) GetNodePool(ctx context.Context, req *containerpb.GetNodePoolRe
 	if err != nil {
 		return nil, err
 	}
+	if err := s.endFlexStart(r.region(), r.Cluster); err != nil { // reservations.go
+		return nil, grpcError(err, r.poolName())
+	}
 	p, err := s.e.GetNodePool(cloudName, r.region(), r.Cluster, r.Pool)
 	if err != nil {
 		if cloud.IsNotFound(err) {
@@ -554,6 +557,9 @@ func (s *server) ListNodePools(ctx context.Context, req *containerpb.ListNodePoo
 	}
 	if _, ok := s.findCluster(r.region(), r.Cluster); !ok {
 		return nil, notFoundStatus(r.clusterName())
+	}
+	if err := s.endFlexStart(r.region(), r.Cluster); err != nil { // reservations.go
+		return nil, grpcError(err, r.clusterName())
 	}
 	out := &containerpb.ListNodePoolsResponse{}
 	for _, p := range s.e.Inventory().Pools {
