@@ -106,6 +106,26 @@ func TestReservationsOnTheLedger(t *testing.T) {
 	if len(names) != 1 || names[0] != "zones/"+resZone+"/res-a" {
 		t.Fatalf("aggregatedList: %v", names)
 	}
+	for _, tt := range []struct {
+		zone, filter string
+		want         int
+	}{{resZone, "", 1}, {resZone, `name = "res-a"`, 1}, {resZone, `name = "res-b"`, 0}, {region + "-b", "", 0}} {
+		lit := rc.List(ctx, &computepb.ListReservationsRequest{Project: project, Zone: tt.zone, Filter: proto.String(tt.filter)})
+		n := 0
+		for {
+			_, err := lit.Next()
+			if err == iterator.Done {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != tt.want {
+			t.Fatalf("list %s %q: %d reservations, want %d", tt.zone, tt.filter, n, tt.want)
+		}
+	}
 	op, err = rc.Delete(ctx, &computepb.DeleteReservationRequest{Project: project, Zone: resZone, Reservation: "res-a"})
 	w.done(t, op, err)
 	if _, err := w.e.GetReservation("gcp", "res-a"); err == nil {
@@ -141,6 +161,27 @@ func TestCalendarFutureReservation(t *testing.T) {
 	}
 	if fr.GetStatus().GetProcurementStatus() != "APPROVED" || fr.GetReservationName() != "cal-a" || fr.GetTimeWindow().GetStartTime() != start.Format(time.RFC3339) {
 		t.Fatalf("future reservation %v", fr)
+	}
+	it := fc.AggregatedList(ctx, &computepb.AggregatedListFutureReservationsRequest{Project: project})
+	var frs []string
+	for {
+		pair, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range pair.Value.GetFutureReservations() {
+			frs = append(frs, pair.Key+"/"+f.GetName())
+		}
+	}
+	if len(frs) != 1 || frs[0] != "zones/"+resZone+"/fr-a" {
+		t.Fatalf("futureReservations.aggregatedList: %v", frs)
+	}
+	lit := fc.List(ctx, &computepb.ListFutureReservationsRequest{Project: project, Zone: resZone})
+	if f, err := lit.Next(); err != nil || f.GetName() != "fr-a" {
+		t.Fatalf("futureReservations.list: %v %v", f, err)
 	}
 	_, err = rc.Get(ctx, &computepb.GetReservationRequest{Project: project, Zone: resZone, Reservation: "cal-a"})
 	apiErr(t, err, 404, "notFound")
