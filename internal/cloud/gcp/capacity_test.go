@@ -347,8 +347,19 @@ func TestCalendarReservationWaits(t *testing.T) {
 	if d := raw.GetConfig().GetMaxRunDuration().AsDuration(); d != 24*time.Hour {
 		t.Fatalf("max run duration %s, want 24h (start to end)", d)
 	}
+	// At the end the reservation's instances are terminated.
+	w.clock.Advance(24 * time.Hour)
+	p := try(w.b.GetNodePool(ctx, netRegion, "c1", "cal")).must(t)
+	if p.Status == cloud.StatusActive || p.ReadyNodes != 0 || len(p.Issues) == 0 || !strings.Contains(p.Issues[0].Message, "cal-h100") {
+		t.Fatalf("pool after the reservation's end: %s, %d ready, issues %v", p.Status, p.ReadyNodes, p.Issues)
+	}
 	w.remove(t, "cal")
-	if got := w.inUse(t, "cal-h100"); got != 0 {
-		t.Fatalf("inUseCount %d after the delete, want 0", got)
+	// The ended reservation is gone from Compute Engine; the ledger holds
+	// no slots for the deleted pool.
+	if _, err := w.svc.Reservations.Get(netProject, resZone, "cal-h100").Do(); err == nil {
+		t.Fatal("the calendar reservation exists after its end")
+	}
+	if r, err := w.e.GetReservation("gcp", "cal-h100"); err != nil || r.Used != 0 {
+		t.Fatalf("ledger after the delete: %+v %v", r, err)
 	}
 }
