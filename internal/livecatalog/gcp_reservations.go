@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path"
 	"slices"
@@ -98,37 +99,48 @@ func (g *GCPReservations) Capacity(ctx context.Context) ([]planner.Offer, error)
 		now = g.Now()
 	}
 	var frs []*compute.FutureReservation
-	token := ""
-	for {
-		page, err := gcpDo(ctx, g.Retry, "compute futureReservations.aggregatedList "+g.Project, func() (*compute.FutureReservationsAggregatedListResponse, error) {
+	err = gcpPages(ctx, g.Retry, "compute futureReservations.aggregatedList "+g.Project,
+		func(token string) (*compute.FutureReservationsAggregatedListResponse, error) {
 			return svc.FutureReservations.AggregatedList(g.Project).PageToken(token).Context(ctx).Do()
+		}, func(page *compute.FutureReservationsAggregatedListResponse) string {
+			for _, k := range slices.Sorted(maps.Keys(page.Items)) {
+				frs = append(frs, page.Items[k].FutureReservations...)
+			}
+			return page.NextPageToken
 		})
-		if err != nil {
-			return nil, err
-		}
-		for _, scope := range page.Items {
-			frs = append(frs, scope.FutureReservations...)
-		}
-		if token = page.NextPageToken; token == "" {
-			break
-		}
+	if err != nil {
+		return nil, err
 	}
 	var rs []*compute.Reservation
-	for {
-		page, err := gcpDo(ctx, g.Retry, "compute reservations.aggregatedList "+g.Project, func() (*compute.ReservationAggregatedList, error) {
+	err = gcpPages(ctx, g.Retry, "compute reservations.aggregatedList "+g.Project,
+		func(token string) (*compute.ReservationAggregatedList, error) {
 			return svc.Reservations.AggregatedList(g.Project).PageToken(token).Context(ctx).Do()
+		}, func(page *compute.ReservationAggregatedList) string {
+			for _, k := range slices.Sorted(maps.Keys(page.Items)) {
+				rs = append(rs, page.Items[k].Reservations...)
+			}
+			return page.NextPageToken
 		})
-		if err != nil {
-			return nil, err
-		}
-		for _, scope := range page.Items {
-			rs = append(rs, scope.Reservations...)
-		}
-		if token = page.NextPageToken; token == "" {
-			break
-		}
+	if err != nil {
+		return nil, err
 	}
 	return gcpReservationOffers(rs, frs, now), nil
+}
+
+// gcpPages fetches every page of a list: call asks for the page after
+// token (the first with ""), each takes a page and returns the next
+// token ("" after the last page).
+func gcpPages[P any](ctx context.Context, r GCPRetry, api string, call func(token string) (P, error), each func(P) string) error {
+	token := ""
+	for {
+		page, err := gcpDo(ctx, r, api, func() (P, error) { return call(token) })
+		if err != nil {
+			return err
+		}
+		if token = each(page); token == "" {
+			return nil
+		}
+	}
 }
 
 // gcpReservationOffers turns reservations and future reservations into

@@ -61,23 +61,32 @@ func newCapWorld(t *testing.T) *capWorld {
 	return w
 }
 
-// drive runs fn while the clock moves 10 ms every real millisecond.
-func (w *capWorld) drive(t *testing.T, fn func() error) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
+// advancing runs fn while the clock moves 10 ms every real millisecond.
+func (w *capWorld) advancing(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
+		case <-done:
 			return
 		case <-tick.C:
 			w.clock.Advance(10 * time.Millisecond)
 		}
+	}
+}
+
+// drive runs fn while the clock moves, failing the test on its error.
+func (w *capWorld) drive(t *testing.T, fn func() error) {
+	t.Helper()
+	var err error
+	w.advancing(func() { err = fn() })
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -103,26 +112,55 @@ func (w *capWorld) inUse(t *testing.T, name string) int64 {
 
 // create creates a pool while the clock moves.
 func (w *capWorld) create(spec cloud.NodePoolSpec) (p cloud.NodePool, err error) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		p, err = w.b.CreateNodePool(context.Background(), spec)
-	}()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return p, err
-		case <-tick.C:
-			w.clock.Advance(10 * time.Millisecond)
-		}
-	}
+	w.advancing(func() { p, err = w.b.CreateNodePool(context.Background(), spec) })
+	return p, err
 }
 
 func (w *capWorld) remove(t *testing.T, name string) {
 	t.Helper()
 	w.drive(t, func() error { return w.b.DeleteNodePool(context.Background(), netRegion, "c1", name) })
+}
+
+// created is the outcome of a create.
+type created struct {
+	p   cloud.NodePool
+	err error
+}
+
+// startCreate sends a create with the clock standing still and returns
+// once the engine has the pool; the create's outcome comes on the channel.
+func (w *capWorld) startCreate(t *testing.T, spec cloud.NodePoolSpec) <-chan created {
+	t.Helper()
+	done := make(chan created, 1)
+	go func() {
+		p, err := w.b.CreateNodePool(context.Background(), spec)
+		done <- created{p, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := w.e.LookupPool("gcp", netRegion, spec.Cluster, spec.Name); ok {
+			return done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool %s was not created", spec.Name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// awaitCreate waits for a started create to succeed.
+func awaitCreate(t *testing.T, done <-chan created) cloud.NodePool {
+	t.Helper()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.p
+	case <-time.After(10 * time.Second):
+		t.Fatal("the create did not finish once its capacity was there")
+	}
+	return cloud.NodePool{}
 }
 
 var h100x8 = &compute.AcceleratorConfig{AcceleratorType: "nvidia-h100-80gb", AcceleratorCount: 8}
@@ -220,42 +258,16 @@ func TestFlexStartPool(t *testing.T) {
 	spec := gpuPool("c1", "flex", resZone)
 	spec.CapacityType, spec.Nodes = "flex_start", 2
 	spec.Reservation = &cloud.Reservation{End: w.clock.Now().Add(48 * time.Hour)}
-	type result struct {
-		p   cloud.NodePool
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := w.b.CreateNodePool(ctx, spec)
-		done <- result{p, err}
-	}()
 	// The clock stands still: the pool is queued.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := w.e.LookupPool("gcp", netRegion, "c1", "flex"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the flex-start pool was not created")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	done := w.startCreate(t, spec)
 	w.clock.Advance(capDurations.PoolCreate + time.Millisecond)
 	if p := try(w.b.GetNodePool(ctx, netRegion, "c1", "flex")).must(t); p.Status != cloud.StatusCreating || p.ReadyNodes != 0 {
 		t.Fatalf("queued flex-start pool %s with %d nodes, want creating with none", p.Status, p.ReadyNodes)
 	}
 	w.clock.Advance(cloudsim.FlexStartQueue)
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the flex-start pool did not become active after its queue")
-	}
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.p.Status != cloud.StatusActive || r.p.Spec.CapacityType != "flex_start" || !r.p.Spec.Equal(spec) {
-		t.Fatalf("pool %+v", r.p)
+	r := awaitCreate(t, done)
+	if r.Status != cloud.StatusActive || r.Spec.CapacityType != "flex_start" || !r.Spec.Equal(spec) {
+		t.Fatalf("pool %+v", r)
 	}
 	raw := try(w.b.client.GetNodePool(ctx, &containerpb.GetNodePoolRequest{Name: w.b.poolPath(netRegion, "c1", "flex")})).must(t)
 	cfg, as := raw.GetConfig(), raw.GetAutoscaling()
@@ -298,25 +310,7 @@ func TestCalendarReservationWaits(t *testing.T) {
 	}
 	spec := reservedPool("cal", resZone, "a3-highgpu-8g", "cal-h100", 2)
 	spec.CapacityType = "calendar"
-	type result struct {
-		p   cloud.NodePool
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := w.b.CreateNodePool(ctx, spec)
-		done <- result{p, err}
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := w.e.LookupPool("gcp", netRegion, "c1", "cal"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the calendar pool was not created")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	done := w.startCreate(t, spec)
 	w.clock.Advance(time.Hour - time.Minute)
 	if p := try(w.b.GetNodePool(ctx, netRegion, "c1", "cal")).must(t); p.Status != cloud.StatusCreating || p.ReadyNodes != 0 {
 		t.Fatalf("pool before the start %s with %d nodes, want creating with none", p.Status, p.ReadyNodes)
@@ -328,17 +322,9 @@ func TestCalendarReservationWaits(t *testing.T) {
 		t.Fatal("the calendar reservation exists before its start")
 	}
 	w.clock.Advance(time.Minute + capDurations.PoolCreate + time.Millisecond)
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the calendar pool did not become active after the start")
-	}
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.p.Status != cloud.StatusActive || r.p.Spec.CapacityType != "calendar" || r.p.Spec.Reservation.ID != "cal-h100" {
-		t.Fatalf("pool %+v", r.p)
+	r := awaitCreate(t, done)
+	if r.Status != cloud.StatusActive || r.Spec.CapacityType != "calendar" || r.Spec.Reservation.ID != "cal-h100" {
+		t.Fatalf("pool %+v", r)
 	}
 	if got := w.inUse(t, "cal-h100"); got != 2 {
 		t.Fatalf("inUseCount %d, want 2", got)

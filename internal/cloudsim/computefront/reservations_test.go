@@ -29,6 +29,22 @@ func reservationClients(t *testing.T, w *world) (*compute.ReservationsClient, *c
 	return rc, fc
 }
 
+// all reads an iterator to its end.
+func all[T any](t *testing.T, next func() (T, error)) []T {
+	t.Helper()
+	var out []T
+	for {
+		v, err := next()
+		if err == iterator.Done {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+}
+
 func h100Props() *computepb.AllocationSpecificSKUAllocationReservedInstanceProperties {
 	return &computepb.AllocationSpecificSKUAllocationReservedInstanceProperties{MachineType: proto.String("a3-highgpu-8g"),
 		GuestAccelerators: []*computepb.AcceleratorConfig{{AcceleratorType: proto.String("nvidia-h100-80gb"), AcceleratorCount: proto.Int32(8)}}}
@@ -89,16 +105,8 @@ func TestReservationsOnTheLedger(t *testing.T) {
 			apiErr(t, err, c.code, c.why)
 		})
 	}
-	it := rc.AggregatedList(ctx, &computepb.AggregatedListReservationsRequest{Project: project})
 	var names []string
-	for {
-		pair, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, pair := range all(t, rc.AggregatedList(ctx, &computepb.AggregatedListReservationsRequest{Project: project}).Next) {
 		for _, r := range pair.Value.GetReservations() {
 			names = append(names, pair.Key+"/"+r.GetName())
 		}
@@ -110,18 +118,7 @@ func TestReservationsOnTheLedger(t *testing.T) {
 		zone, filter string
 		want         int
 	}{{resZone, "", 1}, {resZone, `name = "res-a"`, 1}, {resZone, `name = "res-b"`, 0}, {region + "-b", "", 0}} {
-		lit := rc.List(ctx, &computepb.ListReservationsRequest{Project: project, Zone: tt.zone, Filter: proto.String(tt.filter)})
-		n := 0
-		for {
-			_, err := lit.Next()
-			if err == iterator.Done {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			n++
-		}
+		n := len(all(t, rc.List(ctx, &computepb.ListReservationsRequest{Project: project, Zone: tt.zone, Filter: proto.String(tt.filter)}).Next))
 		if n != tt.want {
 			t.Fatalf("list %s %q: %d reservations, want %d", tt.zone, tt.filter, n, tt.want)
 		}
@@ -162,16 +159,8 @@ func TestCalendarFutureReservation(t *testing.T) {
 	if fr.GetStatus().GetProcurementStatus() != "APPROVED" || fr.GetReservationName() != "cal-a" || fr.GetTimeWindow().GetStartTime() != start.Format(time.RFC3339) {
 		t.Fatalf("future reservation %v", fr)
 	}
-	it := fc.AggregatedList(ctx, &computepb.AggregatedListFutureReservationsRequest{Project: project})
 	var frs []string
-	for {
-		pair, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, pair := range all(t, fc.AggregatedList(ctx, &computepb.AggregatedListFutureReservationsRequest{Project: project}).Next) {
 		for _, f := range pair.Value.GetFutureReservations() {
 			frs = append(frs, pair.Key+"/"+f.GetName())
 		}
