@@ -150,16 +150,28 @@ func lastSeg(s string) string {
 // machineTypeRE is a machine type name (RFC 1035 label).
 var machineTypeRE = nameRE
 
-func (s *server) reservationInsert(q *request) (any, error) {
-	m := &computepb.Reservation{}
+// parseNamed reads an insert's body into m, checks its name and makes it
+// q's name; it returns the new resource's relative path.
+func parseNamed(q *request, m interface {
+	proto.Message
+	GetName() string
+}) (string, error) {
 	if _, err := parseBody(q.r, m); err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := checkName("resource.name", m.GetName()); err != nil {
-		return nil, err
+		return "", err
 	}
 	q.name = m.GetName()
-	rel := q.path()
+	return q.path(), nil
+}
+
+func (s *server) reservationInsert(q *request) (any, error) {
+	m := &computepb.Reservation{}
+	rel, err := parseNamed(q, m)
+	if err != nil {
+		return nil, err
+	}
 	if m.AggregateReservation != nil || m.GetSpecificReservation().GetSourceInstanceTemplate() != "" {
 		return nil, invalidf("Invalid value for field 'resource': cloudsim serves only specificReservation reservations with instanceProperties.")
 	}
@@ -207,14 +219,10 @@ func (s *server) checkFreeName(name, rel string) error {
 
 func (s *server) futureReservationInsert(q *request) (any, error) {
 	m := &computepb.FutureReservation{}
-	if _, err := parseBody(q.r, m); err != nil {
+	rel, err := parseNamed(q, m)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkName("resource.name", m.GetName()); err != nil {
-		return nil, err
-	}
-	q.name = m.GetName()
-	rel := q.path()
 	if m.GetReservationMode() != "CALENDAR" {
 		return nil, invalidField("resource.reservationMode", m.GetReservationMode(), "cloudsim serves only calendar-mode future reservations (CALENDAR).")
 	}
