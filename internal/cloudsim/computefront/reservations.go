@@ -43,6 +43,10 @@ package computefront
 //     deleteAtTime = its end; before the start it is 404, as the
 //     reservation does not exist yet. The engine makes a node pool that
 //     names it wait for the start, and ends its nodes at the end.
+//   - A ledger entry put by other means (Engine.PutReservation from a test
+//     or another front end's caller) is served too, from the ledger alone:
+//     instanceProperties.machineType = InstanceType, no accelerators; a
+//     calendar one as a future reservation named after its reservation.
 //   - Names are unique across zones in the ledger (a pool names a
 //     reservation by name only): inserting a name used in another zone is
 //     409 alreadyExists (cloudsim's simplification).
@@ -276,6 +280,15 @@ func (s *server) futureReservationInsert(q *request) (any, error) {
 	return s.startOp(q, "insert", rel, reservationID(q.project, q.zone, "fr/"+m.GetName()), nil)
 }
 
+// frName is the name of the future reservation a calendar entry answers
+// as: the one it was inserted as, else its reservation's.
+func frName(r cloudsim.Reservation) string {
+	if n := r.Attrs[attrFR]; n != "" {
+		return n
+	}
+	return r.ID
+}
+
 func reservationID(project, zone, name string) uint64 {
 	return numericID("reservation", project, zone, name)
 }
@@ -291,7 +304,7 @@ func (s *server) visible(q *request, r cloudsim.Reservation, future bool) bool {
 		return false
 	}
 	if future {
-		return r.Attrs[attrFR] != ""
+		return r.Kind == "calendar"
 	}
 	return r.Kind != "calendar" || r.State(s.e.Now()) == "active"
 }
@@ -304,7 +317,7 @@ func (s *server) findReservation(q *request, future bool) (cloudsim.Reservation,
 			return cloudsim.Reservation{}, engineError(err, q.path(), false)
 		}
 		for _, r := range all {
-			if r.Attrs[attrFR] == q.name && s.visible(q, r, true) {
+			if frName(r) == q.name && s.visible(q, r, true) {
 				return r, nil
 			}
 		}
@@ -360,7 +373,7 @@ func (s *server) visibleReservations(q *request, future bool) ([]cloudsim.Reserv
 	}
 	name := func(r cloudsim.Reservation) string {
 		if future {
-			return r.Attrs[attrFR]
+			return frName(r)
 		}
 		return r.ID
 	}
@@ -444,11 +457,16 @@ func (s *server) renderReservation(base string, r cloudsim.Reservation, future b
 	project := r.Attrs[attrProject]
 	zoneLink := base + zoneRel(project, r.Zone)
 	if future {
-		fr := &computepb.FutureReservation{}
-		if err := storeIn.Unmarshal([]byte(r.Attrs[attrJSON]), fr); err != nil {
-			return nil, err
+		fr := &computepb.FutureReservation{ReservationMode: proto.String("CALENDAR"),
+			SpecificSkuProperties: &computepb.FutureReservationSpecificSKUProperties{TotalCount: proto.Int64(int64(r.Count)),
+				InstanceProperties: &computepb.AllocationSpecificSKUAllocationReservedInstanceProperties{MachineType: proto.String(r.InstanceType)}}}
+		if data := r.Attrs[attrJSON]; data != "" {
+			if err := storeIn.Unmarshal([]byte(data), fr); err != nil {
+				return nil, err
+			}
 		}
-		name := r.Attrs[attrFR]
+		name := frName(r)
+		fr.Name = proto.String(name)
 		fr.Kind = proto.String(apiKindOf(true))
 		fr.Id = proto.Uint64(reservationID(project, r.Zone, "fr/"+name))
 		fr.Zone = proto.String(zoneLink)
@@ -466,20 +484,24 @@ func (s *server) renderReservation(base string, r cloudsim.Reservation, future b
 		fr.Status = st
 		return protojson.Marshal(fr)
 	}
+	// A ledger entry put by other means than this front end (a test, the
+	// direct backend) has no request: it is answered from the ledger.
 	m := &computepb.Reservation{}
 	props := &computepb.AllocationSpecificSKUAllocationReservedInstanceProperties{MachineType: proto.String(r.InstanceType)}
 	required := false
-	if r.Kind == "calendar" {
+	switch data := []byte(r.Attrs[attrJSON]); {
+	case len(data) == 0:
+	case r.Attrs[attrFR] != "":
 		fr := &computepb.FutureReservation{}
-		if err := storeIn.Unmarshal([]byte(r.Attrs[attrJSON]), fr); err != nil {
+		if err := storeIn.Unmarshal(data, fr); err != nil {
 			return nil, err
 		}
 		if p := fr.GetSpecificSkuProperties().GetInstanceProperties(); p != nil {
 			props = p
 		}
 		required = fr.GetSpecificReservationRequired()
-	} else {
-		if err := storeIn.Unmarshal([]byte(r.Attrs[attrJSON]), m); err != nil {
+	default:
+		if err := storeIn.Unmarshal(data, m); err != nil {
 			return nil, err
 		}
 		if p := m.GetSpecificReservation().GetInstanceProperties(); p != nil {

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 const resZone = region + "-a"
@@ -215,5 +217,38 @@ func TestCalendarFutureReservation(t *testing.T) {
 	w.done(t, op, err)
 	if rs, _ := w.e.Reservations("gcp"); len(rs) != 0 {
 		t.Fatalf("ledger after delete: %+v", rs)
+	}
+}
+
+// TestLedgerOnlyReservations: reservations put in the ledger without this
+// front end are served from the ledger: a reserved one as a reservation, a
+// calendar one as a future reservation and, from its start, a
+// reservation.
+func TestLedgerOnlyReservations(t *testing.T) {
+	w := newWorld(t)
+	rc, fc := reservationClients(t, w)
+	ctx := context.Background()
+	start := w.clock.Now().Add(time.Hour)
+	for _, r := range []cloudsim.Reservation{
+		{Cloud: "gcp", ID: "led-res", Region: region, Zone: resZone, InstanceType: "a3-highgpu-8g", Kind: "reserved", Count: 2},
+		{Cloud: "gcp", ID: "led-cal", Region: region, Zone: resZone, InstanceType: "a3-highgpu-8g", Kind: "calendar", Count: 3, Start: start, End: start.Add(time.Hour)},
+	} {
+		if _, err := w.e.PutReservation(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := rc.Get(ctx, &computepb.GetReservationRequest{Project: project, Zone: resZone, Reservation: "led-res"})
+	if err != nil || got.GetSpecificReservation().GetCount() != 2 || got.GetSpecificReservation().GetInstanceProperties().GetMachineType() != "a3-highgpu-8g" {
+		t.Fatalf("ledger reservation: %v %v", got, err)
+	}
+	fr, err := fc.Get(ctx, &computepb.GetFutureReservationRequest{Project: project, Zone: resZone, FutureReservation: "led-cal"})
+	if err != nil || fr.GetReservationName() != "led-cal" || fr.GetSpecificSkuProperties().GetTotalCount() != 3 || fr.GetReservationMode() != "CALENDAR" {
+		t.Fatalf("ledger calendar reservation: %v %v", fr, err)
+	}
+	_, err = rc.Get(ctx, &computepb.GetReservationRequest{Project: project, Zone: resZone, Reservation: "led-cal"})
+	apiErr(t, err, 404, "notFound")
+	w.clock.Advance(time.Hour)
+	if _, err := rc.Get(ctx, &computepb.GetReservationRequest{Project: project, Zone: resZone, Reservation: "led-cal"}); err != nil {
+		t.Fatal(err)
 	}
 }
