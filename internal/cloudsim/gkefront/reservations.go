@@ -45,6 +45,7 @@ package gkefront
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
@@ -62,9 +63,12 @@ const reservationNameKey = "compute.googleapis.com/reservation-name"
 
 // poolCapacity sets the capacity type and reservation of a new pool's
 // engine spec from its node config, or refuses the config.
-func (s *server) poolCapacity(cfg *containerpb.NodeConfig, spec *cloud.NodePoolSpec) error {
+func (s *server) poolCapacity(cfg *containerpb.NodeConfig, version string, spec *cloud.NodePoolSpec) error {
 	ra := cfg.GetReservationAffinity()
 	flex := cfg.GetFlexStart()
+	if flex && !versionAtLeast(version, flexStartMinVersion) {
+		return invalid("Invalid value for field 'config.flexStart': flex-start node pools need GKE version %s or later, the node pool's version is %s.", flexStartMinVersion, version)
+	}
 	switch t := ra.GetConsumeReservationType(); t {
 	case containerpb.ReservationAffinity_UNSPECIFIED, containerpb.ReservationAffinity_NO_RESERVATION:
 		if flex {
@@ -103,6 +107,37 @@ func (s *server) poolCapacity(cfg *containerpb.NodeConfig, spec *cloud.NodePoolS
 		return status.Errorf(codes.FailedPrecondition, "No available resources in specified reservations '%s': the reservation's instances have accelerators %v, the node pool asks for %v.", name, want, have)
 	}
 	return nil
+}
+
+// flexStartMinVersion is the oldest GKE version with flex-start: "To use
+// flex-start in GKE, your cluster must use version 1.32.2-gke.1652000 or
+// later" (https://cloud.google.com/kubernetes-engine/docs/concepts/dws,
+// "Requirements").
+const flexStartMinVersion = "1.32.2-gke.1652000"
+
+// versionAtLeast compares GKE versions by their numbers
+// ("1.32.2-gke.1652000" is 1, 32, 2, 1652000). A version that stops
+// early ("1.33", "1.32") is a release channel alias for its newest patch,
+// so it satisfies every minimum it agrees with as far as it goes.
+func versionAtLeast(v, min string) bool {
+	num := func(s string) []int {
+		var out []int
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r < '0' || r > '9' }) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				break
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	a, b := num(v), num(min)
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] > b[i]
+		}
+	}
+	return true
 }
 
 // reservationFailure words a pool's last issue when it is one of the

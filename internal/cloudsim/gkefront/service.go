@@ -434,7 +434,11 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		Cluster: r.Cluster, Region: r.region(), Name: r.Pool, InstanceType: machineType, Zone: zone, CapacityType: ct,
 		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
 	}
-	if err := s.poolCapacity(cfg, &spec); err != nil { // reservations.go
+	version := np.GetVersion()
+	if version == "" {
+		version = clusterVersion
+	}
+	if err := s.poolCapacity(cfg, version, &spec); err != nil { // reservations.go
 		return err
 	}
 	opts := s.opts.InstanceOptions(machineType)
@@ -465,10 +469,6 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		stored.Config = &containerpb.NodeConfig{}
 	}
 	stored.Config.MachineType = machineType
-	version := np.GetVersion()
-	if version == "" {
-		version = clusterVersion
-	}
 	return grpcError(cloudsim.PutMeta(s.e, cloudName, kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
 		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)}), "")
 }
