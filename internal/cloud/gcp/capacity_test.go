@@ -349,3 +349,65 @@ func TestCalendarReservationWaits(t *testing.T) {
 		t.Fatalf("ledger after the delete: %+v %v", r, err)
 	}
 }
+
+// TestWithCapacity: what a new pool's request says for each capacity
+// type, read back by capacityOf, and the specs refused before any call.
+func TestWithCapacity(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	res := func(id string, start, end time.Duration) *cloud.Reservation {
+		r := &cloud.Reservation{ID: id}
+		if start != 0 {
+			r.Start = now.Add(start)
+		}
+		if end != 0 {
+			r.End = now.Add(end)
+		}
+		return r
+	}
+	for _, tt := range []struct {
+		name     string
+		capacity string
+		zone     string
+		res      *cloud.Reservation
+		kind     cloud.Kind // of the error; 0: none
+		maxRun   time.Duration
+	}{
+		{"on demand", "on_demand", resZone, nil, 0, 0},
+		{"spot", "spot", resZone, nil, 0, 0},
+		{"reserved", "reserved", resZone, res("res-a", 0, 0), 0, 0},
+		{"reserved until an end", "reserved", resZone, res("res-a", 0, 10*time.Hour), 0, 10 * time.Hour},
+		{"calendar counts from its start", "calendar", resZone, res("cal-a", 2*time.Hour, 26*time.Hour), 0, 24 * time.Hour},
+		{"flex-start", "flex_start", resZone, res("", 0, 7*24*time.Hour), 0, 7 * 24 * time.Hour},
+		{"reserved without a reservation", "reserved", resZone, nil, cloud.KindInvalid, 0},
+		{"reserved without a zone", "reserved", "", res("res-a", 0, 0), cloud.KindInvalid, 0},
+		{"ended", "calendar", resZone, res("cal-a", -26*time.Hour, -2*time.Hour), cloud.KindCapacity, 0},
+		{"unknown capacity type", "capacity_block", resZone, res("cr-1", 0, 0), cloud.KindInvalid, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := gpuPool("c1", "p", tt.zone)
+			spec.CapacityType, spec.Reservation = tt.capacity, tt.res
+			pool := &containerpb.NodePool{Config: &containerpb.NodeConfig{ResourceLabels: map[string]string{}}}
+			err := withCapacity(spec, pool, now)
+			if tt.kind != 0 {
+				wantKind(t, err, tt.kind)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pool.Config.GetMaxRunDuration().AsDuration(); got != tt.maxRun {
+				t.Fatalf("max run duration %s, want %s", got, tt.maxRun)
+			}
+			ct, r := capacityOf(pool.Config)
+			resID := func(r *cloud.Reservation) string {
+				if r == nil {
+					return ""
+				}
+				return r.ID
+			}
+			if ct != tt.capacity || resID(r) != resID(spec.Reservation) {
+				t.Fatalf("read back %s %+v, want %s %+v", ct, r, tt.capacity, spec.Reservation)
+			}
+		})
+	}
+}
