@@ -33,5 +33,8 @@ func ReservationSources(c SourcesConfig) []ReservationSource {
 	if c.enabled("aws") {
 		out = append(out, &AWSReservations{Config: AWSConfig{Catalog: c.Catalog, Endpoints: c.AWSEndpoints, Credentials: c.AWSCredentials}})
 	}
+	if c.enabled("gcp") && c.GCPProject != "" {
+		out = append(out, &GCPReservations{Project: c.GCPProject, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
+	}
 	return out
 }

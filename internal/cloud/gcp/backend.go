@@ -278,12 +278,17 @@ func (b *Backend) waitCluster(ctx context.Context, region, name string) (cloud.C
 // wait polls an operation until it is done; its error becomes a classified
 // error (the client does not poll for us).
 func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Operation, what string) error {
+	return b.waitWithin(ctx, region, op, what, b.cfg.Timeout)
+}
+
+// waitWithin is wait for up to timeout.
+func (b *Backend) waitWithin(ctx context.Context, region string, op *containerpb.Operation, what string, timeout time.Duration) error {
 	name := op.GetName()
 	if !strings.Contains(name, "/") {
 		name = b.location(region) + "/operations/" + name
 	}
 	first := true
-	op, err := poll(b, what, "operation "+name, []string{containerpb.Operation_DONE.String()}, func(ctx context.Context) (*containerpb.Operation, string, error) {
+	w := poll(b, what, "operation "+name, []string{containerpb.Operation_DONE.String()}, func(ctx context.Context) (*containerpb.Operation, string, error) {
 		if !first {
 			next, err := b.client.GetOperation(ctx, &containerpb.GetOperationRequest{Name: name})
 			if err != nil {
@@ -293,7 +298,9 @@ func (b *Backend) wait(ctx context.Context, region string, op *containerpb.Opera
 		}
 		first = false
 		return op, op.GetStatus().String(), nil
-	}).Until(ctx)
+	})
+	w.Timeout = timeout
+	op, err := w.Until(ctx)
 	if err != nil {
 		return err
 	}
@@ -417,14 +424,27 @@ func splitMachineType(instanceType string) (string, int) {
 // "n1-highmem-8+1xT4"), any other machine type as it is.
 func instanceType(cfg *containerpb.NodeConfig) string {
 	machine := cfg.GetMachineType()
-	if !strings.HasPrefix(machine, "n1-") {
+	for _, a := range cfg.GetAccelerators() {
+		if a.GetAcceleratorCount() > 0 {
+			return CatalogInstanceType(machine, a.GetAcceleratorType(), int(a.GetAcceleratorCount()))
+		}
+	}
+	return machine
+}
+
+// CatalogInstanceType is the catalog's name of a machine type with count
+// accelerators of acceleratorType attached (a node pool's accelerators, a
+// reservation's guestAccelerators): an N1 machine type with a GPU model
+// the catalog knows is written with it ("n1-highmem-8", "nvidia-tesla-t4",
+// 1 -> "n1-highmem-8+1xT4"); any other machine type is its own name (its
+// GPUs are built in).
+func CatalogInstanceType(machine, acceleratorType string, count int) string {
+	if !strings.HasPrefix(machine, "n1-") || count <= 0 {
 		return machine
 	}
-	for _, a := range cfg.GetAccelerators() {
-		for model, t := range acceleratorTypes {
-			if t == a.GetAcceleratorType() && a.GetAcceleratorCount() > 0 {
-				return fmt.Sprintf("%s+%dx%s", machine, a.GetAcceleratorCount(), model)
-			}
+	for _, model := range slices.Sorted(maps.Keys(acceleratorTypes)) {
+		if acceleratorTypes[model] == acceleratorType {
+			return fmt.Sprintf("%s+%dx%s", machine, count, model)
 		}
 	}
 	return machine
@@ -438,8 +458,12 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err := b.checkPoolZone(ctx, spec); err != nil {
 		return cloud.NodePool{}, err
 	}
+	timed, err := b.checkReservation(ctx, spec)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
 	machine, _ := splitMachineType(spec.InstanceType)
-	cfg := &containerpb.NodeConfig{MachineType: machine, Spot: spec.CapacityType == "spot",
+	cfg := &containerpb.NodeConfig{MachineType: machine,
 		Labels: maps.Clone(spec.Labels), Taints: toTaints(spec.Taints),
 		ServiceAccount: b.cfg.NodeServiceAccount, OauthScopes: slices.Clone(nodeScopes),
 		ResourceLabels: map[string]string{labelCreated: b.createdNow()}}
@@ -455,11 +479,17 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if spec.Zone != "" {
 		pool.Locations = []string{spec.Zone}
 	}
+	now := cloud.NowOf(b.cfg.Now)
+	if err := withCapacity(timed, pool, now); err != nil {
+		return cloud.NodePool{}, err
+	}
+	// A pool on a reservation that starts later waits for the start too.
+	timeout := timed.CreateTimeout(b.cfg.Timeout, now)
 	op, err := b.client.CreateNodePool(ctx, &containerpb.CreateNodePoolRequest{Parent: b.clusterPath(spec.Region, spec.Cluster), NodePool: pool})
 	if err != nil {
 		cerr := classify("CreateNodePool", err)
 		if !cloud.IsConflict(cerr) {
-			return cloud.NodePool{}, cerr
+			return cloud.NodePool{}, cloud.WithOffer(cerr, spec)
 		}
 		existing, gerr := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
 		if gerr != nil {
@@ -468,17 +498,22 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		if !existing.Spec.Equal(spec) {
 			return existing, cerr
 		}
-		return b.waitPool(ctx, spec, "CreateNodePool")
+		return b.waitPoolWithin(ctx, spec, "CreateNodePool", timeout)
 	}
-	if err := b.wait(ctx, spec.Region, op, "CreateNodePool"); err != nil {
+	if err := b.waitWithin(ctx, spec.Region, op, "CreateNodePool", timeout); err != nil {
 		p, _ := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
 		return p, cloud.WithOffer(err, spec)
 	}
-	return b.waitPool(ctx, spec, "CreateNodePool")
+	return b.waitPoolWithin(ctx, spec, "CreateNodePool", timeout)
 }
 
 func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op string) (cloud.NodePool, error) {
-	return poll(b, op, "node pool "+spec.Name, []string{string(cloud.StatusActive)}, func(ctx context.Context) (cloud.NodePool, string, error) {
+	return b.waitPoolWithin(ctx, spec, op, b.cfg.Timeout)
+}
+
+// waitPoolWithin polls a pool until it is active, for up to timeout.
+func (b *Backend) waitPoolWithin(ctx context.Context, spec cloud.NodePoolSpec, op string, timeout time.Duration) (cloud.NodePool, error) {
+	w := poll(b, op, "node pool "+spec.Name, []string{string(cloud.StatusActive)}, func(ctx context.Context) (cloud.NodePool, string, error) {
 		p, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name)
 		if err == nil && (p.Status == cloud.StatusCreateFailed || p.Status == cloud.StatusDegraded) {
 			msg := "node pool " + spec.Name + " is in error"
@@ -488,7 +523,9 @@ func (b *Backend) waitPool(ctx context.Context, spec cloud.NodePoolSpec, op stri
 			err = cloud.WithOffer(classifyStatus(op, codes.ResourceExhausted, msg), spec)
 		}
 		return p, string(p.Status), err
-	}).Until(ctx)
+	})
+	w.Timeout = timeout
+	return w.Until(ctx)
 }
 
 var _ cloud.NodePoolLister = (*Backend)(nil)
@@ -521,10 +558,8 @@ func (b *Backend) GetNodePool(ctx context.Context, region, cluster, name string)
 // poolOf is a GKE node pool as a cloud.NodePool.
 func poolOf(region, cluster, name string, np *containerpb.NodePool) cloud.NodePool {
 	spec := cloud.NodePoolSpec{Cluster: cluster, Region: region, Name: name, InstanceType: instanceType(np.GetConfig()),
-		CapacityType: "on_demand", Nodes: int(np.GetInitialNodeCount()), Labels: np.GetConfig().GetLabels(), Taints: fromTaints(np.GetConfig().GetTaints())}
-	if np.GetConfig().GetSpot() {
-		spec.CapacityType = "spot"
-	}
+		Nodes: int(np.GetInitialNodeCount()), Labels: np.GetConfig().GetLabels(), Taints: fromTaints(np.GetConfig().GetTaints())}
+	spec.CapacityType, spec.Reservation = capacityOf(np.GetConfig())
 	if locs := np.GetLocations(); len(locs) > 0 {
 		spec.Zone = locs[0]
 	}
@@ -679,6 +714,9 @@ func classify(op string, err error) error {
 // to a cloud error. RESOURCE_EXHAUSTED covers rate limits, quotas and
 // stockouts alike; the message tells them apart.
 func classifyStatus(op string, code codes.Code, msg string) error {
+	if e, ok := classifyReservation(op, msg); ok {
+		return e
+	}
 	e := cloud.Fatal("gcp", op, code.String(), "%s", msg)
 	upper := strings.ToUpper(msg)
 	switch {

@@ -24,6 +24,11 @@ func TestClassifyStatus(t *testing.T) {
 		{codes.InvalidArgument, "bad machine type", cloud.KindInvalid},
 		{codes.Unavailable, "try again", cloud.KindTransient},
 		{codes.PermissionDenied, "no access", cloud.KindFatal},
+		// Reservation errors (GCE CONDITION_NOT_MET), whatever the code.
+		{codes.ResourceExhausted, "[CONDITION_NOT_MET]: Instance 'gke-x' creation failed: Specified reservation 'res-a' does not have available resources for the request.", cloud.KindCapacity},
+		{codes.FailedPrecondition, "[CONDITION_NOT_MET]: No available resources in specified reservations 'res-a'", cloud.KindInvalid},
+		{codes.FailedPrecondition, "Specified reservations [projects/p/zones/z/reservations/res-a] do not exist.", cloud.KindInvalid},
+		{codes.FailedPrecondition, "Specified reservation 'res-a' does not exist.", cloud.KindInvalid},
 	} {
 		if got := cloud.KindOf(classifyStatus("Op", tt.code, tt.msg)); got != tt.want {
 			t.Errorf("%s %q: %s, want %s", tt.code, tt.msg, got, tt.want)

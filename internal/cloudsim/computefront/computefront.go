@@ -22,9 +22,12 @@
 //	zones/{z}/operations/{op}[/wait]         GET (get), POST (wait)
 //	zones/{z}/instanceGroupManagers/{m}/listManagedInstances   POST
 //	zones/{z}/instanceGroupManagers/{m}/recreateInstances      POST
+//	zones/{z}/reservations[/{r}], zones/{z}/futureReservations[/{f}],
+//	aggregated/reservations, aggregated/futureReservations
 //
 // The managed instance groups are the GKE node pools' (see
-// instancegroups.go).
+// instancegroups.go); reservations are the engine's reservation ledger
+// (see reservations.go).
 //
 // Resources are engine objects (cloud "gcp") of kinds Network, Subnetwork,
 // Firewall, VpnGateway, ExternalVpnGateway, VpnTunnel and Router, named
@@ -243,6 +246,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.coll == "operations" {
 		s.serveOperation(w, q)
+		return
+	}
+	if s.serveReservations(w, q) { // reservations.go
 		return
 	}
 	if q.zone != "" {

@@ -205,6 +205,9 @@ func operationError(p cloudsim.Pool, meta *containerpb.NodePool, project string,
 	prefix := fmt.Sprintf("Google Compute Engine: Not all instances running in IGM after %s. Expected %d, running 0, transitioning %d. Current errors: ",
 		after, p.Spec.Nodes, p.Spec.Nodes)
 	inst := instanceName(p)
+	if c, msg, cond, ok := reservationFailure(p, prefix, inst); ok { // reservations.go
+		return &spb.Status{Code: int32(c), Message: msg}, cond
+	}
 	var c codes.Code
 	var msg string
 	cond := &containerpb.StatusCondition{Code: containerpb.StatusCondition_UNKNOWN, CanonicalCode: code.Code_UNKNOWN}

@@ -21,7 +21,9 @@
 //     "e2-medium"), capacity "spot" when Config.Spot or Config.Preemptible,
 //     else "on_demand", labels = Config.Labels, taints = Config.Taints
 //     (NO_SCHEDULE/PREFER_NO_SCHEDULE/NO_EXECUTE <-> NoSchedule/
-//     PreferNoSchedule/NoExecute).
+//     PreferNoSchedule/NoExecute). A SPECIFIC_RESERVATION affinity makes
+//     the pool consume that reservation of the engine's ledger, flexStart
+//     makes it a flex-start pool (see reservations.go).
 //   - A cluster's network, subnetwork and secondary ranges are checked
 //     against computefront's objects in the same engine and reported back;
 //     its service range is then the subnetwork's (see vpc.go).

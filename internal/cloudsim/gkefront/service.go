@@ -434,6 +434,13 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		Cluster: r.Cluster, Region: r.region(), Name: r.Pool, InstanceType: machineType, Zone: zone, CapacityType: ct,
 		Nodes: int(np.GetInitialNodeCount()), Labels: maps.Clone(cfg.GetLabels()), Taints: taints,
 	}
+	version := np.GetVersion()
+	if version == "" {
+		version = clusterVersion
+	}
+	if err := s.poolCapacity(cfg, version, &spec); err != nil { // reservations.go
+		return err
+	}
 	opts := s.opts.InstanceOptions(machineType)
 	// N1 VMs get their GPUs, count and model, from the accelerators,
 	// whatever the options say (https://cloud.google.com/compute/docs/gpus#n1-gpus):
@@ -462,10 +469,6 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		stored.Config = &containerpb.NodeConfig{}
 	}
 	stored.Config.MachineType = machineType
-	version := np.GetVersion()
-	if version == "" {
-		version = clusterVersion
-	}
 	return grpcError(cloudsim.PutMeta(s.e, cloudName, kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
 		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)}), "")
 }
@@ -531,6 +534,9 @@ func (s *server) GetNodePool(ctx context.Context, req *containerpb.GetNodePoolRe
 	if err != nil {
 		return nil, err
 	}
+	if err := s.endFlexStart(r.region(), r.Cluster); err != nil { // reservations.go
+		return nil, grpcError(err, r.poolName())
+	}
 	p, err := s.e.GetNodePool(cloudName, r.region(), r.Cluster, r.Pool)
 	if err != nil {
 		if cloud.IsNotFound(err) {
@@ -551,6 +557,9 @@ func (s *server) ListNodePools(ctx context.Context, req *containerpb.ListNodePoo
 	}
 	if _, ok := s.findCluster(r.region(), r.Cluster); !ok {
 		return nil, notFoundStatus(r.clusterName())
+	}
+	if err := s.endFlexStart(r.region(), r.Cluster); err != nil { // reservations.go
+		return nil, grpcError(err, r.clusterName())
 	}
 	out := &containerpb.ListNodePoolsResponse{}
 	for _, p := range s.e.Inventory().Pools {
