@@ -30,5 +30,9 @@ type ReservationSource interface {
 // (each cloud's own reservation and capacity-block APIs).
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
+	if c.enabled("azure") && c.AzureSubscriptionID != "" {
+		out = append(out, &AzureReservations{SubscriptionID: c.AzureSubscriptionID, Endpoint: c.AzureEndpoint,
+			HTTPClient: c.AzureHTTPClient, Credential: c.AzureCredential})
+	}
 	return out
 }
