@@ -140,4 +140,3 @@ func azureClientOptions(base arm.ClientOptions, endpoint string, httpClient *htt
 	}
 	return opts, cred, nil
 }
-

@@ -103,7 +103,11 @@ func TestReservedPoolRefused(t *testing.T) {
 		kind cloud.Kind
 		says []string
 	}{
-		{"capacity block", func() cloud.NodePoolSpec { s := reservedPool("cb", "1", 1); s.CapacityType = "capacity_block"; return s }(), cloud.KindInvalid, []string{"capacity_block"}},
+		{"capacity block", func() cloud.NodePoolSpec {
+			s := reservedPool("cb", "1", 1)
+			s.CapacityType = "capacity_block"
+			return s
+		}(), cloud.KindInvalid, []string{"capacity_block"}},
 		{"flex start", func() cloud.NodePoolSpec { s := gpuPool("c1", "fs", "1"); s.CapacityType = "flex_start"; return s }(), cloud.KindInvalid, []string{"flex_start"}},
 		{"calendar", func() cloud.NodePoolSpec { s := reservedPool("cal", "1", 1); s.CapacityType = "calendar"; return s }(), cloud.KindInvalid, []string{"calendar"}},
 		{"no group", noID, cloud.KindInvalid, []string{"names no capacity reservation group"}},
