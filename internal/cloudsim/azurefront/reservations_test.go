@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v8"
@@ -19,13 +15,7 @@ const contributorRole = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 func (ev *env) crgClients() (*armcompute.CapacityReservationGroupsClient, *armcompute.CapacityReservationsClient) {
 	ev.t.Helper()
-	o := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Cloud: azcloud.Configuration{ActiveDirectoryAuthorityHost: ev.srv.URL, Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-			azcloud.ResourceManager: {Endpoint: ev.srv.URL, Audience: "https://management.azure.com"},
-		}},
-		Transport: ev.srv.Client(),
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-	}}
+	o := ev.options(-1)
 	g, err := armcompute.NewCapacityReservationGroupsClient(sub, fakeCred{}, o)
 	if err != nil {
 		ev.t.Fatal(err)
