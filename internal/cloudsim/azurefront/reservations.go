@@ -67,6 +67,11 @@ package azurefront
 // the free instances, so it sees that only in a race. The group ID
 // cannot change on an existing pool (400 PropertyChangeNotAllowed).
 //
+// A resource group that still holds capacity reservation groups is not
+// deleted (409 ResourceGroupDeletionBlocked, as for managed clusters and
+// network resources): Azure would delete them with it, cloudsim wants
+// their reservations released in the ledger first.
+//
 // Engine operations: group PUT -> CreateCapacityReservationGroup (a
 // metadata object), GET -> GetCapacityReservationGroup, DELETE ->
 // DeleteCapacityReservationGroup; reservation PUT -> PutReservation, GET
@@ -558,4 +563,24 @@ func azureReservationIssue(p cloudsim.Pool, is cloud.Issue) (code, message strin
 	}
 	return code, fmt.Sprintf("Allocation failed. The capacity reservation group %s has no free capacity for the requested VM size %s in this %s: %s.",
 		reservationGroupOf(p), p.Spec.InstanceType, where, is.Message), true
+}
+
+// reservationGroupDeletion is called with s.mu held before resource group
+// key (name as created) is deleted: it refuses while capacity reservation
+// groups remain in it.
+func (s *server) reservationGroupDeletion(key, name string) error {
+	var left []string
+	for _, o := range s.e.Inventory().Objects {
+		var g crgMeta
+		if o.Cloud == cloudName && o.Kind == kindCRG && o.Attrs["rg"] == key && json.Unmarshal([]byte(o.Attrs["json"]), &g) == nil {
+			left = append(left, g.Name)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	slices.Sort(left)
+	return newErr(409, "ResourceGroupDeletionBlocked",
+		"Deletion of resource group '%s' was refused: it still contains capacity reservation groups (%s); cloudsim deletes a resource group only once they are deleted.",
+		name, strings.Join(left, ", "))
 }

@@ -163,6 +163,9 @@ func TestCapacityReservationGroups(t *testing.T) {
 	if _, err := gc.Delete(ctx, "crg-rg", "gpus", nil); respErr(t, err).ErrorCode != "OperationNotAllowed" {
 		t.Fatalf("delete of a group with reservations: %v", err)
 	}
+	if _, err := ev.rg.BeginDelete(ctx, "crg-rg", nil); respErr(t, err).ErrorCode != "ResourceGroupDeletionBlocked" {
+		t.Fatalf("delete of a resource group with a capacity reservation group: %v", err)
+	}
 	for _, name := range []string{"gpu3", "gpu1"} {
 		dp, err := ev.ap.BeginDelete(ctx, "c-rg", "aks1", name, nil)
 		if err != nil {
