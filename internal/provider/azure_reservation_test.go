@@ -108,16 +108,11 @@ func (c crgWorld) remove() error {
 	return err
 }
 
-// TestAccPool_azureCapacityReservation: a catalog reservation naming an
-// Azure capacity reservation group ("resourceGroup:groupName") is planned
-// first (already paid for), and the AKS agent pool the apply creates
-// really sits in the group: its two VMs are the reservation's allocated
-// VMs; the destroy frees them, and nothing is left behind.
-func TestAccPool_azureCapacityReservation(t *testing.T) {
-	t.Setenv(simTimeScaleEnv, "0.01")
-	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
-	crg := newCRGWorld(t, w)
-	config := fmt.Sprintf(`
+// crgConfig is a 16-GPU placement on Azure with the catalog declaring
+// two H100 VMs reserved in capacity reservation group crg-rg/gpus (zone
+// 1), and its pool.
+func crgConfig(w simWorld) string {
+	return fmt.Sprintf(`
 provider "gpufleet" {
   simulate     = true
   simulate_dir = %q
@@ -149,6 +144,18 @@ resource "gpufleet_pool" "p" {
   clusters    = { "azure/westeurope" = gpufleet_cluster.c.id }
 }
 `, w.dir, w.catalog)
+}
+
+// TestAccPool_azureCapacityReservation: a catalog reservation naming an
+// Azure capacity reservation group ("resourceGroup:groupName") is planned
+// first (already paid for), and the AKS agent pool the apply creates
+// really sits in the group: its two VMs are the reservation's allocated
+// VMs; the destroy frees them, and nothing is left behind.
+func TestAccPool_azureCapacityReservation(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+	crg := newCRGWorld(t, w)
+	config := crgConfig(w)
 	key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -172,6 +179,43 @@ resource "gpufleet_pool" "p" {
 			Check: func(*terraform.State) error {
 				if n, err := crg.allocated(); err != nil || n != 2 {
 					return fmt.Errorf("the reservation has %d VMs allocated (%v), want the pool's 2", n, err)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+// TestAccPool_azureCapacityReservationFailover: the catalog declares two
+// reserved VMs but the group has room for one, so the reserved allocation
+// is refused with a capacity error naming the group before anything is
+// created, and the fleet fails over to the on-demand offer; the group's
+// one VM slot stays free.
+func TestAccPool_azureCapacityReservationFailover(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+	crg := newCRGWorld(t, w)
+	key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(s *terraform.State) error {
+			if err := crg.remove(); err != nil {
+				return err
+			}
+			return w.noLeaks(t)(s)
+		},
+		Steps: []resource.TestStep{{
+			PreConfig: func() { crg.create(t, 1) },
+			Config:    crgConfig(w),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"cloud": knownvalue.StringExact("azure"), "status": knownvalue.StringExact("active"), "failed_over": knownvalue.Bool(true),
+					"capacity_type": knownvalue.StringExact("on_demand"),
+				})),
+			},
+			Check: func(*terraform.State) error {
+				if n, err := crg.allocated(); err != nil || n != 0 {
+					return fmt.Errorf("the reservation has %d VMs allocated (%v), want none", n, err)
 				}
 				return nil
 			},
