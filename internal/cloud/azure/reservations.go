@@ -225,9 +225,13 @@ func (b *Backend) checkReservation(ctx context.Context, op, group string, spec c
 		}
 		return nil
 	}
+	has := "it has none: AKS would add the pool without the group"
+	if len(have) > 0 {
+		has = "it has " + strings.Join(have, ", ")
+	}
 	return cloud.Invalid("azure", op, "CapacityReservationNotFound",
-		"capacity reservation group %s has no capacity reservation of %s in zone %q for pool %s (it has: %s)",
-		ReservationKey(group), spec.InstanceType, spec.Zone, spec.Name, strings.Join(have, ", ")).ForOffer(spec)
+		"capacity reservation group %s has no capacity reservation of %s in zone %q for pool %s (%s); a VM's size and zone must match a reservation in the group",
+		ReservationKey(group), spec.InstanceType, spec.Zone, spec.Name, has).ForOffer(spec)
 }
 
 // rgScope is the resource group part of a resource ID.

@@ -95,6 +95,11 @@ func TestReservedPoolRefused(t *testing.T) {
 	s := reservationSim(t)
 	wrongSize := reservedPool("a100", "1", 1)
 	wrongSize.InstanceType = "Standard_NC24ads_A100_v4"
+	if _, err := s.b.res.Groups.CreateOrUpdate(ctx, "crg-rg", "empty", armcompute.CapacityReservationGroup{Location: to.Ptr(testRegion)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	empty := reservedPool("empty", "", 1)
+	empty.Reservation.ID = "crg-rg:empty"
 	noID := reservedPool("noid", "1", 1)
 	noID.Reservation = nil
 	for _, tt := range []struct {
@@ -114,6 +119,7 @@ func TestReservedPoolRefused(t *testing.T) {
 		{"bad group", func() cloud.NodePoolSpec { s := reservedPool("bad", "1", 1); s.Reservation.ID = "gpus"; return s }(), cloud.KindInvalid, []string{"resourceGroup:groupName"}},
 		{"wrong VM size", wrongSize, cloud.KindInvalid, []string{"crg-rg:gpus", "Standard_NC24ads_A100_v4", "h100-z1"}},
 		{"wrong zone", reservedPool("z2", "2", 1), cloud.KindInvalid, []string{"crg-rg:gpus", `zone "2"`}},
+		{"group without reservations", empty, cloud.KindInvalid, []string{"crg-rg:empty", "it has none"}},
 		{"more than reserved", reservedPool("big", "1", 4), cloud.KindCapacity, []string{"crg-rg:gpus", "3 of 3"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
