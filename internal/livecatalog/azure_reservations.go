@@ -11,7 +11,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -121,16 +120,7 @@ func azureReservedOffers(rs []azbackend.ReservedCapacity) []planner.Offer {
 // credential (workload identity — Terraform Cloud dynamic credentials,
 // OIDC — else the default chain).
 func azureClientOptions(base arm.ClientOptions, endpoint string, httpClient *http.Client, cred azcore.TokenCredential) (arm.ClientOptions, azcore.TokenCredential, error) {
-	opts := base
-	if endpoint != "" {
-		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: endpoint,
-			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-				azcloud.ResourceManager: {Endpoint: endpoint, Audience: "https://management.azure.com"},
-			}}
-	}
-	if httpClient != nil {
-		opts.Transport = httpClient
-	}
+	opts := azbackend.EndpointOptions(base, endpoint, httpClient)
 	if cred == nil {
 		c, err := azbackend.Credential(os.Getenv, opts.ClientOptions)
 		if err != nil {

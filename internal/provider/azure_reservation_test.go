@@ -6,9 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -38,12 +36,9 @@ func newCRGWorld(t *testing.T, w simWorld) crgWorld {
 	t.Helper()
 	srv := httptest.NewTLSServer(azurefront.New(w.engine(t), azurefront.Options{SubscriptionID: simserve.DefaultAzureSubscription}))
 	t.Cleanup(srv.Close)
-	o := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Cloud: azcloud.Configuration{ActiveDirectoryAuthorityHost: srv.URL, Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-			azcloud.ResourceManager: {Endpoint: srv.URL, Audience: "https://management.azure.com"},
-		}},
-		Transport: srv.Client(), Retry: policy.RetryOptions{MaxRetries: -1},
-	}}
+	opts := azbackend.EndpointOptions(arm.ClientOptions{}, srv.URL, srv.Client())
+	opts.Retry = policy.RetryOptions{MaxRetries: -1}
+	o := &opts
 	cred := azbackend.StaticToken("test")
 	rgs, err := armresources.NewResourceGroupsClient(simserve.DefaultAzureSubscription, cred, o)
 	if err != nil {

@@ -83,17 +83,8 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.SystemVMSize == "" {
 		cfg.SystemVMSize = "Standard_D4s_v5"
 	}
-	opts := cfg.ClientOptions
+	opts := EndpointOptions(cfg.ClientOptions, cfg.Endpoint, cfg.HTTPClient)
 	opts.Retry.MaxRetries = -1
-	if cfg.Endpoint != "" {
-		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Endpoint,
-			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-				azcloud.ResourceManager: {Endpoint: cfg.Endpoint, Audience: "https://management.azure.com"},
-			}}
-	}
-	if cfg.HTTPClient != nil {
-		opts.Transport = cfg.HTTPClient
-	}
 	cred := cfg.Credential
 	if cred == nil {
 		c, err := Credential(os.Getenv, opts.ClientOptions)
@@ -117,6 +108,23 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// EndpointOptions are base with one base URL for Azure Resource Manager
+// and sign-in when endpoint is set (a local simulator) and httpClient as
+// the transport when set.
+func EndpointOptions(base arm.ClientOptions, endpoint string, httpClient *http.Client) arm.ClientOptions {
+	opts := base
+	if endpoint != "" {
+		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: endpoint,
+			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
+				azcloud.ResourceManager: {Endpoint: endpoint, Audience: "https://management.azure.com"},
+			}}
+	}
+	if httpClient != nil {
+		opts.Transport = httpClient
+	}
+	return opts
 }
 
 // Cloud is "azure".
