@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 
-	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -97,25 +94,9 @@ func (a *AzureAvailability) clients() (*armcompute.ResourceSKUsClient, *armcompu
 	if a.SubscriptionID == "" {
 		return nil, nil, errors.New("azure availability: a subscription is required")
 	}
-	opts := a.ClientOptions
-	if a.Endpoint != "" {
-		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: a.Endpoint,
-			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-				azcloud.ResourceManager: {Endpoint: a.Endpoint, Audience: "https://management.azure.com"},
-			}}
-	}
-	if a.HTTPClient != nil {
-		opts.Transport = a.HTTPClient
-	}
-	cred := a.Credential
-	if cred == nil {
-		// As the backend signs in: workload identity (Terraform Cloud
-		// dynamic credentials, OIDC), else the default chain.
-		c, err := azbackend.Credential(os.Getenv, opts.ClientOptions)
-		if err != nil {
-			return nil, nil, fmt.Errorf("azure availability: %w", err)
-		}
-		cred = c
+	opts, cred, err := azureClientOptions(a.ClientOptions, a.Endpoint, a.HTTPClient, a.Credential)
+	if err != nil {
+		return nil, nil, fmt.Errorf("azure availability: %w", err)
 	}
 	skus, err := armcompute.NewResourceSKUsClient(a.SubscriptionID, cred, &opts)
 	if err != nil {

@@ -36,5 +36,9 @@ func ReservationSources(c SourcesConfig) []ReservationSource {
 	if c.enabled("gcp") && c.GCPProject != "" {
 		out = append(out, &GCPReservations{Project: c.GCPProject, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
 	}
+	if c.enabled("azure") && c.AzureSubscriptionID != "" {
+		out = append(out, &AzureReservations{SubscriptionID: c.AzureSubscriptionID, Endpoint: c.AzureEndpoint,
+			HTTPClient: c.AzureHTTPClient, Credential: c.AzureCredential})
+	}
 	return out
 }

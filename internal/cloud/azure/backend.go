@@ -66,6 +66,8 @@ type Backend struct {
 	net netClients
 	// authz is the ARM client for role assignments (roles.go).
 	authz armOnce
+	// res reads capacity reservation groups (reservations.go).
+	res ReservationClients
 }
 
 var _ cloud.Backend = (*Backend)(nil)
@@ -81,17 +83,8 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.SystemVMSize == "" {
 		cfg.SystemVMSize = "Standard_D4s_v5"
 	}
-	opts := cfg.ClientOptions
+	opts := EndpointOptions(cfg.ClientOptions, cfg.Endpoint, cfg.HTTPClient)
 	opts.Retry.MaxRetries = -1
-	if cfg.Endpoint != "" {
-		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: cfg.Endpoint,
-			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-				azcloud.ResourceManager: {Endpoint: cfg.Endpoint, Audience: "https://management.azure.com"},
-			}}
-	}
-	if cfg.HTTPClient != nil {
-		opts.Transport = cfg.HTTPClient
-	}
 	cred := cfg.Credential
 	if cred == nil {
 		c, err := Credential(os.Getenv, opts.ClientOptions)
@@ -111,7 +104,27 @@ func New(cfg Config) (*Backend, error) {
 	if b.pools, err = armcontainerservice.NewAgentPoolsClient(cfg.SubscriptionID, cred, &opts); err != nil {
 		return nil, err
 	}
+	if b.res, err = NewReservationClients(cfg.SubscriptionID, cred, &opts); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// EndpointOptions are base with one base URL for Azure Resource Manager
+// and sign-in when endpoint is set (a local simulator) and httpClient as
+// the transport when set.
+func EndpointOptions(base arm.ClientOptions, endpoint string, httpClient *http.Client) arm.ClientOptions {
+	opts := base
+	if endpoint != "" {
+		opts.Cloud = azcloud.Configuration{ActiveDirectoryAuthorityHost: endpoint,
+			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
+				azcloud.ResourceManager: {Endpoint: endpoint, Audience: "https://management.azure.com"},
+			}}
+	}
+	if httpClient != nil {
+		opts.Transport = httpClient
+	}
+	return opts
 }
 
 // Cloud is "azure".
@@ -184,6 +197,11 @@ func (b *Backend) ListNodePools(ctx context.Context, region, cluster string) ([]
 // returned as the SDK gives them (azcore leaves a poller as it was after a
 // failed poll, and lets Result be asked again after a throttled one).
 func untilDone[T any](ctx context.Context, b *Backend, op string, p *runtime.Poller[T]) (T, error) {
+	return pollWait(b, op, p).Until(ctx)
+}
+
+// pollWait is the wait of untilDone, for a caller that sets its timeout.
+func pollWait[T any](b *Backend, op string, p *runtime.Poller[T]) cloud.Wait[T] {
 	return wait(b, op, "the long-running operation of "+op, func(ctx context.Context) (T, string, error) {
 		var zero T
 		if !p.Done() {
@@ -196,7 +214,7 @@ func untilDone[T any](ctx context.Context, b *Backend, op string, p *runtime.Pol
 		}
 		res, err := p.Result(ctx)
 		return res, "done", err
-	}).Until(ctx)
+	})
 }
 
 // wait is a wait of this backend (cloud.Wait): a read every cfg.Poll up
@@ -469,7 +487,9 @@ func (b *Backend) DeleteCluster(ctx context.Context, region, name string) error 
 }
 
 // agentPool builds the agent pool for a spec: zone, spot priority with
-// eviction by deletion, taints, labels, GPU driver installation.
+// eviction by deletion, the capacity reservation group of a reserved pool
+// (spec.Reservation.ID, a resource ID: reservationGroup resolves it),
+// taints, labels, GPU driver installation.
 func agentPool(spec cloud.NodePoolSpec) armcontainerservice.AgentPool {
 	props := &armcontainerservice.ManagedClusterAgentPoolProfileProperties{
 		VMSize: to.Ptr(spec.InstanceType), Count: to.Ptr(int32(spec.Nodes)), Mode: to.Ptr(armcontainerservice.AgentPoolModeUser),
@@ -483,6 +503,9 @@ func agentPool(spec cloud.NodePoolSpec) armcontainerservice.AgentPool {
 		props.ScaleSetPriority = to.Ptr(armcontainerservice.ScaleSetPrioritySpot)
 		props.ScaleSetEvictionPolicy = to.Ptr(armcontainerservice.ScaleSetEvictionPolicyDelete)
 		props.SpotMaxPrice = to.Ptr[float32](-1)
+	}
+	if spec.CapacityType == "reserved" && spec.Reservation != nil {
+		props.CapacityReservationGroupID = to.Ptr(spec.Reservation.ID)
 	}
 	return armcontainerservice.AgentPool{Properties: props}
 }
@@ -502,8 +525,22 @@ func taintStrings(ts []cloud.Taint) []*string {
 // pool goes in the VNet's subnet of its zone, "nodes-<zone>" ("nodes-
 // regional" for a pool without a zone), read from the VNet: a zone without
 // a subnet is a KindInvalid error.
+//
+// A reserved pool goes on the capacity reservation group its spec names
+// (reservations.go): the group must have a reservation of the pool's VM
+// size and zone with enough free instances, and the cluster identity is
+// granted Contributor on the group's resource group first.
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
 	name := agentPoolName(spec.Name)
+	group, err := b.reservationGroup("CreateNodePool", spec)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
+	if group != "" {
+		r := *spec.Reservation
+		r.ID = group
+		spec.Reservation = &r
+	}
 	if existing, err := b.GetNodePool(ctx, spec.Region, spec.Cluster, spec.Name); err == nil {
 		if !existing.Spec.Equal(spec) || existing.Status == cloud.StatusDeleting {
 			return existing, cloud.Conflict("azure", "CreateNodePool", "Conflict", "agent pool %s exists with another configuration", name)
@@ -513,6 +550,13 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 		}
 	} else if !cloud.IsNotFound(err) {
 		return cloud.NodePool{}, err
+	} else if group != "" {
+		if err := b.checkReservation(ctx, "CreateNodePool", group, spec, spec.Nodes); err != nil {
+			return cloud.NodePool{}, err
+		}
+		if err := b.grantReservationRole(ctx, spec.Cluster, group); err != nil {
+			return cloud.NodePool{}, err
+		}
 	}
 	subnet, err := b.poolSubnet(ctx, spec)
 	if err != nil {
@@ -527,7 +571,9 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		return cloud.NodePool{}, cloud.WithOffer(classify("CreateNodePool", err), spec)
 	}
-	if _, err := untilDone(ctx, b, "CreateNodePool", poller); err != nil {
+	w := pollWait(b, "CreateNodePool", poller)
+	w.Timeout = spec.CreateTimeout(b.cfg.Timeout, cloud.NowOf(b.cfg.Now))
+	if _, err := w.Until(ctx); err != nil {
 		if ctx.Err() != nil {
 			return cloud.NodePool{}, ctx.Err()
 		}
@@ -621,6 +667,9 @@ func (b *Backend) getPool(ctx context.Context, region, cluster, name string) (cl
 		if p.ScaleSetPriority != nil && *p.ScaleSetPriority == armcontainerservice.ScaleSetPrioritySpot {
 			spec.CapacityType = "spot"
 		}
+		if g := str(p.CapacityReservationGroupID); g != "" {
+			spec.CapacityType, spec.Reservation = "reserved", &cloud.Reservation{ID: g}
+		}
 		for k, v := range p.NodeLabels {
 			spec.Labels[k] = str(v)
 		}
@@ -668,6 +717,11 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if spec.Equal(cur.Spec) {
 		return cur, nil
 	}
+	if spec.Reservation != nil && spec.Nodes > cur.Spec.Nodes {
+		if err := b.checkReservation(ctx, "UpdateNodePool", spec.Reservation.ID, spec, spec.Nodes-cur.Spec.Nodes); err != nil {
+			return cur, err
+		}
+	}
 	pool := agentPool(spec)
 	pool.Properties.Tags = tags
 	if subnet != "" {
@@ -684,14 +738,27 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	return b.GetNodePool(ctx, region, cluster, name)
 }
 
-// DeleteNodePool deletes an agent pool and waits until it is gone.
+// DeleteNodePool deletes an agent pool and waits until it is gone (its
+// VMs leave their capacity reservation group with it). The cluster
+// identity's role on a reservation group's resource group goes with the
+// cluster's last pool there.
 func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name string) error {
+	group := ""
+	if cur, err := b.GetNodePool(ctx, region, cluster, name); err == nil && cur.Spec.Reservation != nil {
+		group = cur.Spec.Reservation.ID
+	}
 	poller, err := b.pools.BeginDelete(ctx, resourceGroup(cluster), cluster, agentPoolName(name), nil)
 	if err != nil {
-		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
+		if err := cloud.IgnoreNotFound(classify("DeleteNodePool", err)); err != nil {
+			return err
+		}
+	} else if _, err := untilDone(ctx, b, "DeleteNodePool", poller); err != nil {
+		if err := cloud.IgnoreNotFound(classify("DeleteNodePool", err)); err != nil {
+			return err
+		}
 	}
-	if _, err := untilDone(ctx, b, "DeleteNodePool", poller); err != nil {
-		return cloud.IgnoreNotFound(classify("DeleteNodePool", err))
+	if group != "" {
+		return b.releaseReservationRole(ctx, cluster, group)
 	}
 	return nil
 }

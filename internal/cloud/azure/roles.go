@@ -63,21 +63,27 @@ func roleAssignmentName(scope, principal, role string) string {
 }
 
 // grantNetworkRole gives principal (a cluster's system-assigned identity)
-// Network Contributor on scope (its VNet). An assignment that already
-// exists under another name (409 RoleAssignmentExists) is success; a
-// principal not yet replicated (400 PrincipalNotFound) is transient, so
-// cloud.WithRetries tries again. principalType is set, as the docs advise
-// for new service principals, so replication delay is tolerated.
+// Network Contributor on scope (its VNet).
 func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string) error {
+	return b.grantRole(ctx, "GrantNetworkRole", scope, principal, networkContributor)
+}
+
+// grantRole gives principal (a cluster's identity) the built-in role with
+// ID role on scope. An assignment that already exists under another name
+// (409 RoleAssignmentExists) is success; a principal not yet replicated
+// (400 PrincipalNotFound) is transient, so cloud.WithRetries tries again.
+// principalType is set, as the docs advise for new service principals, so
+// replication delay is tolerated.
+func (b *Backend) grantRole(ctx context.Context, op, scope, principal, role string) error {
 	if principal == "" {
-		return cloud.Fatal("azure", "GrantNetworkRole", "NoIdentity", "%s", "the cluster reports no system-assigned identity to grant Network Contributor on "+scope)
+		return cloud.Fatal("azure", op, "NoIdentity", "%s", "the cluster reports no identity to grant role "+role+" on "+scope)
 	}
 	c, err := b.armClient()
 	if err != nil {
 		return err
 	}
-	role := "/subscriptions/" + b.cfg.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + networkContributor
-	path := scope + "/providers/Microsoft.Authorization/roleAssignments/" + url.PathEscape(roleAssignmentName(scope, principal, networkContributor))
+	roleID := "/subscriptions/" + b.cfg.SubscriptionID + "/providers/Microsoft.Authorization/roleDefinitions/" + role
+	path := scope + "/providers/Microsoft.Authorization/roleAssignments/" + url.PathEscape(roleAssignmentName(scope, principal, role))
 	req, err := runtime.NewRequest(ctx, http.MethodPut, runtime.JoinPaths(c.Endpoint(), path))
 	if err != nil {
 		return err
@@ -87,14 +93,14 @@ func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string)
 	req.Raw().URL.RawQuery = q.Encode()
 	req.Raw().Header["Accept"] = []string{"application/json"}
 	body := map[string]any{"properties": map[string]any{
-		"roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal",
+		"roleDefinitionId": roleID, "principalId": principal, "principalType": "ServicePrincipal",
 	}}
 	if err := runtime.MarshalAsJSON(req, body); err != nil {
 		return err
 	}
 	resp, err := c.Pipeline().Do(req)
 	if err != nil {
-		return classify("GrantNetworkRole", err)
+		return classify(op, err)
 	}
 	if runtime.HasStatusCode(resp, http.StatusOK, http.StatusCreated) {
 		return nil
@@ -105,10 +111,10 @@ func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string)
 		case "roleassignmentexists":
 			return nil
 		case "principalnotfound":
-			return cloud.Transient("azure", "GrantNetworkRole", re.ErrorCode, "identity %s is not replicated yet: %s", principal, responseMessage(re))
+			return cloud.Transient("azure", op, re.ErrorCode, "identity %s is not replicated yet: %s", principal, responseMessage(re))
 		}
 	}
-	return classify("GrantNetworkRole", rerr)
+	return classify(op, rerr)
 }
 
 // revokeNetworkRole deletes the assignment grantNetworkRole made for
@@ -129,11 +135,17 @@ func (b *Backend) revokeNetworkRole(ctx context.Context, name string) error {
 	if principal == "" || scope == "" {
 		return nil
 	}
+	return b.revokeRole(ctx, "RevokeNetworkRole", scope, principal, networkContributor)
+}
+
+// revokeRole deletes the assignment grantRole made (gone already is
+// success).
+func (b *Backend) revokeRole(ctx context.Context, op, scope, principal, role string) error {
 	c, err := b.armClient()
 	if err != nil {
 		return err
 	}
-	path := scope + "/providers/Microsoft.Authorization/roleAssignments/" + url.PathEscape(roleAssignmentName(scope, principal, networkContributor))
+	path := scope + "/providers/Microsoft.Authorization/roleAssignments/" + url.PathEscape(roleAssignmentName(scope, principal, role))
 	req, err := runtime.NewRequest(ctx, http.MethodDelete, runtime.JoinPaths(c.Endpoint(), path))
 	if err != nil {
 		return err
@@ -143,10 +155,10 @@ func (b *Backend) revokeNetworkRole(ctx context.Context, name string) error {
 	req.Raw().URL.RawQuery = q.Encode()
 	hr, err := c.Pipeline().Do(req)
 	if err != nil {
-		return classify("RevokeNetworkRole", err)
+		return classify(op, err)
 	}
 	if runtime.HasStatusCode(hr, http.StatusOK, http.StatusNoContent, http.StatusNotFound) {
 		return nil
 	}
-	return classify("RevokeNetworkRole", runtime.NewResponseError(hr))
+	return classify(op, runtime.NewResponseError(hr))
 }

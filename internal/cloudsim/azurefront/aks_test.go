@@ -4,10 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
-	azcloud "github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v8"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v9"
@@ -17,14 +13,7 @@ import (
 // "nodes-2", … of /20 each, through armnetwork on ev's front end.
 func (ev *env) vnetIn(rg, name, cidr string, zones int) string {
 	ev.t.Helper()
-	o := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Cloud: azcloud.Configuration{ActiveDirectoryAuthorityHost: ev.srv.URL, Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
-			azcloud.ResourceManager: {Endpoint: ev.srv.URL, Audience: "https://management.azure.com"},
-		}},
-		Transport: ev.srv.Client(),
-		Retry:     policy.RetryOptions{MaxRetries: -1},
-	}}
-	vnets, err := armnetwork.NewVirtualNetworksClient(sub, fakeCred{}, o)
+	vnets, err := armnetwork.NewVirtualNetworksClient(sub, fakeCred{}, ev.options(-1))
 	if err != nil {
 		ev.t.Fatal(err)
 	}

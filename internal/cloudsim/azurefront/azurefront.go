@@ -111,7 +111,9 @@
 // in armStatus keeps it.
 //
 // Microsoft.Compute: the agent pools' scale set VMs can be redeployed
-// (vmss.go).
+// (vmss.go); capacity reservation groups and their capacity reservations,
+// which agent pools with capacityReservationGroupID consume
+// (reservations.go).
 //
 // Microsoft.Network (virtual networks, subnets, peerings, network security
 // groups, public IP addresses, VPN gateways, local network gateways and
@@ -394,6 +396,8 @@ func (s *server) serve(r *http.Request) (reply, error) {
 		return s.serveRoleAssignment(q)
 	case isNetworkPath(q):
 		return s.serveNetwork(q)
+	case isReservationPath(q):
+		return s.serveReservations(q)
 	case isComputePath(q):
 		return s.serveCompute(q)
 	case n == 5 && q.seg(2, "providers") && q.seg(3, "Microsoft.ContainerService") && q.seg(4, "managedClusters") && m == http.MethodGet:

@@ -85,15 +85,21 @@ func (ev *env) setEngine(e *cloudsim.Engine) {
 	ev.h.Store(&h)
 }
 
-func (ev *env) clients(maxRetries int32) (*armresources.ResourceGroupsClient, *armcontainerservice.ManagedClustersClient, *armcontainerservice.AgentPoolsClient) {
-	ev.t.Helper()
-	o := &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
+// options are the ARM client options of ev's front end: its URL for ARM
+// and sign-in, its TLS client, maxRetries retries (-1: none).
+func (ev *env) options(maxRetries int32) *arm.ClientOptions {
+	return &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Cloud: azcloud.Configuration{ActiveDirectoryAuthorityHost: ev.srv.URL, Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
 			azcloud.ResourceManager: {Endpoint: ev.srv.URL, Audience: "https://management.azure.com"},
 		}},
 		Transport: ev.srv.Client(),
 		Retry:     policy.RetryOptions{MaxRetries: maxRetries, RetryDelay: time.Millisecond, MaxRetryDelay: 5 * time.Millisecond},
 	}}
+}
+
+func (ev *env) clients(maxRetries int32) (*armresources.ResourceGroupsClient, *armcontainerservice.ManagedClustersClient, *armcontainerservice.AgentPoolsClient) {
+	ev.t.Helper()
+	o := ev.options(maxRetries)
 	rg, err := armresources.NewResourceGroupsClient(sub, fakeCred{}, o)
 	if err != nil {
 		ev.t.Fatal(err)

@@ -65,6 +65,9 @@ func formatTaints(in []cloud.Taint) []string {
 
 // azureIssue words an engine issue as AKS reports it.
 func azureIssue(p cloudsim.Pool, is cloud.Issue) (code, message string) {
+	if code, message, ok := azureReservationIssue(p, is); ok {
+		return code, message
+	}
 	switch is.Code {
 	case "InsufficientCapacity":
 		if p.Spec.Zone != "" {
@@ -120,6 +123,9 @@ func (s *server) poolProps(p cloudsim.Pool, m poolMeta) map[string]any {
 	}
 	if m.VnetSubnetID != "" {
 		props["vnetSubnetID"] = m.VnetSubnetID
+	}
+	if g := reservationGroupOf(p); g != "" {
+		props["capacityReservationGroupID"] = g
 	}
 	if state == "Failed" && len(p.Issues) > 0 {
 		code, msg := azureIssue(p, p.Issues[len(p.Issues)-1])
@@ -246,6 +252,8 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 			OrchestratorVersion    string             `json:"orchestratorVersion"`
 			Tags                   map[string]string  `json:"tags"`
 			VnetSubnetID           string             `json:"vnetSubnetID"`
+			// CapacityReservationGroupID: reservations.go.
+			CapacityReservationGroupID string `json:"capacityReservationGroupID"`
 		} `json:"properties"`
 	}
 	if err := decode(q.r, &body); err != nil {
@@ -326,6 +334,12 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		}
 		spec := cloud.NodePoolSpec{Cluster: cluster, Region: m.Location, Name: pool, InstanceType: pp.VMSize, Zone: zone,
 			CapacityType: capacityType, Nodes: nodes, Labels: labels, Taints: taints}
+		if spec.Reservation, err = s.poolReservation(q, m, pool, pp.CapacityReservationGroupID, pp.VMSize, zone); err != nil {
+			return reply{}, err
+		}
+		if spec.Reservation != nil {
+			spec.CapacityType = "reserved"
+		}
 		p, err := s.e.CreateNodePool(cloudName, spec, s.opts.InstanceOptions(pp.VMSize))
 		if err != nil {
 			return reply{}, err
@@ -378,6 +392,8 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'scaleSetPriority' is not allowed.")
 	case !strings.EqualFold(pp.VnetSubnetID, meta.VnetSubnetID):
 		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'vnetSubnetID' is not allowed.")
+	case !strings.EqualFold(pp.CapacityReservationGroupID, reservationGroupOf(existing)):
+		return reply{}, newErr(400, "PropertyChangeNotAllowed", "Changing property 'capacityReservationGroupID' is not allowed.")
 	}
 	var u cloud.NodePoolUpdate
 	changed := false

@@ -123,6 +123,9 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		if err := s.networkGroupDeletion(key, name); err != nil {
 			return reply{}, err
 		}
+		if err := s.reservationGroupDeletion(key, name); err != nil {
+			return reply{}, err
+		}
 		if err := s.e.DeleteObject(cloudName, kindRG, key); err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, rgNotFound(rg)

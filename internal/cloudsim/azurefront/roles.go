@@ -160,22 +160,31 @@ func covers(scope, id string) bool {
 // Callers hold s.mu.
 func (s *server) checkNetworkRole(sub, rg, name, subnet string) error {
 	principal := clusterPrincipal(sub, rg, name)
-	for _, o := range s.e.Inventory().Objects {
-		var a roleAssignment
-		if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &a) != nil {
-			continue
-		}
-		if a.PrincipalID != principal || !covers(a.Scope, subnet) {
-			continue
-		}
-		for _, r := range networkRoles {
-			if strings.HasSuffix(strings.ToLower(a.RoleDefinitionID), "/roledefinitions/"+r) {
-				return nil
-			}
-		}
+	if s.hasRole(principal, subnet, networkRoles) {
+		return nil
 	}
 	return newErr(403, "LinkedAuthorizationFailed",
 		"The client '%s' with object id '%s' does not have permission to perform action 'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked scope(s) '%s', or the scope(s) are invalid. "+
 			"Grant the cluster identity Network Contributor on the subnet or its virtual network (https://learn.microsoft.com/azure/aks/use-managed-identity).",
 		principal, principal, subnet)
+}
+
+// hasRole reports whether principal holds one of the built-in roles (by
+// role definition ID) at id or a scope above it.
+func (s *server) hasRole(principal, id string, roles []string) bool {
+	for _, o := range s.e.Inventory().Objects {
+		var a roleAssignment
+		if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &a) != nil {
+			continue
+		}
+		if a.PrincipalID != principal || !covers(a.Scope, id) {
+			continue
+		}
+		for _, r := range roles {
+			if strings.HasSuffix(strings.ToLower(a.RoleDefinitionID), "/roledefinitions/"+r) {
+				return true
+			}
+		}
+	}
+	return false
 }
