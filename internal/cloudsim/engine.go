@@ -128,7 +128,17 @@ type state struct {
 	GPUFaults []*GPUFaultRule `json:"gpu_faults,omitempty"`
 	// Kube is each cluster's Kubernetes side (CA, objects), by cluster key.
 	Kube map[string]*KubeState `json:"kube,omitempty"`
+	// Tables are the front ends' typed tables, by cloud/kind (table.go).
+	Tables map[string]*tableState `json:"tables,omitempty"`
+	// Version is the state format (stateVersion); a file of a later one
+	// is unreadable rather than half understood.
+	Version int `json:"version,omitempty"`
 }
+
+// stateVersion is the format this engine writes: 2 added the typed
+// tables (state of version 1, without the field, loads: NewTable moves
+// the objects the tables replace).
+const stateVersion = 2
 
 // Cluster is a simulated control plane.
 type Cluster struct {
@@ -184,6 +194,11 @@ type Object struct {
 	Cloud, Kind, Name string
 	ID                string
 	Attrs             map[string]string
+	// Row marks a table's row as the inventory lists it (no Attrs; the
+	// table holds its value).
+	Row bool `json:",omitempty"`
+	// bookkeeping is a row's table's option.
+	bookkeeping bool
 }
 
 // New creates an engine, loading cfg.StateFile when it exists.
@@ -262,6 +277,9 @@ func (e *Engine) reload() error {
 	if err := json.Unmarshal(data, st); err != nil {
 		return unreadable(e.file, err)
 	}
+	if st.Version > stateVersion {
+		return unreadable(e.file, fmt.Errorf("state version %d is newer than this simulator's %d", st.Version, stateVersion))
+	}
 	st.fill()
 	e.st = st
 	s := stampOf(fi)
@@ -331,6 +349,9 @@ func (s *state) fill() {
 	if s.Kube == nil {
 		s.Kube = map[string]*KubeState{}
 	}
+	if s.Tables == nil {
+		s.Tables = map[string]*tableState{}
+	}
 }
 
 // save persists the state (atomically: temp file and rename).
@@ -339,6 +360,7 @@ func (e *Engine) save() error {
 	if e.file == "" {
 		return nil
 	}
+	e.st.Version = stateVersion
 	data, err := json.MarshalIndent(e.st, "", "  ")
 	if err != nil {
 		return err
@@ -794,6 +816,12 @@ func (e *Engine) DeleteObject(cl, kind, name string) error {
 	}
 	k := objectKey(cl, kind, name)
 	if _, ok := e.st.Objects[k]; !ok {
+		// A table's row, as the inventory lists it, goes the same way
+		// (what a person deleting it in a console does).
+		if ts := e.st.Tables[tableKey(cl, kind)]; ts != nil && hasKey(ts.Rows, name) {
+			delete(ts.Rows, name)
+			return e.save()
+		}
 		return notFound(cl, "Delete"+kind, kind+" "+name)
 	}
 	delete(e.st.Objects, k)
@@ -826,6 +854,10 @@ func (e *Engine) Inventory() Inventory {
 	for _, k := range sortedKeys(e.st.Objects) {
 		inv.Objects = append(inv.Objects, *e.st.Objects[k])
 	}
+	inv.Objects = append(inv.Objects, e.st.tableObjects()...)
+	slices.SortFunc(inv.Objects, func(a, b Object) int {
+		return strings.Compare(objectKey(a.Cloud, a.Kind, a.Name), objectKey(b.Cloud, b.Kind, b.Name))
+	})
 	return inv
 }
 
@@ -844,10 +876,14 @@ func (e *Engine) Calls() map[string]int {
 	return maps.Clone(e.calls)
 }
 
-// Bookkeeping reports objects the front ends keep for themselves (kinds
-// ending in "Meta" or "Operation": request metadata, operation records),
-// which are not cloud resources anyone pays for.
+// Bookkeeping reports objects the front ends keep for themselves (request
+// metadata, operation records), which are not cloud resources anyone pays
+// for: for a table's row its table's option; for the untyped objects not
+// yet in tables, kinds ending in "Meta" or "Operation".
 func (o Object) Bookkeeping() bool {
+	if o.Row {
+		return o.bookkeeping
+	}
 	return strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation")
 }
 
