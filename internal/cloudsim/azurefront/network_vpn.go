@@ -642,7 +642,10 @@ func (s *server) connJSONProps(q *req, w *netWorld, r netRecord) map[string]any 
 
 // sharedKey answers GET .../connections/{name}/sharedkey.
 func (s *server) sharedKey(q *req, rg, name string) (reply, error) {
-	w := s.netWorld(q.sub)
+	w, err := s.netWorld(q.sub)
+	if err != nil {
+		return reply{}, err
+	}
 	c, ok := w.get(kindConnection, netKey(rg, name))
 	if !ok {
 		return reply{}, netNotFound(kindConnection, rg, name)
