@@ -101,6 +101,13 @@ type Engine struct {
 	calls map[string]int
 	// gcpProject and azureSubscription name simulated nodes.
 	gcpProject, azureSubscription string
+	// lockErr is why the world could not be taken or read back by the
+	// current call (lock); saveErr why the last save at an unlock failed
+	// (the world is then still dirty). Every call reports them (ready).
+	lockErr, saveErr error
+	// leftover is what reaping could not clean up (a deleted cluster's
+	// Kubernetes log), reported once by the next call.
+	leftover error
 }
 
 // state is the persisted world.
@@ -291,28 +298,49 @@ func (e *Engine) reload() error {
 // exclusive lock on <state>.lock shared with every other process (and
 // engine) on the same world; it reloads the state another one changed, so
 // that each change is a read-modify-write of the file and none is lost.
-// It returns the unlock. A state file that became unreadable keeps the
-// state last read (New reports it).
+// It returns the unlock. A lock that cannot be taken or a state file that
+// became unreadable is the call's error (ready): the engine does not
+// answer from a world it may no longer hold.
 func (e *Engine) lock() func() {
 	e.mu.Lock()
+	e.lockErr = nil
 	if e.file == "" {
 		return e.mu.Unlock
 	}
 	f, err := lockFile(e.file + ".lock")
 	if err != nil {
+		e.lockErr = unreadable(e.file+".lock", err)
 		return e.mu.Unlock
 	}
-	_ = e.reload()
+	e.lockErr = e.reload()
 	return func() {
 		if e.dirty {
 			// What time finished (machines booted, operations done) is
 			// part of the world: another process must see the same
-			// machines, not launch others.
-			_ = e.save()
+			// machines, not launch others. A failure is the next call's
+			// error, and the world stays dirty for it to save.
+			e.saveErr = e.save()
 		}
 		unlockFile(f)
 		e.mu.Unlock()
 	}
+}
+
+// ready is the error a call answers before doing anything: the world
+// could not be taken or read (lock), or the last save failed. Called with
+// the world locked.
+func (e *Engine) ready() error {
+	if e.lockErr != nil {
+		return e.lockErr
+	}
+	if err := e.leftover; err != nil {
+		e.leftover = nil
+		return err
+	}
+	if e.saveErr != nil {
+		return e.save() // clears saveErr when it works now
+	}
+	return nil
 }
 
 func newState() *state {
@@ -354,12 +382,21 @@ func (s *state) fill() {
 	}
 }
 
-// save persists the state (atomically: temp file and rename).
-func (e *Engine) save() error {
+// save persists the state (atomically: temp file and rename). A failure
+// leaves the world dirty, so that a later save tries again.
+func (e *Engine) save() (err error) {
 	e.dirty = false
 	if e.file == "" {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			e.dirty = true
+			err = unreadable(e.file, fmt.Errorf("saving: %w", err))
+		} else {
+			e.saveErr = nil
+		}
+	}()
 	e.st.Version = stateVersion
 	data, err := json.MarshalIndent(e.st, "", "  ")
 	if err != nil {
@@ -403,28 +440,34 @@ func objectKey(cl, kind, name string) string { return cl + "/" + kind + "/" + na
 
 // SetCapacity sets the nodes obtainable for a zone, instance type and
 // capacity type; negative removes the limit.
-func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) {
+func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	k := capacityKey(cl, zone, instanceType, capacityType)
 	if nodes < 0 {
 		delete(e.st.Capacity, k)
 	} else {
 		e.st.Capacity[k] = nodes
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // SetQuota sets the GPUs allowed in a region for a GPU family (e.g. "p"
 // for AWS P instances); negative removes the limit.
-func (e *Engine) SetQuota(cl, region, family string, gpus int) {
+func (e *Engine) SetQuota(cl, region, family string, gpus int) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	k := quotaKey(cl, region, family)
 	if gpus < 0 {
 		delete(e.st.Quotas, k)
 	} else {
 		e.st.Quotas[k] = gpus
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // reap finishes operations whose time has come: deletions are removed
@@ -457,7 +500,11 @@ func (e *Engine) reap() {
 			delete(e.st.Clusters, k)
 			delete(e.st.Kube, k)
 			if e.file != "" {
-				_ = os.Remove(e.kubeLogPath(c.ID)) // its Kubernetes objects go with it
+				// Its Kubernetes objects go with it; a log that stays is
+				// the next call's error (no later cluster reuses the ID).
+				if err := os.Remove(e.kubeLogPath(c.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					e.leftover = unreadable(e.kubeLogPath(c.ID), err)
+				}
 			}
 		}
 	}
@@ -485,6 +532,9 @@ func (e *Engine) begin(cl, op string, match Target) error {
 		e.calls = map[string]int{}
 	}
 	e.calls[cl+"/"+op]++
+	if err := e.ready(); err != nil {
+		return err
+	}
 	e.reap()
 	if err := e.throttled(cl, op); err != nil {
 		return err

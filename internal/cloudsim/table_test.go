@@ -209,3 +209,54 @@ func TestTableMigratesLegacyObjects(t *testing.T) {
 		}
 	})
 }
+
+// The engine's own writes answer their errors: a world whose file became
+// unreadable is every call's error (not an answer from the state last
+// read), and a save that fails is the caller's error, tried again by the
+// next call.
+func TestEngineReportsStateErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "world.json")
+	e, err := New(Config{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetQuota("aws", "eu-central-1", "p", 8); err != nil {
+		t.Fatal(err)
+	}
+	// A save that cannot write its temporary file.
+	if err := os.Mkdir(file+".tmp", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var se *StateError
+	for name, call := range map[string]func() error{
+		"SetQuota":       func() error { return e.SetQuota("aws", "eu-central-1", "p", 16) },
+		"SetCapacity":    func() error { return e.SetCapacity("aws", "eu-central-1a", "p5.48xlarge", "on_demand", 2) },
+		"Inject":         func() error { return e.Inject(Fault{Cloud: "aws", Op: "GetCluster"}) },
+		"SetRateLimit":   func() error { return e.SetRateLimit("aws", "GetCluster", 1, 1) },
+		"RegisterTunnel": func() error { return e.RegisterTunnelEnd(TunnelEnd{Cloud: "aws", ID: "vpn-1/1"}) },
+		"AllocatePublicIP": func() error {
+			_, err := e.AllocatePublicIP()
+			return err
+		},
+	} {
+		if err := call(); !errors.As(err, &se) || !strings.Contains(err.Error(), "saving") {
+			t.Errorf("%s with a failing save: %v", name, err)
+		}
+	}
+	if err := os.Remove(file + ".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetQuota("aws", "eu-central-1", "p", 16); err != nil {
+		t.Fatalf("after the save works again: %v", err)
+	}
+	// A file another process corrupted.
+	if err := os.WriteFile(file, []byte("{ not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.GetCluster("aws", "eu-central-1", "c1"); !errors.As(err, &se) || se.Path != file {
+		t.Fatalf("call on a corrupted world: %v", err)
+	}
+	if err := e.Inject(Fault{Cloud: "aws", Op: "GetCluster"}); !errors.As(err, &se) {
+		t.Fatalf("inject into a corrupted world: %v", err)
+	}
+}

@@ -170,7 +170,11 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 		return reply{}, err
 	}
 	if r.PIP != nil && r.PIP.Address == "" {
-		r.PIP.Address = s.e.AllocatePublicIP()
+		ip, err := s.e.AllocatePublicIP()
+		if err != nil {
+			return reply{}, err
+		}
+		r.PIP.Address = ip
 	}
 	r.ReadyAt = s.now().Add(s.netDuration(k.kind))
 	if err := s.saveNet(w, r); err != nil {
@@ -181,7 +185,9 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 			return reply{}, err
 		}
 	}
-	s.refreshTunnels(w)
+	if err := s.refreshTunnels(w); err != nil {
+		return reply{}, err
+	}
 	id := newID()
 	if err := s.net.ops.Put(id, netOp{RG: strings.ToLower(r.RG), Kind: r.Kind, Key: r.key(), Location: r.Location, Start: s.now()}); err != nil {
 		return reply{}, err
@@ -235,7 +241,7 @@ func (s *server) deleteNet(w *netWorld, r netRecord) error {
 			return err
 		}
 	case kindConnection:
-		s.e.UnregisterTunnelEnd(cloudName, tunnelID(r))
+		return s.e.UnregisterTunnelEnd(cloudName, tunnelID(r))
 	}
 	return nil
 }
