@@ -88,4 +88,3 @@ func liveStep(ctx context.Context, cfg *providerModel, clouds []string, b *backe
 		return live
 	}
 }
-
