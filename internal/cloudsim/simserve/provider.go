@@ -68,8 +68,7 @@ func (w *World) ProviderWorld(scale float64, warnings []string) *simworld.World 
 // world (each Terraform command of a test) takes over its background
 // reconciling from the previous server, which keeps serving its clients.
 func InProcess(ctx context.Context, o simworld.Options) (*simworld.World, error) {
-	opts, warnings := ProviderOptions(o)
-	w, err := Start(ctx, opts)
+	w, pw, err := serve(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +78,24 @@ func InProcess(ctx context.Context, o simworld.Options) (*simworld.World, error)
 		old.Kube.Quiesce()
 	}
 	inProcess.byDir[o.Dir] = w
-	return w.ProviderWorld(o.TimeScale, warnings), nil
+	return pw, nil
+}
+
+// Serve is a Starter in the calling process for a world that nothing else
+// in it serves (gpufleet sweep --simulate): the provider's options
+// (ProviderOptions), on free ports, until the World's Close.
+func Serve(ctx context.Context, o simworld.Options) (*simworld.World, error) {
+	_, pw, err := serve(ctx, o)
+	return pw, err
+}
+
+func serve(ctx context.Context, o simworld.Options) (*World, *simworld.World, error) {
+	opts, warnings := ProviderOptions(o)
+	w, err := Start(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, w.ProviderWorld(o.TimeScale, warnings), nil
 }
 
 // InProcessWorld is the world InProcess last started for dir, nil if
