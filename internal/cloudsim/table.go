@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 )
 
 // Tables are the typed stores of the front ends' own resources (an Azure
@@ -265,4 +266,27 @@ func splitTableKey(k string) (cl, kind string) {
 		}
 	}
 	return k, ""
+}
+
+// WriteVersion1State writes the state file of a world of the version
+// before the tables (state version 1) holding objs and nothing else, as
+// that version kept them (keyed cloud/kind/name, IDs from the counter):
+// for the tests of the tables' Legacy readers.
+func WriteVersion1State(path string, objs ...Object) error {
+	st := struct {
+		Objects map[string]Object `json:"objects"`
+		Seq     int64             `json:"seq"`
+	}{Objects: map[string]Object{}}
+	for _, o := range objs {
+		st.Seq++
+		if o.ID == "" {
+			o.ID = fmt.Sprintf("%s-%s-%06d", o.Cloud, o.Kind, st.Seq)
+		}
+		st.Objects[objectKey(o.Cloud, o.Kind, o.Name)] = o
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }

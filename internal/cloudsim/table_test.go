@@ -146,16 +146,10 @@ func TestTableMigratesLegacyObjects(t *testing.T) {
 	}
 	write := func(t *testing.T, record string) string {
 		file := filepath.Join(t.TempDir(), "world.json")
-		old := map[string]any{"objects": map[string]Object{
-			"azure/VirtualNetwork/rg/v":     {Cloud: "azure", Kind: "VirtualNetwork", Name: "rg/v", ID: "azure-VirtualNetwork-000001", Attrs: map[string]string{"rg": "rg"}},
-			"azure/VirtualNetworkMeta/rg/v": {Cloud: "azure", Kind: "VirtualNetworkMeta", Name: "rg/v", ID: "azure-VirtualNetworkMeta-000002", Attrs: map[string]string{"json": record}},
-			"aws/LaunchTemplate/lt":         {Cloud: "aws", Kind: "LaunchTemplate", Name: "lt", ID: "aws-LaunchTemplate-000003", Attrs: map[string]string{}},
-		}, "seq": 3}
-		data, err := json.Marshal(old)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, data, 0o644); err != nil {
+		if err := WriteVersion1State(file,
+			Object{Cloud: "azure", Kind: "VirtualNetwork", Name: "rg/v", Attrs: map[string]string{"rg": "rg"}},
+			Object{Cloud: "azure", Kind: "VirtualNetworkMeta", Name: "rg/v", Attrs: map[string]string{"json": record}},
+			Object{Cloud: "aws", Kind: "LaunchTemplate", Name: "lt", Attrs: map[string]string{}}); err != nil {
 			t.Fatal(err)
 		}
 		return file

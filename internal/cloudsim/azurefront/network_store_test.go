@@ -2,7 +2,6 @@ package azurefront
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -22,18 +21,13 @@ func TestNetworkLegacyStateLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := map[string]any{"objects": map[string]cloudsim.Object{
-		"azure/VirtualNetwork/rg/v":     {Cloud: "azure", Kind: "VirtualNetwork", Name: "rg/v", ID: "azure-VirtualNetwork-000001", Attrs: map[string]string{"rg": "rg", "location": location}},
-		"azure/VirtualNetworkMeta/rg/v": {Cloud: "azure", Kind: "VirtualNetworkMeta", Name: "rg/v", ID: "azure-VirtualNetworkMeta-000002", Attrs: map[string]string{"rg": "rg", "json": string(data)}},
-		"azure/NetworkOperation/op-1": {Cloud: "azure", Kind: "NetworkOperation", Name: "op-1", ID: "azure-NetworkOperation-000003",
-			Attrs: map[string]string{"rg": "rg", "kind": kindVNet, "key": "rg/v", "location": location, "start": start.Format(time.RFC3339Nano)}},
-	}, "seq": 3}
 	file := filepath.Join(t.TempDir(), "world.json")
-	raw, err := json.Marshal(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, raw, 0o644); err != nil {
+	if err := cloudsim.WriteVersion1State(file,
+		cloudsim.Object{Cloud: "azure", Kind: "VirtualNetwork", Name: "rg/v", Attrs: map[string]string{"rg": "rg", "location": location}},
+		cloudsim.Object{Cloud: "azure", Kind: "VirtualNetworkMeta", Name: "rg/v", Attrs: map[string]string{"rg": "rg", "json": string(data)}},
+		cloudsim.Object{Cloud: "azure", Kind: "NetworkOperation", Name: "op-1",
+			Attrs: map[string]string{"rg": "rg", "kind": kindVNet, "key": "rg/v", "location": location, "start": start.Format(time.RFC3339Nano)}},
+	); err != nil {
 		t.Fatal(err)
 	}
 	e, err := cloudsim.New(cloudsim.Config{StateFile: file})

@@ -137,7 +137,9 @@
 package computefront
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -196,7 +198,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 		opts.OperationTime = 0
 	}
 	s := &server{e: e, opts: opts, test: conformance.Caller(), tables: map[string]store{}, ops: openOps(e)}
-	for _, kind := range sortedKeys(kindByName) {
+	for _, kind := range slices.Sorted(maps.Keys(kindByName)) {
 		s.tables[kind] = kindByName[kind].open(e, kind)
 	}
 	return s

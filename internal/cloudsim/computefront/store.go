@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,7 +228,7 @@ type snapshot struct {
 
 func (s *server) snapshot() (*snapshot, error) {
 	sn := &snapshot{objs: map[string]map[string]proto.Message{}}
-	for _, kind := range sortedKeys(s.tables) {
+	for _, kind := range slices.Sorted(maps.Keys(s.tables)) {
 		m, err := s.tables[kind].all()
 		if err != nil {
 			return nil, err
@@ -302,15 +304,6 @@ func (s *server) put(kind, object string, m proto.Message) error {
 // is: the engine's one write of a resource).
 func (s *server) replace(kind, object string, m proto.Message) error {
 	return s.tables[kind].put(object, m)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // numericID derives a stable 63-bit ID.

@@ -2,7 +2,6 @@ package computefront
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -31,16 +30,11 @@ func TestLegacyStateLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := map[string]any{"objects": map[string]cloudsim.Object{
-		"gcp/Network/p/mesh":                 {Cloud: "gcp", Kind: "Network", Name: "p/mesh", ID: "gcp-Network-000001", Attrs: map[string]string{"json": string(data)}},
-		"gcp/ComputeOperation/p/operation-1": {Cloud: "gcp", Kind: "ComputeOperation", Name: "p/operation-1", ID: "gcp-ComputeOperation-000002", Attrs: map[string]string{"json": string(op)}},
-	}, "seq": 2}
 	file := filepath.Join(t.TempDir(), "world.json")
-	raw, err := json.Marshal(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, raw, 0o644); err != nil {
+	if err := cloudsim.WriteVersion1State(file,
+		cloudsim.Object{Cloud: "gcp", Kind: "Network", Name: "p/mesh", Attrs: map[string]string{"json": string(data)}},
+		cloudsim.Object{Cloud: "gcp", Kind: "ComputeOperation", Name: "p/operation-1", Attrs: map[string]string{"json": string(op)}},
+	); err != nil {
 		t.Fatal(err)
 	}
 	e, err := cloudsim.New(cloudsim.Config{StateFile: file})
