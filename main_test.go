@@ -229,21 +229,15 @@ func providerDeps(t *testing.T) string {
 }
 
 // TestNoSimulators: the provider binary links none of the simulated
-// clouds (the engine, its front ends, simserve): simulate = true serves its
-// world in the gpufleet-simkube helper (internal/simworld), so that no
-// start pays their package set-up. The simulated live price APIs
-// (pricefront, with the conformance models it judges by) are still linked
-// for catalog.live with simulate = true.
+// clouds (the engine, its front ends, the price APIs of pricefront,
+// simserve) nor net/http/httptest: simulate = true serves its world, the
+// live catalog's price APIs included, in the gpufleet-simkube helper
+// (internal/simworld), so that no start pays their package set-up and no
+// test server runs in production code.
 func TestNoSimulators(t *testing.T) {
 	out := providerDeps(t)
-	sim := regexp.MustCompile(`(?m)^github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?$`)
-	var linked []string
-	for _, p := range sim.FindAllString(out, -1) {
-		if !strings.HasSuffix(p, "/pricefront") && !strings.HasSuffix(p, "/conformance") {
-			linked = append(linked, p)
-		}
-	}
-	if len(linked) > 0 {
+	sim := regexp.MustCompile(`(?m)^(github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?|net/http/httptest)$`)
+	if linked := sim.FindAllString(out, -1); len(linked) > 0 {
 		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
 	}
 }

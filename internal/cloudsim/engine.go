@@ -101,6 +101,13 @@ type Engine struct {
 	calls map[string]int
 	// gcpProject and azureSubscription name simulated nodes.
 	gcpProject, azureSubscription string
+	// lockErr is why the world could not be taken or read back by the
+	// current call (lock); saveErr why the last save at an unlock failed
+	// (the world is then still dirty). Every call reports them (ready).
+	lockErr, saveErr error
+	// leftover is what reaping could not clean up (a deleted cluster's
+	// Kubernetes log), reported once by the next call.
+	leftover error
 }
 
 // state is the persisted world.
@@ -131,7 +138,17 @@ type state struct {
 	// Reservations is the ledger of reserved and scheduled capacity, by
 	// cloud/ID (see Reservation).
 	Reservations map[string]*Reservation `json:"reservations,omitempty"`
+	// Tables are the front ends' typed tables, by cloud/kind (table.go).
+	Tables map[string]*tableState `json:"tables,omitempty"`
+	// Version is the state format (stateVersion); a file of a later one
+	// is unreadable rather than half understood.
+	Version int `json:"version,omitempty"`
 }
+
+// stateVersion is the format this engine writes: 2 added the typed
+// tables (state of version 1, without the field, loads: NewTable moves
+// the objects the tables replace).
+const stateVersion = 2
 
 // Cluster is a simulated control plane.
 type Cluster struct {
@@ -187,6 +204,11 @@ type Object struct {
 	Cloud, Kind, Name string
 	ID                string
 	Attrs             map[string]string
+	// Row marks a table's row as the inventory lists it (no Attrs; the
+	// table holds its value).
+	Row bool `json:",omitempty"`
+	// bookkeeping is a row's table's option.
+	bookkeeping bool
 }
 
 // New creates an engine, loading cfg.StateFile when it exists.
@@ -265,6 +287,9 @@ func (e *Engine) reload() error {
 	if err := json.Unmarshal(data, st); err != nil {
 		return unreadable(e.file, err)
 	}
+	if st.Version > stateVersion {
+		return unreadable(e.file, fmt.Errorf("state version %d is newer than this simulator's %d", st.Version, stateVersion))
+	}
 	st.fill()
 	e.st = st
 	s := stampOf(fi)
@@ -276,28 +301,49 @@ func (e *Engine) reload() error {
 // exclusive lock on <state>.lock shared with every other process (and
 // engine) on the same world; it reloads the state another one changed, so
 // that each change is a read-modify-write of the file and none is lost.
-// It returns the unlock. A state file that became unreadable keeps the
-// state last read (New reports it).
+// It returns the unlock. A lock that cannot be taken or a state file that
+// became unreadable is the call's error (ready): the engine does not
+// answer from a world it may no longer hold.
 func (e *Engine) lock() func() {
 	e.mu.Lock()
+	e.lockErr = nil
 	if e.file == "" {
 		return e.mu.Unlock
 	}
 	f, err := lockFile(e.file + ".lock")
 	if err != nil {
+		e.lockErr = unreadable(e.file+".lock", err)
 		return e.mu.Unlock
 	}
-	_ = e.reload()
+	e.lockErr = e.reload()
 	return func() {
 		if e.dirty {
 			// What time finished (machines booted, operations done) is
 			// part of the world: another process must see the same
-			// machines, not launch others.
-			_ = e.save()
+			// machines, not launch others. A failure is the next call's
+			// error, and the world stays dirty for it to save.
+			e.saveErr = e.save()
 		}
 		unlockFile(f)
 		e.mu.Unlock()
 	}
+}
+
+// ready is the error a call answers before doing anything: the world
+// could not be taken or read (lock), or the last save failed. Called with
+// the world locked.
+func (e *Engine) ready() error {
+	if e.lockErr != nil {
+		return e.lockErr
+	}
+	if err := e.leftover; err != nil {
+		e.leftover = nil
+		return err
+	}
+	if e.saveErr != nil {
+		return e.save() // clears saveErr when it works now
+	}
+	return nil
 }
 
 func newState() *state {
@@ -337,14 +383,27 @@ func (s *state) fill() {
 	if s.Reservations == nil {
 		s.Reservations = map[string]*Reservation{}
 	}
+	if s.Tables == nil {
+		s.Tables = map[string]*tableState{}
+	}
 }
 
-// save persists the state (atomically: temp file and rename).
-func (e *Engine) save() error {
+// save persists the state (atomically: temp file and rename). A failure
+// leaves the world dirty, so that a later save tries again.
+func (e *Engine) save() (err error) {
 	e.dirty = false
 	if e.file == "" {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			e.dirty = true
+			err = unreadable(e.file, fmt.Errorf("saving: %w", err))
+		} else {
+			e.saveErr = nil
+		}
+	}()
+	e.st.Version = stateVersion
 	data, err := json.MarshalIndent(e.st, "", "  ")
 	if err != nil {
 		return err
@@ -387,28 +446,34 @@ func objectKey(cl, kind, name string) string { return cl + "/" + kind + "/" + na
 
 // SetCapacity sets the nodes obtainable for a zone, instance type and
 // capacity type; negative removes the limit.
-func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) {
+func (e *Engine) SetCapacity(cl, zone, instanceType, capacityType string, nodes int) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	k := capacityKey(cl, zone, instanceType, capacityType)
 	if nodes < 0 {
 		delete(e.st.Capacity, k)
 	} else {
 		e.st.Capacity[k] = nodes
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // SetQuota sets the GPUs allowed in a region for a GPU family (e.g. "p"
 // for AWS P instances); negative removes the limit.
-func (e *Engine) SetQuota(cl, region, family string, gpus int) {
+func (e *Engine) SetQuota(cl, region, family string, gpus int) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	k := quotaKey(cl, region, family)
 	if gpus < 0 {
 		delete(e.st.Quotas, k)
 	} else {
 		e.st.Quotas[k] = gpus
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // reap finishes operations whose time has come: deletions are removed
@@ -444,7 +509,11 @@ func (e *Engine) reap() {
 			delete(e.st.Clusters, k)
 			delete(e.st.Kube, k)
 			if e.file != "" {
-				_ = os.Remove(e.kubeLogPath(c.ID)) // its Kubernetes objects go with it
+				// Its Kubernetes objects go with it; a log that stays is
+				// the next call's error (no later cluster reuses the ID).
+				if err := os.Remove(e.kubeLogPath(c.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					e.leftover = unreadable(e.kubeLogPath(c.ID), err)
+				}
 			}
 		}
 	}
@@ -472,6 +541,9 @@ func (e *Engine) begin(cl, op string, match Target) error {
 		e.calls = map[string]int{}
 	}
 	e.calls[cl+"/"+op]++
+	if err := e.ready(); err != nil {
+		return err
+	}
 	e.reap()
 	if err := e.throttled(cl, op); err != nil {
 		return err
@@ -810,6 +882,12 @@ func (e *Engine) DeleteObject(cl, kind, name string) error {
 	}
 	k := objectKey(cl, kind, name)
 	if _, ok := e.st.Objects[k]; !ok {
+		// A table's row, as the inventory lists it, goes the same way
+		// (what a person deleting it in a console does).
+		if ts := e.st.Tables[tableKey(cl, kind)]; ts != nil && hasKey(ts.Rows, name) {
+			delete(ts.Rows, name)
+			return e.save()
+		}
 		return notFound(cl, "Delete"+kind, kind+" "+name)
 	}
 	delete(e.st.Objects, k)
@@ -842,6 +920,10 @@ func (e *Engine) Inventory() Inventory {
 	for _, k := range sortedKeys(e.st.Objects) {
 		inv.Objects = append(inv.Objects, *e.st.Objects[k])
 	}
+	inv.Objects = append(inv.Objects, e.st.tableObjects()...)
+	slices.SortFunc(inv.Objects, func(a, b Object) int {
+		return strings.Compare(objectKey(a.Cloud, a.Kind, a.Name), objectKey(b.Cloud, b.Kind, b.Name))
+	})
 	return inv
 }
 
@@ -860,10 +942,14 @@ func (e *Engine) Calls() map[string]int {
 	return maps.Clone(e.calls)
 }
 
-// Bookkeeping reports objects the front ends keep for themselves (kinds
-// ending in "Meta" or "Operation": request metadata, operation records),
-// which are not cloud resources anyone pays for.
+// Bookkeeping reports objects the front ends keep for themselves (request
+// metadata, operation records), which are not cloud resources anyone pays
+// for: for a table's row its table's option; for the untyped objects not
+// yet in tables, kinds ending in "Meta" or "Operation".
 func (o Object) Bookkeeping() bool {
+	if o.Row {
+		return o.bookkeeping
+	}
 	return strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation")
 }
 

@@ -32,20 +32,26 @@ type Fault struct {
 }
 
 // Inject adds a fault; faults are consumed in the order injected.
-func (e *Engine) Inject(f Fault) {
+func (e *Engine) Inject(f Fault) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	if f.Times <= 0 {
 		f.Times = 1
 	}
 	e.st.Faults = append(e.st.Faults, &f)
-	_ = e.save()
+	return e.save()
 }
 
 // ClearFaults removes every fault not yet consumed.
-func (e *Engine) ClearFaults() {
+func (e *Engine) ClearFaults() error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	e.st.Faults = nil
-	_ = e.save()
+	return e.save()
 }
 
 // takeFault consumes the first matching fault: synchronous ones (Err) when
@@ -59,7 +65,7 @@ func (e *Engine) takeFault(cl, op string, t Target, midway bool) *Fault {
 		if f.Times <= 0 {
 			e.st.Faults = append(e.st.Faults[:i], e.st.Faults[i+1:]...)
 		}
-		_ = e.save()
+		e.dirty = true // saved by the call or its unlock
 		return f
 	}
 	return nil
@@ -91,8 +97,8 @@ func (b *bucket) covers(op string) bool {
 // SetRateLimit limits an operation to perSecond calls with bursts of
 // burst; perSecond <= 0 removes the limit. Calls over the limit fail with
 // a KindThrottled error.
-func (e *Engine) SetRateLimit(cl, op string, perSecond float64, burst int) {
-	e.setLimit(cl+"/"+op, nil, perSecond, burst)
+func (e *Engine) SetRateLimit(cl, op string, perSecond float64, burst int) error {
+	return e.setLimit(cl+"/"+op, nil, perSecond, burst)
 }
 
 // SetSharedRateLimit limits the operations ops of a cloud together, as a
@@ -102,18 +108,21 @@ func (e *Engine) SetRateLimit(cl, op string, perSecond float64, burst int) {
 // on (an op ending in "*" stands for every operation it is the prefix of,
 // e.g. "Get*"). An operation may also have its own limit: a call then needs
 // a token of each. perSecond <= 0 removes it.
-func (e *Engine) SetSharedRateLimit(cl, name string, ops []string, perSecond float64, burst int) {
-	e.setLimit(cl+"/shared:"+name, slices.Clone(ops), perSecond, burst)
+func (e *Engine) SetSharedRateLimit(cl, name string, ops []string, perSecond float64, burst int) error {
+	return e.setLimit(cl+"/shared:"+name, slices.Clone(ops), perSecond, burst)
 }
 
-func (e *Engine) setLimit(k string, ops []string, perSecond float64, burst int) {
+func (e *Engine) setLimit(k string, ops []string, perSecond float64, burst int) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	if perSecond <= 0 {
 		delete(e.st.Limits, k)
 	} else {
 		e.st.Limits[k] = &bucket{PerSecond: perSecond, Burst: float64(burst), Tokens: float64(burst), Last: e.clock.Now(), Ops: ops}
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // ThrottledCalls counts, per rate limit (cloud/op, or cloud/shared:name),

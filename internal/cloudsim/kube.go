@@ -267,12 +267,20 @@ func (e *Engine) replayKubeLog(clusterID string, docs map[string][]byte, rv int6
 	if lines > 2*len(docs)+256 {
 		var b bytes.Buffer
 		for _, k := range slices.Sorted(maps.Keys(docs)) {
-			line, _ := json.Marshal(kubeLogEntry{Key: k, Doc: docs[k], RV: rv})
+			line, err := json.Marshal(kubeLogEntry{Key: k, Doc: docs[k], RV: rv})
+			if err != nil {
+				return 0, unreadable(p, fmt.Errorf("compacting: %w", err))
+			}
 			b.Write(line)
 			b.WriteByte('\n')
 		}
-		if err := os.WriteFile(p+".tmp", b.Bytes(), 0o644); err == nil {
-			_ = os.Rename(p+".tmp", p)
+		// Compaction is an optimisation: the log read is valid without
+		// it, but one that cannot be written back is the world's error.
+		if err := os.WriteFile(p+".tmp", b.Bytes(), 0o644); err != nil {
+			return 0, unreadable(p, fmt.Errorf("compacting: %w", err))
+		}
+		if err := os.Rename(p+".tmp", p); err != nil {
+			return 0, unreadable(p, fmt.Errorf("compacting: %w", err))
 		}
 	}
 	return rv, nil

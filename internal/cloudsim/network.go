@@ -13,16 +13,23 @@ var publicRange = netip.MustParsePrefix("198.18.0.0/15")
 
 // AllocatePublicIP hands out the next simulated public address (VPN
 // gateway interfaces, AWS tunnel outside addresses, Azure public IPs). It
-// is persisted, so a later process never reuses an address.
-func (e *Engine) AllocatePublicIP() string {
+// is persisted, so a later process never reuses an address; an error is
+// the engine's (the world cannot be read or saved), and no address is
+// handed out then.
+func (e *Engine) AllocatePublicIP() (string, error) {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return "", err
+	}
 	e.st.PublicIPs++
 	a := publicRange.Addr().As4()
 	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	n += uint32(e.st.PublicIPs % (1 << 17))
 	ip := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
-	_ = e.save()
-	return ip.String()
+	if err := e.save(); err != nil {
+		return "", err
+	}
+	return ip.String(), nil
 }
 
 // TunnelEnd is one side of an IPsec tunnel with its BGP session, as a
@@ -48,18 +55,32 @@ func (t TunnelEnd) mirrors(o TunnelEnd) bool {
 		t.LocalASN == o.PeerASN && t.PeerASN == o.LocalASN
 }
 
-// RegisterTunnelEnd records (or replaces) a tunnel end.
-func (e *Engine) RegisterTunnelEnd(t TunnelEnd) {
+// RegisterTunnelEnd records (or replaces) a tunnel end; an error is the
+// engine's (the world cannot be read or saved).
+func (e *Engine) RegisterTunnelEnd(t TunnelEnd) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
+	if old, ok := e.st.TunnelEnds[t.Cloud+"/"+t.ID]; ok && *old == t {
+		return nil
+	}
 	e.st.TunnelEnds[t.Cloud+"/"+t.ID] = &t
-	_ = e.save()
+	return e.save()
 }
 
-// UnregisterTunnelEnd forgets a tunnel end (the tunnel was deleted).
-func (e *Engine) UnregisterTunnelEnd(cl, id string) {
+// UnregisterTunnelEnd forgets a tunnel end (the tunnel was deleted); one
+// that is not there is no error.
+func (e *Engine) UnregisterTunnelEnd(cl, id string) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
+	if _, ok := e.st.TunnelEnds[cl+"/"+id]; !ok {
+		return nil
+	}
 	delete(e.st.TunnelEnds, cl+"/"+id)
-	_ = e.save()
+	return e.save()
 }
 
 // TunnelStatus reports whether a registered tunnel end is established

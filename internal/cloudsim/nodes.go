@@ -93,8 +93,11 @@ type GPUFaultRule struct {
 // every matching node, now and later). A node keeps its faults for its
 // life; only a replacement launched while the selector has budget left
 // gets faults again.
-func (e *Engine) InjectGPUFault(sel GPUFaultSelector, f GPUFault) {
+func (e *Engine) InjectGPUFault(sel GPUFaultSelector, f GPUFault) error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	e.reap()
 	r := &GPUFaultRule{Selector: sel, Fault: f, Left: sel.Nodes, Every: sel.Nodes <= 0}
 	type cand struct {
@@ -131,15 +134,18 @@ func (e *Engine) InjectGPUFault(sel GPUFaultSelector, f GPUFault) {
 	if r.Every || r.Left > 0 {
 		e.st.GPUFaults = append(e.st.GPUFaults, r)
 	}
-	_ = e.save()
+	return e.save()
 }
 
 // ClearGPUFaults forgets the GPU fault selectors that still have budget;
 // nodes keep the faults they have.
-func (e *Engine) ClearGPUFaults() {
+func (e *Engine) ClearGPUFaults() error {
 	defer e.lock()()
+	if err := e.ready(); err != nil {
+		return err
+	}
 	e.st.GPUFaults = nil
-	_ = e.save()
+	return e.save()
 }
 
 // gpuFaultsFor takes the faults the selectors give a node being launched

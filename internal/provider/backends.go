@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -49,7 +47,9 @@ type backends struct {
 	byName map[string]cloud.Backend
 	// networks are the backends' network halves, by cloud.
 	networks map[string]cloud.NetworkBackend
-	// world is the simulated world (simulate).
+	// world is the simulated world (simulate), started once (simulated)
+	// under worldMu.
+	worldMu sync.Mutex
 	world   *simworld.World
 	metrics cloud.Metrics
 }
@@ -127,7 +127,7 @@ func scaled(d time.Duration) time.Duration { return simbackends.Scaled(d) }
 func (b *backends) init(ctx context.Context) error {
 	cfg, gcfg, acfg := b.awsConfig, b.gcpConfig, b.azConfig
 	if b.simulate {
-		w, err := b.startSimulated(ctx, gcfg.Project)
+		w, err := b.simulated(ctx, b.catalog, false)
 		if err != nil {
 			return err
 		}
@@ -173,15 +173,27 @@ func (b *backends) init(ctx context.Context) error {
 	return nil
 }
 
-// startSimulated serves the simulated world of simDir on free loopback
-// ports for the life of the provider process, through the provider's
-// Starter: its clusters' GPU nodes run the validator DaemonSet's
-// container as the gpufleet-nodecheck binary on simulated GPUs.
-func (b *backends) startSimulated(ctx context.Context, project string) (*simworld.World, error) {
+// simulated serves the simulated world of simDir on free loopback ports
+// for the life of the provider process, through the provider's Starter,
+// once: its clusters' GPU nodes run the validator DaemonSet's container
+// as the gpufleet-nodecheck binary on simulated GPUs, and the node types
+// are machines'. With prices the world also serves the clouds' price and
+// availability APIs from machines (the live catalog's sources); the
+// first call decides.
+func (b *backends) simulated(ctx context.Context, machines *planner.Catalog, prices bool) (*simworld.World, error) {
+	b.worldMu.Lock()
+	defer b.worldMu.Unlock()
+	if b.world != nil {
+		return b.world, nil
+	}
 	if b.start == nil {
 		return nil, errors.New("simulate = true: this provider was built without a simulator")
 	}
-	w, err := b.start(ctx, simworld.Options{Dir: b.simDir, GCPProject: project, Machines: simworld.Machines(b.catalog), TimeScale: timeScale()})
+	opts := simworld.Options{Dir: b.simDir, GCPProject: b.gcpConfig.Project, Machines: simworld.Machines(machines), TimeScale: timeScale()}
+	if prices && machines != nil {
+		opts.Prices = machines.Offers
+	}
+	w, err := b.start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -190,16 +202,6 @@ func (b *backends) startSimulated(ctx context.Context, project string) (*simworl
 	}
 	b.world = w
 	return w, nil
-}
-
-// serveLoopback serves h on 127.0.0.1 for the life of the provider process.
-func serveLoopback(h http.Handler) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("simulated clouds: %w", err)
-	}
-	go http.Serve(l, h) //nolint:errcheck // ends with the process
-	return "http://" + l.Addr().String(), nil
 }
 
 // awsSDKConfig turns the provider's aws block into backend settings.

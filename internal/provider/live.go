@@ -2,58 +2,37 @@ package provider
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
-	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // liveSourcesConfig says where the live sources are. In simulate mode
-// every cloud's price and availability APIs are served on loopback from
-// the catalog (so the whole path runs offline); otherwise a cloud is asked
-// only when its block is configured or live_endpoints names it, so that no
-// configuration reaches a cloud it did not mention.
-func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *providerModel, clouds []string, simulate bool, diags *diag.Diagnostics) (livecatalog.SourcesConfig, error) {
+// every cloud's price and availability APIs are served by the simulated
+// world from the catalog (so the whole path runs offline); otherwise a
+// cloud is asked only when its block is configured or live_endpoints
+// names it, so that no configuration reaches a cloud it did not mention.
+func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *providerModel, clouds []string, b *backends, diags *diag.Diagnostics) (livecatalog.SourcesConfig, error) {
 	m := cfg.Catalog
 	endpoints := map[string]string{}
 	if !m.LiveEndpoints.IsNull() && !m.LiveEndpoints.IsUnknown() {
 		diags.Append(m.LiveEndpoints.ElementsAs(ctx, &endpoints, false)...)
 	}
 	sc := livecatalog.SourcesConfig{Catalog: base}
-	if simulate && len(endpoints) == 0 {
-		awsURL, err := serveLoopback(pricefront.NewAWS(pricefront.AWSOptions{Catalog: base}))
+	if b.simulate && len(endpoints) == 0 {
+		w, err := b.simulated(ctx, base, true)
 		if err != nil {
 			return sc, err
 		}
-		gcpURL, err := serveLoopback(&pricefront.GCP{Catalog: base, Project: "gpufleet-sim"})
-		if err != nil {
-			return sc, err
-		}
-		retailURL, err := serveLoopback(&pricefront.AzureRetail{Items: pricefront.AzureItemsFromCatalog(base)})
-		if err != nil {
-			return sc, err
-		}
-		const sub = "00000000-0000-0000-0000-000000000000"
-		arm := httptest.NewTLSServer(&pricefront.AzureAvailability{Catalog: base, SubscriptionID: sub})
-		sc.Clouds = clouds
-		sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: awsURL, EC2: awsURL, ServiceQuotas: awsURL}
-		sc.AWSCredentials = simulatedAWSCredentials
-		sc.GCPProject, sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = "gpufleet-sim", gcpURL, gcpURL+"/compute/v1/"
-		sc.GCPClientOptions = simulatedGCPOptions
-		sc.AzureSubscriptionID, sc.AzureRetailURL, sc.AzureEndpoint = sub, retailURL, arm.URL
-		sc.AzureHTTPClient, sc.AzureCredential = arm.Client(), azure.StaticToken("SIMULATED")
-		return sc, nil
+		return sc, simbackends.LiveSources(w, clouds, &sc)
 	}
 	for _, cl := range cloudNames {
 		configured := endpoints[cl] != "" || (cl == "aws" && cfg.AWS != nil) || (cl == "gcp" && cfg.GCP != nil) || (cl == "azure" && cfg.Azure != nil)
@@ -78,7 +57,7 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 // price sources of the enabled clouds, then applies their availability
 // (zones, restrictions, quotas as planner limits, spot scores); failures
 // become warnings on diags and keep the catalog's prices and availability.
-func liveStep(ctx context.Context, cfg *providerModel, clouds []string, simulate bool, diags *diag.Diagnostics) catalogbuild.LiveFunc {
+func liveStep(ctx context.Context, cfg *providerModel, clouds []string, b *backends, diags *diag.Diagnostics) catalogbuild.LiveFunc {
 	m := cfg.Catalog
 	ttl := livecatalog.DefaultTTL
 	if d, err := time.ParseDuration(m.LiveCacheTTL.ValueString()); err == nil && d > 0 {
@@ -89,7 +68,7 @@ func liveStep(ctx context.Context, cfg *providerModel, clouds []string, simulate
 		dir = ".gpufleet-cache"
 	}
 	step := livecatalog.Live(func(base *planner.Catalog) (livecatalog.SourcesConfig, error) {
-		return liveSourcesConfig(ctx, base, cfg, clouds, simulate, diags)
+		return liveSourcesConfig(ctx, base, cfg, clouds, b, diags)
 	}, &livecatalog.Cache{Dir: dir, TTL: ttl})
 	return func(ctx context.Context, base *planner.Catalog) catalogbuild.Live {
 		live := step(ctx, base)
@@ -109,9 +88,3 @@ func liveStep(ctx context.Context, cfg *providerModel, clouds []string, simulate
 		return live
 	}
 }
-
-// Credentials for the simulated clouds, which check none.
-var (
-	simulatedAWSCredentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
-	simulatedGCPOptions     = []option.ClientOption{option.WithoutAuthentication()}
-)

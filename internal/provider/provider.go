@@ -358,8 +358,16 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	simDir := cfg.SimulateDir.ValueString()
+	if simDir == "" {
+		simDir = DefaultSimulateDir
+	}
+	// The backends exist before the catalog: in simulate mode the live
+	// step's price APIs are served by the same simulated world.
+	data.backends = &backends{simulate: data.simulate, simDir: simDir, start: p.simulator, awsConfig: awsSDKConfig(cfg.AWS),
+		gcpConfig: gcpSDKConfig(cfg.GCP), azConfig: azureSDKConfig(cfg.Azure), enabled: data.enabledClouds}
 	if cfg.Catalog != nil && cfg.Catalog.Live.ValueBool() {
-		spec.Live = liveStep(ctx, &cfg, adj.Clouds, data.simulate, &resp.Diagnostics)
+		spec.Live = liveStep(ctx, &cfg, adj.Clouds, data.backends, &resp.Diagnostics)
 	}
 	spec.Adjustments = adj
 	built, err := catalogbuild.Build(ctx, spec)
@@ -381,12 +389,7 @@ func (p *GPUFleetProvider) Configure(ctx context.Context, req provider.Configure
 		data.provenance = built.Live.Provenance
 	}
 	data.catalog = cat
-	simDir := cfg.SimulateDir.ValueString()
-	if simDir == "" {
-		simDir = DefaultSimulateDir
-	}
-	data.backends = &backends{simulate: data.simulate, simDir: simDir, start: p.simulator, awsConfig: awsSDKConfig(cfg.AWS),
-		gcpConfig: gcpSDKConfig(cfg.GCP), azConfig: azureSDKConfig(cfg.Azure), enabled: data.enabledClouds, catalog: cat}
+	data.backends.catalog = cat
 	tflog.Debug(ctx, "gpufleet catalog ready", map[string]any{
 		"catalog_version": cat.Version, "offers": len(cat.Offers), "clouds": data.enabledClouds, "simulate": data.simulate,
 	})

@@ -44,6 +44,9 @@ func Helper(ctx context.Context, opts Options) (*World, error) {
 	helpers.Lock()
 	defer helpers.Unlock()
 	if w := helpers.byDir[opts.Dir]; w != nil {
+		if opts.Prices != nil && w.Endpoints.Prices.AWS == "" {
+			return nil, fmt.Errorf("simulated clouds: the world of %s is already served without price APIs in this process", opts.Dir)
+		}
 		return w, nil
 	}
 	bin, err := FindHelper()

@@ -42,6 +42,12 @@ type Options struct {
 	// simulated nodes' reconcile intervals (0.01: a 3 s cluster creation
 	// takes 30 ms); 1 when zero.
 	TimeScale float64 `json:"time_scale,omitempty"`
+	// Prices, when set, are the offers of the catalog whose prices and
+	// availability the world also serves through the clouds' price APIs
+	// (AWS Price List, EC2 and Service Quotas; Cloud Billing and Compute
+	// Engine's; Azure Retail Prices and Resource SKUs), for the live
+	// catalog with simulate = true: Endpoints.Prices.
+	Prices []planner.Offer `json:"prices,omitempty"`
 }
 
 // Machines are the distinct node types of c (one offer per cloud and
@@ -81,6 +87,25 @@ type Endpoints struct {
 	// Kube is the address ("127.0.0.1:PORT") that serves every simulated
 	// cluster's Kubernetes API.
 	Kube string `json:"kube"`
+	// Prices are the price and availability APIs (Options.Prices); empty
+	// when the world serves none.
+	Prices PriceEndpoints `json:"prices,omitzero"`
+}
+
+// PriceEndpoints are where a world serves the clouds' price and
+// availability APIs.
+type PriceEndpoints struct {
+	// AWS is the base URL of the Price List, EC2 (spot prices, zones,
+	// instance type offerings) and Service Quotas APIs.
+	AWS string `json:"aws"`
+	// GCP is the base URL of Cloud Billing's catalog and of Compute
+	// Engine's zones, machine types and quotas (paths /compute/v1/...).
+	GCP string `json:"gcp"`
+	// AzureRetail is the Retail Prices API's base URL; AzureARM the
+	// Resource Manager base URL of the resource SKUs and usages
+	// ("https://…", whose certificate is World.AzureCA).
+	AzureRetail string `json:"azure_retail"`
+	AzureARM    string `json:"azure_arm"`
 }
 
 // World is a served simulated world, as the provider's backends use it.

@@ -253,7 +253,9 @@ func RefusedDeletes(t *testing.T, b cloud.Backend, e *cloudsim.Engine, cs cloud.
 	if _, ok := e.LookupCluster(b.Cloud(), cs.Region, cs.Name); !ok {
 		t.Fatal("the refused cluster delete deleted the cluster")
 	}
-	e.Inject(cloudsim.Fault{Cloud: b.Cloud(), Op: "DeleteNodePool", Err: cloud.Conflict(b.Cloud(), "DeleteNodePool", "ResourceInUseException", "%s", "node pool "+ps.Name+" has an operation in progress")})
+	if err := e.Inject(cloudsim.Fault{Cloud: b.Cloud(), Op: "DeleteNodePool", Err: cloud.Conflict(b.Cloud(), "DeleteNodePool", "ResourceInUseException", "%s", "node pool "+ps.Name+" has an operation in progress")}); err != nil {
+		t.Fatal(err)
+	}
 	timed("deleting a node pool the cloud refuses", func() error { return b.DeleteNodePool(ctx, ps.Region, ps.Cluster, ps.Name) })
 	if p, err := b.GetNodePool(ctx, ps.Region, ps.Cluster, ps.Name); err != nil || p.Status == cloud.StatusDeleting {
 		t.Fatalf("the refused node pool delete deleted the pool: %v %s", err, p.Status)

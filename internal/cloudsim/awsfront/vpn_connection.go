@@ -2,6 +2,7 @@ package awsfront
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -256,14 +257,29 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any
 		"created": s.stamp()}, tags)
 	for i, t := range tunnels {
 		p := fmt.Sprintf("tunnel%d_", i+1)
-		attrs[p+"cidr"], attrs[p+"psk"], attrs[p+"outside_ip"] = t.cidr, t.psk, s.e.AllocatePublicIP()
+		ip, err := s.e.AllocatePublicIP()
+		if err != nil {
+			return nil, engineErr(err, resVpn)
+		}
+		attrs[p+"cidr"], attrs[p+"psk"], attrs[p+"outside_ip"] = t.cidr, t.psk, ip
 	}
 	o, err := s.e.PutObject(cloudName, kindVpn, objectName(resVpn, region, id), attrs)
 	if err != nil {
 		return nil, engineErr(err, resVpn)
 	}
 	for i, t := range tunnels {
-		s.registerTunnel(o, i+1, attrs[fmt.Sprintf("tunnel%d_outside_ip", i+1)], t.cidr, t.psk, vgw, cgw)
+		if err := s.registerTunnel(o, i+1, attrs[fmt.Sprintf("tunnel%d_outside_ip", i+1)], t.cidr, t.psk, vgw, cgw); err != nil {
+			// Undone, so that the SDK's retry of the 500 creates one
+			// connection, not a second one.
+			undo := s.deleteObject(kindVpn, o.Name)
+			for n := 1; n <= i; n++ {
+				undo = errors.Join(undo, s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(id, n)))
+			}
+			if undo != nil {
+				return nil, internalErr("vpn connection "+id+" stayed after its tunnels failed to register ("+err.Error()+")", undo)
+			}
+			return nil, internalErr("vpn connection "+id+" was not created: its tunnels failed to register", err)
+		}
 	}
 	out := reply("CreateVpnConnection", reqID)
 	x := s.vpnXML(o, w)
@@ -359,7 +375,9 @@ func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string) (
 	}
 	cgw, _ := w.get(kindCgw, objectName(resCgw, region, o.Attrs["cgw"]))
 	vgw, _ := w.get(kindVgw, objectName(resVgw, region, o.Attrs["vgw"]))
-	s.registerTunnel(o, n+1, outside, cidr, psk, vgw, cgw)
+	if err := s.registerTunnel(o, n+1, outside, cidr, psk, vgw, cgw); err != nil {
+		return nil, internalErr("tunnel "+outside+" of "+o.Attrs["id"]+" was modified, but not registered", err)
+	}
 	w = s.world()
 	out := reply("ModifyVpnTunnelOptions", reqID)
 	x := s.vpnXML(o, w)
@@ -368,11 +386,11 @@ func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string) (
 }
 
 // registerTunnel registers tunnel n of a connection with the engine.
-func (s *server) registerTunnel(o cloudsim.Object, n int, outside, cidr, psk string, vgw, cgw cloudsim.Object) {
+func (s *server) registerTunnel(o cloudsim.Object, n int, outside, cidr, psk string, vgw, cgw cloudsim.Object) error {
 	localASN, _ := strconv.ParseInt(vgw.Attrs["asn"], 10, 64)
 	peerASN, _ := strconv.ParseInt(cgw.Attrs["asn"], 10, 64)
 	awsSide, customer := insideIPs(cidr)
-	s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: cloudName, ID: tunnelEndID(o.Attrs["id"], n), LocalIP: outside, PeerIP: cgw.Attrs["ip"],
+	return s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: cloudName, ID: tunnelEndID(o.Attrs["id"], n), LocalIP: outside, PeerIP: cgw.Attrs["ip"],
 		LocalInsideIP: awsSide, PeerInsideIP: customer, PSK: psk, LocalASN: localASN, PeerASN: peerASN})
 }
 
@@ -383,8 +401,9 @@ var describeVpnConnections = describeHandler(describeSpec[xVpnConnection]{action
 var deleteVpnConnection = deleteHandler(deleteSpec{action: "DeleteVpnConnection", res: resVpn, idParam: "VpnConnectionId", param: "vpnConnectionId",
 	children: map[string]string{kindTunnelMod: "connection"},
 	after: func(s *server, _ *world, o cloudsim.Object) error {
+		var errs []error
 		for i := 1; i <= 2; i++ {
-			s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(o.Attrs["id"], i))
+			errs = append(errs, s.e.UnregisterTunnelEnd(cloudName, tunnelEndID(o.Attrs["id"], i)))
 		}
-		return nil
+		return errors.Join(errs...)
 	}})

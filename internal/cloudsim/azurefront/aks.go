@@ -625,7 +625,11 @@ func (s *server) vnetSubnet(sub, field, id, location string) (netRecord, error) 
 		return netRecord{}, newErr(400, "LinkedInvalidPropertyId",
 			"Property id '%s' at path '%s' is invalid. Expect fully qualified resource Id that start with '/subscriptions/{subscriptionId}' or '/providers/{resourceProviderNamespace}/'.", id, field)
 	}
-	rec, found := s.netWorld(sub).get(kindSubnet, key)
+	w, err := s.netWorld(sub)
+	if err != nil {
+		return netRecord{}, err
+	}
+	rec, found := w.get(kindSubnet, key)
 	if !found {
 		r, _ := parseRef(id)
 		return netRecord{}, newErr(400, "SubnetNotFound", "Could not find subnet %s in vnet %s from resource group %s of subscription %s.",
@@ -662,7 +666,10 @@ func (s *server) checkServiceRange(sub, serviceCIDR, dnsIP string, subnets []str
 	if len(subnets) == 0 {
 		return serviceCIDR, dnsIP, nil
 	}
-	w := s.netWorld(sub)
+	w, err := s.netWorld(sub)
+	if err != nil {
+		return "", "", err
+	}
 	key, _, _ := refTo(subnets[0], kindSubnet)
 	rec, _ := w.get(kindSubnet, key)
 	vnet, _ := w.get(kindVNet, netKey(rec.RG, rec.VNet))

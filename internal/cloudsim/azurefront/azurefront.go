@@ -190,6 +190,8 @@ type server struct {
 	mu sync.Mutex
 	// test started this front end (conformance.Caller).
 	test string
+	// net are the Microsoft.Network tables.
+	net *netTables
 }
 
 type realClock struct{}
@@ -205,7 +207,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, test: conformance.Caller()}
+	return &server{e: e, opts: opts, test: conformance.Caller(), net: newNetTables(e)}
 }
 
 // DefaultInstanceOptions is QuotaFamily(vmSize) and one GPU per node.

@@ -23,14 +23,14 @@ package azurefront
 //	providers/Microsoft.Network/locations/{loc}/operations/{id}              GET (Azure-AsyncOperation)
 //	providers/Microsoft.Network/locations/{loc}/operationResults/{id}        GET (Location)
 //
-// Engine state: every resource is an engine object whose kind is the
-// resource's (VirtualNetwork, Subnet, VirtualNetworkPeering,
+// Engine state: every resource is a row of the typed table (cloudsim
+// Table) of its kind (VirtualNetwork, Subnet, VirtualNetworkPeering,
 // NetworkSecurityGroup, PublicIPAddress, VirtualNetworkGateway,
-// LocalNetworkGateway, Connection), named by its lower-cased key
-// "rg/name" (children "rg/vnet/name"), with attrs rg (lower case) and
-// location: these are what leak checks see. What Azure reports about a
-// resource is kept in a bookkeeping object of kind "<Kind>Meta" with the
-// same name (attrs rg and json). Network requests are serialised.
+// LocalNetworkGateway, Connection), its model a netRecord named by its
+// lower-cased key "rg/name" (children "rg/vnet/name"): these are what leak
+// checks see. Network requests are serialised. (Worlds of the version
+// before the tables, with an object per resource and a "<Kind>Meta" object
+// per record, are moved into the tables when the front end starts.)
 //
 // Long-running operations: a PUT answers 201 (new) or 200 with
 // provisioningState "Updating" and an Azure-AsyncOperation header
@@ -41,8 +41,8 @@ package azurefront
 // NetworkDurationsFor the engine's durations when Options.Network is
 // zero). A PUT
 // that changes nothing goes through Updating too, as on Azure. PUT
-// operations are recorded in bookkeeping objects of kind
-// "NetworkOperation" (attrs rg, kind, key, location, start), which go
+// operations are recorded in the bookkeeping table "NetworkOperation"
+// (netOp: rg, kind, key, location, start), whose rows go
 // when their resource is deleted or with their resource group. A DELETE
 // removes the resource at once and answers 202 with Azure-AsyncOperation
 // and Location headers whose operation has succeeded (no record); a
@@ -181,7 +181,6 @@ const (
 	kindLNG        = "LocalNetworkGateway"
 	kindConnection = "Connection"
 	kindNetOp      = "NetworkOperation"
-	metaSuffix     = "Meta"
 )
 
 // netKind describes one resource type.
@@ -243,8 +242,8 @@ func init() {
 	}
 }
 
-// netRecord is what the front end keeps about a network resource (object
-// kind "<Kind>Meta").
+// netRecord is the model of a network resource: what the front end keeps
+// about it, a row of its kind's table.
 type netRecord struct {
 	Kind     string            `json:"kind"`
 	RG       string            `json:"rg"`             // as created

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -72,22 +71,25 @@ func (s *server) serveNetResource(q *req, k netKind, rg, vnet, name string) (rep
 	}
 	switch q.r.Method {
 	case http.MethodGet:
-		if _, err := s.e.GetObject(cloudName, k.kind, key); err != nil {
+		r, err := s.net.recs[k.kind].Get(key)
+		if err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, netNotFound(k.kind, rg, name)
 			}
 			return reply{}, err
 		}
-		w := s.netWorld(q.sub)
-		r, ok := w.get(k.kind, key)
-		if !ok {
-			return reply{}, netNotFound(k.kind, rg, name)
+		w, err := s.netWorld(q.sub)
+		if err != nil {
+			return reply{}, err
 		}
 		return reply{status: http.StatusOK, body: s.renderNet(q, w, r)}, nil
 	case http.MethodPut:
 		return s.putNet(q, k, rg, vnet, name)
 	case http.MethodDelete:
-		w := s.netWorld(q.sub)
+		w, err := s.netWorld(q.sub)
+		if err != nil {
+			return reply{}, err
+		}
 		r, ok := w.get(k.kind, key)
 		if !ok {
 			return reply{status: http.StatusNoContent}, nil
@@ -105,7 +107,10 @@ func (s *server) serveNetResource(q *req, k netKind, rg, vnet, name string) (rep
 // resource and starts its operation.
 func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error) {
 	rgName, _, _ := s.resourceGroup(rg)
-	w := s.netWorld(q.sub)
+	w, err := s.netWorld(q.sub)
+	if err != nil {
+		return reply{}, err
+	}
 	r := netRecord{Kind: k.kind, RG: rgName, VNet: vnet, Name: name}
 	var parent netRecord
 	if k.child {
@@ -143,7 +148,6 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 			"Another operation on this or dependent resource is in progress: virtual network gateway %s is still being updated; retry when its provisioningState is Succeeded.", old.Name)
 	}
 	var after func() error
-	var err error
 	switch k.kind {
 	case kindVNet:
 		after, err = s.putVNet(q, w, &r, old, existed, body.Properties)
@@ -165,11 +169,12 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 	if err != nil {
 		return reply{}, err
 	}
-	if err := s.createNet(r); err != nil {
-		return reply{}, err
-	}
 	if r.PIP != nil && r.PIP.Address == "" {
-		r.PIP.Address = s.e.AllocatePublicIP()
+		ip, err := s.e.AllocatePublicIP()
+		if err != nil {
+			return reply{}, err
+		}
+		r.PIP.Address = ip
 	}
 	r.ReadyAt = s.now().Add(s.netDuration(k.kind))
 	if err := s.saveNet(w, r); err != nil {
@@ -180,11 +185,11 @@ func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error)
 			return reply{}, err
 		}
 	}
-	s.refreshTunnels(w)
+	if err := s.refreshTunnels(w); err != nil {
+		return reply{}, err
+	}
 	id := newID()
-	if _, err := s.e.PutObject(cloudName, kindNetOp, id, map[string]string{
-		"rg": strings.ToLower(r.RG), "kind": r.Kind, "key": r.key(), "location": r.Location, "start": s.now().Format(time.RFC3339Nano),
-	}); err != nil {
+	if err := s.net.ops.Put(id, netOp{RG: strings.ToLower(r.RG), Kind: r.Kind, Key: r.key(), Location: r.Location, Start: s.now()}); err != nil {
 		return reply{}, err
 	}
 	status := http.StatusCreated
@@ -236,7 +241,7 @@ func (s *server) deleteNet(w *netWorld, r netRecord) error {
 			return err
 		}
 	case kindConnection:
-		s.e.UnregisterTunnelEnd(cloudName, tunnelID(r))
+		return s.e.UnregisterTunnelEnd(cloudName, tunnelID(r))
 	}
 	return nil
 }
@@ -274,7 +279,10 @@ func listBody(items []any) map[string]any {
 // listNet lists a kind in a resource group (or the subscription), or the
 // children of a virtual network.
 func (s *server) listNet(q *req, k netKind, rg, vnet string) (reply, error) {
-	w := s.netWorld(q.sub)
+	w, err := s.netWorld(q.sub)
+	if err != nil {
+		return reply{}, err
+	}
 	var items []any
 	for _, r := range w.all(k.kind) {
 		switch {
@@ -371,15 +379,19 @@ func (s *server) netOperation(q *req, loc, id string, asResult bool) (reply, err
 			return reply{}, opNotFound(id)
 		}
 	} else {
-		o, err := s.e.GetObject(cloudName, kindNetOp, id)
+		o, err := s.net.ops.Get(id)
 		if err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, opNotFound(id)
 			}
 			return reply{}, err
 		}
-		start, _ = time.Parse(time.RFC3339Nano, o.Attrs["start"])
-		r, ok := s.netWorld(q.sub).get(o.Attrs["kind"], o.Attrs["key"])
+		start = o.Start
+		w, err := s.netWorld(q.sub)
+		if err != nil {
+			return reply{}, err
+		}
+		r, ok := w.get(o.Kind, o.Key)
 		switch {
 		case !ok:
 			status, opErr = "Canceled", &opError{Code: "Canceled", Message: "The resource was deleted while the operation was in progress."}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
@@ -65,22 +66,71 @@ type netWorld struct {
 	recs map[string]map[string]netRecord // kind -> key -> record
 }
 
-func (s *server) netWorld(sub string) *netWorld {
-	w := &netWorld{sub: sub, recs: map[string]map[string]netRecord{}}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || !strings.HasSuffix(o.Kind, metaSuffix) {
-			continue
-		}
-		var r netRecord
-		if json.Unmarshal([]byte(o.Attrs["json"]), &r) != nil || r.Kind+metaSuffix != o.Kind {
-			continue
-		}
-		if w.recs[r.Kind] == nil {
-			w.recs[r.Kind] = map[string]netRecord{}
-		}
-		w.recs[r.Kind][o.Name] = r
+// netTables are the typed tables of the Microsoft.Network resources (one
+// per kind, rows named by key) and of their PUT operations.
+type netTables struct {
+	recs map[string]*cloudsim.Table[netRecord]
+	ops  *cloudsim.Table[netOp]
+}
+
+// netOp is the record of a PUT's long-running operation.
+type netOp struct {
+	RG       string    `json:"rg"` // lower case
+	Kind     string    `json:"kind"`
+	Key      string    `json:"key"`
+	Location string    `json:"location"`
+	Start    time.Time `json:"start"`
+}
+
+// newNetTables opens the tables. A world of the version before them kept
+// each resource as an object of its kind (attrs rg, location) and its
+// record as a "<Kind>Meta" object (JSON in attrs "json"), and each
+// operation as a "NetworkOperation" object (attrs rg, kind, key, location,
+// start): those move into the tables.
+func newNetTables(e *cloudsim.Engine) *netTables {
+	t := &netTables{recs: map[string]*cloudsim.Table[netRecord]{}}
+	for _, k := range netKinds {
+		t.recs[k.kind] = cloudsim.NewTable[netRecord](e, cloudName, k.kind, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
+			switch o.Kind {
+			case k.kind:
+				return nil, true, nil
+			case k.kind + "Meta":
+				var r netRecord
+				if err := json.Unmarshal([]byte(o.Attrs["json"]), &r); err != nil {
+					return nil, true, err
+				}
+				return &r, true, nil
+			}
+			return nil, false, nil
+		}})
 	}
-	return w
+	t.ops = cloudsim.NewTable[netOp](e, cloudName, kindNetOp, cloudsim.TableOptions{Bookkeeping: true, Legacy: func(o cloudsim.Object) (any, bool, error) {
+		if o.Kind != kindNetOp {
+			return nil, false, nil
+		}
+		start, err := time.Parse(time.RFC3339Nano, o.Attrs["start"])
+		if err != nil {
+			return nil, true, err
+		}
+		return &netOp{RG: o.Attrs["rg"], Kind: o.Attrs["kind"], Key: o.Attrs["key"], Location: o.Attrs["location"], Start: start}, true, nil
+	}})
+	return t
+}
+
+func (s *server) netWorld(sub string) (*netWorld, error) {
+	w := &netWorld{sub: sub, recs: map[string]map[string]netRecord{}}
+	for _, k := range netKinds {
+		rows, err := s.net.recs[k.kind].All()
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]netRecord{}
+		for _, r := range rows {
+			m[r.Name] = r.Value
+		}
+		w.recs[k.kind] = m
+	}
+	return w, nil
 }
 
 func (w *netWorld) get(kind, key string) (netRecord, bool) {
@@ -122,9 +172,10 @@ func (w *netWorld) children(kind string, vnet netRecord) []netRecord {
 	return out
 }
 
-// saveNet stores a record (and keeps the world snapshot current).
+// saveNet stores a record (Create<Kind>: a PUT creates or updates) and
+// keeps the world snapshot current.
 func (s *server) saveNet(w *netWorld, r netRecord) error {
-	if err := s.putMeta(r.Kind+metaSuffix, r.key(), strings.ToLower(r.RG), r); err != nil {
+	if err := s.net.recs[r.Kind].Put(r.key(), r); err != nil {
 		return err
 	}
 	if w.recs[r.Kind] == nil {
@@ -134,46 +185,48 @@ func (s *server) saveNet(w *netWorld, r netRecord) error {
 	return nil
 }
 
-// createNet creates (or finds) the engine object of a resource: the call
-// that faults and rate limits apply to (Create<Kind>).
-func (s *server) createNet(r netRecord) error {
-	attrs := map[string]string{"rg": strings.ToLower(r.RG), "location": r.Location}
-	_, err := s.e.PutObject(cloudName, r.Kind, r.key(), attrs)
-	return err
-}
-
-// dropNet removes a resource with its record and operation records; a
-// record that stays is reported (every failure, joined).
+// dropNet removes a resource with its operation records; a record that
+// stays is reported (every failure, joined).
 func (s *server) dropNet(w *netWorld, r netRecord) error {
-	if err := s.e.DeleteObject(cloudName, r.Kind, r.key()); err != nil && !cloud.IsNotFound(err) {
+	if err := s.net.recs[r.Kind].Delete(r.key()); err != nil && !cloud.IsNotFound(err) {
 		return err
 	}
-	errs := []error{cloudsim.DeleteMeta(s.e, cloudName, r.Kind+metaSuffix, r.key())}
 	delete(w.recs[r.Kind], r.key())
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == kindNetOp && o.Attrs["kind"] == r.Kind && o.Attrs["key"] == r.key() {
-			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
+	ops, err := s.net.ops.All()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, o := range ops {
+		if o.Value.Kind == r.Kind && o.Value.Key == r.key() {
+			errs = append(errs, s.dropNetOp(o.Name))
 		}
 	}
 	return errors.Join(errs...)
 }
 
+func (s *server) dropNetOp(id string) error {
+	if err := s.net.ops.Delete(id); err != nil && !cloud.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
 // networkGroupDeletion is called with s.mu held before a resource group
 // is deleted: it refuses while network resources remain in the group
 // (409 ResourceGroupDeletionBlocked), and otherwise removes the group's
-// network bookkeeping.
+// operation records.
 func (s *server) networkGroupDeletion(key, name string) error {
+	w, err := s.netWorld("")
+	if err != nil {
+		return err
+	}
 	var left []string
-	var books []cloudsim.Object
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Attrs["rg"] != key {
-			continue
-		}
-		switch {
-		case o.Kind == kindNetOp || (strings.HasSuffix(o.Kind, metaSuffix) && isNetKind(strings.TrimSuffix(o.Kind, metaSuffix))):
-			books = append(books, o)
-		case isNetKind(o.Kind):
-			left = append(left, kindInfo(o.Kind).seg+"/"+o.Name[len(key)+1:])
+	for _, k := range netKinds {
+		for _, r := range w.all(k.kind) {
+			if strings.ToLower(r.RG) == key {
+				left = append(left, k.seg+"/"+r.key()[len(key)+1:])
+			}
 		}
 	}
 	if len(left) > 0 {
@@ -182,19 +235,16 @@ func (s *server) networkGroupDeletion(key, name string) error {
 			"Deletion of resource group '%s' was refused: it still contains network resources (%s); cloudsim deletes a resource group only once its network resources are deleted.",
 			name, strings.Join(left, ", "))
 	}
-	for _, o := range books {
-		if err := cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name); err != nil {
-			return err
+	ops, err := s.net.ops.All()
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		if o.Value.RG == key {
+			if err := s.dropNetOp(o.Name); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
-}
-
-func isNetKind(kind string) bool {
-	for _, k := range netKinds {
-		if k.kind == kind {
-			return true
-		}
-	}
-	return false
 }

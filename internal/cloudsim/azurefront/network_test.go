@@ -573,9 +573,10 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 				_, err = wait(p, err)
 				return err
 			}, 503, "ServiceUnavailable"},
-		// A record the engine cannot keep fails the request instead of
-		// answering success and forgetting the resource's settings.
-		{"record not persisted", cloudsim.Fault{Cloud: "azure", Op: "CreateNetworkSecurityGroupMeta",
+		// A record the engine cannot keep (a failure to persist) fails
+		// the request instead of answering success and forgetting the
+		// resource's settings.
+		{"record not persisted", cloudsim.Fault{Cloud: "azure", Op: "CreateNetworkSecurityGroup",
 			Err: &gcloud.Error{Kind: gcloud.KindFatal, Message: "disk full"}},
 			func() error {
 				_, err := ev.nsgs.BeginCreateOrUpdate(ctx, "rg", "n2", armnetwork.SecurityGroup{Location: to.Ptr(location)}, nil)

@@ -209,9 +209,6 @@ func (s *server) putVNet(q *req, w *netWorld, r *netRecord, old netRecord, exist
 			if i := slices.IndexFunc(keep, func(k netRecord) bool { return strings.EqualFold(k.Name, p.name) }); i >= 0 {
 				rec.Name, rec.GUID = keep[i].Name, keep[i].GUID
 			}
-			if err := s.createNet(rec); err != nil {
-				return err
-			}
 			rec.ReadyAt = s.now().Add(s.netDuration(kindSubnet))
 			if err := s.saveNet(w, rec); err != nil {
 				return err

@@ -593,12 +593,15 @@ func tunnelEnd(w *netWorld, c netRecord) (cloudsim.TunnelEnd, bool) {
 
 // refreshTunnels registers the tunnel end of every connection (after a
 // change to a connection or a gateway it uses).
-func (s *server) refreshTunnels(w *netWorld) {
+func (s *server) refreshTunnels(w *netWorld) error {
 	for _, c := range w.all(kindConnection) {
 		if end, ok := tunnelEnd(w, c); ok {
-			s.e.RegisterTunnelEnd(end)
+			if err := s.e.RegisterTunnelEnd(end); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // connStatus is a connection's connectionStatus and the engine's detail.
@@ -642,7 +645,10 @@ func (s *server) connJSONProps(q *req, w *netWorld, r netRecord) map[string]any 
 
 // sharedKey answers GET .../connections/{name}/sharedkey.
 func (s *server) sharedKey(q *req, rg, name string) (reply, error) {
-	w := s.netWorld(q.sub)
+	w, err := s.netWorld(q.sub)
+	if err != nil {
+		return reply{}, err
+	}
 	c, ok := w.get(kindConnection, netKey(rg, name))
 	if !ok {
 		return reply{}, netNotFound(kindConnection, rg, name)

@@ -48,7 +48,10 @@ func (s *server) checkOverlay(sub, plugin, mode, podCIDR, serviceCIDR string, su
 	if len(subnets) == 0 {
 		return nil
 	}
-	w := s.netWorld(sub)
+	w, err := s.netWorld(sub)
+	if err != nil {
+		return err
+	}
 	key, _, _ := refTo(subnets[0], kindSubnet)
 	rec, _ := w.get(kindSubnet, key)
 	vnet, _ := w.get(kindVNet, netKey(rec.RG, rec.VNet))
@@ -61,17 +64,20 @@ func (s *server) checkOverlay(sub, plugin, mode, podCIDR, serviceCIDR string, su
 }
 
 // subnetAddresses is how many addresses of a subnet Azure lets NICs use.
-func (s *server) subnetAddresses(sub, subnet string) (int, bool) {
-	w := s.netWorld(sub)
+func (s *server) subnetAddresses(sub, subnet string) (int, bool, error) {
+	w, err := s.netWorld(sub)
+	if err != nil {
+		return 0, false, err
+	}
 	rec, ok := w.ref(subnet, kindSubnet)
 	if !ok {
-		return 0, false
+		return 0, false, nil
 	}
 	p, err := netip.ParsePrefix(rec.Subnet.AddressPrefix)
 	if err != nil || !p.Addr().Is4() {
-		return 0, false
+		return 0, false, nil
 	}
-	return 1<<(32-p.Bits()) - 5, true
+	return 1<<(32-p.Bits()) - 5, true, nil
 }
 
 // checkSubnetSize refuses, for node-subnet Azure CNI, an agent pool whose
@@ -82,9 +88,9 @@ func (s *server) checkSubnetSize(sub string, m clusterMeta, subnet string, want,
 	if subnet == "" || !strings.EqualFold(m.NetworkPlugin, "azure") || m.NetworkPluginMode != "" {
 		return nil
 	}
-	have, ok := s.subnetAddresses(sub, subnet)
-	if !ok {
-		return nil
+	have, ok, err := s.subnetAddresses(sub, subnet)
+	if err != nil || !ok {
+		return err
 	}
 	if maxPods <= 0 {
 		maxPods = 110

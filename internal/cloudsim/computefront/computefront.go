@@ -29,10 +29,14 @@
 // instancegroups.go); reservations are the engine's reservation ledger
 // (see reservations.go).
 //
-// Resources are engine objects (cloud "gcp") of kinds Network, Subnetwork,
-// Firewall, VpnGateway, ExternalVpnGateway, VpnTunnel and Router, named
-// "{project}/{name}" (global) or "{project}/{region}/{name}" (regional),
-// with the resource as protojson in the attribute "json". References
+// Resources are rows of typed engine tables (cloudsim Table, cloud "gcp")
+// of kinds Network, Subnetwork, Firewall, VpnGateway, ExternalVpnGateway,
+// VpnTunnel and Router, named "{project}/{name}" (global) or
+// "{project}/{region}/{name}" (regional); each row's model is the
+// resource's computepb message, stored as protojson (store.go). A PATCH or
+// PUT is one Create<Kind>, as an insert is. (Worlds of the version before
+// the tables, with an object per resource, move into them when the front
+// end starts.) References
 // between resources are stored as relative paths ("projects/p/global/
 // networks/n") and written out as selfLinks under APIRoot
 // (https://www.googleapis.com/compute/v1/projects/...), as Compute Engine
@@ -45,8 +49,8 @@
 // is gone at once); the Operation that the call returns models the wait:
 // it is PENDING in the answer to the call, RUNNING on later reads until
 // Options.OperationTime has passed on Options.Clock, then DONE. Operations
-// are engine objects of kind "ComputeOperation" (bookkeeping: never a
-// leak), readable from another process on the same state file. The wait
+// are rows of the bookkeeping table "ComputeOperation" (never a leak),
+// readable from another process on the same state file. The wait
 // method sleeps (real time, at most two minutes) until the operation's end
 // on the clock, then answers its state. requestId is ignored.
 //
@@ -128,16 +132,17 @@
 // CreateSubnetwork, CreateFirewall, CreateVpnGateway,
 // CreateExternalVpnGateway, CreateVpnTunnel, CreateRouter); get ->
 // Get<Kind>; delete -> Delete<Kind>; patch, update, addPeering and
-// removePeering replace the engine object, so they are Delete<Kind> then
-// Create<Kind> (the engine has no update; should the second step fail, the
-// old object is put back); every call that returns an operation also
+// removePeering store the new version of the row, Create<Kind> (one
+// write: a fault leaves the old version); every call that returns an operation also
 // records it (CreateComputeOperation), and operation get and wait are
 // GetComputeOperation. List calls and the existence and in-use checks made
-// on the side read the inventory and are never throttled.
+// on the side read the tables and are never throttled.
 package computefront
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -178,6 +183,9 @@ type server struct {
 	mu sync.Mutex
 	// test started this front end (conformance.Caller).
 	test string
+	// tables are the resources' tables, by kind; ops the operations'.
+	tables map[string]store
+	ops    *cloudsim.Table[opRecord]
 }
 
 // New returns a handler for the Compute Engine v1 REST API calls listed in
@@ -192,7 +200,11 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	case opts.OperationTime < 0:
 		opts.OperationTime = 0
 	}
-	return &server{e: e, opts: opts, test: conformance.Caller()}
+	s := &server{e: e, opts: opts, test: conformance.Caller(), tables: map[string]store{}, ops: openOps(e)}
+	for _, kind := range slices.Sorted(maps.Keys(kindByName)) {
+		s.tables[kind] = kindByName[kind].open(e, kind)
+	}
+	return s
 }
 
 func (s *server) now() time.Time { return s.opts.Clock.Now().UTC() }

@@ -12,6 +12,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindFirewall, coll: "firewalls", apiKind: "compute#firewall", label: "firewall", mutable: true,
 		newMsg: func() proto.Message { return &computepb.Firewall{} },
+		open:   openTable[computepb.Firewall],
 		check:  checkFirewall,
 		expand: func(base string, m proto.Message) {
 			f := m.(*computepb.Firewall)

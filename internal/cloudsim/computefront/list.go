@@ -57,7 +57,10 @@ func (s *server) list(q *request, k *kindInfo) (any, error) {
 		return nil, err
 	}
 	scope := objectName(q.project, q.region, "")
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	page := listPage{Kind: k.apiKind + "List", ID: q.scopePath() + "/" + k.coll,
 		SelfLink: q.base + q.scopePath() + "/" + k.coll}
 	var last string
@@ -192,7 +195,10 @@ func (s *server) aggregatedList(q *request, k *kindInfo) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	items := map[string]map[string][]json.RawMessage{}
 	sn.each(k.kind, func(object string, m proto.Message) {
 		parts := strings.Split(object, "/")

@@ -13,6 +13,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindNetwork, coll: "networks", apiKind: "compute#network", label: "network",
 		newMsg: func() proto.Message { return &computepb.Network{} },
+		open:   openTable[computepb.Network],
 		check:  checkNetwork, user: networkUser, render: renderNetwork, expand: expandNetwork,
 	})
 }
@@ -108,7 +109,10 @@ func expandNetwork(base string, msg proto.Message) {
 // peeringVerb serves addPeering and removePeering.
 func (s *server) peeringVerb(q *request) (any, error) {
 	rel, object := q.path(), objectName(q.project, "", q.name)
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	cur, ok := sn.load(kindNetwork, object)
 	if !ok {
 		return nil, notFound(rel)
@@ -139,7 +143,7 @@ func (s *server) peeringVerb(q *request) (any, error) {
 	default:
 		return nil, &apiError{Code: http.StatusMethodNotAllowed, Reason: "methodNotAllowed", Message: "networks." + q.verb + " is not supported by cloudsim"}
 	}
-	if err := s.replace(kindNetwork, object, old, n); err != nil {
+	if err := s.replace(kindNetwork, object, n); err != nil {
 		return nil, engineError(err, rel, false)
 	}
 	return s.startOp(q, q.verb, rel, n.GetId(), nil)

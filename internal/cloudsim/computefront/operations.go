@@ -10,6 +10,8 @@ import (
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // opFailure is how an operation ends when it fails.
@@ -19,8 +21,8 @@ type opFailure struct {
 	HTTPStatus int    `json:"httpStatus"`
 }
 
-// opRecord is an operation as persisted (object kind "ComputeOperation",
-// named "{project}/{operation}").
+// opRecord is an operation as persisted (a row of the table
+// "ComputeOperation", named "{project}/{operation}").
 type opRecord struct {
 	Name     string     `json:"name"`
 	Project  string     `json:"project"`
@@ -105,11 +107,7 @@ func (s *server) startOp(q *request, typ, target string, targetID uint64, failur
 		Project: q.project, Region: q.region, Zone: q.zone, Type: typ, Target: target, TargetID: targetID,
 		Start: now, End: now.Add(s.opts.OperationTime), Failure: failure,
 	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.e.PutObject(cloudName, kindOperation, q.project+"/"+rec.Name, map[string]string{"json": string(data)}); err != nil {
+	if err := s.ops.Put(q.project+"/"+rec.Name, *rec); err != nil {
 		return nil, engineError(err, rec.scopePath()+"/operations/"+rec.Name, false)
 	}
 	return marshal(rec.proto(q.base, now))
@@ -154,13 +152,26 @@ func (s *server) serveOperation(w http.ResponseWriter, q *request) {
 // loadOp reads an operation in the request's scope.
 func (s *server) loadOp(q *request) (*opRecord, error) {
 	path := q.scopePath() + "/operations/" + q.name
-	o, err := s.e.GetObject(cloudName, kindOperation, q.project+"/"+q.name)
+	rec, err := s.ops.Get(q.project + "/" + q.name)
 	if err != nil {
 		return nil, engineError(err, path, false)
 	}
-	var rec opRecord
-	if err := json.Unmarshal([]byte(o.Attrs["json"]), &rec); err != nil || rec.Region != q.region || rec.Zone != q.zone {
+	if rec.Region != q.region || rec.Zone != q.zone {
 		return nil, notFound(path)
 	}
 	return &rec, nil
+}
+
+// openOps opens the operations' table (bookkeeping). A world of the
+// version before the tables kept each as an engine object of kind
+// "ComputeOperation", its JSON in attrs "json": those move into it.
+func openOps(e *cloudsim.Engine) *cloudsim.Table[opRecord] {
+	return cloudsim.NewTable[opRecord](e, cloudName, kindOperation, cloudsim.TableOptions{Bookkeeping: true,
+		Legacy: func(o cloudsim.Object) (any, bool, error) {
+			if o.Kind != kindOperation {
+				return nil, false, nil
+			}
+			var rec opRecord
+			return &rec, true, json.Unmarshal([]byte(o.Attrs["json"]), &rec)
+		}})
 }

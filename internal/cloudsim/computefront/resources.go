@@ -30,7 +30,10 @@ func (s *server) insert(q *request, k *kindInfo) (any, error) {
 	}
 	q.name = name
 	rel, object := q.path(), objectName(q.project, q.region, name)
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	if _, exists := sn.load(k.kind, object); exists {
 		return nil, alreadyExists(rel)
 	}
@@ -57,7 +60,9 @@ func (s *server) insert(q *request, k *kindInfo) (any, error) {
 			return nil, engineError(err, rel, true)
 		}
 	} else if k.changed != nil {
-		k.changed(s, rel, false)
+		if err := k.changed(s, rel, false); err != nil {
+			return nil, engineError(err, rel, false)
+		}
 	}
 	return s.startOp(q, "insert", rel, id, failure)
 }
@@ -65,32 +70,37 @@ func (s *server) insert(q *request, k *kindInfo) (any, error) {
 // get answers one resource (through the engine, so that faults and rate
 // limits apply).
 func (s *server) get(q *request, k *kindInfo) (any, error) {
-	o, err := s.e.GetObject(cloudName, k.kind, objectName(q.project, q.region, q.name))
+	m, err := s.tables[k.kind].get(objectName(q.project, q.region, q.name))
 	if err != nil {
 		return nil, engineError(err, q.path(), false)
 	}
-	m := k.newMsg()
-	if err := storeIn.Unmarshal([]byte(o.Attrs["json"]), m); err != nil {
+	sn, err := s.snapshot()
+	if err != nil {
 		return nil, err
 	}
-	return marshal(s.render(q, k, s.snapshot(), m))
+	return marshal(s.render(q, k, sn, m))
 }
 
 // remove deletes a resource nothing uses and answers its operation.
 func (s *server) remove(q *request, k *kindInfo) (any, error) {
 	rel, object := q.path(), objectName(q.project, q.region, q.name)
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	m, exists := sn.load(k.kind, object)
 	if exists && k.user != nil {
 		if user := k.user(sn, rel); user != "" {
 			return nil, inUse(k.label, rel, user)
 		}
 	}
-	if err := s.e.DeleteObject(cloudName, k.kind, object); err != nil {
+	if err := s.tables[k.kind].remove(object); err != nil {
 		return nil, engineError(err, rel, false)
 	}
 	if k.changed != nil {
-		k.changed(s, rel, true)
+		if err := k.changed(s, rel, true); err != nil {
+			return nil, engineError(err, rel, false)
+		}
 	}
 	var id uint64
 	if exists {
@@ -103,7 +113,10 @@ func (s *server) remove(q *request, k *kindInfo) (any, error) {
 // names, PUT (update) the whole resource but its identity.
 func (s *server) patch(q *request, k *kindInfo, put bool) (any, error) {
 	rel, object := q.path(), objectName(q.project, q.region, q.name)
-	sn := s.snapshot()
+	sn, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
 	old, exists := sn.load(k.kind, object)
 	if !exists {
 		return nil, notFound(rel)
@@ -144,11 +157,13 @@ func (s *server) patch(q *request, k *kindInfo, put bool) (any, error) {
 	if err := k.check(s, sn, q, m, old); err != nil {
 		return nil, err
 	}
-	if err := s.replace(k.kind, object, old, m); err != nil {
+	if err := s.replace(k.kind, object, m); err != nil {
 		return nil, engineError(err, rel, false)
 	}
 	if k.changed != nil {
-		k.changed(s, rel, false)
+		if err := k.changed(s, rel, false); err != nil {
+			return nil, engineError(err, rel, false)
+		}
 	}
 	return s.startOp(q, typ, rel, old.ProtoReflect().Get(fieldOf(old, "id")).Uint(), nil)
 }

@@ -11,6 +11,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindRouter, coll: "routers", apiKind: "compute#router", label: "router", regional: true, mutable: true,
 		newMsg: func() proto.Message { return &computepb.Router{} },
+		open:   openTable[computepb.Router],
 		check:  checkRouter,
 		user: func(sn *snapshot, rel string) string {
 			return firstUser(sn, kindVpnTunnel, rel, func(t *computepb.VpnTunnel) []string { return []string{t.GetRouter()} })
@@ -22,7 +23,7 @@ func init() {
 				i.LinkedVpnTunnel = prefixPtr(base, i.LinkedVpnTunnel)
 			}
 		},
-		changed: func(s *server, _ string, _ bool) { s.syncTunnelEnds() },
+		changed: func(s *server, _ string, _ bool) error { return s.syncTunnelEnds() },
 	})
 }
 

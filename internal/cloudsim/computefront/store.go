@@ -2,9 +2,12 @@ package computefront
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +17,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // Engine object kinds.
@@ -37,6 +42,8 @@ type kindInfo struct {
 	regional bool
 	mutable  bool // PATCH and PUT
 	newMsg   func() proto.Message
+	// open opens the kind's table (openTable of its message type).
+	open func(e *cloudsim.Engine, kind string) store
 	// check validates a new resource (old nil) or an updated one and fills
 	// its defaults, normalising references to relative paths.
 	check func(s *server, sn *snapshot, q *request, m, old proto.Message) error
@@ -47,8 +54,9 @@ type kindInfo struct {
 	render func(s *server, sn *snapshot, m proto.Message)
 	// expand turns relative references into URLs under base.
 	expand func(base string, m proto.Message)
-	// changed runs after a successful change (insert, patch, delete).
-	changed func(s *server, rel string, deleted bool)
+	// changed runs after a successful change (insert, patch, delete); an
+	// error is the engine's, the request's answer.
+	changed func(s *server, rel string, deleted bool) error
 }
 
 // kinds by collection; filled in init to break the initialisation cycle
@@ -133,41 +141,112 @@ func regionRel(project, region string) string { return "projects/" + project + "
 
 func zoneRel(project, zone string) string { return "projects/" + project + "/zones/" + zone }
 
-// snapshot is the front end's resources as the inventory holds them now.
-type snapshot struct {
-	objs map[string]map[string]string // kind -> object name -> json
+// pbRow is a resource as its kind's table keeps it: the GCE model, its
+// computepb message, stored as protojson (the wire form the API answers,
+// with relative references).
+type pbRow[M any, PM interface {
+	*M
+	proto.Message
+}] struct{ m PM }
+
+// MarshalJSON stores the message as protojson.
+func (r pbRow[M, PM]) MarshalJSON() ([]byte, error) { return protojson.Marshal(r.m) }
+
+// UnmarshalJSON reads a stored message.
+func (r *pbRow[M, PM]) UnmarshalJSON(data []byte) error {
+	r.m = PM(new(M))
+	return storeIn.Unmarshal(data, r.m)
 }
 
-func (s *server) snapshot() *snapshot {
-	sn := &snapshot{objs: map[string]map[string]string{}}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName {
-			continue
-		}
-		if _, ok := kindByName[o.Kind]; !ok {
-			continue
-		}
-		if sn.objs[o.Kind] == nil {
-			sn.objs[o.Kind] = map[string]string{}
-		}
-		sn.objs[o.Kind][o.Name] = o.Attrs["json"]
+// store is one kind's table, as the kind-generic handlers use it.
+type store interface {
+	all() (map[string]proto.Message, error)
+	put(object string, m proto.Message) error
+	get(object string) (proto.Message, error)
+	remove(object string) error
+}
+
+// pbTable is the store of one message type.
+type pbTable[M any, PM interface {
+	*M
+	proto.Message
+}] struct {
+	t *cloudsim.Table[pbRow[M, PM]]
+}
+
+// openTable opens the table of a kind whose model is M. A world of the
+// version before the tables kept each resource as an engine object of the
+// kind, the protojson in attrs "json": those move into the table.
+func openTable[M any, PM interface {
+	*M
+	proto.Message
+}](e *cloudsim.Engine, kind string) store {
+	return pbTable[M, PM]{t: cloudsim.NewTable[pbRow[M, PM]](e, cloudName, kind, cloudsim.TableOptions{
+		Legacy: func(o cloudsim.Object) (any, bool, error) {
+			if o.Kind != kind {
+				return nil, false, nil
+			}
+			r := &pbRow[M, PM]{m: PM(new(M))}
+			return r, true, storeIn.Unmarshal([]byte(o.Attrs["json"]), r.m)
+		}})}
+}
+
+func (p pbTable[M, PM]) all() (map[string]proto.Message, error) {
+	rows, err := p.t.All()
+	if err != nil {
+		return nil, err
 	}
-	return sn
+	out := make(map[string]proto.Message, len(rows))
+	for _, r := range rows {
+		out[r.Name] = r.Value.m
+	}
+	return out, nil
+}
+
+func (p pbTable[M, PM]) put(object string, m proto.Message) error {
+	pm, ok := m.(PM)
+	if !ok {
+		return fmt.Errorf("cloudsim: %T stored in the table of %T", m, pm)
+	}
+	return p.t.Put(object, pbRow[M, PM]{m: pm})
+}
+
+func (p pbTable[M, PM]) get(object string) (proto.Message, error) {
+	r, err := p.t.Get(object)
+	if err != nil {
+		return nil, err
+	}
+	return r.m, nil
+}
+
+func (p pbTable[M, PM]) remove(object string) error { return p.t.Delete(object) }
+
+// snapshot is the front end's resources as its tables hold them now.
+type snapshot struct {
+	objs map[string]map[string]proto.Message // kind -> object name -> resource
+}
+
+func (s *server) snapshot() (*snapshot, error) {
+	sn := &snapshot{objs: map[string]map[string]proto.Message{}}
+	for _, kind := range slices.Sorted(maps.Keys(s.tables)) {
+		m, err := s.tables[kind].all()
+		if err != nil {
+			return nil, err
+		}
+		sn.objs[kind] = m
+	}
+	return sn, nil
 }
 
 var storeIn = protojson.UnmarshalOptions{DiscardUnknown: true}
 
-// load decodes one resource.
+// load returns a copy of one resource.
 func (sn *snapshot) load(kind, object string) (proto.Message, bool) {
-	data, ok := sn.objs[kind][object]
+	m, ok := sn.objs[kind][object]
 	if !ok {
 		return nil, false
 	}
-	m := kindByName[kind].newMsg()
-	if storeIn.Unmarshal([]byte(data), m) != nil {
-		return nil, false
-	}
-	return m, true
+	return proto.Clone(m), true
 }
 
 // loadRel decodes the resource at a relative path.
@@ -216,32 +295,15 @@ func firstUser[T proto.Message](sn *snapshot, kind, rel string, get func(T) []st
 	return user
 }
 
-func encode(m proto.Message) (string, error) {
-	data, err := protojson.Marshal(m)
-	return string(data), err
-}
-
-// put stores a new resource.
+// put stores a new resource (Create<Kind>).
 func (s *server) put(kind, object string, m proto.Message) error {
-	data, err := encode(m)
-	if err != nil {
-		return err
-	}
-	_, err = s.e.PutObject(cloudName, kind, object, map[string]string{"json": data})
-	return err
+	return s.tables[kind].put(object, m)
 }
 
-// replace swaps a stored resource for its new version (the engine has no
-// update); when the new version cannot be stored, the old one is put back.
-func (s *server) replace(kind, object string, old, m proto.Message) error {
-	if err := s.e.DeleteObject(cloudName, kind, object); err != nil {
-		return err
-	}
-	if err := s.put(kind, object, m); err != nil {
-		_ = s.put(kind, object, old)
-		return err
-	}
-	return nil
+// replace stores the new version of a resource (Create<Kind>, as a create
+// is: the engine's one write of a resource).
+func (s *server) replace(kind, object string, m proto.Message) error {
+	return s.tables[kind].put(object, m)
 }
 
 // numericID derives a stable 63-bit ID.

@@ -11,6 +11,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindSubnetwork, coll: "subnetworks", apiKind: "compute#subnetwork", label: "subnetwork", regional: true,
 		newMsg: func() proto.Message { return &computepb.Subnetwork{} },
+		open:   openTable[computepb.Subnetwork],
 		check:  checkSubnetwork,
 		expand: func(base string, m proto.Message) {
 			s := m.(*computepb.Subnetwork)

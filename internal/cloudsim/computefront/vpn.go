@@ -3,6 +3,7 @@ package computefront
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindVpnGateway, coll: "vpnGateways", apiKind: "compute#vpnGateway", label: "vpn_gateway", regional: true,
 		newMsg: func() proto.Message { return &computepb.VpnGateway{} },
+		open:   openTable[computepb.VpnGateway],
 		check:  checkVpnGateway,
 		user: func(sn *snapshot, rel string) string {
 			return firstUser(sn, kindVpnTunnel, rel, func(t *computepb.VpnTunnel) []string { return []string{t.GetVpnGateway()} })
@@ -29,6 +31,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindExternalVpnGateway, coll: "externalVpnGateways", apiKind: "compute#externalVpnGateway", label: "external_vpn_gateway",
 		newMsg: func() proto.Message { return &computepb.ExternalVpnGateway{} },
+		open:   openTable[computepb.ExternalVpnGateway],
 		check:  checkExternalVpnGateway,
 		user: func(sn *snapshot, rel string) string {
 			return firstUser(sn, kindVpnTunnel, rel, func(t *computepb.VpnTunnel) []string { return []string{t.GetPeerExternalGateway()} })
@@ -37,6 +40,7 @@ func init() {
 	register(&kindInfo{
 		kind: kindVpnTunnel, coll: "vpnTunnels", apiKind: "compute#vpnTunnel", label: "vpn_tunnel", regional: true,
 		newMsg: func() proto.Message { return &computepb.VpnTunnel{} },
+		open:   openTable[computepb.VpnTunnel],
 		check:  checkVpnTunnel,
 		user: func(sn *snapshot, rel string) string {
 			return firstUser(sn, kindRouter, rel, func(r *computepb.Router) []string {
@@ -52,12 +56,11 @@ func init() {
 			t := m.(*computepb.VpnTunnel)
 			t.VpnGateway, t.PeerExternalGateway, t.Router = prefixPtr(base, t.VpnGateway), prefixPtr(base, t.PeerExternalGateway), prefixPtr(base, t.Router)
 		},
-		changed: func(s *server, rel string, deleted bool) {
+		changed: func(s *server, rel string, deleted bool) error {
 			if deleted {
-				s.e.UnregisterTunnelEnd(cloudName, rel)
-				return
+				return s.e.UnregisterTunnelEnd(cloudName, rel)
 			}
-			s.syncTunnelEnds()
+			return s.syncTunnelEnds()
 		},
 	})
 }
@@ -89,9 +92,13 @@ func checkVpnGateway(s *server, sn *snapshot, q *request, msg, _ proto.Message) 
 	if g.GatewayIpVersion == nil {
 		g.GatewayIpVersion = proto.String("IPV4")
 	}
-	g.VpnInterfaces = []*computepb.VpnGatewayVpnGatewayInterface{
-		{Id: proto.Uint32(0), IpAddress: proto.String(s.e.AllocatePublicIP())},
-		{Id: proto.Uint32(1), IpAddress: proto.String(s.e.AllocatePublicIP())},
+	g.VpnInterfaces = nil
+	for i := range 2 {
+		ip, err := s.e.AllocatePublicIP()
+		if err != nil {
+			return engineError(err, g.GetSelfLink(), false)
+		}
+		g.VpnInterfaces = append(g.VpnInterfaces, &computepb.VpnGatewayVpnGatewayInterface{Id: proto.Uint32(uint32(i)), IpAddress: proto.String(ip)})
 	}
 	g.LabelFingerprint = labelFingerprint(g.Labels, g.GetSelfLink())
 	return nil
@@ -230,11 +237,16 @@ func renderVpnTunnel(s *server, _ *snapshot, msg proto.Message) {
 
 // syncTunnelEnds registers every tunnel's end with the engine, from the
 // tunnel, its gateways and the router interface and BGP peer that link it.
-func (s *server) syncTunnelEnds() {
-	sn := s.snapshot()
+func (s *server) syncTunnelEnds() error {
+	sn, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	var errs []error
 	sn.each(kindVpnTunnel, func(_ string, m proto.Message) {
-		s.e.RegisterTunnelEnd(tunnelEnd(sn, m.(*computepb.VpnTunnel)))
+		errs = append(errs, s.e.RegisterTunnelEnd(tunnelEnd(sn, m.(*computepb.VpnTunnel))))
 	})
+	return errors.Join(errs...)
 }
 
 func tunnelEnd(sn *snapshot, t *computepb.VpnTunnel) cloudsim.TunnelEnd {

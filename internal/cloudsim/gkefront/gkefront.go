@@ -122,6 +122,9 @@ type server struct {
 	// a GPU suffix takes its GPUs per node from the accelerators.
 	defaultOptions bool
 
+	// compute are computefront's network tables (vpc.go).
+	compute computeTables
+
 	mu sync.Mutex
 	// finished keeps operations whose engine object was removed with
 	// their target.
@@ -141,7 +144,7 @@ func newServer(e *cloudsim.Engine, opts Options) *server {
 	if def {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, defaultOptions: def, finished: map[string]*opRecord{}}
+	return &server{e: e, opts: opts, defaultOptions: def, finished: map[string]*opRecord{}, compute: openComputeTables(e)}
 }
 
 // Serve starts a gRPC server with the ClusterManager service on

@@ -1,6 +1,7 @@
 package gkefront
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -361,7 +362,7 @@ func TestHelpers(t *testing.T) {
 }
 
 // computeObjects stores a network and its subnetworks the way
-// computefront does: protojson under "json", references as relative
+// computefront does: protojson rows of its tables, references as relative
 // paths.
 func (ev *env) computeObjects(t *testing.T, network string, subnets map[string][]*computepb.SubnetworkSecondaryRange) {
 	t.Helper()
@@ -370,7 +371,9 @@ func (ev *env) computeObjects(t *testing.T, network string, subnets map[string][
 		if err != nil {
 			t.Fatal(err)
 		}
-		must[cloudsim.Object](t)(ev.e.PutObject("gcp", kind, name, map[string]string{"json": string(data)}))
+		if err := cloudsim.NewTable[json.RawMessage](ev.e, "gcp", kind, cloudsim.TableOptions{}).Put(name, data); err != nil {
+			t.Fatal(err)
+		}
 	}
 	put("Network", project+"/"+network, &computepb.Network{Name: proto.String(network), AutoCreateSubnetworks: proto.Bool(false)})
 	i := 0

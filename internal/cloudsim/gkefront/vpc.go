@@ -1,21 +1,24 @@
 package gkefront
 
 import (
+	"encoding/json"
 	"strings"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/container/apiv1/containerpb"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // The VPC network of a cluster.
 //
 // A cluster that names a network (Cluster.network, or
 // networkConfig.network) or a subnetwork is checked against the Compute
-// Engine objects that computefront keeps in the same engine (kinds
-// "Network", named "{project}/{name}", and "Subnetwork", named
-// "{project}/{region}/{name}", with the resource as protojson in the
-// attribute "json"), read without rate limits and faults:
+// Engine resources that computefront keeps in the same engine (rows of its
+// tables "Network", named "{project}/{name}", and "Subnetwork", named
+// "{project}/{region}/{name}", each the resource as protojson), read
+// without rate limits and faults:
 //
 //   - the network must exist (INVALID_ARGUMENT "Network "n" not found in
 //     project p."); a subnetwork without a network is in "default", as on
@@ -51,11 +54,17 @@ type clusterNet struct {
 // is).
 func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
-// computeObject reads a Compute Engine object of the engine without rate
-// limits and faults.
-func (s *server) computeObject(kind, name string) (string, bool) {
-	o, ok := s.e.LookupObject(cloudName, kind, name)
-	return o.Attrs["json"], ok
+// computeTables are computefront's tables of networks and subnetworks,
+// read as the protojson they hold.
+type computeTables struct {
+	networks, subnetworks *cloudsim.Table[json.RawMessage]
+}
+
+func openComputeTables(e *cloudsim.Engine) computeTables {
+	return computeTables{
+		networks:    cloudsim.NewTable[json.RawMessage](e, cloudName, "Network", cloudsim.TableOptions{}),
+		subnetworks: cloudsim.NewTable[json.RawMessage](e, cloudName, "Subnetwork", cloudsim.TableOptions{}),
+	}
 }
 
 // clusterNetwork checks the network, subnetwork and secondary ranges a
@@ -79,7 +88,9 @@ func (s *server) clusterNetwork(r ref, c *containerpb.Cluster) (*clusterNet, err
 	if n.Network == "" {
 		n.Network = "default"
 	}
-	if _, ok := s.computeObject("Network", r.Project+"/"+n.Network); !ok {
+	if _, ok, err := s.compute.networks.Lookup(r.Project + "/" + n.Network); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, invalid("Network %q not found in project %q.", n.Network, r.Project)
 	}
 	n.NetworkPath = "projects/" + r.Project + "/global/networks/" + n.Network
@@ -90,7 +101,10 @@ func (s *server) clusterNetwork(r ref, c *containerpb.Cluster) (*clusterNet, err
 		return n, nil
 	}
 	n.Subnetwork = lastSegment(subnetwork)
-	data, ok := s.computeObject("Subnetwork", r.Project+"/"+r.region()+"/"+n.Subnetwork)
+	data, ok, err := s.compute.subnetworks.Lookup(r.Project + "/" + r.region() + "/" + n.Subnetwork)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, invalid("Subnetwork %q not found in region %q of project %q.", n.Subnetwork, r.region(), r.Project)
 	}

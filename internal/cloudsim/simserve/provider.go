@@ -31,8 +31,17 @@ func ProviderOptions(o simworld.Options) (Options, []string) {
 	if o.Machines != nil {
 		cat = &planner.Catalog{Offers: o.Machines}
 	}
+	var prices *planner.Catalog
+	if o.Prices != nil {
+		// The catalog's regions are the embedded table, as every
+		// catalog's (planner.NewCatalog).
+		var err error
+		if prices, err = planner.NewCatalog(o.Prices, planner.EmbeddedRegions(), "", nil); err != nil {
+			warnings = append(warnings, "simulated price APIs: "+err.Error())
+		}
+	}
 	d := cloudsim.DefaultDurations
-	return Options{Dir: o.Dir, Catalog: cat, GCPProject: o.GCPProject,
+	return Options{Dir: o.Dir, Catalog: cat, GCPProject: o.GCPProject, Prices: prices,
 		Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
 			PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)},
 		Runner: runner, KubeReconcile: max(scaled(200*time.Millisecond), 50*time.Millisecond), RestartDelay: scaled(time.Second)}, warnings
@@ -41,7 +50,7 @@ func ProviderOptions(o simworld.Options) (Options, []string) {
 // ProviderWorld is the provider's view of w.
 func (w *World) ProviderWorld(scale float64, warnings []string) *simworld.World {
 	pw := &simworld.World{Endpoints: simworld.Endpoints{AWS: w.Endpoints.AWS, GKE: w.Endpoints.GKE, Compute: w.Endpoints.Compute,
-		Azure: w.Endpoints.Azure, Kube: w.Endpoints.Kube},
+		Azure: w.Endpoints.Azure, Kube: w.Endpoints.Kube, Prices: w.Endpoints.Prices},
 		GCPProject: w.GCPProject, AzureSubscription: w.AzureSubscription, AzureCA: w.AzureCA,
 		AzurePoll: time.Second, Warnings: warnings}
 	// The Azure SDK polls faster than once a second only in test
@@ -59,8 +68,7 @@ func (w *World) ProviderWorld(scale float64, warnings []string) *simworld.World 
 // world (each Terraform command of a test) takes over its background
 // reconciling from the previous server, which keeps serving its clients.
 func InProcess(ctx context.Context, o simworld.Options) (*simworld.World, error) {
-	opts, warnings := ProviderOptions(o)
-	w, err := Start(ctx, opts)
+	w, pw, err := serve(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +78,24 @@ func InProcess(ctx context.Context, o simworld.Options) (*simworld.World, error)
 		old.Kube.Quiesce()
 	}
 	inProcess.byDir[o.Dir] = w
-	return w.ProviderWorld(o.TimeScale, warnings), nil
+	return pw, nil
+}
+
+// Serve is a Starter in the calling process for a world that nothing else
+// in it serves (gpufleet sweep --simulate): the provider's options
+// (ProviderOptions), on free ports, until the World's Close.
+func Serve(ctx context.Context, o simworld.Options) (*simworld.World, error) {
+	_, pw, err := serve(ctx, o)
+	return pw, err
+}
+
+func serve(ctx context.Context, o simworld.Options) (*World, *simworld.World, error) {
+	opts, warnings := ProviderOptions(o)
+	w, err := Start(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, w.ProviderWorld(o.TimeScale, warnings), nil
 }
 
 // InProcessWorld is the world InProcess last started for dir, nil if

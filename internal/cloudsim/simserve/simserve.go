@@ -9,6 +9,7 @@ package simserve
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -30,6 +31,8 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/gkefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -86,6 +89,9 @@ type Options struct {
 	// pods with the engine (kubefront.Options.ReconcileInterval);
 	// RestartDelay the back-off before a container is started again.
 	KubeReconcile, RestartDelay time.Duration
+	// Prices, when set, is the catalog that the price and availability
+	// APIs (pricefront) serve, on free ports: Endpoints.Prices.
+	Prices *planner.Catalog
 }
 
 // Endpoints are where the front ends listen.
@@ -104,6 +110,8 @@ type Endpoints struct {
 	// Kube is the Kubernetes APIs' address ("127.0.0.1:PORT"); each
 	// cluster's kubeconfig (World.Kube.Kubeconfig) names it.
 	Kube string
+	// Prices are the price and availability APIs (Options.Prices).
+	Prices simworld.PriceEndpoints
 }
 
 // World is a started simulated world.
@@ -120,6 +128,8 @@ type World struct {
 
 	closers []func()
 	once    sync.Once
+	// tlsCert is the TLS servers' certificate (serveTLS).
+	tlsCert *tls.Certificate
 }
 
 // Start opens the world of opts.Dir and serves its front ends on
@@ -181,7 +191,30 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	if err := w.serveAzure(opts); err != nil {
 		return nil, err
 	}
+	if opts.Prices != nil {
+		if err := w.servePrices(opts.Prices, opts.GCPProject, opts.AzureSubscription); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+// servePrices serves the clouds' price and availability APIs from c on
+// free ports; Resource Manager's over TLS with the Azure front end's
+// certificate (World.AzureCA).
+func (w *World) servePrices(c *planner.Catalog, project, subscription string) (err error) {
+	p := &w.Endpoints.Prices
+	if p.AWS, err = w.serveHTTP("AWS price APIs", 0, pricefront.NewAWS(pricefront.AWSOptions{Catalog: c})); err != nil {
+		return err
+	}
+	if p.GCP, err = w.serveHTTP("GCP price APIs", 0, &pricefront.GCP{Catalog: c, Project: project}); err != nil {
+		return err
+	}
+	if p.AzureRetail, err = w.serveHTTP("Azure Retail Prices", 0, &pricefront.AzureRetail{Items: pricefront.AzureItemsFromCatalog(c)}); err != nil {
+		return err
+	}
+	p.AzureARM, err = w.serveTLS("Azure resource SKUs", 0, &pricefront.AzureAvailability{Catalog: c, SubscriptionID: subscription})
+	return err
 }
 
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
@@ -209,19 +242,34 @@ func (w *World) serveHTTP(what string, port int, h http.Handler) (string, error)
 // serveAzure serves Resource Manager over TLS: the Azure SDK's bearer
 // token policy, and azure-cli's MSAL, refuse plain http.
 func (w *World) serveAzure(opts Options) error {
-	l, err := listen("Azure", opts.Ports.Azure)
-	if err != nil {
-		return err
-	}
-	srv := httptest.NewUnstartedServer(azurefront.New(w.Engine, azurefront.Options{
+	url, err := w.serveTLS("Azure", opts.Ports.Azure, azurefront.New(w.Engine, azurefront.Options{
 		InstanceOptions: InstanceOptions(opts.Catalog, azurefront.DefaultInstanceOptions)}))
+	w.Endpoints.Azure = url
+	return err
+}
+
+// serveTLS serves h over TLS on a loopback port and returns its base URL:
+// the first server's certificate (World.AzureCA, trusted by
+// World.AzureClient) is every TLS server's.
+func (w *World) serveTLS(what string, port int, h http.Handler) (string, error) {
+	l, err := listen(what, port)
+	if err != nil {
+		return "", err
+	}
+	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = l
+	if w.tlsCert != nil {
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{*w.tlsCert}, MinVersion: tls.VersionTLS12}
+	}
 	srv.StartTLS()
 	w.closers = append(w.closers, srv.Close)
-	w.Endpoints.Azure, w.AzureClient = srv.URL, srv.Client()
-	w.AzureCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return nil
+	if w.tlsCert == nil {
+		w.tlsCert = &srv.TLS.Certificates[0]
+		w.AzureClient = srv.Client()
+		w.AzureCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	}
+	return srv.URL, nil
 }
 
 // AzureCertPool is a pool holding the Azure front end's certificate.

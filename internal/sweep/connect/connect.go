@@ -9,15 +9,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep"
 )
@@ -26,8 +25,6 @@ import (
 // provider's simulate mode reads it (0.01: a 2 s cluster deletion takes
 // 20 ms).
 const SimTimeScaleEnv = simbackends.TimeScaleEnv
-
-func scaled(d time.Duration) time.Duration { return simbackends.Scaled(d) }
 
 // Targets builds the SDK backends sweep lists and deletes with: on
 // the simulated world of cfg.Simulate (served on loopback for the run),
@@ -42,17 +39,17 @@ func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target,
 	release := func() {}
 	gcfg.Project, zcfg.SubscriptionID = cfg.GCPProject, cfg.AzureSubscription
 	if cfg.Simulate != "" {
-		d := cloudsim.DefaultDurations
-		w, err := simserve.Start(ctx, simserve.Options{Dir: cfg.Simulate, Catalog: cfg.Catalog,
-			Durations: cloudsim.Durations{ClusterCreate: scaled(d.ClusterCreate), ClusterDelete: scaled(d.ClusterDelete),
-				PoolCreate: scaled(d.PoolCreate), PoolUpdate: scaled(d.PoolUpdate), PoolDelete: scaled(d.PoolDelete)}})
+		// The world the provider's simulate = true would serve, and the
+		// backends pointed at it as the provider's are (simbackends).
+		w, err := simserve.Serve(ctx, simworld.Options{Dir: cfg.Simulate,
+			Machines: simworld.Machines(cfg.Catalog), TimeScale: simbackends.TimeScale()})
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		release = w.Close
 		// The sweep sweeps the world's own subscription.
 		zcfg.SubscriptionID = ""
-		if err := simbackends.Configs(w.ProviderWorld(simbackends.TimeScale(), nil), &acfg, &gcfg, &zcfg); err != nil {
+		if err := simbackends.Configs(w, &acfg, &gcfg, &zcfg); err != nil {
 			release()
 			return nil, nil, nil, err
 		}
