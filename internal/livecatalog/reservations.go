@@ -2,6 +2,10 @@ package livecatalog
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -31,4 +35,70 @@ type ReservationSource interface {
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
 	return out
+}
+
+// ReservationsResult is a catalog with live reservations added.
+type ReservationsResult struct {
+	Catalog *planner.Catalog
+	// Facts counts the offers added, per source name.
+	Facts map[string]string
+	// Warnings name the sources that failed (the catalog keeps what it
+	// had) and the offers that could not be used.
+	Warnings []string
+}
+
+// RefreshReservations asks every source (through cache when given),
+// concurrently, and adds what they report to base, merged in the sources'
+// order: each offer gets its instance type's hardware from base's offers
+// of the same cloud (planner.WithHardware, the rule declared reservations
+// follow) and replaces base's offer with the same ID (a later source wins
+// over an earlier one). An offer of an instance type base does not know,
+// or of a cloud other than its source's, is skipped with a warning; a
+// source that fails is a warning naming it, never an error. Reservations
+// declared in the provider's catalog {} block are merged later
+// (planner.Adjustments.Reservations) and are not counted twice. The result
+// does not depend on the order of a source's offers.
+func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []ReservationSource, cache *Cache, now func() time.Time) ReservationsResult {
+	if now == nil {
+		now = time.Now
+	}
+	res := ReservationsResult{Catalog: base, Facts: map[string]string{}}
+	fetches := fetchAll(sources, func(s ReservationSource) ([]planner.Offer, time.Time, error) {
+		return cache.getReservations(ctx, s, now)
+	})
+	var add []planner.Offer
+	for i, s := range sources {
+		offers, err := fetches[i].value, fetches[i].err
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s failed, using the catalog's %s reservations: %v", s.Name(), s.Cloud(), err))
+			continue
+		}
+		offers = slices.Clone(offers)
+		slices.SortStableFunc(offers, func(a, b planner.Offer) int { return strings.Compare(a.ID(), b.ID()) })
+		used := 0
+		for _, o := range offers {
+			if o.Cloud != s.Cloud() {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s is on %s, not %s: skipped", s.Name(), o.ID(), o.Cloud, s.Cloud()))
+				continue
+			}
+			full, ok := base.WithHardware(o)
+			if !ok {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s instance type %q has no offer in the catalog, so its GPUs are unknown: %s skipped",
+					s.Name(), o.Cloud, o.InstanceType, o.ID()))
+				continue
+			}
+			add, used = append(add, full), used+1
+		}
+		res.Facts[s.Name()] = fmt.Sprintf("%d reservations and offerings", used)
+	}
+	if len(add) == 0 {
+		return res
+	}
+	cat, err := base.Adjust(planner.Adjustments{Offers: add})
+	if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations not applied: %v", err))
+		return res
+	}
+	res.Catalog = cat
+	return res
 }
