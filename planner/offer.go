@@ -41,6 +41,12 @@ const (
 	// for UpfrontUSD. A placement takes all of its nodes or none, and its
 	// PriceUSDHour is UpfrontUSD spread over the block's nodes and hours
 	// (BlockHourlyPrice), so that it compares with hourly prices.
+	//
+	// An offering not bought yet has UpfrontUSD > 0 (its ReservationID is
+	// the offering's ID); a block already bought is priced 0 upfront and
+	// 0 per hour (paid for, like a reservation) and its ReservationID is
+	// the capacity reservation it became. Applying a placement on an
+	// offering buys it (see Offer.ToBuy).
 	CapacityBlock CapacityType = "capacity_block"
 	// FlexStart is GCP Dynamic Workload Scheduler flex-start capacity:
 	// queued until the cloud can grant it, at its own hourly price, for at
@@ -157,7 +163,8 @@ type Offer struct {
 	// lasts.
 	DurationHours int `json:"duration_hours,omitempty"`
 	// UpfrontUSD is the price of a whole capacity block (every node, for
-	// its whole duration).
+	// its whole duration); 0 for a block already bought (see
+	// CapacityBlock).
 	UpfrontUSD float64 `json:"upfront_usd,omitempty"`
 	// MaxRunHours is the longest a flex_start node may run.
 	MaxRunHours int `json:"max_run_hours,omitempty"`
@@ -173,6 +180,10 @@ func (o Offer) ID() string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// ToBuy reports whether the offer is a capacity block offering not bought
+// yet (UpfrontUSD > 0): using it means buying it, which cannot be undone.
+func (o Offer) ToBuy() bool { return o.CapacityType == CapacityBlock && o.UpfrontUSD > 0 }
 
 // wholeBlock reports whether the offer is sold whole: a capacity block's
 // nodes are all taken or none.
