@@ -4,9 +4,9 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -489,26 +489,37 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	if err != nil {
 		return cloud.NodePool{}, err
 	}
+	capacity, err := nodegroupCapacity(spec)
+	if err != nil {
+		return cloud.NodePool{}, err
+	}
+	data := launchDataOf(spec)
 	var lt *ekstypes.LaunchTemplateSpecification
-	if spec.UserData != "" {
+	if !data.empty() {
 		name := launchTemplateName(spec.Cluster, spec.Name)
-		if err := b.ensureLaunchTemplate(ctx, r, name, spec.UserData); err != nil {
+		if err := b.ensureLaunchTemplate(ctx, r, name, data); err != nil {
 			return cloud.NodePool{}, err
 		}
 		lt = &ekstypes.LaunchTemplateSpecification{Name: awssdk.String(name), Version: awssdk.String("1")}
 	}
-	capacity := ekstypes.CapacityTypesOnDemand
-	if spec.CapacityType == "spot" {
-		capacity = ekstypes.CapacityTypesSpot
+	// The instance type is in the launch template when it targets a
+	// reservation; EKS refuses it in both places.
+	var instanceTypes []string
+	if data.InstanceType == "" {
+		instanceTypes = []string{spec.InstanceType}
+	}
+	timeout, err := b.createTimeout(ctx, r, spec)
+	if err != nil {
+		return cloud.NodePool{}, err
 	}
 	nodes := int32(spec.Nodes)
 	tok := spec.IdempotencyToken
 	if tok == "" {
-		tok = token("nodegroup", spec.Region, spec.Cluster, spec.Name, spec.InstanceType, spec.Zone, spec.CapacityType)
+		tok = token("nodegroup", spec.Region, spec.Cluster, spec.Name, spec.InstanceType, spec.Zone, spec.CapacityType, reservationID(spec))
 	}
 	_, err = r.eks.CreateNodegroup(ctx, &eks.CreateNodegroupInput{
 		ClusterName: awssdk.String(spec.Cluster), NodegroupName: awssdk.String(spec.Name), NodeRole: awssdk.String(roleARN),
-		Subnets: []string{subnet}, InstanceTypes: []string{spec.InstanceType},
+		Subnets: []string{subnet}, InstanceTypes: instanceTypes,
 		AmiType: ekstypes.AMITypesAl2023X8664Nvidia, CapacityType: capacity,
 		ScalingConfig: &ekstypes.NodegroupScalingConfig{MinSize: awssdk.Int32(0), DesiredSize: awssdk.Int32(nodes), MaxSize: awssdk.Int32(max(nodes, 1))},
 		Labels:        maps.Clone(spec.Labels), Taints: toEKSTaints(spec.Taints), LaunchTemplate: lt,
@@ -527,7 +538,7 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 			return existing, cerr
 		}
 	}
-	return b.waitNodegroup(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodegroup")
+	return b.waitNodegroup(ctx, spec.Region, spec.Cluster, spec.Name, "CreateNodegroup", timeout)
 }
 
 // rideOutThrottling makes an EKS waiter ride out throttled polls: the SDK
@@ -564,6 +575,9 @@ type eksWait[In, Out any] struct {
 	// failed is the error the acceptors ended the wait with, told apart
 	// from the waiter's own "exceeded max wait time".
 	failed error
+	// timeout is the wait's limit when not cfg.Timeout (a create that
+	// waits for its reservation's start).
+	timeout time.Duration
 }
 
 func clusterWait(b *Backend, op, name string) *eksWait[*eks.DescribeClusterInput, *eks.DescribeClusterOutput] {
@@ -600,16 +614,17 @@ func (w *eksWait[In, Out]) end(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case err != w.failed:
-		return cloud.TimeoutError("aws", w.op, w.what, w.last, w.b.cfg.Timeout)
+		return cloud.TimeoutError("aws", w.op, w.what, w.last, cmp.Or(w.timeout, w.b.cfg.Timeout))
 	}
 	return classify(w.op, err)
 }
 
 // waitNodegroup waits for ACTIVE, stopping early on CREATE_FAILED and
 // DEGRADED, whose health issues become the error.
-func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string) (cloud.NodePool, error) {
+func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op string, timeout time.Duration) (cloud.NodePool, error) {
 	r := b.in(region)
 	w := nodegroupWait(b, op, name)
+	w.timeout = timeout
 	waiter := eks.NewNodegroupActiveWaiter(r.eks, func(o *eks.NodegroupActiveWaiterOptions) {
 		o.Retryable = func(_ context.Context, _ *eks.DescribeNodegroupInput, out *eks.DescribeNodegroupOutput, err error) (bool, error) {
 			if err != nil {
@@ -623,7 +638,7 @@ func (b *Backend) waitNodegroup(ctx context.Context, region, cluster, name, op s
 		}
 		w.options(&o.MinDelay, &o.MaxDelay, &o.Retryable)
 	})
-	if err := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, b.cfg.Timeout); err != nil {
+	if err := waiter.Wait(ctx, &eks.DescribeNodegroupInput{ClusterName: awssdk.String(cluster), NodegroupName: awssdk.String(name)}, timeout); err != nil {
 		return cloud.NodePool{}, w.end(ctx, err)
 	}
 	p, err := b.GetNodePool(ctx, region, cluster, name)
@@ -645,13 +660,16 @@ func issueError(op string, p cloud.NodePool) error {
 		text := is.Code + " " + is.Message
 		switch {
 		case strings.Contains(text, "InsufficientInstanceCapacity"), strings.Contains(text, "UnsupportedAvailabilityZone"),
-			strings.Contains(text, "InsufficientCapacity"):
+			strings.Contains(text, "InsufficientCapacity"), strings.Contains(text, "ReservationCapacityExceeded"):
 			e.Kind = cloud.KindCapacity
 		case strings.Contains(text, "VcpuLimitExceeded"), strings.Contains(text, "InstanceLimitExceeded"),
 			strings.Contains(text, "MaxSpotInstanceCountExceeded"), strings.Contains(text, "QuotaExceeded"):
 			e.Kind = cloud.KindQuota
 		}
 		e.Code, e.Message = is.Code, is.Message
+		if id := reservationID(p.Spec); id != "" && !strings.Contains(e.Message, id) {
+			e.Message += " (capacity reservation " + id + ")"
+		}
 		if e.Kind != cloud.KindFatal {
 			break
 		}
@@ -677,6 +695,9 @@ func (b *Backend) nodePoolOf(ctx context.Context, region, cluster, name string, 
 	}
 	if len(ng.InstanceTypes) > 0 {
 		spec.InstanceType = ng.InstanceTypes[0]
+	}
+	if err := b.readCapacity(ctx, region, ng, &spec); err != nil {
+		return cloud.NodePool{}, err
 	}
 	if len(ng.Subnets) > 0 {
 		zone, err := b.zoneOf(ctx, region, ng.Subnets[0])
@@ -820,7 +841,7 @@ func (b *Backend) UpdateNodePool(ctx context.Context, region, cluster, name stri
 	if _, err := b.in(region).eks.UpdateNodegroupConfig(ctx, in); err != nil {
 		return cur, classify("UpdateNodegroupConfig", err)
 	}
-	return b.waitNodegroup(ctx, region, cluster, name, "UpdateNodegroupConfig")
+	return b.waitNodegroup(ctx, region, cluster, name, "UpdateNodegroupConfig", b.cfg.Timeout)
 }
 
 // DeleteNodePool deletes the node group, waits until it is gone, then
@@ -855,24 +876,6 @@ func (b *Backend) DeleteNodePool(ctx context.Context, region, cluster, name stri
 	}
 	_, err = r.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: awssdk.String(launchTemplateName(cluster, name))})
 	return cloud.IgnoreNotFound(classify("DeleteLaunchTemplate", err))
-}
-
-// ensureLaunchTemplate creates the template once; an existing one with the
-// same name is reused (the client token makes the create idempotent).
-func (b *Backend) ensureLaunchTemplate(ctx context.Context, r *regional, name, userData string) error {
-	_, err := r.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
-		LaunchTemplateName: awssdk.String(name),
-		ClientToken:        awssdk.String(token("lt", name, userData)),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{UserData: awssdk.String(base64.StdEncoding.EncodeToString([]byte(userData)))},
-	})
-	if err == nil {
-		return nil
-	}
-	cerr := classify("CreateLaunchTemplate", err)
-	if cloud.IsConflict(cerr) {
-		return nil
-	}
-	return cerr
 }
 
 // ensureRole creates an IAM role trusted by service with the policies, or

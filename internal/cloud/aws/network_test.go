@@ -28,8 +28,9 @@ const (
 )
 
 type netEnv struct {
-	b *Backend
-	e *cloudsim.Engine
+	b     *Backend
+	e     *cloudsim.Engine
+	clock *cloudsim.FakeClock
 }
 
 // newNetEnv serves the simulated EC2 on loopback to a backend that polls
@@ -37,15 +38,27 @@ type netEnv struct {
 // that gateways and connections settle at once.
 func newNetEnv(t *testing.T) *netEnv {
 	t.Helper()
+	return newNetEnvWith(t, awsfront.Options{}, nil)
+}
+
+// newNetEnvWith is newNetEnv with front end options (their clock is the
+// engine's) and the backend configuration changed by cfg.
+func newNetEnvWith(t *testing.T, opts awsfront.Options, cfg func(*Config, *cloudsim.FakeClock)) *netEnv {
+	t.Helper()
 	clock := cloudsim.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	e, err := cloudsim.New(cloudsim.Config{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(awsfront.New(e, awsfront.Options{Clock: clock}))
+	opts.Clock = clock
+	srv := httptest.NewServer(awsfront.New(e, opts))
 	t.Cleanup(srv.Close)
-	b, err := New(context.Background(), Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL, AutoScaling: srv.URL},
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""), Poll: time.Millisecond, Timeout: 10 * time.Second})
+	c := Config{Region: euc1, Endpoints: Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL, AutoScaling: srv.URL},
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""), Poll: time.Millisecond, Timeout: 10 * time.Second}
+	if cfg != nil {
+		cfg(&c, clock)
+	}
+	b, err := New(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +76,7 @@ func newNetEnv(t *testing.T) *netEnv {
 			}
 		}
 	}()
-	return &netEnv{b: b, e: e}
+	return &netEnv{b: b, e: e, clock: clock}
 }
 
 // objects are the names of the engine's resources, sorted.

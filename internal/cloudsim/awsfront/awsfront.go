@@ -29,6 +29,8 @@
 //     assume_role_policy, path, description, created); each attached
 //     managed policy is an object of kind "RolePolicyAttachment" named
 //     RoleName|PolicyArn.
+//   - EC2 capacity reservations and Capacity Blocks are the engine's
+//     reservation ledger (reservations.go).
 //   - EC2 networking (VPCs, subnets, security groups, route tables, VPN
 //     gateways, customer gateways, VPN connections, VPC peering
 //     connections, CreateTags) is described in network.go.
@@ -90,6 +92,10 @@ type Options struct {
 	// Clock stamps createdAt/modifiedAt/CreateDate (the engine keeps no
 	// creation times); real time when nil. Pass the engine's clock.
 	Clock cloudsim.Clock
+	// CapacityBlockPrices are the instance types sold as Capacity Blocks
+	// for ML and their upfront price per instance-hour in USD
+	// (DescribeCapacityBlockOfferings, reservations.go); none when empty.
+	CapacityBlockPrices map[string]float64
 }
 
 // DefaultKubernetesVersion is the cluster version when CreateCluster names

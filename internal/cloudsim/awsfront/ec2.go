@@ -118,6 +118,9 @@ type ec2LaunchTemplateVersion struct {
 	Data               struct {
 		InstanceType string `xml:"instanceType,omitempty"`
 		UserData     string `xml:"userData,omitempty"`
+		// The capacity a launch uses (reservations.go).
+		InstanceMarketOptions            *xMarketOptions           `xml:"instanceMarketOptions,omitempty"`
+		CapacityReservationSpecification *xCapacityReservationSpec `xml:"capacityReservationSpecification,omitempty"`
 	} `xml:"launchTemplateData"`
 }
 
@@ -280,6 +283,9 @@ func (s *server) createLaunchTemplate(r *http.Request, region, reqID string) (an
 		"name": name, "region": region, "user_data": r.Form.Get("LaunchTemplateData.UserData"),
 		"instance_type": r.Form.Get("LaunchTemplateData.InstanceType"), "client_token": token,
 	}
+	if err := launchTemplateCapacity(r, attrs); err != nil {
+		return nil, err
+	}
 	exists := func() error {
 		return &ec2Err{400, "InvalidLaunchTemplateName.AlreadyExistsException",
 			fmt.Sprintf("Launch template name already in use: %s", name)}
@@ -378,6 +384,7 @@ func (s *server) describeLaunchTemplateVersions(r *http.Request, region, reqID s
 			DefaultVersion: true, LaunchTemplateID: launchTemplateID(o), LaunchTemplateName: o.Attrs["name"], VersionNumber: 1}
 		v.Data.InstanceType = o.Attrs["instance_type"]
 		v.Data.UserData = o.Attrs["user_data"]
+		v.Data.InstanceMarketOptions, v.Data.CapacityReservationSpecification = launchTemplateCapacityXML(o)
 		out.Items = append(out.Items, v)
 	}
 	return out, nil

@@ -726,6 +726,9 @@ func healthIssues(p cloudsim.Pool) []eksIssue {
 			i.Code = "AsgInstanceLaunchFailures"
 			i.Message = fmt.Sprintf("Could not launch %s Instances. VcpuLimitExceeded - You have requested more vCPU capacity than your current vCPU limit allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit. Launching EC2 instance failed.", kind)
 		}
+		if ri, ok := reservationIssue(p, is); ok {
+			i = ri
+		}
 		out = append(out, i)
 	}
 	return out
@@ -742,7 +745,7 @@ func (s *server) nodegroupJSON(p cloudsim.Pool, m *nodegroupMeta) eksNodegroup {
 		NodegroupName: p.Spec.Name, NodegroupArn: s.nodegroupArn(p.Spec.Region, p.Spec.Cluster, p.Spec.Name, p.ID),
 		ClusterName: p.Spec.Cluster, Version: m.Version, ReleaseVersion: m.ReleaseVersion,
 		CreatedAt: epoch(m.CreatedAt), ModifiedAt: epoch(m.ModifiedAt), Status: st,
-		CapacityType:  strings.ToUpper(p.Spec.CapacityType),
+		CapacityType:  eksCapacityType(p.Spec.CapacityType),
 		ScalingConfig: eksScaling{MinSize: &minSize, MaxSize: &maxSize, DesiredSize: &desired},
 		InstanceTypes: []string{p.Spec.InstanceType}, Subnets: m.Subnets, AmiType: m.AmiType, NodeRole: m.NodeRole,
 		Labels: p.Spec.Labels, Taints: fromTaints(p.Spec.Taints), DiskSize: m.DiskSize, LaunchTemplate: m.LaunchTemplate, Tags: m.Tags,
@@ -837,9 +840,17 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if err := checkScaling(minSize, maxSize, desired); err != nil {
 		return nil, err
 	}
+	var ltRef *cloudsim.Object
+	if lt != nil {
+		ltRef = &ltObj
+	}
+	ct, reservation, err := nodegroupReservation(ct, ltRef)
+	if err != nil {
+		return nil, err
+	}
 	spec := cloud.NodePoolSpec{
 		Cluster: cluster, Region: region, Name: req.NodegroupName, InstanceType: instanceType, Zone: zone,
-		CapacityType: ct, Nodes: desired, Labels: req.Labels, Taints: taints, UserData: ltObj.Attrs["user_data"],
+		CapacityType: ct, Reservation: reservation, Nodes: desired, Labels: req.Labels, Taints: taints, UserData: ltObj.Attrs["user_data"],
 		IdempotencyToken: req.ClientRequestToken,
 	}
 	existing, existed := s.findPool(region, cluster, req.NodegroupName)
