@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -142,6 +143,43 @@ func TestAccPool_reservationFirst(t *testing.T) {
 				statecheck.ExpectKnownValue("gpufleet_pool.train", tfjsonpath.New("hourly_cost_usd"), knownvalue.Float64Exact(116)),
 			},
 			Check: used(2),
+		}},
+	})
+}
+
+// TestAccPool_capacityBlockNeedsPermission: a placement on a capacity
+// block offering not bought yet (upfront price > 0) is a plan-time error
+// on the pool's allocation saying what buying it would cost and how to
+// allow it; nothing is created.
+func TestAccPool_capacityBlockNeedsPermission(t *testing.T) {
+	w := newSimWorld(t)
+	w.catalog = writeCatalogHeader(t, "blocks.csv", catalogHeader+",capacity_type,reservation_id,start_time,duration_hours,upfront_price,max_run_hours", []string{
+		"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,60,,,,,,,,",
+		"aws,p5.48xlarge,H100,8,80,192,2048,eu-central-1,euc1-az1,,,2,capacity_block,cb-0abc,2099-12-08T11:30:00Z,48,2304,",
+	})
+	config := w.provider() + `
+resource "gpufleet_placement" "run" {
+  gpus           = 16
+  capacity_types = ["capacity_block"]
+  duration_hours = 48
+}
+
+resource "gpufleet_cluster" "central" {
+  site = "aws/eu-central-1"
+}
+
+resource "gpufleet_pool" "run" {
+  placement   = gpufleet_placement.run.id
+  allocations = gpufleet_placement.run.allocations
+  clusters    = { "aws/eu-central-1" = gpufleet_cluster.central.id }
+}
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{{
+			Config:      config,
+			ExpectError: regexp.MustCompile(`(?s)Capacity block would be bought.*capacity block offering cb-0abc.*applying buys it for\s+\$2304\.00\s+upfront.*purchase_capacity_blocks\s+=\s+true`),
 		}},
 	})
 }
