@@ -53,6 +53,8 @@ func TestRefreshReservations(t *testing.T) {
 	base := planner.Embedded()
 	cr := awsReservation("cr-0abc", 3)
 	block := awsBlockOffering("cb-0def", "2026-12-08T09:00:00Z")
+	bought := awsBlockOffering("cr-0b0", "2026-12-04T11:30:00Z")
+	bought.UpfrontUSD = 0 // bought: paid for
 	for _, tc := range []struct {
 		name    string
 		sources []*fakeReservations
@@ -63,9 +65,9 @@ func TestRefreshReservations(t *testing.T) {
 		warnings []string // substrings, in order
 		facts    map[string]string
 	}{
-		{name: "merge", sources: []*fakeReservations{{cloud: "aws", name: "ec2-reservations", offers: []planner.Offer{block, cr}}},
-			want:  map[string]int{cr.ID(): 3, block.ID(): 2},
-			facts: map[string]string{"ec2-reservations": "2 reservations and offerings"}},
+		{name: "merge", sources: []*fakeReservations{{cloud: "aws", name: "ec2-reservations", offers: []planner.Offer{block, cr, bought}}},
+			want:  map[string]int{cr.ID(): 3, block.ID(): 2, bought.ID(): 2},
+			facts: map[string]string{"ec2-reservations": "3 reservations and offerings"}},
 		{name: "a later source replaces an offer with the same ID",
 			sources: []*fakeReservations{{cloud: "aws", name: "a", offers: []planner.Offer{cr}}, {cloud: "aws", name: "b", offers: []planner.Offer{awsReservation("cr-0abc", 1)}}},
 			want:    map[string]int{cr.ID(): 1}},
