@@ -34,6 +34,9 @@ type ReservationSource interface {
 // (each cloud's own reservation and capacity-block APIs).
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
+	if c.enabled("aws") {
+		out = append(out, &AWSReservations{Config: AWSConfig{Catalog: c.Catalog, Endpoints: c.AWSEndpoints, Credentials: c.AWSCredentials}})
+	}
 	return out
 }
 

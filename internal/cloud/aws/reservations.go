@@ -47,6 +47,15 @@ const PurchaseTokenTag = "gpufleet:purchase-token"
 
 var _ cloud.CapacityPurchaser = (*Backend)(nil)
 
+// CapacityBlockType reports an instance type of a family sold as
+// Capacity Blocks for ML: the P families (p4d, p5, p5e, p5en, p6-b200, …)
+// and Trainium (trn1, trn2) ("Supported instance types",
+// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-using.html).
+func CapacityBlockType(instanceType string) bool {
+	family, _, _ := strings.Cut(instanceType, ".")
+	return len(family) > 1 && family[0] == 'p' && family[1] >= '0' && family[1] <= '9' || strings.HasPrefix(family, "trn")
+}
+
 func reservationID(spec cloud.NodePoolSpec) string {
 	if spec.Reservation == nil {
 		return ""
@@ -240,6 +249,10 @@ func (b *Backend) createTimeout(ctx context.Context, r *regional, spec cloud.Nod
 	now := b.now()
 	if spec.CapacityType == "capacity_block" && spec.Reservation != nil && spec.Reservation.Start.IsZero() {
 		res, err := b.describeReservation(ctx, r, spec.Reservation.ID)
+		if cloud.IsNotFound(err) {
+			// The node group fails with EC2's own word for it.
+			return spec.CreateTimeout(b.cfg.Timeout, now), nil
+		}
 		if err != nil {
 			return 0, err
 		}

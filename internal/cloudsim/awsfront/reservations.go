@@ -27,7 +27,8 @@ package awsfront
 //     the ledger's State on the engine's clock (scheduled before the
 //     start, active, expired from the end; "Capacity Block states",
 //     https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/capacity-blocks-using.html),
-//     and payment-pending for a purchased block's first PoolUpdate
+//     and payment-pending for a block's first PoolUpdate after its
+//     PurchaseCapacityBlock
 //     ("payment-pending — the Capacity Block is awaiting payment", ibid.).
 //     totalInstanceCount is the count, availableInstanceCount the free
 //     slots (cloudsim.Reservation.Free: one per node of the node groups
@@ -81,6 +82,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/bits"
 	"net/http"
 	"slices"
@@ -188,17 +190,53 @@ func ec2Millis(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
+// wireAttrs fills in the EC2 fields a ledger reservation put there by
+// other means than this front end (a test, another simulator path) lacks:
+// Linux/UNIX, default tenancy, targeted (gpufleet names reservations by
+// ID), the end date type its end implies, the reservation type its kind
+// implies, and the zone name of its zone ID.
+func wireAttrs(r cloudsim.Reservation) cloudsim.Reservation {
+	a := maps.Clone(r.Attrs)
+	if a == nil {
+		a = map[string]string{}
+	}
+	fill := func(k, v string) {
+		if a[k] == "" {
+			a[k] = v
+		}
+	}
+	fill(attrPlatform, "Linux/UNIX")
+	fill(attrTenancy, "default")
+	fill(attrMatch, "targeted")
+	if r.End.IsZero() {
+		fill(attrEndDateType, "unlimited")
+	} else {
+		fill(attrEndDateType, "limited")
+	}
+	if r.Kind == "capacity_block" {
+		fill(attrType, "capacity-block")
+	} else {
+		fill(attrType, "default")
+	}
+	if a[attrZoneName] == "" && r.Zone != "" {
+		a[attrZoneName], _ = zoneNames(r.Region, "", r.Zone)
+	}
+	r.Attrs = a
+	return r
+}
+
 // reservationState is the EC2 state of a ledger reservation now.
 func (s *server) reservationState(r cloudsim.Reservation) string {
 	now := s.now()
 	st := r.State(now)
-	if st == "scheduled" && r.Attrs[attrType] == "capacity-block" && now.Sub(r.CreatedAt) < s.e.Durations().PoolUpdate {
+	if st == "scheduled" && r.Attrs[attrOffering] != "" && now.Sub(r.CreatedAt) < s.e.Durations().PoolUpdate {
 		return "payment-pending"
 	}
 	return st
 }
 
 func (s *server) reservationXML(r cloudsim.Reservation) xCapacityReservation {
+	r = wireAttrs(r)
 	tags := map[string]string{}
 	for k, v := range r.Attrs {
 		if t, ok := strings.CutPrefix(k, tagPrefix); ok {
@@ -444,7 +482,7 @@ func (s *server) cancelCapacityReservation(r *http.Request, region, reqID string
 	if err != nil {
 		return nil, reservationErr(err, id)
 	}
-	if got.Attrs[attrType] == "capacity-block" {
+	if wireAttrs(got).Attrs[attrType] == "capacity-block" {
 		return nil, invalidValue("The capacity reservation %s is a Capacity Block, which cannot be cancelled.", id)
 	}
 	if err := s.e.DeleteReservation(cloudName, id); err != nil {
@@ -781,4 +819,50 @@ func launchTemplateCapacityXML(o cloudsim.Object) (*xMarketOptions, *xCapacityRe
 		c = &xCapacityReservationSpec{Preference: o.Attrs[ltPreference], TargetID: o.Attrs[ltReservation]}
 	}
 	return m, c
+}
+
+// Availability zones.
+
+func init() {
+	networkActions["DescribeAvailabilityZones"] = (*server).describeAvailabilityZones
+	ec2Actions["DescribeAvailabilityZones"] = true
+}
+
+// simZones is how many availability zones each simulated region has
+// (named in order, as zoneNames maps them: a = az1, …).
+const simZones = 3
+
+type xAvailabilityZone struct {
+	ZoneName           string `xml:"zoneName"`
+	ZoneID             string `xml:"zoneId"`
+	State              string `xml:"zoneState"`
+	RegionName         string `xml:"regionName"`
+	GroupName          string `xml:"groupName"`
+	NetworkBorderGroup string `xml:"networkBorderGroup"`
+	OptInStatus        string `xml:"optInStatus"`
+	ZoneType           string `xml:"zoneType"`
+}
+
+type xAvailabilityZones struct {
+	XMLName   xml.Name            `xml:"DescribeAvailabilityZonesResponse"`
+	Xmlns     string              `xml:"xmlns,attr"`
+	RequestID string              `xml:"requestId"`
+	Zones     []xAvailabilityZone `xml:"availabilityZoneInfo>item"`
+}
+
+// describeAvailabilityZones lists the region's zones, which Capacity Block
+// offerings name (availabilityZone) and clients map to zone IDs;
+// ZoneName.N and ZoneId.N narrow the list.
+func (s *server) describeAvailabilityZones(r *http.Request, region, reqID string) (any, error) {
+	names, zoneIDs := formList(r, "ZoneName"), formList(r, "ZoneId")
+	out := xAvailabilityZones{Xmlns: ec2NS, RequestID: reqID, Zones: []xAvailabilityZone{}}
+	for i := range simZones {
+		name, id := zoneNames(region, region+string(rune('a'+i)), "")
+		if len(names) > 0 && !slices.Contains(names, name) || len(zoneIDs) > 0 && !slices.Contains(zoneIDs, id) {
+			continue
+		}
+		out.Zones = append(out.Zones, xAvailabilityZone{ZoneName: name, ZoneID: id, State: "available", RegionName: region, GroupName: region,
+			NetworkBorderGroup: region, OptInStatus: "opt-in-not-required", ZoneType: "availability-zone"})
+	}
+	return out, nil
 }

@@ -318,3 +318,36 @@ func TestNodegroupOnReservation(t *testing.T) {
 		t.Fatalf("health issue %s: %s", is.Code, aws.ToString(is.Message))
 	}
 }
+
+// TestLedgerReservationsOnTheWire: reservations put in the engine's
+// ledger by other means (tests, other simulator paths) are reported with
+// the EC2 fields they imply, so that answers stay valid EC2.
+func TestLedgerReservationsOnTheWire(t *testing.T) {
+	ev := newEnv(t, envConfig{})
+	start := epoch0.Add(24 * time.Hour)
+	for _, r := range []cloudsim.Reservation{
+		{Cloud: "aws", ID: "cr-00000000000000001", Region: region, Zone: "euc1-az2", InstanceType: "p5.48xlarge", Kind: "reserved", Count: 2},
+		{Cloud: "aws", ID: "cr-00000000000000002", Region: region, Zone: "euc1-az1", InstanceType: "p5.48xlarge", Kind: "capacity_block", Count: 4,
+			Start: start, End: start.Add(48 * time.Hour)},
+		{Cloud: "aws", ID: "cr-00000000000000003", Region: "us-east-1", Zone: "use1-az1", InstanceType: "p5.48xlarge", Kind: "reserved", Count: 1},
+	} {
+		must[cloudsim.Reservation](t)(ev.e.PutReservation(r))
+	}
+	got := ev.describeAll(t, &ec2.DescribeCapacityReservationsInput{})
+	if len(got) != 2 {
+		t.Fatalf("%d reservations in %s, want the region's 2", len(got), region)
+	}
+	plain, block := got[0], got[1]
+	if plain.InstancePlatform != ec2types.CapacityReservationInstancePlatformLinuxUnix || aws.ToString(plain.AvailabilityZone) != "eu-central-1b" ||
+		plain.EndDateType != ec2types.EndDateTypeUnlimited || plain.ReservationType != ec2types.CapacityReservationTypeDefault ||
+		plain.InstanceMatchCriteria != ec2types.InstanceMatchCriteriaTargeted || plain.State != ec2types.CapacityReservationStateActive {
+		t.Errorf("reservation %+v", plain)
+	}
+	if block.ReservationType != ec2types.CapacityReservationTypeCapacityBlock || block.EndDateType != ec2types.EndDateTypeLimited ||
+		block.State != ec2types.CapacityReservationStateScheduled || !aws.ToTime(block.StartDate).Equal(start) {
+		t.Errorf("block %+v", block)
+	}
+	if _, err := ev.ec2.CancelCapacityReservation(ctx, &ec2.CancelCapacityReservationInput{CapacityReservationId: block.CapacityReservationId}, noRetryEC2); apiCode(err) != "InvalidParameterValue" {
+		t.Errorf("cancel of a ledger block: %v", err)
+	}
+}

@@ -160,7 +160,8 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	w.closers = append(w.closers, k.Close)
 
 	if w.Endpoints.AWS, err = w.serveHTTP("AWS", opts.Ports.AWS, awsfront.New(e, awsfront.Options{
-		InstanceOptions: InstanceOptions(opts.Catalog, awsfront.DefaultInstanceOptions)})); err != nil {
+		InstanceOptions:     InstanceOptions(opts.Catalog, awsfront.DefaultInstanceOptions),
+		CapacityBlockPrices: CapacityBlockPrices(opts.Catalog)})); err != nil {
 		return nil, err
 	}
 	gke := gkefront.Options{InstanceOptions: InstanceOptions(opts.Catalog, gkefront.DefaultInstanceOptions)}
