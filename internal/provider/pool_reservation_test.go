@@ -26,9 +26,9 @@ func (w simWorld) putReservation(t *testing.T, r cloudsim.Reservation) {
 	}
 }
 
-// reservationUsed is how many of a reservation's slots the simulated
+// reservationSlotsUsed is how many of a reservation's slots the simulated
 // cloud's node pools hold.
-func (w simWorld) reservationUsed(t *testing.T, cl, id string) (int, error) {
+func (w simWorld) reservationSlotsUsed(t *testing.T, cl, id string) (int, error) {
 	t.Helper()
 	r, err := w.engine(t).GetReservation(cl, id)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestAccPool_reservationFirst(t *testing.T) {
 	reservedKey := r.cloud + "/" + r.region + "/" + r.zone + "/" + r.instanceType + "/reserved/" + r.id
 	used := func(want int) resource.TestCheckFunc {
 		return func(*terraform.State) error {
-			n, err := w.reservationUsed(t, r.cloud, r.id)
+			n, err := w.reservationSlotsUsed(t, r.cloud, r.id)
 			if err != nil || n != want {
 				return fmt.Errorf("reservation %s: %d slots used (%v), want %d", r.id, n, err, want)
 			}
