@@ -56,7 +56,8 @@ type ReservationsResult struct {
 // of the same cloud (planner.WithHardware, the rule declared reservations
 // follow) and replaces base's offer with the same ID (a later source wins
 // over an earlier one). An offer of an instance type base does not know,
-// or of a cloud other than its source's, is skipped with a warning; a
+// of a cloud other than its source's, or that the catalog's rules refuse
+// (planner.NewCatalog's checks) is skipped with a warning; a
 // source that fails is a warning naming it, never an error. Reservations
 // declared in the provider's catalog {} block are merged later
 // (planner.Adjustments.Reservations) and are not counted twice. The result
@@ -88,6 +89,13 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 			if !ok {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s instance type %q has no offer in the catalog, so its GPUs are unknown: %s skipped",
 					s.Name(), o.Cloud, o.InstanceType, o.ID()))
+				continue
+			}
+			// One offer the catalog would refuse (a block without its
+			// window, a region the catalog does not know) is skipped
+			// alone: the catalog's own rules, offer by offer.
+			if _, err := planner.NewCatalog([]planner.Offer{full}, base.Regions(), "", nil); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s skipped: %v", s.Name(), o.ID(), err))
 				continue
 			}
 			add, used = append(add, full), used+1
