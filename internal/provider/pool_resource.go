@@ -704,6 +704,11 @@ func adopt(p *fleet.Pool, np cloud.NodePool, cat *planner.Catalog) {
 	o := &p.Offer
 	o.Zone, o.InstanceType, o.CapacityType = np.Spec.Zone, np.Spec.InstanceType, np.Spec.CapacityType
 	o.Key = strings.Join([]string{o.Cloud, o.Region, o.Zone, o.InstanceType, o.CapacityType}, "/")
+	if r := np.Spec.Reservation; r != nil && r.ID != "" {
+		// A pool on a reservation: its offer ID ends in the reservation.
+		o.ReservationID, o.Start, o.End = r.ID, r.Start, r.End
+		o.Key += "/" + r.ID
+	}
 	p.Allocation = o.Key
 	for _, c := range cat.Offers {
 		if c.ID() == o.Key {

@@ -10,7 +10,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // poolStateBeforeReservations is a gpufleet_pool instance's attributes as
@@ -94,5 +97,18 @@ func TestPoolStateBeforeReservations(t *testing.T) {
 		if p.ReservationID.ValueString() != "cr-0123456789abcdef0" {
 			t.Errorf("reservation_id %v, want cr-0123456789abcdef0", p.ReservationID)
 		}
+	}
+}
+
+// TestAdoptReservedPool: an imported pool that the cloud says runs on a
+// reservation is adopted on the reservation's offer, whose ID ends in it.
+func TestAdoptReservedPool(t *testing.T) {
+	p := fleet.Pool{Cluster: "c", Name: "gpufleet-0f1e2d3c4b5a", Offer: fleet.Offer{Cloud: "aws", Region: "eu-central-1", Nodes: 2}}
+	np := cloud.NodePool{Spec: cloud.NodePoolSpec{Zone: "euc1-az1", InstanceType: "p5.48xlarge", CapacityType: "reserved",
+		Reservation: &cloud.Reservation{ID: "cr-0123456789abcdef0"}}}
+	adopt(&p, np, planner.Embedded())
+	const key = "aws/eu-central-1/euc1-az1/p5.48xlarge/reserved/cr-0123456789abcdef0"
+	if p.Allocation != key || p.Offer.Key != key || p.Offer.ReservationID != "cr-0123456789abcdef0" || p.Offer.GPUModel != "H100" {
+		t.Fatalf("adopted %+v", p)
 	}
 }
