@@ -73,21 +73,21 @@ type PoolResource struct {
 func NewPoolResource() resource.Resource { return &PoolResource{} }
 
 type poolModel struct {
-	Placement     types.String    `tfsdk:"placement"`
-	Allocations   types.List      `tfsdk:"allocations"`
-	Fallbacks     types.Map       `tfsdk:"fallbacks"`
-	Clusters      types.Map       `tfsdk:"clusters"`
-	Labels        types.Map       `tfsdk:"labels"`
-	Taints        []taintModel    `tfsdk:"taints"`
-	Bootstrap     *bootstrapModel `tfsdk:"bootstrap"`
-	Failover      types.Bool      `tfsdk:"failover"`
+	Placement   types.String    `tfsdk:"placement"`
+	Allocations types.List      `tfsdk:"allocations"`
+	Fallbacks   types.Map       `tfsdk:"fallbacks"`
+	Clusters    types.Map       `tfsdk:"clusters"`
+	Labels      types.Map       `tfsdk:"labels"`
+	Taints      []taintModel    `tfsdk:"taints"`
+	Bootstrap   *bootstrapModel `tfsdk:"bootstrap"`
+	Failover    types.Bool      `tfsdk:"failover"`
 	// PurchaseCapacityBlocks allows the apply to buy capacity block
 	// offerings.
-	PurchaseCapacityBlocks types.Bool `tfsdk:"purchase_capacity_blocks"`
-	ID            types.String    `tfsdk:"id"`
-	Pools         types.Map       `tfsdk:"pools"`
-	TotalNodes    types.Int64     `tfsdk:"total_nodes"`
-	HourlyCostUSD types.Float64   `tfsdk:"hourly_cost_usd"`
+	PurchaseCapacityBlocks types.Bool    `tfsdk:"purchase_capacity_blocks"`
+	ID                     types.String  `tfsdk:"id"`
+	Pools                  types.Map     `tfsdk:"pools"`
+	TotalNodes             types.Int64   `tfsdk:"total_nodes"`
+	HourlyCostUSD          types.Float64 `tfsdk:"hourly_cost_usd"`
 	// Validation.
 	WaitForValidation   types.Bool   `tfsdk:"wait_for_validation"`
 	ValidationTimeout   types.String `tfsdk:"validation_timeout"`
