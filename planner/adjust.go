@@ -126,29 +126,52 @@ type Adjustments struct {
 // first, else anywhere in the cloud, the first in offers among equals. ok
 // is false when offers have no offer of o's cloud and instance type. It is
 // how a reservation read or declared without its hardware becomes a
-// complete offer.
+// complete offer. For many lookups, index the offers once
+// (NewHardwareIndex).
 func WithHardware(o Offer, offers []Offer) (_ Offer, ok bool) {
-	var tmpl *Offer
-	found := 0
-	for k := range offers {
-		t := &offers[k]
-		if t.Cloud != o.Cloud || t.InstanceType != o.InstanceType {
-			continue
-		}
-		if rank := 1 + boolInt(t.Region == o.Region); rank > found {
-			tmpl, found = t, rank
-		}
-	}
-	if tmpl == nil {
-		return o, false
-	}
-	o.GPUModel, o.GPUCount, o.GPUMemoryGiB = tmpl.GPUModel, tmpl.GPUCount, tmpl.GPUMemoryGiB
-	o.VCPUs, o.MemoryGiB, o.Interconnect, o.Fabric = tmpl.VCPUs, tmpl.MemoryGiB, tmpl.Interconnect, tmpl.Fabric
-	return o, true
+	return NewHardwareIndex(offers).WithHardware(o)
 }
 
-// WithHardware is WithHardware over the catalog's offers.
-func (c *Catalog) WithHardware(o Offer) (Offer, bool) { return WithHardware(o, c.Offers) }
+func copyHardware(o Offer, from *Offer) Offer {
+	o.GPUModel, o.GPUCount, o.GPUMemoryGiB = from.GPUModel, from.GPUCount, from.GPUMemoryGiB
+	o.VCPUs, o.MemoryGiB, o.Interconnect, o.Fabric = from.VCPUs, from.MemoryGiB, from.Interconnect, from.Fabric
+	return o
+}
+
+// HardwareIndex answers WithHardware for many offers in constant time
+// each, with the same rule.
+type HardwareIndex struct {
+	offers            []Offer
+	inRegion, inCloud map[string]int // first offer index by cloud/type/region and cloud/type
+}
+
+// NewHardwareIndex indexes offers (not copied: they must not change).
+func NewHardwareIndex(offers []Offer) *HardwareIndex {
+	h := &HardwareIndex{offers: offers, inRegion: map[string]int{}, inCloud: map[string]int{}}
+	for i := range offers {
+		o := &offers[i]
+		k := o.Cloud + "/" + o.InstanceType
+		if _, ok := h.inCloud[k]; !ok {
+			h.inCloud[k] = i
+		}
+		if _, ok := h.inRegion[k+"/"+o.Region]; !ok {
+			h.inRegion[k+"/"+o.Region] = i
+		}
+	}
+	return h
+}
+
+// WithHardware is WithHardware(o, the indexed offers).
+func (h *HardwareIndex) WithHardware(o Offer) (Offer, bool) {
+	k := o.Cloud + "/" + o.InstanceType
+	i, ok := h.inRegion[k+"/"+o.Region]
+	if !ok {
+		if i, ok = h.inCloud[k]; !ok {
+			return o, false
+		}
+	}
+	return copyHardware(o, &h.offers[i]), true
+}
 
 // withOffers returns base with add merged in: an offer of add replaces
 // base's offer with the same ID (the last of add wins), the others are
@@ -215,6 +238,7 @@ func (e *ReservationError) Error() string {
 // must be in a cloud and region the adjustments enable.
 func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([]Offer, error) {
 	rs := enabled.Reservations
+	hardware := NewHardwareIndex(all)
 	clouds := c.regionValues(regionCloud)
 	seen := map[string]int{} // cloud/ID → index
 	for i, r := range rs {
@@ -249,8 +273,8 @@ func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([
 		}
 		// The instance type's facts: an offer of it in the region first,
 		// else anywhere in the cloud (canonical order picks among equals).
-		o, ok := WithHardware(Offer{Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, InstanceType: r.InstanceType,
-			CapacityType: Reserved, ReservationID: r.ID, MaxNodes: r.Count, PriceUSDHour: r.EffectiveHourlyPrice}, all)
+		o, ok := hardware.WithHardware(Offer{Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, InstanceType: r.InstanceType,
+			CapacityType: Reserved, ReservationID: r.ID, MaxNodes: r.Count, PriceUSDHour: r.EffectiveHourlyPrice})
 		if !ok {
 			var types []string
 			for k := range all {

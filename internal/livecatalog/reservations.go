@@ -70,6 +70,11 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 	fetches := fetchAll(sources, func(s ReservationSource) ([]planner.Offer, time.Time, error) {
 		return cache.getReservations(ctx, s, now)
 	})
+	// One offer the catalog would refuse (a block without its window, a
+	// region the catalog does not know) is skipped alone, by the
+	// catalog's own rules. All of a source's offers are checked at once
+	// first (one catalog build); only when that fails, one by one.
+	regions, hardware := base.Regions(), planner.NewHardwareIndex(base.Offers)
 	var add []planner.Offer
 	for i, s := range sources {
 		offers, err := fetches[i].value, fetches[i].err
@@ -79,23 +84,37 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 		}
 		offers = slices.Clone(offers)
 		slices.SortStableFunc(offers, func(a, b planner.Offer) int { return strings.Compare(a.ID(), b.ID()) })
+		var filled []planner.Offer
+		for _, o := range offers {
+			if f, ok := hardware.WithHardware(o); ok && o.Cloud == s.Cloud() {
+				filled = append(filled, f)
+			}
+		}
+		_, allValid := planner.NewCatalog(filled, regions, "", nil)
+		usable := func(o planner.Offer) (planner.Offer, bool) {
+			if allValid == nil {
+				return o, true
+			}
+			if _, err := planner.NewCatalog([]planner.Offer{o}, regions, "", nil); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s skipped: %v", s.Name(), o.ID(), err))
+				return o, false
+			}
+			return o, true
+		}
 		used := 0
 		for _, o := range offers {
 			if o.Cloud != s.Cloud() {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s is on %s, not %s: skipped", s.Name(), o.ID(), o.Cloud, s.Cloud()))
 				continue
 			}
-			full, ok := base.WithHardware(o)
+			full, ok := hardware.WithHardware(o)
 			if !ok {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s instance type %q has no offer in the catalog, so its GPUs are unknown: %s skipped",
 					s.Name(), o.Cloud, o.InstanceType, o.ID()))
 				continue
 			}
-			// One offer the catalog would refuse (a block without its
-			// window, a region the catalog does not know) is skipped
-			// alone: the catalog's own rules, offer by offer.
-			if _, err := planner.NewCatalog([]planner.Offer{full}, base.Regions(), "", nil); err != nil {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s skipped: %v", s.Name(), o.ID(), err))
+			full, ok = usable(full)
+			if !ok {
 				continue
 			}
 			add, used = append(add, full), used+1

@@ -3,6 +3,7 @@ package livecatalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -101,7 +102,7 @@ func TestRefreshReservations(t *testing.T) {
 				sources = append(sources, s)
 			}
 			res := RefreshReservations(context.Background(), base, sources, nil, nil)
-			hw, _ := base.WithHardware(planner.Offer{Cloud: "aws", Region: "eu-north-1", InstanceType: "p5.48xlarge"})
+			hw, _ := planner.WithHardware(planner.Offer{Cloud: "aws", Region: "eu-north-1", InstanceType: "p5.48xlarge"}, base.Offers)
 			for id, nodes := range tc.want {
 				o, ok := offerByID(res.Catalog, id)
 				if !ok {
@@ -197,5 +198,23 @@ func TestRefreshReservationsDeterministicAndCached(t *testing.T) {
 	b := RefreshReservations(context.Background(), base, []ReservationSource{src}, cache, clock)
 	if src.calls != 1 || a.Catalog.Version != b.Catalog.Version {
 		t.Fatalf("%d calls (want 1: the second from the cache), versions %s %s", src.calls, a.Catalog.Version, b.Catalog.Version)
+	}
+}
+
+// BenchmarkRefreshReservations: 500 live reservations (an account with
+// many) merged into the embedded catalog, each checked by the catalog's
+// rules.
+func BenchmarkRefreshReservations(b *testing.B) {
+	base := planner.Embedded()
+	var offers []planner.Offer
+	for i := range 500 {
+		offers = append(offers, awsReservation(fmt.Sprintf("cr-%017d", i), 1+i%4))
+	}
+	src := &fakeReservations{cloud: "aws", name: "ec2", offers: offers}
+	b.ResetTimer()
+	for b.Loop() {
+		if res := RefreshReservations(context.Background(), base, []ReservationSource{src}, nil, nil); len(res.Warnings) > 0 {
+			b.Fatal(res.Warnings)
+		}
 	}
 }
