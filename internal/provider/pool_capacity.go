@@ -131,7 +131,7 @@ func reportPurchases(bought []fleet.Purchase, pools []fleet.Pool, diags *diag.Di
 			continue
 		}
 		diags.AddWarning("Capacity block bought but no pool is on it",
-			what+", but its node pool could not be created. The block stays reserved and paid for until it ends; "+
-				"the next apply reuses it (the purchase is idempotent) instead of buying another.")
+			what+", but no node pool is on it (its pool could not be created, or the allocation failed over elsewhere). The block stays reserved and paid for until it ends; "+
+				"an apply that creates this allocation's pool on it again gets the same block back (the purchase is idempotent) instead of buying another.")
 	}
 }
