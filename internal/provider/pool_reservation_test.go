@@ -72,24 +72,7 @@ resource "gpufleet_placement" "train" {
   capacity_types = ["reserved", "on_demand"]
 }
 
-resource "gpufleet_cluster" "central" {
-  site = "aws/eu-central-1"
-}
-
-resource "gpufleet_cluster" "north" {
-  site = "aws/eu-north-1"
-}
-
-resource "gpufleet_pool" "train" {
-  placement   = gpufleet_placement.train.id
-  allocations = gpufleet_placement.train.allocations
-  fallbacks   = gpufleet_placement.train.fallbacks
-  clusters = {
-    "aws/eu-central-1" = gpufleet_cluster.central.id
-    "aws/eu-north-1"   = gpufleet_cluster.north.id
-  }
-}
-`, w.dir, w.catalog, r.id, r.cloud, r.region, r.zone, r.instanceType, gpus)
+`, w.dir, w.catalog, r.id, r.cloud, r.region, r.zone, r.instanceType, gpus) + trainPool("{}")
 }
 
 // TestAccPool_reservationFirst is issue 16's outcome: "use our reserved
