@@ -208,3 +208,22 @@ func TestPurchaseRecordedWhenThePoolFails(t *testing.T) {
 		t.Fatalf("purchases %+v, %d pools", ps, pools(e))
 	}
 }
+
+// A fallback that is a block offering the fleet may not buy is skipped
+// (named in Tried), and the allocation goes on to the next fallback.
+func TestUnboughtFallbackSkipped(t *testing.T) {
+	e, f, clock := reservationWorld(t)
+	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0)
+	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 2),
+		Fallbacks: []Offer{blockOffering("euc1-az2", "cbo-1", 2, clock.Now().Add(time.Hour)), offer("eu-central-1", "euc1-az2", 2)}}
+	got, err := f.Create(context.Background(), []Allocation{a}, spec, true)
+	if err != nil || len(got) != 1 || got[0].Offer.CapacityType != "on_demand" || got[0].Offer.Zone != "euc1-az2" {
+		t.Fatalf("pools %+v err %v", got, err)
+	}
+	if tried := strings.Join(got[0].Tried, "\n"); !strings.Contains(tried, "capacity block offering cbo-1 costs $1512.00 upfront and is not bought yet") {
+		t.Errorf("tried %q should say why the block was skipped", tried)
+	}
+	if len(f.Purchases()) != 0 {
+		t.Errorf("bought %+v", f.Purchases())
+	}
+}
