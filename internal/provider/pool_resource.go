@@ -223,7 +223,8 @@ func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 			"purchase_capacity_blocks": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Allow the apply to buy the AWS Capacity Blocks for ML offerings that allocations (or, with `failover`, their fallbacks) are on: " +
 					"the block's whole upfront price is charged when it is bought, and a purchase cannot be cancelled or refunded, even if the node pool is then deleted or fails. " +
-					"Without it an allocation on a block not bought yet is a plan-time error that says what it would cost. A retried apply buys nothing twice. Default false."},
+					"Without it an allocation on a block not bought yet is a plan-time error that says what it would cost. A retried apply buys nothing twice. " +
+					"A bought block's reservation ID is known only after apply, so `pools` is then unknown in the plan even with `failover = false`. Default false."},
 			"id": schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 				Description: "The placement ID."},
 			"pools": schema.MapAttribute{Computed: true, ElementType: types.ObjectType{AttrTypes: poolStateAttrTypes},
