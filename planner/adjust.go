@@ -112,6 +112,88 @@ type Adjustments struct {
 	// Reservations are reserved capacity the user declares (for accounts
 	// the provider cannot read); see Reservation.
 	Reservations []Reservation
+	// Offers are added to the catalog before anything else is adjusted
+	// (the reservations, capacity blocks and DWS capacity that live
+	// sources read from the clouds): each replaces the catalog's offer
+	// with the same ID, or is appended. Their hardware must be set
+	// (WithHardware); a later ID wins over an earlier one.
+	Offers []Offer
+}
+
+// WithHardware returns o with the hardware of its instance type (GPU
+// model, count and memory, vCPUs, memory, interconnect, fabric) taken from
+// offers: from an offer of o's cloud and instance type in o's region
+// first, else anywhere in the cloud, the first in offers among equals. ok
+// is false when offers have no offer of o's cloud and instance type. It is
+// how a reservation read or declared without its hardware becomes a
+// complete offer. For many lookups, index the offers once
+// (NewHardwareIndex).
+func WithHardware(o Offer, offers []Offer) (_ Offer, ok bool) {
+	return NewHardwareIndex(offers).WithHardware(o)
+}
+
+func copyHardware(o Offer, from *Offer) Offer {
+	o.GPUModel, o.GPUCount, o.GPUMemoryGiB = from.GPUModel, from.GPUCount, from.GPUMemoryGiB
+	o.VCPUs, o.MemoryGiB, o.Interconnect, o.Fabric = from.VCPUs, from.MemoryGiB, from.Interconnect, from.Fabric
+	return o
+}
+
+// HardwareIndex answers WithHardware for many offers in constant time
+// each, with the same rule.
+type HardwareIndex struct {
+	offers            []Offer
+	inRegion, inCloud map[string]int // first offer index by cloud/type/region and cloud/type
+}
+
+// NewHardwareIndex indexes offers (not copied: they must not change).
+func NewHardwareIndex(offers []Offer) *HardwareIndex {
+	h := &HardwareIndex{offers: offers, inRegion: map[string]int{}, inCloud: map[string]int{}}
+	for i := range offers {
+		o := &offers[i]
+		k := o.Cloud + "/" + o.InstanceType
+		if _, ok := h.inCloud[k]; !ok {
+			h.inCloud[k] = i
+		}
+		if _, ok := h.inRegion[k+"/"+o.Region]; !ok {
+			h.inRegion[k+"/"+o.Region] = i
+		}
+	}
+	return h
+}
+
+// WithHardware is WithHardware(o, the indexed offers).
+func (h *HardwareIndex) WithHardware(o Offer) (Offer, bool) {
+	k := o.Cloud + "/" + o.InstanceType
+	i, ok := h.inRegion[k+"/"+o.Region]
+	if !ok {
+		if i, ok = h.inCloud[k]; !ok {
+			return o, false
+		}
+	}
+	return copyHardware(o, &h.offers[i]), true
+}
+
+// withOffers returns base with add merged in: an offer of add replaces
+// base's offer with the same ID (the last of add wins), the others are
+// appended in add's order.
+func withOffers(base, add []Offer) []Offer {
+	if len(add) == 0 {
+		return base
+	}
+	at := map[string]int{}
+	out := slices.Clone(base)
+	for i := range out {
+		at[out[i].ID()] = i
+	}
+	for _, o := range add {
+		if i, ok := at[o.ID()]; ok {
+			out[i] = o
+			continue
+		}
+		at[o.ID()] = len(out)
+		out = append(out, o)
+	}
+	return out
 }
 
 // Reservation is capacity already paid for, declared by the user: Count
@@ -156,6 +238,7 @@ func (e *ReservationError) Error() string {
 // must be in a cloud and region the adjustments enable.
 func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([]Offer, error) {
 	rs := enabled.Reservations
+	hardware := NewHardwareIndex(all)
 	clouds := c.regionValues(regionCloud)
 	seen := map[string]int{} // cloud/ID → index
 	for i, r := range rs {
@@ -190,22 +273,15 @@ func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([
 		}
 		// The instance type's facts: an offer of it in the region first,
 		// else anywhere in the cloud (canonical order picks among equals).
-		tmpl, found := Offer{}, 0
-		var types []string
-		for k := range all {
-			o := &all[k]
-			if o.Cloud != r.Cloud {
-				continue
+		o, ok := hardware.WithHardware(Offer{Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, InstanceType: r.InstanceType,
+			CapacityType: Reserved, ReservationID: r.ID, MaxNodes: r.Count, PriceUSDHour: r.EffectiveHourlyPrice})
+		if !ok {
+			var types []string
+			for k := range all {
+				if all[k].Cloud == r.Cloud {
+					types = append(types, all[k].InstanceType)
+				}
 			}
-			types = append(types, o.InstanceType)
-			if o.InstanceType != r.InstanceType {
-				continue
-			}
-			if rank := 1 + boolInt(o.Region == r.Region); rank > found {
-				tmpl, found = *o, rank
-			}
-		}
-		if found == 0 {
 			types = sortedUnique(types)
 			msg := fmt.Sprintf("%s instance type %q has no offer in the catalog, so its GPUs are unknown", r.Cloud, r.InstanceType)
 			if s := nearest(r.InstanceType, types, 3); len(s) > 0 {
@@ -213,10 +289,6 @@ func (c *Catalog) reservationOffers(offers, all []Offer, enabled Adjustments) ([
 			}
 			return nil, fail("instance_type", "%s", msg)
 		}
-		o := tmpl
-		o.Region, o.Zone, o.CapacityType, o.ReservationID = r.Region, r.Zone, Reserved, r.ID
-		o.MaxNodes, o.PriceUSDHour, o.SpotScore = r.Count, r.EffectiveHourlyPrice, 0
-		o.StartTime, o.DurationHours, o.UpfrontUSD, o.MaxRunHours = "", 0, 0, 0
 		merged := false
 		for k := range offers {
 			l := &offers[k]
@@ -312,8 +384,9 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 	for i, m := range a.Unavailable {
 		unavailable[m.Cloud+"/"+m.InstanceType] = append(unavailable[m.Cloud+"/"+m.InstanceType], i)
 	}
+	all := withOffers(c.Offers, a.Offers)
 	var offers []Offer
-	for _, o := range c.Offers {
+	for _, o := range all {
 		if len(a.Clouds) > 0 && !slices.Contains(a.Clouds, o.Cloud) {
 			continue
 		}
@@ -380,7 +453,7 @@ func (c *Catalog) Adjust(a Adjustments) (*Catalog, error) {
 	}
 	if len(a.Reservations) > 0 {
 		var err error
-		if offers, err = c.reservationOffers(offers, c.Offers, a); err != nil {
+		if offers, err = c.reservationOffers(offers, all, a); err != nil {
 			return nil, err
 		}
 	}

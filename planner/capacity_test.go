@@ -261,9 +261,12 @@ func TestCapacityKindValidation(t *testing.T) {
 		{"block without start", func(o *Offer) {
 			o.CapacityType, o.ReservationID, o.DurationHours, o.UpfrontUSD = CapacityBlock, "b", 24, 100
 		}, "start_time is empty"},
-		{"block without upfront price", func(o *Offer) {
+		{"block bought (no upfront price) with an hourly price", func(o *Offer) {
 			o.CapacityType, o.ReservationID, o.StartTime, o.DurationHours, o.PriceUSDHour = CapacityBlock, "b", testStarts[0], 24, 1
-		}, "upfront_price must be a positive"},
+		}, "a capacity block already bought (upfront_price 0) is paid for: its price must be 0"},
+		{"block with a negative upfront price", func(o *Offer) {
+			o.CapacityType, o.ReservationID, o.StartTime, o.DurationHours, o.UpfrontUSD, o.PriceUSDHour = CapacityBlock, "b", testStarts[0], 24, -5, 1
+		}, "upfront_price must be 0 (a block already bought) or a positive"},
 		{"block of unlimited nodes", func(o *Offer) {
 			o.CapacityType, o.ReservationID, o.StartTime, o.DurationHours, o.UpfrontUSD, o.PriceUSDHour, o.MaxNodes = CapacityBlock, "b", testStarts[0], 24, 100, 1, Unlimited
 		}, "instance count"},
@@ -282,6 +285,32 @@ func TestCapacityKindValidation(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBoughtBlock: a capacity block already bought is priced 0 (upfront
+// and per hour) and is not to buy; an offering (upfront > 0) is. Both are
+// valid catalog offers, and a plan on the bought one costs nothing.
+func TestBoughtBlock(t *testing.T) {
+	offering := Offer{Cloud: "aws", Region: "eu-central-1", Zone: "euc1-az1", InstanceType: "p5.48xlarge", GPUModel: "H100", GPUCount: 8,
+		CapacityType: CapacityBlock, ReservationID: "cb-0abc", StartTime: testStarts[1], DurationHours: 24, MaxNodes: 2, UpfrontUSD: 1152}
+	bought := offering
+	bought.ReservationID, bought.UpfrontUSD = "cr-0b0", 0
+	c, err := NewCatalog([]Offer{offering, bought}, EmbeddedRegions(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range c.Offers {
+		if o.ToBuy() != (o.ReservationID == "cb-0abc") {
+			t.Errorf("%s: ToBuy = %v", o.ID(), o.ToBuy())
+		}
+	}
+	p, err := Plan(c, Request{GPUs: 16, CapacityTypes: []CapacityType{CapacityBlock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Allocations) != 1 || p.Allocations[0].Offer.ReservationID != "cr-0b0" || p.TotalHourlyUSD != 0 || p.TotalBlockUSD != 0 {
+		t.Fatalf("placement %+v, want the bought block at no cost", p.Allocations)
 	}
 }
 

@@ -41,6 +41,12 @@ const (
 	// for UpfrontUSD. A placement takes all of its nodes or none, and its
 	// PriceUSDHour is UpfrontUSD spread over the block's nodes and hours
 	// (BlockHourlyPrice), so that it compares with hourly prices.
+	//
+	// An offering not bought yet has UpfrontUSD > 0 (its ReservationID is
+	// the offering's ID); a block already bought is priced 0 upfront and
+	// 0 per hour (paid for, like a reservation) and its ReservationID is
+	// the capacity reservation it became. Applying a placement on an
+	// offering buys it (see Offer.ToBuy).
 	CapacityBlock CapacityType = "capacity_block"
 	// FlexStart is GCP Dynamic Workload Scheduler flex-start capacity:
 	// queued until the cloud can grant it, at its own hourly price, for at
@@ -157,7 +163,8 @@ type Offer struct {
 	// lasts.
 	DurationHours int `json:"duration_hours,omitempty"`
 	// UpfrontUSD is the price of a whole capacity block (every node, for
-	// its whole duration).
+	// its whole duration); 0 for a block already bought (see
+	// CapacityBlock).
 	UpfrontUSD float64 `json:"upfront_usd,omitempty"`
 	// MaxRunHours is the longest a flex_start node may run.
 	MaxRunHours int `json:"max_run_hours,omitempty"`
@@ -173,6 +180,14 @@ func (o Offer) ID() string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// bought reports whether the offer is a capacity block already bought: 0
+// upfront (see CapacityBlock).
+func (o Offer) bought() bool { return o.CapacityType == CapacityBlock && o.UpfrontUSD == 0 }
+
+// ToBuy reports whether the offer is a capacity block offering not bought
+// yet (UpfrontUSD > 0): using it means buying it, which cannot be undone.
+func (o Offer) ToBuy() bool { return o.CapacityType == CapacityBlock && o.UpfrontUSD > 0 }
 
 // wholeBlock reports whether the offer is sold whole: a capacity block's
 // nodes are all taken or none.
@@ -286,7 +301,9 @@ func (o Offer) validate() error {
 		return fmt.Errorf("gpu_count must be a positive integer, got %d", o.GPUCount)
 	case o.CapacityType == Reserved && (o.PriceUSDHour < 0 || math.IsNaN(o.PriceUSDHour) || math.IsInf(o.PriceUSDHour, 0)):
 		return fmt.Errorf("effective price of a reservation must be 0 (already paid for) or a positive number of USD per hour, got %v", o.PriceUSDHour)
-	case o.CapacityType != Reserved && (!(o.PriceUSDHour > 0) || math.IsInf(o.PriceUSDHour, 0)):
+	case o.bought() && o.PriceUSDHour != 0:
+		return fmt.Errorf("a capacity block already bought (upfront_price 0) is paid for: its price must be 0, got %v", o.PriceUSDHour)
+	case o.CapacityType != Reserved && !o.bought() && (!(o.PriceUSDHour > 0) || math.IsInf(o.PriceUSDHour, 0)):
 		return fmt.Errorf("price must be a positive number of USD per hour, got %v", o.PriceUSDHour)
 	case o.MaxNodes < Unlimited:
 		return fmt.Errorf("max_nodes must be empty or a non-negative integer, got %d", o.MaxNodes)
@@ -317,8 +334,8 @@ func (o Offer) validateKind() error {
 		return fmt.Errorf("duration_hours must be a positive number of hours for a %s offer, got %d", k, o.DurationHours)
 	case !window && (o.StartTime != "" || o.DurationHours != 0):
 		return fmt.Errorf("start_time and duration_hours are for capacity_block and calendar offers only, set on a %s offer", k)
-	case k == CapacityBlock && !(o.UpfrontUSD > 0 && !math.IsInf(o.UpfrontUSD, 0)):
-		return fmt.Errorf("upfront_price must be a positive number of USD for a capacity_block offer, got %v", o.UpfrontUSD)
+	case k == CapacityBlock && !(o.UpfrontUSD >= 0 && !math.IsInf(o.UpfrontUSD, 0)):
+		return fmt.Errorf("upfront_price must be 0 (a block already bought) or a positive number of USD for a capacity_block offer, got %v", o.UpfrontUSD)
 	case k == CapacityBlock && o.MaxNodes == Unlimited:
 		return fmt.Errorf("max_nodes must be the block's instance count for a capacity_block offer, got unlimited")
 	case k != CapacityBlock && o.UpfrontUSD != 0:

@@ -160,3 +160,30 @@ func TestAdjustKeepsKindPrices(t *testing.T) {
 		}
 	}
 }
+
+// TestWithHardware: an instance type's hardware comes from its offer in
+// the same region first, else from its first offer in the cloud; another
+// cloud's offer of that name does not count.
+func TestWithHardware(t *testing.T) {
+	offers := []Offer{
+		{Cloud: "gcp", Region: "eu-north-1", InstanceType: "x", GPUModel: "G", GPUCount: 1},
+		{Cloud: "aws", Region: "us-east-1", InstanceType: "x", GPUModel: "A", GPUCount: 2, VCPUs: 3, Fabric: "efa"},
+		{Cloud: "aws", Region: "eu-north-1", InstanceType: "x", GPUModel: "B", GPUCount: 4, Interconnect: NVSwitch},
+		{Cloud: "aws", Region: "eu-north-1", InstanceType: "x", GPUModel: "C", GPUCount: 8},
+	}
+	for _, tc := range []struct {
+		cloud, region, want string
+		ok                  bool
+	}{
+		{"aws", "eu-north-1", "B", true},
+		{"aws", "ap-south-1", "A", true},
+		{"gcp", "us-east-1", "G", true},
+		{"azure", "eu-north-1", "", false},
+	} {
+		in := Offer{Cloud: tc.cloud, Region: tc.region, InstanceType: "x", CapacityType: Reserved, ReservationID: "r", MaxNodes: 3}
+		got, ok := WithHardware(in, offers)
+		if ok != tc.ok || got.GPUModel != tc.want || got.ReservationID != "r" || got.MaxNodes != 3 || got.Region != tc.region {
+			t.Errorf("%s %s: %+v %v, want GPU model %q", tc.cloud, tc.region, got, ok, tc.want)
+		}
+	}
+}

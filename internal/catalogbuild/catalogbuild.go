@@ -51,19 +51,24 @@ type Live struct {
 	// PriceWarnings and AvailabilityWarnings are one line per source
 	// that failed and fell back to the catalog.
 	PriceWarnings, AvailabilityWarnings []string
-	// Facts says what the availability sources applied, by source name.
+	// ReservationWarnings are one line per reservation source that failed
+	// and per live reservation that could not be used.
+	ReservationWarnings []string
+	// Facts says what the availability and reservation sources applied,
+	// by source name.
 	Facts map[string]string
 }
 
 // Warnings are the live step's warnings in one list: the sources' set-up,
-// then prices, then availability.
+// then prices, then availability, then reservations.
 func (l *Live) Warnings() []string {
 	var out []string
 	if l.SourceErr != nil {
 		out = append(out, l.SourceErr.Error())
 	}
 	out = append(out, l.PriceWarnings...)
-	return append(out, l.AvailabilityWarnings...)
+	out = append(out, l.AvailabilityWarnings...)
+	return append(out, l.ReservationWarnings...)
 }
 
 // Result is a built catalog.
@@ -132,5 +137,5 @@ func setsNothing(a *planner.Adjustments) bool {
 		}
 	}
 	return len(a.Clouds) == 0 && len(a.DiscountPercent) == 0 && len(a.Overrides) == 0 && len(a.Unavailable) == 0 &&
-		len(a.Limits) == 0 && len(a.SpotScores) == 0 && len(a.Reservations) == 0
+		len(a.Limits) == 0 && len(a.SpotScores) == 0 && len(a.Reservations) == 0 && len(a.Offers) == 0
 }

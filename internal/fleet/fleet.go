@@ -5,13 +5,16 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +44,13 @@ type Offer struct {
 	// cloud.Reservation); empty for on-demand, spot and flex-start.
 	ReservationID string
 	Start, End    time.Time
+	// Purchase marks a capacity block offering not bought yet (the
+	// catalog prices a bought block at 0 upfront, an offering at its
+	// price): ReservationID is then the offering's ID, and the fleet buys
+	// it (Spec.PurchaseCapacityBlocks) before creating the pool on the
+	// reservation it becomes. UpfrontUSD is what buying it costs.
+	Purchase   bool
+	UpfrontUSD float64
 }
 
 // reservation is the capacity o's pool targets; nil for on-demand and
@@ -102,6 +112,23 @@ type Spec struct {
 	// Validate makes creates and scale-outs wait for validated nodes
 	// (with Fleet.Validation): the pools' nodes join tainted.
 	Validate bool
+	// PurchaseCapacityBlocks allows buying the capacity block offerings
+	// (Offer.Purchase) that allocations are on, through the backend's
+	// cloud.CapacityPurchaser. Without it such an offer is refused.
+	PurchaseCapacityBlocks bool
+}
+
+// Purchase is a capacity block the fleet bought: it exists, and is paid
+// for, whether or not its pool was then created.
+type Purchase struct {
+	Allocation string // the allocation's key
+	Offer      string // the offer's key (the offering)
+	Cloud      string
+	Region     string
+	Offering   string // the offering's ID
+	UpfrontUSD float64
+	// Reservation is the capacity reservation the block became.
+	Reservation cloud.Reservation
 }
 
 // labelsFor is the node labels of a pool on offer o: the fleet's, the
@@ -133,10 +160,35 @@ type Fleet struct {
 	Validation *Validation
 	// Log reports progress; may be nil.
 	Log func(format string, args ...any)
+	// Now is the clock that says how long a pool waits for its
+	// reservation's start; nil: time.Now.
+	Now func() time.Time
 
-	mu      sync.Mutex
-	blocked map[string]string // zone/instance/capacity → reason
-	placed  map[string]Offer  // allocation key → offer in use
+	mu        sync.Mutex
+	blocked   map[string]string   // zone/instance/capacity → reason
+	placed    map[string]Offer    // allocation key → offer in use
+	purchases map[string]Purchase // offer key → block bought
+}
+
+func (f *Fleet) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+// Purchases are the capacity blocks bought by this fleet's applies, sorted
+// by allocation then offer: each is paid for, so the caller must record it
+// even when its pool failed (a retried apply buys nothing new: the
+// purchase is idempotent by the pool's name and cluster).
+func (f *Fleet) Purchases() []Purchase {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Collect(maps.Values(f.purchases))
+	slices.SortFunc(out, func(a, b Purchase) int {
+		return cmp.Or(strings.Compare(a.Allocation, b.Allocation), strings.Compare(a.Offer, b.Offer))
+	})
+	return out
 }
 
 func (f *Fleet) logf(format string, args ...any) {
@@ -311,6 +363,22 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			tried = append(tried, o.Key+": no cluster in "+o.Site())
 			continue
 		}
+		if o.Purchase {
+			bought, err := f.purchase(ctx, b, a, o, clusterName, spec)
+			if err != nil {
+				lastErr = err
+				tried = append(tried, o.Key+": "+err.Error())
+				if ctx.Err() != nil || !failover {
+					break
+				}
+				continue
+			}
+			o = bought
+		}
+		if o.CapacityType != "flex_start" && o.Start.After(f.now()) {
+			f.logf("allocation %s: %s %s starts at %s (in %s): waiting", a.Key, kindWords(o.CapacityType), o.ReservationID,
+				o.Start.UTC().Format(time.RFC3339), o.Start.Sub(f.now()).Round(time.Minute))
+		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
 			Zone: o.Zone, CapacityType: o.CapacityType, Reservation: o.reservation(), Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
 			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
@@ -374,6 +442,57 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 	}
 	return nil, fmt.Errorf("allocation %s: no offer could be placed (tried: %v): %w", a.Key, tried, lastErr)
 }
+
+// kindWords names a capacity type in messages.
+func kindWords(capacityType string) string {
+	switch capacityType {
+	case "capacity_block":
+		return "capacity block"
+	case "calendar":
+		return "calendar reservation"
+	}
+	return "reservation"
+}
+
+// purchase buys the capacity block offering o is (once per offer and
+// cluster: the token is the pool's name and cluster, so a retried apply
+// gets the same block back) and returns o on the reservation it became.
+func (f *Fleet) purchase(ctx context.Context, b cloud.Backend, a Allocation, o Offer, clusterName string, spec Spec) (Offer, error) {
+	if !spec.PurchaseCapacityBlocks {
+		return o, fmt.Errorf("allocation %s: capacity block offering %s costs %s upfront and is not bought yet; set purchase_capacity_blocks = true to buy it (it cannot be undone)",
+			a.Key, o.ReservationID, usd(o.UpfrontUSD))
+	}
+	p, ok := b.(cloud.CapacityPurchaser)
+	if !ok {
+		return o, fmt.Errorf("allocation %s: the %s backend cannot buy capacity blocks (offering %s)", a.Key, o.Cloud, o.ReservationID)
+	}
+	token := PoolName(o.Key) + "-" + clusterName
+	f.logf("allocation %s: buying capacity block offering %s in %s for %s", a.Key, o.ReservationID, o.Region, usd(o.UpfrontUSD))
+	r, err := p.PurchaseCapacityBlock(ctx, o.Region, o.ReservationID, token)
+	if err != nil {
+		return o, fmt.Errorf("allocation %s: buying capacity block offering %s: %w", a.Key, o.ReservationID, err)
+	}
+	f.mu.Lock()
+	if f.purchases == nil {
+		f.purchases = map[string]Purchase{}
+	}
+	f.purchases[o.Key+"\x00"+clusterName] = Purchase{Allocation: a.Key, Offer: o.Key, Cloud: o.Cloud, Region: o.Region,
+		Offering: o.ReservationID, UpfrontUSD: o.UpfrontUSD, Reservation: r}
+	f.mu.Unlock()
+	f.logf("allocation %s: capacity block %s bought (offering %s), %s to %s", a.Key, r.ID, o.ReservationID,
+		r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339))
+	o.Purchase, o.ReservationID = false, r.ID
+	if !r.Start.IsZero() {
+		o.Start = r.Start
+	}
+	if !r.End.IsZero() {
+		o.End = r.End
+	}
+	return o, nil
+}
+
+// usd writes a dollar amount.
+func usd(v float64) string { return fmt.Sprintf("$%.2f", v) }
 
 // admit checks a fallback against blocked offers and the spread rules, and
 // records it as the allocation's offer when accepted.

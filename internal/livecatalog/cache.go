@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // Cache keeps each source's prices and availability on disk for TTL, so
@@ -90,6 +92,16 @@ func (c *Cache) getAvailability(ctx context.Context, s AvailabilitySource, insta
 		file = c.file("availability", s)
 	}
 	return cached(c, file, now, func() (Availability, error) { return s.Availability(ctx, instanceTypes) })
+}
+
+// getReservations returns the source's reservations, from the cache while
+// fresh.
+func (c *Cache) getReservations(ctx context.Context, s ReservationSource, now func() time.Time) ([]planner.Offer, time.Time, error) {
+	var file string
+	if c != nil {
+		file = c.file("reservations", s)
+	}
+	return cached(c, file, now, func() ([]planner.Offer, error) { return s.Capacity(ctx) })
 }
 
 // fetched is one source's result.

@@ -2,6 +2,10 @@ package livecatalog
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -41,4 +45,97 @@ func ReservationSources(c SourcesConfig) []ReservationSource {
 			HTTPClient: c.AzureHTTPClient, Credential: c.AzureCredential})
 	}
 	return out
+}
+
+// ReservationsResult is a catalog with live reservations added.
+type ReservationsResult struct {
+	Catalog *planner.Catalog
+	// Facts counts the offers added, per source name.
+	Facts map[string]string
+	// Warnings name the sources that failed (the catalog keeps what it
+	// had) and the offers that could not be used.
+	Warnings []string
+}
+
+// RefreshReservations asks every source (through cache when given),
+// concurrently, and adds what they report to base, merged in the sources'
+// order: each offer gets its instance type's hardware from base's offers
+// of the same cloud (planner.WithHardware, the rule declared reservations
+// follow) and replaces base's offer with the same ID (a later source wins
+// over an earlier one). An offer of an instance type base does not know,
+// of a cloud other than its source's, or that the catalog's rules refuse
+// (planner.NewCatalog's checks) is skipped with a warning; a
+// source that fails is a warning naming it, never an error. Reservations
+// declared in the provider's catalog {} block are merged later
+// (planner.Adjustments.Reservations) and are not counted twice. The result
+// does not depend on the order of a source's offers.
+func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []ReservationSource, cache *Cache, now func() time.Time) ReservationsResult {
+	if now == nil {
+		now = time.Now
+	}
+	res := ReservationsResult{Catalog: base, Facts: map[string]string{}}
+	fetches := fetchAll(sources, func(s ReservationSource) ([]planner.Offer, time.Time, error) {
+		return cache.getReservations(ctx, s, now)
+	})
+	// One offer the catalog would refuse (a block without its window, a
+	// region the catalog does not know) is skipped alone, by the
+	// catalog's own rules. All of a source's offers are checked at once
+	// first (one catalog build); only when that fails, one by one.
+	regions, hardware := base.Regions(), planner.NewHardwareIndex(base.Offers)
+	var add []planner.Offer
+	for i, s := range sources {
+		offers, err := fetches[i].value, fetches[i].err
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s failed, using the catalog's %s reservations: %v", s.Name(), s.Cloud(), err))
+			continue
+		}
+		offers = slices.Clone(offers)
+		slices.SortStableFunc(offers, func(a, b planner.Offer) int { return strings.Compare(a.ID(), b.ID()) })
+		var filled []planner.Offer
+		for _, o := range offers {
+			if f, ok := hardware.WithHardware(o); ok && o.Cloud == s.Cloud() {
+				filled = append(filled, f)
+			}
+		}
+		_, allValid := planner.NewCatalog(filled, regions, "", nil)
+		usable := func(o planner.Offer) (planner.Offer, bool) {
+			if allValid == nil {
+				return o, true
+			}
+			if _, err := planner.NewCatalog([]planner.Offer{o}, regions, "", nil); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s skipped: %v", s.Name(), o.ID(), err))
+				return o, false
+			}
+			return o, true
+		}
+		used := 0
+		for _, o := range offers {
+			if o.Cloud != s.Cloud() {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s is on %s, not %s: skipped", s.Name(), o.ID(), o.Cloud, s.Cloud()))
+				continue
+			}
+			full, ok := hardware.WithHardware(o)
+			if !ok {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s: %s instance type %q has no offer in the catalog, so its GPUs are unknown: %s skipped",
+					s.Name(), o.Cloud, o.InstanceType, o.ID()))
+				continue
+			}
+			full, ok = usable(full)
+			if !ok {
+				continue
+			}
+			add, used = append(add, full), used+1
+		}
+		res.Facts[s.Name()] = fmt.Sprintf("%d reservations and offerings", used)
+	}
+	if len(add) == 0 {
+		return res
+	}
+	cat, err := base.Adjust(planner.Adjustments{Offers: add})
+	if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations not applied: %v", err))
+		return res
+	}
+	res.Catalog = cat
+	return res
 }

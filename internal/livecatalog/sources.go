@@ -100,7 +100,8 @@ func Sources(c SourcesConfig) ([]PriceSource, []AvailabilitySource) {
 
 // Live is the live step of catalogbuild.Build: the sources that config
 // returns for the base catalog (a config error is Live.SourceErr and asks
-// nothing), their prices, then their availability and quotas, through
+// nothing), their prices, then their availability and quotas, then their
+// reservations and capacity blocks (RefreshReservations), through
 // cache.
 func Live(config func(base *planner.Catalog) (SourcesConfig, error), cache *Cache) catalogbuild.LiveFunc {
 	return func(ctx context.Context, base *planner.Catalog) catalogbuild.Live {
@@ -112,7 +113,15 @@ func Live(config func(base *planner.Catalog) (SourcesConfig, error), cache *Cach
 		prices, avail := Sources(sc)
 		res := Refresh(ctx, base, prices, cache, nil)
 		av := RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
-		return catalogbuild.Live{Catalog: av.Catalog, Provenance: res.Provenance,
-			PriceWarnings: res.Warnings, AvailabilityWarnings: av.Warnings, Facts: av.Facts}
+		rv := RefreshReservations(ctx, av.Catalog, ReservationSources(sc), cache, nil)
+		facts := av.Facts
+		for name, f := range rv.Facts {
+			if facts[name] != "" {
+				f = facts[name] + ", " + f
+			}
+			facts[name] = f
+		}
+		return catalogbuild.Live{Catalog: rv.Catalog, Provenance: res.Provenance,
+			PriceWarnings: res.Warnings, AvailabilityWarnings: av.Warnings, ReservationWarnings: rv.Warnings, Facts: facts}
 	}
 }

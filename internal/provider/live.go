@@ -83,8 +83,11 @@ func liveStep(ctx context.Context, cfg *providerModel, clouds []string, b *backe
 		for _, w := range live.AvailabilityWarnings {
 			diags.AddAttributeWarning(at, "Live availability unavailable", w)
 		}
+		for _, w := range live.ReservationWarnings {
+			diags.AddAttributeWarning(at, "Live reservations unavailable", w)
+		}
 		tflog.Info(ctx, "live catalog", map[string]any{"priced_offers": len(live.Provenance), "availability": live.Facts,
-			"limits": len(live.Catalog.Limits), "warnings": len(live.PriceWarnings) + len(live.AvailabilityWarnings)})
+			"limits": len(live.Catalog.Limits), "warnings": len(live.PriceWarnings) + len(live.AvailabilityWarnings) + len(live.ReservationWarnings)})
 		return live
 	}
 }

@@ -73,18 +73,21 @@ type PoolResource struct {
 func NewPoolResource() resource.Resource { return &PoolResource{} }
 
 type poolModel struct {
-	Placement     types.String    `tfsdk:"placement"`
-	Allocations   types.List      `tfsdk:"allocations"`
-	Fallbacks     types.Map       `tfsdk:"fallbacks"`
-	Clusters      types.Map       `tfsdk:"clusters"`
-	Labels        types.Map       `tfsdk:"labels"`
-	Taints        []taintModel    `tfsdk:"taints"`
-	Bootstrap     *bootstrapModel `tfsdk:"bootstrap"`
-	Failover      types.Bool      `tfsdk:"failover"`
-	ID            types.String    `tfsdk:"id"`
-	Pools         types.Map       `tfsdk:"pools"`
-	TotalNodes    types.Int64     `tfsdk:"total_nodes"`
-	HourlyCostUSD types.Float64   `tfsdk:"hourly_cost_usd"`
+	Placement   types.String    `tfsdk:"placement"`
+	Allocations types.List      `tfsdk:"allocations"`
+	Fallbacks   types.Map       `tfsdk:"fallbacks"`
+	Clusters    types.Map       `tfsdk:"clusters"`
+	Labels      types.Map       `tfsdk:"labels"`
+	Taints      []taintModel    `tfsdk:"taints"`
+	Bootstrap   *bootstrapModel `tfsdk:"bootstrap"`
+	Failover    types.Bool      `tfsdk:"failover"`
+	// PurchaseCapacityBlocks allows the apply to buy capacity block
+	// offerings.
+	PurchaseCapacityBlocks types.Bool    `tfsdk:"purchase_capacity_blocks"`
+	ID                     types.String  `tfsdk:"id"`
+	Pools                  types.Map     `tfsdk:"pools"`
+	TotalNodes             types.Int64   `tfsdk:"total_nodes"`
+	HourlyCostUSD          types.Float64 `tfsdk:"hourly_cost_usd"`
 	// Validation.
 	WaitForValidation   types.Bool   `tfsdk:"wait_for_validation"`
 	ValidationTimeout   types.String `tfsdk:"validation_timeout"`
@@ -144,6 +147,10 @@ type poolStateModel struct {
 	FailedOver   bool    `tfsdk:"failed_over"`
 	HourlyUSD    float64 `tfsdk:"hourly_usd"`
 	Validated    int64   `tfsdk:"validated_nodes"`
+	// ReservationID is the reservation, capacity block or calendar
+	// reservation the pool consumes; null for on-demand, spot and
+	// flex-start pools, and in state written before it existed.
+	ReservationID types.String `tfsdk:"reservation_id"`
 }
 
 var poolStateAttrTypes = map[string]attr.Type{
@@ -151,6 +158,7 @@ var poolStateAttrTypes = map[string]attr.Type{
 	"cluster": types.StringType, "name": types.StringType, "instance_type": types.StringType, "capacity_type": types.StringType,
 	"nodes": types.Int64Type, "ready_nodes": types.Int64Type, "gpus_per_node": types.Int64Type, "status": types.StringType,
 	"failed_over": types.BoolType, "hourly_usd": types.Float64Type, "validated_nodes": types.Int64Type,
+	"reservation_id": types.StringType,
 }
 
 // Metadata names the resource.
@@ -212,10 +220,16 @@ func (r *PoolResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 				}},
 			"failover": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "Move an allocation to its fallbacks on capacity or quota errors. With false every attribute is known at plan time and such an error fails the apply."},
+			"purchase_capacity_blocks": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				Description: "Allow the apply to buy the AWS Capacity Blocks for ML offerings that allocations (or, with `failover`, their fallbacks) are on: " +
+					"the block's whole upfront price is charged when it is bought, and a purchase cannot be cancelled or refunded, even if the node pool is then deleted or fails. " +
+					"Without it an allocation on a block not bought yet is a plan-time error that says what it would cost. A retried apply buys nothing twice. " +
+					"A bought block's reservation ID is known only after apply, so `pools` is then unknown in the plan even with `failover = false`. Default false."},
 			"id": schema.StringAttribute{Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 				Description: "The placement ID."},
 			"pools": schema.MapAttribute{Computed: true, ElementType: types.ObjectType{AttrTypes: poolStateAttrTypes},
-				Description: "Node pools by allocation key: where each is (a fallback after failover), its status and node counts."},
+				Description: "Node pools by allocation key: where each is (a fallback after failover), its status and node counts, and `reservation_id`, " +
+					"the reservation, capacity block or calendar reservation it consumes (null for on-demand, spot and flex-start pools)."},
 			"total_nodes":     schema.Int64Attribute{Computed: true, Description: "Nodes requested over all pools."},
 			"hourly_cost_usd": schema.Float64Attribute{Computed: true, Description: "Hourly price of the pools as placed."},
 			"wait_for_validation": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -263,12 +277,17 @@ func (m *poolModel) desired(ctx context.Context, cat *planner.Catalog, diags *di
 	for i := range out {
 		withHardware(&out[i].Offer, cat)
 		withCapacity(&out[i].Offer, cat)
-		for j := range out[i].Fallbacks {
-			f := &out[i].Fallbacks[j]
+		var fbs []fleet.Offer
+		for _, f := range out[i].Fallbacks {
+			if !poolCanTarget(f.Cloud, f.CapacityType) {
+				continue // not tried: its cloud's pools cannot target that capacity
+			}
 			f.GPUModel, f.GPUsPerNode = out[i].GPUModel, out[i].GPUsPerNode
-			withHardware(f, cat)
-			withCapacity(f, cat)
+			withHardware(&f, cat)
+			withCapacity(&f, cat)
+			fbs = append(fbs, f)
 		}
+		out[i].Fallbacks = fbs
 	}
 	return out
 }
@@ -289,6 +308,7 @@ func withCapacity(o *fleet.Offer, cat *planner.Catalog) {
 				continue
 			}
 			o.ReservationID = c.ReservationID
+			o.Purchase, o.UpfrontUSD = c.ToBuy(), c.UpfrontUSD
 			if t, err := time.Parse(planner.TimeLayout, c.StartTime); err == nil {
 				o.Start = t
 				if c.DurationHours > 0 {
@@ -350,6 +370,7 @@ func (m *poolModel) spec(ctx context.Context, r *PoolResource, diags *diag.Diagn
 		s.Taints = append(s.Taints, cloud.Taint{Key: gpuhealth.TaintKey, Value: gpuhealth.TaintValue, Effect: gpuhealth.TaintEffect})
 	}
 	s.Validate = validate && (m.WaitForValidation.IsNull() || m.WaitForValidation.ValueBool())
+	s.PurchaseCapacityBlocks = m.PurchaseCapacityBlocks.ValueBool()
 	for _, t := range m.Taints {
 		s.Taints = append(s.Taints, cloud.Taint{Key: t.Key.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
 	}
@@ -398,8 +419,12 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 			resp.Diagnostics.AddAttributeError(path.Root("clusters"), "No cluster for an allocation",
 				fmt.Sprintf("allocation %d (%s) is in site %s, which clusters does not name; create a gpufleet_cluster for every site of the placement (for_each = gpufleet_placement.<name>.sites)", i, a.Key, a.Site()))
 		}
-		if summary, detail, ok := untargetedCapacity(a.Offer); ok {
-			resp.Diagnostics.AddAttributeWarning(path.Root("allocations").AtListIndex(i), summary, detail)
+		for _, n := range capacityNotes(a.Offer, plan.PurchaseCapacityBlocks.ValueBool(), time.Now()) {
+			if n.err {
+				resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), n.summary, n.detail)
+			} else {
+				resp.Diagnostics.AddAttributeWarning(path.Root("allocations").AtListIndex(i), n.summary, n.detail)
+			}
 		}
 		if r.data != nil && !r.data.backends.supports(a.Cloud) {
 			resp.Diagnostics.AddAttributeError(path.Root("allocations").AtListIndex(i), "Cloud not enabled",
@@ -420,7 +445,9 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		// Only labels or taints may change: pools stay where they are.
 		plan.Pools, plan.TotalNodes, plan.HourlyCostUSD = state.Pools, state.TotalNodes, state.HourlyCostUSD
 		plan.TotalGPUs, plan.ValidatedGPUs, plan.ValidationFailures = state.TotalGPUs, state.ValidatedGPUs, state.ValidationFailures
-	} else if plan.Failover.ValueBool() {
+	} else if plan.Failover.ValueBool() || buysBlocks(allocs) {
+		// A block bought at apply is a reservation whose ID the cloud
+		// gives only then.
 		plan.Pools = types.MapUnknown(types.ObjectType{AttrTypes: poolStateAttrTypes})
 		plan.TotalNodes, plan.HourlyCostUSD = types.Int64Unknown(), types.Float64Unknown() // a fallback may have another node size, an interrupted apply fewer pools
 		plan.TotalGPUs, plan.ValidatedGPUs = types.Int64Unknown(), types.Int64Unknown()
@@ -440,25 +467,6 @@ func (r *PoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRe
 		plan.ValidationFailures = types.ListUnknown(types.ObjectType{AttrTypes: validationFailureAttrTypes})
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-// untargetedCapacity says, for an offer of a capacity kind that node pools
-// cannot target yet (reservations, capacity blocks, DWS), what the apply
-// will create instead and how it is billed — a plan that counts
-// reserved capacity at its effective price must not hide that the pool is
-// an ordinary on-demand one (docs/reservations.md, "Not yet").
-func untargetedCapacity(o fleet.Offer) (summary, detail string, ok bool) {
-	switch planner.CapacityType(o.CapacityType) {
-	case planner.OnDemand, planner.Spot:
-		return "", "", false
-	case planner.Reserved:
-		return "Reservation not targeted yet", fmt.Sprintf("allocation %s uses reserved capacity, but gpufleet_pool does not yet make node pools target a reservation: "+
-			"it creates an on-demand %s node pool. An open AWS capacity reservation or a GCP reservation with automatic consumption covers matching on-demand nodes by itself; "+
-			"anything else (targeted reservations, Azure capacity reservation groups) is billed at on-demand rates.", o.Key, o.InstanceType), true
-	}
-	return "Scheduled capacity not supported yet", fmt.Sprintf("allocation %s uses %s capacity, which gpufleet_pool cannot request yet: "+
-		"it creates an on-demand %s node pool, billed at on-demand rates, now. Leave %s out of the placement's capacity_types to plan without it.",
-		o.Key, o.CapacityType, o.InstanceType, o.CapacityType), true
 }
 
 // poolsComplete reports whether the state has a pool for every allocation
@@ -482,7 +490,13 @@ func (m *poolModel) setPools(ctx context.Context, pools []fleet.Pool, diags *dia
 		out[p.Allocation] = poolStateModel{Offer: p.Offer.Key, Cloud: p.Offer.Cloud, Region: p.Offer.Region, Zone: p.Offer.Zone,
 			Cluster: p.Cluster, Name: p.Name, InstanceType: p.Offer.InstanceType, CapacityType: p.Offer.CapacityType,
 			Nodes: int64(p.Offer.Nodes), ReadyNodes: int64(p.ReadyNodes), GPUsPerNode: int64(p.Offer.GPUsPerNode),
-			Status: string(p.Status), FailedOver: p.Offer.Key != p.Allocation, HourlyUSD: p.Offer.HourlyUSD, Validated: int64(p.Validated)}
+			Status: string(p.Status), FailedOver: p.Offer.Key != p.Allocation, HourlyUSD: p.Offer.HourlyUSD, Validated: int64(p.Validated),
+			ReservationID: types.StringNull()}
+		if p.Offer.ReservationID != "" {
+			ps := out[p.Allocation]
+			ps.ReservationID = types.StringValue(p.Offer.ReservationID)
+			out[p.Allocation] = ps
+		}
 		total += int64(p.Offer.Nodes)
 		cost += p.Offer.HourlyUSD
 		gpus += int64(p.Offer.Nodes * p.Offer.GPUsPerNode)
@@ -517,8 +531,14 @@ func (m *poolModel) statePools(ctx context.Context, cat *planner.Catalog, diags 
 		out = append(out, fleet.Pool{Allocation: k, Cluster: p.Cluster, Name: p.Name, Status: cloud.Status(p.Status), ReadyNodes: int(p.ReadyNodes), Validated: int(p.Validated),
 			Offer: fleet.Offer{Key: p.Offer, Cloud: p.Cloud, Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType,
 				CapacityType: p.CapacityType, Nodes: int(p.Nodes), GPUsPerNode: int(p.GPUsPerNode), HourlyUSD: p.HourlyUSD}})
-		withHardware(&out[len(out)-1].Offer, cat)
-		withCapacity(&out[len(out)-1].Offer, cat)
+		o := &out[len(out)-1].Offer
+		withHardware(o, cat)
+		withCapacity(o, cat)
+		if id := p.ReservationID.ValueString(); id != "" {
+			// What the pool was created on: a block bought since the plan
+			// is the reservation it became, not the offering.
+			o.ReservationID, o.Purchase = id, false
+		}
 	}
 	return out
 }
@@ -539,7 +559,7 @@ func (r *PoolResource) fleet(ctx context.Context, m *poolModel, diags *diag.Diag
 		addBackendError(diags, path.Empty(), "No cloud backend", err)
 		return nil
 	}
-	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags),
+	f := &fleet.Fleet{Backends: all, Clusters: m.clusterNames(ctx, diags), Now: time.Now,
 		Log: func(format string, args ...any) { tflog.Info(ctx, fmt.Sprintf(format, args...)) }}
 	timeout, _ := time.ParseDuration(m.ValidationTimeout.ValueString())
 	f.Validation = &fleet.Validation{Nodes: r.data.backends.nodeReader(), Poll: r.data.backends.validationPoll(), Timeout: timeout,
@@ -583,16 +603,17 @@ func (r *PoolResource) Create(ctx context.Context, req resource.CreateRequest, r
 		return
 	}
 	pools, err := f.Create(ctx, allocs, spec, m.Failover.ValueBool())
-	r.finish(ctx, &m, pools, err, &resp.Diagnostics)
+	r.finish(ctx, &m, f, pools, err, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
 // finish records the pools that exist and reports what failed.
-func (r *PoolResource) finish(ctx context.Context, m *poolModel, pools []fleet.Pool, err error, diags *diag.Diagnostics) {
+func (r *PoolResource) finish(ctx context.Context, m *poolModel, f *fleet.Fleet, pools []fleet.Pool, err error, diags *diag.Diagnostics) {
 	r.data.backends.logMetrics(ctx)
 	m.ID = m.Placement
 	sort.Slice(pools, func(i, j int) bool { return pools[i].Allocation < pools[j].Allocation })
 	m.setPools(ctx, pools, diags)
+	reportPurchases(f.Purchases(), pools, diags)
 	for _, p := range pools {
 		if p.Offer.Key != p.Allocation {
 			diags.AddWarning("Allocation moved to a fallback",
@@ -684,6 +705,11 @@ func adopt(p *fleet.Pool, np cloud.NodePool, cat *planner.Catalog) {
 	o := &p.Offer
 	o.Zone, o.InstanceType, o.CapacityType = np.Spec.Zone, np.Spec.InstanceType, np.Spec.CapacityType
 	o.Key = strings.Join([]string{o.Cloud, o.Region, o.Zone, o.InstanceType, o.CapacityType}, "/")
+	if r := np.Spec.Reservation; r != nil && r.ID != "" {
+		// A pool on a reservation: its offer ID ends in the reservation.
+		o.ReservationID, o.Start, o.End = r.ID, r.Start, r.End
+		o.Key += "/" + r.ID
+	}
 	p.Allocation = o.Key
 	for _, c := range cat.Offers {
 		if c.ID() == o.Key {
@@ -711,7 +737,7 @@ func (r *PoolResource) ImportState(ctx context.Context, req resource.ImportState
 		Fallbacks: types.MapNull(types.ListType{ElemType: types.ObjectType{AttrTypes: fallbackAttrTypes}}),
 		Clusters:  types.MapNull(types.StringType), Labels: types.MapNull(types.StringType), Failover: types.BoolValue(true),
 		ID: types.StringValue(req.ID), WaitForValidation: types.BoolValue(true), ValidationTimeout: types.StringValue(DefaultValidationTimeout),
-		MaxNodeReplacements: types.Int64Value(2)}
+		MaxNodeReplacements: types.Int64Value(2), PurchaseCapacityBlocks: types.BoolValue(false)}
 	m.setPools(ctx, pools, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -732,7 +758,7 @@ func (r *PoolResource) Update(ctx context.Context, req resource.UpdateRequest, r
 		return
 	}
 	result, err := f.Apply(ctx, fleet.Plan(allocs, state.statePools(ctx, r.catalog(), &resp.Diagnostics)), spec, plan.Failover.ValueBool())
-	r.finish(ctx, &plan, result, err, &resp.Diagnostics)
+	r.finish(ctx, &plan, f, result, err, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

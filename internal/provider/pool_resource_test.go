@@ -85,7 +85,13 @@ resource "gpufleet_placement" "train" {
   gpus_per_node = 8
   residency     = ["EU"]
 }
+`, gpus) + trainPool(labels)
+}
 
+// trainPool is the clusters of both AWS EU sites and gpufleet_pool.train
+// on gpufleet_placement.train, its nodes labelled labels.
+func trainPool(labels string) string {
+	return fmt.Sprintf(`
 resource "gpufleet_cluster" "central" {
   site = "aws/eu-central-1"
 }
@@ -104,7 +110,7 @@ resource "gpufleet_pool" "train" {
   }
   labels = %s
 }
-`, gpus, labels)
+`, labels)
 }
 
 const northKey = "aws/eu-north-1/eun1-az1/p5.48xlarge/on_demand"
