@@ -35,13 +35,25 @@ type ReservationSource interface {
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
 	if c.enabled("aws") {
-		out = append(out, &AWSReservations{Config: AWSConfig{Catalog: c.Catalog, Endpoints: c.AWSEndpoints, Credentials: c.AWSCredentials}})
+		endpoints := c.AWSEndpoints
+		if u := c.CapacityEndpoints["aws"]; u != "" {
+			endpoints.EC2 = u
+		}
+		out = append(out, &AWSReservations{Config: AWSConfig{Catalog: c.Catalog, Endpoints: endpoints, Credentials: c.AWSCredentials}})
 	}
 	if c.enabled("gcp") && c.GCPProject != "" {
-		out = append(out, &GCPReservations{Project: c.GCPProject, Endpoint: c.GCPComputeEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
+		compute := c.GCPComputeEndpoint
+		if u := c.CapacityEndpoints["gcp"]; u != "" {
+			compute = strings.TrimRight(u, "/") + "/compute/v1/"
+		}
+		out = append(out, &GCPReservations{Project: c.GCPProject, Endpoint: compute, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})
 	}
 	if c.enabled("azure") && c.AzureSubscriptionID != "" {
-		out = append(out, &AzureReservations{SubscriptionID: c.AzureSubscriptionID, Endpoint: c.AzureEndpoint,
+		arm := c.AzureEndpoint
+		if u := c.CapacityEndpoints["azure"]; u != "" {
+			arm = u
+		}
+		out = append(out, &AzureReservations{SubscriptionID: c.AzureSubscriptionID, Endpoint: arm,
 			HTTPClient: c.AzureHTTPClient, Credential: c.AzureCredential})
 	}
 	return out
@@ -52,6 +64,10 @@ type ReservationsResult struct {
 	Catalog *planner.Catalog
 	// Facts counts the offers added, per source name.
 	Facts map[string]string
+	// Provenance by offer ID, for the offers a source added: their price
+	// (0 for capacity already paid for, a block's upfront fee) is the
+	// source's.
+	Provenance map[string]Provenance
 	// Warnings name the sources that failed (the catalog keeps what it
 	// had) and the offers that could not be used.
 	Warnings []string
@@ -73,7 +89,7 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 	if now == nil {
 		now = time.Now
 	}
-	res := ReservationsResult{Catalog: base, Facts: map[string]string{}}
+	res := ReservationsResult{Catalog: base, Facts: map[string]string{}, Provenance: map[string]Provenance{}}
 	fetches := fetchAll(sources, func(s ReservationSource) ([]planner.Offer, time.Time, error) {
 		return cache.getReservations(ctx, s, now)
 	})
@@ -84,7 +100,7 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 	regions, hardware := base.Regions(), planner.NewHardwareIndex(base.Offers)
 	var add []planner.Offer
 	for i, s := range sources {
-		offers, err := fetches[i].value, fetches[i].err
+		offers, fetched, err := fetches[i].value, fetches[i].at, fetches[i].err
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations from %s failed, using the catalog's %s reservations: %v", s.Name(), s.Cloud(), err))
 			continue
@@ -125,6 +141,7 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 				continue
 			}
 			add, used = append(add, full), used+1
+			res.Provenance[full.ID()] = Provenance{Source: s.Name(), FetchAt: fetched}
 		}
 		res.Facts[s.Name()] = fmt.Sprintf("%d reservations and offerings", used)
 	}
@@ -134,6 +151,7 @@ func RefreshReservations(ctx context.Context, base *planner.Catalog, sources []R
 	cat, err := base.Adjust(planner.Adjustments{Offers: add})
 	if err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("live reservations not applied: %v", err))
+		res.Provenance = map[string]Provenance{}
 		return res
 	}
 	res.Catalog = cat

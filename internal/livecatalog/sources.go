@@ -47,6 +47,14 @@ type SourcesConfig struct {
 	AzureEndpoint       string
 	AzureHTTPClient     *http.Client
 	AzureCredential     azcore.TokenCredential
+
+	// CapacityEndpoints, where set, are base URLs of a cloud's reservation
+	// APIs (ReservationSources) when they are not where its price and
+	// availability APIs are: "aws" EC2, "gcp" Compute (its root; the
+	// sources add /compute/v1/), "azure" ARM. On the real clouds they are
+	// the same; the simulated world serves reservations from the clouds'
+	// front ends and prices from a price front end.
+	CapacityEndpoints map[string]string
 }
 
 // UseEndpoints points each cloud's sources at one base URL per cloud (a
@@ -114,6 +122,9 @@ func Live(config func(base *planner.Catalog) (SourcesConfig, error), cache *Cach
 		res := Refresh(ctx, base, prices, cache, nil)
 		av := RefreshAvailability(ctx, res.Catalog, avail, cache, nil)
 		rv := RefreshReservations(ctx, av.Catalog, ReservationSources(sc), cache, nil)
+		for id, p := range rv.Provenance {
+			res.Provenance[id] = p // a reservation's own price replaces a live price of the same ID
+		}
 		facts := av.Facts
 		for name, f := range rv.Facts {
 			if facts[name] != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 )
 
@@ -74,6 +75,12 @@ data "gpufleet_offers" "azure" {
 // cap placements at plan time, naming the quota.
 func TestAccLiveSimulated(t *testing.T) {
 	t.Setenv(simTimeScaleEnv, "0.01")
+	world := simWorld{dir: simDir(t)}
+	// Our reservation in the simulated AWS: the live step reads it from
+	// EC2 DescribeCapacityReservations (served by the simulated EC2, not
+	// the price front end) and offers its free instances at no price.
+	world.putReservation(t, cloudsim.Reservation{Cloud: "aws", ID: "cr-0fedcba9876543210", Region: "eu-north-1", Zone: "eun1-az2",
+		InstanceType: "p5.48xlarge", Kind: "reserved", Count: 3})
 	provider := fmt.Sprintf(`
 provider "gpufleet" {
   simulate     = true
@@ -83,17 +90,18 @@ provider "gpufleet" {
     live_cache_dir = %q
   }
 }
-`, simDir(t), simDir(t))
+`, world.dir, simDir(t))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
 				Config: provider + `
 data "gpufleet_offers" "se" {
-  clouds        = ["aws", "gcp"]
-  residency     = ["SE", "FI"]
-  gpu_models    = ["H100"]
-  gpus_per_node = 8
+  clouds         = ["aws", "gcp"]
+  residency      = ["SE", "FI"]
+  gpu_models     = ["H100"]
+  gpus_per_node  = 8
+  capacity_types = ["on_demand", "spot"]
 }
 `,
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -117,6 +125,26 @@ resource "gpufleet_placement" "too_big" {
 `,
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`L-417A185B`),
+			},
+			{
+				Config: provider + `
+data "gpufleet_offers" "reserved" {
+  clouds         = ["aws"]
+  residency      = ["SE"]
+  gpu_models     = ["H100"]
+  capacity_types = ["reserved"]
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.gpufleet_offers.reserved", tfjsonpath.New("offers"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"id":             knownvalue.StringExact("aws/eu-north-1/eun1-az2/p5.48xlarge/reserved/cr-0fedcba9876543210"),
+							"price_usd_hour": knownvalue.Float64Exact(0),
+							"max_nodes":      knownvalue.Int64Exact(3),
+							"price_source":   knownvalue.StringRegexp(regexp.MustCompile(`^aws-reservations at 20`)),
+						}),
+					})),
+				},
 			},
 		},
 	})

@@ -65,6 +65,8 @@ func LiveSources(w *simworld.World, clouds []string, sc *livecatalog.SourcesConf
 	sc.GCPClientOptions = gcpOptions
 	sc.AzureSubscriptionID, sc.AzureRetailURL, sc.AzureEndpoint = w.AzureSubscription, p.AzureRetail, p.AzureARM
 	sc.AzureHTTPClient, sc.AzureCredential = client, azureToken
+	// Reservations are the clouds' own APIs, served by their front ends.
+	sc.CapacityEndpoints = map[string]string{"aws": w.Endpoints.AWS, "gcp": w.Endpoints.Compute, "azure": w.Endpoints.Azure}
 	return nil
 }
 
