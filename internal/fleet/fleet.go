@@ -51,15 +51,23 @@ type Offer struct {
 	// reservation it becomes. UpfrontUSD is what buying it costs.
 	Purchase   bool
 	UpfrontUSD float64
+	// MaxRun is the longest a node of the offer may run (flex-start:
+	// the catalog's max_run_hours); its pool's capacity ends that long
+	// after the create. Zero: no limit of its own.
+	MaxRun time.Duration
 }
 
-// reservation is the capacity o's pool targets; nil for on-demand and
-// spot.
-func (o Offer) reservation() *cloud.Reservation {
-	if o.ReservationID == "" && o.Start.IsZero() && o.End.IsZero() {
+// reservation is the capacity o's pool targets, created at now; nil for
+// on-demand and spot.
+func (o Offer) reservation(now time.Time) *cloud.Reservation {
+	end := o.End
+	if o.MaxRun > 0 && end.IsZero() {
+		end = now.Add(o.MaxRun)
+	}
+	if o.ReservationID == "" && o.Start.IsZero() && end.IsZero() {
 		return nil
 	}
-	return &cloud.Reservation{ID: o.ReservationID, Start: o.Start, End: o.End}
+	return &cloud.Reservation{ID: o.ReservationID, Start: o.Start, End: end}
 }
 
 // Site is the cloud/region key of an offer.
@@ -380,7 +388,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 				o.Start.UTC().Format(time.RFC3339), o.Start.Sub(f.now()).Round(time.Minute))
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
-			Zone: o.Zone, CapacityType: o.CapacityType, Reservation: o.reservation(), Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
+			Zone: o.Zone, CapacityType: o.CapacityType, Reservation: o.reservation(f.now()), Nodes: o.Nodes, Labels: spec.labelsFor(PoolName(o.Key), o), Taints: spec.Taints,
 			GPUModel: o.GPUModel, GPUsPerNode: o.GPUsPerNode, Compact: spec.Compact,
 			IdempotencyToken: PoolName(o.Key) + "-" + clusterName}
 		if spec.UserData != nil {

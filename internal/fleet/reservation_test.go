@@ -227,3 +227,23 @@ func TestUnboughtFallbackSkipped(t *testing.T) {
 		t.Errorf("bought %+v", f.Purchases())
 	}
 }
+
+// A flex-start pool's capacity ends its offer's maximum run time after
+// the create: the backend gets that end (GKE's max run duration).
+func TestFlexStartMaxRun(t *testing.T) {
+	e, f, clock := reservationWorld(t)
+	o := offer("eu-central-1", "euc1-az1", 1)
+	o.CapacityType, o.MaxRun = "flex_start", 168*time.Hour
+	o.Key = strings.Replace(o.Key, "on_demand", "flex_start", 1)
+	created := clock.Now()
+	if _, err := f.Create(context.Background(), []Allocation{{Offer: o}}, spec, true); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.GetNodePool("aws", "eu-central-1", f.Clusters[o.Site()], PoolName(o.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Spec.Reservation; r == nil || r.ID != "" || !r.End.Equal(created.Add(168*time.Hour)) {
+		t.Fatalf("flex-start pool's capacity %+v; want it to end at %s", r, created.Add(168*time.Hour))
+	}
+}

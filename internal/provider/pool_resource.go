@@ -309,6 +309,7 @@ func withCapacity(o *fleet.Offer, cat *planner.Catalog) {
 			}
 			o.ReservationID = c.ReservationID
 			o.Purchase, o.UpfrontUSD = c.ToBuy(), c.UpfrontUSD
+			o.MaxRun = time.Duration(c.MaxRunHours) * time.Hour
 			if t, err := time.Parse(planner.TimeLayout, c.StartTime); err == nil {
 				o.Start = t
 				if c.DurationHours > 0 {
