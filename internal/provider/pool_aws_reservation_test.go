@@ -21,21 +21,19 @@ const awsReservationID = "cr-0123456789abcdef0"
 // CreateCapacityReservation would (awsfront's attributes).
 func (w simWorld) seedAWSReservation(t *testing.T, count int) {
 	t.Helper()
-	if _, err := w.engine(t).PutReservation(cloudsim.Reservation{Cloud: "aws", ID: awsReservationID, Region: "eu-central-1", Zone: "euc1-az1",
+	w.putReservation(t, cloudsim.Reservation{Cloud: "aws", ID: awsReservationID, Region: "eu-central-1", Zone: "euc1-az1",
 		InstanceType: "p5.48xlarge", Kind: "reserved", Count: count, Attrs: map[string]string{"platform": "Linux/UNIX", "zone_name": "eu-central-1a",
-			"tenancy": "default", "match_criteria": "targeted", "end_date_type": "unlimited", "reservation_type": "default"}}); err != nil {
-		t.Fatal(err)
-	}
+			"tenancy": "default", "match_criteria": "targeted", "end_date_type": "unlimited", "reservation_type": "default"}})
 }
 
 // reservationUsed is the slots of the seeded reservation that node pools hold.
 func (w simWorld) reservationUsed(t *testing.T) int {
 	t.Helper()
-	r, err := w.engine(t).GetReservation("aws", awsReservationID)
+	used, err := w.reservationSlotsUsed(t, "aws", awsReservationID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.Used
+	return used
 }
 
 // awsReservationConfig is the pool of w.config (16 H100s in the EU) with

@@ -82,10 +82,8 @@ func TestAccPool_gkeReservation(t *testing.T) {
 		},
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
-				if _, err := w.engine(t).PutReservation(cloudsim.Reservation{Cloud: "gcp", ID: "res-h100", Region: "europe-west4",
-					Zone: "europe-west4-b", InstanceType: "a3-highgpu-8g", Kind: "reserved", Count: 2}); err != nil {
-					t.Fatal(err)
-				}
+				w.putReservation(t, cloudsim.Reservation{Cloud: "gcp", ID: "res-h100", Region: "europe-west4",
+					Zone: "europe-west4-b", InstanceType: "a3-highgpu-8g", Kind: "reserved", Count: 2})
 			},
 			Config: gcpReservationConfig(w),
 			ConfigStateChecks: []statecheck.StateCheck{
@@ -120,10 +118,8 @@ func TestAccPool_gkeReservationExhausted(t *testing.T) {
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
-				if _, err := w.engine(t).PutReservation(cloudsim.Reservation{Cloud: "gcp", ID: "res-h100", Region: "europe-west4",
-					Zone: "europe-west4-b", InstanceType: "a3-highgpu-8g", Kind: "reserved", Count: 1}); err != nil {
-					t.Fatal(err)
-				}
+				w.putReservation(t, cloudsim.Reservation{Cloud: "gcp", ID: "res-h100", Region: "europe-west4",
+					Zone: "europe-west4-b", InstanceType: "a3-highgpu-8g", Kind: "reserved", Count: 1})
 			},
 			Config: gcpReservationConfig(w),
 			ConfigStateChecks: []statecheck.StateCheck{
