@@ -25,6 +25,10 @@ type ClusterSpec struct {
 	// NetworkBackend (gpufleet_network); nil keeps the cloud's default
 	// networking.
 	Network *ClusterNetwork
+	// Identity is the resource ID of the user-assigned managed identity
+	// the cluster runs as (Azure only: AKS capacity reservation groups
+	// need one); "" lets the cloud give the cluster its own identity.
+	Identity string
 }
 
 // ClusterNetwork is the site network a cluster and its node pools use.

@@ -58,6 +58,7 @@ type clusterModel struct {
 	EndpointPublicAccess  types.Bool   `tfsdk:"endpoint_public_access"`
 	EndpointPrivateAccess types.Bool   `tfsdk:"endpoint_private_access"`
 	Network               types.Object `tfsdk:"network"`
+	Azure                 types.Object `tfsdk:"azure"`
 	ID                    types.String `tfsdk:"id"`
 	Cloud                 types.String `tfsdk:"cloud"`
 	Region                types.String `tfsdk:"region"`
@@ -109,6 +110,7 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Description: "The site's network: `gpufleet_network.<name>.networks[each.key]`. The control plane and the node pools go in its subnets " +
 					"(each pool in the subnet of its zone), with its pod and service ranges. Unset: the cloud's default networking. " +
 					"Changing the network ID or ranges replaces the cluster; new subnets and gateways do not."},
+			"azure":          clusterAzureSchema(),
 			"id":             schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "`cloud/region/name`; also the import ID."},
 			"cloud":          schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Cloud of the site."},
 			"region":         schema.StringAttribute{Computed: true, PlanModifiers: known, Description: "Region of the site."},
@@ -161,6 +163,11 @@ func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	if plan.Name.IsUnknown() {
 		plan.Name = types.StringValue(defaultClusterName(site))
+	}
+	if !plan.Azure.IsNull() && cl != "azure" {
+		resp.Diagnostics.AddAttributeError(path.Root("azure"), "Azure settings on a non-Azure site",
+			fmt.Sprintf("azure {} applies to AKS clusters only; site %s is on %s: remove it.", site, cl))
+		return
 	}
 	plan.Cloud, plan.Region = types.StringValue(cl), types.StringValue(region)
 	plan.ID = types.StringValue(site + "/" + plan.Name.ValueString())
@@ -223,6 +230,7 @@ func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest
 		PublicEndpoint: m.EndpointPublicAccess.ValueBool(), PrivateEndpoint: m.EndpointPrivateAccess.ValueBool(),
 		Tags: map[string]string{cloud.ManagedTag: "terraform", "gpufleet.dev/site": m.Site.ValueString()}}
 	spec.Network = clusterNetwork(ctx, m.Network, &resp.Diagnostics)
+	spec.Identity = clusterIdentity(ctx, m.Azure, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -432,7 +440,7 @@ func (r *ClusterResource) ImportState(ctx context.Context, req resource.ImportSt
 		Site: types.StringValue(cl + "/" + region), Name: types.StringValue(name), ID: types.StringValue(req.ID),
 		Cloud: types.StringValue(cl), Region: types.StringValue(region), StoreKubeconfig: types.BoolValue(true),
 		KubernetesVersion: types.StringValue(DefaultKubernetesVersion), EndpointPublicAccess: types.BoolValue(true),
-		EndpointPrivateAccess: types.BoolValue(true), Network: types.ObjectNull(siteNetworkAttrTypes),
+		EndpointPrivateAccess: types.BoolValue(true), Network: types.ObjectNull(siteNetworkAttrTypes), Azure: types.ObjectNull(clusterAzureAttrTypes),
 		Endpoint: types.StringNull(), CACertificate: types.StringNull(), ServiceCIDR: types.StringNull(), Kubeconfig: types.StringNull(), CloudID: types.StringNull(),
 		NodeValidation: defaultNodeValidation(r.version), Validator: types.StringNull(),
 	}
