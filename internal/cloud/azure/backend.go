@@ -249,13 +249,18 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 			return cloud.Cluster{}, err
 		}
 	}
+	if spec.Identity != "" {
+		if err := CheckIdentityID(spec.Identity); err != nil {
+			return cloud.Cluster{}, cloud.Invalid("azure", "CreateCluster", "InvalidIdentity", "cluster %s: %v (gpufleet_cluster azure.user_assigned_identity_id)", spec.Name, err)
+		}
+	}
 	rg := resourceGroup(spec.Name)
 	if _, err := b.groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags)}, nil); err != nil {
 		return cloud.Cluster{}, classify("CreateResourceGroup", err)
 	}
 	mc := armcontainerservice.ManagedCluster{
 		Location: to.Ptr(spec.Region), Tags: armTags(spec.Tags),
-		Identity: &armcontainerservice.ManagedClusterIdentity{Type: to.Ptr(armcontainerservice.ResourceIdentityTypeSystemAssigned)},
+		Identity: clusterIdentity(spec.Identity),
 		Properties: &armcontainerservice.ManagedClusterProperties{
 			DNSPrefix:              to.Ptr(spec.Name),
 			AgentPoolProfiles:      []*armcontainerservice.ManagedClusterAgentPoolProfile{system},
@@ -280,10 +285,7 @@ func (b *Backend) CreateCluster(ctx context.Context, spec cloud.ClusterSpec) (cl
 	if spec.Network != nil {
 		// The identity needs Network Contributor on the VNet before agent
 		// pools go in its subnets (roles.go).
-		var principal string
-		if res.Identity != nil {
-			principal = str(res.Identity.PrincipalID)
-		}
+		principal, _ := identityPrincipal(res.Identity)
 		if err := b.grantNetworkRole(ctx, vnetOf(*system.VnetSubnetID), principal); err != nil {
 			return cloud.Cluster{}, err
 		}
@@ -529,7 +531,9 @@ func taintStrings(ts []cloud.Taint) []*string {
 // A reserved pool goes on the capacity reservation group its spec names
 // (reservations.go): the group must have a reservation of the pool's VM
 // size and zone with enough free instances, and the cluster identity is
-// granted Contributor on the group's resource group first.
+// granted Contributor on the group's resource group first. AKS uses only a
+// user-assigned cluster identity for that, so a reserved pool on a cluster
+// with a system-assigned one is refused before anything is created.
 func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (cloud.NodePool, error) {
 	name := agentPoolName(spec.Name)
 	group, err := b.reservationGroup("CreateNodePool", spec)
@@ -551,10 +555,14 @@ func (b *Backend) CreateNodePool(ctx context.Context, spec cloud.NodePoolSpec) (
 	} else if !cloud.IsNotFound(err) {
 		return cloud.NodePool{}, err
 	} else if group != "" {
+		principal, err := b.reservationPrincipal(ctx, spec)
+		if err != nil {
+			return cloud.NodePool{}, err
+		}
 		if err := b.checkReservation(ctx, "CreateNodePool", group, spec, spec.Nodes); err != nil {
 			return cloud.NodePool{}, err
 		}
-		if err := b.grantReservationRole(ctx, spec.Cluster, group); err != nil {
+		if err := b.grantRole(ctx, "GrantReservationRole", rgScope(group), principal, contributor); err != nil {
 			return cloud.NodePool{}, err
 		}
 	}

@@ -49,10 +49,13 @@ import (
 //     grants it (the same role-assignment mechanism as the network role,
 //     roles.go) and DeleteNodePool revokes it when the cluster's last pool
 //     on a group in that resource group goes. AKS documents the feature
-//     for a user-assigned cluster identity only ("System-assigned managed
-//     identities don't work for this feature"); gpufleet's clusters have
-//     a system-assigned one, so on Azure itself such a pool is refused
-//     until clusters get a user-assigned identity (not done yet).
+//     for a user-assigned cluster identity only ("You need to create a
+//     user-assigned managed identity ... and assign the identity to your
+//     AKS cluster. System-assigned managed identities don't work for this
+//     feature"), so the role goes to the cluster's user-assigned identity
+//     (gpufleet_cluster azure.user_assigned_identity_id, identity.go), and
+//     a reserved pool on a cluster with a system-assigned identity is a
+//     KindInvalid error before anything is created, saying what to set.
 //   - capacity_block, flex_start and calendar capacity do not exist on
 //     Azure: a pool of those kinds is a KindInvalid error naming the kind.
 
@@ -243,29 +246,36 @@ func rgScope(id string) string {
 	return "/subscriptions/" + ref.SubscriptionID + "/resourceGroups/" + ref.ResourceGroupName
 }
 
-// clusterPrincipal is the object ID of a cluster's identity.
-func (b *Backend) clusterPrincipal(ctx context.Context, cluster string) (string, error) {
+// clusterPrincipal is the object ID of a cluster's identity and whether
+// it is user-assigned.
+func (b *Backend) clusterPrincipal(ctx context.Context, cluster string) (string, bool, error) {
 	resp, err := b.clusters.Get(ctx, resourceGroup(cluster), cluster, nil)
 	if err != nil {
-		return "", classify("GetCluster", err)
+		return "", false, classify("GetCluster", err)
 	}
-	if resp.Identity == nil {
-		return "", nil
-	}
-	return str(resp.Identity.PrincipalID), nil
+	principal, user := identityPrincipal(resp.Identity)
+	return principal, user, nil
 }
 
-// grantReservationRole gives the cluster's identity Contributor on the
-// resource group of group.
-func (b *Backend) grantReservationRole(ctx context.Context, cluster, group string) error {
-	principal, err := b.clusterPrincipal(ctx, cluster)
+// reservationPrincipal is the user-assigned identity of the cluster of a
+// reserved pool, which is granted Contributor on the reservation group's
+// resource group; a cluster without one is refused (see above).
+func (b *Backend) reservationPrincipal(ctx context.Context, spec cloud.NodePoolSpec) (string, error) {
+	principal, user, err := b.clusterPrincipal(ctx, spec.Cluster)
 	if err != nil {
-		return err
+		return "", cloud.WithOffer(err, spec)
 	}
-	return b.grantRole(ctx, "GrantReservationRole", rgScope(group), principal, contributor)
+	if !user {
+		return "", cloud.Invalid("azure", "CreateNodePool", "UserAssignedIdentityRequired",
+			"pool %s is reserved, but cluster %s has a system-assigned identity, which AKS does not use for capacity reservation groups: "+
+				"set azure.user_assigned_identity_id on its gpufleet_cluster to a user-assigned managed identity (%s; "+
+				"this replaces the cluster), see https://learn.microsoft.com/azure/aks/use-capacity-reservation-groups",
+			spec.Name, spec.Cluster, IdentityIDForm).ForOffer(spec)
+	}
+	return principal, nil
 }
 
-// releaseReservationRole revokes what grantReservationRole granted once
+// releaseReservationRole revokes the role CreateNodePool granted once
 // no pool of the cluster uses a capacity reservation group in that
 // resource group any more.
 func (b *Backend) releaseReservationRole(ctx context.Context, cluster, group string) error {
@@ -283,7 +293,7 @@ func (b *Backend) releaseReservationRole(ctx context.Context, cluster, group str
 			}
 		}
 	}
-	principal, err := b.clusterPrincipal(ctx, cluster)
+	principal, _, err := b.clusterPrincipal(ctx, cluster)
 	if err != nil || principal == "" {
 		return cloud.IgnoreNotFound(err)
 	}

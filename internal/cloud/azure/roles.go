@@ -62,7 +62,8 @@ func roleAssignmentName(scope, principal, role string) string {
 	return x[0:8] + "-" + x[8:12] + "-4" + x[13:16] + "-a" + x[17:20] + "-" + x[20:32]
 }
 
-// grantNetworkRole gives principal (a cluster's system-assigned identity)
+// grantNetworkRole gives principal (a cluster's identity: system- or
+// user-assigned, identity.go)
 // Network Contributor on scope (its VNet).
 func (b *Backend) grantNetworkRole(ctx context.Context, scope, principal string) error {
 	return b.grantRole(ctx, "GrantNetworkRole", scope, principal, networkContributor)
@@ -128,10 +129,11 @@ func (b *Backend) revokeNetworkRole(ctx context.Context, name string) error {
 	if err != nil {
 		return cloud.IgnoreNotFound(classify("GetCluster", err))
 	}
-	if resp.Identity == nil || resp.Properties == nil {
+	if resp.Properties == nil {
 		return nil
 	}
-	principal, scope := str(resp.Identity.PrincipalID), vnetOf(systemSubnet(resp.Properties.AgentPoolProfiles))
+	principal, _ := identityPrincipal(resp.Identity)
+	scope := vnetOf(systemSubnet(resp.Properties.AgentPoolProfiles))
 	if principal == "" || scope == "" {
 		return nil
 	}
