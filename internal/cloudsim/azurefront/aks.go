@@ -59,6 +59,9 @@ type clusterMeta struct {
 	AAD *aadProfile `json:"aad,omitempty"`
 	// DisableLocalAccounts is properties.disableLocalAccounts.
 	DisableLocalAccounts bool `json:"disableLocalAccounts,omitempty"`
+	// Identity is the user-assigned identity the cluster runs as; "" for
+	// a system-assigned one (clusteridentity.go).
+	Identity string `json:"identity,omitempty"`
 }
 
 // poolMeta is what AKS reports about an agent pool that the engine does
@@ -205,7 +208,7 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		"id": clusterID(q.sub, m.ResourceGroup, c.Name), "location": c.Region, "name": c.Name,
 		"type": "Microsoft.ContainerService/ManagedClusters", "properties": props,
 		"sku":      map[string]string{"name": "Base", "tier": "Free"},
-		"identity": map[string]string{"type": "SystemAssigned", "principalId": clusterPrincipal(q.sub, m.ResourceGroup, c.Name), "tenantId": subscriptionTenant},
+		"identity": identityJSON(q.sub, m),
 	}
 	if len(m.Tags) > 0 {
 		out["tags"] = m.Tags
@@ -353,6 +356,7 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	var body struct {
 		Location   string            `json:"location"`
 		Tags       map[string]string `json:"tags"`
+		Identity   *identityBody     `json:"identity"`
 		Properties struct {
 			KubernetesVersion string `json:"kubernetesVersion"`
 			DNSPrefix         string `json:"dnsPrefix"`
@@ -390,6 +394,10 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 		return reply{}, newErr(400, "LocationRequired", "The location property is required for this definition.")
 	}
 	loc := normLocation(body.Location)
+	identity, err := userIdentity(body.Identity)
+	if err != nil {
+		return reply{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var m clusterMeta
@@ -447,7 +455,6 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			"The value of parameter agentPoolProfile.vnetSubnetID is invalid: set it on every agent pool of the managed cluster or on none.")
 	}
 	var serviceCIDR, dnsIP string
-	var err error
 	if np := body.Properties.NetworkProfile; np != nil && (np.ServiceCidr != "" || np.DNSServiceIP != "") {
 		if serviceCIDR, dnsIP, err = s.checkServiceRange(q.sub, np.ServiceCidr, np.DNSServiceIP, subnets); err != nil {
 			return reply{}, err
@@ -500,6 +507,9 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	}
 	m.Tags = body.Tags
 	m.AAD, m.DisableLocalAccounts = aad, disableLocal
+	if body.Identity != nil || !existed {
+		m.Identity = identity
+	}
 	if body.Properties.DNSPrefix != "" || m.DNSPrefix == "" {
 		m.DNSPrefix = body.Properties.DNSPrefix
 		if m.DNSPrefix == "" {

@@ -130,8 +130,15 @@ func (ev *env) createRG(name string) {
 
 func (ev *env) createCluster(rg, name string) armcontainerservice.ManagedCluster {
 	ev.t.Helper()
+	return ev.createClusterAs(rg, name, nil)
+}
+
+// createClusterAs creates a managed cluster with identity (nil: none
+// given, a system-assigned one).
+func (ev *env) createClusterAs(rg, name string, identity *armcontainerservice.ManagedClusterIdentity) armcontainerservice.ManagedCluster {
+	ev.t.Helper()
 	p, err := ev.mc.BeginCreateOrUpdate(ctx, rg, name, armcontainerservice.ManagedCluster{
-		Location: to.Ptr(location),
+		Location: to.Ptr(location), Identity: identity,
 		Properties: &armcontainerservice.ManagedClusterProperties{
 			KubernetesVersion: to.Ptr("1.33"),
 			DNSPrefix:         to.Ptr(name),

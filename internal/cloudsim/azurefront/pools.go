@@ -478,7 +478,7 @@ func (s *server) checkPoolSubnet(q *req, m clusterMeta, pool, subnet string) err
 			"The value of parameter agentPoolProfile.vnetSubnetID is invalid: the agent pools of managed cluster %s use virtual network %s; agent pool %s must too.",
 			m.Name, vnetName(withSubnet), pool)
 	}
-	return s.checkNetworkRole(q.sub, m.ResourceGroup, m.Name, subnet)
+	return s.checkNetworkRole(q.sub, m, subnet)
 }
 
 // vnetName is the virtual network of a subnet ID.

@@ -47,8 +47,9 @@ package azurefront
 //
 // Agent pools with properties.capacityReservationGroupID
 // (https://learn.microsoft.com/azure/aks/use-capacity-reservation-groups):
-// the group must exist (404 ResourceNotFound), and the cluster identity
-// must hold Contributor (or Owner) over it (403
+// the group must exist (404 ResourceNotFound), the cluster must run as a
+// user-assigned identity (400 InvalidParameter otherwise:
+// clusteridentity.go), and that identity must hold Contributor (or Owner) over it (403
 // LinkedAuthorizationFailed on Microsoft.Compute/capacityReservationGroups/deploy/action;
 // AKS asks for Contributor on the group's resource group). A group with
 // no capacity reservation at all is not associated: "the node pool is
@@ -509,8 +510,10 @@ func (s *server) poolReservation(q *req, m clusterMeta, pool, groupID, vmSize, z
 	if err != nil {
 		return nil, err
 	}
-	if !s.hasRole(clusterPrincipal(q.sub, m.ResourceGroup, m.Name), groupID, contributorRoles) {
-		principal := clusterPrincipal(q.sub, m.ResourceGroup, m.Name)
+	if m.Identity == "" {
+		return nil, systemIdentityRefused(m, groupID)
+	}
+	if principal := metaPrincipal(q.sub, m); !s.hasRole(principal, groupID, contributorRoles) {
 		return nil, newErr(403, "LinkedAuthorizationFailed",
 			"The client '%s' with object id '%s' does not have permission to perform action 'Microsoft.Compute/capacityReservationGroups/deploy/action' on the linked scope(s) '%s', or the scope(s) are invalid. "+
 				"Give the cluster identity the Contributor role on the resource group of the capacity reservation group (https://learn.microsoft.com/azure/aks/use-capacity-reservation-groups).",

@@ -114,18 +114,28 @@ func TestCapacityReservationGroups(t *testing.T) {
 		t.Fatalf("groups %v", names)
 	}
 
-	// An agent pool on the group.
-	mc := ev.createCluster("c-rg", "aks1")
+	// An agent pool on the group: not on a cluster with a system-assigned
+	// identity, even one with the role.
 	groupID := "/subscriptions/" + sub + "/resourceGroups/crg-rg/providers/Microsoft.Compute/capacityReservationGroups/gpus"
 	pool := func(n int32, zone string) armcontainerservice.AgentPool {
 		p := gpuPool(n, []string{zone}, false)
 		p.Properties.CapacityReservationGroupID = to.Ptr(groupID)
 		return p
 	}
+	sys := ev.createCluster("c-rg", "aks0")
+	if st, code := ev.grant(t, "/subscriptions/"+sub+"/resourceGroups/crg-rg", "22222222-2222-4222-a222-222222222222", *sys.Identity.PrincipalID, contributorRole); st != http.StatusCreated {
+		t.Fatalf("grant: %d %s", st, code)
+	}
+	_, err := ev.createPool("c-rg", "aks0", "gpu1", pool(1, "1"))
+	if re := respErr(t, err); re.ErrorCode != "InvalidParameter" || !strings.Contains(re.Error(), "system-assigned") || !strings.Contains(re.Error(), "user-assigned managed identity") {
+		t.Fatalf("pool on a system-assigned cluster: %v", err)
+	}
+	mc := ev.createClusterAs("c-rg", "aks1", userAssigned(testIdentity))
 	if _, err := ev.createPool("c-rg", "aks1", "gpu1", pool(1, "1")); respErr(t, err).ErrorCode != "LinkedAuthorizationFailed" {
 		t.Fatalf("pool without the role: %v", err)
 	}
-	if st, code := ev.grant(t, "/subscriptions/"+sub+"/resourceGroups/crg-rg", "11111111-1111-4111-a111-111111111111", *mc.Identity.PrincipalID, contributorRole); st != http.StatusCreated {
+	principal := *mc.Identity.UserAssignedIdentities[testIdentity].PrincipalID
+	if st, code := ev.grant(t, "/subscriptions/"+sub+"/resourceGroups/crg-rg", "11111111-1111-4111-a111-111111111111", principal, contributorRole); st != http.StatusCreated {
 		t.Fatalf("grant: %d %s", st, code)
 	}
 	if _, err := ev.createPool("c-rg", "aks1", "gpu2", pool(1, "2")); respErr(t, err).ErrorCode != "InvalidParameter" {

@@ -155,11 +155,11 @@ func covers(scope, id string) bool {
 }
 
 // checkNetworkRole refuses an agent pool in subnet while the identity of
-// cluster (rg/name) holds no network role over it, with the error a
+// cluster m (system- or user-assigned: clusteridentity.go) holds no network role over it, with the error a
 // bring-your-own-VNet cluster whose identity cannot join the subnet gets.
 // Callers hold s.mu.
-func (s *server) checkNetworkRole(sub, rg, name, subnet string) error {
-	principal := clusterPrincipal(sub, rg, name)
+func (s *server) checkNetworkRole(sub string, m clusterMeta, subnet string) error {
+	principal := metaPrincipal(sub, m)
 	if s.hasRole(principal, subnet, networkRoles) {
 		return nil
 	}
