@@ -3,6 +3,9 @@ package azure
 import (
 	"strings"
 	"testing"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/contract"
 )
 
 func TestCheckIdentityID(t *testing.T) {
@@ -25,5 +28,48 @@ func TestCheckIdentityID(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), IdentityIDForm) {
 			t.Errorf("CheckIdentityID(%q) = %v, want the accepted form", tc.id, err)
 		}
+	}
+}
+
+// TestUserAssignedClusterInNetwork: a cluster in a site network with a
+// user-assigned identity gives that identity's principal Network
+// Contributor on the VNet (so its pools join the subnets), and deleting
+// the cluster revokes it.
+func TestUserAssignedClusterInNetwork(t *testing.T) {
+	s := newNetSim(t)
+	n, err := s.b.EnsureNetwork(ctx, siteSpec("gf-a", "10.20.0.0/16", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, Identity: testIdentity,
+		Network: contract.ClusterNetwork(n, "", "10.20.64.0/20")}); err != nil {
+		t.Fatal(err)
+	}
+	principal := userPrincipal(t, s, "c1", testIdentity)
+	grants := func() (all, to int) {
+		for _, o := range s.e.Inventory().Objects {
+			if o.Kind == "RoleAssignment" && strings.Contains(o.Attrs["json"], networkContributor) {
+				all++
+				if strings.Contains(o.Attrs["json"], `"`+principal+`"`) {
+					to++
+				}
+			}
+		}
+		return all, to
+	}
+	if all, to := grants(); all != 1 || to != 1 {
+		t.Fatalf("%d Network Contributor assignments, %d to the user-assigned identity; want 1, 1", all, to)
+	}
+	if _, err := s.b.CreateNodePool(ctx, gpuPool("c1", "train", "1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.b.DeleteNodePool(ctx, testRegion, "c1", "train"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.b.DeleteCluster(ctx, testRegion, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := grants(); all != 0 {
+		t.Fatalf("%d Network Contributor assignments left", all)
 	}
 }

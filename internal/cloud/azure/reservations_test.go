@@ -56,11 +56,15 @@ func reservationSim(t *testing.T) *netSim {
 	if _, err := p.PollUntilDone(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, KubernetesVersion: "1.33", PublicEndpoint: true}); err != nil {
+	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c1", Region: testRegion, KubernetesVersion: "1.33", PublicEndpoint: true,
+		Identity: testIdentity}); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
+
+// testIdentity is the user-assigned identity of reservationSim's cluster.
+const testIdentity = "/subscriptions/" + testSub + "/resourceGroups/ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks"
 
 func reservedPool(name, zone string, nodes int) cloud.NodePoolSpec {
 	spec := gpuPool("c1", name, zone)
@@ -78,15 +82,32 @@ func allocatedIn(t *testing.T, s *netSim) int {
 	return rs[0].Allocated
 }
 
-// contributorGrants counts the Contributor assignments on crg-rg.
-func contributorGrants(s *netSim) int {
-	n := 0
+// contributorGrants counts the Contributor assignments on crg-rg, and
+// those of them to principal.
+func contributorGrants(s *netSim, principal string) (all, to int) {
 	for _, o := range s.e.Inventory().Objects {
 		if o.Kind == "RoleAssignment" && strings.Contains(o.Attrs["json"], "/resourceGroups/crg-rg\"") && strings.Contains(o.Attrs["json"], contributor) {
-			n++
+			all++
+			if strings.Contains(o.Attrs["json"], `"`+principal+`"`) {
+				to++
+			}
 		}
 	}
-	return n
+	return all, to
+}
+
+// userPrincipal is the principal ID of cluster's user-assigned identity
+// id, as the managed cluster GET reports it.
+func userPrincipal(t *testing.T, s *netSim, cluster, id string) string {
+	t.Helper()
+	mc, err := s.b.clusters.Get(ctx, resourceGroup(cluster), cluster, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.Identity == nil || mc.Identity.UserAssignedIdentities[id] == nil || mc.Identity.UserAssignedIdentities[id].PrincipalID == nil {
+		t.Fatalf("cluster %s reports no user-assigned identity %s: %+v", cluster, id, mc.Identity)
+	}
+	return *mc.Identity.UserAssignedIdentities[id].PrincipalID
 }
 
 // TestReservedPoolRefused: pools the group cannot serve, and kinds Azure
@@ -137,7 +158,7 @@ func TestReservedPoolRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := contributorGrants(s); n != 0 {
+	if n, _ := contributorGrants(s, ""); n != 0 {
 		t.Fatalf("%d role assignments for refused pools", n)
 	}
 }
@@ -161,8 +182,8 @@ func TestReservedPoolConsumesGroup(t *testing.T) {
 	if got := allocatedIn(t, s); got != 2 {
 		t.Fatalf("allocated %d, want 2", got)
 	}
-	if n := contributorGrants(s); n != 1 {
-		t.Fatalf("%d Contributor assignments on crg-rg, want 1", n)
+	if n, to := contributorGrants(s, userPrincipal(t, s, "c1", testIdentity)); n != 1 || to != 1 {
+		t.Fatalf("%d Contributor assignments on crg-rg, %d to the user-assigned identity; want 1, 1", n, to)
 	}
 	if _, err := s.b.CreateNodePool(ctx, spec); err != nil {
 		t.Fatalf("retried create: %v", err)
@@ -191,7 +212,47 @@ func TestReservedPoolConsumesGroup(t *testing.T) {
 	if got := allocatedIn(t, s); got != 0 {
 		t.Fatalf("allocated %d after delete, want 0", got)
 	}
-	if n := contributorGrants(s); n != 0 {
+	if n, _ := contributorGrants(s, ""); n != 0 {
 		t.Fatalf("%d Contributor assignments left on crg-rg", n)
+	}
+}
+
+// TestReservedPoolNeedsUserAssignedIdentity: on a cluster with a
+// system-assigned identity a reserved pool is refused before anything is
+// created (no pool, no role assignment), saying what to set; a cluster
+// with a malformed identity ID is refused before its resource group.
+func TestReservedPoolNeedsUserAssignedIdentity(t *testing.T) {
+	s := reservationSim(t)
+	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "sys", Region: testRegion, KubernetesVersion: "1.33", PublicEndpoint: true}); err != nil {
+		t.Fatal(err)
+	}
+	spec := reservedPool("train", "1", 1)
+	spec.Cluster = "sys"
+	_, err := s.b.CreateNodePool(ctx, spec)
+	if cloud.KindOf(err) != cloud.KindInvalid {
+		t.Fatalf("error %v (kind %v), want KindInvalid", err, cloud.KindOf(err))
+	}
+	for _, w := range []string{"system-assigned", "azure.user_assigned_identity_id", "gpufleet_cluster", IdentityIDForm,
+		"https://learn.microsoft.com/azure/aks/use-capacity-reservation-groups"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if _, ok := s.e.LookupPool("azure", testRegion, "sys", agentPoolName(spec.Name)); ok {
+		t.Fatal("a pool was created")
+	}
+	if n, _ := contributorGrants(s, ""); n != 0 {
+		t.Fatalf("%d role assignments for a refused pool", n)
+	}
+	if got := allocatedIn(t, s); got != 0 {
+		t.Fatalf("allocated %d, want 0", got)
+	}
+
+	_, err = s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "bad", Region: testRegion, Identity: "aks"})
+	if cloud.KindOf(err) != cloud.KindInvalid || !strings.Contains(err.Error(), IdentityIDForm) {
+		t.Fatalf("cluster with identity %q: %v, want KindInvalid naming the form", "aks", err)
+	}
+	if _, err := s.b.groups.Get(ctx, resourceGroup("bad"), nil); err == nil {
+		t.Fatal("the refused cluster's resource group was created")
 	}
 }
