@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -103,10 +104,20 @@ func (c crgWorld) remove() error {
 	return err
 }
 
+// crgIdentity is the user-assigned identity crgConfig's cluster runs as
+// (AKS uses no system-assigned identity for capacity reservation groups).
+const crgIdentity = "/subscriptions/" + simserve.DefaultAzureSubscription + "/resourceGroups/ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/gpufleet"
+
 // crgConfig is a 16-GPU placement on Azure with the catalog declaring
 // two H100 VMs reserved in capacity reservation group crg-rg/gpus (zone
-// 1), and its pool.
+// 1), and its pool, on a cluster running as crgIdentity.
 func crgConfig(w simWorld) string {
+	return crgConfigAs(w, fmt.Sprintf("azure = { user_assigned_identity_id = %q }", crgIdentity))
+}
+
+// crgConfigAs is crgConfig with cluster settings (the cluster's azure
+// attribute).
+func crgConfigAs(w simWorld, cluster string) string {
 	return fmt.Sprintf(`
 provider "gpufleet" {
   simulate     = true
@@ -131,6 +142,7 @@ resource "gpufleet_placement" "p" {
 }
 resource "gpufleet_cluster" "c" {
   site = "azure/westeurope"
+  %s
 }
 resource "gpufleet_pool" "p" {
   placement   = gpufleet_placement.p.id
@@ -138,7 +150,7 @@ resource "gpufleet_pool" "p" {
   fallbacks   = gpufleet_placement.p.fallbacks
   clusters    = { "azure/westeurope" = gpufleet_cluster.c.id }
 }
-`, w.dir, w.catalog)
+`, w.dir, w.catalog, cluster)
 }
 
 // TestAccPool_azureCapacityReservation: a catalog reservation naming an
@@ -170,6 +182,7 @@ func TestAccPool_azureCapacityReservation(t *testing.T) {
 				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
 					"cloud": knownvalue.StringExact("azure"), "status": knownvalue.StringExact("active"), "nodes": knownvalue.Int64Exact(2),
 				})),
+				statecheck.ExpectKnownValue("gpufleet_cluster.c", tfjsonpath.New("azure").AtMapKey("user_assigned_identity_id"), knownvalue.StringExact(crgIdentity)),
 			},
 			Check: func(*terraform.State) error {
 				if n, err := crg.allocated(); err != nil || n != 2 {
@@ -216,4 +229,75 @@ func TestAccPool_azureCapacityReservationFailover(t *testing.T) {
 			},
 		}},
 	})
+}
+
+// TestAccPool_azureCapacityReservationSystemIdentity: on a cluster with a
+// system-assigned identity (no azure.user_assigned_identity_id) the
+// reserved allocation is refused before anything is created (the
+// backend's error says what to set: TestReservedPoolNeedsUserAssignedIdentity,
+// shown in the fallback warning), and the fleet fails over to the on-demand offer;
+// the group's slots stay free.
+func TestAccPool_azureCapacityReservationSystemIdentity(t *testing.T) {
+	t.Setenv(simTimeScaleEnv, "0.01")
+	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+	crg := newCRGWorld(t, w)
+	key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(s *terraform.State) error {
+			if err := crg.remove(); err != nil {
+				return err
+			}
+			return w.noLeaks(t)(s)
+		},
+		Steps: []resource.TestStep{{
+			PreConfig: func() { crg.create(t, 2) },
+			Config:    crgConfigAs(w, ""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+					"status": knownvalue.StringExact("active"), "failed_over": knownvalue.Bool(true), "capacity_type": knownvalue.StringExact("on_demand"),
+				})),
+			},
+			Check: func(*terraform.State) error {
+				if n, err := crg.allocated(); err != nil || n != 0 {
+					return fmt.Errorf("the reservation has %d VMs allocated (%v), want none", n, err)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+// TestAccCluster_azureIdentityInvalid: a malformed user-assigned identity
+// ID, and Azure settings on another cloud's site, are refused at plan
+// time on the attribute, saying what is accepted. (Plan only: nothing is
+// created.)
+func TestAccCluster_azureIdentityInvalid(t *testing.T) {
+	w := newSimWorld(t)
+	for _, tt := range []struct {
+		name, site, id string
+		want           *regexp.Regexp
+	}{
+		{"not a resource ID", "azure/westeurope", "gpufleet",
+			regexp.MustCompile(`(?s)Invalid user-assigned identity ID.*azure\.user_assigned_identity_id: "gpufleet" is not.*/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/<name>`)},
+		{"another resource type", "azure/westeurope", "/subscriptions/s/resourceGroups/ids/providers/Microsoft.Compute/virtualMachines/gpufleet",
+			regexp.MustCompile(`(?s)Invalid user-assigned identity ID.*Microsoft\.ManagedIdentity/userAssignedIdentities/<name>`)},
+		{"not Azure", "aws/eu-north-1", crgIdentity, regexp.MustCompile(`(?s)Azure settings on a non-Azure site.*AKS clusters only`)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: w.provider() + fmt.Sprintf(`
+resource "gpufleet_cluster" "c" {
+  site  = %q
+  azure = { user_assigned_identity_id = %q }
+}
+`, tt.site, tt.id),
+					PlanOnly:    true,
+					ExpectError: tt.want,
+				}},
+			})
+		})
+	}
 }

@@ -71,6 +71,6 @@ func (identityIDValidator) ValidateString(_ context.Context, req validator.Strin
 		return
 	}
 	if err := azbackend.CheckIdentityID(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid user-assigned identity ID", err.Error())
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid user-assigned identity ID", req.Path.String()+": "+err.Error())
 	}
 }
