@@ -68,6 +68,9 @@ type Cluster struct {
 	ServiceCIDR string
 	// ID is the cloud's identifier (ARN, self link, resource ID).
 	ID string
+	// Identity is the user-assigned identity the cluster runs as
+	// (ClusterSpec.Identity; Azure only), "" for the cloud's own.
+	Identity string
 }
 
 // Taint is a Kubernetes node taint.

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
@@ -300,4 +301,34 @@ resource "gpufleet_cluster" "c" {
 			})
 		})
 	}
+}
+
+// TestAccCluster_azureIdentityImport: an AKS cluster running as a
+// user-assigned identity reads back with it, so importing it with the
+// configuration that names the identity plans nothing (no replacement).
+func TestAccCluster_azureIdentityImport(t *testing.T) {
+	w := newSimWorld(t)
+	config := w.provider() + fmt.Sprintf(`
+resource "gpufleet_cluster" "c" {
+  site  = "azure/westeurope"
+  azure = { user_assigned_identity_id = %q }
+}
+`, crgIdentity)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_5_0)},
+		CheckDestroy:             w.noLeaks(t),
+		Steps: []resource.TestStep{
+			{Config: config, ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("gpufleet_cluster.c", tfjsonpath.New("azure").AtMapKey("user_assigned_identity_id"), knownvalue.StringExact(crgIdentity)),
+			}},
+			{
+				Config:          config,
+				ResourceName:    "gpufleet_cluster.c",
+				ImportState:     true,
+				ImportStateKind: resource.ImportBlockWithID,
+				ImportStateId:   "azure/westeurope/gpufleet-azure-westeurope",
+			},
+		},
+	})
 }

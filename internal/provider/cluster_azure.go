@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -52,6 +53,22 @@ func clusterIdentity(ctx context.Context, v types.Object, diags *diag.Diagnostic
 	var m clusterAzureModel
 	diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
 	return m.UserAssignedIdentityID.ValueString()
+}
+
+// observedAzure is azure after a read that found the cluster running as
+// the user-assigned identity id ("" for the cloud's own): state itself
+// when it says the same (ARM may spell an ID in another case), else what
+// the cloud reports, so an identity changed out of band plans a
+// replacement and an imported cluster keeps its identity.
+func observedAzure(ctx context.Context, state types.Object, id string, diags *diag.Diagnostics) types.Object {
+	if strings.EqualFold(clusterIdentity(ctx, state, diags), id) {
+		return state
+	}
+	v := types.StringNull()
+	if id != "" {
+		v = types.StringValue(id)
+	}
+	return types.ObjectValueMust(clusterAzureAttrTypes, map[string]attr.Value{"user_assigned_identity_id": v})
 }
 
 // identityIDValidator checks the form of a user-assigned identity ID at

@@ -337,6 +337,7 @@ func (r *ClusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		m.KubernetesVersion = types.StringValue(c.KubernetesVersion)
 	}
 	setClusterComputed(&m, c)
+	m.Azure = observedAzure(ctx, m.Azure, c.Identity, &resp.Diagnostics)
 	if c.Status == cloud.StatusActive {
 		m.Validator = types.StringValue(r.observeValidator(ctx, &m, &resp.Diagnostics))
 	}

@@ -426,6 +426,7 @@ func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cl
 	}
 	p := resp.Properties
 	c := cloud.Cluster{Name: name, Region: region, ID: str(resp.ID), Status: provisioning(p.ProvisioningState)}
+	c.Identity, _ = userIdentity(resp.Identity)
 	if p != nil {
 		c.KubernetesVersion = str(p.KubernetesVersion)
 		if p.Fqdn != nil {

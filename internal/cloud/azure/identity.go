@@ -45,25 +45,39 @@ func clusterIdentity(id string) *armcontainerservice.ManagedClusterIdentity {
 		UserAssignedIdentities: map[string]*armcontainerservice.ManagedServiceIdentityUserAssignedIdentitiesValue{id: {}}}
 }
 
+// userIdentity is the user-assigned identity of a managed cluster ("" for
+// another type; the first by ID when several are reported) and its
+// principal ID.
+func userIdentity(mi *armcontainerservice.ManagedClusterIdentity) (id, principal string) {
+	if mi == nil || mi.Type == nil || *mi.Type != armcontainerservice.ResourceIdentityTypeUserAssigned {
+		return "", ""
+	}
+	ids := make([]string, 0, len(mi.UserAssignedIdentities))
+	for id := range mi.UserAssignedIdentities {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if v := mi.UserAssignedIdentities[id]; v != nil && str(v.PrincipalID) != "" {
+			return id, str(v.PrincipalID)
+		}
+	}
+	if len(ids) > 0 {
+		return ids[0], ""
+	}
+	return "", ""
+}
+
 // identityPrincipal is the object ID of a managed cluster's identity and
 // whether it is user-assigned: the system-assigned principalId, or that of
-// its user-assigned identity (the first by ID when several are reported).
+// its user-assigned identity (userIdentity).
 func identityPrincipal(mi *armcontainerservice.ManagedClusterIdentity) (principal string, userAssigned bool) {
 	if mi == nil {
 		return "", false
 	}
 	if mi.Type != nil && *mi.Type == armcontainerservice.ResourceIdentityTypeUserAssigned {
-		ids := make([]string, 0, len(mi.UserAssignedIdentities))
-		for id := range mi.UserAssignedIdentities {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			if v := mi.UserAssignedIdentities[id]; v != nil && str(v.PrincipalID) != "" {
-				return str(v.PrincipalID), true
-			}
-		}
-		return "", true
+		_, principal := userIdentity(mi)
+		return principal, true
 	}
 	return str(mi.PrincipalID), false
 }

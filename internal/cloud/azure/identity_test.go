@@ -46,6 +46,9 @@ func TestUserAssignedClusterInNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	principal := userPrincipal(t, s, "c1", testIdentity)
+	if c, err := s.b.GetCluster(ctx, testRegion, "c1"); err != nil || !strings.EqualFold(c.Identity, testIdentity) {
+		t.Fatalf("GetCluster identity %q (%v), want %s", c.Identity, err, testIdentity)
+	}
 	grants := func() (all, to int) {
 		for _, o := range s.e.Inventory().Objects {
 			if o.Kind == "RoleAssignment" && strings.Contains(o.Attrs["json"], networkContributor) {

@@ -226,6 +226,9 @@ func TestReservedPoolNeedsUserAssignedIdentity(t *testing.T) {
 	if _, err := s.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "sys", Region: testRegion, KubernetesVersion: "1.33", PublicEndpoint: true}); err != nil {
 		t.Fatal(err)
 	}
+	if c, err := s.b.GetCluster(ctx, testRegion, "sys"); err != nil || c.Identity != "" {
+		t.Fatalf("GetCluster identity %q (%v), want none", c.Identity, err)
+	}
 	spec := reservedPool("train", "1", 1)
 	spec.Cluster = "sys"
 	_, err := s.b.CreateNodePool(ctx, spec)
