@@ -112,9 +112,10 @@ const crgIdentity = "/subscriptions/" + simserve.DefaultAzureSubscription + "/re
 // crgConfig is a 16-GPU placement on Azure with the catalog declaring
 // two H100 VMs reserved in capacity reservation group crg-rg/gpus (zone
 // 1), and its pool, on a cluster running as crgIdentity.
-func crgConfig(w simWorld) string {
-	return crgConfigAs(w, fmt.Sprintf("azure = { user_assigned_identity_id = %q }", crgIdentity))
-}
+func crgConfig(w simWorld) string { return crgConfigAs(w, crgCluster) }
+
+// crgCluster is the cluster setting of crgConfig.
+var crgCluster = fmt.Sprintf("azure = { user_assigned_identity_id = %q }", crgIdentity)
 
 // crgConfigAs is crgConfig with cluster settings (the cluster's azure
 // attribute).
@@ -195,78 +196,57 @@ func TestAccPool_azureCapacityReservation(t *testing.T) {
 	})
 }
 
-// TestAccPool_azureCapacityReservationFailover: the catalog declares two
-// reserved VMs but the group has room for one, so the reserved allocation
-// is refused with a capacity error naming the group before anything is
-// created, and the fleet fails over to the on-demand offer; the group's
-// one VM slot stays free.
+// TestAccPool_azureCapacityReservationFailover: the reserved allocation
+// is refused before anything is created, and the fleet fails over to the
+// on-demand offer, leaving the group's slots free, when
+//   - the catalog declares two reserved VMs but the group has room for
+//     one (a capacity error naming the group), or
+//   - the cluster has a system-assigned identity (no
+//     azure.user_assigned_identity_id), which AKS does not use for
+//     capacity reservation groups (the backend's error says what to set:
+//     TestReservedPoolNeedsUserAssignedIdentity; it is shown in the
+//     fallback warning).
 func TestAccPool_azureCapacityReservationFailover(t *testing.T) {
-	t.Setenv(simTimeScaleEnv, "0.01")
-	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
-	crg := newCRGWorld(t, w)
-	key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: func(s *terraform.State) error {
-			if err := crg.remove(); err != nil {
-				return err
-			}
-			return w.noLeaks(t)(s)
-		},
-		Steps: []resource.TestStep{{
-			PreConfig: func() { crg.create(t, 1) },
-			Config:    crgConfig(w),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
-					"cloud": knownvalue.StringExact("azure"), "status": knownvalue.StringExact("active"), "failed_over": knownvalue.Bool(true),
-					"capacity_type": knownvalue.StringExact("on_demand"),
-				})),
-			},
-			Check: func(*terraform.State) error {
-				if n, err := crg.allocated(); err != nil || n != 0 {
-					return fmt.Errorf("the reservation has %d VMs allocated (%v), want none", n, err)
-				}
-				return nil
-			},
-		}},
-	})
-}
-
-// TestAccPool_azureCapacityReservationSystemIdentity: on a cluster with a
-// system-assigned identity (no azure.user_assigned_identity_id) the
-// reserved allocation is refused before anything is created (the
-// backend's error says what to set: TestReservedPoolNeedsUserAssignedIdentity,
-// shown in the fallback warning), and the fleet fails over to the on-demand offer;
-// the group's slots stay free.
-func TestAccPool_azureCapacityReservationSystemIdentity(t *testing.T) {
-	t.Setenv(simTimeScaleEnv, "0.01")
-	w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
-	crg := newCRGWorld(t, w)
-	key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
-	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy: func(s *terraform.State) error {
-			if err := crg.remove(); err != nil {
-				return err
-			}
-			return w.noLeaks(t)(s)
-		},
-		Steps: []resource.TestStep{{
-			PreConfig: func() { crg.create(t, 2) },
-			Config:    crgConfigAs(w, ""),
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
-					"status": knownvalue.StringExact("active"), "failed_over": knownvalue.Bool(true), "capacity_type": knownvalue.StringExact("on_demand"),
-				})),
-			},
-			Check: func(*terraform.State) error {
-				if n, err := crg.allocated(); err != nil || n != 0 {
-					return fmt.Errorf("the reservation has %d VMs allocated (%v), want none", n, err)
-				}
-				return nil
-			},
-		}},
-	})
+	for _, tt := range []struct {
+		name     string
+		reserved int64
+		cluster  string
+	}{
+		{"group has room for one", 1, crgCluster},
+		{"system-assigned identity", 2, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(simTimeScaleEnv, "0.01")
+			w := simWorld{dir: simDir(t), catalog: writeCatalog(t, "c.csv", gcpAzureRows)}
+			crg := newCRGWorld(t, w)
+			key := "azure/westeurope/1/Standard_ND96isr_H100_v5/reserved/crg-rg:gpus"
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				CheckDestroy: func(s *terraform.State) error {
+					if err := crg.remove(); err != nil {
+						return err
+					}
+					return w.noLeaks(t)(s)
+				},
+				Steps: []resource.TestStep{{
+					PreConfig: func() { crg.create(t, tt.reserved) },
+					Config:    crgConfigAs(w, tt.cluster),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools").AtMapKey(key), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"cloud": knownvalue.StringExact("azure"), "status": knownvalue.StringExact("active"), "failed_over": knownvalue.Bool(true),
+							"capacity_type": knownvalue.StringExact("on_demand"),
+						})),
+					},
+					Check: func(*terraform.State) error {
+						if n, err := crg.allocated(); err != nil || n != 0 {
+							return fmt.Errorf("the reservation has %d VMs allocated (%v), want none", n, err)
+						}
+						return nil
+					},
+				}},
+			})
+		})
+	}
 }
 
 // TestAccCluster_azureIdentityInvalid: a malformed user-assigned identity

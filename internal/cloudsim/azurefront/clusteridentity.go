@@ -80,8 +80,11 @@ func userIdentity(identity *identityBody) (string, error) {
 }
 
 // identityGUID is a GUID derived from salt and a resource ID.
-func identityGUID(salt, id string) string {
-	h := sha256.Sum256([]byte(salt + "|" + strings.ToLower(id)))
+func identityGUID(salt, id string) string { return guidOf(salt + "|" + strings.ToLower(id)) }
+
+// guidOf is a GUID derived from s.
+func guidOf(s string) string {
+	h := sha256.Sum256([]byte(s))
 	x := hex.EncodeToString(h[:16])
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }

@@ -1,8 +1,6 @@
 package azurefront
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -143,9 +141,7 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 // clusterPrincipal is the object ID of a cluster's system-assigned
 // identity: stable per cluster ID, distinct between clusters.
 func clusterPrincipal(sub, rg, name string) string {
-	h := sha256.Sum256([]byte(strings.ToLower(clusterID(sub, rg, name))))
-	x := hex.EncodeToString(h[:16])
-	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	return guidOf(strings.ToLower(clusterID(sub, rg, name)))
 }
 
 // covers reports whether scope is id or one of its parents.
