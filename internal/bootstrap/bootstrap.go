@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -228,18 +229,23 @@ func (s Settings) checkArgs() []string {
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("bootstrap").
-	Option("missingkey=error").
-	Funcs(template.FuncMap{
-		"yq":      yamlQuote,
-		"shq":     shellQuote,
-		"unitarg": unitArg,
-	}).
-	ParseFS(templateFS, "templates/*.tmpl"))
+// templates are parsed on first use, not at package set-up: every start
+// of the provider would pay for them (issue 14), and only creating a pool
+// renders one.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("bootstrap").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{
+			"yq":      yamlQuote,
+			"shq":     shellQuote,
+			"unitarg": unitArg,
+		}).
+		ParseFS(templateFS, "templates/*.tmpl"))
+})
 
 func render(name string, data any) (string, error) {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+	if err := templates().ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("bootstrap: rendering %s: %w", name, err)
 	}
 	return b.String(), nil

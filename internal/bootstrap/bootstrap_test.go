@@ -646,7 +646,7 @@ func TestQuoting(t *testing.T) {
 
 func TestTemplatesParse(t *testing.T) {
 	var names []string
-	for _, tmpl := range templates.Templates() {
+	for _, tmpl := range templates().Templates() {
 		if tmpl.Name() != "bootstrap" {
 			names = append(names, tmpl.Name())
 		}
