@@ -20,12 +20,13 @@ import (
 const discoveryTimeout = 32 * time.Second
 
 // discoveryCodecs decode discovery documents and the API's Status errors
-// (metav1's unversioned types) and nothing else.
-var discoveryCodecs = func() serializer.CodecFactory {
+// (metav1's unversioned types) and nothing else. Made on first use: a
+// start of the provider that installs nothing does not pay for them.
+var discoveryCodecs = sync.OnceValue(func() serializer.CodecFactory {
 	s := runtime.NewScheme()
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
 	return serializer.NewCodecFactory(s)
-}()
+})
 
 // mapper finds the resource that serves a kind, and whether it is
 // namespaced, from the cluster's discovery document of the kind's group
@@ -49,7 +50,7 @@ type mapper struct {
 func newMapper(cfg *rest.Config) (*mapper, error) {
 	c := rest.CopyConfig(cfg)
 	c.APIPath, c.GroupVersion = "", nil
-	c.NegotiatedSerializer = discoveryCodecs.WithoutConversion()
+	c.NegotiatedSerializer = discoveryCodecs().WithoutConversion()
 	c.ContentType, c.AcceptContentTypes = "application/json", "application/json"
 	if c.Timeout == 0 {
 		c.Timeout = discoveryTimeout
