@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -109,8 +110,11 @@ func New(cfg *rest.Config) (*Client, error) {
 func (c *Client) resource(ctx context.Context, u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind())
 	gvr, namespaced, err := c.mapper.resourceFor(ctx, gvk)
-	if err != nil {
+	switch {
+	case meta.IsNoMatchError(err):
 		return nil, fmt.Errorf("the cluster does not serve %s %s: %w", u.GetAPIVersion(), u.GetKind(), err)
+	case err != nil:
+		return nil, fmt.Errorf("reading the cluster's API discovery for %s %s: %w", u.GetAPIVersion(), u.GetKind(), explain(err))
 	}
 	if namespaced {
 		return c.dyn.Resource(gvr).Namespace(u.GetNamespace()), nil

@@ -117,3 +117,30 @@ func TestMapperNoMatchMessage(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 }
+
+// TestClientDiscoveryErrors: a kind the cluster does not serve and a
+// discovery request the cluster refuses read differently, the refusal
+// with what gpufleet's identity needs.
+func TestClientDiscoveryErrors(t *testing.T) {
+	cfg, _ := discoveryServer(t)
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ manifest, want string }{
+		{"apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+			`the cluster does not serve example.com/v1 Widget: no matches for kind "Widget" in version "example.com/v1"`},
+		{"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\n",
+			"reading the cluster's API discovery for rbac.authorization.k8s.io/v1 ClusterRole: forbidden: gpufleet's identity needs cluster-admin rights"},
+	}
+	for _, tc := range tests {
+		m, err := Parse(tc.manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Observe(context.Background(), m)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Observe(%s) error %v, want %q", m.Refs()[0], err, tc.want)
+		}
+	}
+}
