@@ -287,6 +287,44 @@ func notLinked(t *testing.T, deps, instead string, pkgs ...string) {
 	}
 }
 
+// TestCollectorOffFirst: internal/startup's init turns the collector off
+// before the runtime's first collection, i.e. before the heavy package
+// inits (the AWS SDK's schemas) have grown the heap to its first goal:
+// startup must not import a package that sorts late (runtime/debug), since
+// Go initializes the ready package with the smallest import path first.
+// The binary, run without the plugin environment, prints a message and
+// exits; GODEBUG=inittrace=1,gctrace=1 shows the inits and collections in
+// the order they happen.
+func TestCollectorOffFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the provider binary")
+	}
+	cmd := exec.Command(buildProvider(t))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GODEBUG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1,gctrace=1")
+	out, _ := cmd.CombinedOutput() // it exits 1: not started by Terraform
+	const pkg = "github.com/gpufleet/terraform-provider-gpufleet/internal/startup"
+	inits := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 1 && f[0] == "init" && f[1] == pkg:
+			if inits > 50 {
+				t.Errorf("%s initialized after %d other packages: it imports one that sorts late", pkg, inits)
+			}
+			return
+		case len(f) > 1 && f[0] == "init":
+			inits++
+		case len(f) > 1 && f[0] == "gc":
+			t.Fatalf("collection before %s's init, after %d package inits: %s", pkg, inits, line)
+		}
+	}
+	t.Fatalf("no init of %s in the provider's trace:\n%s", pkg, out)
+}
+
 // TestStartedServerHidesNothing: the provider's server, wrapped to turn
 // the garbage collector back on, still offers tf6server every optional
 // interface (list resources, actions, state stores) it finds by type
