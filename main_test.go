@@ -249,12 +249,74 @@ func TestNoSimulators(t *testing.T) {
 // start-up instructions, docs/benchmarks/provider-startup-2026-12-03.txt).
 // The simulator (computefront, in gpufleet-simkube) may use them.
 func TestNoComputeProtobufs(t *testing.T) {
-	out := providerDeps(t)
-	for _, p := range []string{"cloud.google.com/go/compute/apiv1", "cloud.google.com/go/compute/apiv1/computepb"} {
-		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p) + `$`).MatchString(out) {
-			t.Errorf("the provider links %s: use google.golang.org/api/compute/v1", p)
+	notLinked(t, providerDeps(t), "use google.golang.org/api/compute/v1",
+		"cloud.google.com/go/compute/apiv1", "cloud.google.com/go/compute/apiv1/computepb")
+}
+
+// TestNoClientsetScheme: the provider reads nodes (internal/kubenodes) and
+// installs the validator (internal/kubeinstall) through client-go's
+// dynamic client and the discovery documents of the group versions a
+// manifest names, not through the typed clientset or client-go's
+// discovery client and restmapper. Those link
+// k8s.io/client-go/kubernetes/scheme, which registers every built-in API
+// group at every start (about a tenth of the provider's instructions to
+// its schema), and the apply configurations with structured-merge-diff's
+// parsers (docs/benchmarks/provider-startup-2026-12-03.txt). The
+// simulated clusters and gpufleet-nodecheck may use them.
+func TestNoClientsetScheme(t *testing.T) {
+	notLinked(t, providerDeps(t), "use k8s.io/client-go/dynamic (kubenodes, kubeinstall)",
+		"k8s.io/client-go/kubernetes", "k8s.io/client-go/kubernetes/scheme", "k8s.io/client-go/discovery",
+		"k8s.io/client-go/restmapper", "k8s.io/client-go/applyconfigurations/meta/v1",
+		"sigs.k8s.io/structured-merge-diff/v6/typed")
+}
+
+// notLinked fails t for each of pkgs that deps (go list -deps, one a
+// line) names, saying what to do instead.
+func notLinked(t *testing.T, deps, instead string, pkgs ...string) {
+	t.Helper()
+	for _, p := range pkgs {
+		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p) + `$`).MatchString(deps) {
+			t.Errorf("the provider links %s: %s", p, instead)
 		}
 	}
+}
+
+// TestCollectorOffFirst: internal/startup's init turns the collector off
+// before the runtime's first collection, i.e. before the heavy package
+// inits (the AWS SDK's schemas) have grown the heap to its first goal:
+// startup must not import a package that sorts late (runtime/debug), since
+// Go initializes the ready package with the smallest import path first.
+// The binary, run without the plugin environment, prints a message and
+// exits; GODEBUG=inittrace=1,gctrace=1 shows the inits and collections in
+// the order they happen.
+func TestCollectorOffFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the provider binary")
+	}
+	cmd := exec.Command(buildProvider(t))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GODEBUG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1,gctrace=1")
+	out, _ := cmd.CombinedOutput() // it exits 1: not started by Terraform
+	const pkg = "github.com/gpufleet/terraform-provider-gpufleet/internal/startup"
+	inits := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 1 && f[0] == "init" && f[1] == pkg:
+			if inits > 50 {
+				t.Errorf("%s initialized after %d other packages: it imports one that sorts late", pkg, inits)
+			}
+			return
+		case len(f) > 1 && f[0] == "init":
+			inits++
+		case len(f) > 1 && f[0] == "gc":
+			t.Fatalf("collection before %s's init, after %d package inits: %s", pkg, inits, line)
+		}
+	}
+	t.Fatalf("no init of %s in the provider's trace:\n%s", pkg, out)
 }
 
 // TestStartedServerHidesNothing: the provider's server, wrapped to turn

@@ -19,12 +19,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // UnvalidatedTaint is the taint that GPU nodes register with when NVML
@@ -93,14 +94,14 @@ func fieldErr(field, format string, args ...any) error {
 }
 
 var (
-	hexSHA256Re     = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	driverVersionRe = regexp.MustCompile(`^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$`)
+	hexSHA256Re     = lazyre.New(`^[0-9a-fA-F]{64}$`)
+	driverVersionRe = lazyre.New(`^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$`)
 	// imageRe admits the characters of an OCI image reference
 	// (registry/path:tag@algorithm:digest).
-	imageRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
+	imageRe = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
 	// durationRe admits unsigned ASCII Go durations, so that a valid
 	// interval is also safe in YAML, shell and systemd units.
-	durationRe = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`)
+	durationRe = lazyre.New(`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`)
 )
 
 // Validate checks the fields of s that are set. It returns nil or an error
@@ -110,7 +111,7 @@ var (
 // EKSUserData or Image for DaemonSetManifest, are checked by that renderer.
 func (s Settings) Validate() error {
 	var errs []error
-	if s.MinDriverVersion != "" && !driverVersionRe.MatchString(s.MinDriverVersion) {
+	if s.MinDriverVersion != "" && !driverVersionRe().MatchString(s.MinDriverVersion) {
 		errs = append(errs, fieldErr("min_driver_version", "must be a driver version such as 550 or 550.54.15 (digits and dots), got %q", s.MinDriverVersion))
 	}
 	if s.NodecheckURL != "" {
@@ -118,7 +119,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, fieldErr("nodecheck_url", "%s", err))
 		}
 	}
-	if s.NodecheckSHA256 != "" && !hexSHA256Re.MatchString(s.NodecheckSHA256) {
+	if s.NodecheckSHA256 != "" && !hexSHA256Re().MatchString(s.NodecheckSHA256) {
 		errs = append(errs, fieldErr("nodecheck_sha256", "must be 64 hex characters"))
 	}
 	switch s.FailAction {
@@ -129,13 +130,13 @@ func (s Settings) Validate() error {
 	if s.RecheckInterval != "" {
 		d, err := time.ParseDuration(s.RecheckInterval)
 		switch {
-		case err != nil || !durationRe.MatchString(s.RecheckInterval):
+		case err != nil || !durationRe().MatchString(s.RecheckInterval):
 			errs = append(errs, fieldErr("recheck_interval", "must be a duration such as 5m or 1h30m, got %q", s.RecheckInterval))
 		case d < MinRecheckInterval:
 			errs = append(errs, fieldErr("recheck_interval", "must be at least %s, got %s", MinRecheckInterval, s.RecheckInterval))
 		}
 	}
-	if s.Image != "" && (len(s.Image) > 512 || !imageRe.MatchString(s.Image)) {
+	if s.Image != "" && (len(s.Image) > 512 || !imageRe().MatchString(s.Image)) {
 		errs = append(errs, fieldErr("image", "must be a container image reference such as ghcr.io/gpufleet/nodecheck:v1.0.0, got %q", s.Image))
 	}
 	return errors.Join(errs...)
@@ -228,18 +229,23 @@ func (s Settings) checkArgs() []string {
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("bootstrap").
-	Option("missingkey=error").
-	Funcs(template.FuncMap{
-		"yq":      yamlQuote,
-		"shq":     shellQuote,
-		"unitarg": unitArg,
-	}).
-	ParseFS(templateFS, "templates/*.tmpl"))
+// templates are parsed on first use, not at package set-up: every start
+// of the provider would pay for them (issue 14), and only creating a pool
+// renders one.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("bootstrap").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{
+			"yq":      yamlQuote,
+			"shq":     shellQuote,
+			"unitarg": unitArg,
+		}).
+		ParseFS(templateFS, "templates/*.tmpl"))
+})
 
 func render(name string, data any) (string, error) {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+	if err := templates().ExecuteTemplate(&b, name, data); err != nil {
 		return "", fmt.Errorf("bootstrap: rendering %s: %w", name, err)
 	}
 	return b.String(), nil
@@ -264,13 +270,13 @@ func shellQuote(s string) (string, error) {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'", nil
 }
 
-var unitArgRe = regexp.MustCompile(`^[A-Za-z0-9._:/=@+-]+$`)
+var unitArgRe = lazyre.New(`^[A-Za-z0-9._:/=@+-]+$`)
 
 // unitArg returns s for a systemd ExecStart= line, which has its own
 // quoting and specifier (%) and variable ($) expansion rules. Values are
 // validated before rendering, so it only accepts plain words.
 func unitArg(s string) (string, error) {
-	if !unitArgRe.MatchString(s) {
+	if !unitArgRe().MatchString(s) {
 		return "", fmt.Errorf("unsafe systemd argument %q", s)
 	}
 	return s, nil

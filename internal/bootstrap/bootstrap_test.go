@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -646,7 +647,7 @@ func TestQuoting(t *testing.T) {
 
 func TestTemplatesParse(t *testing.T) {
 	var names []string
-	for _, tmpl := range templates.Templates() {
+	for _, tmpl := range templates().Templates() {
 		if tmpl.Name() != "bootstrap" {
 			names = append(names, tmpl.Name())
 		}
@@ -656,5 +657,26 @@ func TestTemplatesParse(t *testing.T) {
 	}
 	if bytes.Contains([]byte(strings.Join(names, "")), []byte(" ")) {
 		t.Error("template name with a space")
+	}
+}
+
+// TestRegexpsCompile: the validators' expressions, compiled on first use
+// (lazyre), are all valid, so that none panics in a user's apply.
+func TestRegexpsCompile(t *testing.T) {
+	for name, re := range map[string]func() *regexp.Regexp{
+		"hexSHA256Re": hexSHA256Re, "driverVersionRe": driverVersionRe, "imageRe": imageRe, "durationRe": durationRe,
+		"unitArgRe": unitArgRe, "hostPathRe": hostPathRe, "eksClusterNameRe": eksClusterNameRe,
+		"ec2InstanceTypeRe": ec2InstanceTypeRe, "base64CharactersRe": base64CharactersRe,
+		"dns1123LabelRe": dns1123LabelRe, "dns1123SubdomainRe": dns1123SubdomainRe,
+		"qualifiedNameRe": qualifiedNameRe, "labelValueRe": labelValueRe,
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: %v", name, r)
+				}
+			}()
+			re()
+		}()
 	}
 }

@@ -3,7 +3,8 @@ package bootstrap
 import (
 	"errors"
 	"path"
-	"regexp"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // DefaultNamespace is the namespace of the DaemonSet when
@@ -41,7 +42,7 @@ const GKEDriverHostPath = "/home/kubernetes/bin/nvidia"
 // driverMountPath is where DriverHostPath is mounted in the container.
 const driverMountPath = "/usr/local/nvidia"
 
-var hostPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
+var hostPathRe = lazyre.New(`^(/[A-Za-z0-9._-]+)+$`)
 
 type daemonSetData struct {
 	Namespace        string
@@ -104,7 +105,7 @@ func DaemonSetManifest(s Settings, o DaemonSetOptions) (string, error) {
 			errs = append(errs, fieldErr("daemonset.runtime_class_name", "%s", err))
 		}
 	}
-	if o.DriverHostPath != "" && (len(o.DriverHostPath) > 1024 || !hostPathRe.MatchString(o.DriverHostPath) || path.Clean(o.DriverHostPath) != o.DriverHostPath) {
+	if o.DriverHostPath != "" && (len(o.DriverHostPath) > 1024 || !hostPathRe().MatchString(o.DriverHostPath) || path.Clean(o.DriverHostPath) != o.DriverHostPath) {
 		errs = append(errs, fieldErr("daemonset.driver_host_path", "must be a clean absolute path such as %s (letters, digits, '.', '_', '-'), got %q", GKEDriverHostPath, o.DriverHostPath))
 	}
 	if err := errors.Join(errs...); err != nil {

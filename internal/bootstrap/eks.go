@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // EKS user data layout.
@@ -53,14 +54,14 @@ type EKSNode struct {
 }
 
 var (
-	eksClusterNameRe   = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
-	ec2InstanceTypeRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$`)
-	base64CharactersRe = regexp.MustCompile(`^[A-Za-z0-9+/]+={0,2}$`)
+	eksClusterNameRe   = lazyre.New(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+	ec2InstanceTypeRe  = lazyre.New(`^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9-]*$`)
+	base64CharactersRe = lazyre.New(`^[A-Za-z0-9+/]+={0,2}$`)
 )
 
 func (c EKSCluster) validate() []error {
 	var errs []error
-	if !eksClusterNameRe.MatchString(c.Name) {
+	if !eksClusterNameRe().MatchString(c.Name) {
 		errs = append(errs, fieldErr("cluster.name", "must be 1 to 100 letters, digits, '-' and '_', starting with a letter or digit, got %q", c.Name))
 	}
 	if err := checkAPIServerEndpoint(c.APIServerEndpoint); err != nil {
@@ -93,7 +94,7 @@ func checkCertificateAuthority(s string) error {
 	if s == "" {
 		return errors.New("required")
 	}
-	if !base64CharactersRe.MatchString(s) {
+	if !base64CharactersRe().MatchString(s) {
 		return errors.New("must be base64-encoded PEM on one line, as EKS returns it")
 	}
 	pem, err := base64.StdEncoding.DecodeString(s)
@@ -110,7 +111,7 @@ func checkCertificateAuthority(s string) error {
 // --register-with-taints flags of the NodeConfig.
 func (n EKSNode) kubeletFlags(s Settings) ([]string, []error) {
 	var errs []error
-	if n.InstanceType != "" && (len(n.InstanceType) > 64 || !ec2InstanceTypeRe.MatchString(n.InstanceType)) {
+	if n.InstanceType != "" && (len(n.InstanceType) > 64 || !ec2InstanceTypeRe().MatchString(n.InstanceType)) {
 		errs = append(errs, fieldErr("node.instance_type", "must be an EC2 instance type such as p5.48xlarge, got %q", n.InstanceType))
 	}
 

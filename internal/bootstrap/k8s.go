@@ -2,27 +2,28 @@ package bootstrap
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // Kubernetes name rules (k8s.io/apimachinery/pkg/util/validation).
 var (
-	dns1123LabelRe     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123SubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	qualifiedNameRe    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	labelValueRe       = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	dns1123LabelRe     = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123SubdomainRe = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	qualifiedNameRe    = lazyre.New(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	labelValueRe       = lazyre.New(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
 )
 
 func checkDNS1123Label(s string) error {
-	if len(s) > 63 || !dns1123LabelRe.MatchString(s) {
+	if len(s) > 63 || !dns1123LabelRe().MatchString(s) {
 		return fmt.Errorf("must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters), got %q", s)
 	}
 	return nil
 }
 
 func checkDNS1123Subdomain(s string) error {
-	if len(s) > 253 || !dns1123SubdomainRe.MatchString(s) {
+	if len(s) > 253 || !dns1123SubdomainRe().MatchString(s) {
 		return fmt.Errorf("must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters), got %q", s)
 	}
 	return nil
@@ -36,19 +37,19 @@ func checkQualifiedName(key string) error {
 	}
 	name := key
 	if prefix, n, hasPrefix := strings.Cut(key, "/"); hasPrefix {
-		if prefix == "" || len(prefix) > 253 || !dns1123SubdomainRe.MatchString(prefix) {
+		if prefix == "" || len(prefix) > 253 || !dns1123SubdomainRe().MatchString(prefix) {
 			return fmt.Errorf("key %q: prefix must be a DNS-1123 subdomain", key)
 		}
 		name = n
 	}
-	if len(name) > 63 || !qualifiedNameRe.MatchString(name) {
+	if len(name) > 63 || !qualifiedNameRe().MatchString(name) {
 		return fmt.Errorf("key %q: name must be at most 63 characters, start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'", key)
 	}
 	return nil
 }
 
 func checkLabelValue(key, value string) error {
-	if len(value) > 63 || !labelValueRe.MatchString(value) {
+	if len(value) > 63 || !labelValueRe().MatchString(value) {
 		return fmt.Errorf("value %q of %q must be empty or at most 63 characters, start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'", value, key)
 	}
 	return nil

@@ -2,8 +2,8 @@
 // ServiceAccount, RBAC and DaemonSet) into a cluster by server-side apply
 // with gpufleet's field manager, tells whether what it applied is still
 // there (drift), and removes it. It speaks to the Kubernetes API through
-// client-go's dynamic client and discovery, so the same code serves EKS,
-// GKE, AKS and the simulated clusters.
+// client-go's dynamic client and the API's discovery documents, so the
+// same code serves EKS, GKE, AKS and the simulated clusters.
 package kubeinstall
 
 import (
@@ -22,11 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // FieldManager is the server-side apply field manager of everything
@@ -94,7 +91,7 @@ func (m *Manifest) Refs() []Object {
 // Client applies manifests to one cluster.
 type Client struct {
 	dyn    dynamic.Interface
-	mapper meta.RESTMapper
+	mapper *mapper
 }
 
 // New makes a client for the cluster cfg points at.
@@ -103,23 +100,26 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	m, err := newMapper(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+	return &Client{dyn: dyn, mapper: m}, nil
 }
 
-func (c *Client) resource(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+func (c *Client) resource(ctx context.Context, u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 	gvk := schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind())
-	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
+	gvr, namespaced, err := c.mapper.resourceFor(ctx, gvk)
+	switch {
+	case meta.IsNoMatchError(err):
 		return nil, fmt.Errorf("the cluster does not serve %s %s: %w", u.GetAPIVersion(), u.GetKind(), err)
+	case err != nil:
+		return nil, fmt.Errorf("reading the cluster's API discovery for %s %s: %w", u.GetAPIVersion(), u.GetKind(), explain(err))
 	}
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		return c.dyn.Resource(mapping.Resource).Namespace(u.GetNamespace()), nil
+	if namespaced {
+		return c.dyn.Resource(gvr).Namespace(u.GetNamespace()), nil
 	}
-	return c.dyn.Resource(mapping.Resource), nil
+	return c.dyn.Resource(gvr), nil
 }
 
 // Apply server-side applies every object in manifest order (namespaces
@@ -135,7 +135,7 @@ func (c *Client) Apply(ctx context.Context, m *Manifest) error {
 		}
 		ann[DigestAnnotation] = m.Digest
 		obj.SetAnnotations(ann)
-		ri, err := c.resource(obj)
+		ri, err := c.resource(ctx, obj)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (s Status) String() string {
 func (c *Client) Observe(ctx context.Context, m *Manifest) (Status, error) {
 	var st Status
 	for _, u := range m.Objects {
-		ri, err := c.resource(u)
+		ri, err := c.resource(ctx, u)
 		if err != nil {
 			return st, err
 		}
@@ -198,7 +198,7 @@ func (c *Client) Delete(ctx context.Context, m *Manifest) error {
 	policy := metav1.DeletePropagationForeground
 	for i := len(m.Objects) - 1; i >= 0; i-- {
 		u := m.Objects[i]
-		ri, err := c.resource(u)
+		ri, err := c.resource(ctx, u)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,7 @@
 // Package kubenodes reads the nodes of gpufleet node pools from their
-// clusters' Kubernetes APIs (client-go), for the fleet's validation wait:
-// which nodes are Ready, which passed GPU validation, and why the others
-// failed, as gpufleet-nodecheck records it on the node.
+// clusters' Kubernetes APIs (client-go's dynamic client), for the fleet's
+// validation wait: which nodes are Ready, which passed GPU validation, and
+// why the others failed, as gpufleet-nodecheck records it on the node.
 package kubenodes
 
 import (
@@ -12,14 +12,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
 )
 
 // ClientFunc returns a client for the cluster of a site (cloud/region).
-type ClientFunc func(ctx context.Context, site, cluster string) (kubernetes.Interface, error)
+//
+// The client is dynamic, not client-go's typed clientset: the clientset
+// links k8s.io/client-go/kubernetes/scheme, which registers every built-in
+// API group at each start of the provider (about a tenth of the
+// instructions to its schema; TestNoClientsetScheme in the repository
+// root), to read one list of nodes.
+type ClientFunc func(ctx context.Context, site, cluster string) (dynamic.Interface, error)
+
+// nodes is the core API's Node resource.
+var nodes = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 
 // Reader is a fleet.NodeReader over the clusters' Kubernetes APIs. Clients
 // are made once per cluster and reused.
@@ -27,12 +38,12 @@ type Reader struct {
 	Client ClientFunc
 
 	mu      sync.Mutex
-	clients map[string]kubernetes.Interface
+	clients map[string]dynamic.Interface
 }
 
 var _ fleet.NodeReader = (*Reader)(nil)
 
-func (r *Reader) client(ctx context.Context, site, cluster string) (kubernetes.Interface, error) {
+func (r *Reader) client(ctx context.Context, site, cluster string) (dynamic.Interface, error) {
 	k := site + "/" + cluster
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -44,7 +55,7 @@ func (r *Reader) client(ctx context.Context, site, cluster string) (kubernetes.I
 		return nil, err
 	}
 	if r.clients == nil {
-		r.clients = map[string]kubernetes.Interface{}
+		r.clients = map[string]dynamic.Interface{}
 	}
 	r.clients[k] = c
 	return c, nil
@@ -67,14 +78,18 @@ func (r *Reader) PoolNodes(ctx context.Context, p fleet.Pool) ([]fleet.Node, err
 		return nil, fmt.Errorf("Kubernetes API of cluster %s in %s: %w", p.Cluster, site, err)
 	}
 	sel := labels.SelectorFromSet(labels.Set{gpuhealth.PoolLabel: p.Name}).String()
-	list, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	list, err := c.Resource(nodes).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		r.Forget(site, p.Cluster)
 		return nil, fmt.Errorf("listing the nodes of pool %s in cluster %s (%s): %w", p.Name, p.Cluster, site, err)
 	}
 	out := make([]fleet.Node, 0, len(list.Items))
 	for i := range list.Items {
-		out = append(out, FromNode(&list.Items[i]))
+		var n corev1.Node
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &n); err != nil {
+			return nil, fmt.Errorf("node %s of pool %s in cluster %s (%s): %w", list.Items[i].GetName(), p.Name, p.Cluster, site, err)
+		}
+		out = append(out, FromNode(&n))
 	}
 	return out, nil
 }

@@ -7,8 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/fake"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/fleet"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/gpuhealth"
@@ -33,7 +34,11 @@ func node(name, pool string, ready bool, health string, tainted bool, ann map[st
 
 func TestPoolNodes(t *testing.T) {
 	failed := gpuhealth.EncodeFailures([]gpuhealth.Failure{{GPU: 3, Check: "xid", Reason: "XID 79"}})
-	c := fake.NewClientset(
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewSimpleDynamicClient(scheme,
 		node("a", "gpufleet-1", true, gpuhealth.Pass, false, nil),
 		node("b", "gpufleet-1", true, gpuhealth.Fail, true, map[string]string{gpuhealth.FailuresAnnotation: failed}),
 		node("c", "gpufleet-1", false, "", true, nil),
@@ -41,7 +46,7 @@ func TestPoolNodes(t *testing.T) {
 		node("e", "gpufleet-1", true, gpuhealth.Pass, true, nil),  // passed, taint not yet removed
 	)
 	calls := 0
-	r := &Reader{Client: func(context.Context, string, string) (kubernetes.Interface, error) { calls++; return c, nil }}
+	r := &Reader{Client: func(context.Context, string, string) (dynamic.Interface, error) { calls++; return c, nil }}
 	p := fleet.Pool{Name: "gpufleet-1", Cluster: "c1", Offer: fleet.Offer{Cloud: "aws", Region: "eu-north-1"}}
 	for range 2 {
 		got, err := r.PoolNodes(context.Background(), p)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -42,13 +42,13 @@ func (b *backends) restConfig(ctx context.Context, cl, region, cluster string) (
 
 // nodeReader reads pool nodes from the clusters' Kubernetes APIs.
 func (b *backends) nodeReader() *kubenodes.Reader {
-	return &kubenodes.Reader{Client: func(ctx context.Context, site, cluster string) (kubernetes.Interface, error) {
+	return &kubenodes.Reader{Client: func(ctx context.Context, site, cluster string) (dynamic.Interface, error) {
 		cl, region, _ := strings.Cut(site, "/")
 		cfg, err := b.restConfig(ctx, cl, region, cluster)
 		if err != nil {
 			return nil, err
 		}
-		return kubernetes.NewForConfig(cfg)
+		return dynamic.NewForConfig(cfg)
 	}}
 }
 
