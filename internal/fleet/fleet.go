@@ -384,7 +384,7 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 			o = bought
 		}
 		if o.CapacityType != "flex_start" && o.Start.After(f.now()) {
-			f.logf("allocation %s: %s %s starts at %s (in %s): waiting", a.Key, kindWords(o.CapacityType), o.ReservationID,
+			f.logf("allocation %s: %s %s starts at %s (in %s): waiting", a.Key, KindWords(o.CapacityType), o.ReservationID,
 				o.Start.UTC().Format(time.RFC3339), o.Start.Sub(f.now()).Round(time.Minute))
 		}
 		ps := cloud.NodePoolSpec{Cluster: clusterName, Region: o.Region, Name: PoolName(o.Key), InstanceType: o.InstanceType,
@@ -451,8 +451,9 @@ func (f *Fleet) place(ctx context.Context, a Allocation, spec Spec, failover boo
 	return nil, fmt.Errorf("allocation %s: no offer could be placed (tried: %v): %w", a.Key, tried, lastErr)
 }
 
-// kindWords names a capacity type in messages.
-func kindWords(capacityType string) string {
+// KindWords names a reserved or scheduled capacity type in messages:
+// "capacity block", "calendar reservation", else "reservation".
+func KindWords(capacityType string) string {
 	switch capacityType {
 	case "capacity_block":
 		return "capacity block"

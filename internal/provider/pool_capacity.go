@@ -33,14 +33,19 @@ var poolCapacityTypes = map[string][]planner.CapacityType{
 	"azure": {planner.OnDemand, planner.Reserved, planner.Spot},
 }
 
-// poolCanTarget reports whether cloud's node pools can target capacity
-// type ct (unknown clouds: only on-demand and spot).
-func poolCanTarget(cloud, ct string) bool {
-	kinds, ok := poolCapacityTypes[cloud]
-	if !ok {
-		kinds = planner.CapacityTypes
+// poolKinds are the capacity types cloud's node pools can target
+// (unknown clouds: only on-demand and spot).
+func poolKinds(cloud string) []planner.CapacityType {
+	if kinds, ok := poolCapacityTypes[cloud]; ok {
+		return kinds
 	}
-	return slices.Contains(kinds, planner.CapacityType(ct))
+	return planner.CapacityTypes
+}
+
+// poolCanTarget reports whether cloud's node pools can target capacity
+// type ct.
+func poolCanTarget(cloud, ct string) bool {
+	return slices.Contains(poolKinds(cloud), planner.CapacityType(ct))
 }
 
 // capacityNote is one plan diagnostic about an allocation's capacity.
@@ -58,13 +63,8 @@ func capacityNotes(o fleet.Offer, allowPurchase bool, now time.Time) []capacityN
 	var out []capacityNote
 	if !poolCanTarget(o.Cloud, o.CapacityType) {
 		var accepted []string
-		for _, k := range poolCapacityTypes[o.Cloud] {
+		for _, k := range poolKinds(o.Cloud) {
 			accepted = append(accepted, string(k))
-		}
-		if accepted == nil {
-			for _, k := range planner.CapacityTypes {
-				accepted = append(accepted, string(k))
-			}
 		}
 		return append(out, capacityNote{err: true, summary: "Capacity type not supported by " + o.Cloud + " node pools",
 			detail: fmt.Sprintf("allocation %s uses %s capacity, which %s node pools cannot target; %s node pools take %s. "+
@@ -81,7 +81,7 @@ func capacityNotes(o fleet.Offer, allowPurchase bool, now time.Time) []capacityN
 		out = append(out, capacityNote{summary: "The apply will wait for a reservation to start",
 			detail: fmt.Sprintf("the apply will wait until %s (%s from now) for allocation %s: its nodes cannot launch before its %s starts. "+
 				"Each pool's create waits that long on top of its usual time.", o.Start.UTC().Format(time.RFC3339), o.Start.Sub(now).Round(time.Minute),
-				o.Key, map[string]string{"capacity_block": "capacity block", "calendar": "calendar reservation"}[o.CapacityType])})
+				o.Key, fleet.KindWords(o.CapacityType))})
 	}
 	return out
 }
