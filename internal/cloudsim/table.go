@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"strings"
 )
 
 // Tables are the typed stores of the front ends' own resources (an Azure
@@ -251,21 +252,12 @@ func (s *state) tableObjects() []Object {
 	var out []Object
 	for _, k := range sortedKeys(s.Tables) {
 		ts := s.Tables[k]
-		cl, kind := splitTableKey(k)
+		cl, kind, _ := strings.Cut(k, "/")
 		for _, name := range sortedKeys(ts.Rows) {
 			out = append(out, Object{Cloud: cl, Kind: kind, Name: name, ID: name, Row: true, bookkeeping: ts.Bookkeeping})
 		}
 	}
 	return out
-}
-
-func splitTableKey(k string) (cl, kind string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return k, ""
 }
 
 // WriteVersion1State writes the state file of a world of the version
