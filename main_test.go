@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,5 +330,51 @@ func TestStartedServerHidesNothing(t *testing.T) {
 	s := providerserver.NewProtocol6(provider.New("test", nil)())()
 	if _, ok := started(s).(startedServer); !ok {
 		t.Fatalf("the framework's server (%T) lacks one of fullServer's interfaces: it is served unwrapped", s)
+	}
+}
+
+// TestNoRegexpCompiledAtInit: no package of this module that the provider
+// links compiles a regular expression in a package-level variable, which
+// every start would pay before serving its schema (about 25 us each,
+// issue 14): internal/lazyre compiles on first use, and the provider's
+// schema validators take its expressions (regexMatches).
+func TestNoRegexpCompiledAtInit(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, dir := range strings.Fields(string(out)) {
+		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkg := range pkgs {
+			for _, file := range pkg.Files {
+				for _, decl := range file.Decls {
+					gen, ok := decl.(*ast.GenDecl)
+					if !ok || gen.Tok != token.VAR {
+						continue
+					}
+					ast.Inspect(gen, func(n ast.Node) bool {
+						switch n := n.(type) {
+						case *ast.FuncLit:
+							return false // runs when called, not at init
+						case *ast.CallExpr:
+							if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
+								if id, ok := sel.X.(*ast.Ident); ok && id.Name == "regexp" && strings.HasPrefix(sel.Sel.Name, "MustCompile") {
+									t.Errorf("%s: regexp.%s in a package-level variable runs at every start: use lazyre.New", fset.Position(n.Pos()), sel.Sel.Name)
+								}
+							}
+						}
+						return true
+					})
+				}
+			}
+		}
 	}
 }

@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/netplan"
 )
 
@@ -185,11 +185,11 @@ type Options struct {
 
 // namePattern is what every cloud accepts as a resource name prefix (GCP
 // is the strictest: lower case, digits and hyphens, starting with a letter).
-var namePattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$`)
+var namePattern = lazyre.New(`^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$`)
 
 // ValidName reports whether name can prefix every cloud resource name.
 func ValidName(name string) error {
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		return fmt.Errorf("%q must be 1 to 20 lower-case letters, digits or hyphens, starting with a letter and not ending with a hyphen (GCP's naming rule, the strictest of the three clouds)", name)
 	}
 	return nil

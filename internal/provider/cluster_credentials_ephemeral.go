@@ -3,11 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -15,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var (
@@ -53,11 +52,11 @@ type clusterCredentialsModel struct {
 }
 
 // clusterIDRe is a gpufleet_cluster ID: cloud/region/name.
-var clusterIDRe = regexp.MustCompile(`^(aws|gcp|azure)/[a-z0-9-]+/[a-zA-Z][a-zA-Z0-9-]*$`)
+var clusterIDRe = lazyre.New(`^(aws|gcp|azure)/[a-z0-9-]+/[a-zA-Z][a-zA-Z0-9-]*$`)
 
 // parseClusterID splits a gpufleet_cluster ID, "cloud/region/name".
 func parseClusterID(id string) (cl, region, name string, err error) {
-	if !clusterIDRe.MatchString(id) {
+	if !clusterIDRe().MatchString(id) {
 		return "", "", "", fmt.Errorf("%q is not a gpufleet_cluster ID: want cloud/region/name, e.g. aws/eu-central-1/gpufleet-aws-eu-central-1", id)
 	}
 	parts := strings.Split(id, "/")
@@ -81,7 +80,7 @@ func (r *ClusterCredentialsEphemeral) Schema(_ context.Context, _ ephemeral.Sche
 		Attributes: map[string]schema.Attribute{
 			"cluster_id": schema.StringAttribute{Required: true,
 				Description: "The cluster: `gpufleet_cluster.<name>.id` (`cloud/region/name`).",
-				Validators: []validator.String{stringvalidator.RegexMatches(clusterIDRe,
+				Validators: []validator.String{regexMatches(clusterIDRe,
 					"must be a gpufleet_cluster ID, cloud/region/name, e.g. aws/eu-central-1/gpufleet-aws-eu-central-1")}},
 			"endpoint": schema.StringAttribute{Computed: true,
 				Description: "API server URL: the `host` of the kubernetes and helm providers."},

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var (
@@ -75,7 +75,7 @@ type clusterModel struct {
 // DefaultKubernetesVersion is used when kubernetes_version is not set.
 const DefaultKubernetesVersion = "1.31"
 
-var siteRe = regexp.MustCompile(`^(aws|gcp|azure)/[a-z0-9-]+$`)
+var siteRe = lazyre.New(`^(aws|gcp|azure)/[a-z0-9-]+$`)
 
 // Metadata names the resource.
 func (r *ClusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -91,14 +91,14 @@ func (r *ClusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 		Attributes: map[string]schema.Attribute{
 			"site": schema.StringAttribute{Required: true, PlanModifiers: replace,
 				Description: "The site, `cloud/region`: a key of `gpufleet_placement.sites` (use `each.key` with `for_each`).",
-				Validators:  []validator.String{stringvalidator.RegexMatches(siteRe, "must be cloud/region, e.g. aws/eu-central-1")}},
+				Validators:  []validator.String{regexMatches(siteRe, "must be cloud/region, e.g. aws/eu-central-1")}},
 			"name": schema.StringAttribute{Optional: true, Computed: true, PlanModifiers: append(replace, stringplanmodifier.UseStateForUnknown()),
 				Description: "Cluster name. Default: `gpufleet-` and the site, e.g. `gpufleet-aws-eu-central-1`.",
 				Validators: []validator.String{stringvalidator.LengthBetween(1, 40),
-					stringvalidator.RegexMatches(regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*$`), "must start with a letter and hold only letters, digits and hyphens")}},
+					regexMatches(lazyre.New(`^[a-zA-Z][a-zA-Z0-9-]*$`), "must start with a letter and hold only letters, digits and hyphens")}},
 			"kubernetes_version": schema.StringAttribute{Optional: true, Computed: true, Default: stringdefault.StaticString(DefaultKubernetesVersion),
 				PlanModifiers: replace, Description: "Kubernetes version. Default " + DefaultKubernetesVersion + ". Changing it replaces the cluster (in-place upgrades come later).",
-				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^1\.[0-9]+$`), "must be like 1.31")}},
+				Validators: []validator.String{regexMatches(lazyre.New(`^1\.[0-9]+$`), "must be like 1.31")}},
 			"endpoint_public_access": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				PlanModifiers: []planmodifier.Bool{boolplanmodifier.RequiresReplace()}, Description: "Expose the API server publicly. Default true."},
 			"endpoint_private_access": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(true),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -99,7 +99,7 @@ func (v openUnitIntervalValidator) ValidateFloat64(ctx context.Context, req vali
 }
 
 // versionPattern is a dotted numeric version such as 550.54.15.
-var versionPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
+var versionPattern = lazyre.New(`^[0-9]+(\.[0-9]+)*$`)
 
 // providerDataFrom takes the provider's data out of a Configure request; nil
 // (without error) before the provider is configured.

@@ -78,7 +78,7 @@ func (d *NodeBootstrapDataSource) Schema(_ context.Context, _ datasource.SchemaR
 		Attributes: map[string]schema.Attribute{
 			"nvml_validation": schema.BoolAttribute{Optional: true, Description: "Validate GPUs before nodes take work. Default true."},
 			"min_driver_version": str("Oldest acceptable NVIDIA driver, e.g. `550.54`.", false,
-				stringvalidator.RegexMatches(versionPattern, "must be digits and dots, e.g. 550.54.15")),
+				regexMatches(versionPattern, "must be digits and dots, e.g. 550.54.15")),
 			"nodecheck_url":    str("HTTPS URL of the `gpufleet-nodecheck` Linux binary that EKS nodes download at boot.", false),
 			"nodecheck_sha256": str("SHA-256 (hex) of that binary; the download is refused when it differs.", false),
 			"fail_action": str("On failure, besides keeping the taint: `taint` (nothing more, default) or `cordon`.", false,

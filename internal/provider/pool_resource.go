@@ -728,7 +728,7 @@ func (r *PoolResource) ImportState(ctx context.Context, req resource.ImportState
 	var pools []fleet.Pool
 	for _, part := range strings.Split(req.ID, ",") {
 		f := strings.Split(strings.TrimSpace(part), "/")
-		if len(f) != 4 || !siteRe.MatchString(f[0]+"/"+f[1]) || f[2] == "" || f[3] == "" {
+		if len(f) != 4 || !siteRe().MatchString(f[0]+"/"+f[1]) || f[2] == "" || f[3] == "" {
 			resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("%q is not cloud/region/cluster/pool (several separated by commas), e.g. aws/eu-north-1/gpufleet-aws-eu-north-1/gpufleet-74dbc4bc799d", part))
 			return
 		}

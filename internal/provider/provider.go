@@ -206,7 +206,7 @@ func (p *GPUFleetProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 						Description: "Email of the IAM service account the GKE nodes run as, e.g. `gke-nodes@PROJECT.iam.gserviceaccount.com`: " +
 							"Google recommends a least-privilege account with `roles/container.defaultNodeServiceAccount`. " +
 							"Unset: the project's Compute Engine default service account, which then needs that role. The nodes' only OAuth scope is `cloud-platform`, so IAM alone decides what they may do.",
-						Validators: []validator.String{stringvalidator.RegexMatches(gcpbackend.NodeServiceAccountPattern,
+						Validators: []validator.String{regexMatches(gcpbackend.NodeServiceAccountPattern,
 							"must be a service account email (NAME@PROJECT.iam.gserviceaccount.com) or \"default\"")}},
 				},
 				Blocks: map[string]schema.Block{"endpoints": schema.SingleNestedBlock{

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -188,7 +188,7 @@ func dataSourceFilterAttributes() map[string]dsschema.Attribute {
 	return out
 }
 
-var fieldIndex = regexp.MustCompile(`^([a-z_]+)\[(\d+)\]$`)
+var fieldIndex = lazyre.New(`^([a-z_]+)\[(\d+)\]$`)
 
 // attributePath turns a planner field name ("gpu_models[1]",
 // "spread.max_share") into an attribute path.
@@ -196,7 +196,7 @@ func attributePath(field string) path.Path {
 	var p path.Path
 	for i, part := range strings.Split(field, ".") {
 		name, index := part, -1
-		if m := fieldIndex.FindStringSubmatch(part); m != nil {
+		if m := fieldIndex().FindStringSubmatch(part); m != nil {
 			name = m[1]
 			index, _ = strconv.Atoi(m[2])
 		}

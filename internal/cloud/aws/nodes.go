@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -13,17 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var _ cloud.NodeReplacer = (*Backend)(nil)
 
 // providerIDRE is an EKS node's spec.providerID: aws:///<zone>/<instance-id>
 // (the zone may be empty on some nodes: aws:////i-…).
-var providerIDRE = regexp.MustCompile(`^aws:///([a-z0-9-]*)/(i-[0-9a-f]{8,17})$`)
+var providerIDRE = lazyre.New(`^aws:///([a-z0-9-]*)/(i-[0-9a-f]{8,17})$`)
 
 // instanceOf returns the EC2 instance ID in a node's provider ID.
 func instanceOf(node cloud.NodeRef) (string, error) {
-	m := providerIDRE.FindStringSubmatch(node.ProviderID)
+	m := providerIDRE().FindStringSubmatch(node.ProviderID)
 	if m == nil {
 		return "", cloud.Invalid("aws", "ReplaceNode", "InvalidProviderID", "node %s: provider ID %q is not an EC2 instance (aws:///<zone>/i-…)", node.Name, node.ProviderID)
 	}

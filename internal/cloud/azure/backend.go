@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,6 +29,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources/v3"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // Config configures the backend.
@@ -416,7 +416,7 @@ func ptrMap(m map[string]string) map[string]*string {
 	return out
 }
 
-var caData = regexp.MustCompile(`certificate-authority-data:\s*(\S+)`)
+var caData = lazyre.New(`certificate-authority-data:\s*(\S+)`)
 
 // GetCluster reads a managed cluster and its CA from the user kubeconfig.
 func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cluster, error) {
@@ -439,7 +439,7 @@ func (b *Backend) GetCluster(ctx context.Context, region, name string) (cloud.Cl
 	if c.Status == cloud.StatusActive {
 		if creds, err := b.clusters.ListClusterUserCredentials(ctx, resourceGroup(name), name, nil); err == nil {
 			for _, kc := range creds.Kubeconfigs {
-				if m := caData.FindSubmatch(kc.Value); m != nil {
+				if m := caData().FindSubmatch(kc.Value); m != nil {
 					c.CACertificate = string(m[1])
 				}
 			}

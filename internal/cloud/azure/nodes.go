@@ -2,19 +2,19 @@ package azure
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var _ cloud.NodeReplacer = (*Backend)(nil)
 
 // vmssProviderIDRE is an AKS node's spec.providerID: azure:// and the
 // scale set VM's resource ID (fixed segments case-insensitive, as ARM).
-var vmssProviderIDRE = regexp.MustCompile(`(?i)^azure:///subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/([^/]+)/virtualMachines/(\d+)$`)
+var vmssProviderIDRE = lazyre.New(`(?i)^azure:///subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.Compute/virtualMachineScaleSets/([^/]+)/virtualMachines/(\d+)$`)
 
 // ReplaceNode redeploys the node's scale set VM: Azure shuts it down,
 // moves it to another host and powers it back on, with its name, disks
@@ -32,7 +32,7 @@ var vmssProviderIDRE = regexp.MustCompile(`(?i)^azure:///subscriptions/([^/]+)/r
 // ReplaceNode waits for the redeploy operation.
 func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string, node cloud.NodeRef) error {
 	const op = "ReplaceNode"
-	m := vmssProviderIDRE.FindStringSubmatch(node.ProviderID)
+	m := vmssProviderIDRE().FindStringSubmatch(node.ProviderID)
 	if m == nil {
 		return cloud.Invalid("azure", op, "InvalidProviderID", "node %s: provider ID %q is not a scale set VM (azure:///subscriptions/…/virtualMachineScaleSets/…/virtualMachines/<id>)", node.Name, node.ProviderID)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // Config configures the backend.
@@ -251,7 +251,7 @@ func (b *Backend) checkPoolZone(ctx context.Context, spec cloud.NodePoolSpec) er
 	}
 	var zones []string
 	for _, s := range subs {
-		zone := descValue(zoneDescRE, s.Description)
+		zone := descValue(zoneDescRE(), s.Description)
 		if zone == "" {
 			zone = spec.Region + "-" + strings.TrimPrefix(s.Name, network+"-")
 		}
@@ -392,7 +392,7 @@ var acceleratorTypes = map[string]string{
 // NodeServiceAccountPattern matches what GKE takes as a node service
 // account: "default" or a service account's email
 // (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/NodeConfig).
-var NodeServiceAccountPattern = regexp.MustCompile(`^(default|[a-z0-9][-a-z0-9._]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com)$`)
+var NodeServiceAccountPattern = lazyre.New(`^(default|[a-z0-9][-a-z0-9._]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com)$`)
 
 // nodeScopes are the nodes' OAuth scopes: cloud-platform only, as Google
 // recommends with a least-privilege service account, so that IAM alone

@@ -3,7 +3,6 @@ package gcp
 import (
 	"context"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	compute "google.golang.org/api/compute/v1"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 // labelCreated is the resource label (on the node pool's VMs,
@@ -73,7 +73,7 @@ func (b *Backend) List(ctx context.Context, o cloud.ListOptions) ([]cloud.Resour
 
 // regionOfLink is the region of a regional resource's URL
 // (".../regions/R/subnetworks/N").
-var regionOfLink = regexp.MustCompile(`/regions/([^/]+)/`)
+var regionOfLink = lazyre.New(`/regions/([^/]+)/`)
 
 // withPageSize sets a Compute list's maxResults to o.PageSize (0-500 per
 // the discovery document; unset: GCE's default of 500).
@@ -110,7 +110,7 @@ func (b *Backend) ListNetworks(ctx context.Context, o cloud.ListOptions) ([]clou
 	}, func(n *compute.Network) bool {
 		region := ""
 		for _, s := range n.Subnetworks {
-			if m := regionOfLink.FindStringSubmatch(s); m != nil {
+			if m := regionOfLink().FindStringSubmatch(s); m != nil {
 				region = m[1]
 				break
 			}

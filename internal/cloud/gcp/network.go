@@ -85,6 +85,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var _ cloud.NetworkBackend = (*Backend)(nil)
@@ -246,9 +247,9 @@ func subnetName(network, region, zone string) string {
 }
 
 var (
-	cidrDescRE = regexp.MustCompile(`\bcidr=(\S+)`)
-	zoneDescRE = regexp.MustCompile(`\bzone=(\S+)`)
-	pskDescRE  = regexp.MustCompile(`\bpsk=(\S+)`)
+	cidrDescRE = lazyre.New(`\bcidr=(\S+)`)
+	zoneDescRE = lazyre.New(`\bzone=(\S+)`)
+	pskDescRE  = lazyre.New(`\bpsk=(\S+)`)
 )
 
 func descValue(re *regexp.Regexp, desc string) string {
@@ -311,13 +312,13 @@ func (b *Backend) waitOp(ctx context.Context, op *compute.Operation, what string
 }
 
 // operationProjectRE finds an operation's project in its selfLink.
-var operationProjectRE = regexp.MustCompile(`(?:^|/)projects/([^/]+)/`)
+var operationProjectRE = lazyre.New(`(?:^|/)projects/([^/]+)/`)
 
 // getOperation reads an operation again, in its scope: its zone, else its
 // region, else global; in the project of its selfLink (ReplaceNode's
 // instance groups may be in the nodes' project), else project.
 func (c *computeClients) getOperation(ctx context.Context, project string, op *compute.Operation) (*compute.Operation, error) {
-	if m := operationProjectRE.FindStringSubmatch(refPath(op.SelfLink)); m != nil {
+	if m := operationProjectRE().FindStringSubmatch(refPath(op.SelfLink)); m != nil {
 		project = m[1]
 	}
 	switch {
@@ -485,7 +486,7 @@ func (b *Backend) EnsureNetwork(ctx context.Context, spec cloud.NetworkSpec) (cl
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	if want := descValue(cidrDescRE, n.Description); want == "" {
+	if want := descValue(cidrDescRE(), n.Description); want == "" {
 		// Not made by gpufleet: its subnetworks must lie in the block.
 		block := netip.MustParsePrefix(spec.CIDR)
 		for _, s := range existing {
@@ -529,7 +530,7 @@ func (b *Backend) ensureVPC(ctx context.Context, c *computeClients, spec cloud.N
 	if err != nil {
 		return nil, err
 	}
-	if have := descValue(cidrDescRE, n.Description); have != "" && have != spec.CIDR {
+	if have := descValue(cidrDescRE(), n.Description); have != "" && have != spec.CIDR {
 		return nil, conflictf(op, "network %s exists with CIDR %s, the spec asks for %s: use another name or delete the network", spec.Name, have, spec.CIDR)
 	}
 	if n.AutoCreateSubnetworks {
@@ -712,9 +713,9 @@ func (b *Backend) GetNetwork(ctx context.Context, region, name string) (cloud.Ne
 	if err != nil {
 		return cloud.Network{}, err
 	}
-	out := cloud.Network{Name: name, Region: region, ID: n.SelfLink, CIDR: descValue(cidrDescRE, n.Description)}
+	out := cloud.Network{Name: name, Region: region, ID: n.SelfLink, CIDR: descValue(cidrDescRE(), n.Description)}
 	for _, s := range subs {
-		zone := descValue(zoneDescRE, s.Description)
+		zone := descValue(zoneDescRE(), s.Description)
 		if zone == "" {
 			zone = region + "-" + strings.TrimPrefix(s.Name, name+"-")
 		}
@@ -1197,7 +1198,7 @@ func (b *Backend) ensureTunnel(ctx context.Context, c *computeClients, spec clou
 	if err == nil {
 		same := sameRef(have.VpnGateway, gw.SelfLink) && have.VpnGatewayInterface == iface &&
 			sameRef(have.PeerExternalGateway, ext.SelfLink) && have.PeerExternalGatewayInterface == peerIface &&
-			sameRef(have.Router, rt.SelfLink) && (t.PSK == "" || descValue(pskDescRE, have.Description) == fp)
+			sameRef(have.Router, rt.SelfLink) && (t.PSK == "" || descValue(pskDescRE(), have.Description) == fp)
 		if same {
 			return nil, nil
 		}

@@ -2,23 +2,23 @@ package gcp
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
 	compute "google.golang.org/api/compute/v1"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/lazyre"
 )
 
 var _ cloud.NodeReplacer = (*Backend)(nil)
 
 // gceProviderIDRE is a GKE node's spec.providerID:
 // gce://<project>/<zone>/<instance name>.
-var gceProviderIDRE = regexp.MustCompile(`^gce://([^/]+)/([a-z0-9-]+)/([a-z]([-a-z0-9]*[a-z0-9])?)$`)
+var gceProviderIDRE = lazyre.New(`^gce://([^/]+)/([a-z0-9-]+)/([a-z]([-a-z0-9]*[a-z0-9])?)$`)
 
 // igmURLRE is a node pool's instanceGroupUrls element.
-var igmURLRE = regexp.MustCompile(`projects/([^/]+)/zones/([^/]+)/instanceGroupManagers/([^/]+)$`)
+var igmURLRE = lazyre.New(`projects/([^/]+)/zones/([^/]+)/instanceGroupManagers/([^/]+)$`)
 
 // ReplaceNode recreates the node's VM through its node pool's managed
 // instance group (instanceGroupManagers.recreateInstances), which deletes
@@ -39,7 +39,7 @@ var igmURLRE = regexp.MustCompile(`projects/([^/]+)/zones/([^/]+)/instanceGroupM
 // for the operation, which is DONE once the VM is flagged for recreation.
 func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string, node cloud.NodeRef) error {
 	const op = "ReplaceNode"
-	m := gceProviderIDRE.FindStringSubmatch(node.ProviderID)
+	m := gceProviderIDRE().FindStringSubmatch(node.ProviderID)
 	if m == nil {
 		return cloud.Invalid("gcp", op, "InvalidProviderID", "node %s: provider ID %q is not a Compute Engine instance (gce://<project>/<zone>/<instance>)", node.Name, node.ProviderID)
 	}
@@ -50,7 +50,7 @@ func (b *Backend) ReplaceNode(ctx context.Context, region, cluster, pool string,
 	}
 	var project, group string
 	for _, u := range np.GetInstanceGroupUrls() {
-		if g := igmURLRE.FindStringSubmatch(u); g != nil && g[2] == zone {
+		if g := igmURLRE().FindStringSubmatch(u); g != nil && g[2] == zone {
 			project, group = g[1], g[3]
 		}
 	}
