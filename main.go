@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"log"
+	"os"
+	"strings"
 
 	// First: its init turns the garbage collector off for the start.
 	gcstart "github.com/gpufleet/terraform-provider-gpufleet/internal/startup"
@@ -28,6 +30,9 @@ func main() {
 	// simulate = true serves its world in the gpufleet-simkube helper
 	// process, so that the provider links no simulator: their package
 	// set-up would cost every start (issue 14).
+	if err := quietSDKLogs(os.Environ(), os.Setenv); err != nil {
+		log.Fatal(err.Error())
+	}
 	serve := providerserver.NewProtocol6(provider.New(version, simworld.Helper)())
 	var opts []tf6server.ServeOpt
 	if debug {
@@ -74,4 +79,29 @@ func started(s tfprotov6.ProviderServer) tfprotov6.ProviderServer {
 func (s startedServer) ConfigureProvider(ctx context.Context, req *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
 	gcstart.Done()
 	return s.fullServer.ConfigureProvider(ctx, req)
+}
+
+// sdkLogLevels are the environment variables that set the levels of the
+// loggers terraform-plugin-go and the framework write to stderr (and of
+// the provider's own tflog logger), which default to TRACE.
+var sdkLogLevels = []string{"TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK", "TF_LOG_PROVIDER"}
+
+// quietSDKLogs turns the SDK's loggers off when Terraform discards what
+// they write: the provider inherits Terraform's environment, and
+// Terraform (and OpenTofu) keep a provider's log lines only when TF_LOG or
+// TF_LOG_PROVIDER sets a level; otherwise every call formatted JSON trace
+// lines that nobody reads (a fifth of GetProviderSchema's time, issue 14).
+// Any TF_LOG* variable with a value leaves every level as the user set it.
+func quietSDKLogs(environ []string, setenv func(key, value string) error) error {
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "TF_LOG") && v != "" {
+			return nil
+		}
+	}
+	for _, k := range sdkLogLevels {
+		if err := setenv(k, "OFF"); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,11 +66,21 @@ type startup struct {
 // shuts it down through go-plugin's controller.
 func startProvider(tb testing.TB, bin, socketDir string) (s startup) {
 	tb.Helper()
+	return startProviderWith(tb, bin, socketDir, nil, nil)
+}
+
+// startProviderWith is startProvider with env added to the provider's
+// environment (after TF_LOG= and TF_LOG_PROVIDER=, which Terraform's
+// environment would not set) and its stderr written to stderr.
+func startProviderWith(tb testing.TB, bin, socketDir string, env []string, stderr io.Writer) (s startup) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(os.Environ(), "TF_PLUGIN_MAGIC_COOKIE="+magicCookie, "PLUGIN_PROTOCOL_VERSIONS=6",
 		"PLUGIN_UNIX_SOCKET_DIR="+socketDir, "TF_LOG=", "TF_LOG_PROVIDER=")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -376,5 +387,64 @@ func TestNoRegexpCompiledAtInit(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestQuietSDKLogs: the SDK's loggers are turned off only when no TF_LOG*
+// variable has a value, and then all of them.
+func TestQuietSDKLogs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		quiet   bool
+	}{
+		{"nothing set", []string{"HOME=/root", "PATH=/bin"}, true},
+		{"set empty", []string{"TF_LOG=", "TF_LOG_PROVIDER="}, true},
+		{"TF_LOG", []string{"TF_LOG=TRACE"}, false},
+		{"TF_LOG json", []string{"TF_LOG=json"}, false},
+		{"TF_LOG_PROVIDER", []string{"TF_LOG_PROVIDER=DEBUG"}, false},
+		{"one SDK level", []string{"TF_LOG_SDK_FRAMEWORK=INFO"}, false},
+		{"the provider's own", []string{"TF_LOG_PROVIDER_GPUFLEET=TRACE"}, false},
+		{"a log file alone", []string{"TF_LOG_PATH=/tmp/tf.log"}, false},
+		{"not a log variable", []string{"XTF_LOG=TRACE", "TF_LOGX"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := map[string]string{}
+			if err := quietSDKLogs(tc.environ, func(k, v string) error { set[k] = v; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.quiet {
+				if len(set) > 0 {
+					t.Fatalf("set %v although the environment asks for logs", set)
+				}
+				return
+			}
+			for _, k := range sdkLogLevels {
+				if set[k] != "OFF" {
+					t.Errorf("%s = %q, want OFF", k, set[k])
+				}
+			}
+		})
+	}
+}
+
+// TestProviderLogsOnlyWhenAsked: the provider binary writes the SDK's
+// JSON log lines to stderr when Terraform's environment asks for logs,
+// and none when it does not (Terraform would discard them).
+func TestProviderLogsOnlyWhenAsked(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the provider binary")
+	}
+	bin, dir := buildProvider(t), t.TempDir()
+	logLines := func(env ...string) int {
+		var stderr strings.Builder
+		startProviderWith(t, bin, dir, env, &stderr)
+		return strings.Count(stderr.String(), `"@level":"trace"`)
+	}
+	if n := logLines("TF_LOG=TRACE"); n == 0 {
+		t.Error("TF_LOG=TRACE: no trace lines on stderr")
+	}
+	if n := logLines(); n != 0 {
+		t.Errorf("no TF_LOG: %d trace lines on stderr, want none", n)
 	}
 }
