@@ -408,4 +408,6 @@ func (v PeeringConnection) joins(a, b string) bool {
 }
 
 // has reports whether a VPC is one of the peering's two.
-func (v PeeringConnection) has(vpc string) bool { return v.Requester.VPC == vpc || v.Accepter.VPC == vpc }
+func (v PeeringConnection) has(vpc string) bool {
+	return v.Requester.VPC == vpc || v.Accepter.VPC == vpc
+}

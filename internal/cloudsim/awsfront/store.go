@@ -206,7 +206,7 @@ type kindOf[M model] struct {
 }
 
 var (
-	vpcs = kindOf[VPC]{resVpc, func(t *netTables) *cloudsim.Table[VPC] { return t.vpcs }, func(w *world) rows[VPC] { return w.vpcs }}
+	vpcs    = kindOf[VPC]{resVpc, func(t *netTables) *cloudsim.Table[VPC] { return t.vpcs }, func(w *world) rows[VPC] { return w.vpcs }}
 	subnets = kindOf[Subnet]{resSubnet, func(t *netTables) *cloudsim.Table[Subnet] { return t.subnets },
 		func(w *world) rows[Subnet] { return w.subnets }}
 	groups = kindOf[SecurityGroup]{resGroup, func(t *netTables) *cloudsim.Table[SecurityGroup] { return t.groups },
