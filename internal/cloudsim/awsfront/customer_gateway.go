@@ -34,7 +34,7 @@ func (s *server) cgwXML(o cloudsim.Row[CustomerGateway], w *world) xCustomerGate
 // createCustomerGateway records a peer device: IpAddress (or PublicIp)
 // and BgpAsn (or BgpAsnExtended; 65000 when neither is given).
 func (s *server) createCustomerGateway(r *http.Request, region, reqID string) (any, error) {
-	gw := CustomerGateway{Region: region, Type: r.Form.Get("Type"), IP: r.Form.Get("IpAddress"), ASN: 65000, DeviceName: r.Form.Get("DeviceName")}
+	gw := CustomerGateway{Identity: Identity{Region: region}, Type: r.Form.Get("Type"), IP: r.Form.Get("IpAddress"), ASN: 65000, DeviceName: r.Form.Get("DeviceName")}
 	if gw.Type == "" {
 		return nil, missing("type")
 	}

@@ -7,18 +7,18 @@ import "fmt"
 // its kind's row.
 
 func legacyVPC(a *oldAttrs) VPC {
-	return VPC{ID: a.str("id"), Region: a.str("region"), CIDR: a.str("cidr"), MainRouteTable: a.str("main_rtb"),
-		CIDRAssociation: a.str("cidr_association"), Created: a.time("created"), Tags: a.tags()}
+	return VPC{Identity: a.identity(), CIDR: a.str("cidr"), MainRouteTable: a.str("main_rtb"),
+		CIDRAssociation: a.str("cidr_association"), Created: a.time("created")}
 }
 
 func legacySubnet(a *oldAttrs) Subnet {
-	return Subnet{ID: a.str("id"), Region: a.str("region"), VPC: a.str("vpc"), CIDR: a.str("cidr"), Zone: a.str("zone"),
-		ZoneID: a.str("zone_id"), Tags: a.tags()}
+	return Subnet{Identity: a.identity(), VPC: a.str("vpc"), CIDR: a.str("cidr"), Zone: a.str("zone"),
+		ZoneID: a.str("zone_id")}
 }
 
 func legacyGroup(a *oldAttrs) SecurityGroup {
-	return SecurityGroup{ID: a.str("id"), Region: a.str("region"), VPC: a.str("vpc"), Name: a.str("name"),
-		Description: a.str("description"), Tags: a.tags()}
+	return SecurityGroup{Identity: a.identity(), VPC: a.str("vpc"), Name: a.str("name"),
+		Description: a.str("description")}
 }
 
 func legacyRule(a *oldAttrs) SecurityGroupRule {
@@ -27,8 +27,8 @@ func legacyRule(a *oldAttrs) SecurityGroupRule {
 }
 
 func legacyRouteTable(a *oldAttrs) RouteTable {
-	return RouteTable{ID: a.str("id"), Region: a.str("region"), VPC: a.str("vpc"), Main: a.bool("main"),
-		Association: a.str("association"), Tags: a.tags()}
+	return RouteTable{Identity: a.identity(), VPC: a.str("vpc"), Main: a.bool("main"),
+		Association: a.str("association")}
 }
 
 func legacyRoute(a *oldAttrs) Route {
@@ -40,8 +40,8 @@ func legacyPropagation(a *oldAttrs) RoutePropagation {
 }
 
 func legacyVPNGateway(a *oldAttrs) VPNGateway {
-	return VPNGateway{ID: a.str("id"), Region: a.str("region"), Type: a.str("type"), AmazonSideASN: a.int("asn"), Zone: a.str("zone"),
-		Created: a.time("created"), Tags: a.tags()}
+	return VPNGateway{Identity: a.identity(), Type: a.str("type"), AmazonSideASN: a.int("asn"), Zone: a.str("zone"),
+		Created: a.time("created")}
 }
 
 func legacyAttachment(a *oldAttrs) VPCAttachment {
@@ -49,13 +49,13 @@ func legacyAttachment(a *oldAttrs) VPCAttachment {
 }
 
 func legacyCustomerGateway(a *oldAttrs) CustomerGateway {
-	return CustomerGateway{ID: a.str("id"), Region: a.str("region"), Type: a.str("type"), IP: a.str("ip"), ASN: a.int("asn"),
-		DeviceName: a.str("device"), Tags: a.tags()}
+	return CustomerGateway{Identity: a.identity(), Type: a.str("type"), IP: a.str("ip"), ASN: a.int("asn"),
+		DeviceName: a.str("device")}
 }
 
 func legacyVPNConnection(a *oldAttrs) VPNConnection {
-	v := VPNConnection{ID: a.str("id"), Region: a.str("region"), Type: a.str("type"), CustomerGateway: a.str("cgw"),
-		VPNGateway: a.str("vgw"), StaticRoutesOnly: a.bool("static_routes_only"), Created: a.time("created"), Tags: a.tags()}
+	v := VPNConnection{Identity: a.identity(), Type: a.str("type"), CustomerGateway: a.str("cgw"),
+		VPNGateway: a.str("vgw"), StaticRoutesOnly: a.bool("static_routes_only"), Created: a.time("created")}
 	for i := range v.Tunnels {
 		p := fmt.Sprintf("tunnel%d_", i+1)
 		v.Tunnels[i] = VPNTunnel{OutsideIP: a.str(p + "outside_ip"), InsideCIDR: a.str(p + "cidr"), PSK: a.str(p + "psk")}
@@ -71,8 +71,8 @@ func legacyPeering(a *oldAttrs) PeeringConnection {
 	side := func(p string) PeeringSide {
 		return PeeringSide{Region: a.str(p + "_region"), VPC: a.str(p + "_vpc"), CIDR: a.str(p + "_cidr")}
 	}
-	return PeeringConnection{ID: a.str("id"), Requester: side("requester"), Accepter: side("accepter"), Failed: a.str("failed"),
-		Created: a.time("created"), Tags: a.tags()}
+	return PeeringConnection{Identity: Identity{ID: a.str("id"), Tags: a.tags()}, Requester: side("requester"), Accepter: side("accepter"), Failed: a.str("failed"),
+		Created: a.time("created")}
 }
 
 func legacyAccept(a *oldAttrs) PeeringAcceptance {

@@ -23,35 +23,29 @@ import (
 
 // VPC is a VPC (vpc-…).
 type VPC struct {
-	ID     string `json:"id"`
-	Region string `json:"region"`
-	CIDR   string `json:"cidr"`
+	Identity
+	CIDR string `json:"cidr"`
 	// MainRouteTable is the ID of the route table CreateVpc made with it.
-	MainRouteTable  string            `json:"main_rtb"`
-	CIDRAssociation string            `json:"cidr_association"`
-	Created         time.Time         `json:"created"`
-	Tags            map[string]string `json:"tags,omitempty"`
+	MainRouteTable  string    `json:"main_rtb"`
+	CIDRAssociation string    `json:"cidr_association"`
+	Created         time.Time `json:"created"`
 }
 
 // Subnet is a subnet (subnet-…) of a VPC.
 type Subnet struct {
-	ID     string            `json:"id"`
-	Region string            `json:"region"`
-	VPC    string            `json:"vpc"`
-	CIDR   string            `json:"cidr"`
-	Zone   string            `json:"zone"`
-	ZoneID string            `json:"zone_id"`
-	Tags   map[string]string `json:"tags,omitempty"`
+	Identity
+	VPC    string `json:"vpc"`
+	CIDR   string `json:"cidr"`
+	Zone   string `json:"zone"`
+	ZoneID string `json:"zone_id"`
 }
 
 // SecurityGroup is a security group (sg-…) of a VPC.
 type SecurityGroup struct {
-	ID          string            `json:"id"`
-	Region      string            `json:"region"`
-	VPC         string            `json:"vpc"`
-	Name        string            `json:"name"`
-	Description string            `json:"description"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	Identity
+	VPC         string `json:"vpc"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 // SecurityGroupRule is one ingress rule (sgr-…) of a security group: a
@@ -70,12 +64,10 @@ type SecurityGroupRule struct {
 
 // RouteTable is a route table (rtb-…): the main route table of its VPC.
 type RouteTable struct {
-	ID          string            `json:"id"`
-	Region      string            `json:"region"`
-	VPC         string            `json:"vpc"`
-	Main        bool              `json:"main"`
-	Association string            `json:"association"`
-	Tags        map[string]string `json:"tags,omitempty"`
+	Identity
+	VPC         string `json:"vpc"`
+	Main        bool   `json:"main"`
+	Association string `json:"association"`
 }
 
 // Route is a route CreateRoute added to a route table: to a virtual
@@ -97,13 +89,11 @@ type RoutePropagation struct {
 
 // VPNGateway is a virtual private gateway (vgw-…).
 type VPNGateway struct {
-	ID            string            `json:"id"`
-	Region        string            `json:"region"`
-	Type          string            `json:"type"`
-	AmazonSideASN int64             `json:"asn"`
-	Zone          string            `json:"zone,omitempty"`
-	Created       time.Time         `json:"created"`
-	Tags          map[string]string `json:"tags,omitempty"`
+	Identity
+	Type          string    `json:"type"`
+	AmazonSideASN int64     `json:"asn"`
+	Zone          string    `json:"zone,omitempty"`
+	Created       time.Time `json:"created"`
 }
 
 // VPCAttachment is a virtual private gateway's attachment to a VPC.
@@ -118,28 +108,24 @@ type VPCAttachment struct {
 // CustomerGateway is a customer gateway (cgw-…): the peer device of VPN
 // connections.
 type CustomerGateway struct {
-	ID         string            `json:"id"`
-	Region     string            `json:"region"`
-	Type       string            `json:"type"`
-	IP         string            `json:"ip"`
-	ASN        int64             `json:"asn"`
-	DeviceName string            `json:"device,omitempty"`
-	Tags       map[string]string `json:"tags,omitempty"`
+	Identity
+	Type       string `json:"type"`
+	IP         string `json:"ip"`
+	ASN        int64  `json:"asn"`
+	DeviceName string `json:"device,omitempty"`
 }
 
 // VPNConnection is a site-to-site VPN connection (vpn-…) between a virtual
 // private gateway and a customer gateway, with the two tunnels of its
 // creation (TunnelModification rows change them later).
 type VPNConnection struct {
-	ID               string            `json:"id"`
-	Region           string            `json:"region"`
-	Type             string            `json:"type"`
-	CustomerGateway  string            `json:"cgw"`
-	VPNGateway       string            `json:"vgw"`
-	StaticRoutesOnly bool              `json:"static_routes_only"`
-	Tunnels          [2]VPNTunnel      `json:"tunnels"`
-	Created          time.Time         `json:"created"`
-	Tags             map[string]string `json:"tags,omitempty"`
+	Identity
+	Type             string       `json:"type"`
+	CustomerGateway  string       `json:"cgw"`
+	VPNGateway       string       `json:"vgw"`
+	StaticRoutesOnly bool         `json:"static_routes_only"`
+	Tunnels          [2]VPNTunnel `json:"tunnels"`
+	Created          time.Time    `json:"created"`
 }
 
 // VPNTunnel is one tunnel of a VPN connection: AWS's outside address, the
@@ -165,14 +151,13 @@ type TunnelModification struct {
 // PeeringConnection is a VPC peering connection (pcx-…), seen from both
 // its regions.
 type PeeringConnection struct {
-	ID        string      `json:"id"`
+	Identity
 	Requester PeeringSide `json:"requester"`
 	Accepter  PeeringSide `json:"accepter"`
 	// Failed is why it was created failed (overlapping CIDRs); empty
 	// otherwise.
-	Failed  string            `json:"failed,omitempty"`
-	Created time.Time         `json:"created"`
-	Tags    map[string]string `json:"tags,omitempty"`
+	Failed  string    `json:"failed,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // PeeringSide is one VPC of a peering.
@@ -205,34 +190,22 @@ type model interface {
 	creationTags() map[string]string
 }
 
-func (v VPC) ec2ID() string                             { return v.ID }
-func (v VPC) seenFrom(region string) bool               { return v.Region == region }
-func (v VPC) creationTags() map[string]string           { return v.Tags }
-func (v Subnet) ec2ID() string                          { return v.ID }
-func (v Subnet) seenFrom(region string) bool            { return v.Region == region }
-func (v Subnet) creationTags() map[string]string        { return v.Tags }
-func (v SecurityGroup) ec2ID() string                   { return v.ID }
-func (v SecurityGroup) seenFrom(region string) bool     { return v.Region == region }
-func (v SecurityGroup) creationTags() map[string]string { return v.Tags }
-func (v RouteTable) ec2ID() string                      { return v.ID }
-func (v RouteTable) seenFrom(region string) bool        { return v.Region == region }
-func (v RouteTable) creationTags() map[string]string    { return v.Tags }
-func (v VPNGateway) ec2ID() string                      { return v.ID }
-func (v VPNGateway) seenFrom(region string) bool        { return v.Region == region }
-func (v VPNGateway) creationTags() map[string]string    { return v.Tags }
-func (v CustomerGateway) ec2ID() string                 { return v.ID }
-func (v CustomerGateway) seenFrom(region string) bool   { return v.Region == region }
-func (v CustomerGateway) creationTags() map[string]string {
-	return v.Tags
+// Identity is what every kind with an ID has: the ID, the region that
+// sees it and the tags given at its creation (CreateTags adds Tag rows).
+type Identity struct {
+	ID     string            `json:"id"`
+	Region string            `json:"region,omitempty"`
+	Tags   map[string]string `json:"tags,omitempty"`
 }
-func (v VPNConnection) ec2ID() string                   { return v.ID }
-func (v VPNConnection) seenFrom(region string) bool     { return v.Region == region }
-func (v VPNConnection) creationTags() map[string]string { return v.Tags }
-func (v PeeringConnection) ec2ID() string               { return v.ID }
+
+func (v Identity) ec2ID() string                   { return v.ID }
+func (v Identity) seenFrom(region string) bool     { return v.Region == region }
+func (v Identity) creationTags() map[string]string { return v.Tags }
+
+// seenFrom: a peering is seen from both its regions.
 func (v PeeringConnection) seenFrom(region string) bool {
 	return v.Requester.Region == region || v.Accepter.Region == region
 }
-func (v PeeringConnection) creationTags() map[string]string { return v.Tags }
 
 // Rules of the kinds.
 

@@ -86,8 +86,8 @@ func (s *server) createPeering(r *http.Request, region, reqID string) (any, erro
 				fmt.Sprintf("A VPC peering connection between %s and %s already exists: %s", vpcID, peerID, p.Value.ID)}
 		}
 	}
-	pc := PeeringConnection{ID: newID("pcx", w), Requester: PeeringSide{region, vpcID, mine.Value.CIDR},
-		Accepter: PeeringSide{peerRegion, peerID, theirs.Value.CIDR}, Created: s.now(), Tags: tags}
+	pc := PeeringConnection{Identity: Identity{ID: newID("pcx", w), Tags: tags}, Requester: PeeringSide{region, vpcID, mine.Value.CIDR},
+		Accepter: PeeringSide{peerRegion, peerID, theirs.Value.CIDR}, Created: s.now()}
 	if a, b := mine.Value.prefix(), theirs.Value.prefix(); a.Overlaps(b) {
 		pc.Failed = fmt.Sprintf("Overlapping CIDR range: %s overlaps %s", a, b)
 	}

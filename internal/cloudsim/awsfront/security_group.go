@@ -93,7 +93,7 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any
 	case vpcID == "":
 		return nil, &ec2Err{400, "VPCIdNotSpecified", "No default VPC for this user"}
 	}
-	g := SecurityGroup{Region: region, VPC: vpcID, Name: name, Description: desc}
+	g := SecurityGroup{Identity: Identity{Region: region}, VPC: vpcID, Name: name, Description: desc}
 	if err := g.check(); err != nil {
 		return nil, err
 	}

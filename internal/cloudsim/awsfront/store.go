@@ -377,6 +377,11 @@ func (a *oldAttrs) int(k string) int64 {
 
 func (a *oldAttrs) bool(k string) bool { return a.m[k] == "true" }
 
+// identity is a resource's ID, region and creation tags.
+func (a *oldAttrs) identity() Identity {
+	return Identity{ID: a.str("id"), Region: a.str("region"), Tags: a.tags()}
+}
+
 // tags are the creation tags ("tag:KEY" attrs); nil when none.
 func (a *oldAttrs) tags() map[string]string {
 	var out map[string]string

@@ -69,7 +69,7 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	sn := Subnet{Region: region, VPC: vpcID, CIDR: p.String()}
+	sn := Subnet{Identity: Identity{Region: region}, VPC: vpcID, CIDR: p.String()}
 	if sn.Tags, err = parseTags(r, resSubnet.tagType); err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	vpc := VPC{Region: region, CIDR: p.String()}
+	vpc := VPC{Identity: Identity{Region: region}, CIDR: p.String()}
 	if err := vpc.checkRange(p); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	if err := s.net.vpcs.Put(o.Name, vpc); err != nil {
 		return nil, engineErr(err, resVpc)
 	}
-	rt := RouteTable{ID: vpc.MainRouteTable, Region: region, VPC: vpc.ID, Main: true, Association: newID("rtbassoc", w)}
+	rt := RouteTable{Identity: Identity{ID: vpc.MainRouteTable, Region: region}, VPC: vpc.ID, Main: true, Association: newID("rtbassoc", w)}
 	if err := s.net.routeTables.Put(routeTables.name(region, rt.ID), rt); err != nil {
 		if uerr := drop(s.net.vpcs, o.Name); uerr != nil {
 			return nil, internalErr("vpc "+vpc.ID+" stayed after its route table failed ("+err.Error()+")", uerr)

@@ -125,7 +125,7 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any
 	case vgwID == "":
 		return nil, missing("vpnGatewayId")
 	}
-	conn := VPNConnection{Region: region, Type: typ, CustomerGateway: cgwID, VPNGateway: vgwID}
+	conn := VPNConnection{Identity: Identity{Region: region}, Type: typ, CustomerGateway: cgwID, VPNGateway: vgwID}
 	if v := r.Form.Get("Options.StaticRoutesOnly"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -49,7 +49,7 @@ func (s *server) vgwXML(o cloudsim.Row[VPNGateway], w *world) xVpnGateway {
 }
 
 func (s *server) createVpnGateway(r *http.Request, region, reqID string) (any, error) {
-	gw := VPNGateway{Region: region, Type: r.Form.Get("Type"), AmazonSideASN: 64512, Zone: r.Form.Get("AvailabilityZone")}
+	gw := VPNGateway{Identity: Identity{Region: region}, Type: r.Form.Get("Type"), AmazonSideASN: 64512, Zone: r.Form.Get("AvailabilityZone")}
 	if gw.Type == "" {
 		return nil, missing("type")
 	}
