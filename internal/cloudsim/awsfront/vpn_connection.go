@@ -52,7 +52,6 @@ func freeTunnelCIDR(used map[netip.Prefix]bool) netip.Prefix {
 
 func (s *server) vpnState(v VPNConnection) string { return v.state(s.now(), s.times().Connection) }
 
-func tunnelEndID(vpnID string, i int) string { return fmt.Sprintf("%s/%d", vpnID, i) }
 
 func tunnelModName(vpn string, i int) string { return fmt.Sprintf("%s/%d", vpn, i) }
 
