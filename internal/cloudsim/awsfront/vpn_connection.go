@@ -52,7 +52,6 @@ func freeTunnelCIDR(used map[netip.Prefix]bool) netip.Prefix {
 
 func (s *server) vpnState(v VPNConnection) string { return v.state(s.now(), s.times().Connection) }
 
-
 func tunnelModName(vpn string, i int) string { return fmt.Sprintf("%s/%d", vpn, i) }
 
 // tunnelsOf are a connection's tunnels 1 and 2 (indices 0 and 1) as they
