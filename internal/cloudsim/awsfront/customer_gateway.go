@@ -33,7 +33,7 @@ func (s *server) cgwXML(o cloudsim.Row[CustomerGateway], w *world) xCustomerGate
 
 // createCustomerGateway records a peer device: IpAddress (or PublicIp)
 // and BgpAsn (or BgpAsnExtended; 65000 when neither is given).
-func (s *server) createCustomerGateway(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createCustomerGateway(r *http.Request, region, reqID string, w *world) (any, error) {
 	gw := CustomerGateway{Identity: Identity{Region: region}, Type: r.Form.Get("Type"), IP: r.Form.Get("IpAddress"), ASN: 65000, DeviceName: r.Form.Get("DeviceName")}
 	if gw.Type == "" {
 		return nil, missing("type")
@@ -66,10 +66,6 @@ func (s *server) createCustomerGateway(r *http.Request, region, reqID string) (a
 	}
 	var err error
 	if gw.Tags, err = parseTags(r, resCgw.tagType); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	if len(cgws.inRegion(w, region)) >= maxCustomerGateways {

@@ -35,9 +35,9 @@ type describeSpec[M model, X any] struct {
 // region sees, filtered, paged when the action pages, as items of an
 // always present set (an empty <...Set/> when nothing matches, as EC2
 // answers).
-func describeHandler[M model, X any](d describeSpec[M, X]) networkHandler {
-	return func(s *server, r *http.Request, region, reqID string) (any, error) {
-		rs, w, err := d.selectRows(s, r, region)
+func describeHandler[M model, X any](d describeSpec[M, X]) worldHandler {
+	return func(s *server, r *http.Request, region, reqID string, w *world) (any, error) {
+		rs, err := d.selectRows(s, r, region, w)
 		if err != nil {
 			return nil, err
 		}
@@ -64,25 +64,21 @@ func describeHandler[M model, X any](d describeSpec[M, X]) networkHandler {
 // selectRows are the resources a DescribeX names (IDs in idParam.N, each
 // a Get<Kind>), or all the region sees (one Get<Kind>), after the
 // filters.
-func (d describeSpec[M, X]) selectRows(s *server, r *http.Request, region string) (rows[M], *world, error) {
+func (d describeSpec[M, X]) selectRows(s *server, r *http.Request, region string, w *world) (rows[M], error) {
 	filters, err := parseFilters(r, d.known)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ids := formList(r, d.idParam)
 	if len(ids) == 0 {
 		if err := d.kind.gate(s); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, id := range ids {
 		if _, err := d.kind.lookup(s, region, id); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, nil, err
 	}
 	var rs rows[M]
 	if len(ids) == 0 {
@@ -103,7 +99,7 @@ func (d describeSpec[M, X]) selectRows(s *server, r *http.Request, region string
 			out = append(out, o)
 		}
 	}
-	return out, w, nil
+	return out, nil
 }
 
 // deleteSpec is how one kind is deleted.
@@ -114,7 +110,7 @@ type deleteSpec[M model] struct {
 	// the MissingParameter message.
 	idParam, param string
 	// find, when set, finds the resource instead of idParam.
-	find func(s *server, r *http.Request, region string) (cloudsim.Row[M], error)
+	find func(s *server, r *http.Request, region string, w *world) (cloudsim.Row[M], error)
 	// check refuses a delete the resource's dependents forbid.
 	check func(s *server, w *world, o cloudsim.Row[M]) error
 	// children deletes what goes with it besides its tags (each child
@@ -130,12 +126,12 @@ type deleteSpec[M model] struct {
 // deleteHandler answers a DeleteX: the resource looked up, its
 // dependencies checked, then it, its children, its tags and what it made
 // with it deleted (InternalError when something stays behind).
-func deleteHandler[M model](d deleteSpec[M]) networkHandler {
-	return func(s *server, r *http.Request, region, reqID string) (any, error) {
+func deleteHandler[M model](d deleteSpec[M]) worldHandler {
+	return func(s *server, r *http.Request, region, reqID string, w *world) (any, error) {
 		var o cloudsim.Row[M]
 		var err error
 		if d.find != nil {
-			o, err = d.find(s, r, region)
+			o, err = d.find(s, r, region, w)
 		} else {
 			var v []string
 			if v, err = required(r, d.idParam, d.param); err != nil {
@@ -143,10 +139,6 @@ func deleteHandler[M model](d deleteSpec[M]) networkHandler {
 			}
 			o, err = d.kind.lookup(s, region, v[0])
 		}
-		if err != nil {
-			return nil, err
-		}
-		w, err := s.world()
 		if err != nil {
 			return nil, err
 		}

@@ -194,40 +194,55 @@ var (
 
 type networkHandler func(s *server, r *http.Request, region, reqID string) (any, error)
 
+// worldHandler serves a network action over w, the world as the request
+// finds it (a handler that reports its own change reads it again).
+type worldHandler func(s *server, r *http.Request, region, reqID string, w *world) (any, error)
+
+// overWorld reads the world for h.
+func overWorld(h worldHandler) networkHandler {
+	return func(s *server, r *http.Request, region, reqID string) (any, error) {
+		w, err := s.world()
+		if err != nil {
+			return nil, err
+		}
+		return h(s, r, region, reqID, w)
+	}
+}
+
 // networkActions are the EC2 actions served here; serveEC2 routes to them.
 var networkActions = map[string]networkHandler{
-	"CreateVpc":                     (*server).createVpc,
-	"DescribeVpcs":                  describeVpcs,
-	"DeleteVpc":                     deleteVpc,
-	"CreateSubnet":                  (*server).createSubnet,
-	"DescribeSubnets":               describeSubnets,
-	"DeleteSubnet":                  deleteSubnet,
-	"CreateSecurityGroup":           (*server).createSecurityGroup,
-	"DescribeSecurityGroups":        describeSecurityGroups,
-	"AuthorizeSecurityGroupIngress": (*server).authorizeIngress,
-	"RevokeSecurityGroupIngress":    (*server).revokeIngress,
-	"DeleteSecurityGroup":           deleteSecurityGroup,
-	"DescribeRouteTables":           describeRouteTables,
-	"CreateRoute":                   (*server).createRoute,
-	"DeleteRoute":                   (*server).deleteRoute,
-	"EnableVgwRoutePropagation":     (*server).enableVgwRoutePropagation,
-	"CreateVpnGateway":              (*server).createVpnGateway,
-	"AttachVpnGateway":              (*server).attachVpnGateway,
-	"DetachVpnGateway":              (*server).detachVpnGateway,
-	"DescribeVpnGateways":           describeVpnGateways,
-	"DeleteVpnGateway":              deleteVpnGateway,
-	"CreateCustomerGateway":         (*server).createCustomerGateway,
-	"DescribeCustomerGateways":      describeCustomerGateways,
-	"DeleteCustomerGateway":         deleteCustomerGateway,
-	"CreateVpnConnection":           (*server).createVpnConnection,
-	"DescribeVpnConnections":        describeVpnConnections,
-	"DeleteVpnConnection":           deleteVpnConnection,
-	"ModifyVpnTunnelOptions":        (*server).modifyVpnTunnelOptions,
-	"CreateVpcPeeringConnection":    (*server).createPeering,
-	"AcceptVpcPeeringConnection":    (*server).acceptPeering,
-	"DescribeVpcPeeringConnections": describePeerings,
-	"DeleteVpcPeeringConnection":    deletePeering,
-	"CreateTags":                    (*server).createTags,
+	"CreateVpc":                     overWorld((*server).createVpc),
+	"DescribeVpcs":                  overWorld(describeVpcs),
+	"DeleteVpc":                     overWorld(deleteVpc),
+	"CreateSubnet":                  overWorld((*server).createSubnet),
+	"DescribeSubnets":               overWorld(describeSubnets),
+	"DeleteSubnet":                  overWorld(deleteSubnet),
+	"CreateSecurityGroup":           overWorld((*server).createSecurityGroup),
+	"DescribeSecurityGroups":        overWorld(describeSecurityGroups),
+	"AuthorizeSecurityGroupIngress": overWorld((*server).authorizeIngress),
+	"RevokeSecurityGroupIngress":    overWorld((*server).revokeIngress),
+	"DeleteSecurityGroup":           overWorld(deleteSecurityGroup),
+	"DescribeRouteTables":           overWorld(describeRouteTables),
+	"CreateRoute":                   overWorld((*server).createRoute),
+	"DeleteRoute":                   overWorld((*server).deleteRoute),
+	"EnableVgwRoutePropagation":     overWorld((*server).enableVgwRoutePropagation),
+	"CreateVpnGateway":              overWorld((*server).createVpnGateway),
+	"AttachVpnGateway":              overWorld((*server).attachVpnGateway),
+	"DetachVpnGateway":              overWorld((*server).detachVpnGateway),
+	"DescribeVpnGateways":           overWorld(describeVpnGateways),
+	"DeleteVpnGateway":              overWorld(deleteVpnGateway),
+	"CreateCustomerGateway":         overWorld((*server).createCustomerGateway),
+	"DescribeCustomerGateways":      overWorld(describeCustomerGateways),
+	"DeleteCustomerGateway":         overWorld(deleteCustomerGateway),
+	"CreateVpnConnection":           overWorld((*server).createVpnConnection),
+	"DescribeVpnConnections":        overWorld(describeVpnConnections),
+	"DeleteVpnConnection":           overWorld(deleteVpnConnection),
+	"ModifyVpnTunnelOptions":        overWorld((*server).modifyVpnTunnelOptions),
+	"CreateVpcPeeringConnection":    overWorld((*server).createPeering),
+	"AcceptVpcPeeringConnection":    overWorld((*server).acceptPeering),
+	"DescribeVpcPeeringConnections": overWorld(describePeerings),
+	"DeleteVpcPeeringConnection":    overWorld(deletePeering),
+	"CreateTags":                    overWorld((*server).createTags),
 }
 
 func init() {

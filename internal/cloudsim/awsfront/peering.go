@@ -48,7 +48,7 @@ func (s *server) peeringXML(o cloudsim.Row[PeeringConnection], w *world) xPeerin
 
 // createPeering requests a peering of VpcId (this region) with PeerVpcId
 // (PeerRegion, this one by default). Overlapping CIDRs make it failed.
-func (s *server) createPeering(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createPeering(r *http.Request, region, reqID string, w *world) (any, error) {
 	vpcID, peerID := r.Form.Get("VpcId"), r.Form.Get("PeerVpcId")
 	peerRegion := r.Form.Get("PeerRegion")
 	if peerRegion == "" {
@@ -73,10 +73,6 @@ func (s *server) createPeering(r *http.Request, region, reqID string) (any, erro
 		return nil, err
 	}
 	theirs, err := vpcs.lookup(s, peerRegion, peerID)
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.world()
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +101,7 @@ func (s *server) createPeering(r *http.Request, region, reqID string) (any, erro
 }
 
 // acceptPeering accepts a pending peering from the accepter's region.
-func (s *server) acceptPeering(r *http.Request, region, reqID string) (any, error) {
+func (s *server) acceptPeering(r *http.Request, region, reqID string, w *world) (any, error) {
 	id := r.Form.Get("VpcPeeringConnectionId")
 	if id == "" {
 		return nil, missing("vpcPeeringConnectionId")
@@ -117,10 +113,6 @@ func (s *server) acceptPeering(r *http.Request, region, reqID string) (any, erro
 	if at := o.Value.Accepter.Region; at != region {
 		return nil, &ec2Err{400, "OperationNotPermitted",
 			fmt.Sprintf("User %s cannot accept peering %s in %s: it is accepted in %s", s.opts.AccountID, id, region, at)}
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
 	}
 	if st, _ := s.peeringStatus(w, o); st != "pending-acceptance" {
 		return nil, &ec2Err{400, "InvalidStateTransition", fmt.Sprintf("Invalid state transition for %s, attempted to transition from %s to active", id, st)}

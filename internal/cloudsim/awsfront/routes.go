@@ -105,7 +105,7 @@ func attachedTo(w *world, region, vgwID, vpcID string) bool {
 // createRoute adds a route to a virtual private gateway attached to the
 // table's VPC (GatewayId) or to a peering of the VPC
 // (VpcPeeringConnectionId).
-func (s *server) createRoute(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createRoute(r *http.Request, region, reqID string, w *world) (any, error) {
 	tableID, dest := r.Form.Get("RouteTableId"), r.Form.Get("DestinationCidrBlock")
 	gw, pcx := r.Form.Get("GatewayId"), r.Form.Get("VpcPeeringConnectionId")
 	switch {
@@ -145,10 +145,6 @@ func (s *server) createRoute(r *http.Request, region, reqID string) (any, error)
 		}
 		peering = o.Value
 	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
-	}
 	vpcID := rt.Value.VPC
 	if inside(p, w.vpcCIDR(region, vpcID)) {
 		return nil, invalidValue("The destination CIDR block %s is equal to or more specific than one of this VPC's CIDR blocks. This route can target only an interface or an instance.", dest)
@@ -174,7 +170,7 @@ func (s *server) createRoute(r *http.Request, region, reqID string) (any, error)
 	return replyTrue("CreateRoute", reqID), nil
 }
 
-func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error) {
+func (s *server) deleteRoute(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "RouteTableId", "routeTableId", "DestinationCidrBlock", "destinationCidrBlock")
 	if err != nil {
 		return nil, err
@@ -199,7 +195,7 @@ func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error)
 
 // enableVgwRoutePropagation lets a route table learn the routes of a
 // virtual private gateway attached to its VPC.
-func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string) (any, error) {
+func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "RouteTableId", "routeTableId", "GatewayId", "gatewayId")
 	if err != nil {
 		return nil, err
@@ -210,10 +206,6 @@ func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string
 		return nil, err
 	}
 	if _, err := vgws.lookup(s, region, gw); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	if !attachedTo(w, region, gw, rt.Value.VPC) {

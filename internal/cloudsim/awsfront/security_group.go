@@ -83,7 +83,7 @@ func (s *server) groupXML(o cloudsim.Row[SecurityGroup], w *world) xSecurityGrou
 		Egress: []xIPPermission{{IPProtocol: "-1", IPRanges: []xIPRange{{CidrIP: "0.0.0.0/0"}}}}, Tags: xTags(w.tagsOf(o.Name, g))}
 }
 
-func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createSecurityGroup(r *http.Request, region, reqID string, w *world) (any, error) {
 	name, desc, vpcID := r.Form.Get("GroupName"), r.Form.Get("GroupDescription"), r.Form.Get("VpcId")
 	switch {
 	case name == "":
@@ -104,10 +104,6 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any
 	if _, err := vpcs.lookup(s, region, vpcID); err != nil {
 		return nil, err
 	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
-	}
 	if err := g.uniqueIn(w.groups.where(func(o SecurityGroup) bool { return o.VPC == vpcID }).values()); err != nil {
 		return nil, err
 	}
@@ -122,7 +118,7 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any
 }
 
 // groupParam finds the group a request names by GroupId (or GroupName).
-func (s *server) groupParam(r *http.Request, region string) (cloudsim.Row[SecurityGroup], error) {
+func (s *server) groupParam(r *http.Request, region string, w *world) (cloudsim.Row[SecurityGroup], error) {
 	var none cloudsim.Row[SecurityGroup]
 	if id := r.Form.Get("GroupId"); id != "" {
 		return groups.lookup(s, region, id)
@@ -132,10 +128,6 @@ func (s *server) groupParam(r *http.Request, region string) (cloudsim.Row[Securi
 		return none, missing("groupId")
 	}
 	if err := groups.gate(s); err != nil {
-		return none, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return none, err
 	}
 	for _, g := range groups.inRegion(w, region) {
@@ -258,16 +250,12 @@ func (s *server) ruleXML(rule SecurityGroupRule, g SecurityGroup) xSecurityGroup
 
 // authorizeIngress adds rules; when one exists already nothing is added
 // (InvalidPermission.Duplicate).
-func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, error) {
-	g, err := s.groupParam(r, region)
+func (s *server) authorizeIngress(r *http.Request, region, reqID string, w *world) (any, error) {
+	g, err := s.groupParam(r, region, w)
 	if err != nil {
 		return nil, err
 	}
 	perms, err := parsePermissions(r)
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.world()
 	if err != nil {
 		return nil, err
 	}
@@ -310,8 +298,8 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 // revokeIngress removes the rules that exist (by permission or
 // SecurityGroupRuleId.N); the others are reported unknown, and when none
 // exists it is InvalidPermission.NotFound.
-func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, error) {
-	g, err := s.groupParam(r, region)
+func (s *server) revokeIngress(r *http.Request, region, reqID string, w *world) (any, error) {
+	g, err := s.groupParam(r, region, w)
 	if err != nil {
 		return nil, err
 	}
@@ -321,10 +309,6 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 		if perms, err = parsePermissions(r); err != nil {
 			return nil, err
 		}
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
 	}
 	byKey, byID := map[string]cloudsim.Row[SecurityGroupRule]{}, map[string]cloudsim.Row[SecurityGroupRule]{}
 	for _, rule := range w.rulesOf(g.Name) {

@@ -59,7 +59,7 @@ func zoneNames(region, zone, zoneID string) (string, string) {
 
 // createSubnet creates a subnet of a VPC: its CIDR inside the VPC's, /16–/28,
 // overlapping no other subnet of the VPC.
-func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createSubnet(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "VpcId", "vpcId", "CidrBlock", "cidrBlock")
 	if err != nil {
 		return nil, err
@@ -74,10 +74,6 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 		return nil, err
 	}
 	if _, err := vpcs.lookup(s, region, vpcID); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	if err := sn.checkIn(w.vpcCIDR(region, vpcID), w.subnets.where(func(o Subnet) bool { return o.VPC == vpcID }).values()); err != nil {

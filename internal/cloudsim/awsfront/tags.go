@@ -69,7 +69,7 @@ func checkTags(tags map[string]string) error {
 
 // createTags sets Tag.N.Key/Value on the resources ResourceId.N (any of
 // the kinds above).
-func (s *server) createTags(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createTags(r *http.Request, region, reqID string, w *world) (any, error) {
 	ids := formList(r, "ResourceId")
 	if len(ids) == 0 {
 		return nil, missing("resourceIdSet")
@@ -100,10 +100,6 @@ func (s *server) createTags(r *http.Request, region, reqID string) (any, error) 
 			return nil, err
 		}
 		targets = append(targets, target{id, name, created})
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
 	}
 	for _, o := range targets {
 		have := maps.Clone(o.tags)

@@ -26,7 +26,7 @@ func (s *server) vpcXML(o cloudsim.Row[VPC], w *world) xVpc {
 }
 
 // createVpc creates a VPC (CidrBlock, /16–/28) with its main route table.
-func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createVpc(r *http.Request, region, reqID string, w *world) (any, error) {
 	v := r.Form.Get("CidrBlock")
 	if v == "" {
 		return nil, missing("cidrBlock")
@@ -40,10 +40,6 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 		return nil, err
 	}
 	if vpc.Tags, err = parseTags(r, resVpc.tagType); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	if len(vpcs.inRegion(w, region)) >= maxVpcs {

@@ -109,7 +109,7 @@ func (s *server) vpnXML(o cloudsim.Row[VPNConnection], w *world) xVpnConnection 
 
 // createVpnConnection connects a virtual private gateway to a customer
 // gateway with two tunnels (see the doc comment for the checks).
-func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createVpnConnection(r *http.Request, region, reqID string, w *world) (any, error) {
 	typ, cgwID, vgwID := r.Form.Get("Type"), r.Form.Get("CustomerGatewayId"), r.Form.Get("VpnGatewayId")
 	switch {
 	case typ == "":
@@ -172,10 +172,6 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string) (any
 	}
 	if st := s.vgwState(vgw.Value); st != "available" {
 		return nil, incorrectState("The vpn gateway '%s' is in state %s; it must be available", vgwID, st)
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
 	}
 	if len(vpns.inRegion(w, region)) >= maxVpnConnections {
 		return nil, &ec2Err{400, "VpnConnectionLimitExceeded", "The maximum number of VPN connections has been reached."}
@@ -255,7 +251,7 @@ func usedTunnelCIDRs(w *world, vgwID, skip string) map[netip.Prefix]bool {
 
 // modifyVpnTunnelOptions sets the inside CIDR and key of the tunnel of a
 // connection with the given outside address (see the doc comment).
-func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string) (any, error) {
+func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string, w *world) (any, error) {
 	id, outside := r.Form.Get("VpnConnectionId"), r.Form.Get("VpnTunnelOutsideIpAddress")
 	switch {
 	case id == "":
@@ -286,10 +282,6 @@ func (s *server) modifyVpnTunnelOptions(r *http.Request, region, reqID string) (
 	conn := o.Value
 	if st := s.vpnState(conn); st != "available" {
 		return nil, incorrectState("The VPN connection %s is in state %s; its tunnel options can be modified once it is available.", id, st)
-	}
-	w, err := s.world()
-	if err != nil {
-		return nil, err
 	}
 	tunnels := w.tunnelsOf(o)
 	n := slices.IndexFunc(tunnels[:], func(t VPNTunnel) bool { return t.OutsideIP == outside })

@@ -48,7 +48,7 @@ func (s *server) vgwXML(o cloudsim.Row[VPNGateway], w *world) xVpnGateway {
 	return x
 }
 
-func (s *server) createVpnGateway(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createVpnGateway(r *http.Request, region, reqID string, w *world) (any, error) {
 	gw := VPNGateway{Identity: Identity{Region: region}, Type: r.Form.Get("Type"), AmazonSideASN: 64512, Zone: r.Form.Get("AvailabilityZone")}
 	if gw.Type == "" {
 		return nil, missing("type")
@@ -65,10 +65,6 @@ func (s *server) createVpnGateway(r *http.Request, region, reqID string) (any, e
 	}
 	var err error
 	if gw.Tags, err = parseTags(r, resVgw.tagType); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	if len(vgws.inRegion(w, region)) >= maxVpnGateways {
@@ -101,16 +97,12 @@ func (s *server) gatewayAndVPC(r *http.Request, region string) (cloudsim.Row[VPN
 
 // attachVpnGateway attaches an available gateway to a VPC (one gateway per
 // VPC, one VPC per gateway); it is attaching for times().Attachment.
-func (s *server) attachVpnGateway(r *http.Request, region, reqID string) (any, error) {
+func (s *server) attachVpnGateway(r *http.Request, region, reqID string, w *world) (any, error) {
 	gw, vpcID, err := s.gatewayAndVPC(r, region)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := vpcs.lookup(s, region, vpcID); err != nil {
-		return nil, err
-	}
-	w, err := s.world()
-	if err != nil {
 		return nil, err
 	}
 	gwID := gw.Value.ID
@@ -134,16 +126,12 @@ func (s *server) attachVpnGateway(r *http.Request, region, reqID string) (any, e
 
 // detachVpnGateway detaches a gateway at once; the route tables of the VPC
 // stop propagating its routes, and routes to it become blackholes.
-func (s *server) detachVpnGateway(r *http.Request, region, reqID string) (any, error) {
+func (s *server) detachVpnGateway(r *http.Request, region, reqID string, w *world) (any, error) {
 	gw, vpcID, err := s.gatewayAndVPC(r, region)
 	if err != nil {
 		return nil, err
 	}
 	gwID := gw.Value.ID
-	w, err := s.world()
-	if err != nil {
-		return nil, err
-	}
 	if !attachedTo(w, region, gwID, vpcID) {
 		return nil, &ec2Err{400, "InvalidVpnGatewayAttachment.NotFound",
 			fmt.Sprintf("The attachment with vpn gateway ID '%s' and vpc ID '%s' does not exist", gwID, vpcID)}
