@@ -1,7 +1,9 @@
 package awsfront
 
 import (
+	"crypto/rand"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"regexp"
@@ -357,6 +359,92 @@ func checkPSK(v string) error {
 		return invalidValue("Invalid PreSharedKey: it must be 8 to 64 characters of letters, digits, periods (.) and underscores (_), and cannot start with zero (0).")
 	}
 	return nil
+}
+
+// checkTunnels is EC2's rule for the tunnel options CreateVpnConnection
+// is given: each TunnelInsideCidr valid (checkTunnelCIDR) and not given
+// for both tunnels, each PreSharedKey valid (checkPSK).
+func checkTunnels(given []VPNTunnel) error {
+	seen := map[netip.Prefix]bool{}
+	for _, t := range given {
+		if t.InsideCIDR != "" {
+			c, err := checkTunnelCIDR(t.InsideCIDR)
+			if err != nil {
+				return err
+			}
+			if seen[c] {
+				return invalidValue("The tunnel inside CIDR %s is given for both tunnels.", t.InsideCIDR)
+			}
+			seen[c] = true
+		}
+		if t.PSK != "" {
+			if err := checkPSK(t.PSK); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// planTunnels sets the connection's two tunnels from the options given
+// (checked by checkTunnels): an inside CIDR given must be unused by the
+// gateway's other connections (used); a tunnel without one gets the
+// first free /30 of 169.254.10.0/23, one without a key a random key.
+func (v *VPNConnection) planTunnels(given []VPNTunnel, used map[netip.Prefix]bool) error {
+	taken := maps.Clone(used)
+	for _, t := range given {
+		if c, err := netip.ParsePrefix(t.InsideCIDR); err == nil {
+			if used[c] {
+				return invalidValue("The tunnel inside CIDR %s is already used by another VPN connection of %s.", c, v.VPNGateway)
+			}
+			taken[c] = true
+		}
+	}
+	for i := range v.Tunnels {
+		if i < len(given) {
+			v.Tunnels[i].InsideCIDR, v.Tunnels[i].PSK = given[i].InsideCIDR, given[i].PSK
+		}
+		if v.Tunnels[i].InsideCIDR == "" {
+			c := freeTunnelCIDR(taken)
+			taken[c] = true
+			v.Tunnels[i].InsideCIDR = c.String()
+		}
+		if v.Tunnels[i].PSK == "" {
+			v.Tunnels[i].PSK = randomPSK()
+		}
+	}
+	return nil
+}
+
+// randomPSK is a key as AWS would choose one.
+func randomPSK() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
+	var b [32]byte
+	// crypto/rand.Read never fails (it panics on a broken system).
+	rand.Read(b[:])
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = alphabet[int(c)%len(alphabet)]
+	}
+	if out[0] == '0' || out[0] == '.' || out[0] == '_' {
+		out[0] = 'k'
+	}
+	return string(out)
+}
+
+// freeTunnelCIDR is the first /30 of 169.254.10.0/23 not in use.
+func freeTunnelCIDR(used map[netip.Prefix]bool) netip.Prefix {
+	a := netip.MustParseAddr("169.254.10.0")
+	for range 128 {
+		p := netip.PrefixFrom(a, 30)
+		if !used[p] {
+			return p
+		}
+		for range 4 {
+			a = a.Next()
+		}
+	}
+	return netip.PrefixFrom(a, 30)
 }
 
 // peeringExpiry is how long a peering request waits for its acceptance.

@@ -102,11 +102,7 @@ func (s *server) createTags(r *http.Request, region, reqID string, w *world) (an
 		targets = append(targets, target{id, name, created})
 	}
 	for _, o := range targets {
-		have := maps.Clone(o.tags)
-		if have == nil {
-			have = map[string]string{}
-		}
-		maps.Copy(have, w.tags[o.name])
+		have := w.tagsOf(o.name, Identity{Tags: o.tags})
 		if n := len(have); n+len(tags) > 50 {
 			merged := maps.Clone(have)
 			maps.Copy(merged, tags)

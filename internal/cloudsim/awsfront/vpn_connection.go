@@ -1,10 +1,8 @@
 package awsfront
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -18,37 +16,6 @@ import (
 // model.go's VPNConnection and TunnelModification (rules in network.go).
 
 var vpnFilters = []string{"vpn-connection-id", "state", "customer-gateway-id", "vpn-gateway-id", "type", "option.static-routes-only", "category"}
-
-// randomPSK is a key as AWS would choose one.
-func randomPSK() string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
-	var b [32]byte
-	// crypto/rand.Read never fails (it panics on a broken system).
-	rand.Read(b[:])
-	out := make([]byte, len(b))
-	for i, c := range b {
-		out[i] = alphabet[int(c)%len(alphabet)]
-	}
-	if out[0] == '0' || out[0] == '.' || out[0] == '_' {
-		out[0] = 'k'
-	}
-	return string(out)
-}
-
-// freeTunnelCIDR is the first /30 of 169.254.10.0/23 not in use.
-func freeTunnelCIDR(used map[netip.Prefix]bool) netip.Prefix {
-	a := netip.MustParseAddr("169.254.10.0")
-	for range 128 {
-		p := netip.PrefixFrom(a, 30)
-		if !used[p] {
-			return p
-		}
-		for range 4 {
-			a = a.Next()
-		}
-	}
-	return netip.PrefixFrom(a, 30)
-}
 
 func (s *server) vpnState(v VPNConnection) string { return v.state(s.now(), s.times().Connection) }
 
@@ -135,28 +102,13 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string, w *w
 	if len(opts) > 2 {
 		return nil, invalidValue("A VPN connection has two tunnels; %d tunnel options were given.", len(opts))
 	}
-	type tunnel struct{ cidr, psk string }
-	var tunnels []tunnel
-	mine := map[netip.Prefix]bool{}
+	var given []VPNTunnel
 	for _, n := range opts {
 		p := fmt.Sprintf("Options.TunnelOptions.%d.", n)
-		t := tunnel{r.Form.Get(p + "TunnelInsideCidr"), r.Form.Get(p + "PreSharedKey")}
-		if t.cidr != "" {
-			c, err := checkTunnelCIDR(t.cidr)
-			if err != nil {
-				return nil, err
-			}
-			if mine[c] {
-				return nil, invalidValue("The tunnel inside CIDR %s is given for both tunnels.", t.cidr)
-			}
-			mine[c] = true
-		}
-		if t.psk != "" {
-			if err := checkPSK(t.psk); err != nil {
-				return nil, err
-			}
-		}
-		tunnels = append(tunnels, t)
+		given = append(given, VPNTunnel{InsideCIDR: r.Form.Get(p + "TunnelInsideCidr"), PSK: r.Form.Get(p + "PreSharedKey")})
+	}
+	if err := checkTunnels(given); err != nil {
+		return nil, err
 	}
 	var err error
 	if conn.Tags, err = parseTags(r, resVpn.tagType); err != nil {
@@ -176,37 +128,17 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string, w *w
 	if len(vpns.inRegion(w, region)) >= maxVpnConnections {
 		return nil, &ec2Err{400, "VpnConnectionLimitExceeded", "The maximum number of VPN connections has been reached."}
 	}
-	used := usedTunnelCIDRs(w, vgwID, "")
-	for c := range mine {
-		if used[c] {
-			return nil, invalidValue("The tunnel inside CIDR %s is already used by another VPN connection of %s.", c, vgwID)
-		}
-	}
-	for len(tunnels) < 2 {
-		tunnels = append(tunnels, tunnel{})
-	}
-	for i := range tunnels {
-		if tunnels[i].cidr == "" {
-			c := freeTunnelCIDR(func() map[netip.Prefix]bool {
-				all := maps.Clone(used)
-				maps.Copy(all, mine)
-				return all
-			}())
-			mine[c] = true
-			tunnels[i].cidr = c.String()
-		}
-		if tunnels[i].psk == "" {
-			tunnels[i].psk = randomPSK()
-		}
+	if err := conn.planTunnels(given, usedTunnelCIDRs(w, vgwID, "")); err != nil {
+		return nil, err
 	}
 	conn.ID, conn.Created = newID("vpn", w), s.now()
 	id := conn.ID
-	for i, t := range tunnels {
+	for i := range conn.Tunnels {
 		ip, err := s.e.AllocatePublicIP()
 		if err != nil {
 			return nil, engineErr(err, resVpn)
 		}
-		conn.Tunnels[i] = VPNTunnel{OutsideIP: ip, InsideCIDR: t.cidr, PSK: t.psk}
+		conn.Tunnels[i].OutsideIP = ip
 	}
 	o := cloudsim.Row[VPNConnection]{Name: vpns.name(region, id), Value: conn}
 	if err := s.net.vpns.Put(o.Name, conn); err != nil {
