@@ -170,17 +170,13 @@ func (w simWorld) awsTunnelsUp(t *testing.T, connections int) resource.TestCheck
 // the simulated AWS (the keys live only in the clouds).
 func (w simWorld) noKeysInState(t *testing.T) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
-		conns, err := awsfront.VPNConnections(w.engine(t))
+		held, err := awsfront.TunnelKeys(w.engine(t))
 		if err != nil {
 			return err
 		}
 		keys := map[string]bool{}
-		for _, c := range conns {
-			for _, tn := range c.Tunnels {
-				if tn.PSK != "" {
-					keys[tn.PSK] = true
-				}
-			}
+		for _, k := range held {
+			keys[k] = true
 		}
 		if len(keys) == 0 {
 			return fmt.Errorf("the simulated AWS holds no tunnel keys to look for")

@@ -29,6 +29,28 @@ func VPNConnections(e *cloudsim.Engine) ([]VPNConnection, error) {
 	return out, nil
 }
 
+// TunnelKeys are every pre-shared key the simulated EC2 in e holds, sorted:
+// the VPN tunnels' keys as created and as ModifyVpnTunnelOptions set them
+// since (for the checks that no key leaks out of the cloud).
+func TunnelKeys(e *cloudsim.Engine) ([]string, error) {
+	s := &server{e: e, net: newNetTables(e)}
+	w, err := s.world()
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, c := range w.vpns.values() {
+		for _, t := range c.Tunnels {
+			keys[t.PSK] = true
+		}
+	}
+	for _, m := range w.tunnelMods.values() {
+		keys[m.PSK] = true
+	}
+	delete(keys, "")
+	return sortedKeys(keys), nil
+}
+
 // TunnelEnd is the engine's TunnelEnd ID of tunnel n (1 or 2) of the
 // connection, for cloudsim's TunnelStatus.
 func (v VPNConnection) TunnelEnd(n int) string { return tunnelEndID(v.ID, n) }

@@ -141,6 +141,9 @@ func TestNetworkLegacyStateLoads(t *testing.T) {
 		!conns[0].Tunnels[1].Modified.Equal(created) || conns[0].TunnelEnd(2) != "vpn-0123456789abcdef0/2" {
 		t.Errorf("VPNConnections: %+v, %v", conns, err)
 	}
+	if keys, err := TunnelKeys(e); err != nil || !slices.Equal(keys, []string{"key1_abcdefgh", "key2_abcdefgh", "key3_abcdefgh"}) {
+		t.Errorf("TunnelKeys: %v, %v", keys, err)
+	}
 }
 
 // A legacy object that does not read (a creation time that is not one)
