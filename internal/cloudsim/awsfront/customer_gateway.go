@@ -68,13 +68,9 @@ func (s *server) createCustomerGateway(r *http.Request, region, reqID string, w 
 	if gw.Tags, err = parseTags(r, resCgw.tagType); err != nil {
 		return nil, err
 	}
-	if len(cgws.inRegion(w, region)) >= maxCustomerGateways {
-		return nil, &ec2Err{400, "CustomerGatewayLimitExceeded", "The maximum number of customer gateways has been reached."}
-	}
-	gw.ID = newID("cgw", w)
-	o := cloudsim.Row[CustomerGateway]{Name: cgws.name(region, gw.ID), Value: gw}
-	if err := s.net.cgws.Put(o.Name, gw); err != nil {
-		return nil, engineErr(err, resCgw)
+	o, err := insert(s, cgws, w, region, gw)
+	if err != nil {
+		return nil, err
 	}
 	out := reply("CreateCustomerGateway", reqID)
 	x := s.cgwXML(o, w)

@@ -203,6 +203,7 @@ type Identity struct {
 func (v Identity) ec2ID() string                   { return v.ID }
 func (v Identity) seenFrom(region string) bool     { return v.Region == region }
 func (v Identity) creationTags() map[string]string { return v.Tags }
+func (v *Identity) setID(id string)                { v.ID = id }
 
 // seenFrom: a peering is seen from both its regions.
 func (v PeeringConnection) seenFrom(region string) bool {

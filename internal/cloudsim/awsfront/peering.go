@@ -82,15 +82,16 @@ func (s *server) createPeering(r *http.Request, region, reqID string, w *world) 
 				fmt.Sprintf("A VPC peering connection between %s and %s already exists: %s", vpcID, peerID, p.Value.ID)}
 		}
 	}
-	pc := PeeringConnection{Identity: Identity{ID: newID("pcx", w), Tags: tags}, Requester: PeeringSide{region, vpcID, mine.Value.CIDR},
+	pc := PeeringConnection{Identity: Identity{Tags: tags}, Requester: PeeringSide{region, vpcID, mine.Value.CIDR},
 		Accepter: PeeringSide{peerRegion, peerID, theirs.Value.CIDR}, Created: s.now()}
 	if a, b := mine.Value.prefix(), theirs.Value.prefix(); a.Overlaps(b) {
 		pc.Failed = fmt.Sprintf("Overlapping CIDR range: %s overlaps %s", a, b)
 	}
-	o := cloudsim.Row[PeeringConnection]{Name: peerings.name(region, pc.ID), Value: pc}
-	if err := s.net.peerings.Put(o.Name, pc); err != nil {
-		return nil, engineErr(err, resPeering)
+	o, err := insert(s, peerings, w, region, pc)
+	if err != nil {
+		return nil, err
 	}
+	pc = o.Value
 	out := reply("CreateVpcPeeringConnection", reqID)
 	x := s.peeringXML(o, w)
 	if pc.Failed == "" {

@@ -107,13 +107,12 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string, w *w
 	if err := g.uniqueIn(w.groups.where(func(o SecurityGroup) bool { return o.VPC == vpcID }).values()); err != nil {
 		return nil, err
 	}
-	g.ID = newID("sg", w)
-	name = groups.name(region, g.ID)
-	if err := s.net.groups.Put(name, g); err != nil {
-		return nil, engineErr(err, resGroup)
+	o, err := insert(s, groups, w, region, g)
+	if err != nil {
+		return nil, err
 	}
 	out := reply("CreateSecurityGroup", reqID)
-	out.GroupID, out.SecurityGroupArn, out.TagSet = g.ID, s.arn(region, "security-group", g.ID), setOf(xTags(w.tagsOf(name, g)))
+	out.GroupID, out.SecurityGroupArn, out.TagSet = o.Value.ID, s.arn(region, "security-group", o.Value.ID), setOf(xTags(w.tagsOf(o.Name, o.Value)))
 	return out, nil
 }
 

@@ -203,24 +203,33 @@ type kindOf[M model] struct {
 	resource
 	table func(*netTables) *cloudsim.Table[M]
 	rows  func(*world) rows[M]
+	quota quota
+}
+
+// quota is a kind's limit per region (none when n is 0) with EC2's code
+// and what its message counts.
+type quota struct {
+	n          int
+	code, what string
 }
 
 var (
-	vpcs    = kindOf[VPC]{resVpc, func(t *netTables) *cloudsim.Table[VPC] { return t.vpcs }, func(w *world) rows[VPC] { return w.vpcs }}
+	vpcs = kindOf[VPC]{resVpc, func(t *netTables) *cloudsim.Table[VPC] { return t.vpcs }, func(w *world) rows[VPC] { return w.vpcs },
+		quota{maxVpcs, "VpcLimitExceeded", "VPCs"}}
 	subnets = kindOf[Subnet]{resSubnet, func(t *netTables) *cloudsim.Table[Subnet] { return t.subnets },
-		func(w *world) rows[Subnet] { return w.subnets }}
+		func(w *world) rows[Subnet] { return w.subnets }, quota{}}
 	groups = kindOf[SecurityGroup]{resGroup, func(t *netTables) *cloudsim.Table[SecurityGroup] { return t.groups },
-		func(w *world) rows[SecurityGroup] { return w.groups }}
+		func(w *world) rows[SecurityGroup] { return w.groups }, quota{}}
 	routeTables = kindOf[RouteTable]{resRouteTable, func(t *netTables) *cloudsim.Table[RouteTable] { return t.routeTables },
-		func(w *world) rows[RouteTable] { return w.routeTables }}
+		func(w *world) rows[RouteTable] { return w.routeTables }, quota{}}
 	vgws = kindOf[VPNGateway]{resVgw, func(t *netTables) *cloudsim.Table[VPNGateway] { return t.vgws },
-		func(w *world) rows[VPNGateway] { return w.vgws }}
+		func(w *world) rows[VPNGateway] { return w.vgws }, quota{maxVpnGateways, "VpnGatewayLimitExceeded", "virtual private gateways"}}
 	cgws = kindOf[CustomerGateway]{resCgw, func(t *netTables) *cloudsim.Table[CustomerGateway] { return t.cgws },
-		func(w *world) rows[CustomerGateway] { return w.cgws }}
+		func(w *world) rows[CustomerGateway] { return w.cgws }, quota{maxCustomerGateways, "CustomerGatewayLimitExceeded", "customer gateways"}}
 	vpns = kindOf[VPNConnection]{resVpn, func(t *netTables) *cloudsim.Table[VPNConnection] { return t.vpns },
-		func(w *world) rows[VPNConnection] { return w.vpns }}
+		func(w *world) rows[VPNConnection] { return w.vpns }, quota{maxVpnConnections, "VpnConnectionLimitExceeded", "VPN connections"}}
 	peerings = kindOf[PeeringConnection]{resPeering, func(t *netTables) *cloudsim.Table[PeeringConnection] { return t.peerings },
-		func(w *world) rows[PeeringConnection] { return w.peerings }}
+		func(w *world) rows[PeeringConnection] { return w.peerings }, quota{}}
 )
 
 // taggable is a kind CreateTags can tag: find resolves an ID to the row
@@ -282,6 +291,32 @@ func (k kindOf[M]) gate(s *server) error {
 // inRegion are the resources of the kind a region sees.
 func (k kindOf[M]) inRegion(w *world, region string) rows[M] {
 	return k.rows(w).where(func(m M) bool { return m.seenFrom(region) })
+}
+
+// underQuota refuses a new resource in a region that holds the kind's
+// quota (EC2's …LimitExceeded).
+func (k kindOf[M]) underQuota(w *world, region string) error {
+	if k.quota.n > 0 && len(k.inRegion(w, region)) >= k.quota.n {
+		return &ec2Err{400, k.quota.code, fmt.Sprintf("The maximum number of %s has been reached.", k.quota.what)}
+	}
+	return nil
+}
+
+// insert stores a new resource of kind k (Create<Kind>) under a fresh ID
+// of the kind's prefix, once the region is under the kind's quota.
+func insert[M model, P interface {
+	*M
+	setID(string)
+}](s *server, k kindOf[M], w *world, region string, m M) (cloudsim.Row[M], error) {
+	if err := k.underQuota(w, region); err != nil {
+		return cloudsim.Row[M]{}, err
+	}
+	P(&m).setID(newID(k.prefix, w))
+	name := k.name(region, m.ec2ID())
+	if err := k.table(s.net).Put(name, m); err != nil {
+		return cloudsim.Row[M]{}, engineErr(err, k.resource)
+	}
+	return cloudsim.Row[M]{Name: name, Value: m}, nil
 }
 
 // drop deletes a row (Delete<Kind>); one already gone is no error.

@@ -80,10 +80,9 @@ func (s *server) createSubnet(r *http.Request, region, reqID string, w *world) (
 		return nil, err
 	}
 	sn.Zone, sn.ZoneID = zoneNames(region, r.Form.Get("AvailabilityZone"), r.Form.Get("AvailabilityZoneId"))
-	sn.ID = newID("subnet", w)
-	o := cloudsim.Row[Subnet]{Name: subnets.name(region, sn.ID), Value: sn}
-	if err := s.net.subnets.Put(o.Name, sn); err != nil {
-		return nil, engineErr(err, resSubnet)
+	o, err := insert(s, subnets, w, region, sn)
+	if err != nil {
+		return nil, err
 	}
 	out := reply("CreateSubnet", reqID)
 	x := s.subnetXML(o, w)

@@ -42,15 +42,12 @@ func (s *server) createVpc(r *http.Request, region, reqID string, w *world) (any
 	if vpc.Tags, err = parseTags(r, resVpc.tagType); err != nil {
 		return nil, err
 	}
-	if len(vpcs.inRegion(w, region)) >= maxVpcs {
-		return nil, &ec2Err{400, "VpcLimitExceeded", "The maximum number of VPCs has been reached."}
+	vpc.MainRouteTable, vpc.CIDRAssociation, vpc.Created = newID("rtb", w), newID("vpc-cidr-assoc", w), s.now()
+	o, err := insert(s, vpcs, w, region, vpc)
+	if err != nil {
+		return nil, err
 	}
-	vpc.ID, vpc.MainRouteTable = newID("vpc", w), newID("rtb", w)
-	vpc.CIDRAssociation, vpc.Created = newID("vpc-cidr-assoc", w), s.now()
-	o := cloudsim.Row[VPC]{Name: vpcs.name(region, vpc.ID), Value: vpc}
-	if err := s.net.vpcs.Put(o.Name, vpc); err != nil {
-		return nil, engineErr(err, resVpc)
-	}
+	vpc = o.Value
 	rt := RouteTable{Identity: Identity{ID: vpc.MainRouteTable, Region: region}, VPC: vpc.ID, Main: true, Association: newID("rtbassoc", w)}
 	if err := s.net.routeTables.Put(routeTables.name(region, rt.ID), rt); err != nil {
 		if uerr := drop(s.net.vpcs, o.Name); uerr != nil {

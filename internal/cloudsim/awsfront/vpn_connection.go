@@ -125,14 +125,13 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string, w *w
 	if st := s.vgwState(vgw.Value); st != "available" {
 		return nil, incorrectState("The vpn gateway '%s' is in state %s; it must be available", vgwID, st)
 	}
-	if len(vpns.inRegion(w, region)) >= maxVpnConnections {
-		return nil, &ec2Err{400, "VpnConnectionLimitExceeded", "The maximum number of VPN connections has been reached."}
+	if err := vpns.underQuota(w, region); err != nil {
+		return nil, err
 	}
 	if err := conn.planTunnels(given, usedTunnelCIDRs(w, vgwID, "")); err != nil {
 		return nil, err
 	}
-	conn.ID, conn.Created = newID("vpn", w), s.now()
-	id := conn.ID
+	conn.Created = s.now()
 	for i := range conn.Tunnels {
 		ip, err := s.e.AllocatePublicIP()
 		if err != nil {
@@ -140,10 +139,11 @@ func (s *server) createVpnConnection(r *http.Request, region, reqID string, w *w
 		}
 		conn.Tunnels[i].OutsideIP = ip
 	}
-	o := cloudsim.Row[VPNConnection]{Name: vpns.name(region, id), Value: conn}
-	if err := s.net.vpns.Put(o.Name, conn); err != nil {
-		return nil, engineErr(err, resVpn)
+	o, err := insert(s, vpns, w, region, conn)
+	if err != nil {
+		return nil, err
 	}
+	conn, id := o.Value, o.Value.ID
 	for i, t := range conn.Tunnels {
 		if err := s.registerTunnel(conn, i+1, t, vgw.Value, cgw.Value); err != nil {
 			// Undone, so that the SDK's retry of the 500 creates one

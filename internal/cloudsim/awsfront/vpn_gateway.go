@@ -67,13 +67,10 @@ func (s *server) createVpnGateway(r *http.Request, region, reqID string, w *worl
 	if gw.Tags, err = parseTags(r, resVgw.tagType); err != nil {
 		return nil, err
 	}
-	if len(vgws.inRegion(w, region)) >= maxVpnGateways {
-		return nil, &ec2Err{400, "VpnGatewayLimitExceeded", "The maximum number of virtual private gateways has been reached."}
-	}
-	gw.ID, gw.Created = newID("vgw", w), s.now()
-	o := cloudsim.Row[VPNGateway]{Name: vgws.name(region, gw.ID), Value: gw}
-	if err := s.net.vgws.Put(o.Name, gw); err != nil {
-		return nil, engineErr(err, resVgw)
+	gw.Created = s.now()
+	o, err := insert(s, vgws, w, region, gw)
+	if err != nil {
+		return nil, err
 	}
 	out := reply("CreateVpnGateway", reqID)
 	x := s.vgwXML(o, w)
