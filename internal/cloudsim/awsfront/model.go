@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -276,6 +277,45 @@ func (v SecurityGroup) uniqueIn(siblings []SecurityGroup) error {
 // permission is a rule's identity: protocol, ports and source.
 func (v SecurityGroupRule) permission() permission {
 	return permission{v.Protocol, v.From, v.To, v.CIDR, v.Description}
+}
+
+// protocols are the names and numbers of the protocols a rule names.
+var protocols = map[string]string{"-1": "-1", "all": "-1", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp"}
+
+// checkPorts is EC2's rule for an ingress rule's protocol and ports: a
+// protocol by name or number (0–255; names and their numbers are one
+// protocol), and for TCP and UDP a port range within 0–65535, for ICMP a
+// type and code within -1–255; other protocols have no ports. It returns
+// them as a rule keeps them.
+func checkPorts(v, from, to string) (string, string, string, error) {
+	proto, ok := protocols[strings.ToLower(v)]
+	if !ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 255 {
+			proto, ok = v, true
+		}
+	}
+	if !ok {
+		return "", "", "", invalidValue("Invalid value '%s' for IP protocol. Unknown protocol.", v)
+	}
+	switch proto {
+	case "tcp", "udp", "icmp":
+		lo, hi := 0, 65535
+		if proto == "icmp" {
+			lo, hi = -1, 255
+		}
+		f, ferr := strconv.Atoi(from)
+		t, terr := strconv.Atoi(to)
+		if ferr != nil || terr != nil {
+			return "", "", "", invalidValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP/ICMP.")
+		}
+		if f < lo || t > hi || (proto != "icmp" && f > t) {
+			return "", "", "", invalidValue("Invalid value for portRange: %d-%d", f, t)
+		}
+		from, to = strconv.Itoa(f), strconv.Itoa(t)
+	default:
+		from, to = "", ""
+	}
+	return proto, from, to, nil
 }
 
 // checkVPNType is the one VPN type EC2 has (gateways and connections).

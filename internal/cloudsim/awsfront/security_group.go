@@ -159,8 +159,6 @@ var describeSecurityGroups = describeHandler(describeSpec[SecurityGroup, xSecuri
 	known: groupFilters, fields: (*server).groupFields, narrow: groupsNamed,
 	xml: (*server).groupXML, set: func(o *netResponse) **[]xSecurityGroup { return &o.SecurityGroups }})
 
-var protocols = map[string]string{"-1": "-1", "all": "-1", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp"}
-
 // parsePermissions reads IpPermissions.N (IpProtocol, FromPort, ToPort,
 // IpRanges.M.CidrIp / Description), or the single rule of the top-level
 // IpProtocol, FromPort, ToPort, CidrIp.
@@ -179,34 +177,9 @@ func parsePermissions(r *http.Request) ([]permission, error) {
 	}
 	var out []permission
 	for _, rp := range raws {
-		v := r.Form.Get(rp.prefix + "IpProtocol")
-		proto, ok := protocols[strings.ToLower(v)]
-		if !ok {
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 255 {
-				proto, ok = v, true
-			}
-		}
-		if !ok {
-			return nil, invalidValue("Invalid value '%s' for IP protocol. Unknown protocol.", v)
-		}
-		from, to := r.Form.Get(rp.prefix+"FromPort"), r.Form.Get(rp.prefix+"ToPort")
-		switch proto {
-		case "tcp", "udp", "icmp":
-			lo, hi := 0, 65535
-			if proto == "icmp" {
-				lo, hi = -1, 255
-			}
-			f, ferr := strconv.Atoi(from)
-			t, terr := strconv.Atoi(to)
-			if ferr != nil || terr != nil {
-				return nil, invalidValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP/ICMP.")
-			}
-			if f < lo || t > hi || (proto != "icmp" && f > t) {
-				return nil, invalidValue("Invalid value for portRange: %d-%d", f, t)
-			}
-			from, to = strconv.Itoa(f), strconv.Itoa(t)
-		default:
-			from, to = "", ""
+		proto, from, to, err := checkPorts(r.Form.Get(rp.prefix+"IpProtocol"), r.Form.Get(rp.prefix+"FromPort"), r.Form.Get(rp.prefix+"ToPort"))
+		if err != nil {
+			return nil, err
 		}
 		var ranges [][2]string
 		if rp.rangesPrefix == "" {
