@@ -124,7 +124,7 @@ func TestApplyObserveDestroy(t *testing.T) {
 	}
 	// Every tunnel of every AWS VPN connection is up: none is left to
 	// AWS's own options.
-	if down := downAWSTunnels(w); len(down) > 0 {
+	if down := downAWSTunnels(t, w); len(down) > 0 {
 		t.Fatalf("AWS tunnels down: %v", down)
 	}
 	// Applying again changes nothing.
@@ -147,15 +147,17 @@ func cloudOf(site string) string { c, _, _ := strings.Cut(site, "/"); return c }
 
 // downAWSTunnels are the AWS tunnels (connection/outside address) the
 // simulated AWS reports down.
-func downAWSTunnels(w *world) []string {
+func downAWSTunnels(t testing.TB, w *world) []string {
+	t.Helper()
+	conns, err := awsfront.VPNConnections(w.e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var down []string
-	for _, o := range w.resources() {
-		if o.Cloud != "aws" || o.Kind != "VpnConnection" {
-			continue
-		}
+	for _, c := range conns {
 		for i := 1; i <= 2; i++ {
-			if up, detail := w.e.TunnelStatus("aws", fmt.Sprintf("%s/%d", o.Attrs["id"], i)); !up {
-				down = append(down, fmt.Sprintf("%s/%d (%s)", o.Attrs["id"], i, detail))
+			if up, detail := w.e.TunnelStatus("aws", c.TunnelEnd(i)); !up {
+				down = append(down, fmt.Sprintf("%s (%s)", c.TunnelEnd(i), detail))
 			}
 		}
 	}
@@ -202,7 +204,7 @@ func TestApplyUpgradesTwoTunnelLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if down := downAWSTunnels(w); len(down) != 4 { // the second tunnel of each of the two links' two connections
+	if down := downAWSTunnels(t, w); len(down) != 4 { // the second tunnel of each of the two links' two connections
 		t.Fatalf("two-tunnel links: AWS tunnels down %v, want the four unused ones", down)
 	}
 	azureConns := map[string]string{}
@@ -236,7 +238,7 @@ func TestApplyUpgradesTwoTunnelLinks(t *testing.T) {
 			t.Errorf("link %s: AWS connections %s %v, were %s %v", l.Key(), ls.A.ID, ls.A.LocalIPs, was.ID, was.LocalIPs)
 		}
 	}
-	if down := downAWSTunnels(w); len(down) > 0 {
+	if down := downAWSTunnels(t, w); len(down) > 0 {
 		t.Fatalf("AWS tunnels down after the upgrade: %v", down)
 	}
 	for _, o := range w.resources() {

@@ -156,7 +156,7 @@ func TestApplyUpgradesKeylessTwoTunnelLinks(t *testing.T) {
 			t.Errorf("link %s: AWS connections %s %v, were %s %v (replaced: tunnels 0 and 1 lost their keys)", l.Key(), ls.A.ID, ls.A.LocalIPs, was.ID, was.LocalIPs)
 		}
 	}
-	if down := downAWSTunnels(w); len(down) > 0 {
+	if down := downAWSTunnels(t, w); len(down) > 0 {
 		t.Fatalf("AWS tunnels down after the upgrade: %v", down)
 	}
 	for _, o := range w.resources() {

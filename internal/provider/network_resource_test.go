@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 )
 
@@ -146,20 +147,19 @@ func TestAccNetwork_meshGrowsAndShrinks(t *testing.T) {
 func (w simWorld) awsTunnelsUp(t *testing.T, connections int) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		e := w.engine(t)
-		n := 0
-		for _, o := range e.Inventory().Resources().Objects {
-			if o.Cloud != "aws" || o.Kind != "VpnConnection" {
-				continue
-			}
-			n++
+		conns, err := awsfront.VPNConnections(e)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
 			for i := 1; i <= 2; i++ {
-				if up, detail := e.TunnelStatus("aws", fmt.Sprintf("%s/%d", o.Attrs["id"], i)); !up {
-					return fmt.Errorf("tunnel %d of AWS VPN connection %s is down: %s", i, o.Attrs["id"], detail)
+				if up, detail := e.TunnelStatus("aws", c.TunnelEnd(i)); !up {
+					return fmt.Errorf("tunnel %d of AWS VPN connection %s is down: %s", i, c.ID, detail)
 				}
 			}
 		}
-		if n != connections {
-			return fmt.Errorf("%d AWS VPN connections, want %d", n, connections)
+		if len(conns) != connections {
+			return fmt.Errorf("%d AWS VPN connections, want %d", len(conns), connections)
 		}
 		return nil
 	}
@@ -170,13 +170,13 @@ func (w simWorld) awsTunnelsUp(t *testing.T, connections int) resource.TestCheck
 // the simulated AWS (the keys live only in the clouds).
 func (w simWorld) noKeysInState(t *testing.T) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
+		held, err := awsfront.TunnelKeys(w.engine(t))
+		if err != nil {
+			return err
+		}
 		keys := map[string]bool{}
-		for _, o := range w.engine(t).Inventory().Resources().Objects {
-			for k, v := range o.Attrs {
-				if o.Cloud == "aws" && strings.HasSuffix(k, "psk") && v != "" {
-					keys[v] = true
-				}
-			}
+		for _, k := range held {
+			keys[k] = true
 		}
 		if len(keys) == 0 {
 			return fmt.Errorf("the simulated AWS holds no tunnel keys to look for")

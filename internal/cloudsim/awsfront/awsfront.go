@@ -110,6 +110,8 @@ const DefaultKubernetesVersion = "1.33"
 type server struct {
 	e    *cloudsim.Engine
 	opts Options
+	// net are the tables of the EC2 networking (store.go).
+	net *netTables
 
 	mu  sync.Mutex
 	seq int64
@@ -138,7 +140,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
+	return &server{e: e, opts: opts, net: newNetTables(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
 		test: conformance.Caller()}
 }
 

@@ -1145,9 +1145,13 @@ func (s *server) describeUpdate(r *http.Request, region, cluster, id string) (an
 func ec2SubnetID(s string) bool { return strings.HasPrefix(s, "subnet-") && idPattern.MatchString(s) }
 
 // findSubnet reads an EC2 subnet without rate limits and faults (EKS
-// checks it on its side).
-func (s *server) findSubnet(region, id string) (cloudsim.Object, bool) {
-	return s.e.LookupObject(cloudName, kindSubnet, objectName(resSubnet, region, id))
+// checks it on its side); one EC2 does not know is noSubnet.
+func (s *server) findSubnet(region, id string) (Subnet, error) {
+	sn, ok, err := s.net.subnets.Lookup(subnets.name(region, id))
+	if err == nil && !ok {
+		err = s.noSubnet(id)
+	}
+	return sn, err
 }
 
 // noSubnet is EKS's answer for a subnet EC2 does not know.
@@ -1164,11 +1168,11 @@ func (s *server) clusterVpc(region string, subnets []string) (string, error) {
 		if !ec2SubnetID(id) {
 			continue
 		}
-		o, ok := s.findSubnet(region, id)
-		if !ok {
-			return "", s.noSubnet(id)
+		o, err := s.findSubnet(region, id)
+		if err != nil {
+			return "", err
 		}
-		switch v := o.Attrs["vpc"]; {
+		switch v := o.VPC; {
 		case vpc == "":
 			vpc, first = v, id
 		case v != vpc:
@@ -1188,8 +1192,12 @@ func (s *server) serviceOutsideVpc(region, vpcID, service string) error {
 	if err != nil {
 		return nil // checkServiceCIDR reported it
 	}
-	if o, ok := s.e.LookupObject(cloudName, kindVpc, objectName(resVpc, region, vpcID)); ok {
-		if vpc, err := netip.ParsePrefix(o.Attrs["cidr"]); err == nil && vpc.Overlaps(svc) {
+	o, ok, err := s.net.vpcs.Lookup(vpcs.name(region, vpcID))
+	if err != nil {
+		return err
+	}
+	if ok {
+		if vpc := o.prefix(); vpc.IsValid() && vpc.Overlaps(svc) {
 			return badParam("The specified serviceIpv4Cidr %s overlaps with the CIDR block %s of VPC %s; choose a range outside the VPC", service, vpc, vpcID)
 		}
 	}
@@ -1210,16 +1218,16 @@ func (s *server) nodegroupZone(region, cluster string, subnets []string) (string
 			}
 			continue
 		}
-		o, ok := s.findSubnet(region, id)
-		if !ok {
-			return "", s.noSubnet(id)
+		o, err := s.findSubnet(region, id)
+		if err != nil {
+			return "", err
 		}
-		if m.VpcID != "" && o.Attrs["vpc"] != m.VpcID {
+		if m.VpcID != "" && o.VPC != m.VpcID {
 			return "", badParam("Subnet %s is in VPC %s, not in the VPC %s of cluster %s: node group subnets must be in the cluster's VPC",
-				id, o.Attrs["vpc"], m.VpcID, cluster)
+				id, o.VPC, m.VpcID, cluster)
 		}
 		if i == 0 {
-			zone = o.Attrs["zone_id"]
+			zone = o.ZoneID
 		}
 	}
 	return zone, nil

@@ -13,27 +13,32 @@ package awsfront
 // routes.go, vpn_gateway.go, customer_gateway.go, vpn_connection.go,
 // peering.go), sharing world.go (lookups), filters.go, tags.go and xml.go.
 //
-// Engine objects (cloud "aws"). Every resource is one object holding its
-// creation-time settings, which never change afterwards; what changes is
-// kept in child objects that come and go, so that no change is a delete
-// and re-create of the resource. Regional objects are named region/ID;
-// VPC peering connections, which both regions see, global/ID.
+// Tables (cloud "aws", store.go), one per kind, each row a model value
+// (model.go). Every resource is one row holding its creation-time
+// settings, which never change afterwards; what changes is kept in child
+// rows that come and go, so that no change is a delete and re-create of
+// the resource. Regional rows are named region/ID; VPC peering
+// connections, which both regions see, global/ID.
 //
-//   - "Vpc" (vpc-…): cidr, main_rtb. CreateVpc also creates its main
-//     route table, "RouteTable" (rtb-…, main "true"), deleted with it.
+//   - "Vpc" (vpc-…). CreateVpc also creates its main route table,
+//     "RouteTable" (rtb-…, main), deleted with it.
 //   - "Subnet" (subnet-…), "SecurityGroup" (sg-…), "VpnGateway" (vgw-…),
 //     "CustomerGateway" (cgw-…), "VpnConnection" (vpn-…; tunnel outside
 //     addresses, inside CIDRs and keys), "VpcPeeringConnection" (pcx-…).
-//   - Children, named after their parent's object name: "SecurityGroupRule"
+//   - Children, named after their parent's row: "SecurityGroupRule"
 //     (sgr-…, one per ingress protocol/port range/CIDR), "Route" (one per
 //     destination of a route table), "RoutePropagation" (route table ×
 //     virtual private gateway), "VpcAttachment" (a virtual private
 //     gateway's attachment), "VpcPeeringConnectionAcceptance" (an accepted
 //     peering), "Tag" (a tag set by CreateTags; tags given at creation are
-//     attrs "tag:KEY" of the resource). Children go with their parent.
+//     the resource's own). Children go with their parent.
 //
-// IDs are the prefix and 17 random hex digits. Creation times are kept as
-// attrs, and states are derived from them on the engine's clock
+// A world written before the tables kept each row as an engine object of
+// the same kind and name with flat attrs; opening the tables moves them in
+// (legacy.go).
+//
+// IDs are the prefix and 17 random hex digits. Creation times are kept
+// in the rows, and states are derived from them on the engine's clock
 // (server.times): VPCs, subnets and customer gateways are available at
 // once; a virtual private gateway is pending for times().Gateway, an
 // attachment attaching for times().Attachment, a VPN connection
@@ -110,15 +115,11 @@ package awsfront
 // (500) naming what stayed.
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 // networkTimes are how long network objects take to settle, on the
@@ -134,9 +135,6 @@ func (s *server) times() networkTimes {
 	d := s.e.Durations()
 	return networkTimes{Gateway: d.PoolCreate, Attachment: d.PoolUpdate, Connection: d.PoolCreate}
 }
-
-// peeringExpiry is how long a peering request waits for its acceptance.
-const peeringExpiry = 7 * 24 * time.Hour
 
 // Quotas per region (EC2's defaults).
 const (
@@ -192,54 +190,64 @@ var (
 	resCgw        = resource{kindCgw, "cgw", "customerGateway ID", "InvalidCustomerGatewayID.NotFound", "InvalidCustomerGatewayId.Malformed", "customer-gateway"}
 	resVpn        = resource{kindVpn, "vpn", "vpnConnection ID", "InvalidVpnConnectionID.NotFound", "InvalidVpnConnectionID.Malformed", "vpn-connection"}
 	resPeering    = resource{kindPeering, "pcx", "vpcPeeringConnection ID", "InvalidVpcPeeringConnectionID.NotFound", "InvalidVpcPeeringConnectionId.Malformed", "vpc-peering-connection"}
-
-	resourcesByPrefix = map[string]resource{}
 )
 
 type networkHandler func(s *server, r *http.Request, region, reqID string) (any, error)
 
+// worldHandler serves a network action over w, the world as the request
+// finds it (a handler that reports its own change reads it again).
+type worldHandler func(s *server, r *http.Request, region, reqID string, w *world) (any, error)
+
+// overWorld reads the world for h.
+func overWorld(h worldHandler) networkHandler {
+	return func(s *server, r *http.Request, region, reqID string) (any, error) {
+		w, err := s.world()
+		if err != nil {
+			return nil, err
+		}
+		return h(s, r, region, reqID, w)
+	}
+}
+
 // networkActions are the EC2 actions served here; serveEC2 routes to them.
 var networkActions = map[string]networkHandler{
-	"CreateVpc":                     (*server).createVpc,
-	"DescribeVpcs":                  describeVpcs,
-	"DeleteVpc":                     deleteVpc,
-	"CreateSubnet":                  (*server).createSubnet,
-	"DescribeSubnets":               describeSubnets,
-	"DeleteSubnet":                  deleteSubnet,
-	"CreateSecurityGroup":           (*server).createSecurityGroup,
-	"DescribeSecurityGroups":        describeSecurityGroups,
-	"AuthorizeSecurityGroupIngress": (*server).authorizeIngress,
-	"RevokeSecurityGroupIngress":    (*server).revokeIngress,
-	"DeleteSecurityGroup":           deleteSecurityGroup,
-	"DescribeRouteTables":           describeRouteTables,
-	"CreateRoute":                   (*server).createRoute,
-	"DeleteRoute":                   (*server).deleteRoute,
-	"EnableVgwRoutePropagation":     (*server).enableVgwRoutePropagation,
-	"CreateVpnGateway":              (*server).createVpnGateway,
-	"AttachVpnGateway":              (*server).attachVpnGateway,
-	"DetachVpnGateway":              (*server).detachVpnGateway,
-	"DescribeVpnGateways":           describeVpnGateways,
-	"DeleteVpnGateway":              deleteVpnGateway,
-	"CreateCustomerGateway":         (*server).createCustomerGateway,
-	"DescribeCustomerGateways":      describeCustomerGateways,
-	"DeleteCustomerGateway":         deleteCustomerGateway,
-	"CreateVpnConnection":           (*server).createVpnConnection,
-	"DescribeVpnConnections":        describeVpnConnections,
-	"DeleteVpnConnection":           deleteVpnConnection,
-	"ModifyVpnTunnelOptions":        (*server).modifyVpnTunnelOptions,
-	"CreateVpcPeeringConnection":    (*server).createPeering,
-	"AcceptVpcPeeringConnection":    (*server).acceptPeering,
-	"DescribeVpcPeeringConnections": describePeerings,
-	"DeleteVpcPeeringConnection":    deletePeering,
-	"CreateTags":                    (*server).createTags,
+	"CreateVpc":                     overWorld((*server).createVpc),
+	"DescribeVpcs":                  overWorld(describeVpcs),
+	"DeleteVpc":                     overWorld(deleteVpc),
+	"CreateSubnet":                  overWorld((*server).createSubnet),
+	"DescribeSubnets":               overWorld(describeSubnets),
+	"DeleteSubnet":                  overWorld(deleteSubnet),
+	"CreateSecurityGroup":           overWorld((*server).createSecurityGroup),
+	"DescribeSecurityGroups":        overWorld(describeSecurityGroups),
+	"AuthorizeSecurityGroupIngress": overWorld((*server).authorizeIngress),
+	"RevokeSecurityGroupIngress":    overWorld((*server).revokeIngress),
+	"DeleteSecurityGroup":           overWorld(deleteSecurityGroup),
+	"DescribeRouteTables":           overWorld(describeRouteTables),
+	"CreateRoute":                   overWorld((*server).createRoute),
+	"DeleteRoute":                   overWorld((*server).deleteRoute),
+	"EnableVgwRoutePropagation":     overWorld((*server).enableVgwRoutePropagation),
+	"CreateVpnGateway":              overWorld((*server).createVpnGateway),
+	"AttachVpnGateway":              overWorld((*server).attachVpnGateway),
+	"DetachVpnGateway":              overWorld((*server).detachVpnGateway),
+	"DescribeVpnGateways":           overWorld(describeVpnGateways),
+	"DeleteVpnGateway":              overWorld(deleteVpnGateway),
+	"CreateCustomerGateway":         overWorld((*server).createCustomerGateway),
+	"DescribeCustomerGateways":      overWorld(describeCustomerGateways),
+	"DeleteCustomerGateway":         overWorld(deleteCustomerGateway),
+	"CreateVpnConnection":           overWorld((*server).createVpnConnection),
+	"DescribeVpnConnections":        overWorld(describeVpnConnections),
+	"DeleteVpnConnection":           overWorld(deleteVpnConnection),
+	"ModifyVpnTunnelOptions":        overWorld((*server).modifyVpnTunnelOptions),
+	"CreateVpcPeeringConnection":    overWorld((*server).createPeering),
+	"AcceptVpcPeeringConnection":    overWorld((*server).acceptPeering),
+	"DescribeVpcPeeringConnections": overWorld(describePeerings),
+	"DeleteVpcPeeringConnection":    overWorld(deletePeering),
+	"CreateTags":                    overWorld((*server).createTags),
 }
 
 func init() {
 	for a := range networkActions {
 		ec2Actions[a] = true
-	}
-	for _, r := range []resource{resVpc, resSubnet, resGroup, resRouteTable, resVgw, resCgw, resVpn, resPeering} {
-		resourcesByPrefix[r.prefix] = r
 	}
 }
 
@@ -295,32 +303,11 @@ func engineErr(err error, k resource) error {
 
 // Time and addresses.
 
-func (s *server) stamp() string { return s.now().Format(time.RFC3339Nano) }
+// since is how long ago t was.
+func (s *server) since(t time.Time) time.Duration { return s.now().Sub(t) }
 
-// since is how long ago an RFC 3339 attr was stamped.
-func (s *server) since(stamp string) time.Duration {
-	t, err := time.Parse(time.RFC3339Nano, stamp)
-	if err != nil {
-		return math.MaxInt64
-	}
-	return s.now().Sub(t)
-}
-
-func ec2Time(stamp string) string {
-	t, err := time.Parse(time.RFC3339Nano, stamp)
-	if err != nil {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
-}
-
-func later(stamp string, d time.Duration) string {
-	t, err := time.Parse(time.RFC3339Nano, stamp)
-	if err != nil {
-		return stamp
-	}
-	return t.Add(d).Format(time.RFC3339Nano)
-}
+// ec2Time is a time as EC2 writes it.
+func ec2Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // parseCIDR reads an IPv4 CIDR in canonical form.
 func parseCIDR(v, param string) (netip.Prefix, error) {
@@ -338,30 +325,6 @@ func (s *server) arn(region, typ, id string) string {
 	return fmt.Sprintf("arn:aws:ec2:%s:%s:%s/%s", region, s.opts.AccountID, typ, id)
 }
 
-// deleteChildren deletes a deleted resource's children, kind by kind in
-// name order, then its tags. One that fails to go is left behind and
-// reported (every failure, joined); the others still go.
-func (s *server) deleteChildren(w *world, parent string, kinds map[string]string) error {
-	var errs []error
-	for _, kind := range sortedKeys(kinds) {
-		for _, c := range w.children(kind, kinds[kind], parent) {
-			errs = append(errs, s.deleteObject(kind, c.Name))
-		}
-	}
-	for _, t := range w.children(kindTag, "resource", parent) {
-		errs = append(errs, s.deleteObject(kindTag, t.Name))
-	}
-	return errors.Join(errs...)
-}
-
-// deleteObject deletes an engine object; one already gone is no error.
-func (s *server) deleteObject(kind, name string) error {
-	if err := s.e.DeleteObject(cloudName, kind, name); err != nil && !cloud.IsNotFound(err) {
-		return err
-	}
-	return nil
-}
-
 // internalErr is EC2's InternalError (HTTP 500, "An internal error has
 // occurred", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html),
 // which the SDKs retry: the answer when the engine cannot finish what a
@@ -371,11 +334,9 @@ func internalErr(what string, err error) error {
 	return &ec2Err{500, "InternalError", what + ": " + err.Error()}
 }
 
-func (s *server) vpcOf(w *world, region, vpcID string) (netip.Prefix, bool) {
-	o, ok := w.get(kindVpc, objectName(resVpc, region, vpcID))
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	p, err := netip.ParsePrefix(o.Attrs["cidr"])
-	return p, err == nil
+// vpcCIDR is the CIDR block of a VPC of the region (invalid when there is
+// none).
+func (w *world) vpcCIDR(region, vpcID string) netip.Prefix {
+	v, _ := w.vpcs.get(vpcs.name(region, vpcID))
+	return v.prefix()
 }

@@ -7,54 +7,48 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// EC2 VPC peering connections (the engine objects and rules are in network.go).
+// EC2 VPC peering connections: the wire side of model.go's
+// PeeringConnection and PeeringAcceptance (rules in network.go).
 
 var peeringFilters = []string{"vpc-peering-connection-id", "status-code", "status-message", "expiration-time",
 	"requester-vpc-info.vpc-id", "requester-vpc-info.cidr-block", "requester-vpc-info.owner-id",
 	"accepter-vpc-info.vpc-id", "accepter-vpc-info.cidr-block", "accepter-vpc-info.owner-id"}
 
 // peeringStatus is a peering's status code and message.
-func (s *server) peeringStatus(w *world, o cloudsim.Object) (string, string) {
-	switch _, accepted := w.get(kindAccept, o.Name); {
-	case o.Attrs["failed"] != "":
-		return "failed", o.Attrs["failed"]
-	case accepted:
-		return "active", "Active"
-	case s.since(o.Attrs["created"]) >= peeringExpiry:
-		return "expired", "Expired"
-	}
-	return "pending-acceptance", "Pending Acceptance by " + s.opts.AccountID
+func (s *server) peeringStatus(w *world, o cloudsim.Row[PeeringConnection]) (string, string) {
+	_, accepted := w.accepts.get(o.Name)
+	return o.Value.status(s.now(), accepted, s.opts.AccountID)
 }
 
-func (s *server) peeringFields(o cloudsim.Object, w *world) map[string][]string {
-	a := o.Attrs
+func (s *server) peeringFields(o cloudsim.Row[PeeringConnection], w *world) map[string][]string {
+	v := o.Value
 	code, msg := s.peeringStatus(w, o)
-	return map[string][]string{"vpc-peering-connection-id": {a["id"]}, "status-code": {code}, "status-message": {msg},
-		"expiration-time":           {ec2Time(later(a["created"], peeringExpiry))},
-		"requester-vpc-info.vpc-id": {a["requester_vpc"]}, "requester-vpc-info.cidr-block": {a["requester_cidr"]}, "requester-vpc-info.owner-id": {s.opts.AccountID},
-		"accepter-vpc-info.vpc-id": {a["accepter_vpc"]}, "accepter-vpc-info.cidr-block": {a["accepter_cidr"]}, "accepter-vpc-info.owner-id": {s.opts.AccountID}}
+	return map[string][]string{"vpc-peering-connection-id": {v.ID}, "status-code": {code}, "status-message": {msg},
+		"expiration-time":           {ec2Time(v.Created.Add(peeringExpiry))},
+		"requester-vpc-info.vpc-id": {v.Requester.VPC}, "requester-vpc-info.cidr-block": {v.Requester.CIDR}, "requester-vpc-info.owner-id": {s.opts.AccountID},
+		"accepter-vpc-info.vpc-id": {v.Accepter.VPC}, "accepter-vpc-info.cidr-block": {v.Accepter.CIDR}, "accepter-vpc-info.owner-id": {s.opts.AccountID}}
 }
 
-func (s *server) peeringXML(o cloudsim.Object, w *world) xPeering {
-	a := o.Attrs
-	side := func(p string) xPeeringVpc {
-		v := xPeeringVpc{VpcID: a[p+"_vpc"], CidrBlock: a[p+"_cidr"], OwnerID: s.opts.AccountID, Region: a[p+"_region"]}
-		v.CidrSet = append(v.CidrSet, struct {
+func (s *server) peeringXML(o cloudsim.Row[PeeringConnection], w *world) xPeering {
+	v := o.Value
+	side := func(p PeeringSide) xPeeringVpc {
+		x := xPeeringVpc{VpcID: p.VPC, CidrBlock: p.CIDR, OwnerID: s.opts.AccountID, Region: p.Region}
+		x.CidrSet = append(x.CidrSet, struct {
 			CidrBlock string `xml:"cidrBlock"`
-		}{a[p+"_cidr"]})
-		return v
+		}{p.CIDR})
+		return x
 	}
-	x := xPeering{ID: a["id"], Requester: side("requester"), Accepter: side("accepter"), Tags: xTags(w.tagsOf(o))}
+	x := xPeering{ID: v.ID, Requester: side(v.Requester), Accepter: side(v.Accepter), Tags: xTags(w.tagsOf(o.Name, v))}
 	x.Status.Code, x.Status.Message = s.peeringStatus(w, o)
 	if x.Status.Code == "pending-acceptance" {
-		x.ExpirationTime = ec2Time(later(a["created"], peeringExpiry))
+		x.ExpirationTime = ec2Time(v.Created.Add(peeringExpiry))
 	}
 	return x
 }
 
 // createPeering requests a peering of VpcId (this region) with PeerVpcId
 // (PeerRegion, this one by default). Overlapping CIDRs make it failed.
-func (s *server) createPeering(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createPeering(r *http.Request, region, reqID string, w *world) (any, error) {
 	vpcID, peerID := r.Form.Get("VpcId"), r.Form.Get("PeerVpcId")
 	peerRegion := r.Form.Get("PeerRegion")
 	if peerRegion == "" {
@@ -74,36 +68,33 @@ func (s *server) createPeering(r *http.Request, region, reqID string) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.lookup(resVpc, region, vpcID); err != nil {
+	mine, err := vpcs.lookup(s, region, vpcID)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := s.lookup(resVpc, peerRegion, peerID); err != nil {
+	theirs, err := vpcs.lookup(s, peerRegion, peerID)
+	if err != nil {
 		return nil, err
 	}
-	w := s.world()
-	for _, p := range w.byKind[kindPeering] {
-		a := p.Attrs
-		if ((a["requester_vpc"] == vpcID && a["accepter_vpc"] == peerID) || (a["requester_vpc"] == peerID && a["accepter_vpc"] == vpcID)) && s.livePeering(w, p) {
+	for _, p := range w.peerings {
+		if p.Value.joins(vpcID, peerID) && s.livePeering(w, p) {
 			return nil, &ec2Err{400, "VpcPeeringConnectionAlreadyExists",
-				fmt.Sprintf("A VPC peering connection between %s and %s already exists: %s", vpcID, peerID, a["id"])}
+				fmt.Sprintf("A VPC peering connection between %s and %s already exists: %s", vpcID, peerID, p.Value.ID)}
 		}
 	}
-	mine, _ := s.vpcOf(w, region, vpcID)
-	theirs, _ := s.vpcOf(w, peerRegion, peerID)
-	failed := ""
-	if mine.Overlaps(theirs) {
-		failed = fmt.Sprintf("Overlapping CIDR range: %s overlaps %s", mine, theirs)
+	pc := PeeringConnection{Identity: Identity{Tags: tags}, Requester: PeeringSide{region, vpcID, mine.Value.CIDR},
+		Accepter: PeeringSide{peerRegion, peerID, theirs.Value.CIDR}, Created: s.now()}
+	if a, b := mine.Value.prefix(), theirs.Value.prefix(); a.Overlaps(b) {
+		pc.Failed = fmt.Sprintf("Overlapping CIDR range: %s overlaps %s", a, b)
 	}
-	id := newID("pcx", w)
-	o, err := s.e.PutObject(cloudName, kindPeering, objectName(resPeering, region, id), withTags(map[string]string{
-		"id": id, "requester_region": region, "requester_vpc": vpcID, "requester_cidr": mine.String(),
-		"accepter_region": peerRegion, "accepter_vpc": peerID, "accepter_cidr": theirs.String(), "failed": failed, "created": s.stamp()}, tags))
+	o, err := insert(s, peerings, w, region, pc)
 	if err != nil {
-		return nil, engineErr(err, resPeering)
+		return nil, err
 	}
+	pc = o.Value
 	out := reply("CreateVpcPeeringConnection", reqID)
 	x := s.peeringXML(o, w)
-	if failed == "" {
+	if pc.Failed == "" {
 		x.Status.Code, x.Status.Message = "initiating-request", "Initiating Request to "+s.opts.AccountID
 	}
 	out.Peering = &x
@@ -111,37 +102,42 @@ func (s *server) createPeering(r *http.Request, region, reqID string) (any, erro
 }
 
 // acceptPeering accepts a pending peering from the accepter's region.
-func (s *server) acceptPeering(r *http.Request, region, reqID string) (any, error) {
+func (s *server) acceptPeering(r *http.Request, region, reqID string, w *world) (any, error) {
 	id := r.Form.Get("VpcPeeringConnectionId")
 	if id == "" {
 		return nil, missing("vpcPeeringConnectionId")
 	}
-	o, err := s.lookup(resPeering, region, id)
+	o, err := peerings.lookup(s, region, id)
 	if err != nil {
 		return nil, err
 	}
-	if o.Attrs["accepter_region"] != region {
+	if at := o.Value.Accepter.Region; at != region {
 		return nil, &ec2Err{400, "OperationNotPermitted",
-			fmt.Sprintf("User %s cannot accept peering %s in %s: it is accepted in %s", s.opts.AccountID, id, region, o.Attrs["accepter_region"])}
+			fmt.Sprintf("User %s cannot accept peering %s in %s: it is accepted in %s", s.opts.AccountID, id, region, at)}
 	}
-	w := s.world()
 	if st, _ := s.peeringStatus(w, o); st != "pending-acceptance" {
 		return nil, &ec2Err{400, "InvalidStateTransition", fmt.Sprintf("Invalid state transition for %s, attempted to transition from %s to active", id, st)}
 	}
-	if _, err := s.e.PutObject(cloudName, kindAccept, o.Name, map[string]string{"peering": o.Name, "accepted": s.stamp()}); err != nil {
+	if err := s.net.accepts.Put(o.Name, PeeringAcceptance{Peering: o.Name, Accepted: s.now()}); err != nil {
 		return nil, engineErr(err, resPeering)
 	}
+	if w, err = s.world(); err != nil {
+		return nil, err
+	}
 	out := reply("AcceptVpcPeeringConnection", reqID)
-	x := s.peeringXML(o, s.world())
+	x := s.peeringXML(o, w)
 	out.Peering = &x
 	return out, nil
 }
 
-var describePeerings = describeHandler(describeSpec[xPeering]{action: "DescribeVpcPeeringConnections", res: resPeering, idParam: "VpcPeeringConnectionId",
-	known: peeringFilters, fields: (*server).peeringFields, paged: true,
+var describePeerings = describeHandler(describeSpec[PeeringConnection, xPeering]{action: "DescribeVpcPeeringConnections", kind: peerings,
+	idParam: "VpcPeeringConnectionId", known: peeringFilters, fields: (*server).peeringFields, paged: true,
 	xml: (*server).peeringXML, set: func(o *netResponse) **[]xPeering { return &o.Peerings }})
 
 // deletePeering deletes a peering from either side; routes to it become
 // blackholes.
-var deletePeering = deleteHandler(deleteSpec{action: "DeleteVpcPeeringConnection", res: resPeering, idParam: "VpcPeeringConnectionId", param: "vpcPeeringConnectionId",
-	children: map[string]string{kindAccept: "peering"}})
+var deletePeering = deleteHandler(deleteSpec[PeeringConnection]{action: "DeleteVpcPeeringConnection", kind: peerings,
+	idParam: "VpcPeeringConnectionId", param: "vpcPeeringConnectionId",
+	children: func(s *server, w *world, o cloudsim.Row[PeeringConnection]) error {
+		return dropAll(s.net.accepts, w.accepts.where(func(a PeeringAcceptance) bool { return a.Peering == o.Name }))
+	}})

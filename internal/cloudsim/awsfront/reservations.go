@@ -375,7 +375,7 @@ func (s *server) createCapacityReservation(r *http.Request, region, reqID string
 			return out, nil
 		}
 	}
-	want.ID = newID("cr", s.world())
+	want.ID = randomID("cr")
 	got, err := s.e.PutReservation(want)
 	if err != nil {
 		return nil, reservationErr(err, want.ID)
@@ -684,7 +684,7 @@ func (s *server) purchaseCapacityBlock(r *http.Request, region, reqID string) (a
 	if err != nil {
 		return nil, err
 	}
-	res := cloudsim.Reservation{Cloud: cloudName, ID: newID("cr", s.world()), Region: region, Zone: o.ZoneID, InstanceType: o.InstanceType,
+	res := cloudsim.Reservation{Cloud: cloudName, ID: randomID("cr"), Region: region, Zone: o.ZoneID, InstanceType: o.InstanceType,
 		Kind: "capacity_block", Count: o.Count, Start: o.Start, End: o.End,
 		Attrs: map[string]string{attrPlatform: v[1], attrZoneName: o.Zone, attrTenancy: "default", attrMatch: "targeted",
 			attrEndDateType: "limited", attrType: "capacity-block", attrOffering: o.ID}}

@@ -1,25 +1,28 @@
 package awsfront
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// EC2 route tables, routes and route propagation (the engine objects and rules are in network.go).
+// EC2 route tables, routes and route propagation: the wire side of
+// model.go's RouteTable, Route and RoutePropagation (rules in network.go).
 
 var routeTableFilters = []string{"route-table-id", "vpc-id", "association.main", "association.route-table-association-id",
 	"association.route-table-id", "route.destination-cidr-block", "route.gateway-id", "route.vpc-peering-connection-id",
 	"route.state", "route.origin", "owner-id"}
 
-func (s *server) routeTableFields(o cloudsim.Object, w *world) map[string][]string {
-	a := o.Attrs
-	f := map[string][]string{"route-table-id": {a["id"]}, "vpc-id": {a["vpc"]}, "association.main": {a["main"]},
-		"association.route-table-association-id": {a["association"]}, "association.route-table-id": {a["id"]}, "owner-id": {s.opts.AccountID}}
+func (s *server) routeTableFields(o cloudsim.Row[RouteTable], w *world) map[string][]string {
+	v := o.Value
+	f := map[string][]string{"route-table-id": {v.ID}, "vpc-id": {v.VPC}, "association.main": {strconv.FormatBool(v.Main)},
+		"association.route-table-association-id": {v.Association}, "association.route-table-id": {v.ID}, "owner-id": {s.opts.AccountID}}
 	for _, rt := range s.routes(o, w) {
 		f["route.destination-cidr-block"] = append(f["route.destination-cidr-block"], rt.DestinationCidrBlock)
 		f["route.gateway-id"] = append(f["route.gateway-id"], rt.GatewayID)
@@ -33,22 +36,23 @@ func (s *server) routeTableFields(o cloudsim.Object, w *world) map[string][]stri
 // routes are a route table's routes: the VPC's local route, then those
 // CreateRoute added, by destination. A route whose target is gone, not
 // attached or not active is a blackhole.
-func (s *server) routes(o cloudsim.Object, w *world) []xRoute {
-	region, vpcID := o.Attrs["region"], o.Attrs["vpc"]
-	cidr, _ := s.vpcOf(w, region, vpcID)
+func (s *server) routes(o cloudsim.Row[RouteTable], w *world) []xRoute {
+	region, vpcID := o.Value.Region, o.Value.VPC
+	cidr := w.vpcCIDR(region, vpcID)
 	out := []xRoute{{DestinationCidrBlock: cidr.String(), GatewayID: "local", State: "active", Origin: "CreateRouteTable"}}
-	added := w.children(kindRoute, "table", o.Name)
-	slices.SortFunc(added, func(a, b cloudsim.Object) int { return strings.Compare(a.Attrs["dest"], b.Attrs["dest"]) })
+	added := w.routesOf(o.Name).values()
+	slices.SortFunc(added, func(a, b Route) int { return strings.Compare(a.Destination, b.Destination) })
 	for _, rt := range added {
-		x := xRoute{DestinationCidrBlock: rt.Attrs["dest"], GatewayID: rt.Attrs["gateway"], PeeringID: rt.Attrs["peering"], State: "blackhole", Origin: "CreateRoute"}
+		x := xRoute{DestinationCidrBlock: rt.Destination, GatewayID: rt.Gateway, PeeringID: rt.Peering, State: "blackhole", Origin: "CreateRoute"}
 		switch {
 		case x.GatewayID != "":
-			if att, ok := w.get(kindAttachment, objectName(resVgw, region, x.GatewayID)); ok && att.Attrs["vpc"] == vpcID {
+			if attachedTo(w, region, x.GatewayID, vpcID) {
 				x.State = "active"
 			}
 		case x.PeeringID != "":
-			if p, ok := w.get(kindPeering, objectName(resPeering, region, x.PeeringID)); ok {
-				if st, _ := s.peeringStatus(w, p); st == "active" {
+			name := peerings.name(region, x.PeeringID)
+			if p, ok := w.peerings.get(name); ok {
+				if st, _ := s.peeringStatus(w, cloudsim.Row[PeeringConnection]{Name: name, Value: p}); st == "active" {
 					x.State = "active"
 				}
 			}
@@ -58,34 +62,50 @@ func (s *server) routes(o cloudsim.Object, w *world) []xRoute {
 	return out
 }
 
-func (s *server) routeTableXML(o cloudsim.Object, w *world) xRouteTable {
-	a := o.Attrs
-	x := xRouteTable{RouteTableID: a["id"], VpcID: a["vpc"], OwnerID: s.opts.AccountID, Routes: s.routes(o, w), Tags: xTags(w.tagsOf(o))}
-	if a["main"] == "true" {
-		x.Associations = []xRouteTableAssociation{{Main: true, AssociationID: a["association"], RouteTableID: a["id"], State: "associated"}}
+// routesOf and propagationsOf are a route table's (by its row name).
+func (w *world) routesOf(table string) rows[Route] {
+	return w.routes.where(func(r Route) bool { return r.Table == table })
+}
+
+func (w *world) propagationsOf(table string) rows[RoutePropagation] {
+	return w.propagations.where(func(r RoutePropagation) bool { return r.Table == table })
+}
+
+// dropRouteTableChildren deletes a deleted route table's routes,
+// propagations and tags.
+func (s *server) dropRouteTableChildren(w *world, rt cloudsim.Row[RouteTable]) error {
+	return errors.Join(dropAll(s.net.routes, w.routesOf(rt.Name)), dropAll(s.net.propagations, w.propagationsOf(rt.Name)),
+		s.dropTags(w, rt.Name))
+}
+
+func (s *server) routeTableXML(o cloudsim.Row[RouteTable], w *world) xRouteTable {
+	v := o.Value
+	x := xRouteTable{RouteTableID: v.ID, VpcID: v.VPC, OwnerID: s.opts.AccountID, Routes: s.routes(o, w), Tags: xTags(w.tagsOf(o.Name, v))}
+	if v.Main {
+		x.Associations = []xRouteTableAssociation{{Main: true, AssociationID: v.Association, RouteTableID: v.ID, State: "associated"}}
 	}
-	for _, p := range w.children(kindPropagate, "table", o.Name) {
-		x.Propagating = append(x.Propagating, xPropagatingVgw{p.Attrs["gateway"]})
+	for _, p := range w.propagationsOf(o.Name).values() {
+		x.Propagating = append(x.Propagating, xPropagatingVgw{p.Gateway})
 	}
 	slices.SortFunc(x.Propagating, func(a, b xPropagatingVgw) int { return strings.Compare(a.GatewayID, b.GatewayID) })
 	return x
 }
 
-var describeRouteTables = describeHandler(describeSpec[xRouteTable]{action: "DescribeRouteTables", res: resRouteTable, idParam: "RouteTableId",
+var describeRouteTables = describeHandler(describeSpec[RouteTable, xRouteTable]{action: "DescribeRouteTables", kind: routeTables, idParam: "RouteTableId",
 	known: routeTableFilters, fields: (*server).routeTableFields,
 	xml: (*server).routeTableXML, set: func(o *netResponse) **[]xRouteTable { return &o.RouteTables }})
 
 // attachedTo reports whether a virtual private gateway is attached (or
 // attaching) to a VPC.
 func attachedTo(w *world, region, vgwID, vpcID string) bool {
-	att, ok := w.get(kindAttachment, objectName(resVgw, region, vgwID))
-	return ok && att.Attrs["vpc"] == vpcID
+	att, ok := w.attachments.get(vgws.name(region, vgwID))
+	return ok && att.VPC == vpcID
 }
 
 // createRoute adds a route to a virtual private gateway attached to the
 // table's VPC (GatewayId) or to a peering of the VPC
 // (VpcPeeringConnectionId).
-func (s *server) createRoute(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createRoute(r *http.Request, region, reqID string, w *world) (any, error) {
 	tableID, dest := r.Form.Get("RouteTableId"), r.Form.Get("DestinationCidrBlock")
 	gw, pcx := r.Form.Get("GatewayId"), r.Form.Get("VpcPeeringConnectionId")
 	switch {
@@ -106,52 +126,51 @@ func (s *server) createRoute(r *http.Request, region, reqID string) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := s.lookup(resRouteTable, region, tableID)
+	rt, err := routeTables.lookup(s, region, tableID)
 	if err != nil {
 		return nil, err
 	}
+	var peering PeeringConnection
 	if gw != "" {
 		if !strings.HasPrefix(gw, "vgw-") {
 			return nil, &ec2Err{400, "InvalidGatewayID.NotFound", fmt.Sprintf("The gateway ID '%s' does not exist", gw)}
 		}
-		if _, err := s.lookup(resVgw, region, gw); err != nil {
+		if _, err := vgws.lookup(s, region, gw); err != nil {
 			return nil, err
 		}
-	} else if _, err := s.lookup(resPeering, region, pcx); err != nil {
-		return nil, err
+	} else {
+		o, err := peerings.lookup(s, region, pcx)
+		if err != nil {
+			return nil, err
+		}
+		peering = o.Value
 	}
-	w := s.world()
-	vpcID := rt.Attrs["vpc"]
-	vpcCIDR, _ := s.vpcOf(w, region, vpcID)
-	if inside(p, vpcCIDR) {
+	vpcID := rt.Value.VPC
+	if inside(p, w.vpcCIDR(region, vpcID)) {
 		return nil, invalidValue("The destination CIDR block %s is equal to or more specific than one of this VPC's CIDR blocks. This route can target only an interface or an instance.", dest)
 	}
 	if gw != "" && !attachedTo(w, region, gw, vpcID) {
 		return nil, &ec2Err{400, "Gateway.NotAttached", fmt.Sprintf("resource %s is not attached to network %s", gw, vpcID)}
 	}
-	if pcx != "" {
-		o, _ := w.get(kindPeering, objectName(resPeering, region, pcx))
-		if o.Attrs["requester_vpc"] != vpcID && o.Attrs["accepter_vpc"] != vpcID {
-			return nil, invalidValue("route table %s and network %s belong to different networks", tableID, pcx)
-		}
+	if pcx != "" && !peering.has(vpcID) {
+		return nil, invalidValue("route table %s and network %s belong to different networks", tableID, pcx)
 	}
-	existing := w.children(kindRoute, "table", rt.Name)
+	existing := w.routesOf(rt.Name).values()
 	for _, o := range existing {
-		if o.Attrs["dest"] == p.String() {
+		if o.Destination == p.String() {
 			return nil, &ec2Err{400, "RouteAlreadyExists", fmt.Sprintf("The route identified by %s already exists.", dest)}
 		}
 	}
 	if len(existing) >= maxRoutesPerTable {
 		return nil, &ec2Err{400, "RouteLimitExceeded", "The maximum number of routes has been reached."}
 	}
-	if _, err := s.e.PutObject(cloudName, kindRoute, rt.Name+"/"+p.String(), map[string]string{
-		"table": rt.Name, "dest": p.String(), "gateway": gw, "peering": pcx}); err != nil {
+	if err := s.net.routes.Put(rt.Name+"/"+p.String(), Route{Table: rt.Name, Destination: p.String(), Gateway: gw, Peering: pcx}); err != nil {
 		return nil, engineErr(err, resRouteTable)
 	}
 	return replyTrue("CreateRoute", reqID), nil
 }
 
-func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error) {
+func (s *server) deleteRoute(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "RouteTableId", "routeTableId", "DestinationCidrBlock", "destinationCidrBlock")
 	if err != nil {
 		return nil, err
@@ -161,11 +180,11 @@ func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := s.lookup(resRouteTable, region, tableID)
+	rt, err := routeTables.lookup(s, region, tableID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.e.DeleteObject(cloudName, kindRoute, rt.Name+"/"+p.String()); err != nil {
+	if err := s.net.routes.Delete(rt.Name + "/" + p.String()); err != nil {
 		if cloud.IsNotFound(err) {
 			return nil, &ec2Err{400, "InvalidRoute.NotFound", fmt.Sprintf("no route with destination-cidr-block %s in route table %s", dest, tableID)}
 		}
@@ -176,23 +195,23 @@ func (s *server) deleteRoute(r *http.Request, region, reqID string) (any, error)
 
 // enableVgwRoutePropagation lets a route table learn the routes of a
 // virtual private gateway attached to its VPC.
-func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string) (any, error) {
+func (s *server) enableVgwRoutePropagation(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "RouteTableId", "routeTableId", "GatewayId", "gatewayId")
 	if err != nil {
 		return nil, err
 	}
 	tableID, gw := v[0], v[1]
-	rt, err := s.lookup(resRouteTable, region, tableID)
+	rt, err := routeTables.lookup(s, region, tableID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.lookup(resVgw, region, gw); err != nil {
+	if _, err := vgws.lookup(s, region, gw); err != nil {
 		return nil, err
 	}
-	if !attachedTo(s.world(), region, gw, rt.Attrs["vpc"]) {
-		return nil, &ec2Err{400, "Gateway.NotAttached", fmt.Sprintf("resource %s is not attached to network %s", gw, rt.Attrs["vpc"])}
+	if !attachedTo(w, region, gw, rt.Value.VPC) {
+		return nil, &ec2Err{400, "Gateway.NotAttached", fmt.Sprintf("resource %s is not attached to network %s", gw, rt.Value.VPC)}
 	}
-	if _, err := s.e.PutObject(cloudName, kindPropagate, rt.Name+"/"+gw, map[string]string{"table": rt.Name, "gateway": gw}); err != nil {
+	if err := s.net.propagations.Put(rt.Name+"/"+gw, RoutePropagation{Table: rt.Name, Gateway: gw}); err != nil {
 		return nil, engineErr(err, resRouteTable)
 	}
 	return replyTrue("EnableVgwRoutePropagation", reqID), nil

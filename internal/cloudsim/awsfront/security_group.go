@@ -9,25 +9,31 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// EC2 security groups and their ingress rules (the engine objects and rules are in network.go).
+// EC2 security groups and their ingress rules: the wire side of model.go's
+// SecurityGroup and SecurityGroupRule (rules in network.go).
 
 var groupFilters = []string{"group-id", "group-name", "vpc-id", "description", "owner-id", "ip-permission.cidr", "ip-permission.protocol",
 	"ip-permission.from-port", "ip-permission.to-port"}
 
-func (s *server) groupFields(o cloudsim.Object, w *world) map[string][]string {
-	f := map[string][]string{"group-id": {o.Attrs["id"]}, "group-name": {o.Attrs["name"]}, "vpc-id": {o.Attrs["vpc"]},
-		"description": {o.Attrs["description"]}, "owner-id": {s.opts.AccountID}}
-	for _, rule := range w.children(kindRule, "group", o.Name) {
-		f["ip-permission.cidr"] = append(f["ip-permission.cidr"], rule.Attrs["cidr"])
-		f["ip-permission.protocol"] = append(f["ip-permission.protocol"], rule.Attrs["protocol"])
-		f["ip-permission.from-port"] = append(f["ip-permission.from-port"], rule.Attrs["from"])
-		f["ip-permission.to-port"] = append(f["ip-permission.to-port"], rule.Attrs["to"])
+func (s *server) groupFields(o cloudsim.Row[SecurityGroup], w *world) map[string][]string {
+	g := o.Value
+	f := map[string][]string{"group-id": {g.ID}, "group-name": {g.Name}, "vpc-id": {g.VPC},
+		"description": {g.Description}, "owner-id": {s.opts.AccountID}}
+	for _, rule := range w.rulesOf(o.Name).values() {
+		f["ip-permission.cidr"] = append(f["ip-permission.cidr"], rule.CIDR)
+		f["ip-permission.protocol"] = append(f["ip-permission.protocol"], rule.Protocol)
+		f["ip-permission.from-port"] = append(f["ip-permission.from-port"], rule.From)
+		f["ip-permission.to-port"] = append(f["ip-permission.to-port"], rule.To)
 	}
 	return f
+}
+
+// rulesOf are the rules of a security group (by its row name).
+func (w *world) rulesOf(group string) rows[SecurityGroupRule] {
+	return w.rules.where(func(r SecurityGroupRule) bool { return r.Group == group })
 }
 
 // permission is one ingress rule: a protocol, a port range and a source.
@@ -36,11 +42,6 @@ type permission struct {
 }
 
 func (p permission) key() string { return p.protocol + "|" + p.from + "|" + p.to + "|" + p.cidr }
-
-func ruleOf(o cloudsim.Object) permission {
-	a := o.Attrs
-	return permission{a["protocol"], a["from"], a["to"], a["cidr"], a["description"]}
-}
 
 func portPtr(v string) *int {
 	if v == "" {
@@ -71,18 +72,18 @@ func eqPort(a *int, b string) bool {
 	return strconv.Itoa(*a) == b
 }
 
-func (s *server) groupXML(o cloudsim.Object, w *world) xSecurityGroup {
-	a := o.Attrs
+func (s *server) groupXML(o cloudsim.Row[SecurityGroup], w *world) xSecurityGroup {
+	g := o.Value
 	var rules []permission
-	for _, rule := range w.children(kindRule, "group", o.Name) {
-		rules = append(rules, ruleOf(rule))
+	for _, rule := range w.rulesOf(o.Name).values() {
+		rules = append(rules, rule.permission())
 	}
-	return xSecurityGroup{OwnerID: s.opts.AccountID, GroupID: a["id"], GroupName: a["name"], GroupDescription: a["description"], VpcID: a["vpc"],
-		SecurityGroupArn: s.arn(a["region"], "security-group", a["id"]), Ingress: xPermissions(rules),
-		Egress: []xIPPermission{{IPProtocol: "-1", IPRanges: []xIPRange{{CidrIP: "0.0.0.0/0"}}}}, Tags: xTags(w.tagsOf(o))}
+	return xSecurityGroup{OwnerID: s.opts.AccountID, GroupID: g.ID, GroupName: g.Name, GroupDescription: g.Description, VpcID: g.VPC,
+		SecurityGroupArn: s.arn(g.Region, "security-group", g.ID), Ingress: xPermissions(rules),
+		Egress: []xIPPermission{{IPProtocol: "-1", IPRanges: []xIPRange{{CidrIP: "0.0.0.0/0"}}}}, Tags: xTags(w.tagsOf(o.Name, g))}
 }
 
-func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createSecurityGroup(r *http.Request, region, reqID string, w *world) (any, error) {
 	name, desc, vpcID := r.Form.Get("GroupName"), r.Form.Get("GroupDescription"), r.Form.Get("VpcId")
 	switch {
 	case name == "":
@@ -91,65 +92,61 @@ func (s *server) createSecurityGroup(r *http.Request, region, reqID string) (any
 		return nil, missing("groupDescription")
 	case vpcID == "":
 		return nil, &ec2Err{400, "VPCIdNotSpecified", "No default VPC for this user"}
-	case len(name) > 255 || len(desc) > 255:
-		return nil, invalidValue("Group names and descriptions may be at most 255 characters")
-	case strings.HasPrefix(name, "sg-"):
-		return nil, invalidValue("Group names may not be in the format sg-*.")
 	}
-	tags, err := parseTags(r, resGroup.tagType)
-	if err != nil {
+	g := SecurityGroup{Identity: Identity{Region: region}, VPC: vpcID, Name: name, Description: desc}
+	if err := g.check(); err != nil {
 		return nil, err
 	}
-	if _, err := s.lookup(resVpc, region, vpcID); err != nil {
+	var err error
+	if g.Tags, err = parseTags(r, resGroup.tagType); err != nil {
 		return nil, err
 	}
-	w := s.world()
-	for _, g := range w.children(kindGroup, "vpc", vpcID) {
-		if g.Attrs["name"] == name {
-			return nil, &ec2Err{400, "InvalidGroup.Duplicate", fmt.Sprintf("The security group '%s' already exists for VPC '%s'", name, vpcID)}
-		}
+	if _, err := vpcs.lookup(s, region, vpcID); err != nil {
+		return nil, err
 	}
-	id := newID("sg", w)
-	o, err := s.e.PutObject(cloudName, kindGroup, objectName(resGroup, region, id), withTags(map[string]string{
-		"id": id, "region": region, "vpc": vpcID, "name": name, "description": desc, "created": s.stamp()}, tags))
+	if err := g.uniqueIn(w.groups.where(func(o SecurityGroup) bool { return o.VPC == vpcID }).values()); err != nil {
+		return nil, err
+	}
+	o, err := insert(s, groups, w, region, g)
 	if err != nil {
-		return nil, engineErr(err, resGroup)
+		return nil, err
 	}
 	out := reply("CreateSecurityGroup", reqID)
-	out.GroupID, out.SecurityGroupArn, out.TagSet = id, s.arn(region, "security-group", id), setOf(xTags(w.tagsOf(o)))
+	out.GroupID, out.SecurityGroupArn, out.TagSet = o.Value.ID, s.arn(region, "security-group", o.Value.ID), setOf(xTags(w.tagsOf(o.Name, o.Value)))
 	return out, nil
 }
 
 // groupParam finds the group a request names by GroupId (or GroupName).
-func (s *server) groupParam(r *http.Request, region string) (cloudsim.Object, error) {
+func (s *server) groupParam(r *http.Request, region string, w *world) (cloudsim.Row[SecurityGroup], error) {
+	var none cloudsim.Row[SecurityGroup]
 	if id := r.Form.Get("GroupId"); id != "" {
-		return s.lookup(resGroup, region, id)
+		return groups.lookup(s, region, id)
 	}
 	name := r.Form.Get("GroupName")
 	if name == "" {
-		return cloudsim.Object{}, missing("groupId")
+		return none, missing("groupId")
 	}
-	if err := s.gate(resGroup); err != nil {
-		return cloudsim.Object{}, err
+	if err := groups.gate(s); err != nil {
+		return none, err
 	}
-	for _, g := range s.world().inRegion(kindGroup, region) {
-		if g.Attrs["name"] == name {
+	for _, g := range groups.inRegion(w, region) {
+		if g.Value.Name == name {
 			return g, nil
 		}
 	}
-	return cloudsim.Object{}, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", name)}
+	return none, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", name)}
 }
 
 // groupsNamed narrows DescribeSecurityGroups to GroupName.N, each of
 // which must match.
-func groupsNamed(r *http.Request, objs []cloudsim.Object) ([]cloudsim.Object, error) {
+func groupsNamed(r *http.Request, objs rows[SecurityGroup]) (rows[SecurityGroup], error) {
 	names := formList(r, "GroupName")
 	if len(names) == 0 {
 		return objs, nil
 	}
-	var named []cloudsim.Object
+	var named rows[SecurityGroup]
 	for _, n := range names {
-		i := slices.IndexFunc(objs, func(o cloudsim.Object) bool { return o.Attrs["name"] == n })
+		i := slices.IndexFunc(objs, func(o cloudsim.Row[SecurityGroup]) bool { return o.Value.Name == n })
 		if i < 0 {
 			return nil, &ec2Err{400, "InvalidGroup.NotFound", fmt.Sprintf("The security group '%s' does not exist", n)}
 		}
@@ -158,11 +155,9 @@ func groupsNamed(r *http.Request, objs []cloudsim.Object) ([]cloudsim.Object, er
 	return named, nil
 }
 
-var describeSecurityGroups = describeHandler(describeSpec[xSecurityGroup]{action: "DescribeSecurityGroups", res: resGroup, idParam: "GroupId",
+var describeSecurityGroups = describeHandler(describeSpec[SecurityGroup, xSecurityGroup]{action: "DescribeSecurityGroups", kind: groups, idParam: "GroupId",
 	known: groupFilters, fields: (*server).groupFields, narrow: groupsNamed,
 	xml: (*server).groupXML, set: func(o *netResponse) **[]xSecurityGroup { return &o.SecurityGroups }})
-
-var protocols = map[string]string{"-1": "-1", "all": "-1", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp"}
 
 // parsePermissions reads IpPermissions.N (IpProtocol, FromPort, ToPort,
 // IpRanges.M.CidrIp / Description), or the single rule of the top-level
@@ -182,34 +177,9 @@ func parsePermissions(r *http.Request) ([]permission, error) {
 	}
 	var out []permission
 	for _, rp := range raws {
-		v := r.Form.Get(rp.prefix + "IpProtocol")
-		proto, ok := protocols[strings.ToLower(v)]
-		if !ok {
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 255 {
-				proto, ok = v, true
-			}
-		}
-		if !ok {
-			return nil, invalidValue("Invalid value '%s' for IP protocol. Unknown protocol.", v)
-		}
-		from, to := r.Form.Get(rp.prefix+"FromPort"), r.Form.Get(rp.prefix+"ToPort")
-		switch proto {
-		case "tcp", "udp", "icmp":
-			lo, hi := 0, 65535
-			if proto == "icmp" {
-				lo, hi = -1, 255
-			}
-			f, ferr := strconv.Atoi(from)
-			t, terr := strconv.Atoi(to)
-			if ferr != nil || terr != nil {
-				return nil, invalidValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP/ICMP.")
-			}
-			if f < lo || t > hi || (proto != "icmp" && f > t) {
-				return nil, invalidValue("Invalid value for portRange: %d-%d", f, t)
-			}
-			from, to = strconv.Itoa(f), strconv.Itoa(t)
-		default:
-			from, to = "", ""
+		proto, from, to, err := checkPorts(r.Form.Get(rp.prefix+"IpProtocol"), r.Form.Get(rp.prefix+"FromPort"), r.Form.Get(rp.prefix+"ToPort"))
+		if err != nil {
+			return nil, err
 		}
 		var ranges [][2]string
 		if rp.rangesPrefix == "" {
@@ -237,9 +207,9 @@ func parsePermissions(r *http.Request) ([]permission, error) {
 	return out, nil
 }
 
-func (s *server) ruleXML(o cloudsim.Object, g cloudsim.Object) xSecurityGroupRule {
-	p := ruleOf(o)
-	x := xSecurityGroupRule{RuleID: o.Attrs["id"], GroupID: g.Attrs["id"], OwnerID: s.opts.AccountID, IPProtocol: p.protocol,
+func (s *server) ruleXML(rule SecurityGroupRule, g SecurityGroup) xSecurityGroupRule {
+	p := rule.permission()
+	x := xSecurityGroupRule{RuleID: rule.ID, GroupID: g.ID, OwnerID: s.opts.AccountID, IPProtocol: p.protocol,
 		FromPort: -1, ToPort: -1, CidrIPv4: p.cidr, Description: p.description}
 	if f := portPtr(p.from); f != nil {
 		x.FromPort = *f
@@ -252,8 +222,8 @@ func (s *server) ruleXML(o cloudsim.Object, g cloudsim.Object) xSecurityGroupRul
 
 // authorizeIngress adds rules; when one exists already nothing is added
 // (InvalidPermission.Duplicate).
-func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, error) {
-	g, err := s.groupParam(r, region)
+func (s *server) authorizeIngress(r *http.Request, region, reqID string, w *world) (any, error) {
+	g, err := s.groupParam(r, region, w)
 	if err != nil {
 		return nil, err
 	}
@@ -261,10 +231,9 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 	if err != nil {
 		return nil, err
 	}
-	w := s.world()
 	have := map[string]bool{}
-	for _, rule := range w.children(kindRule, "group", g.Name) {
-		have[ruleOf(rule).key()] = true
+	for _, rule := range w.rulesOf(g.Name).values() {
+		have[rule.permission().key()] = true
 	}
 	for _, p := range perms {
 		if have[p.key()] {
@@ -279,21 +248,21 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 	out := replyTrue("AuthorizeSecurityGroupIngress", reqID)
 	var added []string
 	for _, p := range perms {
-		id := newID("sgr", w)
-		o, err := s.e.PutObject(cloudName, kindRule, g.Name+"/ingress/"+p.key(), map[string]string{
-			"id": id, "group": g.Name, "protocol": p.protocol, "from": p.from, "to": p.to, "cidr": p.cidr, "description": p.description})
-		if err != nil {
+		rule := SecurityGroupRule{ID: newID("sgr", w), Group: g.Name, Protocol: p.protocol, From: p.from, To: p.to, CIDR: p.cidr,
+			Description: p.description}
+		name := g.Name + "/ingress/" + p.key()
+		if err := s.net.rules.Put(name, rule); err != nil {
 			var undo []error
 			for _, name := range added {
-				undo = append(undo, s.deleteObject(kindRule, name))
+				undo = append(undo, drop(s.net.rules, name))
 			}
 			if uerr := errors.Join(undo...); uerr != nil {
 				return nil, internalErr("rules added before the failure ("+err.Error()+") stayed", uerr)
 			}
 			return nil, engineErr(err, resGroup)
 		}
-		added = append(added, o.Name)
-		out.SecurityGroupRules = addItem(out.SecurityGroupRules, s.ruleXML(o, g))
+		added = append(added, name)
+		out.SecurityGroupRules = addItem(out.SecurityGroupRules, s.ruleXML(rule, g.Value))
 	}
 	return out, nil
 }
@@ -301,8 +270,8 @@ func (s *server) authorizeIngress(r *http.Request, region, reqID string) (any, e
 // revokeIngress removes the rules that exist (by permission or
 // SecurityGroupRuleId.N); the others are reported unknown, and when none
 // exists it is InvalidPermission.NotFound.
-func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, error) {
-	g, err := s.groupParam(r, region)
+func (s *server) revokeIngress(r *http.Request, region, reqID string, w *world) (any, error) {
+	g, err := s.groupParam(r, region, w)
 	if err != nil {
 		return nil, err
 	}
@@ -313,13 +282,12 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 			return nil, err
 		}
 	}
-	w := s.world()
-	byKey, byID := map[string]cloudsim.Object{}, map[string]cloudsim.Object{}
-	for _, rule := range w.children(kindRule, "group", g.Name) {
-		byKey[ruleOf(rule).key()] = rule
-		byID[rule.Attrs["id"]] = rule
+	byKey, byID := map[string]cloudsim.Row[SecurityGroupRule]{}, map[string]cloudsim.Row[SecurityGroupRule]{}
+	for _, rule := range w.rulesOf(g.Name) {
+		byKey[rule.Value.permission().key()] = rule
+		byID[rule.Value.ID] = rule
 	}
-	var found []cloudsim.Object
+	var found []cloudsim.Row[SecurityGroupRule]
 	var unknown []permission
 	for _, p := range perms {
 		if o, ok := byKey[p.key()]; ok {
@@ -339,7 +307,7 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 		return nil, &ec2Err{400, "InvalidPermission.NotFound", "The specified rule does not exist in this security group."}
 	}
 	for _, o := range found {
-		if err := s.e.DeleteObject(cloudName, kindRule, o.Name); err != nil && !cloud.IsNotFound(err) {
+		if err := drop(s.net.rules, o.Name); err != nil {
 			return nil, engineErr(err, resGroup)
 		}
 	}
@@ -348,9 +316,9 @@ func (s *server) revokeIngress(r *http.Request, region, reqID string) (any, erro
 	return out, nil
 }
 
-var deleteSecurityGroup = deleteHandler(deleteSpec{action: "DeleteSecurityGroup", res: resGroup, idParam: "GroupId", param: "groupId",
-	find: func(s *server, r *http.Request, region string) (cloudsim.Object, error) {
-		return s.groupParam(r, region)
+var deleteSecurityGroup = deleteHandler(deleteSpec[SecurityGroup]{action: "DeleteSecurityGroup", kind: groups, idParam: "GroupId", param: "groupId",
+	find: (*server).groupParam,
+	children: func(s *server, w *world, g cloudsim.Row[SecurityGroup]) error {
+		return dropAll(s.net.rules, w.rulesOf(g.Name))
 	},
-	children: map[string]string{kindRule: "group"},
-	answer:   func(out *netResponse, g cloudsim.Object) { out.GroupID = g.Attrs["id"] }})
+	answer: func(out *netResponse, g SecurityGroup) { out.GroupID = g.ID }})

@@ -3,7 +3,6 @@ package awsfront
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,25 +10,24 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// EC2 subnets (the engine objects and rules are in network.go).
+// EC2 subnets: the wire side of model.go's Subnet (rules in network.go).
 
 var subnetFilters = []string{"vpc-id", "subnet-id", "cidr-block", "cidr", "cidrBlock", "availability-zone", "availabilityZone",
 	"availability-zone-id", "availabilityZoneId", "state", "default-for-az", "defaultForAz", "owner-id", "subnet-arn"}
 
-func (s *server) subnetFields(o cloudsim.Object, _ *world) map[string][]string {
-	a := o.Attrs
-	return map[string][]string{"vpc-id": {a["vpc"]}, "subnet-id": {a["id"]}, "cidr-block": {a["cidr"]}, "cidr": {a["cidr"]}, "cidrBlock": {a["cidr"]},
-		"availability-zone": {a["zone"]}, "availabilityZone": {a["zone"]}, "availability-zone-id": {a["zone_id"]}, "availabilityZoneId": {a["zone_id"]},
+func (s *server) subnetFields(o cloudsim.Row[Subnet], _ *world) map[string][]string {
+	v := o.Value
+	return map[string][]string{"vpc-id": {v.VPC}, "subnet-id": {v.ID}, "cidr-block": {v.CIDR}, "cidr": {v.CIDR}, "cidrBlock": {v.CIDR},
+		"availability-zone": {v.Zone}, "availabilityZone": {v.Zone}, "availability-zone-id": {v.ZoneID}, "availabilityZoneId": {v.ZoneID},
 		"state": {"available"}, "default-for-az": {"false"}, "defaultForAz": {"false"}, "owner-id": {s.opts.AccountID},
-		"subnet-arn": {s.arn(a["region"], "subnet", a["id"])}}
+		"subnet-arn": {s.arn(v.Region, "subnet", v.ID)}}
 }
 
-func (s *server) subnetXML(o cloudsim.Object, w *world) xSubnet {
-	a := o.Attrs
-	p, _ := netip.ParsePrefix(a["cidr"])
-	return xSubnet{SubnetID: a["id"], SubnetArn: s.arn(a["region"], "subnet", a["id"]), VpcID: a["vpc"], OwnerID: s.opts.AccountID,
-		State: "available", CidrBlock: a["cidr"], AvailabilityZone: a["zone"], AvailabilityZoneID: a["zone_id"],
-		AvailableAddresses: 1<<(32-p.Bits()) - 5, Tags: xTags(w.tagsOf(o))}
+func (s *server) subnetXML(o cloudsim.Row[Subnet], w *world) xSubnet {
+	v := o.Value
+	return xSubnet{SubnetID: v.ID, SubnetArn: s.arn(v.Region, "subnet", v.ID), VpcID: v.VPC, OwnerID: s.opts.AccountID,
+		State: "available", CidrBlock: v.CIDR, AvailabilityZone: v.Zone, AvailabilityZoneID: v.ZoneID,
+		AvailableAddresses: v.availableAddresses(), Tags: xTags(w.tagsOf(o.Name, v))}
 }
 
 var zoneIDPattern = regexp.MustCompile(`^[a-z]+[0-9]+-az([0-9]+)$`)
@@ -61,7 +59,7 @@ func zoneNames(region, zone, zoneID string) (string, string) {
 
 // createSubnet creates a subnet of a VPC: its CIDR inside the VPC's, /16–/28,
 // overlapping no other subnet of the VPC.
-func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createSubnet(r *http.Request, region, reqID string, w *world) (any, error) {
 	v, err := required(r, "VpcId", "vpcId", "CidrBlock", "cidrBlock")
 	if err != nil {
 		return nil, err
@@ -71,29 +69,20 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	tags, err := parseTags(r, resSubnet.tagType)
-	if err != nil {
+	sn := Subnet{Identity: Identity{Region: region}, VPC: vpcID, CIDR: p.String()}
+	if sn.Tags, err = parseTags(r, resSubnet.tagType); err != nil {
 		return nil, err
 	}
-	if _, err := s.lookup(resVpc, region, vpcID); err != nil {
+	if _, err := vpcs.lookup(s, region, vpcID); err != nil {
 		return nil, err
 	}
-	w := s.world()
-	vpcCIDR, _ := s.vpcOf(w, region, vpcID)
-	if p.Bits() < 16 || p.Bits() > 28 || !inside(p, vpcCIDR) {
-		return nil, &ec2Err{400, "InvalidSubnet.Range", fmt.Sprintf("The CIDR '%s' is invalid.", cidr)}
+	if err := sn.checkIn(w.vpcCIDR(region, vpcID), w.subnets.where(func(o Subnet) bool { return o.VPC == vpcID }).values()); err != nil {
+		return nil, err
 	}
-	for _, o := range w.children(kindSubnet, "vpc", vpcID) {
-		if q, err := netip.ParsePrefix(o.Attrs["cidr"]); err == nil && q.Overlaps(p) {
-			return nil, &ec2Err{400, "InvalidSubnet.Conflict", fmt.Sprintf("The CIDR '%s' conflicts with another subnet", cidr)}
-		}
-	}
-	zone, zoneID := zoneNames(region, r.Form.Get("AvailabilityZone"), r.Form.Get("AvailabilityZoneId"))
-	id := newID("subnet", w)
-	o, err := s.e.PutObject(cloudName, kindSubnet, objectName(resSubnet, region, id), withTags(map[string]string{
-		"id": id, "region": region, "vpc": vpcID, "cidr": p.String(), "zone": zone, "zone_id": zoneID, "created": s.stamp()}, tags))
+	sn.Zone, sn.ZoneID = zoneNames(region, r.Form.Get("AvailabilityZone"), r.Form.Get("AvailabilityZoneId"))
+	o, err := insert(s, subnets, w, region, sn)
 	if err != nil {
-		return nil, engineErr(err, resSubnet)
+		return nil, err
 	}
 	out := reply("CreateSubnet", reqID)
 	x := s.subnetXML(o, w)
@@ -101,8 +90,8 @@ func (s *server) createSubnet(r *http.Request, region, reqID string) (any, error
 	return out, nil
 }
 
-var describeSubnets = describeHandler(describeSpec[xSubnet]{action: "DescribeSubnets", res: resSubnet, idParam: "SubnetId",
+var describeSubnets = describeHandler(describeSpec[Subnet, xSubnet]{action: "DescribeSubnets", kind: subnets, idParam: "SubnetId",
 	known: subnetFilters, fields: (*server).subnetFields,
 	xml: (*server).subnetXML, set: func(o *netResponse) **[]xSubnet { return &o.Subnets }})
 
-var deleteSubnet = deleteHandler(deleteSpec{action: "DeleteSubnet", res: resSubnet, idParam: "SubnetId", param: "subnetId"})
+var deleteSubnet = deleteHandler(deleteSpec[Subnet]{action: "DeleteSubnet", kind: subnets, idParam: "SubnetId", param: "subnetId"})

@@ -7,9 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // Form helpers and tags: TagSpecification.N at creation, CreateTags after.
@@ -70,16 +67,9 @@ func checkTags(tags map[string]string) error {
 	return nil
 }
 
-func withTags(attrs, tags map[string]string) map[string]string {
-	for k, v := range tags {
-		attrs["tag:"+k] = v
-	}
-	return attrs
-}
-
 // createTags sets Tag.N.Key/Value on the resources ResourceId.N (any of
 // the kinds above).
-func (s *server) createTags(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createTags(r *http.Request, region, reqID string, w *world) (any, error) {
 	ids := formList(r, "ResourceId")
 	if len(ids) == 0 {
 		return nil, missing("resourceIdSet")
@@ -94,27 +84,30 @@ func (s *server) createTags(r *http.Request, region, reqID string) (any, error) 
 	if err := checkTags(tags); err != nil {
 		return nil, err
 	}
-	var objs []cloudsim.Object
+	type target struct {
+		id, name string
+		tags     map[string]string
+	}
+	var targets []target
 	for _, id := range ids {
 		prefix, _, _ := strings.Cut(id, "-")
-		k, ok := resourcesByPrefix[prefix]
+		k, ok := taggables[prefix]
 		if !ok {
 			return nil, &ec2Err{400, "InvalidID", fmt.Sprintf("The ID '%s' is not valid", id)}
 		}
-		o, err := s.lookup(k, region, id)
+		name, created, err := k.find(s, region, id)
 		if err != nil {
 			return nil, err
 		}
-		objs = append(objs, o)
+		targets = append(targets, target{id, name, created})
 	}
-	w := s.world()
-	for _, o := range objs {
-		have := w.tagsOf(o)
+	for _, o := range targets {
+		have := w.tagsOf(o.name, Identity{Tags: o.tags})
 		if n := len(have); n+len(tags) > 50 {
 			merged := maps.Clone(have)
 			maps.Copy(merged, tags)
 			if len(merged) > 50 {
-				return nil, &ec2Err{400, "TagLimitExceeded", fmt.Sprintf("The maximum number of Tags for %s has been reached.", o.Attrs["id"])}
+				return nil, &ec2Err{400, "TagLimitExceeded", fmt.Sprintf("The maximum number of Tags for %s has been reached.", o.id)}
 			}
 		}
 		for _, k := range sortedKeys(tags) {
@@ -122,13 +115,13 @@ func (s *server) createTags(r *http.Request, region, reqID string) (any, error) 
 			if had && v == tags[k] {
 				continue
 			}
-			name := o.Name + "/" + k
-			if _, ok := w.get(kindTag, name); ok {
-				if err := s.e.DeleteObject(cloudName, kindTag, name); err != nil && !cloud.IsNotFound(err) {
+			name := o.name + "/" + k
+			if _, ok := w.tags[o.name][k]; ok {
+				if err := drop(s.net.tags, name); err != nil {
 					return nil, ec2Error(err, "InvalidID", "IncorrectState")
 				}
 			}
-			if _, err := s.e.PutObject(cloudName, kindTag, name, map[string]string{"resource": o.Name, "key": k, "value": tags[k]}); err != nil {
+			if err := s.net.tags.Put(name, Tag{Resource: o.name, Key: k, Value: tags[k]}); err != nil {
 				return nil, ec2Error(err, "InvalidID", "IncorrectState")
 			}
 		}

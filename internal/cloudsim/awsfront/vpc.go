@@ -8,23 +8,25 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// EC2 VPCs (the engine objects and rules are in network.go).
+// EC2 VPCs: the wire side of model.go's VPC (rules in network.go).
 
 var vpcFilters = []string{"vpc-id", "cidr", "cidr-block-association.cidr-block", "state", "is-default", "owner-id", "dhcp-options-id"}
 
-func (s *server) vpcFields(o cloudsim.Object, _ *world) map[string][]string {
-	return map[string][]string{"vpc-id": {o.Attrs["id"]}, "cidr": {o.Attrs["cidr"]}, "cidr-block-association.cidr-block": {o.Attrs["cidr"]},
+func (s *server) vpcFields(o cloudsim.Row[VPC], _ *world) map[string][]string {
+	v := o.Value
+	return map[string][]string{"vpc-id": {v.ID}, "cidr": {v.CIDR}, "cidr-block-association.cidr-block": {v.CIDR},
 		"state": {"available"}, "is-default": {"false"}, "owner-id": {s.opts.AccountID}, "dhcp-options-id": {"default"}}
 }
 
-func (s *server) vpcXML(o cloudsim.Object, w *world) xVpc {
-	return xVpc{VpcID: o.Attrs["id"], OwnerID: s.opts.AccountID, State: "available", CidrBlock: o.Attrs["cidr"],
-		Associations:  []xCidrAssociation{{AssociationID: o.Attrs["cidr_association"], CidrBlock: o.Attrs["cidr"], State: "associated"}},
-		DhcpOptionsID: "default", InstanceTenancy: "default", Tags: xTags(w.tagsOf(o))}
+func (s *server) vpcXML(o cloudsim.Row[VPC], w *world) xVpc {
+	v := o.Value
+	return xVpc{VpcID: v.ID, OwnerID: s.opts.AccountID, State: "available", CidrBlock: v.CIDR,
+		Associations:  []xCidrAssociation{{AssociationID: v.CIDRAssociation, CidrBlock: v.CIDR, State: "associated"}},
+		DhcpOptionsID: "default", InstanceTenancy: "default", Tags: xTags(w.tagsOf(o.Name, v))}
 }
 
 // createVpc creates a VPC (CidrBlock, /16–/28) with its main route table.
-func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
+func (s *server) createVpc(r *http.Request, region, reqID string, w *world) (any, error) {
 	v := r.Form.Get("CidrBlock")
 	if v == "" {
 		return nil, missing("cidrBlock")
@@ -33,29 +35,23 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Bits() < 16 || p.Bits() > 28 {
-		return nil, &ec2Err{400, "InvalidVpc.Range", fmt.Sprintf("The CIDR '%s' is invalid.", v)}
+	vpc := VPC{Identity: Identity{Region: region}, CIDR: p.String()}
+	if err := vpc.checkRange(p); err != nil {
+		return nil, err
 	}
-	tags, err := parseTags(r, resVpc.tagType)
+	if vpc.Tags, err = parseTags(r, resVpc.tagType); err != nil {
+		return nil, err
+	}
+	vpc.MainRouteTable, vpc.CIDRAssociation, vpc.Created = newID("rtb", w), newID("vpc-cidr-assoc", w), s.now()
+	o, err := insert(s, vpcs, w, region, vpc)
 	if err != nil {
 		return nil, err
 	}
-	w := s.world()
-	if len(w.inRegion(kindVpc, region)) >= maxVpcs {
-		return nil, &ec2Err{400, "VpcLimitExceeded", "The maximum number of VPCs has been reached."}
-	}
-	id, rtb := newID("vpc", w), newID("rtb", w)
-	attrs := withTags(map[string]string{"id": id, "region": region, "cidr": p.String(), "main_rtb": rtb,
-		"cidr_association": newID("vpc-cidr-assoc", w), "created": s.stamp()}, tags)
-	o, err := s.e.PutObject(cloudName, kindVpc, objectName(resVpc, region, id), attrs)
-	if err != nil {
-		return nil, engineErr(err, resVpc)
-	}
-	_, err = s.e.PutObject(cloudName, kindRouteTable, objectName(resRouteTable, region, rtb), map[string]string{
-		"id": rtb, "region": region, "vpc": id, "main": "true", "association": newID("rtbassoc", w), "created": s.stamp()})
-	if err != nil {
-		if uerr := s.deleteObject(kindVpc, o.Name); uerr != nil {
-			return nil, internalErr("vpc "+id+" stayed after its route table failed ("+err.Error()+")", uerr)
+	vpc = o.Value
+	rt := RouteTable{Identity: Identity{ID: vpc.MainRouteTable, Region: region}, VPC: vpc.ID, Main: true, Association: newID("rtbassoc", w)}
+	if err := s.net.routeTables.Put(routeTables.name(region, rt.ID), rt); err != nil {
+		if uerr := drop(s.net.vpcs, o.Name); uerr != nil {
+			return nil, internalErr("vpc "+vpc.ID+" stayed after its route table failed ("+err.Error()+")", uerr)
 		}
 		return nil, engineErr(err, resRouteTable)
 	}
@@ -66,25 +62,26 @@ func (s *server) createVpc(r *http.Request, region, reqID string) (any, error) {
 	return out, nil
 }
 
-var describeVpcs = describeHandler(describeSpec[xVpc]{action: "DescribeVpcs", res: resVpc, idParam: "VpcId",
+var describeVpcs = describeHandler(describeSpec[VPC, xVpc]{action: "DescribeVpcs", kind: vpcs, idParam: "VpcId",
 	known: vpcFilters, fields: (*server).vpcFields, paged: true,
 	xml: (*server).vpcXML, set: func(o *netResponse) **[]xVpc { return &o.Vpcs }})
 
 // livePeering reports a peering that is neither failed nor expired.
-func (s *server) livePeering(w *world, o cloudsim.Object) bool {
+func (s *server) livePeering(w *world, o cloudsim.Row[PeeringConnection]) bool {
 	st, _ := s.peeringStatus(w, o)
 	return st == "pending-acceptance" || st == "active"
 }
 
 // deleteVpc deletes a VPC and its main route table; subnets, security
 // groups, an attached gateway or a live peering are DependencyViolation.
-var deleteVpc = deleteHandler(deleteSpec{action: "DeleteVpc", res: resVpc, idParam: "VpcId", param: "vpcId",
-	check: func(s *server, w *world, o cloudsim.Object) error {
-		id := o.Attrs["id"]
-		dependent := len(w.children(kindSubnet, "vpc", id)) > 0 || len(w.children(kindGroup, "vpc", id)) > 0 ||
-			len(w.children(kindAttachment, "vpc", id)) > 0
-		for _, p := range w.byKind[kindPeering] {
-			if (p.Attrs["requester_vpc"] == id || p.Attrs["accepter_vpc"] == id) && s.livePeering(w, p) {
+var deleteVpc = deleteHandler(deleteSpec[VPC]{action: "DeleteVpc", kind: vpcs, idParam: "VpcId", param: "vpcId",
+	check: func(s *server, w *world, o cloudsim.Row[VPC]) error {
+		id := o.Value.ID
+		dependent := len(w.subnets.where(func(v Subnet) bool { return v.VPC == id })) > 0 ||
+			len(w.groups.where(func(v SecurityGroup) bool { return v.VPC == id })) > 0 ||
+			len(w.attachments.where(func(v VPCAttachment) bool { return v.VPC == id })) > 0
+		for _, p := range w.peerings {
+			if p.Value.has(id) && s.livePeering(w, p) {
 				dependent = true
 			}
 		}
@@ -93,14 +90,14 @@ var deleteVpc = deleteHandler(deleteSpec{action: "DeleteVpc", res: resVpc, idPar
 		}
 		return nil
 	},
-	after: func(s *server, w *world, o cloudsim.Object) error {
+	after: func(s *server, w *world, o cloudsim.Row[VPC]) error {
 		var errs []error
-		for _, rt := range w.children(kindRouteTable, "vpc", o.Attrs["id"]) {
-			if err := s.deleteObject(kindRouteTable, rt.Name); err != nil {
+		for _, rt := range w.routeTables.where(func(v RouteTable) bool { return v.VPC == o.Value.ID }) {
+			if err := drop(s.net.routeTables, rt.Name); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			errs = append(errs, s.deleteChildren(w, rt.Name, map[string]string{kindRoute: "table", kindPropagate: "table"}))
+			errs = append(errs, s.dropRouteTableChildren(w, rt))
 		}
 		return errors.Join(errs...)
 	}})

@@ -243,3 +243,11 @@ func replyTrue(action, reqID string) *netResponse {
 	out.Return = &t
 	return out
 }
+
+func xTags(tags map[string]string) []xTag {
+	var out []xTag
+	for _, k := range sortedKeys(tags) {
+		out = append(out, xTag{k, tags[k]})
+	}
+	return out
+}
