@@ -1,6 +1,8 @@
 package cloudsim
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -11,34 +13,58 @@ type testMeta struct {
 	N     int    `json:"n"`
 }
 
-func TestMeta(t *testing.T) {
-	e, _ := newEngine(t)
-	var m testMeta
-	if GetMeta(e, "aws", "TestMeta", "a", &m) {
-		t.Fatalf("GetMeta of nothing found %+v", m)
+// A record table reads the metadata objects of the version before the
+// tables (the record's JSON in attrs "json"), keeps its rows out of the
+// resources, and answers the engine's faults.
+func TestRecordTable(t *testing.T) {
+	old, err := json.Marshal(testMeta{"t1", 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := DeleteMeta(e, "aws", "TestMeta", "a"); err != nil {
-		t.Fatalf("DeleteMeta of nothing: %v", err)
+	file := filepath.Join(t.TempDir(), "world.json")
+	if err := WriteVersion1State(file, Object{Cloud: "aws", Kind: "TestMeta", Name: "a", Attrs: map[string]string{"json": string(old)}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []testMeta{{"t1", 1}, {"t2", 2}} { // the second replaces the first
-		if err := PutMeta(e, "aws", "TestMeta", "a", want); err != nil {
-			t.Fatalf("PutMeta(%+v): %v", want, err)
-		}
-		var got testMeta
-		if !GetMeta(e, "aws", "TestMeta", "a", &got) || got != want {
-			t.Fatalf("GetMeta = %+v, want %+v", got, want)
-		}
+	e, err := New(Config{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
 	}
-
+	tb := NewRecordTable[testMeta](e, "aws", "TestMeta")
+	if got, err := tb.Get("a"); err != nil || got != (testMeta{"t1", 1}) {
+		t.Fatalf("migrated record: %+v %v", got, err)
+	}
+	if inv := e.Inventory(); len(inv.Objects) != 1 || !inv.Objects[0].Row || len(inv.Resources().Objects) != 0 {
+		t.Fatalf("inventory: %+v", inv)
+	}
+	if err := tb.Remove("b"); err != nil {
+		t.Fatalf("Remove of nothing: %v", err)
+	}
 	boom := &cloud.Error{Kind: cloud.KindFatal, Message: "disk full"}
-	for _, op := range []string{"DeleteTestMeta", "CreateTestMeta"} {
-		e.Inject(Fault{Cloud: "aws", Op: op, Err: boom})
-		if err := PutMeta(e, "aws", "TestMeta", "a", testMeta{"t3", 3}); err == nil {
-			t.Fatalf("PutMeta with %s failing: no error", op)
-		}
+	if err := e.Inject(Fault{Cloud: "aws", Op: "DeleteTestMeta", Err: boom}); err != nil {
+		t.Fatal(err)
 	}
-	e.Inject(Fault{Cloud: "aws", Op: "DeleteTestMeta", Err: boom})
-	if err := DeleteMeta(e, "aws", "TestMeta", "a"); err == nil {
-		t.Fatal("DeleteMeta with DeleteTestMeta failing: no error")
+	if err := tb.Remove("a"); err == nil {
+		t.Fatal("Remove with DeleteTestMeta failing: no error")
+	}
+	if err := tb.Remove("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Get("a"); !cloud.IsNotFound(err) {
+		t.Fatalf("removed record: %v", err)
+	}
+}
+
+// A metadata object that does not read makes the table's calls fail.
+func TestRecordTableUnreadable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "world.json")
+	if err := WriteVersion1State(file, Object{Cloud: "aws", Kind: "TestMeta", Name: "a", Attrs: map[string]string{"json": "{"}}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRecordTable[testMeta](e, "aws", "TestMeta").All(); err == nil {
+		t.Fatal("unreadable metadata object: no error")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"os"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 // Tables are the typed stores of the front ends' own resources (an Azure
@@ -71,6 +73,10 @@ func NewTable[T any](e *Engine, cl, kind string, opts TableOptions) *Table[T] {
 	t.err = t.open(opts)
 	return t
 }
+
+// Kind is the table's kind (its rows' operation names are Get<Kind>,
+// Create<Kind> and Delete<Kind>).
+func (t *Table[T]) Kind() string { return t.kind }
 
 // open registers the table and migrates legacy objects; called with the
 // world locked.
@@ -225,6 +231,15 @@ func (t *Table[T]) Delete(name string) error {
 	return t.e.save()
 }
 
+// Remove is Delete for a row that may be absent: one that is not there is
+// no error, any other failure is the engine's.
+func (t *Table[T]) Remove(name string) error {
+	if err := t.Delete(name); err != nil && !cloud.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
 // All returns every row in name order, without rate limits or faults (a
 // front end's view of its world for one request, which has been through
 // them already).
@@ -258,6 +273,26 @@ func (s *state) tableObjects() []Object {
 		}
 	}
 	return out
+}
+
+// LegacyJSON is the TableOptions.Legacy of a table whose rows a previous
+// simulator version kept as engine objects of kind, the row's JSON in
+// attrs "json" (the front ends' metadata objects).
+func LegacyJSON[T any](kind string) func(o Object) (row any, claim bool, err error) {
+	return func(o Object) (any, bool, error) {
+		if o.Kind != kind {
+			return nil, false, nil
+		}
+		v := new(T)
+		return v, true, json.Unmarshal([]byte(o.Attrs["json"]), v)
+	}
+}
+
+// NewRecordTable opens the table of a front end's own records of kind on
+// cloud cl (bookkeeping) which a previous simulator version kept as
+// metadata objects of the same kind (LegacyJSON).
+func NewRecordTable[T any](e *Engine, cl, kind string) *Table[T] {
+	return NewTable[T](e, cl, kind, TableOptions{Bookkeeping: true, Legacy: LegacyJSON[T](kind)})
 }
 
 // WriteVersion1State writes the state file of a world of the version
