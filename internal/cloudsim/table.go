@@ -175,6 +175,16 @@ func (t *Table[T]) Get(name string) (T, error) {
 	return t.decode(name, data)
 }
 
+// Find is Get for a row that may be absent: false when there is none, any
+// other failure the engine's.
+func (t *Table[T]) Find(name string) (T, bool, error) {
+	v, err := t.Get(name)
+	if cloud.IsNotFound(err) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
 // Lookup returns the row name without rate limits or faults (the checks a
 // front end makes, which the real APIs do not bill).
 func (t *Table[T]) Lookup(name string) (T, bool, error) {

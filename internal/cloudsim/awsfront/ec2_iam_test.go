@@ -152,8 +152,8 @@ func TestIAMRoles(t *testing.T) {
 	if d, err := url.QueryUnescape(aws.ToString(got.AssumeRolePolicyDocument)); err != nil || d != doc {
 		t.Fatalf("policy document %q (%v)", aws.ToString(got.AssumeRolePolicyDocument), err)
 	}
-	if o, err := ev.e.GetObject("aws", "Role", "eks-role"); err != nil || o.Attrs["assume_role_policy"] != doc {
-		t.Fatalf("engine role %+v %v", o, err)
+	if r, err := ev.srv.iam.roles.Get("eks-role"); err != nil || r.AssumeRolePolicy != doc || r.ID != aws.ToString(role.RoleId) {
+		t.Fatalf("engine role %+v %v", r, err)
 	}
 
 	_, err := ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("eks-role"), AssumeRolePolicyDocument: aws.String(doc)}, noRetryIAM)

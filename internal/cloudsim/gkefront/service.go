@@ -69,11 +69,8 @@ func (s *server) poolMetaFor(region, cluster, name string) (poolMeta, *container
 // metaFor reads the record name of t (Get<Kind>; the zero record when
 // there is none) and decodes its protojson, pb of it, into msg.
 func metaFor[T any](t *cloudsim.Table[T], name string, pb func(T) string, msg proto.Message) (T, error) {
-	m, err := t.Get(name)
-	if cloud.IsNotFound(err) {
-		return m, nil
-	}
-	if err != nil || pb(m) == "" {
+	m, ok, err := t.Find(name)
+	if !ok || pb(m) == "" {
 		return m, err
 	}
 	if err := protojson.Unmarshal([]byte(pb(m)), msg); err != nil {
