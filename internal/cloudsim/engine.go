@@ -207,6 +207,9 @@ type Object struct {
 	// Row marks a table's row as the inventory lists it (no Attrs; the
 	// table holds its value).
 	Row bool `json:",omitempty"`
+	// Value is a row's value as its table keeps it (JSON), for people and
+	// tests that look at what a front end stored.
+	Value json.RawMessage `json:",omitempty"`
 	// bookkeeping is a row's table's option.
 	bookkeeping bool
 }

@@ -2,9 +2,11 @@ package cloudsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
@@ -250,6 +252,22 @@ func (t *Table[T]) Remove(name string) error {
 	return nil
 }
 
+// RemoveWhere removes the rows that gone picks (Delete<Kind> each, in
+// name order); what it cannot remove it reports, every failure joined.
+func (t *Table[T]) RemoveWhere(gone func(Row[T]) bool) error {
+	rows, err := t.All()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range rows {
+		if gone(r) {
+			errs = append(errs, t.Remove(r.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // All returns every row in name order, without rate limits or faults (a
 // front end's view of its world for one request, which has been through
 // them already).
@@ -271,15 +289,16 @@ func (t *Table[T]) All() ([]Row[T], error) {
 }
 
 // tableObjects are the tables' rows as the inventory lists them: objects
-// of the table's cloud and kind, named as the rows, with the table's
-// bookkeeping option. Called with the world locked.
+// of the table's cloud and kind, named as the rows, with their values and
+// the table's bookkeeping option. Called with the world locked.
 func (s *state) tableObjects() []Object {
 	var out []Object
 	for _, k := range sortedKeys(s.Tables) {
 		ts := s.Tables[k]
 		cl, kind, _ := strings.Cut(k, "/")
 		for _, name := range sortedKeys(ts.Rows) {
-			out = append(out, Object{Cloud: cl, Kind: kind, Name: name, ID: name, Row: true, bookkeeping: ts.Bookkeeping})
+			out = append(out, Object{Cloud: cl, Kind: kind, Name: name, ID: name, Row: true, Value: slices.Clone(ts.Rows[name]),
+				bookkeeping: ts.Bookkeeping})
 		}
 	}
 	return out

@@ -672,7 +672,7 @@ func TestAccPool_gangCompactOnGKE(t *testing.T) {
 			Config: config,
 			Check: func(*terraform.State) error {
 				for _, o := range w.engine(t).Inventory().Objects {
-					if strings.Contains(o.Kind, "NodePool") && strings.Contains(o.Attrs["json"], "COMPACT") {
+					if strings.Contains(o.Kind, "NodePool") && strings.Contains(string(o.Value), "COMPACT") {
 						return nil
 					}
 				}

@@ -258,10 +258,11 @@ func (s *server) sweepLocked() error {
 			pools[p.Spec.Region+"/"+p.Spec.Cluster+"/"+p.Spec.Name] = true
 		}
 	}
-	var errs []error
-	errs = append(errs, sweepTable(s.rec.clusters, func(r cloudsim.Row[clusterMeta]) bool { return !clusters[r.Name] }),
-		sweepTable(s.rec.pools, func(r cloudsim.Row[poolMeta]) bool { return !pools[r.Name] }),
-		sweepTable(s.rec.ops, func(r cloudsim.Row[opRecord]) bool {
+	// evalErrs are evaluate's, for the operations whose target is gone.
+	var evalErrs []error
+	err := errors.Join(s.rec.clusters.RemoveWhere(func(r cloudsim.Row[clusterMeta]) bool { return !clusters[r.Name] }),
+		s.rec.pools.RemoveWhere(func(r cloudsim.Row[poolMeta]) bool { return !pools[r.Name] }),
+		s.rec.ops.RemoveWhere(func(r cloudsim.Row[opRecord]) bool {
 			rec := r.Value
 			gone := !clusters[rec.Region+"/"+rec.Cluster]
 			if rec.poolOp() {
@@ -271,25 +272,10 @@ func (s *server) sweepLocked() error {
 				return false
 			}
 			if !rec.Done {
-				errs = append(errs, s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false))
+				evalErrs = append(evalErrs, s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false))
 			}
 			s.finished[rec.Name] = &rec
 			return true
 		}))
-	return errors.Join(errs...)
-}
-
-// sweepTable removes the rows of t that gone picks; every failure joined.
-func sweepTable[T any](t *cloudsim.Table[T], gone func(cloudsim.Row[T]) bool) error {
-	rows, err := t.All()
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, r := range rows {
-		if gone(r) {
-			errs = append(errs, t.Remove(r.Name))
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(evalErrs, err)...)
 }
