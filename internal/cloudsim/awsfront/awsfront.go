@@ -24,7 +24,7 @@
 //     engine does not model (min/max size, all subnets, launch template, node
 //     role, tags, timestamps) is kept in the engine's tables
 //     "ClusterMeta" and "NodegroupMeta" (rows region/cluster[/nodegroup],
-//     records.go), removed when the cluster or node group is deleted.
+//     eks_records.go), removed when the cluster or node group is deleted.
 //   - EC2 launch templates are engine objects of kind "LaunchTemplate" named
 //     region/LaunchTemplateName (attrs user_data, instance_type, region,
 //     name, client_token, created, and capacity_reservation_id,
@@ -110,8 +110,8 @@ const DefaultKubernetesVersion = "1.33"
 type server struct {
 	e    *cloudsim.Engine
 	opts Options
-	// rec are the front end's own records of EKS resources (records.go).
-	rec records
+	// rec are the front end's own records of EKS resources (eks_records.go).
+	rec eksRecords
 	// iam are the IAM roles and their policy attachments (iam.go).
 	iam iamTables
 
@@ -142,7 +142,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, rec: openRecords(e), iam: openIAM(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
+	return &server{e: e, opts: opts, rec: openEKSRecords(e), iam: openIAM(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
 		test: conformance.Caller()}
 }
 

@@ -172,11 +172,11 @@ func seedEKSRoles(t *testing.T, s *server) {
 			}
 			continue
 		}
-		if err := s.iam.roles.Put(name, role{ID: newRoleID(), AssumeRolePolicy: fmt.Sprintf(trust, r[0]), Path: "/"}); err != nil {
+		if err := s.iam.roles.Put(name, roleRow{ID: newRoleID(), AssumeRolePolicy: fmt.Sprintf(trust, r[0]), Path: "/"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range r[1:] {
-			if err := s.iam.attachments.Put(name+"|"+p, attachment{Role: name, PolicyArn: p}); err != nil {
+			if err := s.iam.policies.Put(name+"|"+p, rolePolicy{Role: name, PolicyArn: p}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -122,8 +122,8 @@ const (
 	kindRolePolicy = "RolePolicyAttachment"
 )
 
-// role is an IAM role as its table keeps it (rows named by RoleName).
-type role struct {
+// roleRow is an IAM role as its table keeps it (rows named by RoleName).
+type roleRow struct {
 	ID               string `json:"id"` // RoleId
 	Path             string `json:"path"`
 	AssumeRolePolicy string `json:"assumeRolePolicy"`
@@ -131,17 +131,17 @@ type role struct {
 	Created          string `json:"created,omitempty"` // CreateDate as IAM answers it
 }
 
-// attachment is a managed policy attached to a role (rows named
+// rolePolicy is a managed policy attached to a role (rows named
 // RoleName|PolicyArn).
-type attachment struct {
+type rolePolicy struct {
 	Role      string `json:"role"`
 	PolicyArn string `json:"policyArn"`
 }
 
 // iamTables are the IAM resources.
 type iamTables struct {
-	roles       *cloudsim.Table[role]
-	attachments *cloudsim.Table[attachment]
+	roles    *cloudsim.Table[roleRow]
+	policies *cloudsim.Table[rolePolicy]
 }
 
 // openIAM opens the tables. A world of the version before them kept each
@@ -151,7 +151,7 @@ type iamTables struct {
 // policy_arn): those move into the tables.
 func openIAM(e *cloudsim.Engine) iamTables {
 	return iamTables{
-		roles: cloudsim.NewTable[role](e, cloudName, kindRole, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
+		roles: cloudsim.NewTable[roleRow](e, cloudName, kindRole, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
 			if o.Kind != kindRole {
 				return nil, false, nil
 			}
@@ -159,14 +159,14 @@ func openIAM(e *cloudsim.Engine) iamTables {
 			if err != nil {
 				return nil, true, fmt.Errorf("role ID %q: %w", o.ID, err)
 			}
-			return &role{ID: fmt.Sprintf("AROA%017X", n), Path: o.Attrs["path"], AssumeRolePolicy: o.Attrs["assume_role_policy"],
+			return &roleRow{ID: fmt.Sprintf("AROA%017X", n), Path: o.Attrs["path"], AssumeRolePolicy: o.Attrs["assume_role_policy"],
 				Description: o.Attrs["description"], Created: o.Attrs["created"]}, true, nil
 		}}),
-		attachments: cloudsim.NewTable[attachment](e, cloudName, kindRolePolicy, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
+		policies: cloudsim.NewTable[rolePolicy](e, cloudName, kindRolePolicy, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
 			if o.Kind != kindRolePolicy {
 				return nil, false, nil
 			}
-			return &attachment{Role: o.Attrs["role"], PolicyArn: o.Attrs["policy_arn"]}, true, nil
+			return &rolePolicy{Role: o.Attrs["role"], PolicyArn: o.Attrs["policy_arn"]}, true, nil
 		}}),
 	}
 }
@@ -178,7 +178,7 @@ func newRoleID() string {
 	return "AROA" + strings.ToUpper(hex.EncodeToString(b[:])[:17])
 }
 
-func (s *server) roleXML(name string, r role) *iamRole {
+func (s *server) roleXML(name string, r roleRow) *iamRole {
 	return &iamRole{
 		Path: r.Path, RoleName: name, RoleID: r.ID,
 		Arn:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", s.opts.AccountID, r.Path, name),
@@ -240,7 +240,7 @@ func (s *server) roleName(r *http.Request) (string, error) {
 // attachments lists a role's attached policy ARNs, sorted, without going
 // through rate limits and faults.
 func (s *server) attachments(role string) ([]string, error) {
-	rows, err := s.iam.attachments.All()
+	rows, err := s.iam.policies.All()
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (s *server) attachments(role string) ([]string, error) {
 }
 
 // getRole reads a role (GetRole): NoSuchEntity when there is none.
-func (s *server) getRole(name string) (role, error) {
+func (s *server) getRole(name string) (roleRow, error) {
 	r, err := s.iam.roles.Get(name)
 	if cloud.IsNotFound(err) {
 		return r, noSuchRole(name)
@@ -286,7 +286,7 @@ func (s *server) createRole(r *http.Request) (*iamResult, error) {
 		}
 		return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
 	}
-	ro := role{ID: newRoleID(), Path: path, AssumeRolePolicy: doc, Description: r.Form.Get("Description"),
+	ro := roleRow{ID: newRoleID(), Path: path, AssumeRolePolicy: doc, Description: r.Form.Get("Description"),
 		Created: s.now().Format("2006-01-02T15:04:05Z")}
 	if err := s.iam.roles.Put(name, ro); err != nil {
 		return nil, err
@@ -350,7 +350,7 @@ func (s *server) attachRolePolicy(r *http.Request) error {
 	if _, err := s.getRole(name); err != nil {
 		return err
 	}
-	return s.iam.attachments.Put(name+"|"+arn, attachment{Role: name, PolicyArn: arn})
+	return s.iam.policies.Put(name+"|"+arn, rolePolicy{Role: name, PolicyArn: arn})
 }
 
 // detachRolePolicy: a policy that is not attached is NoSuchEntity (engine
@@ -367,7 +367,7 @@ func (s *server) detachRolePolicy(r *http.Request) error {
 	if _, err := s.getRole(name); err != nil {
 		return err
 	}
-	if err := s.iam.attachments.Delete(name + "|" + arn); err != nil {
+	if err := s.iam.policies.Delete(name + "|" + arn); err != nil {
 		if cloud.IsNotFound(err) {
 			return &iamErr{404, "NoSuchEntity", fmt.Sprintf("Policy %s was not found.", arn)}
 		}
