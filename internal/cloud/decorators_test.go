@@ -50,7 +50,9 @@ func TestWithRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, b := simBackend(t)
-			e.Inject(tt.fault)
+			if err := e.Inject(tt.fault); err != nil {
+				t.Fatal(err)
+			}
 			var delays []time.Duration
 			now := time.Unix(0, 0)
 			r := cloud.WithRetries(b, cloud.RetryPolicy{MaxAttempts: tt.attempts, Base: time.Second, Max: 3 * time.Second,
@@ -70,7 +72,9 @@ func TestWithRetries(t *testing.T) {
 
 func TestWithRetriesHonoursCancellation(t *testing.T) {
 	e, b := simBackend(t)
-	e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Times: 5, Err: transient("GetCluster")})
+	if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Times: 5, Err: transient("GetCluster")}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := cloud.WithRetries(b, cloud.RetryPolicy{MaxAttempts: 5, Base: time.Hour})
@@ -85,7 +89,9 @@ func TestWithMetrics(t *testing.T) {
 	now := time.Unix(0, 0)
 	mb := cloud.WithMetrics(b, &m, func() time.Time { now = now.Add(time.Second); return now })
 	ctx := context.Background()
-	e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Err: transient("CreateCluster")})
+	if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateCluster", Err: transient("CreateCluster")}); err != nil {
+		t.Fatal(err)
+	}
 	mb.CreateCluster(ctx, spec)
 	mb.CreateCluster(ctx, spec)
 	mb.GetCluster(ctx, "eu-central-1", "nope")

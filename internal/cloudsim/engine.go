@@ -207,6 +207,9 @@ type Object struct {
 	// Row marks a table's row as the inventory lists it (no Attrs; the
 	// table holds its value).
 	Row bool `json:",omitempty"`
+	// Value is a row's value as its table keeps it (JSON), for people and
+	// tests that look at what a front end stored.
+	Value json.RawMessage `json:",omitempty"`
 	// bookkeeping is a row's table's option.
 	bookkeeping bool
 }
@@ -942,16 +945,11 @@ func (e *Engine) Calls() map[string]int {
 	return maps.Clone(e.calls)
 }
 
-// Bookkeeping reports objects the front ends keep for themselves (request
-// metadata, operation records), which are not cloud resources anyone pays
-// for: for a table's row its table's option; for the untyped objects not
-// yet in tables, kinds ending in "Meta" or "Operation".
-func (o Object) Bookkeeping() bool {
-	if o.Row {
-		return o.bookkeeping
-	}
-	return strings.HasSuffix(o.Kind, "Meta") || strings.HasSuffix(o.Kind, "Operation")
-}
+// Bookkeeping reports a table's row that a front end keeps for itself
+// (request metadata, operation records), which is not a cloud resource
+// anyone pays for: its table's declared option (TableOptions.Bookkeeping).
+// An engine object outside the tables is a resource.
+func (o Object) Bookkeeping() bool { return o.Row && o.bookkeeping }
 
 // Resources is the inventory without bookkeeping objects: what a leak
 // check looks at.

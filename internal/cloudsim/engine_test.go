@@ -70,7 +70,9 @@ func TestClusterLifecycle(t *testing.T) {
 	if _, err := e.DeleteCluster("aws", "eu-central-1", "c1"); !cloud.IsConflict(err) || !strings.Contains(err.Error(), "delete the node pools first") {
 		t.Fatalf("delete with a pool: %v", err)
 	}
-	e.DeleteNodePool("aws", "eu-central-1", "c1", "p1")
+	if _, err := e.DeleteNodePool("aws", "eu-central-1", "c1", "p1"); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(DefaultDurations.PoolDelete)
 	if _, err := e.DeleteCluster("aws", "eu-central-1", "c1"); err != nil {
 		t.Fatal(err)
@@ -95,8 +97,12 @@ func TestCapacityAndQuota(t *testing.T) {
 	if _, err := b.CreateCluster(ctx, clusterSpec); err != nil {
 		t.Fatal(err)
 	}
-	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 2)
-	e.SetQuota("aws", "eu-central-1", "p", 32)
+	if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetQuota("aws", "eu-central-1", "p", 32); err != nil {
+		t.Fatal(err)
+	}
 
 	// Three nodes where two exist: the pool is accepted, then fails.
 	p, err := b.CreateNodePool(ctx, poolSpec("big", "euc1-az1", 3))
@@ -157,7 +163,9 @@ func asError(err error, target **cloud.Error) bool {
 
 func TestIdempotencyToken(t *testing.T) {
 	e, _ := newEngine(t)
-	e.CreateCluster("aws", clusterSpec)
+	if _, err := e.CreateCluster("aws", clusterSpec); err != nil {
+		t.Fatal(err)
+	}
 	spec := poolSpec("p", "euc1-az1", 1)
 	spec.IdempotencyToken = "tok-1"
 	a, err := e.CreateNodePool("aws", spec, PoolOptions{})
@@ -178,8 +186,10 @@ func TestFaults(t *testing.T) {
 	e, clock := newEngine(t)
 	b := direct(e, clock)
 	ctx := context.Background()
-	e.Inject(Fault{Cloud: "aws", Op: "CreateCluster", Times: 2,
-		Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "CreateCluster", Code: "ServiceUnavailable", Message: "try again"}})
+	if err := e.Inject(Fault{Cloud: "aws", Op: "CreateCluster", Times: 2,
+		Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "CreateCluster", Code: "ServiceUnavailable", Message: "try again"}}); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if _, err := b.CreateCluster(ctx, clusterSpec); !cloud.IsTransient(err) {
 			t.Fatalf("fault not applied: %v", err)
@@ -189,8 +199,10 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("fault applied three times: %v", err)
 	}
 	// A failure midway, only in one zone.
-	e.Inject(Fault{Cloud: "aws", Op: "CreateNodePool", Target: Target{Zone: "euc1-az1"},
-		Midway: &PendingIssue{Kind: cloud.KindFatal, Issue: cloud.Issue{Code: "AsgInstanceLaunchFailures", Message: "launch template invalid"}}})
+	if err := e.Inject(Fault{Cloud: "aws", Op: "CreateNodePool", Target: Target{Zone: "euc1-az1"},
+		Midway: &PendingIssue{Kind: cloud.KindFatal, Issue: cloud.Issue{Code: "AsgInstanceLaunchFailures", Message: "launch template invalid"}}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.CreateNodePool(ctx, poolSpec("az2", "euc1-az2", 1)); err != nil {
 		t.Fatalf("fault leaked to another zone: %v", err)
 	}
@@ -209,8 +221,10 @@ func TestPoolStatusOfACopyBeforeItsFailureIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
-	e.Inject(Fault{Cloud: "aws", Op: "CreateNodePool",
-		Midway: &PendingIssue{Kind: cloud.KindFatal, Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}})
+	if err := e.Inject(Fault{Cloud: "aws", Op: "CreateNodePool",
+		Midway: &PendingIssue{Kind: cloud.KindFatal, Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}}); err != nil {
+		t.Fatal(err)
+	}
 	spec := poolSpec("p", "euc1-az1", 1)
 	if _, err := e.CreateNodePool("aws", spec, PoolOptions{}); err != nil {
 		t.Fatal(err)
@@ -234,7 +248,9 @@ func TestPoolStatusOfACopyBeforeItsFailureIsRecorded(t *testing.T) {
 
 func TestThrottling(t *testing.T) {
 	e, clock := newEngine(t)
-	e.SetRateLimit("aws", "GetCluster", 1, 2)
+	if err := e.SetRateLimit("aws", "GetCluster", 1, 2); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		_, err := e.GetCluster("aws", "eu-central-1", "c1")
 		if i < 2 && !cloud.IsNotFound(err) {
@@ -255,8 +271,12 @@ func TestThrottling(t *testing.T) {
 // operations are not limited; refusals are counted.
 func TestSharedRateLimit(t *testing.T) {
 	e, clock := newEngine(t)
-	e.SetSharedRateLimit("aws", "reads", []string{"Get*"}, 1, 2)
-	e.SetRateLimit("aws", "GetNodePool", 1, 1)
+	if err := e.SetSharedRateLimit("aws", "reads", []string{"Get*"}, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetRateLimit("aws", "GetNodePool", 1, 1); err != nil {
+		t.Fatal(err)
+	}
 	calls := []struct {
 		name      string
 		call      func() error
@@ -294,8 +314,12 @@ func TestPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.CreateCluster("gcp", cloud.ClusterSpec{Name: "g1", Region: "europe-west4", KubernetesVersion: "1.31"})
-	a.PutObject("aws", "LaunchTemplate", "lt-1", map[string]string{"user_data": "x"})
+	if _, err := a.CreateCluster("gcp", cloud.ClusterSpec{Name: "g1", Region: "europe-west4", KubernetesVersion: "1.31"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject("aws", "LaunchTemplate", "lt-1", map[string]string{"user_data": "x"}); err != nil {
+		t.Fatal(err)
+	}
 	b, err := New(Config{Clock: clock, StateFile: file})
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +369,9 @@ func TestLookupObject(t *testing.T) {
 	if _, err := e.PutObject("aws", "Vpc", "eu-central-1/vpc-1", map[string]string{"cidr": "10.64.0.0/16"}); err != nil {
 		t.Fatal(err)
 	}
-	e.Inject(Fault{Cloud: "aws", Op: "GetVpc", Times: 1, Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Code: "InternalError"}})
+	if err := e.Inject(Fault{Cloud: "aws", Op: "GetVpc", Times: 1, Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Code: "InternalError"}}); err != nil {
+		t.Fatal(err)
+	}
 	o, ok := e.LookupObject("aws", "Vpc", "eu-central-1/vpc-1")
 	if !ok || o.Attrs["cidr"] != "10.64.0.0/16" {
 		t.Fatalf("lookup: %v %+v", ok, o)

@@ -90,7 +90,9 @@ func TestNodeNames(t *testing.T) {
 // updates (the newest leave first) and go with the pool.
 func TestNodesFollowPool(t *testing.T) {
 	e, clock := newEngine(t)
-	e.CreateCluster("aws", clusterSpec)
+	if _, err := e.CreateCluster("aws", clusterSpec); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.CreateNodePool("aws", poolSpec("p", "euc1-az1", 2), PoolOptions{Family: "p", GPUsPerNode: 8}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,14 +103,25 @@ func TestNodesFollowPool(t *testing.T) {
 	}{
 		{"creating", func() {}, nil},
 		{"created", func() { clock.Advance(DefaultDurations.PoolCreate) }, []int{0, 1}},
-		{"scaling out", func() { n := 4; e.UpdateNodePool("aws", "eu-central-1", "c1", "p", cloud.NodePoolUpdate{Nodes: &n}) }, []int{0, 1}},
+		{"scaling out", func() {
+			n := 4
+			if _, err := e.UpdateNodePool("aws", "eu-central-1", "c1", "p", cloud.NodePoolUpdate{Nodes: &n}); err != nil {
+				t.Fatal(err)
+			}
+		}, []int{0, 1}},
 		{"scaled out", func() { clock.Advance(DefaultDurations.PoolUpdate) }, []int{0, 1, 2, 3}},
 		{"scaled in", func() {
 			n := 1
-			e.UpdateNodePool("aws", "eu-central-1", "c1", "p", cloud.NodePoolUpdate{Nodes: &n})
+			if _, err := e.UpdateNodePool("aws", "eu-central-1", "c1", "p", cloud.NodePoolUpdate{Nodes: &n}); err != nil {
+				t.Fatal(err)
+			}
 			clock.Advance(DefaultDurations.PoolUpdate)
 		}, []int{0}},
-		{"deleting", func() { e.DeleteNodePool("aws", "eu-central-1", "c1", "p") }, []int{0}},
+		{"deleting", func() {
+			if _, err := e.DeleteNodePool("aws", "eu-central-1", "c1", "p"); err != nil {
+				t.Fatal(err)
+			}
+		}, []int{0}},
 	}
 	for _, s := range steps {
 		s.do()
@@ -134,8 +147,12 @@ func TestNodesFollowPool(t *testing.T) {
 // one; unknown pools and nodes are KindNotFound.
 func TestReplaceNode(t *testing.T) {
 	e, clock := newEngine(t)
-	e.CreateCluster("aws", clusterSpec)
-	e.CreateNodePool("aws", poolSpec("p", "euc1-az1", 2), PoolOptions{Family: "p", GPUsPerNode: 8})
+	if _, err := e.CreateCluster("aws", clusterSpec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateNodePool("aws", poolSpec("p", "euc1-az1", 2), PoolOptions{Family: "p", GPUsPerNode: 8}); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(DefaultDurations.PoolCreate)
 	before, _ := e.PoolNodes("aws", "eu-central-1", "c1", "p")
 	if err := e.ReplaceNode("aws", "eu-central-1", "c1", "p", before[0].Name); err != nil {
@@ -188,11 +205,19 @@ func TestGPUFaultSelectors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e, clock := newEngine(t)
-			e.CreateCluster("aws", clusterSpec)
-			e.CreateNodePool("aws", poolSpec("p", "euc1-az1", 2), PoolOptions{Family: "p", GPUsPerNode: 8})
-			e.CreateNodePool("aws", poolSpec("other", "euc1-az2", 1), PoolOptions{Family: "p", GPUsPerNode: 8})
+			if _, err := e.CreateCluster("aws", clusterSpec); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.CreateNodePool("aws", poolSpec("p", "euc1-az1", 2), PoolOptions{Family: "p", GPUsPerNode: 8}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.CreateNodePool("aws", poolSpec("other", "euc1-az2", 1), PoolOptions{Family: "p", GPUsPerNode: 8}); err != nil {
+				t.Fatal(err)
+			}
 			clock.Advance(DefaultDurations.PoolCreate)
-			e.InjectGPUFault(tc.sel, GPUFault{Kind: GPUFaultXID79, GPU: 3})
+			if err := e.InjectGPUFault(tc.sel, GPUFault{Kind: GPUFaultXID79, GPU: 3}); err != nil {
+				t.Fatal(err)
+			}
 			ns, _ := e.PoolNodes("aws", "eu-central-1", "c1", "p")
 			if got := faultyIndexes(ns); !slices.Equal(got, tc.existing) {
 				t.Fatalf("faulty after injection %v, want %v", got, tc.existing)
@@ -231,8 +256,12 @@ func TestKubeStatePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _ := a.CreateCluster("aws", clusterSpec)
-	a.CreateNodePool("aws", poolSpec("p", "euc1-az1", 1), PoolOptions{Family: "p", GPUsPerNode: 8})
-	a.InjectGPUFault(GPUFaultSelector{Pool: "p", Nodes: 2}, GPUFault{Kind: GPUFaultECCUncorrectable})
+	if _, err := a.CreateNodePool("aws", poolSpec("p", "euc1-az1", 1), PoolOptions{Family: "p", GPUsPerNode: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.InjectGPUFault(GPUFaultSelector{Pool: "p", Nodes: 2}, GPUFault{Kind: GPUFaultECCUncorrectable}); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(DefaultDurations.PoolCreate)
 	nodesA, _ := a.PoolNodes("aws", "eu-central-1", "c1", "p")
 	if err := a.PutKubeObjects("aws", "eu-central-1", "c1", 7, map[string][]byte{"v1/nodes//n1": []byte(`{"a":1}`)}); err != nil {
@@ -261,7 +290,9 @@ func TestKubeStatePersists(t *testing.T) {
 		t.Fatalf("nodes %+v then %+v", nodesA, nodesB)
 	}
 	// The selector had budget for one more node: the replacement gets it.
-	b.ReplaceNode("aws", "eu-central-1", "c1", "p", nodesB[0].Name)
+	if err := b.ReplaceNode("aws", "eu-central-1", "c1", "p", nodesB[0].Name); err != nil {
+		t.Fatal(err)
+	}
 	nodesB, _ = b.PoolNodes("aws", "eu-central-1", "c1", "p")
 	if len(nodesB[0].GPUFaults) != 1 {
 		t.Fatalf("replacement %+v", nodesB)
@@ -275,14 +306,20 @@ func TestKubeStatePersists(t *testing.T) {
 	if err != nil || id != c.ID || rv != 7 || string(docs["v1/nodes//n1"]) != `{"a":1}` {
 		t.Fatalf("objects %s %d %v %v", id, rv, docs, err)
 	}
-	b.PutKubeObjects("aws", "eu-central-1", "c1", 8, map[string][]byte{"v1/nodes//n1": nil})
+	if err := b.PutKubeObjects("aws", "eu-central-1", "c1", 8, map[string][]byte{"v1/nodes//n1": nil}); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, docs, _ = b.KubeObjects("aws", "eu-central-1", "c1"); len(docs) != 0 {
 		t.Fatalf("deleted document: %v", docs)
 	}
 
-	b.DeleteNodePool("aws", "eu-central-1", "c1", "p")
+	if _, err := b.DeleteNodePool("aws", "eu-central-1", "c1", "p"); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(DefaultDurations.PoolDelete)
-	b.DeleteCluster("aws", "eu-central-1", "c1")
+	if _, err := b.DeleteCluster("aws", "eu-central-1", "c1"); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(DefaultDurations.ClusterDelete)
 	if _, _, _, err := b.KubeObjects("aws", "eu-central-1", "c1"); !cloud.IsNotFound(err) {
 		t.Fatalf("objects of a deleted cluster: %v", err)

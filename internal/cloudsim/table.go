@@ -2,10 +2,14 @@ package cloudsim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
 
 // Tables are the typed stores of the front ends' own resources (an Azure
@@ -71,6 +75,10 @@ func NewTable[T any](e *Engine, cl, kind string, opts TableOptions) *Table[T] {
 	t.err = t.open(opts)
 	return t
 }
+
+// Kind is the table's kind (its rows' operation names are Get<Kind>,
+// Create<Kind> and Delete<Kind>).
+func (t *Table[T]) Kind() string { return t.kind }
 
 // open registers the table and migrates legacy objects; called with the
 // world locked.
@@ -169,6 +177,16 @@ func (t *Table[T]) Get(name string) (T, error) {
 	return t.decode(name, data)
 }
 
+// Find is Get for a row that may be absent: false when there is none, any
+// other failure the engine's.
+func (t *Table[T]) Find(name string) (T, bool, error) {
+	v, err := t.Get(name)
+	if cloud.IsNotFound(err) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
 // Lookup returns the row name without rate limits or faults (the checks a
 // front end makes, which the real APIs do not bill).
 func (t *Table[T]) Lookup(name string) (T, bool, error) {
@@ -225,6 +243,31 @@ func (t *Table[T]) Delete(name string) error {
 	return t.e.save()
 }
 
+// Remove is Delete for a row that may be absent: one that is not there is
+// no error, any other failure is the engine's.
+func (t *Table[T]) Remove(name string) error {
+	if err := t.Delete(name); err != nil && !cloud.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// RemoveWhere removes the rows that gone picks (Delete<Kind> each, in
+// name order); what it cannot remove it reports, every failure joined.
+func (t *Table[T]) RemoveWhere(gone func(Row[T]) bool) error {
+	rows, err := t.All()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range rows {
+		if gone(r) {
+			errs = append(errs, t.Remove(r.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // All returns every row in name order, without rate limits or faults (a
 // front end's view of its world for one request, which has been through
 // them already).
@@ -246,18 +289,39 @@ func (t *Table[T]) All() ([]Row[T], error) {
 }
 
 // tableObjects are the tables' rows as the inventory lists them: objects
-// of the table's cloud and kind, named as the rows, with the table's
-// bookkeeping option. Called with the world locked.
+// of the table's cloud and kind, named as the rows, with their values and
+// the table's bookkeeping option. Called with the world locked.
 func (s *state) tableObjects() []Object {
 	var out []Object
 	for _, k := range sortedKeys(s.Tables) {
 		ts := s.Tables[k]
 		cl, kind, _ := strings.Cut(k, "/")
 		for _, name := range sortedKeys(ts.Rows) {
-			out = append(out, Object{Cloud: cl, Kind: kind, Name: name, ID: name, Row: true, bookkeeping: ts.Bookkeeping})
+			out = append(out, Object{Cloud: cl, Kind: kind, Name: name, ID: name, Row: true, Value: slices.Clone(ts.Rows[name]),
+				bookkeeping: ts.Bookkeeping})
 		}
 	}
 	return out
+}
+
+// LegacyJSON is the TableOptions.Legacy of a table whose rows a previous
+// simulator version kept as engine objects of kind, the row's JSON in
+// attrs "json" (the front ends' metadata objects).
+func LegacyJSON[T any](kind string) func(o Object) (row any, claim bool, err error) {
+	return func(o Object) (any, bool, error) {
+		if o.Kind != kind {
+			return nil, false, nil
+		}
+		v := new(T)
+		return v, true, json.Unmarshal([]byte(o.Attrs["json"]), v)
+	}
+}
+
+// NewRecordTable opens the table of a front end's own records of kind on
+// cloud cl (bookkeeping) which a previous simulator version kept as
+// metadata objects of the same kind (LegacyJSON).
+func NewRecordTable[T any](e *Engine, cl, kind string) *Table[T] {
+	return NewTable[T](e, cl, kind, TableOptions{Bookkeeping: true, Legacy: LegacyJSON[T](kind)})
 }
 
 // WriteVersion1State writes the state file of a world of the version

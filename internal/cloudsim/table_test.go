@@ -70,7 +70,9 @@ func TestTableFaultsAndLimits(t *testing.T) {
 		{"GetVirtualNetwork", func() error { _, err := tb.Get("rg/a"); return err }},
 		{"DeleteVirtualNetwork", func() error { return tb.Delete("rg/a") }},
 	} {
-		e.Inject(Fault{Cloud: "azure", Op: tt.op, Err: &cloud.Error{Kind: cloud.KindTransient, Code: "Boom", Message: "x"}})
+		if err := e.Inject(Fault{Cloud: "azure", Op: tt.op, Err: &cloud.Error{Kind: cloud.KindTransient, Code: "Boom", Message: "x"}}); err != nil {
+			t.Fatal(err)
+		}
 		if err := tt.call(); !cloud.IsTransient(err) {
 			t.Fatalf("%s with a fault: %v", tt.op, err)
 		}
@@ -78,7 +80,9 @@ func TestTableFaultsAndLimits(t *testing.T) {
 			t.Fatalf("%s after the fault: %v", tt.op, err)
 		}
 	}
-	e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 1)
+	if err := e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	_, _ = tb.Get("rg/a")
 	if _, err := tb.Get("rg/a"); !cloud.IsThrottled(err) {
 		t.Fatalf("throttled get: %v", err)

@@ -73,7 +73,9 @@ func TestCreateConcurrently(t *testing.T) {
 
 func TestFailoverOnCapacity(t *testing.T) {
 	e, f := world(t)
-	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 1)
+	if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 1); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 2),
 		Fallbacks: []Offer{offer("eu-central-1", "euc1-az1", 2), offer("eu-north-1", "eun1-az1", 2)}}
 	got, err := f.Create(context.Background(), []Allocation{a}, spec, true)
@@ -91,8 +93,12 @@ func TestFailoverOnCapacity(t *testing.T) {
 
 func TestCapacityEverywhereLeaksNothing(t *testing.T) {
 	e, f := world(t)
-	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0)
-	e.SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0)
+	if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 1), Fallbacks: []Offer{offer("eu-north-1", "eun1-az1", 1)}}
 	ok := Allocation{Offer: offer("eu-north-1", "eun1-az2", 1)}
 	got, err := f.Create(context.Background(), []Allocation{a, ok}, spec, true)
@@ -106,7 +112,9 @@ func TestCapacityEverywhereLeaksNothing(t *testing.T) {
 
 func TestNoFailover(t *testing.T) {
 	e, f := world(t)
-	e.SetQuota("aws", "eu-central-1", "p", 8)
+	if err := e.SetQuota("aws", "eu-central-1", "p", 8); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 2), Fallbacks: []Offer{offer("eu-north-1", "eun1-az1", 2)}}
 	_, err := f.Create(context.Background(), []Allocation{a}, spec, false)
 	if !cloud.IsQuota(err) || !strings.Contains(err.Error(), "QuotaExceeded") || pools(e) != 0 {
@@ -116,7 +124,9 @@ func TestNoFailover(t *testing.T) {
 
 func TestAcceptRejectsFallback(t *testing.T) {
 	e, f := world(t)
-	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0)
+	if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
 	f.Accept = func(placed []Offer, candidate, replacing Offer) bool { return candidate.Region == replacing.Region }
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 1),
 		Fallbacks: []Offer{offer("eu-north-1", "eun1-az1", 1), offer("eu-central-1", "euc1-az2", 1)}}
@@ -143,10 +153,14 @@ func TestCancellationRecordsThePool(t *testing.T) {
 // allocation goes on to its next fallback.
 func TestUnusableFallbackDoesNotEndTheSearch(t *testing.T) {
 	e, f := world(t)
-	e.SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0)
-	e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Target: cloudsim.Target{Zone: "euc1-az3"}, Err: &cloud.Error{Kind: cloud.KindInvalid,
+	if err := e.SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Target: cloudsim.Target{Zone: "euc1-az3"}, Err: &cloud.Error{Kind: cloud.KindInvalid,
 		Cloud: "aws", Op: "CreateNodegroup", Code: "NoSubnetInZone", Message: "the network has no subnet in zone \"euc1-az3\"",
-		Zone: "euc1-az3", InstanceType: "p5.48xlarge", CapacityType: "on_demand"}})
+		Zone: "euc1-az3", InstanceType: "p5.48xlarge", CapacityType: "on_demand"}}); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-north-1", "eun1-az1", 2),
 		Fallbacks: []Offer{offer("eu-central-1", "euc1-az3", 2), offer("us-east-1", "use1-az1", 2), offer("eu-central-1", "euc1-az1", 2)}}
 	got, err := f.Create(context.Background(), []Allocation{a}, spec, true)

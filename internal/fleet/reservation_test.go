@@ -213,7 +213,9 @@ func TestPurchaseRecordedWhenThePoolFails(t *testing.T) {
 // (named in Tried), and the allocation goes on to the next fallback.
 func TestUnboughtFallbackSkipped(t *testing.T) {
 	e, f, clock := reservationWorld(t)
-	e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0)
+	if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 2),
 		Fallbacks: []Offer{blockOffering("euc1-az2", "cbo-1", 2, clock.Now().Add(time.Hour)), offer("eu-central-1", "euc1-az2", 2)}}
 	got, err := f.Create(context.Background(), []Allocation{a}, spec, true)

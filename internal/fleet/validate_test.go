@@ -84,7 +84,9 @@ func TestValidationWaitsForEveryNode(t *testing.T) {
 
 func TestBadGPUIsReplacedAndPoolConverges(t *testing.T) {
 	e, f, _ := validatingWorld(t)
-	e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: "xid79", GPU: 3})
+	if err := e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: "xid79", GPU: 3}); err != nil {
+		t.Fatal(err)
+	}
 	got, err := f.Create(context.Background(), []Allocation{{Offer: offer("eu-central-1", "euc1-az1", 2)}}, validating, true)
 	if err != nil {
 		t.Fatal(err)
@@ -102,8 +104,10 @@ func TestBadGPUIsReplacedAndPoolConverges(t *testing.T) {
 func TestBadGPUOnEveryReplacementFailsOver(t *testing.T) {
 	e, f, _ := validatingWorld(t)
 	// Every p5 node in euc1-az1 has a bad GPU; the fallback zone is fine.
-	e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Region: "eu-central-1", Cluster: "c-eu-central-1", Pool: PoolName(offer("eu-central-1", "euc1-az1", 1).Key)},
-		cloudsim.GPUFault{Kind: "ecc_uncorrectable", GPU: 0})
+	if err := e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Region: "eu-central-1", Cluster: "c-eu-central-1", Pool: PoolName(offer("eu-central-1", "euc1-az1", 1).Key)},
+		cloudsim.GPUFault{Kind: "ecc_uncorrectable", GPU: 0}); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 1), Fallbacks: []Offer{offer("eu-central-1", "euc1-az2", 1)}}
 	got, err := f.Create(context.Background(), []Allocation{a}, validating, true)
 	if err != nil {
@@ -127,7 +131,9 @@ func TestBadGPUOnEveryReplacementFailsOver(t *testing.T) {
 
 func TestBadGPUEverywhereFailsWithoutLeaking(t *testing.T) {
 	e, f, _ := validatingWorld(t)
-	e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws"}, cloudsim.GPUFault{Kind: "missing_gpu", GPU: 7})
+	if err := e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws"}, cloudsim.GPUFault{Kind: "missing_gpu", GPU: 7}); err != nil {
+		t.Fatal(err)
+	}
 	a := Allocation{Offer: offer("eu-central-1", "euc1-az1", 1), Fallbacks: []Offer{offer("eu-central-1", "euc1-az2", 1)}}
 	got, err := f.Create(context.Background(), []Allocation{a}, validating, true)
 	var ve *ValidationError
@@ -167,7 +173,9 @@ func TestScaleOutWaitsForTheNewNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: "nvlink_down", GPU: 1})
+	if err := e.InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: "nvlink_down", GPU: 1}); err != nil {
+		t.Fatal(err)
+	}
 	a.Nodes = 3
 	got, err = f.Apply(context.Background(), Plan([]Allocation{a}, got), validating, true)
 	if err != nil {

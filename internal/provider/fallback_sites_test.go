@@ -74,8 +74,12 @@ func TestAccPlacement_fallbacksInSites(t *testing.T) {
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{
 			{
-				PreConfig: func() { w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0) },
-				Config:    w.siteFleetConfig("  fallbacks_in_sites = true"),
+				PreConfig: func() {
+					if err := w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.siteFleetConfig("  fallbacks_in_sites = true"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue("gpufleet_placement.train", fallbacks, knownvalue.ListExact([]knownvalue.Check{
 						knownvalue.ObjectPartial(map[string]knownvalue.Check{"key": knownvalue.StringExact(p5en), "nodes": knownvalue.Int64Exact(2)}),

@@ -96,7 +96,7 @@ func TestAccPool_gkeReservation(t *testing.T) {
 					return err
 				}
 				for _, o := range w.engine(t).Inventory().Objects {
-					if strings.Contains(o.Kind, "NodePool") && strings.Contains(o.Attrs["json"], "SPECIFIC_RESERVATION") && strings.Contains(o.Attrs["json"], "res-h100") {
+					if strings.Contains(o.Kind, "NodePool") && strings.Contains(string(o.Value), "SPECIFIC_RESERVATION") && strings.Contains(string(o.Value), "res-h100") {
 						return nil
 					}
 				}

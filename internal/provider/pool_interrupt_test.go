@@ -92,8 +92,10 @@ func TestAccPool_interrupted(t *testing.T) {
 				// while the first pool is created: the apply is cancelled
 				// before the second allocation gives up.
 				PreConfig: func() {
-					w.engine(t).Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Target: cloudsim.Target{Zone: "eun1-az2"}, Times: 1000,
-						Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "CreateNodePool", Code: "ServiceUnavailableException", Message: "try again"}})
+					if err := w.engine(t).Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Target: cloudsim.Target{Zone: "eun1-az2"}, Times: 1000,
+						Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "aws", Op: "CreateNodePool", Code: "ServiceUnavailableException", Message: "try again"}}); err != nil {
+						t.Fatal(err)
+					}
 				},
 				Config:             w.config(24, `{}`),
 				ExpectNonEmptyPlan: true,
@@ -104,8 +106,12 @@ func TestAccPool_interrupted(t *testing.T) {
 				},
 			},
 			{
-				PreConfig: func() { w.engine(t).ClearFaults() },
-				Config:    w.config(24, `{}`),
+				PreConfig: func() {
+					if err := w.engine(t).ClearFaults(); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.config(24, `{}`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("gpufleet_pool.train", plancheck.ResourceActionUpdate),
 				}},

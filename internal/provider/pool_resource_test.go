@@ -206,8 +206,12 @@ func TestAccPool_failover(t *testing.T) {
 		Steps: []resource.TestStep{{
 			// No p5 capacity left in eun1-az1: the allocation moves to its
 			// first fallback, eun1-az2.
-			PreConfig: func() { w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0) },
-			Config:    w.config(16, `{}`),
+			PreConfig: func() {
+				if err := w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config: w.config(16, `{}`),
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				plancheck.ExpectUnknownValue("gpufleet_pool.train", tfjsonpath.New("pools")),
 			}},
@@ -235,7 +239,9 @@ func TestAccPool_capacityEverywhere(t *testing.T) {
 			PreConfig: func() {
 				e := w.engine(t)
 				for _, z := range []string{"euc1-az1", "euc1-az2", "eun1-az1", "eun1-az2"} {
-					e.SetCapacity("aws", z, "p5.48xlarge", "on_demand", 0)
+					if err := e.SetCapacity("aws", z, "p5.48xlarge", "on_demand", 0); err != nil {
+						t.Fatal(err)
+					}
 				}
 			},
 			Config:      w.config(16, `{}`),
@@ -257,16 +263,24 @@ func TestAccPool_faults(t *testing.T) {
 		zone   string // where the allocation lands
 	}{
 		{"5xx and throttling are retried", func(e *cloudsim.Engine) {
-			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Times: 2, Err: transient})
-			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Times: 2,
-				Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: "GetCluster", Code: "ThrottlingException", Message: "slow down"}})
+			if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Times: 2, Err: transient}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetCluster", Times: 2,
+				Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: "GetCluster", Code: "ThrottlingException", Message: "slow down"}}); err != nil {
+				t.Fatal(err)
+			}
 		}, "", "eun1-az1"},
 		{"quota exceeded fails over to another region", func(e *cloudsim.Engine) {
-			e.SetQuota("aws", "eu-north-1", "p", 8)
+			if err := e.SetQuota("aws", "eu-north-1", "p", 8); err != nil {
+				t.Fatal(err)
+			}
 		}, "", "euc1-az1"},
 		{"failure midway fails the apply and leaks nothing", func(e *cloudsim.Engine) {
-			e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
-				Issue: cloud.Issue{Code: "NodeCreationFailure", Message: "Instances failed to join the kubernetes cluster"}}})
+			if err := e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
+				Issue: cloud.Issue{Code: "NodeCreationFailure", Message: "Instances failed to join the kubernetes cluster"}}}); err != nil {
+				t.Fatal(err)
+			}
 		}, `(?s)Some node pools could not be created.*NodeCreationFailure`, ""},
 	}
 	for _, tt := range tests {
@@ -504,8 +518,12 @@ resource "gpufleet_pool" "p" {
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
 				e := w.engine(t)
-				e.SetCapacity("gcp", "europe-west4-b", "a3-highgpu-8g", "on_demand", 0)
-				e.SetCapacity("gcp", "europe-west4-c", "a3-highgpu-8g", "on_demand", 0)
+				if err := e.SetCapacity("gcp", "europe-west4-b", "a3-highgpu-8g", "on_demand", 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.SetCapacity("gcp", "europe-west4-c", "a3-highgpu-8g", "on_demand", 0); err != nil {
+					t.Fatal(err)
+				}
 			},
 			Config: config,
 			ConfigStateChecks: []statecheck.StateCheck{
@@ -564,8 +582,10 @@ func TestAccPool_failureOnOneCloud(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				PreConfig: func() {
-					w.engine(t).Inject(cloudsim.Fault{Cloud: "azure", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
-						Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}})
+					if err := w.engine(t).Inject(cloudsim.Fault{Cloud: "azure", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindFatal,
+						Issue: cloud.Issue{Code: "VMExtensionProvisioningError", Message: "the GPU driver extension failed"}}}); err != nil {
+						t.Fatal(err)
+					}
 				},
 				Config:      threeCloudConfig(w),
 				ExpectError: regexp.MustCompile(`(?s)Some node pools could not be created.*VMExtensionProvisioningError`),
@@ -599,7 +619,9 @@ func TestAccPool_throttlingStorm(t *testing.T) {
 				e := w.engine(t)
 				for _, cl := range []string{"aws", "gcp", "azure"} {
 					for _, op := range []string{"CreateNodePool", "GetNodePool", "GetCluster", "CreateCluster"} {
-						e.SetRateLimit(cl, op, 40, 2)
+						if err := e.SetRateLimit(cl, op, 40, 2); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 			},
@@ -672,7 +694,7 @@ func TestAccPool_gangCompactOnGKE(t *testing.T) {
 			Config: config,
 			Check: func(*terraform.State) error {
 				for _, o := range w.engine(t).Inventory().Objects {
-					if strings.Contains(o.Kind, "NodePool") && strings.Contains(o.Attrs["json"], "COMPACT") {
+					if strings.Contains(o.Kind, "NodePool") && strings.Contains(string(o.Value), "COMPACT") {
 						return nil
 					}
 				}
@@ -691,8 +713,12 @@ func TestAccPool_updateAfterFailover(t *testing.T) {
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{
 			{
-				PreConfig: func() { w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0) },
-				Config:    w.config(16, `{ team = "ml" }`),
+				PreConfig: func() {
+					if err := w.engine(t).SetCapacity("aws", "eun1-az1", "p5.48xlarge", "on_demand", 0); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.config(16, `{ team = "ml" }`),
 			},
 			{
 				Config: w.config(16, `{ team = "research" }`),

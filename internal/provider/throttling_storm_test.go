@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,14 +35,18 @@ import (
 //   - Compute Engine: read requests 1,500 per minute per project for every
 //     get together (https://cloud.google.com/compute/docs/api-rate-limits);
 //     25 a second with bursts of 25, where the minute's window allows 1,500.
-func documentedReadLimits(e *cloudsim.Engine) {
-	e.SetSharedRateLimit("azure", "subscription-reads", []string{"Get*"}, 25, 250)
+func documentedReadLimits(t *testing.T, e *cloudsim.Engine) {
+	t.Helper()
+	errs := []error{e.SetSharedRateLimit("azure", "subscription-reads", []string{"Get*"}, 25, 250)}
 	for _, kind := range []string{"Vpc", "Subnet", "SecurityGroup", "RouteTable", "VpnGateway", "CustomerGateway",
 		"VpnConnection", "VpcPeeringConnection", "LaunchTemplate"} {
-		e.SetRateLimit("aws", "Get"+kind, 20, 100)
+		errs = append(errs, e.SetRateLimit("aws", "Get"+kind, 20, 100))
 	}
-	e.SetSharedRateLimit("gcp", "compute-reads", []string{"GetNetwork", "GetSubnetwork", "GetFirewall", "GetVpnGateway",
-		"GetExternalVpnGateway", "GetVpnTunnel", "GetRouter", "GetComputeOperation"}, 1500.0/60, 25)
+	errs = append(errs, e.SetSharedRateLimit("gcp", "compute-reads", []string{"GetNetwork", "GetSubnetwork", "GetFirewall", "GetVpnGateway",
+		"GetExternalVpnGateway", "GetVpnTunnel", "GetRouter", "GetComputeOperation"}, 1500.0/60, 25))
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // stormRows: one node per cloud, each in a zone (so that the network of
@@ -110,7 +115,7 @@ func TestAccNetwork_throttlingStormAtDocumentedRates(t *testing.T) {
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{{
-			PreConfig: func() { documentedReadLimits(w.engine(t)) },
+			PreConfig: func() { documentedReadLimits(t, w.engine(t)) },
 			Config:    w.stormConfig(),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("gpufleet_pool.p", tfjsonpath.New("pools"), knownvalue.MapSizeExact(3)),

@@ -169,7 +169,9 @@ func TestAccValidation_badGPUReplaced(t *testing.T) {
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
-				w.engine(t).InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultXID79, GPU: 3})
+				if err := w.engine(t).InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultXID79, GPU: 3}); err != nil {
+					t.Fatal(err)
+				}
 			},
 			Config: w.config(16, `{}`),
 			ConfigStateChecks: []statecheck.StateCheck{
@@ -196,8 +198,10 @@ func TestAccValidation_badHardwareFailsOver(t *testing.T) {
 		CheckDestroy:             w.noLeaks(t),
 		Steps: []resource.TestStep{{
 			PreConfig: func() {
-				w.engine(t).InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Pool: fleet.PoolName(northKey)},
-					cloudsim.GPUFault{Kind: cloudsim.GPUFaultECCUncorrectable, GPU: 0})
+				if err := w.engine(t).InjectGPUFault(cloudsim.GPUFaultSelector{Cloud: "aws", Pool: fleet.PoolName(northKey)},
+					cloudsim.GPUFault{Kind: cloudsim.GPUFaultECCUncorrectable, GPU: 0}); err != nil {
+					t.Fatal(err)
+				}
 			},
 			Config: w.config(16, `{}`),
 			ConfigStateChecks: []statecheck.StateCheck{

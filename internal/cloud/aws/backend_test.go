@@ -196,8 +196,10 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 	ctx := context.Background()
 	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
 	throttle := func(op string) {
-		ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: op, Times: 5,
-			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: op, Code: "ThrottlingException", Message: "rate exceeded"}})
+		if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: op, Times: 5,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "aws", Op: op, Code: "ThrottlingException", Message: "rate exceeded"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, step := range []struct {
 		name, op string
@@ -215,7 +217,9 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 		if err := step.do(); err != nil {
 			t.Fatalf("%s with its polls throttled: %v", step.name, err)
 		}
-		ev.e.ClearFaults()
+		if err := ev.e.ClearFaults(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

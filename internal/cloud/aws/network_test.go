@@ -203,13 +203,16 @@ func TestEnsureNetwork(t *testing.T) {
 
 // peerEnds registers the peer's mirror of each tunnel of a connection, as
 // the other cloud's front end would.
-func peerEnds(ev *netEnv, spec cloud.VPNConnectionSpec, c cloud.VPNConnection, gatewayASN int64, only ...int) {
-	for i, t := range spec.Tunnels {
+func peerEnds(t *testing.T, ev *netEnv, spec cloud.VPNConnectionSpec, c cloud.VPNConnection, gatewayASN int64, only ...int) {
+	t.Helper()
+	for i, tun := range spec.Tunnels {
 		if len(only) > 0 && !slices.Contains(only, i) {
 			continue
 		}
-		ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: spec.Name + "/" + string(rune('0'+i)), LocalIP: t.PeerIP, PeerIP: c.LocalIPs[i],
-			LocalInsideIP: t.PeerInsideIP, PeerInsideIP: t.LocalInsideIP, PSK: t.PSK, LocalASN: spec.PeerASN, PeerASN: gatewayASN})
+		if err := ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: spec.Name + "/" + string(rune('0'+i)), LocalIP: tun.PeerIP, PeerIP: c.LocalIPs[i],
+			LocalInsideIP: tun.PeerInsideIP, PeerInsideIP: tun.LocalInsideIP, PSK: tun.PSK, LocalASN: spec.PeerASN, PeerASN: gatewayASN}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -257,7 +260,7 @@ func TestVPNGatewayAndConnections(t *testing.T) {
 	if ev.count("VpnConnection") != 1 || ev.count("CustomerGateway") != 1 {
 		t.Fatalf("objects: %v", ev.objects())
 	}
-	peerEnds(ev, one, c1, gw.ASN, 0)
+	peerEnds(t, ev, one, c1, gw.ASN, 0)
 	got := mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, one.Name))
 	if !got.Tunnels[0].Up || got.Tunnels[1].Up || !slices.Equal(got.LocalIPs, c1.LocalIPs) {
 		t.Fatalf("with the peer's first tunnel: %+v", got)
@@ -272,7 +275,7 @@ func TestVPNGatewayAndConnections(t *testing.T) {
 	if strings.Count(c2.ID, ",") != 1 || len(c2.LocalIPs) != 2 || c2.Tunnels[0].PeerIP != "203.0.113.20" || c2.Tunnels[1].PeerIP != "203.0.113.21" {
 		t.Fatalf("two peer addresses: %+v", c2)
 	}
-	peerEnds(ev, two, c2, gw.ASN)
+	peerEnds(t, ev, two, c2, gw.ASN)
 	got = mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, two.Name))
 	if !got.Tunnels[0].Up || !got.Tunnels[1].Up || got.Status != cloud.StatusActive {
 		t.Fatalf("both tunnels up: %+v", got)
@@ -453,7 +456,7 @@ func TestVPNConnectionFourTunnels(t *testing.T) {
 			if tt.first > 0 {
 				old := haSpec(spec.Name, tt.first)
 				before = mustOK[cloud.VPNConnection](t)(ev.b.EnsureVPNConnection(ctx, old))
-				peerEnds(ev, old, before, gw.ASN)
+				peerEnds(t, ev, old, before, gw.ASN)
 				if got := mustOK[cloud.VPNConnection](t)(ev.b.GetVPNConnection(ctx, euc1, spec.Name)); len(got.Tunnels) != 2 || !got.Tunnels[0].Up || !got.Tunnels[1].Up {
 					t.Fatalf("two-tunnel connection: %+v", got)
 				}
@@ -475,7 +478,7 @@ func TestVPNConnectionFourTunnels(t *testing.T) {
 			if tt.first > 0 && (c.ID != before.ID || !slices.Equal(c.LocalIPs[:2], before.LocalIPs)) {
 				t.Fatalf("upgrade replaced connections: %+v, was %+v", c, before)
 			}
-			peerEnds(ev, spec, c, gw.ASN)
+			peerEnds(t, ev, spec, c, gw.ASN)
 			// Modified tunnels are down while AWS replaces them (seconds
 			// of the engine's clock).
 			allUp := func(c cloud.VPNConnection) bool {
@@ -511,18 +514,26 @@ func TestNetworkErrors(t *testing.T) {
 	ctx := context.Background()
 	mustOK[cloud.Network](t)(ev.b.EnsureNetwork(ctx, siteSpec("site-a", euc1, "10.20.0.0/16", "euc1-az1")))
 
-	ev.e.SetRateLimit("aws", "GetVpc", 0.001, 0)
+	if err := ev.e.SetRateLimit("aws", "GetVpc", 0.001, 0); err != nil {
+		t.Fatal(err)
+	}
 	_, err := ev.b.GetNetwork(ctx, euc1, "site-a")
 	var ce *cloud.Error
 	if !cloud.IsThrottled(err) || !cloud.IsRetryable(err) || !errors.As(err, &ce) || ce.Code != "RequestLimitExceeded" || ce.Op != "DescribeVpcs" {
 		t.Fatalf("throttled: %#v", err)
 	}
-	ev.e.SetRateLimit("aws", "GetVpc", 0, 0)
+	if err := ev.e.SetRateLimit("aws", "GetVpc", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "VpnGatewayLimitExceeded", Message: "limit"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "VpnGatewayLimitExceeded", Message: "limit"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw", Region: euc1, Network: "site-a", ASN: 64620})
 	wantKind(t, "gateway quota", err, cloud.KindQuota)
-	ev.e.ClearFaults()
+	if err := ev.e.ClearFaults(); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw", Region: euc1, Network: "nowhere", ASN: 64620})
 	wantKind(t, "gateway of a missing network", err, cloud.KindNotFound)
 	_, err = ev.b.EnsureVPNConnection(ctx, vpnSpec("c", "203.0.113.1"))

@@ -51,9 +51,9 @@ func TestUserAssignedClusterInNetwork(t *testing.T) {
 	}
 	grants := func() (all, to int) {
 		for _, o := range s.e.Inventory().Objects {
-			if o.Kind == "RoleAssignment" && strings.Contains(o.Attrs["json"], networkContributor) {
+			if o.Kind == "RoleAssignment" && strings.Contains(string(o.Value), networkContributor) {
 				all++
-				if strings.Contains(o.Attrs["json"], `"`+principal+`"`) {
+				if strings.Contains(string(o.Value), `"`+principal+`"`) {
 					to++
 				}
 			}

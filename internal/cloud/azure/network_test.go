@@ -227,10 +227,13 @@ func TestEnsureNetworkReconciles(t *testing.T) {
 }
 
 // mirror registers the other cloud's end of every tunnel of a connection.
-func (s *netSim) mirror(spec cloud.VPNConnectionSpec, conn cloud.VPNConnection, asn int64) {
+func (s *netSim) mirror(t *testing.T, spec cloud.VPNConnectionSpec, conn cloud.VPNConnection, asn int64) {
+	t.Helper()
 	for i, tun := range spec.Tunnels {
-		s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: fmt.Sprintf("%s/%d", spec.Name, i), LocalIP: tun.PeerIP, PeerIP: conn.LocalIPs[i],
-			LocalInsideIP: tun.PeerInsideIP, PeerInsideIP: tun.LocalInsideIP, PSK: tun.PSK, LocalASN: spec.PeerASN, PeerASN: asn})
+		if err := s.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: fmt.Sprintf("%s/%d", spec.Name, i), LocalIP: tun.PeerIP, PeerIP: conn.LocalIPs[i],
+			LocalInsideIP: tun.PeerInsideIP, PeerInsideIP: tun.LocalInsideIP, PSK: tun.PSK, LocalASN: spec.PeerASN, PeerASN: asn}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -293,7 +296,7 @@ func TestVPNLifecycle(t *testing.T) {
 			t.Fatalf("custom BGP addresses of ipconfig%d: %v", i, pa.CustomBgpIPAddresses)
 		}
 	}
-	s.mirror(spec, conn, gw.ASN)
+	s.mirror(t, spec, conn, gw.ASN)
 	up, err := s.backend().GetVPNConnection(ctx, testRegion, spec.Name)
 	if err != nil || !up.Tunnels[0].Up || !up.Tunnels[1].Up {
 		t.Fatalf("with the peer's ends: %v %+v", err, up)
@@ -443,7 +446,7 @@ func TestVPNConnectionToAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.mirror(old, before, gw.ASN)
+	s.mirror(t, old, before, gw.ASN)
 	oldConns := map[string]string{}
 	for i := range 2 {
 		c, err := s.b.net.conns.Get(ctx, "gf-weu-rg", fmt.Sprintf("to-aws-%d", i), nil)
@@ -482,7 +485,7 @@ func TestVPNConnectionToAWS(t *testing.T) {
 			t.Errorf("ipconfig%d custom BGP addresses %v, want %v", i, got, want)
 		}
 	}
-	s.mirror(spec, conn, gw.ASN)
+	s.mirror(t, spec, conn, gw.ASN)
 	up, err := s.b.GetVPNConnection(ctx, testRegion, spec.Name)
 	if err != nil || slices.ContainsFunc(up.Tunnels, func(t cloud.TunnelStatus) bool { return !t.Up }) {
 		t.Fatalf("with AWS mirroring all four: %v %+v", err, up)
@@ -571,16 +574,24 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 	if _, err := s.b.EnsureNetwork(ctx, siteSpec("gf-weu", "10.20.0.0/16", "1")); err != nil {
 		t.Fatal(err)
 	}
-	s.e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 0)
+	if err := s.e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 0); err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.b.GetNetwork(ctx, testRegion, "gf-weu")
 	kindOf(t, err, cloud.KindThrottled)
-	s.e.SetRateLimit("azure", "GetVirtualNetwork", 0, 0)
+	if err := s.e.SetRateLimit("azure", "GetVirtualNetwork", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	gw := cloud.GatewaySpec{Name: "gw", Region: testRegion, Network: "gf-weu", ASN: 65010}
-	s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "CreateVirtualNetworkGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Code: "Boom", Message: "unavailable"}})
+	if err := s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "CreateVirtualNetworkGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Code: "Boom", Message: "unavailable"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.b.EnsureVPNGateway(ctx, gw)
 	kindOf(t, err, cloud.KindTransient)
-	s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "CreatePublicIPAddress", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "PublicIPCountLimitReached", Message: "limit"}})
+	if err := s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "CreatePublicIPAddress", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "PublicIPCountLimitReached", Message: "limit"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw2", Region: testRegion, Network: "gf-weu", ASN: 65010})
 	kindOf(t, err, cloud.KindQuota)
 	// The retry finds what the failed attempts created.
@@ -636,8 +647,10 @@ func TestClassifyNetwork(t *testing.T) {
 func TestOperationPollsRideOutThrottling(t *testing.T) {
 	s := newNetSim(t)
 	throttle := func(op string) {
-		s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: op, Times: 2,
-			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "azure", Op: op, Code: "SubscriptionRequestsThrottled", Message: "too many reads"}})
+		if err := s.e.Inject(cloudsim.Fault{Cloud: "azure", Op: op, Times: 2,
+			Err: &cloud.Error{Kind: cloud.KindThrottled, Cloud: "azure", Op: op, Code: "SubscriptionRequestsThrottled", Message: "too many reads"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	throttle("GetNetworkOperation")
 	if _, err := s.b.EnsureNetwork(ctx, siteSpec("gf-weu", "10.20.0.0/16", "1")); err != nil {

@@ -86,9 +86,9 @@ func allocatedIn(t *testing.T, s *netSim) int {
 // those of them to principal.
 func contributorGrants(s *netSim, principal string) (all, to int) {
 	for _, o := range s.e.Inventory().Objects {
-		if o.Kind == "RoleAssignment" && strings.Contains(o.Attrs["json"], "/resourceGroups/crg-rg\"") && strings.Contains(o.Attrs["json"], contributor) {
+		if o.Kind == "RoleAssignment" && strings.Contains(string(o.Value), "/resourceGroups/crg-rg\"") && strings.Contains(string(o.Value), contributor) {
 			all++
-			if strings.Contains(o.Attrs["json"], `"`+principal+`"`) {
+			if strings.Contains(string(o.Value), `"`+principal+`"`) {
 				to++
 			}
 		}

@@ -176,7 +176,9 @@ func TestWaitsRideOutThrottling(t *testing.T) {
 	ctx := context.Background()
 	try(w.b.CreateCluster(ctx, cloud.ClusterSpec{Name: "c0", Region: netRegion})).must(t)
 	for _, op := range []string{"GetNodePool", "GetCluster"} {
-		w.e.SetRateLimit("gcp", op, 20, 1)
+		if err := w.e.SetRateLimit("gcp", op, 20, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := w.b.CreateNodePool(ctx, gpuPool("c0", "p", "europe-west4-c")); err != nil {
 		t.Fatalf("create under throttling: %v", err)

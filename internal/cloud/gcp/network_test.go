@@ -171,10 +171,13 @@ func awsSpec(psk string) cloud.VPNConnectionSpec {
 
 // mirror registers the peer's ends of a connection's tunnels, as the
 // peer cloud's front end would.
-func mirror(w *netWorld, spec cloud.VPNConnectionSpec, gw cloud.Gateway, asn int64) {
-	for i, t := range spec.Tunnels {
-		w.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "aws", ID: "vpn-peer/" + string(rune('0'+i)), LocalIP: t.PeerIP, PeerIP: gw.PublicIPs[t.Interface],
-			LocalInsideIP: t.PeerInsideIP, PeerInsideIP: t.LocalInsideIP, PSK: t.PSK, LocalASN: spec.PeerASN, PeerASN: asn})
+func mirror(t *testing.T, w *netWorld, spec cloud.VPNConnectionSpec, gw cloud.Gateway, asn int64) {
+	t.Helper()
+	for i, tun := range spec.Tunnels {
+		if err := w.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "aws", ID: "vpn-peer/" + string(rune('0'+i)), LocalIP: tun.PeerIP, PeerIP: gw.PublicIPs[tun.Interface],
+			LocalInsideIP: tun.PeerInsideIP, PeerInsideIP: tun.LocalInsideIP, PSK: tun.PSK, LocalASN: spec.PeerASN, PeerASN: asn}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -205,7 +208,7 @@ func TestVPNLifecycleLeavesNothing(t *testing.T) {
 		rt.BgpPeers[0].PeerAsn != 64600 {
 		t.Fatalf("router: %v", rt)
 	}
-	mirror(w, spec, gw, 64514)
+	mirror(t, w, spec, gw, 64514)
 	conn = try(w.b.GetVPNConnection(ctx, netRegion, spec.Name)).must(t)
 	if !conn.Tunnels[0].Up || !conn.Tunnels[1].Up {
 		t.Fatalf("with the peer's mirroring ends: %+v", conn.Tunnels)
@@ -291,7 +294,7 @@ func TestVPNConnectionToAWS(t *testing.T) {
 	if len(rt.Interfaces) != 4 || len(rt.BgpPeers) != 4 {
 		t.Fatalf("router: %v", rt)
 	}
-	mirror(w, spec, gw, 64514)
+	mirror(t, w, spec, gw, 64514)
 	conn = try(w.b.GetVPNConnection(ctx, netRegion, spec.Name)).must(t)
 	for i, tn := range conn.Tunnels {
 		if !tn.Up {
@@ -345,7 +348,7 @@ func TestVPNConnectionReconcilesChanges(t *testing.T) {
 	// A new key replaces the tunnels; the router links the new ones.
 	spec = connSpec([2]string{"203.0.113.1", "203.0.113.2"}, "rotated")
 	try(w.b.EnsureVPNConnection(ctx, spec)).must(t)
-	mirror(w, spec, gw, 64514)
+	mirror(t, w, spec, gw, 64514)
 	conn := try(w.b.GetVPNConnection(ctx, netRegion, spec.Name)).must(t)
 	if !conn.Tunnels[0].Up || !conn.Tunnels[1].Up {
 		t.Fatalf("after a key rotation: %+v", conn.Tunnels)
@@ -453,7 +456,9 @@ func TestNetworkErrorsThroughTheFrontEnd(t *testing.T) {
 	wantKind(t, err, cloud.KindNotFound)
 	try(w.b.EnsureNetwork(ctx, siteSpec("site", "10.10.0.0/16", twoZones))).must(t)
 
-	w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Message: "Quota 'VPN_GATEWAYS' exceeded. Limit: 0.0 in region europe-west4."}})
+	if err := w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Message: "Quota 'VPN_GATEWAYS' exceeded. Limit: 0.0 in region europe-west4."}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = w.b.EnsureVPNGateway(ctx, cloud.GatewaySpec{Name: "gw", Region: netRegion, Network: "site", ASN: 64514})
 	wantKind(t, err, cloud.KindQuota)
 	var ce *cloud.Error
@@ -461,13 +466,19 @@ func TestNetworkErrorsThroughTheFrontEnd(t *testing.T) {
 		t.Fatalf("quota error: %#v", err)
 	}
 
-	w.e.SetRateLimit("gcp", "GetNetwork", 0.001, 1)
+	if err := w.e.SetRateLimit("gcp", "GetNetwork", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	try(w.b.GetNetwork(ctx, netRegion, "site")).must(t)
 	_, err = w.b.GetNetwork(ctx, netRegion, "site")
 	wantKind(t, err, cloud.KindThrottled)
-	w.e.SetRateLimit("gcp", "GetNetwork", 0, 0)
+	if err := w.e.SetRateLimit("gcp", "GetNetwork", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
-	w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "DeleteFirewall", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "boom"}})
+	if err := w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "DeleteFirewall", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "boom"}}); err != nil {
+		t.Fatal(err)
+	}
 	// An internal error (500) is worth a retry.
 	wantKind(t, w.b.DeleteNetwork(ctx, netRegion, "site"), cloud.KindTransient)
 	if err := w.b.DeleteNetwork(ctx, netRegion, "site"); err != nil {

@@ -22,18 +22,18 @@
 //     instanceTypes[0] or the launch template's instance
 //     type = instance type, clientRequestToken = idempotency token). What the
 //     engine does not model (min/max size, all subnets, launch template, node
-//     role, tags, timestamps) is kept in engine objects of kind
-//     "ClusterMeta" and "NodegroupMeta" (name region/cluster[/nodegroup]),
-//     removed when the cluster or node group is deleted.
+//     role, tags, timestamps) is kept in the engine's tables
+//     "ClusterMeta" and "NodegroupMeta" (rows region/cluster[/nodegroup],
+//     eks_records.go), removed when the cluster or node group is deleted.
 //   - EC2 launch templates are engine objects of kind "LaunchTemplate" named
 //     region/LaunchTemplateName (attrs user_data, instance_type, region,
 //     name, client_token, created, and capacity_reservation_id,
 //     capacity_reservation_preference, market_type when given); their ID
 //     is "lt-" and 17 hex digits.
-//   - IAM roles are engine objects of kind "Role" named by RoleName (attrs
-//     assume_role_policy, path, description, created); each attached
-//     managed policy is an object of kind "RolePolicyAttachment" named
-//     RoleName|PolicyArn.
+//   - IAM roles are rows of the engine's table "Role" named by RoleName
+//     (RoleId, path, trust policy, description, created); each attached
+//     managed policy is a row of table "RolePolicyAttachment" named
+//     RoleName|PolicyArn (iam.go).
 //   - EC2 capacity reservations and Capacity Blocks are the engine's
 //     reservation ledger (reservations.go).
 //   - EC2 networking (VPCs, subnets, security groups, route tables, VPN
@@ -112,13 +112,17 @@ type server struct {
 	opts Options
 	// net are the tables of the EC2 networking (store.go).
 	net *netTables
+	// rec are the front end's own records of EKS resources (eks_records.go).
+	rec eksRecords
+	// iam are the IAM roles and their policy attachments (iam.go).
+	iam iamTables
 
 	mu  sync.Mutex
 	seq int64
 	// updates are the node group updates started here (not persisted).
 	updates map[string]nodegroupUpdate
 	// gone keeps the metadata of node groups being deleted, whose
-	// NodegroupMeta object is already removed.
+	// NodegroupMeta row is already removed.
 	gone map[string]nodegroupMeta
 	// test started this front end (conformance.Caller).
 	test string
@@ -140,7 +144,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, net: newNetTables(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
+	return &server{e: e, opts: opts, net: newNetTables(e), rec: openEKSRecords(e), iam: openIAM(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
 		test: conformance.Caller()}
 }
 

@@ -114,13 +114,17 @@ func TestLaunchTemplates(t *testing.T) {
 
 func TestEC2ErrorsAndThrottling(t *testing.T) {
 	ev := newEnv(t, envConfig{})
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "boom"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindFatal, Message: "boom"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}, noRetryEC2)
 	if apiCode(err) != "InternalError" {
 		t.Fatalf("fatal fault: %v", err)
 	}
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindInvalid, Code: "InvalidUserData.Malformed", Message: "bad"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateLaunchTemplate", Err: &cloud.Error{Kind: cloud.KindInvalid, Code: "InvalidUserData.Malformed", Message: "bad"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}, noRetryEC2)
 	if apiCode(err) != "InvalidUserData.Malformed" {
@@ -129,7 +133,9 @@ func TestEC2ErrorsAndThrottling(t *testing.T) {
 
 	must[*ec2.CreateLaunchTemplateOutput](t)(ev.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-x"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeG4dnXlarge}}))
-	ev.e.SetRateLimit("aws", "GetLaunchTemplate", 0.001, 0)
+	if err := ev.e.SetRateLimit("aws", "GetLaunchTemplate", 0.001, 0); err != nil {
+		t.Fatal(err)
+	}
 	before := ev.count("ec2 DescribeLaunchTemplates")
 	_, err = ev.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{"lt-x"}})
 	if apiCode(err) != "RequestLimitExceeded" {
@@ -152,8 +158,8 @@ func TestIAMRoles(t *testing.T) {
 	if d, err := url.QueryUnescape(aws.ToString(got.AssumeRolePolicyDocument)); err != nil || d != doc {
 		t.Fatalf("policy document %q (%v)", aws.ToString(got.AssumeRolePolicyDocument), err)
 	}
-	if o, err := ev.e.GetObject("aws", "Role", "eks-role"); err != nil || o.Attrs["assume_role_policy"] != doc {
-		t.Fatalf("engine role %+v %v", o, err)
+	if r, err := ev.srv.iam.roles.Get("eks-role"); err != nil || r.AssumeRolePolicy != doc || r.ID != aws.ToString(role.RoleId) {
+		t.Fatalf("engine role %+v %v", r, err)
 	}
 
 	_, err := ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("eks-role"), AssumeRolePolicyDocument: aws.String(doc)}, noRetryIAM)
@@ -219,7 +225,9 @@ func TestIAMRoles(t *testing.T) {
 func TestIAMThrottlingAndFaults(t *testing.T) {
 	ev := newEnv(t, envConfig{})
 	must[*iam.CreateRoleOutput](t)(ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String("{}")}))
-	ev.e.SetRateLimit("aws", "GetRole", 0.001, 0)
+	if err := ev.e.SetRateLimit("aws", "GetRole", 0.001, 0); err != nil {
+		t.Fatal(err)
+	}
 	before := ev.count("iam GetRole")
 	_, err := ev.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("r")})
 	if apiCode(err) != "Throttling" {
@@ -228,14 +236,20 @@ func TestIAMThrottlingAndFaults(t *testing.T) {
 	if n := ev.count("iam GetRole") - before; n != 3 {
 		t.Fatalf("%d requests, want 3", n)
 	}
-	ev.e.SetRateLimit("aws", "GetRole", 0, 0)
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetRole", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}})
+	if err := ev.e.SetRateLimit("aws", "GetRole", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetRole", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("r")}, noRetryIAM)
 	if !isA[*iamtypes.ServiceFailureException](err) {
 		t.Fatalf("transient: %T %v", err, err)
 	}
 	// The default retryer retries a 500 ServiceFailure.
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetRole", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "GetRole", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}}); err != nil {
+		t.Fatal(err)
+	}
 	must[*iam.GetRoleOutput](t)(ev.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("r")}))
 }
 

@@ -162,7 +162,7 @@ type eksUpdate struct {
 }
 
 // clusterMeta is what EKS reports about a cluster that the engine does not
-// keep (object kind "ClusterMeta", name region/cluster).
+// keep (a row of table "ClusterMeta", named region/cluster).
 type clusterMeta struct {
 	Token            string   `json:"token,omitempty"`
 	RoleArn          string   `json:"roleArn,omitempty"`
@@ -180,7 +180,7 @@ type clusterMeta struct {
 }
 
 // nodegroupMeta is what EKS reports about a node group that the engine
-// does not keep (object kind "NodegroupMeta", name region/cluster/nodegroup).
+// does not keep (a row of table "NodegroupMeta", named region/cluster/nodegroup).
 type nodegroupMeta struct {
 	MinSize        int                `json:"minSize"`
 	MaxSize        int                `json:"maxSize"`
@@ -493,9 +493,14 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 	if existed {
 		// EKS: an existing name is ResourceInUseException, unless this is a
 		// retry carrying the first create's clientRequestToken.
-		if !cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", metaName, &m) || req.ClientRequestToken == "" || m.Token != req.ClientRequestToken {
+		old, found, err := s.rec.clusters.Find(metaName)
+		if err != nil {
+			return nil, err
+		}
+		if !found || req.ClientRequestToken == "" || old.Token != req.ClientRequestToken {
 			return nil, &eksErr{Status: 409, Code: "ResourceInUseException", Message: fmt.Sprintf("Cluster already exists with name: %s", req.Name)}
 		}
+		m = old
 	}
 	c, err := s.e.CreateCluster(cloudName, spec)
 	if err != nil {
@@ -505,7 +510,7 @@ func (s *server) createCluster(r *http.Request, region string) (any, error) {
 		m = clusterMeta{Token: req.ClientRequestToken, RoleArn: req.RoleArn, SubnetIDs: req.ResourcesVpcConfig.SubnetIDs,
 			SecurityGroupIDs: req.ResourcesVpcConfig.SecurityGroupIDs, VpcID: vpcID, ServiceCIDR: serviceCIDR, CreatedAt: s.now(),
 			Access: &access}
-		if err := cloudsim.PutMeta(s.e, cloudName, "ClusterMeta", metaName, m); err != nil {
+		if err := s.rec.clusters.Put(metaName, m); err != nil {
 			return nil, err
 		}
 	}
@@ -520,8 +525,10 @@ func (s *server) describeCluster(region, name string) (any, error) {
 		}
 		return nil, err
 	}
-	var m clusterMeta
-	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+name, &m)
+	m, _, err := s.rec.clusters.Find(region + "/" + name)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
 }
 
@@ -537,9 +544,11 @@ func (s *server) deleteCluster(region, name string) (any, error) {
 		}
 		return nil, err
 	}
-	var m clusterMeta
-	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+name, &m)
-	if err := cloudsim.DeleteMeta(s.e, cloudName, "ClusterMeta", region+"/"+name); err != nil {
+	m, _, err := s.rec.clusters.Find(region + "/" + name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rec.clusters.Remove(region + "/" + name); err != nil {
 		return nil, err
 	}
 	return map[string]any{"cluster": s.clusterJSON(c, m)}, nil
@@ -863,9 +872,14 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 		return nil, err
 	}
 	name := ngMetaName(region, cluster, req.NodegroupName)
-	var m nodegroupMeta
-	if existed && cloudsim.GetMeta(s.e, cloudName, "NodegroupMeta", name, &m) {
-		return map[string]any{"nodegroup": s.nodegroupJSON(p, &m)}, nil
+	if existed {
+		m, found, err := s.rec.nodegroups.Find(name)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return map[string]any{"nodegroup": s.nodegroupJSON(p, &m)}, nil
+		}
 	}
 	version := req.Version
 	if version == "" {
@@ -876,7 +890,7 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 		release = version + ".0-20261101"
 	}
 	now := s.now()
-	m = nodegroupMeta{MinSize: minSize, MaxSize: maxSize, Subnets: req.Subnets, LaunchTemplate: lt, NodeRole: req.NodeRole,
+	m := nodegroupMeta{MinSize: minSize, MaxSize: maxSize, Subnets: req.Subnets, LaunchTemplate: lt, NodeRole: req.NodeRole,
 		AmiType: req.AmiType, DiskSize: req.DiskSize, Tags: req.Tags, Version: version, ReleaseVersion: release,
 		CreatedAt: now, ModifiedAt: now}
 	if m.AmiType == "" && lt == nil {
@@ -885,7 +899,7 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if m.AmiType == "" {
 		m.AmiType = "CUSTOM"
 	}
-	if err := cloudsim.PutMeta(s.e, cloudName, "NodegroupMeta", name, m); err != nil {
+	if err := s.rec.nodegroups.Put(name, m); err != nil {
 		return nil, err
 	}
 	return map[string]any{"nodegroup": s.nodegroupJSON(p, &m)}, nil
@@ -906,18 +920,18 @@ func checkScaling(minSize, maxSize, desired int) error {
 }
 
 // nodegroupMetaFor returns the metadata of a node group, including one
-// whose deletion is under way.
-func (s *server) nodegroupMetaFor(region, cluster, name string) *nodegroupMeta {
-	var m nodegroupMeta
-	if cloudsim.GetMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name), &m) {
-		return &m
+// whose deletion is under way (nil: none); an error is the engine's.
+func (s *server) nodegroupMetaFor(region, cluster, name string) (*nodegroupMeta, error) {
+	m, found, err := s.rec.nodegroups.Find(ngMetaName(region, cluster, name))
+	if err != nil || found {
+		return &m, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g, ok := s.gone[ngMetaName(region, cluster, name)]; ok {
-		return &g
+		return &g, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func (s *server) describeNodegroup(region, cluster, name string) (any, error) {
@@ -934,7 +948,11 @@ func (s *server) describeNodegroup(region, cluster, name string) (any, error) {
 		}
 		return nil, err
 	}
-	return map[string]any{"nodegroup": s.nodegroupJSON(p, s.nodegroupMetaFor(region, cluster, name))}, nil
+	m, err := s.nodegroupMetaFor(region, cluster, name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"nodegroup": s.nodegroupJSON(p, m)}, nil
 }
 
 func (s *server) deleteNodegroup(region, cluster, name string) (any, error) {
@@ -948,13 +966,16 @@ func (s *server) deleteNodegroup(region, cluster, name string) (any, error) {
 		}
 		return nil, err
 	}
-	m := s.nodegroupMetaFor(region, cluster, name)
+	m, err := s.nodegroupMetaFor(region, cluster, name)
+	if err != nil {
+		return nil, err
+	}
 	if m != nil {
 		s.mu.Lock()
 		s.gone[ngMetaName(region, cluster, name)] = *m
 		s.mu.Unlock()
 	}
-	if err := cloudsim.DeleteMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name)); err != nil {
+	if err := s.rec.nodegroups.Remove(ngMetaName(region, cluster, name)); err != nil {
 		return nil, err
 	}
 	return map[string]any{"nodegroup": s.nodegroupJSON(p, m)}, nil
@@ -1042,7 +1063,10 @@ func (s *server) updateNodegroupConfig(r *http.Request, region, cluster, name st
 			params = append(params, eksUpdateParam{Type: "TaintsToRemove", Value: jsonString(t.RemoveTaints)})
 		}
 	}
-	m := s.nodegroupMetaFor(region, cluster, name)
+	m, err := s.nodegroupMetaFor(region, cluster, name)
+	if err != nil {
+		return nil, err
+	}
 	if m == nil {
 		m = &nodegroupMeta{MinSize: min(cur.Spec.Nodes, 1), MaxSize: max(cur.Spec.Nodes, 1), Subnets: []string{cur.Spec.Zone}}
 	}
@@ -1081,7 +1105,7 @@ func (s *server) updateNodegroupConfig(r *http.Request, region, cluster, name st
 	}
 	now := s.now()
 	m.ModifiedAt = now
-	if err := cloudsim.PutMeta(s.e, cloudName, "NodegroupMeta", ngMetaName(region, cluster, name), *m); err != nil {
+	if err := s.rec.nodegroups.Put(ngMetaName(region, cluster, name), *m); err != nil {
 		return nil, err
 	}
 	up := eksUpdate{ID: uuidFor(fmt.Sprintf("update/%s/%s/%s/%s", region, cluster, name, s.requestID())), Status: "InProgress",
@@ -1208,8 +1232,10 @@ func (s *server) serviceOutsideVpc(region, vpcID, service string) error {
 // subnet's availability zone ID when it is an EC2 subnet, else the first
 // subnet as it is.
 func (s *server) nodegroupZone(region, cluster string, subnets []string) (string, error) {
-	var m clusterMeta
-	cloudsim.GetMeta(s.e, cloudName, "ClusterMeta", region+"/"+cluster, &m)
+	m, _, err := s.rec.clusters.Find(region + "/" + cluster)
+	if err != nil {
+		return "", err
+	}
 	zone := ""
 	for i, id := range subnets {
 		if !ec2SubnetID(id) {

@@ -339,21 +339,33 @@ func TestNodegroupLaunchFailures(t *testing.T) {
 		want     []string
 	}{
 		{
-			name:     "on-demand capacity",
-			setup:    func(e *cloudsim.Engine) { e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 1) },
+			name: "on-demand capacity",
+			setup: func(e *cloudsim.Engine) {
+				if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "on_demand", 1); err != nil {
+					t.Fatal(err)
+				}
+			},
 			capacity: types.CapacityTypesOnDemand,
 			want: []string{"Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient p5.48xlarge capacity in the Availability Zone you requested (euc1-az1).",
 				"Launching EC2 instance failed."},
 		},
 		{
-			name:     "spot capacity",
-			setup:    func(e *cloudsim.Engine) { e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "spot", 0) },
+			name: "spot capacity",
+			setup: func(e *cloudsim.Engine) {
+				if err := e.SetCapacity("aws", "euc1-az1", "p5.48xlarge", "spot", 0); err != nil {
+					t.Fatal(err)
+				}
+			},
 			capacity: types.CapacityTypesSpot,
 			want:     []string{"Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available"},
 		},
 		{
-			name:     "quota",
-			setup:    func(e *cloudsim.Engine) { e.SetQuota("aws", region, "p", 1) },
+			name: "quota",
+			setup: func(e *cloudsim.Engine) {
+				if err := e.SetQuota("aws", region, "p", 1); err != nil {
+					t.Fatal(err)
+				}
+			},
 			capacity: types.CapacityTypesOnDemand,
 			want: []string{"Could not launch On-Demand Instances. VcpuLimitExceeded - You have requested more vCPU capacity than your current vCPU limit",
 				"http://aws.amazon.com/contact-us/ec2-request"},
@@ -550,7 +562,9 @@ func TestEKSErrors(t *testing.T) {
 			ev := newEnv(t, envConfig{})
 			ev.activeCluster(t, "c1")
 			if tt.fault != nil {
-				ev.e.Inject(*tt.fault)
+				if err := ev.e.Inject(*tt.fault); err != nil {
+					t.Fatal(err)
+				}
 			}
 			err := tt.call(ev)
 			if got := apiCode(err); got != tt.wantCode {
@@ -566,7 +580,9 @@ func TestEKSErrors(t *testing.T) {
 func TestEKSThrottling(t *testing.T) {
 	ev := newEnv(t, envConfig{})
 	ev.activeCluster(t, "c1")
-	ev.e.SetRateLimit("aws", "GetCluster", 0.001, 1)
+	if err := ev.e.SetRateLimit("aws", "GetCluster", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	in := &eks.DescribeClusterInput{Name: aws.String("c1")}
 	must[*eks.DescribeClusterOutput](t)(ev.eks.DescribeCluster(ctx, in))
 	before := ev.count("eks GET /clusters/c1")
@@ -717,7 +733,9 @@ func TestClusterInSubnets(t *testing.T) {
 	}
 
 	// Capacity is counted in the subnet's zone.
-	ev.e.SetCapacity("aws", "euc1-az2", "p5.48xlarge", "on_demand", 0)
+	if err := ev.e.SetCapacity("aws", "euc1-az2", "p5.48xlarge", "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
 	in2 := nodegroupInput("c1", "ng-full")
 	in2.Subnets = []string{a2}
 	must[*eks.CreateNodegroupOutput](t)(ev.eks.CreateNodegroup(ctx, in2))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,7 @@ var fastDurations = cloudsim.Durations{
 
 type env struct {
 	e     *cloudsim.Engine
+	srv   *server
 	clock *cloudsim.FakeClock
 	eks   *eks.Client
 	ec2   *ec2.Client
@@ -79,8 +81,9 @@ func newEnv(t *testing.T, c envConfig) *env {
 		t.Fatal(err)
 	}
 	ev.e = e
-	seedEKSRoles(t, e)
 	h := New(e, c.opts)
+	ev.srv = h.(*server)
+	seedEKSRoles(t, ev.srv)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ev.total.Add(1)
 		_, service := scope(r)
@@ -155,7 +158,7 @@ func isA[T error](err error) bool {
 // checkNodeRole): "eks" trusted by eks.amazonaws.com with
 // AmazonEKSClusterPolicy, "node" trusted by ec2.amazonaws.com with the
 // node policies. A state file that has them already keeps them.
-func seedEKSRoles(t *testing.T, e *cloudsim.Engine) {
+func seedEKSRoles(t *testing.T, s *server) {
 	t.Helper()
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"%s"},"Action":"sts:AssumeRole"}]}`
 	roles := map[string][]string{
@@ -163,14 +166,17 @@ func seedEKSRoles(t *testing.T, e *cloudsim.Engine) {
 		"node": {"ec2.amazonaws.com", eksWorkerNodePolicy, ecrReadOnlyPolicy, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"},
 	}
 	for name, r := range roles {
-		if _, ok := e.LookupObject(cloudName, "Role", name); ok {
+		if _, ok, err := s.iam.roles.Lookup(name); ok || err != nil {
+			if err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
-		if _, err := e.PutObject(cloudName, "Role", name, map[string]string{"assume_role_policy": fmt.Sprintf(trust, r[0]), "path": "/"}); err != nil {
+		if err := s.iam.roles.Put(name, roleRow{ID: newRoleID(), AssumeRolePolicy: fmt.Sprintf(trust, r[0]), Path: "/"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range r[1:] {
-			if _, err := e.PutObject(cloudName, "RolePolicyAttachment", name+"|"+p, map[string]string{"role": name, "policy_arn": p}); err != nil {
+			if err := s.iam.policies.Put(name+"|"+p, rolePolicy{Role: name, PolicyArn: p}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -182,8 +188,8 @@ func (ev *env) leftovers() cloudsim.Inventory {
 	inv := ev.e.Inventory()
 	kept := inv.Objects[:0:0]
 	for _, o := range inv.Objects {
-		seeded := (o.Kind == "Role" && (o.Name == "eks" || o.Name == "node")) ||
-			(o.Kind == "RolePolicyAttachment" && (o.Attrs["role"] == "eks" || o.Attrs["role"] == "node"))
+		seeded := (o.Kind == kindRole && (o.Name == "eks" || o.Name == "node")) ||
+			(o.Kind == kindRolePolicy && (strings.HasPrefix(o.Name, "eks|") || strings.HasPrefix(o.Name, "node|")))
 		if !seeded {
 			kept = append(kept, o)
 		}

@@ -1,6 +1,8 @@
 package awsfront
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -114,15 +116,74 @@ func policyEscape(doc string) string {
 	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
 }
 
-func (s *server) roleXML(o cloudsim.Object) *iamRole {
-	i := strings.LastIndex(o.ID, "-")
-	n, _ := strconv.ParseInt(o.ID[i+1:], 10, 64)
-	path := o.Attrs["path"]
+// Kinds of the IAM tables.
+const (
+	kindRole       = "Role"
+	kindRolePolicy = "RolePolicyAttachment"
+)
+
+// roleRow is an IAM role as its table keeps it (rows named by RoleName).
+type roleRow struct {
+	ID               string `json:"id"` // RoleId
+	Path             string `json:"path"`
+	AssumeRolePolicy string `json:"assumeRolePolicy"`
+	Description      string `json:"description,omitempty"`
+	Created          string `json:"created,omitempty"` // CreateDate as IAM answers it
+}
+
+// rolePolicy is a managed policy attached to a role (rows named
+// RoleName|PolicyArn).
+type rolePolicy struct {
+	Role      string `json:"role"`
+	PolicyArn string `json:"policyArn"`
+}
+
+// iamTables are the IAM resources.
+type iamTables struct {
+	roles    *cloudsim.Table[roleRow]
+	policies *cloudsim.Table[rolePolicy]
+}
+
+// openIAM opens the tables. A world of the version before them kept each
+// role as an engine object of kind "Role" (attrs assume_role_policy, path,
+// description, created; its RoleId from the object's ID) and each
+// attachment as one of kind "RolePolicyAttachment" (attrs role,
+// policy_arn): those move into the tables.
+func openIAM(e *cloudsim.Engine) iamTables {
+	return iamTables{
+		roles: cloudsim.NewTable[roleRow](e, cloudName, kindRole, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
+			if o.Kind != kindRole {
+				return nil, false, nil
+			}
+			n, err := strconv.ParseInt(o.ID[strings.LastIndex(o.ID, "-")+1:], 10, 64)
+			if err != nil {
+				return nil, true, fmt.Errorf("role ID %q: %w", o.ID, err)
+			}
+			return &roleRow{ID: fmt.Sprintf("AROA%017X", n), Path: o.Attrs["path"], AssumeRolePolicy: o.Attrs["assume_role_policy"],
+				Description: o.Attrs["description"], Created: o.Attrs["created"]}, true, nil
+		}}),
+		policies: cloudsim.NewTable[rolePolicy](e, cloudName, kindRolePolicy, cloudsim.TableOptions{Legacy: func(o cloudsim.Object) (any, bool, error) {
+			if o.Kind != kindRolePolicy {
+				return nil, false, nil
+			}
+			return &rolePolicy{Role: o.Attrs["role"], PolicyArn: o.Attrs["policy_arn"]}, true, nil
+		}}),
+	}
+}
+
+// newRoleID makes a RoleId: "AROA" and 17 random hex digits.
+func newRoleID() string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return "AROA" + strings.ToUpper(hex.EncodeToString(b[:])[:17])
+}
+
+func (s *server) roleXML(name string, r roleRow) *iamRole {
 	return &iamRole{
-		Path: path, RoleName: o.Name, RoleID: fmt.Sprintf("AROA%017X", n),
-		Arn:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", s.opts.AccountID, path, o.Name),
-		CreateDate: o.Attrs["created"], AssumeRolePolicyDocument: policyEscape(o.Attrs["assume_role_policy"]),
-		Description: o.Attrs["description"], MaxSessionDuration: 3600,
+		Path: r.Path, RoleName: name, RoleID: r.ID,
+		Arn:        fmt.Sprintf("arn:aws:iam::%s:role%s%s", s.opts.AccountID, r.Path, name),
+		CreateDate: r.Created, AssumeRolePolicyDocument: policyEscape(r.AssumeRolePolicy),
+		Description: r.Description, MaxSessionDuration: 3600,
 	}
 }
 
@@ -137,7 +198,7 @@ func (s *server) serveIAM(w http.ResponseWriter, r *http.Request) {
 	case "CreateRole":
 		res, err = s.createRole(r)
 	case "GetRole":
-		res, err = s.getRole(r)
+		res, err = s.describeRole(r)
 	case "DeleteRole":
 		err = s.deleteRole(r)
 	case "AttachRolePolicy":
@@ -178,20 +239,28 @@ func (s *server) roleName(r *http.Request) (string, error) {
 
 // attachments lists a role's attached policy ARNs, sorted, without going
 // through rate limits and faults.
-func (s *server) attachments(role string) []string {
+func (s *server) attachments(role string) ([]string, error) {
+	rows, err := s.iam.policies.All()
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == "RolePolicyAttachment" && o.Attrs["role"] == role {
-			out = append(out, o.Attrs["policy_arn"])
+	for _, r := range rows {
+		if r.Value.Role == role {
+			out = append(out, r.Value.PolicyArn)
 		}
 	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
-func (s *server) roleExists(name string) bool {
-	_, ok := s.e.LookupObject(cloudName, "Role", name)
-	return ok
+// getRole reads a role (GetRole): NoSuchEntity when there is none.
+func (s *server) getRole(name string) (roleRow, error) {
+	r, err := s.iam.roles.Get(name)
+	if cloud.IsNotFound(err) {
+		return r, noSuchRole(name)
+	}
+	return r, err
 }
 
 // createRole: an existing name is EntityAlreadyExists (409), as on IAM.
@@ -211,35 +280,30 @@ func (s *server) createRole(r *http.Request) (*iamResult, error) {
 	if path == "" {
 		path = "/"
 	}
-	if s.roleExists(name) {
+	if _, ok, err := s.iam.roles.Lookup(name); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
 		return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
 	}
-	o, err := s.e.PutObject(cloudName, "Role", name, map[string]string{
-		"assume_role_policy": doc, "path": path, "description": r.Form.Get("Description"),
-		"created": s.now().Format("2006-01-02T15:04:05Z"),
-	})
-	if err != nil {
-		if ie := iamError(err); ie.Code == "EntityAlreadyExists" {
-			return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
-		}
+	ro := roleRow{ID: newRoleID(), Path: path, AssumeRolePolicy: doc, Description: r.Form.Get("Description"),
+		Created: s.now().Format("2006-01-02T15:04:05Z")}
+	if err := s.iam.roles.Put(name, ro); err != nil {
 		return nil, err
 	}
-	return &iamResult{Role: s.roleXML(o)}, nil
+	return &iamResult{Role: s.roleXML(name, ro)}, nil
 }
 
-func (s *server) getRole(r *http.Request) (*iamResult, error) {
+func (s *server) describeRole(r *http.Request) (*iamResult, error) {
 	name, err := s.roleName(r)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.e.GetObject(cloudName, "Role", name)
+	ro, err := s.getRole(name)
 	if err != nil {
-		if cloud.IsNotFound(err) {
-			return nil, noSuchRole(name)
-		}
 		return nil, err
 	}
-	return &iamResult{Role: s.roleXML(o)}, nil
+	return &iamResult{Role: s.roleXML(name, ro)}, nil
 }
 
 // deleteRole: attached policies make it DeleteConflict (409).
@@ -248,10 +312,14 @@ func (s *server) deleteRole(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if len(s.attachments(name)) > 0 {
+	att, err := s.attachments(name)
+	if err != nil {
+		return err
+	}
+	if len(att) > 0 {
 		return &iamErr{409, "DeleteConflict", "Cannot delete entity, must detach all policies first."}
 	}
-	if err := s.e.DeleteObject(cloudName, "Role", name); err != nil {
+	if err := s.iam.roles.Delete(name); err != nil {
 		if cloud.IsNotFound(err) {
 			return noSuchRole(name)
 		}
@@ -279,14 +347,10 @@ func (s *server) attachRolePolicy(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
-		if cloud.IsNotFound(err) {
-			return noSuchRole(name)
-		}
+	if _, err := s.getRole(name); err != nil {
 		return err
 	}
-	_, err = s.e.PutObject(cloudName, "RolePolicyAttachment", name+"|"+arn, map[string]string{"role": name, "policy_arn": arn})
-	return err
+	return s.iam.policies.Put(name+"|"+arn, rolePolicy{Role: name, PolicyArn: arn})
 }
 
 // detachRolePolicy: a policy that is not attached is NoSuchEntity (engine
@@ -300,13 +364,10 @@ func (s *server) detachRolePolicy(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
-		if cloud.IsNotFound(err) {
-			return noSuchRole(name)
-		}
+	if _, err := s.getRole(name); err != nil {
 		return err
 	}
-	if err := s.e.DeleteObject(cloudName, "RolePolicyAttachment", name+"|"+arn); err != nil {
+	if err := s.iam.policies.Delete(name + "|" + arn); err != nil {
 		if cloud.IsNotFound(err) {
 			return &iamErr{404, "NoSuchEntity", fmt.Sprintf("Policy %s was not found.", arn)}
 		}
@@ -322,14 +383,15 @@ func (s *server) listAttachedRolePolicies(r *http.Request) (*iamResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.e.GetObject(cloudName, "Role", name); err != nil {
-		if cloud.IsNotFound(err) {
-			return nil, noSuchRole(name)
-		}
+	if _, err := s.getRole(name); err != nil {
+		return nil, err
+	}
+	att, err := s.attachments(name)
+	if err != nil {
 		return nil, err
 	}
 	pols := []iamAttachedPolicy{}
-	for _, arn := range s.attachments(name) {
+	for _, arn := range att {
 		pols = append(pols, iamAttachedPolicy{PolicyName: arn[strings.LastIndex(arn, "/")+1:], PolicyArn: arn})
 	}
 	f := false
@@ -369,11 +431,13 @@ func roleOfARN(arn string) string {
 }
 
 // roleTrusts reports whether a role's trust policy lets service assume it
-// (an Allow statement with the service principal and sts:AssumeRole).
-func (s *server) roleTrusts(role, service string) bool {
-	o, ok := s.e.LookupObject(cloudName, "Role", role)
-	if !ok {
-		return false
+// (an Allow statement with the service principal and sts:AssumeRole),
+// without rate limits or faults; exists is false when there is no such
+// role (name "" is none).
+func (s *server) roleTrusts(name, service string) (exists, trusts bool, err error) {
+	ro, ok, err := s.iam.roles.Lookup(name)
+	if !ok || err != nil {
+		return false, false, err
 	}
 	var doc struct {
 		Statement []struct {
@@ -384,8 +448,8 @@ func (s *server) roleTrusts(role, service string) bool {
 			Action any `json:"Action"`
 		} `json:"Statement"`
 	}
-	if json.Unmarshal([]byte(o.Attrs["assume_role_policy"]), &doc) != nil {
-		return false
+	if json.Unmarshal([]byte(ro.AssumeRolePolicy), &doc) != nil {
+		return true, false, nil
 	}
 	strs := func(v any) []string {
 		switch x := v.(type) {
@@ -404,15 +468,19 @@ func (s *server) roleTrusts(role, service string) bool {
 	}
 	for _, st := range doc.Statement {
 		if st.Effect == "Allow" && slices.Contains(strs(st.Principal.Service), service) && slices.Contains(strs(st.Action), "sts:AssumeRole") {
-			return true
+			return true, true, nil
 		}
 	}
-	return false
+	return true, false, nil
 }
 
 // checkClusterRole is EKS's check of CreateCluster's roleArn.
 func (s *server) checkClusterRole(arn string) error {
-	if role := roleOfARN(arn); role == "" || !s.roleTrusts(role, "eks.amazonaws.com") {
+	_, trusts, err := s.roleTrusts(roleOfARN(arn), "eks.amazonaws.com")
+	if err != nil {
+		return err
+	}
+	if !trusts {
 		return badParam("Role with arn: %s, could not be assumed because it does not exist or the trusted entity is not right.", arn)
 	}
 	return nil
@@ -420,14 +488,20 @@ func (s *server) checkClusterRole(arn string) error {
 
 // checkNodeRole is EKS's check of CreateNodegroup's nodeRole.
 func (s *server) checkNodeRole(arn string) error {
-	role := roleOfARN(arn)
-	if role == "" || !s.roleExists(role) {
+	name := roleOfARN(arn)
+	exists, trusts, err := s.roleTrusts(name, "ec2.amazonaws.com")
+	switch {
+	case err != nil:
+		return err
+	case !exists:
 		return badParam("Role with arn: %s, could not be assumed because it does not exist or the trusted entity is not right.", arn)
-	}
-	if !s.roleTrusts(role, "ec2.amazonaws.com") {
+	case !trusts:
 		return badParam("Following required service principals [ec2.amazonaws.com] were not found in the trust relationships of nodeRole %s", arn)
 	}
-	att := s.attachments(role)
+	att, err := s.attachments(name)
+	if err != nil {
+		return err
+	}
 	if !slices.Contains(att, eksWorkerNodePolicy) || !(slices.Contains(att, ecrReadOnlyPolicy) || slices.Contains(att, ecrPullOnlyPolicy)) {
 		return badParam("The provided role doesn't have the Amazon EKS Managed Policies associated with it. Please ensure the following policies [%s, %s] are attached", eksWorkerNodePolicy, ecrReadOnlyPolicy)
 	}

@@ -458,10 +458,14 @@ func TestVpnConnection(t *testing.T) {
 		t.Fatalf("available without a peer: %+v", c.VgwTelemetry)
 	}
 	// The peer mirrors tunnel 1 (and gets tunnel 2's key wrong).
-	ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/0", LocalIP: "203.0.113.10", PeerIP: outside[0],
-		LocalInsideIP: "169.254.21.2", PeerInsideIP: "169.254.21.1", PSK: "key.one_1", LocalASN: 65010, PeerASN: 64620})
-	ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/1", LocalIP: "203.0.113.10", PeerIP: outside[1],
-		LocalInsideIP: "169.254.21.6", PeerInsideIP: "169.254.21.5", PSK: "wrong.key", LocalASN: 65010, PeerASN: 64620})
+	if err := ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/0", LocalIP: "203.0.113.10", PeerIP: outside[0],
+		LocalInsideIP: "169.254.21.2", PeerInsideIP: "169.254.21.1", PSK: "key.one_1", LocalASN: 65010, PeerASN: 64620}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/1", LocalIP: "203.0.113.10", PeerIP: outside[1],
+		LocalInsideIP: "169.254.21.6", PeerInsideIP: "169.254.21.5", PSK: "wrong.key", LocalASN: 65010, PeerASN: 64620}); err != nil {
+		t.Fatal(err)
+	}
 	c = describe()
 	if c.VgwTelemetry[0].Status != ec2types.TelemetryStatusUp || c.VgwTelemetry[1].Status != ec2types.TelemetryStatusDown ||
 		!strings.Contains(aws.ToString(c.VgwTelemetry[1].StatusMessage), "pre-shared key") || c.VgwTelemetry[0].LastStatusChange == nil {
@@ -588,8 +592,10 @@ func TestModifyVpnTunnelOptions(t *testing.T) {
 	if _, err := modify(second, "169.254.21.8/30", "key.two_2"); apiCode(err) != "IncorrectState" {
 		t.Fatalf("modify while modifying: %v, want IncorrectState", err)
 	}
-	ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/1", LocalIP: "203.0.113.10", PeerIP: second,
-		LocalInsideIP: "169.254.21.6", PeerInsideIP: "169.254.21.5", PSK: "key.two_2", LocalASN: 65010, PeerASN: 64620})
+	if err := ev.e.RegisterTunnelEnd(cloudsim.TunnelEnd{Cloud: "gcp", ID: "peer/1", LocalIP: "203.0.113.10", PeerIP: second,
+		LocalInsideIP: "169.254.21.6", PeerInsideIP: "169.254.21.5", PSK: "key.two_2", LocalASN: 65010, PeerASN: 64620}); err != nil {
+		t.Fatal(err)
+	}
 	ev.clock.Advance(testDurations.PoolCreate)
 	d := must[*ec2.DescribeVpnConnectionsOutput](t)(ev.ec2.DescribeVpnConnections(ctx, &ec2.DescribeVpnConnectionsInput{VpnConnectionIds: []string{aws.ToString(id)}}))
 	if tel := d.VpnConnections[0].VgwTelemetry[1]; tel.Status != ec2types.TelemetryStatusUp {
@@ -732,12 +738,16 @@ func TestPeeringExpires(t *testing.T) {
 
 func TestNetworkFaultsAndThrottling(t *testing.T) {
 	ev := newEnv(t, envConfig{})
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "VpnGatewayLimitExceeded", Message: "no more"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Code: "VpnGatewayLimitExceeded", Message: "no more"}}); err != nil {
+		t.Fatal(err)
+	}
 	in := &ec2.CreateVpnGatewayInput{Type: ec2types.GatewayTypeIpsec1}
 	if _, err := ev.ec2.CreateVpnGateway(ctx, in, noRetryEC2); apiCode(err) != "VpnGatewayLimitExceeded" {
 		t.Fatalf("injected coded fault: %v", err)
 	}
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ev.ec2.CreateVpnGateway(ctx, in, noRetryEC2); apiCode(err) != "Unavailable" {
 		t.Fatalf("injected transient fault: %v", err)
 	}
@@ -745,7 +755,9 @@ func TestNetworkFaultsAndThrottling(t *testing.T) {
 		t.Fatalf("%d gateways after faults", n)
 	}
 	// The SDK retries a 503 Unavailable.
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}}); err != nil {
+		t.Fatal(err)
+	}
 	must[*ec2.CreateVpnGatewayOutput](t)(ev.ec2.CreateVpnGateway(ctx, in))
 
 	for range maxVpnGateways - 1 {
@@ -756,7 +768,9 @@ func TestNetworkFaultsAndThrottling(t *testing.T) {
 	}
 
 	ev.vpc(t, "10.20.0.0/16", "a")
-	ev.e.SetRateLimit("aws", "GetVpc", 0.001, 0)
+	if err := ev.e.SetRateLimit("aws", "GetVpc", 0.001, 0); err != nil {
+		t.Fatal(err)
+	}
 	before := ev.count("ec2 DescribeVpcs")
 	if _, err := ev.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{}); apiCode(err) != "RequestLimitExceeded" {
 		t.Fatalf("throttled: %v", err)
@@ -764,7 +778,9 @@ func TestNetworkFaultsAndThrottling(t *testing.T) {
 	if n := ev.count("ec2 DescribeVpcs") - before; n != 3 {
 		t.Fatalf("%d requests, want 3 (the SDK retries RequestLimitExceeded)", n)
 	}
-	ev.e.SetRateLimit("aws", "GetVpc", 0, 0)
+	if err := ev.e.SetRateLimit("aws", "GetVpc", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 	if calls := ev.e.Calls()["aws/CreateVpc"]; calls != 1 {
 		t.Fatalf("engine saw %d CreateVpc calls", calls)
 	}
@@ -815,7 +831,9 @@ func TestUnfinishedWorkIsReported(t *testing.T) {
 				}
 			}
 			for _, op := range tt.faults {
-				ev.e.Inject(boom(op))
+				if err := ev.e.Inject(boom(op)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := tt.call(ev, aws.ToString(vpc.Vpc.VpcId), aws.ToString(sn.Subnet.SubnetId)); apiCode(err) != "InternalError" {
 				t.Fatalf("error %v, want InternalError", err)

@@ -118,11 +118,15 @@ func TestCapacityReservations(t *testing.T) {
 	}
 
 	// A faulty ledger answers as EC2 does.
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "ListReservations", Err: cloud.Throttled("aws", "ListReservations", "ThrottlingException", "slow down")})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "ListReservations", Err: cloud.Throttled("aws", "ListReservations", "ThrottlingException", "slow down")}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ev.ec2.DescribeCapacityReservations(ctx, &ec2.DescribeCapacityReservationsInput{}, noRetryEC2); apiCode(err) != "RequestLimitExceeded" {
 		t.Fatalf("throttled describe: %v", err)
 	}
-	ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "PutReservation", Err: cloud.Transient("aws", "PutReservation", "", "down")})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "aws", Op: "PutReservation", Err: cloud.Transient("aws", "PutReservation", "", "down")}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ev.ec2.CreateCapacityReservation(ctx, reservationInput("g6.xlarge", "euc1-az3", 1), noRetryEC2); apiCode(err) != "Unavailable" {
 		t.Fatalf("create while the ledger is down: %v", err)
 	}

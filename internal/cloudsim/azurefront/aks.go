@@ -1,7 +1,6 @@
 package azurefront
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,13 +12,6 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-)
-
-// Object kinds this front end keeps besides resource groups.
-const (
-	kindClusterMeta = "ClusterMeta"
-	kindPoolMeta    = "AgentPoolMeta"
-	kindOperation   = "AzureOperation"
 )
 
 // profile is an agent pool given in the managed cluster PUT (metadata
@@ -36,7 +28,7 @@ type profile struct {
 }
 
 // clusterMeta is what AKS reports about a managed cluster that the engine
-// does not keep (object kind "ClusterMeta", name rg/cluster).
+// does not keep (a row of table "ClusterMeta", named rg/cluster).
 type clusterMeta struct {
 	Name          string            `json:"name"`
 	ResourceGroup string            `json:"resourceGroup"`
@@ -65,7 +57,7 @@ type clusterMeta struct {
 }
 
 // poolMeta is what AKS reports about an agent pool that the engine does
-// not keep (object kind "AgentPoolMeta", name rg/cluster/pool).
+// not keep (a row of table "AgentPoolMeta", named rg/cluster/pool).
 type poolMeta struct {
 	Mode                string            `json:"mode"`
 	EvictionPolicy      string            `json:"evictionPolicy,omitempty"`
@@ -105,14 +97,14 @@ func poolNotFound(cluster, pool string) error {
 // clusterMetaFor finds the metadata of a managed cluster (on the side):
 // 404 ResourceGroupNotFound or ResourceNotFound when missing.
 func (s *server) clusterMetaFor(rg, name string) (clusterMeta, error) {
-	if _, _, ok := s.resourceGroup(rg); !ok {
-		return clusterMeta{}, rgNotFound(rg)
+	if _, err := s.groupName(rg); err != nil {
+		return clusterMeta{}, err
 	}
-	var m clusterMeta
-	if !s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m) {
-		return m, clusterNotFound(rg, name)
+	m, ok, err := s.t.clusters.Lookup(clusterMetaName(rg, name))
+	if err == nil && !ok {
+		err = clusterNotFound(rg, name)
 	}
-	return m, nil
+	return m, err
 }
 
 func clusterState(st cloud.Status) string {
@@ -153,7 +145,7 @@ func profileProps(pr profile, state, version string) map[string]any {
 	return props
 }
 
-func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[string]any {
+func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) (map[string]any, error) {
 	state := clusterState(s.e.ClusterStatus(c))
 	version := c.Spec.KubernetesVersion
 	var profiles []map[string]any
@@ -163,7 +155,11 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		profiles = append(profiles, props)
 	}
 	for _, p := range s.clusterPools(c) {
-		props := s.poolProps(p, s.poolMetaFor(m.ResourceGroup, c.Name, p.Spec.Name))
+		pm, err := s.poolMetaFor(m.ResourceGroup, c.Name, p.Spec.Name)
+		if err != nil {
+			return nil, err
+		}
+		props := s.poolProps(p, pm)
 		props["name"] = p.Spec.Name
 		profiles = append(profiles, props)
 	}
@@ -218,7 +214,7 @@ func (s *server) clusterJSON(q *req, c cloudsim.Cluster, m clusterMeta) map[stri
 		// in the AKS API model): when the cluster was created.
 		out["systemData"] = map[string]any{"createdAt": m.CreatedAt.UTC().Format(time.RFC3339Nano), "createdByType": "User"}
 	}
-	return out
+	return out, nil
 }
 
 // dnsServiceIP is the tenth address of a /n IPv4 range (10.100.0.0/16 ->
@@ -261,7 +257,11 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 			}
 			return reply{}, err
 		}
-		return reply{status: http.StatusOK, body: s.clusterJSON(q, c, m)}, nil
+		body, err := s.clusterJSON(q, c, m)
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{status: http.StatusOK, body: body}, nil
 	case http.MethodDelete:
 		m, err := s.clusterMetaFor(rg, name)
 		if err != nil {
@@ -306,18 +306,18 @@ func (s *server) serveCluster(q *req, rg, name string) (reply, error) {
 // .../list-by-resource-group). az aks list calls these.
 func (s *server) listClusters(q *req, rg string) (reply, error) {
 	if rg != "" {
-		if _, _, ok := s.resourceGroup(rg); !ok {
-			return reply{}, rgNotFound(rg)
+		if _, err := s.groupName(rg); err != nil {
+			return reply{}, err
 		}
 	}
+	rows, err := s.t.clusters.All()
+	if err != nil {
+		return reply{}, err
+	}
 	var metas []clusterMeta
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Kind != kindClusterMeta || rg != "" && o.Attrs["rg"] != strings.ToLower(rg) {
-			continue
-		}
-		var m clusterMeta
-		if json.Unmarshal([]byte(o.Attrs["json"]), &m) == nil {
-			metas = append(metas, m)
+	for _, r := range rows {
+		if rg == "" || rgOfRow(r.Name) == strings.ToLower(rg) {
+			metas = append(metas, r.Value)
 		}
 	}
 	sort.Slice(metas, func(i, j int) bool {
@@ -327,7 +327,11 @@ func (s *server) listClusters(q *req, rg string) (reply, error) {
 	value := []any{}
 	for _, m := range metas {
 		if c, ok := s.findCluster(m.Location, m.Name); ok {
-			value = append(value, s.clusterJSON(q, c, m))
+			body, err := s.clusterJSON(q, c, m)
+			if err != nil {
+				return reply{}, err
+			}
+			value = append(value, body)
 		}
 	}
 	start := 0
@@ -386,9 +390,9 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	if err := decode(q.r, &body); err != nil {
 		return reply{}, err
 	}
-	rgName, _, ok := s.resourceGroup(rg)
-	if !ok {
-		return reply{}, rgNotFound(rg)
+	rgName, err := s.groupName(rg)
+	if err != nil {
+		return reply{}, err
 	}
 	if body.Location == "" {
 		return reply{}, newErr(400, "LocationRequired", "The location property is required for this definition.")
@@ -400,8 +404,10 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var m clusterMeta
-	existed := s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m)
+	m, existed, err := s.t.clusters.Lookup(clusterMetaName(rg, name))
+	if err != nil {
+		return reply{}, err
+	}
 	if existed {
 		if _, ok := s.findCluster(m.Location, name); !ok {
 			if err := s.gcCluster(rg, name); err != nil {
@@ -542,7 +548,7 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 			m.Profiles = []profile{{Name: "nodepool1", VMSize: "Standard_D4ds_v5", Count: 1, Mode: "System", OSType: "Linux"}}
 		}
 	}
-	if err := s.putMeta(kindClusterMeta, clusterMetaName(rg, name), strings.ToLower(rg), m); err != nil {
+	if err := s.t.clusters.Put(clusterMetaName(rg, name), m); err != nil {
 		return reply{}, err
 	}
 	op := "CreateCluster"
@@ -554,7 +560,11 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{status: status, body: s.clusterJSON(q, c, m), header: asyncHeaders(q, loc, id, false)}, nil
+	out, err := s.clusterJSON(q, c, m)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{status: status, body: out, header: asyncHeaders(q, loc, id, false)}, nil
 }
 
 // gcCluster removes the metadata and operation records of a managed
@@ -562,24 +572,22 @@ func (s *server) putCluster(q *req, rg, name string) (reply, error) {
 // joined).
 func (s *server) gcCluster(rg, name string) error {
 	var errs []error
-	var m clusterMeta
-	if s.getMeta(kindClusterMeta, clusterMetaName(rg, name), &m) {
+	m, ok, err := s.t.clusters.Lookup(clusterMetaName(rg, name))
+	if err != nil {
+		return err
+	}
+	if ok {
 		if _, ok := s.findCluster(m.Location, name); ok {
 			return nil
 		}
-		errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, kindClusterMeta, clusterMetaName(rg, name)))
+		errs = append(errs, s.t.clusters.Remove(clusterMetaName(rg, name)))
 	}
 	prefix := clusterMetaName(rg, name) + "/"
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName {
-			continue
-		}
-		if (o.Kind == kindPoolMeta && strings.HasPrefix(o.Name, prefix)) ||
-			(o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) && o.Attrs["cluster"] == name) {
-			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs,
+		s.t.pools.RemoveWhere(func(r cloudsim.Row[poolMeta]) bool { return strings.HasPrefix(r.Name, prefix) }),
+		s.t.ops.RemoveWhere(func(r cloudsim.Row[opRecord]) bool {
+			return r.Value.RG == strings.ToLower(rg) && r.Value.Cluster == name
+		}))...)
 }
 
 // gcPool removes the metadata and operation records of an agent pool that
@@ -588,23 +596,20 @@ func (s *server) gcPool(rg, location, cluster, pool string) error {
 	if _, ok := s.findPool(location, cluster, pool); ok {
 		return nil
 	}
-	errs := []error{cloudsim.DeleteMeta(s.e, cloudName, kindPoolMeta, poolMetaName(rg, cluster, pool))}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == kindOperation && o.Attrs["rg"] == strings.ToLower(rg) &&
-			o.Attrs["cluster"] == cluster && o.Attrs["pool"] == pool {
-			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(s.t.pools.Remove(poolMetaName(rg, cluster, pool)),
+		s.t.ops.RemoveWhere(func(r cloudsim.Row[opRecord]) bool {
+			return r.Value.RG == strings.ToLower(rg) && r.Value.Cluster == cluster && r.Value.Pool == pool
+		}))
 }
 
-// poolMetaFor returns the metadata of an agent pool, or a default.
-func (s *server) poolMetaFor(rg, cluster, pool string) poolMeta {
-	var m poolMeta
-	if !s.getMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), &m) {
+// poolMetaFor returns the metadata of an agent pool, or a default; an
+// error is the engine's.
+func (s *server) poolMetaFor(rg, cluster, pool string) (poolMeta, error) {
+	m, ok, err := s.t.pools.Lookup(poolMetaName(rg, cluster, pool))
+	if err == nil && !ok {
 		m = poolMeta{Mode: "User", OSType: "Linux", OSSKU: "Ubuntu", OSDiskSizeGB: 128, MaxPods: 110}
 	}
-	return m
+	return m, err
 }
 
 // Bring-your-own VNet.

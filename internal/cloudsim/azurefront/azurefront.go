@@ -22,8 +22,9 @@
 //
 // Engine state maps to Azure as follows:
 //
-//   - Resource groups are engine objects of kind "ResourceGroup" named by
-//     the lower-cased group name (attrs name, location, tags). PUT answers
+//   - Resource groups are rows of the engine's table "ResourceGroup"
+//     named by the lower-cased group name (name, location, tags; the
+//     tables are in tables.go). PUT answers
 //     201 (new) or 200; a PUT naming another location is 409
 //     InvalidResourceGroupLocation. DELETE answers 202 with a Location
 //     header (/subscriptions/{sub}/operationresults/{token}) that answers
@@ -40,7 +41,7 @@
 //     name must be unique per location across resource groups (409
 //     Conflict otherwise). What the engine does not keep (resource group,
 //     dnsPrefix, tags, the agentPoolProfiles given in the PUT, creation
-//     time) is an object of kind "ClusterMeta" named rg/name (rg lower
+//     time) is a row of table "ClusterMeta" named rg/name (rg lower
 //     case). The agentPoolProfiles of the cluster PUT (the system pool)
 //     are metadata only: they take no capacity or quota, are reported in
 //     agentPoolProfiles and by agentPools GET/list, and cannot be changed
@@ -68,7 +69,7 @@
 //     one clears it; a PUT that changes nothing answers 200 with the
 //     current state (and calls no engine operation). Other
 //     properties (mode, eviction policy, spot max price, OS, tags, all
-//     zones) are an object of kind "AgentPoolMeta" named rg/cluster/pool.
+//     zones) are a row of table "AgentPoolMeta" named rg/cluster/pool.
 //     provisioningState: Creating, Updating/Scaling, Deleting, Succeeded,
 //     Failed (engine create_failed or degraded; properties.status.
 //     provisioningError holds the error).
@@ -84,9 +85,9 @@
 // 204 when there is nothing to delete. The operation status is
 // {"id","name","status":"InProgress"|"Succeeded"|"Failed"|"Canceled",
 // "startTime","endTime","error":{"code","message"}}, computed from the
-// engine object when read. PUT operations are recorded in engine objects
-// of kind "AzureOperation" (named by the operation ID; attrs op, rg,
-// cluster, pool, location, start), so a poller resumed from a resume
+// engine when read. PUT operations are recorded in rows of table
+// "AzureOperation" (named by the operation ID: op, rg, cluster, pool,
+// location, start), so a poller resumed from a resume
 // token in another process (same state file) works; delete operation IDs
 // carry their target and need no record. Records go when their cluster or
 // pool is observed gone, or with their resource group.
@@ -186,12 +187,14 @@ type Options struct {
 type server struct {
 	e    *cloudsim.Engine
 	opts Options
-	// mu serialises read-modify-write of metadata objects.
+	// mu serialises read-modify-write of the tables' rows.
 	mu sync.Mutex
 	// test started this front end (conformance.Caller).
 	test string
 	// net are the Microsoft.Network tables.
 	net *netTables
+	// t are the other tables (tables.go).
+	t tables
 }
 
 type realClock struct{}
@@ -207,7 +210,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, test: conformance.Caller(), net: newNetTables(e)}
+	return &server{e: e, opts: opts, test: conformance.Caller(), net: newNetTables(e), t: openTables(e)}
 }
 
 // DefaultInstanceOptions is QuotaFamily(vmSize) and one GPU per node.
@@ -484,43 +487,6 @@ func newID() string {
 	b[8] = b[8]&0x3f | 0x80
 	x := hex.EncodeToString(b[:])
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
-}
-
-// object finds an engine object without going through rate limits and
-// faults.
-func (s *server) object(kind, name string) (cloudsim.Object, bool) {
-	return s.e.LookupObject(cloudName, kind, name)
-}
-
-// getMeta reads a metadata object (kind, name) into v, on the side.
-func (s *server) getMeta(kind, name string, v any) bool {
-	o, ok := s.object(kind, name)
-	if !ok {
-		return false
-	}
-	return json.Unmarshal([]byte(o.Attrs["json"]), v) == nil
-}
-
-// putMeta replaces a metadata object; rg is the lower-cased resource group
-// it goes with. An error is the engine's (a fault, a failure to persist):
-// the request must fail with it (500 InternalServerError unless the fault
-// says otherwise, toARM) rather than answer as if the record were kept.
-func (s *server) putMeta(kind, name, rg string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	attrs := map[string]string{"rg": rg, "json": string(data)}
-	if o, ok := s.object(kind, name); ok {
-		if o.Attrs["json"] == attrs["json"] {
-			return nil
-		}
-		if err := s.e.DeleteObject(cloudName, kind, name); err != nil && !cloud.IsNotFound(err) {
-			return err
-		}
-	}
-	_, err = s.e.PutObject(cloudName, kind, name, attrs)
-	return err
 }
 
 func (s *server) findCluster(region, name string) (cloudsim.Cluster, bool) {

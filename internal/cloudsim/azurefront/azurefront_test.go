@@ -329,7 +329,9 @@ func TestCapacityExhausted(t *testing.T) {
 	ev := newEnv(t, "")
 	ev.createRG("rg")
 	ev.createCluster("rg", "aks")
-	ev.e.SetCapacity("azure", "1", h100, "on_demand", 0)
+	if err := ev.e.SetCapacity("azure", "1", h100, "on_demand", 0); err != nil {
+		t.Fatal(err)
+	}
 	_, err := ev.createPool("rg", "aks", "zonal", gpuPool(1, []string{"1"}, false))
 	if re := respErr(t, err); re.ErrorCode != "ZonalAllocationFailed" {
 		t.Fatalf("zonal: %v", err)
@@ -346,7 +348,9 @@ func TestCapacityExhausted(t *testing.T) {
 	if _, err := ev.createPool("rg", "aks", "spot", gpuPool(1, []string{"1"}, true)); err != nil {
 		t.Fatal(err)
 	}
-	ev.e.SetCapacity("azure", "", h100, "on_demand", 1)
+	if err := ev.e.SetCapacity("azure", "", h100, "on_demand", 1); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.createPool("rg", "aks", "regional", gpuPool(2, nil, false))
 	if re := respErr(t, err); re.ErrorCode != "AllocationFailed" {
 		t.Fatalf("regional: %v", err)
@@ -357,7 +361,9 @@ func TestQuotaExceeded(t *testing.T) {
 	ev := newEnv(t, "")
 	ev.createRG("rg")
 	ev.createCluster("rg", "aks")
-	ev.e.SetQuota("azure", location, QuotaFamily(h100), 2)
+	if err := ev.e.SetQuota("azure", location, QuotaFamily(h100), 2); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ev.createPool("rg", "aks", "a", gpuPool(2, []string{"2"}, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +427,9 @@ func TestThrottled(t *testing.T) {
 	ev.createRG("rg")
 	ev.createCluster("rg", "aks")
 	_, mc, _ := ev.clients(-1)
-	ev.e.SetRateLimit("azure", "GetCluster", 0.001, 1)
+	if err := ev.e.SetRateLimit("azure", "GetCluster", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := mc.Get(ctx, "rg", "aks", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -435,8 +443,12 @@ func TestThrottled(t *testing.T) {
 		t.Fatalf("%d requests with retries off", n)
 	}
 	// Injected transient faults are 503.
-	ev.e.SetRateLimit("azure", "GetCluster", 0, 0)
-	ev.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "GetCluster", Err: transientErr()})
+	if err := ev.e.SetRateLimit("azure", "GetCluster", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "azure", Op: "GetCluster", Err: transientErr()}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := mc.Get(ctx, "rg", "aks", nil); respErr(t, err).StatusCode != 503 {
 		t.Fatalf("transient: %v", err)
 	}

@@ -37,8 +37,8 @@ func (s *server) serveNetwork(q *req) (reply, error) {
 		return reply{}, newErr(404, "NotFound", "cloudsim: no route for %s %s", m, q.r.URL.Path)
 	}
 	rg := segs[3]
-	if _, _, ok := s.resourceGroup(rg); !ok {
-		return reply{}, rgNotFound(rg)
+	if _, err := s.groupName(rg); err != nil {
+		return reply{}, err
 	}
 	switch {
 	case n == 7 && m == http.MethodGet:
@@ -106,7 +106,10 @@ func (s *server) serveNetResource(q *req, k netKind, rg, vnet, name string) (rep
 // putNet parses a PUT, validates it against the world, stores the
 // resource and starts its operation.
 func (s *server) putNet(q *req, k netKind, rg, vnet, name string) (reply, error) {
-	rgName, _, _ := s.resourceGroup(rg)
+	rgName, err := s.groupName(rg)
+	if err != nil {
+		return reply{}, err
+	}
 	w, err := s.netWorld(q.sub)
 	if err != nil {
 		return reply{}, err

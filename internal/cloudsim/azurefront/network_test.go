@@ -394,9 +394,13 @@ func TestNetworkConnectionStatus(t *testing.T) {
 		{"peer with another ASN", func() *cloudsim.TunnelEnd { m := mirror; m.PeerASN = 65011; return &m }(), armnetwork.VirtualNetworkGatewayConnectionStatusNotConnected},
 		{"mirroring peer", &mirror, armnetwork.VirtualNetworkGatewayConnectionStatusConnected},
 	} {
-		ev.e.UnregisterTunnelEnd(mirror.Cloud, mirror.ID)
+		if err := ev.e.UnregisterTunnelEnd(mirror.Cloud, mirror.ID); err != nil {
+			t.Fatal(err)
+		}
 		if tt.end != nil {
-			ev.e.RegisterTunnelEnd(*tt.end)
+			if err := ev.e.RegisterTunnelEnd(*tt.end); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if got := status(); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
@@ -539,7 +543,9 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 	ev := newNetEnv(t, nil)
 	ev.createRG("rg")
 	ev.vnet("rg", "v", "10.0.0.0/16")
-	ev.e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 1)
+	if err := ev.e.SetRateLimit("azure", "GetVirtualNetwork", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ev.vnets.Get(ctx, "rg", "v", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +554,9 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 		re.RawResponse.Header.Get("Retry-After") != "1" {
 		t.Fatalf("throttled: %v", err)
 	}
-	ev.e.SetRateLimit("azure", "GetVirtualNetwork", 0, 0)
+	if err := ev.e.SetRateLimit("azure", "GetVirtualNetwork", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tt := range []struct {
 		name   string
@@ -587,7 +595,9 @@ func TestNetworkThrottlingAndFaults(t *testing.T) {
 			func() error { _, err := ev.vnets.BeginDelete(ctx, "rg", "v", nil); return err }, 409, "AnotherOperationInProgress"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ev.e.Inject(tt.fault)
+			if err := ev.e.Inject(tt.fault); err != nil {
+				t.Fatal(err)
+			}
 			if re := respErr(t, tt.call()); re.StatusCode != tt.status || re.ErrorCode != tt.code {
 				t.Fatalf("got %d %s, want %d %s", re.StatusCode, re.ErrorCode, tt.status, tt.code)
 			}

@@ -11,7 +11,7 @@ import (
 )
 
 // opRecord is a long-running operation: what it acts on and when it
-// started. PUT operations are engine objects of kind "AzureOperation";
+// started. PUT operations are rows of table "AzureOperation" (tables.go);
 // delete operations carry their record in their ID.
 type opRecord struct {
 	Op            string    `json:"op"` // CreateCluster, UpdateCluster, DeleteCluster, CreateNodePool, UpdateNodePool, DeleteNodePool
@@ -33,11 +33,7 @@ func deleteOpID(r opRecord) string {
 // recordOp stores an operation record and returns its ID.
 func (s *server) recordOp(r opRecord) (string, error) {
 	id := newID()
-	_, err := s.e.PutObject(cloudName, kindOperation, id, map[string]string{
-		"op": r.Op, "rg": r.RG, "resourceGroup": r.ResourceGroup, "cluster": r.Cluster, "pool": r.Pool,
-		"location": r.Location, "start": r.Start.Format(time.RFC3339Nano),
-	})
-	return id, err
+	return id, s.t.ops.Put(id, r)
 }
 
 func opNotFound(id string) error {
@@ -54,17 +50,11 @@ func (s *server) loadOp(id string) (opRecord, error) {
 		}
 		return r, nil
 	}
-	o, err := s.e.GetObject(cloudName, kindOperation, id)
-	if err != nil {
-		if cloud.IsNotFound(err) {
-			return opRecord{}, opNotFound(id)
-		}
-		return opRecord{}, err
+	r, err := s.t.ops.Get(id)
+	if cloud.IsNotFound(err) {
+		return opRecord{}, opNotFound(id)
 	}
-	a := o.Attrs
-	start, _ := time.Parse(time.RFC3339Nano, a["start"])
-	return opRecord{Op: a["op"], RG: a["rg"], ResourceGroup: a["resourceGroup"], Cluster: a["cluster"], Pool: a["pool"],
-		Location: a["location"], Start: start}, nil
+	return r, err
 }
 
 // opError is the error of a finished operation.

@@ -105,7 +105,7 @@ func (s *server) checkSubnetSize(sub string, m clusterMeta, subnet string, want,
 
 // nodesInSubnet counts the nodes of cluster c's pools in subnet other than
 // pool (its agent pools and agentPoolProfiles). Callers hold s.mu.
-func (s *server) nodesInSubnet(m clusterMeta, c cloudsim.Cluster, pool, subnet string) int {
+func (s *server) nodesInSubnet(m clusterMeta, c cloudsim.Cluster, pool, subnet string) (int, error) {
 	n := 0
 	for _, pr := range m.Profiles {
 		if pr.Name != pool && strings.EqualFold(pr.VnetSubnetID, subnet) {
@@ -119,9 +119,13 @@ func (s *server) nodesInSubnet(m clusterMeta, c cloudsim.Cluster, pool, subnet s
 		if _, isProfile := m.profile(p.Spec.Name); isProfile {
 			continue
 		}
-		if pm := s.poolMetaFor(m.ResourceGroup, c.Name, p.Spec.Name); strings.EqualFold(pm.VnetSubnetID, subnet) {
+		pm, err := s.poolMetaFor(m.ResourceGroup, c.Name, p.Spec.Name)
+		if err != nil {
+			return 0, err
+		}
+		if strings.EqualFold(pm.VnetSubnetID, subnet) {
 			n += p.Spec.Nodes
 		}
 	}
-	return n
+	return n, nil
 }

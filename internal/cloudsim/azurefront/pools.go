@@ -134,12 +134,16 @@ func (s *server) poolProps(p cloudsim.Pool, m poolMeta) map[string]any {
 	return props
 }
 
-func (s *server) poolJSON(q *req, m clusterMeta, p cloudsim.Pool) map[string]any {
+func (s *server) poolJSON(q *req, m clusterMeta, p cloudsim.Pool) (map[string]any, error) {
+	pm, err := s.poolMetaFor(m.ResourceGroup, p.Spec.Cluster, p.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{
 		"id": poolID(q.sub, m.ResourceGroup, p.Spec.Cluster, p.Spec.Name), "name": p.Spec.Name,
 		"type":       "Microsoft.ContainerService/managedClusters/agentPools",
-		"properties": s.poolProps(p, s.poolMetaFor(m.ResourceGroup, p.Spec.Cluster, p.Spec.Name)),
-	}
+		"properties": s.poolProps(p, pm),
+	}, nil
 }
 
 func (s *server) profileJSON(q *req, m clusterMeta, c cloudsim.Cluster, pr profile) map[string]any {
@@ -173,7 +177,11 @@ func (s *server) listPools(q *req, rg, cluster string) (reply, error) {
 		value = append(value, s.profileJSON(q, m, c, pr))
 	}
 	for _, p := range s.clusterPools(c) {
-		value = append(value, s.poolJSON(q, m, p))
+		body, err := s.poolJSON(q, m, p)
+		if err != nil {
+			return reply{}, err
+		}
+		value = append(value, body)
 	}
 	return reply{status: http.StatusOK, body: map[string]any{"value": value}}, nil
 }
@@ -207,7 +215,11 @@ func (s *server) servePool(q *req, rg, cluster, pool string) (reply, error) {
 			}
 			return reply{}, err
 		}
-		return reply{status: http.StatusOK, body: s.poolJSON(q, m, p)}, nil
+		body, err := s.poolJSON(q, m, p)
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{status: http.StatusOK, body: body}, nil
 	case http.MethodDelete:
 		m, err := s.clusterMetaFor(rg, cluster)
 		if err != nil {
@@ -313,7 +325,10 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	meta := s.poolMetaFor(m.ResourceGroup, cluster, pool)
+	meta, err := s.poolMetaFor(m.ResourceGroup, cluster, pool)
+	if err != nil {
+		return reply{}, err
+	}
 	if err := s.checkPoolSubnet(q, m, pool, pp.VnetSubnetID); err != nil {
 		return reply{}, err
 	}
@@ -329,7 +344,11 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		if pp.Count != nil {
 			nodes = *pp.Count
 		}
-		if err := s.checkSubnetSize(q.sub, m, pp.VnetSubnetID, nodes, pp.MaxPods, s.nodesInSubnet(m, c, pool, pp.VnetSubnetID)); err != nil {
+		others, err := s.nodesInSubnet(m, c, pool, pp.VnetSubnetID)
+		if err != nil {
+			return reply{}, err
+		}
+		if err := s.checkSubnetSize(q.sub, m, pp.VnetSubnetID, nodes, pp.MaxPods, others); err != nil {
 			return reply{}, err
 		}
 		spec := cloud.NodePoolSpec{Cluster: cluster, Region: m.Location, Name: pool, InstanceType: pp.VMSize, Zone: zone,
@@ -368,7 +387,7 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 		if capacityType == "spot" && meta.EvictionPolicy == "" {
 			meta.EvictionPolicy = "Delete"
 		}
-		if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+		if err := s.t.pools.Put(poolMetaName(rg, cluster, pool), meta); err != nil {
 			return reply{}, err
 		}
 		id, err := s.recordOp(opRecord{Op: "CreateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,
@@ -400,7 +419,11 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 	if pp.Count != nil && *pp.Count != existing.Spec.Nodes {
 		n := *pp.Count
 		if n > existing.Spec.Nodes {
-			if err := s.checkSubnetSize(q.sub, m, meta.VnetSubnetID, n, meta.MaxPods, s.nodesInSubnet(m, c, pool, meta.VnetSubnetID)); err != nil {
+			others, err := s.nodesInSubnet(m, c, pool, meta.VnetSubnetID)
+			if err != nil {
+				return reply{}, err
+			}
+			if err := s.checkSubnetSize(q.sub, m, meta.VnetSubnetID, n, meta.MaxPods, others); err != nil {
 				return reply{}, err
 			}
 		}
@@ -426,7 +449,7 @@ func (s *server) putPool(q *req, rg, cluster, pool string) (reply, error) {
 			meta.LastOp = "Scaling"
 		}
 	}
-	if err := s.putMeta(kindPoolMeta, poolMetaName(rg, cluster, pool), strings.ToLower(rg), meta); err != nil {
+	if err := s.t.pools.Put(poolMetaName(rg, cluster, pool), meta); err != nil {
 		return reply{}, err
 	}
 	id, err := s.recordOp(opRecord{Op: "UpdateNodePool", RG: strings.ToLower(rg), ResourceGroup: m.ResourceGroup, Cluster: cluster,

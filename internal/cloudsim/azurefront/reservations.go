@@ -13,9 +13,9 @@ package azurefront
 // (https://learn.microsoft.com/rest/api/compute/capacity-reservation-groups,
 // https://learn.microsoft.com/rest/api/compute/capacity-reservations).
 //
-// A group is a metadata object of kind CapacityReservationGroup named
-// "rg/group" (lower case; its resource group must exist, 404
-// ResourceGroupNotFound otherwise): location, zones, tags. A capacity
+// A group is a row of table CapacityReservationGroup named "rg/group"
+// (lower case; its resource group must exist, 404 ResourceGroupNotFound
+// otherwise): location, zones, tags. A capacity
 // reservation is an entry of the engine's reservation ledger
 // (cloudsim.Reservation, Kind "reserved"): ID = its resource ID (the
 // group's ID as created + "/capacityReservations/{name}"), Region = the
@@ -73,8 +73,8 @@ package azurefront
 // network resources): Azure would delete them with it, cloudsim wants
 // their reservations released in the ledger first.
 //
-// Engine operations: group PUT -> CreateCapacityReservationGroup (a
-// metadata object), GET -> GetCapacityReservationGroup, DELETE ->
+// Engine operations: group PUT -> CreateCapacityReservationGroup (its
+// table's row), GET -> GetCapacityReservationGroup, DELETE ->
 // DeleteCapacityReservationGroup; reservation PUT -> PutReservation, GET
 // -> GetReservation, DELETE -> DeleteReservation; lists ->
 // ListReservations.
@@ -91,8 +91,6 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
-
-const kindCRG = "CapacityReservationGroup"
 
 // contributorRoles are the built-in roles that carry
 // Microsoft.Compute/capacityReservationGroups/deploy/action: Contributor
@@ -140,8 +138,8 @@ func (s *server) serveReservations(q *req) (reply, error) {
 	case n == 5 && m == http.MethodGet:
 		return s.listCRGs(q, "")
 	case n == 7 && m == http.MethodGet:
-		if _, _, ok := s.resourceGroup(q.segs[3]); !ok {
-			return reply{}, rgNotFound(q.segs[3])
+		if _, err := s.groupName(q.segs[3]); err != nil {
+			return reply{}, err
 		}
 		return s.listCRGs(q, q.segs[3])
 	case n == 8:
@@ -168,14 +166,14 @@ func (s *server) serveReservations(q *req) (reply, error) {
 
 // crg reads a group's record on the side.
 func (s *server) crg(rg, name string) (crgMeta, error) {
-	var g crgMeta
-	if !s.getMeta(kindCRG, crgKey(rg, name), &g) {
-		if _, _, ok := s.resourceGroup(rg); !ok {
-			return crgMeta{}, rgNotFound(rg)
-		}
-		return crgMeta{}, crgNotFound(rg, name)
+	g, ok, err := s.t.crgs.Lookup(crgKey(rg, name))
+	if err != nil || ok {
+		return g, err
 	}
-	return g, nil
+	if _, err := s.groupName(rg); err != nil {
+		return crgMeta{}, err
+	}
+	return crgMeta{}, crgNotFound(rg, name)
 }
 
 // groupReservations are the ledger entries of a group, in name order.
@@ -195,16 +193,16 @@ func (s *server) groupReservations(g crgMeta) ([]cloudsim.Reservation, error) {
 }
 
 func (s *server) listCRGs(q *req, rg string) (reply, error) {
+	rows, err := s.t.crgs.All()
+	if err != nil {
+		return reply{}, err
+	}
 	value := []map[string]any{}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Kind != kindCRG || (rg != "" && o.Attrs["rg"] != strings.ToLower(rg)) {
+	for _, r := range rows {
+		if rg != "" && rgOfRow(r.Name) != strings.ToLower(rg) {
 			continue
 		}
-		var g crgMeta
-		if json.Unmarshal([]byte(o.Attrs["json"]), &g) != nil {
-			continue
-		}
-		body, err := s.crgJSON(q, g, false)
+		body, err := s.crgJSON(q, r.Value, false)
 		if err != nil {
 			return reply{}, err
 		}
@@ -277,7 +275,7 @@ func (s *server) serveCRG(q *req, rg, name string) (reply, error) {
 	key := crgKey(rg, name)
 	switch q.r.Method {
 	case http.MethodGet:
-		if _, err := s.e.GetObject(cloudName, kindCRG, key); err != nil {
+		if _, err := s.t.crgs.Get(key); err != nil {
 			if cloud.IsNotFound(err) {
 				_, err = s.crg(rg, name)
 			}
@@ -304,16 +302,19 @@ func (s *server) serveCRG(q *req, rg, name string) (reply, error) {
 		if body.Location == "" {
 			return reply{}, newErr(400, "LocationRequired", "The location property is required for this definition.")
 		}
-		rgName, _, ok := s.resourceGroup(rg)
-		if !ok {
-			return reply{}, rgNotFound(rg)
+		rgName, err := s.groupName(rg)
+		if err != nil {
+			return reply{}, err
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		g := crgMeta{Name: name, ResourceGroup: rgName, Location: normLocation(body.Location), Zones: body.Zones, Tags: body.Tags, CreatedAt: s.now()}
 		status := http.StatusCreated
-		var old crgMeta
-		if s.getMeta(kindCRG, key, &old) {
+		old, ok, err := s.t.crgs.Lookup(key)
+		if err != nil {
+			return reply{}, err
+		}
+		if ok {
 			status = http.StatusOK
 			switch {
 			case old.Location != g.Location:
@@ -323,7 +324,7 @@ func (s *server) serveCRG(q *req, rg, name string) (reply, error) {
 			}
 			g.Name, g.ResourceGroup, g.Zones, g.CreatedAt = old.Name, old.ResourceGroup, old.Zones, old.CreatedAt
 		}
-		if err := s.putMeta(kindCRG, key, strings.ToLower(rg), g); err != nil {
+		if err := s.t.crgs.Put(key, g); err != nil {
 			return reply{}, err
 		}
 		out, err := s.crgJSON(q, g, false)
@@ -334,8 +335,11 @@ func (s *server) serveCRG(q *req, rg, name string) (reply, error) {
 	case http.MethodDelete:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var g crgMeta
-		if !s.getMeta(kindCRG, key, &g) {
+		g, ok, err := s.t.crgs.Lookup(key)
+		if err != nil {
+			return reply{}, err
+		}
+		if !ok {
 			return reply{status: http.StatusNoContent}, nil
 		}
 		rs, err := s.groupReservations(g)
@@ -346,7 +350,7 @@ func (s *server) serveCRG(q *req, rg, name string) (reply, error) {
 			return reply{}, newErr(409, "OperationNotAllowed",
 				"Capacity reservation group '%s' still has %d capacity reservations; delete them before the group.", g.Name, len(rs))
 		}
-		if err := s.e.DeleteObject(cloudName, kindCRG, key); err != nil && !cloud.IsNotFound(err) {
+		if err := s.t.crgs.Remove(key); err != nil {
 			return reply{}, err
 		}
 		return reply{status: http.StatusOK}, nil
@@ -513,7 +517,12 @@ func (s *server) poolReservation(q *req, m clusterMeta, pool, groupID, vmSize, z
 	if m.Identity == "" {
 		return nil, systemIdentityRefused(m, groupID)
 	}
-	if principal := metaPrincipal(q.sub, m); !s.hasRole(principal, groupID, contributorRoles) {
+	principal := metaPrincipal(q.sub, m)
+	granted, err := s.hasRole(principal, groupID, contributorRoles)
+	if err != nil {
+		return nil, err
+	}
+	if !granted {
 		return nil, newErr(403, "LinkedAuthorizationFailed",
 			"The client '%s' with object id '%s' does not have permission to perform action 'Microsoft.Compute/capacityReservationGroups/deploy/action' on the linked scope(s) '%s', or the scope(s) are invalid. "+
 				"Give the cluster identity the Contributor role on the resource group of the capacity reservation group (https://learn.microsoft.com/azure/aks/use-capacity-reservation-groups).",
@@ -572,11 +581,14 @@ func azureReservationIssue(p cloudsim.Pool, is cloud.Issue) (code, message strin
 // key (name as created) is deleted: it refuses while capacity reservation
 // groups remain in it.
 func (s *server) reservationGroupDeletion(key, name string) error {
+	rows, err := s.t.crgs.All()
+	if err != nil {
+		return err
+	}
 	var left []string
-	for _, o := range s.e.Inventory().Objects {
-		var g crgMeta
-		if o.Cloud == cloudName && o.Kind == kindCRG && o.Attrs["rg"] == key && json.Unmarshal([]byte(o.Attrs["json"]), &g) == nil {
-			left = append(left, g.Name)
+	for _, r := range rows {
+		if rgOfRow(r.Name) == key {
+			left = append(left, r.Value.Name)
 		}
 	}
 	if len(left) == 0 {

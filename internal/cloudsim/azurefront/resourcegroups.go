@@ -2,8 +2,7 @@ package azurefront
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"maps"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,30 +11,39 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-const kindRG = "ResourceGroup"
-
 func rgNotFound(rg string) error {
 	return newErr(404, "ResourceGroupNotFound", "Resource group '%s' could not be found.", rg)
 }
 
-// resourceGroup finds a resource group on the side: its name as created
-// and its location.
-func (s *server) resourceGroup(rg string) (name, location string, ok bool) {
-	o, ok := s.object(kindRG, strings.ToLower(rg))
-	if !ok {
-		return "", "", false
-	}
-	return o.Attrs["name"], o.Attrs["location"], true
+// resourceGroup finds a resource group on the side (without rate limits
+// or faults); false when there is none.
+func (s *server) resourceGroup(rg string) (rgRecord, bool, error) {
+	return s.t.groups.Lookup(strings.ToLower(rg))
 }
 
-func rgJSON(sub string, attrs map[string]string) map[string]any {
-	tags := map[string]string{}
-	_ = json.Unmarshal([]byte(attrs["tags"]), &tags)
+// groupName is the name of resource group rg as created: 404
+// ResourceGroupNotFound when there is none.
+func (s *server) groupName(rg string) (string, error) {
+	g, ok, err := s.resourceGroup(rg)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", rgNotFound(rg)
+	}
+	return g.Name, nil
+}
+
+func rgJSON(sub string, g rgRecord) map[string]any {
+	tags := g.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
 	return map[string]any{
-		"id":       "/subscriptions/" + sub + "/resourceGroups/" + attrs["name"],
-		"name":     attrs["name"],
+		"id":       "/subscriptions/" + sub + "/resourceGroups/" + g.Name,
+		"name":     g.Name,
 		"type":     "Microsoft.Resources/resourceGroups",
-		"location": attrs["location"],
+		"location": g.Location,
 		"tags":     tags,
 		"properties": map[string]any{
 			"provisioningState": "Succeeded",
@@ -60,31 +68,28 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		if body.Tags == nil {
 			body.Tags = map[string]string{}
 		}
-		tags, _ := json.Marshal(body.Tags)
-		attrs := map[string]string{"name": rg, "location": normLocation(body.Location), "tags": string(tags)}
+		g := rgRecord{Name: rg, Location: normLocation(body.Location), Tags: body.Tags}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		status := http.StatusCreated
-		if o, ok := s.object(kindRG, key); ok {
-			if o.Attrs["location"] != attrs["location"] {
-				return reply{}, newErr(409, "InvalidResourceGroupLocation",
-					"Invalid resource group location '%s'. The Resource group already exists in location '%s'.", attrs["location"], o.Attrs["location"])
-			}
-			attrs["name"] = o.Attrs["name"]
-			status = http.StatusOK
-			if !maps.Equal(o.Attrs, attrs) {
-				if err := s.e.DeleteObject(cloudName, kindRG, key); err != nil {
-					return reply{}, err
-				}
-			}
-		}
-		o, err := s.e.PutObject(cloudName, kindRG, key, attrs)
+		old, ok, err := s.resourceGroup(rg)
 		if err != nil {
 			return reply{}, err
 		}
-		return reply{status: status, body: rgJSON(q.sub, o.Attrs)}, nil
+		if ok {
+			if old.Location != g.Location {
+				return reply{}, newErr(409, "InvalidResourceGroupLocation",
+					"Invalid resource group location '%s'. The Resource group already exists in location '%s'.", g.Location, old.Location)
+			}
+			g.Name = old.Name
+			status = http.StatusOK
+		}
+		if err := s.t.groups.Put(key, g); err != nil {
+			return reply{}, err
+		}
+		return reply{status: status, body: rgJSON(q.sub, g)}, nil
 	case http.MethodGet, http.MethodHead:
-		o, err := s.e.GetObject(cloudName, kindRG, key)
+		g, err := s.t.groups.Get(key)
 		if err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, rgNotFound(rg)
@@ -94,24 +99,25 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		if q.r.Method == http.MethodHead {
 			return reply{status: http.StatusNoContent}, nil
 		}
-		return reply{status: http.StatusOK, body: rgJSON(q.sub, o.Attrs)}, nil
+		return reply{status: http.StatusOK, body: rgJSON(q.sub, g)}, nil
 	case http.MethodDelete:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		name, _, ok := s.resourceGroup(rg)
-		if !ok {
-			return reply{}, rgNotFound(rg)
+		name, err := s.groupName(rg)
+		if err != nil {
+			return reply{}, err
+		}
+		metas, err := s.t.clusters.All()
+		if err != nil {
+			return reply{}, err
 		}
 		var clusters []string
-		for _, o := range s.e.Inventory().Objects {
-			if o.Cloud != cloudName || o.Kind != kindClusterMeta || o.Attrs["rg"] != key {
+		for _, r := range metas {
+			if rgOfRow(r.Name) != key {
 				continue
 			}
-			var m clusterMeta
-			if json.Unmarshal([]byte(o.Attrs["json"]), &m) == nil {
-				if _, ok := s.findCluster(m.Location, m.Name); ok {
-					clusters = append(clusters, m.Name)
-				}
+			if _, ok := s.findCluster(r.Value.Location, r.Value.Name); ok {
+				clusters = append(clusters, r.Value.Name)
 			}
 		}
 		if len(clusters) > 0 {
@@ -126,20 +132,20 @@ func (s *server) serveResourceGroup(q *req, rg string) (reply, error) {
 		if err := s.reservationGroupDeletion(key, name); err != nil {
 			return reply{}, err
 		}
-		if err := s.e.DeleteObject(cloudName, kindRG, key); err != nil {
+		if err := s.t.groups.Delete(key); err != nil {
 			if cloud.IsNotFound(err) {
 				return reply{}, rgNotFound(rg)
 			}
 			return reply{}, err
 		}
 		// What belongs to the group goes with it.
-		for _, o := range s.e.Inventory().Objects {
-			if o.Cloud == cloudName && o.Attrs["rg"] == key &&
-				(o.Kind == kindClusterMeta || o.Kind == kindPoolMeta || o.Kind == kindOperation || o.Kind == kindRoleAssignment) {
-				if err := cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name); err != nil {
-					return reply{}, err
-				}
-			}
+		if err := errors.Join(
+			s.t.clusters.RemoveWhere(func(r cloudsim.Row[clusterMeta]) bool { return rgOfRow(r.Name) == key }),
+			s.t.pools.RemoveWhere(func(r cloudsim.Row[poolMeta]) bool { return rgOfRow(r.Name) == key }),
+			s.t.ops.RemoveWhere(func(r cloudsim.Row[opRecord]) bool { return r.Value.RG == key }),
+			s.t.roles.RemoveWhere(func(r cloudsim.Row[roleAssignment]) bool { return rgOfScope(r.Value.Scope) == key }),
+		); err != nil {
+			return reply{}, err
 		}
 		token := base64.RawURLEncoding.EncodeToString([]byte("rg:" + key))
 		return reply{status: http.StatusAccepted, header: map[string]string{
@@ -156,7 +162,11 @@ func (s *server) rgDeleteResult(q *req, token string) (reply, error) {
 	if err != nil || !strings.HasPrefix(string(raw), "rg:") {
 		return reply{}, newErr(404, "NotFound", "operation result %s not found", token)
 	}
-	if _, _, ok := s.resourceGroup(strings.TrimPrefix(string(raw), "rg:")); ok {
+	_, ok, err := s.resourceGroup(strings.TrimPrefix(string(raw), "rg:"))
+	if err != nil {
+		return reply{}, err
+	}
+	if ok {
 		return reply{status: http.StatusAccepted, header: map[string]string{"Location": q.base + q.r.URL.RequestURI()}}, nil
 	}
 	return reply{status: http.StatusOK}, nil

@@ -1,18 +1,15 @@
 package azurefront
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 // Role assignments (Microsoft.Authorization/roleAssignments) at any scope:
 //
 //	{scope}/providers/Microsoft.Authorization/roleAssignments/{name}  PUT, GET, DELETE
 //
-// They are kept as objects of kind RoleAssignment named by the lower-cased
+// They are kept as rows of table RoleAssignment named by the lower-cased
 // assignment name, with the scope, principal and role definition. The one
 // rule they feed is the cluster identity's network role: an AKS cluster in
 // a bring-your-own VNet needs its identity to hold Network Contributor (or
@@ -27,8 +24,6 @@ import (
 // https://learn.microsoft.com/azure/aks/aks-service-permissions). cloudsim
 // refuses a new agent pool in a VNet subnet while the cluster's identity
 // lacks such a role (checkNetworkRole).
-
-const kindRoleAssignment = "RoleAssignment"
 
 // networkRoles are the built-in roles that carry subnets/join/action:
 // Network Contributor, Contributor, Owner
@@ -82,8 +77,10 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 	key := strings.ToLower(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var have roleAssignment
-	exists := s.getMeta(kindRoleAssignment, key, &have)
+	have, exists, err := s.t.roles.Lookup(key)
+	if err != nil {
+		return reply{}, err
+	}
 	switch q.r.Method {
 	case http.MethodGet:
 		if !exists {
@@ -94,7 +91,7 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 		if !exists {
 			return reply{status: http.StatusNoContent}, nil
 		}
-		if err := cloudsim.DeleteMeta(s.e, cloudName, kindRoleAssignment, key); err != nil {
+		if err := s.t.roles.Remove(key); err != nil {
 			return reply{}, err
 		}
 		return reply{status: http.StatusOK, body: have.json()}, nil
@@ -121,16 +118,16 @@ func (s *server) serveRoleAssignment(q *req) (reply, error) {
 			}
 			return reply{status: http.StatusCreated, body: have.json()}, nil
 		}
-		for _, o := range s.e.Inventory().Objects {
-			var other roleAssignment
-			if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &other) != nil {
-				continue
-			}
-			if strings.EqualFold(other.Scope, a.Scope) && other.PrincipalID == a.PrincipalID && strings.EqualFold(other.RoleDefinitionID, a.RoleDefinitionID) {
+		rows, err := s.t.roles.All()
+		if err != nil {
+			return reply{}, err
+		}
+		for _, r := range rows {
+			if other := r.Value; strings.EqualFold(other.Scope, a.Scope) && other.PrincipalID == a.PrincipalID && strings.EqualFold(other.RoleDefinitionID, a.RoleDefinitionID) {
 				return reply{}, newErr(409, "RoleAssignmentExists", "The role assignment already exists.")
 			}
 		}
-		if err := s.putMeta(kindRoleAssignment, key, rgOfScope(scope), a); err != nil {
+		if err := s.t.roles.Put(key, a); err != nil {
 			return reply{}, err
 		}
 		return reply{status: http.StatusCreated, body: a.json()}, nil
@@ -156,8 +153,8 @@ func covers(scope, id string) bool {
 // Callers hold s.mu.
 func (s *server) checkNetworkRole(sub string, m clusterMeta, subnet string) error {
 	principal := metaPrincipal(sub, m)
-	if s.hasRole(principal, subnet, networkRoles) {
-		return nil
+	if ok, err := s.hasRole(principal, subnet, networkRoles); ok || err != nil {
+		return err
 	}
 	return newErr(403, "LinkedAuthorizationFailed",
 		"The client '%s' with object id '%s' does not have permission to perform action 'Microsoft.Network/virtualNetworks/subnets/join/action' on the linked scope(s) '%s', or the scope(s) are invalid. "+
@@ -167,20 +164,21 @@ func (s *server) checkNetworkRole(sub string, m clusterMeta, subnet string) erro
 
 // hasRole reports whether principal holds one of the built-in roles (by
 // role definition ID) at id or a scope above it.
-func (s *server) hasRole(principal, id string, roles []string) bool {
-	for _, o := range s.e.Inventory().Objects {
-		var a roleAssignment
-		if o.Cloud != cloudName || o.Kind != kindRoleAssignment || json.Unmarshal([]byte(o.Attrs["json"]), &a) != nil {
-			continue
-		}
+func (s *server) hasRole(principal, id string, roles []string) (bool, error) {
+	rows, err := s.t.roles.All()
+	if err != nil {
+		return false, err
+	}
+	for _, row := range rows {
+		a := row.Value
 		if a.PrincipalID != principal || !covers(a.Scope, id) {
 			continue
 		}
 		for _, r := range roles {
 			if strings.HasSuffix(strings.ToLower(a.RoleDefinitionID), "/roledefinitions/"+r) {
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }

@@ -104,14 +104,18 @@ func TestRoleAssignmentNotPersisted(t *testing.T) {
 	fatal := func(op string) cloudsim.Fault {
 		return cloudsim.Fault{Cloud: "azure", Op: op, Err: &gcloud.Error{Kind: gcloud.KindFatal, Message: "disk full"}}
 	}
-	ev.e.Inject(fatal("CreateRoleAssignment"))
+	if err := ev.e.Inject(fatal("CreateRoleAssignment")); err != nil {
+		t.Fatal(err)
+	}
 	if st, code := ev.grant(t, scope, name, principal, role); st != 500 || code != "InternalServerError" {
 		t.Fatalf("grant with the record failing: %d %s, want 500 InternalServerError", st, code)
 	}
 	if st, code := ev.grant(t, scope, name, principal, role); st != 201 {
 		t.Fatalf("grant: %d %s", st, code)
 	}
-	ev.e.Inject(fatal("DeleteRoleAssignment"))
+	if err := ev.e.Inject(fatal("DeleteRoleAssignment")); err != nil {
+		t.Fatal(err)
+	}
 	req, err := http.NewRequest(http.MethodDelete, ev.srv.URL+scope+"/providers/Microsoft.Authorization/roleAssignments/"+name+"?api-version=2022-04-01", nil)
 	if err != nil {
 		t.Fatal(err)

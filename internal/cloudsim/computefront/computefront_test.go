@@ -340,12 +340,16 @@ func TestTunnelEstablishedOnlyWithMirroringEnd(t *testing.T) {
 	}
 	mirror := cloudsim.TunnelEnd{Cloud: "aws", ID: "vpn-1/0", LocalIP: peerIP, PeerIP: ifs[0].GetIpAddress(), PSK: "wrong",
 		LocalInsideIP: "169.254.21.2", PeerInsideIP: "169.254.21.1", LocalASN: 65010, PeerASN: 64514}
-	w.e.RegisterTunnelEnd(mirror)
+	if err := w.e.RegisterTunnelEnd(mirror); err != nil {
+		t.Fatal(err)
+	}
 	if tn := tunnel(); tn.GetStatus() != "NEGOTIATION_FAILURE" || !strings.Contains(tn.GetDetailedStatus(), "pre-shared key") {
 		t.Fatalf("key mismatch: %s %q", tn.GetStatus(), tn.GetDetailedStatus())
 	}
 	mirror.PSK = "s3cret"
-	w.e.RegisterTunnelEnd(mirror)
+	if err := w.e.RegisterTunnelEnd(mirror); err != nil {
+		t.Fatal(err)
+	}
 	if tn := tunnel(); tn.GetStatus() != "ESTABLISHED" {
 		t.Fatalf("with a mirroring end: %s %q", tn.GetStatus(), tn.GetDetailedStatus())
 	}
@@ -448,13 +452,17 @@ func TestFaultsAndRateLimits(t *testing.T) {
 	ctx := context.Background()
 	w.network(t, "net")
 
-	w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateFirewall", Err: &cloud.Error{Kind: cloud.KindInvalid, Message: "injected"}})
+	if err := w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateFirewall", Err: &cloud.Error{Kind: cloud.KindInvalid, Message: "injected"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := w.fws.Insert(ctx, &computepb.InsertFirewallRequest{Project: project, FirewallResource: &computepb.Firewall{
 		Name: proto.String("fw"), Network: proto.String("global/networks/net"), Allowed: []*computepb.Allowed{{IPProtocol: proto.String("all")}}}})
 	apiErr(t, err, 400, "invalid")
 
 	// Quota is reported in the operation, and nothing is created.
-	w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Message: "Quota 'VPN_GATEWAYS' exceeded. Limit: 0.0 in region europe-west4."}})
+	if err := w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateVpnGateway", Err: &cloud.Error{Kind: cloud.KindQuota, Message: "Quota 'VPN_GATEWAYS' exceeded. Limit: 0.0 in region europe-west4."}}); err != nil {
+		t.Fatal(err)
+	}
 	op, err := w.gws.Insert(ctx, &computepb.InsertVpnGatewayRequest{Project: project, Region: region, VpnGatewayResource: &computepb.VpnGateway{
 		Name: proto.String("gw"), Network: proto.String("global/networks/net")}})
 	if err != nil {
@@ -469,12 +477,16 @@ func TestFaultsAndRateLimits(t *testing.T) {
 	apiErr(t, err, 404, "notFound")
 
 	// Transient errors on GETs are retried by the client (503).
-	w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "GetNetwork", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}})
+	if err := w.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "GetNetwork", Err: &cloud.Error{Kind: cloud.KindTransient, Message: "blip"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.nets.Get(ctx, &computepb.GetNetworkRequest{Project: project, Network: "net"}); err != nil {
 		t.Fatalf("a transient fault is retried: %v", err)
 	}
 
-	w.e.SetRateLimit("gcp", "GetNetwork", 1, 1)
+	if err := w.e.SetRateLimit("gcp", "GetNetwork", 1, 1); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.nets.Get(ctx, &computepb.GetNetworkRequest{Project: project, Network: "net"}); err != nil {
 		t.Fatal(err)
 	}

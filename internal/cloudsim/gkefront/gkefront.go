@@ -29,10 +29,10 @@
 //     its service range is then the subnetwork's (see vpc.go).
 //   - What the engine does not model (the whole request message:
 //     accelerators and their GPU driver config, disk, autoscaling, ...) is
-//     kept as protojson in engine objects of kind "GKEClusterMeta" (name
-//     region/cluster) and "GKENodePoolMeta" (name region/cluster/pool) and
+//     kept as protojson in the engine's tables "GKEClusterMeta" (rows
+//     region/cluster) and "GKENodePoolMeta" (rows region/cluster/pool) and
 //     echoed back under the engine's live fields.
-//   - Operations are engine objects of kind "GKEOperation" named
+//   - Operations are rows of the engine's table "GKEOperation" named
 //     "operation-…", so that GetOperation works from another process on the
 //     same state file. An operation is RUNNING until the engine object it
 //     targets is ready (or gone, for deletes), then DONE, with Error when
@@ -71,7 +71,7 @@ import (
 // cloudName is the engine's name for GCP.
 const cloudName = "gcp"
 
-// Object kinds the front end keeps in the engine.
+// Kinds of the front end's tables in the engine.
 const (
 	kindClusterMeta = "GKEClusterMeta"
 	kindPoolMeta    = "GKENodePoolMeta"
@@ -124,10 +124,12 @@ type server struct {
 
 	// compute are computefront's network tables (vpc.go).
 	compute computeTables
+	// rec are the front end's own records.
+	rec records
 
 	mu sync.Mutex
-	// finished keeps operations whose engine object was removed with
-	// their target.
+	// finished keeps operations whose row was removed with their
+	// target.
 	finished map[string]*opRecord
 }
 
@@ -144,7 +146,27 @@ func newServer(e *cloudsim.Engine, opts Options) *server {
 	if def {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, defaultOptions: def, finished: map[string]*opRecord{}, compute: openComputeTables(e)}
+	return &server{e: e, opts: opts, defaultOptions: def, finished: map[string]*opRecord{},
+		compute: openComputeTables(e), rec: openRecords(e)}
+}
+
+// records are the front end's own records, one table each, rows named as
+// their kind's doc says: bookkeeping about what the engine models.
+type records struct {
+	clusters *cloudsim.Table[clusterMeta]
+	pools    *cloudsim.Table[poolMeta]
+	ops      *cloudsim.Table[opRecord]
+}
+
+// openRecords opens the tables; a world of the version before them kept
+// each record as an engine object of the table's kind (JSON in attrs
+// "json"), which moves into the table.
+func openRecords(e *cloudsim.Engine) records {
+	return records{
+		clusters: cloudsim.NewRecordTable[clusterMeta](e, cloudName, kindClusterMeta),
+		pools:    cloudsim.NewRecordTable[poolMeta](e, cloudName, kindPoolMeta),
+		ops:      cloudsim.NewRecordTable[opRecord](e, cloudName, kindOperation),
+	}
 }
 
 // Serve starts a gRPC server with the ClusterManager service on

@@ -196,7 +196,9 @@ func TestCapacityExhausted(t *testing.T) {
 		if spot {
 			ct = "spot"
 		}
-		ev.e.SetCapacity("gcp", zone, h100Type, ct, 0)
+		if err := ev.e.SetCapacity("gcp", zone, h100Type, ct, 0); err != nil {
+			t.Fatal(err)
+		}
 		req := poolRequest("c1", "gpu", zone, 2)
 		req.NodePool.Config.Spot = spot
 		op := must[*containerpb.Operation](t)(ev.c.CreateNodePool(tctx(t), req))
@@ -227,7 +229,9 @@ func TestCapacityExhausted(t *testing.T) {
 func TestQuotaExceeded(t *testing.T) {
 	ev := newEnv(t, "", nil)
 	ev.activeCluster(t, "c1")
-	ev.e.SetQuota("gcp", region, "a3", 8)
+	if err := ev.e.SetQuota("gcp", region, "a3", 8); err != nil {
+		t.Fatal(err)
+	}
 	op := must[*containerpb.Operation](t)(ev.c.CreateNodePool(tctx(t), poolRequest("c1", "gpu", zone, 2)))
 	ev.clock.Advance(testDurations.PoolCreate)
 	got := ev.op(t, op)
@@ -284,26 +288,36 @@ func TestNotFoundAndInvalid(t *testing.T) {
 func TestThrottlingAndFaults(t *testing.T) {
 	ev := newEnv(t, "", nil)
 	ev.activeCluster(t, "c1")
-	ev.e.SetRateLimit("gcp", "GetCluster", 0.001, 1)
+	if err := ev.e.SetRateLimit("gcp", "GetCluster", 0.001, 1); err != nil {
+		t.Fatal(err)
+	}
 	must[*containerpb.Cluster](t)(ev.c.GetCluster(tctx(t), &containerpb.GetClusterRequest{Name: parent + "/clusters/c1"}))
 	_, err := ev.c.GetCluster(tctx(t), &containerpb.GetClusterRequest{Name: parent + "/clusters/c1"})
 	if st := wantCode(t, err, codes.ResourceExhausted); !strings.Contains(st.Message(), "RATE_LIMIT_EXCEEDED") ||
 		strings.Contains(st.Message(), "ZONE_RESOURCE_POOL_EXHAUSTED") || len(st.Details()) != 1 {
 		t.Fatalf("status %v", st.Proto())
 	}
-	ev.e.SetRateLimit("gcp", "GetCluster", 0, 0)
+	if err := ev.e.SetRateLimit("gcp", "GetCluster", 0, 0); err != nil {
+		t.Fatal(err)
+	}
 
 	// Unavailable: the raw stub does not retry.
-	ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "GetNodePool", Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "GetNodePool", Code: "backendError", Message: "try again"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "GetNodePool", Err: &cloud.Error{Kind: cloud.KindTransient, Cloud: "gcp", Op: "GetNodePool", Code: "backendError", Message: "try again"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.raw.GetNodePool(tctx(t), &containerpb.GetNodePoolRequest{Name: parent + "/clusters/c1/nodePools/x"})
 	wantCode(t, err, codes.Unavailable)
-	ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateCluster", Err: &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: "CreateCluster", Code: "internal", Message: "boom"}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateCluster", Err: &cloud.Error{Kind: cloud.KindFatal, Cloud: "gcp", Op: "CreateCluster", Code: "internal", Message: "boom"}}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = ev.c.CreateCluster(tctx(t), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "c9"}})
 	wantCode(t, err, codes.Internal)
 
 	// A midway fault fails the operation with the injected issue.
-	ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindCapacity,
-		Issue: cloud.Issue{Code: "InsufficientCapacity", Message: "injected"}}})
+	if err := ev.e.Inject(cloudsim.Fault{Cloud: "gcp", Op: "CreateNodePool", Midway: &cloudsim.PendingIssue{Kind: cloud.KindCapacity,
+		Issue: cloud.Issue{Code: "InsufficientCapacity", Message: "injected"}}}); err != nil {
+		t.Fatal(err)
+	}
 	op := must[*containerpb.Operation](t)(ev.c.CreateNodePool(tctx(t), poolRequest("c1", "gpu", zone, 1)))
 	ev.clock.Advance(testDurations.PoolCreate)
 	if got := ev.op(t, op); got.GetError().GetCode() != int32(codes.ResourceExhausted) || !strings.Contains(got.GetError().GetMessage(), "ZONE_RESOURCE_POOL_EXHAUSTED") {
@@ -585,7 +599,9 @@ func TestRecordsNotPersisted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := newEnv(t, "", nil)
 			ev.activeCluster(t, "c1")
-			ev.e.Inject(fatal(tt.op))
+			if err := ev.e.Inject(fatal(tt.op)); err != nil {
+				t.Fatal(err)
+			}
 			wantCode(t, tt.call(ev), codes.Internal)
 		})
 	}

@@ -2,7 +2,6 @@ package gkefront
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,7 +15,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
-// opRecord is an operation as persisted (object kind "GKEOperation").
+// opRecord is an operation as persisted (a row of table "GKEOperation").
 type opRecord struct {
 	Name     string    `json:"name"`
 	Type     string    `json:"type"` // containerpb.Operation_Type name
@@ -80,7 +79,7 @@ func (s *server) startOp(r ref, t containerpb.Operation_Type) (*containerpb.Oper
 		Name: "operation-" + strconv.FormatInt(now.UnixMilli(), 10) + "-" + randHex(4) + "-" + randHex(4), Type: t.String(),
 		Project: r.Project, Location: r.Location, Region: r.region(), Cluster: r.Cluster, Pool: r.Pool, Start: now,
 	}
-	if err := cloudsim.PutMeta(s.e, cloudName, kindOperation, rec.Name, rec); err != nil {
+	if err := s.rec.ops.Put(rec.Name, *rec); err != nil {
 		return nil, grpcError(err, "")
 	}
 	return rec.proto(), nil
@@ -97,8 +96,9 @@ func (s *server) finish(rec *opRecord, st *spb.Status) {
 func aborted(msg string) *spb.Status { return &spb.Status{Code: int32(codes.Aborted), Message: msg} }
 
 // evaluate decides whether an operation has finished, from the engine's
-// view of its target: found is false when the target is gone.
-func (s *server) evaluate(rec *opRecord, c cloudsim.Cluster, p cloudsim.Pool, found bool) {
+// view of its target: found is false when the target is gone. An error is
+// the engine's (the failed pool's record could not be read).
+func (s *server) evaluate(rec *opRecord, c cloudsim.Cluster, p cloudsim.Pool, found bool) error {
 	switch rec.typ() {
 	case containerpb.Operation_DELETE_CLUSTER, containerpb.Operation_DELETE_NODE_POOL:
 		if !found {
@@ -111,41 +111,41 @@ func (s *server) evaluate(rec *opRecord, c cloudsim.Cluster, p cloudsim.Pool, fo
 		case s.e.ClusterStatus(c) != cloud.StatusCreating:
 			s.finish(rec, nil)
 		}
-	case containerpb.Operation_CREATE_NODE_POOL:
+	default: // node pool creates and updates
+		verb, running := "updated", cloud.StatusUpdating
+		if rec.typ() == containerpb.Operation_CREATE_NODE_POOL {
+			verb, running = "created", cloud.StatusCreating
+		}
 		if !found {
-			s.finish(rec, aborted("Node pool "+rec.Pool+" was deleted while it was being created."))
-			return
+			s.finish(rec, aborted("Node pool "+rec.Pool+" was deleted while it was being "+verb+"."))
+			return nil
 		}
 		switch st, _ := s.e.PoolStatus(p); st {
-		case cloud.StatusCreating:
+		case running:
 		case cloud.StatusCreateFailed, cloud.StatusDegraded, cloud.StatusDeleting:
-			s.finish(rec, s.poolError(p, rec))
-		default:
-			s.finish(rec, nil)
-		}
-	default: // node pool updates
-		if !found {
-			s.finish(rec, aborted("Node pool "+rec.Pool+" was deleted while it was being updated."))
-			return
-		}
-		switch st, _ := s.e.PoolStatus(p); st {
-		case cloud.StatusUpdating:
-		case cloud.StatusCreateFailed, cloud.StatusDegraded, cloud.StatusDeleting:
-			s.finish(rec, s.poolError(p, rec))
+			st, err := s.poolError(p, rec)
+			if err != nil {
+				return err
+			}
+			s.finish(rec, st)
 		default:
 			s.finish(rec, nil)
 		}
 	}
+	return nil
 }
 
 // poolError is the error of a pool that ended with an issue, or nil.
-func (s *server) poolError(p cloudsim.Pool, rec *opRecord) *spb.Status {
+func (s *server) poolError(p cloudsim.Pool, rec *opRecord) (*spb.Status, error) {
 	if !p.Failed || len(p.Issues) == 0 {
-		return nil
+		return nil, nil
 	}
-	meta := s.poolMetaProto(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+	_, meta, err := s.poolMetaFor(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
 	st, _ := operationError(p, meta, rec.Project, s.now().Sub(rec.Start))
-	return st
+	return st, nil
 }
 
 func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperationRequest) (*containerpb.Operation, error) {
@@ -171,12 +171,15 @@ func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperation
 	full := r.parent() + "/operations/" + opName
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var rec opRecord
-	if !cloudsim.GetMeta(s.e, cloudName, kindOperation, opName, &rec) {
+	rec, err := s.rec.ops.Get(opName)
+	if cloud.IsNotFound(err) {
 		if f, ok := s.finished[opName]; ok {
 			return f.proto(), nil
 		}
 		return nil, notFoundStatus(full)
+	}
+	if err != nil {
+		return nil, grpcError(err, full)
 	}
 	if rec.Done {
 		return rec.proto(), nil
@@ -184,7 +187,6 @@ func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperation
 	var (
 		c     cloudsim.Cluster
 		p     cloudsim.Pool
-		err   error
 		found = true
 	)
 	if rec.poolOp() {
@@ -198,9 +200,11 @@ func (s *server) GetOperation(ctx context.Context, req *containerpb.GetOperation
 	if err != nil {
 		return nil, grpcError(err, full)
 	}
-	s.evaluate(&rec, c, p, found)
+	if err := s.evaluate(&rec, c, p, found); err != nil {
+		return nil, grpcError(err, full)
+	}
 	if rec.Done {
-		if err := cloudsim.PutMeta(s.e, cloudName, kindOperation, rec.Name, rec); err != nil {
+		if err := s.rec.ops.Put(rec.Name, rec); err != nil {
 			return nil, grpcError(err, "")
 		}
 	}
@@ -217,15 +221,13 @@ func (s *server) ListOperations(ctx context.Context, req *containerpb.ListOperat
 	if err != nil {
 		return nil, err
 	}
+	ops, err := s.rec.ops.All()
+	if err != nil {
+		return nil, grpcError(err, "")
+	}
 	out := &containerpb.ListOperationsResponse{}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Kind != kindOperation {
-			continue
-		}
-		var rec opRecord
-		if json.Unmarshal([]byte(o.Attrs["json"]), &rec) != nil {
-			continue
-		}
+	for _, o := range ops {
+		rec := o.Value
 		if r.Location == "-" || rec.Location == r.Location || rec.Region == r.Location {
 			out.Operations = append(out.Operations, rec.proto())
 		}
@@ -244,7 +246,6 @@ func (s *server) sweep() error {
 }
 
 func (s *server) sweepLocked() error {
-	var errs []error
 	inv := s.e.Inventory()
 	clusters, pools := map[string]bool{}, map[string]bool{}
 	for _, c := range inv.Clusters {
@@ -257,37 +258,24 @@ func (s *server) sweepLocked() error {
 			pools[p.Spec.Region+"/"+p.Spec.Cluster+"/"+p.Spec.Name] = true
 		}
 	}
-	for _, o := range inv.Objects {
-		if o.Cloud != cloudName {
-			continue
-		}
-		switch o.Kind {
-		case kindClusterMeta:
-			if !clusters[o.Name] {
-				errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
-			}
-		case kindPoolMeta:
-			if !pools[o.Name] {
-				errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
-			}
-		case kindOperation:
-			var rec opRecord
-			if json.Unmarshal([]byte(o.Attrs["json"]), &rec) != nil {
-				continue
-			}
+	// evalErrs are evaluate's, for the operations whose target is gone.
+	var evalErrs []error
+	err := errors.Join(s.rec.clusters.RemoveWhere(func(r cloudsim.Row[clusterMeta]) bool { return !clusters[r.Name] }),
+		s.rec.pools.RemoveWhere(func(r cloudsim.Row[poolMeta]) bool { return !pools[r.Name] }),
+		s.rec.ops.RemoveWhere(func(r cloudsim.Row[opRecord]) bool {
+			rec := r.Value
 			gone := !clusters[rec.Region+"/"+rec.Cluster]
 			if rec.poolOp() {
 				gone = !pools[rec.targetKey()]
 			}
 			if !gone {
-				continue
+				return false
 			}
 			if !rec.Done {
-				s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false)
+				evalErrs = append(evalErrs, s.evaluate(&rec, cloudsim.Cluster{}, cloudsim.Pool{}, false))
 			}
 			s.finished[rec.Name] = &rec
-			errs = append(errs, cloudsim.DeleteMeta(s.e, cloudName, o.Kind, o.Name))
-		}
-	}
-	return errors.Join(errs...)
+			return true
+		}))
+	return errors.Join(append(evalErrs, err)...)
 }

@@ -186,7 +186,11 @@ func (s *server) endFlexStart(region, cluster string) error {
 		if p.Cloud != cloudName || p.Spec.CapacityType != "flex_start" || p.DeleteAt != nil || p.Spec.Nodes == 0 || p.Updating || p.Pending != nil {
 			continue
 		}
-		d := s.poolMetaProto(region, cluster, p.Spec.Name).GetConfig().GetMaxRunDuration()
+		_, np, err := s.poolMetaFor(region, cluster, p.Spec.Name)
+		if err != nil {
+			return err
+		}
+		d := np.GetConfig().GetMaxRunDuration()
 		if d == nil || d.AsDuration() <= 0 || now.Before(p.ReadyAt.Add(d.AsDuration())) {
 			continue
 		}

@@ -21,7 +21,7 @@ import (
 )
 
 // clusterMeta is what GKE reports about a cluster that the engine does not
-// keep (object kind "GKEClusterMeta", name region/cluster).
+// keep (a row of table "GKEClusterMeta", named region/cluster).
 type clusterMeta struct {
 	Project  string    `json:"project"`
 	Location string    `json:"location"`
@@ -33,7 +33,7 @@ type clusterMeta struct {
 }
 
 // poolMeta is what GKE reports about a node pool that the engine does not
-// keep (object kind "GKENodePoolMeta", name region/cluster/pool).
+// keep (a row of table "GKENodePoolMeta", named region/cluster/pool).
 type poolMeta struct {
 	Project  string    `json:"project"`
 	Location string    `json:"location"`
@@ -50,31 +50,33 @@ func marshalProto(m proto.Message) string {
 	return string(b)
 }
 
-func (s *server) clusterMetaFor(region, name string) (clusterMeta, *containerpb.Cluster) {
-	var m clusterMeta
+// clusterMetaFor reads a cluster's record and its requested message (empty
+// when there is no record); an error is the engine's.
+func (s *server) clusterMetaFor(region, name string) (clusterMeta, *containerpb.Cluster, error) {
 	c := &containerpb.Cluster{}
-	if cloudsim.GetMeta(s.e, cloudName, kindClusterMeta, region+"/"+name, &m) && m.Proto != "" {
-		if err := protojson.Unmarshal([]byte(m.Proto), c); err != nil {
-			c = &containerpb.Cluster{}
-		}
-	}
-	return m, c
+	m, err := metaFor(s.rec.clusters, region+"/"+name, func(m clusterMeta) string { return m.Proto }, c)
+	return m, c, err
 }
 
-func (s *server) poolMetaFor(region, cluster, name string) (poolMeta, *containerpb.NodePool) {
-	var m poolMeta
+// poolMetaFor reads a node pool's record and its requested message (empty
+// when there is no record); an error is the engine's.
+func (s *server) poolMetaFor(region, cluster, name string) (poolMeta, *containerpb.NodePool, error) {
 	np := &containerpb.NodePool{}
-	if cloudsim.GetMeta(s.e, cloudName, kindPoolMeta, region+"/"+cluster+"/"+name, &m) && m.Proto != "" {
-		if err := protojson.Unmarshal([]byte(m.Proto), np); err != nil {
-			np = &containerpb.NodePool{}
-		}
-	}
-	return m, np
+	m, err := metaFor(s.rec.pools, region+"/"+cluster+"/"+name, func(m poolMeta) string { return m.Proto }, np)
+	return m, np, err
 }
 
-func (s *server) poolMetaProto(region, cluster, name string) *containerpb.NodePool {
-	_, np := s.poolMetaFor(region, cluster, name)
-	return np
+// metaFor reads the record name of t (Get<Kind>; the zero record when
+// there is none) and decodes its protojson, pb of it, into msg.
+func metaFor[T any](t *cloudsim.Table[T], name string, pb func(T) string, msg proto.Message) (T, error) {
+	m, ok, err := t.Find(name)
+	if !ok || pb(m) == "" {
+		return m, err
+	}
+	if err := protojson.Unmarshal([]byte(pb(m)), msg); err != nil {
+		return m, fmt.Errorf("cloudsim: %s record of %s: %w", t.Kind(), name, err)
+	}
+	return m, nil
 }
 
 var clusterStatuses = map[cloud.Status]containerpb.Cluster_Status{
@@ -91,8 +93,11 @@ var poolStatuses = map[cloud.Status]containerpb.NodePool_Status{
 
 // clusterProto reports an engine cluster: the requested message with the
 // engine's live fields on top. Endpoint and CA appear once RUNNING.
-func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
-	m, out := s.clusterMetaFor(c.Region, c.Name)
+func (s *server) clusterProto(c cloudsim.Cluster, r ref) (*containerpb.Cluster, error) {
+	m, out, err := s.clusterMetaFor(c.Region, c.Name)
+	if err != nil {
+		return nil, err
+	}
 	if m.Location != "" {
 		r.Location = m.Location
 	}
@@ -125,7 +130,11 @@ func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
 	out.NodePools = nil
 	for _, p := range s.e.Inventory().Pools {
 		if p.Cloud == cloudName && p.Spec.Region == c.Region && p.Spec.Cluster == c.Name {
-			out.NodePools = append(out.NodePools, s.poolProto(p, r))
+			np, err := s.poolProto(p, r)
+			if err != nil {
+				return nil, err
+			}
+			out.NodePools = append(out.NodePools, np)
 		}
 	}
 	if st == cloud.StatusActive {
@@ -140,7 +149,7 @@ func (s *server) clusterProto(c cloudsim.Cluster, r ref) *containerpb.Cluster {
 			out.MasterAuth.ClusterCaCertificate = ""
 		}
 	}
-	return out
+	return out, nil
 }
 
 var effects = map[containerpb.NodeTaint_Effect]string{
@@ -180,8 +189,11 @@ func fromTaints(in []cloud.Taint) []*containerpb.NodeTaint {
 // poolProto reports an engine node pool: the requested message with the
 // engine's live fields on top, and the last issue as StatusMessage and
 // Conditions while the pool is ERROR or RUNNING_WITH_ERROR.
-func (s *server) poolProto(p cloudsim.Pool, r ref) *containerpb.NodePool {
-	m, out := s.poolMetaFor(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+func (s *server) poolProto(p cloudsim.Pool, r ref) (*containerpb.NodePool, error) {
+	m, out, err := s.poolMetaFor(p.Spec.Region, p.Spec.Cluster, p.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
 	if m.Location != "" {
 		r.Location = m.Location
 	}
@@ -225,7 +237,7 @@ func (s *server) poolProto(p cloudsim.Pool, r ref) *containerpb.NodePool {
 			out.Conditions = []*containerpb.StatusCondition{cond}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // ---- clusters ----
@@ -284,7 +296,7 @@ func (s *server) CreateCluster(ctx context.Context, req *containerpb.CreateClust
 	}
 	stored := proto.Clone(c).(*containerpb.Cluster)
 	stored.NodePools = nil
-	if err := cloudsim.PutMeta(s.e, cloudName, kindClusterMeta, r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project,
+	if err := s.rec.clusters.Put(r.region()+"/"+r.Cluster, clusterMeta{Project: r.Project,
 		Location: r.Location, Created: s.now(), Proto: marshalProto(stored), Network: network}); err != nil {
 		return nil, grpcError(err, "")
 	}
@@ -316,7 +328,8 @@ func (s *server) GetCluster(ctx context.Context, req *containerpb.GetClusterRequ
 		}
 		return nil, grpcError(err, r.clusterName())
 	}
-	return s.clusterProto(c, r), nil
+	out, err := s.clusterProto(c, r)
+	return out, grpcError(err, "")
 }
 
 func (s *server) DeleteCluster(ctx context.Context, req *containerpb.DeleteClusterRequest) (*containerpb.Operation, error) {
@@ -349,7 +362,11 @@ func (s *server) ListClusters(ctx context.Context, req *containerpb.ListClusters
 	out := &containerpb.ListClustersResponse{}
 	for _, c := range s.e.Inventory().Clusters {
 		if c.Cloud == cloudName && (r.Location == "-" || c.Region == r.region()) {
-			out.Clusters = append(out.Clusters, s.clusterProto(c, r))
+			pc, err := s.clusterProto(c, r)
+			if err != nil {
+				return nil, grpcError(err, "")
+			}
+			out.Clusters = append(out.Clusters, pc)
 		}
 	}
 	return out, nil
@@ -411,7 +428,11 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		return err
 	}
 	zone := ""
-	switch cm, cp := s.clusterMetaFor(r.region(), r.Cluster); {
+	cm, cp, err := s.clusterMetaFor(r.region(), r.Cluster)
+	if err != nil {
+		return grpcError(err, "")
+	}
+	switch {
 	case len(np.GetLocations()) > 0:
 		zone = np.GetLocations()[0]
 	case len(cp.GetLocations()) > 0:
@@ -469,7 +490,7 @@ func (s *server) addPool(r ref, clusterVersion string, np *containerpb.NodePool)
 		stored.Config = &containerpb.NodeConfig{}
 	}
 	stored.Config.MachineType = machineType
-	return grpcError(cloudsim.PutMeta(s.e, cloudName, kindPoolMeta, r.region()+"/"+r.Cluster+"/"+r.Pool,
+	return grpcError(s.rec.pools.Put(r.region()+"/"+r.Cluster+"/"+r.Pool,
 		poolMeta{Project: r.Project, Location: r.Location, Version: version, Created: s.now(), Proto: marshalProto(stored)}), "")
 }
 
@@ -544,7 +565,8 @@ func (s *server) GetNodePool(ctx context.Context, req *containerpb.GetNodePoolRe
 		}
 		return nil, grpcError(err, r.poolName())
 	}
-	return s.poolProto(p, r), nil
+	out, err := s.poolProto(p, r)
+	return out, grpcError(err, "")
 }
 
 func (s *server) ListNodePools(ctx context.Context, req *containerpb.ListNodePoolsRequest) (*containerpb.ListNodePoolsResponse, error) {
@@ -564,7 +586,11 @@ func (s *server) ListNodePools(ctx context.Context, req *containerpb.ListNodePoo
 	out := &containerpb.ListNodePoolsResponse{}
 	for _, p := range s.e.Inventory().Pools {
 		if p.Cloud == cloudName && p.Spec.Region == r.region() && p.Spec.Cluster == r.Cluster {
-			out.NodePools = append(out.NodePools, s.poolProto(p, r))
+			np, err := s.poolProto(p, r)
+			if err != nil {
+				return nil, grpcError(err, "")
+			}
+			out.NodePools = append(out.NodePools, np)
 		}
 	}
 	return out, nil

@@ -52,7 +52,9 @@ func TestExecRunnerNodecheck(t *testing.T) {
 	}
 	w := newWorld(t, Options{Runner: ExecRunner{Binary: bin}})
 	w.pool("aws", "gpu", 2, unvalidated)
-	w.e.InjectGPUFault(cloudsim.GPUFaultSelector{Pool: "gpu", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultECCUncorrectable, GPU: 5})
+	if err := w.e.InjectGPUFault(cloudsim.GPUFaultSelector{Pool: "gpu", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultECCUncorrectable, GPU: 5}); err != nil {
+		t.Fatal(err)
+	}
 	machines, _ := w.e.PoolNodes("aws", clusterOf["aws"].region, "c1", "gpu")
 	c := w.client("aws")
 	w.applyManifest("aws", nodecheckManifest(t, LabelEKSGPU))

@@ -93,7 +93,9 @@ func TestDaemonSetValidation(t *testing.T) {
 	w := newWorld(t, Options{Runner: runner})
 	w.pool("aws", "gpu", 3, unvalidated)
 	w.pool("aws", "infra", 1, cloud.Taint{Key: "dedicated", Value: "infra", Effect: "NoSchedule"})
-	w.e.InjectGPUFault(cloudsim.GPUFaultSelector{Pool: "gpu", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultXID79, GPU: 3})
+	if err := w.e.InjectGPUFault(cloudsim.GPUFaultSelector{Pool: "gpu", Nodes: 1}, cloudsim.GPUFault{Kind: cloudsim.GPUFaultXID79, GPU: 3}); err != nil {
+		t.Fatal(err)
+	}
 	c := w.client("aws")
 	ctx := context.Background()
 	w.applyManifest("aws", nodecheckManifest(t, LabelEKSGPU))

@@ -95,12 +95,16 @@ func TestNodesFollowThePool(t *testing.T) {
 	}{
 		{"scale out", func() {
 			n := 4
-			w.e.UpdateNodePool("aws", region, "c1", "gpu", cloud.NodePoolUpdate{Nodes: &n})
+			if _, err := w.e.UpdateNodePool("aws", region, "c1", "gpu", cloud.NodePoolUpdate{Nodes: &n}); err != nil {
+				t.Fatal(err)
+			}
 			w.clock.Advance(cloudsim.DefaultDurations.PoolUpdate)
 		}, 4},
 		{"scale in", func() {
 			n := 3
-			w.e.UpdateNodePool("aws", region, "c1", "gpu", cloud.NodePoolUpdate{Nodes: &n})
+			if _, err := w.e.UpdateNodePool("aws", region, "c1", "gpu", cloud.NodePoolUpdate{Nodes: &n}); err != nil {
+				t.Fatal(err)
+			}
 			w.clock.Advance(cloudsim.DefaultDurations.PoolUpdate)
 		}, 3},
 		{"replacing", func() {
@@ -132,7 +136,9 @@ func TestNodesFollowThePool(t *testing.T) {
 		}
 	}
 	// The pool goes, and its Nodes with it.
-	w.e.DeleteNodePool("aws", region, "c1", "gpu")
+	if _, err := w.e.DeleteNodePool("aws", region, "c1", "gpu"); err != nil {
+		t.Fatal(err)
+	}
 	w.clock.Advance(cloudsim.DefaultDurations.PoolDelete)
 	if n := nodeNames(t, c, ""); len(n) != 0 {
 		t.Fatalf("nodes of a deleted pool: %v", n)

@@ -60,9 +60,13 @@ func TestPersistence(t *testing.T) {
 	}
 
 	region := clusterOf["gcp"].region
-	e2.DeleteNodePool("gcp", region, "c1", "gpu")
+	if _, err := e2.DeleteNodePool("gcp", region, "c1", "gpu"); err != nil {
+		t.Fatal(err)
+	}
 	w.clock.Advance(cloudsim.DefaultDurations.PoolDelete)
-	e2.DeleteCluster("gcp", region, "c1")
+	if _, err := e2.DeleteCluster("gcp", region, "c1"); err != nil {
+		t.Fatal(err)
+	}
 	w.clock.Advance(cloudsim.DefaultDurations.ClusterDelete)
 	if _, _, _, err := e2.KubeObjects("gcp", region, "c1"); err == nil {
 		t.Fatal("objects of a deleted cluster are still stored")
