@@ -226,6 +226,31 @@ func (t *Table[T]) Put(name string, v T) error {
 	return t.e.save()
 }
 
+// Insert adds the row name with v like Put, but only when the table has
+// none of that name: otherwise it answers a cloud.Conflict (code
+// AlreadyExists), checked and written under the engine's lock, so that of
+// two concurrent creates of one name exactly one succeeds, as a cloud
+// answers them. The call is a Create<Kind> for faults and rate limits.
+func (t *Table[T]) Insert(name string, v T) error {
+	if t.err != nil {
+		return t.err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	defer t.e.lock()()
+	if err := t.e.begin(t.cloud, "Create"+t.kind, Target{}); err != nil {
+		return err
+	}
+	rows := t.e.st.table(t.cloud, t.kind).Rows
+	if _, ok := rows[name]; ok {
+		return cloud.Conflict(t.cloud, "Create"+t.kind, "AlreadyExists", "%s %s already exists", t.kind, name)
+	}
+	rows[name] = data
+	return t.e.save()
+}
+
 // Delete removes the row name (Delete<Kind>); KindNotFound when absent.
 func (t *Table[T]) Delete(name string) error {
 	if t.err != nil {

@@ -167,6 +167,30 @@ func TestIAMRoles(t *testing.T) {
 		t.Fatalf("duplicate: %T %v", err, err)
 	}
 
+	// Concurrent creates of one name: exactly one role, the others
+	// EntityAlreadyExists, as IAM answers them.
+	const racers = 6
+	errs := make(chan error, racers)
+	for range racers {
+		go func() {
+			_, err := ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("raced"), AssumeRolePolicyDocument: aws.String(doc)}, noRetryIAM)
+			errs <- err
+		}()
+	}
+	created := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case !isA[*iamtypes.EntityAlreadyExistsException](err):
+			t.Fatalf("concurrent create: %T %v", err, err)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of %d concurrent CreateRole calls succeeded, want 1", created, racers)
+	}
+	must[*iam.DeleteRoleOutput](t)(ev.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("raced")}))
+
 	policies := []string{"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"}
 	for _, p := range append(policies, policies[0]) { // attaching twice is fine
 		must[*iam.AttachRolePolicyOutput](t)(ev.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("eks-role"), PolicyArn: aws.String(p)}))
