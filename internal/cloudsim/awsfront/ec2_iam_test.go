@@ -38,9 +38,10 @@ func TestLaunchTemplates(t *testing.T) {
 		aws.ToInt64(lt.DefaultVersionNumber) != 1 || lt.CreateTime == nil || !lt.CreateTime.Equal(epoch0) {
 		t.Fatalf("create: %+v", lt)
 	}
-	o, err := ev.e.GetObject("aws", "LaunchTemplate", region+"/lt1")
-	if err != nil || o.Attrs["user_data"] != "dXNlcmRhdGE=" || o.Attrs["instance_type"] != "p5.48xlarge" {
-		t.Fatalf("engine object %+v %v", o, err)
+	stored, err := LaunchTemplates(ev.e)
+	if err != nil || len(stored) != 1 || stored[0].Name != "lt1" || stored[0].ID != id || stored[0].Region != region ||
+		stored[0].UserData != "dXNlcmRhdGE=" || stored[0].InstanceType != "p5.48xlarge" {
+		t.Fatalf("table rows %+v %v", stored, err)
 	}
 	// Same token and data: the first template; another token: AlreadyExists.
 	again := must[*ec2.CreateLaunchTemplateOutput](t)(create("lt1", "dXNlcmRhdGE=", "tok"))
