@@ -62,9 +62,9 @@
 // (per template), DeleteLaunchTemplate; CreateRole, GetRole (also first in
 // AttachRolePolicy, DetachRolePolicy, ListAttachedRolePolicies),
 // DeleteRole, AttachRolePolicy -> CreateRolePolicyAttachment,
-// DetachRolePolicy -> DeleteRolePolicyAttachment. ListClusters,
-// ListNodegroups and unfiltered DescribeLaunchTemplates read the inventory
-// and are never throttled. Engine errors (*cloud.Error, from injected
+// DetachRolePolicy -> DeleteRolePolicyAttachment. ListClusters and
+// ListNodegroups read the inventory, unfiltered DescribeLaunchTemplates
+// the table, and are never throttled. Engine errors (*cloud.Error, from injected
 // faults and rate limits too) are answered the way each service reports
 // them; see eksErrorCode, ec2Error and iamError.
 package awsfront
