@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 )
@@ -276,60 +275,6 @@ func (s *server) createLaunchTemplate(r *http.Request, region, reqID string) (an
 	}
 	out := s.ltJSON(stored)
 	return ec2LTResponse{XMLName: xml.Name{Local: "CreateLaunchTemplateResponse"}, Xmlns: ec2NS, RequestID: reqID, LaunchTemplate: &out}, nil
-}
-
-// storeLaunchTemplate writes a new template under a fresh ID
-// (CreateLaunchTemplate), or answers a retry of the create that wrote the
-// existing one (LaunchTemplate.retriedBy; still a CreateLaunchTemplate
-// that changes nothing).
-func (s *server) storeLaunchTemplate(lt LaunchTemplate) (LaunchTemplate, error) {
-	name := lt.rowName()
-	old, ok, err := s.lts.Lookup(name)
-	if err != nil {
-		return LaunchTemplate{}, err
-	}
-	if ok {
-		first, err := old.retriedBy(lt)
-		if err != nil {
-			return LaunchTemplate{}, err
-		}
-		return first, s.lts.Put(name, first)
-	}
-	if lt.ID, err = s.newLaunchTemplateID(); err != nil {
-		return LaunchTemplate{}, err
-	}
-	lt.Created = s.now().Truncate(time.Millisecond)
-	if err := s.lts.Insert(name, lt); err != nil {
-		if !cloud.IsConflict(err) {
-			return LaunchTemplate{}, err
-		}
-		// Another create of the name came first: this one is its retry or
-		// refused.
-		old, ok, lerr := s.lts.Lookup(name)
-		if lerr != nil || !ok {
-			return LaunchTemplate{}, errors.Join(ltNameExists(lt.Name), lerr)
-		}
-		return old.retriedBy(lt)
-	}
-	return lt, nil
-}
-
-// newLaunchTemplateID is an ID no launch template has: "lt-" and 17
-// random hex digits.
-func (s *server) newLaunchTemplateID() (string, error) {
-	all, err := s.lts.All()
-	if err != nil {
-		return "", err
-	}
-	used := map[string]bool{}
-	for _, lt := range rows[LaunchTemplate](all).values() {
-		used[lt.ID] = true
-	}
-	for {
-		if id := randomID("lt"); !used[id] {
-			return id, nil
-		}
-	}
 }
 
 // lookupLaunchTemplates resolves LaunchTemplateName.N / LaunchTemplateId.N

@@ -1,12 +1,14 @@
 package awsfront
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
@@ -96,6 +98,60 @@ func (old LaunchTemplate) retriedBy(lt LaunchTemplate) (LaunchTemplate, error) {
 func ltNameExists(name string) error {
 	return &ec2Err{400, "InvalidLaunchTemplateName.AlreadyExistsException",
 		fmt.Sprintf("Launch template name already in use: %s", name)}
+}
+
+// storeLaunchTemplate writes a new template under a fresh ID
+// (CreateLaunchTemplate), or answers a retry of the create that wrote the
+// existing one (LaunchTemplate.retriedBy; still a CreateLaunchTemplate
+// that changes nothing).
+func (s *server) storeLaunchTemplate(lt LaunchTemplate) (LaunchTemplate, error) {
+	name := lt.rowName()
+	old, ok, err := s.lts.Lookup(name)
+	if err != nil {
+		return LaunchTemplate{}, err
+	}
+	if ok {
+		first, err := old.retriedBy(lt)
+		if err != nil {
+			return LaunchTemplate{}, err
+		}
+		return first, s.lts.Put(name, first)
+	}
+	if lt.ID, err = s.newLaunchTemplateID(); err != nil {
+		return LaunchTemplate{}, err
+	}
+	lt.Created = s.now().Truncate(time.Millisecond)
+	if err := s.lts.Insert(name, lt); err != nil {
+		if !cloud.IsConflict(err) {
+			return LaunchTemplate{}, err
+		}
+		// Another create of the name came first: this one is its retry or
+		// refused.
+		old, ok, lerr := s.lts.Lookup(name)
+		if lerr != nil || !ok {
+			return LaunchTemplate{}, errors.Join(ltNameExists(lt.Name), lerr)
+		}
+		return old.retriedBy(lt)
+	}
+	return lt, nil
+}
+
+// newLaunchTemplateID is an ID no launch template has: "lt-" and 17
+// random hex digits.
+func (s *server) newLaunchTemplateID() (string, error) {
+	all, err := s.lts.All()
+	if err != nil {
+		return "", err
+	}
+	used := map[string]bool{}
+	for _, lt := range rows[LaunchTemplate](all).values() {
+		used[lt.ID] = true
+	}
+	for {
+		if id := randomID("lt"); !used[id] {
+			return id, nil
+		}
+	}
 }
 
 // Launch template attrs of the version before the table.
