@@ -206,7 +206,17 @@ func (t *Table[T]) Lookup(name string) (T, bool, error) {
 // Put creates or replaces the row name (Create<Kind>: a cloud's create or
 // update request is one call). A row equal to the one stored changes
 // nothing.
-func (t *Table[T]) Put(name string, v T) error {
+func (t *Table[T]) Put(name string, v T) error { return t.write(name, v, false) }
+
+// Insert adds the row name with v like Put, but only when the table has
+// none of that name: otherwise it answers a cloud.Conflict (code
+// AlreadyExists), checked and written under the engine's lock, so that of
+// two concurrent creates of one name exactly one succeeds, as a cloud
+// answers them. The call is a Create<Kind> for faults and rate limits.
+func (t *Table[T]) Insert(name string, v T) error { return t.write(name, v, true) }
+
+// write is Put, or Insert when only a new row may be written.
+func (t *Table[T]) write(name string, v T, onlyNew bool) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -219,7 +229,11 @@ func (t *Table[T]) Put(name string, v T) error {
 		return err
 	}
 	rows := t.e.st.table(t.cloud, t.kind).Rows
-	if string(rows[name]) == string(data) {
+	old, exists := rows[name]
+	switch {
+	case exists && onlyNew:
+		return cloud.Conflict(t.cloud, "Create"+t.kind, "AlreadyExists", "%s %s already exists", t.kind, name)
+	case exists && string(old) == string(data):
 		return nil
 	}
 	rows[name] = data

@@ -3,6 +3,7 @@ package cloudsim
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -256,5 +257,45 @@ func TestEngineReportsStateErrors(t *testing.T) {
 	}
 	if err := e.Inject(Fault{Cloud: "aws", Op: "GetCluster"}); !errors.As(err, &se) {
 		t.Fatalf("inject into a corrupted world: %v", err)
+	}
+}
+
+// TestTableInsert: Insert creates a row only when there is none of its
+// name; of many concurrent inserts of one name exactly one succeeds and
+// the others are conflicts, and the row is the winner's.
+func TestTableInsert(t *testing.T) {
+	e, _ := newEngine(t)
+	tb := NewTable[vnet](e, "azure", "VirtualNetwork", TableOptions{})
+	if err := tb.Insert("rg/a", vnet{CIDR: "10.0.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Insert("rg/a", vnet{CIDR: "10.9.0.0/16"}); !cloud.IsConflict(err) {
+		t.Fatalf("second insert: %v, want a conflict", err)
+	}
+	if got, err := tb.Get("rg/a"); err != nil || got.CIDR != "10.0.0.0/16" {
+		t.Fatalf("row after a refused insert: %+v %v", got, err)
+	}
+	const racers = 8
+	errs := make(chan error, racers)
+	for i := range racers {
+		go func() { errs <- tb.Insert("rg/race", vnet{CIDR: fmt.Sprintf("10.%d.0.0/16", i)}) }()
+	}
+	won := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !cloud.IsConflict(err):
+			t.Fatalf("concurrent insert: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent inserts succeeded, want 1", won, racers)
+	}
+	if err := e.Inject(Fault{Cloud: "azure", Op: "CreateVirtualNetwork", Err: cloud.Throttled("azure", "CreateVirtualNetwork", "TooManyRequests", "slow down")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Insert("rg/b", vnet{}); !cloud.IsThrottled(err) {
+		t.Fatalf("insert with an injected fault: %v", err)
 	}
 }

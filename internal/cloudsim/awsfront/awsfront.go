@@ -25,11 +25,11 @@
 //     role, tags, timestamps) is kept in the engine's tables
 //     "ClusterMeta" and "NodegroupMeta" (rows region/cluster[/nodegroup],
 //     eks_records.go), removed when the cluster or node group is deleted.
-//   - EC2 launch templates are engine objects of kind "LaunchTemplate" named
-//     region/LaunchTemplateName (attrs user_data, instance_type, region,
-//     name, client_token, created, and capacity_reservation_id,
-//     capacity_reservation_preference, market_type when given); their ID
-//     is "lt-" and 17 hex digits.
+//   - EC2 launch templates are rows of the engine's table "LaunchTemplate"
+//     named region/LaunchTemplateName (ID, region, name, client token,
+//     created, instance type, user data, and the capacity reservation
+//     target, preference and market type when given; launch_template.go);
+//     their ID is "lt-" and 17 hex digits.
 //   - IAM roles are rows of the engine's table "Role" named by RoleName
 //     (RoleId, path, trust policy, description, created); each attached
 //     managed policy is a row of table "RolePolicyAttachment" named
@@ -62,9 +62,9 @@
 // (per template), DeleteLaunchTemplate; CreateRole, GetRole (also first in
 // AttachRolePolicy, DetachRolePolicy, ListAttachedRolePolicies),
 // DeleteRole, AttachRolePolicy -> CreateRolePolicyAttachment,
-// DetachRolePolicy -> DeleteRolePolicyAttachment. ListClusters,
-// ListNodegroups and unfiltered DescribeLaunchTemplates read the inventory
-// and are never throttled. Engine errors (*cloud.Error, from injected
+// DetachRolePolicy -> DeleteRolePolicyAttachment. ListClusters and
+// ListNodegroups read the inventory, unfiltered DescribeLaunchTemplates
+// the table, and are never throttled. Engine errors (*cloud.Error, from injected
 // faults and rate limits too) are answered the way each service reports
 // them; see eksErrorCode, ec2Error and iamError.
 package awsfront
@@ -116,6 +116,8 @@ type server struct {
 	rec eksRecords
 	// iam are the IAM roles and their policy attachments (iam.go).
 	iam iamTables
+	// lts are the EC2 launch templates (launch_template.go).
+	lts *cloudsim.Table[LaunchTemplate]
 
 	mu  sync.Mutex
 	seq int64
@@ -144,7 +146,7 @@ func New(e *cloudsim.Engine, opts Options) http.Handler {
 	if opts.InstanceOptions == nil {
 		opts.InstanceOptions = DefaultInstanceOptions
 	}
-	return &server{e: e, opts: opts, net: newNetTables(e), rec: openEKSRecords(e), iam: openIAM(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
+	return &server{e: e, opts: opts, net: newNetTables(e), rec: openEKSRecords(e), iam: openIAM(e), lts: openLaunchTemplates(e), updates: map[string]nodegroupUpdate{}, gone: map[string]nodegroupMeta{},
 		test: conformance.Caller()}
 }
 

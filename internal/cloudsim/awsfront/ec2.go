@@ -4,15 +4,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 )
 
 const ec2NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
@@ -145,17 +142,9 @@ type ec2DescribeLTVResponse struct {
 	Items     []ec2LaunchTemplateVersion `xml:"launchTemplateVersionSet>item"`
 }
 
-// launchTemplateID is the EC2 ID of a launch template object: "lt-" and
-// the engine sequence number as 17 hex digits.
-func launchTemplateID(o cloudsim.Object) string {
-	i := strings.LastIndex(o.ID, "-")
-	n, _ := strconv.ParseInt(o.ID[i+1:], 10, 64)
-	return fmt.Sprintf("lt-%017x", n)
-}
-
-func (s *server) ltJSON(o cloudsim.Object) ec2LaunchTemplate {
-	return ec2LaunchTemplate{CreateTime: o.Attrs["created"], CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID),
-		DefaultVersionNumber: 1, LatestVersionNumber: 1, LaunchTemplateID: launchTemplateID(o), LaunchTemplateName: o.Attrs["name"]}
+func (s *server) ltJSON(lt LaunchTemplate) ec2LaunchTemplate {
+	return ec2LaunchTemplate{CreateTime: ec2Time(lt.Created), CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID),
+		DefaultVersionNumber: 1, LatestVersionNumber: 1, LaunchTemplateID: lt.ID, LaunchTemplateName: lt.Name}
 }
 
 // formList returns the values of a flattened EC2 list parameter
@@ -218,16 +207,14 @@ func (s *server) serveEC2(w http.ResponseWriter, r *http.Request, region string)
 	writeXML(w, http.StatusOK, v)
 }
 
-// launchTemplates lists the region's launch template objects without
-// going through rate limits and faults.
-func (s *server) launchTemplates(region string) []cloudsim.Object {
-	var out []cloudsim.Object
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud == cloudName && o.Kind == "LaunchTemplate" && o.Attrs["region"] == region {
-			out = append(out, o)
-		}
+// launchTemplates are the region's launch templates, read without going
+// through rate limits and faults.
+func (s *server) launchTemplates(region string) (rows[LaunchTemplate], error) {
+	all, err := s.lts.All()
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return rows[LaunchTemplate](all).where(func(lt LaunchTemplate) bool { return lt.Region == region }), nil
 }
 
 func ltNameNotFound(name string) error {
@@ -244,33 +231,33 @@ func ltIDNotFound(id string) error {
 
 // ltByID finds a launch template's name by ID.
 func (s *server) ltByID(region, id string) (string, error) {
-	for _, o := range s.launchTemplates(region) {
-		if launchTemplateID(o) == id {
-			return o.Attrs["name"], nil
+	lts, err := s.launchTemplates(region)
+	if err != nil {
+		return "", err
+	}
+	for _, lt := range lts.values() {
+		if lt.ID == id {
+			return lt.Name, nil
 		}
 	}
 	return "", ltIDNotFound(id)
 }
 
 // createLaunchTemplate stores LaunchTemplateName with
-// LaunchTemplateData.UserData and .InstanceType. As on EC2, an existing
-// name is InvalidLaunchTemplateName.AlreadyExistsException unless the
-// request repeats the first create's ClientToken with the same data (then
-// it returns the first template; other data with that token is
-// IdempotentParameterMismatch).
-var launchTemplateName = regexp.MustCompile(`^[a-zA-Z0-9().\-/_]+$`)
-
+// LaunchTemplateData.UserData, .InstanceType and the capacity it launches
+// into. As on EC2, an existing name is
+// InvalidLaunchTemplateName.AlreadyExistsException unless the request
+// repeats the first create's ClientToken with the same data (then it
+// returns the first template; other data with that token is
+// IdempotentParameterMismatch). The row is inserted, so that of two
+// concurrent creates of one name only one makes a template.
 func (s *server) createLaunchTemplate(r *http.Request, region, reqID string) (any, error) {
-	name := r.Form.Get("LaunchTemplateName")
-	if name == "" {
-		return nil, &ec2Err{400, "MissingParameter", "The request must contain the parameter LaunchTemplateName"}
+	lt := LaunchTemplate{Name: r.Form.Get("LaunchTemplateName"), Region: region, ClientToken: r.Form.Get("ClientToken"),
+		UserData: r.Form.Get("LaunchTemplateData.UserData"), InstanceType: r.Form.Get("LaunchTemplateData.InstanceType")}
+	if err := lt.checkName(); err != nil {
+		return nil, err
 	}
-	// EC2 API reference, CreateLaunchTemplate: LaunchTemplateName is 3-128
-	// characters of [a-zA-Z0-9\(\)\.\-/_]; LaunchTemplateData is required.
-	if n := len(name); n < 3 || n > 128 || !launchTemplateName.MatchString(name) {
-		return nil, &ec2Err{400, "InvalidLaunchTemplateName.MalformedException",
-			"A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _."}
-	}
+	// EC2 API reference, CreateLaunchTemplate: LaunchTemplateData is required.
 	hasData := false
 	for k := range r.Form {
 		hasData = hasData || strings.HasPrefix(k, "LaunchTemplateData.")
@@ -278,46 +265,22 @@ func (s *server) createLaunchTemplate(r *http.Request, region, reqID string) (an
 	if !hasData {
 		return nil, &ec2Err{400, "MissingParameter", "The request must contain the parameter LaunchTemplateData"}
 	}
-	token := r.Form.Get("ClientToken")
-	attrs := map[string]string{
-		"name": name, "region": region, "user_data": r.Form.Get("LaunchTemplateData.UserData"),
-		"instance_type": r.Form.Get("LaunchTemplateData.InstanceType"), "client_token": token,
-	}
-	if err := launchTemplateCapacity(r, attrs); err != nil {
+	launchTemplateCapacity(r, &lt)
+	if err := lt.checkCapacity(); err != nil {
 		return nil, err
 	}
-	exists := func() error {
-		return &ec2Err{400, "InvalidLaunchTemplateName.AlreadyExistsException",
-			fmt.Sprintf("Launch template name already in use: %s", name)}
-	}
-	for _, o := range s.launchTemplates(region) {
-		if o.Attrs["name"] != name {
-			continue
-		}
-		if token == "" || o.Attrs["client_token"] != token {
-			return nil, exists()
-		}
-		created := o.Attrs["created"]
-		attrs["created"] = created
-		if !maps.Equal(attrs, o.Attrs) {
-			return nil, &ec2Err{400, "IdempotentParameterMismatch", "The client token you have provided is associated with a resource that is already deleted or has different parameters."}
-		}
-	}
-	if attrs["created"] == "" {
-		attrs["created"] = s.now().Format("2006-01-02T15:04:05.000Z")
-	}
-	o, err := s.e.PutObject(cloudName, "LaunchTemplate", region+"/"+name, attrs)
+	stored, err := s.storeLaunchTemplate(lt)
 	if err != nil {
 		return nil, ec2Error(err, "InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateName.AlreadyExistsException")
 	}
-	lt := s.ltJSON(o)
-	return ec2LTResponse{XMLName: xml.Name{Local: "CreateLaunchTemplateResponse"}, Xmlns: ec2NS, RequestID: reqID, LaunchTemplate: &lt}, nil
+	out := s.ltJSON(stored)
+	return ec2LTResponse{XMLName: xml.Name{Local: "CreateLaunchTemplateResponse"}, Xmlns: ec2NS, RequestID: reqID, LaunchTemplate: &out}, nil
 }
 
 // lookupLaunchTemplates resolves LaunchTemplateName.N / LaunchTemplateId.N
 // (or the singular LaunchTemplateName / LaunchTemplateId) through the
 // engine (op GetLaunchTemplate); with neither it lists the region.
-func (s *server) lookupLaunchTemplates(r *http.Request, region string) ([]cloudsim.Object, error) {
+func (s *server) lookupLaunchTemplates(r *http.Request, region string) ([]LaunchTemplate, error) {
 	names := formList(r, "LaunchTemplateName")
 	ids := formList(r, "LaunchTemplateId")
 	if n := r.Form.Get("LaunchTemplateName"); n != "" {
@@ -327,11 +290,12 @@ func (s *server) lookupLaunchTemplates(r *http.Request, region string) ([]clouds
 		ids = append(ids, id)
 	}
 	if len(names) == 0 && len(ids) == 0 {
-		return s.launchTemplates(region), nil
+		lts, err := s.launchTemplates(region)
+		return lts.values(), err
 	}
-	var out []cloudsim.Object
+	var out []LaunchTemplate
 	get := func(name string, notFound error) error {
-		o, err := s.e.GetObject(cloudName, "LaunchTemplate", region+"/"+name)
+		o, err := s.lts.Get(region + "/" + name)
 		if err != nil {
 			if cloud.IsNotFound(err) {
 				return notFound
@@ -360,13 +324,13 @@ func (s *server) lookupLaunchTemplates(r *http.Request, region string) ([]clouds
 }
 
 func (s *server) describeLaunchTemplates(r *http.Request, region, reqID string) (any, error) {
-	objs, err := s.lookupLaunchTemplates(r, region)
+	lts, err := s.lookupLaunchTemplates(r, region)
 	if err != nil {
 		return nil, err
 	}
 	out := ec2DescribeLTResponse{Xmlns: ec2NS, RequestID: reqID}
-	for _, o := range objs {
-		out.Items = append(out.Items, s.ltJSON(o))
+	for _, lt := range lts {
+		out.Items = append(out.Items, s.ltJSON(lt))
 	}
 	return out, nil
 }
@@ -374,17 +338,17 @@ func (s *server) describeLaunchTemplates(r *http.Request, region, reqID string) 
 // describeLaunchTemplateVersions reports version 1 (the only one) of a
 // template with its data (userData, instanceType).
 func (s *server) describeLaunchTemplateVersions(r *http.Request, region, reqID string) (any, error) {
-	objs, err := s.lookupLaunchTemplates(r, region)
+	lts, err := s.lookupLaunchTemplates(r, region)
 	if err != nil {
 		return nil, err
 	}
 	out := ec2DescribeLTVResponse{Xmlns: ec2NS, RequestID: reqID}
-	for _, o := range objs {
-		v := ec2LaunchTemplateVersion{CreateTime: o.Attrs["created"], CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID),
-			DefaultVersion: true, LaunchTemplateID: launchTemplateID(o), LaunchTemplateName: o.Attrs["name"], VersionNumber: 1}
-		v.Data.InstanceType = o.Attrs["instance_type"]
-		v.Data.UserData = o.Attrs["user_data"]
-		v.Data.InstanceMarketOptions, v.Data.CapacityReservationSpecification = launchTemplateCapacityXML(o)
+	for _, lt := range lts {
+		v := ec2LaunchTemplateVersion{CreateTime: ec2Time(lt.Created), CreatedBy: fmt.Sprintf("arn:aws:iam::%s:root", s.opts.AccountID),
+			DefaultVersion: true, LaunchTemplateID: lt.ID, LaunchTemplateName: lt.Name, VersionNumber: 1}
+		v.Data.InstanceType = lt.InstanceType
+		v.Data.UserData = lt.UserData
+		v.Data.InstanceMarketOptions, v.Data.CapacityReservationSpecification = launchTemplateCapacityXML(lt)
 		out.Items = append(out.Items, v)
 	}
 	return out, nil
@@ -403,18 +367,16 @@ func (s *server) deleteLaunchTemplate(r *http.Request, region, reqID string) (an
 	case name == "":
 		return nil, &ec2Err{400, "MissingParameter", "The request must contain the parameter LaunchTemplateName or LaunchTemplateId"}
 	}
-	var o cloudsim.Object
-	for _, x := range s.launchTemplates(region) {
-		if x.Attrs["name"] == name {
-			o = x
-		}
+	lt, _, err := s.lts.Lookup(region + "/" + name)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.e.DeleteObject(cloudName, "LaunchTemplate", region+"/"+name); err != nil {
+	if err := s.lts.Delete(region + "/" + name); err != nil {
 		if cloud.IsNotFound(err) {
 			return nil, notFound
 		}
 		return nil, ec2Error(err, "InvalidLaunchTemplateName.NotFoundException", "InternalError")
 	}
-	lt := s.ltJSON(o)
-	return ec2LTResponse{XMLName: xml.Name{Local: "DeleteLaunchTemplateResponse"}, Xmlns: ec2NS, RequestID: reqID, LaunchTemplate: &lt}, nil
+	out := s.ltJSON(lt)
+	return ec2LTResponse{XMLName: xml.Name{Local: "DeleteLaunchTemplateResponse"}, Xmlns: ec2NS, RequestID: reqID, LaunchTemplate: &out}, nil
 }

@@ -38,9 +38,10 @@ func TestLaunchTemplates(t *testing.T) {
 		aws.ToInt64(lt.DefaultVersionNumber) != 1 || lt.CreateTime == nil || !lt.CreateTime.Equal(epoch0) {
 		t.Fatalf("create: %+v", lt)
 	}
-	o, err := ev.e.GetObject("aws", "LaunchTemplate", region+"/lt1")
-	if err != nil || o.Attrs["user_data"] != "dXNlcmRhdGE=" || o.Attrs["instance_type"] != "p5.48xlarge" {
-		t.Fatalf("engine object %+v %v", o, err)
+	stored, err := LaunchTemplates(ev.e)
+	if err != nil || len(stored) != 1 || stored[0].Name != "lt1" || stored[0].ID != id || stored[0].Region != region ||
+		stored[0].UserData != "dXNlcmRhdGE=" || stored[0].InstanceType != "p5.48xlarge" {
+		t.Fatalf("table rows %+v %v", stored, err)
 	}
 	// Same token and data: the first template; another token: AlreadyExists.
 	again := must[*ec2.CreateLaunchTemplateOutput](t)(create("lt1", "dXNlcmRhdGE=", "tok"))
@@ -166,6 +167,30 @@ func TestIAMRoles(t *testing.T) {
 	if !isA[*iamtypes.EntityAlreadyExistsException](err) || apiCode(err) != "EntityAlreadyExists" {
 		t.Fatalf("duplicate: %T %v", err, err)
 	}
+
+	// Concurrent creates of one name: exactly one role, the others
+	// EntityAlreadyExists, as IAM answers them.
+	const racers = 6
+	errs := make(chan error, racers)
+	for range racers {
+		go func() {
+			_, err := ev.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("raced"), AssumeRolePolicyDocument: aws.String(doc)}, noRetryIAM)
+			errs <- err
+		}()
+	}
+	created := 0
+	for range racers {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case !isA[*iamtypes.EntityAlreadyExistsException](err):
+			t.Fatalf("concurrent create: %T %v", err, err)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of %d concurrent CreateRole calls succeeded, want 1", created, racers)
+	}
+	must[*iam.DeleteRoleOutput](t)(ev.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("raced")}))
 
 	policies := []string{"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"}
 	for _, p := range append(policies, policies[0]) { // attaching twice is fine

@@ -659,31 +659,31 @@ func capacityType(ct string) (string, error) {
 
 // resolveLaunchTemplate finds the launch template a node group names (by
 // name or ID, in the region) without going through rate limits and faults.
-func (s *server) resolveLaunchTemplate(region string, spec *eksLaunchTemplate) (*eksLaunchTemplate, cloudsim.Object, error) {
+func (s *server) resolveLaunchTemplate(region string, spec *eksLaunchTemplate) (*eksLaunchTemplate, *LaunchTemplate, error) {
 	if spec == nil {
-		return nil, cloudsim.Object{}, nil
+		return nil, nil, nil
 	}
 	if (spec.Name == "") == (spec.ID == "") {
-		return nil, cloudsim.Object{}, badParam("launchTemplate needs either name or id")
+		return nil, nil, badParam("launchTemplate needs either name or id")
 	}
-	for _, o := range s.e.Inventory().Objects {
-		if o.Cloud != cloudName || o.Kind != "LaunchTemplate" || o.Attrs["region"] != region {
-			continue
-		}
-		id := launchTemplateID(o)
-		if (spec.Name != "" && o.Attrs["name"] == spec.Name) || (spec.ID != "" && id == spec.ID) {
-			out := &eksLaunchTemplate{Name: o.Attrs["name"], ID: id, Version: spec.Version}
+	lts, err := s.launchTemplates(region)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, lt := range lts.values() {
+		if (spec.Name != "" && lt.Name == spec.Name) || (spec.ID != "" && lt.ID == spec.ID) {
+			out := &eksLaunchTemplate{Name: lt.Name, ID: lt.ID, Version: spec.Version}
 			if out.Version == "" || out.Version == "$Default" || out.Version == "$Latest" {
 				out.Version = "1"
 			}
-			return out, o, nil
+			return out, &lt, nil
 		}
 	}
 	what := spec.Name
 	if what == "" {
 		what = spec.ID
 	}
-	return nil, cloudsim.Object{}, badParam("The launch template %s does not exist.", what)
+	return nil, nil, badParam("The launch template %s does not exist.", what)
 }
 
 func (s *server) nodegroupArn(region, cluster, name, poolID string) string {
@@ -816,16 +816,16 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if err != nil {
 		return nil, err
 	}
-	lt, ltObj, err := s.resolveLaunchTemplate(region, req.LaunchTemplate)
+	lt, ltData, err := s.resolveLaunchTemplate(region, req.LaunchTemplate)
 	if err != nil {
 		return nil, err
 	}
 	instanceType := ""
 	switch {
-	case lt != nil && ltObj.Attrs["instance_type"] != "" && len(req.InstanceTypes) > 0:
+	case lt != nil && ltData.InstanceType != "" && len(req.InstanceTypes) > 0:
 		return nil, badParam("Instance type is specified in both the launch template and instanceTypes; specify it in one place")
-	case lt != nil && ltObj.Attrs["instance_type"] != "":
-		instanceType = ltObj.Attrs["instance_type"]
+	case lt != nil && ltData.InstanceType != "":
+		instanceType = ltData.InstanceType
 	case len(req.InstanceTypes) > 0:
 		instanceType = req.InstanceTypes[0]
 	default:
@@ -849,17 +849,17 @@ func (s *server) createNodegroup(r *http.Request, region, cluster string) (any, 
 	if err := checkScaling(minSize, maxSize, desired); err != nil {
 		return nil, err
 	}
-	var ltRef *cloudsim.Object
-	if lt != nil {
-		ltRef = &ltObj
-	}
-	ct, reservation, err := nodegroupReservation(ct, ltRef)
+	ct, reservation, err := nodegroupReservation(ct, ltData)
 	if err != nil {
 		return nil, err
 	}
+	userData := ""
+	if ltData != nil {
+		userData = ltData.UserData
+	}
 	spec := cloud.NodePoolSpec{
 		Cluster: cluster, Region: region, Name: req.NodegroupName, InstanceType: instanceType, Zone: zone,
-		CapacityType: ct, Reservation: reservation, Nodes: desired, Labels: req.Labels, Taints: taints, UserData: ltObj.Attrs["user_data"],
+		CapacityType: ct, Reservation: reservation, Nodes: desired, Labels: req.Labels, Taints: taints, UserData: userData,
 		IdempotencyToken: req.ClientRequestToken,
 	}
 	existing, existed := s.findPool(region, cluster, req.NodegroupName)

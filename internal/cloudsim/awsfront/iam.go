@@ -288,7 +288,11 @@ func (s *server) createRole(r *http.Request) (*iamResult, error) {
 	}
 	ro := roleRow{ID: newRoleID(), Path: path, AssumeRolePolicy: doc, Description: r.Form.Get("Description"),
 		Created: s.now().Format("2006-01-02T15:04:05Z")}
-	if err := s.iam.roles.Put(name, ro); err != nil {
+	// Insert, not Put: of two concurrent creates one is EntityAlreadyExists.
+	if err := s.iam.roles.Insert(name, ro); err != nil {
+		if cloud.IsConflict(err) {
+			return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
+		}
 		return nil, err
 	}
 	return &iamResult{Role: s.roleXML(name, ro)}, nil

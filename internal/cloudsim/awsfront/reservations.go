@@ -703,13 +703,6 @@ func (s *server) purchaseCapacityBlock(r *http.Request, region, reqID string) (a
 
 // Node groups on reservations.
 
-// Launch template attrs (ec2.go) of a capacity reservation target.
-const (
-	ltReservation = "capacity_reservation_id"
-	ltPreference  = "capacity_reservation_preference"
-	ltMarketType  = "market_type"
-)
-
 // nodegroupReservation is the reservation a node group launched from lt
 // targets, and its engine capacity type: EKS's CAPACITY_BLOCK needs a
 // launch template with InstanceMarketOptions.MarketType capacity-block
@@ -720,10 +713,10 @@ const (
 // a capacity-block template with another capacity type is refused too.
 // An ON_DEMAND node group whose template targets a reservation is
 // "reserved" (its instances launch into the reservation).
-func nodegroupReservation(ct string, lt *cloudsim.Object) (string, *cloud.Reservation, error) {
+func nodegroupReservation(ct string, lt *LaunchTemplate) (string, *cloud.Reservation, error) {
 	var id, market string
 	if lt != nil {
-		id, market = lt.Attrs[ltReservation], lt.Attrs[ltMarketType]
+		id, market = lt.CapacityReservationID, lt.MarketType
 	}
 	switch {
 	case ct == "capacity_block" && (market != "capacity-block" || id == ""):
@@ -790,48 +783,27 @@ type xCapacityReservationSpec struct {
 	TargetID   string `xml:"capacityReservationTarget>capacityReservationId,omitempty"`
 }
 
-// launchTemplateCapacity keeps a launch template's
-// CapacityReservationSpecification (CapacityReservationPreference open or
-// none, CapacityReservationTarget.CapacityReservationId) and
-// InstanceMarketOptions.MarketType (spot or capacity-block), the
-// LaunchTemplateData members of the API model, as attrs (only when given,
-// so that older templates compare equal on a retried create).
-func launchTemplateCapacity(r *http.Request, attrs map[string]string) error {
+// launchTemplateCapacity reads a launch template's
+// CapacityReservationSpecification (CapacityReservationPreference,
+// CapacityReservationTarget.CapacityReservationId) and
+// InstanceMarketOptions.MarketType, the LaunchTemplateData members of the
+// API model (LaunchTemplate.checkCapacity checks them).
+func launchTemplateCapacity(r *http.Request, lt *LaunchTemplate) {
 	const spec = "LaunchTemplateData.CapacityReservationSpecification."
-	for attr, param := range map[string]string{
-		ltReservation: spec + "CapacityReservationTarget.CapacityReservationId",
-		ltPreference:  spec + "CapacityReservationPreference",
-		ltMarketType:  "LaunchTemplateData.InstanceMarketOptions.MarketType",
-	} {
-		if v := r.Form.Get(param); v != "" {
-			attrs[attr] = v
-		}
-	}
-	if v := attrs[ltMarketType]; v != "" {
-		if err := oneOf("marketType", v, []string{"spot", "capacity-block"}); err != nil {
-			return err
-		}
-	}
-	if v := attrs[ltPreference]; v != "" {
-		if err := oneOf("capacityReservationPreference", v, []string{"open", "none"}); err != nil {
-			return err
-		}
-	}
-	if id := attrs[ltReservation]; id != "" && (!strings.HasPrefix(id, "cr-") || !idPattern.MatchString(id)) {
-		return noReservation(id)
-	}
-	return nil
+	lt.CapacityReservationID = r.Form.Get(spec + "CapacityReservationTarget.CapacityReservationId")
+	lt.CapacityReservationPreference = r.Form.Get(spec + "CapacityReservationPreference")
+	lt.MarketType = r.Form.Get("LaunchTemplateData.InstanceMarketOptions.MarketType")
 }
 
 // launchTemplateCapacityXML reports them back (DescribeLaunchTemplateVersions).
-func launchTemplateCapacityXML(o cloudsim.Object) (*xMarketOptions, *xCapacityReservationSpec) {
+func launchTemplateCapacityXML(lt LaunchTemplate) (*xMarketOptions, *xCapacityReservationSpec) {
 	var m *xMarketOptions
 	var c *xCapacityReservationSpec
-	if v := o.Attrs[ltMarketType]; v != "" {
+	if v := lt.MarketType; v != "" {
 		m = &xMarketOptions{MarketType: v}
 	}
-	if o.Attrs[ltReservation] != "" || o.Attrs[ltPreference] != "" {
-		c = &xCapacityReservationSpec{Preference: o.Attrs[ltPreference], TargetID: o.Attrs[ltReservation]}
+	if lt.CapacityReservationID != "" || lt.CapacityReservationPreference != "" {
+		c = &xCapacityReservationSpec{Preference: lt.CapacityReservationPreference, TargetID: lt.CapacityReservationID}
 	}
 	return m, c
 }
