@@ -1,7 +1,8 @@
 // Package cloudsim simulates the parts of AWS, GCP and Azure that gpufleet
 // uses, so that the real SDK clients can be exercised over loopback: one
-// engine (clusters, node pools, auxiliary objects such as launch templates
-// and roles, asynchronous operations that take time, capacity per zone and
+// engine (clusters, node pools, the front ends' typed tables of their own
+// resources such as launch templates and roles, asynchronous operations
+// that take time, capacity per zone and
 // SKU that runs out, quotas per region and GPU family, throttling, fault
 // injection), with wire front ends per cloud on top.
 //
@@ -199,7 +200,8 @@ type PendingIssue struct {
 	Issue cloud.Issue
 }
 
-// Object is an auxiliary cloud object (launch template, IAM role, VPC, ...).
+// Object is an auxiliary cloud object as the inventory lists it: a row of
+// a front end's table (Row, Value) or an untyped object (Attrs).
 type Object struct {
 	Cloud, Kind, Name string
 	ID                string
