@@ -2,9 +2,9 @@
 // uses, so that the real SDK clients can be exercised over loopback: one
 // engine (clusters, node pools, the front ends' typed tables of their own
 // resources such as launch templates and roles, asynchronous operations
-// that take time, capacity per zone and
-// SKU that runs out, quotas per region and GPU family, throttling, fault
-// injection), with wire front ends per cloud on top.
+// that take time, capacity per zone and SKU that runs out, quotas per
+// region and GPU family, throttling, fault injection), with wire front
+// ends per cloud on top.
 //
 // The engine is deterministic: time comes from a Clock, identifiers from a
 // counter, and operations complete when the clock passes their deadline,
