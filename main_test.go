@@ -228,14 +228,14 @@ func BenchmarkProviderStartup(b *testing.B) {
 }
 
 // providerDeps lists the packages the provider binary links (go list
-// -deps), one a line; the test is skipped without a go command.
-func providerDeps(t *testing.T) string {
+// -deps -f format), one a line; the test is skipped without a go command.
+func providerDeps(t *testing.T, format string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	out, err := exec.Command(goBin, "list", "-deps", "-f", format, ".").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func providerDeps(t *testing.T) string {
 // (internal/simworld), so that no start pays their package set-up and no
 // test server runs in production code.
 func TestNoSimulators(t *testing.T) {
-	out := providerDeps(t)
+	out := providerDeps(t, "{{.ImportPath}}")
 	sim := regexp.MustCompile(`(?m)^(github\.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim(/[a-z]+)?|net/http/httptest)$`)
 	if linked := sim.FindAllString(out, -1); len(linked) > 0 {
 		t.Fatalf("the provider links %v: serve simulated clouds from gpufleet-simkube (simworld.Helper)", linked)
@@ -263,7 +263,7 @@ func TestNoSimulators(t *testing.T) {
 // start-up instructions, docs/benchmarks/provider-startup-2026-12-03.txt).
 // The simulator (computefront, in gpufleet-simkube) may use them.
 func TestNoComputeProtobufs(t *testing.T) {
-	notLinked(t, providerDeps(t), "use google.golang.org/api/compute/v1",
+	notLinked(t, providerDeps(t, "{{.ImportPath}}"), "use google.golang.org/api/compute/v1",
 		"cloud.google.com/go/compute/apiv1", "cloud.google.com/go/compute/apiv1/computepb")
 }
 
@@ -278,7 +278,7 @@ func TestNoComputeProtobufs(t *testing.T) {
 // parsers (docs/benchmarks/provider-startup-2026-12-03.txt). The
 // simulated clusters and gpufleet-nodecheck may use them.
 func TestNoClientsetScheme(t *testing.T) {
-	notLinked(t, providerDeps(t), "use k8s.io/client-go/dynamic (kubenodes, kubeinstall)",
+	notLinked(t, providerDeps(t, "{{.ImportPath}}"), "use k8s.io/client-go/dynamic (kubenodes, kubeinstall)",
 		"k8s.io/client-go/kubernetes", "k8s.io/client-go/kubernetes/scheme", "k8s.io/client-go/discovery",
 		"k8s.io/client-go/restmapper", "k8s.io/client-go/applyconfigurations/meta/v1",
 		"sigs.k8s.io/structured-merge-diff/v6/typed")
@@ -350,16 +350,9 @@ func TestStartedServerHidesNothing(t *testing.T) {
 // issue 14): internal/lazyre compiles on first use, and the provider's
 // schema validators take its expressions (regexMatches).
 func TestNoRegexpCompiledAtInit(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command on PATH")
-	}
-	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dirs := providerDeps(t, "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}")
 	fset := token.NewFileSet()
-	for _, dir := range strings.Fields(string(out)) {
+	for _, dir := range strings.Fields(dirs) {
 		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -284,18 +284,23 @@ func (s *server) createRole(r *http.Request) (*iamResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
+		return nil, roleExists(name)
 	}
 	ro := roleRow{ID: newRoleID(), Path: path, AssumeRolePolicy: doc, Description: r.Form.Get("Description"),
 		Created: s.now().Format("2006-01-02T15:04:05Z")}
 	// Insert, not Put: of two concurrent creates one is EntityAlreadyExists.
 	if err := s.iam.roles.Insert(name, ro); err != nil {
 		if cloud.IsConflict(err) {
-			return nil, &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
+			return nil, roleExists(name)
 		}
 		return nil, err
 	}
 	return &iamResult{Role: s.roleXML(name, ro)}, nil
+}
+
+// roleExists is IAM's answer to a create of a role name in use.
+func roleExists(name string) error {
+	return &iamErr{409, "EntityAlreadyExists", fmt.Sprintf("Role with name %s already exists.", name)}
 }
 
 func (s *server) describeRole(r *http.Request) (*iamResult, error) {
