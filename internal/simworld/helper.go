@@ -1,14 +1,9 @@
 package simworld
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -38,7 +33,7 @@ func FindHelper() (string, error) {
 // gpufleet-simkube world process of its own, which reads opts as one JSON
 // line on its stdin, answers the World as one JSON line on its stdout,
 // and serves until its stdin ends, which is when the provider closes it
-// or exits however it does (helperProcAttr). Worlds are started once per directory and process: a provider
+// or exits however it does (helperbin.Process). Worlds are started once per directory and process: a provider
 // configured again on the same world shares the helper.
 func Helper(ctx context.Context, opts Options) (*World, error) {
 	helpers.Lock()
@@ -68,69 +63,23 @@ var helpers = struct {
 
 // startHelper runs bin world with opts and reads its World.
 func startHelper(ctx context.Context, bin string, opts Options) (*World, error) {
-	cmd := exec.Command(bin, "world")
-	cmd.Stderr = os.Stderr // the provider's log, as Terraform collects it
-	cmd.SysProcAttr = helperProcAttr()
-	stdin, err := cmd.StdinPipe()
+	p, b, err := helperbin.Start(ctx, bin, []string{"world"}, opts, helperStartTimeout)
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("simulated clouds: starting %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	stop := func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
+		if errors.Is(err, ctx.Err()) {
+			return nil, err
 		}
-	}
-	line := make(chan []byte, 1)
-	go func() {
-		b, _ := bufio.NewReader(stdout).ReadBytes('\n')
-		line <- b
-		_, _ = io.Copy(io.Discard, stdout) // nothing else is written; never block the helper
-		exited <- cmd.Wait()
-	}()
-	req, err := json.Marshal(opts)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	if _, err := stdin.Write(append(req, '\n')); err != nil {
-		stop()
-		return nil, fmt.Errorf("simulated clouds: %s: %w", bin, err)
-	}
-	timeout := time.NewTimer(helperStartTimeout)
-	defer timeout.Stop()
-	var b []byte
-	select {
-	case b = <-line:
-	case <-ctx.Done():
-		stop()
-		return nil, ctx.Err()
-	case <-timeout.C:
-		stop()
-		return nil, fmt.Errorf("simulated clouds: %s did not serve within %s", bin, helperStartTimeout)
+		return nil, fmt.Errorf("simulated clouds: %w", err)
 	}
 	w, err := readReply(b)
 	if err != nil {
-		stop()
+		p.Stop()
 		var se *StateError
 		if errors.As(err, &se) {
 			return nil, se
 		}
 		return nil, fmt.Errorf("simulated clouds (%s world): %w", bin, err)
 	}
-	var once sync.Once
-	w.OnClose(func() { once.Do(stop) })
-	w.pid = cmd.Process.Pid
+	w.OnClose(p.Stop)
+	w.pid = p.Pid()
 	return w, nil
 }

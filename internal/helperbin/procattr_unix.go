@@ -1,13 +1,13 @@
 //go:build unix
 
-package simworld
+package helperbin
 
 import "syscall"
 
-// helperProcAttr puts the helper in a process group of its own: a Ctrl-C
+// procAttr puts the helper in a process group of its own: a Ctrl-C
 // at the terminal interrupts Terraform and the provider, which still
 // needs the world to stop gracefully. The helper ends when its stdin
 // does, when the provider closes it or exits however it does (the kernel
 // closes a dead process's pipes, and Go opens every other file
 // close-on-exec, so no other process holds it open).
-func helperProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
