@@ -31,15 +31,12 @@ type ReservationSource interface {
 }
 
 // ReservationSources builds the reservation sources of the enabled clouds
-// (each cloud's own reservation and capacity-block APIs).
+// (each cloud's own reservation and capacity-block APIs; AWS's built by
+// c.AWS, pointed at CapacityEndpoints["aws"] when set).
 func ReservationSources(c SourcesConfig) []ReservationSource {
 	var out []ReservationSource
 	if c.enabled("aws") {
-		endpoints := c.AWSEndpoints
-		if u := c.CapacityEndpoints["aws"]; u != "" {
-			endpoints.EC2 = u
-		}
-		out = append(out, &AWSReservations{Config: AWSConfig{Catalog: c.Catalog, Endpoints: endpoints, Credentials: c.AWSCredentials}})
+		out = append(out, c.awsSources().Reservations...)
 	}
 	if c.enabled("gcp") && c.GCPProject != "" {
 		compute := c.GCPComputeEndpoint

@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -27,8 +27,14 @@ type SourcesConfig struct {
 	// Clouds are the clouds to ask; all three when empty.
 	Clouds []string
 
-	AWSEndpoints   AWSEndpoints
-	AWSCredentials aws.CredentialsProvider
+	AWSEndpoints AWSEndpoints
+	// AWSCredentials are the key pair the AWS sources sign with; the zero
+	// value means the run's credentials (see above).
+	AWSCredentials awsconfig.StaticCredentials
+	// AWS builds the AWS sources (awslive.Sources where the AWS SDK is
+	// linked). When nil, the AWS sources fail, each with a warning that
+	// this binary cannot ask AWS.
+	AWS AWSSources
 
 	// GCPProject enables GCP availability (quotas are per project); GCP
 	// prices need none.
@@ -79,16 +85,16 @@ func (c SourcesConfig) enabled(cloud string) bool {
 
 // Sources builds the price and availability sources of the enabled
 // clouds: AWS Price List, spot price history and availability (offerings,
-// Service Quotas, spot placement scores); GCP Cloud Billing and, with a
-// project, Compute Engine availability; Azure Retail Prices and, with a
-// subscription, Resource SKUs and usages.
+// Service Quotas, spot placement scores), built by c.AWS once a call; GCP
+// Cloud Billing and, with a project, Compute Engine availability; Azure
+// Retail Prices and, with a subscription, Resource SKUs and usages.
 func Sources(c SourcesConfig) ([]PriceSource, []AvailabilitySource) {
 	var prices []PriceSource
 	var avail []AvailabilitySource
 	if c.enabled("aws") {
-		cfg := AWSConfig{Catalog: c.Catalog, Endpoints: c.AWSEndpoints, Credentials: c.AWSCredentials}
-		prices = append(prices, &AWSPricing{Config: cfg}, &AWSSpotPrices{Config: cfg})
-		avail = append(avail, &AWSAvailability{Config: cfg})
+		set := c.awsSources()
+		prices = append(prices, set.Prices...)
+		avail = append(avail, set.Availability...)
 	}
 	if c.enabled("gcp") {
 		prices = append(prices, &GCPBilling{Catalog: c.Catalog, Endpoint: c.GCPBillingEndpoint, ClientOptions: c.GCPClientOptions, AuthEndpoints: c.GCPAuthEndpoints})

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
-// AWSReservations reads the AWS capacity an account holds or can buy,
+// Reservations reads the AWS capacity an account holds or can buy,
 // region by region (concurrently), following every page:
 //
 //   - EC2 DescribeCapacityReservations (states active and scheduled):
@@ -43,8 +44,8 @@ import (
 //     zone ID through the region's DescribeAvailabilityZones.
 //
 // Any failure fails the fetch with an error naming the API and region.
-type AWSReservations struct {
-	Config AWSConfig
+type Reservations struct {
+	Config Config
 	// BlockInstanceCounts are the block sizes asked for; 1, 2, 4 and 8
 	// instances when empty.
 	BlockInstanceCounts []int
@@ -58,39 +59,39 @@ type AWSReservations struct {
 	calls    atomic.Int64
 }
 
-var _ ReservationSource = (*AWSReservations)(nil)
+var _ livecatalog.ReservationSource = (*Reservations)(nil)
 
 // Cloud is "aws".
-func (s *AWSReservations) Cloud() string { return "aws" }
+func (s *Reservations) Cloud() string { return "aws" }
 
 // Name names the source.
-func (s *AWSReservations) Name() string { return "aws-reservations" }
+func (s *Reservations) Name() string { return livecatalog.AWSReservationsSource }
 
 // Calls counts the HTTP requests sent so far (retries included).
-func (s *AWSReservations) Calls() int64 { return s.calls.Load() }
+func (s *Reservations) Calls() int64 { return s.calls.Load() }
 
-func (s *AWSReservations) counts() []int {
+func (s *Reservations) counts() []int {
 	if len(s.BlockInstanceCounts) > 0 {
 		return s.BlockInstanceCounts
 	}
 	return []int{1, 2, 4, 8}
 }
 
-func (s *AWSReservations) hours() []int {
+func (s *Reservations) hours() []int {
 	if len(s.BlockDurationHours) > 0 {
 		return s.BlockDurationHours
 	}
 	return []int{24}
 }
 
-func (s *AWSReservations) pageSize() *int32 {
+func (s *Reservations) pageSize() *int32 {
 	if s.PageSize > 0 {
 		return aws.Int32(int32(s.PageSize))
 	}
 	return aws.Int32(100)
 }
 
-func (s *AWSReservations) window() time.Duration {
+func (s *Reservations) window() time.Duration {
 	if s.BlockWindow > 0 {
 		return s.BlockWindow
 	}
@@ -99,7 +100,7 @@ func (s *AWSReservations) window() time.Duration {
 
 // Capacity fetches the reservations and block offerings of every
 // configured region, sorted by offer ID and start.
-func (s *AWSReservations) Capacity(ctx context.Context) ([]planner.Offer, error) {
+func (s *Reservations) Capacity(ctx context.Context) ([]planner.Offer, error) {
 	v := s.Config.view(nil)
 	sdk, err := s.Config.sdkConfig(ctx, &s.calls)
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *AWSReservations) Capacity(ctx context.Context) ([]planner.Offer, error)
 
 // reservations are the region's active and scheduled reservations with
 // free instances, as offers.
-func (s *AWSReservations) reservations(ctx context.Context, client *ec2.Client, region string, v awsView) ([]planner.Offer, error) {
+func (s *Reservations) reservations(ctx context.Context, client *ec2.Client, region string, v awsView) ([]planner.Offer, error) {
 	pages := ec2.NewDescribeCapacityReservationsPaginator(client, &ec2.DescribeCapacityReservationsInput{
 		Filters:    []ec2types.Filter{{Name: aws.String("state"), Values: []string{"active", "scheduled"}}},
 		MaxResults: s.pageSize(),
@@ -175,7 +176,7 @@ func (s *AWSReservations) reservations(ctx context.Context, client *ec2.Client, 
 }
 
 // offerings are the region's Capacity Block offerings, as offers.
-func (s *AWSReservations) offerings(ctx context.Context, client *ec2.Client, region string, v awsView, now time.Time) ([]planner.Offer, error) {
+func (s *Reservations) offerings(ctx context.Context, client *ec2.Client, region string, v awsView, now time.Time) ([]planner.Offer, error) {
 	var types []string
 	for _, t := range v.regionTypes(region, "") {
 		if awsbackend.CapacityBlockType(t) {

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -142,13 +143,13 @@ func TestAWSPricingRealShapedReply(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(out)
 	}))
 	defer srv.Close()
-	src := &AWSPricing{Config: awsTestConfig(srv, nil)}
+	src := &Pricing{Config: awsTestConfig(srv, nil)}
 	src.Config.InstanceTypes = []string{"p5.48xlarge"}
 	prices, err := src.Prices(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Price{
+	want := []livecatalog.Price{
 		{Cloud: "aws", Region: "eu-central-1", InstanceType: "p5.48xlarge", CapacityType: planner.OnDemand, USDPerHour: 115.5},
 		{Cloud: "aws", Region: "us-east-1", InstanceType: "p5.48xlarge", CapacityType: planner.OnDemand, USDPerHour: 98.32},
 	}

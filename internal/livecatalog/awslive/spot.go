@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -14,10 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
-// AWSSpotPrices reads current AWS spot prices with EC2
+// SpotPrices reads current AWS spot prices with EC2
 // DescribeSpotPriceHistory, one region at a time (concurrently): the
 // catalog's spot instance types of the region, "Linux/UNIX", StartTime =
 // now (so only the price in effect now comes back per zone), following
@@ -30,13 +31,13 @@ import (
 // Prices reports a price per zone (Price.Zone, a zone ID) for the zones
 // where the catalog has a spot offer of the type, so Refresh prices every
 // spot offer at its own zone's price.
-type AWSSpotPrices struct {
-	Config AWSConfig
+type SpotPrices struct {
+	Config Config
 	calls  atomic.Int64
 }
 
-// AWSZonePrice is the spot price in effect in one zone.
-type AWSZonePrice struct {
+// ZonePrice is the spot price in effect in one zone.
+type ZonePrice struct {
 	Region string `json:"region"`
 	// Zone is the zone ID (euc1-az1), as the catalog names zones.
 	Zone         string    `json:"zone"`
@@ -46,32 +47,32 @@ type AWSZonePrice struct {
 }
 
 // Cloud is "aws".
-func (s *AWSSpotPrices) Cloud() string { return "aws" }
+func (s *SpotPrices) Cloud() string { return "aws" }
 
 // Name names the source.
-func (s *AWSSpotPrices) Name() string { return "aws-spot-prices" }
+func (s *SpotPrices) Name() string { return livecatalog.AWSSpotPricesSource }
 
 // CacheKey separates the cache entries of different endpoints, regions
 // and instance types.
-func (s *AWSSpotPrices) CacheKey() string { return s.Config.cacheKey(s.Name()) }
+func (s *SpotPrices) CacheKey() string { return s.Config.cacheKey(s.Name()) }
 
 // Calls counts the HTTP requests sent so far (retries included).
-func (s *AWSSpotPrices) Calls() int64 { return s.calls.Load() }
+func (s *SpotPrices) Calls() int64 { return s.calls.Load() }
 
 // Prices reports the current spot price per zone of the catalog's spot
-// offers (see AWSSpotPrices), sorted by region, instance type and zone.
-func (s *AWSSpotPrices) Prices(ctx context.Context) ([]Price, error) {
+// offers (see SpotPrices), sorted by region, instance type and zone.
+func (s *SpotPrices) Prices(ctx context.Context) ([]livecatalog.Price, error) {
 	zp, err := s.ZonePrices(ctx)
 	if err != nil {
 		return nil, err
 	}
 	v := s.Config.view(nil)
-	var out []Price
+	var out []livecatalog.Price
 	for _, p := range zp {
 		if !slices.Contains(v.zones[p.Region+"/"+p.InstanceType+"/"+string(planner.Spot)], p.Zone) {
 			continue
 		}
-		out = append(out, Price{Cloud: "aws", Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType, CapacityType: planner.Spot, USDPerHour: p.USDPerHour})
+		out = append(out, livecatalog.Price{Cloud: "aws", Region: p.Region, Zone: p.Zone, InstanceType: p.InstanceType, CapacityType: planner.Spot, USDPerHour: p.USDPerHour})
 	}
 	return out, nil
 }
@@ -79,7 +80,7 @@ func (s *AWSSpotPrices) Prices(ctx context.Context) ([]Price, error) {
 // ZonePrices reports the spot price in effect in every zone of the
 // configured regions for the catalog's spot instance types there, sorted
 // by region, instance type and zone ID.
-func (s *AWSSpotPrices) ZonePrices(ctx context.Context) ([]AWSZonePrice, error) {
+func (s *SpotPrices) ZonePrices(ctx context.Context) ([]ZonePrice, error) {
 	v := s.Config.view(nil)
 	var regions []string
 	for _, r := range v.regions {
@@ -93,7 +94,7 @@ func (s *AWSSpotPrices) ZonePrices(ctx context.Context) ([]AWSZonePrice, error) 
 	}
 	now := s.Config.now().UTC()
 	var mu sync.Mutex
-	var out []AWSZonePrice
+	var out []ZonePrice
 	err = awsForEach(ctx, len(regions), s.Config.concurrency(), func(ctx context.Context, i int) error {
 		region := regions[i]
 		client := s.Config.ec2Client(sdk, region)
@@ -119,7 +120,7 @@ func (s *AWSSpotPrices) ZonePrices(ctx context.Context) ([]AWSZonePrice, error) 
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b AWSZonePrice) int {
+	slices.SortFunc(out, func(a, b ZonePrice) int {
 		return strings.Compare(a.Region+"/"+a.InstanceType+"/"+a.Zone, b.Region+"/"+b.InstanceType+"/"+b.Zone)
 	})
 	return out, nil
@@ -162,8 +163,8 @@ func awsZoneIDs(ctx context.Context, client *ec2.Client) (map[string]string, err
 // "Linux/UNIX" price with the latest timestamp (a history may hold
 // several changes). A zone whose name ids cannot map is an error: prices
 // must not land in the wrong zone.
-func awsLatestSpotPrices(region string, items []ec2types.SpotPrice, ids map[string]string) ([]AWSZonePrice, error) {
-	latest := map[string]AWSZonePrice{}
+func awsLatestSpotPrices(region string, items []ec2types.SpotPrice, ids map[string]string) ([]ZonePrice, error) {
+	latest := map[string]ZonePrice{}
 	for _, it := range items {
 		if it.ProductDescription != "Linux/UNIX" {
 			continue
@@ -179,13 +180,13 @@ func awsLatestSpotPrices(region string, items []ec2types.SpotPrice, ids map[stri
 		if err != nil || !(usd > 0) {
 			return nil, fmt.Errorf("spot price %q of %s in %s is not a positive number", aws.ToString(it.SpotPrice), it.InstanceType, zone)
 		}
-		p := AWSZonePrice{Region: region, Zone: zone, InstanceType: string(it.InstanceType), USDPerHour: usd, Since: aws.ToTime(it.Timestamp).UTC()}
+		p := ZonePrice{Region: region, Zone: zone, InstanceType: string(it.InstanceType), USDPerHour: usd, Since: aws.ToTime(it.Timestamp).UTC()}
 		k := zone + "/" + p.InstanceType
 		if cur, ok := latest[k]; !ok || p.Since.After(cur.Since) {
 			latest[k] = p
 		}
 	}
-	out := make([]AWSZonePrice, 0, len(latest))
+	out := make([]ZonePrice, 0, len(latest))
 	for _, p := range latest {
 		out = append(out, p)
 	}

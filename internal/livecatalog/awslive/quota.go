@@ -1,10 +1,11 @@
-package livecatalog
+package awslive
 
 import (
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -66,8 +67,8 @@ func awsQuotaGPUs(vcpus float64, shapes []planner.Offer) int {
 }
 
 // awsSortQuotas orders quotas by region and name.
-func awsSortQuotas(qs []Quota) {
-	slices.SortFunc(qs, func(a, b Quota) int {
+func awsSortQuotas(qs []livecatalog.Quota) {
+	slices.SortFunc(qs, func(a, b livecatalog.Quota) int {
 		return strings.Compare(a.Region+"\x00"+a.Name, b.Region+"\x00"+b.Name)
 	})
 }

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/servicequotas"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
-// AWSAvailability reads what AWS says about where the catalog's instance
+// Availability reads what AWS says about where the catalog's instance
 // types can run for this account:
 //
 //   - Offered: EC2 DescribeInstanceTypeOfferings per region
@@ -36,25 +37,25 @@ import (
 //
 // Every call runs in one bounded pool; any failure fails the whole fetch
 // with an error naming the API and the region or instance type.
-type AWSAvailability struct {
-	Config AWSConfig
+type Availability struct {
+	Config Config
 	calls  atomic.Int64
 }
 
-var _ AvailabilitySource = (*AWSAvailability)(nil)
+var _ livecatalog.AvailabilitySource = (*Availability)(nil)
 
 // Cloud is "aws".
-func (s *AWSAvailability) Cloud() string { return "aws" }
+func (s *Availability) Cloud() string { return "aws" }
 
 // Name names the source.
-func (s *AWSAvailability) Name() string { return "aws-availability" }
+func (s *Availability) Name() string { return livecatalog.AWSAvailabilitySource }
 
 // CacheKey separates the cache entries of different endpoints, regions
 // and instance types.
-func (s *AWSAvailability) CacheKey() string { return s.Config.cacheKey(s.Name()) }
+func (s *Availability) CacheKey() string { return s.Config.cacheKey(s.Name()) }
 
 // Calls counts the HTTP requests sent so far (retries included).
-func (s *AWSAvailability) Calls() int64 { return s.calls.Load() }
+func (s *Availability) Calls() int64 { return s.calls.Load() }
 
 // awsAvailJob is one call (with its pages) of an availability fetch.
 type awsAvailJob struct {
@@ -66,7 +67,7 @@ type awsAvailJob struct {
 }
 
 // jobs lists the calls a fetch makes, in a fixed order.
-func (s *AWSAvailability) jobs(v awsView) []awsAvailJob {
+func (s *Availability) jobs(v awsView) []awsAvailJob {
 	var jobs []awsAvailJob
 	for _, r := range v.regions {
 		jobs = append(jobs, awsAvailJob{region: r, types: v.regionTypes(r, "")})
@@ -96,14 +97,14 @@ func (s *AWSAvailability) jobs(v awsView) []awsAvailJob {
 // Availability fetches offerings, quotas and spot scores for
 // instanceTypes (the configured ones when empty) in the configured
 // regions; every list is sorted.
-func (s *AWSAvailability) Availability(ctx context.Context, instanceTypes []string) (Availability, error) {
+func (s *Availability) Availability(ctx context.Context, instanceTypes []string) (livecatalog.Availability, error) {
 	v := s.Config.view(instanceTypes)
 	jobs := s.jobs(v)
 	sdk, err := s.Config.sdkConfig(ctx, &s.calls)
 	if err != nil {
-		return Availability{}, fmt.Errorf("%s: %w", s.Name(), err)
+		return livecatalog.Availability{}, fmt.Errorf("%s: %w", s.Name(), err)
 	}
-	results := make([]Availability, len(jobs))
+	results := make([]livecatalog.Availability, len(jobs))
 	err = awsForEach(ctx, len(jobs), s.Config.concurrency(), func(ctx context.Context, i int) error {
 		j := jobs[i]
 		var err error
@@ -118,14 +119,14 @@ func (s *AWSAvailability) Availability(ctx context.Context, instanceTypes []stri
 		return err
 	})
 	if err != nil {
-		return Availability{}, err
+		return livecatalog.Availability{}, err
 	}
-	var out Availability
+	var out livecatalog.Availability
 	for i, r := range results {
 		if jobs[i].quota == nil && jobs[i].instanceType == "" {
 			out.Regions = append(out.Regions, jobs[i].region)
 			if out.Offered == nil {
-				out.Offered = []ZoneOffering{}
+				out.Offered = []livecatalog.ZoneOffering{}
 			}
 		}
 		out.Offered = append(out.Offered, r.Offered...)
@@ -133,11 +134,11 @@ func (s *AWSAvailability) Availability(ctx context.Context, instanceTypes []stri
 		out.SpotScores = append(out.SpotScores, r.SpotScores...)
 	}
 	slices.Sort(out.Regions)
-	slices.SortFunc(out.Offered, func(a, b ZoneOffering) int {
+	slices.SortFunc(out.Offered, func(a, b livecatalog.ZoneOffering) int {
 		return strings.Compare(a.Region+"/"+a.Zone+"/"+a.InstanceType, b.Region+"/"+b.Zone+"/"+b.InstanceType)
 	})
 	awsSortQuotas(out.Quotas)
-	slices.SortFunc(out.SpotScores, func(a, b SpotScore) int {
+	slices.SortFunc(out.SpotScores, func(a, b livecatalog.SpotScore) int {
 		return strings.Compare(a.Region+"/"+a.Zone+"/"+a.InstanceType, b.Region+"/"+b.Zone+"/"+b.InstanceType)
 	})
 	return out, nil
@@ -145,27 +146,27 @@ func (s *AWSAvailability) Availability(ctx context.Context, instanceTypes []stri
 
 // offerings asks where the region's instance types are offered, by zone
 // ID.
-func (s *AWSAvailability) offerings(ctx context.Context, sdk aws.Config, j awsAvailJob) ([]ZoneOffering, error) {
+func (s *Availability) offerings(ctx context.Context, sdk aws.Config, j awsAvailJob) ([]livecatalog.ZoneOffering, error) {
 	pages := ec2.NewDescribeInstanceTypeOfferingsPaginator(s.Config.ec2Client(sdk, j.region), &ec2.DescribeInstanceTypeOfferingsInput{
 		LocationType: ec2types.LocationTypeAvailabilityZoneId,
 		Filters:      []ec2types.Filter{{Name: aws.String("instance-type"), Values: j.types}},
 		MaxResults:   aws.Int32(1000),
 	}, func(o *ec2.DescribeInstanceTypeOfferingsPaginatorOptions) { o.StopOnDuplicateToken = true })
-	var out []ZoneOffering
+	var out []livecatalog.ZoneOffering
 	for n := 1; pages.HasMorePages(); n++ {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s: DescribeInstanceTypeOfferings in %s, page %d: %w", s.Name(), j.region, n, err)
 		}
 		for _, o := range page.InstanceTypeOfferings {
-			out = append(out, ZoneOffering{Cloud: "aws", Region: j.region, Zone: aws.ToString(o.Location), InstanceType: string(o.InstanceType)})
+			out = append(out, livecatalog.ZoneOffering{Cloud: "aws", Region: j.region, Zone: aws.ToString(o.Location), InstanceType: string(o.InstanceType)})
 		}
 	}
 	return out, nil
 }
 
 // quota reads one GPU quota of a region and converts it to GPUs.
-func (s *AWSAvailability) quota(ctx context.Context, sdk aws.Config, j awsAvailJob, v awsView) ([]Quota, error) {
+func (s *Availability) quota(ctx context.Context, sdk aws.Config, j awsAvailJob, v awsView) ([]livecatalog.Quota, error) {
 	out, err := s.Config.quotasClient(sdk, j.region).GetServiceQuota(ctx, &servicequotas.GetServiceQuotaInput{
 		ServiceCode: aws.String("ec2"), QuotaCode: aws.String(j.quota.Code),
 	})
@@ -183,7 +184,7 @@ func (s *AWSAvailability) quota(ctx context.Context, sdk aws.Config, j awsAvailJ
 	for i, t := range j.types {
 		shapes[i] = v.shapes[t]
 	}
-	return []Quota{{Name: j.quota.Code + " " + name, Cloud: "aws", Region: j.region, InstanceTypes: j.types,
+	return []livecatalog.Quota{{Name: j.quota.Code + " " + name, Cloud: "aws", Region: j.region, InstanceTypes: j.types,
 		CapacityType: string(j.quota.CapacityType), MaxGPUs: awsQuotaGPUs(*out.Quota.Value, shapes)}}, nil
 }
 
@@ -191,12 +192,12 @@ func (s *AWSAvailability) quota(ctx context.Context, sdk aws.Config, j awsAvailJ
 // regions where it has spot offers, per zone: ten regions a request, the
 // most GetSpotPlacementScores takes (EC2 API reference, RegionNames:
 // "Maximum of 10 items").
-func (s *AWSAvailability) spotScores(ctx context.Context, sdk aws.Config, j awsAvailJob) ([]SpotScore, error) {
+func (s *Availability) spotScores(ctx context.Context, sdk aws.Config, j awsAvailJob) ([]livecatalog.SpotScore, error) {
 	nodes := s.Config.SpotTargetNodes
 	if nodes <= 0 {
 		nodes = 1
 	}
-	var out []SpotScore
+	var out []livecatalog.SpotScore
 	for regions := range slices.Chunk(j.regions, awsSpotScoreRegions) {
 		pages := ec2.NewGetSpotPlacementScoresPaginator(s.Config.ec2Client(sdk, s.Config.homeRegion()), &ec2.GetSpotPlacementScoresInput{
 			InstanceTypes: []string{j.instanceType}, TargetCapacity: aws.Int32(int32(nodes)),
@@ -209,7 +210,7 @@ func (s *AWSAvailability) spotScores(ctx context.Context, sdk aws.Config, j awsA
 				return nil, fmt.Errorf("%s: GetSpotPlacementScores %s, page %d: %w", s.Name(), j.instanceType, n, err)
 			}
 			for _, sc := range page.SpotPlacementScores {
-				out = append(out, SpotScore{Cloud: "aws", Region: aws.ToString(sc.Region), Zone: aws.ToString(sc.AvailabilityZoneId),
+				out = append(out, livecatalog.SpotScore{Cloud: "aws", Region: aws.ToString(sc.Region), Zone: aws.ToString(sc.AvailabilityZoneId),
 					InstanceType: j.instanceType, Score: int(aws.ToInt32(sc.Score))})
 			}
 		}

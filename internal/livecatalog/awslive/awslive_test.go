@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -40,10 +41,10 @@ func awsTestEnv(t *testing.T) {
 // awsTestConfig points every service at srv with static credentials and
 // short retry backoffs (the SDK's own HTTP client: Go never proxies
 // loopback addresses).
-func awsTestConfig(srv *httptest.Server, regions []string) AWSConfig {
-	return AWSConfig{
+func awsTestConfig(srv *httptest.Server, regions []string) Config {
+	return Config{
 		Regions:     regions,
-		Endpoints:   AWSEndpoints{Pricing: srv.URL, EC2: srv.URL, ServiceQuotas: srv.URL},
+		Endpoints:   livecatalog.AWSEndpoints{Pricing: srv.URL, EC2: srv.URL, ServiceQuotas: srv.URL},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "SECRET", ""),
 		Now:         func() time.Time { return awsTestNow },
 		MaxBackoff:  5 * time.Millisecond,
@@ -52,7 +53,7 @@ func awsTestConfig(srv *httptest.Server, regions []string) AWSConfig {
 
 // newAWSSim starts the simulated AWS (prices adjusted by awsAdjust unless
 // opts says otherwise) and a config asking it about regions.
-func newAWSSim(t *testing.T, opts pricefront.AWSOptions, regions ...string) (*pricefront.AWS, AWSConfig) {
+func newAWSSim(t *testing.T, opts pricefront.AWSOptions, regions ...string) (*pricefront.AWS, Config) {
 	t.Helper()
 	awsTestEnv(t)
 	if opts.Adjust == nil {
@@ -113,7 +114,7 @@ func ceilDiv(a, b int) int { return max(1, (a+b-1)/b) }
 
 func TestAWSPricingFollowsPagesAtSimulatorPrices(t *testing.T) {
 	sim, cfg := newAWSSim(t, pricefront.AWSOptions{PageSize: 2}, awsTestRegions...)
-	src := &AWSPricing{Config: cfg}
+	src := &Pricing{Config: cfg}
 	prices, err := src.Prices(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestAWSPricingFollowsPagesAtSimulatorPrices(t *testing.T) {
 
 func TestAWSSpotPricesPerZoneAndRegion(t *testing.T) {
 	sim, cfg := newAWSSim(t, pricefront.AWSOptions{PageSize: 2}, awsTestRegions...)
-	src := &AWSSpotPrices{Config: cfg}
+	src := &SpotPrices{Config: cfg}
 	zp, err := src.ZonePrices(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +219,7 @@ func TestAWSSpotZoneNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, cfg := newAWSSim(t, tt.opts, "eu-central-1")
-			zp, err := (&AWSSpotPrices{Config: cfg}).ZonePrices(context.Background())
+			zp, err := (&SpotPrices{Config: cfg}).ZonePrices(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -308,20 +309,20 @@ func TestAWSSourcesSurviveThrottling(t *testing.T) {
 	ctx := context.Background()
 	for _, run := range []struct {
 		name string
-		do   func(cfg AWSConfig) (any, int64, error)
+		do   func(cfg Config) (any, int64, error)
 	}{
-		{"pricing", func(cfg AWSConfig) (any, int64, error) {
-			s := &AWSPricing{Config: cfg}
+		{"pricing", func(cfg Config) (any, int64, error) {
+			s := &Pricing{Config: cfg}
 			p, err := s.Prices(ctx)
 			return p, s.Calls(), err
 		}},
-		{"spot", func(cfg AWSConfig) (any, int64, error) {
-			s := &AWSSpotPrices{Config: cfg}
+		{"spot", func(cfg Config) (any, int64, error) {
+			s := &SpotPrices{Config: cfg}
 			p, err := s.ZonePrices(ctx)
 			return p, s.Calls(), err
 		}},
-		{"availability", func(cfg AWSConfig) (any, int64, error) {
-			s := &AWSAvailability{Config: cfg}
+		{"availability", func(cfg Config) (any, int64, error) {
+			s := &Availability{Config: cfg}
 			a, err := s.Availability(ctx, nil)
 			return a, s.Calls(), err
 		}},
@@ -348,7 +349,7 @@ func TestAWSSourcesSurviveThrottling(t *testing.T) {
 	// after MaxAttempts tries.
 	endless, cfg := newAWSSim(t, pricefront.AWSOptions{ThrottleFirst: map[string]int64{pricefront.AWSGetProducts: 1 << 30}}, "eu-central-1")
 	cfg.InstanceTypes, cfg.MaxAttempts = []string{"g5.xlarge"}, 3
-	_, err := (&AWSPricing{Config: cfg}).Prices(ctx)
+	_, err := (&Pricing{Config: cfg}).Prices(ctx)
 	if err == nil || !strings.Contains(err.Error(), "aws-pricing: GetProducts instanceType=g5.xlarge") || !strings.Contains(err.Error(), "ThrottlingException") {
 		t.Fatalf("endless throttling: %v", err)
 	}
@@ -363,30 +364,30 @@ func TestAWSSourcesSurviveThrottling(t *testing.T) {
 func TestAWSFailingAPI(t *testing.T) {
 	tests := []struct {
 		api, want string
-		fetch     func(AWSConfig) error
+		fetch     func(Config) error
 	}{
-		{pricefront.AWSGetProducts, "aws-pricing: GetProducts instanceType=", func(c AWSConfig) error {
-			_, err := (&AWSPricing{Config: c}).Prices(context.Background())
+		{pricefront.AWSGetProducts, "aws-pricing: GetProducts instanceType=", func(c Config) error {
+			_, err := (&Pricing{Config: c}).Prices(context.Background())
 			return err
 		}},
-		{pricefront.AWSDescribeSpotPriceHistory, "aws-spot-prices: DescribeSpotPriceHistory in eu-central-1", func(c AWSConfig) error {
-			_, err := (&AWSSpotPrices{Config: c}).Prices(context.Background())
+		{pricefront.AWSDescribeSpotPriceHistory, "aws-spot-prices: DescribeSpotPriceHistory in eu-central-1", func(c Config) error {
+			_, err := (&SpotPrices{Config: c}).Prices(context.Background())
 			return err
 		}},
-		{pricefront.AWSDescribeAvailabilityZones, "aws-spot-prices: DescribeAvailabilityZones in eu-central-1", func(c AWSConfig) error {
-			_, err := (&AWSSpotPrices{Config: c}).Prices(context.Background())
+		{pricefront.AWSDescribeAvailabilityZones, "aws-spot-prices: DescribeAvailabilityZones in eu-central-1", func(c Config) error {
+			_, err := (&SpotPrices{Config: c}).Prices(context.Background())
 			return err
 		}},
-		{pricefront.AWSDescribeInstanceTypeOfferings, "aws-availability: DescribeInstanceTypeOfferings in eu-central-1", func(c AWSConfig) error {
-			_, err := (&AWSAvailability{Config: c}).Availability(context.Background(), nil)
+		{pricefront.AWSDescribeInstanceTypeOfferings, "aws-availability: DescribeInstanceTypeOfferings in eu-central-1", func(c Config) error {
+			_, err := (&Availability{Config: c}).Availability(context.Background(), nil)
 			return err
 		}},
-		{pricefront.AWSGetServiceQuota, "aws-availability: GetServiceQuota L-", func(c AWSConfig) error {
-			_, err := (&AWSAvailability{Config: c}).Availability(context.Background(), nil)
+		{pricefront.AWSGetServiceQuota, "aws-availability: GetServiceQuota L-", func(c Config) error {
+			_, err := (&Availability{Config: c}).Availability(context.Background(), nil)
 			return err
 		}},
-		{pricefront.AWSGetSpotPlacementScores, "aws-availability: GetSpotPlacementScores g4dn.12xlarge", func(c AWSConfig) error {
-			_, err := (&AWSAvailability{Config: c}).Availability(context.Background(), nil)
+		{pricefront.AWSGetSpotPlacementScores, "aws-availability: GetSpotPlacementScores g4dn.12xlarge", func(c Config) error {
+			_, err := (&Availability{Config: c}).Availability(context.Background(), nil)
 			return err
 		}},
 	}
@@ -408,9 +409,9 @@ func TestAWSFailingAPI(t *testing.T) {
 func TestAWSRefresh(t *testing.T) {
 	sim, cfg := newAWSSim(t, pricefront.AWSOptions{}, awsTestRegions...)
 	base := planner.Embedded()
-	pricing, spot := &AWSPricing{Config: cfg}, &AWSSpotPrices{Config: cfg}
+	pricing, spot := &Pricing{Config: cfg}, &SpotPrices{Config: cfg}
 	clock := func() time.Time { return awsTestNow }
-	res := Refresh(context.Background(), base, []PriceSource{pricing, spot}, nil, clock)
+	res := livecatalog.Refresh(context.Background(), base, []livecatalog.PriceSource{pricing, spot}, nil, clock)
 	if len(res.Warnings) != 0 {
 		t.Fatal(res.Warnings)
 	}
@@ -435,7 +436,7 @@ func TestAWSRefresh(t *testing.T) {
 
 	sim.SetFail(pricefront.AWSGetProducts, true)
 	cfg.MaxAttempts = 2
-	res = Refresh(context.Background(), base, []PriceSource{&AWSPricing{Config: cfg}, &AWSSpotPrices{Config: cfg}}, nil, clock)
+	res = livecatalog.Refresh(context.Background(), base, []livecatalog.PriceSource{&Pricing{Config: cfg}, &SpotPrices{Config: cfg}}, nil, clock)
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "live prices from aws-pricing failed, using the catalog's aws prices: aws-pricing: GetProducts") {
 		t.Fatalf("warnings %v", res.Warnings)
 	}
@@ -451,18 +452,18 @@ func TestAWSRefresh(t *testing.T) {
 }
 
 func TestAWSCacheKeys(t *testing.T) {
-	a := &AWSPricing{Config: AWSConfig{Endpoints: AWSEndpoints{Pricing: "http://127.0.0.1:1"}}}
-	b := &AWSPricing{Config: AWSConfig{Endpoints: AWSEndpoints{Pricing: "http://127.0.0.1:2"}}}
-	c := &AWSPricing{Config: AWSConfig{Endpoints: AWSEndpoints{Pricing: "http://127.0.0.1:1"}, Regions: []string{"eu-central-1"}}}
+	a := &Pricing{Config: Config{Endpoints: livecatalog.AWSEndpoints{Pricing: "http://127.0.0.1:1"}}}
+	b := &Pricing{Config: Config{Endpoints: livecatalog.AWSEndpoints{Pricing: "http://127.0.0.1:2"}}}
+	c := &Pricing{Config: Config{Endpoints: livecatalog.AWSEndpoints{Pricing: "http://127.0.0.1:1"}, Regions: []string{"eu-central-1"}}}
 	if a.CacheKey() == b.CacheKey() || a.CacheKey() == c.CacheKey() || !strings.HasPrefix(a.CacheKey(), "aws-pricing-") {
 		t.Fatalf("cache keys %q %q %q", a.CacheKey(), b.CacheKey(), c.CacheKey())
 	}
-	for _, s := range []PriceSource{&AWSPricing{}, &AWSSpotPrices{}} {
+	for _, s := range []livecatalog.PriceSource{&Pricing{}, &SpotPrices{}} {
 		if s.Cloud() != "aws" {
 			t.Fatalf("%s: cloud %q", s.Name(), s.Cloud())
 		}
 	}
-	if (&AWSSpotPrices{}).CacheKey() == (&AWSPricing{}).CacheKey() {
+	if (&SpotPrices{}).CacheKey() == (&Pricing{}).CacheKey() {
 		t.Fatal("two sources share a cache entry")
 	}
 }

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // liveWorld serves every cloud's price and availability APIs from the
 // embedded catalog on loopback, and counts the requests they answer.
 type liveWorld struct {
-	sc     SourcesConfig
+	sc     livecatalog.SourcesConfig
 	aws    *pricefront.AWS
 	gcp    *pricefront.GCP
 	retail *pricefront.AzureRetail
@@ -30,8 +31,8 @@ func newLiveWorld(tb testing.TB) *liveWorld {
 		arm: &pricefront.AzureAvailability{Catalog: cat, SubscriptionID: "s"}}
 	awsSrv, gcpSrv, retailSrv, armSrv := httptest.NewServer(w.aws), httptest.NewServer(w.gcp), httptest.NewServer(w.retail), httptest.NewTLSServer(w.arm)
 	tb.Cleanup(func() { awsSrv.Close(); gcpSrv.Close(); retailSrv.Close(); armSrv.Close() })
-	w.sc = SourcesConfig{Catalog: cat,
-		AWSEndpoints:   AWSEndpoints{Pricing: awsSrv.URL, EC2: awsSrv.URL, ServiceQuotas: awsSrv.URL},
+	w.sc = livecatalog.SourcesConfig{Catalog: cat,
+		AWSEndpoints:   livecatalog.AWSEndpoints{Pricing: awsSrv.URL, EC2: awsSrv.URL, ServiceQuotas: awsSrv.URL},
 		AWSCredentials: credentials.NewStaticCredentialsProvider("SIM", "SIM", ""),
 		GCPProject:     "p", GCPBillingEndpoint: gcpSrv.URL, GCPComputeEndpoint: gcpSrv.URL + "/compute/v1/",
 		GCPClientOptions:    []option.ClientOption{option.WithoutAuthentication()},
@@ -52,10 +53,10 @@ var benchRequest = planner.Request{GPUs: 64, GPUModels: []string{"H100", "H200"}
 	Spread: planner.Spread{MinClouds: 3, MaxShare: 0.4}}
 
 // livePlan refreshes prices and availability through cache and plans.
-func (w *liveWorld) livePlan(tb testing.TB, cache *Cache) {
-	prices, avail := Sources(w.sc)
-	res := Refresh(context.Background(), w.sc.Catalog, prices, cache, nil)
-	av := RefreshAvailability(context.Background(), res.Catalog, avail, cache, nil)
+func (w *liveWorld) livePlan(tb testing.TB, cache *livecatalog.Cache) {
+	prices, avail := livecatalog.Sources(w.sc)
+	res := livecatalog.Refresh(context.Background(), w.sc.Catalog, prices, cache, nil)
+	av := livecatalog.RefreshAvailability(context.Background(), res.Catalog, avail, cache, nil)
 	if len(res.Warnings)+len(av.Warnings) > 0 {
 		tb.Fatalf("warnings: %v %v", res.Warnings, av.Warnings)
 	}
@@ -68,7 +69,7 @@ func (w *liveWorld) livePlan(tb testing.TB, cache *Cache) {
 // the TTL) none.
 func TestLivePlanColdAndWarm(t *testing.T) {
 	w := newLiveWorld(t)
-	cache := &Cache{Dir: t.TempDir()}
+	cache := &livecatalog.Cache{Dir: t.TempDir()}
 	w.livePlan(t, cache)
 	cold := w.requests()
 	if cold == 0 {
@@ -88,12 +89,12 @@ func BenchmarkLivePlan(b *testing.B) {
 	b.Run("cold", func(b *testing.B) {
 		start := w.requests()
 		for b.Loop() {
-			w.livePlan(b, &Cache{Dir: b.TempDir()})
+			w.livePlan(b, &livecatalog.Cache{Dir: b.TempDir()})
 		}
 		b.ReportMetric(float64(w.requests()-start)/float64(b.N), "calls/op")
 	})
 	b.Run("warm", func(b *testing.B) {
-		cache := &Cache{Dir: b.TempDir()}
+		cache := &livecatalog.Cache{Dir: b.TempDir()}
 		w.livePlan(b, cache)
 		start := w.requests()
 		for b.Loop() {

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -66,7 +67,7 @@ func TestAWSAvailabilityFromSimulator(t *testing.T) {
 		QuotaVCPUs: map[string]float64{"L-417A185B": 384, "us-west-2/L-417A185B": 1152, "L-DB2E81BA": 768, "L-7212CCBC": 0, "L-3819A6DF": 100},
 	}
 	sim, cfg := newAWSSim(t, opts, regions...)
-	src := &AWSAvailability{Config: cfg}
+	src := &Availability{Config: cfg}
 	av, err := src.Availability(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestAWSAvailabilityFromSimulator(t *testing.T) {
 		}
 	}
 
-	quotas := map[string]Quota{}
+	quotas := map[string]livecatalog.Quota{}
 	for _, q := range av.Quotas {
 		quotas[q.Region+"/"+q.Name] = q
 	}
@@ -191,7 +192,7 @@ func TestAWSColdFetchCalls(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sim, cfg := newAWSSim(t, pricefront.AWSOptions{}, tt.regions...)
 			ctx := context.Background()
-			pricing, spot, avail := &AWSPricing{Config: cfg}, &AWSSpotPrices{Config: cfg}, &AWSAvailability{Config: cfg}
+			pricing, spot, avail := &Pricing{Config: cfg}, &SpotPrices{Config: cfg}, &Availability{Config: cfg}
 			if _, err := pricing.Prices(ctx); err != nil {
 				t.Fatal(err)
 			}

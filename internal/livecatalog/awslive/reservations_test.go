@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
@@ -90,7 +91,7 @@ func TestAWSReservationsFromSimulator(t *testing.T) {
 	block := bought.CapacityReservation
 	clock.Advance(2 * time.Hour) // the g6 reservation has expired
 
-	src := &AWSReservations{Config: cfg, BlockInstanceCounts: []int{1, 2}, BlockWindow: 3 * 24 * time.Hour, PageSize: 2}
+	src := &Reservations{Config: cfg, BlockInstanceCounts: []int{1, 2}, BlockWindow: 3 * 24 * time.Hour, PageSize: 2}
 	got, err := src.Capacity(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func TestAWSReservationsFromSimulator(t *testing.T) {
 	if n := src.Calls(); n != 3+2*2+1 {
 		t.Errorf("%d calls, want 8: every page followed once", n)
 	}
-	if srcs := ReservationSources(SourcesConfig{Clouds: []string{"aws"}}); len(srcs) != 1 || srcs[0].Cloud() != "aws" {
+	if srcs := livecatalog.ReservationSources(livecatalog.SourcesConfig{Clouds: []string{"aws"}}); len(srcs) != 1 || srcs[0].Cloud() != "aws" {
 		t.Fatalf("ReservationSources for aws: %v", srcs)
 	}
 }

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
@@ -12,37 +12,38 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	pricingtypes "github.com/aws/aws-sdk-go-v2/service/pricing/types"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
-// AWSPricing reads AWS on-demand list prices from the Price List Query
+// Pricing reads AWS on-demand list prices from the Price List Query
 // API (GetProducts, service code AmazonEC2): one query per instance type
 // (TERM_MATCH filters instanceType, operatingSystem=Linux,
 // tenancy=Shared, preInstalledSw=NA, capacitystatus=Used), following
 // NextToken, each answering the type's price in every region. Prices of
 // regions outside Config's are dropped.
-type AWSPricing struct {
-	Config AWSConfig
+type Pricing struct {
+	Config Config
 	calls  atomic.Int64
 }
 
 // Cloud is "aws".
-func (s *AWSPricing) Cloud() string { return "aws" }
+func (s *Pricing) Cloud() string { return "aws" }
 
 // Name names the source.
-func (s *AWSPricing) Name() string { return "aws-pricing" }
+func (s *Pricing) Name() string { return livecatalog.AWSPricingSource }
 
 // CacheKey separates the cache entries of different endpoints, regions
 // and instance types.
-func (s *AWSPricing) CacheKey() string { return s.Config.cacheKey(s.Name()) }
+func (s *Pricing) CacheKey() string { return s.Config.cacheKey(s.Name()) }
 
 // Calls counts the HTTP requests sent so far (retries included).
-func (s *AWSPricing) Calls() int64 { return s.calls.Load() }
+func (s *Pricing) Calls() int64 { return s.calls.Load() }
 
 // Prices fetches the on-demand price of every configured instance type,
 // sorted by region and instance type; where the list has several
 // products for one region and type, the lowest price wins.
-func (s *AWSPricing) Prices(ctx context.Context) ([]Price, error) {
+func (s *Pricing) Prices(ctx context.Context) ([]livecatalog.Price, error) {
 	types := s.Config.view(nil).types
 	regions := s.Config.Regions
 	sdk, err := s.Config.sdkConfig(ctx, &s.calls)
@@ -73,11 +74,11 @@ func (s *AWSPricing) Prices(ctx context.Context) ([]Price, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Price, 0, len(best))
+	out := make([]livecatalog.Price, 0, len(best))
 	for _, p := range best {
-		out = append(out, Price{Cloud: "aws", Region: p.Region, InstanceType: p.InstanceType, CapacityType: planner.OnDemand, USDPerHour: p.USDPerHour})
+		out = append(out, livecatalog.Price{Cloud: "aws", Region: p.Region, InstanceType: p.InstanceType, CapacityType: planner.OnDemand, USDPerHour: p.USDPerHour})
 	}
-	slices.SortFunc(out, func(a, b Price) int {
+	slices.SortFunc(out, func(a, b livecatalog.Price) int {
 		return strings.Compare(a.Region+"/"+a.InstanceType, b.Region+"/"+b.InstanceType)
 	})
 	return out, nil

@@ -1,4 +1,4 @@
-package livecatalog
+package awslive
 
 import (
 	"context"
