@@ -13,7 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
-	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsremote"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
@@ -35,7 +36,7 @@ type backends struct {
 	simulate  bool
 	simDir    string
 	start     simworld.Starter
-	awsConfig awsbackend.Config
+	awsConfig awsconfig.Settings
 	gcpConfig gcpbackend.Config
 	azConfig  azbackend.Config
 	// enabled are the clouds the configuration enables (all in simulate).
@@ -136,11 +137,9 @@ func (b *backends) init(ctx context.Context) error {
 		}
 		tflog.Info(ctx, "simulated clouds ready", map[string]any{"dir": b.simDir, "endpoint": w.Endpoints.AWS})
 	}
-	a, err := awsbackend.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	raw := map[string]cloud.Backend{"aws": a}
+	// EKS runs in the gpufleet-aws helper, started on the first AWS call:
+	// this process links no AWS SDK (issue 14).
+	raw := map[string]cloud.Backend{"aws": awsremote.NewBackend(awsremote.Shared, cfg)}
 	if b.simulate || slices.Contains(b.enabled, "gcp") {
 		g, err := gcpbackend.New(ctx, gcfg)
 		if err != nil {
@@ -205,10 +204,10 @@ func (b *backends) simulated(ctx context.Context, machines *planner.Catalog, pri
 }
 
 // awsSDKConfig turns the provider's aws block into backend settings.
-func awsSDKConfig(m *awsModel) awsbackend.Config {
-	cfg := awsbackend.Config{}
+func awsSDKConfig(m *awsModel) awsconfig.Settings {
+	cfg := awsconfig.Settings{}
 	if m != nil && m.Endpoints != nil {
-		cfg.Endpoints = awsbackend.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString(),
+		cfg.Endpoints = awsconfig.Endpoints{EKS: m.Endpoints.EKS.ValueString(), EC2: m.Endpoints.EC2.ValueString(), IAM: m.Endpoints.IAM.ValueString(),
 			STS: m.Endpoints.STS.ValueString(), AutoScaling: m.Endpoints.AutoScaling.ValueString()}
 	}
 	return cfg

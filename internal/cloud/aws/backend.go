@@ -19,6 +19,7 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -27,17 +28,11 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
 )
 
-// Endpoints override the SDK's endpoint per service (tests, proxies,
-// cloudsim). The standard AWS_ENDPOINT_URL_<SERVICE> variables work too.
-type Endpoints struct {
-	EKS, EC2, IAM string
-	// STS is the host of the presigned GetCallerIdentity URLs in EKS
-	// tokens (see KubeCredentials): the URL is never sent by gpufleet, the
-	// cluster's authenticator calls it. AutoScaling serves ReplaceNode.
-	STS, AutoScaling string
-}
+// Endpoints override the SDK's endpoint per service (awsconfig.Endpoints).
+type Endpoints = awsconfig.Endpoints
 
 // Config configures the backend.
 type Config struct {
@@ -64,6 +59,16 @@ type Config struct {
 	Poll, Timeout time.Duration
 	// Now tells the time of the gpufleet:created tag; time.Now when nil.
 	Now func() time.Time
+}
+
+// ConfigOf is the configuration of settings s: their region, endpoints
+// and waiter pace, and their key pair when they name one.
+func ConfigOf(s awsconfig.Settings) Config {
+	c := Config{Region: s.Region, Endpoints: s.Endpoints, Poll: s.Poll, Timeout: s.Timeout}
+	if s.Credentials.Set() {
+		c.Credentials = credentials.NewStaticCredentialsProvider(s.Credentials.AccessKeyID, s.Credentials.SecretAccessKey, "")
+	}
+	return c
 }
 
 // Backend implements cloud.Backend on EKS.

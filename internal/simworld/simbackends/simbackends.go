@@ -12,10 +12,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"google.golang.org/api/option"
 
-	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
@@ -40,9 +39,9 @@ func Scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * T
 
 // Credentials of the simulated clouds, which check none.
 var (
-	awsCredentials = credentials.NewStaticCredentialsProvider("SIMULATED", "SIMULATED", "")
-	gcpOptions     = []option.ClientOption{option.WithoutAuthentication()}
-	azureToken     = azbackend.StaticToken("SIMULATED")
+	simulatedAWS = awsconfig.StaticCredentials{AccessKeyID: "SIMULATED", SecretAccessKey: "SIMULATED"}
+	gcpOptions   = []option.ClientOption{option.WithoutAuthentication()}
+	azureToken   = azbackend.StaticToken("SIMULATED")
 )
 
 // LiveSources points sc at world w's price and availability APIs
@@ -60,7 +59,7 @@ func LiveSources(w *simworld.World, clouds []string, sc *livecatalog.SourcesConf
 	}
 	sc.Clouds = clouds
 	sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: p.AWS, EC2: p.AWS, ServiceQuotas: p.AWS}
-	sc.AWSCredentials = awsCredentials
+	sc.AWSCredentials = simulatedAWS
 	sc.GCPProject, sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = w.GCPProject, p.GCP, p.GCP+"/compute/v1/"
 	sc.GCPClientOptions = gcpOptions
 	sc.AzureSubscriptionID, sc.AzureRetailURL, sc.AzureEndpoint = w.AzureSubscription, p.AzureRetail, p.AzureARM
@@ -76,10 +75,10 @@ func LiveSources(w *simworld.World, clouds []string, sc *livecatalog.SourcesConf
 // the world's AzurePoll). AWS STS stays the real regional endpoint: it is
 // only the host of the presigned URL inside EKS tokens, which nothing
 // sends.
-func Configs(w *simworld.World, a *awsbackend.Config, g *gcpbackend.Config, z *azbackend.Config) error {
+func Configs(w *simworld.World, a *awsconfig.Settings, g *gcpbackend.Config, z *azbackend.Config) error {
 	url := w.Endpoints.AWS
-	a.Endpoints = awsbackend.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
-	a.Credentials = awsCredentials
+	a.Endpoints = awsconfig.Endpoints{EKS: url, EC2: url, IAM: url, AutoScaling: url}
+	a.Credentials = simulatedAWS
 	a.Poll = Scaled(250 * time.Millisecond)
 	g.Endpoint, g.Insecure, g.Poll = w.Endpoints.GKE, true, Scaled(250*time.Millisecond)
 	g.Project = w.GCPProject

@@ -13,6 +13,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
@@ -33,7 +34,7 @@ const SimTimeScaleEnv = simbackends.TimeScaleEnv
 // its project and Azure with its subscription. Backends are wrapped in
 // retries, as the provider's are.
 func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target, func(), []string, error) {
-	var acfg awsbackend.Config
+	var acfg awsconfig.Settings
 	var gcfg gcpbackend.Config
 	var zcfg azbackend.Config
 	release := func() {}
@@ -83,7 +84,7 @@ func Targets(ctx context.Context, cfg cli.SweepConfig) (map[string]sweep.Target,
 	for _, c := range cfg.Clouds {
 		switch c {
 		case "aws":
-			b, err := awsbackend.New(ctx, acfg)
+			b, err := awsbackend.New(ctx, awsbackend.ConfigOf(acfg))
 			if err != nil {
 				return fail(err)
 			}
