@@ -256,6 +256,20 @@ func TestNoSimulators(t *testing.T) {
 	}
 }
 
+// TestNoAWSSDK: the provider binary links no AWS SDK (aws-sdk-go-v2,
+// smithy-go) nor the packages built on it (the EKS backend, the AWS live
+// sources): they run in the gpufleet-aws helper (internal/cloud/awsremote),
+// started on the first AWS call, because their package set-up is about a
+// third of a start's (docs/benchmarks/provider-startup-2026-12-03.txt
+// section (i)), paid on every Terraform start of the provider.
+func TestNoAWSSDK(t *testing.T) {
+	out := providerDeps(t, "{{.ImportPath}}")
+	aws := regexp.MustCompile(`(?m)^(github\.com/aws/.*|github\.com/gpufleet/terraform-provider-gpufleet/internal/(cloud/aws|livecatalog/awslive|cloud/awsremote/awsserve))$`)
+	if linked := aws.FindAllString(out, -1); len(linked) > 0 {
+		t.Fatalf("the provider links %d AWS packages (%v ...): reach AWS through internal/cloud/awsremote", len(linked), linked[0])
+	}
+}
+
 // TestNoComputeProtobufs: the provider reaches Compute Engine through
 // google.golang.org/api/compute/v1 (internal/cloud/gcp), not
 // cloud.google.com/go/compute/apiv1, whose computepb registers thousands

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsremote"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -26,7 +27,9 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 	if !m.LiveEndpoints.IsNull() && !m.LiveEndpoints.IsUnknown() {
 		diags.Append(m.LiveEndpoints.ElementsAs(ctx, &endpoints, false)...)
 	}
-	sc := livecatalog.SourcesConfig{Catalog: base}
+	// The AWS sources run in the gpufleet-aws helper (started only when
+	// the cache has no fresh answer): this process links no AWS SDK.
+	sc := livecatalog.SourcesConfig{Catalog: base, AWS: awsremote.Sources(awsremote.Shared)}
 	if b.simulate && len(endpoints) == 0 {
 		w, err := b.simulated(ctx, base, true)
 		if err != nil {

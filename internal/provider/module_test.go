@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsremote"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/kubefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/mesh"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld"
@@ -311,10 +312,12 @@ output "kubeconfigs" {
 
 // buildProvider builds the provider binary of repo at bin, as a user's
 // Terraform runs it (CGO_ENABLED=0), with the gpufleet-simkube helper
-// that serves its simulate = true beside it, as a release ships them.
+// that serves its simulate = true and the gpufleet-aws helper that runs
+// its AWS backend beside it, as a release ships them.
 func buildProvider(t *testing.T, repo, bin string) {
 	t.Helper()
-	for _, b := range [][2]string{{".", bin}, {"./cmd/gpufleet/gpufleet-simkube", filepath.Join(filepath.Dir(bin), simworld.HelperName)}} {
+	for _, b := range [][2]string{{".", bin}, {"./cmd/gpufleet/gpufleet-simkube", filepath.Join(filepath.Dir(bin), simworld.HelperName)},
+		{"./cmd/gpufleet/gpufleet-aws", filepath.Join(filepath.Dir(bin), awsremote.HelperName)}} {
 		pkg := b[0]
 		build := exec.Command("go", "build", "-o", b[1], pkg)
 		build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsremote"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/conformance"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/simserve"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -63,7 +64,8 @@ provider "gpufleet" {
 // TestMain keeps the tests on loopback: should any test reach the real
 // AWS credential chain, it must not query the instance metadata service.
 // It builds the real validator, gpufleet-nodecheck (cgo, NVML), which the
-// simulated GPU nodes run as the DaemonSet's container.
+// simulated GPU nodes run as the DaemonSet's container, and the AWS
+// helper, gpufleet-aws.
 func TestMain(m *testing.M) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	dir, err := os.MkdirTemp("", "gpufleet-nodecheck-")
@@ -79,11 +81,22 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	os.Setenv(simserve.NodecheckEnv, bin)
+	// The provider's AWS backend and AWS live sources run in gpufleet-aws,
+	// as in production: built here, started by the first AWS call.
+	awsBin := filepath.Join(dir, awsremote.HelperName)
+	build = exec.Command("go", "build", "-o", awsBin, "../../cmd/gpufleet/gpufleet-aws")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building gpufleet-aws:", err)
+		os.Exit(2)
+	}
+	awsremote.Shared.Bin = awsBin
 	// Every request the backends and live sources send to cloudsim, and
 	// every response, is judged by the clouds' API models. With -sweep
 	// the sweepers run instead of the tests (sweep_test.go).
 	resource.TestMain(runFunc(func() int {
 		code := conformance.Main(m.Run)
+		awsremote.Shared.Close()
 		os.RemoveAll(dir)
 		return code
 	}))
