@@ -11,6 +11,7 @@ import (
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog/awslive"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/simworld/simbackends"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -32,6 +33,7 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 		if err != nil {
 			return sc, err
 		}
+		sc.AWS = awslive.Sources
 		return sc, simbackends.LiveSources(w, clouds, &sc)
 	}
 	for _, cl := range cloudNames {
@@ -50,6 +52,7 @@ func liveSourcesConfig(ctx context.Context, base *planner.Catalog, cfg *provider
 	if cfg.Azure != nil {
 		sc.AzureSubscriptionID = cfg.Azure.SubscriptionID.ValueString()
 	}
+	sc.AWS = awslive.Sources
 	return sc, nil
 }
 

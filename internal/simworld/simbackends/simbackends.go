@@ -16,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
@@ -60,7 +61,7 @@ func LiveSources(w *simworld.World, clouds []string, sc *livecatalog.SourcesConf
 	}
 	sc.Clouds = clouds
 	sc.AWSEndpoints = livecatalog.AWSEndpoints{Pricing: p.AWS, EC2: p.AWS, ServiceQuotas: p.AWS}
-	sc.AWSCredentials = awsCredentials
+	sc.AWSCredentials = awsconfig.StaticCredentials{AccessKeyID: "SIMULATED", SecretAccessKey: "SIMULATED"}
 	sc.GCPProject, sc.GCPBillingEndpoint, sc.GCPComputeEndpoint = w.GCPProject, p.GCP, p.GCP+"/compute/v1/"
 	sc.GCPClientOptions = gcpOptions
 	sc.AzureSubscriptionID, sc.AzureRetailURL, sc.AzureEndpoint = w.AzureSubscription, p.AzureRetail, p.AzureARM
