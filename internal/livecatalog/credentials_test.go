@@ -9,14 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
-	awsbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/aws"
 	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	gcpbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/gcp"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim"
-	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/awsfront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/azurefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/computefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
@@ -54,7 +51,6 @@ func (a *authRecorder) auth() string {
 // what a test sets is seen.
 func clearTFC(t *testing.T) {
 	for _, k := range []string{cloud.EnvTFCToken, cloud.EnvTFCTokenPath,
-		awsbackend.EnvTFCProviderAuth, awsbackend.EnvTFCRunRoleARN, awsbackend.EnvTFCPlanRoleARN, awsbackend.EnvTFCApplyRoleARN,
 		gcpbackend.EnvTFCProviderAuth, gcpbackend.EnvTFCWorkloadProvider, gcpbackend.EnvTFCRunServiceAccount, gcpbackend.EnvTFCPlanServiceAccount, gcpbackend.EnvTFCApplyServiceAccount,
 		azbackend.EnvTFCProviderAuth, azbackend.EnvTFCRunClientID, azbackend.EnvTFCPlanClientID, azbackend.EnvTFCApplyClientID,
 		azbackend.EnvUseOIDC, azbackend.EnvClientID, azbackend.EnvTenantID, azbackend.EnvOIDCToken, azbackend.EnvOIDCTokenPath} {
@@ -65,9 +61,9 @@ func clearTFC(t *testing.T) {
 // TestDynamicCredentials sets the variables a Terraform Cloud run with
 // each cloud's dynamic credentials has and checks that the live sources
 // call the cloud's API with the credential the backends build from them:
-// AWS signs with the role's temporary keys from STS, GCP sends the
-// impersonated service account's token, Azure the token Entra ID issued
-// for the federated assertion (cloudsim's token endpoints, over loopback).
+// GCP sends the impersonated service account's token, Azure the token
+// Entra ID issued for the federated assertion (cloudsim's token
+// endpoints, over loopback). AWS's is awslive.TestDynamicCredentials.
 func TestDynamicCredentials(t *testing.T) {
 	e, err := cloudsim.New(cloudsim.Config{})
 	if err != nil {
@@ -75,29 +71,6 @@ func TestDynamicCredentials(t *testing.T) {
 	}
 	ctx := context.Background()
 	cat := planner.Embedded()
-
-	t.Run("aws", func(t *testing.T) {
-		awsTestEnv(t)
-		clearTFC(t)
-		t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSTATIC")
-		t.Setenv("AWS_SECRET_ACCESS_KEY", "static")
-		t.Setenv(awsbackend.EnvTFCProviderAuth, "true")
-		t.Setenv(awsbackend.EnvTFCApplyRoleARN, "arn:aws:iam::123456789012:role/tfc-fleet-apply")
-		t.Setenv(cloud.EnvTFCToken, tfcJWT("aws.workload.identity"))
-		sts := httptest.NewServer(awsfront.New(e, awsfront.Options{}))
-		t.Cleanup(sts.Close)
-		rec := &authRecorder{h: pricefront.NewAWS(pricefront.AWSOptions{Catalog: cat})}
-		api := httptest.NewServer(rec)
-		t.Cleanup(api.Close)
-		src := &AWSPricing{Config: AWSConfig{Catalog: cat, Regions: []string{"eu-north-1"}, MaxBackoff: 5 * time.Millisecond,
-			Endpoints: AWSEndpoints{Pricing: api.URL, EC2: api.URL, ServiceQuotas: api.URL, STS: sts.URL}}}
-		if _, err := src.Prices(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if a := rec.auth(); !strings.Contains(a, "Credential=ASIA") || !strings.Contains(a, "x-amz-security-token") {
-			t.Errorf("the Price List API was signed with %q, want the role's temporary credentials (ASIA…, a session token)", a)
-		}
-	})
 
 	t.Run("gcp", func(t *testing.T) {
 		clearTFC(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/catalogbuild"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cli"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog/awslive"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/sweep/connect"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
@@ -47,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func refresh(cfg cli.LiveConfig) catalogbuild.LiveFunc {
 	cache := &livecatalog.Cache{Dir: filepath.Join(os.TempDir(), "gpufleet-prices")}
 	return livecatalog.Live(func(*planner.Catalog) (livecatalog.SourcesConfig, error) {
-		sc := livecatalog.SourcesConfig{Clouds: cfg.Clouds, GCPProject: cfg.GCPProject, AzureSubscriptionID: cfg.AzureSubscription}
+		sc := livecatalog.SourcesConfig{Clouds: cfg.Clouds, GCPProject: cfg.GCPProject, AzureSubscriptionID: cfg.AzureSubscription, AWS: awslive.Sources}
 		sc.UseEndpoints(cfg.Endpoints)
 		return sc, nil
 	}, cache)

@@ -5,9 +5,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"google.golang.org/api/option"
 
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/awsconfig"
+	azbackend "github.com/gpufleet/terraform-provider-gpufleet/internal/cloud/azure"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloudsim/pricefront"
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
 	"github.com/gpufleet/terraform-provider-gpufleet/planner"
@@ -33,11 +34,11 @@ func newLiveWorld(tb testing.TB) *liveWorld {
 	tb.Cleanup(func() { awsSrv.Close(); gcpSrv.Close(); retailSrv.Close(); armSrv.Close() })
 	w.sc = livecatalog.SourcesConfig{Catalog: cat,
 		AWSEndpoints:   livecatalog.AWSEndpoints{Pricing: awsSrv.URL, EC2: awsSrv.URL, ServiceQuotas: awsSrv.URL},
-		AWSCredentials: credentials.NewStaticCredentialsProvider("SIM", "SIM", ""),
-		GCPProject:     "p", GCPBillingEndpoint: gcpSrv.URL, GCPComputeEndpoint: gcpSrv.URL + "/compute/v1/",
+		AWSCredentials: awsconfig.StaticCredentials{AccessKeyID: "SIM", SecretAccessKey: "SIM"}, AWS: Sources,
+		GCPProject: "p", GCPBillingEndpoint: gcpSrv.URL, GCPComputeEndpoint: gcpSrv.URL + "/compute/v1/",
 		GCPClientOptions:    []option.ClientOption{option.WithoutAuthentication()},
 		AzureSubscriptionID: "s", AzureRetailURL: retailSrv.URL, AzureEndpoint: armSrv.URL,
-		AzureHTTPClient: armSrv.Client(), AzureCredential: azureTestCred{}}
+		AzureHTTPClient: armSrv.Client(), AzureCredential: azbackend.StaticToken("SIM")}
 	return w
 }
 

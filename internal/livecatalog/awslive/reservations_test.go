@@ -169,7 +169,7 @@ func TestAWSReservationsFromSimulator(t *testing.T) {
 	if n := src.Calls(); n != 3+2*2+1 {
 		t.Errorf("%d calls, want 8: every page followed once", n)
 	}
-	if srcs := livecatalog.ReservationSources(livecatalog.SourcesConfig{Clouds: []string{"aws"}}); len(srcs) != 1 || srcs[0].Cloud() != "aws" {
+	if srcs := livecatalog.ReservationSources(livecatalog.SourcesConfig{Clouds: []string{"aws"}, AWS: Sources}); len(srcs) != 1 || srcs[0].Cloud() != "aws" {
 		t.Fatalf("ReservationSources for aws: %v", srcs)
 	}
 }
