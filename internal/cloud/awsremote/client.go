@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +42,9 @@ type Client struct {
 	mu   sync.Mutex
 	conn *grpc.ClientConn
 	proc *helperbin.Process
+	// dir is the helper's socket directory, which a helper that was
+	// killed leaves behind (stop removes it).
+	dir string
 }
 
 // Shared is the client of the provider process: one helper serves all
@@ -49,14 +55,24 @@ var Shared = &Client{}
 // connection; a later call starts another.
 func (c *Client) Close() {
 	c.mu.Lock()
-	conn, proc := c.conn, c.proc
-	c.conn, c.proc = nil, nil
+	conn, proc, dir := c.conn, c.proc, c.dir
+	c.conn, c.proc, c.dir = nil, nil, ""
 	c.mu.Unlock()
 	if conn != nil {
 		_ = conn.Close()
 	}
-	if proc != nil {
-		proc.Stop()
+	stop(proc, dir)
+}
+
+// stop stops a helper this client started and removes its socket
+// directory, which a helper that was killed could not.
+func stop(proc *helperbin.Process, dir string) {
+	if proc == nil {
+		return
+	}
+	proc.Stop()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
 	}
 }
 
@@ -83,7 +99,8 @@ func (c *Client) connect(ctx context.Context) (*grpc.ClientConn, error) {
 			return c.conn, nil
 		}
 		_ = c.conn.Close()
-		c.conn, c.proc = nil, nil
+		stop(c.proc, c.dir) // it has exited: at once
+		c.conn, c.proc, c.dir = nil, nil, ""
 	}
 	socket := c.Socket
 	var proc *helperbin.Process
@@ -117,6 +134,10 @@ func (c *Client) connect(ctx context.Context) (*grpc.ClientConn, error) {
 		}
 		socket, proc = r.Socket, p
 	}
+	dir := ""
+	if proc != nil && strings.HasPrefix(filepath.Base(filepath.Dir(socket)), HelperName+"-") {
+		dir = filepath.Dir(socket)
+	}
 	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
 	if err != nil {
@@ -125,7 +146,7 @@ func (c *Client) connect(ctx context.Context) (*grpc.ClientConn, error) {
 		}
 		return nil, fmt.Errorf("aws: connecting to %s: %w", HelperName, err)
 	}
-	c.conn, c.proc = conn, proc
+	c.conn, c.proc, c.dir = conn, proc, dir
 	return conn, nil
 }
 
@@ -138,13 +159,11 @@ func (c *Client) drop(conn *grpc.ClientConn) {
 		c.mu.Unlock()
 		return
 	}
-	proc := c.proc
-	c.conn, c.proc = nil, nil
+	proc, dir := c.proc, c.dir
+	c.conn, c.proc, c.dir = nil, nil, ""
 	c.mu.Unlock()
 	_ = conn.Close()
-	if proc != nil {
-		go proc.Stop()
-	}
+	go stop(proc, dir)
 }
 
 // call runs method on target (a backend's settings, a source's
