@@ -28,9 +28,9 @@ import (
 // region's DescribeAvailabilityZones, asked only when a reply lacks
 // availabilityZoneId.
 //
-// Prices reports a price per zone (Price.Zone, a zone ID) for the zones
-// where the catalog has a spot offer of the type, so Refresh prices every
-// spot offer at its own zone's price.
+// Prices reports a price per zone (livecatalog.Price.Zone, a zone ID) for
+// the zones where the catalog has a spot offer of the type, so
+// livecatalog.Refresh prices every spot offer at its own zone's price.
 type SpotPrices struct {
 	Config Config
 	calls  atomic.Int64
