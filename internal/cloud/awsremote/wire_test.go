@@ -2,12 +2,16 @@ package awsremote
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/gpufleet/terraform-provider-gpufleet/internal/cloud"
+	"github.com/gpufleet/terraform-provider-gpufleet/internal/livecatalog"
+	"github.com/gpufleet/terraform-provider-gpufleet/planner"
 )
 
 // TestErrorsCross: what the helper's backend returns comes back with the
@@ -57,6 +61,43 @@ func TestErrorsCross(t *testing.T) {
 				if cloud.RetryAfterOf(got) != cloud.RetryAfterOf(tc.err) || cloud.IsFailover(got) != cloud.IsFailover(tc.err) || cloud.IsRetryable(got) != cloud.IsRetryable(tc.err) {
 					t.Errorf("decisions differ: %v vs %v", got, tc.err)
 				}
+			}
+		})
+	}
+}
+
+// TestLiveTarget: a source configuration crosses with the catalog's AWS
+// offers only; the embedded catalog (nil) crosses as a flag, and a
+// catalog without AWS offers stays a catalog without them (the helper
+// must not ask about the embedded catalog's instead).
+func TestLiveTarget(t *testing.T) {
+	aws := planner.Offer{Cloud: "aws", Region: "eu-central-1", InstanceType: "p4d.24xlarge", CapacityType: planner.OnDemand}
+	gcp := planner.Offer{Cloud: "gcp", Region: "europe-west4", InstanceType: "a3-highgpu-8g", CapacityType: planner.OnDemand}
+	for _, tc := range []struct {
+		name    string
+		catalog *planner.Catalog
+		want    []planner.Offer // nil: the embedded catalog
+	}{
+		{"embedded", nil, nil},
+		{"mixed", &planner.Catalog{Offers: []planner.Offer{aws, gcp}}, []planner.Offer{aws}},
+		{"no AWS", &planner.Catalog{Offers: []planner.Offer{gcp}}, []planner.Offer{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := Sources(&Client{})(livecatalog.AWSSourcesConfig{Catalog: tc.catalog})
+			raw, err := set.Prices[0].(keyed).target()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lt liveTarget
+			if err := json.Unmarshal(raw, &lt); err != nil {
+				t.Fatal(err)
+			}
+			got := lt.config().Catalog
+			switch {
+			case tc.want == nil && got != nil:
+				t.Fatalf("catalog %+v, want the embedded one (nil)", got)
+			case tc.want != nil && (got == nil || !reflect.DeepEqual(append([]planner.Offer{}, got.Offers...), tc.want)):
+				t.Fatalf("catalog %+v, want offers %+v", got, tc.want)
 			}
 		})
 	}
