@@ -99,7 +99,9 @@ func TestContract(t *testing.T) {
 			e, s := world(t)
 			return awsremote.NewBackend(inProcess(t, awsserve.Implementation), s), e
 		},
-		Cluster: func(name string) cloud.ClusterSpec { return cloud.ClusterSpec{Name: name, Region: euc1, PublicEndpoint: true} },
+		Cluster: func(name string) cloud.ClusterSpec {
+			return cloud.ClusterSpec{Name: name, Region: euc1, PublicEndpoint: true}
+		},
 		Pool: func(cluster, name string) cloud.NodePoolSpec {
 			return cloud.NodePoolSpec{Cluster: cluster, Region: euc1, Name: name, InstanceType: "p5.48xlarge", Zone: "euc1-az3",
 				CapacityType: "on_demand", Nodes: 1, Labels: map[string]string{"gpufleet.io/pool": name}}
@@ -123,7 +125,7 @@ func TestNetworkThroughHelper(t *testing.T) {
 	ctx := context.Background()
 	spec := cloud.NetworkSpec{Name: "site-a", Region: euc1, CIDR: "10.20.0.0/16", AllowedCIDRs: []string{"10.20.0.0/16", "10.30.0.0/16"},
 		Subnets: []cloud.SubnetSpec{{Zone: "euc1-az1", CIDR: "10.20.0.0/20"}, {Zone: "euc1-az2", CIDR: "10.20.16.0/20"}},
-		Tags: map[string]string{"gpufleet:fleet": "test"}}
+		Tags:    map[string]string{"gpufleet:fleet": "test"}}
 	n, err := b.EnsureNetwork(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
