@@ -120,6 +120,8 @@ echo "smoke: building the provider into $mirror"
 (cd "$root" && CGO_ENABLED=0 go build -ldflags "-X main.version=$version" -o "$mirror/terraform-provider-gpufleet_v$version" .) || exit 1
 # simulate = true serves its world in gpufleet-simkube, next to the provider.
 (cd "$root" && CGO_ENABLED=0 go build -o "$mirror/gpufleet-simkube" ./cmd/gpufleet/gpufleet-simkube) || exit 1
+# Its AWS backend and AWS live sources run in gpufleet-aws, next to it too.
+(cd "$root" && CGO_ENABLED=0 go build -o "$mirror/gpufleet-aws" ./cmd/gpufleet/gpufleet-aws) || exit 1
 printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/gpufleet/gpufleet"]\n  }\n  direct {\n    exclude = ["registry.terraform.io/gpufleet/gpufleet"]\n  }\n}\n' "$work/mirror" >"$work/smoke.tfrc"
 cp "$root"/examples/smoke/*.tf "$root"/examples/smoke/*.csv "$work/config/"
 
