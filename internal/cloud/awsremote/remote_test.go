@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 // world is a simulated AWS on loopback whose clock moves a second per
 // millisecond (gateways and node groups settle at once), and the
 // settings that reach it.
-func world(t *testing.T) (*cloudsim.Engine, awsconfig.Settings) {
+func world(t testing.TB) (*cloudsim.Engine, awsconfig.Settings) {
 	t.Helper()
 	clock := cloudsim.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	e, err := cloudsim.New(cloudsim.Config{Clock: clock})
@@ -78,7 +78,7 @@ func world(t *testing.T) (*cloudsim.Engine, awsconfig.Settings) {
 // inProcess serves the SDK implementation on a socket in this process:
 // the calls cross the same gRPC, JSON and error encoding as with the
 // helper binary.
-func inProcess(t *testing.T, impl awsremote.Implementation) *awsremote.Client {
+func inProcess(t testing.TB, impl awsremote.Implementation) *awsremote.Client {
 	t.Helper()
 	socket, stop, err := awsremote.Listen(impl)
 	if err != nil {
