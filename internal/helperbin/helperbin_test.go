@@ -28,3 +28,26 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutableName: on Windows a helper is name.exe and needs no
+// execute bit; elsewhere it is name with one.
+func TestExecutableName(t *testing.T) {
+	for _, tc := range []struct {
+		goos, name, want string
+		mode             os.FileMode
+		runs             bool
+	}{
+		{"linux", "gpufleet-aws", "gpufleet-aws", 0o755, true},
+		{"linux", "gpufleet-aws", "gpufleet-aws", 0o644, false},
+		{"darwin", "gpufleet-simkube", "gpufleet-simkube", 0o700, true},
+		{"windows", "gpufleet-aws", "gpufleet-aws.exe", 0o666, true},
+		{"windows", "gpufleet-aws.exe", "gpufleet-aws.exe", 0o444, true},
+	} {
+		if got := executableName(tc.goos, tc.name); got != tc.want {
+			t.Errorf("executableName(%s, %s) = %s, want %s", tc.goos, tc.name, got, tc.want)
+		}
+		if got := executable(tc.goos, tc.mode); got != tc.runs {
+			t.Errorf("executable(%s, %v) = %v, want %v", tc.goos, tc.mode, got, tc.runs)
+		}
+	}
+}
