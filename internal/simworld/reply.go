@@ -3,7 +3,6 @@ package simworld
 import (
 	"encoding/json"
 	"errors"
-	"io"
 )
 
 // reply is the helper's one line on stdout: the World served, or why
@@ -16,9 +15,10 @@ type reply struct {
 	StateCause string `json:"state_cause,omitempty"`
 }
 
-// WriteReply writes what a helper answers a Helper Starter: w, or err
-// when the world could not be served (a StateError stays one).
-func WriteReply(out io.Writer, w *World, err error) error {
+// Reply is what a helper answers a Helper Starter (the answer of
+// helperbin.ServeRequest): w, or err when the world could not be served
+// (a StateError stays one).
+func Reply(w *World, err error) any {
 	r := reply{World: w}
 	if err != nil {
 		r = reply{Error: err.Error()}
@@ -27,12 +27,7 @@ func WriteReply(out io.Writer, w *World, err error) error {
 			r.StatePath, r.StateCause = se.Path, se.Err.Error()
 		}
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = out.Write(append(b, '\n'))
-	return err
+	return r
 }
 
 // readReply parses a helper's line.
