@@ -61,6 +61,32 @@ func (c *FakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// Tick moves the clock forward by step every interval of real time, in
+// the background, until stop is called (tests whose backends wait: a
+// second per millisecond settles every simulated operation at once).
+func (c *FakeClock) Tick(interval, step time.Duration) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.Advance(step)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-stopped
+	}
+}
+
 // Durations are how long asynchronous operations take.
 type Durations struct {
 	ClusterCreate, ClusterDelete, PoolCreate, PoolUpdate, PoolDelete time.Duration

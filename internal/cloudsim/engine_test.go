@@ -387,3 +387,24 @@ func TestLookupObject(t *testing.T) {
 		t.Fatal("the injected fault was spent by the lookup")
 	}
 }
+
+// TestFakeClockTick: a ticking clock moves only forward, by whole steps,
+// while it ticks; after stop it stands still.
+func TestFakeClockTick(t *testing.T) {
+	start := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	clock := NewFakeClock(start)
+	stop := clock.Tick(time.Millisecond, time.Second)
+	for clock.Now().Sub(start) < 5*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	stop() // twice is fine
+	at := clock.Now()
+	if d := at.Sub(start); d%time.Second != 0 {
+		t.Errorf("moved %v: not whole steps", d)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if !clock.Now().Equal(at) {
+		t.Errorf("moved after stop: %v -> %v", at, clock.Now())
+	}
+}

@@ -81,19 +81,9 @@ func TestKubeCredentials(t *testing.T) {
 	ctx := context.Background()
 	b := ke.backend(t, "")
 	// CreateCluster waits for ACTIVE: move the clock in the background.
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Millisecond):
-				ke.clock.Advance(time.Second)
-			}
-		}
-	}()
+	stop := ke.clock.Tick(time.Millisecond, time.Second)
 	c, err := b.CreateCluster(ctx, cloud.ClusterSpec{Name: "train", Region: euc1, KubernetesVersion: "1.33", PublicEndpoint: true})
-	close(done)
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,20 +62,7 @@ func newNetEnvWith(t *testing.T, opts awsfront.Options, cfg func(*Config, *cloud
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				clock.Advance(time.Second)
-			}
-		}
-	}()
+	t.Cleanup(clock.Tick(time.Millisecond, time.Second))
 	return &netEnv{b: b, e: e, clock: clock}
 }
 

@@ -55,20 +55,7 @@ func world(t testing.TB) (*cloudsim.Engine, awsconfig.Settings) {
 	}
 	srv := httptest.NewServer(awsfront.New(e, awsfront.Options{Clock: clock}))
 	t.Cleanup(srv.Close)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				clock.Advance(time.Second)
-			}
-		}
-	}()
+	t.Cleanup(clock.Tick(time.Millisecond, time.Second))
 	return e, awsconfig.Settings{Region: euc1, Endpoints: awsconfig.Endpoints{EKS: srv.URL, EC2: srv.URL, IAM: srv.URL, AutoScaling: srv.URL},
 		Credentials: awsconfig.StaticCredentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "SECRET"}, Poll: time.Millisecond, Timeout: 10 * time.Second}
 }

@@ -63,21 +63,8 @@ func newCapWorld(t *testing.T) *capWorld {
 
 // advancing runs fn while the clock moves 10 ms every real millisecond.
 func (w *capWorld) advancing(fn func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-			w.clock.Advance(10 * time.Millisecond)
-		}
-	}
+	defer w.clock.Tick(time.Millisecond, 10*time.Millisecond)()
+	fn()
 }
 
 // drive runs fn while the clock moves, failing the test on its error.
