@@ -68,29 +68,23 @@ provider "gpufleet" {
 // helper, gpufleet-aws.
 func TestMain(m *testing.M) {
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	dir, err := os.MkdirTemp("", "gpufleet-nodecheck-")
+	dir, err := os.MkdirTemp("", "gpufleet-provider-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	bin := filepath.Join(dir, "gpufleet-nodecheck")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/gpufleet-nodecheck")
+	// One go build for both (the go command builds them at once): the
+	// validator, and gpufleet-aws, in which the provider's AWS backend and
+	// AWS live sources run as in production, started by the first AWS call.
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../../cmd/gpufleet-nodecheck", "../../cmd/gpufleet/gpufleet-aws")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gpufleet-nodecheck for the simulated GPU nodes:", err)
+		fmt.Fprintln(os.Stderr, "building gpufleet-nodecheck (the simulated GPU nodes' validator) and gpufleet-aws:", err)
 		os.Exit(2)
 	}
-	os.Setenv(simserve.NodecheckEnv, bin)
-	// The provider's AWS backend and AWS live sources run in gpufleet-aws,
-	// as in production: built here, started by the first AWS call.
-	awsBin := filepath.Join(dir, awsremote.HelperName)
-	build = exec.Command("go", "build", "-o", awsBin, "../../cmd/gpufleet/gpufleet-aws")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building gpufleet-aws:", err)
-		os.Exit(2)
-	}
-	awsremote.Shared.Bin = awsBin
+	os.Setenv(simserve.NodecheckEnv, filepath.Join(dir, "gpufleet-nodecheck"))
+
+	awsremote.Shared.Bin = filepath.Join(dir, awsremote.HelperName)
 	// Every request the backends and live sources send to cloudsim, and
 	// every response, is judged by the clouds' API models. With -sweep
 	// the sweepers run instead of the tests (sweep_test.go).
